@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make synth` (set up + synthesize every environment) and `make test`.
+# Set-up is idempotent: the venv and node_modules are rebuilt only when their lock/requirement files change.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+CDK := npx --no-install cdk
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: setup synth test test-fast lint bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+synth: setup
+	$(CDK) synth --quiet --no-notices
+	@# cfn-lint exit status is a bit mask: 2 = errors (fail), 4 = warnings (shown), 8 = informational.
+	rc=0; $(BIN)/cfn-lint $$(find cdk.out -name '*.template.json') || rc=$$?; test $$(( rc & 2 )) -eq 0
+	@echo "Templates written to cdk.out/ for: $$(ls -d cdk.out/assembly-* | sed 's|cdk.out/assembly-||' | tr '\n' ' ')"
+
+test: setup
+	$(BIN)/python -m pytest -n 2
+
+test-fast: setup
+	$(BIN)/python -m pytest -n 2 -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: setup
+	$(BIN)/python bench/synth_time.py
+
+clean:
+	rm -rf cdk.out .pytest_cache

@@ -1,0 +1,41 @@
+"""The CDK app: one Stage per environment in `cdk.json` context, every Stage behind the cdk-nag gate."""
+
+from __future__ import annotations
+
+import sys
+
+from aws_cdk import App
+
+from infra.config import ConfigError, load_config
+from infra.nag import enable_security_checks
+from stacks.stage import EnvironmentStage
+
+
+def build_app(app: App) -> dict[str, EnvironmentStage]:
+    """Add every configured environment to `app`; raises ConfigError before any construct exists."""
+    config = load_config(_context(app))
+    enable_security_checks(app)
+    return {
+        name: EnvironmentStage(app, project=config.project, env_config=env_config)
+        for name, env_config in config.environments.items()
+    }
+
+
+def _context(app: App) -> dict:
+    """The keys the configuration reads; CDK's own feature flags stay out of it."""
+    keys = ("project", "environments")
+    return {key: app.node.try_get_context(key) for key in keys if app.node.try_get_context(key) is not None}
+
+
+def main() -> None:
+    app = App()
+    try:
+        build_app(app)
+    except ConfigError as error:
+        print(f"cdk.json: {error}", file=sys.stderr)
+        sys.exit(1)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Shared CDK building blocks: configuration, naming, IAM policy builders, cdk-nag wiring."""

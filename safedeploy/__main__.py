@@ -1,0 +1,5 @@
+import sys
+
+from safedeploy.cli import main
+
+sys.exit(main())

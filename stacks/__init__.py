@@ -1,0 +1,1 @@
+"""One stack per concern, composed per environment by `stacks.stage`."""

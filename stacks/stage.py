@@ -1,0 +1,25 @@
+"""One environment of the platform: its stacks, composed in dependency order."""
+
+from __future__ import annotations
+
+from aws_cdk import Environment, Stage, Tags
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.naming import Naming
+from stacks.storage_stack import StorageStack
+
+
+class EnvironmentStage(Stage):
+    """Stage `<project>-<env>`, so `cdk deploy "<project>-<env>/*"` deploys exactly one environment."""
+
+    def __init__(self, scope: Construct, *, project: str, env_config: EnvironmentConfig) -> None:
+        naming = Naming(project, env_config.name)
+        super().__init__(
+            scope,
+            naming.prefix,
+            env=Environment(account=env_config.account or None, region=env_config.region),
+        )
+        Tags.of(self).add("project", project)
+        Tags.of(self).add("environment", env_config.name)
+        self.storage = StorageStack(self, "storage", stack_name=naming.resource("storage"), naming=naming, env_config=env_config)

@@ -1,0 +1,39 @@
+"""Synthesize the whole app once per test session: synth is the slow part, assertions are cheap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from app import build_app
+from stacks.stage import EnvironmentStage
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="session")
+def cdk_context() -> dict[str, Any]:
+    return json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def synth_app(context: dict[str, Any], outdir: Path) -> dict[str, EnvironmentStage]:
+    """Synthesize like `cdk synth` does, but without asset bundling so unit tests stay fast and offline."""
+    app = App(context={**context, "aws:cdk:bundling-stacks": []}, outdir=str(outdir))
+    stages = build_app(app)
+    app.synth()
+    return stages
+
+
+@pytest.fixture(scope="session")
+def stages(cdk_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, EnvironmentStage]:
+    return synth_app(cdk_context, tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def storage(stages: dict[str, EnvironmentStage]) -> dict[str, Template]:
+    return {name: Template.from_stack(stage.storage) for name, stage in stages.items()}

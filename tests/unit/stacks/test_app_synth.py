@@ -1,0 +1,83 @@
+"""The whole app: every environment synthesizes behind cdk-nag, and every template passes cfn-lint."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk import aws_s3 as s3
+
+from stacks.stage import EnvironmentStage
+from tests.unit.stacks.conftest import synth_app
+
+
+def all_templates(stages: dict[str, EnvironmentStage]) -> dict[str, dict[str, Any]]:
+    templates = {}
+    for stage in stages.values():
+        for stack in stage.node.children:
+            if isinstance(stack, Stack):
+                path = Path(stage.outdir) / stack.template_file
+                templates[stack.stack_name] = json.loads(path.read_text())
+    return templates
+
+
+def test_both_environments_synthesize_into_their_own_stage(stages: dict[str, EnvironmentStage]) -> None:
+    assert {stage.stage_name for stage in stages.values()} == {"my-mlops-dev", "my-mlops-prod"}
+    names = set(all_templates(stages))
+    assert {"my-mlops-dev-storage", "my-mlops-prod-storage"} <= names
+
+
+def test_no_policy_grants_a_wildcard_action(stages: dict[str, EnvironmentStage]) -> None:
+    for stack_name, template in all_templates(stages).items():
+        for logical_id, resource in template["Resources"].items():
+            documents = [resource["Properties"].get("PolicyDocument")] if resource["Type"] == "AWS::IAM::Policy" else []
+            documents += [policy["PolicyDocument"] for policy in resource.get("Properties", {}).get("Policies", [])]
+            for document in filter(None, documents):
+                for statement in document["Statement"]:
+                    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                    assert not [a for a in actions if a == "*" or a.endswith(":*")], f"{stack_name}/{logical_id}"
+
+
+def test_templates_carry_no_account_literal(stages: dict[str, EnvironmentStage]) -> None:
+    for stack_name, template in all_templates(stages).items():
+        text = json.dumps(template["Resources"])
+        assert not re.search(r"(?<![\d.])\d{12}(?![\d.])", text), stack_name
+
+
+def test_cfn_lint_reports_no_errors(stages: dict[str, EnvironmentStage]) -> None:
+    files = [
+        str(Path(stage.outdir) / stack.template_file)
+        for stage in stages.values()
+        for stack in stage.node.children
+        if isinstance(stack, Stack)
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "cfnlint", "--format", "parseable", *files], capture_output=True, text=True, check=False
+    )
+    assert result.returncode & 2 == 0, result.stdout  # bit 2 = errors; warnings (4) are shown by `make synth`
+
+
+def test_an_unacknowledged_finding_fails_synth(
+    cdk_context: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate is real: a bucket without TLS enforcement or access logs stops synth with the rule named."""
+    original = EnvironmentStage.__init__
+
+    def with_bad_bucket(self: EnvironmentStage, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        s3.Bucket(self.storage, "Unprotected")
+
+    context = {**cdk_context, "environments": {"dev": cdk_context["environments"]["dev"]}}
+    context["environments"]["dev"] = {**context["environments"]["dev"], "promotes_to": None}
+    monkeypatch.setattr(EnvironmentStage, "__init__", with_bad_bucket)
+    with pytest.raises(RuntimeError, match="Validation failed"):
+        synth_app(context, tmp_path)
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    rules = {violation["ruleName"] for plugin in report["pluginReports"] for violation in plugin["violations"]}
+    assert {"AwsSolutions-S1", "AwsSolutions-S10"} <= rules

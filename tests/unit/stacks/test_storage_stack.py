@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Match, Template
+
+from infra.config import load_config
+from infra.naming import Naming
+from safedeploy.parameters import Param
+from stacks.storage_stack import StorageStack
+
+ENVS = ("dev", "prod")
+KMS_BUCKETS = ("Data", "Artifacts")
+
+
+def buckets(template: Template) -> dict[str, dict[str, Any]]:
+    return template.find_resources("AWS::S3::Bucket")
+
+
+def bucket(template: Template, prefix: str) -> dict[str, Any]:
+    (resource,) = [res for logical_id, res in buckets(template).items() if logical_id.startswith(prefix)]
+    return resource
+
+
+def test_key_rotates(storage: dict[str, Template]) -> None:
+    for env in ENVS:
+        storage[env].has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+        storage[env].has_resource_properties("AWS::KMS::Alias", {"AliasName": f"alias/my-mlops-{env}"})
+
+
+@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("name", KMS_BUCKETS)
+def test_data_buckets_use_the_environment_key(storage: dict[str, Template], env: str, name: str) -> None:
+    template = storage[env]
+    (key_id,) = template.find_resources("AWS::KMS::Key")
+    props = bucket(template, name)["Properties"]
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]},
+    }
+    assert rule["BucketKeyEnabled"] is True
+    assert props["LoggingConfiguration"]["DestinationBucketName"]["Ref"].startswith("AccessLogs")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_bucket_is_versioned_private_and_tls_only(storage: dict[str, Template], env: str) -> None:
+    template = storage[env]
+    all_buckets = buckets(template)
+    assert len(all_buckets) == 3
+    for logical_id, resource in all_buckets.items():
+        props = resource["Properties"]
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}, logical_id
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, logical_id
+    policies = template.find_resources("AWS::S3::BucketPolicy")
+    tls_protected = set()
+    for policy in policies.values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Deny" and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}:
+                tls_protected.add(policy["Properties"]["Bucket"]["Ref"])
+    assert tls_protected == set(all_buckets)
+
+
+def test_retention_follows_the_environment(storage: dict[str, Template], stages: dict[str, Any]) -> None:
+    for resource in buckets(storage["prod"]).values():
+        assert resource["DeletionPolicy"] == "Retain"
+    for resource in buckets(storage["dev"]).values():
+        assert resource["DeletionPolicy"] == "Delete"
+    storage["prod"].has_resource("AWS::KMS::Key", {"DeletionPolicy": "Retain"})
+    storage["prod"].has_resource("AWS::SageMaker::ModelPackageGroup", {"DeletionPolicy": "Retain"})
+    assert stages["prod"].storage.termination_protection is True
+    assert stages["dev"].storage.termination_protection is False
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_model_package_group_name(storage: dict[str, Template], env: str) -> None:
+    storage[env].has_resource_properties(
+        "AWS::SageMaker::ModelPackageGroup", {"ModelPackageGroupName": f"my-mlops-{env}-models"}
+    )
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_runtime_parameter_is_published(storage: dict[str, Template], env: str) -> None:
+    published = {
+        res["Properties"]["Name"] for res in storage[env].find_resources("AWS::SSM::Parameter").values()
+    }
+    expected = {f"/my-mlops/{env}/{key.value}" for key in Param} - {
+        f"/my-mlops/{env}/{Param.FEATURE_GROUP_NAME.value}",  # only with a feature group
+        f"/my-mlops/{env}/{Param.DEPLOYMENT_CONFIG.value}",  # published by the guardrails stack
+    }
+    assert published >= expected
+    storage[env].has_resource_properties(
+        "AWS::SSM::Parameter", {"Name": f"/my-mlops/{env}/endpoint-name", "Value": f"my-mlops-{env}-endpoint"}
+    )
+
+
+def test_execution_role_is_scoped_to_its_prefixes(storage: dict[str, Template]) -> None:
+    template = storage["dev"]
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "RoleName": "my-mlops-dev-sagemaker-execution",
+            "AssumeRolePolicyDocument": {
+                "Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]
+            },
+        },
+    )
+    (policy,) = template.find_resources("AWS::IAM::Policy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    object_resources = [
+        resource for statement in statements if "s3:GetObject" in statement["Action"] for resource in statement["Resource"]
+    ]
+    suffixes = sorted(resource["Fn::Join"][1][-1] for resource in object_resources)
+    assert suffixes == sorted(
+        f"/{prefix}/*" for prefix in ("datasets", "feature-store", "models", "evaluation", "pipelines", "decisions")
+    )
+
+
+def _storage_template(cdk_context: dict[str, Any], feature_store: dict[str, Any]) -> Template:
+    context = copy.deepcopy(cdk_context)
+    context["environments"]["dev"]["feature_store"] = feature_store
+    env_config = load_config(context).environments["dev"]
+    stack = StorageStack(App(), "storage", naming=Naming("my-mlops", "dev"), env_config=env_config)
+    return Template.from_stack(stack)
+
+
+def test_feature_group_is_created_when_enabled(cdk_context: dict[str, Any]) -> None:
+    template = _storage_template(cdk_context, {"enable_feature_group": True})
+    template.has_resource_properties(
+        "AWS::SageMaker::FeatureGroup",
+        {"FeatureGroupName": "my-mlops-dev-features", "RecordIdentifierFeatureName": "record_id"},
+    )
+    template.has_resource_properties(
+        "AWS::SSM::Parameter", {"Name": "/my-mlops/dev/feature-group-name", "Value": "my-mlops-dev-features"}
+    )
+
+
+def test_existing_feature_group_is_imported_by_name(cdk_context: dict[str, Any]) -> None:
+    template = _storage_template(
+        cdk_context,
+        {"enable_feature_group": True, "use_existing_feature_group": True, "feature_group_name": "shared-features"},
+    )
+    template.resource_count_is("AWS::SageMaker::FeatureGroup", 0)
+    template.has_resource_properties(
+        "AWS::SSM::Parameter", {"Name": "/my-mlops/dev/feature-group-name", "Value": "shared-features"}
+    )
