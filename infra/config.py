@@ -18,6 +18,7 @@ from safedeploy.guardrails.settings import DeploymentSettings, SettingError
 
 PROJECT_PATTERN = r"^[a-z][a-z0-9-]{1,24}[a-z0-9]$"
 ACCOUNT_PATTERN = r"^(\d{12})?$"
+SSM_NAME_PATTERN = r"^(/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*)?$"
 ACM_ARN_PATTERN = r"^(arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+)?$"
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION = {
@@ -87,9 +88,12 @@ class ServingConfig(_Section):
     max_count: int = Field(default=6, ge=1, le=100)
     nat_gateways: int = Field(default=1, ge=1, le=2)
     certificate_arn: str = Field(default="", pattern=ACM_ARN_PATTERN)
+    certificate_parameter: str = Field(default="", pattern=SSM_NAME_PATTERN)
 
     @model_validator(mode="after")
     def _fargate_size(self) -> ServingConfig:
+        if self.certificate_arn and self.certificate_parameter:
+            raise ValueError("set certificate_arn or certificate_parameter, not both")
         if self.cpu not in FARGATE_MEMORY:
             raise ValueError(f"cpu {self.cpu} is not a Fargate size; allowed: {sorted(FARGATE_MEMORY)}")
         if self.memory_mib not in FARGATE_MEMORY[self.cpu]:
@@ -207,7 +211,9 @@ def _one_line(path: str, error: ValidationError, raw: Mapping[str, Any]) -> str:
         return f"{key_path}: unknown key"
     value = _value_at(raw, first["loc"])
     message = first["msg"].removeprefix("Value error, ")
-    return f"{key_path}: {value!r}: {message}" if value is not None else f"{key_path}: {message}"
+    if value is None or isinstance(value, Mapping):  # a section-level rule names its own keys and values
+        return f"{key_path}: {message}"
+    return f"{key_path}: {value!r}: {message}"
 
 
 def _value_at(raw: Mapping[str, Any], location: tuple[int | str, ...]) -> Any:

@@ -18,7 +18,13 @@ from infra.naming import Naming
 S3_READ = ("s3:GetObject", "s3:GetObjectVersion")
 S3_WRITE = ("s3:PutObject", "s3:AbortMultipartUpload")
 KMS_DECRYPT = ("kms:Decrypt", "kms:DescribeKey")
-KMS_ENCRYPT = ("kms:Encrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext")
+KMS_ENCRYPT = (
+    "kms:Encrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+)
 
 
 def s3_objects(bucket: s3.IBucket, prefixes: Sequence[str], *, write: bool = False) -> list[iam.PolicyStatement]:

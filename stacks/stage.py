@@ -7,6 +7,8 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.naming import Naming
+from stacks.pipeline_stack import PipelineStack
+from stacks.serving_stack import ServingStack
 from stacks.storage_stack import StorageStack
 
 
@@ -22,4 +24,22 @@ class EnvironmentStage(Stage):
         )
         Tags.of(self).add("project", project)
         Tags.of(self).add("environment", env_config.name)
-        self.storage = StorageStack(self, "storage", stack_name=naming.resource("storage"), naming=naming, env_config=env_config)
+        self.storage = StorageStack(
+            self, "storage", stack_name=naming.resource("storage"), naming=naming, env_config=env_config
+        )
+        self.pipeline = PipelineStack(
+            self,
+            "pipeline",
+            stack_name=naming.resource("pipeline"),
+            naming=naming,
+            env_config=env_config,
+            storage=self.storage,
+        )
+        self.serving = ServingStack(
+            self,
+            "serving",
+            stack_name=naming.resource("serving"),
+            naming=naming,
+            env_config=env_config,
+            storage=self.storage,
+        )

@@ -6,7 +6,7 @@ replaced freely, and so that prod's retention and termination protection apply t
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -28,7 +28,9 @@ FEATURE_GROUP_FEATURES = ("record_id", "event_time", *(f"f{index}" for index in 
 
 
 class StorageStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, naming: Naming, env_config: EnvironmentConfig, **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, naming: Naming, env_config: EnvironmentConfig, **kwargs
+    ) -> None:
         super().__init__(scope, construct_id, termination_protection=env_config.termination_protection, **kwargs)
         self.naming = naming
         removal = RemovalPolicy.RETAIN if env_config.removal_policy == "retain" else RemovalPolicy.DESTROY
@@ -51,7 +53,9 @@ class StorageStack(Stack):
             enforce_ssl=True,
             versioned=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365), noncurrent_version_expiration=Duration.days(30))],
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=Duration.days(365), noncurrent_version_expiration=Duration.days(30))
+            ],
             removal_policy=removal,
             auto_delete_objects=auto_delete,
         )
@@ -106,7 +110,21 @@ class StorageStack(Stack):
             iam_role.kms_use(self.key, encrypt=True),
             iam_role.log_group_write(self, "/aws/sagemaker/"),
             iam_role.ecr_auth_token(),
-            iam_role.ecr_pull([self.format_arn(service="ecr", account="*", resource="repository", resource_name="sagemaker-*")]),
+            iam_role.ecr_pull(
+                [self.format_arn(service="ecr", account="*", resource="repository", resource_name="sagemaker-*")]
+            ),
+            # SageMaker reads the auto-rollback alarms of a deployment through this role.
+            iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[
+                    self.format_arn(
+                        service="cloudwatch",
+                        resource="alarm",
+                        resource_name=f"{self.naming.prefix}-*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            ),
             iam.PolicyStatement(
                 actions=["cloudwatch:PutMetricData"],
                 resources=["*"],
@@ -118,14 +136,15 @@ class StorageStack(Stack):
         acknowledge(
             policy,
             "IAM5",
-            "Object wildcards stop at this environment's bucket prefixes and /aws/sagemaker/* log groups; "
+            "Wildcards stop at this environment's bucket prefixes, /aws/sagemaker/* log groups and its own alarms; "
             "ecr:GetAuthorizationToken and cloudwatch:PutMetricData accept no resource (the latter is narrowed by a "
-            "namespace condition); SageMaker prebuilt images live in AWS-owned accounts, hence any account's sagemaker-*.",
+            "namespace condition); SageMaker prebuilt images live in AWS-owned accounts: sagemaker-* in any account.",
             findings=[
                 *(arn_finding(self.data_bucket, f"/{prefix}/*") for prefix in DATA_PREFIXES),
                 *(arn_finding(self.artifacts_bucket, f"/{prefix}/*") for prefix in ARTIFACT_PREFIXES),
                 f"Resource::arn:<AWS::Partition>:logs:{self.region}:<AWS::AccountId>:log-group:/aws/sagemaker/*",
                 f"Resource::arn:<AWS::Partition>:ecr:{self.region}:*:repository/sagemaker-*",
+                f"Resource::arn:<AWS::Partition>:cloudwatch:{self.region}:<AWS::AccountId>:alarm:{self.naming.prefix}-*",
                 "Resource::*",
             ],
         )
@@ -146,7 +165,8 @@ class StorageStack(Stack):
             event_time_feature_name="event_time",
             feature_definitions=[
                 sagemaker.CfnFeatureGroup.FeatureDefinitionProperty(
-                    feature_name=feature, feature_type="String" if feature in ("record_id", "event_time") else "Fractional"
+                    feature_name=feature,
+                    feature_type="String" if feature in ("record_id", "event_time") else "Fractional",
                 )
                 for feature in FEATURE_GROUP_FEATURES
             ],

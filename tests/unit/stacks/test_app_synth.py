@@ -76,7 +76,7 @@ def test_an_unacknowledged_finding_fails_synth(
     context = {**cdk_context, "environments": {"dev": cdk_context["environments"]["dev"]}}
     context["environments"]["dev"] = {**context["environments"]["dev"], "promotes_to": None}
     monkeypatch.setattr(EnvironmentStage, "__init__", with_bad_bucket)
-    with pytest.raises(RuntimeError, match="Validation failed"):
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
         synth_app(context, tmp_path)
     report = json.loads((tmp_path / "validation-report.json").read_text())
     rules = {violation["ruleName"] for plugin in report["pluginReports"] for violation in plugin["violations"]}

@@ -4,7 +4,7 @@ import copy
 from typing import Any
 
 import pytest
-from aws_cdk import App
+from aws_cdk import App, Environment
 from aws_cdk.assertions import Match, Template
 
 from infra.config import load_config
@@ -64,7 +64,9 @@ def test_every_bucket_is_versioned_private_and_tls_only(storage: dict[str, Templ
     tls_protected = set()
     for policy in policies.values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if statement["Effect"] == "Deny" and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}:
+            if statement["Effect"] == "Deny" and statement.get("Condition") == {
+                "Bool": {"aws:SecureTransport": "false"}
+            }:
                 tls_protected.add(policy["Properties"]["Bucket"]["Ref"])
     assert tls_protected == set(all_buckets)
 
@@ -89,9 +91,7 @@ def test_model_package_group_name(storage: dict[str, Template], env: str) -> Non
 
 @pytest.mark.parametrize("env", ENVS)
 def test_every_runtime_parameter_is_published(storage: dict[str, Template], env: str) -> None:
-    published = {
-        res["Properties"]["Name"] for res in storage[env].find_resources("AWS::SSM::Parameter").values()
-    }
+    published = {res["Properties"]["Name"] for res in storage[env].find_resources("AWS::SSM::Parameter").values()}
     expected = {f"/my-mlops/{env}/{key.value}" for key in Param} - {
         f"/my-mlops/{env}/{Param.FEATURE_GROUP_NAME.value}",  # only with a feature group
         f"/my-mlops/{env}/{Param.DEPLOYMENT_CONFIG.value}",  # published by the guardrails stack
@@ -116,7 +116,10 @@ def test_execution_role_is_scoped_to_its_prefixes(storage: dict[str, Template]) 
     (policy,) = template.find_resources("AWS::IAM::Policy").values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     object_resources = [
-        resource for statement in statements if "s3:GetObject" in statement["Action"] for resource in statement["Resource"]
+        resource
+        for statement in statements
+        if "s3:GetObject" in statement["Action"]
+        for resource in statement["Resource"]
     ]
     suffixes = sorted(resource["Fn::Join"][1][-1] for resource in object_resources)
     assert suffixes == sorted(
@@ -128,7 +131,8 @@ def _storage_template(cdk_context: dict[str, Any], feature_store: dict[str, Any]
     context = copy.deepcopy(cdk_context)
     context["environments"]["dev"]["feature_store"] = feature_store
     env_config = load_config(context).environments["dev"]
-    stack = StorageStack(App(), "storage", naming=Naming("my-mlops", "dev"), env_config=env_config)
+    where = Environment(region=env_config.region)  # as in the app: the stage gives every stack its region
+    stack = StorageStack(App(), "storage", naming=Naming("my-mlops", "dev"), env_config=env_config, env=where)
     return Template.from_stack(stack)
 
 

@@ -1,0 +1,156 @@
+"""Python Lambda functions over the `safedeploy` runtime library, bundled without Docker.
+
+All handlers share one layer: `safedeploy` plus `lambdas/requirements.txt` (numpy, Powertools; no scipy, which would
+not fit Lambda's size limit), installed from manylinux wheels for the Lambda runtime's Python. The runtime matches the
+interpreter that builds and tests the bundle (3.11), so a test can import every handler from the built layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.nag import acknowledge
+from infra.naming import Naming
+
+ROOT = Path(__file__).resolve().parents[1]
+LAMBDAS = ROOT / "lambdas"
+RUNTIME = lambda_.Runtime.PYTHON_3_11
+RUNTIME_PYTHON = "3.11"
+LAYER_REQUIREMENTS = LAMBDAS / "requirements.txt"
+
+
+def build_layer(output_dir: Path) -> None:
+    """Install the layer's contents into `output_dir/python`: wheels for Lambda's Linux, then the library itself."""
+    target = output_dir / "python"
+    subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64",
+            "--only-binary=:all:", "--implementation", "cp",
+            "--python-version", RUNTIME_PYTHON, "--target", str(target), "-r", str(LAYER_REQUIREMENTS),
+        ],
+        check=True,
+    )  # fmt: skip
+    shutil.copytree(ROOT / "safedeploy", target / "safedeploy", ignore=shutil.ignore_patterns("__pycache__", "cli"))
+    for cache in target.rglob("__pycache__"):
+        shutil.rmtree(cache)
+    for tests_dir in [*target.glob("numpy/**/tests"), *target.glob("numpy/**/testing/_private")]:
+        shutil.rmtree(tests_dir, ignore_errors=True)
+
+
+def layer_inputs_hash() -> str:
+    """Hash of what goes into the layer, so the layer changes exactly when the library or its pins change."""
+    digest = hashlib.sha256(LAYER_REQUIREMENTS.read_bytes())
+    for path in sorted((ROOT / "safedeploy").rglob("*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@jsii.implements(ILocalBundling)
+class _LocalLayerBundling:
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
+        build_layer(Path(output_dir))
+        return True
+
+
+class RuntimeLayer(Construct):
+    """One layer per stack: the runtime library and its dependencies."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Layer",
+            code=lambda_.Code.from_asset(
+                str(LAMBDAS),
+                asset_hash_type=AssetHashType.CUSTOM,
+                asset_hash=layer_inputs_hash(),
+                bundling=BundlingOptions(image=RUNTIME.bundling_image, local=_LocalLayerBundling()),
+            ),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[lambda_.Architecture.X86_64],
+            description="safedeploy runtime library with numpy and Powertools for AWS Lambda",
+        )
+
+
+class RuntimeFunction(Construct):
+    """A thin handler from `lambdas/<name>/handler.py` with its own log group and a role it alone holds."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        naming: Naming,
+        name: str,
+        layer: RuntimeLayer,
+        description: str,
+        environment: dict[str, str] | None = None,
+        timeout_seconds: int = 60,
+        memory_size: int = 512,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        function_name = naming.resource(name.replace("_", "-"))
+        self.log_group = logs.LogGroup(
+            self, "Logs", log_group_name=f"/aws/lambda/{function_name}", retention=log_retention
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs {function_name}",
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=function_name,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(LAMBDAS / name), exclude=["__pycache__"]),
+            layers=[layer.layer],
+            role=self.role,
+            log_group=self.log_group,
+            timeout=Duration.seconds(timeout_seconds),
+            memory_size=memory_size,
+            tracing=lambda_.Tracing.ACTIVE,
+            description=description,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": function_name,
+                "POWERTOOLS_METRICS_NAMESPACE": "SafeDeploy",
+                "SAFEDEPLOY_PROJECT": naming.project,
+                "SAFEDEPLOY_ENV": naming.env,
+                **(environment or {}),
+            },
+        )
+        self.log_group.grant_write(self.role)
+        acknowledge(
+            self,
+            "L1",
+            "The runtime is pinned to the Python that builds and import-tests the layer (3.11); moving both together "
+            "is one change in infra/runtime_function.py.",
+        )
+        stack = Stack.of(self)
+        acknowledge(
+            self.role,
+            "IAM5",
+            "X-Ray's PutTraceSegments/PutTelemetryRecords accept no resource; log streams are created inside this "
+            "function's own log group.",
+            findings=[
+                "Resource::*",
+                f"Resource::<{stack.get_logical_id(self.log_group.node.default_child)}.Arn>:*",
+            ],
+        )

@@ -1,0 +1,69 @@
+"""ApprovalSync: copies the person's decision in the pipeline's Manual approval onto the model package.
+
+Two triggers:
+- the pipeline's ApprovalSync action (a CodePipeline job) right after an approval, with UserParameters
+  {"model_package_arn": "#{Train.MODEL_PACKAGE_ARN}", "pipeline_name": ..., "pipeline_execution_id":
+  "#{codepipeline.PipelineExecutionId}", "approval_stage": ..., "approval_action": ...};
+- an EventBridge "CodePipeline Action Execution State Change" event for the approval action: a rejection fails the
+  approval stage, so only this route carries it to the package (found from the execution's MODEL_PACKAGE_ARN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from safedeploy.release_control.approvals import (
+    approval_action_from_event,
+    approval_action_from_parameters,
+    package_arn_of_execution,
+    run_approval_sync,
+    sync_approval,
+)
+from safedeploy.release_control.aws_clients import AwsClients
+from safedeploy.release_control.pipeline_job import (
+    ActionFailed,
+    complete_job,
+    job_parameters,
+    open_job,
+    required_text,
+)
+from safedeploy.release_control.registry_api import default_registry
+
+logger = Logger()
+tracer = Tracer()
+clients = AwsClients()
+
+
+@logger.inject_lambda_context(log_event=False)  # the job event carries temporary artifact credentials
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if isinstance(event, dict) and "detail-type" in event:
+        return _on_state_change(event)
+    job = open_job(event)
+
+    def sync() -> str:
+        parameters = job_parameters(job)
+        action = approval_action_from_parameters(parameters, "approval")
+        package_arn = required_text(parameters, "model_package_arn")
+        return run_approval_sync(clients("codepipeline"), clients("sagemaker"), default_registry(), action, package_arn)
+
+    outcome = complete_job(clients("codepipeline"), job.get_id, sync)
+    logger.info("approval sync finished", extra={"succeeded": outcome.succeeded})
+    return asdict(outcome)
+
+
+def _on_state_change(event: dict[str, Any]) -> dict[str, Any]:
+    action = approval_action_from_event(event)
+    codepipeline = clients("codepipeline")
+    try:
+        package_arn = package_arn_of_execution(codepipeline, action.pipeline_name, action.execution_id)
+        decision = sync_approval(codepipeline, clients("sagemaker"), default_registry(), action, package_arn)
+    except ActionFailed as refusal:
+        logger.warning("approval not synchronised", extra={"reason": str(refusal)})
+        return {"synchronised": False, "message": str(refusal)}
+    logger.info("approval synchronised", extra={"package_arn": package_arn, "status": decision.status})
+    return {"synchronised": True, "message": f"{package_arn} is now {decision.description()}"}

@@ -1,0 +1,39 @@
+"""CodePipeline QualityGate action: the candidate model package against thresholds and the live model.
+
+UserParameters: {"model_package_arn": "#{Train.MODEL_PACKAGE_ARN}", "thresholds": {...}} where "thresholds" is the
+`quality_gate` section of cdk.json; without it the function's QUALITY_GATE_THRESHOLDS (the same JSON) applies.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from safedeploy.release_control.aws_clients import AwsClients
+from safedeploy.release_control.pipeline_job import complete_job, job_parameters, open_job, required_text
+from safedeploy.release_control.quality_gate import resolve_policy, run_quality_gate
+from safedeploy.release_control.registry_api import default_registry
+
+logger = Logger()
+tracer = Tracer()
+clients = AwsClients()
+
+
+@logger.inject_lambda_context(log_event=False)  # the job event carries temporary artifact credentials
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    job = open_job(event)
+
+    def gate() -> str:
+        parameters = job_parameters(job)
+        package_arn = required_text(parameters, "model_package_arn")
+        policy = resolve_policy(parameters, os.environ)
+        return run_quality_gate(clients("sagemaker"), clients("s3"), default_registry(), package_arn, policy)
+
+    outcome = complete_job(clients("codepipeline"), job.get_id, gate)
+    logger.info("quality gate finished", extra={"succeeded": outcome.succeeded})
+    return asdict(outcome)

@@ -1,0 +1,65 @@
+"""From a data set to what the registry needs: model.tar.gz, the model-quality report and the headline metrics.
+
+This is the contract a replacement model keeps (docs/model.md): the release step calls `build_model` and registers
+its outputs with the container described in `ml.serving`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sklearn.model_selection import train_test_split
+
+from ml import evaluate, serving, train
+from ml.data import Dataset, generate, read_csv
+
+TEST_FRACTION = 0.25
+REPORT_NAME = "evaluation.json"
+
+
+@dataclass(frozen=True)
+class ModelBuild:
+    artifact: Path
+    report: Path
+    metrics: dict[str, float]
+
+
+def split(dataset: Dataset, *, seed: int) -> tuple[Dataset, Dataset]:
+    """Stratified hold-out split, so the evaluation set keeps the class balance of the data."""
+    train_x, test_x, train_y, test_y = train_test_split(
+        dataset.features, dataset.labels, test_size=TEST_FRACTION, random_state=seed, stratify=dataset.labels
+    )
+    return Dataset(train_x, train_y), Dataset(test_x, test_y)
+
+
+def build_model(dataset: Dataset, out_dir: Path, *, seed: int) -> ModelBuild:
+    training, holdout = split(dataset, seed=seed)
+    model = train.train(training, seed=seed)
+    model_file = train.save_model(model, out_dir / "model")
+    report = evaluate.model_quality_report(model.predict_proba(holdout.features)[:, 1], holdout, seed=seed)
+    return ModelBuild(
+        artifact=serving.package_artifact(model_file, out_dir),
+        report=evaluate.write_report(report, out_dir / REPORT_NAME),
+        metrics=evaluate.headline_metrics(report),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train and evaluate the example model locally.")
+    parser.add_argument("--data", type=Path, help="CSV with f0..f7,label; the seeded generator when omitted")
+    parser.add_argument("--rows", type=int, default=5000, help="rows to generate when --data is omitted")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    dataset = read_csv(args.data) if args.data else generate(args.rows, args.seed)
+    result = build_model(dataset, args.out, seed=args.seed)
+    print(json.dumps({"artifact": str(result.artifact), "report": str(result.report), "metrics": result.metrics}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

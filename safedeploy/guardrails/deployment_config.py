@@ -1,0 +1,80 @@
+"""The exact `DeploymentConfig` of an UpdateEndpoint request for each guarded strategy.
+
+Sizes are CAPACITY_PERCENT so that the same settings hold when the fleet size changes. Every guarded update carries
+the auto-rollback alarms: SageMaker watches them during each bake and returns all traffic to the old fleet when
+one fires, which is the whole point of deploying through guardrails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from safedeploy.guardrails.settings import MAX_ROLLBACK_ALARMS, DeploymentSettings, SettingError, Strategy
+
+_TRAFFIC_ROUTING_TYPES = {
+    Strategy.CANARY: "CANARY",
+    Strategy.LINEAR: "LINEAR",
+    Strategy.ALL_AT_ONCE: "ALL_AT_ONCE",
+}
+
+
+def capacity_percent(value: int) -> dict[str, Any]:
+    return {"Type": "CAPACITY_PERCENT", "Value": value}
+
+
+def auto_rollback_configuration(alarm_names: Sequence[str]) -> dict[str, Any]:
+    if not 1 <= len(alarm_names) <= MAX_ROLLBACK_ALARMS:
+        raise SettingError(
+            f"alarm_names: a guarded deployment needs 1-{MAX_ROLLBACK_ALARMS} auto-rollback alarms, got "
+            f"{len(alarm_names)}; is the guardrails stack deployed?"
+        )
+    return {"Alarms": [{"AlarmName": name} for name in alarm_names]}
+
+
+def blue_green_update_policy(settings: DeploymentSettings) -> dict[str, Any]:
+    routing: dict[str, Any] = {
+        "Type": _TRAFFIC_ROUTING_TYPES[settings.strategy],
+        "WaitIntervalInSeconds": settings.wait_interval_seconds,
+    }
+    if settings.strategy is Strategy.CANARY:
+        routing["CanarySize"] = capacity_percent(settings.canary_size_percent)
+    elif settings.strategy is Strategy.LINEAR:
+        routing["LinearStepSize"] = capacity_percent(settings.linear_step_percent)
+    return {
+        "TrafficRoutingConfiguration": routing,
+        "TerminationWaitInSeconds": settings.termination_wait_seconds,
+        "MaximumExecutionTimeoutInSeconds": settings.max_execution_timeout_seconds,
+    }
+
+
+def rolling_update_policy(settings: DeploymentSettings) -> dict[str, Any]:
+    return {
+        "MaximumBatchSize": capacity_percent(settings.rolling_batch_percent),
+        "WaitIntervalInSeconds": settings.wait_interval_seconds,
+        "MaximumExecutionTimeoutInSeconds": settings.max_execution_timeout_seconds,
+        "RollbackMaximumBatchSize": capacity_percent(settings.rollback_batch_percent),
+    }
+
+
+def deployment_config(settings: DeploymentSettings, alarm_names: Sequence[str]) -> dict[str, Any]:
+    """UpdateEndpoint's DeploymentConfig for a guarded strategy (canary, linear, all_at_once, rolling)."""
+    if not settings.strategy.is_guarded_update:
+        raise SettingError(f"strategy: {settings.strategy.value!r} is not carried out by UpdateEndpoint guardrails")
+    policy = (
+        {"RollingUpdatePolicy": rolling_update_policy(settings)}
+        if settings.strategy is Strategy.ROLLING
+        else {"BlueGreenUpdatePolicy": blue_green_update_policy(settings)}
+    )
+    return {**policy, "AutoRollbackConfiguration": auto_rollback_configuration(alarm_names)}
+
+
+def guarded_update_request(
+    endpoint_name: str, endpoint_config_name: str, settings: DeploymentSettings, alarm_names: Sequence[str]
+) -> dict[str, Any]:
+    """The complete UpdateEndpoint request of a guarded deployment."""
+    return {
+        "EndpointName": endpoint_name,
+        "EndpointConfigName": endpoint_config_name,
+        "DeploymentConfig": deployment_config(settings, alarm_names),
+    }

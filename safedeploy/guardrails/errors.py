@@ -1,0 +1,23 @@
+"""Why a deployment step stopped, as exceptions the CLI turns into distinct exit codes and the Lambdas into reasons."""
+
+from __future__ import annotations
+
+
+class GuardrailError(Exception):
+    """A deployment step the guardrails stopped; the message says what happened and what to do."""
+
+
+class PackageNotApproved(GuardrailError):
+    """The model package is not Approved: only a person's decision approves a package, never a deploy."""
+
+
+class DeploymentFailed(GuardrailError):
+    """The endpoint did not end on the new configuration (auto-rollback, failure, timeout, conflicting state)."""
+
+
+class EndpointBusy(GuardrailError):
+    """The endpoint is changing and the caller chose not to wait (a Lambda acts again on its next event)."""
+
+
+class SmokeTestFailed(GuardrailError):
+    """The live endpoint did not answer the health-check row with a prediction."""

@@ -1,0 +1,90 @@
+"""Typed reads from a plain mapping that fail with one line naming the key path, the bad value and what is allowed.
+
+The same messages reach an infra engineer at synth (from `cdk.json`) and an operator at deploy time (from SSM), so
+they must be fixable without reading code: `environments.dev.endpoint.canary_size_percent: 80 is out of range (1-50)`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class SettingError(ValueError):
+    """A deployment setting that SageMaker (or this platform's policy) would refuse."""
+
+
+class SettingReader:
+    """Reads the keys of one mapping; `finish()` refuses the keys nobody asked for (typos must not pass silently)."""
+
+    def __init__(self, raw: object, path: str) -> None:
+        if not isinstance(raw, Mapping):
+            raise SettingError(f"{path}: {raw!r} must be an object")
+        self._raw: Mapping[str, Any] = raw
+        self.path = path
+        self._read: list[str] = []
+
+    def key_path(self, key: str) -> str:
+        return f"{self.path}.{key}"
+
+    def _value(self, key: str, default: Any) -> Any:
+        self._read.append(key)
+        return self._raw.get(key, default)
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self._value(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SettingError(f"{self.key_path(key)}: {value!r} must be an integer ({low}-{high})")
+        if not low <= value <= high:
+            raise SettingError(f"{self.key_path(key)}: {value} is out of range ({low}-{high})")
+        return value
+
+    def positive_number(self, key: str, default: float, high: float) -> float:
+        """A number in (0, high]: a threshold of zero would alarm on every request."""
+        value = self._value(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise SettingError(f"{self.key_path(key)}: {value!r} must be a number (above 0, at most {high:g})")
+        if not 0 < value <= high:
+            raise SettingError(f"{self.key_path(key)}: {value:g} is out of range (above 0, at most {high:g})")
+        return float(value)
+
+    def text(self, key: str, default: str, pattern: str, example: str) -> str:
+        value = self._value(key, default)
+        if not isinstance(value, str) or not re.fullmatch(pattern, value):
+            raise SettingError(f"{self.key_path(key)}: {value!r} must look like {example!r}")
+        return value
+
+    def choice(self, key: str, default: str, allowed: Sequence[str]) -> str:
+        value = self._value(key, default)
+        if value not in allowed:
+            raise SettingError(f"{self.key_path(key)}: {value!r} is not one of {', '.join(allowed)}")
+        return str(value)
+
+    def integer_list(self, key: str, default: Sequence[int]) -> tuple[int, ...]:
+        value = self._value(key, list(default))
+        if not isinstance(value, list | tuple) or any(
+            isinstance(item, bool) or not isinstance(item, int) for item in value
+        ):
+            raise SettingError(f"{self.key_path(key)}: {value!r} must be a list of integers")
+        return tuple(value)
+
+    def required(self, key: str) -> Any:
+        if key not in self._raw:
+            raise SettingError(f"{self.key_path(key)}: missing")
+        return self._value(key, None)
+
+    def text_list(self, key: str) -> tuple[str, ...]:
+        value = self.required(key)
+        if not isinstance(value, list | tuple) or any(not isinstance(item, str) for item in value):
+            raise SettingError(f"{self.key_path(key)}: {value!r} must be a list of strings")
+        return tuple(value)
+
+    def section(self, key: str) -> SettingReader:
+        return SettingReader(self._value(key, {}), self.key_path(key))
+
+    def finish(self) -> None:
+        unknown = sorted(set(self._raw) - set(self._read))
+        if unknown:
+            raise SettingError(f"{self.key_path(unknown[0])}: unknown key; allowed: {', '.join(self._read)}")

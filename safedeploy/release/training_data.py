@@ -1,0 +1,52 @@
+"""Where a release's training data comes from: the Feature Group, an external CSV, or the seeded generator.
+
+`USE_FEATURE_STORE=true` reads the offline store; otherwise `EXTERNAL_CSV_URI` (an s3:// CSV) when set; otherwise
+the bundled generator. Each way ends as one local CSV in the example's layout, so training never branches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ml.data import COLUMNS, generate, write_csv
+from safedeploy.registry import split_s3_uri
+from safedeploy.release.feature_store import export_offline_store
+from safedeploy.release.settings import ReleaseSettings
+
+DATASET_FILE = "dataset.csv"
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    path: Path
+    source: str
+
+
+def fetch_training_data(
+    settings: ReleaseSettings, client: Callable[[str], Any], work_dir: Path, progress: Callable[[str], None] = print
+) -> TrainingData:
+    destination = work_dir / DATASET_FILE
+    if settings.use_feature_store:
+        if not settings.feature_group_name:
+            raise ValueError("USE_FEATURE_STORE is true but no feature-group-name parameter is set")
+        export_offline_store(
+            client("sagemaker"),
+            client("athena"),
+            feature_group_name=settings.feature_group_name,
+            columns=COLUMNS,
+            results_uri=f"s3://{settings.data_bucket}/datasets/feature-store-queries/{settings.run_key}/",
+            kms_key_arn=settings.kms_key_arn,
+            destination=destination,
+            progress=progress,
+        )
+        return TrainingData(destination, f"Feature Group {settings.feature_group_name}")
+    if settings.external_csv_uri:
+        bucket, key = split_s3_uri(settings.external_csv_uri)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        client("s3").download_file(bucket, key, str(destination))
+        return TrainingData(destination, settings.external_csv_uri)
+    write_csv(generate(settings.rows, settings.seed), destination)
+    return TrainingData(destination, f"synthetic generator ({settings.rows} rows, seed {settings.seed})")

@@ -1,0 +1,170 @@
+"""A person's decision in the pipeline's Manual approval, copied onto the model package.
+
+CodePipeline keeps who decided (`updatedBy`) and the approver's comment (`output.executionResult.
+externalExecutionSummary`) only in the approval action's execution record. The package takes the same decision with
+that person and the pipeline execution in its approval description, so the registry alone answers "who let this
+model in, and in which run". A decision with no person recorded (an approval that expired, for instance) changes
+nothing: no package becomes Approved or Rejected without someone's decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from safedeploy.release_control.pipeline_job import ActionFailed, required_text
+from safedeploy.release_control.registry_api import Registry
+
+APPROVED = "Approved"
+REJECTED = "Rejected"
+# The output variable the Train action exports; the only link from a pipeline execution to its model package.
+PACKAGE_ARN_VARIABLE = "MODEL_PACKAGE_ARN"
+# ApprovalDescription's length limit in SageMaker UpdateModelPackage.
+DESCRIPTION_LIMIT = 1024
+# A Manual approval action ends Succeeded when approved and Failed when rejected (or expired).
+_OUTCOMES = {"Succeeded": APPROVED, "Failed": REJECTED}
+_STATE_CHANGE = "CodePipeline Action Execution State Change"
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ApprovalAction:
+    """One Manual approval action in one pipeline execution."""
+
+    pipeline_name: str
+    execution_id: str
+    stage_name: str
+    action_name: str
+
+    def __str__(self) -> str:
+        return f"{self.stage_name}/{self.action_name} of {self.pipeline_name} execution {self.execution_id}"
+
+
+@dataclass(frozen=True)
+class ApprovalDecision:
+    status: str
+    approver: str
+    comment: str
+    action: ApprovalAction
+
+    def description(self) -> str:
+        """The model package's approval description: who, where, and the approver's own words."""
+        text = f"{self.status} by {self.approver} in {self.action}"
+        if self.comment:
+            text += f": {self.comment}"
+        return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
+
+
+def list_execution_actions(codepipeline: Any, pipeline_name: str, execution_id: str) -> list[dict[str, Any]]:
+    """Every action execution of one pipeline execution (ListActionExecutions, all pages)."""
+    pages = codepipeline.get_paginator("list_action_executions").paginate(
+        pipelineName=pipeline_name, filter={"pipelineExecutionId": execution_id}
+    )
+    return [detail for page in pages for detail in page.get("actionExecutionDetails", [])]
+
+
+def decision_from(executions: Sequence[Mapping[str, Any]], action: ApprovalAction) -> ApprovalDecision:
+    """The latest decided run of `action`; refuses an undecided one and one with no person recorded."""
+    runs = [
+        run
+        for run in executions
+        if run.get("stageName") == action.stage_name
+        and run.get("actionName") == action.action_name
+        and run.get("pipelineExecutionId", action.execution_id) == action.execution_id
+    ]
+    if not runs:
+        raise ActionFailed(f"approval action {action} has not run; the model package was left unchanged")
+    latest = max(runs, key=_last_update)
+    status = latest.get("status")
+    if status not in _OUTCOMES:
+        raise ActionFailed(f"approval action {action} is {status}, not decided; the model package was left unchanged")
+    approver = (latest.get("updatedBy") or "").strip()
+    if not approver:
+        raise ActionFailed(
+            f"approval action {action} ended {status} with no approving person recorded; "
+            "the model package was left unchanged"
+        )
+    result = (latest.get("output") or {}).get("executionResult") or {}
+    return ApprovalDecision(
+        status=_OUTCOMES[status],
+        approver=approver,
+        comment=(result.get("externalExecutionSummary") or "").strip(),
+        action=action,
+    )
+
+
+def find_decision(codepipeline: Any, action: ApprovalAction) -> ApprovalDecision:
+    return decision_from(list_execution_actions(codepipeline, action.pipeline_name, action.execution_id), action)
+
+
+def package_arn_of_execution(codepipeline: Any, pipeline_name: str, execution_id: str) -> str:
+    """The model package a pipeline execution trained, from the Train action's output variables."""
+    values = {
+        variables[PACKAGE_ARN_VARIABLE]
+        for run in list_execution_actions(codepipeline, pipeline_name, execution_id)
+        if PACKAGE_ARN_VARIABLE in (variables := (run.get("output") or {}).get("outputVariables") or {})
+    }
+    if len(values) != 1:
+        found = "none" if not values else ", ".join(sorted(values))
+        raise ActionFailed(
+            f"execution {execution_id} of {pipeline_name} must export exactly one {PACKAGE_ARN_VARIABLE}; found {found}"
+        )
+    return values.pop()
+
+
+def sync_approval(
+    codepipeline: Any, sm: Any, registry: Registry, action: ApprovalAction, package_arn: str
+) -> ApprovalDecision:
+    """Give the model package the decision a person made in `action`."""
+    decision = find_decision(codepipeline, action)
+    registry.set_approval(sm, package_arn, decision.status, description=decision.description())
+    return decision
+
+
+def run_approval_sync(codepipeline: Any, sm: Any, registry: Registry, action: ApprovalAction, package_arn: str) -> str:
+    """The pipeline action: succeeds on an approval, fails (after recording it) on a rejection."""
+    decision = sync_approval(codepipeline, sm, registry, action, package_arn)
+    message = f"{package_arn} is now {decision.description()}"
+    if decision.status == REJECTED:
+        raise ActionFailed(message)
+    return message
+
+
+def approval_action_from_parameters(parameters: Mapping[str, Any], prefix: str) -> ApprovalAction:
+    """The approval action named by `<prefix>_stage`/`<prefix>_action` in a job's UserParameters.
+
+    The Lambda job event carries no pipeline context, so the pipeline name and the execution id
+    (`#{codepipeline.PipelineExecutionId}`) come from UserParameters too.
+    """
+    return ApprovalAction(
+        pipeline_name=required_text(parameters, "pipeline_name"),
+        execution_id=required_text(parameters, "pipeline_execution_id"),
+        stage_name=required_text(parameters, f"{prefix}_stage"),
+        action_name=required_text(parameters, f"{prefix}_action"),
+    )
+
+
+def approval_action_from_event(event: Mapping[str, Any]) -> ApprovalAction:
+    """The approval action an EventBridge "CodePipeline Action Execution State Change" event reports on.
+
+    A rejection fails the approval stage, so the pipeline never reaches the ApprovalSync action; an EventBridge rule
+    on the approval action's FAILED state is how a rejection still reaches the model package.
+    """
+    if event.get("detail-type") != _STATE_CHANGE:
+        raise ValueError(f"expected a '{_STATE_CHANGE}' event, got detail-type {event.get('detail-type')!r}")
+    detail = event.get("detail") or {}
+    missing = [key for key in ("pipeline", "execution-id", "stage", "action") if not detail.get(key)]
+    if missing:
+        raise ValueError(f"'{_STATE_CHANGE}' event has no {', '.join(missing)} in its detail")
+    return ApprovalAction(
+        pipeline_name=detail["pipeline"],
+        execution_id=detail["execution-id"],
+        stage_name=detail["stage"],
+        action_name=detail["action"],
+    )
+
+
+def _last_update(run: Mapping[str, Any]) -> datetime:
+    return run.get("lastUpdateTime") or run.get("startTime") or _NEVER

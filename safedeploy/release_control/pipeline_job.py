@@ -1,0 +1,94 @@
+"""One CodePipeline Lambda-invoke job: read its parameters, run the action, report exactly one result.
+
+A Lambda invoke action that never calls PutJobSuccessResult or PutJobFailureResult leaves its pipeline waiting until
+the action times out, so every outcome, including an unexpected exception, ends in a report with a readable message.
+Exceptions are not re-raised after reporting: Lambda would retry the asynchronous invocation and report a second
+time on a job that is already closed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
+
+# Length limits of ExecutionDetails.summary and FailureDetails.message in the CodePipeline API.
+SUMMARY_LIMIT = 2048
+MESSAGE_LIMIT = 5000
+
+_LOG = logging.getLogger(__name__)
+
+
+class ActionFailed(Exception):
+    """The action ran and decided the release must stop; the message is what the pipeline shows."""
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job_id: str
+    succeeded: bool
+    message: str
+
+
+def open_job(event: object) -> CodePipelineJobEvent:
+    """The job, or a clear error: without a job id there is no job to report a failure to."""
+    job = event.get("CodePipeline.job") if isinstance(event, dict) else None
+    if not isinstance(job, dict) or not isinstance(job.get("id"), str) or not job["id"]:
+        raise ValueError("not a CodePipeline job event: 'CodePipeline.job.id' is missing")
+    return CodePipelineJobEvent(event)
+
+
+def job_parameters(job: CodePipelineJobEvent) -> dict[str, Any]:
+    """The action's UserParameters as a JSON object."""
+    try:
+        raw = job.user_parameters
+    except (KeyError, TypeError):
+        raise ValueError("job event has no data.actionConfiguration.configuration") from None
+    if not raw:
+        raise ValueError("UserParameters is empty; the action must pass a JSON object")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"UserParameters is not valid JSON: {error.msg} at character {error.pos}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"UserParameters must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def required_text(parameters: Mapping[str, Any], key: str) -> str:
+    """A non-empty string parameter; an unresolved `#{...}` reference is named as such."""
+    value = parameters.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"UserParameters.{key} is missing or empty")
+    if value.startswith("#{"):
+        raise ValueError(f"UserParameters.{key} is the unresolved variable {value}")
+    return value
+
+
+def complete_job(codepipeline: Any, job_id: str, action: Callable[[], str]) -> JobOutcome:
+    """Run `action` (which returns the success summary) and report its outcome to CodePipeline."""
+    try:
+        summary = action()
+    except (ActionFailed, ValueError) as error:
+        return _report_failure(codepipeline, job_id, str(error))
+    except Exception as error:
+        _LOG.exception("job %s failed unexpectedly", job_id)
+        return _report_failure(codepipeline, job_id, f"unexpected {type(error).__name__}: {error}")
+    codepipeline.put_job_success_result(jobId=job_id, executionDetails={"summary": _clip(summary, SUMMARY_LIMIT)})
+    return JobOutcome(job_id=job_id, succeeded=True, message=summary)
+
+
+def _report_failure(codepipeline: Any, job_id: str, message: str) -> JobOutcome:
+    codepipeline.put_job_failure_result(
+        jobId=job_id, failureDetails={"type": "JobFailed", "message": _clip(message, MESSAGE_LIMIT)}
+    )
+    return JobOutcome(job_id=job_id, succeeded=False, message=message)
+
+
+def _clip(text: str, limit: int) -> str:
+    text = text or "(no details)"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

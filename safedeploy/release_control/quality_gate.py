@@ -1,0 +1,153 @@
+"""The quality gate: a candidate model package must clear fixed minimums and must not regress against the live model.
+
+Minimums alone would let a model that is worse than the one serving today through; a regression limit alone would
+let a slow drift of small regressions through. The gate checks both and names every violation at once, so one run
+tells the ML engineer everything that has to change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from safedeploy.release_control.pipeline_job import ActionFailed
+from safedeploy.release_control.registry_api import Registry
+
+MINIMUM_PREFIX = "min_"
+MAX_REGRESSION = "max_regression"
+THRESHOLDS_PARAMETER = "thresholds"
+THRESHOLDS_ENV = "QUALITY_GATE_THRESHOLDS"
+# Absorbs float noise so that a drop of exactly the allowed amount (0.80 -> 0.79 with 0.01) passes.
+_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class QualityPolicy:
+    """`minimums`: metric name -> lowest acceptable value; `max_regression`: largest drop allowed vs the live model."""
+
+    minimums: Mapping[str, float]
+    max_regression: float
+
+    def __post_init__(self) -> None:
+        if not self.minimums:
+            raise ValueError("quality gate has no minimum thresholds; configure at least one min_<metric>")
+        for name, value in {**self.minimums, MAX_REGRESSION: self.max_regression}.items():
+            if not math.isfinite(value):
+                raise ValueError(f"quality gate threshold {name} must be a finite number, got {value}")
+        if self.max_regression < 0:
+            raise ValueError(f"quality gate {MAX_REGRESSION} must be >= 0, got {self.max_regression}")
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> QualityPolicy:
+        """Reads the `quality_gate` section of `cdk.json`: `min_<metric>` keys and `max_regression`."""
+        if not isinstance(settings, Mapping):
+            raise ValueError(f"quality gate thresholds must be a JSON object, got {type(settings).__name__}")
+        unknown = sorted(key for key in settings if key != MAX_REGRESSION and not key.startswith(MINIMUM_PREFIX))
+        if unknown:
+            raise ValueError(f"unknown quality gate settings {unknown}; expected min_<metric> and {MAX_REGRESSION}")
+        if MAX_REGRESSION not in settings:
+            raise ValueError(f"quality gate setting {MAX_REGRESSION} is missing")
+        minimums = {
+            key.removeprefix(MINIMUM_PREFIX): _number(key, value)
+            for key, value in settings.items()
+            if key.startswith(MINIMUM_PREFIX)
+        }
+        return cls(minimums=minimums, max_regression=_number(MAX_REGRESSION, settings[MAX_REGRESSION]))
+
+
+def resolve_policy(parameters: Mapping[str, Any], environ: Mapping[str, str]) -> QualityPolicy:
+    """Thresholds from the action's UserParameters, else from the function's environment; never a silent default."""
+    if THRESHOLDS_PARAMETER in parameters:
+        return QualityPolicy.from_settings(parameters[THRESHOLDS_PARAMETER])
+    raw = environ.get(THRESHOLDS_ENV, "")
+    if not raw.strip():
+        raise ValueError(
+            f"no quality gate thresholds: pass UserParameters.{THRESHOLDS_PARAMETER} or set {THRESHOLDS_ENV}"
+        )
+    try:
+        settings = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{THRESHOLDS_ENV} is not valid JSON: {error.msg} at character {error.pos}") from None
+    return QualityPolicy.from_settings(settings)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    package_arn: str
+    candidate: Mapping[str, float]
+    live_arn: str | None
+    live: Mapping[str, float] | None
+    violations: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+    def report(self) -> str:
+        """What the pipeline shows: the verdict, every violation, and both sets of metrics."""
+        verdict = "passed" if self.passed else f"failed with {len(self.violations)} violation(s)"
+        lines = [f"Quality gate {verdict} for {self.package_arn}"]
+        lines += [f"- {violation}" for violation in self.violations]
+        lines.append(f"candidate: {_format_metrics(self.candidate)}")
+        if self.live_arn is None:
+            lines.append("live model: none approved yet, regression not checked")
+        else:
+            lines.append(f"live model {self.live_arn}: {_format_metrics(self.live or {})}")
+        return "\n".join(lines)
+
+
+def evaluate(candidate: Mapping[str, float], live: Mapping[str, float] | None, policy: QualityPolicy) -> list[str]:
+    """Every violation of `policy` by `candidate`, compared with `live` when there is a live model."""
+    violations: list[str] = []
+    for metric, minimum in sorted(policy.minimums.items()):
+        value = candidate.get(metric)
+        if value is None or not math.isfinite(value):
+            violations.append(f"{metric} is missing from the candidate's metrics")
+            continue
+        if value < minimum - _TOLERANCE:
+            violations.append(f"{metric} {value:.4f} is below the minimum {minimum:.4f}")
+        baseline = (live or {}).get(metric)
+        if baseline is not None and baseline - value > policy.max_regression + _TOLERANCE:
+            violations.append(
+                f"{metric} {value:.4f} is {baseline - value:.4f} below the live model's {baseline:.4f} "
+                f"(at most {policy.max_regression:.4f} allowed)"
+            )
+    return violations
+
+
+def check_candidate(sm: Any, s3: Any, registry: Registry, package_arn: str, policy: QualityPolicy) -> GateResult:
+    """Compare the candidate with the latest Approved package of its own model package group."""
+    group = sm.describe_model_package(ModelPackageName=package_arn)["ModelPackageGroupName"]
+    candidate = registry.package_metrics(sm, s3, package_arn)
+    live_arn = registry.latest_package(sm, group, status="Approved")
+    if live_arn == package_arn:  # a re-run after approval must not compare the package with itself
+        live_arn = None
+    live = registry.package_metrics(sm, s3, live_arn) if live_arn else None
+    return GateResult(
+        package_arn=package_arn,
+        candidate=candidate,
+        live_arn=live_arn,
+        live=live,
+        violations=tuple(evaluate(candidate, live, policy)),
+    )
+
+
+def run_quality_gate(sm: Any, s3: Any, registry: Registry, package_arn: str, policy: QualityPolicy) -> str:
+    """The pipeline action: the report on success, `ActionFailed` carrying the same report on any violation."""
+    result = check_candidate(sm, s3, registry, package_arn, policy)
+    if not result.passed:
+        raise ActionFailed(result.report())
+    return result.report()
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"quality gate setting {name} must be a number, got {value!r}")
+    return float(value)
+
+
+def _format_metrics(metrics: Mapping[str, float]) -> str:
+    return ", ".join(f"{name}={value:.4f}" for name, value in sorted(metrics.items())) or "(none)"

@@ -1,0 +1,73 @@
+"""`release.json`: the one file the production repository holds, naming the package prod must deploy.
+
+Build once, deploy many: prod never retrains, it deploys the package dev approved. The manifest carries the package
+ARN plus the evidence of how it got there (source commit, metrics, who approved it and who promoted it), and the
+reading side validates it as strictly as the writing side, so a hand-edited or truncated file fails loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+RELEASE_FILE = "release.json"
+SCHEMA_VERSION = 1
+_TEXT_FIELDS = (
+    "model_package_arn",
+    "source_commit",
+    "approved_by",
+    "promoted_by",
+    "pipeline_execution_id",
+    "promoted_at",
+)
+
+
+@dataclass(frozen=True)
+class ReleaseManifest:
+    model_package_arn: str
+    source_commit: str
+    metrics: Mapping[str, float]
+    approved_by: str
+    promoted_by: str
+    pipeline_execution_id: str
+    promoted_at: str
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        empty = [name for name in _TEXT_FIELDS if not isinstance(getattr(self, name), str) or not getattr(self, name)]
+        if empty:
+            raise ValueError(f"release manifest fields must be non-empty strings: {', '.join(empty)}")
+        if self.schema_version != SCHEMA_VERSION:
+            raise ValueError(f"release manifest schema_version {self.schema_version} is not {SCHEMA_VERSION}")
+        if not self.model_package_arn.startswith("arn:") or ":model-package/" not in self.model_package_arn:
+            raise ValueError(f"release manifest model_package_arn {self.model_package_arn!r} is not a package ARN")
+        for name, value in self.metrics.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"release manifest metric {name} must be a finite number, got {value!r}")
+        try:
+            datetime.fromisoformat(self.promoted_at)
+        except ValueError:
+            raise ValueError(f"release manifest promoted_at {self.promoted_at!r} is not an ISO 8601 time") from None
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "metrics": dict(self.metrics)}, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> ReleaseManifest:
+        try:
+            data: Any = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{RELEASE_FILE} is not valid JSON: {error.msg} at character {error.pos}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{RELEASE_FILE} must hold a JSON object, got {type(data).__name__}")
+        expected = {*_TEXT_FIELDS, "metrics", "schema_version"}
+        missing, unknown = sorted(expected - data.keys()), sorted(data.keys() - expected)
+        if missing or unknown:
+            raise ValueError(f"{RELEASE_FILE} fields: missing {missing or 'none'}, unknown {unknown or 'none'}")
+        if not isinstance(data["metrics"], dict):
+            raise ValueError(f"{RELEASE_FILE} metrics must be a JSON object")
+        return cls(**data)

@@ -1,0 +1,130 @@
+"""Running (cumulative) candidate-versus-baseline estimates of one metric after every period.
+
+Because a verdict sees every period's aggregates, it can recompute the statistic at any earlier look exactly: the
+stateless per-minute Lambda therefore reproduces the same sequential test a stateful monitor would have run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from safedeploy.stats.normal import FloatArray, normal_equivalent_of_t
+from safedeploy.stats.observations import CountSeries, MeanSeries, MetricObservations
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, eq=False)
+class CumulativeComparison:
+    """Arrays with one value per period; entries where `valid` is False are NaN.
+
+    `null_variance` is the variance of `effect` if the fleets were alike (pooled for rates): the harm test's.
+    `adjusted_effect` and `variance` serve non-inferiority and intervals; for rates they are Agresti-Caffo
+    (one success and one failure added per fleet), which keeps them defined and well-behaved at zero errors.
+    `degrees_of_freedom` is set when the variance comes from few per-period means, making statistics t-like.
+    """
+
+    n_baseline: FloatArray
+    n_candidate: FloatArray
+    baseline: FloatArray
+    candidate: FloatArray
+    effect: FloatArray
+    null_variance: FloatArray
+    adjusted_effect: FloatArray
+    variance: FloatArray
+    valid: BoolArray
+    degrees_of_freedom: FloatArray | None = None
+
+    def standardize(self, t: FloatArray) -> FloatArray:
+        """Statistics on the normal scale the boundaries use (Welch-Satterthwaite degrees of freedom)."""
+        return t if self.degrees_of_freedom is None else normal_equivalent_of_t(t, self.degrees_of_freedom)
+
+    def first_period_with(self, minimum_samples: int) -> int | None:
+        reached = np.flatnonzero((self.n_baseline >= minimum_samples) & (self.n_candidate >= minimum_samples))
+        return int(reached[0]) if reached.size else None
+
+
+def cumulative_comparison(observations: MetricObservations, min_periods: int) -> CumulativeComparison:
+    if isinstance(observations.baseline, CountSeries) and isinstance(observations.candidate, CountSeries):
+        return _proportions(observations.baseline, observations.candidate)
+    if isinstance(observations.baseline, MeanSeries) and isinstance(observations.candidate, MeanSeries):
+        return _means(observations.baseline, observations.candidate, min_periods)
+    raise ValueError("baseline and candidate must be the same kind of series")
+
+
+def _masked(values: FloatArray, valid: BoolArray) -> FloatArray:
+    return np.where(valid, values, np.nan)
+
+
+def _proportions(baseline: CountSeries, candidate: CountSeries) -> CumulativeComparison:
+    events_a, trials_a = np.cumsum(baseline.events), np.cumsum(baseline.trials)
+    events_b, trials_b = np.cumsum(candidate.events), np.cumsum(candidate.trials)
+    valid = (trials_a > 0) & (trials_b > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate_a, rate_b = events_a / trials_a, events_b / trials_b
+        pooled = (events_a + events_b) / (trials_a + trials_b)
+        null_variance = pooled * (1.0 - pooled) * (1.0 / trials_a + 1.0 / trials_b)
+    adjusted_a, adjusted_b = (events_a + 1.0) / (trials_a + 2.0), (events_b + 1.0) / (trials_b + 2.0)
+    variance = adjusted_a * (1.0 - adjusted_a) / (trials_a + 2.0) + adjusted_b * (1.0 - adjusted_b) / (trials_b + 2.0)
+    return CumulativeComparison(
+        n_baseline=trials_a,
+        n_candidate=trials_b,
+        baseline=_masked(rate_a, valid),
+        candidate=_masked(rate_b, valid),
+        effect=_masked(rate_b - rate_a, valid),
+        null_variance=_masked(null_variance, valid),
+        adjusted_effect=_masked(adjusted_b - adjusted_a, valid),
+        variance=_masked(variance, valid),
+        valid=valid,
+    )
+
+
+def _fleet_moments(
+    series: MeanSeries, centre: float, min_periods: int
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Cumulative count, mean, per-request variance (NaN until estimable) and that variance's degrees of freedom."""
+    counts = series.sample_count
+    count = np.cumsum(counts)
+    centred_sum = np.cumsum(counts * (series.mean - centre))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = centre + centred_sum / count
+        if series.sum_of_squares is not None:
+            raw_sum = np.cumsum(counts * series.mean)
+            within = np.cumsum(series.sum_of_squares) - raw_sum * raw_sum / count
+            variance = np.where(count >= 2, within / (count - 1.0), np.nan)
+            freedom = count - 1.0
+        else:
+            periods_with_data = np.cumsum(counts > 0)
+            scatter = np.cumsum(counts * (series.mean - centre) ** 2) - centred_sum * centred_sum / count
+            variance = np.where(periods_with_data >= min_periods, scatter / (periods_with_data - 1.0), np.nan)
+            freedom = periods_with_data - 1.0
+    return count, mean, np.maximum(variance, 0.0), freedom
+
+
+def _means(baseline: MeanSeries, candidate: MeanSeries, min_periods: int) -> CumulativeComparison:
+    with_data = np.flatnonzero(baseline.sample_count > 0)
+    centre = float(baseline.mean[with_data[0]]) if with_data.size else 0.0  # centring avoids cancellation
+    count_a, mean_a, variance_a, freedom_a = _fleet_moments(baseline, centre, min_periods)
+    count_b, mean_b, variance_b, freedom_b = _fleet_moments(candidate, centre, min_periods)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share_a, share_b = variance_a / count_a, variance_b / count_b
+        variance = share_a + share_b
+        freedom = variance**2 / (share_a**2 / freedom_a + share_b**2 / freedom_b)
+    valid = (count_a > 0) & (count_b > 0) & np.isfinite(variance) & (variance > 0.0)
+    effect = _masked(mean_b - mean_a, valid)
+    variance = _masked(variance, valid)
+    return CumulativeComparison(
+        n_baseline=count_a,
+        n_candidate=count_b,
+        baseline=_masked(mean_a, valid),
+        candidate=_masked(mean_b, valid),
+        effect=effect,
+        null_variance=variance,
+        adjusted_effect=effect,
+        variance=variance,
+        valid=valid,
+        degrees_of_freedom=_masked(freedom, valid),
+    )

@@ -1,0 +1,57 @@
+"""Reading plain-JSON objects with errors that name the offending path, for `analyze` files and Lambda events."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def json_mapping(data: Any, where: str) -> dict[str, Any]:
+    """An object with free-form keys (metric names)."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where} must be an object, got {type(data).__name__}")
+    return {str(key): value for key, value in data.items()}
+
+
+def json_object(data: Any, where: str, required: Iterable[str] = (), optional: Iterable[str] = ()) -> dict[str, Any]:
+    """The object at `where`, checked for missing and unknown keys (a typo must not silently disable a guard)."""
+    json_mapping(data, where)
+    needed, allowed = set(required), set(required) | set(optional)
+    missing = sorted(needed - data.keys())
+    if missing:
+        raise ValueError(f"{where} is missing {', '.join(repr(key) for key in missing)}")
+    unknown = sorted(set(data.keys()) - allowed)
+    if unknown:
+        raise ValueError(f"{where} has unknown field(s) {', '.join(repr(str(key)) for key in unknown)}")
+    return dict(data)
+
+
+def json_number_list(data: Any, where: str, allow_null: bool = False) -> list[float]:
+    """A list of finite numbers; null becomes NaN where allowed (CloudWatch periods without samples)."""
+    if not isinstance(data, list):
+        raise ValueError(f"{where} must be a list of numbers")
+    values: list[float] = []
+    for index, item in enumerate(data):
+        if item is None and allow_null:
+            values.append(math.nan)
+        elif isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+            raise ValueError(f"{where}[{index}] must be a finite number, got {item!r}")
+        else:
+            values.append(float(item))
+    return values
+
+
+def json_safe(value: Any) -> Any:
+    """Plain ints and floats for numpy scalars and None for non-finite numbers, recursively (strict JSON)."""
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    number = float(value)
+    return number if math.isfinite(number) else None

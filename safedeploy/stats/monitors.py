@@ -1,0 +1,218 @@
+"""Per-metric sequential monitors: when harm is shown, when non-inferiority is shown, and what to report.
+
+Two ways to look, chosen by policy: `GroupSequentialMonitor` tests at planned information fractions with
+Lan-DeMets boundaries (the most power for a planned bake); `AlwaysValidMonitor` tests every period with mSPRT
+p-values (safe under any looking schedule). Both orient statistics so that a positive harm z means "worse".
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from safedeploy.stats.boundaries import spending_boundaries
+from safedeploy.stats.comparison_series import CumulativeComparison
+from safedeploy.stats.msprt import always_valid_p_values
+from safedeploy.stats.normal import FloatArray, upper_quantile, upper_tail
+from safedeploy.stats.policy import MetricPolicy
+
+
+class MetricMonitor(ABC):
+    """What both monitors share: oriented statistics, margins, sample counts and the reported details."""
+
+    def __init__(self, comparison: CumulativeComparison, policy: MetricPolicy) -> None:
+        self.comparison = comparison
+        self.policy = policy
+        sign = policy.harm_sign
+        self.margin = policy.absolute_margin(comparison.baseline)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            null_error = np.sqrt(comparison.null_variance)
+            harm_t = np.where(null_error > 0.0, sign * comparison.effect / null_error, 0.0)
+            self.harm_z = comparison.standardize(np.where(comparison.valid, harm_t, np.nan))
+            non_inferiority_t = (self.margin - sign * comparison.adjusted_effect) / np.sqrt(comparison.variance)
+            self.non_inferiority_z = comparison.standardize(non_inferiority_t)
+        self.samples_period = comparison.first_period_with(policy.min_samples)
+        self._always_valid = self._always_valid_harm_p_values()
+
+    def _always_valid_harm_p_values(self) -> FloatArray:
+        """Reported in both modes so an operator may look at any moment without spending alpha."""
+        usable = self.comparison.valid & (self.comparison.null_variance > 0.0)
+        return self._always_valid_path(
+            usable, self.policy.harm_sign * self.comparison.effect, self.comparison.null_variance, "greater"
+        )
+
+    def _always_valid_path(
+        self, usable: np.ndarray, shifts: FloatArray, variances: FloatArray, alternative: str
+    ) -> FloatArray:
+        """Running always-valid p-value per period (NaN before the first usable period)."""
+        path = np.full(usable.size, np.nan)
+        scale = self._mixture_scale(usable)
+        if scale is not None and np.any(usable):
+            path[usable] = always_valid_p_values(shifts[usable], variances[usable], scale, alternative=alternative)
+        return np.fmin.accumulate(path)
+
+    def _mixture_scale(self, usable: np.ndarray) -> float | None:
+        """The policy's tau, else the effect size that matters: the (latest) absolute margin."""
+        if self.policy.tau is not None:
+            return float(self.policy.tau)
+        margins = self.margin[usable & np.isfinite(self.margin)]
+        return float(margins[-1]) if margins.size and margins[-1] > 0.0 else None
+
+    @abstractmethod
+    def harm_period(self, level: float) -> int | None:
+        """First period at which harm is shown at this one-sided level, if any."""
+
+    @abstractmethod
+    def harm_shown_at(self, period: int, level: float) -> bool:
+        """Whether the latest look up to `period` shows harm at this level (Holm's later steps)."""
+
+    @abstractmethod
+    def non_inferiority_period(self) -> int | None:
+        """First period at which non-inferiority within the margin is shown, if any."""
+
+    def inconclusive_period(self) -> int | None:
+        """Period of a final look that did not show non-inferiority; only planned looks can run out."""
+        return None
+
+    @abstractmethod
+    def look_details(self, period: int, level: float) -> dict[str, Any]:
+        """Statistics, boundaries and p-values of the latest look up to `period`."""
+
+    def details(self, period: int, level: float) -> dict[str, Any]:
+        c = self.comparison
+        alpha = self.policy.alpha
+        interval_error = math.sqrt(c.variance[period]) if c.valid[period] else math.nan
+        half_width = upper_quantile(alpha) * interval_error
+        horizon = self.policy.horizon
+        return {
+            "kind": self.policy.kind,
+            "harm_direction": self.policy.harm,
+            "n_baseline": float(c.n_baseline[period]),
+            "n_candidate": float(c.n_candidate[period]),
+            "baseline": c.baseline[period],
+            "candidate": c.candidate[period],
+            "effect": c.effect[period],
+            "ci": [c.adjusted_effect[period] - half_width, c.adjusted_effect[period] + half_width],
+            "ci_level": 1.0 - 2.0 * alpha,
+            "margin": self.margin[period],
+            "information_fraction": min(1.0, c.n_candidate[period] / horizon) if horizon else None,
+            "always_valid_p_value": self._always_valid[period],
+            "alpha": level,
+            **self.look_details(period, level),
+        }
+
+
+def _first(flags: np.ndarray, periods: np.ndarray) -> int | None:
+    hits = np.flatnonzero(flags)
+    return int(periods[hits[0]]) if hits.size else None
+
+
+class GroupSequentialMonitor(MetricMonitor):
+    """Looks when the candidate fleet passes k/K of the horizon (or the first period after with a usable
+    statistic); boundaries use the fractions actually observed, which Lan-DeMets spending allows."""
+
+    def __init__(self, comparison: CumulativeComparison, policy: MetricPolicy) -> None:
+        super().__init__(comparison, policy)
+        horizon = float(policy.horizon or 0)
+        self.look_periods, self.fractions = _planned_looks(comparison, horizon, policy.looks)
+        self._ni_boundaries = self._boundaries(policy.alpha)
+
+    def _boundaries(self, level: float) -> np.ndarray:
+        if not self.fractions:
+            return np.array([])
+        return np.array(spending_boundaries(self.fractions, level, self.policy.spending, sides=1))
+
+    def harm_period(self, level: float) -> int | None:
+        crossed = self.harm_z[self.look_periods] >= self._boundaries(level)
+        return _first(crossed, self.look_periods)
+
+    def harm_shown_at(self, period: int, level: float) -> bool:
+        look = self._latest_look(period)
+        return look is not None and bool(self.harm_z[self.look_periods[look]] >= self._boundaries(level)[look])
+
+    def non_inferiority_period(self) -> int | None:
+        crossed = self.non_inferiority_z[self.look_periods] >= self._ni_boundaries
+        return _first(crossed, self.look_periods)
+
+    def inconclusive_period(self) -> int | None:
+        if not self.fractions or self.fractions[-1] < 1.0:
+            return None
+        shown = self.non_inferiority_period()
+        return None if shown is not None else int(self.look_periods[-1])
+
+    def _latest_look(self, period: int) -> int | None:
+        done = int(np.searchsorted(self.look_periods, period, side="right"))
+        return done - 1 if done else None
+
+    def look_details(self, period: int, level: float) -> dict[str, Any]:
+        look = self._latest_look(period)
+        base = {"look": 0 if look is None else look + 1, "looks_planned": self.policy.looks}
+        if look is None:
+            return base | dict.fromkeys(
+                ("statistic", "boundary", "p_value", "ni_statistic", "ni_boundary", "ni_p_value", "look_period")
+            )
+        at = self.look_periods[look]
+        harm_z, ni_z = self.harm_z[at], self.non_inferiority_z[at]
+        return base | {
+            "look_period": int(at),
+            "look_information_fraction": self.fractions[look],
+            "statistic": harm_z,
+            "boundary": self._boundaries(level)[look],
+            "p_value": float(upper_tail(harm_z)),
+            "ni_statistic": ni_z,
+            "ni_boundary": self._ni_boundaries[look],
+            "ni_p_value": float(upper_tail(ni_z)),
+        }
+
+
+def _planned_looks(comparison: CumulativeComparison, horizon: float, looks: int) -> tuple[np.ndarray, list[float]]:
+    """Period index and information fraction of each look reached so far, strictly increasing."""
+    periods = comparison.valid.size
+    if periods == 0 or horizon <= 0:
+        return np.array([], dtype=int), []
+    usable = comparison.valid & np.isfinite(comparison.variance)
+    candidates = np.append(np.where(usable, np.arange(periods), periods), periods)
+    next_usable = np.minimum.accumulate(candidates[::-1])[::-1]
+    thresholds = horizon * np.arange(1, looks + 1) / looks
+    # the tolerance keeps a threshold such as 3 * 6000 / 10 reached at exactly 1800 samples despite rounding
+    reached = np.searchsorted(comparison.n_candidate, thresholds - 1e-9 * horizon, side="left")
+    look_periods = np.maximum.accumulate(next_usable[np.minimum(reached, periods)])
+    look_periods = np.unique(look_periods[look_periods < periods])
+    fractions = np.minimum(1.0, comparison.n_candidate[look_periods] / horizon)
+    final = np.flatnonzero(fractions >= 1.0)
+    keep = final[0] + 1 if final.size else fractions.size
+    return look_periods[:keep], [float(value) for value in fractions[:keep]]
+
+
+class AlwaysValidMonitor(MetricMonitor):
+    """Every period with a usable statistic is a look; mSPRT p-values keep the error rate under any schedule."""
+
+    def __init__(self, comparison: CumulativeComparison, policy: MetricPolicy) -> None:
+        super().__init__(comparison, policy)
+        usable = comparison.valid & np.isfinite(self.margin)
+        distance_past_margin = policy.harm_sign * comparison.adjusted_effect - self.margin
+        self._ni_p = self._always_valid_path(usable, distance_past_margin, comparison.variance, "less")
+
+    def harm_period(self, level: float) -> int | None:
+        return _first(self._always_valid <= level, np.arange(self._always_valid.size))
+
+    def harm_shown_at(self, period: int, level: float) -> bool:
+        return bool(self._always_valid[period] <= level)
+
+    def non_inferiority_period(self) -> int | None:
+        return _first(self._ni_p <= self.policy.alpha, np.arange(self._ni_p.size))
+
+    def look_details(self, period: int, level: float) -> dict[str, Any]:
+        return {
+            "look": int(np.sum(self.comparison.valid[: period + 1])),
+            "looks_planned": None,
+            "statistic": self.harm_z[period],
+            "boundary": None,
+            "p_value": self._always_valid[period],
+            "ni_statistic": self.non_inferiority_z[period],
+            "ni_boundary": None,
+            "ni_p_value": self._ni_p[period],
+        }

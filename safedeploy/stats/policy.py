@@ -1,0 +1,143 @@
+"""What a canary must show, per guarded metric, before it is promoted or rolled back."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from safedeploy.stats.boundaries import validate_alpha
+from safedeploy.stats.json_fields import json_mapping, json_object
+from safedeploy.stats.normal import FloatArray
+from safedeploy.stats.spending import Spending, spending_function
+
+FamilyMethod = Literal["holm", "bonferroni"]
+SequentialMethod = Literal["group", "msprt"]
+InconclusiveDecision = Literal["ROLLBACK", "CONTINUE"]
+_METRIC_KINDS = ("proportion", "mean")
+_HARM_DIRECTIONS = ("increase", "decrease")
+_MARGIN_TYPES = ("absolute", "relative")
+
+
+def _one_of(value: Any, allowed: tuple[str, ...], name: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def _whole(value: Any, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class MetricPolicy:
+    """One guarded metric.
+
+    `harm` is the direction that hurts (error rate and latency "increase", accuracy "decrease"). `margin` is how
+    much worse the candidate may be and still count as non-inferior: absolute in the metric's units, or relative to
+    the baseline's current value. `horizon` is the candidate-fleet sample count at information fraction 1 (take
+    it from `plan_canary`); `looks` planned analyses are spread evenly over it. `min_samples` is required in each
+    fleet before a PROMOTE. `tau` scales the mSPRT mixture (default: the absolute margin). For a mean metric
+    without sums of squares, `min_periods` periods with data are needed before its variance estimate is trusted.
+    """
+
+    kind: Literal["proportion", "mean"]
+    harm: Literal["increase", "decrease"]
+    margin: float
+    horizon: int | None = None
+    margin_type: Literal["absolute", "relative"] = "absolute"
+    min_samples: int = 100
+    looks: int = 10
+    alpha: float = 0.05
+    spending: Spending = "obf"
+    tau: float | None = None
+    min_periods: int = 10
+
+    def __post_init__(self) -> None:
+        _one_of(self.kind, _METRIC_KINDS, "kind")
+        _one_of(self.harm, _HARM_DIRECTIONS, "harm")
+        _one_of(self.margin_type, _MARGIN_TYPES, "margin_type")
+        if isinstance(self.margin, bool) or not isinstance(self.margin, int | float) or not self.margin > 0:
+            raise ValueError(f"margin must be a positive number, got {self.margin!r}")
+        if self.horizon is not None:
+            _whole(self.horizon, "horizon", 1)
+        _whole(self.min_samples, "min_samples", 1)
+        _whole(self.looks, "looks", 1)
+        _whole(self.min_periods, "min_periods", 2)
+        validate_alpha(self.alpha)
+        spending_function(self.spending)
+        if self.tau is not None and not (isinstance(self.tau, int | float) and 0 < self.tau < math.inf):
+            raise ValueError(f"tau must be a positive number, got {self.tau!r}")
+
+    @property
+    def harm_sign(self) -> float:
+        """+1 when an increase hurts, -1 when a decrease does: statistics are oriented so positive means harm."""
+        return 1.0 if self.harm == "increase" else -1.0
+
+    def absolute_margin(self, baseline: npt.ArrayLike) -> FloatArray:
+        """The margin in the metric's units, per period (a relative margin follows the baseline's estimate)."""
+        values = np.asarray(baseline, dtype=float)
+        return (
+            np.full(values.shape, float(self.margin))
+            if self.margin_type == "absolute"
+            else self.margin * np.abs(values)
+        )
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "metric policy") -> MetricPolicy:
+        names = [item.name for item in fields(cls)]
+        values = json_object(data, where, required=("kind", "harm", "margin"), optional=names)
+        try:
+            return cls(**values)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+
+
+@dataclass(frozen=True)
+class CanaryPolicy:
+    """All guarded metrics and how they are combined.
+
+    `family` controls the chance of a false ROLLBACK across metrics (Holm step-down or Bonferroni). `sequential`
+    picks planned looks with alpha spending ("group", the default: more power) or always-valid mSPRT p-values at
+    every period ("msprt": any look is safe). `when_inconclusive` is what happens once a metric reaches its
+    horizon without showing non-inferiority: ROLLBACK by default, because a bake that ends without a verdict would
+    otherwise let an unproven model through.
+    """
+
+    metrics: Mapping[str, MetricPolicy]
+    family: FamilyMethod = "holm"
+    sequential: SequentialMethod = "group"
+    when_inconclusive: InconclusiveDecision = "ROLLBACK"
+
+    def __post_init__(self) -> None:
+        if not self.metrics:
+            raise ValueError("policy.metrics is empty: guard at least one metric")
+        _one_of(self.family, ("holm", "bonferroni"), "family")
+        _one_of(self.sequential, ("group", "msprt"), "sequential")
+        _one_of(self.when_inconclusive, ("ROLLBACK", "CONTINUE"), "when_inconclusive")
+        if self.sequential == "group":
+            missing = [name for name, metric in self.metrics.items() if metric.horizon is None]
+            if missing:
+                raise ValueError(f"group-sequential looks need a horizon for: {', '.join(missing)}")
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "policy") -> CanaryPolicy:
+        values = json_object(data, where, required=("metrics",), optional=("family", "sequential", "when_inconclusive"))
+        metrics = json_mapping(values.pop("metrics"), f"{where}.metrics")
+        parsed = {name: MetricPolicy.from_dict(item, f"{where}.metrics.{name}") for name, item in metrics.items()}
+        try:
+            return cls(metrics=parsed, **values)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metrics": {name: asdict(metric) for name, metric in self.metrics.items()},
+            "family": self.family,
+            "sequential": self.sequential,
+            "when_inconclusive": self.when_inconclusive,
+        }

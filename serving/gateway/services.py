@@ -1,0 +1,91 @@
+"""The gateway's parts wired together for one worker process, and closed in order when it stops."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+
+import aiohttp
+import boto3
+from botocore.config import Config
+
+from .aws_signing import RuntimeSigner
+from .endpoint_client import EndpointClient, RetryPolicy
+from .instances import FeatureSchema
+from .metrics import EmfMetrics
+from .prediction_id import PredictionIdSigner
+from .readiness import ReadinessProbe
+from .settings import Settings
+
+# DescribeEndpoint feeds a health check: one attempt of at most 3 s, inside the ALB's probe timeout (5 s by default);
+# the next probe is the retry.
+CONTROL_PLANE_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1, "mode": "standard"})
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    schema: FeatureSchema
+    endpoint: EndpointClient
+    ids: PredictionIdSigner
+    metrics: EmfMetrics
+    readiness: ReadinessProbe
+
+
+def write_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+async def _flush_periodically(metrics: EmfMetrics, interval: float) -> None:
+    """Requests flush on their way through; this covers the quiet moments after the last one."""
+    while True:
+        await asyncio.sleep(interval)
+        metrics.flush_if_due()
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, secret: bytes) -> AsyncIterator[Services]:
+    session = boto3.session.Session(region_name=settings.region)
+    control_plane = session.client("sagemaker", config=CONTROL_PLANE_CONFIG)
+    metrics = EmfMetrics(settings.metrics_namespace, settings.endpoint_name, write_line, settings.metrics_flush_seconds)
+    connector = aiohttp.TCPConnector(limit=settings.connection_pool_size, ttl_dns_cache=60)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        services = Services(
+            settings=settings,
+            schema=FeatureSchema(settings.feature_count, settings.max_instances),
+            endpoint=EndpointClient(
+                http,
+                RuntimeSigner(session, settings.region),
+                settings.endpoint_name,
+                aiohttp.ClientTimeout(
+                    total=settings.endpoint_timeout_seconds, sock_connect=settings.endpoint_connect_timeout_seconds
+                ),
+                RetryPolicy(
+                    settings.endpoint_max_attempts, settings.retry_backoff_seconds, settings.retry_after_seconds
+                ),
+                on_error=metrics.record_error,
+            ),
+            ids=PredictionIdSigner(secret, settings.feedback_max_age_seconds),
+            metrics=metrics,
+            readiness=ReadinessProbe(
+                lambda: control_plane.describe_endpoint(EndpointName=settings.endpoint_name),
+                settings.ready_cache_seconds,
+            ),
+        )
+        flusher = asyncio.create_task(_flush_periodically(metrics, settings.metrics_flush_seconds))
+        # botocore's service models leave over 100,000 long-lived objects; left to the cyclic collector, each full
+        # collection walks them all and stalls every request in flight (about 60 ms on the benchmark machine).
+        gc.collect()
+        gc.freeze()
+        try:
+            yield services
+        finally:
+            flusher.cancel()
+            with suppress(asyncio.CancelledError):
+                await flusher
+            metrics.flush()

@@ -1,0 +1,134 @@
+"""The gateway's configuration, read once from environment variables that the serving stack sets.
+
+Every value is checked at start-up so that a wrong task definition stops the container with one line naming the
+variable, instead of a worker that fails on the first request (ECS's circuit breaker then rolls the service back).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+# SageMaker's endpoint-name rule: it also makes the name safe to put in a URL path unescaped.
+ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# InvokeEndpoint refuses payloads above 6 MB; a larger body limit could never succeed.
+SAGEMAKER_PAYLOAD_LIMIT = 6 * 1024 * 1024
+TRUE_WORDS = frozenset({"1", "true", "yes"})
+FALSE_WORDS = frozenset({"", "0", "false", "no"})
+
+Number = TypeVar("Number", int, float)
+
+
+class SettingsError(ValueError):
+    """A configuration problem, as one line naming the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    endpoint_name: str
+    region: str
+    metrics_namespace: str = "SafeDeploy/Gateway"
+    feature_count: int = 8
+    max_body_bytes: int = 1024 * 1024
+    max_instances: int = 100
+    score_threshold: float = 0.5
+    endpoint_timeout_seconds: float = 3.0
+    endpoint_connect_timeout_seconds: float = 1.0
+    endpoint_max_attempts: int = 2
+    retry_backoff_seconds: float = 0.05
+    retry_after_seconds: int = 5
+    ready_cache_seconds: float = 5.0
+    feedback_max_age_seconds: int = 7 * 24 * 3600
+    metrics_flush_seconds: float = 1.0
+    connection_pool_size: int = 100
+    log_level: str = "INFO"
+    host: str = "0.0.0.0"
+    port: int = 8080
+    workers: int = 1
+    # Above the ALB's 60 s idle timeout: the balancer, not the task, must close idle connections, or it may send a
+    # request on a connection the task is closing and answer the caller 502.
+    keep_alive_seconds: int = 75
+
+
+def _number(env: Mapping[str, str], name: str, parse: Callable[[str], Number], low: Number, high: Number) -> Number:
+    default = getattr(Settings, name.lower())
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = parse(raw)
+    except ValueError:
+        value = None
+    if value is None or (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
+        kind = "an integer" if parse is int else "a number"
+        raise SettingsError(f"{name} must be {kind} between {low} and {high}, got {raw!r}")
+    return value
+
+
+def flag(env: Mapping[str, str], name: str) -> bool:
+    """A boolean variable; anything but a clear yes/no is refused rather than guessed."""
+    raw = env.get(name, "").strip().lower()
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise SettingsError(f"{name} must be one of {sorted(TRUE_WORDS | FALSE_WORDS - {''})}, got {env[name]!r}")
+
+
+def _endpoint_name(env: Mapping[str, str]) -> str:
+    name = env.get("ENDPOINT_NAME", "").strip()
+    if not name:
+        raise SettingsError("ENDPOINT_NAME is required: the SageMaker endpoint this gateway serves")
+    if not ENDPOINT_NAME_PATTERN.match(name):
+        raise SettingsError(f"ENDPOINT_NAME {name!r} is not a SageMaker endpoint name (letters, digits, hyphens)")
+    return name
+
+
+def _region(env: Mapping[str, str]) -> str:
+    region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip()
+    if not region:
+        raise SettingsError("AWS_REGION is required (ECS sets it in every task)")
+    return region
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    level = env.get("LOG_LEVEL", Settings.log_level).strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {env['LOG_LEVEL']!r}")
+    return level
+
+
+def _namespace(env: Mapping[str, str]) -> str:
+    namespace = env.get("METRICS_NAMESPACE", "").strip() or Settings.metrics_namespace
+    if len(namespace) > 255 or namespace.startswith("AWS/"):
+        raise SettingsError(f"METRICS_NAMESPACE {namespace!r} must be at most 255 characters and not start with AWS/")
+    return namespace
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    return Settings(
+        endpoint_name=_endpoint_name(env),
+        region=_region(env),
+        metrics_namespace=_namespace(env),
+        feature_count=_number(env, "FEATURE_COUNT", int, 1, 10_000),
+        max_body_bytes=_number(env, "MAX_BODY_BYTES", int, 1024, SAGEMAKER_PAYLOAD_LIMIT),
+        max_instances=_number(env, "MAX_INSTANCES", int, 1, 10_000),
+        score_threshold=_number(env, "SCORE_THRESHOLD", float, 0.0, 1.0),
+        endpoint_timeout_seconds=_number(env, "ENDPOINT_TIMEOUT_SECONDS", float, 0.01, 60.0),
+        endpoint_connect_timeout_seconds=_number(env, "ENDPOINT_CONNECT_TIMEOUT_SECONDS", float, 0.01, 10.0),
+        endpoint_max_attempts=_number(env, "ENDPOINT_MAX_ATTEMPTS", int, 1, 5),
+        retry_backoff_seconds=_number(env, "RETRY_BACKOFF_SECONDS", float, 0.0, 5.0),
+        retry_after_seconds=_number(env, "RETRY_AFTER_SECONDS", int, 1, 3600),
+        ready_cache_seconds=_number(env, "READY_CACHE_SECONDS", float, 0.0, 300.0),
+        feedback_max_age_seconds=_number(env, "FEEDBACK_MAX_AGE_SECONDS", int, 60, 366 * 24 * 3600),
+        metrics_flush_seconds=_number(env, "METRICS_FLUSH_SECONDS", float, 0.01, 60.0),
+        connection_pool_size=_number(env, "CONNECTION_POOL_SIZE", int, 1, 1000),
+        log_level=_log_level(env),
+        host=env.get("HOST", "").strip() or Settings.host,
+        port=_number(env, "PORT", int, 1024, 65535),
+        workers=_number(env, "WORKERS", int, 1, 64),
+        keep_alive_seconds=_number(env, "KEEP_ALIVE_SECONDS", int, 1, 4000),
+    )

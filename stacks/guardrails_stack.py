@@ -1,0 +1,241 @@
+"""Deployment guardrails of an environment's endpoint: auto-rollback alarms and the canary analysis behind them.
+
+The endpoint itself is created by the first deploy (no model exists at `cdk deploy` time), so this stack owns what a
+deploy needs to be safe: the alarms SageMaker watches while it shifts traffic, the Lambda that turns per-fleet metrics
+into a verdict every minute, and the published deployment settings that `safedeploy deploy` reads.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from infra import iam_role
+from infra.config import EnvironmentConfig
+from infra.nag import acknowledge, arn_finding
+from infra.naming import Naming
+from infra.runtime_function import RuntimeFunction, RuntimeLayer
+from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
+from safedeploy.parameters import Param
+from stacks.storage_stack import StorageStack
+
+CANARY_NAMESPACE = "SafeDeploy/Canary"
+VERDICT_EVENT_SOURCE = "safedeploy.canary"
+SAGEMAKER_NAMESPACE = "AWS/SageMaker"
+# Blue/green and rolling updates keep the variant name, so endpoint-wide alarms watch both fleets (per SageMaker's
+# alarm examples); the canary analysis separates the fleets by the EndpointConfigName dimension.
+BLUE_GREEN_VARIANT = "AllTraffic"
+
+
+class GuardrailsStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        naming: Naming,
+        env_config: EnvironmentConfig,
+        storage: StorageStack,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.naming = naming
+        settings: DeploymentSettings = env_config.endpoint
+        self.alarms = self._rollback_alarms(settings)
+        layer = RuntimeLayer(self, "Runtime")
+        self.canary_analysis = self._canary_analysis(layer, storage, env_config)
+        self.traffic_shifter = self._traffic_shifter(layer, storage, env_config)
+        ssm.StringParameter(
+            self,
+            "DeploymentConfigParameter",
+            parameter_name=naming.parameter(Param.DEPLOYMENT_CONFIG),
+            string_value=json.dumps(
+                GuardrailParameter(settings=settings, alarm_names=[alarm.alarm_name for alarm in self.alarms]).to_dict()
+            ),
+            description=f"Deployment strategy and auto-rollback alarms of {naming.endpoint}, read by safedeploy deploy",
+        )
+
+    def _endpoint_metric(self, metric_name: str, statistic: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=SAGEMAKER_NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={"EndpointName": self.naming.endpoint, "VariantName": BLUE_GREEN_VARIANT},
+            statistic=statistic,
+            period=Duration.minutes(1),
+        )
+
+    def _rollback_alarms(self, settings: DeploymentSettings) -> list[cloudwatch.Alarm]:
+        error_rate = cloudwatch.MathExpression(
+            expression="100 * errors / MAX([invocations, 1])",
+            using_metrics={
+                "errors": self._endpoint_metric("Invocation5XXErrors", "Sum"),
+                "invocations": self._endpoint_metric("Invocations", "Sum"),
+            },
+            label="5xx error rate (%)",
+            period=Duration.minutes(1),
+        )
+        # ModelLatency is reported in microseconds.
+        latency = self._endpoint_metric("ModelLatency", "p99")
+        verdict = cloudwatch.Metric(
+            namespace=CANARY_NAMESPACE,
+            metric_name="CanaryVerdict",
+            dimensions_map={"EndpointName": self.naming.endpoint},
+            statistic="Maximum",
+            period=Duration.minutes(1),
+        )
+        return [
+            cloudwatch.Alarm(
+                self,
+                "ErrorRateAlarm",
+                alarm_name=self.naming.resource("endpoint-5xx-rate"),
+                alarm_description="5xx error rate of the endpoint; SageMaker rolls a deployment back when it fires",
+                metric=error_rate,
+                threshold=settings.alarms.error_rate_5xx_percent,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "LatencyAlarm",
+                alarm_name=self.naming.resource("endpoint-model-latency"),
+                alarm_description="p99 model latency of the endpoint (microseconds)",
+                metric=latency,
+                threshold=settings.alarms.model_latency_ms * 1000,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "CanaryVerdictAlarm",
+                alarm_name=self.naming.resource("canary-verdict"),
+                alarm_description=(
+                    "1 = the canary analysis found the candidate harmful. Missing data is breaching: an analysis that "
+                    "stops running rolls the deployment back instead of letting an unexamined model through."
+                ),
+                metric=verdict,
+                threshold=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            ),
+        ]
+
+    def _grant_common(self, function: RuntimeFunction, storage: StorageStack) -> None:
+        for statement in (
+            iam_role.ssm_read(self, self.naming),
+            *iam_role.s3_objects(storage.artifacts_bucket, ["decisions"], write=True),
+            iam_role.kms_use(storage.key, encrypt=True),
+            iam_role.sagemaker_actions(
+                self,
+                self.naming,
+                ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"],
+                ["endpoint", "endpoint-config"],
+            ),
+        ):
+            function.role.add_to_policy(statement)
+
+    def _canary_analysis(
+        self, layer: RuntimeLayer, storage: StorageStack, env_config: EnvironmentConfig
+    ) -> RuntimeFunction:
+        function = RuntimeFunction(
+            self,
+            "CanaryAnalysis",
+            naming=self.naming,
+            name="canary_analysis",
+            layer=layer,
+            description="Every minute: per-fleet metrics of a running deployment -> canary verdict -> CanaryVerdict",
+            environment={"CANARY_NAMESPACE": CANARY_NAMESPACE, "VERDICT_EVENT_SOURCE": VERDICT_EVENT_SOURCE},
+            timeout_seconds=50,
+            memory_size=1024,
+            log_retention=env_config.pipeline.log_retention,
+        )
+        self._grant_common(function, storage)
+        for statement in (
+            iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"]),
+            iam_role.put_metric_data([CANARY_NAMESPACE]),
+            iam.PolicyStatement(
+                actions=["events:PutEvents"],
+                resources=[self.format_arn(service="events", resource="event-bus", resource_name="default")],
+            ),
+        ):
+            function.role.add_to_policy(statement)
+        events.Rule(
+            self,
+            "EveryMinute",
+            description="Runs the canary analysis; it returns at once when no deployment is in progress",
+            schedule=events.Schedule.rate(Duration.minutes(1)),
+            targets=[targets.LambdaFunction(function.function, retry_attempts=0)],
+        )
+        self._acknowledge_wildcards(function, storage, "cloudwatch:GetMetricData and cloudwatch:PutMetricData")
+        return function
+
+    def _traffic_shifter(
+        self, layer: RuntimeLayer, storage: StorageStack, env_config: EnvironmentConfig
+    ) -> RuntimeFunction:
+        function = RuntimeFunction(
+            self,
+            "TrafficShifter",
+            naming=self.naming,
+            name="traffic_shifter",
+            layer=layer,
+            description="Moves A/B weights or promotes a shadow variant on canary verdicts; handles rollback requests",
+            timeout_seconds=60,
+            log_retention=env_config.pipeline.log_retention,
+        )
+        self._grant_common(function, storage)
+        function.role.add_to_policy(
+            iam_role.sagemaker_actions(
+                self,
+                self.naming,
+                [
+                    "sagemaker:UpdateEndpoint",
+                    "sagemaker:UpdateEndpointWeightsAndCapacities",
+                    "sagemaker:CreateEndpointConfig",
+                    "sagemaker:AddTags",
+                    "sagemaker:ListTags",
+                ],
+                ["endpoint", "endpoint-config"],
+            )
+        )
+        events.Rule(
+            self,
+            "OnVerdict",
+            description="Each canary verdict of this endpoint reaches the traffic shifter",
+            event_pattern=events.EventPattern(
+                source=[VERDICT_EVENT_SOURCE], detail={"endpoint_name": [self.naming.endpoint]}
+            ),
+            targets=[targets.LambdaFunction(function.function, retry_attempts=2)],
+        )
+        self._acknowledge_wildcards(function, storage, "nothing else")
+        return function
+
+    def _acknowledge_wildcards(self, function: RuntimeFunction, storage: StorageStack, unscoped_apis: str) -> None:
+        acknowledge(
+            function.role,
+            "IAM5",
+            f"SageMaker access is limited to {self.naming.prefix}-* endpoints and configs, S3 to the decisions/ "
+            f"prefix, SSM to /{self.naming.project}/{self.naming.env}/*; unscoped: {unscoped_apis} (no resource-level "
+            "permissions; PutMetricData is narrowed by a namespace condition).",
+            findings=[
+                "Resource::*",
+                arn_finding(storage.artifacts_bucket, "/decisions/*"),
+                *(
+                    f"Resource::arn:<AWS::Partition>:sagemaker:{self.region}:<AWS::AccountId>:{kind}/{self.naming.prefix}-*"
+                    for kind in ("endpoint", "endpoint-config")
+                ),
+                f"Resource::arn:<AWS::Partition>:ssm:{self.region}:<AWS::AccountId>:parameter/"
+                f"{self.naming.project}/{self.naming.env}/*",
+            ],
+        )

@@ -1,0 +1,1 @@
+"""Constructs of the release pipeline stack: promotion links, build projects, release functions, approvals."""

@@ -1,0 +1,62 @@
+"""What an approver is asked and where the request reaches them.
+
+CodePipeline resolves variables in a Manual approval's CustomData and link, so the request carries the candidate's
+own metrics and package; the approver compares them with the live model's in the QualityGate report of the same run.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.naming import Naming
+from stacks.storage_stack import StorageStack
+
+# Output variables the Train project exports (`env.exported-variables` in buildspec-dev.yml).
+PACKAGE_VARIABLE = "MODEL_PACKAGE_ARN"
+METRIC_VARIABLES = {"AUC": "MODEL_AUC", "accuracy": "MODEL_ACCURACY", "F1": "MODEL_F1"}
+# CodePipeline's limit on a Manual approval's CustomData.
+CUSTOM_DATA_LIMIT = 500
+
+
+def approval_topic(scope: Construct, naming: Naming, storage: StorageStack) -> sns.Topic:
+    """Approval requests, encrypted with the environment's key; approvers subscribe to it."""
+    return sns.Topic(
+        scope,
+        "ApprovalTopic",
+        topic_name=naming.resource("approvals"),
+        display_name=f"{naming.prefix} release approvals",
+        master_key=storage.key,
+        enforce_ssl=True,
+    )
+
+
+def registry_console_link(region: str, group: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/model-registry/{group}"
+
+
+def model_approval_message(train: actions.CodeBuildAction, naming: Naming) -> str:
+    metrics = ", ".join(f"{label} {train.variable(name)}" for label, name in METRIC_VARIABLES.items())
+    return _bounded(
+        f"Approve model package {train.variable(PACKAGE_VARIABLE)} for {naming.endpoint}? Candidate: {metrics}. "
+        "The QualityGate report of this run compares it with the live model."
+    )
+
+
+def release_approval_message(naming: Naming, commit_id: str) -> str:
+    return _bounded(
+        f"Deploy the model package named in release.json (commit {commit_id}) to {naming.endpoint}? The file "
+        "carries its metrics and who approved and promoted it."
+    )
+
+
+def promotion_approval_message(package_arn: str, target_repository: str) -> str:
+    return _bounded(f"Promote {package_arn}, now serving on this environment, by committing it to {target_repository}?")
+
+
+def _bounded(text: str) -> str:
+    """Refuse at synth a message CodePipeline would refuse at deploy (the variables count with their names)."""
+    if len(text) > CUSTOM_DATA_LIMIT:
+        raise ValueError(f"approval message is {len(text)} characters; CodePipeline allows {CUSTOM_DATA_LIMIT}")
+    return text

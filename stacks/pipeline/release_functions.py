@@ -1,0 +1,126 @@
+"""The pipeline's Lambda actions (QualityGate, ApprovalSync, Promote), each with a policy for exactly its calls.
+
+The handlers report to CodePipeline themselves; CDK's LambdaInvokeAction grants them PutJobSuccessResult and
+PutJobFailureResult. What is granted here is what `safedeploy.release_control` calls on their behalf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra import iam_role
+from infra.config import EnvironmentConfig
+from infra.nag import acknowledge
+from infra.naming import Naming
+from infra.runtime_function import RuntimeFunction, RuntimeLayer
+from stacks.pipeline import permissions
+from stacks.pipeline.nag_findings import imported_bucket_finding, sagemaker_findings
+from stacks.pipeline.promotion import repository_name
+from stacks.storage_stack import StorageStack
+
+# Where the training step writes the evaluation report a model package's metrics point to.
+METRICS_PREFIXES = ("evaluation",)
+
+
+class ReleaseFunctions(Construct):
+    """`quality_gate` and `approval_sync` always; `promote` when the environment promotes to `target`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        naming: Naming,
+        env_config: EnvironmentConfig,
+        storage: StorageStack,
+        pipeline_name: str,
+        target: EnvironmentConfig | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._naming = naming
+        self._log_retention = env_config.pipeline.log_retention
+        self._layer = RuntimeLayer(self, "Runtime")
+        stack = Stack.of(self)
+        registry = iam_role.sagemaker_actions(stack, naming, ["sagemaker:DescribeModelPackage"], ["model-package"])
+        metrics = [*iam_role.s3_objects(storage.artifacts_bucket, METRICS_PREFIXES), iam_role.kms_use(storage.key)]
+        packages_findings = sagemaker_findings(stack, naming, ["model-package"])
+        metrics_findings = [
+            imported_bucket_finding(stack, storage.artifacts_bucket, f"/{prefix}/*") for prefix in METRICS_PREFIXES
+        ]
+        scope_reason = (
+            f"Model packages of {naming.model_package_group} only (their ARNs end in a version number) and evaluation "
+            "reports under evaluation/ only."
+        )
+
+        self.quality_gate = self._function(
+            "QualityGate",
+            "quality_gate",
+            "Candidate model package against the configured thresholds and the live model's metrics",
+            [registry, permissions.list_model_packages(), *metrics],
+            reason=f"{scope_reason} sagemaker:ListModelPackages has no resource-level permissions.",
+            findings=[*packages_findings, *metrics_findings, "Resource::*"],
+        )
+        self.approval_sync = self._function(
+            "ApprovalSync",
+            "approval_sync",
+            "Copies the approver's decision in the pipeline onto the model package",
+            [
+                permissions.read_action_executions(stack, pipeline_name),
+                iam_role.sagemaker_actions(
+                    stack, naming, ["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"], ["model-package"]
+                ),
+            ],
+            reason=scope_reason,
+            findings=packages_findings,
+        )
+        self.promote: RuntimeFunction | None = None
+        if target is not None:
+            release_repository = repository_name(naming.project, target.name)
+            self.promote = self._function(
+                "Promote",
+                "promote",
+                f"Commits release.json naming the approved package to {release_repository}",
+                [
+                    permissions.read_action_executions(stack, pipeline_name),
+                    permissions.commit_release(stack, release_repository),
+                    registry,
+                    *metrics,
+                ],
+                reason=scope_reason,
+                findings=[*packages_findings, *metrics_findings],
+                environment={"RELEASE_REPOSITORY": release_repository, "RELEASE_BRANCH": target.pipeline.branch},
+            )
+
+    @property
+    def all(self) -> list[RuntimeFunction]:
+        return [self.quality_gate, self.approval_sync, *([self.promote] if self.promote else [])]
+
+    def _function(
+        self,
+        construct_id: str,
+        name: str,
+        description: str,
+        statements: Sequence[iam.PolicyStatement],
+        *,
+        reason: str,
+        findings: Sequence[str],
+        environment: dict[str, str] | None = None,
+    ) -> RuntimeFunction:
+        function = RuntimeFunction(
+            self,
+            construct_id,
+            naming=self._naming,
+            name=name,
+            layer=self._layer,
+            description=description,
+            environment=environment,
+            log_retention=self._log_retention,
+        )
+        policy = iam.Policy(self, f"{construct_id}Permissions", statements=list(statements))
+        policy.attach_to_role(function.role)
+        acknowledge(policy, "IAM5", reason, findings=findings)
+        return function

@@ -1,0 +1,402 @@
+"""The release pipeline of one environment: its CodeCommit repository and a CodePipeline V2 (QUEUED) on it.
+
+An environment that trains (dev) runs Source -> Train -> QualityGate -> Approval -> ApprovalSync -> Deploy and, when it
+promotes, PromoteApproval -> Promote, which commits `release.json` to the next environment's repository. That
+environment (prod) never retrains: Source (its repository's release.json, plus the training environment's branch for
+the deploy tooling) -> Approval -> Deploy of the very package dev approved.
+
+Pipeline artifacts go to the storage stack's artifacts bucket (KMS, versioned, access-logged) rather than a bucket of
+their own: a second bucket here would be stateful outside the storage stack, and its access logging would make the
+storage stack's log bucket policy reference this stack, a dependency cycle.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codecommit as codecommit
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra import iam_role
+from infra.config import EnvironmentConfig
+from infra.nag import acknowledge, arn_finding
+from infra.naming import Naming
+from stacks.pipeline import approvals, permissions
+from stacks.pipeline.build_project import GRANTED_BY_CDK, PipelineBuildProject
+from stacks.pipeline.nag_findings import imported_bucket_finding, sagemaker_findings
+from stacks.pipeline.promotion import PromotionLinks, links_from_context, repository_name
+from stacks.pipeline.release_functions import ReleaseFunctions
+from stacks.storage_stack import StorageStack
+
+TRAIN_BUILDSPEC = "buildspec-dev.yml"
+DEPLOY_BUILDSPEC = "buildspec-deploy.yml"
+# Artifact names double as CodeBuild's secondary-source variables (CODEBUILD_SRC_DIR_<name>) in the deploy build.
+CODE_ARTIFACT = "Code"
+TOOLING_ARTIFACT = "ToolingCode"
+RELEASE_ARTIFACT = "ReleaseManifest"
+# Variable namespaces; they must differ from every artifact name.
+SOURCE_NAMESPACE = "Source"
+TRAIN_NAMESPACE = "Train"
+APPROVAL_STAGE, APPROVAL_ACTION = "Approval", "ApproveModel"
+PROMOTION_STAGE, PROMOTION_ACTION = "PromoteApproval", "ApprovePromotion"
+TRAIN_TIMEOUT = Duration.hours(2)
+# A guarded deployment may run up to 4 hours (max execution time) before SageMaker finishes or rolls back.
+DEPLOY_TIMEOUT = Duration.hours(5)
+
+TRAIN_SAGEMAKER_ACTIONS = (
+    "sagemaker:CreateTrainingJob",
+    "sagemaker:DescribeTrainingJob",
+    "sagemaker:StopTrainingJob",
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:DescribeProcessingJob",
+    "sagemaker:StopProcessingJob",
+    "sagemaker:CreateModelPackage",
+    "sagemaker:DescribeModelPackage",
+    "sagemaker:DescribeModelPackageGroup",
+    "sagemaker:AddTags",
+    "sagemaker:ListTags",
+)
+TRAIN_ARTIFACT_PREFIXES = ("models", "evaluation", "pipelines")
+TRAIN_SAGEMAKER_RESOURCES = ("training-job", "processing-job", "model-package", "model-package-group")
+SM_PIPELINE_ACTIONS = (
+    "sagemaker:CreatePipeline",
+    "sagemaker:UpdatePipeline",
+    "sagemaker:DescribePipeline",
+    "sagemaker:StartPipelineExecution",
+    "sagemaker:DescribePipelineExecution",
+    "sagemaker:ListPipelineExecutionSteps",
+    "sagemaker:StopPipelineExecution",
+)
+DEPLOY_SAGEMAKER_ACTIONS = (
+    "sagemaker:CreateModel",
+    "sagemaker:DescribeModel",
+    "sagemaker:CreateEndpointConfig",
+    "sagemaker:DescribeEndpointConfig",
+    "sagemaker:CreateEndpoint",
+    "sagemaker:UpdateEndpoint",
+    "sagemaker:DescribeEndpoint",
+    "sagemaker:InvokeEndpoint",
+    "sagemaker:AddTags",
+    "sagemaker:ListTags",
+)
+DEPLOY_SAGEMAKER_RESOURCES = ("model", "endpoint-config", "endpoint")
+
+
+class PipelineStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        naming: Naming,
+        env_config: EnvironmentConfig,
+        storage: StorageStack,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, termination_protection=env_config.termination_protection, **kwargs)
+        self.naming = naming
+        self.env_config = env_config
+        self.storage = storage
+        self.links: PromotionLinks = links_from_context(self, naming.project, env_config)
+        self.pipeline_name = naming.resource("pipeline")
+
+        self.repository = codecommit.Repository(
+            self,
+            "Repository",
+            repository_name=repository_name(naming.project, naming.env),
+            description=(
+                f"Model code of {naming.prefix}" if self.links.trains else f"release.json deployed by {naming.prefix}"
+            ),
+        )
+        self.repository.apply_removal_policy(
+            RemovalPolicy.RETAIN if env_config.removal_policy == "retain" else RemovalPolicy.DESTROY
+        )
+        self.approval_topic = approvals.approval_topic(self, naming, storage)
+        self.deploy = self._deploy_project()
+        self.train: PipelineBuildProject | None = None
+        self.functions: ReleaseFunctions | None = None
+        self.pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            pipeline_name=self.pipeline_name,
+            pipeline_type=codepipeline.PipelineType.V2,
+            execution_mode=codepipeline.ExecutionMode.QUEUED,
+            artifact_bucket=storage.artifacts_bucket,
+            use_pipeline_role_for_actions=True,
+            restart_execution_on_update=False,
+        )
+        if self.links.trains:
+            self._training_stages()
+        else:
+            self._release_stages()
+        self._acknowledge_pipeline_role()
+
+    # --- stages -------------------------------------------------------------------------------------------------
+
+    def _source_action(
+        self, action_name: str, repository: codecommit.IRepository, branch: str, output: str, *, trigger: bool
+    ) -> tuple[actions.CodeCommitSourceAction, codepipeline.Artifact]:
+        artifact = codepipeline.Artifact(output)
+        action = actions.CodeCommitSourceAction(
+            action_name=action_name,
+            repository=repository,
+            branch=branch,
+            output=artifact,
+            # EVENTS: an EventBridge rule on pushes to this branch starts the pipeline; NONE: read at start only.
+            trigger=actions.CodeCommitTrigger.EVENTS if trigger else actions.CodeCommitTrigger.NONE,
+            variables_namespace=SOURCE_NAMESPACE if trigger else None,
+        )
+        return action, artifact
+
+    def _training_stages(self) -> None:
+        source, code = self._source_action(
+            "CodeCommit", self.repository, self.env_config.pipeline.branch, CODE_ARTIFACT, trigger=True
+        )
+        self.train = self._train_project()
+        train = actions.CodeBuildAction(
+            action_name="TrainAndRegister",
+            project=self.train.project,
+            input=code,
+            variables_namespace=TRAIN_NAMESPACE,
+        )
+        package_arn = train.variable(approvals.PACKAGE_VARIABLE)
+        target = self.links.target
+        self.functions = ReleaseFunctions(
+            self,
+            "ReleaseFunctions",
+            naming=self.naming,
+            env_config=self.env_config,
+            storage=self.storage,
+            pipeline_name=self.pipeline_name,
+            target=target,
+        )
+        model_approval = {
+            "pipeline_name": self.pipeline_name,
+            "pipeline_execution_id": codepipeline.GlobalVariables.EXECUTION_ID,
+            "approval_stage": APPROVAL_STAGE,
+            "approval_action": APPROVAL_ACTION,
+        }
+        stages: list[tuple[str, codepipeline.IAction]] = [
+            ("Source", source),
+            ("Train", train),
+            (
+                "QualityGate",
+                actions.LambdaInvokeAction(
+                    action_name="CheckMetrics",
+                    lambda_=self.functions.quality_gate.function,
+                    user_parameters={
+                        "model_package_arn": package_arn,
+                        "thresholds": self.env_config.quality_gate.model_dump(),
+                    },
+                ),
+            ),
+            (
+                APPROVAL_STAGE,
+                actions.ManualApprovalAction(
+                    action_name=APPROVAL_ACTION,
+                    notification_topic=self.approval_topic,
+                    additional_information=approvals.model_approval_message(train, self.naming),
+                    external_entity_link=approvals.registry_console_link(self.region, self.naming.model_package_group),
+                ),
+            ),
+            (
+                "ApprovalSync",
+                actions.LambdaInvokeAction(
+                    action_name="RecordApproval",
+                    lambda_=self.functions.approval_sync.function,
+                    user_parameters={"model_package_arn": package_arn, **model_approval},
+                ),
+            ),
+            ("Deploy", self._deploy_action(code, {"MODEL_PACKAGE_ARN": package_arn})),
+        ]
+        if target is not None and self.functions.promote is not None:
+            target_repository = repository_name(self.naming.project, target.name)
+            stages += [
+                (
+                    PROMOTION_STAGE,
+                    actions.ManualApprovalAction(
+                        action_name=PROMOTION_ACTION,
+                        notification_topic=self.approval_topic,
+                        additional_information=approvals.promotion_approval_message(package_arn, target_repository),
+                    ),
+                ),
+                (
+                    "Promote",
+                    actions.LambdaInvokeAction(
+                        action_name="CommitRelease",
+                        lambda_=self.functions.promote.function,
+                        user_parameters={
+                            "model_package_arn": package_arn,
+                            "source_commit": source.variables.commit_id,
+                            **model_approval,
+                            "promotion_approval_stage": PROMOTION_STAGE,
+                            "promotion_approval_action": PROMOTION_ACTION,
+                        },
+                    ),
+                ),
+            ]
+        for stage_name, action in stages:
+            self.pipeline.add_stage(stage_name=stage_name, actions=[action])
+        self._sync_rejections()
+
+    def _release_stages(self) -> None:
+        source_env = self.links.source
+        assert source_env is not None, "a release pipeline deploys what its source environment approved"
+        release, manifest = self._source_action(
+            "Release", self.repository, self.env_config.pipeline.branch, RELEASE_ARTIFACT, trigger=True
+        )
+        tooling_repository = codecommit.Repository.from_repository_name(
+            self, "ToolingRepository", repository_name(self.naming.project, source_env.name)
+        )
+        tooling, code = self._source_action(
+            "Tooling", tooling_repository, source_env.pipeline.branch, TOOLING_ARTIFACT, trigger=False
+        )
+        self.pipeline.add_stage(stage_name="Source", actions=[release, tooling])
+        self.pipeline.add_stage(
+            stage_name=APPROVAL_STAGE,
+            actions=[
+                actions.ManualApprovalAction(
+                    action_name="ApproveRelease",
+                    notification_topic=self.approval_topic,
+                    additional_information=approvals.release_approval_message(self.naming, release.variables.commit_id),
+                )
+            ],
+        )
+        self.pipeline.add_stage(stage_name="Deploy", actions=[self._deploy_action(code, {}, extra_inputs=[manifest])])
+
+    def _deploy_action(
+        self,
+        code: codepipeline.Artifact,
+        variables: dict[str, str],
+        *,
+        extra_inputs: list[codepipeline.Artifact] | None = None,
+    ) -> actions.CodeBuildAction:
+        return actions.CodeBuildAction(
+            action_name="DeployWithGuardrails",
+            project=self.deploy.project,
+            input=code,
+            extra_inputs=extra_inputs,
+            environment_variables={
+                name: codebuild.BuildEnvironmentVariable(value=value) for name, value in variables.items()
+            }
+            or None,
+        )
+
+    def _sync_rejections(self) -> None:
+        """A rejection fails the approval stage, so ApprovalSync never runs; this rule still records it."""
+        assert self.functions is not None
+        events.Rule(
+            self,
+            "OnModelRejected",
+            description=f"A decided-against {APPROVAL_ACTION} in {self.pipeline_name} marks the package Rejected",
+            event_pattern=events.EventPattern(
+                source=["aws.codepipeline"],
+                detail_type=["CodePipeline Action Execution State Change"],
+                detail={
+                    "pipeline": [self.pipeline_name],
+                    "stage": [APPROVAL_STAGE],
+                    "action": [APPROVAL_ACTION],
+                    "state": ["FAILED"],
+                },
+            ),
+            targets=[targets.LambdaFunction(self.functions.approval_sync.function, retry_attempts=2)],
+        )
+
+    # --- build projects -----------------------------------------------------------------------------------------
+
+    def _train_project(self) -> PipelineBuildProject:
+        storage, naming, flags = self.storage, self.naming, self.env_config.flags
+        data_prefixes = ["datasets", *(["feature-store"] if flags.use_feature_store else [])]
+        statements = [
+            *iam_role.s3_objects(storage.data_bucket, data_prefixes, write=True),
+            *iam_role.s3_objects(storage.artifacts_bucket, TRAIN_ARTIFACT_PREFIXES, write=True),
+            iam_role.sagemaker_actions(self, naming, TRAIN_SAGEMAKER_ACTIONS, TRAIN_SAGEMAKER_RESOURCES),
+            permissions.pass_role_to_sagemaker(storage.execution_role),
+        ]
+        if flags.use_sm_pipeline:
+            statements.append(iam_role.sagemaker_actions(self, naming, SM_PIPELINE_ACTIONS, ["pipeline"]))
+        return PipelineBuildProject(
+            self,
+            "Train",
+            naming=naming,
+            env_config=self.env_config,
+            storage=storage,
+            purpose="train",
+            buildspec=TRAIN_BUILDSPEC,
+            description="Trains, evaluates and registers a model package (PendingManualApproval)",
+            timeout=TRAIN_TIMEOUT,
+            statements=statements,
+            findings=[
+                *(imported_bucket_finding(self, storage.data_bucket, f"/{prefix}/*") for prefix in data_prefixes),
+                *(
+                    imported_bucket_finding(self, storage.artifacts_bucket, f"/{prefix}/*")
+                    for prefix in TRAIN_ARTIFACT_PREFIXES
+                ),
+                *sagemaker_findings(
+                    self, naming, [*TRAIN_SAGEMAKER_RESOURCES, *(["pipeline"] if flags.use_sm_pipeline else [])]
+                ),
+            ],
+        )
+
+    def _deploy_project(self) -> PipelineBuildProject:
+        storage, naming = self.storage, self.naming
+        # Prod deploys the package its source environment approved; dev its own.
+        package_owner = Naming(naming.project, self.links.source.name) if self.links.source else naming
+        statements = [
+            *iam_role.s3_objects(storage.artifacts_bucket, ["decisions"], write=True),
+            iam_role.sagemaker_actions(self, naming, DEPLOY_SAGEMAKER_ACTIONS, DEPLOY_SAGEMAKER_RESOURCES),
+            iam_role.sagemaker_actions(self, package_owner, ["sagemaker:DescribeModelPackage"], ["model-package"]),
+            iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[
+                    self.format_arn(
+                        service="cloudwatch",
+                        resource="alarm",
+                        resource_name=f"{naming.prefix}-*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            ),
+            permissions.pass_role_to_sagemaker(storage.execution_role),
+        ]
+        return PipelineBuildProject(
+            self,
+            "Deploy",
+            naming=naming,
+            env_config=self.env_config,
+            storage=storage,
+            purpose="deploy",
+            buildspec=DEPLOY_BUILDSPEC,
+            description=f"Deploys an Approved model package to {naming.endpoint} behind the deployment guardrails",
+            timeout=DEPLOY_TIMEOUT,
+            statements=statements,
+            findings=[
+                imported_bucket_finding(self, storage.artifacts_bucket, "/decisions/*"),
+                *sagemaker_findings(self, naming, DEPLOY_SAGEMAKER_RESOURCES),
+                *sagemaker_findings(self, package_owner, ["model-package"]),
+                f"Resource::arn:<AWS::Partition>:cloudwatch:{self.region}:<AWS::AccountId>:alarm:{naming.prefix}-*",
+            ],
+        )
+
+    # --- cdk-nag ------------------------------------------------------------------------------------------------
+
+    def _acknowledge_pipeline_role(self) -> None:
+        """CDK's grants to the pipeline role: the artifact store, the key, and invoking the Lambda actions."""
+        functions = self.functions.all if self.functions else []
+        acknowledge(
+            self.pipeline,
+            "IAM5",
+            "CodePipeline's artifact store is granted object-wide with wildcard S3 and data-key actions by CDK; "
+            "lambda:ListFunctions accepts no resource; invoking a Lambda action is granted on its versions (:*).",
+            findings=[
+                *GRANTED_BY_CDK,
+                imported_bucket_finding(self, self.storage.artifacts_bucket, "/*"),
+                *(["Resource::*"] if functions else []),
+                *(arn_finding(function.function, ":*") for function in functions),
+            ],
+        )

@@ -1,0 +1,1 @@
+"""Constructs of the serving stack: network, HTTPS front door, gateway task definition."""

@@ -1,0 +1,156 @@
+"""The gateway's Fargate task: image built from `serving/`, its roles, log group and prediction-id secret.
+
+Roles get identity-based statements only. The secret's KMS key is set on the CloudFormation resource rather than
+through `Secret(encryption_key=...)`: the L2 would grant through the storage stack's key policy, editing a stateful
+stack from this one, while the key policy already delegates to IAM in this account.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra import iam_role
+from infra.config import EnvironmentConfig
+from infra.nag import acknowledge
+from infra.naming import Naming
+from stacks.storage_stack import StorageStack
+
+# The build context; its .dockerignore decides what reaches the image and therefore the asset hash.
+GATEWAY_DIR = Path(__file__).resolve().parents[2] / "serving"
+CONTAINER_NAME = "gateway"
+CONTAINER_PORT = 8080
+# The image's USER, repeated here so that an image that forgets it still never runs as root.
+CONTAINER_USER = "10001:10001"
+# The image's own liveness probe (ECS ignores a Dockerfile HEALTHCHECK): it never looks at the endpoint.
+LIVENESS = ecs.HealthCheck(
+    command=["CMD", "python", "-m", "gateway.healthcheck"],
+    interval=Duration.seconds(15),
+    timeout=Duration.seconds(3),
+    start_period=Duration.seconds(15),
+    retries=3,
+)
+METRICS_NAMESPACE = "SafeDeploy/Gateway"
+SECRET_LENGTH = 64
+CPU_UNITS_PER_VCPU = 1024
+ENDPOINT_ACTIONS = ("sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint")
+
+
+def endpoint_arn(stack: Stack, naming: Naming) -> str:
+    """This environment's endpoint; SageMaker writes resource names in ARNs in lower case."""
+    return stack.format_arn(
+        service="sagemaker",
+        resource="endpoint",
+        resource_name=naming.endpoint.lower(),
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
+
+
+class GatewayTask(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        naming: Naming,
+        env_config: EnvironmentConfig,
+        storage: StorageStack,
+        removal: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.task_role = iam.Role(
+            self,
+            "TaskRole",
+            assumed_by=iam.ServicePrincipal(
+                "ecs-tasks.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            ),
+            description=f"Lets the {naming.prefix} gateway invoke {naming.endpoint} and nothing else",
+        )
+        self.task_role.add_to_policy(
+            iam.PolicyStatement(actions=list(ENDPOINT_ACTIONS), resources=[endpoint_arn(stack, naming)])
+        )
+        self.execution_role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description=f"Starts {naming.prefix} gateway tasks: image pull, logs, prediction-id secret",
+        )
+        self.execution_role.add_to_policy(iam_role.kms_use(storage.key))
+        acknowledge(
+            self.execution_role,
+            "IAM5",
+            "ecr:GetAuthorizationToken, which ECS needs to pull the gateway image, accepts no resource but '*'.",
+            findings=["Resource::*"],
+        )
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=naming.log_group("Gateway"),
+            retention=env_config.pipeline.log_retention,
+            removal_policy=removal,
+        )
+        self.secret = self._prediction_id_secret(storage, removal)
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "TaskDefinition",
+            family=naming.resource("gateway"),
+            cpu=env_config.serving.cpu,
+            memory_limit_mib=env_config.serving.memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+            task_role=self.task_role,
+            execution_role=self.execution_role,
+        )
+        self.container = self.task_definition.add_container(
+            CONTAINER_NAME,
+            image=ecs.ContainerImage.from_asset(str(GATEWAY_DIR), platform=ecr_assets.Platform.LINUX_AMD64),
+            port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="http")],
+            environment={
+                "ENDPOINT_NAME": naming.endpoint,
+                "METRICS_NAMESPACE": METRICS_NAMESPACE,
+                # One uvicorn worker per vCPU: a single worker could never use a larger task's CPU.
+                "WORKERS": str(max(1, env_config.serving.cpu // CPU_UNITS_PER_VCPU)),
+            },
+            secrets={"PREDICTION_ID_SECRET": ecs.Secret.from_secrets_manager(self.secret)},
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=CONTAINER_NAME, log_group=self.log_group),
+            readonly_root_filesystem=True,
+            user=CONTAINER_USER,
+            health_check=LIVENESS,
+        )
+        acknowledge(
+            self.task_definition,
+            "ECS2",
+            "The plain environment holds only the endpoint name, metrics namespace and worker count; the one secret "
+            "(PREDICTION_ID_SECRET) is injected from Secrets Manager.",
+        )
+
+    def _prediction_id_secret(self, storage: StorageStack, removal: RemovalPolicy) -> secretsmanager.ISecret:
+        secret = secretsmanager.Secret(
+            self,
+            "PredictionIdSecret",
+            description="HMAC key the inference gateway signs prediction ids with",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=SECRET_LENGTH, exclude_punctuation=True
+            ),
+            removal_policy=removal,
+        )
+        cfn_secret = secret.node.default_child
+        assert isinstance(cfn_secret, secretsmanager.CfnSecret)
+        cfn_secret.kms_key_id = storage.key.key_arn
+        acknowledge(
+            secret,
+            "SMG4",
+            "Rotation is not needed: this HMAC key only signs prediction ids so feedback can be matched to its "
+            "prediction, it grants access to nothing, and rotating it would invalidate ids still awaiting feedback.",
+        )
+        return secret

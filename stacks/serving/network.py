@@ -1,0 +1,62 @@
+"""The serving network: two AZs, tasks in private subnets behind NAT, flow logs, and S3 reached without NAT.
+
+The S3 gateway endpoint matters beyond cost: ECR stores image layers in S3, so every task start pulls through it.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.naming import Naming
+
+MAX_AZS = 2
+SUBNET_MASK = 24
+PRIVATE_SUBNETS = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+PUBLIC_SUBNETS = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)
+
+
+class ServingNetwork(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        naming: Naming,
+        env_config: EnvironmentConfig,
+        removal: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            vpc_name=naming.resource("serving"),
+            max_azs=MAX_AZS,
+            nat_gateways=env_config.serving.nat_gateways,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=SUBNET_MASK),
+                ec2.SubnetConfiguration(
+                    name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=SUBNET_MASK
+                ),
+            ],
+            gateway_endpoints={
+                "S3": ec2.GatewayVpcEndpointOptions(
+                    service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[PRIVATE_SUBNETS]
+                )
+            },
+        )
+        self.flow_log_group = logs.LogGroup(
+            self,
+            "FlowLogs",
+            log_group_name=naming.log_group("VpcFlow"),
+            retention=env_config.pipeline.log_retention,
+            removal_policy=removal,
+        )
+        self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )

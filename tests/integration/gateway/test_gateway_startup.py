@@ -1,0 +1,43 @@
+"""The container refuses to start on a configuration it cannot serve safely, with one line naming the variable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.gateway.gateway_harness import gateway_environment, run_gateway_command, running_gateway
+from tests.support.aws import MotoServer
+
+pytestmark = pytest.mark.integration
+
+UNREACHABLE = "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({}, "PREDICTION_ID_SECRET"),
+        ({"PREDICTION_ID_SECRET": "short"}, "at least 32"),
+        ({"PREDICTION_ID_SECRET_ARN": "gateway-it-no-such-secret"}, "gateway-it-no-such-secret"),
+        ({"ALLOW_DEV_SECRET": "maybe"}, "ALLOW_DEV_SECRET"),
+        ({"ALLOW_DEV_SECRET": "true", "ENDPOINT_NAME": ""}, "ENDPOINT_NAME is required"),
+        ({"ALLOW_DEV_SECRET": "true", "ENDPOINT_NAME": "my_endpoint"}, "ENDPOINT_NAME 'my_endpoint'"),
+        ({"ALLOW_DEV_SECRET": "true", "FEATURE_COUNT": "eight"}, "FEATURE_COUNT must be an integer"),
+        ({"ALLOW_DEV_SECRET": "true", "SCORE_THRESHOLD": "1.5"}, "SCORE_THRESHOLD must be a number between 0.0"),
+        ({"ALLOW_DEV_SECRET": "true", "MAX_BODY_BYTES": "10000000"}, "MAX_BODY_BYTES"),
+    ],
+)
+def test_an_unsafe_configuration_stops_the_container(moto: MotoServer, overrides: dict[str, str], named: str) -> None:
+    result = run_gateway_command(gateway_environment(moto, UNREACHABLE, **overrides))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_development_secret_needs_the_explicit_flag_and_says_so(moto: MotoServer, tmp_path: Path) -> None:
+    env = gateway_environment(moto, UNREACHABLE, ALLOW_DEV_SECRET="true")
+    with running_gateway(env, tmp_path / "stdout.log") as gateway:
+        warnings = [json.loads(line) for line in gateway.lines() if "development secret" in line]
+    assert warnings and warnings[0]["level"] == "WARNING"

@@ -1,0 +1,60 @@
+"""Builders for a deployable environment on moto: SSM parameters, a model package group and its packages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
+from safedeploy.parameters import Param, parameter_name
+
+PROJECT = "demo"
+ENV = "dev"
+ENDPOINT = f"{PROJECT}-{ENV}-endpoint"
+GROUP = f"{PROJECT}-{ENV}-models"
+ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{PROJECT}-{ENV}-sagemaker-execution"
+ALARMS = (
+    f"{PROJECT}-{ENV}-endpoint-5xx-rate",
+    f"{PROJECT}-{ENV}-endpoint-model-latency",
+    f"{PROJECT}-{ENV}-canary-verdict",
+)
+IMAGE = f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.ap-northeast-2.amazonaws.com/xgboost:1.7-1"
+# Fast settings: guarded strategies with short bakes, so that max_execution_timeout_seconds stays valid.
+FAST = {"wait_interval_seconds": 60, "termination_wait_seconds": 0, "max_execution_timeout_seconds": 1200}
+
+
+def provision_parameters(
+    ssm: Any, settings: Mapping[str, Any] | None = None, alarm_names: Sequence[str] = ALARMS
+) -> GuardrailParameter:
+    """Publish what the storage and guardrails stacks publish for one environment."""
+    guardrails = GuardrailParameter(DeploymentSettings.from_mapping({**FAST, **(settings or {})}), alarm_names)
+    values = {
+        Param.ENDPOINT_NAME: ENDPOINT,
+        Param.SAGEMAKER_EXECUTION_ROLE_ARN: ROLE_ARN,
+        Param.DEPLOYMENT_CONFIG: guardrails.to_json(),
+        Param.MODEL_PACKAGE_GROUP: GROUP,
+    }
+    for key, value in values.items():
+        ssm.put_parameter(Name=parameter_name(PROJECT, ENV, key), Value=value, Type="String", Overwrite=True)
+    return guardrails
+
+
+def register_package(sm: Any, status: str = "Approved", group: str = GROUP) -> str:
+    """A model package version as the training step registers it (container image plus model data)."""
+    if not sm.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]:
+        sm.create_model_package_group(ModelPackageGroupName=group)
+    count = len(sm.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"])
+    return sm.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus=status,
+        InferenceSpecification={
+            "Containers": [
+                {"Image": IMAGE, "ModelDataUrl": f"s3://{PROJECT}-artifacts/models/{count + 1}/model.tar.gz"}
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        CustomerMetadataProperties={"auc": "0.91"},
+    )["ModelPackageArn"]

@@ -1,0 +1,157 @@
+"""Every settings rule refuses a bad value with one line naming the key path, the value and what is allowed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter, SettingError, Strategy
+
+PATH = "environments.dev.endpoint"
+
+
+def refused(raw: Any) -> str:
+    with pytest.raises(SettingError) as caught:
+        DeploymentSettings.from_mapping(raw, path=PATH)
+    return str(caught.value)
+
+
+def test_defaults_are_a_valid_canary() -> None:
+    settings = DeploymentSettings.from_mapping({}, path=PATH)
+    assert settings.strategy is Strategy.CANARY
+    assert settings == DeploymentSettings()
+
+
+def test_to_dict_round_trips() -> None:
+    raw = {"strategy": "linear", "linear_step_percent": 25, "ab_weights": [10, 100], "alarms": {"model_latency_ms": 80}}
+    settings = DeploymentSettings.from_mapping(raw)
+    assert DeploymentSettings.from_mapping(json.loads(json.dumps(settings.to_dict()))) == settings
+    assert settings.to_dict()["alarms"] == {"error_rate_5xx_percent": 1.0, "model_latency_ms": 80.0}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"canary_size_percent": 80}, f"{PATH}.canary_size_percent: 80 is out of range (1-50)"),
+        ({"canary_size_percent": 0}, f"{PATH}.canary_size_percent: 0 is out of range (1-50)"),
+        ({"linear_step_percent": 5}, f"{PATH}.linear_step_percent: 5 is out of range (10-50)"),
+        ({"linear_step_percent": 60}, f"{PATH}.linear_step_percent: 60 is out of range (10-50)"),
+        ({"wait_interval_seconds": 3601}, f"{PATH}.wait_interval_seconds: 3601 is out of range (0-3600)"),
+        ({"wait_interval_seconds": -1}, f"{PATH}.wait_interval_seconds: -1 is out of range (0-3600)"),
+        ({"termination_wait_seconds": 4000}, f"{PATH}.termination_wait_seconds: 4000 is out of range (0-3600)"),
+        (
+            {"max_execution_timeout_seconds": 599},
+            f"{PATH}.max_execution_timeout_seconds: 599 is out of range (600-14400)",
+        ),
+        (
+            {"max_execution_timeout_seconds": 20000},
+            f"{PATH}.max_execution_timeout_seconds: 20000 is out of range (600-14400)",
+        ),
+        ({"rolling_batch_percent": 4}, f"{PATH}.rolling_batch_percent: 4 is out of range (5-50)"),
+        ({"rollback_batch_percent": 101}, f"{PATH}.rollback_batch_percent: 101 is out of range (5-100)"),
+        ({"shadow_sampling_percent": 0}, f"{PATH}.shadow_sampling_percent: 0 is out of range (1-100)"),
+        ({"instance_count": 0}, f"{PATH}.instance_count: 0 is out of range (1-100)"),
+        ({"instance_count": True}, f"{PATH}.instance_count: True must be an integer (1-100)"),
+        ({"wait_interval_seconds": "600"}, f"{PATH}.wait_interval_seconds: '600' must be an integer (0-3600)"),
+        ({"instance_type": "m5.large"}, f"{PATH}.instance_type: 'm5.large' must look like 'ml.m5.large'"),
+        (
+            {"strategy": "blue_green"},
+            f"{PATH}.strategy: 'blue_green' is not one of canary, linear, all_at_once, rolling, shadow, ab",
+        ),
+        ({"canary_percent": 10}, f"{PATH}.canary_percent: unknown key; allowed: instance_type, instance_count"),
+        ({"alarms": {"error_rate": 1}}, f"{PATH}.alarms.error_rate: unknown key; allowed: error_rate_5xx_percent"),
+        ({"alarms": [1]}, f"{PATH}.alarms: [1] must be an object"),
+        (
+            {"alarms": {"error_rate_5xx_percent": 0}},
+            f"{PATH}.alarms.error_rate_5xx_percent: 0 is out of range (above 0, at most 100)",
+        ),
+        (
+            {"alarms": {"model_latency_ms": 90000}},
+            f"{PATH}.alarms.model_latency_ms: 90000 is out of range (above 0, at most 60000)",
+        ),
+        ({"alarms": {"model_latency_ms": "fast"}}, f"{PATH}.alarms.model_latency_ms: 'fast' must be a number"),
+        ({"ab_weights": "5,100"}, f"{PATH}.ab_weights: '5,100' must be a list of integers"),
+        ({"ab_weights": [5, 50, 25, 100]}, f"{PATH}.ab_weights: [5, 50, 25, 100] must be at least two candidate"),
+        ({"ab_weights": [5, 25, 50]}, f"{PATH}.ab_weights: [5, 25, 50] must be at least two candidate weights"),
+        ({"ab_weights": [100]}, f"{PATH}.ab_weights: [100] must be at least two candidate weights"),
+        ({"ab_weights": [0, 100]}, f"{PATH}.ab_weights: [0, 100] must be at least two candidate weights"),
+    ],
+)
+def test_each_rule_names_the_key_the_value_and_the_range(raw: dict[str, Any], expected: str) -> None:
+    assert refused(raw).startswith(expected)
+
+
+def test_the_section_must_be_an_object() -> None:
+    assert refused("canary") == f"{PATH}: 'canary' must be an object"
+
+
+@pytest.mark.parametrize("strategy", ["canary", "linear", "rolling"])
+def test_stepwise_strategies_need_a_fleet_of_two(strategy: str) -> None:
+    message = refused({"strategy": strategy, "instance_count": 1})
+    assert message.startswith(f"{PATH}.instance_count: 1 is too small for strategy '{strategy}'")
+
+
+@pytest.mark.parametrize("strategy", ["all_at_once", "shadow", "ab"])
+def test_single_instance_fleets_suit_strategies_without_steps(strategy: str) -> None:
+    assert DeploymentSettings.from_mapping({"strategy": strategy, "instance_count": 1}).instance_count == 1
+
+
+def test_inferentia_1_cannot_be_guarded() -> None:
+    message = refused({"instance_type": "ml.inf1.xlarge"})
+    assert message.startswith(f"{PATH}.instance_type: 'ml.inf1.xlarge' does not support deployment guardrails")
+    assert DeploymentSettings.from_mapping({"instance_type": "ml.inf1.xlarge", "strategy": "shadow"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "waiting"),
+    [
+        ({"wait_interval_seconds": 600, "termination_wait_seconds": 300, "max_execution_timeout_seconds": 900}, 900),
+        ({"strategy": "linear", "linear_step_percent": 25, "wait_interval_seconds": 300, "termination_wait_seconds": 0,
+          "max_execution_timeout_seconds": 1200}, 1200),
+        ({"strategy": "rolling", "rolling_batch_percent": 20, "wait_interval_seconds": 600,
+          "max_execution_timeout_seconds": 2400}, 3000),
+    ],
+)  # fmt: skip
+def test_the_timeout_must_exceed_the_waiting_it_allows_for(raw: dict[str, Any], waiting: int) -> None:
+    message = refused(raw)
+    assert message.startswith(f"{PATH}.max_execution_timeout_seconds: {raw['max_execution_timeout_seconds']} must")
+    assert f"= {waiting} s" in message
+
+
+def test_parameter_round_trips_through_json() -> None:
+    parameter = GuardrailParameter(DeploymentSettings.from_mapping({"strategy": "ab"}), ["a-5xx", "a-latency"])
+    loaded = GuardrailParameter.from_json(parameter.to_json())
+    assert loaded == parameter
+    assert json.loads(parameter.to_json())["alarm_names"] == ["a-5xx", "a-latency"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{", "/p/dev/deployment-config: not valid JSON"),
+        ('{"alarm_names": []}', "/p/dev/deployment-config.settings: missing"),
+        ('{"settings": {}}', "/p/dev/deployment-config.alarm_names: missing"),
+        ('{"settings": {}, "alarm_names": "x"}', "/p/dev/deployment-config.alarm_names: 'x' must be a list"),
+        ('{"settings": {"strategy": "x"}, "alarm_names": []}', "/p/dev/deployment-config.settings.strategy: 'x'"),
+        ('{"settings": {}, "alarm_names": [], "extra": 1}', "/p/dev/deployment-config.extra: unknown key"),
+    ],
+)
+def test_parameter_loader_names_what_is_wrong(text: str, expected: str) -> None:
+    with pytest.raises(SettingError, match="^" + expected.replace(".", r"\.").replace("[", r"\[")):
+        GuardrailParameter.from_json(text, path="/p/dev/deployment-config")
+
+
+def test_at_most_ten_rollback_alarms() -> None:
+    with pytest.raises(SettingError, match="alarm_names: 11 alarms; SageMaker takes at most 10"):
+        GuardrailParameter(DeploymentSettings(), [f"alarm-{i}" for i in range(11)])
+
+
+def test_importing_settings_loads_no_aws_sdk() -> None:
+    """The CDK app imports the settings at synth, where no AWS SDK call may happen."""
+    probe = "import sys, safedeploy.guardrails.settings; print(sorted(m for m in sys.modules if m.startswith('boto')))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import lambdas.promote.handler as promote
+from tests.unit.release_control.fakes import (
+    APPROVER,
+    EXECUTION_ID,
+    PIPELINE,
+    PROMOTER,
+    LambdaContextStub,
+    MotoRegistry,
+    approval_run,
+    expect_action_executions,
+    expect_failure,
+    expect_success,
+    job_event,
+    moto_sagemaker,
+    stubbed,
+    wire_handler,
+)
+
+METRICS = {"auc": 0.9, "accuracy": 0.85, "f1": 0.7}
+RUNS = [
+    approval_run("Succeeded", updated_by=APPROVER),
+    approval_run("Succeeded", updated_by=PROMOTER, stage="PromoteApproval", action="PromoteApproval"),
+]
+
+
+@pytest.fixture
+def sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("RELEASE_REPOSITORY", "demo-prod")
+    monkeypatch.setenv("RELEASE_BRANCH", "main")
+    with moto_sagemaker(monkeypatch) as client:
+        yield client
+
+
+def parameters(package_arn: str) -> dict[str, str]:
+    return {
+        "model_package_arn": package_arn,
+        "source_commit": "0123abcd",
+        "pipeline_name": PIPELINE,
+        "pipeline_execution_id": EXECUTION_ID,
+        "approval_stage": "Approval",
+        "approval_action": "Approval",
+        "promotion_approval_stage": "PromoteApproval",
+        "promotion_approval_action": "PromoteApproval",
+    }
+
+
+def test_promote_writes_release_json_and_reports_the_commit(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "Approved", METRICS)
+    codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
+    expect_action_executions(codepipeline, RUNS)
+    expect_action_executions(codepipeline, RUNS)
+    expect_success(codepipeline)
+    codecommit.stubber.add_client_error("get_branch", service_error_code="BranchDoesNotExistException")
+    codecommit.stubber.add_response("put_file", {"commitId": "c1", "blobId": "b", "treeId": "t"})
+    wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
+
+    with codepipeline.stubber, codecommit.stubber:
+        outcome = promote.handler(job_event(parameters(package)), LambdaContextStub())
+
+    assert outcome["succeeded"]
+    assert codepipeline.reported_message() == f"Promoted {package} to demo-prod@main in commit c1"
+    release = json.loads(codecommit.last("PutFile")["fileContent"])
+    assert {key: release[key] for key in ("model_package_arn", "source_commit", "metrics", "approved_by")} == {
+        "model_package_arn": package,
+        "source_commit": "0123abcd",
+        "metrics": METRICS,
+        "approved_by": APPROVER,
+    }
+    assert release["promoted_by"] == PROMOTER
+
+
+def test_promote_refuses_a_package_that_is_not_approved(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "PendingManualApproval", METRICS)
+    codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
+    expect_failure(codepipeline)
+    wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
+
+    with codepipeline.stubber:
+        outcome = promote.handler(job_event(parameters(package)), LambdaContextStub())
+
+    assert not outcome["succeeded"]
+    assert (
+        codepipeline.reported_message() == f"{package} is PendingManualApproval; only an Approved package is promoted"
+    )
+    assert codecommit.sent == []
+
+
+def test_promote_without_a_release_repository_says_which_setting(monkeypatch: pytest.MonkeyPatch, sagemaker: Any):
+    monkeypatch.delenv("RELEASE_REPOSITORY")
+    codepipeline = stubbed("codepipeline")
+    expect_failure(codepipeline)
+    wire_handler(monkeypatch, promote, MotoRegistry(), codepipeline=codepipeline.client)
+
+    with codepipeline.stubber:
+        promote.handler(job_event(parameters("arn:x")), LambdaContextStub())
+
+    assert codepipeline.reported_message() == "environment variable RELEASE_REPOSITORY is not set"

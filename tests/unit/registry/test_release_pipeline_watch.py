@@ -1,0 +1,95 @@
+"""Waiting for a SageMaker Pipeline execution: progress lines, the registered package, failures with reasons."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import pytest
+
+from safedeploy.release.sm_pipeline import PipelineWatch, registered_package
+
+EXECUTION = "arn:aws:sagemaker:ap-northeast-2:123456789012:pipeline/demo-dev-train/execution/abc"
+PACKAGE = "arn:aws:sagemaker:ap-northeast-2:123456789012:model-package/demo-dev-models/4"
+
+
+class FakeSageMaker:
+    """Answers DescribePipelineExecution and ListPipelineExecutionSteps from a script of polls."""
+
+    def __init__(self, polls: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
+        self.polls = deque(polls)
+        self.current: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
+
+    def describe_pipeline_execution(self, PipelineExecutionArn: str) -> dict[str, Any]:
+        assert PipelineExecutionArn == EXECUTION
+        self.current = self.polls.popleft() if self.polls else self.current
+        assert self.current is not None
+        return self.current[0]
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "list_pipeline_execution_steps"
+        steps = self.current[1] if self.current else []
+        return type("Paginator", (), {"paginate": lambda _self, **_: [{"PipelineExecutionSteps": steps}]})()
+
+
+def step(name: str, status: str, **extra: Any) -> dict[str, Any]:
+    return {"StepName": name, "StepStatus": status, **extra}
+
+
+def watch(sm: FakeSageMaker, lines: list[str], timeout: float = 600) -> PipelineWatch:
+    return PipelineWatch(sm, EXECUTION, lines.append, poll_seconds=30, timeout_seconds=timeout, sleep=lambda _: None)
+
+
+def test_a_successful_execution_reports_each_change_once_and_names_the_package() -> None:
+    registered = step("Register", "Succeeded", Metadata={"RegisterModel": {"Arn": PACKAGE}})
+    sm = FakeSageMaker(
+        [
+            ({"PipelineExecutionStatus": "Executing"}, [step("Train", "Executing")]),
+            ({"PipelineExecutionStatus": "Executing"}, [step("Train", "Executing")]),
+            ({"PipelineExecutionStatus": "Executing"}, [step("Train", "Succeeded"), step("Evaluate", "Executing")]),
+            (
+                {"PipelineExecutionStatus": "Succeeded"},
+                [step("Train", "Succeeded"), step("Evaluate", "Succeeded"), registered],
+            ),
+        ]
+    )
+    lines: list[str] = []
+
+    steps = watch(sm, lines).wait()
+
+    assert registered_package(steps) == PACKAGE
+    assert lines == [
+        "[    0 s] execution: Executing",
+        "[    0 s] Train: Executing",
+        "[   60 s] Train: Succeeded",
+        "[   60 s] Evaluate: Executing",
+        "[   90 s] execution: Succeeded",
+        "[   90 s] Evaluate: Succeeded",
+        "[   90 s] Register: Succeeded",
+    ]
+
+
+def test_a_failed_execution_is_an_error_with_every_reason() -> None:
+    sm = FakeSageMaker(
+        [
+            (
+                {"PipelineExecutionStatus": "Failed", "FailureReason": "Step failure: One or multiple steps failed."},
+                [step("BelowQualityBar", "Failed", FailureReason="AUC is below MinAuc 0.75 ; nothing was registered")],
+            )
+        ]
+    )
+
+    with pytest.raises(RuntimeError, match=r"Failed: Step failure.*BelowQualityBar: AUC is below MinAuc 0\.75"):
+        watch(sm, []).wait()
+
+
+def test_an_execution_that_runs_too_long_is_a_timeout() -> None:
+    sm = FakeSageMaker([({"PipelineExecutionStatus": "Executing"}, [])])
+
+    with pytest.raises(TimeoutError, match="still running after 90 s"):
+        watch(sm, [], timeout=90).wait()
+
+
+def test_success_without_a_register_step_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="no model package was registered"):
+        registered_package([step("Train", "Succeeded")])

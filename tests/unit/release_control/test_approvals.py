@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import pytest
+
+from safedeploy.release_control.approvals import (
+    DESCRIPTION_LIMIT,
+    ApprovalAction,
+    approval_action_from_event,
+    approval_action_from_parameters,
+    decision_from,
+    package_arn_of_execution,
+    run_approval_sync,
+    sync_approval,
+)
+from safedeploy.release_control.pipeline_job import ActionFailed
+from tests.unit.release_control.fakes import (
+    APPROVER,
+    EXECUTION_ID,
+    PIPELINE,
+    MotoRegistry,
+    approval_run,
+    expect_action_executions,
+    stubbed,
+    train_run,
+)
+
+ACTION = ApprovalAction(
+    pipeline_name=PIPELINE, execution_id=EXECUTION_ID, stage_name="Approval", action_name="Approval"
+)
+
+
+def test_a_succeeded_approval_is_an_approval_by_the_person_who_clicked() -> None:
+    decision = decision_from([approval_run("Succeeded", comment="metrics look right")], ACTION)
+
+    assert (decision.status, decision.approver, decision.comment) == ("Approved", APPROVER, "metrics look right")
+    assert decision.description() == (
+        f"Approved by {APPROVER} in Approval/Approval of {PIPELINE} execution {EXECUTION_ID}: metrics look right"
+    )
+
+
+def test_a_failed_approval_is_a_rejection() -> None:
+    assert decision_from([approval_run("Failed", comment="f1 too low")], ACTION).status == "Rejected"
+
+
+def test_the_latest_run_of_the_action_decides() -> None:
+    runs = [approval_run("Failed", minute=1), approval_run("Succeeded", minute=5), approval_run("Failed", minute=3)]
+
+    assert decision_from(runs, ACTION).status == "Approved"
+
+
+def test_runs_of_other_actions_and_executions_are_ignored() -> None:
+    other_execution = {**approval_run("Succeeded"), "pipelineExecutionId": "another-execution"}
+    runs = [approval_run("Succeeded", action="PromoteApproval"), other_execution]
+
+    with pytest.raises(ActionFailed, match="has not run; the model package was left unchanged"):
+        decision_from(runs, ACTION)
+
+
+@pytest.mark.parametrize("updated_by", [None, "", "   "])
+def test_a_decision_with_no_person_recorded_is_refused(updated_by: str | None) -> None:
+    with pytest.raises(ActionFailed, match="no approving person recorded; the model package was left unchanged"):
+        decision_from([approval_run("Succeeded", updated_by=updated_by)], ACTION)
+
+
+@pytest.mark.parametrize("status", ["InProgress", "Abandoned"])
+def test_an_undecided_approval_is_refused(status: str) -> None:
+    with pytest.raises(ActionFailed, match=f"is {status}, not decided"):
+        decision_from([approval_run(status)], ACTION)
+
+
+def test_a_long_comment_is_clipped_to_the_registry_limit() -> None:
+    description = decision_from([approval_run("Succeeded", comment="y" * 2000)], ACTION).description()
+
+    assert len(description) == DESCRIPTION_LIMIT
+
+
+def test_the_package_of_an_execution_is_the_train_actions_output_variable() -> None:
+    codepipeline = stubbed("codepipeline")
+    expect_action_executions(codepipeline, [train_run("arn:package/1"), approval_run("Failed")])
+    with codepipeline.stubber:
+        assert package_arn_of_execution(codepipeline.client, PIPELINE, EXECUTION_ID) == "arn:package/1"
+
+
+@pytest.mark.parametrize(
+    ("runs", "found"),
+    [([approval_run("Failed")], "none"), ([train_run("arn:a"), train_run("arn:b")], "arn:a, arn:b")],
+)
+def test_an_execution_without_exactly_one_package_is_refused(runs: list, found: str) -> None:
+    codepipeline = stubbed("codepipeline")
+    expect_action_executions(codepipeline, runs)
+    with codepipeline.stubber, pytest.raises(ActionFailed, match=f"exactly one MODEL_PACKAGE_ARN; found {found}"):
+        package_arn_of_execution(codepipeline.client, PIPELINE, EXECUTION_ID)
+
+
+def test_an_approval_marks_the_package_approved_with_who_and_where(sagemaker: object) -> None:
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "PendingManualApproval", {})
+    codepipeline = stubbed("codepipeline")
+    expect_action_executions(codepipeline, [approval_run("Succeeded", comment="ship it")])
+
+    with codepipeline.stubber:
+        message = run_approval_sync(codepipeline.client, sagemaker, registry, ACTION, package)
+
+    described = sagemaker.describe_model_package(ModelPackageName=package)  # type: ignore[attr-defined]
+    assert described["ModelApprovalStatus"] == "Approved"
+    assert APPROVER in described["ApprovalDescription"]
+    assert EXECUTION_ID in described["ApprovalDescription"]
+    assert message == f"{package} is now {described['ApprovalDescription']}"
+
+
+def test_a_rejection_marks_the_package_rejected_and_fails_the_action(sagemaker: object) -> None:
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "PendingManualApproval", {})
+    codepipeline = stubbed("codepipeline")
+    expect_action_executions(codepipeline, [approval_run("Failed", comment="latency regressed")])
+
+    with codepipeline.stubber, pytest.raises(ActionFailed, match=r"Rejected by .*latency regressed"):
+        run_approval_sync(codepipeline.client, sagemaker, registry, ACTION, package)
+
+    assert registry.approval_status(sagemaker, package) == "Rejected"
+
+
+def test_no_approver_leaves_the_package_untouched(sagemaker: object) -> None:
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "PendingManualApproval", {})
+    codepipeline = stubbed("codepipeline")
+    expect_action_executions(codepipeline, [approval_run("Succeeded", updated_by=None)])
+
+    with codepipeline.stubber, pytest.raises(ActionFailed):
+        sync_approval(codepipeline.client, sagemaker, registry, ACTION, package)
+
+    assert registry.approvals == []
+    assert registry.approval_status(sagemaker, package) == "PendingManualApproval"
+
+
+def test_the_approval_action_is_read_from_user_parameters() -> None:
+    parameters = {
+        "pipeline_name": PIPELINE,
+        "pipeline_execution_id": EXECUTION_ID,
+        "approval_stage": "Approval",
+        "approval_action": "Approval",
+    }
+
+    assert approval_action_from_parameters(parameters, "approval") == ACTION
+    with pytest.raises(ValueError, match=r"UserParameters\.promotion_approval_stage is missing"):
+        approval_action_from_parameters(parameters, "promotion_approval")
+
+
+def state_change(**detail: str) -> dict:
+    return {"detail-type": "CodePipeline Action Execution State Change", "source": "aws.codepipeline", "detail": detail}
+
+
+def test_the_approval_action_is_read_from_a_state_change_event() -> None:
+    event = state_change(
+        pipeline=PIPELINE, **{"execution-id": EXECUTION_ID}, stage="Approval", action="Approval", state="FAILED"
+    )
+
+    assert approval_action_from_event(event) == ACTION
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"detail-type": "CodePipeline Pipeline Execution State Change"}, "expected a 'CodePipeline Action Execution"),
+        (state_change(pipeline=PIPELINE, stage="Approval"), "has no execution-id, action in its detail"),
+    ],
+)
+def test_other_events_are_refused_by_name(event: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        approval_action_from_event(event)

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from botocore.stub import ANY
+
+from safedeploy.release_control.pipeline_job import ActionFailed
+from safedeploy.release_control.promotion import PromotionRequest, ReleaseTarget, commit_release, run_promotion
+from safedeploy.release_control.release_manifest import ReleaseManifest
+from tests.unit.release_control.fakes import (
+    APPROVER,
+    EXECUTION_ID,
+    PIPELINE,
+    PROMOTER,
+    MotoRegistry,
+    Stubbed,
+    approval_run,
+    expect_action_executions,
+    stubbed,
+)
+
+TARGET = ReleaseTarget(repository="demo-prod", branch="main")
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+METRICS = {"auc": 0.9, "accuracy": 0.85, "f1": 0.7}
+APPROVED_RUNS = [
+    approval_run("Succeeded", updated_by=APPROVER, stage="Approval", action="Approval"),
+    approval_run("Succeeded", updated_by=PROMOTER, stage="PromoteApproval", action="PromoteApproval"),
+]
+
+
+def request_for(package_arn: str) -> PromotionRequest:
+    return PromotionRequest.from_parameters(
+        {
+            "model_package_arn": package_arn,
+            "source_commit": "0123abcd",
+            "pipeline_name": PIPELINE,
+            "pipeline_execution_id": EXECUTION_ID,
+            "approval_stage": "Approval",
+            "approval_action": "Approval",
+            "promotion_approval_stage": "PromoteApproval",
+            "promotion_approval_action": "PromoteApproval",
+        }
+    )
+
+
+def expect_put_file(codecommit: Stubbed, parent: str | None) -> None:
+    expected = {
+        "repositoryName": "demo-prod",
+        "branchName": "main",
+        "filePath": "release.json",
+        "fileContent": ANY,
+        "commitMessage": ANY,
+        "name": "safedeploy-promote",
+    }
+    if parent is not None:
+        expected["parentCommitId"] = parent
+    codecommit.stubber.add_response("put_file", {"commitId": "c2", "blobId": "b", "treeId": "t"}, expected)
+
+
+def written_manifest(codecommit: Stubbed) -> dict:
+    return json.loads(codecommit.last("PutFile")["fileContent"])
+
+
+def promote(sagemaker: object, registry: MotoRegistry, package: str, codepipeline: Stubbed, codecommit: Stubbed) -> str:
+    with codepipeline.stubber, codecommit.stubber:
+        return run_promotion(
+            codepipeline=codepipeline.client,
+            codecommit=codecommit.client,
+            sm=sagemaker,
+            s3=None,
+            registry=registry,
+            request=request_for(package),
+            target=TARGET,
+            now=NOW,
+        )
+
+
+def test_an_approved_package_is_committed_as_release_json_on_the_branch_head(sagemaker: object) -> None:
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "Approved", METRICS)
+    codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
+    expect_action_executions(codepipeline, APPROVED_RUNS)
+    expect_action_executions(codepipeline, APPROVED_RUNS)
+    codecommit.stubber.add_response(
+        "get_branch",
+        {"branch": {"branchName": "main", "commitId": "c1"}},
+        {"repositoryName": "demo-prod", "branchName": "main"},
+    )
+    expect_put_file(codecommit, parent="c1")
+
+    message = promote(sagemaker, registry, package, codepipeline, codecommit)
+
+    codecommit.stubber.assert_no_pending_responses()
+    assert message == f"Promoted {package} to demo-prod@main in commit c2"
+    assert written_manifest(codecommit) == {
+        "model_package_arn": package,
+        "source_commit": "0123abcd",
+        "metrics": METRICS,
+        "approved_by": APPROVER,
+        "promoted_by": PROMOTER,
+        "pipeline_execution_id": EXECUTION_ID,
+        "promoted_at": "2026-01-02T03:04:05+00:00",
+        "schema_version": 1,
+    }
+    assert codecommit.last("PutFile")["commitMessage"] == f"Promote {package} (approved by {APPROVER})"
+
+
+def test_the_first_release_into_an_empty_repository_has_no_parent_commit() -> None:
+    codecommit = stubbed("codecommit")
+    codecommit.stubber.add_client_error("get_branch", service_error_code="BranchDoesNotExistException")
+    expect_put_file(codecommit, parent=None)
+    manifest = ReleaseManifest(
+        model_package_arn="arn:aws:sagemaker:ap-northeast-2:123456789012:model-package/demo-dev-models/1",
+        source_commit="0123abcd",
+        metrics=METRICS,
+        approved_by=APPROVER,
+        promoted_by=PROMOTER,
+        pipeline_execution_id=EXECUTION_ID,
+        promoted_at=NOW.isoformat(),
+    )
+
+    with codecommit.stubber:
+        assert commit_release(codecommit.client, TARGET, manifest) == "c2"
+
+    codecommit.stubber.assert_no_pending_responses()
+    assert "parentCommitId" not in codecommit.last("PutFile")
+    assert ReleaseManifest.from_json(codecommit.last("PutFile")["fileContent"].decode()) == manifest
+
+
+@pytest.mark.parametrize("status", ["PendingManualApproval", "Rejected"])
+def test_a_package_that_is_not_approved_is_never_promoted(sagemaker: object, status: str) -> None:
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, status, METRICS)
+    codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
+
+    with pytest.raises(ActionFailed, match=f"is {status}; only an Approved package is promoted"):
+        promote(sagemaker, registry, package, codepipeline, codecommit)
+
+    assert codecommit.sent == []
+
+
+def test_a_promotion_nobody_approved_writes_nothing(sagemaker: object) -> None:
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "Approved", METRICS)
+    codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
+    unattended = [
+        APPROVED_RUNS[0],
+        approval_run("Succeeded", updated_by=None, stage="PromoteApproval", action="PromoteApproval"),
+    ]
+    expect_action_executions(codepipeline, unattended)
+    expect_action_executions(codepipeline, unattended)
+
+    with pytest.raises(ActionFailed, match=r"PromoteApproval/PromoteApproval .* no approving person recorded"):
+        promote(sagemaker, registry, package, codepipeline, codecommit)
+
+    assert codecommit.sent == []
+
+
+def test_the_release_target_comes_from_the_environment() -> None:
+    assert ReleaseTarget.from_environment({"RELEASE_REPOSITORY": "demo-prod", "RELEASE_BRANCH": "main"}) == TARGET
+    with pytest.raises(ValueError, match="environment variable RELEASE_BRANCH is not set"):
+        ReleaseTarget.from_environment({"RELEASE_REPOSITORY": "demo-prod"})

@@ -1,0 +1,54 @@
+"""Gateway configuration: defaults that work, and one line naming the variable for every value that cannot."""
+
+from __future__ import annotations
+
+import pytest
+
+from serving.gateway.settings import Settings, SettingsError, load_settings
+
+BASE = {"ENDPOINT_NAME": "my-mlops-dev-endpoint", "AWS_REGION": "ap-northeast-2"}
+
+
+def test_defaults_follow_the_serving_contract() -> None:
+    settings = load_settings(BASE)
+    assert settings == Settings(endpoint_name="my-mlops-dev-endpoint", region="ap-northeast-2")
+    assert (settings.metrics_namespace, settings.feature_count, settings.score_threshold) == (
+        "SafeDeploy/Gateway", 8, 0.5,
+    )  # fmt: skip
+    assert settings.keep_alive_seconds > 60  # longer than the ALB's idle timeout
+
+
+def test_values_are_read_and_typed() -> None:
+    settings = load_settings(
+        {**BASE, "FEATURE_COUNT": "12", "SCORE_THRESHOLD": "0.7", "METRICS_NAMESPACE": "Team/Gw", "LOG_LEVEL": "debug"}
+    )
+    assert (settings.feature_count, settings.score_threshold, settings.metrics_namespace, settings.log_level) == (
+        12, 0.7, "Team/Gw", "DEBUG",
+    )  # fmt: skip
+
+
+def test_the_region_falls_back_to_the_sdk_default_variable() -> None:
+    assert load_settings({"ENDPOINT_NAME": "e", "AWS_DEFAULT_REGION": "us-east-1"}).region == "us-east-1"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"ENDPOINT_NAME": ""}, "ENDPOINT_NAME is required"),
+        ({"ENDPOINT_NAME": "-bad-"}, "ENDPOINT_NAME '-bad-' is not a SageMaker endpoint name"),
+        ({"ENDPOINT_NAME": "e" * 64}, "is not a SageMaker endpoint name"),
+        ({"AWS_REGION": ""}, "AWS_REGION is required"),
+        ({"FEATURE_COUNT": "0"}, "FEATURE_COUNT must be an integer between 1 and 10000, got '0'"),
+        ({"FEATURE_COUNT": "8.5"}, "FEATURE_COUNT must be an integer"),
+        ({"SCORE_THRESHOLD": "nan"}, "SCORE_THRESHOLD must be a number between 0.0 and 1.0, got 'nan'"),
+        ({"MAX_BODY_BYTES": str(7 * 1024 * 1024)}, "MAX_BODY_BYTES must be an integer between 1024 and 6291456"),
+        ({"ENDPOINT_MAX_ATTEMPTS": "9"}, "ENDPOINT_MAX_ATTEMPTS"),
+        ({"METRICS_NAMESPACE": "AWS/SageMaker"}, "must be at most 255 characters and not start with AWS/"),
+        ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got 'verbose'"),
+        ({"PORT": "80"}, "PORT must be an integer between 1024 and 65535"),
+    ],
+)
+def test_a_wrong_value_names_the_variable(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**BASE, **overrides})
+    assert message in str(raised.value)

@@ -1,0 +1,436 @@
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from infra.config import load_config
+from stacks.pipeline.approvals import CUSTOM_DATA_LIMIT, promotion_approval_message
+from stacks.pipeline.promotion import promotion_links
+from stacks.stage import EnvironmentStage
+from tests.unit.stacks.conftest import synth_app
+
+ENVS = ("dev", "prod")
+DEV_STAGES = ["Source", "Train", "QualityGate", "Approval", "ApprovalSync", "Deploy", "PromoteApproval", "Promote"]
+PROD_STAGES = ["Source", "Approval", "Deploy"]
+
+
+@pytest.fixture(scope="session")
+def pipeline(stages: dict[str, EnvironmentStage]) -> dict[str, Template]:
+    return {name: Template.from_stack(stage.pipeline) for name, stage in stages.items()}
+
+
+@pytest.fixture(scope="session")
+def solo_dev(cdk_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """One environment that promotes nowhere, with every optional flag on."""
+    context = copy.deepcopy(cdk_context)
+    dev = context["environments"]["dev"]
+    dev.update(promotes_to=None, flags={"use_sm_pipeline": True, "use_feature_store": True})
+    dev["feature_store"] = {**dev["feature_store"], "enable_feature_group": True}
+    context["environments"] = {"dev": dev}
+    stages = synth_app(context, tmp_path_factory.mktemp("solo.out"))
+    return Template.from_stack(stages["dev"].pipeline)
+
+
+def pipeline_properties(template: Template) -> dict[str, Any]:
+    (resource,) = template.find_resources("AWS::CodePipeline::Pipeline").values()
+    return resource["Properties"]
+
+
+def actions_by_stage(template: Template) -> dict[str, list[dict[str, Any]]]:
+    return {stage["Name"]: stage["Actions"] for stage in pipeline_properties(template)["Stages"]}
+
+
+def only_action(template: Template, stage: str) -> dict[str, Any]:
+    (action,) = actions_by_stage(template)[stage]
+    return action
+
+
+def user_parameters(template: Template, stage: str) -> dict[str, Any]:
+    return json.loads(only_action(template, stage)["Configuration"]["UserParameters"])
+
+
+def logical_id(template: Template, resource_type: str, prefix: str) -> str:
+    (found,) = [key for key in template.find_resources(resource_type) if key.startswith(prefix)]
+    return found
+
+
+def policy_statements(template: Template) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def arn_text(resource: Any) -> str:
+    """An ARN built by format_arn, flattened: `arn:${Partition}:service:region:${Account}:rest`."""
+    if isinstance(resource, str):
+        return resource
+    if "Fn::Join" in resource:
+        return "".join(arn_text(part) for part in resource["Fn::Join"][1])
+    return "${" + next(iter(resource.values())) + "}" if "Ref" in resource else json.dumps(resource)
+
+
+def test_stage_order(pipeline: dict[str, Template]) -> None:
+    assert list(actions_by_stage(pipeline["dev"])) == DEV_STAGES
+    assert list(actions_by_stage(pipeline["prod"])) == PROD_STAGES
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_pipeline_is_v2_queued_on_the_encrypted_artifacts_bucket(pipeline: dict[str, Template], env: str) -> None:
+    props = pipeline_properties(pipeline[env])
+    assert props["PipelineType"] == "V2"
+    assert props["ExecutionMode"] == "QUEUED"
+    assert props["Name"] == f"my-mlops-{env}-pipeline"
+    store = props["ArtifactStore"]
+    assert store["Location"]["Fn::ImportValue"].startswith(f"my-mlops-{env}-storage:ExportsOutputRefArtifacts")
+    assert store["EncryptionKey"]["Type"] == "KMS"
+    assert store["EncryptionKey"]["Id"]["Fn::ImportValue"].startswith(
+        f"my-mlops-{env}-storage:ExportsOutputFnGetAttKey"
+    )
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_each_environment_owns_a_repository_named_after_it(pipeline: dict[str, Template], env: str) -> None:
+    pipeline[env].has_resource_properties("AWS::CodeCommit::Repository", {"RepositoryName": f"my-mlops-{env}"})
+    expected = "Retain" if env == "prod" else "Delete"
+    pipeline[env].has_resource("AWS::CodeCommit::Repository", {"DeletionPolicy": expected})
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_pushes_to_the_configured_branch_start_the_pipeline(
+    pipeline: dict[str, Template], cdk_context: dict[str, Any], env: str
+) -> None:
+    template = pipeline[env]
+    branch = cdk_context["environments"][env]["pipeline"]["branch"]
+    repository = logical_id(template, "AWS::CodeCommit::Repository", "Repository")
+    rules = [
+        rule["Properties"]
+        for rule in template.find_resources("AWS::Events::Rule").values()
+        if rule["Properties"]["EventPattern"].get("source") == ["aws.codecommit"]
+    ]
+    assert len(rules) == 1, "exactly one push trigger: prod's tooling source must not start the pipeline"
+    (rule,) = rules
+    assert rule["EventPattern"]["resources"] == [{"Fn::GetAtt": [repository, "Arn"]}]
+    assert rule["EventPattern"]["detail"]["referenceName"] == [branch]
+    assert rule["Targets"][0]["Arn"]["Fn::Join"][1][-1] == {
+        "Ref": logical_id(template, "AWS::CodePipeline::Pipeline", "")
+    }
+    for action in actions_by_stage(template)["Source"]:
+        assert action["Configuration"]["PollForSourceChanges"] is False
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_approvals_notify_a_kms_encrypted_topic(pipeline: dict[str, Template], env: str) -> None:
+    template = pipeline[env]
+    topic = logical_id(template, "AWS::SNS::Topic", "ApprovalTopic")
+    props = template.find_resources("AWS::SNS::Topic")[topic]["Properties"]
+    assert props["KmsMasterKeyId"]["Fn::ImportValue"].startswith(f"my-mlops-{env}-storage:ExportsOutputFnGetAttKey")
+    approvals = [
+        action
+        for stage_actions in actions_by_stage(template).values()
+        for action in stage_actions
+        if action["ActionTypeId"]["Category"] == "Approval"
+    ]
+    assert len(approvals) == (2 if env == "dev" else 1)
+    for action in approvals:
+        assert action["Configuration"]["NotificationArn"] == {"Ref": topic}
+        assert len(action["Configuration"]["CustomData"]) <= CUSTOM_DATA_LIMIT
+
+
+def test_model_approval_shows_candidate_metrics_and_a_registry_link(pipeline: dict[str, Template]) -> None:
+    config = only_action(pipeline["dev"], "Approval")["Configuration"]
+    for variable in ("MODEL_PACKAGE_ARN", "MODEL_AUC", "MODEL_ACCURACY", "MODEL_F1"):
+        assert f"#{{Train.{variable}}}" in config["CustomData"]
+    assert config["ExternalEntityLink"].startswith("https://ap-northeast-2.console.aws.amazon.com/sagemaker/")
+    assert config["ExternalEntityLink"].endswith("my-mlops-dev-models")
+
+
+def test_approval_message_longer_than_codepipeline_allows_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"approval message is \d+ characters"):
+        promotion_approval_message("x" * CUSTOM_DATA_LIMIT, "repo")
+
+
+@pytest.mark.parametrize(("env", "purpose"), [("dev", "Train"), ("dev", "Deploy"), ("prod", "Deploy")])
+def test_build_projects_log_to_named_groups_with_retention(
+    pipeline: dict[str, Template], cdk_context: dict[str, Any], env: str, purpose: str
+) -> None:
+    template = pipeline[env]
+    group = logical_id(template, "AWS::Logs::LogGroup", f"{purpose}Logs")
+    props = template.find_resources("AWS::Logs::LogGroup")[group]["Properties"]
+    assert props["LogGroupName"] == f"my-mlops-{env}-{purpose}Logs"
+    assert props["RetentionInDays"] == cdk_context["environments"][env]["pipeline"]["log_retention_days"]
+    project = template.find_resources("AWS::CodeBuild::Project")[
+        logical_id(template, "AWS::CodeBuild::Project", purpose)
+    ]
+    assert project["Properties"]["LogsConfig"]["CloudWatchLogs"]["GroupName"] == {"Ref": group}
+
+
+@pytest.mark.parametrize(("env", "purpose"), [("dev", "Train"), ("dev", "Deploy"), ("prod", "Deploy")])
+def test_build_projects_are_encrypted_cached_and_configured(
+    pipeline: dict[str, Template], env: str, purpose: str
+) -> None:
+    template = pipeline[env]
+    props = template.find_resources("AWS::CodeBuild::Project")[
+        logical_id(template, "AWS::CodeBuild::Project", purpose)
+    ]["Properties"]
+    assert props["Name"] == f"my-mlops-{env}-{purpose.lower()}"
+    assert props["Source"]["BuildSpec"] == ("buildspec-dev.yml" if purpose == "Train" else "buildspec-deploy.yml")
+    assert props["EncryptionKey"]["Fn::ImportValue"].startswith(f"my-mlops-{env}-storage:ExportsOutputFnGetAttKey")
+    assert props["Cache"]["Type"] == "S3"
+    assert props["Cache"]["Location"]["Fn::Join"][1][-1] == "pipelines/build-cache"
+    assert props["Environment"]["PrivilegedMode"] is False
+    variables = {var["Name"]: var["Value"] for var in props["Environment"]["EnvironmentVariables"]}
+    assert variables == {"PROJECT": "my-mlops", "ENV": env, "USE_SM_PIPELINE": "false", "USE_FEATURE_STORE": "false"}
+
+
+def test_flags_reach_the_build_as_true(solo_dev: Template) -> None:
+    props = solo_dev.find_resources("AWS::CodeBuild::Project")[logical_id(solo_dev, "AWS::CodeBuild::Project", "Train")]
+    variables = {var["Name"]: var["Value"] for var in props["Properties"]["Environment"]["EnvironmentVariables"]}
+    assert variables["USE_SM_PIPELINE"] == "true"
+    assert variables["USE_FEATURE_STORE"] == "true"
+
+
+def test_train_exports_variables_and_deploy_receives_the_package(pipeline: dict[str, Template]) -> None:
+    template = pipeline["dev"]
+    assert only_action(template, "Train")["Namespace"] == "Train"
+    deploy = only_action(template, "Deploy")["Configuration"]
+    assert json.loads(deploy["EnvironmentVariables"]) == [
+        {"name": "MODEL_PACKAGE_ARN", "type": "PLAINTEXT", "value": "#{Train.MODEL_PACKAGE_ARN}"}
+    ]
+
+
+def test_quality_gate_gets_the_package_and_configured_thresholds(
+    pipeline: dict[str, Template], cdk_context: dict[str, Any]
+) -> None:
+    assert user_parameters(pipeline["dev"], "QualityGate") == {
+        "model_package_arn": "#{Train.MODEL_PACKAGE_ARN}",
+        "thresholds": cdk_context["environments"]["dev"]["quality_gate"],
+    }
+
+
+def test_approval_sync_and_promote_name_approval_actions_that_exist(pipeline: dict[str, Template]) -> None:
+    template = pipeline["dev"]
+    sync = user_parameters(template, "ApprovalSync")
+    promote = user_parameters(template, "Promote")
+    for params in (sync, promote):
+        assert params["pipeline_name"] == "my-mlops-dev-pipeline"
+        assert params["pipeline_execution_id"] == "#{codepipeline.PipelineExecutionId}"
+        assert params["model_package_arn"] == "#{Train.MODEL_PACKAGE_ARN}"
+    approvals = [(params["approval_stage"], params["approval_action"]) for params in (sync, promote)]
+    approvals.append((promote["promotion_approval_stage"], promote["promotion_approval_action"]))
+    for stage, action_name in approvals:
+        action = only_action(template, stage)
+        assert (action["Name"], action["ActionTypeId"]["Category"]) == (action_name, "Approval")
+    assert promote["source_commit"] == "#{Source.CommitId}"
+    assert only_action(template, "Source")["Namespace"] == "Source"
+
+
+def test_a_rejection_still_reaches_approval_sync(pipeline: dict[str, Template]) -> None:
+    """A rejection fails the Approval stage, so only an EventBridge rule can carry it to the model package."""
+    template = pipeline["dev"]
+    function = logical_id(template, "AWS::Lambda::Function", "ReleaseFunctionsApprovalSync")
+    (rule,) = [
+        rule["Properties"]
+        for rule in template.find_resources("AWS::Events::Rule").values()
+        if rule["Properties"]["EventPattern"].get("source") == ["aws.codepipeline"]
+    ]
+    assert rule["EventPattern"]["detail-type"] == ["CodePipeline Action Execution State Change"]
+    assert rule["EventPattern"]["detail"] == {
+        "pipeline": ["my-mlops-dev-pipeline"],
+        "stage": ["Approval"],
+        "action": [only_action(template, "Approval")["Name"]],
+        "state": ["FAILED"],
+    }
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": [function, "Arn"]}
+
+
+def test_prod_deploys_dev_tooling_with_release_json_as_secondary_source(pipeline: dict[str, Template]) -> None:
+    template = pipeline["prod"]
+    release, tooling = actions_by_stage(template)["Source"]
+    assert release["Configuration"]["RepositoryName"] == {
+        "Fn::GetAtt": [logical_id(template, "AWS::CodeCommit::Repository", "Repository"), "Name"]
+    }
+    assert release["OutputArtifacts"] == [{"Name": "ReleaseManifest"}]
+    assert tooling["Configuration"] == {
+        "RepositoryName": "my-mlops-dev",
+        "BranchName": "main",
+        "PollForSourceChanges": False,
+    }
+    assert tooling["OutputArtifacts"] == [{"Name": "ToolingCode"}]
+    deploy = only_action(template, "Deploy")
+    assert deploy["Configuration"]["PrimarySource"] == "ToolingCode"
+    assert deploy["InputArtifacts"] == [{"Name": "ToolingCode"}, {"Name": "ReleaseManifest"}]
+    assert "EnvironmentVariables" not in deploy["Configuration"]
+    assert not template.find_resources("AWS::Lambda::Function"), "prod never trains, gates or promotes"
+    assert not template.find_resources("AWS::CodeBuild::Project", {"Properties": {"Name": "my-mlops-prod-train"}})
+
+
+def test_a_pipeline_that_promotes_nowhere_ends_with_deploy(solo_dev: Template) -> None:
+    assert list(actions_by_stage(solo_dev)) == DEV_STAGES[:6]
+    assert len(solo_dev.find_resources("AWS::Lambda::Function")) == 2
+
+
+# --- IAM ------------------------------------------------------------------------------------------------------------
+
+
+def build_role_statements(template: Template) -> list[dict[str, Any]]:
+    """Every statement granted to the CodeBuild projects' roles (their default policy and ours)."""
+    roles = {
+        project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+        for project in template.find_resources("AWS::CodeBuild::Project").values()
+    }
+    return [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {role["Ref"] for role in policy["Properties"]["Roles"]} & roles
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_build_roles_have_no_service_wide_actions(pipeline: dict[str, Template], env: str) -> None:
+    statements = build_role_statements(pipeline[env])
+    actions = {action for statement in statements for action in as_list(statement["Action"])}
+    assert actions, "the build roles' policies were not found"
+    assert not {"sagemaker:*", "s3:*", "*"} & actions
+    assert not [action for action in actions if action.startswith("sagemaker:") and "*" in action]
+
+
+@pytest.mark.parametrize("template_name", ["dev", "prod", "solo"])
+def test_sagemaker_access_is_scoped_to_environment_prefixes(
+    pipeline: dict[str, Template], solo_dev: Template, template_name: str
+) -> None:
+    template = solo_dev if template_name == "solo" else pipeline[template_name]
+    env = "prod" if template_name == "prod" else "dev"
+    for statement in build_role_statements(template):
+        actions = as_list(statement["Action"])
+        if not any(action.startswith("sagemaker:") for action in actions):
+            continue
+        for resource in as_list(statement["Resource"]):
+            text = arn_text(resource)
+            # prod's Deploy may describe the packages dev approved; everything else is its own environment's
+            allowed = (
+                ("my-mlops-dev-*",) if text.split(":")[-1].startswith("model-package/") else (f"my-mlops-{env}-*",)
+            )
+            assert text.endswith(allowed), text
+
+
+@pytest.mark.parametrize("template_name", ["dev", "prod", "solo"])
+def test_pass_role_is_only_for_the_execution_role_and_sagemaker(
+    pipeline: dict[str, Template], solo_dev: Template, template_name: str
+) -> None:
+    template = solo_dev if template_name == "solo" else pipeline[template_name]
+    env = "prod" if template_name == "prod" else "dev"
+    pass_role = [s for s in policy_statements(template) if "iam:PassRole" in as_list(s["Action"])]
+    assert pass_role, "the build roles need to pass the SageMaker execution role"
+    for statement in pass_role:
+        assert as_list(statement["Action"]) == ["iam:PassRole"]
+        assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+        export = statement["Resource"]["Fn::ImportValue"]
+        assert export.startswith(f"my-mlops-{env}-storage:ExportsOutputFnGetAttSageMakerExecutionRole")
+
+
+def test_sm_pipeline_permissions_follow_the_flag(pipeline: dict[str, Template], solo_dev: Template) -> None:
+    def granted(template: Template) -> set[str]:
+        return {action for s in build_role_statements(template) for action in as_list(s["Action"])}
+
+    assert "sagemaker:StartPipelineExecution" in granted(solo_dev)
+    assert "sagemaker:StartPipelineExecution" not in granted(pipeline["dev"])
+
+
+def test_ssm_reads_stop_at_the_environment_path(pipeline: dict[str, Template]) -> None:
+    for env in ENVS:
+        for statement in build_role_statements(pipeline[env]):
+            if "ssm:GetParameter" in as_list(statement["Action"]):
+                assert arn_text(statement["Resource"]).endswith(f":parameter/my-mlops/{env}/*")
+
+
+def test_only_promote_writes_and_only_to_the_prod_repository(pipeline: dict[str, Template]) -> None:
+    template = pipeline["dev"]
+    writers = {
+        key: statement
+        for key, policy in template.find_resources("AWS::IAM::Policy").items()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if {"codecommit:PutFile", "codecommit:CreateCommit", "codecommit:GitPush"} & set(as_list(statement["Action"]))
+    }
+    assert list(writers) == [logical_id(template, "AWS::IAM::Policy", "ReleaseFunctionsPromotePermissions")]
+    (statement,) = writers.values()
+    assert sorted(statement["Action"]) == ["codecommit:GetBranch", "codecommit:PutFile"]
+    assert (
+        arn_text(statement["Resource"])
+        == "arn:${AWS::Partition}:codecommit:ap-northeast-2:${AWS::AccountId}:my-mlops-prod"
+    )
+    function = template.find_resources("AWS::Lambda::Function")[
+        logical_id(template, "AWS::Lambda::Function", "ReleaseFunctionsPromote")
+    ]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert (variables["RELEASE_REPOSITORY"], variables["RELEASE_BRANCH"]) == ("my-mlops-prod", "main")
+
+
+def test_approval_records_read_only_this_pipeline(pipeline: dict[str, Template]) -> None:
+    reads = [
+        s for s in policy_statements(pipeline["dev"]) if "codepipeline:ListActionExecutions" in as_list(s["Action"])
+    ]
+    assert len(reads) == 2  # ApprovalSync and Promote
+    for statement in reads:
+        expected = "arn:${AWS::Partition}:codepipeline:ap-northeast-2:${AWS::AccountId}:my-mlops-dev-pipeline"
+        assert arn_text(statement["Resource"]) == expected
+
+
+def test_only_approval_sync_can_change_a_package_approval(pipeline: dict[str, Template]) -> None:
+    template = pipeline["dev"]
+    updaters = [
+        key
+        for key, policy in template.find_resources("AWS::IAM::Policy").items()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "sagemaker:UpdateModelPackage" in as_list(statement["Action"])
+    ]
+    assert updaters == [logical_id(template, "AWS::IAM::Policy", "ReleaseFunctionsApprovalSyncPermissions")]
+
+
+# --- promotion links ------------------------------------------------------------------------------------------------
+
+
+def test_links_follow_promotes_to(cdk_context: dict[str, Any]) -> None:
+    config = load_config(cdk_context)
+    dev = promotion_links(config, config.environments["dev"])
+    prod = promotion_links(config, config.environments["prod"])
+    assert (dev.trains, dev.target.name if dev.target else None, dev.source) == (True, "prod", None)
+    assert (prod.trains, prod.target, prod.source.name if prod.source else None) == (False, None, "dev")
+
+
+def _with(cdk_context: dict[str, Any], **promotes_to: str | None) -> Any:
+    context = copy.deepcopy(cdk_context)
+    for name, target in promotes_to.items():
+        base = context["environments"].get(name, context["environments"]["dev"])
+        context["environments"][name] = {**base, "promotes_to": target}
+    return load_config(context)
+
+
+def test_a_promotion_chain_is_refused_with_the_key_named(cdk_context: dict[str, Any]) -> None:
+    config = _with(cdk_context, dev="staging", staging="prod")
+    with pytest.raises(ValueError, match=r"environments\.staging\.promotes_to: 'prod': .* promoted to from 'dev'"):
+        promotion_links(config, config.environments["staging"])
+
+
+def test_two_sources_for_one_environment_are_refused(cdk_context: dict[str, Any]) -> None:
+    config = _with(cdk_context, qa="prod")
+    with pytest.raises(ValueError, match=r"environments\.prod: promoted to from several environments \(dev, qa\)"):
+        promotion_links(config, config.environments["prod"])
+
+
+def test_synth_stops_on_an_unsupported_promotion(cdk_context: dict[str, Any], tmp_path: Path) -> None:
+    context = copy.deepcopy(cdk_context)
+    context["environments"]["prod"]["promotes_to"] = "dev"
+    with pytest.raises(ValueError, match="does not train"):
+        synth_app(context, tmp_path)
