@@ -12,7 +12,7 @@ from stacks.stage import EnvironmentStage
 
 
 def build_app(app: App) -> dict[str, EnvironmentStage]:
-    """Add every configured environment to `app`; raises ConfigError before any construct exists."""
+    """Add every configured environment to `app`; raises ConfigError for a configuration that cannot be built."""
     config = load_config(_context(app))
     enable_security_checks(app)
     return {

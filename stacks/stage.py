@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.naming import Naming
+from stacks.pipeline.promotion import links_from_context
 from stacks.pipeline_stack import PipelineStack
 from stacks.serving_stack import ServingStack
 from stacks.storage_stack import StorageStack
@@ -25,7 +26,12 @@ class EnvironmentStage(Stage):
         Tags.of(self).add("project", project)
         Tags.of(self).add("environment", env_config.name)
         self.storage = StorageStack(
-            self, "storage", stack_name=naming.resource("storage"), naming=naming, env_config=env_config
+            self,
+            "storage",
+            stack_name=naming.resource("storage"),
+            naming=naming,
+            env_config=env_config,
+            promoted_from=links_from_context(self, project, env_config).source,
         )
         self.pipeline = PipelineStack(
             self,

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import App, Environment
 from aws_cdk.assertions import Match, Template
 
-from infra.config import load_config
+from infra.config import ConfigError, load_config
 from infra.naming import Naming
 from safedeploy.parameters import Param
 from stacks.storage_stack import StorageStack
+from tests.unit.stacks.conftest import synth_app
 
 ENVS = ("dev", "prod")
 KMS_BUCKETS = ("Data", "Artifacts")
@@ -156,3 +158,38 @@ def test_existing_feature_group_is_imported_by_name(cdk_context: dict[str, Any])
     template.has_resource_properties(
         "AWS::SSM::Parameter", {"Name": "/my-mlops/dev/feature-group-name", "Value": "shared-features"}
     )
+
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return {node["Ref"]} if set(node) == {"Ref"} else set().union(*map(_refs, node.values()))
+    return set().union(*map(_refs, node)) if isinstance(node, list) else set()
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def _promoted_models_policies(template: Template) -> list[dict[str, Any]]:
+    policies = template.find_resources("AWS::IAM::Policy").items()
+    return [policy["Properties"] for logical_id, policy in policies if logical_id.startswith("PromotedModelsPolicy")]
+
+
+def test_promoted_environment_reads_only_its_source_models(storage: dict[str, Template]) -> None:
+    """Prod deploys the packages dev approved, so its endpoints must load dev's model data, and nothing more."""
+    (policy,) = _promoted_models_policies(storage["prod"])
+    statements = policy["PolicyDocument"]["Statement"]
+    actions = {action for statement in statements for action in _as_list(statement["Action"])}
+    assert actions == {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "kms:Decrypt", "kms:DescribeKey"}
+    parameters = storage["prod"].to_json()["Parameters"]
+    defaults = {parameters[ref]["Default"] for ref in _refs(statements) if ref in parameters}
+    assert defaults == {"/my-mlops/dev/artifacts-bucket", "/my-mlops/dev/kms-key-arn"}
+    assert _promoted_models_policies(storage["dev"]) == []
+
+
+def test_promotion_across_accounts_is_refused(cdk_context: dict[str, Any], tmp_path: Path) -> None:
+    context = copy.deepcopy(cdk_context)
+    context["environments"]["prod"]["account"] = "444455556666"
+    with pytest.raises(ConfigError, match=r"^environments\.dev\.promotes_to: 'prod' is in another account"):
+        synth_app(context, tmp_path)
