@@ -108,3 +108,18 @@ def put_metric_data(namespaces: Sequence[str]) -> iam.PolicyStatement:
         resources=["*"],
         conditions={"StringEquals": {"cloudwatch:namespace": list(namespaces)}},
     )
+
+
+def describe_alarms(stack: Stack, naming: Naming) -> iam.PolicyStatement:
+    """Read this environment's alarms (`<project>-<env>-*`), e.g. a deployment's auto-rollback alarms."""
+    return iam.PolicyStatement(
+        actions=["cloudwatch:DescribeAlarms"],
+        resources=[
+            stack.format_arn(
+                service="cloudwatch",
+                resource="alarm",
+                resource_name=f"{naming.prefix}-*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+        ],
+    )

@@ -12,14 +12,13 @@ storage stack's log bucket policy reference this stack, a dependency cycle.
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra import iam_role
@@ -351,17 +350,7 @@ class PipelineStack(Stack):
             *iam_role.s3_objects(storage.artifacts_bucket, ["decisions"], write=True),
             iam_role.sagemaker_actions(self, naming, DEPLOY_SAGEMAKER_ACTIONS, DEPLOY_SAGEMAKER_RESOURCES),
             iam_role.sagemaker_actions(self, package_owner, ["sagemaker:DescribeModelPackage"], ["model-package"]),
-            iam.PolicyStatement(
-                actions=["cloudwatch:DescribeAlarms"],
-                resources=[
-                    self.format_arn(
-                        service="cloudwatch",
-                        resource="alarm",
-                        resource_name=f"{naming.prefix}-*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
-            ),
+            iam_role.describe_alarms(self, naming),
             permissions.pass_role_to_sagemaker(storage.execution_role),
         ]
         return PipelineBuildProject(

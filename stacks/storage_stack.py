@@ -6,7 +6,7 @@ replaced freely, and so that prod's retention and termination protection apply t
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -124,17 +124,7 @@ class StorageStack(Stack):
                 [self.format_arn(service="ecr", account="*", resource="repository", resource_name="sagemaker-*")]
             ),
             # SageMaker reads the auto-rollback alarms of a deployment through this role.
-            iam.PolicyStatement(
-                actions=["cloudwatch:DescribeAlarms"],
-                resources=[
-                    self.format_arn(
-                        service="cloudwatch",
-                        resource="alarm",
-                        resource_name=f"{self.naming.prefix}-*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
-            ),
+            iam_role.describe_alarms(self, self.naming),
             iam.PolicyStatement(
                 actions=["cloudwatch:PutMetricData"],
                 resources=["*"],
