@@ -90,7 +90,7 @@ async def ready(request: Request) -> Response:
     services = _services_of(request)
     readiness = await services.readiness.check()
     body = {
-        "status": "ready" if readiness.ready else "not_ready",
+        "status": readiness.state,
         "endpoint_name": services.settings.endpoint_name,
         "endpoint_status": readiness.endpoint_status,
         "detail": readiness.detail,

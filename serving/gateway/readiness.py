@@ -4,6 +4,11 @@ The answer is cached for a few seconds and shared by concurrent probes (the ALB 
 nodes), so health checks cost at most one DescribeEndpoint per task per cache period. An endpoint in the middle of
 a deployment (Updating, RollingBack...) still answers requests, so it counts as ready: otherwise every model
 release would mark every gateway task unhealthy and make ECS replace them all.
+
+Before the first model is deployed the endpoint does not exist (or is still Creating), yet `cdk deploy` must bring
+the gateway up: a target group that never turns healthy makes ECS's circuit breaker fail the stack. Those bootstrap
+states are ready with status `awaiting_endpoint` (predictions answer 503 with Retry-After meanwhile); an endpoint
+that existed and stopped serving, or a DescribeEndpoint that fails, is not ready.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 SERVING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
+NOT_FOUND = "NotFound"
+BOOTSTRAP_STATUSES = frozenset({NOT_FOUND, "Creating"})
 
 
 @dataclass(frozen=True)
@@ -25,11 +32,19 @@ class Readiness:
     endpoint_status: str
     detail: str
 
+    @property
+    def state(self) -> str:
+        if not self.ready:
+            return "not_ready"
+        return "awaiting_endpoint" if self.endpoint_status in BOOTSTRAP_STATUSES else "ready"
+
 
 def readiness_of(description: Mapping[str, Any]) -> Readiness:
     status = str(description.get("EndpointStatus", "Unknown"))
     if status in SERVING_STATUSES:
         return Readiness(True, status, "the endpoint takes traffic")
+    if status in BOOTSTRAP_STATUSES:
+        return Readiness(True, status, "the first model is being deployed; predictions answer 503 until InService")
     reason = description.get("FailureReason") or "the endpoint does not take traffic in this state"
     return Readiness(False, status, str(reason))
 
@@ -39,7 +54,7 @@ def _failed_call(error: Exception) -> Readiness:
         details = error.response.get("Error", {})
         message = str(details.get("Message", ""))
         if "could not find" in message.lower() or "not found" in message.lower():
-            return Readiness(False, "NotFound", "the endpoint does not exist yet: deploy a model first")
+            return Readiness(True, NOT_FOUND, "no model deployed yet; predictions answer 503 until one is")
         return Readiness(False, "Unknown", f"DescribeEndpoint failed: {details.get('Code', 'error')}")
     return Readiness(False, "Unknown", f"DescribeEndpoint failed: {type(error).__name__}")
 

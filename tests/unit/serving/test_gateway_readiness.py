@@ -15,11 +15,19 @@ from serving.gateway.readiness import ReadinessProbe, readiness_of
 @pytest.mark.parametrize(
     ("status", "ready"),
     [("InService", True), ("Updating", True), ("SystemUpdating", True), ("RollingBack", True),
-     ("UpdateRollbackFailed", True), ("Creating", False), ("Failed", False), ("OutOfService", False),
+     ("UpdateRollbackFailed", True), ("Creating", True), ("Failed", False), ("OutOfService", False),
      ("Deleting", False)],
 )  # fmt: skip
 def test_an_endpoint_that_takes_traffic_is_ready(status: str, ready: bool) -> None:
     assert readiness_of({"EndpointStatus": status}).ready is ready
+
+
+@pytest.mark.parametrize(
+    ("status", "state"), [("InService", "ready"), ("Creating", "awaiting_endpoint"), ("Failed", "not_ready")]
+)
+def test_bootstrap_states_keep_the_gateway_up_but_say_so(status: str, state: str) -> None:
+    """Before the first model exists, an unhealthy target group would make ECS fail `cdk deploy` of the gateway."""
+    assert readiness_of({"EndpointStatus": status}).state == state
 
 
 def test_a_failed_endpoint_says_why() -> None:
@@ -80,11 +88,18 @@ def test_concurrent_probes_share_one_describe_call() -> None:
     assert describe.calls == 1
 
 
+def test_a_missing_endpoint_awaits_the_first_deploy() -> None:
+    missing = ClientError(
+        {"Error": {"Code": "ValidationException", "Message": "Could not find endpoint x"}}, "Describe"
+    )
+    readiness = asyncio.run(ReadinessProbe(Describe([missing]), ttl_seconds=5).check())
+    assert (readiness.state, readiness.endpoint_status) == ("awaiting_endpoint", "NotFound")
+    assert "no model deployed yet" in readiness.detail
+
+
 @pytest.mark.parametrize(
     ("error", "status", "detail"),
     [
-        (ClientError({"Error": {"Code": "ValidationException", "Message": "Could not find endpoint x"}}, "Describe"),
-         "NotFound", "does not exist yet"),
         (ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Describe"),
          "Unknown", "AccessDeniedException"),
         (EndpointConnectionError(endpoint_url="https://sagemaker"), "Unknown", "EndpointConnectionError"),
