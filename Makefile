@@ -39,8 +39,8 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: setup
-	$(BIN)/python bench/synth_time.py
+bench: setup  ## every benchmark prints its figures; none of them is a test
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf cdk.out .pytest_cache
