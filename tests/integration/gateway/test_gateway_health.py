@@ -41,9 +41,9 @@ def _ready(gateway: Gateway) -> httpx.Response:
     return httpx.get(f"{gateway.url}/health/ready", timeout=10)
 
 
-def _ready_is(gateway: Gateway, status_code: int) -> httpx.Response | None:
+def _ready_with(gateway: Gateway, field: str, value: str) -> httpx.Response | None:
     response = _ready(gateway)
-    return response if response.status_code == status_code else None
+    return response if response.json()[field] == value else None
 
 
 def test_readiness_follows_the_endpoint(gateway: Gateway, sm: Any) -> None:
@@ -53,7 +53,7 @@ def test_readiness_follows_the_endpoint(gateway: Gateway, sm: Any) -> None:
 
     _create_config(sm, "config-v1")
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v1")
-    ready = wait_until(lambda: _ready_is(gateway, 200), "the gateway to become ready")
+    ready = wait_until(lambda: _ready_with(gateway, "status", "ready"), "the gateway to become ready")
     assert ready.json() == {
         "status": "ready",
         "endpoint_name": ENDPOINT,
@@ -65,15 +65,11 @@ def test_readiness_follows_the_endpoint(gateway: Gateway, sm: Any) -> None:
     _create_config(sm, "config-v2")
     endpoint_updates(REGION).plan(ENDPOINT, "succeed", polls=10_000)
     sm.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v2")
-    updating = wait_until(
-        lambda: (r := _ready(gateway)).json()["endpoint_status"] == "Updating" and r, "the update to be seen"
-    )
+    updating = wait_until(lambda: _ready_with(gateway, "endpoint_status", "Updating"), "the update to be seen")
     assert updating.status_code == 200
 
     sm.delete_endpoint(EndpointName=ENDPOINT)
-    gone = wait_until(
-        lambda: (r := _ready(gateway)).json()["endpoint_status"] == "NotFound" and r, "the deletion to be seen"
-    )
+    gone = wait_until(lambda: _ready_with(gateway, "endpoint_status", "NotFound"), "the deletion to be seen")
     assert (gone.status_code, gone.json()["status"]) == (200, "awaiting_endpoint")
     assert httpx.get(f"{gateway.url}/health/live", timeout=10).json() == {"status": "live"}
 
