@@ -6,11 +6,14 @@ unacknowledged finding that fails synth instead of hiding under an old blanket a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Stage, Validations
+from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
+
+from infra.naming import Naming
 
 MIN_REASON_LENGTH = 20
 
@@ -33,3 +36,21 @@ def arn_finding(resource: IConstruct, suffix: str) -> str:
     cfn = resource.node.default_child
     assert isinstance(cfn, CfnResource), f"{resource.node.path} has no CloudFormation resource"
     return f"Resource::<{Stack.of(resource).get_logical_id(cfn)}.Arn>{suffix}"
+
+
+def imported_bucket_finding(consumer: Stack, bucket: s3.IBucket, suffix: str) -> str:
+    """The finding for `bucket`'s ARN + suffix as `consumer`, another stack, imports it.
+
+    Inside one stack cdk-nag prints a reference as `<LogicalId.Arn>` (`arn_finding`); across stacks the reference
+    is an Fn::ImportValue and cdk-nag prints the export name, the same one CDK creates here.
+    """
+    imported = consumer.resolve(Stack.of(bucket).export_value(bucket.bucket_arn))
+    return f"Resource::{imported['Fn::ImportValue']}{suffix}"
+
+
+def sagemaker_findings(stack: Stack, owner: Naming, resource_types: Iterable[str]) -> list[str]:
+    """The findings of `iam_role.sagemaker_actions(stack, owner, ..., resource_types)`: `<type>/<owner prefix>-*`."""
+    return [
+        f"Resource::arn:<AWS::Partition>:sagemaker:{stack.region}:<AWS::AccountId>:{kind}/{owner.prefix}-*"
+        for kind in resource_types
+    ]

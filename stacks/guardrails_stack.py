@@ -19,15 +19,15 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
-from infra.nag import acknowledge, arn_finding
+from infra.nag import acknowledge, imported_bucket_finding
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
+from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE, VERDICT_METRIC
+from safedeploy.canary.traffic import ROLLBACK_DETAIL_TYPE
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param
 from stacks.storage_stack import StorageStack
 
-CANARY_NAMESPACE = "SafeDeploy/Canary"
-VERDICT_EVENT_SOURCE = "safedeploy.canary"
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 # Blue/green and rolling updates keep the variant name, so endpoint-wide alarms watch both fleets (per SageMaker's
 # alarm examples); the canary analysis separates the fleets by the EndpointConfigName dimension.
@@ -85,7 +85,7 @@ class GuardrailsStack(Stack):
         latency = self._endpoint_metric("ModelLatency", "p99")
         verdict = cloudwatch.Metric(
             namespace=CANARY_NAMESPACE,
-            metric_name="CanaryVerdict",
+            metric_name=VERDICT_METRIC,
             dimensions_map={"EndpointName": self.naming.endpoint},
             statistic="Maximum",
             period=Duration.minutes(1),
@@ -140,7 +140,7 @@ class GuardrailsStack(Stack):
             iam_role.sagemaker_actions(
                 self,
                 self.naming,
-                ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"],
+                ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:ListTags"],
                 ["endpoint", "endpoint-config"],
             ),
         ):
@@ -156,7 +156,6 @@ class GuardrailsStack(Stack):
             name="canary_analysis",
             layer=layer,
             description="Every minute: per-fleet metrics of a running deployment -> canary verdict -> CanaryVerdict",
-            environment={"CANARY_NAMESPACE": CANARY_NAMESPACE, "VERDICT_EVENT_SOURCE": VERDICT_EVENT_SOURCE},
             timeout_seconds=50,
             memory_size=1024,
             log_retention=env_config.pipeline.log_retention,
@@ -204,7 +203,6 @@ class GuardrailsStack(Stack):
                     "sagemaker:UpdateEndpointWeightsAndCapacities",
                     "sagemaker:CreateEndpointConfig",
                     "sagemaker:AddTags",
-                    "sagemaker:ListTags",
                 ],
                 ["endpoint", "endpoint-config"],
             )
@@ -212,9 +210,11 @@ class GuardrailsStack(Stack):
         events.Rule(
             self,
             "OnVerdict",
-            description="Each canary verdict of this endpoint reaches the traffic shifter",
+            description="A/B and shadow verdicts and rollback requests of this endpoint reach the traffic shifter",
             event_pattern=events.EventPattern(
-                source=[VERDICT_EVENT_SOURCE], detail={"endpoint_name": [self.naming.endpoint]}
+                source=[VERDICT_EVENT_SOURCE],
+                detail_type=[VERDICT_DETAIL_TYPE, ROLLBACK_DETAIL_TYPE],
+                detail={"endpoint_name": [self.naming.endpoint]},
             ),
             targets=[targets.LambdaFunction(function.function, retry_attempts=2)],
         )
@@ -230,7 +230,7 @@ class GuardrailsStack(Stack):
             "permissions; PutMetricData is narrowed by a namespace condition).",
             findings=[
                 "Resource::*",
-                arn_finding(storage.artifacts_bucket, "/decisions/*"),
+                imported_bucket_finding(self, storage.artifacts_bucket, "/decisions/*"),
                 *(
                     f"Resource::arn:<AWS::Partition>:sagemaker:{self.region}:<AWS::AccountId>:{kind}/{self.naming.prefix}-*"
                     for kind in ("endpoint", "endpoint-config")

@@ -23,11 +23,10 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
-from infra.nag import acknowledge, arn_finding
+from infra.nag import acknowledge, arn_finding, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from stacks.pipeline import approvals, permissions
 from stacks.pipeline.build_project import GRANTED_BY_CDK, PipelineBuildProject
-from stacks.pipeline.nag_findings import imported_bucket_finding, sagemaker_findings
 from stacks.pipeline.promotion import PromotionLinks, links_from_context, repository_name
 from stacks.pipeline.release_functions import ReleaseFunctions
 from stacks.storage_stack import StorageStack

@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.naming import Naming
+from stacks.guardrails_stack import GuardrailsStack
 from stacks.pipeline.promotion import links_from_context
 from stacks.pipeline_stack import PipelineStack
 from stacks.serving_stack import ServingStack
@@ -45,6 +46,14 @@ class EnvironmentStage(Stage):
             self,
             "serving",
             stack_name=naming.resource("serving"),
+            naming=naming,
+            env_config=env_config,
+            storage=self.storage,
+        )
+        self.guardrails = GuardrailsStack(
+            self,
+            "guardrails",
+            stack_name=naming.resource("guardrails"),
             naming=naming,
             env_config=env_config,
             storage=self.storage,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -47,6 +48,7 @@ class EndpointSnapshot:
     status: str
     config_name: str
     pending_config_name: str | None = None
+    pending_started_at: datetime | None = None
     failure_reason: str | None = None
     variants: tuple[VariantState, ...] = ()
     shadow_variants: tuple[VariantState, ...] = ()
@@ -61,6 +63,7 @@ class EndpointSnapshot:
             status=description["EndpointStatus"],
             config_name=description.get("EndpointConfigName", ""),
             pending_config_name=pending.get("EndpointConfigName"),
+            pending_started_at=pending.get("StartTime"),
             failure_reason=description.get("FailureReason"),
             variants=_variants(description.get("ProductionVariants", [])),
             shadow_variants=_variants(description.get("ShadowProductionVariants", [])),

@@ -18,7 +18,7 @@ from typing import Any
 
 from safedeploy.guardrails.setting_reader import SettingError, SettingReader
 
-__all__ = ["AlarmThresholds", "DeploymentSettings", "GuardrailParameter", "SettingError", "Strategy"]
+__all__ = ["AlarmThresholds", "CanarySettings", "DeploymentSettings", "GuardrailParameter", "SettingError", "Strategy"]
 
 # Instance types as SageMaker names them (ml.<family>.<size>); the exact list changes too often to pin here.
 INSTANCE_TYPE_PATTERN = r"ml\.[a-z0-9-]+\.[a-z0-9]+"
@@ -60,6 +60,51 @@ class AlarmThresholds:
 
 
 @dataclass(frozen=True)
+class CanarySettings:
+    """What the canary analysis tolerates, and the traffic it can expect (which sets its sequential horizon).
+
+    Margins are non-inferiority margins: how much worse the candidate may be and still be promoted. The error-rate
+    and accuracy margins are absolute fractions, the latency margin a percentage of the baseline's mean latency.
+    """
+
+    error_rate_margin: float = 0.01
+    latency_margin_percent: float = 10.0
+    accuracy_margin: float = 0.02
+    alpha: float = 0.05
+    looks: int = 10
+    min_samples: int = 200
+    expected_requests_per_minute: int = 100
+
+    @classmethod
+    def read(cls, reader: SettingReader) -> CanarySettings:
+        canary = cls(
+            error_rate_margin=reader.positive_number("error_rate_margin", cls.error_rate_margin, 0.5),
+            latency_margin_percent=reader.positive_number("latency_margin_percent", cls.latency_margin_percent, 100),
+            accuracy_margin=reader.positive_number("accuracy_margin", cls.accuracy_margin, 0.5),
+            # A one-sided harm test above 20 % false alarms would roll back good models routinely.
+            alpha=reader.positive_number("alpha", cls.alpha, 0.2),
+            looks=reader.integer("looks", cls.looks, 1, 60),
+            min_samples=reader.integer("min_samples", cls.min_samples, 10, 10_000_000),
+            expected_requests_per_minute=reader.integer(
+                "expected_requests_per_minute", cls.expected_requests_per_minute, 1, 10_000_000
+            ),
+        )
+        reader.finish()
+        return canary
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "error_rate_margin": self.error_rate_margin,
+            "latency_margin_percent": self.latency_margin_percent,
+            "accuracy_margin": self.accuracy_margin,
+            "alpha": self.alpha,
+            "looks": self.looks,
+            "min_samples": self.min_samples,
+            "expected_requests_per_minute": self.expected_requests_per_minute,
+        }
+
+
+@dataclass(frozen=True)
 class DeploymentSettings:
     """How one environment's endpoint is deployed. Build it with `from_mapping`, which enforces every rule."""
 
@@ -76,6 +121,7 @@ class DeploymentSettings:
     ab_weights: tuple[int, ...] = (5, 25, 50, 100)
     shadow_sampling_percent: int = 20
     alarms: AlarmThresholds = field(default_factory=AlarmThresholds)
+    canary: CanarySettings = field(default_factory=CanarySettings)
 
     @classmethod
     def from_mapping(cls, raw: object, path: str = "endpoint") -> DeploymentSettings:
@@ -105,6 +151,7 @@ class DeploymentSettings:
             # A shadow copy of 0 % would test nothing.
             shadow_sampling_percent=reader.integer("shadow_sampling_percent", defaults.shadow_sampling_percent, 1, 100),
             alarms=AlarmThresholds.read(reader.section("alarms")),
+            canary=CanarySettings.read(reader.section("canary")),
         )
         reader.finish()
         settings._check_combinations(reader)
@@ -167,6 +214,7 @@ class DeploymentSettings:
                 "error_rate_5xx_percent": self.alarms.error_rate_5xx_percent,
                 "model_latency_ms": self.alarms.model_latency_ms,
             },
+            "canary": self.canary.to_dict(),
         }
 
 

@@ -12,9 +12,8 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
-from infra.nag import acknowledge
+from infra.nag import acknowledge, imported_bucket_finding
 from infra.naming import Naming
-from stacks.pipeline.nag_findings import imported_bucket_finding
 from stacks.storage_stack import StorageStack
 
 # Under the artifacts bucket's `pipelines/` prefix, which the SageMaker execution role already shares.

@@ -14,11 +14,10 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
-from infra.nag import acknowledge
+from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from stacks.pipeline import permissions
-from stacks.pipeline.nag_findings import imported_bucket_finding, sagemaker_findings
 from stacks.pipeline.promotion import repository_name
 from stacks.storage_stack import StorageStack
 

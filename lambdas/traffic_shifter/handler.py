@@ -1,0 +1,33 @@
+"""EventBridge (canary verdicts and rollback requests of this environment's endpoint) -> one traffic action."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from safedeploy.canary.traffic import shift_traffic
+from safedeploy.release_control.aws_clients import AwsClients
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+clients = AwsClients()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_source(data_class=EventBridgeEvent)
+def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    outcome = shift_traffic(
+        clients, os.environ["SAFEDEPLOY_PROJECT"], os.environ["SAFEDEPLOY_ENV"], event.detail_type, event.detail
+    )
+    logger.info("traffic action", extra=asdict(outcome))
+    metrics.add_metric(name="TrafficActions", unit=MetricUnit.Count, value=1)
+    return asdict(outcome)

@@ -1,0 +1,115 @@
+"""One minute of canary analysis for one environment's endpoint.
+
+Failure modes are chosen so that none of them can promote: no deployment publishes 0 (the alarm stays quiet
+between deployments); metrics that cannot be read publish nothing, so the verdict alarm, which treats missing data
+as breaching, rolls the deployment back if the analysis stays blind for two of three minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from safedeploy.canary.fleets import Comparison, find_comparison
+from safedeploy.canary.metric_reader import minute_grid, read_observations
+from safedeploy.canary.outputs import (
+    ROLLBACK,
+    announce,
+    publish_metrics,
+    record_key,
+    rolled_back_before,
+    write_record,
+)
+from safedeploy.canary.policy import canary_policy
+from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
+from safedeploy.guardrails.endpoint_status import describe_endpoint
+from safedeploy.parameters import Param
+from safedeploy.stats import Verdict, canary_verdict
+
+Clients = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class AnalysisOutcome:
+    """`decision` is None when nothing was judged; `verdict_metric` None when nothing was published."""
+
+    endpoint_name: str
+    detail: str
+    decision: str | None = None
+    verdict_metric: int | None = None
+    record_uri: str | None = None
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) -> AnalysisOutcome:
+    ssm, sm, cloudwatch = clients("ssm"), clients("sagemaker"), clients("cloudwatch")
+    target = DeployTarget.load(ssm, project, env)
+    endpoint_name = target.endpoint_name
+    snapshot = describe_endpoint(sm, endpoint_name)
+    found = (
+        find_comparison(sm, snapshot, target.guardrails.settings)
+        if snapshot is not None
+        else f"endpoint {endpoint_name} does not exist yet"
+    )
+    if isinstance(found, str):
+        publish_metrics(cloudwatch, endpoint_name, now, 0, {})
+        return AnalysisOutcome(endpoint_name, found, verdict_metric=0)
+    grid = minute_grid(found.started_at, now)
+    if not grid:
+        publish_metrics(cloudwatch, endpoint_name, now, 0, {})
+        return AnalysisOutcome(endpoint_name, "deployment started less than a minute ago", "CONTINUE", 0)
+    try:
+        observations = read_observations(cloudwatch, found, grid)
+    except (BotoCoreError, ClientError) as error:
+        return AnalysisOutcome(endpoint_name, f"metrics unavailable, no verdict published: {error}")
+    policy = canary_policy(target.guardrails.settings, found, set(observations.metrics))
+    verdict = canary_verdict(observations, policy)
+    bucket = read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)
+    s3 = clients("s3")
+    earlier = rolled_back_before(s3, bucket, endpoint_name, found.deployment_id)
+    decision = ROLLBACK if earlier else verdict.decision
+    record = _record(found, grid, now, verdict, decision, earlier, policy.to_dict())
+    uri = write_record(s3, bucket, record_key(endpoint_name, found.deployment_id, now, decision), record)
+    verdict_metric = int(decision == ROLLBACK)
+    publish_metrics(cloudwatch, endpoint_name, now, verdict_metric, verdict.to_dict()["metrics"])
+    announce(
+        clients("events"),
+        {
+            "endpoint_name": endpoint_name,
+            "deployment_id": found.deployment_id,
+            "kind": found.kind.value,
+            "decision": decision,
+            "record_uri": uri,
+        },
+    )
+    return AnalysisOutcome(endpoint_name, "; ".join(record["reasons"]), decision, verdict_metric, uri, record)
+
+
+def _record(
+    comparison: Comparison,
+    grid: list[datetime],
+    now: datetime,
+    verdict: Verdict,
+    decision: str,
+    earlier_rollback: str | None,
+    policy: dict[str, Any],
+) -> dict[str, Any]:
+    reasons = list(verdict.reasons)
+    if earlier_rollback and verdict.decision != ROLLBACK:
+        reasons.insert(0, f"already rolled back at {earlier_rollback}: a crossed boundary stays crossed")
+    return {
+        "endpoint_name": comparison.endpoint_name,
+        "deployment_id": comparison.deployment_id,
+        "kind": comparison.kind.value,
+        "at": now.isoformat(),
+        "window": {"start": grid[0].isoformat(), "minutes": len(grid)},
+        "fleets": {"baseline": comparison.baseline.label, "candidate": comparison.candidate.label},
+        "decision": decision,
+        "reasons": reasons,
+        "verdict": verdict.to_dict(),
+        "policy": policy,
+    }

@@ -1,0 +1,68 @@
+"""Where a verdict goes: the CanaryVerdict metric (SageMaker's rollback alarm), the statistics beside it (the
+dashboard plots statistic against boundary), a decision record in S3, and an event for the traffic shifter.
+
+Records are keyed `decisions/<endpoint>/<deployment>/<time>-<DECISION>.json`, so the last decision of a deployment
+is found by listing alone. A ROLLBACK is final for its deployment: a sequential boundary, once crossed, stays
+crossed, and the alarm must keep firing until SageMaker has rolled back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+CANARY_NAMESPACE = "SafeDeploy/Canary"
+VERDICT_METRIC = "CanaryVerdict"
+VERDICT_EVENT_SOURCE = "safedeploy.canary"
+VERDICT_DETAIL_TYPE = "Canary Verdict"
+RECORD_PREFIX = "decisions"
+ROLLBACK = "ROLLBACK"
+
+
+def record_prefix(endpoint_name: str, deployment_id: str) -> str:
+    return f"{RECORD_PREFIX}/{endpoint_name}/{deployment_id}/"
+
+
+def record_key(endpoint_name: str, deployment_id: str, at: datetime, decision: str) -> str:
+    return f"{record_prefix(endpoint_name, deployment_id)}{at.strftime('%Y%m%dT%H%M%SZ')}-{decision}.json"
+
+
+def rolled_back_before(s3: Any, bucket: str, endpoint_name: str, deployment_id: str) -> str | None:
+    """The key of an earlier ROLLBACK record of this deployment, if any."""
+    request = {"Bucket": bucket, "Prefix": record_prefix(endpoint_name, deployment_id)}
+    for page in s3.get_paginator("list_objects_v2").paginate(**request):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith(f"-{ROLLBACK}.json"):
+                return str(item["Key"])
+    return None
+
+
+def write_record(s3: Any, bucket: str, key: str, record: Mapping[str, Any]) -> str:
+    """The bucket's default encryption (the environment's KMS key) applies; the body is strict JSON."""
+    body = json.dumps(record, indent=2, sort_keys=True, allow_nan=False).encode()
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    return f"s3://{bucket}/{key}"
+
+
+def publish_metrics(
+    cloudwatch: Any, endpoint_name: str, at: datetime, verdict: int, statistics: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """CanaryVerdict (1 = roll back) and, per guarded metric, the harm statistic and its current boundary."""
+    endpoint = {"Name": "EndpointName", "Value": endpoint_name}
+    data = [{"MetricName": VERDICT_METRIC, "Dimensions": [endpoint], "Timestamp": at, "Value": float(verdict)}]
+    for metric, details in statistics.items():
+        for name, field in (("CanaryStatistic", "statistic"), ("CanaryBoundary", "boundary")):
+            value = details.get(field)
+            if isinstance(value, int | float):
+                dims = [endpoint, {"Name": "Metric", "Value": metric}]
+                data.append({"MetricName": name, "Dimensions": dims, "Timestamp": at, "Value": float(value)})
+    cloudwatch.put_metric_data(Namespace=CANARY_NAMESPACE, MetricData=data)
+
+
+def announce(events: Any, detail: Mapping[str, Any]) -> None:
+    entry = {"Source": VERDICT_EVENT_SOURCE, "DetailType": VERDICT_DETAIL_TYPE, "Detail": json.dumps(detail)}
+    response = events.put_events(Entries=[entry])
+    if response.get("FailedEntryCount"):
+        raise RuntimeError(f"EventBridge refused the verdict event: {response['Entries']}")

@@ -1,0 +1,119 @@
+"""A deployment in progress on moto: the live fleet, a candidate, and per-minute metrics for both."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from safedeploy.canary.analysis import AnalysisOutcome, analyze_endpoint
+from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
+from safedeploy.parameters import Param, parameter_name
+from safedeploy.release_control.aws_clients import AwsClients
+from tests.support.aws import REGION, SESSION, in_process_aws
+from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, ROLE_ARN, provision_parameters
+from tests.support.fleet_metrics import FleetBehaviour, fleet_dimensions, publish_minute
+from tests.support.moto_sagemaker import endpoint_updates
+
+BUCKET = "demo-dev-artifacts"
+BLUE_GREEN = {
+    "strategy": "canary",
+    "canary_size_percent": 10,
+    "wait_interval_seconds": 600,
+    "canary": {"expected_requests_per_minute": 1000, "min_samples": 200, "looks": 10},
+}
+HEALTHY = FleetBehaviour(error_rate=0.01, latency_ms=50)
+
+
+@pytest.fixture
+def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsClients]:
+    with in_process_aws(monkeypatch):
+        s3 = SESSION.client("s3")
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        SESSION.client("ssm").put_parameter(
+            Name=parameter_name(PROJECT, ENV, Param.ARTIFACTS_BUCKET), Value=BUCKET, Type="String"
+        )
+        yield AwsClients(session=SESSION)
+
+
+def create_config(sm: Any, name: str, variants: list[str] | None = None) -> None:
+    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE_ARN, PrimaryContainer={"Image": "image"})
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": variant, "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+            for variant in variants or [PRODUCTION_VARIANT]
+        ],
+    )
+
+
+@dataclass
+class Deployment:
+    """A blue/green update of ENDPOINT from `old` to `new`, held Updating; minutes are replayed on demand."""
+
+    clients: AwsClients
+    started_at: datetime
+    old: str = "config-v1"
+    new: str = "config-v2"
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(7))
+    minute: int = 0
+
+    def serve_minute(self, requests: int, baseline: FleetBehaviour, candidate: FleetBehaviour) -> None:
+        """One minute of traffic split 90/10, as SageMaker reports it per EndpointConfigName."""
+        at = self.started_at.replace(second=0, microsecond=0) + timedelta(minutes=self.minute, seconds=30)
+        cloudwatch = self.clients("cloudwatch")
+        canary = requests // 10
+        publish_minute(cloudwatch, fleet_dimensions(ENDPOINT, PRODUCTION_VARIANT, self.old), at,
+                       requests - canary, baseline, self.rng)  # fmt: skip
+        publish_minute(cloudwatch, fleet_dimensions(ENDPOINT, PRODUCTION_VARIANT, self.new), at,
+                       canary, candidate, self.rng)  # fmt: skip
+        self.minute += 1
+
+    def analyze(self) -> AnalysisOutcome:
+        """The analysis at a few seconds past the end of the last served minute."""
+        now = self.started_at.replace(second=0, microsecond=0) + timedelta(minutes=self.minute, seconds=5)
+        return analyze_endpoint(self.clients, PROJECT, ENV, now)
+
+
+@pytest.fixture
+def blue_green(clients: AwsClients) -> Callable[..., Deployment]:
+    def start(**settings: Any) -> Deployment:
+        sm = clients("sagemaker")
+        provision_parameters(clients("ssm"), {**BLUE_GREEN, **settings})
+        create_config(sm, "config-v1")
+        sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v1")
+        create_config(sm, "config-v2")
+        endpoint_updates(REGION).plan(ENDPOINT, "succeed", polls=100_000)
+        sm.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v2")
+        started = sm.describe_endpoint(EndpointName=ENDPOINT)["PendingDeploymentSummary"]["StartTime"]
+        return Deployment(clients, started)
+
+    return start
+
+
+def verdict_values(clients: AwsClients, start: datetime, end: datetime) -> list[float]:
+    cloudwatch = clients("cloudwatch")
+    result = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "verdict",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "SafeDeploy/Canary",
+                        "MetricName": "CanaryVerdict",
+                        "Dimensions": [{"Name": "EndpointName", "Value": ENDPOINT}],
+                    },
+                    "Period": 60,
+                    "Stat": "Maximum",
+                },
+            }
+        ],
+        StartTime=start,
+        EndTime=end,
+        ScanBy="TimestampAscending",
+    )
+    return list(result["MetricDataResults"][0]["Values"])
