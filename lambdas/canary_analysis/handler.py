@@ -38,7 +38,7 @@ def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     if outcome.verdict_metric is None:
         logger.error("canary analysis published no verdict", extra={"detail": outcome.detail})
         metrics.add_metric(name="CanaryAnalysisBlind", unit=MetricUnit.Count, value=1)
-    elif outcome.decision is not None:
+    elif outcome.record:
         logger.info("canary decision", extra={"decision_record": outcome.record, "record_uri": outcome.record_uri})
         metrics.add_metric(name=f"Canary{outcome.decision.title()}", unit=MetricUnit.Count, value=1)
     else:
