@@ -49,6 +49,8 @@ class GuardrailsStack(Stack):
         self.naming = naming
         settings: DeploymentSettings = env_config.endpoint
         self.alarms = self._rollback_alarms(settings)
+        # The names as literals (the L1 property), so the published JSON is a plain string, not a token join.
+        self.alarm_names = [alarm.node.default_child.alarm_name for alarm in self.alarms]
         layer = RuntimeLayer(self, "Runtime")
         self.canary_analysis = self._canary_analysis(layer, storage, env_config)
         self.traffic_shifter = self._traffic_shifter(layer, storage, env_config)
@@ -57,7 +59,7 @@ class GuardrailsStack(Stack):
             "DeploymentConfigParameter",
             parameter_name=naming.parameter(Param.DEPLOYMENT_CONFIG),
             string_value=json.dumps(
-                GuardrailParameter(settings=settings, alarm_names=[alarm.alarm_name for alarm in self.alarms]).to_dict()
+                GuardrailParameter(settings=settings, alarm_names=self.alarm_names).to_dict()
             ),
             description=f"Deployment strategy and auto-rollback alarms of {naming.endpoint}, read by safedeploy deploy",
         )

@@ -29,15 +29,18 @@ BLUE_GREEN = {
 HEALTHY = FleetBehaviour(error_rate=0.01, latency_ms=50)
 
 
+def artifacts_bucket(clients: AwsClients) -> None:
+    """The artifacts bucket and its parameter, as the storage stack publishes them."""
+    clients("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    clients("ssm").put_parameter(Name=parameter_name(PROJECT, ENV, Param.ARTIFACTS_BUCKET), Value=BUCKET, Type="String")
+
+
 @pytest.fixture
 def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsClients]:
     with in_process_aws(monkeypatch):
-        s3 = SESSION.client("s3")
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        SESSION.client("ssm").put_parameter(
-            Name=parameter_name(PROJECT, ENV, Param.ARTIFACTS_BUCKET), Value=BUCKET, Type="String"
-        )
-        yield AwsClients(session=SESSION)
+        aws = AwsClients(session=SESSION)
+        artifacts_bucket(aws)
+        yield aws
 
 
 def create_config(sm: Any, name: str, variants: list[str] | None = None) -> None:
@@ -79,20 +82,22 @@ class Deployment:
         return analyze_endpoint(self.clients, PROJECT, ENV, now)
 
 
+def start_blue_green(clients: AwsClients, **settings: Any) -> Deployment:
+    """config-v1 serves; an update to config-v2 starts and stays Updating until the test is done with it."""
+    sm = clients("sagemaker")
+    provision_parameters(clients("ssm"), {**BLUE_GREEN, **settings})
+    create_config(sm, "config-v1")
+    sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v1")
+    create_config(sm, "config-v2")
+    endpoint_updates(REGION).plan(ENDPOINT, "succeed", polls=10**9)
+    sm.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v2")
+    started = sm.describe_endpoint(EndpointName=ENDPOINT)["PendingDeploymentSummary"]["StartTime"]
+    return Deployment(clients, started)
+
+
 @pytest.fixture
 def blue_green(clients: AwsClients) -> Callable[..., Deployment]:
-    def start(**settings: Any) -> Deployment:
-        sm = clients("sagemaker")
-        provision_parameters(clients("ssm"), {**BLUE_GREEN, **settings})
-        create_config(sm, "config-v1")
-        sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v1")
-        create_config(sm, "config-v2")
-        endpoint_updates(REGION).plan(ENDPOINT, "succeed", polls=100_000)
-        sm.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v2")
-        started = sm.describe_endpoint(EndpointName=ENDPOINT)["PendingDeploymentSummary"]["StartTime"]
-        return Deployment(clients, started)
-
-    return start
+    return lambda **settings: start_blue_green(clients, **settings)
 
 
 def verdict_values(clients: AwsClients, start: datetime, end: datetime) -> list[float]:

@@ -1,0 +1,138 @@
+"""The guardrails stack: rollback alarms, the every-minute analysis, the verdict route and published settings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from safedeploy.guardrails.settings import GuardrailParameter
+from stacks.stage import EnvironmentStage
+
+ENVS = ("dev", "prod")
+
+
+@pytest.fixture(scope="session")
+def guardrails(stages: dict[str, EnvironmentStage]) -> dict[str, Template]:
+    return {name: Template.from_stack(stage.guardrails) for name, stage in stages.items()}
+
+
+def alarms(template: Template) -> dict[str, dict[str, Any]]:
+    found = template.find_resources("AWS::CloudWatch::Alarm").values()
+    return {alarm["Properties"]["AlarmName"]: alarm["Properties"] for alarm in found}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_three_rollback_alarms_and_a_silent_analysis_is_breaching(guardrails: dict[str, Template], env: str) -> None:
+    by_name = alarms(guardrails[env])
+    prefix = f"my-mlops-{env}"
+    assert set(by_name) == {
+        f"{prefix}-endpoint-5xx-rate",
+        f"{prefix}-endpoint-model-latency",
+        f"{prefix}-canary-verdict",
+    }
+    verdict = by_name[f"{prefix}-canary-verdict"]
+    assert verdict["TreatMissingData"] == "breaching"
+    assert (verdict["MetricName"], verdict["Namespace"], verdict["Threshold"]) == (
+        "CanaryVerdict",
+        "SafeDeploy/Canary",
+        1,
+    )
+    assert verdict["Dimensions"] == [{"Name": "EndpointName", "Value": f"{prefix}-endpoint"}]
+    assert by_name[f"{prefix}-endpoint-model-latency"]["Threshold"] == 500 * 1000  # ModelLatency is in microseconds
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_ssm_deployment_config_names_the_alarms_and_the_canary_policy(
+    guardrails: dict[str, Template], env: str
+) -> None:
+    (parameter,) = [
+        resource["Properties"]
+        for resource in guardrails[env].find_resources("AWS::SSM::Parameter").values()
+        if resource["Properties"]["Name"] == f"/my-mlops/{env}/deployment-config"
+    ]
+    published = GuardrailParameter.from_json(parameter["Value"])
+    assert set(published.alarm_names) == set(alarms(guardrails[env]))
+    assert published.settings.canary.expected_requests_per_minute == {"dev": 100, "prod": 1000}[env]
+    assert json.loads(parameter["Value"])["settings"]["strategy"] == "canary"
+
+
+def test_the_analysis_runs_every_minute_and_verdicts_reach_the_shifter(guardrails: dict[str, Template]) -> None:
+    template = guardrails["dev"]
+    template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 minute)"})
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["safedeploy.canary"],
+                "detail-type": ["Canary Verdict", "Rollback Requested"],
+                "detail": {"endpoint_name": ["my-mlops-dev-endpoint"]},
+            }
+        },
+    )
+    for name in ("my-mlops-dev-canary-analysis", "my-mlops-dev-traffic-shifter"):
+        template.has_resource_properties(
+            "AWS::Lambda::Function", {"FunctionName": name, "Handler": "handler.handler", "Runtime": "python3.11"}
+        )
+
+
+def _statements(template: Template, function_name: str) -> list[dict[str, Any]]:
+    functions = template.find_resources("AWS::Lambda::Function", {"Properties": {"FunctionName": function_name}})
+    (function,) = functions.values()
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else actions
+
+
+def test_metric_writes_are_limited_to_the_canary_namespace(guardrails: dict[str, Template]) -> None:
+    statements = _statements(guardrails["dev"], "my-mlops-dev-canary-analysis")
+    (put,) = [s for s in statements if "cloudwatch:PutMetricData" in _actions(s)]
+    assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": ["SafeDeploy/Canary"]}}
+    assert not any(action.endswith(":*") or action == "*" for s in statements for action in _actions(s))
+
+
+def test_only_the_shifter_may_change_the_endpoint(guardrails: dict[str, Template]) -> None:
+    analysis = {a for s in _statements(guardrails["dev"], "my-mlops-dev-canary-analysis") for a in _actions(s)}
+    shifter = {a for s in _statements(guardrails["dev"], "my-mlops-dev-traffic-shifter") for a in _actions(s)}
+    changes = {"sagemaker:UpdateEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"}
+    assert not analysis & changes
+    assert changes <= shifter
+    guardrails["dev"].has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": Match.array_with(["sagemaker:UpdateEndpoint"]),
+                                "Resource": Match.array_with(
+                                    [
+                                        {
+                                            "Fn::Join": [
+                                                "",
+                                                Match.array_with(
+                                                    [Match.string_like_regexp("endpoint/my-mlops-dev-\\*")]
+                                                ),
+                                            ]
+                                        }
+                                    ]
+                                ),
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
