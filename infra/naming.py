@@ -36,6 +36,10 @@ class Naming:
         return self.resource("endpoint")
 
     @property
+    def pipeline(self) -> str:
+        return self.resource("pipeline")
+
+    @property
     def model_package_group(self) -> str:
         return self.resource("models")
 

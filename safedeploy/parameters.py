@@ -18,6 +18,7 @@ class Param(StrEnum):
     ENDPOINT_NAME = "endpoint-name"
     FEATURE_GROUP_NAME = "feature-group-name"
     DEPLOYMENT_CONFIG = "deployment-config"
+    PIPELINE_NAME = "pipeline-name"
 
 
 def parameter_name(project: str, env: str, key: Param | str) -> str:

@@ -101,7 +101,7 @@ class PipelineStack(Stack):
         self.env_config = env_config
         self.storage = storage
         self.links: PromotionLinks = links_from_context(self, naming.project, env_config)
-        self.pipeline_name = naming.resource("pipeline")
+        self.pipeline_name = naming.pipeline
 
         self.repository = codecommit.Repository(
             self,

@@ -227,6 +227,7 @@ class StorageStack(Stack):
             Param.MODEL_PACKAGE_GROUP: self.naming.model_package_group,
             Param.SAGEMAKER_EXECUTION_ROLE_ARN: self.execution_role.role_arn,
             Param.ENDPOINT_NAME: self.naming.endpoint,
+            Param.PIPELINE_NAME: self.naming.pipeline,
         }
         if self.feature_group_name:
             values[Param.FEATURE_GROUP_NAME] = self.feature_group_name

@@ -11,7 +11,12 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("deploy_commands", "stats_commands")
+from botocore.exceptions import BotoCoreError, ClientError
+
+from safedeploy.cli.aws_errors import one_line
+
+COMMAND_MODULES: tuple[str, ...] = ("deploy_commands", "ops_commands", "stats_commands")
+EXIT_AWS_ERROR = 4
 
 
 class CliError(Exception):
@@ -33,3 +38,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, ValueError) as error:
         print(f"safedeploy {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except (BotoCoreError, ClientError) as error:
+        print(f"safedeploy {args.command}: AWS error: {one_line(error)}", file=sys.stderr)
+        return EXIT_AWS_ERROR

@@ -15,10 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from safedeploy.cli import CliError
+from safedeploy.cli.aws_errors import one_line
+from safedeploy.cli.aws_session import add_environment_arguments, environment
+from safedeploy.cli.aws_session import session as aws_session
 from safedeploy.guardrails.deploy import deploy_package, deployment_timeout_seconds
 from safedeploy.guardrails.deploy_target import DeployTarget, read_optional_parameter, read_parameter
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
@@ -43,7 +45,7 @@ def register(subparsers: Any) -> None:
         help="deploy an Approved model package with the environment's guardrails",
         description="Deploy an Approved model package to the environment's endpoint with its configured strategy.",
     )
-    _environment_arguments(deploy)
+    add_environment_arguments(deploy)
     source = deploy.add_mutually_exclusive_group(required=True)
     source.add_argument("--package-arn", help="model package version ARN")
     source.add_argument("--release-file", type=Path, help=f"{RELEASE_FILE} naming the package (production)")
@@ -55,7 +57,7 @@ def register(subparsers: Any) -> None:
         help="serve the previous endpoint config again (or --to a named one)",
         description="Roll the endpoint back to its previous release config in one call, and record it.",
     )
-    _environment_arguments(rollback)
+    add_environment_arguments(rollback)
     rollback.add_argument("--to", metavar="CONFIG", help="endpoint config to serve (default: the previous one)")
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     rollback.add_argument("--reason", default="operator request", help="why, for the rollback record")
@@ -67,14 +69,9 @@ def register(subparsers: Any) -> None:
         help="invoke the endpoint with the health-check row",
         description="Invoke the live endpoint with the playbook's health-check row; fail unless it predicts.",
     )
-    _environment_arguments(smoke)
+    add_environment_arguments(smoke)
     smoke.add_argument("--body", default=HEALTH_CHECK_ROW, help="CSV feature row (default: %(default)s)")
     smoke.set_defaults(func=run_smoke_test)
-
-
-def _environment_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project", default=os.environ.get("SAFEDEPLOY_PROJECT"), help="default: SAFEDEPLOY_PROJECT")
-    parser.add_argument("--env", default=os.environ.get("SAFEDEPLOY_ENV"), help="default: SAFEDEPLOY_ENV")
 
 
 def _poll_argument(parser: argparse.ArgumentParser) -> None:
@@ -84,13 +81,6 @@ def _poll_argument(parser: argparse.ArgumentParser) -> None:
         default=float(os.environ.get("SAFEDEPLOY_POLL_SECONDS", "30")),
         help="seconds between endpoint status checks (default: SAFEDEPLOY_POLL_SECONDS or 30)",
     )
-
-
-def _environment(args: argparse.Namespace) -> tuple[str, str]:
-    for option, variable in (("project", "SAFEDEPLOY_PROJECT"), ("env", "SAFEDEPLOY_ENV")):
-        if not getattr(args, option):
-            raise CliError(f"--{option} is required (or set {variable})")
-    return args.project, args.env
 
 
 def _say(line: str) -> None:
@@ -109,7 +99,7 @@ def _report(command: str, action: Callable[[], Summarised]) -> int:
         print(f"safedeploy {command}: failed: {failure}", file=sys.stderr)
         return EXIT_FAILED
     except (ClientError, BotoCoreError) as error:
-        print(f"safedeploy {command}: AWS error: {error}", file=sys.stderr)
+        print(f"safedeploy {command}: AWS error: {one_line(error)}", file=sys.stderr)
         return EXIT_FAILED
 
 
@@ -123,9 +113,9 @@ def _package_arn(args: argparse.Namespace) -> str:
 
 
 def run_deploy(args: argparse.Namespace) -> int:
-    project, env = _environment(args)
+    project, env = environment(args)
     package_arn = _package_arn(args)
-    session = boto3.session.Session()
+    session = aws_session(args)
     sm = session.client("sagemaker")
 
     def deploy() -> Summarised:
@@ -139,8 +129,8 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    project, env = _environment(args)
-    session = boto3.session.Session()
+    project, env = environment(args)
+    session = aws_session(args)
     sm, ssm = session.client("sagemaker"), session.client("ssm")
 
     def rollback() -> Summarised:
@@ -170,8 +160,8 @@ def _confirm(question: str, assumed_yes: bool) -> None:
 
 
 def run_smoke_test(args: argparse.Namespace) -> int:
-    project, env = _environment(args)
-    session = boto3.session.Session()
+    project, env = environment(args)
+    session = aws_session(args)
 
     def check() -> Summarised:
         endpoint_name = read_parameter(session.client("ssm"), project, env, Param.ENDPOINT_NAME)

@@ -1,0 +1,29 @@
+"""AWS errors as one line an operator can act on, instead of a botocore traceback."""
+
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+THROTTLING = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
+DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+
+
+def one_line(error: BotoCoreError | ClientError) -> str:
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials found: set AWS_PROFILE (or --profile) or run `aws configure`"
+    if isinstance(error, NoRegionError):
+        return "no AWS region: pass --region or set AWS_REGION"
+    if not isinstance(error, ClientError):
+        return f"AWS unreachable: {error}"
+    details = error.response.get("Error", {})
+    code, message = str(details.get("Code", "")), str(details.get("Message", ""))
+    operation = error.operation_name
+    if code in DENIED:
+        return f"missing permission for {operation}: {message}"
+    if code in THROTTLING:
+        return f"AWS throttled {operation}; retry in a moment"
+    if "Could not find endpoint" in message:
+        return f"endpoint not found ({operation}): has a model been deployed to this environment yet?"
+    if code == "ParameterNotFound":
+        return f"SSM parameter not found ({operation}): are this environment's stacks deployed, and --env right?"
+    return f"{operation} failed: {code}: {message}"

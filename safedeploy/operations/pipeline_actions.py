@@ -1,0 +1,87 @@
+"""Approving, rejecting and retrying from the shell: the console stays the primary path, these are its twins.
+
+An approval is only ever given to an action that is waiting for one (CodePipeline hands out a token per wait), so
+an operator cannot approve a stale execution by mistake; the approver's identity is their AWS principal, recorded by
+CodePipeline and copied onto the model package by ApprovalSync.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Decision = Literal["Approved", "Rejected"]
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    stage: str
+    action: str
+    token: str
+    execution_id: str | None
+
+
+@dataclass(frozen=True)
+class StageState:
+    name: str
+    status: str
+    execution_id: str | None
+
+
+def stage_states(state: dict[str, Any]) -> list[StageState]:
+    return [
+        StageState(
+            stage["stageName"],
+            stage.get("latestExecution", {}).get("status", "NotRun"),
+            stage.get("latestExecution", {}).get("pipelineExecutionId"),
+        )
+        for stage in state.get("stageStates", [])
+    ]
+
+
+def pending_approvals(state: dict[str, Any]) -> list[PendingApproval]:
+    pending = []
+    for stage in state.get("stageStates", []):
+        for action in stage.get("actionStates", []):
+            latest = action.get("latestExecution", {})
+            if latest.get("status") == "InProgress" and latest.get("token"):
+                execution = stage.get("latestExecution", {}).get("pipelineExecutionId")
+                pending.append(PendingApproval(stage["stageName"], action["actionName"], latest["token"], execution))
+    return pending
+
+
+def decide(codepipeline: Any, pipeline: str, decision: Decision, comment: str, stage: str | None = None) -> str:
+    """Approve or reject the one pending approval (or the one in `stage`); refuse when there is none or several."""
+    if not comment.strip():
+        raise ValueError("a comment is required: it becomes part of the model package's approval record")
+    waiting = pending_approvals(codepipeline.get_pipeline_state(name=pipeline))
+    if stage:
+        waiting = [approval for approval in waiting if approval.stage == stage]
+    if not waiting:
+        raise ValueError(f"no approval is waiting in pipeline {pipeline}" + (f" stage {stage}" if stage else ""))
+    if len(waiting) > 1:
+        stages = ", ".join(approval.stage for approval in waiting)
+        raise ValueError(f"approvals are waiting in several stages ({stages}): choose one with --stage")
+    (approval,) = waiting
+    codepipeline.put_approval_result(
+        pipelineName=pipeline,
+        stageName=approval.stage,
+        actionName=approval.action,
+        result={"summary": comment, "status": decision},
+        token=approval.token,
+    )
+    return f"{decision.lower()} {approval.stage}/{approval.action} of {pipeline} execution {approval.execution_id}"
+
+
+def retry_stage(codepipeline: Any, pipeline: str, stage: str) -> str:
+    """Retry the failed actions of `stage` in its latest execution (the console's Retry Stage)."""
+    states = {state.name: state for state in stage_states(codepipeline.get_pipeline_state(name=pipeline))}
+    if stage not in states:
+        raise ValueError(f"pipeline {pipeline} has no stage {stage!r}; stages: {', '.join(states)}")
+    state = states[stage]
+    if state.status != "Failed" or not state.execution_id:
+        raise ValueError(f"stage {stage} of {pipeline} is {state.status}, not Failed: nothing to retry")
+    codepipeline.retry_stage_execution(
+        pipelineName=pipeline, stageName=stage, pipelineExecutionId=state.execution_id, retryMode="FAILED_ACTIONS"
+    )
+    return f"retrying the failed actions of {stage} in {pipeline} execution {state.execution_id}"

@@ -1,0 +1,195 @@
+"""`safedeploy status/approve/reject/retry-stage` and the one-line AWS errors, on moto.
+
+moto has no CodePipeline state, approval or retry APIs, so those calls go to a botocore Stubber that checks the
+exact requests; SSM, SageMaker and S3 are moto's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+import safedeploy.cli.ops_commands as ops_commands
+from safedeploy.cli import main
+from safedeploy.cli.aws_errors import one_line
+from safedeploy.parameters import Param, parameter_name
+from safedeploy.registry import register_model_package
+from tests.support.aws import REGION, SESSION, in_process_aws
+from tests.support.deploy_world import ENDPOINT, ENV, GROUP, PROJECT, provision_parameters
+from tests.unit.release_control.fakes import Stubbed, stubbed
+
+PIPELINE = f"{PROJECT}-{ENV}-pipeline"
+BUCKET = f"{PROJECT}-{ENV}-artifacts"
+ENVIRONMENT = ["--project", PROJECT, "--env", ENV]
+
+
+class Session:
+    """The CLI's boto3 session, with CodePipeline answered by a Stubber."""
+
+    def __init__(self, codepipeline: Stubbed) -> None:
+        self.codepipeline = codepipeline
+
+    def client(self, service: str) -> Any:
+        return self.codepipeline.client if service == "codepipeline" else SESSION.client(service)
+
+
+@pytest.fixture
+def codepipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubbed]:
+    with in_process_aws(monkeypatch):
+        ssm = SESSION.client("ssm")
+        provision_parameters(ssm)
+        for key, value in ((Param.PIPELINE_NAME, PIPELINE), (Param.ARTIFACTS_BUCKET, BUCKET)):
+            ssm.put_parameter(Name=parameter_name(PROJECT, ENV, key), Value=value, Type="String")
+        SESSION.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        stub = stubbed("codepipeline")
+        monkeypatch.setattr(ops_commands, "session", lambda args: Session(stub))
+        with stub.stubber:
+            yield stub
+        stub.stubber.assert_no_pending_responses()
+
+
+def register(sm: Any, metrics: dict[str, float]) -> str:
+    """A package as the Train step registers it: its model-quality report in the artifacts bucket."""
+    key = f"evaluation/{len(metrics)}-{metrics['auc']}/evaluation.json"
+    report = {"binary_classification_metrics": {name: {"value": value} for name, value in metrics.items()}}
+    SESSION.client("s3").put_object(Bucket=BUCKET, Key=key, Body=json.dumps(report).encode())
+    if not sm.list_model_package_groups(NameContains=GROUP)["ModelPackageGroupSummaryList"]:
+        sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    return register_model_package(
+        sm,
+        group=GROUP,
+        image_uri="image",
+        model_data_url=f"s3://{BUCKET}/models/model.tar.gz",
+        report_s3_uri=f"s3://{BUCKET}/{key}",
+        metrics=metrics,
+        commit_id="abc123",
+        description="test",
+    )
+
+
+def pipeline_state(approval_status: str = "InProgress", deploy_status: str = "Succeeded") -> dict[str, Any]:
+    waiting = {"status": approval_status, **({"token": "token-1"} if approval_status == "InProgress" else {})}
+    return {
+        "pipelineName": PIPELINE,
+        "stageStates": [
+            {"stageName": "Train", "latestExecution": {"pipelineExecutionId": "exec-1", "status": "Succeeded"}},
+            {
+                "stageName": "Approval",
+                "latestExecution": {"pipelineExecutionId": "exec-1", "status": approval_status},
+                "actionStates": [{"actionName": "ApproveModel", "latestExecution": waiting}],
+            },
+            {"stageName": "Deploy", "latestExecution": {"pipelineExecutionId": "exec-0", "status": deploy_status}},
+        ],
+    }
+
+
+def test_approve_answers_the_waiting_action_with_the_comment(
+    codepipeline: Stubbed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    codepipeline.stubber.add_response("get_pipeline_state", pipeline_state(), {"name": PIPELINE})
+    codepipeline.stubber.add_response(
+        "put_approval_result",
+        {"approvedAt": datetime(2026, 11, 24, tzinfo=UTC)},
+        {
+            "pipelineName": PIPELINE,
+            "stageName": "Approval",
+            "actionName": "ApproveModel",
+            "result": {"summary": "AUC above the live model", "status": "Approved"},
+            "token": "token-1",
+        },
+    )
+    assert main(["approve", *ENVIRONMENT, "--comment", "AUC above the live model"]) == 0
+    assert "approved Approval/ApproveModel" in capsys.readouterr().out
+
+
+def test_reject_without_a_pending_approval_says_so(codepipeline: Stubbed, capsys: pytest.CaptureFixture[str]) -> None:
+    codepipeline.stubber.add_response("get_pipeline_state", pipeline_state("Succeeded"), {"name": PIPELINE})
+    assert main(["reject", *ENVIRONMENT, "--comment", "worse on recent data"]) == 2
+    assert f"no approval is waiting in pipeline {PIPELINE}" in capsys.readouterr().err
+
+
+def test_retry_stage_retries_the_failed_actions_of_its_latest_execution(
+    codepipeline: Stubbed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    codepipeline.stubber.add_response("get_pipeline_state", pipeline_state(deploy_status="Failed"), {"name": PIPELINE})
+    codepipeline.stubber.add_response(
+        "retry_stage_execution",
+        {"pipelineExecutionId": "exec-0"},
+        {
+            "pipelineName": PIPELINE,
+            "stageName": "Deploy",
+            "pipelineExecutionId": "exec-0",
+            "retryMode": "FAILED_ACTIONS",
+        },
+    )
+    assert main(["retry-stage", *ENVIRONMENT, "Deploy"]) == 0
+    assert "exec-0" in capsys.readouterr().out
+
+
+def test_retry_stage_refuses_a_stage_that_did_not_fail(
+    codepipeline: Stubbed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    codepipeline.stubber.add_response("get_pipeline_state", pipeline_state(), {"name": PIPELINE})
+    assert main(["retry-stage", *ENVIRONMENT, "Train"]) == 2
+    assert "stage Train of demo-dev-pipeline is Succeeded, not Failed" in capsys.readouterr().err
+
+
+def test_status_shows_the_candidate_beside_the_live_model_and_the_endpoint(
+    codepipeline: Stubbed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sm = SESSION.client("sagemaker")
+    live, candidate = register(sm, {"auc": 0.85}), register(sm, {"auc": 0.88})
+    sm.update_model_package(ModelPackageArn=live, ModelApprovalStatus="Approved")
+    codepipeline.stubber.add_response("get_pipeline_state", pipeline_state(), {"name": PIPELINE})
+    codepipeline.stubber.add_response(
+        "list_pipeline_executions",
+        {"pipelineExecutionSummaries": [{"pipelineExecutionId": "exec-1", "status": "InProgress"}]},
+        {"pipelineName": PIPELINE, "maxResults": 5},
+    )
+    codepipeline.stubber.add_response(
+        "list_action_executions",
+        {"actionExecutionDetails": [{"output": {"outputVariables": {"MODEL_PACKAGE_ARN": candidate}}}]},
+        {"pipelineName": PIPELINE, "filter": {"pipelineExecutionId": "exec-1"}},
+    )
+    assert main(["status", *ENVIRONMENT, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (approval,) = report["pipeline"]["pending_approvals"]
+    assert (approval["candidate"]["arn"], approval["live"]["arn"]) == (candidate, live)
+    assert (approval["candidate"]["metrics"], approval["live"]["metrics"]) == ({"auc": 0.88}, {"auc": 0.85})
+    assert (approval["candidate"]["status"], approval["live"]["status"]) == ("PendingManualApproval", "Approved")
+    assert report["pipeline"]["running_executions"] == ["exec-1"]
+    assert report["endpoint"] == {"name": ENDPOINT, "status": "NotFound"}
+    assert report["last_canary_decision"] is None
+    assert GROUP in approval["candidate"]["arn"]
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "expected"),
+    [
+        ("AccessDeniedException", "not authorized to perform sagemaker:DescribeEndpoint", "missing permission for "),
+        ("ThrottlingException", "Rate exceeded", "AWS throttled DescribeEndpoint"),
+        ("ValidationException", "Could not find endpoint x", "endpoint not found"),
+    ],
+)
+def test_aws_errors_become_one_actionable_line(code: str, message: str, expected: str) -> None:
+    line = one_line(ClientError({"Error": {"Code": code, "Message": message}}, "DescribeEndpoint"))
+    assert line.startswith(expected) and "\n" not in line
+
+
+def test_an_aws_error_in_a_command_exits_4_with_one_line(
+    codepipeline: Stubbed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    codepipeline.stubber.add_client_error(
+        "get_pipeline_state", "AccessDeniedException", "not authorized to perform codepipeline:GetPipelineState"
+    )
+    assert main(["retry-stage", *ENVIRONMENT, "Deploy"]) == 4
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        "safedeploy retry-stage: AWS error: missing permission for GetPipelineState: "
+        "not authorized to perform codepipeline:GetPipelineState"
+    )
