@@ -58,9 +58,7 @@ class GuardrailsStack(Stack):
             self,
             "DeploymentConfigParameter",
             parameter_name=naming.parameter(Param.DEPLOYMENT_CONFIG),
-            string_value=json.dumps(
-                GuardrailParameter(settings=settings, alarm_names=self.alarm_names).to_dict()
-            ),
+            string_value=json.dumps(GuardrailParameter(settings=settings, alarm_names=self.alarm_names).to_dict()),
             description=f"Deployment strategy and auto-rollback alarms of {naming.endpoint}, read by safedeploy deploy",
         )
 

@@ -8,6 +8,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.naming import Naming
 from stacks.guardrails_stack import GuardrailsStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.pipeline.promotion import links_from_context
 from stacks.pipeline_stack import PipelineStack
 from stacks.serving_stack import ServingStack
@@ -57,4 +58,13 @@ class EnvironmentStage(Stage):
             naming=naming,
             env_config=env_config,
             storage=self.storage,
+        )
+        self.monitoring = MonitoringStack(
+            self,
+            "monitoring",
+            stack_name=naming.resource("monitoring"),
+            naming=naming,
+            storage=self.storage,
+            serving=self.serving,
+            guardrails=self.guardrails,
         )

@@ -160,7 +160,6 @@ def test_existing_feature_group_is_imported_by_name(cdk_context: dict[str, Any])
     )
 
 
-
 def _refs(node: Any) -> set[str]:
     if isinstance(node, dict):
         return {node["Ref"]} if set(node) == {"Ref"} else set().union(*map(_refs, node.values()))

@@ -1,0 +1,116 @@
+"""The environment's one dashboard, top to bottom in the order an operator reads a release: pipeline, endpoint,
+canary, gateway. Per-variant and per-metric series use SEARCH expressions, so variants and guarded metrics that
+appear later (an A/B candidate `v<N>`, accuracy) show up without a redeploy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_events as events
+from constructs import Construct
+
+from infra.naming import Naming
+from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_METRIC
+
+MINUTE = Duration.minutes(1)
+WIDTH = 12
+
+
+def _search(expression: str, statistic: str, label: str) -> cloudwatch.MathExpression:
+    return cloudwatch.MathExpression(
+        expression=f"SEARCH('{expression}', '{statistic}', 60)", label=label, period=MINUTE, using_metrics={}
+    )
+
+
+def _graph(
+    title: str, left: Sequence[cloudwatch.IMetric], right: Sequence[cloudwatch.IMetric] = ()
+) -> cloudwatch.GraphWidget:
+    return cloudwatch.GraphWidget(title=title, left=list(left), right=list(right), width=WIDTH, height=6)
+
+
+def _rule_invocations(rule: events.Rule, label: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace="AWS/Events",
+        metric_name="TriggeredRules",
+        dimensions_map={"RuleName": rule.rule_name},
+        statistic="Sum",
+        period=Duration.hours(1),
+        label=label,
+    )
+
+
+def build_dashboard(
+    scope: Construct,
+    naming: Naming,
+    *,
+    pipeline_rules: tuple[events.Rule, events.Rule],
+    alarms: Sequence[cloudwatch.IAlarm],
+    load_balancer: elbv2.ApplicationLoadBalancer,
+    target_group: elbv2.ApplicationTargetGroup,
+    service: ecs.FargateService,
+) -> cloudwatch.Dashboard:
+    endpoint = naming.endpoint
+    sagemaker = f'{{AWS/SageMaker,EndpointName,VariantName}} EndpointName="{endpoint}"'
+    canary = f'{{{CANARY_NAMESPACE},EndpointName,Metric}} EndpointName="{endpoint}"'
+    finished, approvals = pipeline_rules
+    dashboard = cloudwatch.Dashboard(scope, "Dashboard", dashboard_name=naming.resource("operations"))
+    dashboard.add_widgets(
+        cloudwatch.TextWidget(
+            markdown=f"# {naming.prefix}\nPipeline `{naming.pipeline}`, endpoint `{endpoint}`. "
+            f"Shell: `safedeploy status --env {naming.env}`; rollback: `safedeploy rollback --env {naming.env}`.",
+            width=24,
+            height=2,
+        ),
+        cloudwatch.AlarmStatusWidget(title="Rollback alarms", alarms=list(alarms), width=24, height=3),
+        _graph(
+            "Pipeline executions finished and approvals requested (per hour)",
+            [_rule_invocations(finished, "executions finished"), _rule_invocations(approvals, "approvals requested")],
+        ),
+        _graph(
+            "Endpoint invocations and errors per variant",
+            [_search(f'{sagemaker} MetricName="Invocations"', "Sum", "")],
+            [
+                _search(f'{sagemaker} MetricName="Invocation4XXErrors"', "Sum", ""),
+                _search(f'{sagemaker} MetricName="Invocation5XXErrors"', "Sum", ""),
+            ],
+        ),
+        _graph(
+            "Model latency per variant (microseconds): p50 and p99",
+            [
+                _search(f'{sagemaker} MetricName="ModelLatency"', "p50", ""),
+                _search(f'{sagemaker} MetricName="ModelLatency"', "p99", ""),
+            ],
+        ),
+        _graph(
+            "Canary: harm statistic against its boundary, per guarded metric; verdict (1 = roll back)",
+            [
+                _search(f'{canary} MetricName="CanaryStatistic"', "Maximum", ""),
+                _search(f'{canary} MetricName="CanaryBoundary"', "Maximum", ""),
+            ],
+            [
+                cloudwatch.Metric(
+                    namespace=CANARY_NAMESPACE,
+                    metric_name=VERDICT_METRIC,
+                    dimensions_map={"EndpointName": endpoint},
+                    statistic="Maximum",
+                    period=MINUTE,
+                )
+            ],
+        ),
+        _graph(
+            "Gateway: requests and target response time",
+            [load_balancer.metrics.request_count(period=MINUTE)],
+            [target_group.metrics.target_response_time(period=MINUTE, statistic="p99")],
+        ),
+        _graph(
+            "Gateway: healthy tasks, CPU and memory",
+            [target_group.metrics.healthy_host_count(period=MINUTE)],
+            [service.metric_cpu_utilization(period=MINUTE), service.metric_memory_utilization(period=MINUTE)],
+        ),
+    )
+    return dashboard

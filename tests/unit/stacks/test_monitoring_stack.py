@@ -1,0 +1,108 @@
+"""The monitoring stack: a dashboard with every promised widget, notifications scoped to this environment."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from stacks.stage import EnvironmentStage
+
+ENVS = ("dev", "prod")
+
+
+@pytest.fixture(scope="session")
+def monitoring(stages: dict[str, EnvironmentStage]) -> dict[str, Template]:
+    return {name: Template.from_stack(stage.monitoring) for name, stage in stages.items()}
+
+
+def dashboard_body(template: Template) -> str:
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]
+    # Tokens (ARNs, names of other stacks' resources) make the body an Fn::Join; its literal parts hold the layout.
+    return "".join(part if isinstance(part, str) else json.dumps(part) for part in body["Fn::Join"][1])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_dashboard_shows_every_concern(monitoring: dict[str, Template], env: str) -> None:
+    body = dashboard_body(monitoring[env])
+    for needle in (
+        "TriggeredRules",  # pipeline executions finished / approvals requested
+        'MetricName=\\"Invocations\\"',
+        'MetricName=\\"Invocation4XXErrors\\"',
+        'MetricName=\\"Invocation5XXErrors\\"',
+        "'p50'",
+        "'p99'",
+        "CanaryStatistic",
+        "CanaryBoundary",
+        "CanaryVerdict",
+        "RequestCount",
+        "TargetResponseTime",
+        "HealthyHostCount",
+        "CPUUtilization",
+        "MemoryUtilization",
+        f"my-mlops-{env}-endpoint",
+    ):
+        assert needle in body, needle
+    assert body.count('"type":"alarm"') == 1
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_notifications_reach_an_encrypted_ops_topic(monitoring: dict[str, Template], env: str) -> None:
+    template = monitoring[env]
+    (topic,) = template.find_resources("AWS::SNS::Topic").values()
+    assert topic["Properties"]["TopicName"] == f"my-mlops-{env}-ops"
+    assert "KmsMasterKeyId" in topic["Properties"]
+    rules = template.find_resources("AWS::Events::Rule")
+    assert len(rules) == 5
+    for rule in rules.values():
+        (target,) = rule["Properties"]["Targets"]
+        assert "InputTransformer" in target
+
+
+def patterns(template: Template) -> dict[str, dict[str, Any]]:
+    return {
+        rule["Properties"]["EventPattern"]["detail-type"][0]: rule["Properties"]["EventPattern"]
+        for rule in template.find_resources("AWS::Events::Rule").values()
+    }
+
+
+def test_every_rule_is_scoped_to_this_environment(monitoring: dict[str, Template]) -> None:
+    by_type = patterns(monitoring["dev"])
+    assert by_type["CodePipeline Pipeline Execution State Change"]["detail"] == {
+        "pipeline": ["my-mlops-dev-pipeline"],
+        "state": ["FAILED", "SUCCEEDED"],
+    }
+    assert by_type["CodePipeline Action Execution State Change"]["detail"]["type"] == {"category": ["Approval"]}
+    assert by_type["SageMaker Endpoint Deployment State Change"]["detail"] == {
+        "EndpointName": ["my-mlops-dev-endpoint"]
+    }
+    assert by_type["SageMaker Model Package State Change"]["detail"] == {
+        "ModelPackageGroupName": ["my-mlops-dev-models"]
+    }
+    assert by_type["CloudWatch Alarm State Change"]["detail"] == {"alarmName": [{"prefix": "my-mlops-dev-"}]}
+
+
+def test_messages_are_sentences_with_the_event_fields(monitoring: dict[str, Template]) -> None:
+    transformers = {
+        rule["Properties"]["EventPattern"]["detail-type"][0]: rule["Properties"]["Targets"][0]["InputTransformer"]
+        for rule in monitoring["dev"].find_resources("AWS::Events::Rule").values()
+    }
+    alarm = transformers["CloudWatch Alarm State Change"]
+    assert alarm["InputTemplate"] == '"Alarm <detail-alarmName> is <detail-state-value>: <detail-state-reason>"'
+    assert alarm["InputPathsMap"]["detail-state-reason"] == "$.detail.state.reason"
+    approval = transformers["CodePipeline Action Execution State Change"]["InputTemplate"]
+    assert "<detail-stage>/<detail-action>" in approval and "safedeploy status --env dev" in approval
+
+
+def test_eventbridge_may_use_the_environment_key(stages: dict[str, EnvironmentStage]) -> None:
+    """SNS needs the publisher to be allowed the topic's key; CDK's SnsTopic target adds that to the key policy."""
+    storage = Template.from_stack(stages["dev"].storage)
+    (key,) = storage.find_resources("AWS::KMS::Key").values()
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    granted = [s for s in statements if s.get("Principal") == {"Service": "events.amazonaws.com"}]
+    assert granted and all(
+        "kms:GenerateDataKey*" in s["Action"] or "kms:GenerateDataKey" in s["Action"] for s in granted
+    )
