@@ -6,7 +6,6 @@ per EndpointName and VariantName, plus EndpointConfigName while a blue/green dep
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +29,33 @@ def fleet_dimensions(endpoint: str, variant: str, config: str | None = None) -> 
     return [{"Name": name, "Value": value} for name, value in dims.items()]
 
 
+def publish_observed(
+    cloudwatch: Any, dimensions: list[dict[str, str]], minute: datetime, errors: int, latencies_ms: np.ndarray
+) -> None:
+    """One minute of a fleet as SageMaker reports it: sums, and latency as a statistic set in microseconds."""
+    requests = int(latencies_ms.size)
+    data: list[dict[str, Any]] = [
+        {"MetricName": "Invocations", "Dimensions": dimensions, "Timestamp": minute, "Value": float(requests)},
+        {"MetricName": "Invocation5XXErrors", "Dimensions": dimensions, "Timestamp": minute, "Value": float(errors)},
+    ]
+    if requests:
+        micros = latencies_ms * 1000.0
+        statistics = {
+            "SampleCount": float(requests),
+            "Sum": float(micros.sum()),
+            "Minimum": float(micros.min()),
+            "Maximum": float(micros.max()),
+        }
+        data.append(
+            {"MetricName": "ModelLatency", "Dimensions": dimensions, "Timestamp": minute, "StatisticValues": statistics}
+        )
+    cloudwatch.put_metric_data(Namespace=SAGEMAKER_NAMESPACE, MetricData=data)
+
+
+def draw_latencies(behaviour: FleetBehaviour, requests: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.normal(behaviour.latency_ms, behaviour.latency_sd_ms, size=requests).clip(min=1.0)
+
+
 def publish_minute(
     cloudwatch: Any,
     dimensions: list[dict[str, str]],
@@ -37,23 +63,7 @@ def publish_minute(
     requests: int,
     behaviour: FleetBehaviour,
     rng: np.random.Generator,
-) -> Mapping[str, float]:
-    """Draw one minute of a fleet's traffic and publish it as SageMaker would; returns what was published."""
+) -> None:
+    """Draw one minute of a fleet's traffic from its behaviour and publish it as SageMaker would."""
     errors = int(rng.binomial(requests, behaviour.error_rate)) if requests else 0
-    latencies = rng.normal(behaviour.latency_ms, behaviour.latency_sd_ms, size=requests).clip(min=1.0) * 1000.0
-    data: list[dict[str, Any]] = [
-        {"MetricName": "Invocations", "Dimensions": dimensions, "Timestamp": minute, "Value": float(requests)},
-        {"MetricName": "Invocation5XXErrors", "Dimensions": dimensions, "Timestamp": minute, "Value": float(errors)},
-    ]
-    if requests:
-        statistics = {
-            "SampleCount": float(requests),
-            "Sum": float(latencies.sum()),
-            "Minimum": float(latencies.min()),
-            "Maximum": float(latencies.max()),
-        }
-        data.append(
-            {"MetricName": "ModelLatency", "Dimensions": dimensions, "Timestamp": minute, "StatisticValues": statistics}
-        )
-    cloudwatch.put_metric_data(Namespace=SAGEMAKER_NAMESPACE, MetricData=data)
-    return {"requests": requests, "errors": errors, "latency_ms": float(latencies.mean() / 1000) if requests else 0.0}
+    publish_observed(cloudwatch, dimensions, minute, errors, draw_latencies(behaviour, requests, rng))

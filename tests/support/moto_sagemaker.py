@@ -74,6 +74,14 @@ class EndpointUpdates:
             raise ValueError("an update takes at least one DescribeEndpoint poll")
         self.plans[endpoint_name].append(PlannedUpdate(outcome, polls, reason or None))
 
+    def finish(self, endpoint_name: str, outcome: Outcome, reason: str = "") -> None:
+        """End the in-flight update at the next DescribeEndpoint as `outcome` (as SageMaker does on an alarm)."""
+        flight = self.in_flight.get(endpoint_name)
+        if flight is None:
+            raise ValueError(f"no update of {endpoint_name} is in flight")
+        flight.plan = PlannedUpdate(outcome, flight.plan.polls, reason or None)
+        flight.polls_left = 1
+
     def requests_for(self, endpoint_name: str) -> list[dict[str, Any]]:
         return [request for request in self.requests if request["EndpointName"] == endpoint_name]
 

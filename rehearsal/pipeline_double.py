@@ -1,0 +1,60 @@
+"""CodePipeline's side of the Lambda actions: where a job's result goes, and who approved what.
+
+moto has no CodePipeline job or action-execution APIs, and in a rehearsal CodePipeline's only role is to carry
+results between actions, so a small recorder plays it; the handlers call it exactly as they call CodePipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+APPROVER = "arn:aws:sts::123456789012:assumed-role/MlApprover/rehearsal-approver"
+
+
+@dataclass
+class CodePipelineDouble:
+    pipeline: str
+    results: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    approvals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def put_job_success_result(self, jobId: str, executionDetails: dict[str, Any] | None = None, **_: Any) -> None:  # noqa: N803
+        self.results[jobId] = (True, (executionDetails or {}).get("summary", ""))
+
+    def put_job_failure_result(self, jobId: str, failureDetails: dict[str, Any], **_: Any) -> None:  # noqa: N803
+        self.results[jobId] = (False, failureDetails.get("message", ""))
+
+    def approve(self, execution_id: str, stage: str, action: str, comment: str, approved: bool = True) -> None:
+        """A person's decision, as the approval action records it."""
+        now = datetime.now(UTC)
+        self.approvals.setdefault(execution_id, []).append(
+            {
+                "pipelineExecutionId": execution_id,
+                "actionExecutionId": f"{execution_id}-{stage}",
+                "stageName": stage,
+                "actionName": action,
+                "startTime": now,
+                "lastUpdateTime": now,
+                "status": "Succeeded" if approved else "Failed",
+                "updatedBy": APPROVER,
+                "input": {"actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}},
+                "output": {"executionResult": {"externalExecutionId": "token", "externalExecutionSummary": comment}},
+            }
+        )
+
+    def get_paginator(self, operation: str) -> _Paginator:
+        if operation != "list_action_executions":
+            raise NotImplementedError(operation)
+        return _Paginator(self)
+
+
+@dataclass
+class _Paginator:
+    double: CodePipelineDouble
+
+    def paginate(self, pipelineName: str, filter: dict[str, str], **_: Any) -> Iterator[dict[str, Any]]:  # noqa: A002, N803
+        if pipelineName != self.double.pipeline:
+            raise ValueError(f"unknown pipeline {pipelineName}")
+        yield {"actionExecutionDetails": list(self.double.approvals.get(filter["pipelineExecutionId"], []))}
