@@ -8,7 +8,7 @@ CDK := npx --no-install cdk
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: setup synth test test-fast lint bench clean
+.PHONY: setup synth test test-fast lint bench rehearse clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -42,5 +42,8 @@ lint: setup
 bench: setup  ## every benchmark prints its figures; none of them is a test
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
+rehearse: setup  ## a full release on moto: a good candidate promoted, a bad one rolled back (see docs/rehearsal.md)
+	$(BIN)/python -m rehearsal --output rehearsal-output
+
 clean:
-	rm -rf cdk.out .pytest_cache
+	rm -rf cdk.out .pytest_cache rehearsal-output

@@ -46,5 +46,7 @@ def start_build(buildspec: Path, environment: Mapping[str, str], source_dir: Pat
 
 
 def exported_variables(output: str) -> dict[str, str]:
-    pairs = (line.removeprefix("EXPORTED ").split("=", 1) for line in output.splitlines() if line.startswith("EXPORTED "))
+    pairs = (
+        line.removeprefix("EXPORTED ").split("=", 1) for line in output.splitlines() if line.startswith("EXPORTED ")
+    )
     return {name: value for name, value in pairs}

@@ -20,10 +20,10 @@ class CodePipelineDouble:
     results: dict[str, tuple[bool, str]] = field(default_factory=dict)
     approvals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
-    def put_job_success_result(self, jobId: str, executionDetails: dict[str, Any] | None = None, **_: Any) -> None:  # noqa: N803
+    def put_job_success_result(self, jobId: str, executionDetails: dict[str, Any] | None = None, **_: Any) -> None:
         self.results[jobId] = (True, (executionDetails or {}).get("summary", ""))
 
-    def put_job_failure_result(self, jobId: str, failureDetails: dict[str, Any], **_: Any) -> None:  # noqa: N803
+    def put_job_failure_result(self, jobId: str, failureDetails: dict[str, Any], **_: Any) -> None:
         self.results[jobId] = (False, failureDetails.get("message", ""))
 
     def approve(self, execution_id: str, stage: str, action: str, comment: str, approved: bool = True) -> None:
@@ -39,7 +39,9 @@ class CodePipelineDouble:
                 "lastUpdateTime": now,
                 "status": "Succeeded" if approved else "Failed",
                 "updatedBy": APPROVER,
-                "input": {"actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}},
+                "input": {
+                    "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}
+                },
                 "output": {"executionResult": {"externalExecutionId": "token", "externalExecutionSummary": comment}},
             }
         )
@@ -54,7 +56,7 @@ class CodePipelineDouble:
 class _Paginator:
     double: CodePipelineDouble
 
-    def paginate(self, pipelineName: str, filter: dict[str, str], **_: Any) -> Iterator[dict[str, Any]]:  # noqa: A002, N803
+    def paginate(self, pipelineName: str, filter: dict[str, str], **_: Any) -> Iterator[dict[str, Any]]:
         if pipelineName != self.double.pipeline:
             raise ValueError(f"unknown pipeline {pipelineName}")
         yield {"actionExecutionDetails": list(self.double.approvals.get(filter["pipelineExecutionId"], []))}

@@ -29,6 +29,9 @@ from safedeploy.parameters import Param
 from stacks.storage_stack import StorageStack
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
+# Alarm names (after `<project>-<env>-`) that SageMaker watches during a deployment.
+ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM = "endpoint-5xx-rate", "endpoint-model-latency", "canary-verdict"
+ROLLBACK_ALARMS = (ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM)
 # Blue/green and rolling updates keep the variant name, so endpoint-wide alarms watch both fleets (per SageMaker's
 # alarm examples); the canary analysis separates the fleets by the EndpointConfigName dimension.
 BLUE_GREEN_VARIANT = "AllTraffic"
@@ -94,7 +97,7 @@ class GuardrailsStack(Stack):
             cloudwatch.Alarm(
                 self,
                 "ErrorRateAlarm",
-                alarm_name=self.naming.resource("endpoint-5xx-rate"),
+                alarm_name=self.naming.resource(ERROR_RATE_ALARM),
                 alarm_description="5xx error rate of the endpoint; SageMaker rolls a deployment back when it fires",
                 metric=error_rate,
                 threshold=settings.alarms.error_rate_5xx_percent,
@@ -106,7 +109,7 @@ class GuardrailsStack(Stack):
             cloudwatch.Alarm(
                 self,
                 "LatencyAlarm",
-                alarm_name=self.naming.resource("endpoint-model-latency"),
+                alarm_name=self.naming.resource(LATENCY_ALARM),
                 alarm_description="p99 model latency of the endpoint (microseconds)",
                 metric=latency,
                 threshold=settings.alarms.model_latency_ms * 1000,
@@ -118,7 +121,7 @@ class GuardrailsStack(Stack):
             cloudwatch.Alarm(
                 self,
                 "CanaryVerdictAlarm",
-                alarm_name=self.naming.resource("canary-verdict"),
+                alarm_name=self.naming.resource(VERDICT_ALARM),
                 alarm_description=(
                     "1 = the canary analysis found the candidate harmful. Missing data is breaching: an analysis that "
                     "stops running rolls the deployment back instead of letting an unexamined model through."

@@ -1,0 +1,44 @@
+"""`python -m rehearsal [--output DIR]`: play the release rehearsal and report; exit 1 if any check fails."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rehearsal.report import final_checks, plot_canary, write_timeline
+from rehearsal.scenario import CANDIDATES, Outcome, rehearsal_world
+
+
+def run(output: Path, seed: int = 20261124, say=print) -> dict[str, bool]:
+    output.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as work, rehearsal_world(Path(work), say, seed) as rehearsal:
+        say(f"rehearsing {rehearsal.world.naming.prefix} on moto: endpoint {rehearsal.world.naming.endpoint}")
+        live = rehearsal.release("live model", None)
+        candidates: list[Outcome] = [rehearsal.release(f"{c.name}", c.behaviour) for c in CANDIDATES]
+        checks = final_checks(rehearsal, live, candidates)
+    write_timeline(output / "timeline.json", [live, *candidates], checks)
+    plot_canary(output / "canary.png", candidates)
+    say(f"\nsummary ({time.perf_counter() - started:.0f} s):")
+    for candidate, outcome in zip(CANDIDATES, candidates, strict=True):
+        say(f"  {candidate.name} candidate: {outcome.result} (expected {candidate.expected})")
+    for check, passed in checks.items():
+        say(f"  [{'ok' if passed else 'FAILED'}] {check}")
+    say(f"timeline: {output / 'timeline.json'}; plot: {output / 'canary.png'}")
+    return checks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m rehearsal", description=__doc__)
+    parser.add_argument("--output", type=Path, default=Path("rehearsal-output"), help="default: %(default)s")
+    parser.add_argument("--seed", type=int, default=20261124, help="traffic randomness (default: %(default)s)")
+    args = parser.parse_args()
+    checks = run(args.output, args.seed)
+    sys.exit(0 if all(checks.values()) else 1)
+
+
+if __name__ == "__main__":
+    main()

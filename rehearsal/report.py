@@ -1,0 +1,84 @@
+"""What a rehearsal leaves behind: the checks that say whether it went as it must, the decision timeline (JSON)
+and a plot of each candidate's canary statistics against their boundaries (PNG)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from rehearsal.scenario import Outcome, Rehearsal
+from safedeploy.guardrails import resource_tags
+
+
+def final_checks(rehearsal: Rehearsal, live: Outcome, candidates: list[Outcome]) -> dict[str, bool]:
+    """The promised end state, read back from AWS (moto), not from what the rehearsal believes it did."""
+    sm, s3 = rehearsal.server.client("sagemaker"), rehearsal.server.client("s3")
+    naming = rehearsal.world.naming
+    endpoint = sm.describe_endpoint(EndpointName=naming.endpoint)
+    serving = resource_tags.read_tags(sm, endpoint["EndpointArn"]).get(resource_tags.PACKAGE_ARN)
+    by_name = {outcome.name: outcome for outcome in candidates}
+    good, bad = by_name["good"], by_name["bad"]
+    packages = sm.list_model_packages(ModelPackageGroupName=naming.model_package_group)["ModelPackageSummaryList"]
+    reports = [
+        sm.describe_model_package(ModelPackageName=p["ModelPackageArn"])["ModelMetrics"]["ModelQuality"]["Statistics"]
+        for p in packages
+    ]
+    records = [minute["record_uri"] for outcome in candidates for minute in outcome.minutes if minute["record_uri"]]
+    return {
+        "first model live": live.result == "live",
+        "good candidate Approved": _status(sm, good.package_arn) == "Approved",
+        "good candidate serves 100 %": serving == good.package_arn
+        and [v["CurrentWeight"] for v in endpoint["ProductionVariants"]] == [1.0],
+        "bad candidate rolled back by the canary": bad.result == "rolled back" and bad.deploy_exit_code == 4,
+        "live model unchanged after the rollback": endpoint["EndpointStatus"] == "InService"
+        and serving == good.package_arn,
+        "every model package kept": len(packages) == 1 + len(candidates),
+        "every evaluation report kept": all(_exists(s3, report["S3Uri"]) for report in reports),
+        "every decision record kept": bool(records) and all(_exists(s3, uri) for uri in records),
+    }
+
+
+def _status(sm: Any, package_arn: str) -> str:
+    return sm.describe_model_package(ModelPackageName=package_arn)["ModelApprovalStatus"]
+
+
+def _exists(s3: Any, uri: str) -> bool:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount", 0) > 0
+
+
+def write_timeline(path: Path, outcomes: list[Outcome], checks: dict[str, bool]) -> None:
+    path.write_text(json.dumps({"releases": [asdict(o) for o in outcomes], "checks": checks}, indent=2, default=str))
+
+
+def plot_canary(path: Path, candidates: list[Outcome]) -> None:
+    figure, axes = plt.subplots(1, len(candidates), figsize=(6 * len(candidates), 4), squeeze=False)
+    for axis, outcome in zip(axes[0], candidates, strict=True):
+        for metric in sorted({name for minute in outcome.minutes for name in minute["statistics"]}):
+            points = [
+                (m["minute"], m["statistics"][metric]["statistic"], m["statistics"][metric]["boundary"])
+                for m in outcome.minutes
+                if metric in m["statistics"] and m["statistics"][metric]["statistic"] is not None
+            ]
+            if not points:
+                continue
+            minutes, statistics, boundaries = zip(*points, strict=True)
+            (line,) = axis.plot(minutes, statistics, marker="o", label=f"{metric} harm z")
+            axis.step(
+                minutes, boundaries, where="post", linestyle="--", color=line.get_color(), label=f"{metric} boundary"
+            )
+        axis.set_title(f"{outcome.name} candidate: {outcome.result}")
+        axis.set_xlabel("minute of the bake")
+        axis.set_ylabel("one-sided harm statistic (z)")
+        axis.axhline(0, color="grey", linewidth=0.5)
+        axis.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

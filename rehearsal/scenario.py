@@ -1,0 +1,312 @@
+"""The release rehearsal: a first model goes live, a candidate as good as it is promoted, a worse one is rolled
+back by the canary analysis. Each step calls the product's own code; the rehearsal plays the people (approvers)
+and the orchestration (CodePipeline handing results between actions, SageMaker and CloudWatch acting on time).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+
+from rehearsal import codebuild
+from rehearsal.aws_simulator import Fleet, TrafficReplay, VerdictAlarm, minute_start
+from rehearsal.pipeline_double import CodePipelineDouble
+from rehearsal.world import ROOT, World, provision
+from safedeploy.release_control.aws_clients import AwsClients
+from serving.stub_endpoint import StubBehaviour, running_stub
+from stacks.pipeline_stack import APPROVAL_ACTION, APPROVAL_STAGE
+from tests.integration.gateway.gateway_harness import Gateway, gateway_environment, running_gateway
+from tests.support.aws import REGION, MotoServer, moto_server
+from tests.support.fleet_metrics import FleetBehaviour
+from tests.support.moto_sagemaker import endpoint_updates, queue_invocation_results
+
+LIVE = FleetBehaviour(error_rate=0.01, latency_ms=50)
+REQUESTS_PER_MINUTE = 300
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    behaviour: FleetBehaviour
+    expected: str  # "promoted" or "rolled back"
+
+
+CANDIDATES = (
+    Candidate("good", LIVE, "promoted"),
+    Candidate("bad", FleetBehaviour(error_rate=0.08, latency_ms=80), "rolled back"),
+)
+
+
+@dataclass
+class Outcome:
+    name: str
+    package_arn: str
+    deploy_exit_code: int
+    result: str
+    minutes: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Rehearsal:
+    server: MotoServer
+    world: World
+    source_dir: Path
+    gateway: Gateway
+    stub: StubBehaviour
+    say: Say
+    rng: np.random.Generator
+    double: CodePipelineDouble = field(init=False)
+    builds: int = 0
+
+    def __post_init__(self) -> None:
+        self.double = CodePipelineDouble(self.world.naming.pipeline)
+        self.clients = AwsClients(overrides={"codepipeline": self.double}, session=boto3.session.Session())
+
+    # --- one release: the dev pipeline's actions in order ------------------------------------------------------
+
+    def release(self, label: str, fleet: FleetBehaviour | None) -> Outcome:
+        execution_id = f"rehearsal-{label}"
+        commit = f"{abs(hash(label)) % 16**12:012x}" * 3 + "abcd"
+        package_arn = self._step(f"{label}: Train (buildspec-dev.yml)", lambda: self._train(commit))
+        self._step(f"{label}: QualityGate", lambda: self._quality_gate(package_arn))
+        self._step(f"{label}: Approval (given by the rehearsal's approver)", lambda: self._approve(execution_id))
+        self._step(f"{label}: ApprovalSync", lambda: self._approval_sync(package_arn, execution_id))
+        return self._step(f"{label}: Deploy (buildspec-deploy.yml)", lambda: self._deploy(label, package_arn, fleet))
+
+    def _step(self, title: str, action: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        result = action()
+        shown = result.result if isinstance(result, Outcome) else result
+        self.say(f"[{time.perf_counter() - started:5.1f} s] {title}: {shown}")
+        return result
+
+    def _aws(self) -> dict[str, str]:
+        return {**self.server.environment(), "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
+
+    def _build(self, buildspec: str, **variables: str) -> tuple[int, str]:
+        self.builds += 1
+        environment = codebuild.codebuild_environment(
+            self._aws(),
+            self.source_dir,
+            PROJECT=self.world.naming.project,
+            ENV=self.world.naming.env,
+            CODEBUILD_BUILD_NUMBER=str(self.builds),
+            **variables,
+        )
+        process = codebuild.start_build(ROOT / buildspec, environment, self.source_dir)
+        output, _ = process.communicate(timeout=600)
+        return process.returncode, output
+
+    def _train(self, commit: str) -> str:
+        code, output = self._build(
+            "buildspec-dev.yml",
+            USE_SM_PIPELINE="false",
+            USE_FEATURE_STORE="false",
+            TRAINING_ROWS="3000",
+            CODEBUILD_RESOLVED_SOURCE_VERSION=commit,
+        )
+        if code:
+            raise RuntimeError(f"train build failed:\n{output[-3000:]}")
+        return codebuild.exported_variables(output)["MODEL_PACKAGE_ARN"]
+
+    def _lambda(self, module: Any, parameters: dict[str, Any], job_id: str) -> str:
+        module.clients = self.clients
+        module.handler(job_event(parameters, job_id), LambdaContext())
+        succeeded, message = self.double.results[job_id]
+        if not succeeded:
+            raise RuntimeError(f"{job_id} failed: {message}")
+        return message.splitlines()[0]
+
+    def _quality_gate(self, package_arn: str) -> str:
+        from lambdas.quality_gate import handler
+
+        thresholds = self.world.config.quality_gate.model_dump()
+        return self._lambda(handler, {"model_package_arn": package_arn, "thresholds": thresholds}, "gate")
+
+    def _approve(self, execution_id: str) -> str:
+        self.double.approve(execution_id, APPROVAL_STAGE, APPROVAL_ACTION, "metrics reviewed in the rehearsal")
+        return "approved by a person"
+
+    def _approval_sync(self, package_arn: str, execution_id: str) -> str:
+        from lambdas.approval_sync import handler
+
+        parameters = {
+            "model_package_arn": package_arn,
+            "pipeline_name": self.world.naming.pipeline,
+            "pipeline_execution_id": execution_id,
+            "approval_stage": APPROVAL_STAGE,
+            "approval_action": APPROVAL_ACTION,
+        }
+        return self._lambda(handler, parameters, "sync")
+
+    # --- deploy with guardrails, traffic and the canary analysis -------------------------------------------------
+
+    def _deploy(self, label: str, package_arn: str, candidate: FleetBehaviour | None) -> Outcome:
+        queue_invocation_results(REGION, *(["0.73\n"] * 4))  # the smoke test's answers
+        endpoint = self.world.naming.endpoint
+        sm = self.server.client("sagemaker")
+        if candidate is None:
+            code, output = self._build("buildspec-deploy.yml", MODEL_PACKAGE_ARN=package_arn)
+            return Outcome(label, package_arn, code, "live" if code == 0 else f"failed:\n{output[-2000:]}")
+        updates = endpoint_updates(REGION)
+        updates.plan(endpoint, "succeed", polls=10**9)
+        environment = codebuild.codebuild_environment(
+            self._aws(),
+            self.source_dir,
+            PROJECT=self.world.naming.project,
+            ENV=self.world.naming.env,
+            MODEL_PACKAGE_ARN=package_arn,
+            SAFEDEPLOY_POLL_SECONDS="0.05",
+        )
+        process = codebuild.start_build(ROOT / "buildspec-deploy.yml", environment, self.source_dir)
+        started = _wait_for_update(sm, endpoint)
+        live, new = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"], started["EndpointConfigName"]
+        fleets = [Fleet(live, 0.9, LIVE), Fleet(new, 0.1, candidate)]
+        outcome = Outcome(label, package_arn, -1, "")
+        rolled_back = self._bake(started["StartTime"], fleets, outcome)
+        updates.finish(endpoint, "rollback" if rolled_back else "succeed", "CanaryVerdict alarm" if rolled_back else "")
+        output, _ = process.communicate(timeout=300)
+        outcome.deploy_exit_code = process.returncode
+        outcome.result = "rolled back" if rolled_back else ("promoted" if process.returncode == 0 else "failed")
+        if outcome.result == "failed":
+            outcome.result += f":\n{output[-2000:]}"
+        return outcome
+
+    def _bake(self, start: Any, fleets: list[Fleet], outcome: Outcome) -> bool:
+        """Simulated minutes of the canary bake; True when the verdict alarm fired (SageMaker rolls back)."""
+        from lambdas.canary_analysis import handler
+
+        handler.clients = AwsClients(session=boto3.session.Session())
+        traffic = TrafficReplay(
+            self.world.naming.endpoint, self.gateway.url, self.gateway.log, self.stub, self.server.client("cloudwatch"),
+            self.rng,
+        )  # fmt: skip
+        alarm = VerdictAlarm()
+        bake_minutes = max(1, self.world.config.endpoint.wait_interval_seconds // 60)
+        for minute in range(bake_minutes):
+            served = traffic.minute(minute_start(start, minute) + timedelta(seconds=30), REQUESTS_PER_MINUTE, fleets)
+            now = minute_start(start, minute + 1) + timedelta(seconds=5)
+            event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": now.isoformat(), "detail": {}}
+            summary = handler.handler(event, LambdaContext())
+            record = _read_record(self.server.client("s3"), summary.get("record_uri"))
+            fired = alarm.observe(summary["verdict_metric"])
+            outcome.minutes.append(_minute_entry(minute + 1, served, summary, record, fired))
+            self.say(_minute_line(outcome.minutes[-1]))
+            if fired:
+                return True
+        return False
+
+
+def _wait_for_update(sm: Any, endpoint: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pending = sm.describe_endpoint(EndpointName=endpoint).get("PendingDeploymentSummary")
+        if pending:
+            return pending
+        time.sleep(0.05)
+    raise RuntimeError(f"the deploy build never started an update of {endpoint}")
+
+
+def _read_record(s3: Any, uri: str | None) -> dict[str, Any]:
+    if not uri:
+        return {}
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _minute_entry(minute: int, served: Any, summary: dict[str, Any], record: dict[str, Any], fired: bool) -> dict:
+    metrics = record.get("verdict", {}).get("metrics", {})
+    return {
+        "minute": minute,
+        "fleets": served.per_fleet,
+        "gateway_statuses": served.gateway_statuses,
+        "decision": summary["decision"],
+        "verdict_metric": summary["verdict_metric"],
+        "alarm": "ALARM" if fired else "OK",
+        "record_uri": summary.get("record_uri"),
+        "statistics": {
+            name: {key: details.get(key) for key in ("statistic", "boundary", "n_candidate", "candidate", "baseline")}
+            for name, details in metrics.items()
+        },
+    }
+
+
+def _minute_line(entry: dict[str, Any]) -> str:
+    stats = "; ".join(
+        f"{name} z={_num(values['statistic'])} bound={_num(values['boundary'])}"
+        for name, values in entry["statistics"].items()
+    )
+    head = (
+        f"    minute {entry['minute']:2d}: {entry['decision']:<8} verdict={entry['verdict_metric']} {entry['alarm']:<5}"
+    )
+    return f"{head} {stats}"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def job_event(parameters: dict[str, Any], job_id: str) -> dict[str, Any]:
+    """The CodePipeline Lambda-invoke event, as CodePipeline sends it."""
+    return {
+        "CodePipeline.job": {
+            "id": job_id,
+            "accountId": "123456789012",
+            "data": {
+                "actionConfiguration": {"configuration": {"UserParameters": json.dumps(parameters)}},
+                "inputArtifacts": [],
+                "outputArtifacts": [],
+                "artifactCredentials": {"accessKeyId": "x", "secretAccessKey": "x", "sessionToken": "x"},
+            },
+        }
+    }
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "rehearsal"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:ap-northeast-2:123456789012:function:rehearsal"
+    aws_request_id: str = "rehearsal"
+
+
+@contextmanager
+def rehearsal_world(work_dir: Path, say: Say, seed: int) -> Iterator[Rehearsal]:
+    """moto, the provisioned environment, a checkout of the model code, the stub endpoint and the real gateway."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto_server's per-request access log
+    with ExitStack() as stack:
+        server = stack.enter_context(moto_server())
+        for name, value in {
+            **server.environment(),
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "POWERTOOLS_METRICS_NAMESPACE": "SafeDeploy",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_DISABLED": "true",  # the handlers' own EMF lines would interleave with the report
+        }.items():
+            os.environ[name] = value
+        world = provision(server)
+        os.environ.update(SAFEDEPLOY_PROJECT=world.naming.project, SAFEDEPLOY_ENV=world.naming.env)
+        source_dir = work_dir / "source"
+        shutil.copytree(ROOT / "ml", source_dir / "ml", ignore=shutil.ignore_patterns("__pycache__"))
+        stub = StubBehaviour(record=False)
+        stub_url = stack.enter_context(running_stub(stub))
+        environment = gateway_environment(
+            server, stub_url, ENDPOINT_NAME=world.naming.endpoint, ALLOW_DEV_SECRET="true", ENDPOINT_TIMEOUT_SECONDS="5"
+        )
+        gateway = stack.enter_context(running_gateway(environment, work_dir / "gateway.log"))
+        yield Rehearsal(server, world, source_dir, gateway, stub, say, np.random.default_rng(seed))

@@ -1,0 +1,38 @@
+"""The end-to-end rehearsal as `make rehearse` plays it: the good candidate is promoted, the bad one rolled back by
+the canary analysis, and nothing is lost on the way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rehearsal.__main__ import run
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_a_good_candidate_is_promoted_and_a_bad_one_rolled_back(tmp_path: Path) -> None:
+    lines: list[str] = []
+    checks = run(tmp_path, say=lines.append)
+    assert checks == dict.fromkeys(checks, True), checks
+    assert {
+        "good candidate Approved",
+        "good candidate serves 100 %",
+        "bad candidate rolled back by the canary",
+        "live model unchanged after the rollback",
+        "every model package kept",
+        "every evaluation report kept",
+        "every decision record kept",
+    } <= set(checks)
+    timeline = json.loads((tmp_path / "timeline.json").read_text())
+    good, bad = timeline["releases"][1], timeline["releases"][2]
+    assert good["deploy_exit_code"] == 0 and all(minute["verdict_metric"] == 0 for minute in good["minutes"])
+    assert bad["deploy_exit_code"] == 4 and bad["minutes"][-1]["alarm"] == "ALARM"
+    assert (
+        bad["minutes"][-1]["statistics"]["error_rate"]["statistic"]
+        >= bad["minutes"][-1]["statistics"]["error_rate"]["boundary"]
+    )
+    assert (tmp_path / "canary.png").read_bytes().startswith(b"\x89PNG")
+    assert any("minute" in line and "ROLLBACK" in line for line in lines)
