@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import boto3
 import numpy as np
@@ -123,8 +124,8 @@ class Rehearsal:
         return codebuild.exported_variables(output)["MODEL_PACKAGE_ARN"]
 
     def _lambda(self, module: Any, parameters: dict[str, Any], job_id: str) -> str:
-        module.clients = self.clients
-        module.handler(job_event(parameters, job_id), LambdaContext())
+        with patch.object(module, "clients", self.clients):
+            module.handler(job_event(parameters, job_id), LambdaContext())
         succeeded, message = self.double.results[job_id]
         if not succeeded:
             raise RuntimeError(f"{job_id} failed: {message}")
@@ -189,7 +190,10 @@ class Rehearsal:
         """Simulated minutes of the canary bake; True when the verdict alarm fired (SageMaker rolls back)."""
         from lambdas.canary_analysis import handler
 
-        handler.clients = AwsClients(session=boto3.session.Session())
+        with patch.object(handler, "clients", AwsClients(session=boto3.session.Session())):
+            return self._minutes(handler, start, fleets, outcome)
+
+    def _minutes(self, handler: Any, start: Any, fleets: list[Fleet], outcome: Outcome) -> bool:
         traffic = TrafficReplay(
             self.world.naming.endpoint, self.gateway.url, self.gateway.log, self.stub, self.server.client("cloudwatch"),
             self.rng,
@@ -289,7 +293,9 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int) -> Iterator[Rehearsal]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto_server's per-request access log
     with ExitStack() as stack:
         server = stack.enter_context(moto_server())
-        for name, value in {
+        world = provision(server)
+        # The handlers run in this process as Lambda would run them: configured by environment, restored afterwards.
+        environment = {
             **server.environment(),
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
@@ -297,10 +303,10 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int) -> Iterator[Rehearsal]:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "POWERTOOLS_METRICS_DISABLED": "true",  # the handlers' own EMF lines would interleave with the report
-        }.items():
-            os.environ[name] = value
-        world = provision(server)
-        os.environ.update(SAFEDEPLOY_PROJECT=world.naming.project, SAFEDEPLOY_ENV=world.naming.env)
+            "SAFEDEPLOY_PROJECT": world.naming.project,
+            "SAFEDEPLOY_ENV": world.naming.env,
+        }
+        stack.enter_context(patch.dict(os.environ, environment))
         source_dir = work_dir / "source"
         shutil.copytree(ROOT / "ml", source_dir / "ml", ignore=shutil.ignore_patterns("__pycache__"))
         stub = StubBehaviour(record=False)
