@@ -193,3 +193,37 @@ def test_an_aws_error_in_a_command_exits_4_with_one_line(
         "safedeploy retry-stage: AWS error: missing permission for GetPipelineState: "
         "not authorized to perform codepipeline:GetPipelineState"
     )
+
+
+def test_status_of_an_environment_that_is_not_deployed_says_so(
+    codepipeline: Stubbed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status", "--project", PROJECT, "--env", "staging"]) == 2
+    error = capsys.readouterr().err
+    assert "SSM parameter /demo/staging/pipeline-name not found" in error
+    assert "environment 'staging' deployed" in error
+
+
+def test_status_renders_the_endpoint_and_the_last_canary_decision(
+    codepipeline: Stubbed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sm, s3 = SESSION.client("sagemaker"), SESSION.client("s3")
+    sm.create_model(
+        ModelName="m1", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"}
+    )
+    variant = {"VariantName": "AllTraffic", "ModelName": "m1", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1,
+               "InitialVariantWeight": 1.0}  # fmt: skip
+    sm.create_endpoint_config(EndpointConfigName=f"{ENDPOINT}-v1", ProductionVariants=[variant])
+    sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-v1")
+    key = f"decisions/{ENDPOINT}/{ENDPOINT}-v2/20261124T120105Z-ROLLBACK.json"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"{}")
+    codepipeline.stubber.add_response("get_pipeline_state", pipeline_state("Succeeded"), {"name": PIPELINE})
+    codepipeline.stubber.add_response(
+        "list_pipeline_executions", {"pipelineExecutionSummaries": []}, {"pipelineName": PIPELINE, "maxResults": 5}
+    )
+    assert main(["status", *ENVIRONMENT]) == 0
+    shown = capsys.readouterr().out
+    assert f"endpoint {ENDPOINT}: InService" in shown
+    assert "traffic: AllTraffic 100%" in shown
+    assert "last canary decision: ROLLBACK at 20261124T120105Z" in shown
+    assert "  Deploy           Succeeded" in shown
