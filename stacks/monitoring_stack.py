@@ -13,7 +13,12 @@ from constructs import Construct
 from infra.naming import Naming
 from stacks.guardrails_stack import GuardrailsStack
 from stacks.monitoring.dashboard import build_dashboard
-from stacks.monitoring.notifications import route_notifications
+from stacks.monitoring.notifications import (
+    APPROVAL_WAITING,
+    PIPELINE_FAILED,
+    PIPELINE_SUCCEEDED,
+    route_notifications,
+)
 from stacks.serving_stack import ServingStack
 from stacks.storage_stack import StorageStack
 
@@ -41,10 +46,15 @@ class MonitoringStack(Stack):
         )
         self.rules = route_notifications(self, naming, self.topic)
         by_id = {rule.node.id: rule for rule in self.rules}
+        pipeline_events = {
+            "executions succeeded": by_id[PIPELINE_SUCCEEDED],
+            "executions failed": by_id[PIPELINE_FAILED],
+            "approvals requested": by_id[APPROVAL_WAITING],
+        }
         self.dashboard = build_dashboard(
             self,
             naming,
-            pipeline_rules=(by_id["PipelineFinished"], by_id["ApprovalWaiting"]),
+            pipeline_events=pipeline_events,
             alarms=guardrails.alarms,
             load_balancer=serving.front_door.load_balancer,
             target_group=serving.target_group,

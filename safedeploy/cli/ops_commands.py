@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from typing import Any
 
 from safedeploy.cli.aws_session import add_environment_arguments, environment, session
 from safedeploy.guardrails.deploy_target import read_parameter
-from safedeploy.operations.pipeline_actions import decide, retry_stage
+from safedeploy.operations.pipeline_actions import ApprovalGiven, StageRetried, decide, retry_stage
 from safedeploy.operations.status import environment_status
 from safedeploy.parameters import Param
 
@@ -20,8 +21,7 @@ def register(subparsers: Any) -> None:
         description="Show the environment's pipeline stages, pending approvals (candidate metrics beside the live "
         "model's), the endpoint's config, package version and traffic split, and the last canary decision.",
     )
-    add_environment_arguments(status)
-    status.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_common_arguments(status)
     status.set_defaults(func=run_status)
 
     for name, decision in (("approve", "Approved"), ("reject", "Rejected")):
@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
             help=f"{name} the approval the pipeline is waiting for",
             description=f"{decision.removesuffix('d')} the pending manual approval (the console is the primary path).",
         )
-        add_environment_arguments(parser)
+        _add_common_arguments(parser)
         parser.add_argument("--comment", required=True, help="why; recorded on the model package")
         parser.add_argument("--stage", help="the approval stage, when several are waiting")
         parser.set_defaults(func=run_decision, decision=decision)
@@ -40,9 +40,18 @@ def register(subparsers: Any) -> None:
         help="retry the failed actions of a pipeline stage",
         description="Retry the failed actions of NAME in the latest pipeline execution (the console's Retry Stage).",
     )
-    add_environment_arguments(retry)
+    _add_common_arguments(retry)
     retry.add_argument("stage", metavar="NAME", help="stage name, e.g. Train or Deploy")
     retry.set_defaults(func=run_retry)
+
+
+def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    add_environment_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output, for scripts")
+
+
+def _print(args: argparse.Namespace, result: ApprovalGiven | StageRetried) -> None:
+    print(json.dumps(asdict(result)) if args.json else result.summary())
 
 
 def _pipeline_name(args: argparse.Namespace) -> tuple[Any, str]:
@@ -60,13 +69,13 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_decision(args: argparse.Namespace) -> int:
     aws, pipeline = _pipeline_name(args)
-    print(decide(aws.client("codepipeline"), pipeline, args.decision, args.comment, args.stage))
+    _print(args, decide(aws.client("codepipeline"), pipeline, args.decision, args.comment, args.stage))
     return 0
 
 
 def run_retry(args: argparse.Namespace) -> int:
     aws, pipeline = _pipeline_name(args)
-    print(retry_stage(aws.client("codepipeline"), pipeline, args.stage))
+    _print(args, retry_stage(aws.client("codepipeline"), pipeline, args.stage))
     return 0
 
 

@@ -22,6 +22,29 @@ class PendingApproval:
 
 
 @dataclass(frozen=True)
+class ApprovalGiven:
+    pipeline: str
+    stage: str
+    action: str
+    execution_id: str | None
+    decision: Decision
+    comment: str
+
+    def summary(self) -> str:
+        return f"{self.decision.lower()} {self.stage}/{self.action} of {self.pipeline} execution {self.execution_id}"
+
+
+@dataclass(frozen=True)
+class StageRetried:
+    pipeline: str
+    stage: str
+    execution_id: str
+
+    def summary(self) -> str:
+        return f"retrying the failed actions of {self.stage} in {self.pipeline} execution {self.execution_id}"
+
+
+@dataclass(frozen=True)
 class StageState:
     name: str
     status: str
@@ -50,7 +73,9 @@ def pending_approvals(state: dict[str, Any]) -> list[PendingApproval]:
     return pending
 
 
-def decide(codepipeline: Any, pipeline: str, decision: Decision, comment: str, stage: str | None = None) -> str:
+def decide(
+    codepipeline: Any, pipeline: str, decision: Decision, comment: str, stage: str | None = None
+) -> ApprovalGiven:
     """Approve or reject the one pending approval (or the one in `stage`); refuse when there is none or several."""
     if not comment.strip():
         raise ValueError("a comment is required: it becomes part of the model package's approval record")
@@ -70,10 +95,10 @@ def decide(codepipeline: Any, pipeline: str, decision: Decision, comment: str, s
         result={"summary": comment, "status": decision},
         token=approval.token,
     )
-    return f"{decision.lower()} {approval.stage}/{approval.action} of {pipeline} execution {approval.execution_id}"
+    return ApprovalGiven(pipeline, approval.stage, approval.action, approval.execution_id, decision, comment)
 
 
-def retry_stage(codepipeline: Any, pipeline: str, stage: str) -> str:
+def retry_stage(codepipeline: Any, pipeline: str, stage: str) -> StageRetried:
     """Retry the failed actions of `stage` in its latest execution (the console's Retry Stage)."""
     states = {state.name: state for state in stage_states(codepipeline.get_pipeline_state(name=pipeline))}
     if stage not in states:
@@ -84,4 +109,4 @@ def retry_stage(codepipeline: Any, pipeline: str, stage: str) -> str:
     codepipeline.retry_stage_execution(
         pipelineName=pipeline, stageName=stage, pipelineExecutionId=state.execution_id, retryMode="FAILED_ACTIONS"
     )
-    return f"retrying the failed actions of {stage} in {pipeline} execution {state.execution_id}"
+    return StageRetried(pipeline, stage, state.execution_id)

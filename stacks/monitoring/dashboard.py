@@ -5,7 +5,7 @@ appear later (an A/B candidate `v<N>`, accuracy) show up without a redeploy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -48,7 +48,7 @@ def build_dashboard(
     scope: Construct,
     naming: Naming,
     *,
-    pipeline_rules: tuple[events.Rule, events.Rule],
+    pipeline_events: Mapping[str, events.Rule],
     alarms: Sequence[cloudwatch.IAlarm],
     load_balancer: elbv2.ApplicationLoadBalancer,
     target_group: elbv2.ApplicationTargetGroup,
@@ -57,7 +57,6 @@ def build_dashboard(
     endpoint = naming.endpoint
     sagemaker = f'{{AWS/SageMaker,EndpointName,VariantName}} EndpointName="{endpoint}"'
     canary = f'{{{CANARY_NAMESPACE},EndpointName,Metric}} EndpointName="{endpoint}"'
-    finished, approvals = pipeline_rules
     dashboard = cloudwatch.Dashboard(scope, "Dashboard", dashboard_name=naming.resource("operations"))
     dashboard.add_widgets(
         cloudwatch.TextWidget(
@@ -68,8 +67,8 @@ def build_dashboard(
         ),
         cloudwatch.AlarmStatusWidget(title="Rollback alarms", alarms=list(alarms), width=24, height=3),
         _graph(
-            "Pipeline executions finished and approvals requested (per hour)",
-            [_rule_invocations(finished, "executions finished"), _rule_invocations(approvals, "approvals requested")],
+            "Pipeline executions succeeded and failed, approvals requested (per hour)",
+            [_rule_invocations(rule, label) for label, rule in pipeline_events.items()],
         ),
         _graph(
             "Endpoint invocations and errors per variant",

@@ -16,6 +16,10 @@ from constructs import Construct
 
 from infra.naming import Naming
 
+PIPELINE_FAILED = "PipelineFailed"
+PIPELINE_SUCCEEDED = "PipelineSucceeded"
+APPROVAL_WAITING = "ApprovalWaiting"
+
 
 @dataclass(frozen=True)
 class Notification:
@@ -29,22 +33,33 @@ def _field(path: str) -> str:
     return events.EventField.from_path(path)
 
 
+def _pipeline_finished(naming: Naming, construct_id: str, state: str, next_step: str) -> Notification:
+    """Failed and succeeded are separate rules, so the dashboard can count failures on their own."""
+    return Notification(
+        construct_id,
+        f"A pipeline execution {state.lower()}",
+        events.EventPattern(
+            source=["aws.codepipeline"],
+            detail_type=["CodePipeline Pipeline Execution State Change"],
+            detail={"pipeline": [naming.pipeline], "state": [state]},
+        ),
+        f"Pipeline {naming.pipeline} execution {_field('$.detail.execution-id')} {state}. {next_step}",
+    )
+
+
 def notifications(naming: Naming) -> list[Notification]:
     pipeline, endpoint, group = naming.pipeline, naming.endpoint, naming.model_package_group
+    status = f"safedeploy status --env {naming.env}"
     return [
-        Notification(
-            "PipelineFinished",
-            "A pipeline execution failed or succeeded",
-            events.EventPattern(
-                source=["aws.codepipeline"],
-                detail_type=["CodePipeline Pipeline Execution State Change"],
-                detail={"pipeline": [pipeline], "state": ["FAILED", "SUCCEEDED"]},
-            ),
-            f"Pipeline {pipeline} execution {_field('$.detail.execution-id')} {_field('$.detail.state')}. "
-            f"Inspect: safedeploy status --env {naming.env}",
+        _pipeline_finished(
+            naming,
+            PIPELINE_FAILED,
+            "FAILED",
+            f"Failed stage: {status}; retry it: safedeploy retry-stage NAME --env {naming.env}",
         ),
+        _pipeline_finished(naming, PIPELINE_SUCCEEDED, "SUCCEEDED", f"Check: {status}"),
         Notification(
-            "ApprovalWaiting",
+            APPROVAL_WAITING,
             "A manual approval is waiting for a person",
             events.EventPattern(
                 source=["aws.codepipeline"],
@@ -52,7 +67,7 @@ def notifications(naming: Naming) -> list[Notification]:
                 detail={"pipeline": [pipeline], "state": ["STARTED"], "type": {"category": ["Approval"]}},
             ),
             f"Approval waiting in {pipeline}: {_field('$.detail.stage')}/{_field('$.detail.action')}. "
-            f"Review the candidate beside the live model: safedeploy status --env {naming.env}",
+            f"Review the candidate beside the live model: {status}",
         ),
         Notification(
             "EndpointDeployment",

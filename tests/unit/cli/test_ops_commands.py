@@ -127,8 +127,8 @@ def test_retry_stage_retries_the_failed_actions_of_its_latest_execution(
             "retryMode": "FAILED_ACTIONS",
         },
     )
-    assert main(["retry-stage", *ENVIRONMENT, "Deploy"]) == 0
-    assert "exec-0" in capsys.readouterr().out
+    assert main(["retry-stage", *ENVIRONMENT, "Deploy", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"pipeline": PIPELINE, "stage": "Deploy", "execution_id": "exec-0"}
 
 
 def test_retry_stage_refuses_a_stage_that_did_not_fail(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -15,10 +16,14 @@ CODE_SPANS = re.findall(r"`([^`]+)`", PLAYBOOK)
 SECTIONS = re.findall(r"^## (\d)\. ", PLAYBOOK, flags=re.MULTILINE)
 
 
-def _subcommands() -> set[str]:
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
     parser = build_parser()
     (action,) = [a for a in parser._actions if a.dest == "command"]  # argparse keeps sub-parsers here
-    return set(action.choices)
+    return dict(action.choices)
+
+
+def _subcommands() -> set[str]:
+    return set(_subparsers())
 
 
 def _make_targets() -> set[str]:
@@ -33,6 +38,15 @@ def test_every_safedeploy_command_exists() -> None:
     used = {span.split()[1] for span in CODE_SPANS if span.startswith("safedeploy ")}
     assert {"status", "approve", "reject", "rollback", "smoke-test", "retry-stage", "deploy"} <= used
     assert used <= _subcommands(), used - _subcommands()
+
+
+def test_every_option_shown_belongs_to_its_command() -> None:
+    parsers = _subparsers()
+    shown = [span.split()[1:] for span in CODE_SPANS if span.startswith("safedeploy ")]
+    for command, *words in shown:
+        options = {word.split("=")[0] for word in words if word.startswith("--")}
+        assert options <= set(parsers[command]._option_string_actions), (command, options)
+    assert any("--" in word for _, *words in shown for word in words)
 
 
 def test_every_make_target_exists() -> None:

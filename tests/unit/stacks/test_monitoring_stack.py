@@ -29,7 +29,8 @@ def dashboard_body(template: Template) -> str:
 def test_the_dashboard_shows_every_concern(monitoring: dict[str, Template], env: str) -> None:
     body = dashboard_body(monitoring[env])
     for needle in (
-        "TriggeredRules",  # pipeline executions finished / approvals requested
+        "TriggeredRules",  # pipeline executions succeeded / failed, approvals requested
+        "executions failed",
         'MetricName=\\"Invocations\\"',
         'MetricName=\\"Invocation4XXErrors\\"',
         'MetricName=\\"Invocation5XXErrors\\"',
@@ -56,25 +57,28 @@ def test_notifications_reach_an_encrypted_ops_topic(monitoring: dict[str, Templa
     assert topic["Properties"]["TopicName"] == f"my-mlops-{env}-ops"
     assert "KmsMasterKeyId" in topic["Properties"]
     rules = template.find_resources("AWS::Events::Rule")
-    assert len(rules) == 5
+    assert len(rules) == 6
     for rule in rules.values():
         (target,) = rule["Properties"]["Targets"]
         assert "InputTransformer" in target
 
 
-def patterns(template: Template) -> dict[str, dict[str, Any]]:
-    return {
-        rule["Properties"]["EventPattern"]["detail-type"][0]: rule["Properties"]["EventPattern"]
-        for rule in template.find_resources("AWS::Events::Rule").values()
-    }
+def by_kind(template: Template, part: str) -> dict[str, Any]:
+    """Each rule's `part` keyed by its detail-type, and by the pipeline state for the two pipeline rules."""
+    found = {}
+    for rule in template.find_resources("AWS::Events::Rule").values():
+        pattern = rule["Properties"]["EventPattern"]
+        kind = pattern["detail-type"][0]
+        if kind == "CodePipeline Pipeline Execution State Change":
+            kind = pattern["detail"]["state"][0]
+        found[kind] = pattern if part == "pattern" else rule["Properties"]["Targets"][0]["InputTransformer"]
+    return found
 
 
 def test_every_rule_is_scoped_to_this_environment(monitoring: dict[str, Template]) -> None:
-    by_type = patterns(monitoring["dev"])
-    assert by_type["CodePipeline Pipeline Execution State Change"]["detail"] == {
-        "pipeline": ["my-mlops-dev-pipeline"],
-        "state": ["FAILED", "SUCCEEDED"],
-    }
+    by_type = by_kind(monitoring["dev"], "pattern")
+    for state in ("FAILED", "SUCCEEDED"):
+        assert by_type[state]["detail"] == {"pipeline": ["my-mlops-dev-pipeline"], "state": [state]}
     assert by_type["CodePipeline Action Execution State Change"]["detail"]["type"] == {"category": ["Approval"]}
     assert by_type["SageMaker Endpoint Deployment State Change"]["detail"] == {
         "EndpointName": ["my-mlops-dev-endpoint"]
@@ -86,15 +90,25 @@ def test_every_rule_is_scoped_to_this_environment(monitoring: dict[str, Template
 
 
 def test_messages_are_sentences_with_the_event_fields(monitoring: dict[str, Template]) -> None:
-    transformers = {
-        rule["Properties"]["EventPattern"]["detail-type"][0]: rule["Properties"]["Targets"][0]["InputTransformer"]
-        for rule in monitoring["dev"].find_resources("AWS::Events::Rule").values()
-    }
+    transformers = by_kind(monitoring["dev"], "transformer")
     alarm = transformers["CloudWatch Alarm State Change"]
     assert alarm["InputTemplate"] == '"Alarm <detail-alarmName> is <detail-state-value>: <detail-state-reason>"'
     assert alarm["InputPathsMap"]["detail-state-reason"] == "$.detail.state.reason"
     approval = transformers["CodePipeline Action Execution State Change"]["InputTemplate"]
     assert "<detail-stage>/<detail-action>" in approval and "safedeploy status --env dev" in approval
+    failed = transformers["FAILED"]["InputTemplate"]
+    assert "execution <detail-execution-id> FAILED" in failed and "safedeploy retry-stage NAME --env dev" in failed
+
+
+def test_every_guardrails_alarm_reaches_the_ops_topic(
+    stages: dict[str, EnvironmentStage], monitoring: dict[str, Template]
+) -> None:
+    """Alarms reach SNS through the alarm-state rule: every rollback alarm's name must fall under its prefix."""
+    for env, stage in stages.items():
+        (prefix,) = by_kind(monitoring[env], "pattern")["CloudWatch Alarm State Change"]["detail"]["alarmName"]
+        alarms = Template.from_stack(stage.guardrails).find_resources("AWS::CloudWatch::Alarm").values()
+        names = [alarm["Properties"]["AlarmName"] for alarm in alarms]
+        assert len(names) == 3 and all(name.startswith(prefix["prefix"]) for name in names), names
 
 
 def test_eventbridge_may_use_the_environment_key(stages: dict[str, EnvironmentStage]) -> None:
