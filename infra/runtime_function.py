@@ -1,8 +1,10 @@
 """Python Lambda functions over the `safedeploy` runtime library, bundled without Docker.
 
 All handlers share one layer: `safedeploy` plus `lambdas/requirements.txt` (numpy, Powertools; no scipy, which would
-not fit Lambda's size limit), installed from manylinux wheels for the Lambda runtime's Python. The runtime matches the
-interpreter that builds and tests the bundle (3.11), so a test can import every handler from the built layer.
+not fit Lambda's size limit), installed from wheels for the Lambda runtime's machine: its Python (cp313) and manylinux
+tags no newer than its glibc. python3.13 runs on Amazon Linux 2023 (glibc 2.34); python3.11 runs on Amazon Linux 2
+(glibc 2.26), which numpy 2.3+ wheels (manylinux_2_27/2_28) do not fit. Local development stays on Python 3.11: the
+layer is checked by reading its binaries (tests/unit/lambdas/test_layer_bundle.py), not by importing it here.
 """
 
 from __future__ import annotations
@@ -25,9 +27,16 @@ from infra.naming import Naming
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS = ROOT / "lambdas"
-RUNTIME = lambda_.Runtime.PYTHON_3_11
-RUNTIME_PYTHON = "3.11"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+RUNTIME_PYTHON = "3.13"
+RUNTIME_GLIBC = (2, 34)  # Amazon Linux 2023, the OS of Lambda's python3.12 and python3.13 runtimes
 LAYER_REQUIREMENTS = LAMBDAS / "requirements.txt"
+
+
+def manylinux_platforms() -> list[str]:
+    """Every manylinux tag the runtime's glibc runs, newest first (pip expands only the legacy manylinux2014 alias)."""
+    major, newest = RUNTIME_GLIBC
+    return [*(f"manylinux_{major}_{minor}_x86_64" for minor in range(newest, 16, -1)), "manylinux2014_x86_64"]
 
 
 def build_layer(output_dir: Path) -> None:
@@ -36,7 +45,7 @@ def build_layer(output_dir: Path) -> None:
     subprocess.run(
         [
             sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64",
+            *(argument for platform in manylinux_platforms() for argument in ("--platform", platform)),
             "--only-binary=:all:", "--implementation", "cp",
             "--python-version", RUNTIME_PYTHON, "--target", str(target), "-r", str(LAYER_REQUIREMENTS),
         ],
@@ -140,8 +149,8 @@ class RuntimeFunction(Construct):
         acknowledge(
             self,
             "L1",
-            "The runtime is pinned to the Python that builds and import-tests the layer (3.11); moving both together "
-            "is one change in infra/runtime_function.py.",
+            "The runtime is pinned to the one the layer's wheels are built and binary-checked for (python3.13 on "
+            "Amazon Linux 2023); moving both together is one change in infra/runtime_function.py.",
         )
         stack = Stack.of(self)
         acknowledge(

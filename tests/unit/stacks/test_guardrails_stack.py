@@ -74,7 +74,7 @@ def test_the_analysis_runs_every_minute_and_verdicts_reach_the_shifter(guardrail
     )
     for name in ("my-mlops-dev-canary-analysis", "my-mlops-dev-traffic-shifter"):
         template.has_resource_properties(
-            "AWS::Lambda::Function", {"FunctionName": name, "Handler": "handler.handler", "Runtime": "python3.11"}
+            "AWS::Lambda::Function", {"FunctionName": name, "Handler": "handler.handler", "Runtime": "python3.13"}
         )
 
 
