@@ -36,7 +36,8 @@ class PipelineSpec:
     kms_key_arn: str
     model_package_group: str
     code_dir: Path  # a folder holding the `ml` package, uploaded for the jobs
-    instance_types: tuple[str, ...]
+    instance_types: tuple[str, ...]  # real-time endpoints
+    transform_instance_types: tuple[str, ...]  # batch transform (a different set of instance types)
     min_auc: float = 0.75
     seed: int = 42
 
@@ -157,7 +158,7 @@ def build_pipeline(spec: PipelineSpec, boto_session: Any) -> Any:
             content_types=[serving.CONTENT_TYPE],
             response_types=[serving.RESPONSE_TYPE],
             inference_instances=list(spec.instance_types),
-            transform_instances=list(spec.instance_types),
+            transform_instances=list(spec.transform_instance_types),
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(content_type="application/json", s3_uri=report_uri)
             ),

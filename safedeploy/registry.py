@@ -19,6 +19,8 @@ REJECTED = "Rejected"
 APPROVAL_STATUSES = (PENDING, APPROVED, REJECTED)
 CSV = "text/csv"
 DEFAULT_INSTANCE_TYPES = ("ml.t2.medium", "ml.m5.large", "ml.m5.xlarge", "ml.c5.large", "ml.c5.xlarge")
+# Batch transform takes a different set of instance types (TransformInstanceType has no ml.t2.* and no ml.c5.large).
+DEFAULT_TRANSFORM_INSTANCE_TYPES = ("ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge")
 COMMIT_PROPERTY = "commit_id"
 METRIC_PROPERTY_PREFIX = "metric."
 # Report sections of SageMaker's model-quality statistics, one per problem type.
@@ -38,6 +40,7 @@ def register_model_package(
     description: str,
     container_environment: Mapping[str, str] | None = None,
     instance_types: Sequence[str] = DEFAULT_INSTANCE_TYPES,
+    transform_instance_types: Sequence[str] = DEFAULT_TRANSFORM_INSTANCE_TYPES,
 ) -> str:
     """Create a PendingManualApproval version in `group` serving `text/csv`; returns its ARN.
 
@@ -61,7 +64,7 @@ def register_model_package(
             "SupportedContentTypes": [CSV],
             "SupportedResponseMIMETypes": [CSV],
             "SupportedRealtimeInferenceInstanceTypes": list(instance_types),
-            "SupportedTransformInstanceTypes": list(instance_types),
+            "SupportedTransformInstanceTypes": list(transform_instance_types),
         },
         ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report_s3_uri}}},
         CustomerMetadataProperties={COMMIT_PROPERTY: commit_id, **_metric_properties(metrics)},

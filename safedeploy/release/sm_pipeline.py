@@ -111,6 +111,7 @@ def train_in_pipeline(
         model_package_group=settings.model_package_group,
         code_dir=stage_code(work_dir),
         instance_types=registry.DEFAULT_INSTANCE_TYPES,
+        transform_instance_types=registry.DEFAULT_TRANSFORM_INSTANCE_TYPES,
         seed=settings.seed,
     )
     build_pipeline(spec, boto3.session.Session(region_name=settings.region)).upsert(role_arn=spec.role_arn)

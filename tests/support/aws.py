@@ -17,6 +17,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from tests.support import aws_contracts
 from tests.support.moto_sagemaker import sagemaker_extensions
 
 REGION = "ap-northeast-2"
@@ -50,8 +51,8 @@ class MotoServer:
         return SESSION.client(service, endpoint_url=self.url)
 
     def environment(self) -> dict[str, str]:
-        """Variables that point a subprocess's boto3 at this server with fake credentials."""
-        return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.url}
+        """Variables that point a subprocess's boto3 at this server with fake credentials, its requests checked."""
+        return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.url, **aws_contracts.subprocess_environment()}
 
     def reset(self) -> None:
         request = urllib.request.Request(f"{self.url}/moto-api/reset", data=json.dumps({}).encode(), method="POST")

@@ -26,6 +26,10 @@ from tests.unit.release_control.fakes import Stubbed, stubbed
 PIPELINE = f"{PROJECT}-{ENV}-pipeline"
 BUCKET = f"{PROJECT}-{ENV}-artifacts"
 ENVIRONMENT = ["--project", PROJECT, "--env", ENV]
+# CodePipeline execution ids and approval tokens are UUIDs (the API refuses others).
+RUNNING_EXECUTION = "5e9c1f3a-7b2d-4c8e-a1f0-3d6b9e2c4a71"
+DEPLOYED_EXECUTION = "0a4d7e2b-9c1f-4b3a-8e6d-2f5c8a1b7d90"
+APPROVAL_TOKEN = "8f2b6d1e-3a9c-4e7f-b5d0-1c4a7e9b2f63"
 
 
 class Session:
@@ -73,17 +77,23 @@ def register(sm: Any, metrics: dict[str, float]) -> str:
 
 
 def pipeline_state(approval_status: str = "InProgress", deploy_status: str = "Succeeded") -> dict[str, Any]:
-    waiting = {"status": approval_status, **({"token": "token-1"} if approval_status == "InProgress" else {})}
+    waiting = {"status": approval_status, **({"token": APPROVAL_TOKEN} if approval_status == "InProgress" else {})}
     return {
         "pipelineName": PIPELINE,
         "stageStates": [
-            {"stageName": "Train", "latestExecution": {"pipelineExecutionId": "exec-1", "status": "Succeeded"}},
+            {
+                "stageName": "Train",
+                "latestExecution": {"pipelineExecutionId": RUNNING_EXECUTION, "status": "Succeeded"},
+            },
             {
                 "stageName": "Approval",
-                "latestExecution": {"pipelineExecutionId": "exec-1", "status": approval_status},
+                "latestExecution": {"pipelineExecutionId": RUNNING_EXECUTION, "status": approval_status},
                 "actionStates": [{"actionName": "ApproveModel", "latestExecution": waiting}],
             },
-            {"stageName": "Deploy", "latestExecution": {"pipelineExecutionId": "exec-0", "status": deploy_status}},
+            {
+                "stageName": "Deploy",
+                "latestExecution": {"pipelineExecutionId": DEPLOYED_EXECUTION, "status": deploy_status},
+            },
         ],
     }
 
@@ -100,7 +110,7 @@ def test_approve_answers_the_waiting_action_with_the_comment(
             "stageName": "Approval",
             "actionName": "ApproveModel",
             "result": {"summary": "AUC above the live model", "status": "Approved"},
-            "token": "token-1",
+            "token": APPROVAL_TOKEN,
         },
     )
     assert main(["approve", *ENVIRONMENT, "--comment", "AUC above the live model"]) == 0
@@ -119,16 +129,20 @@ def test_retry_stage_retries_the_failed_actions_of_its_latest_execution(
     codepipeline.stubber.add_response("get_pipeline_state", pipeline_state(deploy_status="Failed"), {"name": PIPELINE})
     codepipeline.stubber.add_response(
         "retry_stage_execution",
-        {"pipelineExecutionId": "exec-0"},
+        {"pipelineExecutionId": DEPLOYED_EXECUTION},
         {
             "pipelineName": PIPELINE,
             "stageName": "Deploy",
-            "pipelineExecutionId": "exec-0",
+            "pipelineExecutionId": DEPLOYED_EXECUTION,
             "retryMode": "FAILED_ACTIONS",
         },
     )
     assert main(["retry-stage", *ENVIRONMENT, "Deploy", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"pipeline": PIPELINE, "stage": "Deploy", "execution_id": "exec-0"}
+    assert json.loads(capsys.readouterr().out) == {
+        "pipeline": PIPELINE,
+        "stage": "Deploy",
+        "execution_id": DEPLOYED_EXECUTION,
+    }
 
 
 def test_retry_stage_refuses_a_stage_that_did_not_fail(
@@ -148,13 +162,13 @@ def test_status_shows_the_candidate_beside_the_live_model_and_the_endpoint(
     codepipeline.stubber.add_response("get_pipeline_state", pipeline_state(), {"name": PIPELINE})
     codepipeline.stubber.add_response(
         "list_pipeline_executions",
-        {"pipelineExecutionSummaries": [{"pipelineExecutionId": "exec-1", "status": "InProgress"}]},
+        {"pipelineExecutionSummaries": [{"pipelineExecutionId": RUNNING_EXECUTION, "status": "InProgress"}]},
         {"pipelineName": PIPELINE, "maxResults": 5},
     )
     codepipeline.stubber.add_response(
         "list_action_executions",
         {"actionExecutionDetails": [{"output": {"outputVariables": {"MODEL_PACKAGE_ARN": candidate}}}]},
-        {"pipelineName": PIPELINE, "filter": {"pipelineExecutionId": "exec-1"}},
+        {"pipelineName": PIPELINE, "filter": {"pipelineExecutionId": RUNNING_EXECUTION}},
     )
     assert main(["status", *ENVIRONMENT, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -162,7 +176,7 @@ def test_status_shows_the_candidate_beside_the_live_model_and_the_endpoint(
     assert (approval["candidate"]["arn"], approval["live"]["arn"]) == (candidate, live)
     assert (approval["candidate"]["metrics"], approval["live"]["metrics"]) == ({"auc": 0.88}, {"auc": 0.85})
     assert (approval["candidate"]["status"], approval["live"]["status"]) == ("PendingManualApproval", "Approved")
-    assert report["pipeline"]["running_executions"] == ["exec-1"]
+    assert report["pipeline"]["running_executions"] == [RUNNING_EXECUTION]
     assert report["endpoint"] == {"name": ENDPOINT, "status": "NotFound"}
     assert report["last_canary_decision"] is None
     assert GROUP in approval["candidate"]["arn"]

@@ -15,6 +15,7 @@ from ml.data import generate, write_csv
 from ml.evaluate import headline_metrics
 from ml.serving import package_artifact
 from safedeploy.release.sm_pipeline import stage_code
+from tests.support import aws_contracts
 from tests.support.aws import REGION, SESSION, in_process_aws
 
 
@@ -59,7 +60,8 @@ def definition(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict
             kms_key_arn=f"arn:aws:kms:{REGION}:123456789012:key/example",
             model_package_group="demo-dev-models",
             code_dir=code_dir,
-            instance_types=("ml.m5.large",),
+            instance_types=("ml.t2.medium", "ml.m5.large"),
+            transform_instance_types=("ml.m5.large",),
         )
         yield json.loads(build_pipeline(spec, SESSION).definition())
 
@@ -85,6 +87,9 @@ def test_the_pipeline_trains_evaluates_checks_then_registers_for_approval(defini
     (container,) = arguments["InferenceSpecification"]["Containers"]
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    # The step runs CreateModelPackage with these arguments: what the API would refuse fails here, not in AWS.
+    create_model_package = SESSION.client("sagemaker").meta.service_model.operation_model("CreateModelPackage")
+    assert aws_contracts.validate(arguments, create_model_package) == []
 
 
 def test_every_execution_writes_its_own_evaluation_report(definition: dict[str, Any]) -> None:

@@ -73,6 +73,9 @@ def test_a_registered_package_waits_for_a_person_with_its_metrics_and_commit(sm:
     ]
     assert specification["SupportedContentTypes"] == specification["SupportedResponseMIMETypes"] == ["text/csv"]
     assert "ml.m5.large" in specification["SupportedRealtimeInferenceInstanceTypes"]
+    transform_types = sm.meta.service_model.shape_for("TransformInstanceType").enum
+    assert specification["SupportedTransformInstanceTypes"]
+    assert set(specification["SupportedTransformInstanceTypes"]) <= set(transform_types)
     assert description["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] == REPORT_URI
     assert description["CustomerMetadataProperties"] == {
         "commit_id": "abc123",

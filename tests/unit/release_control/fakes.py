@@ -25,6 +25,7 @@ REGION = "ap-northeast-2"
 GROUP = "demo-dev-models"
 PIPELINE = "demo-dev-pipeline"
 EXECUTION_ID = "11111111-2222-3333-4444-555555555555"
+JOB_ID = "c2c7b5f4-2a1e-4c8e-9d3b-6f0a8e4b1d27"  # CodePipeline job ids are UUIDs (the API refuses others)
 # One session for every test: it caches the service models, which makes a client cheap (moto's mock_aws resets
 # boto3's default session, so plain boto3.client() would load the large SageMaker model again in every test).
 SESSION = boto3.session.Session(region_name=REGION)
@@ -110,11 +111,11 @@ def stubbed(service: str) -> Stubbed:
     return stub
 
 
-def expect_success(stub: Stubbed, job_id: str = "job-1") -> None:
+def expect_success(stub: Stubbed, job_id: str = JOB_ID) -> None:
     stub.stubber.add_response("put_job_success_result", {}, {"jobId": job_id, "executionDetails": {"summary": ANY}})
 
 
-def expect_failure(stub: Stubbed, job_id: str = "job-1") -> None:
+def expect_failure(stub: Stubbed, job_id: str = JOB_ID) -> None:
     stub.stubber.add_response(
         "put_job_failure_result", {}, {"jobId": job_id, "failureDetails": {"type": "JobFailed", "message": ANY}}
     )
@@ -164,7 +165,7 @@ def train_run(package_arn: str) -> dict[str, Any]:
     }
 
 
-def job_event(user_parameters: Mapping[str, Any] | str | None, job_id: str = "job-1") -> dict[str, Any]:
+def job_event(user_parameters: Mapping[str, Any] | str | None, job_id: str = JOB_ID) -> dict[str, Any]:
     """A CodePipeline Lambda-invoke event as documented (no pipeline context in it)."""
     configuration: dict[str, str] = {"FunctionName": "demo-dev-fn"}
     if user_parameters is not None:

@@ -10,7 +10,7 @@ from safedeploy.release_control.pipeline_job import (
     open_job,
     required_text,
 )
-from tests.unit.release_control.fakes import expect_failure, expect_success, job_event, stubbed
+from tests.unit.release_control.fakes import JOB_ID, expect_failure, expect_success, job_event, stubbed
 
 
 @pytest.mark.parametrize("event", [{}, {"CodePipeline.job": {}}, {"CodePipeline.job": {"id": ""}}, [], None])
@@ -22,7 +22,7 @@ def test_an_event_without_a_job_id_is_refused_by_name(event: object) -> None:
 def test_user_parameters_are_decoded_as_a_json_object() -> None:
     job = open_job(job_event({"model_package_arn": "arn:x"}))
 
-    assert job.get_id == "job-1"
+    assert job.get_id == JOB_ID
     assert job_parameters(job) == {"model_package_arn": "arn:x"}
 
 
@@ -32,7 +32,7 @@ def test_user_parameters_are_decoded_as_a_json_object() -> None:
         (job_event(None), "UserParameters is empty"),
         (job_event("{not json"), "UserParameters is not valid JSON: Expecting property name"),
         (job_event("[1, 2]"), "UserParameters must be a JSON object, got list"),
-        ({"CodePipeline.job": {"id": "job-1"}}, "job event has no data.actionConfiguration.configuration"),
+        ({"CodePipeline.job": {"id": JOB_ID}}, "job event has no data.actionConfiguration.configuration"),
     ],
 )
 def test_malformed_user_parameters_are_named(event: dict, message: str) -> None:
@@ -61,7 +61,7 @@ def test_a_successful_action_reports_its_summary() -> None:
     codepipeline = stubbed("codepipeline")
     expect_success(codepipeline)
     with codepipeline.stubber:
-        outcome = complete_job(codepipeline.client, "job-1", lambda: "all good")
+        outcome = complete_job(codepipeline.client, JOB_ID, lambda: "all good")
 
     codepipeline.stubber.assert_no_pending_responses()
     assert outcome.succeeded
@@ -83,7 +83,7 @@ def test_every_exception_is_reported_as_a_failure_and_not_raised(error: Exceptio
     codepipeline = stubbed("codepipeline")
     expect_failure(codepipeline)
     with codepipeline.stubber:
-        outcome = complete_job(codepipeline.client, "job-1", action)
+        outcome = complete_job(codepipeline.client, JOB_ID, action)
 
     codepipeline.stubber.assert_no_pending_responses()
     assert not outcome.succeeded
@@ -97,7 +97,7 @@ def test_a_long_failure_message_is_clipped_to_the_api_limit() -> None:
     codepipeline = stubbed("codepipeline")
     expect_failure(codepipeline)
     with codepipeline.stubber:
-        complete_job(codepipeline.client, "job-1", action)
+        complete_job(codepipeline.client, JOB_ID, action)
 
     reported = codepipeline.reported_message()
     assert len(reported) == MESSAGE_LIMIT

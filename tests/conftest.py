@@ -1,0 +1,47 @@
+"""Suite-wide: every AWS request a test makes, in this process or in a subprocess, is held to botocore's service model.
+
+A request AWS would refuse (enum, range, length, pattern, required member: see tests/support/aws_contracts.py) raises
+where it is made and fails the test phase (setup, call or teardown) that made it, even when the code under test
+catches the exception. Subprocesses get the same check through `MotoServer.environment()`; their violations come back
+through a log file. There is no opt-out: a test of the checker itself uses `aws_contracts.expected_violations()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import aws_contracts
+
+aws_contracts.install_for_tests()
+
+
+def _fail_on_violations() -> None:
+    found = [str(violation) for violation in aws_contracts.take_recorded()] + aws_contracts.subprocess_violations()
+    if found:
+        pytest.fail(f"{len(found)} request(s) AWS would refuse:\n" + "\n".join(found), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    try:
+        return (yield)
+    finally:
+        _fail_on_violations()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    try:
+        return (yield)
+    finally:
+        _fail_on_violations()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    try:
+        return (yield)
+    finally:
+        _fail_on_violations()

@@ -1,0 +1,264 @@
+"""Every AWS request the tests make is checked against botocore's service model, as the real service would check it.
+
+botocore's `ParamValidator` checks types, required members and minimums; AWS also refuses values outside an enum,
+above a maximum (number, length or size) or not matching a pattern, and moto accepts most of them. This module checks
+those too, in a `before-parameter-build` handler registered last on every botocore session (after the handlers that
+fill idempotency tokens or transform DynamoDB items), so what is checked is what would be serialized.
+
+Patterns in the models are Java regular expressions that the services match against the whole value (SageMaker
+refuses `my_job` for `^[a-zA-Z0-9](-*[a-zA-Z0-9])*`); they are translated for the `regex` module (Unicode properties,
+Java's POSIX classes, surrogate-pair ranges), compiled once and cached. The few that cannot be translated are
+skipped (`untranslatable_patterns`).
+
+Kept to the standard library, botocore and `regex`: a test subprocess loads it through
+`tests/support/strict_aws_site/sitecustomize.py` before its own code runs.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import numbers
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import regex
+from botocore import handlers
+from botocore.model import OperationModel, Shape
+
+_REGISTERED: list[Callable[..., None]] = []
+_LOCK = threading.Lock()
+_recorded: list[Violation] = []
+_untranslatable: set[str] = set()
+_ENUM_SHOWN = 12
+
+
+class AwsContractViolation(Exception):
+    """A request AWS would refuse; raised where the request is made, so the call fails as it would in AWS."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        self.violations = violations
+        super().__init__("\n".join(str(violation) for violation in violations))
+
+
+@dataclass(frozen=True)
+class Violation:
+    service: str
+    operation: str
+    path: str
+    rule: str
+    value: Any
+
+    def __str__(self) -> str:
+        shown = repr(self.value)
+        shown = shown if len(shown) <= 200 else f"{shown[:200]}... ({len(shown)} characters)"
+        return f"AWS contract: {self.service} {self.operation} {self.path}: {self.rule}; sent {shown}"
+
+
+def validate(params: dict[str, Any], operation: OperationModel) -> list[Violation]:
+    """What AWS would refuse in `params` for `operation` (empty when the request is valid)."""
+    shape = operation.input_shape
+    if shape is None:
+        return []
+    found: list[tuple[str, str, Any]] = []
+    _check(params, shape, "", found)
+    service = operation.service_model.service_name
+    return [Violation(service, operation.name, path or "(request)", rule, value) for path, rule, value in found]
+
+
+def _check(value: Any, shape: Shape, path: str, found: list[tuple[str, str, Any]]) -> None:
+    kind = shape.type_name
+    if kind == "structure":
+        if isinstance(value, dict) and not getattr(shape, "is_document_type", False):
+            _check_structure(value, shape, path, found)
+    elif kind == "list":
+        if isinstance(value, list | tuple):
+            _check_size(len(value), shape, path, "items", value, found)
+            for index, item in enumerate(value):
+                _check(item, shape.member, f"{path}[{index}]", found)
+    elif kind == "map":
+        if isinstance(value, dict):
+            _check_size(len(value), shape, path, "entries", value, found)
+            for key, item in value.items():
+                _check(key, shape.key, f"{path}{{key {key!r}}}", found)
+                _check(item, shape.value, f"{path}[{key!r}]", found)
+    elif kind == "string":
+        if isinstance(value, str):
+            _check_string(value, shape, path, found)
+    elif kind in ("integer", "long", "float", "double"):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            _check_range(value, shape, path, found)
+    elif kind == "blob" and isinstance(value, bytes | bytearray | str):
+        size = len(value.encode() if isinstance(value, str) else value)
+        _check_size(size, shape, path, "bytes", value, found)
+
+
+def _check_structure(value: dict[str, Any], shape: Shape, path: str, found: list[tuple[str, str, Any]]) -> None:
+    for name in shape.required_members:
+        if value.get(name) is None:
+            found.append((_join(path, name), f"required member of {shape.name} is missing", None))
+    members = shape.members
+    for name, member_value in value.items():
+        member = members.get(name)
+        if member is not None and member_value is not None:
+            _check(member_value, member, _join(path, name), found)
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _check_string(value: str, shape: Shape, path: str, found: list[tuple[str, str, Any]]) -> None:
+    enum = shape.enum
+    if enum and value not in enum:
+        shown = ", ".join(enum[:_ENUM_SHOWN]) + (f", ... ({len(enum)} values)" if len(enum) > _ENUM_SHOWN else "")
+        found.append((path, f"not a value of the {shape.name} enum ({shown})", value))
+    _check_size(len(value), shape, path, "characters", value, found)
+    pattern = shape.metadata.get("pattern")
+    if pattern is not None:
+        compiled = compiled_pattern(pattern)
+        if compiled is not None and compiled.fullmatch(value) is None:
+            found.append((path, f"does not match {shape.name}'s pattern {pattern}", value))
+
+
+def _check_size(size: int, shape: Shape, path: str, unit: str, value: Any, found: list[tuple[str, str, Any]]) -> None:
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    if low is not None and size < low:
+        found.append((path, f"{size} {unit}, fewer than {shape.name}'s minimum of {low}", value))
+    if high is not None and size > high:
+        found.append((path, f"{size} {unit}, more than {shape.name}'s maximum of {high}", value))
+
+
+def _check_range(value: float, shape: Shape, path: str, found: list[tuple[str, str, Any]]) -> None:
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    if low is not None and value < low:
+        found.append((path, f"below {shape.name}'s minimum of {low}", value))
+    if high is not None and value > high:
+        found.append((path, f"above {shape.name}'s maximum of {high}", value))
+
+
+_JAVA_POSIX_CLASSES = {
+    "Alnum": "[a-zA-Z0-9]",
+    "Alpha": "[a-zA-Z]",
+    "Digit": "[0-9]",
+    "Upper": "[A-Z]",
+    "Lower": "[a-z]",
+    "XDigit": "[0-9a-fA-F]",
+    "Print": r"[\x20-\x7E]",
+    "Graph": r"[\x21-\x7E]",
+    "Punct": r"[!-/:-@\[-`{-~]",
+    "ASCII": r"[\x00-\x7F]",
+    "Space": r"[ \t\n\x0B\f\r]",
+}
+_JAVA_TRANSLATIONS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    # A UTF-16 surrogate-pair range is Java's way of writing the supplementary planes.
+    (re.compile(r"\\uD800\\uDC00-\\uDBFF\\uDFFF"), lambda _: r"\U00010000-\U0010FFFF"),
+    # Java reads `-` after a shorthand class inside [] as a literal hyphen.
+    (re.compile(r"\\([wdsWDS])-(?!\])"), lambda match: f"\\{match.group(1)}\\-"),
+    # An end anchor with a length quantifier (`${1,128}`) is the anchor.
+    (re.compile(r"\$\{\d+,\d+\}"), lambda _: "$"),
+    (re.compile(r"\\x\{([0-9a-fA-F]+)\}"), lambda match: f"\\U{int(match.group(1), 16):08X}"),
+    (re.compile(r"\\p\{(" + "|".join(_JAVA_POSIX_CLASSES) + r")\}"), lambda match: _JAVA_POSIX_CLASSES[match.group(1)]),
+]
+
+
+@functools.cache
+def compiled_pattern(pattern: str) -> regex.Pattern[str] | None:
+    """The model's Java pattern compiled with Java's set semantics (regex V1), or None when it cannot be translated."""
+    translated = pattern
+    for java, python in _JAVA_TRANSLATIONS:
+        translated = java.sub(python, translated)
+    try:
+        return regex.compile(translated, regex.V1)
+    except regex.error:
+        _untranslatable.add(pattern)
+        return None
+
+
+def untranslatable_patterns() -> set[str]:
+    """Model patterns seen so far that could not be compiled, so were not checked."""
+    return set(_untranslatable)
+
+
+def _handler(on_violation: Callable[[list[Violation]], None]) -> Callable[..., None]:
+    def check_request(params: dict[str, Any], model: OperationModel, **_: Any) -> None:
+        violations = validate(params, model)
+        if violations:
+            with _LOCK:
+                _recorded.extend(violations)
+            on_violation(violations)
+            raise AwsContractViolation(violations)
+
+    return check_request
+
+
+def install(on_violation: Callable[[list[Violation]], None] = lambda _: None) -> None:
+    """Check every request of every botocore session created from now on (idempotent)."""
+    if _REGISTERED:
+        return
+    handler = _handler(on_violation)
+    _REGISTERED.append(handler)
+    handlers.BUILTIN_HANDLERS.append(("before-parameter-build", handler, handlers.REGISTER_LAST))
+
+
+def take_recorded() -> list[Violation]:
+    """The violations recorded since the last call (every thread), which are then forgotten."""
+    with _LOCK:
+        taken = list(_recorded)
+        _recorded.clear()
+    return taken
+
+
+@contextmanager
+def expected_violations() -> Iterator[list[Violation]]:
+    """For tests of this module: violations inside the block are handed over instead of failing the test."""
+    outside = take_recorded()
+    handed: list[Violation] = []
+    try:
+        yield handed
+    finally:
+        handed.extend(take_recorded())
+        with _LOCK:
+            _recorded[:0] = outside
+
+
+SITE_DIRECTORY = Path(__file__).resolve().parent / "strict_aws_site"
+SUBPROCESS_LOG_VARIABLE = "STRICT_AWS_CONTRACTS_LOG"
+_subprocess_log: list[Path] = []  # set once by install_for_tests
+_subprocess_log_read = [0]
+
+
+def install_for_tests() -> None:
+    """The suite's set-up: check this process's requests and prepare the log its subprocesses report to."""
+    install()
+    if not _subprocess_log:
+        handle, name = tempfile.mkstemp(prefix="aws-contracts-", suffix=".log")
+        os.close(handle)
+        atexit.register(os.unlink, name)
+        _subprocess_log.append(Path(name))
+
+
+def subprocess_environment() -> dict[str, str]:
+    """Variables that make a subprocess check its requests and report to this process (none outside the suite)."""
+    if not _subprocess_log:
+        return {}
+    search_path = [str(SITE_DIRECTORY), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {"PYTHONPATH": os.pathsep.join(search_path), SUBPROCESS_LOG_VARIABLE: str(_subprocess_log[0])}
+
+
+def subprocess_violations() -> list[str]:
+    """Violations the subprocesses reported since the last call."""
+    if not _subprocess_log:
+        return []
+    with _subprocess_log[0].open(encoding="utf-8") as stream:
+        stream.seek(_subprocess_log_read[0])
+        text = stream.read()
+        _subprocess_log_read[0] = stream.tell()
+    return text.splitlines()
