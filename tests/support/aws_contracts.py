@@ -67,44 +67,87 @@ def validate(params: dict[str, Any], operation: OperationModel) -> list[Violatio
     shape = operation.input_shape
     if shape is None:
         return []
-    found: list[tuple[str, str, Any]] = []
-    _check(params, shape, "", found)
     service = operation.service_model.service_name
+    found: list[tuple[str, str, Any]] = []
+    _check(params, _rules(service, shape), "", found)
     return [Violation(service, operation.name, path or "(request)", rule, value) for path, rule, value in found]
 
 
-def _check(value: Any, shape: Shape, path: str, found: list[tuple[str, str, Any]]) -> None:
-    kind = shape.type_name
+class _Rules:
+    """What one shape of one service allows, read once: botocore builds new Shape objects for every client."""
+
+    def __init__(self, service: str, shape: Shape) -> None:
+        metadata = shape.metadata
+        self.name, self.kind = shape.name, shape.type_name
+        if self.kind == "structure" and getattr(shape, "is_document_type", False):
+            self.kind = "document"
+        self.low, self.high = metadata.get("min"), metadata.get("max")
+        self.enum: tuple[str, ...] = tuple(shape.enum) if self.kind == "string" else ()
+        self.enum_values = frozenset(self.enum)
+        self.pattern: str | None = metadata.get("pattern")
+        self.compiled = compiled_pattern(self.pattern) if self.pattern is not None else None
+        self.required: tuple[str, ...] = tuple(shape.required_members) if self.kind == "structure" else ()
+        self._service, self._shape = service, shape
+        self._children: dict[str, _Rules] | None = None
+
+    @property
+    def children(self) -> dict[str, _Rules]:
+        """Members of a structure by name; `member` of a list; `key` and `value` of a map."""
+        if self._children is None:
+            shape: Any = self._shape
+            pairs: Any = {
+                "structure": lambda: shape.members.items(),
+                "list": lambda: [("member", shape.member)],
+                "map": lambda: [("key", shape.key), ("value", shape.value)],
+            }.get(self.kind, lambda: [])()
+            self._children = {name: _rules(self._service, child) for name, child in pairs}
+        return self._children
+
+
+_RULES: dict[tuple[str, str], _Rules] = {}
+
+
+def _rules(service: str, shape: Shape) -> _Rules:
+    rules = _RULES.get((service, shape.name))
+    if rules is None:
+        rules = _RULES[(service, shape.name)] = _Rules(service, shape)
+    return rules
+
+
+def _check(value: Any, rules: _Rules, path: str, found: list[tuple[str, str, Any]]) -> None:
+    kind = rules.kind
     if kind == "structure":
-        if isinstance(value, dict) and not getattr(shape, "is_document_type", False):
-            _check_structure(value, shape, path, found)
+        if isinstance(value, dict):
+            _check_structure(value, rules, path, found)
     elif kind == "list":
         if isinstance(value, list | tuple):
-            _check_size(len(value), shape, path, "items", value, found)
+            _check_size(len(value), rules, path, "items", value, found)
+            member = rules.children["member"]
             for index, item in enumerate(value):
-                _check(item, shape.member, f"{path}[{index}]", found)
+                _check(item, member, f"{path}[{index}]", found)
     elif kind == "map":
         if isinstance(value, dict):
-            _check_size(len(value), shape, path, "entries", value, found)
+            _check_size(len(value), rules, path, "entries", value, found)
+            key_rules, value_rules = rules.children["key"], rules.children["value"]
             for key, item in value.items():
-                _check(key, shape.key, f"{path}{{key {key!r}}}", found)
-                _check(item, shape.value, f"{path}[{key!r}]", found)
+                _check(key, key_rules, f"{path}{{key {key!r}}}", found)
+                _check(item, value_rules, f"{path}[{key!r}]", found)
     elif kind == "string":
         if isinstance(value, str):
-            _check_string(value, shape, path, found)
+            _check_string(value, rules, path, found)
     elif kind in ("integer", "long", "float", "double"):
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
-            _check_range(value, shape, path, found)
+            _check_range(value, rules, path, found)
     elif kind == "blob" and isinstance(value, bytes | bytearray | str):
         size = len(value.encode() if isinstance(value, str) else value)
-        _check_size(size, shape, path, "bytes", value, found)
+        _check_size(size, rules, path, "bytes", value, found)
 
 
-def _check_structure(value: dict[str, Any], shape: Shape, path: str, found: list[tuple[str, str, Any]]) -> None:
-    for name in shape.required_members:
+def _check_structure(value: dict[str, Any], rules: _Rules, path: str, found: list[tuple[str, str, Any]]) -> None:
+    for name in rules.required:
         if value.get(name) is None:
-            found.append((_join(path, name), f"required member of {shape.name} is missing", None))
-    members = shape.members
+            found.append((_join(path, name), f"required member of {rules.name} is missing", None))
+    members = rules.children
     for name, member_value in value.items():
         member = members.get(name)
         if member is not None and member_value is not None:
@@ -115,33 +158,28 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _check_string(value: str, shape: Shape, path: str, found: list[tuple[str, str, Any]]) -> None:
-    enum = shape.enum
-    if enum and value not in enum:
+def _check_string(value: str, rules: _Rules, path: str, found: list[tuple[str, str, Any]]) -> None:
+    if rules.enum and value not in rules.enum_values:
+        enum = rules.enum
         shown = ", ".join(enum[:_ENUM_SHOWN]) + (f", ... ({len(enum)} values)" if len(enum) > _ENUM_SHOWN else "")
-        found.append((path, f"not a value of the {shape.name} enum ({shown})", value))
-    _check_size(len(value), shape, path, "characters", value, found)
-    pattern = shape.metadata.get("pattern")
-    if pattern is not None:
-        compiled = compiled_pattern(pattern)
-        if compiled is not None and compiled.fullmatch(value) is None:
-            found.append((path, f"does not match {shape.name}'s pattern {pattern}", value))
+        found.append((path, f"not a value of the {rules.name} enum ({shown})", value))
+    _check_size(len(value), rules, path, "characters", value, found)
+    if rules.compiled is not None and rules.compiled.fullmatch(value) is None:
+        found.append((path, f"does not match {rules.name}'s pattern {rules.pattern}", value))
 
 
-def _check_size(size: int, shape: Shape, path: str, unit: str, value: Any, found: list[tuple[str, str, Any]]) -> None:
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and size < low:
-        found.append((path, f"{size} {unit}, fewer than {shape.name}'s minimum of {low}", value))
-    if high is not None and size > high:
-        found.append((path, f"{size} {unit}, more than {shape.name}'s maximum of {high}", value))
+def _check_size(size: int, rules: _Rules, path: str, unit: str, value: Any, found: list[tuple[str, str, Any]]) -> None:
+    if rules.low is not None and size < rules.low:
+        found.append((path, f"{size} {unit}, fewer than {rules.name}'s minimum of {rules.low}", value))
+    if rules.high is not None and size > rules.high:
+        found.append((path, f"{size} {unit}, more than {rules.name}'s maximum of {rules.high}", value))
 
 
-def _check_range(value: float, shape: Shape, path: str, found: list[tuple[str, str, Any]]) -> None:
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and value < low:
-        found.append((path, f"below {shape.name}'s minimum of {low}", value))
-    if high is not None and value > high:
-        found.append((path, f"above {shape.name}'s maximum of {high}", value))
+def _check_range(value: float, rules: _Rules, path: str, found: list[tuple[str, str, Any]]) -> None:
+    if rules.low is not None and value < rules.low:
+        found.append((path, f"below {rules.name}'s minimum of {rules.low}", value))
+    if rules.high is not None and value > rules.high:
+        found.append((path, f"above {rules.name}'s maximum of {rules.high}", value))
 
 
 _JAVA_POSIX_CLASSES = {
