@@ -24,24 +24,11 @@ def _fail_on_violations() -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+def _checked_phase(item: pytest.Item) -> Iterator[None]:
     try:
         return (yield)
     finally:
         _fail_on_violations()
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    try:
-        return (yield)
-    finally:
-        _fail_on_violations()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
-    try:
-        return (yield)
-    finally:
-        _fail_on_violations()
+pytest_runtest_setup = pytest_runtest_call = pytest_runtest_teardown = _checked_phase

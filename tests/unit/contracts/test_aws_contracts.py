@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from tests.support import aws_contracts
 from tests.support.aws import SESSION
 
+ROOT = Path(__file__).resolve().parents[3]
 TRANSFORM_TYPES = ["ml.m5.large", "ml.t2.medium", "ml.c5.large"]
 
 
@@ -146,3 +148,25 @@ def test_every_pattern_of_the_services_the_platform_calls_is_checked() -> None:
             if pattern is not None and aws_contracts.compiled_pattern(pattern) is None:
                 unchecked.append((service, name, pattern))
     assert unchecked == []
+
+
+def test_the_suite_fails_the_test_that_sent_a_refused_request_even_when_its_code_swallowed_it(tmp_path: Path) -> None:
+    (tmp_path / "test_probe.py").write_text(
+        "import contextlib\n"
+        "import pytest\n"
+        "from tests.support.aws import SESSION\n\n"
+        "def call(**params):\n"
+        "    with contextlib.suppress(Exception):\n"
+        "        SESSION.client('sagemaker', endpoint_url='http://127.0.0.1:9').list_models(**params)\n\n"
+        "@pytest.fixture\n"
+        "def refused_in_setup():\n"
+        "    call(MaxResults=500)\n\n"
+        "def test_setup(refused_in_setup):\n    pass\n\n"
+        "def test_call():\n    call(MaxResults=0)\n\n"
+        "def test_valid():\n    call(MaxResults=10)\n"
+    )
+    command = [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:randomly", "-q", str(tmp_path)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert "1 failed, 1 passed, 1 error" in done.stdout, done.stdout[-3000:]
+    assert "ERROR at setup of test_setup" in done.stdout
+    assert "AWS contract: sagemaker ListModels MaxResults: below MaxResults's minimum of 1; sent 0" in done.stdout
