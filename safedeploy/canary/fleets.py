@@ -63,16 +63,6 @@ def _fleet_by_variant(endpoint_name: str, variant_name: str) -> Fleet:
     return Fleet(variant_name, (("EndpointName", endpoint_name), ("VariantName", variant_name)))
 
 
-def _blue_green_share(settings: DeploymentSettings) -> float:
-    """The candidate's share of traffic while both fleets serve (its first step, which the bake judges)."""
-    percent = {
-        Strategy.CANARY: settings.canary_size_percent,
-        Strategy.LINEAR: settings.linear_step_percent,
-        Strategy.ROLLING: settings.rolling_batch_percent,
-    }[settings.strategy]
-    return percent / 100
-
-
 def find_comparison(sm: Any, snapshot: EndpointSnapshot, settings: DeploymentSettings) -> Comparison | str:
     """The deployment running on the endpoint, or why there is nothing to compare."""
     if snapshot.status == UPDATING and snapshot.pending_config_name and snapshot.pending_started_at:
@@ -87,7 +77,7 @@ def find_comparison(sm: Any, snapshot: EndpointSnapshot, settings: DeploymentSet
             started_at=snapshot.pending_started_at,
             baseline=_fleet_by_config(snapshot.name, snapshot.config_name),
             candidate=_fleet_by_config(snapshot.name, snapshot.pending_config_name),
-            candidate_share=_blue_green_share(settings),
+            candidate_share=settings.traffic_share().first,
         )
     if snapshot.changing:
         return f"{snapshot.progress_line()}: no deployment to analyze"

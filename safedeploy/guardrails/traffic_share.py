@@ -28,7 +28,9 @@ __all__ = [
     "ShareSettings",
     "TrafficShare",
     "capacity_instances",
+    "instances_text",
     "settings_share",
+    "step_capacity",
     "traffic_share",
     "weight_share",
 ]
@@ -49,6 +51,10 @@ def capacity_instances(capacity_type: str, value: int, instance_count: int) -> i
     return min(instance_count, max(1, math.floor(value * instance_count / 100)))
 
 
+def instances_text(count: int) -> str:
+    return f"{count} instance" if count == 1 else f"{count} instances"
+
+
 def weight_share(candidate_weight: float, baseline_weight: float) -> float:
     """A production variant's share of requests: its weight over the sum of the variants' weights."""
     total = candidate_weight + baseline_weight
@@ -61,8 +67,8 @@ class TrafficShare:
 
     `intended` is the share the settings ask for; `steps` the candidate's real share of requests at each step
     (a rollout's last step is 1.0), and `first` the one the first bake judges. `step_instances` is the candidate's
-    instances per step for capacity-sized strategies (None for A/B and shadow). For shadow, `copy` is True: the
-    shares are copies of requests the production variant also serves.
+    instances per step for capacity-sized strategies (None for A/B and shadow), and `capacity_type` how the request
+    sizes it. For shadow, `copy` is True: the shares are copies of requests the production variant also serves.
     """
 
     strategy: str
@@ -71,6 +77,7 @@ class TrafficShare:
     steps: tuple[float, ...]
     step_instances: int | None = None
     copy: bool = False
+    capacity_type: str | None = None
 
     @property
     def first(self) -> float:
@@ -89,6 +96,8 @@ class TrafficShare:
     def describe(self) -> str:
         """One line for synth and the operator: `canary: 1 of 2 instances = 50.0 % of traffic (asked 10 %)`."""
         asked = f"asked {100 * self.intended:g} %"
+        if self.capacity_type == INSTANCE_COUNT:
+            asked = f"asked {instances_text(self.step_instances or 0)}"
         if self.copy:
             return f"{self.strategy}: a copy of {100 * self.first:g} % of requests ({asked})"
         if self.step_instances is None:
@@ -106,28 +115,47 @@ def _capacity_steps(instances: int, instance_count: int) -> tuple[float, ...]:
     return tuple(min(1.0, (index + 1) * instances / instance_count) for index in range(count))
 
 
+def step_capacity(percent: int | None, instances: int | None) -> tuple[str, int]:
+    """The `CapacitySize` (type, value) of a step given as a percentage or as instances; one instance by default."""
+    if percent is not None and instances is not None:
+        raise ValueError("a step is sized in percent or in instances, not both")
+    return (CAPACITY_PERCENT, percent) if percent is not None else (INSTANCE_COUNT, instances or 1)
+
+
 def traffic_share(
     strategy: str,
     instance_count: int,
     *,
-    canary_size_percent: int = 10,
-    linear_step_percent: int = 20,
-    rolling_batch_percent: int = 25,
+    canary_size_percent: int | None = None,
+    canary_size_instances: int | None = None,
+    linear_step_percent: int | None = None,
+    linear_step_instances: int | None = None,
+    rolling_batch_percent: int | None = None,
+    rolling_batch_instances: int | None = None,
     ab_weights: Sequence[int] = (5, 25, 50, 100),
     shadow_sampling_percent: int = 20,
 ) -> TrafficShare:
     """The candidate's traffic share for `strategy` (a `Strategy` value) on `instance_count` instances per fleet.
 
-    Sizes are percentages as in the `endpoint` settings; the share is the same whether the request sends them as
-    CAPACITY_PERCENT or as the INSTANCE_COUNT `capacity_instances` gives.
+    Each capacity-sized step is given either as a percentage (sent as CAPACITY_PERCENT) or as instances (sent as
+    INSTANCE_COUNT), as in the `endpoint` settings; with neither it is one instance. `intended` is the percentage
+    asked for, or the instances' exact share.
     """
-    percent = {"canary": canary_size_percent, "linear": linear_step_percent, "rolling": rolling_batch_percent}
-    if strategy in percent:
-        instances = capacity_instances(CAPACITY_PERCENT, percent[strategy], instance_count)
+    sizes = {
+        "canary": (canary_size_percent, canary_size_instances),
+        "linear": (linear_step_percent, linear_step_instances),
+        "rolling": (rolling_batch_percent, rolling_batch_instances),
+    }
+    if strategy in sizes:
+        capacity_type, value = step_capacity(*sizes[strategy])
+        instances = capacity_instances(capacity_type, value, instance_count)
+        intended = value / 100 if capacity_type == CAPACITY_PERCENT else instances / instance_count
         steps = _capacity_steps(instances, instance_count)
         if strategy == "canary":
             steps = (steps[0], 1.0) if steps[0] < 1 else (1.0,)
-        return TrafficShare(strategy, instance_count, percent[strategy] / 100, steps, step_instances=instances)
+        return TrafficShare(
+            strategy, instance_count, intended, steps, step_instances=instances, capacity_type=capacity_type
+        )
     if strategy == "all_at_once":
         return TrafficShare(strategy, instance_count, 1.0, (1.0,), step_instances=instance_count)
     if strategy == "ab":
@@ -147,11 +175,17 @@ class ShareSettings(Protocol):
     @property
     def instance_count(self) -> int: ...
     @property
-    def canary_size_percent(self) -> int: ...
+    def canary_size_percent(self) -> int | None: ...
     @property
-    def linear_step_percent(self) -> int: ...
+    def canary_size_instances(self) -> int | None: ...
     @property
-    def rolling_batch_percent(self) -> int: ...
+    def linear_step_percent(self) -> int | None: ...
+    @property
+    def linear_step_instances(self) -> int | None: ...
+    @property
+    def rolling_batch_percent(self) -> int | None: ...
+    @property
+    def rolling_batch_instances(self) -> int | None: ...
     @property
     def ab_weights(self) -> tuple[int, ...]: ...
     @property
@@ -164,8 +198,11 @@ def settings_share(settings: ShareSettings) -> TrafficShare:
         str(settings.strategy),
         settings.instance_count,
         canary_size_percent=settings.canary_size_percent,
+        canary_size_instances=settings.canary_size_instances,
         linear_step_percent=settings.linear_step_percent,
+        linear_step_instances=settings.linear_step_instances,
         rolling_batch_percent=settings.rolling_batch_percent,
+        rolling_batch_instances=settings.rolling_batch_instances,
         ab_weights=settings.ab_weights,
         shadow_sampling_percent=settings.shadow_sampling_percent,
     )

@@ -22,6 +22,7 @@ from tests.support.moto_sagemaker import endpoint_updates
 BUCKET = "demo-dev-artifacts"
 BLUE_GREEN = {
     "strategy": "canary",
+    "instance_count": 10,
     "canary_size_percent": 10,
     "wait_interval_seconds": 600,
     "canary": {"expected_requests_per_minute": 1000, "min_samples": 200, "looks": 10},

@@ -37,10 +37,11 @@ def test_capacity_type_must_be_documented() -> None:
 
 
 def test_ten_percent_canary_on_two_and_three_instances_is_a_half_and_a_third() -> None:
-    dev, prod = traffic_share("canary", 2), traffic_share("canary", 3)
+    dev, prod = traffic_share("canary", 2, canary_size_percent=10), traffic_share("canary", 3, canary_size_percent=10)
     assert (dev.first, dev.steps, dev.step_instances, dev.ratio) == (0.5, (0.5, 1.0), 1, 5.0)
     assert prod.first == pytest.approx(1 / 3) and prod.steps[-1] == 1.0
-    assert traffic_share("canary", 10).first == pytest.approx(0.1)
+    assert traffic_share("canary", 10, canary_size_percent=10).first == pytest.approx(0.1)
+    assert traffic_share("canary", 3).ratio == 1.0  # one instance by default, and its exact share intended
 
 
 def test_linear_and_rolling_steps_are_whole_instances() -> None:
