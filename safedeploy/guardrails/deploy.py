@@ -134,6 +134,7 @@ def _start(
     if settings.strategy is Strategy.AB:
         return start_ab(sm, live, names, package.arn, settings), DeployAction.AB_STARTED
     request = guarded_update_request(live.name, names.release_config, settings, target.guardrails.alarm_names)
+    resource_tags.mark_guarded(sm, live.arn, names.release_config)
     call_when_visible(sm.update_endpoint, progress=waiter.progress, sleep=waiter.sleep, **request)
     return names.release_config, DeployAction.UPDATED
 

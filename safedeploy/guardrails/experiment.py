@@ -89,6 +89,7 @@ def start_experiment(
             resource_tags.CANDIDATE_CONFIG: names.release_config,
         },
     )
+    resource_tags.mark_guarded(sm, live.arn, config_name)
     call_when_visible(sm.update_endpoint, EndpointName=live.name, EndpointConfigName=config_name)
     return config_name
 

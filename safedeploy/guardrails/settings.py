@@ -25,7 +25,15 @@ from safedeploy.guardrails.traffic_share import (
     traffic_share,
 )
 
-__all__ = ["AlarmThresholds", "CanarySettings", "DeploymentSettings", "GuardrailParameter", "SettingError", "Strategy"]
+__all__ = [
+    "AlarmThresholds",
+    "CanarySettings",
+    "DeploymentSettings",
+    "GuardrailParameter",
+    "SampleRatioSettings",
+    "SettingError",
+    "Strategy",
+]
 
 # Instance types as SageMaker names them (ml.<family>.<size>); the exact list changes too often to pin here.
 INSTANCE_TYPE_PATTERN = r"ml\.[a-z0-9-]+\.[a-z0-9]+"
@@ -125,6 +133,25 @@ class CanarySettings:
 
 
 @dataclass(frozen=True)
+class SampleRatioSettings:
+    """The sample-ratio check: `alpha` bounds its false alarms over a whole deployment; a fleet silent for
+    `silent_minutes` while it should serve is a mismatch (see `safedeploy.canary.sample_ratio`)."""
+
+    alpha: float = 0.001
+    silent_minutes: int = 5
+
+    @classmethod
+    def read(cls, reader: SettingReader) -> SampleRatioSettings:
+        sample_ratio = cls(
+            # A check that rolls back deployments needs a far smaller false-alarm rate than the harm tests.
+            alpha=reader.positive_number("alpha", cls.alpha, 0.05),
+            silent_minutes=reader.integer("silent_minutes", cls.silent_minutes, 2, 60),
+        )
+        reader.finish()
+        return sample_ratio
+
+
+@dataclass(frozen=True)
 class DeploymentSettings:
     """How one environment's endpoint is deployed. Build it with `from_mapping`, which enforces every rule."""
 
@@ -147,6 +174,7 @@ class DeploymentSettings:
     shadow_sampling_percent: int = 20
     alarms: AlarmThresholds = field(default_factory=AlarmThresholds)
     canary: CanarySettings = field(default_factory=CanarySettings)
+    sample_ratio: SampleRatioSettings = field(default_factory=SampleRatioSettings)
 
     @classmethod
     def from_mapping(cls, raw: object, path: str = "endpoint") -> DeploymentSettings:
@@ -180,6 +208,7 @@ class DeploymentSettings:
             shadow_sampling_percent=reader.integer("shadow_sampling_percent", defaults.shadow_sampling_percent, 1, 100),
             alarms=AlarmThresholds.read(reader.section("alarms")),
             canary=CanarySettings.read(reader.section("canary")),
+            sample_ratio=SampleRatioSettings.read(reader.section("sample_ratio")),
         )
         reader.finish()
         settings._check_combinations(reader)
@@ -279,6 +308,7 @@ class DeploymentSettings:
                 "model_latency_ms": self.alarms.model_latency_ms,
             },
             "canary": self.canary.to_dict(),
+            "sample_ratio": {"alpha": self.sample_ratio.alpha, "silent_minutes": self.sample_ratio.silent_minutes},
         }
 
 
