@@ -132,6 +132,7 @@ def simulate_false_alarms(true_fraction: float, planned: float, runs: int, seed:
     return alarms / runs
 
 
+@pytest.mark.slow
 def test_false_alarms_stay_below_alpha_over_a_deployment_even_at_the_band_edge() -> None:
     """alpha 0.05 per deployment, 30 looks: at the plan no alarm; at the band's edge (the worst case) at most alpha."""
     assert simulate_false_alarms(0.1, 0.1, runs=200, seed=1) == 0.0
