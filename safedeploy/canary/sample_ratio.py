@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from safedeploy.canary.fleets import Comparison
 from safedeploy.guardrails.settings import SampleRatioSettings
@@ -31,6 +30,30 @@ from safedeploy.guardrails.settings import SampleRatioSettings
 # How far (as a factor on the candidate:baseline odds) the observed split may stray from the plan under the null.
 ODDS_TOLERANCE = 2.0
 PERIOD = timedelta(minutes=1)
+
+
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p), exact: the log-pmf by its ratio recurrence, summed in log space.
+
+    numpy only (the canary Lambda's layer carries no scipy); n is at most a few hundred thousand requests.
+    """
+    if k < 0:
+        return 0.0
+    if k >= n or p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    steps = np.arange(k, dtype=float)
+    log_pmf = n * np.log1p(-p) + np.concatenate(
+        ([0.0], np.cumsum(np.log(n - steps) - np.log(steps + 1) + np.log(p) - np.log1p(-p)))
+    )
+    top = float(log_pmf.max())
+    return float(min(1.0, np.exp(top) * np.exp(log_pmf - top).sum()))
+
+
+def binomial_sf(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p): the lower tail of the other outcome."""
+    return binomial_cdf(n - k, n, 1.0 - p)
 
 
 def _fraction(odds: float) -> float:
@@ -96,8 +119,8 @@ def check_sample_ratio(
         candidate, baseline = int(candidate_requests[mask].sum()), int(baseline_requests[mask].sum())
         total = candidate + baseline
         # P(at most this few candidate requests | share at the band's low edge), and the same for the baseline.
-        p_few = float(stats.binom.cdf(candidate, total, low)) if total else 1.0
-        p_many = float(stats.binom.sf(candidate - 1, total, high)) if total and two_sided else 1.0
+        p_few = binomial_cdf(candidate, total, low) if total else 1.0
+        p_many = binomial_sf(candidate, total, high) if total and two_sided else 1.0
         details[name] = {
             "minutes": int(mask.sum()),
             "candidate": candidate,

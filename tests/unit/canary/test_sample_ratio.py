@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from safedeploy.canary.fleets import Comparison, ComparisonKind, Fleet
-from safedeploy.canary.sample_ratio import band, check_sample_ratio
+from safedeploy.canary.sample_ratio import band, binomial_cdf, binomial_sf, check_sample_ratio
 from safedeploy.guardrails.settings import SampleRatioSettings
 from tests.unit.canary.conftest import HEALTHY, Deployment
 
@@ -149,3 +149,13 @@ def test_the_binomial_tail_is_the_exact_one() -> None:
     assert (since["minutes"], since["candidate"], since["baseline"]) == (7, 30, 70)
     assert since["p_too_few"] == pytest.approx(stats.binom.cdf(30, 100, 1 / 3))
     assert found.details["last_5_minutes"]["p_too_few"] == pytest.approx(stats.binom.cdf(10, 60, 1 / 3))
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "p"),
+    [(0, 40, 1 / 3), (30, 100, 1 / 3), (3, 10, 0.5), (400, 4600, 0.0526), (29_000, 60_000, 0.5), (5, 5, 0.2)],
+)
+def test_the_binomial_tails_match_scipy(k: int, n: int, p: float) -> None:
+    assert binomial_cdf(k, n, p) == pytest.approx(stats.binom.cdf(k, n, p), rel=1e-9, abs=1e-300)
+    assert binomial_sf(k, n, p) == pytest.approx(stats.binom.sf(k - 1, n, p), rel=1e-9, abs=1e-300)
+    assert binomial_cdf(0, 40, 1 / 3) == pytest.approx((2 / 3) ** 40)
