@@ -11,6 +11,10 @@ down, at least one instance: the only rule under which every size the API accept
 10-50 %, rolling batch 5-50 % of the instance count) stays within those documented limits. The canary analysis does
 not rely on it: it measures the share from the fleets' Invocations and checks it against this plan.
 
+Each step is given in percent (sent as CAPACITY_PERCENT) or in instances (INSTANCE_COUNT, one instance by default),
+as in the `endpoint` settings. For planning: `settings.traffic_share().first` (or `traffic_share(...)` from plain
+numbers) is the candidate's share of requests during the first bake, `steps` the share at every step.
+
 Pure Python, no boto3: synth imports it (to print and check the shares) and so does bake planning.
 """
 
@@ -19,13 +23,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
 __all__ = [
     "CAPACITY_PERCENT",
     "CAPACITY_TYPES",
     "INSTANCE_COUNT",
-    "ShareSettings",
+    "SHARE_FIELDS",
     "TrafficShare",
     "capacity_instances",
     "instances_text",
@@ -167,42 +171,20 @@ def traffic_share(
     raise ValueError(f"strategy {strategy!r} has no traffic share")
 
 
-class ShareSettings(Protocol):
-    """The fields of `DeploymentSettings` the share depends on."""
-
-    @property
-    def strategy(self) -> str: ...
-    @property
-    def instance_count(self) -> int: ...
-    @property
-    def canary_size_percent(self) -> int | None: ...
-    @property
-    def canary_size_instances(self) -> int | None: ...
-    @property
-    def linear_step_percent(self) -> int | None: ...
-    @property
-    def linear_step_instances(self) -> int | None: ...
-    @property
-    def rolling_batch_percent(self) -> int | None: ...
-    @property
-    def rolling_batch_instances(self) -> int | None: ...
-    @property
-    def ab_weights(self) -> tuple[int, ...]: ...
-    @property
-    def shadow_sampling_percent(self) -> int: ...
+# The `DeploymentSettings` fields the share depends on, besides the strategy and the instance count.
+SHARE_FIELDS = (
+    "canary_size_percent",
+    "canary_size_instances",
+    "linear_step_percent",
+    "linear_step_instances",
+    "rolling_batch_percent",
+    "rolling_batch_instances",
+    "ab_weights",
+    "shadow_sampling_percent",
+)
 
 
-def settings_share(settings: ShareSettings) -> TrafficShare:
-    """`traffic_share` of an environment's `DeploymentSettings`."""
-    return traffic_share(
-        str(settings.strategy),
-        settings.instance_count,
-        canary_size_percent=settings.canary_size_percent,
-        canary_size_instances=settings.canary_size_instances,
-        linear_step_percent=settings.linear_step_percent,
-        linear_step_instances=settings.linear_step_instances,
-        rolling_batch_percent=settings.rolling_batch_percent,
-        rolling_batch_instances=settings.rolling_batch_instances,
-        ab_weights=settings.ab_weights,
-        shadow_sampling_percent=settings.shadow_sampling_percent,
-    )
+def settings_share(settings: Any) -> TrafficShare:
+    """`traffic_share` of an environment's `DeploymentSettings` (or anything with its strategy and SHARE_FIELDS)."""
+    sizes = {name: getattr(settings, name) for name in SHARE_FIELDS}
+    return traffic_share(str(settings.strategy), settings.instance_count, **sizes)
