@@ -70,7 +70,7 @@ def deploy_package(sm: Any, package_arn: str, target: DeployTarget, waiter: Endp
         return DeployResult(live.name, package.arn, live.config_name, DeployAction.UNCHANGED)
     _require_no_experiment(sm, live, names)
     config_name, action = _start(sm, live, names, package, target, waiter)
-    waiter.progress(f"deploying {config_name} to {live.name} with strategy {settings.strategy.value}")
+    waiter.progress(f"deploying {config_name} to {live.name}: {settings.traffic_share().describe()}")
     expect_live(waiter.until_settled(live.name), live.name, config_name, previous=live.config_name)
     if action is DeployAction.UPDATED:
         _record_release(sm, live, package.arn)

@@ -84,6 +84,8 @@ def test_update_sends_exactly_the_configured_guardrails(
         resource_tags.GUARDED_CONFIG: f"{ENDPOINT}-v2",  # the canary analysis judges this deployment
     }
     assert any(f"Updating on {ENDPOINT}-v1, deploying {ENDPOINT}-v2" in line for line in progress)
+    share = f"deploying {ENDPOINT}-v2 to {ENDPOINT}: {target.guardrails.settings.traffic_share().describe()}"
+    assert share in progress and "% of traffic in the first bake" in share
 
 
 @pytest.mark.parametrize("status", ["PendingManualApproval", "Rejected"])
