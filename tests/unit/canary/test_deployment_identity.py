@@ -117,3 +117,17 @@ def test_the_ab_share_follows_the_current_weights(clients: AwsClients) -> None:
     assert stepped.candidate_share == 0.25
     assert stepped.traffic_since is not None and stepped.traffic_since >= first.traffic_since  # type: ignore[operator]
     assert stepped.deployment_id == first.deployment_id  # a weight step is the same deployment
+
+
+def test_a_shadow_candidate_gets_a_copy_of_its_sampled_share(clients: AwsClients) -> None:
+    sm = clients("sagemaker")
+    provision_parameters(clients("ssm"), {"strategy": "shadow", "shadow_sampling_percent": 25})
+    target = DeployTarget.load(clients("ssm"), PROJECT, ENV)
+    waiter = EndpointWaiter(sm, poll_seconds=0, progress=lambda _: None, sleep=lambda _: None)
+    deploy_package(sm, register_package(sm), target, waiter)
+    deploy_package(sm, register_package(sm), target, waiter)
+    found = find_comparison(sm, describe_endpoint(sm, ENDPOINT), target.guardrails.settings)  # type: ignore[arg-type]
+    assert not isinstance(found, str), found
+    assert found.kind is ComparisonKind.SHADOW and not found.share_can_grow
+    assert (found.candidate_share, found.expected_fraction) == (0.25, 0.2)  # 25 copies per 100 served: 20 of 125
+    assert found.deployment_id.startswith(f"{ENDPOINT}-v2-shadow@")
