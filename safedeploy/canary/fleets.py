@@ -110,7 +110,7 @@ def find_comparison(sm: Any, snapshot: EndpointSnapshot, settings: DeploymentSet
         if not settings.strategy.is_guarded_update:
             return f"endpoint {snapshot.name} is switching configs ({settings.strategy.value} start or end)"
         share = settings.traffic_share().first
-        (pending,) = snapshot.pending_variants or (None,)
+        pending = next((v for v in snapshot.pending_variants if v.name == PRODUCTION_VARIANT), None)
         return Comparison(
             endpoint_name=snapshot.name,
             config_name=snapshot.pending_config_name,
