@@ -6,7 +6,7 @@ import sys
 
 from aws_cdk import App
 
-from infra.config import ConfigError, load_config
+from infra.config import AppConfig, ConfigError, load_config
 from infra.nag import enable_security_checks
 from stacks.stage import EnvironmentStage
 
@@ -15,10 +15,17 @@ def build_app(app: App) -> dict[str, EnvironmentStage]:
     """Add every configured environment to `app`; raises ConfigError for a configuration that cannot be built."""
     config = load_config(_context(app))
     enable_security_checks(app)
+    for line in traffic_shares(config):
+        print(line, file=sys.stderr)
     return {
         name: EnvironmentStage(app, project=config.project, env_config=env_config)
         for name, env_config in config.environments.items()
     }
+
+
+def traffic_shares(config: AppConfig) -> list[str]:
+    """The candidate's real traffic share in each environment: whole instances, not the percentage asked for."""
+    return [f"{name}: {env.endpoint.traffic_share().describe()}" for name, env in config.environments.items()]
 
 
 def _context(app: App) -> dict:

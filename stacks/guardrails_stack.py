@@ -75,15 +75,9 @@ class GuardrailsStack(Stack):
         )
 
     def _rollback_alarms(self, settings: DeploymentSettings) -> list[cloudwatch.Alarm]:
-        error_rate = cloudwatch.MathExpression(
-            expression="100 * errors / MAX([invocations, 1])",
-            using_metrics={
-                "errors": self._endpoint_metric("Invocation5XXErrors", "Sum"),
-                "invocations": self._endpoint_metric("Invocations", "Sum"),
-            },
-            label="5xx error rate (%)",
-            period=Duration.minutes(1),
-        )
+        # SageMaker sends 1 per 5xx response and 0 otherwise, so the Average of Invocation5XXErrors is the error
+        # rate (SageMaker's own rollback-alarm example uses it); no metric math needed.
+        error_rate = self._endpoint_metric("Invocation5XXErrors", "Average")
         # ModelLatency is reported in microseconds.
         latency = self._endpoint_metric("ModelLatency", "p99")
         verdict = cloudwatch.Metric(
@@ -98,9 +92,12 @@ class GuardrailsStack(Stack):
                 self,
                 "ErrorRateAlarm",
                 alarm_name=self.naming.resource(ERROR_RATE_ALARM),
-                alarm_description="5xx error rate of the endpoint; SageMaker rolls a deployment back when it fires",
+                alarm_description=(
+                    "5xx error rate of the endpoint (Average of Invocation5XXErrors, a fraction); SageMaker rolls a "
+                    "deployment back when it fires"
+                ),
                 metric=error_rate,
-                threshold=settings.alarms.error_rate_5xx_percent,
+                threshold=settings.alarms.error_rate_5xx_percent / 100,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=3,
                 datapoints_to_alarm=2,

@@ -25,6 +25,7 @@ from safedeploy.canary.outputs import (
     write_record,
 )
 from safedeploy.canary.policy import canary_policy
+from safedeploy.canary.sample_ratio import SampleRatio, check_sample_ratio
 from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
 from safedeploy.guardrails.endpoint_status import describe_endpoint
 from safedeploy.parameters import Param
@@ -66,13 +67,20 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
         observations = read_observations(cloudwatch, found, grid)
     except (BotoCoreError, ClientError) as error:
         return AnalysisOutcome(endpoint_name, f"metrics unavailable, no verdict published: {error}")
-    policy = canary_policy(target.guardrails.settings, found, set(observations.metrics))
+    settings = target.guardrails.settings
+    policy = canary_policy(settings, found, set(observations.metrics))
     verdict = canary_verdict(observations, policy)
+    requests = observations.metrics["error_rate"]
+    # Every minute of the longest deployment is a look of the sample-ratio check.
+    looks = max(1, settings.max_execution_timeout_seconds // 60)
+    split = check_sample_ratio(
+        found, grid, requests.baseline.trials, requests.candidate.trials, settings.sample_ratio, looks
+    )
     bucket = read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)
     s3 = clients("s3")
     earlier = rolled_back_before(s3, bucket, endpoint_name, found.deployment_id)
-    decision = ROLLBACK if earlier else verdict.decision
-    record = _record(found, grid, now, verdict, decision, earlier, policy.to_dict())
+    decision = ROLLBACK if earlier or split.mismatch else verdict.decision
+    record = _record(found, grid, now, verdict, decision, earlier, policy.to_dict(), split)
     uri = write_record(s3, bucket, record_key(endpoint_name, found.deployment_id, now, decision), record)
     verdict_metric = int(decision == ROLLBACK)
     publish_metrics(cloudwatch, endpoint_name, now, verdict_metric, verdict.to_dict()["metrics"])
@@ -97,13 +105,19 @@ def _record(
     decision: str,
     earlier_rollback: str | None,
     policy: dict[str, Any],
+    split: SampleRatio,
 ) -> dict[str, Any]:
     reasons = list(verdict.reasons)
+    if split.mismatch:
+        reasons.insert(0, split.mismatch)
     if earlier_rollback and verdict.decision != ROLLBACK:
         reasons.insert(0, f"already rolled back at {earlier_rollback}: a crossed boundary stays crossed")
+    since = split.details.get("since_traffic_began", {})
     return {
         "endpoint_name": comparison.endpoint_name,
         "deployment_id": comparison.deployment_id,
+        "endpoint_config_name": comparison.config_name,
+        "deployment_started_at": comparison.started_at.isoformat(),
         "kind": comparison.kind.value,
         "at": now.isoformat(),
         "window": {"start": grid[0].isoformat(), "minutes": len(grid)},
@@ -112,4 +126,10 @@ def _record(
         "reasons": reasons,
         "verdict": verdict.to_dict(),
         "policy": policy,
+        "traffic": {
+            "planned_share": comparison.candidate_share,
+            "planned_fraction": comparison.expected_fraction,
+            "measured_fraction": since.get("observed_fraction"),
+        },
+        "sample_ratio": split.details,
     }

@@ -9,14 +9,16 @@ moves every request at once, which leaves no concurrent baseline to compare with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from safedeploy.guardrails import resource_tags
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot
 from safedeploy.guardrails.experiment import Experiment, ExperimentKind
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.guardrails.settings import DeploymentSettings, Strategy
+from safedeploy.guardrails.traffic_share import weight_share
 
 UPDATING = "Updating"
 
@@ -36,17 +38,36 @@ class Fleet:
         return [{"Name": name, "Value": value} for name, value in self.dimensions]
 
 
+def deployment_id(config_name: str, started_at: datetime) -> str:
+    """A deployment's identity: its endpoint config and start time, so a retry of the same version is a new one."""
+    return f"{config_name}@{started_at.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """A deployment in progress: `deployment_id` names it in records and events (the candidate's config)."""
+    """A guarded deployment in progress, named in records and events by `deployment_id`.
+
+    `config_name` is the candidate's (blue/green) or the experiment's endpoint config. `candidate_share` is the
+    candidate's planned share of requests now (the first step's whole instances, the current A/B weights, the shadow
+    copy fraction) and `expected_fraction` the fraction of both fleets' Invocations it implies. `traffic_since` is
+    when the candidate began to receive that share (None while SageMaker has not turned its traffic on), which the
+    sample-ratio check needs; `share_can_grow` is True where later steps legitimately raise it (blue/green).
+    """
 
     endpoint_name: str
-    deployment_id: str
+    config_name: str
     kind: ComparisonKind
     started_at: datetime
     baseline: Fleet
     candidate: Fleet
     candidate_share: float
+    expected_fraction: float
+    traffic_since: datetime | None = None
+    share_can_grow: bool = False
+
+    @property
+    def deployment_id(self) -> str:
+        return deployment_id(self.config_name, self.started_at)
 
     @property
     def has_gateway_feedback(self) -> bool:
@@ -63,54 +84,82 @@ def _fleet_by_variant(endpoint_name: str, variant_name: str) -> Fleet:
     return Fleet(variant_name, (("EndpointName", endpoint_name), ("VariantName", variant_name)))
 
 
-def _blue_green_share(settings: DeploymentSettings) -> float:
-    """The candidate's share of traffic while both fleets serve (its first step, which the bake judges)."""
-    percent = {
-        Strategy.CANARY: settings.canary_size_percent,
-        Strategy.LINEAR: settings.linear_step_percent,
-        Strategy.ROLLING: settings.rolling_batch_percent,
-    }[settings.strategy]
-    return percent / 100
+def _guarded_at(tags: dict[str, str]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(tags.get(resource_tags.GUARDED_AT, ""))
+    except ValueError:
+        return None
 
 
 def find_comparison(sm: Any, snapshot: EndpointSnapshot, settings: DeploymentSettings) -> Comparison | str:
-    """The deployment running on the endpoint, or why there is nothing to compare."""
+    """The guarded deployment running on the endpoint, or why there is nothing to compare.
+
+    Only a deployment that `safedeploy deploy` started with the guardrail policy is judged (it tags the endpoint
+    with the config first); a rollback or any other plain UpdateEndpoint is left alone.
+    """
+    tags = resource_tags.read_tags(sm, snapshot.arn)
+    guarded = tags.get(resource_tags.GUARDED_CONFIG, "")
     if snapshot.status == UPDATING and snapshot.pending_config_name and snapshot.pending_started_at:
+        if snapshot.pending_config_name != guarded:
+            return (
+                f"endpoint {snapshot.name} is switching to {snapshot.pending_config_name} without a guarded deploy "
+                "(a rollback, an experiment's start or end, or a manual update): not analysed"
+            )
         if settings.strategy is Strategy.ALL_AT_ONCE:
             return "all-at-once deployment: no concurrent baseline to compare (the 5xx and latency alarms guard it)"
         if not settings.strategy.is_guarded_update:
             return f"endpoint {snapshot.name} is switching configs ({settings.strategy.value} start or end)"
+        share = settings.traffic_share().first
+        pending = next((v for v in snapshot.pending_variants if v.name == PRODUCTION_VARIANT), None)
         return Comparison(
             endpoint_name=snapshot.name,
-            deployment_id=snapshot.pending_config_name,
+            config_name=snapshot.pending_config_name,
             kind=ComparisonKind.BLUE_GREEN,
             started_at=snapshot.pending_started_at,
             baseline=_fleet_by_config(snapshot.name, snapshot.config_name),
             candidate=_fleet_by_config(snapshot.name, snapshot.pending_config_name),
-            candidate_share=_blue_green_share(settings),
+            candidate_share=share,
+            expected_fraction=share,
+            traffic_since=pending.baking_since if pending else None,
+            share_can_grow=True,
         )
     if snapshot.changing:
         return f"{snapshot.progress_line()}: no deployment to analyze"
     experiment = Experiment.running_on(sm, snapshot)
     if experiment is None:
         return f"endpoint {snapshot.name} serves {snapshot.config_name}: no deployment in progress"
-    started_at = sm.describe_endpoint_config(EndpointConfigName=snapshot.config_name)["CreationTime"]
+    started_at = _guarded_at(tags)
+    if guarded != snapshot.config_name or started_at is None:
+        return (
+            f"endpoint {snapshot.name}: the {experiment.kind.value} experiment {snapshot.config_name} was not "
+            "started by a deploy: not analysed"
+        )
     if experiment.kind is ExperimentKind.SHADOW:
         (shadow,) = snapshot.shadow_variants or (None,)
         if shadow is None:
             return f"endpoint {snapshot.name}: shadow experiment without a shadow variant"
-        candidate, share, kind = shadow.name, settings.shadow_sampling_percent / 100, ComparisonKind.SHADOW
+        candidate, kind = shadow.name, ComparisonKind.SHADOW
+        # The shadow receives a copy of (its weight / the production weight) of the requests.
+        production = sum(v.current_weight for v in snapshot.variants if v.name == PRODUCTION_VARIANT)
+        share = shadow.current_weight / production if production else settings.shadow_sampling_percent / 100
+        expected, since = share / (1 + share), started_at
     else:
-        (candidate,) = [v.name for v in snapshot.variants if v.name != PRODUCTION_VARIANT] or ("",)
-        if not candidate:
+        (variant,) = [v for v in snapshot.variants if v.name != PRODUCTION_VARIANT] or (None,)
+        if variant is None:
             return f"endpoint {snapshot.name}: A/B experiment without a candidate variant"
-        share, kind = settings.ab_weights[0] / 100, ComparisonKind.AB
+        baseline_weight = sum(v.current_weight for v in snapshot.variants if v.name == PRODUCTION_VARIANT)
+        candidate, kind = variant.name, ComparisonKind.AB
+        share = expected = weight_share(variant.current_weight, baseline_weight)
+        # A weight step (UpdateEndpointWeightsAndCapacities) moves LastModifiedTime: the current share begins there.
+        since = max(started_at, snapshot.last_modified_at or started_at)
     return Comparison(
         endpoint_name=snapshot.name,
-        deployment_id=snapshot.config_name,
+        config_name=snapshot.config_name,
         kind=kind,
         started_at=started_at,
         baseline=_fleet_by_variant(snapshot.name, PRODUCTION_VARIANT),
         candidate=_fleet_by_variant(snapshot.name, candidate),
         candidate_share=share,
+        expected_fraction=expected,
+        traffic_since=since,
     )

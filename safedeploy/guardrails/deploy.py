@@ -14,6 +14,7 @@ from typing import Any
 
 from safedeploy.guardrails import resource_tags
 from safedeploy.guardrails.ab_test import start_ab
+from safedeploy.guardrails.consistency import call_when_visible
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.deployment_config import guarded_update_request
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot, EndpointWaiter, describe_endpoint, expect_live
@@ -68,8 +69,8 @@ def deploy_package(sm: Any, package_arn: str, target: DeployTarget, waiter: Endp
         waiter.progress(f"{package.arn} is already deployed on {live.name} ({live.config_name}); nothing to do")
         return DeployResult(live.name, package.arn, live.config_name, DeployAction.UNCHANGED)
     _require_no_experiment(sm, live, names)
-    config_name, action = _start(sm, live, names, package, target)
-    waiter.progress(f"deploying {config_name} to {live.name} with strategy {settings.strategy.value}")
+    config_name, action = _start(sm, live, names, package, target, waiter)
+    waiter.progress(f"deploying {config_name} to {live.name}: {settings.traffic_share().describe()}")
     expect_live(waiter.until_settled(live.name), live.name, config_name, previous=live.config_name)
     if action is DeployAction.UPDATED:
         _record_release(sm, live, package.arn)
@@ -89,7 +90,10 @@ def _settled(waiter: EndpointWaiter, endpoint_name: str, names: ReleaseNames) ->
 
 def _create(sm: Any, names: ReleaseNames, package: ModelPackage, waiter: EndpointWaiter) -> DeployResult:
     """First deployment: nothing to compare the candidate with, so it serves alone whatever the strategy."""
-    sm.create_endpoint(
+    call_when_visible(
+        sm.create_endpoint,
+        progress=waiter.progress,
+        sleep=waiter.sleep,
         EndpointName=names.endpoint_name,
         EndpointConfigName=names.release_config,
         Tags=resource_tags.tag_list({resource_tags.PACKAGE_ARN: package.arn}),
@@ -117,16 +121,21 @@ def _require_no_experiment(sm: Any, live: EndpointSnapshot, names: ReleaseNames)
 
 
 def _start(
-    sm: Any, live: EndpointSnapshot, names: ReleaseNames, package: ModelPackage, target: DeployTarget
+    sm: Any,
+    live: EndpointSnapshot,
+    names: ReleaseNames,
+    package: ModelPackage,
+    target: DeployTarget,
+    waiter: EndpointWaiter,
 ) -> tuple[str, DeployAction]:
     settings = target.guardrails.settings
     if settings.strategy is Strategy.SHADOW:
         return start_shadow(sm, live, names, package.arn, settings), DeployAction.SHADOW_STARTED
     if settings.strategy is Strategy.AB:
         return start_ab(sm, live, names, package.arn, settings), DeployAction.AB_STARTED
-    sm.update_endpoint(
-        **guarded_update_request(live.name, names.release_config, settings, target.guardrails.alarm_names)
-    )
+    request = guarded_update_request(live.name, names.release_config, settings, target.guardrails.alarm_names)
+    resource_tags.mark_guarded(sm, live.arn, names.release_config)
+    call_when_visible(sm.update_endpoint, progress=waiter.progress, sleep=waiter.sleep, **request)
     return names.release_config, DeployAction.UPDATED
 
 

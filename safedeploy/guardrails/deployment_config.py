@@ -1,6 +1,8 @@
 """The exact `DeploymentConfig` of an UpdateEndpoint request for each guarded strategy.
 
-Sizes are CAPACITY_PERCENT so that the same settings hold when the fleet size changes. Every guarded update carries
+Step sizes go out as the settings give them: CAPACITY_PERCENT for a `*_percent` key (the same setting holds when the
+fleet size changes), INSTANCE_COUNT for a `*_instances` key or by default (the request states the instances SageMaker
+turns on, so nothing depends on its undocumented rounding of a percentage). Every guarded update carries
 the auto-rollback alarms: SageMaker watches them during each bake and returns all traffic to the old fleet when
 one fires, which is the whole point of deploying through guardrails.
 """
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from safedeploy.guardrails.settings import MAX_ROLLBACK_ALARMS, DeploymentSettings, SettingError, Strategy
+from safedeploy.guardrails.traffic_share import step_capacity
 
 _TRAFFIC_ROUTING_TYPES = {
     Strategy.CANARY: "CANARY",
@@ -21,6 +24,11 @@ _TRAFFIC_ROUTING_TYPES = {
 
 def capacity_percent(value: int) -> dict[str, Any]:
     return {"Type": "CAPACITY_PERCENT", "Value": value}
+
+
+def capacity_size(percent: int | None, instances: int | None) -> dict[str, Any]:
+    capacity_type, value = step_capacity(percent, instances)
+    return {"Type": capacity_type, "Value": value}
 
 
 def auto_rollback_configuration(alarm_names: Sequence[str]) -> dict[str, Any]:
@@ -38,9 +46,9 @@ def blue_green_update_policy(settings: DeploymentSettings) -> dict[str, Any]:
         "WaitIntervalInSeconds": settings.wait_interval_seconds,
     }
     if settings.strategy is Strategy.CANARY:
-        routing["CanarySize"] = capacity_percent(settings.canary_size_percent)
+        routing["CanarySize"] = capacity_size(settings.canary_size_percent, settings.canary_size_instances)
     elif settings.strategy is Strategy.LINEAR:
-        routing["LinearStepSize"] = capacity_percent(settings.linear_step_percent)
+        routing["LinearStepSize"] = capacity_size(settings.linear_step_percent, settings.linear_step_instances)
     return {
         "TrafficRoutingConfiguration": routing,
         "TerminationWaitInSeconds": settings.termination_wait_seconds,
@@ -50,7 +58,7 @@ def blue_green_update_policy(settings: DeploymentSettings) -> dict[str, Any]:
 
 def rolling_update_policy(settings: DeploymentSettings) -> dict[str, Any]:
     return {
-        "MaximumBatchSize": capacity_percent(settings.rolling_batch_percent),
+        "MaximumBatchSize": capacity_size(settings.rolling_batch_percent, settings.rolling_batch_instances),
         "WaitIntervalInSeconds": settings.wait_interval_seconds,
         "MaximumExecutionTimeoutInSeconds": settings.max_execution_timeout_seconds,
         "RollbackMaximumBatchSize": capacity_percent(settings.rollback_batch_percent),

@@ -30,14 +30,19 @@ class VariantState:
     current_weight: float
     current_instance_count: int | None
     statuses: tuple[str, ...] = ()
+    # When the variant's current "Baking" status began: its traffic is on (ProductionVariantStatus.StartTime).
+    baking_since: datetime | None = None
 
     @classmethod
     def from_summary(cls, summary: dict[str, Any]) -> VariantState:
+        statuses = summary.get("VariantStatus", [])
+        baking = [status.get("StartTime") for status in statuses if status["Status"] == "Baking"]
         return cls(
             name=summary["VariantName"],
             current_weight=float(summary.get("CurrentWeight", 0.0)),
             current_instance_count=summary.get("CurrentInstanceCount"),
-            statuses=tuple(status["Status"] for status in summary.get("VariantStatus", [])),
+            statuses=tuple(status["Status"] for status in statuses),
+            baking_since=baking[0] if baking else None,
         )
 
 
@@ -53,6 +58,7 @@ class EndpointSnapshot:
     variants: tuple[VariantState, ...] = ()
     shadow_variants: tuple[VariantState, ...] = ()
     pending_variants: tuple[VariantState, ...] = ()
+    last_modified_at: datetime | None = None
 
     @classmethod
     def from_description(cls, description: dict[str, Any]) -> EndpointSnapshot:
@@ -68,6 +74,7 @@ class EndpointSnapshot:
             variants=_variants(description.get("ProductionVariants", [])),
             shadow_variants=_variants(description.get("ShadowProductionVariants", [])),
             pending_variants=_variants(pending.get("ProductionVariants", [])),
+            last_modified_at=description.get("LastModifiedTime"),
         )
 
     @property

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from safedeploy.guardrails import resource_tags
+from safedeploy.guardrails.consistency import call_when_visible
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot, describe_endpoint
 from safedeploy.guardrails.errors import DeploymentFailed
 from safedeploy.guardrails.release_names import ReleaseNames
@@ -88,7 +89,8 @@ def start_experiment(
             resource_tags.CANDIDATE_CONFIG: names.release_config,
         },
     )
-    sm.update_endpoint(EndpointName=live.name, EndpointConfigName=config_name)
+    resource_tags.mark_guarded(sm, live.arn, config_name)
+    call_when_visible(sm.update_endpoint, EndpointName=live.name, EndpointConfigName=config_name)
     return config_name
 
 

@@ -7,6 +7,7 @@ which fits ARNs, config names and ISO 8601 times (not JSON, hence one key per fa
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 # On models and endpoint configs: the package they were built from.
@@ -19,6 +20,10 @@ CANDIDATE_CONFIG = "safedeploy:candidate-config"
 PREVIOUS_CONFIG = "safedeploy:previous-config"
 ROLLED_BACK_FROM = "safedeploy:rolled-back-from"
 ROLLED_BACK_AT = "safedeploy:rolled-back-at"
+# On the endpoint: the config whose deployment `safedeploy deploy` started with the guardrail policy, and when.
+# The canary analysis judges only that deployment; a rollback (a plain UpdateEndpoint) empties the config.
+GUARDED_CONFIG = "safedeploy:guarded-config"
+GUARDED_AT = "safedeploy:guarded-at"
 
 
 def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
@@ -38,3 +43,9 @@ def read_tags(sm: Any, resource_arn: str) -> dict[str, str]:
 
 def write_tags(sm: Any, resource_arn: str, tags: Mapping[str, str]) -> None:
     sm.add_tags(ResourceArn=resource_arn, Tags=tag_list(tags))
+
+
+def mark_guarded(sm: Any, endpoint_arn: str, config_name: str) -> None:
+    """Record, before switching the endpoint, that its deployment of `config_name` is guarded and analysed."""
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    write_tags(sm, endpoint_arn, {GUARDED_CONFIG: config_name, GUARDED_AT: at})

@@ -95,6 +95,8 @@ def rollback_endpoint(
     if target == snapshot.config_name:
         raise ValueError(f"endpoint {endpoint_name} already serves {target}")
     target_tags = _require_config(sm, target)
+    # A rollback is a plain update, not a canary: first empty the guarded config so the analysis leaves it alone.
+    resource_tags.write_tags(sm, snapshot.arn, {resource_tags.GUARDED_CONFIG: ""})
     sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=target)
     at = now().isoformat(timespec="seconds")
     _tag_endpoint(sm, snapshot, target_tags, at)

@@ -41,6 +41,13 @@ class SettingReader:
             raise SettingError(f"{self.key_path(key)}: {value} is out of range ({low}-{high})")
         return value
 
+    def optional_integer(self, key: str, low: int, high: int) -> int | None:
+        """An integer in [low, high], or None when the key is absent."""
+        if key not in self._raw:
+            self._read.append(key)
+            return None
+        return self.integer(key, low, low, high)
+
     def positive_number(self, key: str, default: float, high: float) -> float:
         """A number in (0, high]: a threshold of zero would alarm on every request."""
         value = self._value(key, default)

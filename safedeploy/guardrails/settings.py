@@ -10,15 +10,30 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from safedeploy.guardrails.setting_reader import SettingError, SettingReader
+from safedeploy.guardrails.traffic_share import (
+    CAPACITY_PERCENT,
+    TrafficShare,
+    instances_text,
+    settings_share,
+    step_capacity,
+    traffic_share,
+)
 
-__all__ = ["AlarmThresholds", "CanarySettings", "DeploymentSettings", "GuardrailParameter", "SettingError", "Strategy"]
+__all__ = [
+    "AlarmThresholds",
+    "CanarySettings",
+    "DeploymentSettings",
+    "GuardrailParameter",
+    "SampleRatioSettings",
+    "SettingError",
+    "Strategy",
+]
 
 # Instance types as SageMaker names them (ml.<family>.<size>); the exact list changes too often to pin here.
 INSTANCE_TYPE_PATTERN = r"ml\.[a-z0-9-]+\.[a-z0-9]+"
@@ -28,6 +43,16 @@ UNGUARDED_INSTANCE_PREFIX = "ml.inf1."
 MAX_ROLLBACK_ALARMS = 10
 # SageMaker's invocation timeout is 60 s: a latency threshold above it can never fire.
 MAX_LATENCY_MS = 60_000
+# A percentage that gives the candidate more than this many times the share asked for is refused: the statistics
+# and the blast radius would be planned for a share the fleet cannot have.
+MAX_SHARE_RATIO = 2.0
+# Per capacity-sized strategy: the (percent key, instances key) that size its step, and the step's documented
+# range in percent of the instance count (TrafficRoutingConfig, RollingUpdatePolicy).
+STEP_KEYS = {
+    "canary": ("canary_size_percent", "canary_size_instances", 1, 50),
+    "linear": ("linear_step_percent", "linear_step_instances", 10, 50),
+    "rolling": ("rolling_batch_percent", "rolling_batch_instances", 5, 50),
+}
 
 
 class Strategy(StrEnum):
@@ -42,6 +67,9 @@ class Strategy(StrEnum):
     def is_guarded_update(self) -> bool:
         """Strategies carried out by SageMaker's own UpdateEndpoint deployment guardrails (with auto-rollback)."""
         return self in (Strategy.CANARY, Strategy.LINEAR, Strategy.ALL_AT_ONCE, Strategy.ROLLING)
+
+
+_STEP_FIELDS = tuple(key for keys in STEP_KEYS.values() for key in keys[:2])
 
 
 @dataclass(frozen=True)
@@ -105,23 +133,48 @@ class CanarySettings:
 
 
 @dataclass(frozen=True)
+class SampleRatioSettings:
+    """The sample-ratio check: `alpha` bounds its false alarms over a whole deployment; a fleet silent for
+    `silent_minutes` while it should serve is a mismatch (see `safedeploy.canary.sample_ratio`)."""
+
+    alpha: float = 0.001
+    silent_minutes: int = 5
+
+    @classmethod
+    def read(cls, reader: SettingReader) -> SampleRatioSettings:
+        sample_ratio = cls(
+            # A check that rolls back deployments needs a far smaller false-alarm rate than the harm tests.
+            alpha=reader.positive_number("alpha", cls.alpha, 0.05),
+            silent_minutes=reader.integer("silent_minutes", cls.silent_minutes, 2, 60),
+        )
+        reader.finish()
+        return sample_ratio
+
+
+@dataclass(frozen=True)
 class DeploymentSettings:
     """How one environment's endpoint is deployed. Build it with `from_mapping`, which enforces every rule."""
 
     instance_type: str = "ml.m5.large"
     instance_count: int = 2
     strategy: Strategy = Strategy.CANARY
-    canary_size_percent: int = 10
-    linear_step_percent: int = 20
+    # Each step is sized in percent (sent as CAPACITY_PERCENT) or in instances (INSTANCE_COUNT); one instance when
+    # neither is given, the smallest step any fleet allows.
+    canary_size_percent: int | None = None
+    canary_size_instances: int | None = None
+    linear_step_percent: int | None = None
+    linear_step_instances: int | None = None
     wait_interval_seconds: int = 600
     termination_wait_seconds: int = 300
     max_execution_timeout_seconds: int = 3600
-    rolling_batch_percent: int = 25
+    rolling_batch_percent: int | None = None
+    rolling_batch_instances: int | None = None
     rollback_batch_percent: int = 100
     ab_weights: tuple[int, ...] = (5, 25, 50, 100)
     shadow_sampling_percent: int = 20
     alarms: AlarmThresholds = field(default_factory=AlarmThresholds)
     canary: CanarySettings = field(default_factory=CanarySettings)
+    sample_ratio: SampleRatioSettings = field(default_factory=SampleRatioSettings)
 
     @classmethod
     def from_mapping(cls, raw: object, path: str = "endpoint") -> DeploymentSettings:
@@ -133,8 +186,10 @@ class DeploymentSettings:
             instance_count=reader.integer("instance_count", defaults.instance_count, 1, 100),
             strategy=Strategy(reader.choice("strategy", defaults.strategy, [s.value for s in Strategy])),
             # TrafficRoutingConfig: the canary is at most 50 % of the fleet, a linear step 10-50 %.
-            canary_size_percent=reader.integer("canary_size_percent", defaults.canary_size_percent, 1, 50),
-            linear_step_percent=reader.integer("linear_step_percent", defaults.linear_step_percent, 10, 50),
+            canary_size_percent=reader.optional_integer("canary_size_percent", 1, 50),
+            canary_size_instances=reader.optional_integer("canary_size_instances", 1, 50),
+            linear_step_percent=reader.optional_integer("linear_step_percent", 10, 50),
+            linear_step_instances=reader.optional_integer("linear_step_instances", 1, 50),
             # WaitIntervalInSeconds and TerminationWaitInSeconds: 0-3600 s.
             wait_interval_seconds=reader.integer("wait_interval_seconds", defaults.wait_interval_seconds, 0, 3600),
             termination_wait_seconds=reader.integer(
@@ -145,13 +200,15 @@ class DeploymentSettings:
                 "max_execution_timeout_seconds", defaults.max_execution_timeout_seconds, 600, 14400
             ),
             # RollingUpdatePolicy: a batch is 5-50 % of the fleet; a rollback batch of 100 % rolls back at once.
-            rolling_batch_percent=reader.integer("rolling_batch_percent", defaults.rolling_batch_percent, 5, 50),
+            rolling_batch_percent=reader.optional_integer("rolling_batch_percent", 5, 50),
+            rolling_batch_instances=reader.optional_integer("rolling_batch_instances", 1, 50),
             rollback_batch_percent=reader.integer("rollback_batch_percent", defaults.rollback_batch_percent, 5, 100),
             ab_weights=reader.integer_list("ab_weights", defaults.ab_weights),
             # A shadow copy of 0 % would test nothing.
             shadow_sampling_percent=reader.integer("shadow_sampling_percent", defaults.shadow_sampling_percent, 1, 100),
             alarms=AlarmThresholds.read(reader.section("alarms")),
             canary=CanarySettings.read(reader.section("canary")),
+            sample_ratio=SampleRatioSettings.read(reader.section("sample_ratio")),
         )
         reader.finish()
         settings._check_combinations(reader)
@@ -171,6 +228,7 @@ class DeploymentSettings:
                 f"{reader.key_path('instance_count')}: {self.instance_count} is too small for strategy "
                 f"{self.strategy.value!r}: it needs at least 2 instances so that each step is a fraction of the fleet"
             )
+        self._check_step_size(reader)
         if self.instance_type.startswith(UNGUARDED_INSTANCE_PREFIX):
             raise SettingError(
                 f"{reader.key_path('instance_type')}: {self.instance_type!r} does not support deployment guardrails "
@@ -183,15 +241,52 @@ class DeploymentSettings:
                 f"the waiting of a {self.strategy.value} deployment ({explanation} = {waiting} s)"
             )
 
+    def _check_step_size(self, reader: SettingReader) -> None:
+        """The step is whole instances: refuse sizes SageMaker rejects and percentages that misstate the share."""
+        if self.strategy.value not in STEP_KEYS:
+            return
+        percent_key, instances_key, low, high = STEP_KEYS[self.strategy.value]
+        percent, instances = getattr(self, percent_key), getattr(self, instances_key)
+        if percent is not None and instances is not None:
+            raise SettingError(f"{reader.key_path(instances_key)}: give {percent_key} or {instances_key}, not both")
+        capacity_type, value = step_capacity(percent, instances)
+        count = self.instance_count
+        if capacity_type != CAPACITY_PERCENT:
+            if not low * count <= 100 * value <= high * count:
+                raise SettingError(
+                    f"{reader.key_path(instances_key)}: {value} of {count} instances is "
+                    f"{100 * value / count:.0f} % of the fleet; SageMaker allows {low}-{high} % of instance_count"
+                )
+            return
+        share = self.traffic_share()
+        if share.ratio > MAX_SHARE_RATIO:
+            fits = (
+                n
+                for n in range(count, 101)
+                if traffic_share(self.strategy, n, **{percent_key: percent}).ratio <= MAX_SHARE_RATIO
+            )
+            larger = next(fits, None)
+            fleet = f", or use at least {larger} instances" if larger else ""
+            raise SettingError(
+                f"{reader.key_path(percent_key)}: {percent} % of {count} instances is "
+                f"{instances_text(share.step_instances or 0)}, {100 * share.first:.0f} % of traffic, more than "
+                f"{MAX_SHARE_RATIO:g}x the {percent} % intended; size it in whole instances "
+                f"({instances_key}: {share.step_instances}){fleet}"
+            )
+
+    def traffic_share(self) -> TrafficShare:
+        """The candidate's real share of traffic at each step on this fleet (see `traffic_share`)."""
+        return settings_share(self)
+
     def total_waiting_seconds(self) -> tuple[int, str]:
         """Baking and termination waits of one guarded deployment, which SageMaker's timeout must exceed."""
         wait, termination = self.wait_interval_seconds, self.termination_wait_seconds
         if self.strategy is Strategy.LINEAR:
-            steps = math.ceil(100 / self.linear_step_percent)
+            steps = len(self.traffic_share().steps)
             explanation = f"{steps} steps x wait_interval_seconds {wait} + termination_wait_seconds {termination}"
             return steps * wait + termination, explanation
         if self.strategy is Strategy.ROLLING:
-            batches = math.ceil(100 / self.rolling_batch_percent)
+            batches = len(self.traffic_share().steps)
             return batches * wait, f"{batches} batches x wait_interval_seconds {wait}"
         return wait + termination, f"wait_interval_seconds {wait} + termination_wait_seconds {termination}"
 
@@ -201,12 +296,10 @@ class DeploymentSettings:
             "instance_type": self.instance_type,
             "instance_count": self.instance_count,
             "strategy": self.strategy.value,
-            "canary_size_percent": self.canary_size_percent,
-            "linear_step_percent": self.linear_step_percent,
+            **{key: getattr(self, key) for key in _STEP_FIELDS if getattr(self, key) is not None},
             "wait_interval_seconds": self.wait_interval_seconds,
             "termination_wait_seconds": self.termination_wait_seconds,
             "max_execution_timeout_seconds": self.max_execution_timeout_seconds,
-            "rolling_batch_percent": self.rolling_batch_percent,
             "rollback_batch_percent": self.rollback_batch_percent,
             "ab_weights": list(self.ab_weights),
             "shadow_sampling_percent": self.shadow_sampling_percent,
@@ -215,6 +308,7 @@ class DeploymentSettings:
                 "model_latency_ms": self.alarms.model_latency_ms,
             },
             "canary": self.canary.to_dict(),
+            "sample_ratio": {"alpha": self.sample_ratio.alpha, "silent_minutes": self.sample_ratio.silent_minutes},
         }
 
 

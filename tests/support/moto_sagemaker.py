@@ -23,6 +23,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 from unittest.mock import patch
 
@@ -89,6 +90,13 @@ class EndpointUpdates:
 def endpoint_updates(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> EndpointUpdates:
     """The update controller of one moto SageMaker backend (reset with the backend)."""
     return _updates(sagemaker_backends[account_id][region])
+
+
+def start_baking(region: str, endpoint_name: str, since: datetime, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+    """The in-flight update's new fleet has its traffic on: its variants report Baking since `since`."""
+    endpoint = _endpoint(sagemaker_backends[account_id][region], endpoint_name)
+    for variant in endpoint.pending_deployment_summary["ProductionVariants"]:
+        variant["VariantStatus"] = [{"Status": "Baking", "StartTime": since}]
 
 
 def queue_invocation_results(region: str, *bodies: str, account_id: str = DEFAULT_ACCOUNT_ID) -> None:

@@ -11,17 +11,19 @@ import numpy as np
 import pytest
 
 from safedeploy.canary.analysis import AnalysisOutcome, analyze_endpoint
+from safedeploy.guardrails import resource_tags
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.release_control.aws_clients import AwsClients
 from tests.support.aws import REGION, SESSION, in_process_aws
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, ROLE_ARN, provision_parameters
 from tests.support.fleet_metrics import FleetBehaviour, fleet_dimensions, publish_minute
-from tests.support.moto_sagemaker import endpoint_updates
+from tests.support.moto_sagemaker import endpoint_updates, start_baking
 
 BUCKET = "demo-dev-artifacts"
 BLUE_GREEN = {
     "strategy": "canary",
+    "instance_count": 10,
     "canary_size_percent": 10,
     "wait_interval_seconds": 600,
     "canary": {"expected_requests_per_minute": 1000, "min_samples": 200, "looks": 10},
@@ -65,11 +67,14 @@ class Deployment:
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(7))
     minute: int = 0
 
-    def serve_minute(self, requests: int, baseline: FleetBehaviour, candidate: FleetBehaviour) -> None:
-        """One minute of traffic split 90/10, as SageMaker reports it per EndpointConfigName."""
+    def serve_minute(
+        self, requests: int, baseline: FleetBehaviour, candidate: FleetBehaviour, candidate_requests: int | None = None
+    ) -> None:
+        """One minute of traffic split 90/10 (or `candidate_requests` to the candidate), as SageMaker reports it per
+        EndpointConfigName."""
         at = self.started_at.replace(second=0, microsecond=0) + timedelta(minutes=self.minute, seconds=30)
         cloudwatch = self.clients("cloudwatch")
-        canary = requests // 10
+        canary = requests // 10 if candidate_requests is None else candidate_requests
         publish_minute(cloudwatch, fleet_dimensions(ENDPOINT, PRODUCTION_VARIANT, self.old), at,
                        requests - canary, baseline, self.rng)  # fmt: skip
         publish_minute(cloudwatch, fleet_dimensions(ENDPOINT, PRODUCTION_VARIANT, self.new), at,
@@ -82,16 +87,23 @@ class Deployment:
         return analyze_endpoint(self.clients, PROJECT, ENV, now)
 
 
-def start_blue_green(clients: AwsClients, **settings: Any) -> Deployment:
-    """config-v1 serves; an update to config-v2 starts and stays Updating until the test is done with it."""
+def start_blue_green(clients: AwsClients, *, guarded: bool = True, baking: bool = True, **settings: Any) -> Deployment:
+    """config-v1 serves; an update to config-v2 starts and stays Updating until the test is done with it.
+
+    `guarded` tags the endpoint as `safedeploy deploy` does; `baking` turns the new fleet's traffic on at once.
+    """
     sm = clients("sagemaker")
     provision_parameters(clients("ssm"), {**BLUE_GREEN, **settings})
     create_config(sm, "config-v1")
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v1")
     create_config(sm, "config-v2")
     endpoint_updates(REGION).plan(ENDPOINT, "succeed", polls=10**9)
+    if guarded:
+        resource_tags.mark_guarded(sm, sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointArn"], "config-v2")
     sm.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v2")
     started = sm.describe_endpoint(EndpointName=ENDPOINT)["PendingDeploymentSummary"]["StartTime"]
+    if baking:
+        start_baking(REGION, ENDPOINT, started)
     return Deployment(clients, started)
 
 

@@ -20,7 +20,7 @@ HARMFUL = FleetBehaviour(error_rate=0.08, latency_ms=50)
 
 
 def records(clients: AwsClients) -> list[str]:
-    listed = clients("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"decisions/{ENDPOINT}/config-v2/")
+    listed = clients("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"decisions/{ENDPOINT}/config-v2@")
     return [item["Key"] for item in listed.get("Contents", [])]
 
 

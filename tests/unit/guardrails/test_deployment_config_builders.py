@@ -17,7 +17,8 @@ def settings(**raw: object) -> DeploymentSettings:
 
 
 def test_canary() -> None:
-    assert deployment_config(settings(strategy="canary", canary_size_percent=20), ALARMS) == {
+    chosen = settings(strategy="canary", canary_size_percent=20, instance_count=5)
+    assert deployment_config(chosen, ALARMS) == {
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": {
                 "Type": "CANARY",
@@ -31,8 +32,26 @@ def test_canary() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("raw", "key", "size"),
+    [
+        ({"strategy": "canary"}, "CanarySize", 1),
+        ({"strategy": "canary", "canary_size_instances": 2, "instance_count": 4}, "CanarySize", 2),
+        ({"strategy": "linear", "linear_step_instances": 1}, "LinearStepSize", 1),
+    ],
+)
+def test_steps_in_instances_are_sent_as_instance_count(raw: dict[str, object], key: str, size: int) -> None:
+    routing = deployment_config(settings(**raw), ALARMS)["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing[key] == {"Type": "INSTANCE_COUNT", "Value": size}
+
+
+def test_rolling_batch_defaults_to_one_instance() -> None:
+    policy = deployment_config(settings(strategy="rolling"), ALARMS)["RollingUpdatePolicy"]
+    assert policy["MaximumBatchSize"] == {"Type": "INSTANCE_COUNT", "Value": 1}
+
+
 def test_linear() -> None:
-    assert deployment_config(settings(strategy="linear", linear_step_percent=25), ALARMS) == {
+    assert deployment_config(settings(strategy="linear", linear_step_percent=25, instance_count=4), ALARMS) == {
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": {
                 "Type": "LINEAR",
@@ -58,7 +77,7 @@ def test_all_at_once_still_bakes_with_alarms() -> None:
 
 
 def test_rolling() -> None:
-    chosen = settings(strategy="rolling", rolling_batch_percent=50, rollback_batch_percent=100)
+    chosen = settings(strategy="rolling", rolling_batch_percent=50, rollback_batch_percent=100)  # 1 of 2 instances
     assert deployment_config(chosen, ALARMS) == {
         "RollingUpdatePolicy": {
             "MaximumBatchSize": {"Type": "CAPACITY_PERCENT", "Value": 50},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from itertools import count
 from typing import Any
 
@@ -75,11 +76,16 @@ def test_update_sends_exactly_the_configured_guardrails(
     sent = updates.requests_for(ENDPOINT)[0]["DeploymentConfig"]
     assert sent["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": name} for name in ALARMS]}
     assert live_config(sm) == f"{ENDPOINT}-v2"
-    assert endpoint_tags(sm) == {
+    tags = endpoint_tags(sm)
+    assert datetime.fromisoformat(tags.pop(resource_tags.GUARDED_AT)).tzinfo is not None
+    assert tags == {
         resource_tags.PREVIOUS_CONFIG: f"{ENDPOINT}-v1",
         resource_tags.PACKAGE_ARN: second,
+        resource_tags.GUARDED_CONFIG: f"{ENDPOINT}-v2",  # the canary analysis judges this deployment
     }
     assert any(f"Updating on {ENDPOINT}-v1, deploying {ENDPOINT}-v2" in line for line in progress)
+    share = f"deploying {ENDPOINT}-v2 to {ENDPOINT}: {target.guardrails.settings.traffic_share().describe()}"
+    assert share in progress and "% of traffic in the first bake" in share
 
 
 @pytest.mark.parametrize("status", ["PendingManualApproval", "Rejected"])
@@ -142,7 +148,8 @@ def test_an_auto_rollback_is_a_failure_and_leaves_the_record_alone(
 
     assert "Alarm demo-dev-canary-verdict in ALARM" in str(failed.value)
     assert live_config(sm) == f"{ENDPOINT}-v1"
-    assert endpoint_tags(sm) == {resource_tags.PACKAGE_ARN: first}
+    tags = endpoint_tags(sm)
+    assert tags[resource_tags.PACKAGE_ARN] == first and resource_tags.PREVIOUS_CONFIG not in tags
 
 
 def test_a_rolled_back_package_can_be_deployed_again(

@@ -110,9 +110,9 @@ def test_inferentia_1_cannot_be_guarded() -> None:
     ("raw", "waiting"),
     [
         ({"wait_interval_seconds": 600, "termination_wait_seconds": 300, "max_execution_timeout_seconds": 900}, 900),
-        ({"strategy": "linear", "linear_step_percent": 25, "wait_interval_seconds": 300, "termination_wait_seconds": 0,
-          "max_execution_timeout_seconds": 1200}, 1200),
-        ({"strategy": "rolling", "rolling_batch_percent": 20, "wait_interval_seconds": 600,
+        ({"strategy": "linear", "linear_step_percent": 25, "instance_count": 4, "wait_interval_seconds": 300,
+          "termination_wait_seconds": 0, "max_execution_timeout_seconds": 1200}, 1200),
+        ({"strategy": "rolling", "rolling_batch_percent": 20, "instance_count": 5, "wait_interval_seconds": 600,
           "max_execution_timeout_seconds": 2400}, 3000),
     ],
 )  # fmt: skip
@@ -155,3 +155,37 @@ def test_importing_settings_loads_no_aws_sdk() -> None:
     probe = "import sys, safedeploy.guardrails.settings; print(sorted(m for m in sys.modules if m.startswith('boto')))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {"strategy": "linear", "linear_step_percent": 10, "instance_count": 3},
+            f"{PATH}.linear_step_percent: 10 % of 3 instances is 1 instance, 33 % of traffic, more than 2x the 10 % "
+            "intended; size it in whole instances (linear_step_instances: 1), or use at least 5 instances",
+        ),
+        (
+            {"strategy": "canary", "canary_size_instances": 2, "instance_count": 3},
+            f"{PATH}.canary_size_instances: 2 of 3 instances is 67 % of the fleet; SageMaker allows 1-50 %",
+        ),
+        (
+            {"strategy": "canary", "canary_size_instances": 1, "canary_size_percent": 10},
+            f"{PATH}.canary_size_instances: give canary_size_percent or canary_size_instances, not both",
+        ),
+    ],
+)
+def test_step_sizes_are_whole_instances(raw: dict[str, Any], expected: str) -> None:
+    assert refused(raw).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"strategy": "canary", "canary_size_percent": 10, "instance_count": 5},  # 1 of 5: 20 %, twice the 10 %
+        {"strategy": "rolling", "rolling_batch_percent": 25, "instance_count": 2},  # 1 of 2: 50 %, twice the 25 %
+        {"strategy": "linear", "linear_step_instances": 1, "instance_count": 3},  # INSTANCE_COUNT says it exactly
+    ],
+)
+def test_a_share_within_twice_the_intended_or_in_instances_is_accepted(raw: dict[str, Any]) -> None:
+    assert DeploymentSettings.from_mapping(raw).traffic_share().ratio <= 2

@@ -105,3 +105,24 @@ def test_synth_stops_with_one_line_and_no_traceback() -> None:
     lines = [line for line in result.stderr.splitlines() if line.startswith("cdk.json:")]
     assert lines == [lines[0]] and "environments.dev.region: 'nowhere-1'" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_a_percentage_canary_that_is_really_half_the_traffic_stops_synth() -> None:
+    context = with_dev(endpoint__canary_size_percent=10)
+    del context["environments"]["dev"]["endpoint"]["canary_size_instances"]
+    with pytest.raises(ConfigError) as caught:
+        load_config(context)
+    assert str(caught.value) == (
+        "environments.dev.endpoint.canary_size_percent: 10 % of 2 instances is 1 instance, 50 % of traffic, more "
+        "than 2x the 10 % intended; size it in whole instances (canary_size_instances: 1), or use at least 5 instances"
+    )
+
+
+def test_synth_prints_each_environments_real_traffic_share() -> None:
+    from app import traffic_shares
+
+    first_bake = "of traffic in the first bake (asked 1 instance; steps"
+    assert traffic_shares(load_config(CONTEXT)) == [
+        f"dev: canary: 1 of 2 instances per step = 50.0 % {first_bake} 50, 100 %)",
+        f"prod: canary: 1 of 3 instances per step = 33.3 % {first_bake} 33, 100 %)",
+    ]

@@ -45,6 +45,26 @@ def test_three_rollback_alarms_and_a_silent_analysis_is_breaching(guardrails: di
 
 
 @pytest.mark.parametrize("env", ENVS)
+def test_the_5xx_alarm_is_the_documented_average_of_invocation_5xx_errors(
+    guardrails: dict[str, Template], env: str
+) -> None:
+    """SageMaker's rollback-alarm example: Invocation5XXErrors (1 per 5xx, 0 otherwise) with Average, a rate."""
+    alarm = alarms(guardrails[env])[f"my-mlops-{env}-endpoint-5xx-rate"]
+    assert "Metrics" not in alarm  # no metric math
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == (
+        "AWS/SageMaker",
+        "Invocation5XXErrors",
+        "Average",
+        60,
+    )
+    assert alarm["Threshold"] == pytest.approx(0.01)  # alarms.error_rate_5xx_percent 1.0, as a fraction
+    assert alarm["Dimensions"] == [
+        {"Name": "EndpointName", "Value": f"my-mlops-{env}-endpoint"},
+        {"Name": "VariantName", "Value": "AllTraffic"},
+    ]
+
+
+@pytest.mark.parametrize("env", ENVS)
 def test_ssm_deployment_config_names_the_alarms_and_the_canary_policy(
     guardrails: dict[str, Template], env: str
 ) -> None:
