@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from safedeploy.canary.fleets import Comparison, find_comparison
+from safedeploy.canary.fleets import Comparison, ComparisonKind, find_comparison
 from safedeploy.canary.metric_reader import minute_grid, read_observations
 from safedeploy.canary.outputs import (
     ROLLBACK,
@@ -25,10 +25,11 @@ from safedeploy.canary.outputs import (
     write_record,
 )
 from safedeploy.canary.policy import canary_policy
+from safedeploy.guardrails.bake import bake_plan
 from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
 from safedeploy.guardrails.endpoint_status import describe_endpoint
 from safedeploy.parameters import Param
-from safedeploy.stats import Verdict, canary_verdict
+from safedeploy.stats import CanaryObservations, Verdict, canary_verdict
 
 Clients = Callable[[str], Any]
 
@@ -66,13 +67,17 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
         observations = read_observations(cloudwatch, found, grid)
     except (BotoCoreError, ClientError) as error:
         return AnalysisOutcome(endpoint_name, f"metrics unavailable, no verdict published: {error}")
-    policy = canary_policy(target.guardrails.settings, found, set(observations.metrics))
-    verdict = canary_verdict(observations, policy)
+    settings = target.guardrails.settings
+    policy = canary_policy(settings, found, set(observations.metrics))
+    guarded = CanaryObservations({name: observations.metrics[name] for name in policy.metrics})
+    verdict = canary_verdict(guarded, policy)
     bucket = read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)
     s3 = clients("s3")
     earlier = rolled_back_before(s3, bucket, endpoint_name, found.deployment_id)
     decision = ROLLBACK if earlier else verdict.decision
     record = _record(found, grid, now, verdict, decision, earlier, policy.to_dict())
+    if found.kind is ComparisonKind.BLUE_GREEN:
+        record["plan"] = bake_plan(settings, share=found.candidate_share).to_dict()
     uri = write_record(s3, bucket, record_key(endpoint_name, found.deployment_id, now, decision), record)
     verdict_metric = int(decision == ROLLBACK)
     publish_metrics(cloudwatch, endpoint_name, now, verdict_metric, verdict.to_dict()["metrics"])

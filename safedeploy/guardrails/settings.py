@@ -8,6 +8,7 @@ CapacitySize, AutoRollbackConfig); where this platform is stricter the rule says
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from safedeploy.guardrails.bake import checked_bake
 from safedeploy.guardrails.setting_reader import SettingError, SettingReader
 
 __all__ = ["AlarmThresholds", "CanarySettings", "DeploymentSettings", "GuardrailParameter", "SettingError", "Strategy"]
@@ -42,6 +44,9 @@ class Strategy(StrEnum):
     def is_guarded_update(self) -> bool:
         """Strategies carried out by SageMaker's own UpdateEndpoint deployment guardrails (with auto-rollback)."""
         return self in (Strategy.CANARY, Strategy.LINEAR, Strategy.ALL_AT_ONCE, Strategy.ROLLING)
+
+
+PLANNED_BAKES = (Strategy.CANARY, Strategy.LINEAR, Strategy.ROLLING)
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,13 @@ class CanarySettings:
     looks: int = 10
     min_samples: int = 200
     expected_requests_per_minute: int = 100
+    baseline_error_rate: float = 0.01
+    error_rate_mde_ratio: float = 3.0
+    latency_mde_percent: float = 20.0
+    latency_log_sigma: float = 1.0
+    power: float = 0.9
+    late_alpha_share: float = 0.5
+    require_power: bool = True
 
     @classmethod
     def read(cls, reader: SettingReader) -> CanarySettings:
@@ -85,11 +97,25 @@ class CanarySettings:
             alpha=reader.positive_number("alpha", cls.alpha, 0.2),
             looks=reader.integer("looks", cls.looks, 1, 60),
             min_samples=reader.integer("min_samples", cls.min_samples, 10, 10_000_000),
+            # The quietest hour's traffic: the bake is planned so that even then it reaches the power.
             expected_requests_per_minute=reader.integer(
                 "expected_requests_per_minute", cls.expected_requests_per_minute, 1, 10_000_000
             ),
+            baseline_error_rate=reader.positive_number("baseline_error_rate", cls.baseline_error_rate, 0.3),
+            error_rate_mde_ratio=reader.positive_number("error_rate_mde_ratio", cls.error_rate_mde_ratio, 100),
+            latency_mde_percent=reader.positive_number("latency_mde_percent", cls.latency_mde_percent, 500),
+            # The standard deviation of log latency: 0.3 is tight, 1.5 very heavy-tailed.
+            latency_log_sigma=reader.positive_number("latency_log_sigma", cls.latency_log_sigma, 5),
+            power=reader.positive_number("power", cls.power, 0.999),
+            late_alpha_share=reader.positive_number("late_alpha_share", cls.late_alpha_share, 0.9),
+            require_power=reader.boolean("require_power", cls.require_power),
         )
         reader.finish()
+        if canary.error_rate_mde_ratio <= 1.0 or canary.baseline_error_rate * canary.error_rate_mde_ratio >= 1.0:
+            raise SettingError(
+                f"{reader.key_path('error_rate_mde_ratio')}: {canary.error_rate_mde_ratio:g} must exceed 1 and keep "
+                f"baseline_error_rate x ratio below 1"
+            )
         return canary
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +127,13 @@ class CanarySettings:
             "looks": self.looks,
             "min_samples": self.min_samples,
             "expected_requests_per_minute": self.expected_requests_per_minute,
+            "baseline_error_rate": self.baseline_error_rate,
+            "error_rate_mde_ratio": self.error_rate_mde_ratio,
+            "latency_mde_percent": self.latency_mde_percent,
+            "latency_log_sigma": self.latency_log_sigma,
+            "power": self.power,
+            "late_alpha_share": self.late_alpha_share,
+            "require_power": self.require_power,
         }
 
 
@@ -135,8 +168,10 @@ class DeploymentSettings:
             # TrafficRoutingConfig: the canary is at most 50 % of the fleet, a linear step 10-50 %.
             canary_size_percent=reader.integer("canary_size_percent", defaults.canary_size_percent, 1, 50),
             linear_step_percent=reader.integer("linear_step_percent", defaults.linear_step_percent, 10, 50),
-            # WaitIntervalInSeconds and TerminationWaitInSeconds: 0-3600 s.
-            wait_interval_seconds=reader.integer("wait_interval_seconds", defaults.wait_interval_seconds, 0, 3600),
+            # WaitIntervalInSeconds and TerminationWaitInSeconds: 0-3600 s; "auto" takes the planned bake.
+            wait_interval_seconds=given
+            if isinstance(given := reader.integer_or_auto("wait_interval_seconds", 0, 3600), int)
+            else 0,
             termination_wait_seconds=reader.integer(
                 "termination_wait_seconds", defaults.termination_wait_seconds, 0, 3600
             ),
@@ -154,7 +189,22 @@ class DeploymentSettings:
             canary=CanarySettings.read(reader.section("canary")),
         )
         reader.finish()
+        explicit_auto = given == "auto"
+        auto_bake = given is None or explicit_auto  # a blue/green bake comes from the plan unless given
+        planned = settings.strategy in PLANNED_BAKES
+        if auto_bake and not planned:
+            if explicit_auto:
+                raise SettingError(
+                    f'{reader.key_path("wait_interval_seconds")}: "auto" plans the bake of a canary, linear or '
+                    f"rolling update; strategy {settings.strategy.value!r} has none to plan, give a number"
+                )
+            settings = dataclasses.replace(settings, wait_interval_seconds=defaults.wait_interval_seconds)
+        if auto_bake and planned:
+            bake = checked_bake(settings, True, reader.key_path("wait_interval_seconds"))
+            settings = dataclasses.replace(settings, wait_interval_seconds=bake)
         settings._check_combinations(reader)
+        if planned and not auto_bake:
+            checked_bake(settings, False, reader.key_path("wait_interval_seconds"))
         return settings
 
     def _check_combinations(self, reader: SettingReader) -> None:
