@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from unittest.mock import patch
 
+from moto.cloudwatch.models import CloudWatchBackend
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
-from moto.cloudwatch.models import CloudWatchBackend
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from typing import Any
-
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
