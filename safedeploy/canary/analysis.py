@@ -24,12 +24,12 @@ from safedeploy.canary.outputs import (
     rolled_back_before,
     write_record,
 )
-from safedeploy.canary.policy import canary_policy
+from safedeploy.canary.policy import canary_policy, guarded
 from safedeploy.guardrails.bake import bake_plan
 from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
 from safedeploy.guardrails.endpoint_status import describe_endpoint
 from safedeploy.parameters import Param
-from safedeploy.stats import CanaryObservations, Verdict, canary_verdict
+from safedeploy.stats import Verdict, canary_verdict
 
 Clients = Callable[[str], Any]
 
@@ -69,8 +69,7 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
         return AnalysisOutcome(endpoint_name, f"metrics unavailable, no verdict published: {error}")
     settings = target.guardrails.settings
     policy = canary_policy(settings, found, set(observations.metrics))
-    guarded = CanaryObservations({name: observations.metrics[name] for name in policy.metrics})
-    verdict = canary_verdict(guarded, policy)
+    verdict = canary_verdict(guarded(observations, policy), policy)
     bucket = read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)
     s3 = clients("s3")
     earlier = rolled_back_before(s3, bucket, endpoint_name, found.deployment_id)

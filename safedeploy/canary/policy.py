@@ -16,7 +16,7 @@ import math
 
 from safedeploy.canary.fleets import Comparison, ComparisonKind
 from safedeploy.guardrails.settings import CanarySettings, DeploymentSettings
-from safedeploy.stats import CanaryPolicy, MetricPolicy
+from safedeploy.stats import CanaryObservations, CanaryPolicy, MetricPolicy
 from safedeploy.stats.bake_plan import (
     error_rate_spread,
     horizon_samples,
@@ -74,4 +74,10 @@ def canary_policy(settings: DeploymentSettings, comparison: Comparison, metric_n
     return CanaryPolicy(
         metrics={name: available[name] for name in sorted(guarded)},
         when_inconclusive="CONTINUE" if blue_green else "ROLLBACK",
+        promote=not blue_green,
     )
+
+
+def guarded(observations: CanaryObservations, policy: CanaryPolicy) -> CanaryObservations:
+    """The observations of the metrics the policy guards (the mean latency is read but not judged beside p50)."""
+    return CanaryObservations({name: observations.metrics[name] for name in policy.metrics})

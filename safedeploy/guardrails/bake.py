@@ -76,9 +76,10 @@ def checked_bake(settings: DeploymentSettings, auto: bool, key_path: str) -> int
     plan = bake_plan(settings)
     canary = settings.canary
     if plan.needed_seconds > MAX_BAKE_SECONDS and canary.require_power:
+        longest = bake_plan(settings, MAX_BAKE_SECONDS).summary()
         raise SettingError(
             f"{key_path}: the declared power {canary.power:g} needs a bake of {plan.needed_seconds} s, above "
-            f"SageMaker's {MAX_BAKE_SECONDS} s; {plan.summary()}. Put more instances in the canary, declare a larger "
+            f"SageMaker's {MAX_BAKE_SECONDS} s; {longest}. Put more instances in the canary, declare a larger "
             "error_rate_mde_ratio or latency_mde_percent, a lower power, or require_power: false"
         )
     if auto:

@@ -84,7 +84,7 @@ class CanarySettings:
     latency_mde_percent: float = 20.0
     latency_log_sigma: float = 1.0
     power: float = 0.9
-    late_alpha_share: float = 0.5
+    late_alpha_share: float = 0.7
     require_power: bool = True
 
     @classmethod

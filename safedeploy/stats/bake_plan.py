@@ -4,11 +4,14 @@ Each guarded metric's harm test is described per candidate request by its effect
 candidate request's contribution under "no harm" (s0) and under the harm (s1), so n candidate requests give a
 z-drift of Delta sqrt(n) / s0. The spreads follow the tests the verdict runs:
 
-- error rate, stratified by minute (candidate share pi, baseline rate p0, harmful rate p1, Poisson errors):
-  Delta = (1 - pi)(p1 - p0), s0^2 = (1 - pi) p0, s1^2 = (1 - pi)((1 - pi) p1 + pi p0), both times the declared
-  dispersion of clustered errors;
+- error rate, stratified by minute (candidate share pi, baseline rate p0, harmful rate p1, Poisson errors): the
+  conditional test's variance is pi (1 - pi) per error seen, and a harmful candidate brings more errors, so
+  Delta = (1 - pi)(p1 - p0), s0^2 = (1 - pi)(pi p1 + (1 - pi) p0), s1^2 = (1 - pi)((1 - pi) p1 + pi p0), both
+  times the declared dispersion of clustered errors;
 - latency, per-minute log ratio of medians (log latency spread sigma): a log sample median of n requests has
-  variance about (pi/2) sigma^2 / n, so Delta = log(1 + increase), s0^2 = s1^2 = (pi/2) sigma^2 / (1 - pi).
+  variance about (pi/2) sigma^2 / n, so Delta = log(1 + increase), s0^2 = s1^2 = (pi/2) sigma^2 / (1 - pi), times
+  `T_SCALE_ALLOWANCE` for the variance the test estimates from a few dozen minutes (t, not z; measured by the
+  bench, where the late window's two dozen minutes cost about that much power).
 
 A harm test of K looks at level a needs the fixed-sample n times the exact group-sequential inflation. With a late
 window (a share of the alpha given to a test on the second half of the horizon, for a candidate that turns bad
@@ -28,7 +31,10 @@ from safedeploy.stats.recursive_integration import exit_probabilities
 from safedeploy.stats.sample_size import candidate_sample_size
 
 ALARM_LAG_MINUTES = 3
+TRAFFIC_MARGIN = 0.9  # the horizon is 90 % of the bake's expected candidate traffic, so its last look is reached
+MIN_WINDOW_MINUTES = 10  # a median's variance comes from the minutes themselves: a window needs this many
 MEDIAN_VARIANCE_FACTOR = math.pi / 2.0  # variance of a sample median / variance of the mean, normal logs
+T_SCALE_ALLOWANCE = 1.2
 
 
 @dataclass(frozen=True)
@@ -64,13 +70,13 @@ def error_rate_spec(share: float, baseline_rate: float, ratio: float, dispersion
     return HarmSpec(
         "error_rate",
         (1.0 - share) * (harmful - baseline_rate),
-        scale * math.sqrt((1.0 - share) * baseline_rate),
+        scale * math.sqrt((1.0 - share) * (share * harmful + (1.0 - share) * baseline_rate)),
         scale * math.sqrt((1.0 - share) * ((1.0 - share) * harmful + share * baseline_rate)),
     )
 
 
 def latency_spec(share: float, log_sigma: float, increase: float) -> HarmSpec:
-    spread = math.sqrt(MEDIAN_VARIANCE_FACTOR * log_sigma**2 / (1.0 - share))
+    spread = math.sqrt(T_SCALE_ALLOWANCE * MEDIAN_VARIANCE_FACTOR * log_sigma**2 / (1.0 - share))
     return HarmSpec("latency_p50_ms", math.log1p(increase), spread, spread)
 
 
@@ -155,9 +161,11 @@ def plan_bake(
     bake_seconds: int | None = None,
 ) -> BakePlan:
     """The bake needed for `power` on every metric, and each metric's power at `bake_seconds` (default: needed)."""
-    per_minute = requests_per_minute * candidate_share
+    per_minute = TRAFFIC_MARGIN * requests_per_minute * candidate_share
     needed = max(design.samples_needed(spec, power) for spec in specs)
-    needed_seconds = 60 * (math.ceil(needed / per_minute) + ALARM_LAG_MINUTES)
+    windows = 2 if design.late_alpha_share > 0.0 else 1
+    minutes = max(math.ceil(needed / per_minute), windows * MIN_WINDOW_MINUTES)
+    needed_seconds = 60 * (minutes + ALARM_LAG_MINUTES)
     bake = needed_seconds if bake_seconds is None else bake_seconds
     horizon = horizon_samples(requests_per_minute, candidate_share, bake)
     whole, late = design.levels
@@ -174,15 +182,15 @@ def plan_bake(
 
 
 def horizon_samples(requests_per_minute: float, candidate_share: float, bake_seconds: float) -> int:
-    """Candidate requests by the last minute a ROLLBACK can still stop the shift."""
+    """Candidate requests by the last minute a ROLLBACK can still stop the shift, with the traffic margin."""
     minutes = max(1.0, bake_seconds / 60.0 - ALARM_LAG_MINUTES)
-    return max(1, math.ceil(requests_per_minute * candidate_share * minutes))
+    return max(1, math.floor(TRAFFIC_MARGIN * requests_per_minute * candidate_share * minutes))
 
 
 def requests_needed(needed_samples: float, candidate_share: float, bake_seconds: float) -> float | None:
     """Quiet-hour requests per minute at which `bake_seconds` would collect `needed_samples` candidate requests."""
     minutes = bake_seconds / 60.0 - ALARM_LAG_MINUTES
-    return needed_samples / (candidate_share * minutes) if minutes > 0 else None
+    return needed_samples / (TRAFFIC_MARGIN * candidate_share * minutes) if minutes > 0 else None
 
 
 def non_inferiority_samples(spread: float, margin: float, alpha: float, power: float, looks: int) -> int:

@@ -148,7 +148,9 @@ class GroupSequentialMonitor(MetricMonitor):
 
     @property
     def _shares(self) -> tuple[float, float]:
-        late = self.policy.late_alpha_share if self.late is not None else 0.0
+        """The split is fixed by the policy, whether or not the late window has begun: a cumulative test that
+        took the whole alpha until then would reject where the same data judged later would not."""
+        late = self.policy.late_alpha_share
         return 1.0 - late, late
 
     def _boundaries(self, fractions: list[float], level: float) -> np.ndarray:

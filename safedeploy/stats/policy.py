@@ -120,13 +120,16 @@ class CanaryPolicy:
     picks planned looks with alpha spending ("group", the default: more power) or always-valid mSPRT p-values at
     every period ("msprt": any look is safe). `when_inconclusive` is what happens once a metric reaches its
     horizon without showing non-inferiority: ROLLBACK by default, because a bake that ends without a verdict would
-    otherwise let an unproven model through.
+    otherwise let an unproven model through. `promote: false` makes the verdict a pure harm detector that never
+    stops watching: in a blue/green bake nothing acts on a PROMOTE, and a candidate that turns bad after showing
+    non-inferiority must still be rolled back.
     """
 
     metrics: Mapping[str, MetricPolicy]
     family: FamilyMethod = "holm"
     sequential: SequentialMethod = "group"
     when_inconclusive: InconclusiveDecision = "ROLLBACK"
+    promote: bool = True
 
     def __post_init__(self) -> None:
         if not self.metrics:
@@ -134,6 +137,8 @@ class CanaryPolicy:
         _one_of(self.family, ("holm", "bonferroni"), "family")
         _one_of(self.sequential, ("group", "msprt"), "sequential")
         _one_of(self.when_inconclusive, ("ROLLBACK", "CONTINUE"), "when_inconclusive")
+        if not isinstance(self.promote, bool):
+            raise ValueError(f"promote must be true or false, got {self.promote!r}")
         if self.sequential == "group":
             missing = [name for name, metric in self.metrics.items() if metric.horizon is None]
             if missing:
@@ -141,7 +146,8 @@ class CanaryPolicy:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "policy") -> CanaryPolicy:
-        values = json_object(data, where, required=("metrics",), optional=("family", "sequential", "when_inconclusive"))
+        optional = ("family", "sequential", "when_inconclusive", "promote")
+        values = json_object(data, where, required=("metrics",), optional=optional)
         metrics = json_mapping(values.pop("metrics"), f"{where}.metrics")
         parsed = {name: MetricPolicy.from_dict(item, f"{where}.metrics.{name}") for name, item in metrics.items()}
         try:
@@ -155,4 +161,5 @@ class CanaryPolicy:
             "family": self.family,
             "sequential": self.sequential,
             "when_inconclusive": self.when_inconclusive,
+            "promote": self.promote,
         }

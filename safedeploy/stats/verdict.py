@@ -113,7 +113,7 @@ def _first_event(
         inconclusive = monitor.inconclusive_period()
         if inconclusive is not None and rules.when_inconclusive == "ROLLBACK":
             events.append(_Event("ROLLBACK", inconclusive, 1, "inconclusive"))
-    promotion = _promotion_period(monitors)
+    promotion = _promotion_period(monitors) if rules.promote else None
     if promotion is not None:
         events.append(_Event("PROMOTE", promotion, 2, "non-inferior"))
     return min(events, key=lambda event: (event.period, event.priority)) if events else None
