@@ -82,7 +82,7 @@ class CanarySettings:
     baseline_error_rate: float = 0.01
     error_rate_mde_ratio: float = 3.0
     latency_mde_percent: float = 20.0
-    latency_log_sigma: float = 1.0
+    latency_log_sigma: float = 0.8
     power: float = 0.9
     late_alpha_share: float = 0.7
     require_power: bool = True
@@ -148,7 +148,7 @@ class DeploymentSettings:
     linear_step_percent: int = 20
     wait_interval_seconds: int = 600
     termination_wait_seconds: int = 300
-    max_execution_timeout_seconds: int = 3600
+    max_execution_timeout_seconds: int = 4500
     rolling_batch_percent: int = 25
     rollback_batch_percent: int = 100
     ab_weights: tuple[int, ...] = (5, 25, 50, 100)
