@@ -9,6 +9,7 @@ larger detectable effect, a lower power, or `require_power: false`, which accept
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING
 
@@ -64,6 +65,8 @@ def bake_plan(settings: DeploymentSettings, bake_seconds: int | None = None, sha
     share = candidate_share(settings) if share is None else share
     canary = settings.canary
     bake = settings.wait_interval_seconds if bake_seconds is None else bake_seconds
+    if share >= 1.0:
+        raise SettingError(f"a candidate share of {share:g} leaves no baseline fleet to compare with")
     return plan_bake(
         harm_specs(canary, share), harm_design(canary), canary.expected_requests_per_minute, share, canary.power, bake
     )
@@ -93,3 +96,36 @@ def checked_bake(settings: DeploymentSettings, auto: bool, key_path: str) -> int
             f'Use "auto" or at least {plan.needed_seconds} s{would}'
         )
     return settings.wait_interval_seconds
+
+
+def measured_settings(
+    settings: DeploymentSettings, requests_per_minute: float, error_rate: float, log_sigma: float | None
+) -> DeploymentSettings:
+    """The environment's settings with the traffic an endpoint really had in place of the declared one."""
+    canary = dataclasses.replace(
+        settings.canary,
+        expected_requests_per_minute=max(1, math.floor(requests_per_minute)),
+        baseline_error_rate=min(max(error_rate, 1e-4), 0.3),
+        latency_log_sigma=log_sigma if log_sigma else settings.canary.latency_log_sigma,
+    )
+    return dataclasses.replace(settings, canary=canary)
+
+
+def canary_options(settings: DeploymentSettings) -> list[tuple[int, BakePlan]]:
+    """For a canary: the plan with each possible canary size, 1 instance up to half the fleet."""
+    options = []
+    for instances in range(1, max(1, settings.instance_count // 2) + 1):
+        share = instances / settings.instance_count
+        options.append((instances, bake_plan(settings, share=share, bake_seconds=None)))
+    return options
+
+
+def power_curve(settings: DeploymentSettings, minutes: list[int]) -> dict[str, list[float]]:
+    """Each metric's power (harm from the start, and from mid-bake) at each bake length, the configured share."""
+    curves: dict[str, list[float]] = {}
+    for minute in minutes:
+        for metric in bake_plan(settings, bake_seconds=60 * minute).metrics:
+            curves.setdefault(metric.name, []).append(metric.power_at_bake)
+            if metric.late_power_at_bake is not None:
+                curves.setdefault(f"{metric.name}, bad from mid-bake", []).append(metric.late_power_at_bake)
+    return curves

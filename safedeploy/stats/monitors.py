@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -133,7 +134,6 @@ class GroupSequentialMonitor(MetricMonitor):
         self.look_periods, self.fractions = _planned_looks(comparison, horizon, policy.looks)
         ni_horizon = float(policy.ni_horizon or horizon)
         self.ni_look_periods, self.ni_fractions = _planned_looks(comparison, ni_horizon, policy.looks)
-        self._ni_boundaries = self._boundaries(self.ni_fractions, policy.alpha)
         self.late: GroupSequentialMonitor | None = None
         if late is not None and policy.late_alpha_share > 0.0:
             start = late_window_start(comparison, policy)
@@ -145,6 +145,11 @@ class GroupSequentialMonitor(MetricMonitor):
                     late_alpha_share=0.0,
                 )
                 self.late = GroupSequentialMonitor(late, late_policy)
+
+    @cached_property
+    def _ni_boundaries(self) -> np.ndarray:
+        """Computed when first needed: a late-window monitor and a pure harm detector never need them."""
+        return self._boundaries(self.ni_fractions, self.policy.alpha)
 
     @property
     def _shares(self) -> tuple[float, float]:

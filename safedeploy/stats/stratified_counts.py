@@ -12,8 +12,9 @@ used; the two agree closely there.
 Errors that come in bursts (one bad request cascading, an instance's bad minute) are not independent trials: the
 minute-level Pearson dispersion of the conditional residuals measures how much more they scatter than binomial,
 and the statistic is divided by its square root. The dispersion is shrunk towards 1 with the weight of
-`DISPERSION_PRIOR_MINUTES` error-minutes, so one burst early in a bake cannot be mistaken for strong evidence and
-a few quiet minutes cannot claim there is no clustering; it never goes below 1.
+`DISPERSION_PRIOR_MINUTES` error-minutes and never goes below 1; where it exceeds 1 the statistic is t-like (the
+dispersion is estimated from the minutes with errors) and is mapped to the normal scale with that many degrees of
+freedom, so one burst early in a bake cannot pass for strong evidence.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ import math
 
 import numpy as np
 
-from safedeploy.stats.normal import FloatArray, upper_quantile
+from safedeploy.stats.normal import FloatArray, normal_equivalent_of_t, upper_quantile
 
 EXACT_LIMIT = 2000
-DISPERSION_PRIOR_MINUTES = 10.0
+DISPERSION_PRIOR_MINUTES = 3.0
 _TAIL_FLOOR = 1e-300
 
 
@@ -60,19 +61,44 @@ def exact_upper_tails(events_a: FloatArray, events_b: FloatArray, shares: FloatA
     return np.minimum(tails, 1.0)
 
 
-def dispersion(residuals: FloatArray, variances: FloatArray, events: FloatArray) -> FloatArray:
-    """Shrunk Pearson dispersion after each period, residuals centred on the running shift per error."""
+def centred_squares(residuals: FloatArray, events: FloatArray) -> FloatArray:
+    """Running sum of squared residuals centred on the running shift per error (a real harm is not scatter)."""
     count = np.cumsum(events)
     shift = np.divide(np.cumsum(residuals), count, out=np.zeros_like(count), where=count > 0)
     # sum (r_j - shift e_j)^2 = sum r^2 - 2 shift sum r e + shift^2 sum e^2, all cumulative
-    squares = np.cumsum(residuals**2) - 2.0 * shift * np.cumsum(residuals * events) + shift**2 * np.cumsum(events**2)
+    return np.cumsum(residuals**2) - 2.0 * shift * np.cumsum(residuals * events) + shift**2 * np.cumsum(events**2)
+
+
+def leave_one_out_squares(residuals: FloatArray, events: FloatArray) -> FloatArray:
+    """After each period k: sum over minutes j <= k of (r_j - u_(-j) e_j)^2, where u_(-j) is the shift per error of
+    the other minutes. Centring keeps a real harm from passing for scatter; leaving the minute out keeps one burst
+    from centring itself away (which would make the largest bursts look like no scatter at all)."""
+    with_errors = np.flatnonzero(events > 0)
+    out = np.zeros(events.size)
+    if with_errors.size == 0:
+        return out
+    r, e = residuals[with_errors], events[with_errors]
+    total_r, total_e = np.cumsum(r), np.cumsum(e)  # after each error-minute k
+    others_r = total_r[:, None] - r[None, :]  # [k, j]
+    others_e = total_e[:, None] - e[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.where(others_e > 0, others_r / others_e, 0.0)
+    terms = (r[None, :] - shift * e[None, :]) ** 2
+    included = np.arange(r.size)[None, :] <= np.arange(r.size)[:, None]
+    per_error_minute = np.sum(np.where(included, terms, 0.0), axis=1)
+    positions = np.searchsorted(with_errors, np.arange(events.size), side="right") - 1
+    return np.where(positions >= 0, per_error_minute[np.maximum(positions, 0)], 0.0)
+
+
+def dispersion(residuals: FloatArray, variances: FloatArray, events: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Shrunk Pearson dispersion after each period (never below 1), and the degrees of freedom behind it."""
+    squares = centred_squares(residuals, events)
     information = np.cumsum(variances)
     minutes = np.cumsum(events > 0).astype(float)
     pearson = np.divide(squares, information, out=np.ones_like(information), where=information > 0)
-    usable = minutes > 1.0
-    raw = np.where(usable, pearson * minutes / np.maximum(minutes - 1.0, 1.0), 1.0)
+    raw = np.where(minutes > 1.0, pearson * minutes / np.maximum(minutes - 1.0, 1.0), 1.0)
     shrunk = (minutes * raw + DISPERSION_PRIOR_MINUTES) / (minutes + DISPERSION_PRIOR_MINUTES)
-    return np.maximum(shrunk, 1.0)
+    return np.maximum(shrunk, 1.0), minutes + DISPERSION_PRIOR_MINUTES - 1.0
 
 
 def stratified_harm_z(
@@ -87,7 +113,7 @@ def stratified_harm_z(
     events = events_a + events_b
     residuals = events_b - shares * events
     variances = shares * (1.0 - shares) * events
-    phi = dispersion(residuals, variances, events)
+    phi, freedom = dispersion(residuals, variances, events)
     score, information = np.cumsum(residuals), np.cumsum(variances)
     with np.errstate(divide="ignore", invalid="ignore"):
         corrected = np.where(information > 0, (score - 0.5) / np.sqrt(information), 0.0)
@@ -96,4 +122,12 @@ def stratified_harm_z(
     exact = np.array([upper_quantile(p) if np.isfinite(p) else np.nan for p in clipped])
     z = np.where(np.isfinite(exact), exact, corrected)
     z = np.where(np.cumsum(events) > 0, z, 0.0)
-    return z / np.sqrt(phi), phi
+    # where clustering was found its estimate is itself uncertain: t-like, on the minutes with errors
+    clustered = np.where(phi > 1.0, normal_equivalent_of_t(z / np.sqrt(phi), freedom), z)
+    # and the minute is the unit: the sandwich variance (sum of squared residuals) with J - 1 degrees of freedom
+    squares = leave_one_out_squares(residuals, events)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sandwich = np.where(squares > 0, (score - 0.5) / np.sqrt(squares), 0.0)
+    minutes = np.cumsum(events > 0).astype(float)
+    robust = np.where(minutes >= 2, normal_equivalent_of_t(sandwich, np.maximum(minutes - 1.0, 1.0)), clustered)
+    return np.minimum(clustered, robust), phi
