@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from safedeploy.canary.fleets import Comparison, find_comparison
+from safedeploy.canary.fleets import Comparison, ComparisonKind, find_comparison
 from safedeploy.canary.metric_reader import minute_grid, read_observations
 from safedeploy.canary.outputs import (
     ROLLBACK,
@@ -24,8 +24,9 @@ from safedeploy.canary.outputs import (
     rolled_back_before,
     write_record,
 )
-from safedeploy.canary.policy import canary_policy
+from safedeploy.canary.policy import canary_policy, guarded
 from safedeploy.canary.sample_ratio import SampleRatio, check_sample_ratio
+from safedeploy.guardrails.bake import bake_plan
 from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
 from safedeploy.guardrails.endpoint_status import describe_endpoint
 from safedeploy.parameters import Param
@@ -69,7 +70,7 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
         return AnalysisOutcome(endpoint_name, f"metrics unavailable, no verdict published: {error}")
     settings = target.guardrails.settings
     policy = canary_policy(settings, found, set(observations.metrics))
-    verdict = canary_verdict(observations, policy)
+    verdict = canary_verdict(guarded(observations, policy), policy)
     requests = observations.metrics["error_rate"]
     # Every minute of the longest deployment is a look of the sample-ratio check.
     looks = max(1, settings.max_execution_timeout_seconds // 60)
@@ -81,6 +82,8 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
     earlier = rolled_back_before(s3, bucket, endpoint_name, found.deployment_id)
     decision = ROLLBACK if earlier or split.mismatch else verdict.decision
     record = _record(found, grid, now, verdict, decision, earlier, policy.to_dict(), split)
+    if found.kind is ComparisonKind.BLUE_GREEN:
+        record["plan"] = bake_plan(settings, share=found.candidate_share).to_dict()
     uri = write_record(s3, bucket, record_key(endpoint_name, found.deployment_id, now, decision), record)
     verdict_metric = int(decision == ROLLBACK)
     publish_metrics(cloudwatch, endpoint_name, now, verdict_metric, verdict.to_dict()["metrics"])

@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 
 from safedeploy.canary.fleets import Comparison, Fleet
-from safedeploy.stats import CanaryObservations, CountSeries, MeanSeries, MetricObservations
+from safedeploy.stats import CanaryObservations, CountSeries, MeanSeries, MedianSeries, MetricObservations
 
 PERIOD = timedelta(minutes=1)
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 GATEWAY_NAMESPACE = "SafeDeploy/Gateway"
 MICROSECONDS_PER_MS = 1000.0
+MEDIAN_COVERAGE = 0.9  # share of minutes with requests that must carry a p50 for the median to be used
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def _queries(comparison: Comparison) -> list[_Query]:
             _Query((role, "errors"), SAGEMAKER_NAMESPACE, "Invocation5XXErrors", "Sum", fleet),
             _Query((role, "latency_mean"), SAGEMAKER_NAMESPACE, "ModelLatency", "Average", fleet),
             _Query((role, "latency_count"), SAGEMAKER_NAMESPACE, "ModelLatency", "SampleCount", fleet),
+            _Query((role, "latency_p50"), SAGEMAKER_NAMESPACE, "ModelLatency", "p50", fleet),
         ]
         if comparison.has_gateway_feedback:
             gateway = _gateway_dimensions(fleet)
@@ -113,14 +115,34 @@ def _metric(kind: str, role_values: Iterable[tuple[np.ndarray, np.ndarray]]) -> 
     return MetricObservations(baseline=baseline, candidate=candidate)
 
 
+def _medians(values: dict[tuple[str, str], np.ndarray], roles: Sequence[str]) -> MetricObservations | None:
+    """Per-minute p50 series, or None when CloudWatch left out the percentile in most minutes with requests
+    (percentiles need raw values); a minute with requests but no p50 counts as a minute without data."""
+    series = []
+    for role in roles:
+        counts, medians = _counts(values[(role, "latency_count")]), values[(role, "latency_p50")]
+        present = (counts > 0) & np.isfinite(medians) & (medians > 0)
+        if np.sum(counts > 0) and np.sum(present) < MEDIAN_COVERAGE * np.sum(counts > 0):
+            return None
+        series.append(
+            MedianSeries(np.where(present, counts, 0.0), np.where(present, medians / MICROSECONDS_PER_MS, 0.0))
+        )
+    baseline, candidate = series
+    return MetricObservations(baseline=baseline, candidate=candidate)
+
+
 def read_observations(cloudwatch: Any, comparison: Comparison, grid: Sequence[datetime]) -> CanaryObservations:
-    """Error rate and latency always; accuracy when the gateway has fed back outcomes for both fleets."""
+    """Error rate and latency (median and mean) always; accuracy when the gateway has fed back outcomes for both
+    fleets. The policy guards the median where it is present and the mean otherwise."""
     values = _fetch(cloudwatch, _queries(comparison), grid)
     roles = ("baseline", "candidate")
     metrics = {
         "error_rate": _metric("count", [(values[(r, "invocations")], values[(r, "errors")]) for r in roles]),
         "latency_ms": _metric("mean", [(values[(r, "latency_mean")], values[(r, "latency_count")]) for r in roles]),
     }
+    medians = _medians(values, roles)
+    if medians is not None:
+        metrics["latency_p50_ms"] = medians
     if comparison.has_gateway_feedback and all(np.nansum(values[(r, "feedback")]) > 0 for r in roles):
         metrics["accuracy"] = _metric("count", [(values[(r, "feedback")], values[(r, "correct")]) for r in roles])
     return CanaryObservations(metrics)

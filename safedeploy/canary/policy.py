@@ -1,11 +1,13 @@
 """The statistical policy of one deployment, from the environment's `endpoint.canary` settings.
 
-The sequential design needs to know how much candidate traffic a full bake brings (its horizon): the expected
-request rate times the candidate's traffic share times the bake. What a deployment that reaches its horizon without
-a conclusion gets depends on who moves traffic: an A/B or shadow candidate advances only on PROMOTE, so an unproven
-one is rolled back; in a blue/green update SageMaker completes the shift when the bake ends unless an alarm fires, so
-the verdict there is a harm detector, and an inconclusive bake CONTINUEs (rolling back every deployment whose bake
-is too short to prove non-inferiority would make the alarm useless).
+Blue/green (canary, linear, rolling): SageMaker completes the shift when the bake ends unless an alarm fires, so
+the verdict is a harm detector whose horizon is the candidate traffic of the bake at the declared quiet-hour rate,
+up to the last minute a ROLLBACK still reaches SageMaker in time; a late window catches a candidate that turns bad
+mid-bake, and an inconclusive bake CONTINUEs. A/B and shadow: the candidate advances only on PROMOTE, so the
+horizon is sized for an equal candidate to show non-inferiority on every metric with the declared power, and an
+unproven candidate is rolled back there.
+
+Latency is judged on the per-minute median (p50) where CloudWatch returns it, on the mean otherwise.
 """
 
 from __future__ import annotations
@@ -13,28 +15,69 @@ from __future__ import annotations
 import math
 
 from safedeploy.canary.fleets import Comparison, ComparisonKind
-from safedeploy.guardrails.settings import DeploymentSettings
-from safedeploy.stats import CanaryPolicy, MetricPolicy
+from safedeploy.guardrails.settings import CanarySettings, DeploymentSettings
+from safedeploy.stats import CanaryObservations, CanaryPolicy, MetricPolicy
+from safedeploy.stats.bake_plan import (
+    error_rate_spread,
+    horizon_samples,
+    latency_spread,
+    non_inferiority_samples,
+)
+
+LATENCY_MEDIAN = "latency_p50_ms"
+LATENCY_MEAN = "latency_ms"
 
 
 def horizon(settings: DeploymentSettings, comparison: Comparison) -> int:
-    bake_minutes = max(1.0, settings.wait_interval_seconds / 60)
-    expected = settings.canary.expected_requests_per_minute * comparison.candidate_share * bake_minutes
-    return max(settings.canary.min_samples, math.ceil(expected))
+    """Candidate samples at information fraction 1 for this deployment's harm (and non-inferiority) tests."""
+    canary = settings.canary
+    if comparison.kind is ComparisonKind.BLUE_GREEN:
+        planned = horizon_samples(
+            canary.expected_requests_per_minute, comparison.candidate_share, settings.wait_interval_seconds
+        )
+    else:
+        planned = promotion_horizon(canary, comparison.candidate_share)
+    return max(canary.min_samples, planned)
+
+
+def promotion_horizon(canary: CanarySettings, share: float) -> int:
+    """Samples for an equal candidate to show non-inferiority on error rate and latency with the declared power."""
+    per_metric_power = canary.power ** (1.0 / 2.0)  # both must show it
+    share = min(share, 0.99)
+    error = non_inferiority_samples(
+        error_rate_spread(share, canary.baseline_error_rate), canary.error_rate_margin, canary.alpha,
+        per_metric_power, canary.looks,
+    )  # fmt: skip
+    latency = non_inferiority_samples(
+        latency_spread(share, canary.latency_log_sigma), math.log1p(canary.latency_margin_percent / 100),
+        canary.alpha, per_metric_power, canary.looks,
+    )  # fmt: skip
+    return max(error, latency)
 
 
 def canary_policy(settings: DeploymentSettings, comparison: Comparison, metric_names: set[str]) -> CanaryPolicy:
     canary = settings.canary
-    common = {"alpha": canary.alpha, "looks": canary.looks, "min_samples": canary.min_samples}
     planned = horizon(settings, comparison)
+    blue_green = comparison.kind is ComparisonKind.BLUE_GREEN
+    common = {"alpha": canary.alpha, "looks": canary.looks, "min_samples": canary.min_samples, "horizon": planned}
+    harm = common | {"late_alpha_share": canary.late_alpha_share if blue_green else 0.0}
+    latency_margin = canary.latency_margin_percent / 100
     available = {
-        "error_rate": MetricPolicy("proportion", "increase", canary.error_rate_margin, horizon=planned, **common),
-        "latency_ms": MetricPolicy(
-            "mean", "increase", canary.latency_margin_percent / 100, margin_type="relative", horizon=planned, **common
-        ),
-        "accuracy": MetricPolicy("proportion", "decrease", canary.accuracy_margin, horizon=planned, **common),
+        "error_rate": MetricPolicy("proportion", "increase", canary.error_rate_margin, **harm),
+        LATENCY_MEDIAN: MetricPolicy("median", "increase", latency_margin, margin_type="relative", **harm),
+        LATENCY_MEAN: MetricPolicy("mean", "increase", latency_margin, margin_type="relative", **harm),
+        "accuracy": MetricPolicy("proportion", "decrease", canary.accuracy_margin, **common),
     }
+    guarded = set(metric_names) & set(available)
+    if LATENCY_MEDIAN in guarded:
+        guarded.discard(LATENCY_MEAN)
     return CanaryPolicy(
-        metrics={name: available[name] for name in sorted(metric_names)},
-        when_inconclusive="CONTINUE" if comparison.kind is ComparisonKind.BLUE_GREEN else "ROLLBACK",
+        metrics={name: available[name] for name in sorted(guarded)},
+        when_inconclusive="CONTINUE" if blue_green else "ROLLBACK",
+        promote=not blue_green,
     )
+
+
+def guarded(observations: CanaryObservations, policy: CanaryPolicy) -> CanaryObservations:
+    """The observations of the metrics the policy guards (the mean latency is read but not judged beside p50)."""
+    return CanaryObservations({name: observations.metrics[name] for name in policy.metrics})

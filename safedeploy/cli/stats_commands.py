@@ -9,16 +9,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+from safedeploy.canary.traffic_profile import DAYS, read_profile
 from safedeploy.cli import CliError
+from safedeploy.cli.aws_session import add_environment_arguments, environment, session
+from safedeploy.cli.power_chart import write_power_chart
+from safedeploy.guardrails.bake import MAX_BAKE_SECONDS, bake_plan, canary_options, measured_settings, power_curve
+from safedeploy.guardrails.deploy_target import DeployTarget
+from safedeploy.guardrails.settings import Strategy
 from safedeploy.stats import canary_verdict, plan_canary, spending_boundaries
 from safedeploy.stats.json_fields import json_object, json_safe
 from safedeploy.stats.normal import upper_tail_scalar
 from safedeploy.stats.spending import SPENDING_NAMES, cumulative_alpha
 
 VERDICT_EXIT_CODES = {"PROMOTE": 0, "CONTINUE": 10, "ROLLBACK": 20}
+_FORMULA_ARGUMENTS = ("kind", "baseline", "mde", "requests_per_minute", "canary_share")
+CHART_MINUTES = list(range(2, 61))
 
 
 def register(subparsers: Any) -> None:
@@ -26,19 +35,27 @@ def register(subparsers: Any) -> None:
         subparsers.add_parser(
             "plan",
             help="samples and bake time a canary needs to detect a harmful change",
-            description="Plan the one-sided harm test of one metric: samples per fleet, policy horizon, bake time.",
+            description="Plan the one-sided harm test of one metric (samples per fleet, policy horizon, bake time), "
+            "or with --from-endpoint the bake an environment's canary needs on the traffic its endpoint had.",
         )
     )
-    plan.add_argument("--kind", required=True, choices=("proportion", "mean"), help="rate (errors) or mean (latency)")
-    plan.add_argument("--baseline", required=True, type=float, help="current rate or mean of the metric")
+    plan.add_argument("--kind", choices=("proportion", "mean"), help="rate (errors) or mean (latency)")
+    plan.add_argument("--baseline", type=float, help="current rate or mean of the metric")
     plan.add_argument("--sigma", type=float, help="per-request standard deviation (mean metrics)")
-    plan.add_argument("--mde", required=True, type=float, help="smallest harmful change to detect, in metric units")
-    plan.add_argument("--requests-per-minute", required=True, type=float, help="endpoint traffic (samples/minute)")
-    plan.add_argument("--canary-share", required=True, type=float, help="fraction of traffic on the candidate")
+    plan.add_argument("--mde", type=float, help="smallest harmful change to detect, in metric units")
+    plan.add_argument("--requests-per-minute", type=float, help="endpoint traffic (samples/minute)")
+    plan.add_argument("--canary-share", type=float, help="fraction of traffic on the candidate")
     plan.add_argument("--alpha", type=float, default=0.05, help="one-sided false-rollback rate (default: 0.05)")
     plan.add_argument("--power", type=float, default=0.9, help="chance to catch the change (default: 0.9)")
     plan.add_argument("--looks", type=int, default=10, help="planned analyses (default: 10)")
     plan.add_argument("--spending", choices=SPENDING_NAMES, default="obf", help="alpha spending (default: obf)")
+    plan.add_argument(
+        "--from-endpoint",
+        action="store_true",
+        help=f"read the endpoint's last {DAYS} days from CloudWatch (needs --env) and plan its canary",
+    )
+    plan.add_argument("--chart", default="canary-power.png", help="PNG of power versus bake minutes (--from-endpoint)")
+    add_environment_arguments(plan)
     plan.set_defaults(func=run_plan)
 
     boundaries = _one_line_errors(
@@ -83,6 +100,11 @@ def _print_json(document: dict[str, Any]) -> None:
 
 
 def run_plan(args: argparse.Namespace) -> int:
+    if args.from_endpoint:
+        return run_endpoint_plan(args)
+    missing = [f"--{name.replace('_', '-')}" for name in _FORMULA_ARGUMENTS if getattr(args, name) is None]
+    if missing:
+        raise CliError(f"{', '.join(missing)} required (or --from-endpoint --env <env>)")
     plan = plan_canary(
         args.kind,
         args.baseline,
@@ -148,3 +170,38 @@ def _read_json(name: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise CliError(f"{name} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+
+
+def run_endpoint_plan(args: argparse.Namespace) -> int:
+    """Bake, canary size and power per metric from the endpoint's real traffic, with a power-versus-bake chart."""
+    project, env = environment(args)
+    aws = session(args)
+    target = DeployTarget.load(aws.client("ssm"), project, env)
+    profile = read_profile(aws.client("cloudwatch"), target.endpoint_name, datetime.now(UTC))
+    configured = target.guardrails.settings
+    measured = measured_settings(
+        configured, profile.quietest_requests_per_minute, profile.error_rate, profile.latency_log_sigma
+    )
+    plan = bake_plan(measured)
+    document: dict[str, Any] = {
+        "endpoint": profile.to_dict(),
+        "configured_bake_seconds": configured.wait_interval_seconds,
+        "plan_at_configured_bake": plan.to_dict(),
+        "summary": plan.summary(),
+    }
+    if measured.strategy is Strategy.CANARY:
+        options = canary_options(measured)
+        fitting = [(instances, option) for instances, option in options if option.needed_seconds <= MAX_BAKE_SECONDS]
+        document["canary_sizes"] = [
+            {"instances": instances, "share": option.candidate_share, "bake_needed_seconds": option.needed_seconds}
+            for instances, option in options
+        ]
+        document["recommended"] = (
+            {"canary_instances": fitting[0][0], "wait_interval_seconds": fitting[0][1].needed_seconds}
+            if fitting
+            else None
+        )
+    write_power_chart(args.chart, CHART_MINUTES, power_curve(measured, CHART_MINUTES), measured.canary.power, env)
+    document["chart"] = args.chart
+    _print_json(document)
+    return 0

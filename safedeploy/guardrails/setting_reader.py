@@ -48,6 +48,19 @@ class SettingReader:
             return None
         return self.integer(key, low, low, high)
 
+    def integer_or_auto(self, key: str, low: int, high: int) -> int | str | None:
+        """An integer in range, the keyword "auto", or None when the key is absent."""
+        if key not in self._raw or self._raw[key] == "auto":
+            self._read.append(key)
+            return self._raw.get(key)
+        return self.integer(key, low, low, high)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._value(key, default)
+        if not isinstance(value, bool):
+            raise SettingError(f"{self.key_path(key)}: {value!r} must be true or false")
+        return value
+
     def positive_number(self, key: str, default: float, high: float) -> float:
         """A number in (0, high]: a threshold of zero would alarm on every request."""
         value = self._value(key, default)

@@ -8,6 +8,7 @@ CapacitySize, AutoRollbackConfig); where this platform is stricter the rule says
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from safedeploy.guardrails.bake import checked_bake
 from safedeploy.guardrails.setting_reader import SettingError, SettingReader
 from safedeploy.guardrails.traffic_share import (
     CAPACITY_PERCENT,
@@ -70,6 +72,8 @@ class Strategy(StrEnum):
 
 
 _STEP_FIELDS = tuple(key for keys in STEP_KEYS.values() for key in keys[:2])
+PLANNED_BAKES = (Strategy.CANARY, Strategy.LINEAR, Strategy.ROLLING)
+PLANNED_BAKES = (Strategy.CANARY, Strategy.LINEAR, Strategy.ROLLING)
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,13 @@ class CanarySettings:
     looks: int = 10
     min_samples: int = 200
     expected_requests_per_minute: int = 100
+    baseline_error_rate: float = 0.01
+    error_rate_mde_ratio: float = 3.0
+    latency_mde_percent: float = 20.0
+    latency_log_sigma: float = 0.8
+    power: float = 0.9
+    late_alpha_share: float = 0.7
+    require_power: bool = True
 
     @classmethod
     def read(cls, reader: SettingReader) -> CanarySettings:
@@ -113,11 +124,25 @@ class CanarySettings:
             alpha=reader.positive_number("alpha", cls.alpha, 0.2),
             looks=reader.integer("looks", cls.looks, 1, 60),
             min_samples=reader.integer("min_samples", cls.min_samples, 10, 10_000_000),
+            # The quietest hour's traffic: the bake is planned so that even then it reaches the power.
             expected_requests_per_minute=reader.integer(
                 "expected_requests_per_minute", cls.expected_requests_per_minute, 1, 10_000_000
             ),
+            baseline_error_rate=reader.positive_number("baseline_error_rate", cls.baseline_error_rate, 0.3),
+            error_rate_mde_ratio=reader.positive_number("error_rate_mde_ratio", cls.error_rate_mde_ratio, 100),
+            latency_mde_percent=reader.positive_number("latency_mde_percent", cls.latency_mde_percent, 500),
+            # The standard deviation of log latency: 0.3 is tight, 1.5 very heavy-tailed.
+            latency_log_sigma=reader.positive_number("latency_log_sigma", cls.latency_log_sigma, 5),
+            power=reader.positive_number("power", cls.power, 0.999),
+            late_alpha_share=reader.positive_number("late_alpha_share", cls.late_alpha_share, 0.9),
+            require_power=reader.boolean("require_power", cls.require_power),
         )
         reader.finish()
+        if canary.error_rate_mde_ratio <= 1.0 or canary.baseline_error_rate * canary.error_rate_mde_ratio >= 1.0:
+            raise SettingError(
+                f"{reader.key_path('error_rate_mde_ratio')}: {canary.error_rate_mde_ratio:g} must exceed 1 and keep "
+                f"baseline_error_rate x ratio below 1"
+            )
         return canary
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,6 +154,13 @@ class CanarySettings:
             "looks": self.looks,
             "min_samples": self.min_samples,
             "expected_requests_per_minute": self.expected_requests_per_minute,
+            "baseline_error_rate": self.baseline_error_rate,
+            "error_rate_mde_ratio": self.error_rate_mde_ratio,
+            "latency_mde_percent": self.latency_mde_percent,
+            "latency_log_sigma": self.latency_log_sigma,
+            "power": self.power,
+            "late_alpha_share": self.late_alpha_share,
+            "require_power": self.require_power,
         }
 
 
@@ -166,7 +198,7 @@ class DeploymentSettings:
     linear_step_instances: int | None = None
     wait_interval_seconds: int = 600
     termination_wait_seconds: int = 300
-    max_execution_timeout_seconds: int = 3600
+    max_execution_timeout_seconds: int = 4500
     rolling_batch_percent: int | None = None
     rolling_batch_instances: int | None = None
     rollback_batch_percent: int = 100
@@ -190,8 +222,10 @@ class DeploymentSettings:
             canary_size_instances=reader.optional_integer("canary_size_instances", 1, 50),
             linear_step_percent=reader.optional_integer("linear_step_percent", 10, 50),
             linear_step_instances=reader.optional_integer("linear_step_instances", 1, 50),
-            # WaitIntervalInSeconds and TerminationWaitInSeconds: 0-3600 s.
-            wait_interval_seconds=reader.integer("wait_interval_seconds", defaults.wait_interval_seconds, 0, 3600),
+            # WaitIntervalInSeconds and TerminationWaitInSeconds: 0-3600 s; "auto" takes the planned bake.
+            wait_interval_seconds=given
+            if isinstance(given := reader.integer_or_auto("wait_interval_seconds", 0, 3600), int)
+            else 0,
             termination_wait_seconds=reader.integer(
                 "termination_wait_seconds", defaults.termination_wait_seconds, 0, 3600
             ),
@@ -211,7 +245,22 @@ class DeploymentSettings:
             sample_ratio=SampleRatioSettings.read(reader.section("sample_ratio")),
         )
         reader.finish()
+        explicit_auto = given == "auto"
+        auto_bake = given is None or explicit_auto  # a blue/green bake comes from the plan unless given
+        planned = settings.strategy in PLANNED_BAKES
+        if auto_bake and not planned:
+            if explicit_auto:
+                raise SettingError(
+                    f'{reader.key_path("wait_interval_seconds")}: "auto" plans the bake of a canary, linear or '
+                    f"rolling update; strategy {settings.strategy.value!r} has none to plan, give a number"
+                )
+            settings = dataclasses.replace(settings, wait_interval_seconds=defaults.wait_interval_seconds)
+        if auto_bake and planned:
+            bake = checked_bake(settings, True, reader.key_path("wait_interval_seconds"))
+            settings = dataclasses.replace(settings, wait_interval_seconds=bake)
         settings._check_combinations(reader)
+        if planned and not auto_bake:
+            checked_bake(settings, False, reader.key_path("wait_interval_seconds"))
         return settings
 
     def _check_combinations(self, reader: SettingReader) -> None:

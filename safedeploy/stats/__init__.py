@@ -7,7 +7,13 @@ needs numpy and the standard library only; `welch_t_test` and `mann_whitney` loa
 from safedeploy.stats.boundaries import spending_boundaries
 from safedeploy.stats.fixed_tests import two_proportion_test, z_test
 from safedeploy.stats.msprt import always_valid_p_values, msprt_p_value
-from safedeploy.stats.observations import CanaryObservations, CountSeries, MeanSeries, MetricObservations
+from safedeploy.stats.observations import (
+    CanaryObservations,
+    CountSeries,
+    MeanSeries,
+    MedianSeries,
+    MetricObservations,
+)
 from safedeploy.stats.planning import CanaryPlan, GroupSequentialDesign, group_sequential_design, plan_canary
 from safedeploy.stats.policy import CanaryPolicy, MetricPolicy
 from safedeploy.stats.recursive_integration import exit_probabilities
@@ -24,6 +30,7 @@ __all__ = [
     "CountSeries",
     "GroupSequentialDesign",
     "MeanSeries",
+    "MedianSeries",
     "MetricObservations",
     "MetricPolicy",
     "Verdict",

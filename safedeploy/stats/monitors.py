@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from dataclasses import replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -31,7 +33,11 @@ class MetricMonitor(ABC):
         with np.errstate(divide="ignore", invalid="ignore"):
             null_error = np.sqrt(comparison.null_variance)
             harm_t = np.where(null_error > 0.0, sign * comparison.effect / null_error, 0.0)
-            self.harm_z = comparison.standardize(np.where(comparison.valid, harm_t, np.nan))
+            self.harm_z = (
+                comparison.standardize(np.where(comparison.valid, harm_t, np.nan))
+                if comparison.harm_z is None
+                else comparison.harm_z
+            )
             non_inferiority_t = (self.margin - sign * comparison.adjusted_effect) / np.sqrt(comparison.variance)
             self.non_inferiority_z = comparison.standardize(non_inferiority_t)
         self.samples_period = comparison.first_period_with(policy.min_samples)
@@ -112,60 +118,130 @@ def _first(flags: np.ndarray, periods: np.ndarray) -> int | None:
 
 class GroupSequentialMonitor(MetricMonitor):
     """Looks when the candidate fleet passes k/K of the horizon (or the first period after with a usable
-    statistic); boundaries use the fractions actually observed, which Lan-DeMets spending allows."""
+    statistic); boundaries use the fractions actually observed, which Lan-DeMets spending allows.
 
-    def __init__(self, comparison: CumulativeComparison, policy: MetricPolicy) -> None:
+    With `late_alpha_share` s > 0 a second group-sequential harm test runs on the data after the candidate
+    reached half the horizon, at level s x alpha (the cumulative test keeps (1 - s) x alpha; Bonferroni): a
+    candidate that turns bad mid-bake is judged on undiluted evidence. Non-inferiority has its own horizon
+    (`ni_horizon`, default the harm horizon), so a promotion can be sized for promotion power.
+    """
+
+    def __init__(
+        self, comparison: CumulativeComparison, policy: MetricPolicy, late: CumulativeComparison | None = None
+    ) -> None:
         super().__init__(comparison, policy)
         horizon = float(policy.horizon or 0)
         self.look_periods, self.fractions = _planned_looks(comparison, horizon, policy.looks)
-        self._ni_boundaries = self._boundaries(policy.alpha)
+        ni_horizon = float(policy.ni_horizon or horizon)
+        self.ni_look_periods, self.ni_fractions = _planned_looks(comparison, ni_horizon, policy.looks)
+        self.late: GroupSequentialMonitor | None = None
+        if late is not None and policy.late_alpha_share > 0.0:
+            start = late_window_start(comparison, policy)
+            if start is not None:
+                late_policy = replace(
+                    policy,
+                    horizon=max(1, math.ceil(horizon - comparison.n_candidate[start - 1])),
+                    looks=max(1, math.ceil(policy.looks / 2)),
+                    late_alpha_share=0.0,
+                )
+                self.late = GroupSequentialMonitor(late, late_policy)
 
-    def _boundaries(self, level: float) -> np.ndarray:
-        if not self.fractions:
+    @cached_property
+    def _ni_boundaries(self) -> np.ndarray:
+        """Computed when first needed: a late-window monitor and a pure harm detector never need them."""
+        return self._boundaries(self.ni_fractions, self.policy.alpha)
+
+    @property
+    def _shares(self) -> tuple[float, float]:
+        """The split is fixed by the policy, whether or not the late window has begun: a cumulative test that
+        took the whole alpha until then would reject where the same data judged later would not."""
+        late = self.policy.late_alpha_share
+        return 1.0 - late, late
+
+    def _boundaries(self, fractions: list[float], level: float) -> np.ndarray:
+        if not fractions:
             return np.array([])
-        return np.array(spending_boundaries(self.fractions, level, self.policy.spending, sides=1))
+        return np.array(spending_boundaries(fractions, level, self.policy.spending, sides=1))
+
+    def _own_harm_period(self, level: float) -> int | None:
+        crossed = self.harm_z[self.look_periods] >= self._boundaries(self.fractions, level)
+        return _first(crossed, self.look_periods)
 
     def harm_period(self, level: float) -> int | None:
-        crossed = self.harm_z[self.look_periods] >= self._boundaries(level)
-        return _first(crossed, self.look_periods)
+        whole, late = self._shares
+        periods = [self._own_harm_period(level * whole)]
+        if self.late is not None:
+            periods.append(self.late._own_harm_period(level * late))
+        found = [period for period in periods if period is not None]
+        return min(found) if found else None
+
+    def _own_harm_shown_at(self, period: int, level: float) -> bool:
+        look = _latest_look(self.look_periods, period)
+        if look is None:
+            return False
+        return bool(self.harm_z[self.look_periods[look]] >= self._boundaries(self.fractions, level)[look])
 
     def harm_shown_at(self, period: int, level: float) -> bool:
-        look = self._latest_look(period)
-        return look is not None and bool(self.harm_z[self.look_periods[look]] >= self._boundaries(level)[look])
+        whole, late = self._shares
+        shown = self._own_harm_shown_at(period, level * whole)
+        return shown or (self.late is not None and self.late._own_harm_shown_at(period, level * late))
 
     def non_inferiority_period(self) -> int | None:
-        crossed = self.non_inferiority_z[self.look_periods] >= self._ni_boundaries
-        return _first(crossed, self.look_periods)
+        crossed = self.non_inferiority_z[self.ni_look_periods] >= self._ni_boundaries
+        return _first(crossed, self.ni_look_periods)
 
     def inconclusive_period(self) -> int | None:
-        if not self.fractions or self.fractions[-1] < 1.0:
+        if not self.ni_fractions or self.ni_fractions[-1] < 1.0:
             return None
         shown = self.non_inferiority_period()
-        return None if shown is not None else int(self.look_periods[-1])
-
-    def _latest_look(self, period: int) -> int | None:
-        done = int(np.searchsorted(self.look_periods, period, side="right"))
-        return done - 1 if done else None
+        return None if shown is not None else int(self.ni_look_periods[-1])
 
     def look_details(self, period: int, level: float) -> dict[str, Any]:
-        look = self._latest_look(period)
-        base = {"look": 0 if look is None else look + 1, "looks_planned": self.policy.looks}
+        look = _latest_look(self.look_periods, period)
+        base: dict[str, Any] = {"look": 0 if look is None else look + 1, "looks_planned": self.policy.looks}
+        whole, late_share = self._shares
+        base |= self._late_details(period, level * late_share)
+        ni_look = _latest_look(self.ni_look_periods, period)
+        if ni_look is None:
+            base |= dict.fromkeys(("ni_statistic", "ni_boundary", "ni_p_value"))
+        else:
+            ni_z = self.non_inferiority_z[self.ni_look_periods[ni_look]]
+            ni = {"ni_statistic": ni_z, "ni_boundary": self._ni_boundaries[ni_look], "ni_p_value": upper_tail(ni_z)}
+            base |= {key: float(value) for key, value in ni.items()}
         if look is None:
-            return base | dict.fromkeys(
-                ("statistic", "boundary", "p_value", "ni_statistic", "ni_boundary", "ni_p_value", "look_period")
-            )
+            return base | dict.fromkeys(("statistic", "boundary", "p_value", "look_period"))
         at = self.look_periods[look]
-        harm_z, ni_z = self.harm_z[at], self.non_inferiority_z[at]
+        harm_z = self.harm_z[at]
         return base | {
             "look_period": int(at),
             "look_information_fraction": self.fractions[look],
             "statistic": harm_z,
-            "boundary": self._boundaries(level)[look],
+            "boundary": self._boundaries(self.fractions, level * whole)[look],
             "p_value": float(upper_tail(harm_z)),
-            "ni_statistic": ni_z,
-            "ni_boundary": self._ni_boundaries[look],
-            "ni_p_value": float(upper_tail(ni_z)),
         }
+
+    def _late_details(self, period: int, level: float) -> dict[str, Any]:
+        if self.late is None:
+            return {"late_statistic": None, "late_boundary": None}
+        look = _latest_look(self.late.look_periods, period)
+        if look is None:
+            return {"late_statistic": None, "late_boundary": None}
+        boundary = self.late._boundaries(self.late.fractions, level)[look]
+        return {"late_statistic": self.late.harm_z[self.late.look_periods[look]], "late_boundary": boundary}
+
+
+def late_window_start(comparison: CumulativeComparison, policy: MetricPolicy) -> int | None:
+    """First period after the candidate fleet passed half the horizon (where the late window begins)."""
+    half = float(policy.horizon or 0) / 2.0
+    reached = np.flatnonzero(comparison.n_candidate >= half)
+    if half <= 0 or not reached.size or reached[0] + 1 >= comparison.n_candidate.size:
+        return None
+    return int(reached[0]) + 1
+
+
+def _latest_look(look_periods: np.ndarray, period: int) -> int | None:
+    done = int(np.searchsorted(look_periods, period, side="right"))
+    return done - 1 if done else None
 
 
 def _planned_looks(comparison: CumulativeComparison, horizon: float, looks: int) -> tuple[np.ndarray, list[float]]:

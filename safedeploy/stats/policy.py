@@ -18,7 +18,7 @@ from safedeploy.stats.spending import Spending, spending_function
 FamilyMethod = Literal["holm", "bonferroni"]
 SequentialMethod = Literal["group", "msprt"]
 InconclusiveDecision = Literal["ROLLBACK", "CONTINUE"]
-_METRIC_KINDS = ("proportion", "mean")
+_METRIC_KINDS = ("proportion", "mean", "median")
 _HARM_DIRECTIONS = ("increase", "decrease")
 _MARGIN_TYPES = ("absolute", "relative")
 
@@ -43,6 +43,10 @@ class MetricPolicy:
     it from `plan_canary`); `looks` planned analyses are spread evenly over it. `min_samples` is required in each
     fleet before a PROMOTE. `tau` scales the mSPRT mixture (default: the absolute margin). For a mean metric
     without sums of squares, `min_periods` periods with data are needed before its variance estimate is trusted.
+    A "median" metric (per-minute p50) is compared as a log ratio, so its margin must be relative.
+    `ni_horizon` is the candidate sample at which non-inferiority must be shown (default: `horizon`);
+    `late_alpha_share` is the part of the harm alpha given to a second test on the data after half the horizon,
+    which catches a candidate that turns bad mid-bake (0 disables it).
     """
 
     kind: Literal["proportion", "mean"]
@@ -56,6 +60,8 @@ class MetricPolicy:
     spending: Spending = "obf"
     tau: float | None = None
     min_periods: int = 10
+    ni_horizon: int | None = None
+    late_alpha_share: float = 0.0
 
     def __post_init__(self) -> None:
         _one_of(self.kind, _METRIC_KINDS, "kind")
@@ -65,6 +71,13 @@ class MetricPolicy:
             raise ValueError(f"margin must be a positive number, got {self.margin!r}")
         if self.horizon is not None:
             _whole(self.horizon, "horizon", 1)
+        if self.ni_horizon is not None:
+            _whole(self.ni_horizon, "ni_horizon", 1)
+        share = self.late_alpha_share
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 <= share < 1.0:
+            raise ValueError(f"late_alpha_share must be a number in [0, 1), got {share!r}")
+        if self.kind == "median" and self.margin_type != "relative":
+            raise ValueError("a median metric is compared as a log ratio: its margin_type must be relative")
         _whole(self.min_samples, "min_samples", 1)
         _whole(self.looks, "looks", 1)
         _whole(self.min_periods, "min_periods", 2)
@@ -81,6 +94,8 @@ class MetricPolicy:
     def absolute_margin(self, baseline: npt.ArrayLike) -> FloatArray:
         """The margin in the metric's units, per period (a relative margin follows the baseline's estimate)."""
         values = np.asarray(baseline, dtype=float)
+        if self.kind == "median":
+            return np.full(values.shape, math.log1p(self.margin))
         return (
             np.full(values.shape, float(self.margin))
             if self.margin_type == "absolute"
@@ -105,13 +120,16 @@ class CanaryPolicy:
     picks planned looks with alpha spending ("group", the default: more power) or always-valid mSPRT p-values at
     every period ("msprt": any look is safe). `when_inconclusive` is what happens once a metric reaches its
     horizon without showing non-inferiority: ROLLBACK by default, because a bake that ends without a verdict would
-    otherwise let an unproven model through.
+    otherwise let an unproven model through. `promote: false` makes the verdict a pure harm detector that never
+    stops watching: in a blue/green bake nothing acts on a PROMOTE, and a candidate that turns bad after showing
+    non-inferiority must still be rolled back.
     """
 
     metrics: Mapping[str, MetricPolicy]
     family: FamilyMethod = "holm"
     sequential: SequentialMethod = "group"
     when_inconclusive: InconclusiveDecision = "ROLLBACK"
+    promote: bool = True
 
     def __post_init__(self) -> None:
         if not self.metrics:
@@ -119,6 +137,8 @@ class CanaryPolicy:
         _one_of(self.family, ("holm", "bonferroni"), "family")
         _one_of(self.sequential, ("group", "msprt"), "sequential")
         _one_of(self.when_inconclusive, ("ROLLBACK", "CONTINUE"), "when_inconclusive")
+        if not isinstance(self.promote, bool):
+            raise ValueError(f"promote must be true or false, got {self.promote!r}")
         if self.sequential == "group":
             missing = [name for name, metric in self.metrics.items() if metric.horizon is None]
             if missing:
@@ -126,7 +146,8 @@ class CanaryPolicy:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "policy") -> CanaryPolicy:
-        values = json_object(data, where, required=("metrics",), optional=("family", "sequential", "when_inconclusive"))
+        optional = ("family", "sequential", "when_inconclusive", "promote")
+        values = json_object(data, where, required=("metrics",), optional=optional)
         metrics = json_mapping(values.pop("metrics"), f"{where}.metrics")
         parsed = {name: MetricPolicy.from_dict(item, f"{where}.metrics.{name}") for name, item in metrics.items()}
         try:
@@ -140,4 +161,5 @@ class CanaryPolicy:
             "family": self.family,
             "sequential": self.sequential,
             "when_inconclusive": self.when_inconclusive,
+            "promote": self.promote,
         }

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from safedeploy.stats.comparison_series import cumulative_comparison
 from safedeploy.stats.json_fields import json_safe
-from safedeploy.stats.monitors import AlwaysValidMonitor, GroupSequentialMonitor, MetricMonitor
+from safedeploy.stats.monitors import AlwaysValidMonitor, GroupSequentialMonitor, MetricMonitor, late_window_start
 from safedeploy.stats.observations import CanaryObservations
 from safedeploy.stats.policy import CanaryPolicy, MetricPolicy
 
@@ -91,9 +91,14 @@ def _monitor(name: str, data: CanaryObservations, rules: CanaryPolicy) -> Metric
     metric_policy = rules.metrics[name]
     if observed.kind != metric_policy.kind:
         raise ValueError(f"metric {name}: the policy says {metric_policy.kind}, the observations {observed.kind}")
-    comparison = cumulative_comparison(observed, metric_policy.min_periods)
-    monitor_type = GroupSequentialMonitor if rules.sequential == "group" else AlwaysValidMonitor
-    return monitor_type(comparison, metric_policy)
+    comparison = cumulative_comparison(observed, metric_policy.min_periods, harm_sign=metric_policy.harm_sign)
+    if rules.sequential != "group":
+        return AlwaysValidMonitor(comparison, metric_policy)
+    start = late_window_start(comparison, metric_policy) if metric_policy.late_alpha_share > 0.0 else None
+    late = None
+    if start is not None:
+        late = cumulative_comparison(observed, metric_policy.min_periods, start, metric_policy.harm_sign)
+    return GroupSequentialMonitor(comparison, metric_policy, late)
 
 
 def _first_event(
@@ -108,7 +113,7 @@ def _first_event(
         inconclusive = monitor.inconclusive_period()
         if inconclusive is not None and rules.when_inconclusive == "ROLLBACK":
             events.append(_Event("ROLLBACK", inconclusive, 1, "inconclusive"))
-    promotion = _promotion_period(monitors)
+    promotion = _promotion_period(monitors) if rules.promote else None
     if promotion is not None:
         events.append(_Event("PROMOTE", promotion, 2, "non-inferior"))
     return min(events, key=lambda event: (event.period, event.priority)) if events else None

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any, Literal
 from unittest.mock import patch
 
+from moto.cloudwatch.models import CloudWatchBackend
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
@@ -307,9 +308,24 @@ def sagemaker_extensions() -> Iterator[None]:
             _active_depth -= 1
 
 
+def _percentiles_only_where_computable(original: Any) -> Any:
+    """CloudWatch computes no percentile from statistic sets and returns no datapoint for it; moto returns None
+    values, which it then fails to serialize. Dropping them gives what the real service returns."""
+
+    def get_metric_data(self: Any, *args: Any, **kwargs: Any) -> Any:
+        results = original(self, *args, **kwargs)
+        for result in results:
+            pairs = [(t, v) for t, v in zip(result["timestamps"], result["values"], strict=True) if v is not None]
+            result["timestamps"], result["values"] = [t for t, _ in pairs], [v for _, v in pairs]
+        return results
+
+    return get_metric_data
+
+
 def _replacements() -> list[tuple[type, str, Any]]:
     backend, runtime, response = SageMakerModelBackend, SageMakerRuntimeResponse, SageMakerResponse
     return [
+        (CloudWatchBackend, "get_metric_data", _percentiles_only_where_computable(CloudWatchBackend.get_metric_data)),
         (backend, "update_endpoint", update_endpoint),
         (backend, "describe_endpoint", _patched_describe_endpoint(backend.describe_endpoint)),
         (backend, "create_endpoint", _patched_create_endpoint(backend.create_endpoint)),

@@ -9,7 +9,12 @@ from safedeploy.guardrails.settings import DeploymentSettings, SettingError
 
 ALARMS = ["e-5xx", "e-latency", "e-verdict"]
 ROLLBACK = {"Alarms": [{"AlarmName": "e-5xx"}, {"AlarmName": "e-latency"}, {"AlarmName": "e-verdict"}]}
-TIMING = {"wait_interval_seconds": 300, "termination_wait_seconds": 120, "max_execution_timeout_seconds": 3000}
+TIMING = {
+    "wait_interval_seconds": 300,
+    "termination_wait_seconds": 120,
+    "max_execution_timeout_seconds": 3000,
+    "canary": {"require_power": False},
+}
 
 
 def settings(**raw: object) -> DeploymentSettings:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from safedeploy.guardrails.bake import bake_plan
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter, SettingError, Strategy
 
 PATH = "environments.dev.endpoint"
@@ -20,14 +22,21 @@ def refused(raw: Any) -> str:
     return str(caught.value)
 
 
-def test_defaults_are_a_valid_canary() -> None:
+def test_defaults_are_a_valid_canary_with_a_planned_bake() -> None:
     settings = DeploymentSettings.from_mapping({}, path=PATH)
     assert settings.strategy is Strategy.CANARY
-    assert settings == DeploymentSettings()
+    assert settings == replace(DeploymentSettings(), wait_interval_seconds=bake_plan(settings).needed_seconds)
 
 
 def test_to_dict_round_trips() -> None:
-    raw = {"strategy": "linear", "linear_step_percent": 25, "ab_weights": [10, 100], "alarms": {"model_latency_ms": 80}}
+    raw = {
+        "strategy": "linear",
+        "linear_step_percent": 25,
+        "wait_interval_seconds": 600,
+        "ab_weights": [10, 100],
+        "alarms": {"model_latency_ms": 80},
+        "canary": {"require_power": False},
+    }
     settings = DeploymentSettings.from_mapping(raw)
     assert DeploymentSettings.from_mapping(json.loads(json.dumps(settings.to_dict()))) == settings
     assert settings.to_dict()["alarms"] == {"error_rate_5xx_percent": 1.0, "model_latency_ms": 80.0}

@@ -1,0 +1,438 @@
+"""Monte Carlo of the canary verdict on realistic traffic, fed exactly what the analysis Lambda builds.
+
+Every replication draws requests minute by minute for two fleets (bursty traffic, rare and clustered errors,
+heavy-tailed latency, missing minutes, shared drift, candidates that turn bad mid-bake), aggregates them the way
+CloudWatch returns them to the Lambda (per minute: Invocations and Invocation5XXErrors sums, ModelLatency
+SampleCount, Average and p50 per fleet; a fleet-minute CloudWatch left out is a zero count), and asks
+`canary_verdict` with the policy `safedeploy.canary.policy.canary_policy` builds from the environment's settings in
+`cdk.json`. The verdict replays every look, so one call on a bake's minutes returns the decision, and the minute,
+that calling it every minute would have reached first; `--replay-check` replications per scenario are also called
+minute by minute and must agree. Next to it, the textbook schedule (two-sided z at alpha / sqrt(K / i) at the same
+K looks: pooled two-proportion z for errors, z on the per-minute Averages for latency) judges the same data.
+
+Run: `.venv/bin/python bench/canary_scenarios.py [--full] [--jobs 2] [--seed 20261201] [--heavy]` (default 500 and
+300 replications, a few minutes on two cores; `--full` gives the 2,000 / 1,000 of the figures in the docs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import statistics
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from safedeploy.canary.fleets import Comparison, ComparisonKind, Fleet
+from safedeploy.canary.policy import canary_policy, guarded
+from safedeploy.guardrails.bake import bake_plan, candidate_share
+from safedeploy.guardrails.settings import DeploymentSettings
+from safedeploy.stats import (
+    CanaryObservations,
+    CanaryPolicy,
+    CountSeries,
+    MeanSeries,
+    MedianSeries,
+    MetricObservations,
+    canary_verdict,
+)
+from safedeploy.stats.bake_plan import ALARM_LAG_MINUTES
+from safedeploy.stats.comparison_series import cumulative_comparison
+from safedeploy.stats.monitors import _planned_looks
+from safedeploy.stats.normal import upper_quantile
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE_LATENCY_MS = 100.0
+CHUNK_REPS = 100
+
+
+def environment(name: str, **canary: Any) -> DeploymentSettings:
+    raw = json.loads((ROOT / "cdk.json").read_text())["context"]["environments"][name]["endpoint"]
+    raw = {**raw, "canary": {**raw["canary"], **canary}}
+    return DeploymentSettings.from_mapping(raw, f"environments.{name}.endpoint")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the traffic does; `share` None takes the environment's instance-granular share."""
+
+    name: str
+    settings: DeploymentSettings
+    kind: ComparisonKind = ComparisonKind.BLUE_GREEN
+    healthy: bool = True
+    requests_per_minute: float | None = None  # None: the declared quiet-hour traffic
+    share: float | None = None
+    traffic_cv: float = 0.0  # per-minute gamma-Poisson burstiness
+    missing: float = 0.0  # share of fleet-minutes CloudWatch leaves out
+    error_rate: float = 0.01
+    error_ratio: float = 1.0  # candidate / baseline once harmful
+    error_shape: float | None = None  # gamma shape of a fleet-minute's error-rate multiplier (clustering)
+    drift_errors: float = 0.0  # log-sd of a per-minute multiplier both fleets share
+    drift_latency: float = 0.0
+    log_sigma: float = 0.5
+    latency_ratio: float = 1.0
+    onset_fraction: float = 0.0  # harm starts at this fraction of the analysed minutes
+    minutes: int | None = None  # None: the bake's analysable minutes (blue/green) or the promotion horizon + slack
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def candidate_share(self) -> float:
+        if self.share is not None:
+            return self.share
+        if self.kind is ComparisonKind.AB:
+            return self.settings.ab_weights[0] / 100
+        if self.kind is ComparisonKind.SHADOW:
+            copies = self.settings.shadow_sampling_percent / 100
+            return copies / (1.0 + copies)
+        return candidate_share(self.settings)
+
+    @property
+    def traffic(self) -> float:
+        return self.requests_per_minute or float(self.settings.canary.expected_requests_per_minute)
+
+    def comparison(self) -> Comparison:
+        fleet = Fleet("f", ())
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        return Comparison("e", "d", self.kind, start, fleet, fleet, self.candidate_share)
+
+    def policy(self) -> CanaryPolicy:
+        return canary_policy(self.settings, self.comparison(), {"error_rate", "latency_ms", "latency_p50_ms"})
+
+    def analysed_minutes(self) -> int:
+        if self.minutes is not None:
+            return self.minutes
+        if self.kind is ComparisonKind.BLUE_GREEN:
+            return self.settings.wait_interval_seconds // 60 - ALARM_LAG_MINUTES
+        horizon = max(metric.horizon or 0 for metric in self.policy().metrics.values())
+        return math.ceil(1.15 * horizon / (self.traffic * self.candidate_share)) + 5
+
+
+@dataclass
+class Minutes:
+    """One chunk of replications: arrays (reps, minutes) per fleet (0 baseline, 1 candidate)."""
+
+    counts: np.ndarray  # (2, reps, minutes)
+    errors: np.ndarray
+    mean_ms: np.ndarray
+    p50_ms: np.ndarray
+
+
+def draw(scenario: Scenario, rng: np.random.Generator, reps: int, minutes: int) -> Minutes:
+    shape = (reps, minutes)
+    rate = np.full(shape, scenario.traffic)
+    if scenario.traffic_cv > 0:
+        k = 1.0 / scenario.traffic_cv**2
+        rate = rate * rng.gamma(k, 1.0 / k, shape)
+    total = rng.poisson(rate)
+    candidate = rng.binomial(total, scenario.candidate_share)
+    counts = np.stack([total - candidate, candidate]).astype(float)
+    harmful = np.arange(minutes) >= math.floor(scenario.onset_fraction * minutes)
+    drift_e = np.exp(rng.normal(-0.5 * scenario.drift_errors**2, scenario.drift_errors, shape))
+    drift_l = rng.normal(0.0, scenario.drift_latency, shape)
+    errors = np.empty_like(counts)
+    mean_ms = np.full_like(counts, np.nan)
+    p50_ms = np.full_like(counts, np.nan)
+    for fleet in (0, 1):
+        p = scenario.error_rate * drift_e
+        if fleet == 1 and not scenario.healthy:
+            p = np.where(harmful, p * scenario.error_ratio, p)
+        if scenario.error_shape is not None:
+            p = p * rng.gamma(scenario.error_shape, 1.0 / scenario.error_shape, shape)
+        errors[fleet] = rng.binomial(counts[fleet].astype(int), np.minimum(p, 1.0))
+        shift = np.log(BASE_LATENCY_MS) + drift_l
+        if fleet == 1 and not scenario.healthy and scenario.latency_ratio != 1.0:
+            shift = np.where(harmful, shift + math.log(scenario.latency_ratio), shift)
+        mean_ms[fleet], p50_ms[fleet] = _latency_aggregates(counts[fleet], shift, scenario.log_sigma, rng)
+    if scenario.missing > 0:
+        lost = rng.random(counts.shape) < scenario.missing
+        counts, errors = np.where(lost, 0.0, counts), np.where(lost, 0.0, errors)
+    present = counts > 0
+    return Minutes(counts, errors, np.where(present, mean_ms, np.nan), np.where(present, p50_ms, np.nan))
+
+
+def _latency_aggregates(
+    counts: np.ndarray, shift: np.ndarray, sigma: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-minute Average and p50 of lognormal requests (NaN where a minute had none)."""
+    width = int(counts.max()) if counts.size else 0
+    if width == 0:
+        return np.full(counts.shape, np.nan), np.full(counts.shape, np.nan)
+    logs = shift[..., None] + sigma * rng.standard_normal((*counts.shape, width))
+    valid = np.arange(width) < counts[..., None]
+    values = np.where(valid, np.exp(logs), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN minutes are minutes without requests
+        return np.nanmean(values, axis=-1), np.nanmedian(values, axis=-1)
+
+
+def observations(chunk: Minutes, rep: int, upto: int | None = None) -> CanaryObservations:
+    end = upto if upto is not None else chunk.counts.shape[2]
+
+    def fleet(f: int) -> tuple[np.ndarray, ...]:
+        return tuple(a[f, rep, :end] for a in (chunk.counts, chunk.errors, chunk.mean_ms, chunk.p50_ms))
+
+    (na, ea, ma, pa), (nb, eb, mb, pb) = fleet(0), fleet(1)
+    return CanaryObservations(
+        {
+            "error_rate": MetricObservations(CountSeries(ea, na), CountSeries(eb, nb)),
+            "latency_ms": MetricObservations(MeanSeries(na, ma), MeanSeries(nb, mb)),
+            "latency_p50_ms": MetricObservations(MedianSeries(na, pa), MedianSeries(nb, pb)),
+        }
+    )
+
+
+def textbook_rollback(data: CanaryObservations, policy: CanaryPolicy) -> int | None:
+    """The seed's schedule: at look i of K, harm-side z >= the two-sided critical value at alpha / sqrt(K / i)."""
+    first: int | None = None
+    for name in ("error_rate", "latency_ms"):
+        metric = next(iter(policy.metrics.values()))
+        comparison = cumulative_comparison(data.metrics[name], metric.min_periods)
+        looks = metric.looks
+        periods, _ = _planned_looks(comparison, float(metric.horizon or 0), looks)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = comparison.effect / np.sqrt(comparison.null_variance)
+        for index, period in enumerate(periods):
+            level = metric.alpha / math.sqrt(looks / (index + 1))
+            if z[period] >= upper_quantile(level / 2.0):
+                first = int(period) if first is None else min(first, int(period))
+                break
+    return first
+
+
+@dataclass
+class Tally:
+    reps: int = 0
+    rollback: list[int] = field(default_factory=list)
+    inconclusive: list[int] = field(default_factory=list)
+    promote: list[int] = field(default_factory=list)
+    textbook: list[int] = field(default_factory=list)
+    replay_mismatches: int = 0
+    replay_checked: int = 0
+
+    def rate(self, minutes: list[int]) -> tuple[float, float]:
+        p = len(minutes) / self.reps
+        return p, math.sqrt(max(p * (1 - p), 1e-12) / self.reps)
+
+
+def run(scenario: Scenario, rng: np.random.Generator, reps: int, replay_check: int) -> Tally:
+    policy = scenario.policy()
+    minutes = scenario.analysed_minutes()
+    tally = Tally(reps=reps)
+    done = 0
+    while done < reps:
+        size = min(CHUNK_REPS, reps - done)
+        chunk = draw(scenario, rng, size, minutes)
+        for rep in range(size):
+            data = observations(chunk, rep)
+            verdict = canary_verdict(guarded(data, policy), policy)
+            minute = (verdict.period or 0) + 1
+            harm = any(details["status"] == "harmful" for details in verdict.metrics.values())
+            if verdict.decision == "ROLLBACK":
+                (tally.rollback if harm else tally.inconclusive).append(minute)
+            elif verdict.decision == "PROMOTE":
+                tally.promote.append(minute)
+            book = textbook_rollback(data, policy)
+            if book is not None:
+                tally.textbook.append(book + 1)
+            if done + rep < replay_check:
+                tally.replay_checked += 1
+                tally.replay_mismatches += _replay_differs(chunk, rep, minutes, policy, verdict.decision, minute)
+        done += size
+    return tally
+
+
+def _replay_differs(chunk: Minutes, rep: int, minutes: int, policy: CanaryPolicy, decision: str, minute: int) -> int:
+    """Call the verdict after every minute, as the Lambda does; the first decision must match the single call."""
+    for upto in range(1, minutes + 1):
+        verdict = canary_verdict(guarded(observations(chunk, rep, upto), policy), policy)
+        if verdict.decision != "CONTINUE":
+            differs = (verdict.decision, (verdict.period or 0) + 1) != (decision, minute)
+            if differs:
+                print(f"    replay: minute {upto} gave {verdict.decision}, the whole bake {decision} at {minute}")
+            return int(differs)
+    return int(decision != "CONTINUE")
+
+
+def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
+    dev, prod = environment("dev"), environment("prod")
+    five = DeploymentSettings.from_mapping(
+        {
+            **prod.to_dict(),
+            "instance_count": 20,
+            "canary_size_percent": 5,
+            "wait_interval_seconds": "auto",
+            "canary": {**prod.canary.to_dict(), "latency_log_sigma": 0.8},
+        }
+    )
+    healthy = [
+        Scenario("baseline: 1 % errors, lognormal sigma 0.5", dev),
+        Scenario("bursty traffic (gamma-Poisson, CV 1)", dev, traffic_cv=1.0),
+        Scenario("20 % of fleet-minutes missing", dev, missing=0.2),
+        Scenario("errors overdispersed within minutes (gamma shape 0.5)", dev, error_shape=0.5),
+        Scenario("errors overdispersed and bursty traffic", dev, error_shape=0.5, traffic_cv=1.0),
+        Scenario("30 requests/minute, 0.1 % errors", dev, requests_per_minute=30, error_rate=0.001),
+        Scenario("10 requests/minute, 0.1 % errors", dev, requests_per_minute=10, error_rate=0.001),
+        Scenario("5 % share (1 of 20 instances), 0.1 % errors", five, error_rate=0.001),
+        Scenario("instance-granular: 10 % of 3 instances = 1/3", prod),
+        Scenario("heavy-tailed latency, lognormal sigma 1.0", dev, log_sigma=1.0),
+        Scenario("heavy-tailed latency, lognormal sigma 1.5", dev, log_sigma=1.5),
+        Scenario("shared drift (errors x lognormal 0.7, latency 0.3)", dev, drift_errors=0.7, drift_latency=0.3),
+        Scenario("A/B healthy (prod, 5 % weight)", prod, ComparisonKind.AB, log_sigma=1.0),
+        Scenario("shadow healthy (prod, 20 % copies)", prod, ComparisonKind.SHADOW, log_sigma=1.0),
+    ]
+    harmful = [
+        Scenario("errors 1 % -> 3 %", dev, healthy=False, error_ratio=3.0),
+        Scenario("latency +20 %, lognormal sigma 0.5", dev, healthy=False, latency_ratio=1.2),
+        Scenario(
+            "latency +20 %, lognormal sigma 0.8 (dev declares 0.8)",
+            dev,
+            healthy=False,
+            latency_ratio=1.2,
+            log_sigma=0.8,
+        ),
+        Scenario(
+            "latency +20 %, lognormal sigma 1.5 (prod declares 1.5)",
+            prod,
+            healthy=False,
+            latency_ratio=1.2,
+            log_sigma=1.5,
+        ),
+        Scenario("errors x3 from mid-bake", dev, healthy=False, error_ratio=3.0, onset_fraction=0.5),
+        Scenario(
+            "latency +20 % (sigma 0.8) from mid-bake",
+            dev,
+            healthy=False,
+            latency_ratio=1.2,
+            log_sigma=0.8,
+            onset_fraction=0.5,
+        ),
+        Scenario("prod: errors x3 from mid-bake", prod, healthy=False, error_ratio=3.0, onset_fraction=0.5),
+        Scenario(
+            "prod: latency +20 % (sigma 1.5) from mid-bake",
+            prod,
+            healthy=False,
+            latency_ratio=1.2,
+            log_sigma=1.5,
+            onset_fraction=0.5,
+        ),
+        Scenario(
+            "A/B at the latency margin (+10 %, sigma 1.5)",
+            prod,
+            ComparisonKind.AB,
+            healthy=False,
+            latency_ratio=1.1,
+            log_sigma=1.5,
+        ),
+        Scenario(
+            "A/B at the error margin (1 % -> 2 %)",
+            prod,
+            ComparisonKind.AB,
+            healthy=False,
+            error_ratio=2.0,
+            log_sigma=1.0,
+        ),
+        Scenario("A/B harmful errors x3", prod, ComparisonKind.AB, healthy=False, error_ratio=3.0, log_sigma=1.0),
+        Scenario(
+            "shadow harmful latency +20 %", prod, ComparisonKind.SHADOW, healthy=False, latency_ratio=1.2, log_sigma=1.0
+        ),
+    ]
+    if heavy:
+        healthy.append(Scenario("dev A/B healthy (5 % of 100 requests/minute)", dev, ComparisonKind.AB, log_sigma=1.0))
+        harmful.append(
+            Scenario(
+                "dev latency +20 %, sigma 1.5 (dev declares 0.8)", dev, healthy=False, latency_ratio=1.2, log_sigma=1.5
+            )
+        )
+    return healthy, harmful
+
+
+def median_minute(minutes: list[int]) -> str:
+    return f"{statistics.median(minutes):.0f}" if minutes else "-"
+
+
+def report(scenario: Scenario, tally: Tally, seconds: float) -> None:
+    minutes = scenario.analysed_minutes()
+    rollback, rollback_se = tally.rate(tally.rollback)
+    unproven, _ = tally.rate(tally.inconclusive)
+    promote, promote_se = tally.rate(tally.promote)
+    book, book_se = tally.rate(tally.textbook)
+    replay = f"{tally.replay_checked - tally.replay_mismatches}/{tally.replay_checked}"
+    print(
+        f"{scenario.name:<52}{scenario.traffic:>6.0f}{scenario.candidate_share:>7.3f}{minutes:>5}"
+        f"{rollback:>8.3f}±{rollback_se:.3f}{median_minute(tally.rollback):>5}{unproven:>7.3f}"
+        f"{promote:>8.3f}±{promote_se:.3f}{median_minute(tally.promote):>5}"
+        f"{book:>8.3f}±{book_se:.3f}{median_minute(tally.textbook):>5}{replay:>7}{seconds:>6.0f}s"
+    )
+
+
+def header(title: str, reps: int) -> None:
+    print(f"\n== {title}, {reps:,} replications each")
+    print(
+        f"{'scenario':<52}{'rpm':>6}{'share':>7}{'min':>5}{'harm ROLLBACK':>14}{'med':>5}{'incon.':>7}"
+        f"{'PROMOTE':>14}{'med':>5}{'textbook':>14}{'med':>5}{'replay':>7}"
+    )
+
+
+def plans() -> None:
+    print("== bakes planned from cdk.json (declared quiet-hour traffic, instance-granular share)")
+    for name in ("dev", "prod"):
+        settings = environment(name)
+        plan = bake_plan(settings)
+        print(f"{name}: wait_interval_seconds auto = {settings.wait_interval_seconds} s; {plan.summary()}")
+    try:
+        environment("dev", latency_log_sigma=1.5)
+    except ValueError as error:
+        print(f"dev declaring latency_log_sigma 1.5: refused at synth: {error}")
+
+
+def _job(job: tuple[str, int, Scenario, int, int, int]) -> tuple[str, int, Scenario, Tally, float]:
+    group, index, scenario, reps, seed, replay_check = job
+    rng = np.random.default_rng([seed, index, int(scenario.healthy)])
+    start = time.perf_counter()
+    tally = run(scenario, rng, reps, replay_check)
+    return group, index, scenario, tally, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=500, help="replications per healthy scenario")
+    parser.add_argument("--harm-reps", type=int, default=300, help="replications per harmful scenario")
+    parser.add_argument("--full", action="store_true", help="2,000 healthy and 1,000 harmful replications")
+    parser.add_argument("--replay-check", type=int, default=5, help="replications per scenario called every minute")
+    parser.add_argument("--seed", type=int, default=20261201)
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--heavy", action="store_true", help="add the slow scenarios (dev-traffic A/B, ...)")
+    parser.add_argument("--only", help="run only scenarios whose name contains this text")
+    args = parser.parse_args()
+    reps, harm_reps = (2000, 1000) if args.full else (args.reps, args.harm_reps)
+    plans()
+    healthy, harmful = scenarios(args.heavy)
+    groups = {
+        "healthy candidates (goal: harm ROLLBACK <= 0.05; A/B and shadow PROMOTE >= 0.8)": (healthy, reps),
+        "harmful candidates (goal: ROLLBACK >= 0.9 within the bake; PROMOTE <= 0.05)": (harmful, harm_reps),
+    }
+    jobs = [
+        (title, index, scenario, count, args.seed, args.replay_check)
+        for title, (group, count) in groups.items()
+        for index, scenario in enumerate(group)
+        if not args.only or args.only in scenario.name
+    ]
+    with multiprocessing.Pool(args.jobs) as pool:
+        results = pool.map(_job, jobs, chunksize=1)
+    for title, (_, count) in groups.items():
+        header(title, count)
+        for group, _, scenario, tally, seconds in results:
+            if group == title:
+                report(scenario, tally, seconds)
+
+
+if __name__ == "__main__":
+    main()

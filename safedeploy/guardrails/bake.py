@@ -1,0 +1,118 @@
+"""The bake an environment's blue/green deployments need, from what `cdk.json` declares about its traffic.
+
+Synth and `safedeploy deploy` resolve `wait_interval_seconds: "auto"` here and refuse a bake that cannot reach the
+declared power, naming the bake that would, and the traffic or candidate share that would do at the configured bake.
+SageMaker bakes at most 3600 s (WaitIntervalInSeconds); a plan above that is refused too, since no configuration of
+this strategy can reach the power: the remedies are a larger candidate share (more instances in the canary), a
+larger detectable effect, a lower power, or `require_power: false`, which accepts the weaker test knowingly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import TYPE_CHECKING
+
+from safedeploy.guardrails.setting_reader import SettingError
+from safedeploy.stats.bake_plan import (
+    BakePlan,
+    HarmDesign,
+    HarmSpec,
+    error_rate_spec,
+    latency_spec,
+    plan_bake,
+    requests_needed,
+)
+
+if TYPE_CHECKING:
+    from safedeploy.guardrails.settings import CanarySettings, DeploymentSettings
+
+MAX_BAKE_SECONDS = 3600  # WaitIntervalInSeconds
+HARM_METRICS = 2  # error rate and latency: each harm test runs at alpha / 2 (Holm's first step)
+
+
+def candidate_share(settings: DeploymentSettings) -> float:
+    """The candidate's real share during the first bake: whole instances of the fleet (`traffic_share`)."""
+    return settings.traffic_share().first
+
+
+def harm_specs(canary: CanarySettings, share: float) -> list[HarmSpec]:
+    return [
+        error_rate_spec(share, canary.baseline_error_rate, canary.error_rate_mde_ratio),
+        latency_spec(share, canary.latency_log_sigma, canary.latency_mde_percent / 100),
+    ]
+
+
+def harm_design(canary: CanarySettings) -> HarmDesign:
+    return HarmDesign(canary.alpha, HARM_METRICS, canary.looks, canary.late_alpha_share)
+
+
+def bake_plan(settings: DeploymentSettings, bake_seconds: int | None = None, share: float | None = None) -> BakePlan:
+    """The plan at `bake_seconds` (default: the configured bake) and `share` (default: the configured one)."""
+    share = candidate_share(settings) if share is None else share
+    canary = settings.canary
+    bake = settings.wait_interval_seconds if bake_seconds is None else bake_seconds
+    if share >= 1.0:
+        raise SettingError(f"a candidate share of {share:g} leaves no baseline fleet to compare with")
+    return plan_bake(
+        harm_specs(canary, share), harm_design(canary), canary.expected_requests_per_minute, share, canary.power, bake
+    )
+
+
+def checked_bake(settings: DeploymentSettings, auto: bool, key_path: str) -> int:
+    """The bake to configure: the plan's when `auto`, else the configured one if it reaches the declared power."""
+    if candidate_share(settings) >= 1.0:
+        return settings.wait_interval_seconds  # no baseline fleet to compare with; the fleet-size rule refuses it
+    plan = bake_plan(settings)
+    canary = settings.canary
+    if plan.needed_seconds > MAX_BAKE_SECONDS and canary.require_power:
+        longest = bake_plan(settings, MAX_BAKE_SECONDS).summary()
+        raise SettingError(
+            f"{key_path}: the declared power {canary.power:g} needs a bake of {plan.needed_seconds} s, above "
+            f"SageMaker's {MAX_BAKE_SECONDS} s; {longest}. Put more instances in the canary, declare a larger "
+            "error_rate_mde_ratio or latency_mde_percent, a lower power, or require_power: false"
+        )
+    if auto:
+        return min(plan.needed_seconds, MAX_BAKE_SECONDS)
+    if not plan.reaches_power and canary.require_power:
+        samples = max(metric.samples_needed for metric in plan.metrics)
+        traffic = requests_needed(samples, plan.candidate_share, settings.wait_interval_seconds)
+        would = "" if traffic is None else f", or {math.ceil(traffic)} requests/minute at the quietest hour"
+        raise SettingError(
+            f"{key_path}: {settings.wait_interval_seconds} s cannot reach the declared power: {plan.summary()}. "
+            f'Use "auto" or at least {plan.needed_seconds} s{would}'
+        )
+    return settings.wait_interval_seconds
+
+
+def measured_settings(
+    settings: DeploymentSettings, requests_per_minute: float, error_rate: float, log_sigma: float | None
+) -> DeploymentSettings:
+    """The environment's settings with the traffic an endpoint really had in place of the declared one."""
+    canary = dataclasses.replace(
+        settings.canary,
+        expected_requests_per_minute=max(1, math.floor(requests_per_minute)),
+        baseline_error_rate=min(max(error_rate, 1e-4), 0.3),
+        latency_log_sigma=log_sigma if log_sigma else settings.canary.latency_log_sigma,
+    )
+    return dataclasses.replace(settings, canary=canary)
+
+
+def canary_options(settings: DeploymentSettings) -> list[tuple[int, BakePlan]]:
+    """For a canary: the plan with each possible canary size, 1 instance up to half the fleet."""
+    options = []
+    for instances in range(1, max(1, settings.instance_count // 2) + 1):
+        share = instances / settings.instance_count
+        options.append((instances, bake_plan(settings, share=share, bake_seconds=None)))
+    return options
+
+
+def power_curve(settings: DeploymentSettings, minutes: list[int]) -> dict[str, list[float]]:
+    """Each metric's power (harm from the start, and from mid-bake) at each bake length, the configured share."""
+    curves: dict[str, list[float]] = {}
+    for minute in minutes:
+        for metric in bake_plan(settings, bake_seconds=60 * minute).metrics:
+            curves.setdefault(metric.name, []).append(metric.power_at_bake)
+            if metric.late_power_at_bake is not None:
+                curves.setdefault(f"{metric.name}, bad from mid-bake", []).append(metric.late_power_at_bake)
+    return curves

@@ -1,0 +1,208 @@
+"""The bake a blue/green canary needs, and the power a given bake has, for the engine's own tests.
+
+Each guarded metric's harm test is described per candidate request by its effect Delta and the spread of one
+candidate request's contribution under "no harm" (s0) and under the harm (s1), so n candidate requests give a
+z-drift of Delta sqrt(n) / s0. The spreads follow the tests the verdict runs:
+
+- error rate, stratified by minute (candidate share pi, baseline rate p0, harmful rate p1, Poisson errors): the
+  conditional test's variance is pi (1 - pi) per error seen, and a harmful candidate brings more errors, so
+  Delta = (1 - pi)(p1 - p0), s0^2 = (1 - pi)(pi p1 + (1 - pi) p0), s1^2 = (1 - pi)((1 - pi) p1 + pi p0), both
+  times the declared dispersion of clustered errors;
+- latency, per-minute log ratio of medians (log latency spread sigma): a log sample median of n requests has
+  variance about (pi/2) sigma^2 / n, so Delta = log(1 + increase), s0^2 = s1^2 = (pi/2) sigma^2 / (1 - pi), times
+  `T_SCALE_ALLOWANCE` for the variance the test estimates from a few dozen minutes (t, not z; measured by the
+  bench, where the late window's two dozen minutes cost about that much power).
+
+A harm test of K looks at level a needs the fixed-sample n times the exact group-sequential inflation. With a late
+window (a share of the alpha given to a test on the second half of the horizon, for a candidate that turns bad
+mid-bake), the second half alone must also reach the power at its level. The bake is the horizon's minutes at the
+declared quiet-hour traffic plus the minutes a ROLLBACK needs to reach SageMaker (`ALARM_LAG_MINUTES`: metrics
+arrive about a minute late, the analysis judges complete minutes, and the verdict alarm fires on 2 of 3 minutes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from safedeploy.stats.planning import group_sequential_design
+from safedeploy.stats.recursive_integration import exit_probabilities
+from safedeploy.stats.sample_size import candidate_sample_size
+
+ALARM_LAG_MINUTES = 3
+TRAFFIC_MARGIN = 0.9  # the horizon is 90 % of the bake's expected candidate traffic, so its last look is reached
+MIN_WINDOW_MINUTES = 10  # a median's variance comes from the minutes themselves: a window needs this many
+MEDIAN_VARIANCE_FACTOR = math.pi / 2.0  # variance of a sample median / variance of the mean, normal logs
+T_SCALE_ALLOWANCE = 1.2
+
+
+@dataclass(frozen=True)
+class HarmSpec:
+    """One metric's harm test per candidate request: effect, null and alternative spreads."""
+
+    name: str
+    effect: float
+    null_spread: float
+    alternative_spread: float
+
+    def fixed_samples(self, alpha: float, power: float) -> float:
+        return candidate_sample_size(self.null_spread, self.alternative_spread, self.effect, alpha, power, sides=1)
+
+    def group_samples(self, alpha: float, power: float, looks: int) -> float:
+        return self.fixed_samples(alpha, power) * group_sequential_design(looks, alpha, power, "obf", 1).inflation
+
+    def power(self, samples: float, alpha: float, looks: int) -> float:
+        """Chance the K-look OBF test at level alpha crosses within `samples` candidate requests."""
+        if samples <= 0:
+            return 0.0
+        fractions = [k / looks for k in range(1, looks + 1)]
+        boundaries = group_sequential_design(looks, alpha, 0.9, "obf", 1).boundaries
+        ratio = self.null_spread / self.alternative_spread
+        drift = self.effect * math.sqrt(samples) / self.alternative_spread
+        _, above = exit_probabilities(fractions, [b * ratio for b in boundaries], None, drift)
+        return min(1.0, sum(above))
+
+
+def error_rate_spec(share: float, baseline_rate: float, ratio: float, dispersion: float = 1.0) -> HarmSpec:
+    harmful = min(baseline_rate * ratio, 0.999)
+    scale = math.sqrt(dispersion)
+    return HarmSpec(
+        "error_rate",
+        (1.0 - share) * (harmful - baseline_rate),
+        scale * math.sqrt((1.0 - share) * (share * harmful + (1.0 - share) * baseline_rate)),
+        scale * math.sqrt((1.0 - share) * ((1.0 - share) * harmful + share * baseline_rate)),
+    )
+
+
+def latency_spec(share: float, log_sigma: float, increase: float) -> HarmSpec:
+    spread = math.sqrt(T_SCALE_ALLOWANCE * MEDIAN_VARIANCE_FACTOR * log_sigma**2 / (1.0 - share))
+    return HarmSpec("latency_p50_ms", math.log1p(increase), spread, spread)
+
+
+@dataclass(frozen=True)
+class MetricPlan:
+    name: str
+    samples_needed: float  # candidate requests for the declared power, whole and late window alike
+    power_at_bake: float  # harm present from the start
+    late_power_at_bake: float | None  # harm from the middle of the bake on (None without a late window)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BakePlan:
+    """What a bake of `bake_seconds` gives; `needed_seconds` is the shortest bake that reaches the power."""
+
+    requests_per_minute: float
+    candidate_share: float
+    power: float
+    bake_seconds: int
+    needed_seconds: int
+    horizon_samples: int
+    metrics: tuple[MetricPlan, ...]
+
+    @property
+    def reaches_power(self) -> bool:
+        return self.bake_seconds >= self.needed_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"reaches_power": self.reaches_power, "alarm_lag_minutes": ALARM_LAG_MINUTES}
+
+    def summary(self) -> str:
+        parts = []
+        for metric in self.metrics:
+            late = (
+                ""
+                if metric.late_power_at_bake is None
+                else f", {metric.late_power_at_bake:.2f} if it turns bad mid-bake"
+            )
+            parts.append(f"{metric.name} {metric.power_at_bake:.2f}{late}")
+        return (
+            f"bake {self.bake_seconds} s at {self.requests_per_minute:g} requests/minute and a candidate share of "
+            f"{self.candidate_share:.3f} gives power {'; '.join(parts)} (declared {self.power:g}); "
+            f"the declared power needs {self.needed_seconds} s"
+        )
+
+
+@dataclass(frozen=True)
+class HarmDesign:
+    """How the harm tests are run: level per metric (alpha / number of metrics), looks, late-window share."""
+
+    alpha: float
+    metric_count: int
+    looks: int
+    late_alpha_share: float
+
+    @property
+    def levels(self) -> tuple[float, float]:
+        level = self.alpha / self.metric_count
+        return level * (1.0 - self.late_alpha_share), level * self.late_alpha_share
+
+    @property
+    def late_looks(self) -> int:
+        return max(1, math.ceil(self.looks / 2))
+
+    def samples_needed(self, spec: HarmSpec, power: float) -> float:
+        whole, late = self.levels
+        needed = spec.group_samples(whole, power, self.looks)
+        if self.late_alpha_share > 0.0:
+            needed = max(needed, 2.0 * spec.group_samples(late, power, self.late_looks))
+        return needed
+
+
+def plan_bake(
+    specs: list[HarmSpec],
+    design: HarmDesign,
+    requests_per_minute: float,
+    candidate_share: float,
+    power: float,
+    bake_seconds: int | None = None,
+) -> BakePlan:
+    """The bake needed for `power` on every metric, and each metric's power at `bake_seconds` (default: needed)."""
+    per_minute = TRAFFIC_MARGIN * requests_per_minute * candidate_share
+    needed = max(design.samples_needed(spec, power) for spec in specs)
+    windows = 2 if design.late_alpha_share > 0.0 else 1
+    minutes = max(math.ceil(needed / per_minute), windows * MIN_WINDOW_MINUTES)
+    needed_seconds = 60 * (minutes + ALARM_LAG_MINUTES)
+    bake = needed_seconds if bake_seconds is None else bake_seconds
+    horizon = horizon_samples(requests_per_minute, candidate_share, bake)
+    whole, late = design.levels
+    metrics = tuple(
+        MetricPlan(
+            spec.name,
+            design.samples_needed(spec, power),
+            spec.power(horizon, whole, design.looks),
+            spec.power(horizon / 2.0, late, design.late_looks) if design.late_alpha_share > 0.0 else None,
+        )
+        for spec in specs
+    )
+    return BakePlan(requests_per_minute, candidate_share, power, bake, needed_seconds, horizon, metrics)
+
+
+def horizon_samples(requests_per_minute: float, candidate_share: float, bake_seconds: float) -> int:
+    """Candidate requests by the last minute a ROLLBACK can still stop the shift, with the traffic margin."""
+    minutes = max(1.0, bake_seconds / 60.0 - ALARM_LAG_MINUTES)
+    return max(1, math.floor(TRAFFIC_MARGIN * requests_per_minute * candidate_share * minutes))
+
+
+def requests_needed(needed_samples: float, candidate_share: float, bake_seconds: float) -> float | None:
+    """Quiet-hour requests per minute at which `bake_seconds` would collect `needed_samples` candidate requests."""
+    minutes = bake_seconds / 60.0 - ALARM_LAG_MINUTES
+    return needed_samples / (TRAFFIC_MARGIN * candidate_share * minutes) if minutes > 0 else None
+
+
+def non_inferiority_samples(spread: float, margin: float, alpha: float, power: float, looks: int) -> int:
+    """Candidate requests for an equal candidate to show non-inferiority within `margin` with `power`."""
+    fixed = candidate_sample_size(spread, spread, margin, alpha, power, sides=1)
+    return math.ceil(fixed * group_sequential_design(looks, alpha, power, "obf", 1).inflation)
+
+
+def error_rate_spread(share: float, baseline_rate: float, dispersion: float = 1.0) -> float:
+    """Spread per candidate request of the unconditional difference of two rates (non-inferiority)."""
+    return math.sqrt(dispersion * baseline_rate * (1.0 - baseline_rate) / (1.0 - share))
+
+
+def latency_spread(share: float, log_sigma: float) -> float:
+    return latency_spec(share, log_sigma, 0.0).null_spread

@@ -1,0 +1,59 @@
+"""Bakes come from the plan: `"auto"` takes it, a bake that cannot reach the declared power is refused with the
+numbers, and SageMaker's 3600 s ceiling is a refusal, not a silent cap."""
+
+from __future__ import annotations
+
+import pytest
+
+from safedeploy.guardrails.bake import bake_plan, candidate_share
+from safedeploy.guardrails.settings import DeploymentSettings, SettingError
+
+PATH = "environments.dev.endpoint"
+DEV = {"instance_count": 2, "canary": {"expected_requests_per_minute": 100, "latency_log_sigma": 0.8}}
+
+
+def settings(**overrides: object) -> DeploymentSettings:
+    raw = {**DEV, **overrides}
+    raw["canary"] = {**DEV["canary"], **overrides.get("canary", {})}  # type: ignore[dict-item]
+    return DeploymentSettings.from_mapping(raw, PATH)
+
+
+def test_auto_takes_the_planned_bake_and_reaches_the_declared_power() -> None:
+    planned = settings(wait_interval_seconds="auto", max_execution_timeout_seconds=14400)
+    plan = bake_plan(planned)
+    assert planned.wait_interval_seconds == plan.needed_seconds
+    assert all(metric.power_at_bake >= 0.9 for metric in plan.metrics)
+    assert all((metric.late_power_at_bake or 0) >= 0.9 - 1e-6 for metric in plan.metrics)
+    assert candidate_share(planned) == 0.5
+
+
+def test_a_bake_too_short_for_the_power_is_refused_with_the_numbers() -> None:
+    needed = settings(max_execution_timeout_seconds=14400).wait_interval_seconds
+    with pytest.raises(SettingError) as refused:
+        settings(wait_interval_seconds=600)
+    message = str(refused.value)
+    assert message.startswith(f"{PATH}.wait_interval_seconds: 600 s cannot reach the declared power")
+    assert f"at least {needed} s" in message and "requests/minute at the quietest hour" in message
+
+
+def test_a_plan_beyond_sagemakers_ceiling_is_refused_unless_the_weaker_test_is_accepted() -> None:
+    with pytest.raises(SettingError, match="above SageMaker's 3600 s"):
+        settings(canary={"latency_log_sigma": 1.5})
+    accepted = settings(canary={"latency_log_sigma": 1.5, "require_power": False}, max_execution_timeout_seconds=14400)
+    assert accepted.wait_interval_seconds == 3600
+    assert not bake_plan(accepted).reaches_power
+
+
+def test_more_traffic_or_a_larger_canary_needs_a_shorter_bake() -> None:
+    base = bake_plan(settings(canary={"require_power": False}, max_execution_timeout_seconds=14400))
+    busier = bake_plan(settings(canary={"expected_requests_per_minute": 400}))
+    assert busier.needed_seconds < base.needed_seconds
+    powers = [bake_plan(settings(canary={"require_power": False}), bake_seconds=60 * m).metrics[0].power_at_bake
+              for m in (10, 20, 40)]  # fmt: skip
+    assert powers == sorted(powers)
+
+
+def test_auto_is_only_for_strategies_with_a_bake_to_plan() -> None:
+    with pytest.raises(SettingError, match='"auto" plans the bake of a canary, linear or rolling update'):
+        settings(strategy="ab", wait_interval_seconds="auto")
+    assert settings(strategy="ab").wait_interval_seconds == DeploymentSettings().wait_interval_seconds
