@@ -245,6 +245,7 @@ class DeploymentSettings:
             sample_ratio=SampleRatioSettings.read(reader.section("sample_ratio")),
         )
         reader.finish()
+        settings._check_fleet(reader)  # a plan needs a candidate share the fleet can have
         explicit_auto = given == "auto"
         auto_bake = given is None or explicit_auto  # a blue/green bake comes from the plan unless given
         planned = settings.strategy in PLANNED_BAKES
@@ -272,12 +273,6 @@ class DeploymentSettings:
             )
         if not self.strategy.is_guarded_update:
             return
-        if self.strategy is not Strategy.ALL_AT_ONCE and self.instance_count < 2:
-            raise SettingError(
-                f"{reader.key_path('instance_count')}: {self.instance_count} is too small for strategy "
-                f"{self.strategy.value!r}: it needs at least 2 instances so that each step is a fraction of the fleet"
-            )
-        self._check_step_size(reader)
         if self.instance_type.startswith(UNGUARDED_INSTANCE_PREFIX):
             raise SettingError(
                 f"{reader.key_path('instance_type')}: {self.instance_type!r} does not support deployment guardrails "
@@ -289,6 +284,16 @@ class DeploymentSettings:
                 f"{reader.key_path('max_execution_timeout_seconds')}: {self.max_execution_timeout_seconds} must exceed "
                 f"the waiting of a {self.strategy.value} deployment ({explanation} = {waiting} s)"
             )
+
+    def _check_fleet(self, reader: SettingReader) -> None:
+        if not self.strategy.is_guarded_update:
+            return
+        if self.strategy is not Strategy.ALL_AT_ONCE and self.instance_count < 2:
+            raise SettingError(
+                f"{reader.key_path('instance_count')}: {self.instance_count} is too small for strategy "
+                f"{self.strategy.value!r}: it needs at least 2 instances so that each step is a fraction of the fleet"
+            )
+        self._check_step_size(reader)
 
     def _check_step_size(self, reader: SettingReader) -> None:
         """The step is whole instances: refuse sizes SageMaker rejects and percentages that misstate the share."""
