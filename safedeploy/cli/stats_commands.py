@@ -13,12 +13,17 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from safedeploy.cli import CliError
+from safedeploy.cli.exit_codes import ExitCode
 from safedeploy.stats import canary_verdict, plan_canary, spending_boundaries
 from safedeploy.stats.json_fields import json_object, json_safe
 from safedeploy.stats.normal import upper_tail_scalar
 from safedeploy.stats.spending import SPENDING_NAMES, cumulative_alpha
 
-VERDICT_EXIT_CODES = {"PROMOTE": 0, "CONTINUE": 10, "ROLLBACK": 20}
+VERDICT_EXIT_CODES = {
+    "PROMOTE": ExitCode.OK,
+    "CONTINUE": ExitCode.VERDICT_CONTINUE,
+    "ROLLBACK": ExitCode.VERDICT_ROLLBACK,
+}
 
 
 def register(subparsers: Any) -> None:
