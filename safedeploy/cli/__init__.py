@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from safedeploy.cli.aws_errors import one_line
 from safedeploy.cli.exit_codes import ExitCode, aws_exit_code
 
-COMMAND_MODULES: tuple[str, ...] = ("deploy_commands", "ops_commands", "stats_commands")
+COMMAND_MODULES: tuple[str, ...] = ("deploy_commands", "ops_commands", "stats_commands", "doctor_commands")
 
 
 class CliError(Exception):
