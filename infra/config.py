@@ -23,6 +23,11 @@ ACM_ARN_PATTERN = r"^(arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]
 # CodeConnections provider types (the CodeStarSourceConnection action reads all of them); GitLab groups nest.
 CONNECTION_PROVIDERS = ("GitHub", "GitHubEnterpriseServer", "GitLab", "GitLabSelfManaged", "Bitbucket")
 NESTED_GROUP_PROVIDERS = ("GitLab", "GitLabSelfManaged")
+# Regions where CodePipeline's CodeStarSourceConnection action is not available (its action reference page).
+NO_CONNECTION_SOURCE_REGIONS = frozenset(
+    {"ap-east-1", "ap-south-2", "ap-southeast-3", "ap-southeast-4", "ap-northeast-3", "af-south-1", "me-south-1",
+     "me-central-1", "eu-south-2", "eu-central-2", "il-central-1", "us-gov-west-1"}
+)  # fmt: skip
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION = {
     1: logs.RetentionDays.ONE_DAY,
@@ -196,6 +201,11 @@ class EnvironmentConfig(_Section):
             raise ValueError("prod must keep removal_policy 'retain' and termination_protection true")
         if self.flags.use_feature_store and not self.feature_store.enable_feature_group:
             raise ValueError("flags.use_feature_store needs feature_store.enable_feature_group")
+        if self.pipeline.source.kind == "codeconnections" and self.region in NO_CONNECTION_SOURCE_REGIONS:
+            raise ValueError(
+                f"pipeline.source: CodePipeline's CodeConnections source action is not available in {self.region}; "
+                "use 'codecommit' there"
+            )
         return self
 
     @property

@@ -167,3 +167,12 @@ def test_codeconnections_has_no_operation_that_writes_to_a_repository() -> None:
     """The reason for the refusal above, read from the service model rather than assumed."""
     operations = botocore.session.get_session().get_service_model("codeconnections").operation_names
     assert not [name for name in operations if any(word in name for word in ("Commit", "Put", "File", "Push"))]
+
+
+def test_a_connection_source_is_refused_where_codepipeline_does_not_offer_it() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(with_dev(pipeline__source=GITHUB, region="ap-northeast-3"))
+    assert str(error.value) == (
+        "environments.dev: pipeline.source: CodePipeline's CodeConnections source action is not available in "
+        "ap-northeast-3; use 'codecommit' there"
+    )
