@@ -23,14 +23,14 @@ from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
 from infra import iam_role
-from infra.config import CodeCommitSource, EnvironmentConfig
+from infra.config import CodeCommitSource, ConnectionSource, EnvironmentConfig
 from infra.nag import acknowledge, arn_finding, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from stacks.pipeline import approvals, permissions
 from stacks.pipeline.build_project import GRANTED_BY_CDK, PipelineBuildProject
 from stacks.pipeline.promotion import PromotionLinks, links_from_context, repository_name
 from stacks.pipeline.release_functions import ReleaseFunctions
-from stacks.pipeline.source import PipelineSource, SourceAction
+from stacks.pipeline.source import PipelineSource, SourceAction, grant_connection_use
 from stacks.storage_stack import StorageStack
 
 TRAIN_BUILDSPEC = "buildspec-dev.yml"
@@ -147,6 +147,8 @@ class PipelineStack(Stack):
         action = source.action(
             self, action_name, artifact, trigger=trigger, variables_namespace=SOURCE_NAMESPACE if trigger else None
         )
+        if isinstance(source.env_config.pipeline.source, ConnectionSource):
+            grant_connection_use(self, self.pipeline.role, source.env_config.pipeline.source)
         return action, artifact
 
     def _training_stages(self) -> None:

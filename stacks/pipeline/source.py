@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -65,3 +66,12 @@ class PipelineSource:
 def connection_arn(scope: Construct, source: ConnectionSource) -> str:
     """Resolved by CloudFormation at deploy time from the SSM parameter the infra engineer wrote."""
     return ssm.StringParameter.value_for_string_parameter(scope, source.connection_arn_parameter)
+
+
+def grant_connection_use(scope: Construct, role: iam.IRole, source: ConnectionSource) -> None:
+    """CDK grants `codestar-connections:UseConnection`; connections created since July 2024 have `codeconnections`
+    ARNs, and IAM matches an action only to ARNs of its own service prefix, so the successor's action is added on the
+    same connection (each of the two matches only its own kind of ARN)."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["codeconnections:UseConnection"], resources=[connection_arn(scope, source)])
+    )

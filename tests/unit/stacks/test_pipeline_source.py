@@ -52,8 +52,16 @@ def test_dev_trains_from_the_connection_on_pushes_to_its_branch(connected: dict[
     }
     assert source["Namespace"] == "Source"
     assert not template.find_resources("AWS::CodeCommit::Repository"), "no CodeCommit repository for dev"
-    uses = [s for s in policy_statements(template) if "codestar-connections:UseConnection" in json.dumps(s["Action"])]
-    assert uses and all(s["Resource"] == connection_parameter_ref(template) for s in uses)
+    granted = {
+        action
+        for statement in policy_statements(template)
+        if statement["Resource"] == connection_parameter_ref(template)
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    }
+    # Connections created since July 2024 have codeconnections ARNs: IAM needs that service's action for them.
+    assert {"codestar-connections:UseConnection", "codeconnections:UseConnection"} <= granted
+    every_use = [s for s in policy_statements(template) if "UseConnection" in json.dumps(s["Action"])]
+    assert all(s["Resource"] == connection_parameter_ref(template) for s in every_use)
 
 
 def test_promote_still_receives_the_source_commit(connected: dict[str, EnvironmentStage]) -> None:
