@@ -176,7 +176,10 @@ def check_fleet_metrics(scope: DoctorScope) -> tuple[Status, str]:
         return Status.SKIP, f"endpoint {endpoint_name} does not exist yet: run doctor after the first deployments"
     config_name = endpoint["EndpointConfigName"]
     if not _deployed_by_update(sm, endpoint):
-        return Status.SKIP, f"{endpoint_name} serves its first config {config_name}: run doctor after a deployment"
+        return Status.SKIP, (
+            f"{endpoint_name} serves {config_name}, which predates the endpoint (its first config, or a rollback to "
+            "it): run doctor after a deployment"
+        )
     if scope.now - endpoint["LastModifiedTime"] > LIST_METRICS_WINDOW:
         return Status.SKIP, f"{endpoint_name} last changed over 14 days ago, beyond ListMetrics' window"
     dimensions = [

@@ -192,7 +192,8 @@ def test_an_endpoint_on_its_first_config_is_a_skip(account: Account, capsys: pyt
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-v1")
     assert main(SCOPE) == 0
     assert lines(capsys.readouterr().out)["fleet-metrics"] == (
-        f"SKIP fleet-metrics: {ENDPOINT} serves its first config {ENDPOINT}-v1: run doctor after a deployment"
+        f"SKIP fleet-metrics: {ENDPOINT} serves {ENDPOINT}-v1, which predates the endpoint (its first config, or a "
+        "rollback to it): run doctor after a deployment"
     )
 
 
