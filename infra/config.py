@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import boto3
 from aws_cdk import aws_logs as logs
@@ -20,6 +20,14 @@ PROJECT_PATTERN = r"^[a-z][a-z0-9-]{1,24}[a-z0-9]$"
 ACCOUNT_PATTERN = r"^(\d{12})?$"
 SSM_NAME_PATTERN = r"^(/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*)?$"
 ACM_ARN_PATTERN = r"^(arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+)?$"
+# CodeConnections provider types (the CodeStarSourceConnection action reads all of them); GitLab groups nest.
+CONNECTION_PROVIDERS = ("GitHub", "GitHubEnterpriseServer", "GitLab", "GitLabSelfManaged", "Bitbucket")
+NESTED_GROUP_PROVIDERS = ("GitLab", "GitLabSelfManaged")
+# Regions where CodePipeline's CodeStarSourceConnection action is not available (its action reference page).
+NO_CONNECTION_SOURCE_REGIONS = frozenset(
+    {"ap-east-1", "ap-south-2", "ap-southeast-3", "ap-southeast-4", "ap-northeast-3", "af-south-1", "me-south-1",
+     "me-central-1", "eu-south-2", "eu-central-2", "il-central-1", "us-gov-west-1"}
+)  # fmt: skip
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION = {
     1: logs.RetentionDays.ONE_DAY,
@@ -58,9 +66,47 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+class CodeCommitSource(_Section):
+    """The environment's own CodeCommit repository `<project>-<env>`, created by the pipeline stack."""
+
+    kind: Literal["codecommit"] = "codecommit"
+
+
+class ConnectionSource(_Section):
+    """A repository on GitHub, GitLab or Bitbucket, read through an AWS CodeConnections connection.
+
+    The connection is created and completed (the provider handshake) outside CDK; its ARN is read from the SSM
+    parameter `connection_arn_parameter` at deploy time, so no ARN sits in cdk.json or in code.
+    """
+
+    kind: Literal["codeconnections"]
+    provider: Literal[CONNECTION_PROVIDERS]  # type: ignore[valid-type]
+    connection_arn_parameter: str = Field(pattern=r"^/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+    repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
+
+    @model_validator(mode="after")
+    def _repository_shape(self) -> ConnectionSource:
+        if self.provider not in NESTED_GROUP_PROVIDERS and self.repository.count("/") != 1:
+            raise ValueError(f"repository {self.repository!r}: {self.provider} repositories are 'owner/name'")
+        return self
+
+    @property
+    def owner(self) -> str:
+        return self.repository.rsplit("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.repository.rsplit("/", 1)[1]
+
+
+PipelineSource = Annotated[CodeCommitSource | ConnectionSource, Field(discriminator="kind")]
+SOURCE_KINDS = ("codecommit", "codeconnections")
+
+
 class PipelineConfig(_Section):
     branch: str = Field(default="main", pattern=r"^[A-Za-z0-9._/-]+$")
     log_retention_days: int = 30
+    source: PipelineSource = CodeCommitSource()
 
     @field_validator("log_retention_days")
     @classmethod
@@ -155,6 +201,11 @@ class EnvironmentConfig(_Section):
             raise ValueError("prod must keep removal_policy 'retain' and termination_protection true")
         if self.flags.use_feature_store and not self.feature_store.enable_feature_group:
             raise ValueError("flags.use_feature_store needs feature_store.enable_feature_group")
+        if self.pipeline.source.kind == "codeconnections" and self.region in NO_CONNECTION_SOURCE_REGIONS:
+            raise ValueError(
+                f"pipeline.source: CodePipeline's CodeConnections source action is not available in {self.region}; "
+                "use 'codecommit' there"
+            )
         return self
 
     @property
@@ -184,6 +235,13 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
                 f"environments.{env.name}.promotes_to: {env.promotes_to!r} is not a defined environment "
                 f"({', '.join(environments)})"
             )
+        if env.promotes_to is not None and environments[env.promotes_to].pipeline.source.kind != "codecommit":
+            raise ConfigError(
+                f"environments.{env.promotes_to}.pipeline.source.kind: 'codeconnections': {env.name}'s Promote step "
+                f"commits release.json to {env.promotes_to}'s repository through the CodeCommit API, and "
+                "CodeConnections offers no API to commit to a GitHub, GitLab or Bitbucket repository; keep "
+                f"{env.promotes_to} on 'codecommit' (it never trains, so it needs no model code)"
+            )
     return AppConfig(project=project, environments=environments)
 
 
@@ -203,13 +261,23 @@ def _load_environment(name: str, raw: Any) -> EnvironmentConfig:
         raise ConfigError(_one_line(path, error, raw)) from None
 
 
+def _key_location(location: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """pydantic names the chosen member of a tagged union (`source.codeconnections.x`); cdk.json has no such key."""
+    return tuple(
+        part
+        for index, part in enumerate(location)
+        if not (index and location[index - 1] == "source" and part in SOURCE_KINDS)
+    )
+
+
 def _one_line(path: str, error: ValidationError, raw: Mapping[str, Any]) -> str:
     first = error.errors(include_url=False)[0]
-    location = ".".join(str(part) for part in first["loc"])
+    loc = _key_location(first["loc"])
+    location = ".".join(str(part) for part in loc)
     key_path = f"{path}.{location}" if location else path
     if first["type"] == "extra_forbidden":
         return f"{key_path}: unknown key"
-    value = _value_at(raw, first["loc"])
+    value = _value_at(raw, loc)
     message = first["msg"].removeprefix("Value error, ")
     if value is None or isinstance(value, Mapping):  # a section-level rule names its own keys and values
         return f"{key_path}: {message}"

@@ -19,6 +19,7 @@ class Param(StrEnum):
     FEATURE_GROUP_NAME = "feature-group-name"
     DEPLOYMENT_CONFIG = "deployment-config"
     PIPELINE_NAME = "pipeline-name"
+    PIPELINE_SOURCE = "pipeline-source"
 
 
 def parameter_name(project: str, env: str, key: Param | str) -> str:

@@ -1,4 +1,5 @@
-"""The release pipeline of one environment: its CodeCommit repository and a CodePipeline V2 (QUEUED) on it.
+"""The release pipeline of one environment: its source (a CodeCommit repository, or a GitHub/GitLab/Bitbucket
+repository through CodeConnections, `pipeline.source`) and a CodePipeline V2 (QUEUED) on it.
 
 An environment that trains (dev) runs Source -> Train -> QualityGate -> Approval -> ApprovalSync -> Deploy and, when it
 promotes, PromoteApproval -> Promote, which commits `release.json` to the next environment's repository. That
@@ -22,13 +23,14 @@ from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
 from infra import iam_role
-from infra.config import EnvironmentConfig
+from infra.config import CodeCommitSource, ConnectionSource, EnvironmentConfig
 from infra.nag import acknowledge, arn_finding, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from stacks.pipeline import approvals, permissions
 from stacks.pipeline.build_project import GRANTED_BY_CDK, PipelineBuildProject
 from stacks.pipeline.promotion import PromotionLinks, links_from_context, repository_name
 from stacks.pipeline.release_functions import ReleaseFunctions
+from stacks.pipeline.source import PipelineSource, SourceAction, grant_connection_use
 from stacks.storage_stack import StorageStack
 
 TRAIN_BUILDSPEC = "buildspec-dev.yml"
@@ -103,17 +105,19 @@ class PipelineStack(Stack):
         self.links: PromotionLinks = links_from_context(self, naming.project, env_config)
         self.pipeline_name = naming.pipeline
 
-        self.repository = codecommit.Repository(
-            self,
-            "Repository",
-            repository_name=repository_name(naming.project, naming.env),
-            description=(
-                f"Model code of {naming.prefix}" if self.links.trains else f"release.json deployed by {naming.prefix}"
-            ),
-        )
-        self.repository.apply_removal_policy(
-            RemovalPolicy.RETAIN if env_config.removal_policy == "retain" else RemovalPolicy.DESTROY
-        )
+        self.repository: codecommit.Repository | None = None
+        if isinstance(env_config.pipeline.source, CodeCommitSource):
+            self.repository = codecommit.Repository(
+                self,
+                "Repository",
+                repository_name=repository_name(naming.project, naming.env),
+                description=f"Model code of {naming.prefix}"
+                if self.links.trains
+                else f"release.json deployed by {naming.prefix}",
+            )
+            self.repository.apply_removal_policy(
+                RemovalPolicy.RETAIN if env_config.removal_policy == "retain" else RemovalPolicy.DESTROY
+            )
         self.approval_topic = approvals.approval_topic(self, naming, storage)
         self.deploy = self._deploy_project()
         self.train: PipelineBuildProject | None = None
@@ -137,23 +141,23 @@ class PipelineStack(Stack):
     # --- stages -------------------------------------------------------------------------------------------------
 
     def _source_action(
-        self, action_name: str, repository: codecommit.IRepository, branch: str, output: str, *, trigger: bool
-    ) -> tuple[actions.CodeCommitSourceAction, codepipeline.Artifact]:
+        self, action_name: str, source: PipelineSource, output: str, *, trigger: bool
+    ) -> tuple[SourceAction, codepipeline.Artifact]:
         artifact = codepipeline.Artifact(output)
-        action = actions.CodeCommitSourceAction(
-            action_name=action_name,
-            repository=repository,
-            branch=branch,
-            output=artifact,
-            # EVENTS: an EventBridge rule on pushes to this branch starts the pipeline; NONE: read at start only.
-            trigger=actions.CodeCommitTrigger.EVENTS if trigger else actions.CodeCommitTrigger.NONE,
-            variables_namespace=SOURCE_NAMESPACE if trigger else None,
+        action = source.action(
+            self, action_name, artifact, trigger=trigger, variables_namespace=SOURCE_NAMESPACE if trigger else None
         )
+        if isinstance(source.env_config.pipeline.source, ConnectionSource):
+            grant_connection_use(self, self.pipeline.role, source.env_config.pipeline.source)
         return action, artifact
 
     def _training_stages(self) -> None:
+        kind = self.env_config.pipeline.source
         source, code = self._source_action(
-            "CodeCommit", self.repository, self.env_config.pipeline.branch, CODE_ARTIFACT, trigger=True
+            "CodeCommit" if isinstance(kind, CodeCommitSource) else kind.provider,
+            PipelineSource(self.env_config, self.repository),
+            CODE_ARTIFACT,
+            trigger=True,
         )
         self.train = self._train_project()
         train = actions.CodeBuildAction(
@@ -246,13 +250,17 @@ class PipelineStack(Stack):
         source_env = self.links.source
         assert source_env is not None, "a release pipeline deploys what its source environment approved"
         release, manifest = self._source_action(
-            "Release", self.repository, self.env_config.pipeline.branch, RELEASE_ARTIFACT, trigger=True
+            "Release", PipelineSource(self.env_config, self.repository), RELEASE_ARTIFACT, trigger=True
         )
-        tooling_repository = codecommit.Repository.from_repository_name(
-            self, "ToolingRepository", repository_name(self.naming.project, source_env.name)
+        tooling_repository = (
+            codecommit.Repository.from_repository_name(
+                self, "ToolingRepository", repository_name(self.naming.project, source_env.name)
+            )
+            if isinstance(source_env.pipeline.source, CodeCommitSource)
+            else None
         )
         tooling, code = self._source_action(
-            "Tooling", tooling_repository, source_env.pipeline.branch, TOOLING_ARTIFACT, trigger=False
+            "Tooling", PipelineSource(source_env, tooling_repository), TOOLING_ARTIFACT, trigger=False
         )
         self.pipeline.add_stage(stage_name="Source", actions=[release, tooling])
         self.pipeline.add_stage(

@@ -15,10 +15,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import iam_role
-from infra.config import ConfigError, EnvironmentConfig
+from infra.config import ConfigError, ConnectionSource, EnvironmentConfig
 from infra.nag import acknowledge, arn_finding
 from infra.naming import Naming
 from safedeploy.parameters import Param
+from safedeploy.source_record import SourceRecord
+from stacks.pipeline.promotion import repository_name
 
 # Prefixes the SageMaker execution role may use; the pipeline's CodeBuild roles use the same layout.
 DATA_PREFIXES = ("datasets", "feature-store")
@@ -87,7 +89,7 @@ class StorageStack(Stack):
         if promoted_from is not None:
             self._read_promoted_models(env_config, promoted_from)
         self.feature_group_name = self._feature_group(env_config, removal)
-        self._publish_parameters()
+        self._publish_parameters(env_config)
 
     def _encrypted_bucket(self, construct_id: str, log_prefix: str, removal: RemovalPolicy) -> s3.Bucket:
         return s3.Bucket(
@@ -219,7 +221,7 @@ class StorageStack(Stack):
         group.apply_removal_policy(removal)
         return name
 
-    def _publish_parameters(self) -> None:
+    def _publish_parameters(self, env_config: EnvironmentConfig) -> None:
         values = {
             Param.DATA_BUCKET: self.data_bucket.bucket_name,
             Param.ARTIFACTS_BUCKET: self.artifacts_bucket.bucket_name,
@@ -228,6 +230,7 @@ class StorageStack(Stack):
             Param.SAGEMAKER_EXECUTION_ROLE_ARN: self.execution_role.role_arn,
             Param.ENDPOINT_NAME: self.naming.endpoint,
             Param.PIPELINE_NAME: self.naming.pipeline,
+            Param.PIPELINE_SOURCE: _source_record(self.naming, env_config).to_json(),
         }
         if self.feature_group_name:
             values[Param.FEATURE_GROUP_NAME] = self.feature_group_name
@@ -239,3 +242,16 @@ class StorageStack(Stack):
                 string_value=value,
                 description=f"{key.value} of {self.naming.prefix}, read by the runtime instead of literals",
             )
+
+
+def _source_record(naming: Naming, env_config: EnvironmentConfig) -> SourceRecord:
+    source, branch = env_config.pipeline.source, env_config.pipeline.branch
+    if isinstance(source, ConnectionSource):
+        return SourceRecord(
+            kind=source.kind,
+            repository=source.repository,
+            branch=branch,
+            provider=source.provider,
+            connection_arn_parameter=source.connection_arn_parameter,
+        )
+    return SourceRecord(kind=source.kind, repository=repository_name(naming.project, naming.env), branch=branch)

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from botocore.exceptions import BotoCoreError, ClientError
 
 from safedeploy.cli.aws_errors import one_line
+from safedeploy.cli.exit_codes import ExitCode, aws_exit_code
 
-COMMAND_MODULES: tuple[str, ...] = ("deploy_commands", "ops_commands", "stats_commands")
-EXIT_AWS_ERROR = 4
+COMMAND_MODULES: tuple[str, ...] = ("deploy_commands", "ops_commands", "stats_commands", "doctor_commands")
 
 
 class CliError(Exception):
-    """A problem the user can fix; printed as one line, exit code 2."""
+    """A problem the user can fix; printed as one line, exit code 2 (`ExitCode.BAD_INPUT`)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except (CliError, ValueError) as error:
         print(f"safedeploy {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     except (BotoCoreError, ClientError) as error:
         print(f"safedeploy {args.command}: AWS error: {one_line(error)}", file=sys.stderr)
-        return EXIT_AWS_ERROR
+        return aws_exit_code(error)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
+
+from safedeploy.cli.exit_codes import CREDENTIAL_ERROR_CODES
 
 THROTTLING = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
 DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
@@ -13,11 +15,15 @@ def one_line(error: BotoCoreError | ClientError) -> str:
         return "no AWS credentials found: set AWS_PROFILE (or --profile) or run `aws configure`"
     if isinstance(error, NoRegionError):
         return "no AWS region: pass --region or set AWS_REGION"
+    if isinstance(error, ProfileNotFound):
+        return f"AWS profile {error.kwargs.get('profile')!r} not found in the AWS config files"
     if not isinstance(error, ClientError):
         return f"AWS unreachable: {error}"
     details = error.response.get("Error", {})
     code, message = str(details.get("Code", "")), str(details.get("Message", ""))
     operation = error.operation_name
+    if code in CREDENTIAL_ERROR_CODES:
+        return f"AWS rejected the credentials ({code}): refresh them (e.g. `aws sso login`) or set AWS_PROFILE"
     if code in DENIED:
         return f"missing permission for {operation}: {message}"
     if code in THROTTLING:

@@ -1,9 +1,7 @@
 """`safedeploy deploy`, `rollback` and `smoke-test`: the deployment guardrails from a shell or a CodeBuild step.
 
 Names and ARNs come from the environment's SSM parameters (`--project`/`--env`, defaulting to SAFEDEPLOY_PROJECT
-and SAFEDEPLOY_ENV; SAFEDEPLOY_POLL_SECONDS sets the status poll interval). Exit codes: 0 done, 2 bad input,
-3 model package not Approved, 4 deployment rolled back or failed (including a failed smoke test), so a pipeline
-can tell "nobody approved this" from "this broke".
+and SAFEDEPLOY_ENV; SAFEDEPLOY_POLL_SECONDS sets the status poll interval). Exit codes: `safedeploy.cli.exit_codes`.
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ from safedeploy.cli import CliError
 from safedeploy.cli.aws_errors import one_line
 from safedeploy.cli.aws_session import add_environment_arguments, environment
 from safedeploy.cli.aws_session import session as aws_session
+from safedeploy.cli.exit_codes import ExitCode, aws_exit_code
 from safedeploy.guardrails.deploy import deploy_package, deployment_timeout_seconds
 from safedeploy.guardrails.deploy_target import DeployTarget, read_optional_parameter, read_parameter
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
@@ -29,10 +28,6 @@ from safedeploy.guardrails.rollback import plan_rollback, rollback_endpoint
 from safedeploy.guardrails.smoke_test import HEALTH_CHECK_ROW, smoke_test
 from safedeploy.parameters import Param
 from safedeploy.release_control.release_manifest import RELEASE_FILE, ReleaseManifest
-
-EXIT_OK = 0
-EXIT_NOT_APPROVED = 3
-EXIT_FAILED = 4
 
 
 class Summarised(Protocol):
@@ -91,16 +86,16 @@ def _report(command: str, action: Callable[[], Summarised]) -> int:
     """Run one library call and turn its outcome into the documented exit code."""
     try:
         _say(action().summary())
-        return EXIT_OK
+        return ExitCode.OK
     except PackageNotApproved as refusal:
         print(f"safedeploy {command}: refused: {refusal}", file=sys.stderr)
-        return EXIT_NOT_APPROVED
+        return ExitCode.NOT_APPROVED
     except GuardrailError as failure:
         print(f"safedeploy {command}: failed: {failure}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.ROLLED_BACK
     except (ClientError, BotoCoreError) as error:
         print(f"safedeploy {command}: AWS error: {one_line(error)}", file=sys.stderr)
-        return EXIT_FAILED
+        return aws_exit_code(error)
 
 
 def _package_arn(args: argparse.Namespace) -> str:

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from safedeploy.canary.traffic_profile import DAYS, read_profile
 from safedeploy.cli import CliError
 from safedeploy.cli.aws_session import add_environment_arguments, environment, session
+from safedeploy.cli.exit_codes import ExitCode
 from safedeploy.cli.power_chart import write_power_chart
 from safedeploy.guardrails.bake import MAX_BAKE_SECONDS, bake_plan, canary_options, measured_settings, power_curve
 from safedeploy.guardrails.deploy_target import DeployTarget
@@ -25,7 +26,11 @@ from safedeploy.stats.json_fields import json_object, json_safe
 from safedeploy.stats.normal import upper_tail_scalar
 from safedeploy.stats.spending import SPENDING_NAMES, cumulative_alpha
 
-VERDICT_EXIT_CODES = {"PROMOTE": 0, "CONTINUE": 10, "ROLLBACK": 20}
+VERDICT_EXIT_CODES = {
+    "PROMOTE": ExitCode.OK,
+    "CONTINUE": ExitCode.VERDICT_CONTINUE,
+    "ROLLBACK": ExitCode.VERDICT_ROLLBACK,
+}
 _FORMULA_ARGUMENTS = ("kind", "baseline", "mde", "requests_per_minute", "canary_share")
 CHART_MINUTES = list(range(2, 61))
 

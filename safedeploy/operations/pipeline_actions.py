@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Decision = Literal["Approved", "Rejected"]
+# PutApprovalResult's `result.summary` holds at most 512 characters; a longer comment would be refused by the API
+# after the operator typed it, or worse, cut: the comment is part of the package's approval record, so it is checked.
+MAX_COMMENT_CHARACTERS = 512
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,11 @@ def decide(
     """Approve or reject the one pending approval (or the one in `stage`); refuse when there is none or several."""
     if not comment.strip():
         raise ValueError("a comment is required: it becomes part of the model package's approval record")
+    if len(comment) > MAX_COMMENT_CHARACTERS:
+        raise ValueError(
+            f"--comment is {len(comment)} characters; CodePipeline keeps at most {MAX_COMMENT_CHARACTERS} "
+            "(PutApprovalResult summary): shorten it"
+        )
     waiting = pending_approvals(codepipeline.get_pipeline_state(name=pipeline))
     if stage:
         waiting = [approval for approval in waiting if approval.stage == stage]

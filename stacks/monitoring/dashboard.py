@@ -1,6 +1,10 @@
 """The environment's one dashboard, top to bottom in the order an operator reads a release: pipeline, endpoint,
 canary, gateway. Per-variant and per-metric series use SEARCH expressions, so variants and guarded metrics that
 appear later (an A/B candidate `v<N>`, accuracy) show up without a redeploy.
+
+During a blue/green or rolling update both fleets share the variant name; SageMaker tells them apart by the
+`EndpointConfigName` dimension, so the per-fleet widgets search that dimension set and show one series per config
+(old and new fleet) while a deployment runs, and nothing otherwise.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ def build_dashboard(
 ) -> cloudwatch.Dashboard:
     endpoint = naming.endpoint
     sagemaker = f'{{AWS/SageMaker,EndpointName,VariantName}} EndpointName="{endpoint}"'
+    fleets = f'{{AWS/SageMaker,EndpointConfigName,EndpointName,VariantName}} EndpointName="{endpoint}"'
     canary = f'{{{CANARY_NAMESPACE},EndpointName,Metric}} EndpointName="{endpoint}"'
     dashboard = cloudwatch.Dashboard(scope, "Dashboard", dashboard_name=naming.resource("operations"))
     dashboard.add_widgets(
@@ -84,6 +89,15 @@ def build_dashboard(
                 _search(f'{sagemaker} MetricName="ModelLatency"', "p50", ""),
                 _search(f'{sagemaker} MetricName="ModelLatency"', "p99", ""),
             ],
+        ),
+        _graph(
+            "Blue/green fleets during a deployment (per EndpointConfigName): invocations and 5xx errors",
+            [_search(f'{fleets} MetricName="Invocations"', "Sum", "")],
+            [_search(f'{fleets} MetricName="Invocation5XXErrors"', "Sum", "")],
+        ),
+        _graph(
+            "Blue/green fleets during a deployment (per EndpointConfigName): model latency p99 (microseconds)",
+            [_search(f'{fleets} MetricName="ModelLatency"', "p99", "")],
         ),
         _graph(
             "Canary: harm statistic against its boundary, per guarded metric; verdict (1 = roll back)",

@@ -6,10 +6,9 @@ production refuses to synthesize without one (`certificate.https_certificate_arn
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, Aws
+from aws_cdk import Annotations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -20,7 +19,6 @@ from stacks.serving.network import PUBLIC_SUBNETS
 HTTP_PORT = 80
 HTTPS_PORT = 443
 ACCESS_LOG_PREFIX = "alb"
-LOG_DELIVERY_PRINCIPAL = "logdelivery.elasticloadbalancing.amazonaws.com"
 HTTP_ONLY_WARNING = "serving:http-only-listener"
 
 
@@ -66,19 +64,12 @@ class GatewayLoadBalancer(Construct):
     def _deliver_access_logs(self, bucket: s3.IBucket) -> None:
         """Access logs into the storage stack's server-access-log bucket (ALB logs accept SSE-S3 buckets only).
 
-        Not `log_access_logs`: for older regions it grants the region's legacy ELB account, an account literal in
-        the bucket policy, where AWS now recommends the log-delivery service principal in every region.
+        CDK's `log_access_logs` grants the principal ELB documents for the stack's region: the regional ELB account
+        in Regions that predate the log-delivery service principal (ap-northeast-2 among them), the principal
+        `logdelivery.elasticloadbalancing.amazonaws.com` in newer ones. Granting only the principal leaves an older
+        Region's load balancer unable to write a single log.
         """
-        bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                actions=["s3:PutObject"],
-                principals=[iam.ServicePrincipal(LOG_DELIVERY_PRINCIPAL)],
-                resources=[bucket.arn_for_objects(f"{ACCESS_LOG_PREFIX}/AWSLogs/{Aws.ACCOUNT_ID}/*")],
-            )
-        )
-        self.load_balancer.set_attribute("access_logs.s3.enabled", "true")
-        self.load_balancer.set_attribute("access_logs.s3.bucket", bucket.bucket_name)
-        self.load_balancer.set_attribute("access_logs.s3.prefix", ACCESS_LOG_PREFIX)
+        self.load_balancer.log_access_logs(bucket, ACCESS_LOG_PREFIX)
 
     def _listener(self, certificate_arn: str | None) -> elbv2.ApplicationListener:
         if certificate_arn:

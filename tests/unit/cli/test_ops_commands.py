@@ -195,13 +195,13 @@ def test_aws_errors_become_one_actionable_line(code: str, message: str, expected
     assert line.startswith(expected) and "\n" not in line
 
 
-def test_an_aws_error_in_a_command_exits_4_with_one_line(
+def test_an_aws_error_in_a_command_exits_6_with_one_line(
     codepipeline: Stubbed, capsys: pytest.CaptureFixture[str]
 ) -> None:
     codepipeline.stubber.add_client_error(
         "get_pipeline_state", "AccessDeniedException", "not authorized to perform codepipeline:GetPipelineState"
     )
-    assert main(["retry-stage", *ENVIRONMENT, "Deploy"]) == 4
+    assert main(["retry-stage", *ENVIRONMENT, "Deploy"]) == 6
     error = capsys.readouterr().err.strip()
     assert error == (
         "safedeploy retry-stage: AWS error: missing permission for GetPipelineState: "

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 
-from infra.config import ConfigError, load_config
+from infra.config import CONNECTION_PROVIDERS, ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[3]
 CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -126,3 +127,73 @@ def test_synth_prints_each_environments_real_traffic_share() -> None:
         f"dev: canary: 1 of 2 instances per step = 50.0 % {first_bake} 50, 100 %)",
         f"prod: canary: 1 of 3 instances per step = 33.3 % {first_bake} 33, 100 %)",
     ]
+
+
+GITHUB = {
+    "kind": "codeconnections",
+    "provider": "GitHub",
+    "connection_arn_parameter": "/my-mlops/dev/source-connection-arn",
+    "repository": "example-org/my-mlops",
+}
+
+
+def test_the_source_defaults_to_codecommit() -> None:
+    assert load_config(CONTEXT).environments["dev"].pipeline.source.kind == "codecommit"
+
+
+def test_a_connection_source_is_accepted_for_the_training_environment() -> None:
+    source = load_config(with_dev(pipeline__source=GITHUB)).environments["dev"].pipeline.source
+    assert (source.kind, source.owner, source.name) == ("codeconnections", "example-org", "my-mlops")
+    gitlab = {**GITHUB, "provider": "GitLab", "repository": "group/sub-group/project"}
+    nested = load_config(with_dev(pipeline__source=gitlab)).environments["dev"].pipeline.source
+    assert (nested.owner, nested.name) == ("group/sub-group", "project")
+
+
+def test_the_connection_providers_are_codeconnections_provider_types() -> None:
+    model = botocore.session.get_session().get_service_model("codeconnections")
+    assert set(CONNECTION_PROVIDERS) <= set(model.shape_for("ProviderType").enum)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"kind": "svn"}, "environments.dev.pipeline.source: Input tag 'svn' found using 'kind' does not match"),
+        ({**GITHUB, "provider": "Gitea"}, "environments.dev.pipeline.source.provider: 'Gitea': Input should be"),
+        ({**GITHUB, "repository": "a/b/c"},
+         "environments.dev.pipeline.source: repository 'a/b/c': GitHub repositories are 'owner/name'"),
+        ({**GITHUB, "repository": "just-a-name"}, "environments.dev.pipeline.source.repository: 'just-a-name'"),
+        ({**GITHUB, "connection_arn_parameter": "arn:aws:codeconnections:ap-northeast-2:111122223333:connection/x"},
+         "environments.dev.pipeline.source.connection_arn_parameter: 'arn:aws:codeconnections"),
+        ({k: v for k, v in GITHUB.items() if k != "connection_arn_parameter"},
+         "environments.dev.pipeline.source.connection_arn_parameter: Field required"),
+        ({"kind": "codecommit", "repository": "a/b"}, "environments.dev.pipeline.source.repository: unknown key"),
+    ],
+)  # fmt: skip
+def test_a_bad_source_stops_synth_with_one_line(source: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(with_dev(pipeline__source=source))
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_a_promoted_to_environment_cannot_take_a_connection_source() -> None:
+    """Promote commits release.json through the CodeCommit API; CodeConnections has no operation that commits."""
+    context = copy.deepcopy(CONTEXT)
+    context["environments"]["prod"]["pipeline"]["source"] = GITHUB
+    with pytest.raises(ConfigError) as error:
+        load_config(context)
+    assert str(error.value).startswith("environments.prod.pipeline.source.kind: 'codeconnections': dev's Promote")
+
+
+def test_codeconnections_has_no_operation_that_writes_to_a_repository() -> None:
+    """The reason for the refusal above, read from the service model rather than assumed."""
+    operations = botocore.session.get_session().get_service_model("codeconnections").operation_names
+    assert not [name for name in operations if any(word in name for word in ("Commit", "Put", "File", "Push"))]
+
+
+def test_a_connection_source_is_refused_where_codepipeline_does_not_offer_it() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(with_dev(pipeline__source=GITHUB, region="ap-northeast-3"))
+    assert str(error.value) == (
+        "environments.dev: pipeline.source: CodePipeline's CodeConnections source action is not available in "
+        "ap-northeast-3; use 'codecommit' there"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -48,6 +49,16 @@ def test_the_dashboard_shows_every_concern(monitoring: dict[str, Template], env:
     ):
         assert needle in body, needle
     assert body.count('"type":"alarm"') == 1
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_dashboard_splits_the_fleets_of_a_blue_green_deployment(monitoring: dict[str, Template], env: str) -> None:
+    """Old and new fleet share the variant name; only the EndpointConfigName dimension separates them."""
+    body = dashboard_body(monitoring[env])
+    searches = re.findall(r"SEARCH\('(\{AWS/SageMaker,EndpointConfigName,EndpointName,VariantName\}[^']*)'", body)
+    fleet_metrics = {re.search(r'MetricName=\\"(\w+)\\"', search).group(1) for search in searches}
+    assert fleet_metrics == {"Invocations", "Invocation5XXErrors", "ModelLatency"}
+    assert all(f'EndpointName=\\"my-mlops-{env}-endpoint\\"' in search for search in searches)
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -228,9 +228,7 @@ def test_log_groups_keep_the_environment_retention(serving: dict[str, Template],
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_load_balancer_writes_access_logs_to_the_log_bucket(
-    serving: dict[str, Template], storage: dict[str, Template], env: str
-) -> None:
+def test_load_balancer_writes_access_logs_to_the_log_bucket(serving: dict[str, Template], env: str) -> None:
     attributes = {
         attribute["Key"]: attribute["Value"]
         for attribute in only(serving[env].find_resources("AWS::ElasticLoadBalancingV2::LoadBalancer"))[
@@ -240,29 +238,38 @@ def test_load_balancer_writes_access_logs_to_the_log_bucket(
     assert attributes["access_logs.s3.enabled"] == "true"
     assert attributes["access_logs.s3.prefix"] == "alb"
     assert "AccessLogs" in attributes["access_logs.s3.bucket"]["Fn::ImportValue"]
-    storage[env].has_resource_properties(
-        "AWS::S3::BucketPolicy",
-        {
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Action": "s3:PutObject",
-                                "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
-                                "Resource": {
-                                    "Fn::Join": [
-                                        "",
-                                        [Match.any_value(), "/alb/AWSLogs/", {"Ref": "AWS::AccountId"}, "/*"],
-                                    ]
-                                },
-                            }
-                        )
-                    ]
-                )
-            }
-        },
-    )
+
+
+def access_log_writers(storage: Template) -> list[Any]:
+    """Principals allowed to put objects under the ALB's log prefix of the access-log bucket."""
+    return [
+        statement["Principal"]
+        for policy in storage.find_resources("AWS::S3::BucketPolicy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow"
+        and statement["Action"] == "s3:PutObject"
+        and "/alb/AWSLogs/" in json.dumps(statement["Resource"])
+    ]
+
+
+@pytest.fixture(scope="module")
+def newer_region_storage(cdk_context: dict[str, Any]) -> Template:
+    stack = build_serving(cdk_context, "dev", region="mx-central-1")  # opened in 2025, after August 2022
+    return Template.from_stack(App.of(stack).node.find_child("storage"))
+
+
+def test_an_older_region_grants_its_elb_account(storage: dict[str, Template]) -> None:
+    """ap-northeast-2 predates the log-delivery principal: only Seoul's ELB account (documented) can write there."""
+    writers = access_log_writers(storage["dev"])
+    seoul_elb = {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::600734575887:root"]]}}
+    assert seoul_elb in writers
+    assert {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"} not in writers
+
+
+def test_a_newer_region_grants_the_log_delivery_principal(newer_region_storage: Template) -> None:
+    writers = access_log_writers(newer_region_storage)
+    assert {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"} in writers
+    assert not [writer for writer in writers if "AWS" in writer]
 
 
 @pytest.mark.parametrize(("env", "protected"), [("dev", "false"), ("prod", "true")])

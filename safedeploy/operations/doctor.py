@@ -1,0 +1,260 @@
+"""`safedeploy doctor`: read-only checks, in the account, of what the documentation cannot settle and moto cannot
+show. Each check reads a few APIs and says one line: PASS, FAIL (with what to do) or SKIP (with why not yet).
+
+None of them changes anything, so doctor is safe to run in prod at any time, including during a deployment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from safedeploy.canary.metric_reader import SAGEMAKER_NAMESPACE
+from safedeploy.guardrails.deploy_target import read_parameter
+from safedeploy.guardrails.settings import GuardrailParameter
+from safedeploy.parameters import Param, parameter_name
+from safedeploy.source_record import SourceRecord
+
+DEFAULT_QUALIFIER = "hnb659fds"
+# The highest `requiresBootstrapStackVersion` in this app's synthesized manifests (asset publishing and lookups).
+MIN_BOOTSTRAP_VERSION = 8
+CANARY_FUNCTION = "canary-analysis"
+# Lambda's Python runtimes on Amazon Linux 2023 (glibc 2.34), the base the layer's wheels are built for.
+MIN_RUNTIME_PYTHON = (3, 12)
+LAMBDA_WINDOW = timedelta(minutes=15)
+# ListMetrics returns metrics that received data in the past two weeks.
+LIST_METRICS_WINDOW = timedelta(days=14)
+FLEET_METRICS = ("Invocations", "Invocation5XXErrors", "ModelLatency")
+
+
+class Status(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    SKIP = "SKIP"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: Status
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.status.value} {self.name}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class DoctorScope:
+    """What the checks read: clients by service name, the environment, and the clock (for the metric windows)."""
+
+    client: Callable[[str], Any]
+    project: str
+    env: str
+    now: datetime
+    qualifier: str = DEFAULT_QUALIFIER
+
+    def parameter(self, key: Param) -> str:
+        return read_parameter(self.client("ssm"), self.project, self.env, key)
+
+    def guardrails(self) -> GuardrailParameter:
+        path = parameter_name(self.project, self.env, Param.DEPLOYMENT_CONFIG)
+        return GuardrailParameter.from_json(self.parameter(Param.DEPLOYMENT_CONFIG), path=path)
+
+
+Check = Callable[[DoctorScope], tuple[Status, str]]
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def check_bootstrap(scope: DoctorScope) -> tuple[Status, str]:
+    name = f"/cdk-bootstrap/{scope.qualifier}/version"
+    try:
+        version = int(scope.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
+    except ClientError as error:
+        if _code(error) != "ParameterNotFound":
+            raise
+        return Status.FAIL, f"no CDK bootstrap here ({name} is missing): run `npx cdk bootstrap` in this account/region"
+    if version < MIN_BOOTSTRAP_VERSION:
+        return Status.FAIL, f"CDK bootstrap version {version} < {MIN_BOOTSTRAP_VERSION}: run `npx cdk bootstrap` again"
+    return Status.PASS, f"CDK bootstrap version {version} ({name})"
+
+
+def check_alarms(scope: DoctorScope) -> tuple[Status, str]:
+    names = list(scope.guardrails().alarm_names)
+    found = {
+        alarm["AlarmName"]
+        for page in scope.client("cloudwatch").get_paginator("describe_alarms").paginate(AlarmNames=names)
+        for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", [])
+    }
+    missing = [name for name in names if name not in found]
+    if missing:
+        return Status.FAIL, (
+            f"rollback alarms in the deployment config do not exist: {', '.join(missing)} (SageMaker could not watch "
+            "them): deploy the guardrails stack"
+        )
+    return Status.PASS, f"{len(names)} rollback alarms exist: {', '.join(names)}"
+
+
+def _python_version(runtime: str) -> tuple[int, ...] | None:
+    match = re.fullmatch(r"python(\d+)\.(\d+)", runtime)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _lambda_sum(scope: DoctorScope, function_name: str, metric_name: str) -> float:
+    end = scope.now.astimezone(UTC).replace(second=0, microsecond=0)
+    query = {
+        "Id": "m",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/Lambda",
+                "MetricName": metric_name,
+                "Dimensions": [{"Name": "FunctionName", "Value": function_name}],
+            },
+            "Period": 60,
+            "Stat": "Sum",
+        },
+    }
+    result = scope.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[query], StartTime=end - LAMBDA_WINDOW, EndTime=end
+    )
+    return float(sum(value for series in result["MetricDataResults"] for value in series.get("Values", [])))
+
+
+def check_canary_lambda(scope: DoctorScope) -> tuple[Status, str]:
+    name = f"{scope.project}-{scope.env}-{CANARY_FUNCTION}"
+    config = scope.client("lambda").get_function_configuration(FunctionName=name)
+    runtime = str(config.get("Runtime", ""))
+    version = _python_version(runtime)
+    if version is None or version < MIN_RUNTIME_PYTHON:
+        return Status.FAIL, (
+            f"{name} runs on {runtime or 'no managed runtime'}: the layer is built for Python "
+            f"{'.'.join(map(str, MIN_RUNTIME_PYTHON))}+ on Amazon Linux 2023; redeploy the guardrails stack"
+        )
+    if config.get("State", "Active") != "Active" or config.get("LastUpdateStatus", "Successful") == "Failed":
+        return Status.FAIL, f"{name} is {config.get('State')} (last update {config.get('LastUpdateStatus')})"
+    invocations = _lambda_sum(scope, name, "Invocations")
+    errors = _lambda_sum(scope, name, "Errors")
+    minutes = int(LAMBDA_WINDOW.total_seconds() // 60)
+    if invocations == 0:
+        return Status.FAIL, (
+            f"{name} ({runtime}) was not invoked in the last {minutes} minutes: its every-minute schedule should run "
+            "it; check the EventBridge rule"
+        )
+    if errors:
+        return Status.FAIL, (
+            f"{name} ({runtime}): {errors:.0f} errors in {invocations:.0f} invocations in the last {minutes} minutes; "
+            f"read /aws/lambda/{name}"
+        )
+    return Status.PASS, f"{name} on {runtime}: {invocations:.0f} invocations, no errors in the last {minutes} minutes"
+
+
+def _deployed_by_update(sm: Any, endpoint: dict[str, Any]) -> bool:
+    """A config created after the endpoint can only have been attached by UpdateEndpoint, i.e. a deployment."""
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    return config["CreationTime"] > endpoint["CreationTime"]
+
+
+def check_fleet_metrics(scope: DoctorScope) -> tuple[Status, str]:
+    settings = scope.guardrails().settings
+    if not settings.strategy.is_guarded_update:
+        return Status.SKIP, f"strategy {settings.strategy.value} compares variants (VariantName), not fleets"
+    endpoint_name = scope.parameter(Param.ENDPOINT_NAME)
+    sm = scope.client("sagemaker")
+    try:
+        endpoint = sm.describe_endpoint(EndpointName=endpoint_name)
+    except ClientError as error:
+        if "Could not find endpoint" not in str(error):
+            raise
+        return Status.SKIP, f"endpoint {endpoint_name} does not exist yet: run doctor after the first deployments"
+    config_name = endpoint["EndpointConfigName"]
+    if not _deployed_by_update(sm, endpoint):
+        return Status.SKIP, (
+            f"{endpoint_name} serves {config_name}, which predates the endpoint (its first config, or a rollback to "
+            "it): run doctor after a deployment"
+        )
+    if scope.now - endpoint["LastModifiedTime"] > LIST_METRICS_WINDOW:
+        return Status.SKIP, f"{endpoint_name} last changed over 14 days ago, beyond ListMetrics' window"
+    dimensions = [
+        {"Name": "EndpointName", "Value": endpoint_name},
+        {"Name": "EndpointConfigName", "Value": config_name},
+    ]
+    cloudwatch = scope.client("cloudwatch")
+    missing = [
+        metric
+        for metric in FLEET_METRICS
+        if not cloudwatch.list_metrics(Namespace=SAGEMAKER_NAMESPACE, MetricName=metric, Dimensions=dimensions).get(
+            "Metrics"
+        )
+    ]
+    if missing:
+        return Status.FAIL, (
+            f"no per-fleet series (EndpointConfigName={config_name}) for {', '.join(missing)}: the canary analysis "
+            "cannot tell the fleets apart on these metrics"
+        )
+    return Status.PASS, f"per-fleet series (EndpointConfigName={config_name}) for {', '.join(FLEET_METRICS)}"
+
+
+def _connections_client(scope: DoctorScope, arn: str) -> Any:
+    """The API's service prefix must match the ARN's: codestar-connections ARNs predate codeconnections ones."""
+    return scope.client("codeconnections" if ":codeconnections:" in arn else "codestar-connections")
+
+
+def check_source(scope: DoctorScope) -> tuple[Status, str]:
+    record = SourceRecord.from_json(
+        scope.parameter(Param.PIPELINE_SOURCE), path=parameter_name(scope.project, scope.env, Param.PIPELINE_SOURCE)
+    )
+    if record.kind == "codecommit":
+        try:
+            branch = scope.client("codecommit").get_branch(repositoryName=record.repository, branchName=record.branch)
+        except ClientError as error:
+            if _code(error) != "BranchDoesNotExistException":
+                raise
+            return Status.FAIL, f"CodeCommit {record.repository} has no branch {record.branch}: push to it first"
+        return Status.PASS, f"CodeCommit {record.repository}@{record.branch} at {branch['branch']['commitId'][:12]}"
+    arn = scope.client("ssm").get_parameter(Name=record.connection_arn_parameter)["Parameter"]["Value"]
+    connection = _connections_client(scope, arn).get_connection(ConnectionArn=arn)["Connection"]
+    status, provider = connection.get("ConnectionStatus"), connection.get("ProviderType")
+    if status != "AVAILABLE":
+        return Status.FAIL, (
+            f"connection {connection.get('ConnectionName', arn)} is {status}: complete it in the console "
+            "(Developer Tools > Settings > Connections > Update pending connection)"
+        )
+    if provider != record.provider:
+        return Status.FAIL, f"connection {arn} is a {provider} connection; pipeline.source says {record.provider}"
+    return Status.PASS, (
+        f"{provider} connection {connection.get('ConnectionName', arn)} is AVAILABLE for {record.repository}@"
+        f"{record.branch} (repository access itself is exercised by the pipeline's Source action)"
+    )
+
+
+CHECKS: tuple[tuple[str, Check], ...] = (
+    ("bootstrap", check_bootstrap),
+    ("rollback-alarms", check_alarms),
+    ("canary-lambda", check_canary_lambda),
+    ("fleet-metrics", check_fleet_metrics),
+    ("source", check_source),
+)
+
+
+def run_checks(
+    scope: DoctorScope,
+    describe_error: Callable[[Exception], str],
+    checks: Sequence[tuple[str, Check]] = CHECKS,
+) -> list[CheckResult]:
+    """Every check, even after one fails; an AWS or configuration error fails only its own check."""
+    results = []
+    for name, check in checks:
+        try:
+            status, detail = check(scope)
+        except (ClientError, ValueError) as error:
+            status, detail = Status.FAIL, describe_error(error)
+        results.append(CheckResult(name, status, detail))
+    return results

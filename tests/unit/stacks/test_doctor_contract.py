@@ -1,0 +1,28 @@
+"""What `safedeploy doctor` looks for is what the stacks create: the canary function's name and the bootstrap
+version the synthesized stacks require."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from aws_cdk import Stage
+from aws_cdk.assertions import Template
+
+from safedeploy.operations import doctor
+from stacks.stage import EnvironmentStage
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_doctor_names_the_canary_function_the_stack_creates(stages: dict[str, EnvironmentStage], env: str) -> None:
+    functions = Template.from_stack(stages[env].guardrails).find_resources("AWS::Lambda::Function")
+    names = {resource["Properties"].get("FunctionName") for resource in functions.values()}
+    assert f"my-mlops-{env}-{doctor.CANARY_FUNCTION}" in names
+
+
+def test_doctor_requires_the_bootstrap_version_the_stacks_require(stages: dict[str, EnvironmentStage]) -> None:
+    outdir = Path(Stage.of(stages["dev"].storage).outdir)
+    manifests = [path.read_text() for path in outdir.rglob("manifest.json")]
+    required = {int(v) for text in manifests for v in re.findall(r'"requiresBootstrapStackVersion":\s*(\d+)', text)}
+    assert required and max(required) == doctor.MIN_BOOTSTRAP_VERSION
