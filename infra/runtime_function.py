@@ -149,8 +149,6 @@ class RuntimeFunction(Construct):
             "IAM5",
             "X-Ray's PutTraceSegments/PutTelemetryRecords accept no resource; log streams are created inside this "
             "function's own log group.",
-            findings=[
-                "Resource::*",
-                f"Resource::<{stack.get_logical_id(self.log_group.node.default_child)}.Arn>:*",
-            ],
+            findings=[f"Resource::<{stack.get_logical_id(self.log_group.node.default_child)}.Arn>:*"],
+            unscoped_actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
         )

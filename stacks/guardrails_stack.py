@@ -8,6 +8,7 @@ into a verdict every minute, and the published deployment settings that `safedep
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -180,7 +181,7 @@ class GuardrailsStack(Stack):
             schedule=events.Schedule.rate(Duration.minutes(1)),
             targets=[targets.LambdaFunction(function.function, retry_attempts=0)],
         )
-        self._acknowledge_wildcards(function, storage, "cloudwatch:GetMetricData and cloudwatch:PutMetricData")
+        self._acknowledge_wildcards(function, storage, ["cloudwatch:GetMetricData", "cloudwatch:PutMetricData"])
         return function
 
     def _traffic_shifter(
@@ -221,18 +222,21 @@ class GuardrailsStack(Stack):
             ),
             targets=[targets.LambdaFunction(function.function, retry_attempts=2)],
         )
-        self._acknowledge_wildcards(function, storage, "nothing else")
+        self._acknowledge_wildcards(function, storage, [])
         return function
 
-    def _acknowledge_wildcards(self, function: RuntimeFunction, storage: StorageStack, unscoped_apis: str) -> None:
+    def _acknowledge_wildcards(
+        self, function: RuntimeFunction, storage: StorageStack, unscoped_actions: Sequence[str]
+    ) -> None:
         acknowledge(
             function.role,
             "IAM5",
             f"SageMaker access is limited to {self.naming.prefix}-* endpoints and configs, S3 to the decisions/ "
-            f"prefix, SSM to /{self.naming.project}/{self.naming.env}/*; unscoped: {unscoped_apis} (no resource-level "
-            "permissions; PutMetricData is narrowed by a namespace condition).",
+            f"prefix, SSM to /{self.naming.project}/{self.naming.env}/*; unscoped: "
+            f"{', '.join(unscoped_actions) or 'nothing'} (no resource-level permissions; PutMetricData is narrowed "
+            "by a namespace condition).",
+            unscoped_actions=unscoped_actions,
             findings=[
-                "Resource::*",
                 imported_bucket_finding(self, storage.artifacts_bucket, "/decisions/*"),
                 *(
                     f"Resource::arn:<AWS::Partition>:sagemaker:{self.region}:<AWS::AccountId>:{kind}/{self.naming.prefix}-*"

@@ -384,7 +384,7 @@ class PipelineStack(Stack):
             findings=[
                 *GRANTED_BY_CDK,
                 imported_bucket_finding(self, self.storage.artifacts_bucket, "/*"),
-                *(["Resource::*"] if functions else []),
                 *(arn_finding(function.function, ":*") for function in functions),
             ],
+            unscoped_actions=["lambda:ListFunctions"] if functions else [],
         )

@@ -145,8 +145,8 @@ class StorageStack(Stack):
                 f"Resource::arn:<AWS::Partition>:logs:{self.region}:<AWS::AccountId>:log-group:/aws/sagemaker/*",
                 f"Resource::arn:<AWS::Partition>:ecr:{self.region}:*:repository/sagemaker-*",
                 f"Resource::arn:<AWS::Partition>:cloudwatch:{self.region}:<AWS::AccountId>:alarm:{self.naming.prefix}-*",
-                "Resource::*",
             ],
+            unscoped_actions=["ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"],
         )
         return role
 

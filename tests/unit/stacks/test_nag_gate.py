@@ -1,0 +1,74 @@
+"""The cdk-nag gate stays a gate: a `*` grant passes only under an acknowledgement that names its exact action."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_iam as iam
+
+from infra.nag import acknowledge, star_resource_actions
+from stacks.stage import EnvironmentStage
+from tests.unit.stacks.conftest import synth_app
+
+
+def _violations(report_path: Path) -> dict[str, list[str]]:
+    report = json.loads(report_path.read_text())
+    return {
+        violation["ruleName"]: [construct["constructPath"] for construct in violation["violatingConstructs"]]
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+    }
+
+
+def test_new_wildcard_grants_on_an_acknowledged_role_fail_synth(
+    cdk_context: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The QualityGate role already holds acknowledged `*` grants (X-Ray, job results, ListModelPackages)."""
+    original = EnvironmentStage.__init__
+
+    def with_wildcard_grants(self: EnvironmentStage, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        assert self.pipeline.functions is not None
+        self.pipeline.functions.quality_gate.role.add_to_policy(
+            iam.PolicyStatement(actions=["iam:PassRole", "sagemaker:UpdateModelPackage"], resources=["*"])
+        )
+
+    context = {**cdk_context, "environments": {"dev": {**cdk_context["environments"]["dev"], "promotes_to": None}}}
+    monkeypatch.setattr(EnvironmentStage, "__init__", with_wildcard_grants)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        synth_app(context, tmp_path)
+    violations = _violations(tmp_path / "validation-report.json")
+    policy = "my-mlops-dev/pipeline/ReleaseFunctions/QualityGate/Role/DefaultPolicy/Resource"
+    assert set(violations) == {
+        "SafeDeploy-IAMStarResource[Action::iam:PassRole]",
+        "SafeDeploy-IAMStarResource[Action::sagemaker:UpdateModelPackage]",
+    }
+    assert all(paths == [policy] for paths in violations.values())
+
+
+def test_a_star_resource_is_acknowledged_only_by_naming_actions() -> None:
+    stack = Stack(App(), "S")
+    with pytest.raises(ValueError, match="name the actions granted on '\\*'"):
+        acknowledge(stack, "IAM5", "a long enough reason for the test", findings=["Resource::*"])
+    with pytest.raises(ValueError, match="unscoped_actions acknowledge IAM5"):
+        acknowledge(stack, "S1", "a long enough reason for the test", unscoped_actions=["s3:GetObject"])
+
+
+def test_every_action_on_star_is_its_own_finding_and_denies_are_not() -> None:
+    stack = Stack(App(), "S")
+    policy = iam.Policy(
+        stack,
+        "P",
+        statements=[
+            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken", "xray:PutTraceSegments"], resources=["*"]),
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=["arn:aws:s3:::bucket/*"]),
+            iam.PolicyStatement(effect=iam.Effect.DENY, actions=["s3:DeleteObject"], resources=["*"]),
+        ],
+    )
+    cfn = policy.node.default_child
+    assert isinstance(cfn, iam.CfnPolicy)
+    assert star_resource_actions(cfn) == ["Action::ecr:GetAuthorizationToken", "Action::xray:PutTraceSegments"]
