@@ -53,7 +53,7 @@ def test_rollback_serves_the_previous_config_and_records_it(
         resource_tags.ROLLED_BACK_FROM: f"{ENDPOINT}-v2",
         resource_tags.ROLLED_BACK_AT: "2026-03-01T12:00:00+00:00",
     }
-    assert result.record_uri == f"s3://artifacts/decisions/{ENDPOINT}/rollbacks/20260301T120000+0000.json"
+    assert result.record_uri == f"s3://artifacts/rollbacks/{ENDPOINT}/20260301T120000+0000.json"
     record = json.loads(s3.get_object(Bucket="artifacts", Key=result.record_uri.split("/", 3)[3])["Body"].read())
     assert record["reason"] == "5xx spike" and record["to_config"] == f"{ENDPOINT}-v1"
 
