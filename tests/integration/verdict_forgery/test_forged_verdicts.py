@@ -7,33 +7,29 @@ rule, here delivering to a queue instead of the Lambda) or `lambda:InvokeFunctio
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SafeDeploy")
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-
-import lambdas.traffic_shifter.handler as traffic_shifter  # noqa: E402 -- Powertools reads its settings on import
-from rehearsal.attacks.verdict import forged_verdict_detail, play_forged_verdict  # noqa: E402
-from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE  # noqa: E402
-from safedeploy.canary.traffic import shift_traffic  # noqa: E402
-from safedeploy.guardrails.deploy import deploy_package  # noqa: E402
-from safedeploy.guardrails.deploy_target import DeployTarget  # noqa: E402
-from safedeploy.guardrails.endpoint_status import EndpointWaiter  # noqa: E402
-from safedeploy.release_control.aws_clients import AwsClients  # noqa: E402
-from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package  # noqa: E402
-from tests.unit.canary.conftest import BUCKET, clients  # noqa: E402, F401 -- the shared moto fixture
-from tests.unit.canary.test_ab_and_traffic import recorded_verdict, weights  # noqa: E402
-from tests.unit.release_control.fakes import LambdaContextStub  # noqa: E402
+import lambdas.traffic_shifter.handler as traffic_shifter
+from rehearsal.attacks.verdict import forged_verdict_detail, play_forged_verdict
+from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE
+from safedeploy.canary.traffic import shift_traffic
+from safedeploy.guardrails.deploy import deploy_package
+from safedeploy.guardrails.deploy_target import DeployTarget
+from safedeploy.guardrails.endpoint_status import EndpointWaiter
+from safedeploy.release_control.aws_clients import AwsClients
+from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
+from tests.unit.canary.conftest import BUCKET
+from tests.unit.canary.test_ab_and_traffic import recorded_verdict, weights
+from tests.unit.release_control.fakes import LambdaContextStub
 
 AB = {"strategy": "ab", "ab_weights": [10, 50, 100], "wait_interval_seconds": 600}
 
 
 @pytest.fixture
-def experiment(clients: AwsClients, monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:  # noqa: F811
+def experiment(clients: AwsClients, monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
     """An A/B test at 10 % for the candidate; the shifter's handler uses these clients."""
     sm = clients("sagemaker")
     provision_parameters(clients("ssm"), AB)
@@ -66,7 +62,7 @@ def delivered_through_the_bus(clients: AwsClients, detail: dict[str, Any]) -> di
 
 
 def test_a_forged_promote_on_the_bus_is_refused_and_logged(
-    clients: AwsClients,  # noqa: F811
+    clients: AwsClients,
     experiment: dict[str, float],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -81,7 +77,7 @@ def test_a_forged_promote_on_the_bus_is_refused_and_logged(
 
 @pytest.mark.parametrize("decision", ["PROMOTE", "ROLLBACK"])
 def test_a_directly_invoked_forged_verdict_moves_nothing(
-    clients: AwsClients,  # noqa: F811
+    clients: AwsClients,
     experiment: dict[str, float],
     decision: str,
 ) -> None:
@@ -90,7 +86,7 @@ def test_a_directly_invoked_forged_verdict_moves_nothing(
     assert weights(clients("sagemaker")) == experiment
 
 
-def test_an_event_that_contradicts_its_record_is_refused(clients: AwsClients, experiment: dict[str, float]) -> None:  # noqa: F811
+def test_an_event_that_contradicts_its_record_is_refused(clients: AwsClients, experiment: dict[str, float]) -> None:
     genuine = recorded_verdict(clients, "CONTINUE")
     outcome = shift_traffic(clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, {**genuine, "decision": "PROMOTE"})
     assert outcome.action == "refused"
@@ -107,7 +103,7 @@ def test_an_event_that_contradicts_its_record_is_refused(clients: AwsClients, ex
     ],
 )
 def test_a_record_planted_outside_the_analysis_prefix_is_refused(
-    clients: AwsClients,  # noqa: F811
+    clients: AwsClients,
     experiment: dict[str, float],
     planted: str,
 ) -> None:
@@ -125,7 +121,7 @@ def test_a_record_planted_outside_the_analysis_prefix_is_refused(
     assert weights(clients("sagemaker")) == experiment
 
 
-def test_an_older_verdict_is_refused_once_a_newer_one_exists(clients: AwsClients, experiment: dict[str, float]) -> None:  # noqa: F811
+def test_an_older_verdict_is_refused_once_a_newer_one_exists(clients: AwsClients, experiment: dict[str, float]) -> None:
     older = recorded_verdict(clients, "PROMOTE", at=datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
     newer = recorded_verdict(clients, "CONTINUE", at=datetime(2026, 3, 1, 12, 1, tzinfo=UTC))
     outcome = shift_traffic(clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, older)
@@ -137,7 +133,7 @@ def test_an_older_verdict_is_refused_once_a_newer_one_exists(clients: AwsClients
 
 
 def test_a_genuine_verdict_moves_traffic_once_and_its_replay_is_refused(
-    clients: AwsClients,  # noqa: F811
+    clients: AwsClients,
     experiment: dict[str, float],
 ) -> None:
     genuine = recorded_verdict(clients, "PROMOTE")
