@@ -16,13 +16,10 @@ import lambdas.traffic_shifter.handler as traffic_shifter
 from rehearsal.attacks.verdict import forged_verdict_detail, play_forged_verdict
 from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE
 from safedeploy.canary.traffic import shift_traffic
-from safedeploy.guardrails.deploy import deploy_package
-from safedeploy.guardrails.deploy_target import DeployTarget
-from safedeploy.guardrails.endpoint_status import EndpointWaiter
 from safedeploy.release_control.aws_clients import AwsClients
-from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
+from tests.support.deploy_world import ENDPOINT, ENV, PROJECT
 from tests.unit.canary.conftest import BUCKET
-from tests.unit.canary.test_ab_and_traffic import recorded_verdict, weights
+from tests.unit.canary.test_ab_and_traffic import recorded_verdict, start_ab_test, weights
 from tests.unit.release_control.fakes import LambdaContextStub
 
 AB = {"strategy": "ab", "ab_weights": [10, 50, 100], "wait_interval_seconds": 600}
@@ -31,16 +28,11 @@ AB = {"strategy": "ab", "ab_weights": [10, 50, 100], "wait_interval_seconds": 60
 @pytest.fixture
 def experiment(clients: AwsClients, monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
     """An A/B test at 10 % for the candidate; the shifter's handler uses these clients."""
-    sm = clients("sagemaker")
-    provision_parameters(clients("ssm"), AB)
-    target = DeployTarget.load(clients("ssm"), PROJECT, ENV)
-    waiter = EndpointWaiter(sm, poll_seconds=0, progress=lambda _: None, sleep=lambda _: None)
-    deploy_package(sm, register_package(sm), target, waiter)
-    deploy_package(sm, register_package(sm), target, waiter)
+    start_ab_test(clients, AB)
     monkeypatch.setenv("SAFEDEPLOY_PROJECT", PROJECT)
     monkeypatch.setenv("SAFEDEPLOY_ENV", ENV)
     monkeypatch.setattr(traffic_shifter, "clients", clients)
-    return weights(sm)
+    return weights(clients("sagemaker"))
 
 
 def delivered_through_the_bus(clients: AwsClients, detail: dict[str, Any]) -> dict[str, Any]:

@@ -54,15 +54,21 @@ def weights(sm: Any) -> dict[str, float]:
     return {variant["VariantName"]: variant["CurrentWeight"] for variant in described["ProductionVariants"]}
 
 
-@pytest.fixture
-def ab_test(clients: AwsClients) -> tuple[DeployTarget, str]:
+def start_ab_test(clients: AwsClients, settings: dict[str, Any]) -> DeployTarget:
+    """A first release, then an A/B test of a second one under `settings`."""
     sm = clients("sagemaker")
-    provision_parameters(clients("ssm"), AB)
+    provision_parameters(clients("ssm"), settings)
     target = DeployTarget.load(clients("ssm"), PROJECT, ENV)
     waiter = EndpointWaiter(sm, poll_seconds=0, progress=lambda _: None, sleep=lambda _: None)
     deploy_package(sm, register_package(sm), target, waiter)
     deploy_package(sm, register_package(sm), target, waiter)
-    (candidate,) = [name for name in weights(sm) if name != PRODUCTION_VARIANT]
+    return target
+
+
+@pytest.fixture
+def ab_test(clients: AwsClients) -> tuple[DeployTarget, str]:
+    target = start_ab_test(clients, AB)
+    (candidate,) = [name for name in weights(clients("sagemaker")) if name != PRODUCTION_VARIANT]
     return target, candidate
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,36 +11,21 @@ from aws_cdk import aws_iam as iam
 
 from infra.nag import acknowledge, star_resource_actions
 from stacks.stage import EnvironmentStage
-from tests.unit.stacks.conftest import synth_app
-
-
-def _violations(report_path: Path) -> dict[str, list[str]]:
-    report = json.loads(report_path.read_text())
-    return {
-        violation["ruleName"]: [construct["constructPath"] for construct in violation["violatingConstructs"]]
-        for plugin in report["pluginReports"]
-        for violation in plugin["violations"]
-    }
+from tests.unit.stacks.conftest import gate_violations
 
 
 def test_new_wildcard_grants_on_an_acknowledged_role_fail_synth(
     cdk_context: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The QualityGate role already holds acknowledged `*` grants (X-Ray, job results, ListModelPackages)."""
-    original = EnvironmentStage.__init__
 
-    def with_wildcard_grants(self: EnvironmentStage, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        assert self.pipeline.functions is not None
-        self.pipeline.functions.quality_gate.role.add_to_policy(
+    def with_wildcard_grants(stage: EnvironmentStage) -> None:
+        assert stage.pipeline.functions is not None
+        stage.pipeline.functions.quality_gate.role.add_to_policy(
             iam.PolicyStatement(actions=["iam:PassRole", "sagemaker:UpdateModelPackage"], resources=["*"])
         )
 
-    context = {**cdk_context, "environments": {"dev": {**cdk_context["environments"]["dev"], "promotes_to": None}}}
-    monkeypatch.setattr(EnvironmentStage, "__init__", with_wildcard_grants)
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        synth_app(context, tmp_path)
-    violations = _violations(tmp_path / "validation-report.json")
+    violations = gate_violations(cdk_context, tmp_path, monkeypatch, with_wildcard_grants)
     policy = "my-mlops-dev/pipeline/ReleaseFunctions/QualityGate/Role/DefaultPolicy/Resource"
     assert set(violations) == {
         "SafeDeploy-IAMStarResource[Action::iam:PassRole]",
