@@ -56,3 +56,8 @@ def test_every_action_on_star_is_its_own_finding_and_denies_are_not() -> None:
     cfn = policy.node.default_child
     assert isinstance(cfn, iam.CfnPolicy)
     assert star_resource_actions(cfn) == ["Action::ecr:GetAuthorizationToken", "Action::xray:PutTraceSegments"]
+    inline = iam.PolicyDocument(statements=[iam.PolicyStatement(actions=["iam:PassRole"], resources=["*"])])
+    role = iam.Role(stack, "R", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), inline_policies={"p": inline})
+    cfn_role = role.node.default_child
+    assert isinstance(cfn_role, iam.CfnRole)
+    assert star_resource_actions(cfn_role) == ["Action::iam:PassRole"]
