@@ -176,6 +176,8 @@ class EnvironmentConfig(_Section):
     region: str = "ap-northeast-2"
     removal_policy: Literal["retain", "destroy"] = "retain"
     termination_protection: bool = True
+    # S3 Object Lock (GOVERNANCE) default retention of the artifacts bucket in days; 0 = no Object Lock.
+    artifact_lock_days: int = Field(default=0, ge=0, le=36500)
     promotes_to: str | None = None
     pipeline: PipelineConfig = PipelineConfig()
     endpoint: DeploymentSettings
@@ -199,6 +201,8 @@ class EnvironmentConfig(_Section):
     def _production_is_protected(self) -> EnvironmentConfig:
         if self.name == "prod" and (self.removal_policy != "retain" or not self.termination_protection):
             raise ValueError("prod must keep removal_policy 'retain' and termination_protection true")
+        if self.name == "prod" and not self.artifact_lock_days:
+            raise ValueError("prod must lock its approved artifacts: set artifact_lock_days (S3 Object Lock) above 0")
         if self.flags.use_feature_store and not self.feature_store.enable_feature_group:
             raise ValueError("flags.use_feature_store needs feature_store.enable_feature_group")
         if self.pipeline.source.kind == "codeconnections" and self.region in NO_CONNECTION_SOURCE_REGIONS:

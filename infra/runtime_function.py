@@ -95,7 +95,10 @@ class RuntimeLayer(Construct):
 
 
 class RuntimeFunction(Construct):
-    """A thin handler from `lambdas/<name>/handler.py` with its own log group and a role it alone holds."""
+    """A thin handler from `lambdas/<name>/handler.py` with its own log group and a role it alone holds.
+
+    Function and role are both `<project>-<env>-<name with dashes>`.
+    """
 
     def __init__(
         self,
@@ -116,9 +119,12 @@ class RuntimeFunction(Construct):
         self.log_group = logs.LogGroup(
             self, "Logs", log_group_name=f"/aws/lambda/{function_name}", retention=log_retention
         )
+        # Named like the function, so a bucket policy in the storage stack can name the writer of a record prefix
+        # without a reference into this stack (which would be a cycle).
         self.role = iam.Role(
             self,
             "Role",
+            role_name=function_name,
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Runs {function_name}",
         )
@@ -158,8 +164,6 @@ class RuntimeFunction(Construct):
             "IAM5",
             "X-Ray's PutTraceSegments/PutTelemetryRecords accept no resource; log streams are created inside this "
             "function's own log group.",
-            findings=[
-                "Resource::*",
-                f"Resource::<{stack.get_logical_id(self.log_group.node.default_child)}.Arn>:*",
-            ],
+            findings=[f"Resource::<{stack.get_logical_id(self.log_group.node.default_child)}.Arn>:*"],
+            unscoped_actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
         )

@@ -78,7 +78,7 @@ def build_pipeline(spec: PipelineSpec, boto_session: Any) -> Any:
         hyperparameters={"seed": spec.seed},
         compute=Compute(instance_type=JOB_INSTANCE_TYPE, instance_count=1, volume_kms_key_id=spec.kms_key_arn),
         output_data_config=OutputDataConfig(
-            s3_output_path=f"s3://{spec.artifacts_bucket}/models/pipeline", kms_key_id=spec.kms_key_arn
+            s3_output_path=f"s3://{spec.artifacts_bucket}/pipelines/models", kms_key_id=spec.kms_key_arn
         ),
         input_data_config=[InputData(channel_name="train", data_source=input_data, content_type="text/csv")],
         base_job_name=f"{spec.name}-train",
@@ -123,7 +123,7 @@ def build_pipeline(spec: PipelineSpec, boto_session: Any) -> Any:
                         s3_uri=Join(
                             on="/",
                             values=[
-                                f"s3://{spec.artifacts_bucket}/evaluation/pipeline",
+                                f"s3://{spec.artifacts_bucket}/pipelines/evaluation",
                                 ExecutionVariables.PIPELINE_EXECUTION_ID,
                             ],
                         ),

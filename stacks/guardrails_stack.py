@@ -8,6 +8,7 @@ into a verdict every minute, and the published deployment settings that `safedep
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -23,9 +24,9 @@ from infra.nag import acknowledge, imported_bucket_finding
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE, VERDICT_METRIC
-from safedeploy.canary.traffic import ROLLBACK_DETAIL_TYPE
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param
+from safedeploy.write_once import DECISIONS, TRAFFIC_ACTIONS
 from stacks.storage_stack import StorageStack
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
@@ -132,10 +133,12 @@ class GuardrailsStack(Stack):
             ),
         ]
 
-    def _grant_common(self, function: RuntimeFunction, storage: StorageStack) -> None:
+    def _grant_common(self, function: RuntimeFunction, storage: StorageStack, records: str) -> None:
+        """Both functions read the decision records; each writes only its own write-once `records` prefix."""
         for statement in (
             iam_role.ssm_read(self, self.naming),
-            *iam_role.s3_objects(storage.artifacts_bucket, ["decisions"], write=True),
+            *iam_role.s3_objects(storage.artifacts_bucket, [DECISIONS]),
+            *iam_role.s3_objects(storage.artifacts_bucket, [records], write=True),
             iam_role.kms_use(storage.key, encrypt=True),
             iam_role.sagemaker_actions(
                 self,
@@ -160,7 +163,7 @@ class GuardrailsStack(Stack):
             memory_size=1024,
             log_retention=env_config.pipeline.log_retention,
         )
-        self._grant_common(function, storage)
+        self._grant_common(function, storage, DECISIONS)
         for statement in (
             iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"]),
             iam_role.put_metric_data([CANARY_NAMESPACE]),
@@ -177,7 +180,9 @@ class GuardrailsStack(Stack):
             schedule=events.Schedule.rate(Duration.minutes(1)),
             targets=[targets.LambdaFunction(function.function, retry_attempts=0)],
         )
-        self._acknowledge_wildcards(function, storage, "cloudwatch:GetMetricData and cloudwatch:PutMetricData")
+        self._acknowledge_wildcards(
+            function, storage, DECISIONS, ["cloudwatch:GetMetricData", "cloudwatch:PutMetricData"]
+        )
         return function
 
     def _traffic_shifter(
@@ -189,11 +194,11 @@ class GuardrailsStack(Stack):
             naming=self.naming,
             name="traffic_shifter",
             layer=layer,
-            description="Moves A/B weights or promotes a shadow variant on canary verdicts; handles rollback requests",
+            description="Moves A/B weights or ends a shadow test on verdicts it verified against their records",
             timeout_seconds=60,
             log_retention=env_config.pipeline.log_retention,
         )
-        self._grant_common(function, storage)
+        self._grant_common(function, storage, TRAFFIC_ACTIONS)
         function.role.add_to_policy(
             iam_role.sagemaker_actions(
                 self,
@@ -210,27 +215,33 @@ class GuardrailsStack(Stack):
         events.Rule(
             self,
             "OnVerdict",
-            description="A/B and shadow verdicts and rollback requests of this endpoint reach the traffic shifter",
+            description="Canary verdicts of this endpoint reach the traffic shifter, which acts on verified ones only",
             event_pattern=events.EventPattern(
                 source=[VERDICT_EVENT_SOURCE],
-                detail_type=[VERDICT_DETAIL_TYPE, ROLLBACK_DETAIL_TYPE],
+                detail_type=[VERDICT_DETAIL_TYPE],
                 detail={"endpoint_name": [self.naming.endpoint]},
             ),
             targets=[targets.LambdaFunction(function.function, retry_attempts=2)],
         )
-        self._acknowledge_wildcards(function, storage, "nothing else")
+        self._acknowledge_wildcards(function, storage, TRAFFIC_ACTIONS, [])
         return function
 
-    def _acknowledge_wildcards(self, function: RuntimeFunction, storage: StorageStack, unscoped_apis: str) -> None:
+    def _acknowledge_wildcards(
+        self, function: RuntimeFunction, storage: StorageStack, records: str, unscoped_actions: Sequence[str]
+    ) -> None:
         acknowledge(
             function.role,
             "IAM5",
-            f"SageMaker access is limited to {self.naming.prefix}-* endpoints and configs, S3 to the decisions/ "
-            f"prefix, SSM to /{self.naming.project}/{self.naming.env}/*; unscoped: {unscoped_apis} (no resource-level "
-            "permissions; PutMetricData is narrowed by a namespace condition).",
+            f"SageMaker access is limited to {self.naming.prefix}-* endpoints and configs, S3 to reading decisions/ "
+            f"and writing {records}/, SSM to /{self.naming.project}/{self.naming.env}/*; unscoped: "
+            f"{', '.join(unscoped_actions) or 'nothing'} (no resource-level permissions; PutMetricData is narrowed "
+            "by a namespace condition).",
+            unscoped_actions=unscoped_actions,
             findings=[
-                "Resource::*",
-                imported_bucket_finding(self, storage.artifacts_bucket, "/decisions/*"),
+                *{
+                    imported_bucket_finding(self, storage.artifacts_bucket, f"/{prefix}/*")
+                    for prefix in (DECISIONS, records)
+                },
                 *(
                     f"Resource::arn:<AWS::Partition>:sagemaker:{self.region}:<AWS::AccountId>:{kind}/{self.naming.prefix}-*"
                     for kind in ("endpoint", "endpoint-config")

@@ -26,6 +26,7 @@ from infra import iam_role
 from infra.config import CodeCommitSource, ConnectionSource, EnvironmentConfig
 from infra.nag import acknowledge, arn_finding, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
+from safedeploy.write_once import APPROVALS, EVALUATION, MODELS
 from stacks.pipeline import approvals, permissions
 from stacks.pipeline.build_project import GRANTED_BY_CDK, PipelineBuildProject
 from stacks.pipeline.promotion import PromotionLinks, links_from_context, repository_name
@@ -85,6 +86,8 @@ DEPLOY_SAGEMAKER_ACTIONS = (
     "sagemaker:ListTags",
 )
 DEPLOY_SAGEMAKER_RESOURCES = ("model", "endpoint-config", "endpoint")
+# Deploy reads what it verifies (the artifact, its evaluation, the approval record) and writes none of it.
+DEPLOY_READ_PREFIXES = (MODELS, EVALUATION, APPROVALS)
 
 
 class PipelineStack(Stack):
@@ -354,7 +357,7 @@ class PipelineStack(Stack):
         # Prod deploys the package its source environment approved; dev its own.
         package_owner = Naming(naming.project, self.links.source.name) if self.links.source else naming
         statements = [
-            *iam_role.s3_objects(storage.artifacts_bucket, ["decisions"], write=True),
+            *iam_role.s3_objects(storage.artifacts_bucket, DEPLOY_READ_PREFIXES),
             iam_role.sagemaker_actions(self, naming, DEPLOY_SAGEMAKER_ACTIONS, DEPLOY_SAGEMAKER_RESOURCES),
             iam_role.sagemaker_actions(self, package_owner, ["sagemaker:DescribeModelPackage"], ["model-package"]),
             iam_role.describe_alarms(self, naming),
@@ -372,7 +375,10 @@ class PipelineStack(Stack):
             timeout=DEPLOY_TIMEOUT,
             statements=statements,
             findings=[
-                imported_bucket_finding(self, storage.artifacts_bucket, "/decisions/*"),
+                *(
+                    imported_bucket_finding(self, storage.artifacts_bucket, f"/{prefix}/*")
+                    for prefix in DEPLOY_READ_PREFIXES
+                ),
                 *sagemaker_findings(self, naming, DEPLOY_SAGEMAKER_RESOURCES),
                 *sagemaker_findings(self, package_owner, ["model-package"]),
                 f"Resource::arn:<AWS::Partition>:cloudwatch:{self.region}:<AWS::AccountId>:alarm:{naming.prefix}-*",
@@ -392,7 +398,7 @@ class PipelineStack(Stack):
             findings=[
                 *GRANTED_BY_CDK,
                 imported_bucket_finding(self, self.storage.artifacts_bucket, "/*"),
-                *(["Resource::*"] if functions else []),
                 *(arn_finding(function.function, ":*") for function in functions),
             ],
+            unscoped_actions=["lambda:ListFunctions"] if functions else [],
         )

@@ -6,7 +6,7 @@ replaced freely, and so that prod's retention and termination protection apply t
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -21,10 +21,15 @@ from infra.naming import Naming
 from safedeploy.parameters import Param
 from safedeploy.source_record import SourceRecord
 from stacks.pipeline.promotion import repository_name
+from safedeploy.write_once import EVALUATION, IMMUTABLE_PREFIXES, MODELS, RECORD_WRITERS
 
-# Prefixes the SageMaker execution role may use; the pipeline's CodeBuild roles use the same layout.
+# Prefixes the SageMaker execution role may use; the pipeline's CodeBuild roles use the same layout. It reads the
+# approved models and reports, and writes only its jobs' scratch space: models/ and decisions/ are not its to write.
 DATA_PREFIXES = ("datasets", "feature-store")
-ARTIFACT_PREFIXES = ("models", "evaluation", "pipelines", "decisions")
+SAGEMAKER_READ_PREFIXES = (MODELS, EVALUATION)
+SAGEMAKER_WRITE_PREFIXES = ("pipelines",)
+# CDK's auto-delete-objects provider (dev: removal_policy destroy) empties the bucket when the stack is destroyed.
+AUTO_DELETE_PROVIDER = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
 # The example model's record layout in the optional Feature Group (see ml/).
 FEATURE_GROUP_FEATURES = ("record_id", "event_time", *(f"f{index}" for index in range(8)), "label")
 
@@ -75,7 +80,10 @@ class StorageStack(Stack):
             "This bucket is the server-access-log target of the other buckets; logging it to itself would loop.",
         )
         self.data_bucket = self._encrypted_bucket("Data", "data", removal)
-        self.artifacts_bucket = self._encrypted_bucket("Artifacts", "artifacts", removal)
+        self.artifacts_bucket = self._encrypted_bucket(
+            "Artifacts", "artifacts", removal, lock_days=env_config.artifact_lock_days
+        )
+        self._write_once_prefixes(self.artifacts_bucket, locked=env_config.artifact_lock_days > 0)
 
         self.model_package_group = sagemaker.CfnModelPackageGroup(
             self,
@@ -91,7 +99,10 @@ class StorageStack(Stack):
         self.feature_group_name = self._feature_group(env_config, removal)
         self._publish_parameters(env_config)
 
-    def _encrypted_bucket(self, construct_id: str, log_prefix: str, removal: RemovalPolicy) -> s3.Bucket:
+    def _encrypted_bucket(
+        self, construct_id: str, log_prefix: str, removal: RemovalPolicy, *, lock_days: int = 0
+    ) -> s3.Bucket:
+        """`lock_days` > 0: S3 Object Lock, every new object version retained that long (GOVERNANCE mode)."""
         return s3.Bucket(
             self,
             construct_id,
@@ -104,9 +115,78 @@ class StorageStack(Stack):
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix=f"{log_prefix}/",
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
+            object_lock_enabled=True if lock_days else None,
+            object_lock_default_retention=s3.ObjectLockRetention.governance(Duration.days(lock_days))
+            if lock_days
+            else None,
             removal_policy=removal,
             auto_delete_objects=removal == RemovalPolicy.DESTROY,
         )
+
+    def _write_once_prefixes(self, bucket: s3.Bucket, *, locked: bool) -> None:
+        """Deny, to every principal, deleting or replacing what is under the write-once prefixes.
+
+        Explicit denies in the bucket policy override any allow, including the object-wide `s3:DeleteObject*` CDK
+        grants pipeline roles on their artifact store. Only the dev teardown (auto-delete) may still empty it.
+        """
+        objects = [bucket.arn_for_objects(f"{prefix}/*") for prefix in IMMUTABLE_PREFIXES]
+        teardown = self._auto_delete_role_arn()
+        except_teardown = {"ArnNotEquals": {"aws:PrincipalArn": teardown}} if teardown else {}
+        statements = [
+            iam.PolicyStatement(
+                sid="DenyDeletingWriteOnceObjects",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                resources=objects,
+                conditions=except_teardown or None,
+            ),
+            # PutObject and CompleteMultipartUpload carry If-None-Match; CreateMultipartUpload and UploadPart
+            # cannot, so they are exempt (s3:ObjectCreationOperation false) and the completion decides.
+            iam.PolicyStatement(
+                sid="DenyReplacingWriteOnceObjects",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=objects,
+                conditions={"Null": {"s3:if-none-match": "true"}, "Bool": {"s3:ObjectCreationOperation": "true"}},
+            ),
+            *(
+                iam.PolicyStatement(
+                    sid=f"Deny{prefix.title().replace('-', '')}FromOthersThan{writer.title().replace('-', '')}",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:PutObject"],
+                    resources=[bucket.arn_for_objects(f"{prefix}/*")],
+                    conditions={"ArnNotEquals": {"aws:PrincipalArn": self.writer_role_arn(writer)}},
+                )
+                for prefix, writer in RECORD_WRITERS.items()
+            ),
+        ]
+        if locked:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="DenyBypassingObjectLock",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:BypassGovernanceRetention"],
+                    resources=[bucket.arn_for_objects("*")],
+                )
+            )
+        for statement in statements:
+            bucket.add_to_resource_policy(statement)
+
+    def writer_role_arn(self, function: str) -> str:
+        """The role of this environment's `<project>-<env>-<function>` Lambda (RuntimeFunction names it so)."""
+        return self.format_arn(service="iam", region="", resource="role", resource_name=self.naming.resource(function))
+
+    def _auto_delete_role_arn(self) -> str | None:
+        provider = self.node.try_find_child(AUTO_DELETE_PROVIDER)
+        if provider is None:
+            return None
+        role = provider.node.find_child("Role")
+        assert isinstance(role, CfnResource), f"{AUTO_DELETE_PROVIDER} has no role resource"
+        return Token.as_string(role.get_att("Arn"))
 
     def _execution_role(self) -> iam.Role:
         role = iam.Role(
@@ -118,7 +198,8 @@ class StorageStack(Stack):
         )
         statements = [
             *iam_role.s3_objects(self.data_bucket, DATA_PREFIXES, write=True),
-            *iam_role.s3_objects(self.artifacts_bucket, ARTIFACT_PREFIXES, write=True),
+            *iam_role.s3_objects(self.artifacts_bucket, SAGEMAKER_READ_PREFIXES),
+            *iam_role.s3_objects(self.artifacts_bucket, SAGEMAKER_WRITE_PREFIXES, write=True),
             iam_role.kms_use(self.key, encrypt=True),
             iam_role.log_group_write(self, "/aws/sagemaker/"),
             iam_role.ecr_auth_token(),
@@ -143,12 +224,15 @@ class StorageStack(Stack):
             "namespace condition); SageMaker prebuilt images live in AWS-owned accounts: sagemaker-* in any account.",
             findings=[
                 *(arn_finding(self.data_bucket, f"/{prefix}/*") for prefix in DATA_PREFIXES),
-                *(arn_finding(self.artifacts_bucket, f"/{prefix}/*") for prefix in ARTIFACT_PREFIXES),
+                *(
+                    arn_finding(self.artifacts_bucket, f"/{prefix}/*")
+                    for prefix in (*SAGEMAKER_READ_PREFIXES, *SAGEMAKER_WRITE_PREFIXES)
+                ),
                 f"Resource::arn:<AWS::Partition>:logs:{self.region}:<AWS::AccountId>:log-group:/aws/sagemaker/*",
                 f"Resource::arn:<AWS::Partition>:ecr:{self.region}:*:repository/sagemaker-*",
                 f"Resource::arn:<AWS::Partition>:cloudwatch:{self.region}:<AWS::AccountId>:alarm:{self.naming.prefix}-*",
-                "Resource::*",
             ],
+            unscoped_actions=["ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"],
         )
         return role
 

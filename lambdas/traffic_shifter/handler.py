@@ -1,4 +1,4 @@
-"""EventBridge (canary verdicts and rollback requests of this environment's endpoint) -> one traffic action."""
+"""EventBridge (canary verdicts of this environment's endpoint) -> one traffic action, or a logged refusal."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from safedeploy.canary.traffic import shift_traffic
+from safedeploy.canary.traffic import REFUSED, shift_traffic
 from safedeploy.release_control.aws_clients import AwsClients
 
 logger = Logger()
@@ -28,6 +28,11 @@ def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     outcome = shift_traffic(
         clients, os.environ["SAFEDEPLOY_PROJECT"], os.environ["SAFEDEPLOY_ENV"], event.detail_type, event.detail
     )
-    logger.info("traffic action", extra=asdict(outcome))
-    metrics.add_metric(name="TrafficActions", unit=MetricUnit.Count, value=1)
+    if outcome.action == REFUSED:
+        # A refusal is final (a retry would be refused again): logged and counted, not raised.
+        logger.warning(outcome.detail, extra={"endpoint_name": outcome.endpoint_name, "source": event.source})
+        metrics.add_metric(name="TrafficVerdictsRefused", unit=MetricUnit.Count, value=1)
+    else:
+        logger.info("traffic action", extra=asdict(outcome))
+        metrics.add_metric(name="TrafficActions", unit=MetricUnit.Count, value=1)
     return asdict(outcome)

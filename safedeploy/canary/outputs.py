@@ -13,11 +13,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from safedeploy.write_once import DECISIONS, put_new_object
+
 CANARY_NAMESPACE = "SafeDeploy/Canary"
 VERDICT_METRIC = "CanaryVerdict"
 VERDICT_EVENT_SOURCE = "safedeploy.canary"
 VERDICT_DETAIL_TYPE = "Canary Verdict"
-RECORD_PREFIX = "decisions"
+RECORD_PREFIX = DECISIONS
 ROLLBACK = "ROLLBACK"
 
 
@@ -40,10 +42,9 @@ def rolled_back_before(s3: Any, bucket: str, endpoint_name: str, deployment_id: 
 
 
 def write_record(s3: Any, bucket: str, key: str, record: Mapping[str, Any]) -> str:
-    """The bucket's default encryption (the environment's KMS key) applies; the body is strict JSON."""
+    """Write-once; the bucket's default encryption (the environment's KMS key) applies; the body is strict JSON."""
     body = json.dumps(record, indent=2, sort_keys=True, allow_nan=False).encode()
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
-    return f"s3://{bucket}/{key}"
+    return put_new_object(s3, bucket=bucket, key=key, body=body, ContentType="application/json")
 
 
 def publish_metrics(

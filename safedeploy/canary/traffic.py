@@ -1,7 +1,9 @@
-"""What the traffic shifter does with one event: step an A/B test or end a shadow test on a verdict, or roll back.
+"""What the traffic shifter does with one event: step an A/B test or end a shadow test on a verified verdict.
 
-Blue/green verdicts need no action here: SageMaker itself rolls back when the CanaryVerdict alarm fires. Events
-for another environment's endpoint are refused rather than acted on, since the bus is shared by the account.
+Blue/green verdicts need no action here: SageMaker itself rolls back when the CanaryVerdict alarm fires. An A/B or
+shadow verdict moves traffic only once `verdict_check` has tied it to the analysis's decision record; anything else
+(another environment's endpoint, a forged or replayed verdict, a bare rollback request) is refused with one line and
+changes nothing. Rollbacks outside a verdict go through `safedeploy rollback`, which IAM authorizes and records.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from typing import Any
 
 from safedeploy.canary.fleets import ComparisonKind
 from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE
+from safedeploy.canary.verdict_check import VerdictRefused, text_field, verify_verdict
 from safedeploy.guardrails.ab_test import advance_ab
+from safedeploy.guardrails.decisions import parse_decision
 from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
-from safedeploy.guardrails.rollback import rollback_endpoint
 from safedeploy.guardrails.shadow import advance_shadow
 from safedeploy.parameters import Param
 
-ROLLBACK_DETAIL_TYPE = "Rollback Requested"
+REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -28,35 +31,40 @@ class ShiftOutcome:
     detail: str
 
 
-def _text(detail: Mapping[str, Any], key: str) -> str:
-    value = detail.get(key)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"event detail.{key} is missing or not text: {value!r}")
-    return value
-
-
 def shift_traffic(
     clients: Callable[[str], Any], project: str, env: str, detail_type: str, detail: Mapping[str, Any]
 ) -> ShiftOutcome:
-    ssm, sm = clients("ssm"), clients("sagemaker")
+    ssm = clients("ssm")
     target = DeployTarget.load(ssm, project, env)
-    endpoint_name = _text(detail, "endpoint_name")
+    try:
+        return _act_on_verdict(clients, target, read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET),
+                               detail_type, detail)  # fmt: skip
+    except VerdictRefused as refusal:
+        return ShiftOutcome(target.endpoint_name, REFUSED, f"refused {detail_type!r} event: {refusal}")
+
+
+def _act_on_verdict(
+    clients: Callable[[str], Any], target: DeployTarget, bucket: str, detail_type: str, detail: Mapping[str, Any]
+) -> ShiftOutcome:
+    endpoint_name = text_field(detail, "endpoint_name")
     if endpoint_name != target.endpoint_name:
-        raise ValueError(f"event for endpoint {endpoint_name!r}; this function serves {target.endpoint_name!r}")
-    if detail_type == ROLLBACK_DETAIL_TYPE:
-        bucket = read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)
-        reason = str(detail.get("reason") or "rollback requested")
-        result = rollback_endpoint(sm, endpoint_name, reason=reason, s3=clients("s3"), bucket=bucket)
-        return ShiftOutcome(endpoint_name, "rolled-back", result.summary())
+        raise VerdictRefused(f"event for endpoint {endpoint_name!r}; this function serves {target.endpoint_name!r}")
     if detail_type != VERDICT_DETAIL_TYPE:
-        raise ValueError(
-            f"event detail-type {detail_type!r} is neither {VERDICT_DETAIL_TYPE!r} nor {ROLLBACK_DETAIL_TYPE!r}"
+        raise VerdictRefused(
+            f"only {VERDICT_DETAIL_TYPE!r} events backed by a decision record move traffic; roll back with "
+            "`safedeploy rollback`"
         )
-    kind, decision = _text(detail, "kind"), _text(detail, "decision")
-    if kind == ComparisonKind.AB:
-        step = advance_ab(sm, endpoint_name, decision, target.guardrails.settings.ab_weights)
-    elif kind == ComparisonKind.SHADOW:
-        step = advance_shadow(sm, endpoint_name, decision)
-    else:
+    kind = text_field(detail, "kind")
+    try:
+        parse_decision(text_field(detail, "decision"))
+    except ValueError as error:
+        raise VerdictRefused(str(error)) from None
+    if kind not in (ComparisonKind.AB, ComparisonKind.SHADOW):
         return ShiftOutcome(endpoint_name, "none", f"{kind} deployment: SageMaker acts on the verdict alarm itself")
-    return ShiftOutcome(endpoint_name, step.action.value, step.detail)
+    verdict = verify_verdict(clients, target, bucket, detail)
+    sm = clients("sagemaker")
+    if kind == ComparisonKind.AB:
+        step = advance_ab(sm, endpoint_name, verdict.decision, target.guardrails.settings.ab_weights)
+    else:
+        step = advance_shadow(sm, endpoint_name, verdict.decision)
+    return ShiftOutcome(endpoint_name, step.action.value, f"{step.detail} (verdict {verdict.record_uri})")

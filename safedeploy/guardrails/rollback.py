@@ -3,7 +3,7 @@
 The way back is a plain UpdateEndpoint: the auto-rollback alarms that may be firing must not block it. Where it
 leads: the baseline of a running experiment, otherwise the release config recorded on the endpoint as previous.
 A second rollback therefore undoes the first. The record is a set of endpoint tags and, when a bucket is given,
-a JSON document under `decisions/<endpoint>/rollbacks/`.
+a write-once JSON document under `rollbacks/<endpoint>/` (decisions/ belongs to the canary analysis alone).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from safedeploy.guardrails.endpoint_status import EndpointSnapshot, EndpointWait
 from safedeploy.guardrails.errors import EndpointBusy
 from safedeploy.guardrails.experiment import Experiment
 from safedeploy.guardrails.release_resources import config_tags
+from safedeploy.write_once import ROLLBACKS, put_new_object
 
-RECORD_PREFIX = "decisions"
+RECORD_PREFIX = ROLLBACKS
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,7 @@ def _tag_endpoint(sm: Any, snapshot: EndpointSnapshot, target_tags: dict[str, st
 
 def _write_record(s3: Any, bucket: str, result: RollbackResult) -> RollbackResult:
     stamp = result.at.replace(":", "").replace("-", "")
-    key = f"{RECORD_PREFIX}/{result.endpoint_name}/rollbacks/{stamp}.json"
-    s3.put_object(
-        Bucket=bucket, Key=key, Body=json.dumps(asdict(result), indent=2).encode(), ContentType="application/json"
-    )
-    return RollbackResult(**{**asdict(result), "record_uri": f"s3://{bucket}/{key}"})
+    key = f"{RECORD_PREFIX}/{result.endpoint_name}/{stamp}.json"
+    body = json.dumps(asdict(result), indent=2).encode()
+    uri = put_new_object(s3, bucket=bucket, key=key, body=body, ContentType="application/json")
+    return RollbackResult(**{**asdict(result), "record_uri": uri})

@@ -88,7 +88,7 @@ class GatewayTask(Construct):
             self.execution_role,
             "IAM5",
             "ecr:GetAuthorizationToken, which ECS needs to pull the gateway image, accepts no resource but '*'.",
-            findings=["Resource::*"],
+            unscoped_actions=["ecr:GetAuthorizationToken"],
         )
         self.log_group = logs.LogGroup(
             self,

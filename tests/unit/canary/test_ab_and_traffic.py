@@ -1,23 +1,25 @@
-"""A/B experiments: verdicts from per-variant metrics step the candidate's weight; rollback requests roll back."""
+"""A/B experiments: verified verdicts from per-variant metrics step the candidate's weight; nothing else moves it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pytest
 
-from safedeploy.canary.analysis import analyze_endpoint
+from safedeploy.canary.analysis import AnalysisOutcome, analyze_endpoint
+from safedeploy.canary.fleets import find_comparison
+from safedeploy.canary.outputs import record_key, write_record
 from safedeploy.canary.traffic import shift_traffic
 from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget
-from safedeploy.guardrails.endpoint_status import EndpointWaiter
+from safedeploy.guardrails.endpoint_status import EndpointWaiter, describe_endpoint
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.release_control.aws_clients import AwsClients
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
 from tests.support.fleet_metrics import fleet_dimensions, publish_minute
-from tests.unit.canary.conftest import HEALTHY
+from tests.unit.canary.conftest import BUCKET, HEALTHY
 
 AB = {
     "strategy": "ab",
@@ -27,20 +29,46 @@ AB = {
 }
 
 
+def announced(outcome: AnalysisOutcome) -> dict[str, Any]:
+    """The verdict event's detail as the analysis announces it (`safedeploy.canary.analysis`)."""
+    fields = ("endpoint_name", "deployment_id", "kind", "decision")
+    return {**{name: outcome.record[name] for name in fields}, "record_uri": outcome.record_uri}
+
+
+def recorded_verdict(clients: AwsClients, decision: str, at: datetime | None = None) -> dict[str, Any]:
+    """Write a decision record of the running experiment as the analysis does; return its event detail."""
+    sm = clients("sagemaker")
+    snapshot = describe_endpoint(sm, ENDPOINT)
+    assert snapshot is not None
+    running = find_comparison(sm, snapshot, DeployTarget.load(clients("ssm"), PROJECT, ENV).guardrails.settings)
+    assert not isinstance(running, str), running
+    at = at or datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    record = {"endpoint_name": ENDPOINT, "deployment_id": running.deployment_id, "kind": running.kind.value}
+    record["decision"] = decision
+    key = record_key(ENDPOINT, running.deployment_id, at, decision)
+    return {**record, "record_uri": write_record(clients("s3"), BUCKET, key, record)}
+
+
 def weights(sm: Any) -> dict[str, float]:
     described = sm.describe_endpoint(EndpointName=ENDPOINT)
     return {variant["VariantName"]: variant["CurrentWeight"] for variant in described["ProductionVariants"]}
 
 
-@pytest.fixture
-def ab_test(clients: AwsClients) -> tuple[DeployTarget, str]:
+def start_ab_test(clients: AwsClients, settings: dict[str, Any]) -> DeployTarget:
+    """A first release, then an A/B test of a second one under `settings`."""
     sm = clients("sagemaker")
-    provision_parameters(clients("ssm"), AB)
+    provision_parameters(clients("ssm"), settings)
     target = DeployTarget.load(clients("ssm"), PROJECT, ENV)
     waiter = EndpointWaiter(sm, poll_seconds=0, progress=lambda _: None, sleep=lambda _: None)
     deploy_package(sm, register_package(sm), target, waiter)
     deploy_package(sm, register_package(sm), target, waiter)
-    (candidate,) = [name for name in weights(sm) if name != PRODUCTION_VARIANT]
+    return target
+
+
+@pytest.fixture
+def ab_test(clients: AwsClients) -> tuple[DeployTarget, str]:
+    target = start_ab_test(clients, AB)
+    (candidate,) = [name for name in weights(clients("sagemaker")) if name != PRODUCTION_VARIANT]
     return target, candidate
 
 
@@ -60,8 +88,7 @@ def test_a_healthy_ab_candidate_is_promoted_to_all_traffic(clients: AwsClients, 
             break
     assert outcome is not None and outcome.decision == "PROMOTE", outcome and outcome.detail
     assert outcome.record["kind"] == "ab"
-    detail = {"endpoint_name": ENDPOINT, "kind": "ab", "decision": "PROMOTE"}
-    step = shift_traffic(clients, PROJECT, ENV, "Canary Verdict", detail)
+    step = shift_traffic(clients, PROJECT, ENV, "Canary Verdict", announced(outcome))
     assert step.action == "promoted"
     described = sm.describe_endpoint(EndpointName=ENDPOINT)
     assert described["PendingDeploymentSummary"]["EndpointConfigName"] == config.removesuffix("-ab")
@@ -69,8 +96,7 @@ def test_a_healthy_ab_candidate_is_promoted_to_all_traffic(clients: AwsClients, 
 
 def test_a_rollback_verdict_takes_the_candidate_to_zero(clients: AwsClients, ab_test: tuple[Any, str]) -> None:
     _, candidate = ab_test
-    detail = {"endpoint_name": ENDPOINT, "kind": "ab", "decision": "ROLLBACK"}
-    step = shift_traffic(clients, PROJECT, ENV, "Canary Verdict", detail)
+    step = shift_traffic(clients, PROJECT, ENV, "Canary Verdict", recorded_verdict(clients, "ROLLBACK"))
     assert step.action == "weights"
     assert weights(clients("sagemaker"))[candidate] == 0
 
@@ -80,16 +106,14 @@ def test_blue_green_verdicts_are_left_to_sagemaker(clients: AwsClients, ab_test:
     assert shift_traffic(clients, PROJECT, ENV, "Canary Verdict", detail).action == "none"
 
 
-def test_a_rollback_request_returns_to_the_baseline_and_is_recorded(
-    clients: AwsClients, ab_test: tuple[Any, str]
-) -> None:
-    sm = clients("sagemaker")
-    experiment_config = sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+def test_a_rollback_request_event_is_refused_and_traffic_stays(clients: AwsClients, ab_test: tuple[Any, str]) -> None:
+    """A bare request carries nothing verifiable: operators roll back with `safedeploy rollback` instead."""
+    before = weights(clients("sagemaker"))
     detail = {"endpoint_name": ENDPOINT, "reason": "operator saw bad predictions"}
     outcome = shift_traffic(clients, PROJECT, ENV, "Rollback Requested", detail)
-    assert outcome.action == "rolled-back"
-    assert experiment_config in outcome.detail
-    assert "decisions/" in outcome.detail
+    assert outcome.action == "refused"
+    assert "safedeploy rollback" in outcome.detail
+    assert weights(clients("sagemaker")) == before
 
 
 @pytest.mark.parametrize(
@@ -97,12 +121,15 @@ def test_a_rollback_request_returns_to_the_baseline_and_is_recorded(
     [
         ("Canary Verdict", {"endpoint_name": "other-endpoint", "kind": "ab", "decision": "PROMOTE"}, "this function"),
         ("Canary Verdict", {"endpoint_name": ENDPOINT, "decision": "PROMOTE"}, "detail.kind"),
-        ("Something Else", {"endpoint_name": ENDPOINT}, "detail-type 'Something Else'"),
+        ("Something Else", {"endpoint_name": ENDPOINT}, "only 'Canary Verdict' events"),
         ("Canary Verdict", {"endpoint_name": ENDPOINT, "kind": "ab", "decision": "MAYBE"}, "not one of"),
+        ("Canary Verdict", {"endpoint_name": ENDPOINT, "kind": "ab", "decision": "PROMOTE"}, "detail.deployment_id"),
     ],
 )
 def test_malformed_events_are_refused_with_the_field_named(
     clients: AwsClients, ab_test: tuple[Any, str], detail_type: str, detail: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
-        shift_traffic(clients, PROJECT, ENV, detail_type, detail)
+    before = weights(clients("sagemaker"))
+    outcome = shift_traffic(clients, PROJECT, ENV, detail_type, detail)
+    assert outcome.action == "refused" and message in outcome.detail
+    assert weights(clients("sagemaker")) == before

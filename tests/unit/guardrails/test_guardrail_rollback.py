@@ -55,7 +55,7 @@ def test_rollback_serves_the_previous_config_and_records_it(
         resource_tags.GUARDED_CONFIG: "",  # a rollback is not a canary: the analysis leaves it alone
         resource_tags.GUARDED_AT: tags[resource_tags.GUARDED_AT],
     }
-    assert result.record_uri == f"s3://artifacts/decisions/{ENDPOINT}/rollbacks/20260301T120000+0000.json"
+    assert result.record_uri == f"s3://artifacts/rollbacks/{ENDPOINT}/20260301T120000+0000.json"
     record = json.loads(s3.get_object(Bucket="artifacts", Key=result.record_uri.split("/", 3)[3])["Body"].read())
     assert record["reason"] == "5xx spike" and record["to_config"] == f"{ENDPOINT}-v1"
 

@@ -82,6 +82,16 @@ def test_prod_must_be_retained() -> None:
         load_config(context)
 
 
+def test_prod_must_lock_its_artifacts() -> None:
+    context = copy.deepcopy(CONTEXT)
+    del context["environments"]["prod"]["artifact_lock_days"]
+    with pytest.raises(ConfigError, match=r"^environments\.prod: prod must lock its approved artifacts"):
+        load_config(context)
+    context["environments"]["prod"]["artifact_lock_days"] = -1
+    with pytest.raises(ConfigError, match=r"artifact_lock_days"):
+        load_config(context)
+
+
 @pytest.mark.parametrize(
     ("context", "expected"),
     [

@@ -69,6 +69,7 @@ def test_the_traffic_shifter_refuses_another_environments_endpoint(
     clients: AwsClients,
     blue_green: Callable[..., Deployment],
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(traffic_shifter, "clients", clients)
     blue_green()
@@ -77,8 +78,10 @@ def test_the_traffic_shifter_refuses_another_environments_endpoint(
         "detail-type": "Canary Verdict",
         "detail": {"endpoint_name": "prod-endpoint", "kind": "ab", "decision": "ROLLBACK"},
     }
-    with pytest.raises(ValueError, match=f"this function serves '{ENDPOINT}'"):
-        traffic_shifter.handler(event, LambdaContextStub())
+    outcome = traffic_shifter.handler(event, LambdaContextStub())
+    assert outcome["action"] == "refused" and f"this function serves '{ENDPOINT}'" in outcome["detail"]
+    (logged,) = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert logged.getMessage() == outcome["detail"]
     event["detail"]["endpoint_name"] = ENDPOINT
     event["detail"]["kind"] = "blue_green"
     assert traffic_shifter.handler(event, LambdaContextStub())["action"] == "none"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,32 @@ def synth_app(context: dict[str, Any], outdir: Path) -> dict[str, EnvironmentSta
     stages = build_app(app)
     app.synth()
     return stages
+
+
+def gate_violations(
+    context: dict[str, Any],
+    outdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    change: Callable[[EnvironmentStage], None],
+) -> dict[str, list[str]]:
+    """Synthesize dev alone with `change` applied to its stage, expect the gate to stop it, and return what it found
+    (rule -> construct paths)."""
+    original = EnvironmentStage.__init__
+
+    def changed(self: EnvironmentStage, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        change(self)
+
+    dev_only = {**context, "environments": {"dev": {**context["environments"]["dev"], "promotes_to": None}}}
+    monkeypatch.setattr(EnvironmentStage, "__init__", changed)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        synth_app(dev_only, outdir)
+    report = json.loads((outdir / "validation-report.json").read_text())
+    return {
+        violation["ruleName"]: [construct["constructPath"] for construct in violation["violatingConstructs"]]
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+    }
 
 
 @pytest.fixture(scope="session")

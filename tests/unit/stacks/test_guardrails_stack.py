@@ -87,7 +87,7 @@ def test_the_analysis_runs_every_minute_and_verdicts_reach_the_shifter(guardrail
         {
             "EventPattern": {
                 "source": ["safedeploy.canary"],
-                "detail-type": ["Canary Verdict", "Rollback Requested"],
+                "detail-type": ["Canary Verdict"],
                 "detail": {"endpoint_name": ["my-mlops-dev-endpoint"]},
             }
         },

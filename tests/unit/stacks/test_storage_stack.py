@@ -117,16 +117,20 @@ def test_execution_role_is_scoped_to_its_prefixes(storage: dict[str, Template]) 
     )
     (policy,) = template.find_resources("AWS::IAM::Policy").values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    object_resources = [
-        resource
-        for statement in statements
-        if "s3:GetObject" in statement["Action"]
-        for resource in statement["Resource"]
-    ]
-    suffixes = sorted(resource["Fn::Join"][1][-1] for resource in object_resources)
-    assert suffixes == sorted(
-        f"/{prefix}/*" for prefix in ("datasets", "feature-store", "models", "evaluation", "pipelines", "decisions")
+
+    def suffixes(action: str) -> list[str]:
+        return sorted(
+            resource["Fn::Join"][1][-1]
+            for statement in statements
+            if action in statement["Action"]
+            for resource in statement["Resource"]
+        )
+
+    assert suffixes("s3:GetObject") == sorted(
+        f"/{prefix}/*" for prefix in ("datasets", "feature-store", "models", "evaluation", "pipelines")
     )
+    # Its jobs write scratch space and data only: models/ and decisions/ are never its to write.
+    assert suffixes("s3:PutObject") == sorted(f"/{prefix}/*" for prefix in ("datasets", "feature-store", "pipelines"))
 
 
 def _storage_template(cdk_context: dict[str, Any], feature_store: dict[str, Any]) -> Template:

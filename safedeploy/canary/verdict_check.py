@@ -1,0 +1,129 @@
+"""Which verdict events the traffic shifter may act on: only those that match a decision record the analysis wrote.
+
+Anyone with `events:PutEvents` can put a `safedeploy.canary` event on the default bus, and anyone with
+`lambda:InvokeFunction` can hand the shifter any event at all, so the event itself proves nothing. What does is the
+record it points to: `decisions/` of this environment's artifacts bucket admits writes from the canary analysis role
+alone and keeps them (write-once; see `safedeploy.write_once`). A verdict is acted on only when
+
+- its record is in this environment's bucket, under `decisions/<endpoint>/<deployment>/`, and says the same thing
+  (endpoint, deployment, kind, decision) as the event;
+- that record is the newest of its deployment, and the deployment is the one running on the endpoint now;
+- the shifter has not acted on it before: it claims a write-once receipt under `traffic-actions/` first, so a
+  replayed event, however genuine, moves traffic once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from safedeploy.canary.fleets import find_comparison
+from safedeploy.canary.outputs import record_prefix
+from safedeploy.guardrails.deploy_target import DeployTarget
+from safedeploy.guardrails.endpoint_status import describe_endpoint
+from safedeploy.write_once import DECISIONS, TRAFFIC_ACTIONS, AlreadyWritten, put_new_object
+
+RECORD_FIELDS = ("endpoint_name", "deployment_id", "kind", "decision")
+
+
+class VerdictRefused(ValueError):
+    """The event cannot be tied to a decision record of the running deployment; nothing is done."""
+
+
+@dataclass(frozen=True)
+class VerifiedVerdict:
+    deployment_id: str
+    kind: str
+    decision: str
+    record_uri: str
+    receipt_uri: str
+
+
+def text_field(detail: Mapping[str, Any], key: str) -> str:
+    value = detail.get(key)
+    if not isinstance(value, str) or not value:
+        raise VerdictRefused(f"event detail.{key} is missing or not text: {value!r}")
+    return value
+
+
+def _split_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
+        raise VerdictRefused(f"event detail.record_uri {uri!r} is not an s3:// URI of a decision record")
+    return bucket, key
+
+
+def _read_record(s3: Any, bucket: str, key: str) -> dict[str, Any]:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        raise VerdictRefused(f"no decision record at s3://{bucket}/{key} ({code or error})") from None
+    try:
+        record = json.loads(body)
+    except ValueError:
+        raise VerdictRefused(f"s3://{bucket}/{key} is not a JSON decision record") from None
+    if not isinstance(record, dict):
+        raise VerdictRefused(f"s3://{bucket}/{key} is not a JSON decision record")
+    return record
+
+
+def _newest_key(s3: Any, bucket: str, prefix: str) -> str | None:
+    """Record keys start with their time (`<prefix><YYYYmmddTHHMMSSZ>-<DECISION>.json`): the greatest is newest."""
+    keys = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+        if "/" not in item["Key"].removeprefix(prefix)
+    ]
+    return max(keys, default=None)
+
+
+def verify_verdict(
+    clients: Callable[[str], Any],
+    target: DeployTarget,
+    bucket: str,
+    detail: Mapping[str, Any],
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> VerifiedVerdict:
+    """The verdict `detail` announces, once it is proven to be the analysis's latest; raises VerdictRefused."""
+    endpoint_name = target.endpoint_name
+    claimed = {name: text_field(detail, name) for name in RECORD_FIELDS}
+    record_uri = text_field(detail, "record_uri")
+    record_bucket, key = _split_uri(record_uri)
+    prefix = record_prefix(endpoint_name, claimed["deployment_id"])
+    if record_bucket != bucket or not key.startswith(prefix):
+        raise VerdictRefused(f"record {record_uri} is not a decision record of s3://{bucket}/{prefix}")
+    s3 = clients("s3")
+    record = _read_record(s3, bucket, key)
+    differing = [name for name in RECORD_FIELDS if record.get(name) != claimed[name]]
+    if differing:
+        shown = ", ".join(f"{name} {claimed[name]!r} (record: {record.get(name)!r})" for name in differing)
+        raise VerdictRefused(f"event does not match its decision record {record_uri}: {shown}")
+    newest = _newest_key(s3, bucket, prefix)
+    if newest != key:
+        raise VerdictRefused(
+            f"record {record_uri} is not the newest decision of its deployment (s3://{bucket}/{newest})"
+        )
+    snapshot = describe_endpoint(clients("sagemaker"), endpoint_name)
+    running = find_comparison(clients("sagemaker"), snapshot, target.guardrails.settings) if snapshot else None
+    running_id = getattr(running, "deployment_id", None)
+    if running_id != claimed["deployment_id"]:
+        raise VerdictRefused(
+            f"record {record_uri} judges deployment {claimed['deployment_id']!r}; {endpoint_name} runs "
+            f"{running_id or 'no deployment'}"
+        )
+    receipt_key = f"{TRAFFIC_ACTIONS}/{key.removeprefix(DECISIONS + '/')}"
+    receipt = {"record_uri": record_uri, "decision": claimed["decision"], "at": now().isoformat(timespec="seconds")}
+    try:
+        receipt_uri = put_new_object(
+            s3, bucket=bucket, key=receipt_key, body=json.dumps(receipt).encode(), ContentType="application/json"
+        )
+    except AlreadyWritten:
+        raise VerdictRefused(f"verdict {record_uri} was acted on already (s3://{bucket}/{receipt_key})") from None
+    return VerifiedVerdict(claimed["deployment_id"], claimed["kind"], claimed["decision"], record_uri, receipt_uri)

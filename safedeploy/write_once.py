@@ -1,0 +1,80 @@
+"""Write-once S3 prefixes: what a release approved, and every decision about it, is never overwritten or deleted.
+
+The artifacts bucket's policy denies deletes under these prefixes to every principal, denies a PutObject or
+CompleteMultipartUpload there that lacks `If-None-Match` (so a write can only create a new key), and admits the
+record prefixes' writes from their owner role alone (`RECORD_WRITERS`). Writers here send `If-None-Match: *`, so a
+second write of a key fails with one line instead of replacing what a person or the analysis decided on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+MODELS, EVALUATION, DECISIONS, APPROVALS, ROLLBACKS, TRAFFIC_ACTIONS = (
+    "models",
+    "evaluation",
+    "decisions",
+    "approvals",
+    "rollbacks",
+    "traffic-actions",
+)
+# Model artifacts and evaluation reports (Train), canary decision records (analysis), approval records
+# (ApprovalSync), rollback records (operators), and the traffic shifter's receipts of verdicts it acted on.
+IMMUTABLE_PREFIXES = (MODELS, EVALUATION, DECISIONS, APPROVALS, ROLLBACKS, TRAFFIC_ACTIONS)
+# Record prefixes whose every object must come from one role: `<project>-<env>-<function>` (RuntimeFunction).
+RECORD_WRITERS = {DECISIONS: "canary-analysis", APPROVALS: "approval-sync", TRAFFIC_ACTIONS: "traffic-shifter"}
+# Above this size one PutObject is not allowed (5 GiB); a multipart upload completes with the same condition.
+SINGLE_PUT_LIMIT = 5 * 1024**3
+PART_SIZE = 256 * 1024**2
+
+
+class AlreadyWritten(ValueError):
+    """The key exists: write-once objects are never replaced."""
+
+
+def _refuse_existing(error: ClientError, bucket: str, key: str) -> None:
+    code = error.response.get("Error", {}).get("Code", "")
+    if code in ("PreconditionFailed", "ConditionalRequestConflict") or "412" in code:
+        raise AlreadyWritten(
+            f"s3://{bucket}/{key} already exists; {key.split('/', 1)[0]}/ is write-once, so it is never replaced"
+        ) from None
+    raise error
+
+
+def put_new_object(s3: Any, *, bucket: str, key: str, body: bytes, **extra: Any) -> str:
+    """Create `key` or fail with AlreadyWritten; returns its URI."""
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*", **extra)
+    except ClientError as error:
+        _refuse_existing(error, bucket, key)
+    return f"s3://{bucket}/{key}"
+
+
+def upload_new_file(s3: Any, path: Path, *, bucket: str, key: str, extra: Mapping[str, Any] | None = None) -> str:
+    """Upload `path` as a new object (multipart above 5 GiB, completed with `If-None-Match`); returns its URI."""
+    args = dict(extra or {})
+    if path.stat().st_size <= SINGLE_PUT_LIMIT:
+        with path.open("rb") as body:
+            try:
+                s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*", **args)
+            except ClientError as error:
+                _refuse_existing(error, bucket, key)
+        return f"s3://{bucket}/{key}"
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **args)["UploadId"]
+    try:
+        parts = []
+        with path.open("rb") as body:
+            for number, chunk in enumerate(iter(lambda: body.read(PART_SIZE), b""), start=1):
+                etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk)
+                parts.append({"PartNumber": number, "ETag": etag["ETag"]})
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}, IfNoneMatch="*"
+        )
+    except ClientError as error:
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        _refuse_existing(error, bucket, key)
+    return f"s3://{bucket}/{key}"

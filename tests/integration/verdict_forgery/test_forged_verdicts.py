@@ -1,0 +1,137 @@
+"""Forged, mismatched, planted and replayed canary verdicts move no traffic; a genuine verdict moves it once.
+
+On moto, as in the account: the attacker holds `events:PutEvents` (the forged event travels the default bus and its
+rule, here delivering to a queue instead of the Lambda) or `lambda:InvokeFunction` (the handler gets any event).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+import lambdas.traffic_shifter.handler as traffic_shifter
+from rehearsal.attacks.verdict import forged_verdict_detail, play_forged_verdict
+from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE
+from safedeploy.canary.traffic import shift_traffic
+from safedeploy.release_control.aws_clients import AwsClients
+from tests.support.deploy_world import ENDPOINT, ENV, PROJECT
+from tests.unit.canary.conftest import BUCKET
+from tests.unit.canary.test_ab_and_traffic import recorded_verdict, start_ab_test, weights
+from tests.unit.release_control.fakes import LambdaContextStub
+
+AB = {"strategy": "ab", "ab_weights": [10, 50, 100], "wait_interval_seconds": 600}
+
+
+@pytest.fixture
+def experiment(clients: AwsClients, monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
+    """An A/B test at 10 % for the candidate; the shifter's handler uses these clients."""
+    start_ab_test(clients, AB)
+    monkeypatch.setenv("SAFEDEPLOY_PROJECT", PROJECT)
+    monkeypatch.setenv("SAFEDEPLOY_ENV", ENV)
+    monkeypatch.setattr(traffic_shifter, "clients", clients)
+    return weights(clients("sagemaker"))
+
+
+def delivered_through_the_bus(clients: AwsClients, detail: dict[str, Any]) -> dict[str, Any]:
+    """PutEvents on the default bus; the event as the stack's rule (same pattern) hands it to its target."""
+    sqs, events = clients("sqs"), clients("events")
+    queue_url = sqs.create_queue(QueueName="verdict-target")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {
+        "source": [VERDICT_EVENT_SOURCE],
+        "detail-type": [VERDICT_DETAIL_TYPE],
+        "detail": {"endpoint_name": [ENDPOINT]},
+    }
+    events.put_rule(Name="on-verdict", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="on-verdict", Targets=[{"Id": "shifter", "Arn": queue_arn}])
+    entry = {"Source": VERDICT_EVENT_SOURCE, "DetailType": VERDICT_DETAIL_TYPE, "Detail": json.dumps(detail)}
+    assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0, "anyone with PutEvents can send this"
+    (message,) = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
+    return json.loads(message["Body"])
+
+
+def test_a_forged_promote_on_the_bus_is_refused_and_logged(
+    clients: AwsClients,
+    experiment: dict[str, float],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    event = delivered_through_the_bus(clients, forged_verdict_detail(ENDPOINT, BUCKET))
+    assert (event["source"], event["detail-type"]) == (VERDICT_EVENT_SOURCE, VERDICT_DETAIL_TYPE)
+    outcome = traffic_shifter.handler(event, LambdaContextStub())
+    assert outcome["action"] == "refused"
+    assert outcome["detail"].startswith("refused 'Canary Verdict' event: no decision record at s3://")
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [outcome["detail"]]
+    assert weights(clients("sagemaker")) == experiment
+
+
+@pytest.mark.parametrize("decision", ["PROMOTE", "ROLLBACK"])
+def test_a_directly_invoked_forged_verdict_moves_nothing(
+    clients: AwsClients,
+    experiment: dict[str, float],
+    decision: str,
+) -> None:
+    line = play_forged_verdict(clients, PROJECT, ENV, decision)
+    assert line.startswith("refused 'Canary Verdict' event: no decision record at")
+    assert weights(clients("sagemaker")) == experiment
+
+
+def test_an_event_that_contradicts_its_record_is_refused(clients: AwsClients, experiment: dict[str, float]) -> None:
+    genuine = recorded_verdict(clients, "CONTINUE")
+    outcome = shift_traffic(clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, {**genuine, "decision": "PROMOTE"})
+    assert outcome.action == "refused"
+    assert "does not match its decision record" in outcome.detail and "(record: 'CONTINUE')" in outcome.detail
+    assert weights(clients("sagemaker")) == experiment
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "s3://attacker-bucket/decisions/{endpoint}/{deployment}/20260301T120000Z-PROMOTE.json",
+        "s3://{bucket}/pipelines/{endpoint}/{deployment}/20260301T120000Z-PROMOTE.json",
+        "s3://{bucket}/decisions/{endpoint}/other-deployment/20260301T120000Z-PROMOTE.json",
+    ],
+)
+def test_a_record_planted_outside_the_analysis_prefix_is_refused(
+    clients: AwsClients,
+    experiment: dict[str, float],
+    planted: str,
+) -> None:
+    """Buckets or prefixes an attacker might write to are not where the analysis's records live."""
+    genuine = recorded_verdict(clients, "CONTINUE")
+    uri = planted.format(endpoint=ENDPOINT, deployment=genuine["deployment_id"], bucket=BUCKET)
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if bucket == BUCKET:
+        record = {**genuine, "decision": "PROMOTE"}
+        clients("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(record).encode())
+    outcome = shift_traffic(
+        clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, {**genuine, "decision": "PROMOTE", "record_uri": uri}
+    )
+    assert outcome.action == "refused" and "is not a decision record of" in outcome.detail
+    assert weights(clients("sagemaker")) == experiment
+
+
+def test_an_older_verdict_is_refused_once_a_newer_one_exists(clients: AwsClients, experiment: dict[str, float]) -> None:
+    older = recorded_verdict(clients, "PROMOTE", at=datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    newer = recorded_verdict(clients, "CONTINUE", at=datetime(2026, 3, 1, 12, 1, tzinfo=UTC))
+    outcome = shift_traffic(clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, older)
+    assert (
+        outcome.action == "refused"
+        and f"is not the newest decision of its deployment ({newer['record_uri']})" in outcome.detail
+    )
+    assert weights(clients("sagemaker")) == experiment
+
+
+def test_a_genuine_verdict_moves_traffic_once_and_its_replay_is_refused(
+    clients: AwsClients,
+    experiment: dict[str, float],
+) -> None:
+    genuine = recorded_verdict(clients, "PROMOTE")
+    first = shift_traffic(clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, genuine)
+    assert first.action == "weights" and "10% -> 50%" in first.detail
+    stepped = weights(clients("sagemaker"))
+    replay = shift_traffic(clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, genuine)
+    assert replay.action == "refused" and "was acted on already" in replay.detail
+    assert weights(clients("sagemaker")) == stepped
