@@ -19,6 +19,8 @@ class Param(StrEnum):
     FEATURE_GROUP_NAME = "feature-group-name"
     DEPLOYMENT_CONFIG = "deployment-config"
     PIPELINE_NAME = "pipeline-name"
+    GATEWAY_API_KEYS_TABLE = "gateway-api-keys-table"
+    GATEWAY_FEEDBACK_TABLE = "gateway-feedback-table"
 
 
 def parameter_name(project: str, env: str, key: Param | str) -> str:
