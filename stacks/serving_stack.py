@@ -1,4 +1,5 @@
-"""The inference gateway of one environment: ECS Fargate tasks in private subnets behind a public ALB.
+"""The inference gateway of one environment: ECS Fargate tasks in private subnets behind an ALB (internal or
+internet-facing by `serving.access`), AWS WAF on the ALB, and DynamoDB tables for API keys and feedback.
 
 A bad gateway release must not take the front door down: the deployment circuit breaker rolls back a task set that
 never turns healthy, and the ALB only routes to tasks whose `/health/ready` answers, i.e. that can reach the endpoint.
@@ -15,6 +16,8 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.naming import Naming
 from stacks.serving.certificate import https_certificate_arn
+from stacks.serving.firewall import GatewayFirewall
+from stacks.serving.gateway_tables import GatewayTables
 from stacks.serving.gateway_task import CONTAINER_PORT, GatewayTask
 from stacks.serving.load_balancer import HTTPS_PORT, GatewayLoadBalancer
 from stacks.serving.network import PRIVATE_SUBNETS, ServingNetwork
@@ -58,8 +61,15 @@ class ServingStack(Stack):
             vpc=vpc,
             container_insights_v2=ecs.ContainerInsights.ENABLED,
         )
+        self.tables = GatewayTables(self, "Tables", naming=naming, env_config=env_config, removal=removal)
         self.gateway = GatewayTask(
-            self, "Gateway", naming=naming, env_config=env_config, storage=storage, removal=removal
+            self,
+            "Gateway",
+            naming=naming,
+            env_config=env_config,
+            storage=storage,
+            tables=self.tables,
+            removal=removal,
         )
         self.front_door = GatewayLoadBalancer(
             self,
@@ -68,6 +78,15 @@ class ServingStack(Stack):
             env_config=env_config,
             certificate_arn=certificate_arn,
             access_logs_bucket=storage.access_logs_bucket,
+        )
+        self.firewall = GatewayFirewall(
+            self,
+            "Firewall",
+            naming=naming,
+            env_config=env_config,
+            load_balancer=self.front_door.load_balancer,
+            key=self.tables.key,
+            removal=removal,
         )
         self.service = ecs.FargateService(
             self,
@@ -103,7 +122,8 @@ class ServingStack(Stack):
             self,
             "GatewayUrl",
             value=f"{self.front_door.scheme}://{self.front_door.load_balancer.load_balancer_dns_name}",
-            description="Inference gateway base URL (point a DNS name matching the certificate at it for HTTPS)",
+            description=f"Inference gateway base URL, {serving.access.mode} (point a DNS name matching the "
+            "certificate at it for HTTPS); callers send an API key from `safedeploy api-key create`",
         )
 
     def _task_security_group(self, vpc: ec2.IVpc) -> ec2.SecurityGroup:

@@ -180,7 +180,11 @@ def test_autoscaling_tracks_targets_between_desired_and_max_count(
 def test_task_role_may_only_invoke_and_describe_its_own_endpoint(
     serving: dict[str, Template], stages: dict[str, EnvironmentStage], env: str
 ) -> None:
-    (statement,) = policy_statements(serving[env], stages[env].serving.gateway.task_role)
+    (statement,) = [
+        statement
+        for statement in policy_statements(serving[env], stages[env].serving.gateway.task_role)
+        if "sagemaker:InvokeEndpoint" in statement["Action"]
+    ]
     assert sorted(statement["Action"]) == ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"]
     arn = statement["Resource"]["Fn::Join"][1]
     assert arn[-1] == f":endpoint/my-mlops-{env}-endpoint"
@@ -224,7 +228,11 @@ def test_log_groups_keep_the_environment_retention(serving: dict[str, Template],
         props["LogGroupName"]: props["RetentionInDays"]
         for props in (group["Properties"] for group in serving[env].find_resources("AWS::Logs::LogGroup").values())
     }
-    assert groups == {f"my-mlops-{env}-GatewayLogs": days, f"my-mlops-{env}-VpcFlowLogs": days}
+    assert groups == {
+        f"my-mlops-{env}-GatewayLogs": days,
+        f"my-mlops-{env}-VpcFlowLogs": days,
+        f"aws-waf-logs-my-mlops-{env}-gateway": days,
+    }
 
 
 @pytest.mark.parametrize("env", ENVS)
