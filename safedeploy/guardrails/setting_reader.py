@@ -41,6 +41,12 @@ class SettingReader:
             raise SettingError(f"{self.key_path(key)}: {value} is out of range ({low}-{high})")
         return value
 
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._value(key, default)
+        if not isinstance(value, bool):
+            raise SettingError(f"{self.key_path(key)}: {value!r} must be true or false")
+        return value
+
     def positive_number(self, key: str, default: float, high: float) -> float:
         """A number in (0, high]: a threshold of zero would alarm on every request."""
         value = self._value(key, default)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from safedeploy.guardrails.autoscaling import EndpointAutoscaling
 from safedeploy.guardrails.setting_reader import SettingError, SettingReader
 
 __all__ = ["AlarmThresholds", "CanarySettings", "DeploymentSettings", "GuardrailParameter", "SettingError", "Strategy"]
@@ -122,6 +123,7 @@ class DeploymentSettings:
     shadow_sampling_percent: int = 20
     alarms: AlarmThresholds = field(default_factory=AlarmThresholds)
     canary: CanarySettings = field(default_factory=CanarySettings)
+    autoscaling: EndpointAutoscaling = field(default_factory=EndpointAutoscaling)
 
     @classmethod
     def from_mapping(cls, raw: object, path: str = "endpoint") -> DeploymentSettings:
@@ -152,6 +154,7 @@ class DeploymentSettings:
             shadow_sampling_percent=reader.integer("shadow_sampling_percent", defaults.shadow_sampling_percent, 1, 100),
             alarms=AlarmThresholds.read(reader.section("alarms")),
             canary=CanarySettings.read(reader.section("canary")),
+            autoscaling=EndpointAutoscaling.read(reader.section("autoscaling")),
         )
         reader.finish()
         settings._check_combinations(reader)
@@ -164,6 +167,8 @@ class DeploymentSettings:
                 f"{reader.key_path('ab_weights')}: {list(steps)} must be at least two candidate weights (percent) "
                 "that increase and end at 100, e.g. [5, 25, 50, 100]"
             )
+        guarded_steps = self.strategy.is_guarded_update and self.strategy is not Strategy.ALL_AT_ONCE
+        self.autoscaling.check_fleet(self.instance_count, guarded_steps, reader)
         if not self.strategy.is_guarded_update:
             return
         if self.strategy is not Strategy.ALL_AT_ONCE and self.instance_count < 2:
@@ -215,6 +220,7 @@ class DeploymentSettings:
                 "model_latency_ms": self.alarms.model_latency_ms,
             },
             "canary": self.canary.to_dict(),
+            "autoscaling": self.autoscaling.to_dict(),
         }
 
 
