@@ -16,10 +16,11 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.naming import Naming
 from stacks.serving.certificate import https_certificate_arn
+from stacks.serving.egress import TaskEgress, acknowledge_lookup_function
 from stacks.serving.firewall import GatewayFirewall
 from stacks.serving.gateway_tables import GatewayTables
 from stacks.serving.gateway_task import CONTAINER_PORT, GatewayTask
-from stacks.serving.load_balancer import HTTPS_PORT, GatewayLoadBalancer
+from stacks.serving.load_balancer import GatewayLoadBalancer
 from stacks.serving.network import PRIVATE_SUBNETS, ServingNetwork
 from stacks.storage_stack import StorageStack
 
@@ -54,6 +55,7 @@ class ServingStack(Stack):
 
         self.network = ServingNetwork(self, "Network", naming=naming, env_config=env_config, removal=removal)
         vpc = self.network.vpc
+        self.egress = TaskEgress(self, "Egress", vpc=vpc)
         self.cluster = ecs.Cluster(
             self,
             "Cluster",
@@ -127,7 +129,7 @@ class ServingStack(Stack):
         )
 
     def _task_security_group(self, vpc: ec2.IVpc) -> ec2.SecurityGroup:
-        """Egress on 443 only: SageMaker runtime, ECR, Secrets Manager and CloudWatch Logs all speak HTTPS."""
+        """Egress on 443 to the VPC endpoints of the AWS APIs the tasks call, and nowhere else."""
         group = ec2.SecurityGroup(
             self,
             "TaskSecurityGroup",
@@ -135,7 +137,8 @@ class ServingStack(Stack):
             description="Inference gateway tasks: ingress from the load balancer, egress HTTPS to AWS APIs",
             allow_all_outbound=False,
         )
-        group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS_PORT), "AWS APIs over HTTPS")
+        self.egress.allow(group)
+        acknowledge_lookup_function(self)
         return group
 
     def _autoscale(self, env_config: EnvironmentConfig) -> None:
