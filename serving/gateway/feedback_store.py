@@ -2,7 +2,9 @@
 
 The item's key is the id's signature (unique per id, 43 characters, and only the gateway can produce a valid one).
 `attribute_not_exists` makes the first write win; a replay fails the condition and is answered 409 without being
-counted. Items expire (DynamoDB TTL) when the id does: after that the id itself is refused as expired, so the
+counted. Each write carries a random token: when the SDK retries a PutItem whose answer was lost (a timeout after
+DynamoDB had written), the retry fails the condition on our own item, and the token returned with the failure
+(`ReturnValuesOnConditionCheckFailure`) tells it apart from a real replay, so that the feedback still counts. Items expire (DynamoDB TTL) when the id does: after that the id itself is refused as expired, so the
 record is no longer needed to refuse a replay.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +43,7 @@ class FeedbackStore:
         self._retry_after = retry_after_seconds
 
     def _write(self, record: FeedbackRecord) -> bool:
+        token = secrets.token_hex(8)
         try:
             self._client.put_item(
                 TableName=self._table_name,
@@ -51,12 +55,15 @@ class FeedbackStore:
                     "key_id": {"S": record.key_id},
                     "received_at": {"N": str(record.received_at)},
                     "expires_at": {"N": str(record.expires_at)},
+                    "write_token": {"S": token},
                 },
                 ConditionExpression="attribute_not_exists(prediction_key)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == CONDITION_FAILED:
-                return False
+                existing = error.response.get("Item", {})
+                return existing.get("write_token", {}).get("S") == token  # our own write, retried by the SDK
             raise
         return True
 

@@ -127,3 +127,25 @@ def test_a_dynamodb_failure_is_a_503_not_a_count(dynamodb: Any) -> None:
         {"Retry-After": "5"},
     )
     assert isinstance(raised.value.__cause__, ClientError)
+
+
+class LostAnswer:
+    """A DynamoDB client whose first PutItem is written but answered with a timeout, as the SDK would then retry."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls = 0
+
+    def put_item(self, **request: Any) -> Any:
+        self.calls += 1
+        answer = self._client.put_item(**request)
+        if self.calls == 1:
+            return self._client.put_item(**request)  # the SDK's retry of a write that already happened
+        return answer
+
+
+def test_a_retried_write_of_the_same_feedback_still_counts_once(dynamodb: Any, tables: tuple[str, str]) -> None:
+    lost = LostAnswer(dynamodb)
+    asyncio.run(FeedbackStore(lost, tables[1], retry_after_seconds=5).record_once(_record()))
+    assert lost.calls == 1
+    assert _refusal(FeedbackStore(dynamodb, tables[1], 5).record_once(_record())) == (409, "feedback_already_received")
