@@ -37,6 +37,8 @@ class GatewayTables(Construct):
         removal: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._production = env_config.is_production
+        self._removal = removal
         self.key = kms.Key(
             self,
             "Key",
@@ -60,32 +62,13 @@ class GatewayTables(Construct):
                 },
             )
         )
-        self.api_keys = dynamodb.TableV2(
-            self,
-            "ApiKeys",
-            table_name=naming.resource("gateway-api-keys"),
-            partition_key=dynamodb.Attribute(name=API_KEYS_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
-            billing=dynamodb.Billing.on_demand(),
-            encryption=dynamodb.TableEncryptionV2.customer_managed_key(self.key),
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            deletion_protection=env_config.is_production,
-            removal_policy=removal,
-        )
-        self.feedback = dynamodb.TableV2(
-            self,
+        self.api_keys = self._table("ApiKeys", naming.resource("gateway-api-keys"), API_KEYS_PARTITION_KEY)
+        self.feedback = self._table(
             "Feedback",
-            table_name=naming.resource("gateway-feedback"),
-            partition_key=dynamodb.Attribute(name=FEEDBACK_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
-            billing=dynamodb.Billing.on_demand(),
-            encryption=dynamodb.TableEncryptionV2.customer_managed_key(self.key),
-            time_to_live_attribute=FEEDBACK_TTL_ATTRIBUTE,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=env_config.is_production
-            ),
-            deletion_protection=env_config.is_production,
-            removal_policy=removal,
+            naming.resource("gateway-feedback"),
+            FEEDBACK_PARTITION_KEY,
+            recovery=env_config.is_production,
+            time_to_live=FEEDBACK_TTL_ATTRIBUTE,
         )
         if not env_config.is_production:
             acknowledge(
@@ -104,6 +87,25 @@ class GatewayTables(Construct):
                 parameter_name=naming.parameter(key),
                 string_value=table.table_name,
             )
+
+    def _table(
+        self, construct_id: str, name: str, partition_key: str, recovery: bool = True, time_to_live: str | None = None
+    ) -> dynamodb.TableV2:
+        """On demand, encrypted with the gateway key, protected from deletion in production."""
+        return dynamodb.TableV2(
+            self,
+            construct_id,
+            table_name=name,
+            partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            encryption=dynamodb.TableEncryptionV2.customer_managed_key(self.key),
+            time_to_live_attribute=time_to_live,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=recovery
+            ),
+            deletion_protection=self._production,
+            removal_policy=self._removal,
+        )
 
     def grant_gateway(self, role: iam.IRole) -> None:
         """Read keys, write feedback: the gateway never lists, updates or deletes either table."""
