@@ -6,6 +6,7 @@ allowed, so that an infra engineer can fix `cdk.json` without reading a stack tr
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -127,6 +128,49 @@ class QualityGateConfig(_Section):
     max_regression: float = Field(default=0.01, ge=0, le=1)
 
 
+class AccessConfig(_Section):
+    """Who can reach the gateway: callers inside the VPC (internal ALB) or the internet (API keys, WAF, HTTPS).
+
+    Every request to /predict and /feedback carries an API key in both modes; `internet` additionally needs a
+    certificate. `allow_http` is the explicit, warned choice of a plain-HTTP listener outside production.
+    """
+
+    mode: Literal["internal", "internet"] = "internal"
+    # Internal mode: networks besides the VPC's own that may reach the listener (peered VPCs, a VPN); never 0.0.0.0/0.
+    allowed_cidrs: list[str] = []
+    allow_http: bool = False
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _networks(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            try:
+                network = ipaddress.IPv4Network(cidr)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an IPv4 CIDR such as 10.20.0.0/16") from None
+            if network.prefixlen == 0:
+                raise ValueError(f"{cidr!r} opens the internal load balancer to every address; use mode 'internet'")
+        return cidrs
+
+    @model_validator(mode="after")
+    def _cidrs_only_inside(self) -> AccessConfig:
+        if self.mode == "internet" and self.allowed_cidrs:
+            raise ValueError(
+                "allowed_cidrs applies to mode 'internal'; an internet-facing gateway admits every address"
+            )
+        return self
+
+
+class RateLimitConfig(_Section):
+    """Two limits: AWS WAF per client address at the load balancer, and the gateway per API key (per worker)."""
+
+    # AWS WAF rate-based rule: requests per evaluation window per client IP (WAF's minimum limit is 10).
+    waf_requests_per_client: int = Field(default=1000, ge=10, le=2_000_000_000)
+    waf_window_seconds: Literal[60, 120, 300, 600] = 300
+    per_key_requests_per_second: int = Field(default=50, ge=1, le=100_000)
+    per_key_burst: int = Field(default=100, ge=1, le=1_000_000)
+
+
 class ServingConfig(_Section):
     cpu: int = 512
     memory_mib: int = 1024
@@ -135,6 +179,8 @@ class ServingConfig(_Section):
     nat_gateways: int = Field(default=1, ge=1, le=2)
     certificate_arn: str = Field(default="", pattern=ACM_ARN_PATTERN)
     certificate_parameter: str = Field(default="", pattern=SSM_NAME_PATTERN)
+    access: AccessConfig = AccessConfig()
+    rate_limit: RateLimitConfig = RateLimitConfig()
 
     @model_validator(mode="after")
     def _fargate_size(self) -> ServingConfig:

@@ -20,6 +20,8 @@ class Param(StrEnum):
     DEPLOYMENT_CONFIG = "deployment-config"
     PIPELINE_NAME = "pipeline-name"
     PIPELINE_SOURCE = "pipeline-source"
+    GATEWAY_API_KEYS_TABLE = "gateway-api-keys-table"
+    GATEWAY_FEEDBACK_TABLE = "gateway-feedback-table"
 
 
 def parameter_name(project: str, env: str, key: Param | str) -> str:

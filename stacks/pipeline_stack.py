@@ -82,6 +82,8 @@ DEPLOY_SAGEMAKER_ACTIONS = (
     "sagemaker:UpdateEndpoint",
     "sagemaker:DescribeEndpoint",
     "sagemaker:InvokeEndpoint",
+    # Endpoint autoscaling's prerequisites: Application Auto Scaling checks the caller may resize the variant.
+    "sagemaker:UpdateEndpointWeightsAndCapacities",
     "sagemaker:AddTags",
     "sagemaker:ListTags",
 )
@@ -362,8 +364,9 @@ class PipelineStack(Stack):
             iam_role.sagemaker_actions(self, package_owner, ["sagemaker:DescribeModelPackage"], ["model-package"]),
             iam_role.describe_alarms(self, naming),
             permissions.pass_role_to_sagemaker(storage.execution_role),
+            *permissions.endpoint_scaling(self, naming.endpoint),
         ]
-        return PipelineBuildProject(
+        project = PipelineBuildProject(
             self,
             "Deploy",
             naming=naming,
@@ -384,6 +387,20 @@ class PipelineStack(Stack):
                 f"Resource::arn:<AWS::Partition>:cloudwatch:{self.region}:<AWS::AccountId>:alarm:{naming.prefix}-*",
             ],
         )
+        acknowledge(
+            project,
+            "IAM5",
+            "Endpoint autoscaling: application-autoscaling RegisterScalableTarget, DeregisterScalableTarget, "
+            "PutScalingPolicy, DeleteScalingPolicy, DescribeScalableTargets and DescribeScalingPolicies have no "
+            "resource narrower than * before a target exists; the target-tracking alarms Application Auto Scaling "
+            f"creates are named TargetTracking-endpoint/{naming.endpoint}/*.",
+            findings=[
+                "Resource::*",
+                f"Resource::arn:<AWS::Partition>:cloudwatch:{self.region}:<AWS::AccountId>:alarm:"
+                f"TargetTracking-endpoint/{naming.endpoint}/*",
+            ],
+        )
+        return project
 
     # --- cdk-nag ------------------------------------------------------------------------------------------------
 

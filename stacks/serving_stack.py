@@ -1,4 +1,5 @@
-"""The inference gateway of one environment: ECS Fargate tasks in private subnets behind a public ALB.
+"""The inference gateway of one environment: ECS Fargate tasks in private subnets behind an ALB (internal or
+internet-facing by `serving.access`), AWS WAF on the ALB, and DynamoDB tables for API keys and feedback.
 
 A bad gateway release must not take the front door down: the deployment circuit breaker rolls back a task set that
 never turns healthy, and the ALB only routes to tasks whose `/health/ready` answers, i.e. that can reach the endpoint.
@@ -15,8 +16,11 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.naming import Naming
 from stacks.serving.certificate import https_certificate_arn
+from stacks.serving.egress import TaskEgress, acknowledge_lookup_function
+from stacks.serving.firewall import GatewayFirewall
+from stacks.serving.gateway_tables import GatewayTables
 from stacks.serving.gateway_task import CONTAINER_PORT, GatewayTask
-from stacks.serving.load_balancer import HTTPS_PORT, GatewayLoadBalancer
+from stacks.serving.load_balancer import GatewayLoadBalancer
 from stacks.serving.network import PRIVATE_SUBNETS, ServingNetwork
 from stacks.storage_stack import StorageStack
 
@@ -51,6 +55,7 @@ class ServingStack(Stack):
 
         self.network = ServingNetwork(self, "Network", naming=naming, env_config=env_config, removal=removal)
         vpc = self.network.vpc
+        self.egress = TaskEgress(self, "Egress", vpc=vpc)
         self.cluster = ecs.Cluster(
             self,
             "Cluster",
@@ -58,8 +63,15 @@ class ServingStack(Stack):
             vpc=vpc,
             container_insights_v2=ecs.ContainerInsights.ENABLED,
         )
+        self.tables = GatewayTables(self, "Tables", naming=naming, env_config=env_config, removal=removal)
         self.gateway = GatewayTask(
-            self, "Gateway", naming=naming, env_config=env_config, storage=storage, removal=removal
+            self,
+            "Gateway",
+            naming=naming,
+            env_config=env_config,
+            storage=storage,
+            tables=self.tables,
+            removal=removal,
         )
         self.front_door = GatewayLoadBalancer(
             self,
@@ -68,6 +80,15 @@ class ServingStack(Stack):
             env_config=env_config,
             certificate_arn=certificate_arn,
             access_logs_bucket=storage.access_logs_bucket,
+        )
+        self.firewall = GatewayFirewall(
+            self,
+            "Firewall",
+            naming=naming,
+            env_config=env_config,
+            load_balancer=self.front_door.load_balancer,
+            key=self.tables.key,
+            removal=removal,
         )
         self.service = ecs.FargateService(
             self,
@@ -103,11 +124,12 @@ class ServingStack(Stack):
             self,
             "GatewayUrl",
             value=f"{self.front_door.scheme}://{self.front_door.load_balancer.load_balancer_dns_name}",
-            description="Inference gateway base URL (point a DNS name matching the certificate at it for HTTPS)",
+            description=f"Inference gateway base URL, {serving.access.mode} (point a DNS name matching the "
+            "certificate at it for HTTPS); callers send an API key from `safedeploy api-key create`",
         )
 
     def _task_security_group(self, vpc: ec2.IVpc) -> ec2.SecurityGroup:
-        """Egress on 443 only: SageMaker runtime, ECR, Secrets Manager and CloudWatch Logs all speak HTTPS."""
+        """Egress on 443 to the VPC endpoints of the AWS APIs the tasks call, and nowhere else."""
         group = ec2.SecurityGroup(
             self,
             "TaskSecurityGroup",
@@ -115,7 +137,8 @@ class ServingStack(Stack):
             description="Inference gateway tasks: ingress from the load balancer, egress HTTPS to AWS APIs",
             allow_all_outbound=False,
         )
-        group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS_PORT), "AWS APIs over HTTPS")
+        self.egress.allow(group)
+        acknowledge_lookup_function(self)
         return group
 
     def _autoscale(self, env_config: EnvironmentConfig) -> None:

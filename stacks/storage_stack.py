@@ -20,8 +20,8 @@ from infra.nag import acknowledge, arn_finding
 from infra.naming import Naming
 from safedeploy.parameters import Param
 from safedeploy.source_record import SourceRecord
-from stacks.pipeline.promotion import repository_name
 from safedeploy.write_once import EVALUATION, IMMUTABLE_PREFIXES, MODELS, RECORD_WRITERS
+from stacks.pipeline.promotion import repository_name
 
 # Prefixes the SageMaker execution role may use; the pipeline's CodeBuild roles use the same layout. It reads the
 # approved models and reports, and writes only its jobs' scratch space: models/ and decisions/ are not its to write.

@@ -16,7 +16,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from safedeploy.cli.aws_errors import one_line
 from safedeploy.cli.exit_codes import ExitCode, aws_exit_code
 
-COMMAND_MODULES: tuple[str, ...] = ("deploy_commands", "ops_commands", "stats_commands", "doctor_commands")
+COMMAND_MODULES: tuple[str, ...] = (
+    "deploy_commands",
+    "ops_commands",
+    "stats_commands",
+    "doctor_commands",
+    "gateway_commands",
+)
 
 
 class CliError(Exception):

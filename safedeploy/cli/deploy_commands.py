@@ -118,7 +118,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         timeout = deployment_timeout_seconds(target.guardrails.settings)
         waiter = EndpointWaiter(sm, poll_seconds=args.poll_seconds, timeout_seconds=timeout, progress=_say)
         _say(f"deploying {package_arn} to {target.endpoint_name} ({target.guardrails.settings.strategy.value})")
-        return deploy_package(sm, package_arn, target, waiter)
+        return deploy_package(sm, package_arn, target, waiter, aas=session.client("application-autoscaling"))
 
     return _report("deploy", deploy)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from safedeploy.guardrails.autoscaling import retained_capacity
 from safedeploy.guardrails.decisions import Decision, parse_decision
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot
 from safedeploy.guardrails.errors import DeploymentFailed
@@ -33,7 +34,15 @@ def start_ab(
     first = settings.ab_weights[0]
     serving = {**serving_variant(sm, live.config_name), "InitialVariantWeight": float(100 - first)}
     candidate = production_variant(names.candidate_variant, names.model_name, settings, weight=float(first))
-    return start_experiment(sm, live, names, package_arn, ExperimentKind.AB, [serving, candidate])
+    return start_experiment(
+        sm,
+        live,
+        names,
+        package_arn,
+        ExperimentKind.AB,
+        [serving, candidate],
+        update_options=retained_capacity(settings.autoscaling),
+    )
 
 
 def candidate_share(snapshot: EndpointSnapshot) -> tuple[str, float]:

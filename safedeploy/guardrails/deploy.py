@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from safedeploy.guardrails import resource_tags
+from safedeploy.guardrails import autoscaling, resource_tags
 from safedeploy.guardrails.ab_test import start_ab
 from safedeploy.guardrails.consistency import call_when_visible
 from safedeploy.guardrails.deploy_target import DeployTarget
@@ -21,7 +21,7 @@ from safedeploy.guardrails.endpoint_status import EndpointSnapshot, EndpointWait
 from safedeploy.guardrails.errors import DeploymentFailed
 from safedeploy.guardrails.experiment import Experiment
 from safedeploy.guardrails.model_package import ModelPackage
-from safedeploy.guardrails.release_names import ReleaseNames
+from safedeploy.guardrails.release_names import PRODUCTION_VARIANT, ReleaseNames
 from safedeploy.guardrails.release_resources import ensure_release
 from safedeploy.guardrails.settings import DeploymentSettings, Strategy
 from safedeploy.guardrails.shadow import start_shadow
@@ -55,23 +55,32 @@ class DeployResult:
         return f"{self.action.value}: {self.endpoint_name} serves {self.endpoint_config_name}{before}"
 
 
-def deploy_package(sm: Any, package_arn: str, target: DeployTarget, waiter: EndpointWaiter) -> DeployResult:
+def deploy_package(
+    sm: Any, package_arn: str, target: DeployTarget, waiter: EndpointWaiter, aas: Any | None = None
+) -> DeployResult:
+    """`aas`: an Application Auto Scaling client, needed when the settings enable endpoint autoscaling."""
     package = ModelPackage.describe(sm, package_arn)
     package.require_approved()
     settings = target.guardrails.settings
     names = ReleaseNames(target.endpoint_name, package.version)
     ensure_release(sm, names, package, target.execution_role_arn, settings)
     live = _settled(waiter, target.endpoint_name, names)
+    scaling_kept = autoscaling.suspended(
+        aas, target.endpoint_name, PRODUCTION_VARIANT, settings.autoscaling, waiter.progress
+    )
     if live is None:
-        return _create(sm, names, package, waiter)
+        with scaling_kept:
+            return _create(sm, names, package, waiter)
     _require_updatable(live)
     if live.config_name in names.all_configs:
         waiter.progress(f"{package.arn} is already deployed on {live.name} ({live.config_name}); nothing to do")
         return DeployResult(live.name, package.arn, live.config_name, DeployAction.UNCHANGED)
     _require_no_experiment(sm, live, names)
-    config_name, action = _start(sm, live, names, package, target, waiter)
-    waiter.progress(f"deploying {config_name} to {live.name}: {settings.traffic_share().describe()}")
-    expect_live(waiter.until_settled(live.name), live.name, config_name, previous=live.config_name)
+    with scaling_kept:
+        config_name, action = _start(sm, live, names, package, target, waiter)
+        share = settings.traffic_share().describe()
+        waiter.progress(f"deploying {config_name} to {live.name}: {share}{_fleet(live)}")
+        expect_live(waiter.until_settled(live.name), live.name, config_name, previous=live.config_name)
     if action is DeployAction.UPDATED:
         _record_release(sm, live, package.arn)
     return DeployResult(live.name, package.arn, config_name, action, previous_config_name=live.config_name)
@@ -135,8 +144,15 @@ def _start(
         return start_ab(sm, live, names, package.arn, settings), DeployAction.AB_STARTED
     request = guarded_update_request(live.name, names.release_config, settings, target.guardrails.alarm_names)
     resource_tags.mark_guarded(sm, live.arn, names.release_config)
+    request |= autoscaling.retained_capacity(settings.autoscaling)
     call_when_visible(sm.update_endpoint, progress=waiter.progress, sleep=waiter.sleep, **request)
     return names.release_config, DeployAction.UPDATED
+
+
+def _fleet(live: EndpointSnapshot) -> str:
+    """The live instance count, which sizes each step (a canary of 10 % is one of however many serve now)."""
+    count = autoscaling.live_instance_count(live.variants, PRODUCTION_VARIANT)
+    return f" on {count} live instance{'s' if count != 1 else ''}" if count else ""
 
 
 def _record_release(sm: Any, live: EndpointSnapshot, package_arn: str) -> None:

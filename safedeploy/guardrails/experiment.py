@@ -74,8 +74,12 @@ def start_experiment(
     kind: ExperimentKind,
     production_variants: Sequence[Mapping[str, Any]],
     shadow_variants: Sequence[Mapping[str, Any]] = (),
+    update_options: Mapping[str, Any] | None = None,
 ) -> str:
-    """Create the experiment config beside the live release config and switch the endpoint to it."""
+    """Create the experiment config beside the live release config and switch the endpoint to it.
+
+    `update_options`: extra UpdateEndpoint fields, e.g. keeping the serving variant's scaled instance count.
+    """
     config_name = names.shadow_config if kind is ExperimentKind.SHADOW else names.ab_config
     ensure_endpoint_config(
         sm,
@@ -90,7 +94,9 @@ def start_experiment(
         },
     )
     resource_tags.mark_guarded(sm, live.arn, config_name)
-    call_when_visible(sm.update_endpoint, EndpointName=live.name, EndpointConfigName=config_name)
+    call_when_visible(
+        sm.update_endpoint, EndpointName=live.name, EndpointConfigName=config_name, **(update_options or {})
+    )
     return config_name
 
 

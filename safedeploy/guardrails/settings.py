@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from safedeploy.guardrails.autoscaling import EndpointAutoscaling
 from safedeploy.guardrails.bake import checked_bake
 from safedeploy.guardrails.setting_reader import SettingError, SettingReader
 from safedeploy.guardrails.traffic_share import (
@@ -207,6 +208,7 @@ class DeploymentSettings:
     alarms: AlarmThresholds = field(default_factory=AlarmThresholds)
     canary: CanarySettings = field(default_factory=CanarySettings)
     sample_ratio: SampleRatioSettings = field(default_factory=SampleRatioSettings)
+    autoscaling: EndpointAutoscaling = field(default_factory=EndpointAutoscaling)
 
     @classmethod
     def from_mapping(cls, raw: object, path: str = "endpoint") -> DeploymentSettings:
@@ -243,6 +245,7 @@ class DeploymentSettings:
             alarms=AlarmThresholds.read(reader.section("alarms")),
             canary=CanarySettings.read(reader.section("canary")),
             sample_ratio=SampleRatioSettings.read(reader.section("sample_ratio")),
+            autoscaling=EndpointAutoscaling.read(reader.section("autoscaling")),
         )
         reader.finish()
         settings._check_fleet(reader)  # a plan needs a candidate share the fleet can have
@@ -271,6 +274,8 @@ class DeploymentSettings:
                 f"{reader.key_path('ab_weights')}: {list(steps)} must be at least two candidate weights (percent) "
                 "that increase and end at 100, e.g. [5, 25, 50, 100]"
             )
+        guarded_steps = self.strategy.is_guarded_update and self.strategy is not Strategy.ALL_AT_ONCE
+        self.autoscaling.check_fleet(self.instance_count, guarded_steps, reader)
         if not self.strategy.is_guarded_update:
             return
         if self.instance_type.startswith(UNGUARDED_INSTANCE_PREFIX):
@@ -363,6 +368,7 @@ class DeploymentSettings:
             },
             "canary": self.canary.to_dict(),
             "sample_ratio": {"alpha": self.sample_ratio.alpha, "silent_minutes": self.sample_ratio.silent_minutes},
+            "autoscaling": self.autoscaling.to_dict(),
         }
 
 

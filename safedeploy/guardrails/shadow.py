@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from safedeploy.guardrails.autoscaling import retained_capacity
 from safedeploy.guardrails.decisions import Decision, parse_decision
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot
 from safedeploy.guardrails.experiment import (
@@ -31,7 +32,16 @@ def start_shadow(
     shadow = production_variant(
         names.candidate_variant, names.model_name, settings, weight=settings.shadow_sampling_percent / 100
     )
-    return start_experiment(sm, live, names, package_arn, ExperimentKind.SHADOW, [serving], [shadow])
+    return start_experiment(
+        sm,
+        live,
+        names,
+        package_arn,
+        ExperimentKind.SHADOW,
+        [serving],
+        [shadow],
+        update_options=retained_capacity(settings.autoscaling),
+    )
 
 
 def advance_shadow(sm: Any, endpoint_name: str, decision: object) -> ExperimentStep:

@@ -14,11 +14,13 @@ from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from .api_keys import API_KEY_HEADER, FEEDBACK, PREDICT, Caller
 from .errors import GatewayError, error_response
 from .feedback import parse_feedback
+from .feedback_store import FeedbackRecord
 from .instances import parse_instances, to_csv
 from .json_logging import configure_logging, request_id_var
-from .prediction_id import ExpiredPredictionId, InvalidPredictionId, PredictionClaims
+from .prediction_id import ExpiredPredictionId, InvalidPredictionId, PredictionClaims, prediction_key
 from .request_body import JSON, media_type, read_body, unsupported_media_type
 from .request_context import RequestContextMiddleware, log_fields
 from .services import Services, open_services
@@ -42,8 +44,17 @@ def _services_of(request: Request) -> Services:
     return request.app.state.services
 
 
+async def _caller(request: Request, services: Services, scope: str) -> Caller:
+    """Authenticate before the body is read, so an anonymous caller costs neither a read nor a parse."""
+    caller = await services.access.authenticate(request.headers.get(API_KEY_HEADER), scope)
+    log_fields(request.scope)["caller"] = caller.key_id
+    services.limiter.take(caller.key_id)
+    return caller
+
+
 async def predict(request: Request) -> Response:
     services = _services_of(request)
+    await _caller(request, services, PREDICT)
     body = await read_body(request, services.settings.max_body_bytes)
     rows = parse_instances(media_type(request), body, services.schema)
     answer = await services.endpoint.invoke(to_csv(rows), len(rows))
@@ -66,7 +77,11 @@ async def predict(request: Request) -> Response:
 
 
 async def feedback(request: Request) -> Response:
+    """Counted only once per prediction id and only for a caller whose key holds the feedback scope."""
     services = _services_of(request)
+    caller = await _caller(request, services, FEEDBACK)
+    if services.feedback is None:
+        raise GatewayError(503, "feedback_unavailable", "this gateway has no feedback table")
     if media_type(request) != JSON:
         raise unsupported_media_type(media_type(request), (JSON,))
     prediction_id, label = parse_feedback(await read_body(request, services.settings.max_body_bytes))
@@ -76,6 +91,18 @@ async def feedback(request: Request) -> Response:
         raise GatewayError(422, "invalid_prediction_id", str(error)) from None
     except ExpiredPredictionId as error:
         raise GatewayError(422, "prediction_id_expired", str(error)) from None
+    now = int(time.time())
+    await services.feedback.record_once(
+        FeedbackRecord(
+            prediction_key=prediction_key(prediction_id),
+            variant=claims.variant,
+            predicted=claims.label,
+            truth=label,
+            key_id=caller.key_id,
+            received_at=now,
+            expires_at=claims.issued_at + services.settings.feedback_max_age_seconds,
+        )
+    )
     correct = claims.label == label
     services.metrics.record_feedback(claims.variant, correct)
     log_fields(request.scope).update(variant=claims.variant)
@@ -87,14 +114,10 @@ async def live(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
+    """The state only: endpoint names, statuses and failure reasons go to the log (`ReadinessProbe`)."""
     services = _services_of(request)
     readiness = await services.readiness.check()
-    body = {
-        "status": readiness.state,
-        "endpoint_name": services.settings.endpoint_name,
-        "endpoint_status": readiness.endpoint_status,
-        "detail": readiness.detail,
-    }
+    body = {"status": readiness.state}
     if readiness.ready:
         return _json(body)
     return _json(body, status=503, headers={"Retry-After": str(services.settings.retry_after_seconds)})

@@ -46,6 +46,11 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def prediction_key(token: str) -> str:
+    """The part that names one id uniquely: its signature (only meaningful for a token `verify` accepted)."""
+    return token.rsplit(".", 1)[-1]
+
+
 class PredictionIdSigner:
     def __init__(self, secret: bytes, max_age_seconds: int) -> None:
         self._secret = secret

@@ -14,6 +14,7 @@ that existed and stopped serving, or a DescribeEndpoint that fails, is not ready
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 SERVING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
 NOT_FOUND = "NotFound"
 BOOTSTRAP_STATUSES = frozenset({NOT_FOUND, "Creating"})
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,5 +89,14 @@ class ReadinessProbe:
                 readiness = readiness_of(await asyncio.to_thread(self._describe))
             except (BotoCoreError, ClientError) as error:
                 readiness = _failed_call(error)
+            self._log_change(readiness)
             self._cached = (self._clock(), readiness)
             return readiness
+
+    def _log_change(self, readiness: Readiness) -> None:
+        """Details (which can name roles and S3 URIs) are for the operator's log, once per change, never callers."""
+        if self._cached is not None and self._cached[1] == readiness:
+            return
+        level = logging.INFO if readiness.ready else logging.WARNING
+        fields = {"state": readiness.state, "endpoint_status": readiness.endpoint_status, "detail": readiness.detail}
+        logger.log(level, "readiness changed", extra={"fields": fields})

@@ -11,6 +11,7 @@ from .errors import GatewayError
 
 JSON = "application/json"
 CSV = "text/csv"
+MAX_LENGTH_DIGITS = 18
 
 
 def _too_large(limit: int) -> GatewayError:
@@ -21,7 +22,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     """Refuse on Content-Length when given, and count while reading when not (chunked uploads)."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        # Bounded before int(): Python refuses to convert integers of more than 4300 digits (ValueError).
+        if not (declared.isascii() and declared.isdigit()) or len(declared) > MAX_LENGTH_DIGITS:
             raise GatewayError(400, "invalid_content_length", "Content-Length is not a number")
         if int(declared) > limit:
             raise _too_large(limit)
@@ -50,7 +52,11 @@ def _refuse_constant(name: str) -> float:
 
 
 def load_json(body: bytes) -> Any:
+    """JSON or 400: a ValueError covers integers beyond Python's 4300-digit conversion limit, which json raises
+    as a plain ValueError rather than a JSONDecodeError."""
     try:
         return json.loads(body, parse_constant=_refuse_constant)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise GatewayError(400, "invalid_json", f"the body is not valid JSON: {error}") from None
+    except ValueError:
+        raise GatewayError(400, "invalid_json", "the body holds a number too long to read") from None

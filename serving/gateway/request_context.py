@@ -12,6 +12,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
@@ -21,6 +22,8 @@ REQUEST_ID_HEADER = b"x-request-id"
 REQUEST_ID_PATTERN = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 # Probes arrive every few seconds from each load-balancer node; they would drown the access log.
 QUIET_PREFIX = "/health/"
+# nginx's convention for "the client closed the connection before the answer": no response was sent.
+CLIENT_CLOSED = 499
 
 logger = logging.getLogger("gateway.access")
 
@@ -61,6 +64,9 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            status = CLIENT_CLOSED  # the caller went away mid-request: nothing to answer, nothing broken
+            log_fields(scope)["disconnected"] = True
         except Exception:
             logger.exception("unhandled error")
             if response_started:

@@ -18,6 +18,7 @@ import threading
 
 import uvicorn
 
+from .header_timeout import protocol_with_timeout
 from .json_logging import configure_logging
 from .settings import Settings
 
@@ -43,6 +44,7 @@ def _uvicorn_config(settings: Settings) -> uvicorn.Config:
         host=settings.host,
         port=settings.port,
         timeout_keep_alive=settings.keep_alive_seconds,
+        http=protocol_with_timeout(settings.header_read_timeout_seconds),
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         lifespan="on",
         access_log=False,  # the gateway writes its own, with the request id and the variant

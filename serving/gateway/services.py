@@ -13,17 +13,24 @@ import aiohttp
 import boto3
 from botocore.config import Config
 
+from .api_keys import ApiKeyVerifier, OpenAccess, dynamodb_fetch
 from .aws_signing import RuntimeSigner
 from .endpoint_client import EndpointClient, RetryPolicy
+from .feedback_store import FeedbackStore
 from .instances import FeatureSchema
 from .metrics import EmfMetrics
 from .prediction_id import PredictionIdSigner
+from .rate_limit import RateLimiter
 from .readiness import ReadinessProbe
 from .settings import Settings
 
 # DescribeEndpoint feeds a health check: one attempt of at most 3 s, inside the ALB's probe timeout (5 s by default);
 # the next probe is the retry.
 CONTROL_PLANE_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1, "mode": "standard"})
+# DynamoDB answers in milliseconds; a caller waits for key lookups and feedback writes, so fail fast and retry once.
+DYNAMODB_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,9 @@ class Services:
     ids: PredictionIdSigner
     metrics: EmfMetrics
     readiness: ReadinessProbe
+    access: ApiKeyVerifier | OpenAccess
+    limiter: RateLimiter
+    feedback: FeedbackStore | None
 
 
 def write_line(line: str) -> None:
@@ -53,6 +63,17 @@ async def open_services(settings: Settings, secret: bytes) -> AsyncIterator[Serv
     session = boto3.session.Session(region_name=settings.region)
     control_plane = session.client("sagemaker", config=CONTROL_PLANE_CONFIG)
     metrics = EmfMetrics(settings.metrics_namespace, settings.endpoint_name, write_line, settings.metrics_flush_seconds)
+    dynamodb = session.client("dynamodb", config=DYNAMODB_CONFIG)
+    access: ApiKeyVerifier | OpenAccess = (
+        OpenAccess()
+        if settings.allow_unauthenticated
+        else ApiKeyVerifier(dynamodb_fetch(dynamodb, settings.api_keys_table), settings.api_key_cache_seconds)
+    )
+    feedback = (
+        FeedbackStore(dynamodb, settings.feedback_table, settings.retry_after_seconds)
+        if settings.feedback_table
+        else None
+    )
     connector = aiohttp.TCPConnector(limit=settings.connection_pool_size, ttl_dns_cache=60)
     async with aiohttp.ClientSession(connector=connector) as http:
         services = Services(
@@ -76,6 +97,9 @@ async def open_services(settings: Settings, secret: bytes) -> AsyncIterator[Serv
                 lambda: control_plane.describe_endpoint(EndpointName=settings.endpoint_name),
                 settings.ready_cache_seconds,
             ),
+            access=access,
+            limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            feedback=feedback,
         )
         flusher = asyncio.create_task(_flush_periodically(metrics, settings.metrics_flush_seconds))
         # botocore's service models leave over 100,000 long-lived objects; left to the cyclic collector, each full

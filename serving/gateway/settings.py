@@ -18,6 +18,8 @@ ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 SAGEMAKER_PAYLOAD_LIMIT = 6 * 1024 * 1024
 TRUE_WORDS = frozenset({"1", "true", "yes"})
 FALSE_WORDS = frozenset({"", "0", "false", "no"})
+# DynamoDB's table-name rule.
+TABLE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
 
 Number = TypeVar("Number", int, float)
 
@@ -51,6 +53,15 @@ class Settings:
     # Above the ALB's 60 s idle timeout: the balancer, not the task, must close idle connections, or it may send a
     # request on a connection the task is closing and answer the caller 502.
     keep_alive_seconds: int = 75
+    # A connection must deliver a request's complete headers within this time (slow-header attacks hold workers).
+    header_read_timeout_seconds: float = 10.0
+    api_keys_table: str = ""
+    feedback_table: str = ""
+    # Only for a laptop or a test: no API keys, and then no feedback at all.
+    allow_unauthenticated: bool = False
+    api_key_cache_seconds: float = 60.0
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 100
 
 
 def _number(env: Mapping[str, str], name: str, parse: Callable[[str], Number], low: Number, high: Number) -> Number:
@@ -108,7 +119,20 @@ def _namespace(env: Mapping[str, str]) -> str:
     return namespace
 
 
+def _table(env: Mapping[str, str], name: str, required: bool) -> str:
+    table = env.get(name, "").strip()
+    if not table and required:
+        raise SettingsError(
+            f"{name} is required: the DynamoDB table the serving stack creates (ALLOW_UNAUTHENTICATED=true runs "
+            "without API keys and without feedback, outside AWS only)"
+        )
+    if table and not TABLE_NAME_PATTERN.match(table):
+        raise SettingsError(f"{name} {table!r} is not a DynamoDB table name")
+    return table
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
+    open_access = flag(env, "ALLOW_UNAUTHENTICATED")
     return Settings(
         endpoint_name=_endpoint_name(env),
         region=_region(env),
@@ -131,4 +155,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         port=_number(env, "PORT", int, 1024, 65535),
         workers=_number(env, "WORKERS", int, 1, 64),
         keep_alive_seconds=_number(env, "KEEP_ALIVE_SECONDS", int, 1, 4000),
+        header_read_timeout_seconds=_number(env, "HEADER_READ_TIMEOUT_SECONDS", float, 0.1, 300.0),
+        api_keys_table=_table(env, "API_KEYS_TABLE", required=not open_access),
+        feedback_table=_table(env, "FEEDBACK_TABLE", required=not open_access),
+        allow_unauthenticated=open_access,
+        api_key_cache_seconds=_number(env, "API_KEY_CACHE_SECONDS", float, 0.0, 3600.0),
+        rate_limit_per_second=_number(env, "RATE_LIMIT_PER_SECOND", float, 0.1, 100_000.0),
+        rate_limit_burst=_number(env, "RATE_LIMIT_BURST", int, 1, 1_000_000),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 
 SAGEMAKER_SERVICE = "sagemaker.amazonaws.com"
@@ -40,3 +40,48 @@ def commit_release(stack: Stack, repository_name: str) -> iam.PolicyStatement:
 def list_model_packages() -> iam.PolicyStatement:
     """sagemaker:ListModelPackages has no resource-level permissions, so its resource must be `*`."""
     return iam.PolicyStatement(actions=["sagemaker:ListModelPackages"], resources=["*"])
+
+
+# Application Auto Scaling's actions take no resource narrower than `*` for describing, and scalable-target ARNs
+# carry a random id unknown before registration, so the deploy step's scaling calls are granted on `*`.
+ENDPOINT_SCALING_ACTIONS = (
+    "application-autoscaling:RegisterScalableTarget",
+    "application-autoscaling:DeregisterScalableTarget",
+    "application-autoscaling:PutScalingPolicy",
+    "application-autoscaling:DeleteScalingPolicy",
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:DescribeScalingPolicies",
+)
+SCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
+
+
+def endpoint_scaling(stack: Stack, endpoint_name: str) -> list[iam.PolicyStatement]:
+    """What registering the endpoint's variant for target tracking needs (SageMaker's auto scaling prerequisites):
+    the scaling calls, the target-tracking alarms Application Auto Scaling creates under the caller's identity, and
+    the one service-linked role it uses to scale."""
+    return [
+        iam.PolicyStatement(actions=list(ENDPOINT_SCALING_ACTIONS), resources=["*"]),
+        iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"],
+            resources=[
+                stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name=f"TargetTracking-endpoint/{endpoint_name}/*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        ),
+        iam.PolicyStatement(
+            actions=["iam:CreateServiceLinkedRole"],
+            resources=[
+                stack.format_arn(
+                    service="iam",
+                    region="",
+                    resource="role",
+                    resource_name=f"aws-service-role/{SCALING_SERVICE}/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+                )
+            ],
+            conditions={"StringLike": {"iam:AWSServiceName": SCALING_SERVICE}},
+        ),
+    ]

@@ -32,6 +32,16 @@ def https_certificate_arn(stack: Stack, env_config: EnvironmentConfig) -> str | 
                 f"{env_config.region}, or certificate_parameter to an SSM parameter holding it "
                 "(HTTP-only is allowed outside production)"
             )
+        if env_config.serving.access.mode == "internet":
+            raise ConfigError(
+                f"{key}: an internet-facing gateway (serving.access.mode 'internet') carries API keys and serves "
+                "HTTPS only; set a certificate or use mode 'internal'"
+            )
+        if not env_config.serving.access.allow_http:
+            raise ConfigError(
+                f"{key}: no certificate, so the gateway would listen on plain HTTP; set a certificate, or choose "
+                f"HTTP explicitly with environments.{env_config.name}.serving.access.allow_http: true"
+            )
         return None
     parts = Arn.split(configured, ArnFormat.SLASH_RESOURCE_NAME)
     if parts.region != env_config.region:

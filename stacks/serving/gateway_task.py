@@ -21,6 +21,7 @@ from infra import iam_role
 from infra.config import EnvironmentConfig
 from infra.nag import acknowledge
 from infra.naming import Naming
+from stacks.serving.gateway_tables import GatewayTables
 from stacks.storage_stack import StorageStack
 
 # The build context; its .dockerignore decides what reaches the image and therefore the asset hash.
@@ -62,21 +63,24 @@ class GatewayTask(Construct):
         naming: Naming,
         env_config: EnvironmentConfig,
         storage: StorageStack,
+        tables: GatewayTables,
         removal: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        limits = env_config.serving.rate_limit
         self.task_role = iam.Role(
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal(
                 "ecs-tasks.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
             ),
-            description=f"Lets the {naming.prefix} gateway invoke {naming.endpoint} and nothing else",
+            description=f"Lets the {naming.prefix} gateway invoke {naming.endpoint}, read API keys, write feedback",
         )
         self.task_role.add_to_policy(
             iam.PolicyStatement(actions=list(ENDPOINT_ACTIONS), resources=[endpoint_arn(stack, naming)])
         )
+        tables.grant_gateway(self.task_role)
         self.execution_role = iam.Role(
             self,
             "ExecutionRole",
@@ -120,6 +124,10 @@ class GatewayTask(Construct):
                 "METRICS_NAMESPACE": METRICS_NAMESPACE,
                 # One uvicorn worker per vCPU: a single worker could never use a larger task's CPU.
                 "WORKERS": str(max(1, env_config.serving.cpu // CPU_UNITS_PER_VCPU)),
+                "API_KEYS_TABLE": tables.api_keys.table_name,
+                "FEEDBACK_TABLE": tables.feedback.table_name,
+                "RATE_LIMIT_PER_SECOND": str(limits.per_key_requests_per_second),
+                "RATE_LIMIT_BURST": str(limits.per_key_burst),
             },
             secrets={"PREDICTION_ID_SECRET": ecs.Secret.from_secrets_manager(self.secret)},
             logging=ecs.LogDrivers.aws_logs(stream_prefix=CONTAINER_NAME, log_group=self.log_group),
@@ -130,8 +138,8 @@ class GatewayTask(Construct):
         acknowledge(
             self.task_definition,
             "ECS2",
-            "The plain environment holds only the endpoint name, metrics namespace and worker count; the one secret "
-            "(PREDICTION_ID_SECRET) is injected from Secrets Manager.",
+            "The plain environment holds only names and limits (endpoint, tables, metrics namespace, worker count, "
+            "rate limit); the one secret (PREDICTION_ID_SECRET) is injected from Secrets Manager.",
         )
 
     def _prediction_id_secret(self, storage: StorageStack, removal: RemovalPolicy) -> secretsmanager.ISecret:

@@ -1,7 +1,11 @@
-"""The gateway's public front door: an internet-facing ALB with access logs and HTTPS when a certificate is set.
+"""The gateway's front door: an ALB, internal or internet-facing (`serving.access.mode`), with access logs and HTTPS
+when a certificate is set.
 
-Outside production, no certificate means one HTTP listener, announced as a synth warning so it is never silent;
-production refuses to synthesize without one (`certificate.https_certificate_arn`).
+An internal ALB sits in the private subnets and admits the VPC (and `access.allowed_cidrs`) only; an internet-facing
+one admits every address and relies on HTTPS, API keys and AWS WAF. Outside production, no certificate means one
+HTTP listener, chosen with `access.allow_http` and announced as a synth warning so it is never silent; production
+refuses to synthesize without one (`certificate.https_certificate_arn`). The health paths answer 404 at the
+listener: the ALB's own health checks reach the tasks directly, callers have no business there.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.nag import acknowledge
-from stacks.serving.network import PUBLIC_SUBNETS
+from stacks.serving.network import PRIVATE_SUBNETS, PUBLIC_SUBNETS, VPC_CIDR
 
 HTTP_PORT = 80
 HTTPS_PORT = 443
 ACCESS_LOG_PREFIX = "alb"
 HTTP_ONLY_WARNING = "serving:http-only-listener"
+HEALTH_PATHS = "/health/*"
+HIDDEN_HEALTH_BODY = '{"error": {"code": "not_found", "message": "not found"}}'
 
 
 class GatewayLoadBalancer(Construct):
@@ -34,25 +40,34 @@ class GatewayLoadBalancer(Construct):
         access_logs_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
+        access = env_config.serving.access
+        self.internet_facing = access.mode == "internet"
         security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
             vpc=vpc,
-            description="Inference gateway load balancer: listener ports from the internet, egress to tasks only",
+            description=f"Inference gateway load balancer ({access.mode}): listener ports, egress to tasks only",
             allow_all_outbound=False,
         )
-        acknowledge(
-            security_group,
-            "EC23",
-            "The inference gateway is a public API: only its listener ports are open, and the tasks behind it accept "
-            "traffic from this load balancer alone.",
+        if self.internet_facing:
+            acknowledge(
+                security_group,
+                "EC23",
+                "serving.access.mode is 'internet': only the listener ports are open, every request to the API needs "
+                "an API key over HTTPS and passes AWS WAF, and the tasks accept traffic from this load balancer alone.",
+            )
+        # Internal: the VPC and the configured networks; internet: everyone (through WAF and API keys).
+        self.callers = (
+            [ec2.Peer.any_ipv4()]
+            if self.internet_facing
+            else [ec2.Peer.ipv4(VPC_CIDR), *(ec2.Peer.ipv4(cidr) for cidr in access.allowed_cidrs)]
         )
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,
             "Alb",
             vpc=vpc,
-            vpc_subnets=PUBLIC_SUBNETS,
-            internet_facing=True,
+            vpc_subnets=PUBLIC_SUBNETS if self.internet_facing else PRIVATE_SUBNETS,
+            internet_facing=self.internet_facing,
             security_group=security_group,
             deletion_protection=env_config.is_production,
             drop_invalid_header_fields=True,
@@ -60,6 +75,14 @@ class GatewayLoadBalancer(Construct):
         self._deliver_access_logs(access_logs_bucket)
         self.scheme = "https" if certificate_arn else "http"
         self.listener = self._listener(certificate_arn)
+        self.listener.add_action(
+            "HideHealth",
+            priority=1,
+            conditions=[elbv2.ListenerCondition.path_patterns([HEALTH_PATHS])],
+            action=elbv2.ListenerAction.fixed_response(
+                404, content_type="application/json", message_body=HIDDEN_HEALTH_BODY
+            ),
+        )
 
     def _deliver_access_logs(self, bucket: s3.IBucket) -> None:
         """Access logs into the storage stack's server-access-log bucket (ALB logs accept SSE-S3 buckets only).
@@ -79,16 +102,24 @@ class GatewayLoadBalancer(Construct):
                 protocol=elbv2.ApplicationProtocol.HTTPS,
                 certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)],
                 ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-                open=True,
+                open=False,
             )
-            self.load_balancer.add_redirect(source_port=HTTP_PORT, target_port=HTTPS_PORT)
+            self.load_balancer.add_redirect(source_port=HTTP_PORT, target_port=HTTPS_PORT, open=False)
+            self._admit(HTTPS_PORT, HTTP_PORT)
             return listener
         listener = self.load_balancer.add_listener(
-            "Http", port=HTTP_PORT, protocol=elbv2.ApplicationProtocol.HTTP, open=True
+            "Http", port=HTTP_PORT, protocol=elbv2.ApplicationProtocol.HTTP, open=False
         )
+        self._admit(HTTP_PORT)
         Annotations.of(listener).add_warning_v2(
             HTTP_ONLY_WARNING,
-            "The gateway listens on plain HTTP because serving.certificate_arn is empty; this is accepted outside "
-            "production only. Set an ACM certificate ARN to serve HTTPS with an HTTP->HTTPS redirect.",
+            "The gateway listens on plain HTTP (serving.access.allow_http is true and no certificate is set): API "
+            "keys and ground truth cross the network in clear text. Accepted outside production and for internal "
+            "load balancers only; set an ACM certificate to serve HTTPS with an HTTP->HTTPS redirect.",
         )
         return listener
+
+    def _admit(self, *ports: int) -> None:
+        for peer in self.callers:
+            for port in ports:
+                self.load_balancer.connections.allow_from(peer, ec2.Port.tcp(port), "gateway callers")

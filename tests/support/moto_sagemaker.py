@@ -58,6 +58,8 @@ class _InFlight:
     deployment_config: dict[str, Any] | None
     plan: PlannedUpdate
     polls_left: int
+    # Variant name -> instance count kept by RetainAllVariantProperties (unless DesiredInstanceCount is excluded).
+    retained_counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -136,6 +138,8 @@ def update_endpoint(
     endpoint_name: str,
     endpoint_config_name: str,
     deployment_config: dict[str, Any] | None,
+    retain_all_variant_properties: bool | None = None,
+    exclude_retained_variant_properties: list[dict[str, str]] | None = None,
 ) -> str:
     endpoint = _endpoint(self, endpoint_name)
     if endpoint.endpoint_status not in ("InService", "UpdateRollbackFailed"):
@@ -150,10 +154,20 @@ def update_endpoint(
     request = {"EndpointName": endpoint_name, "EndpointConfigName": endpoint_config_name}
     if deployment_config:
         request["DeploymentConfig"] = deployment_config
+    excluded = {item["VariantPropertyType"] for item in exclude_retained_variant_properties or []}
+    if retain_all_variant_properties:
+        request["RetainAllVariantProperties"] = True
+        if exclude_retained_variant_properties:
+            request["ExcludeRetainedVariantProperties"] = exclude_retained_variant_properties
+    retained = (
+        {variant["VariantName"]: variant["CurrentInstanceCount"] for variant in endpoint.production_variants}
+        if retain_all_variant_properties and "DesiredInstanceCount" not in excluded
+        else {}
+    )
     updates.requests.append(request)
     queued = updates.plans[endpoint_name]
     plan = queued.popleft() if queued else PlannedUpdate()
-    updates.in_flight[endpoint_name] = _InFlight(endpoint_config_name, deployment_config, plan, plan.polls)
+    updates.in_flight[endpoint_name] = _InFlight(endpoint_config_name, deployment_config, plan, plan.polls, retained)
     endpoint.endpoint_status = "Updating"
     endpoint.failure_reason = None
     endpoint.last_modified_time = utcnow()
@@ -189,6 +203,10 @@ def _advance(backend: SageMakerModelBackend, endpoint: FakeEndpoint) -> None:
     endpoint.last_modified_time = utcnow()
     if flight.plan.outcome == "succeed":
         _serve(endpoint, _config(backend, flight.config_name))
+        for variant in endpoint.production_variants:
+            if variant["VariantName"] in flight.retained_counts:
+                count = flight.retained_counts[variant["VariantName"]]
+                variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"] = count
         endpoint.last_deployment_config = flight.deployment_config
         endpoint.endpoint_status = "InService"
     elif flight.plan.outcome == "rollback":
@@ -277,6 +295,8 @@ def _response_update_endpoint(self: SageMakerResponse) -> ActionResult:
         endpoint_name=self._get_param("EndpointName"),
         endpoint_config_name=self._get_param("EndpointConfigName"),
         deployment_config=self._get_param("DeploymentConfig"),
+        retain_all_variant_properties=self._get_param("RetainAllVariantProperties"),
+        exclude_retained_variant_properties=self._get_param("ExcludeRetainedVariantProperties"),
     )
     return ActionResult({"EndpointArn": arn})
 

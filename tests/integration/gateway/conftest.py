@@ -16,6 +16,8 @@ from tests.integration.gateway.gateway_harness import (
     SECRET,
     STUB_VARIANTS,
     Gateway,
+    GatewayAccess,
+    gateway_access,
     gateway_environment,
     running_gateway,
 )
@@ -26,6 +28,11 @@ from tests.support.aws import MotoServer, moto_server
 def moto() -> Iterator[MotoServer]:
     with moto_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def access(moto: MotoServer) -> GatewayAccess:
+    return gateway_access(moto)
 
 
 @pytest.fixture(scope="session")
@@ -47,15 +54,17 @@ def stub(stub_behaviour: StubBehaviour, stub_url: str) -> StubBehaviour:
 
 
 @pytest.fixture(scope="session")
-def gateway(moto: MotoServer, stub_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    env = gateway_environment(moto, stub_url, PREDICTION_ID_SECRET=SECRET, WORKERS="2")
-    with running_gateway(env, tmp_path_factory.mktemp("gateway") / "stdout.log") as running:
+def gateway(
+    moto: MotoServer, stub_url: str, access: GatewayAccess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    env = gateway_environment(moto, stub_url, access, PREDICTION_ID_SECRET=SECRET, WORKERS="2")
+    with running_gateway(env, tmp_path_factory.mktemp("gateway") / "stdout.log", access.api_key) as running:
         yield running
 
 
 @pytest.fixture(scope="session")
-def peer(moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def peer(moto: MotoServer, access: GatewayAccess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     arn = moto.client("secretsmanager").create_secret(Name="gateway-it-signing-key", SecretString=SECRET)["ARN"]
-    env = gateway_environment(moto, moto.url, PREDICTION_ID_SECRET_ARN=arn)
-    with running_gateway(env, tmp_path_factory.mktemp("peer") / "stdout.log") as running:
+    env = gateway_environment(moto, moto.url, access, PREDICTION_ID_SECRET_ARN=arn)
+    with running_gateway(env, tmp_path_factory.mktemp("peer") / "stdout.log", access.api_key) as running:
         yield running

@@ -18,11 +18,13 @@ from typing import Any
 import httpx
 
 from tests.support.aws import REGION, MotoServer
+from tests.support.gateway_tables import create_gateway_tables, issue_test_key
 
 ROOT = Path(__file__).resolve().parents[3]
 ENDPOINT = "gateway-it-endpoint"
 SECRET = "integration-test-signing-key-for-prediction-ids"
 STUB_VARIANTS = ("v1", "v2")
+TABLE_PREFIX = "gateway-it"
 START_TIMEOUT = 30.0
 WAIT_TIMEOUT = 10.0
 
@@ -43,14 +45,28 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT_TI
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@dataclass(frozen=True)
+class GatewayAccess:
+    """The moto tables a gateway authenticates against and records feedback in, and keys issued there."""
+
+    keys_table: str
+    feedback_table: str
+    api_key: str  # predict and feedback
+    predict_only_key: str
+
+
 @dataclass
 class Gateway:
     url: str
     log: Path
     process: subprocess.Popen[bytes]
+    api_key: str | None = None
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=10)
+    def client(self, api_key: str | None = None, authenticated: bool = True) -> httpx.Client:
+        """A client that sends the gateway's API key (or `api_key`), or none when not `authenticated`."""
+        key = api_key or self.api_key
+        headers = {"X-Api-Key": key} if authenticated and key else {}
+        return httpx.Client(base_url=self.url, timeout=10, headers=headers)
 
     def lines(self) -> list[str]:
         return self.log.read_text().splitlines()
@@ -76,7 +92,20 @@ class Gateway:
         return wait_until(reached, f"metrics {expected} for variant {variant}")
 
 
-def gateway_environment(moto: MotoServer, runtime_url: str, **overrides: str) -> dict[str, str]:
+def gateway_access(moto: MotoServer) -> GatewayAccess:
+    dynamodb = moto.client("dynamodb")
+    keys_table, feedback_table = create_gateway_tables(dynamodb, TABLE_PREFIX)
+    return GatewayAccess(
+        keys_table,
+        feedback_table,
+        issue_test_key(dynamodb, keys_table, "predict", "feedback"),
+        issue_test_key(dynamodb, keys_table, "predict", name="predict-only"),
+    )
+
+
+def gateway_environment(
+    moto: MotoServer, runtime_url: str, access: GatewayAccess | None = None, **overrides: str
+) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "PREDICTION_ID_"))}
     env.update(moto.environment())
     env.update(
@@ -87,7 +116,7 @@ def gateway_environment(moto: MotoServer, runtime_url: str, **overrides: str) ->
         PORT=str(_free_port()),
         FEATURE_COUNT="8",
         MAX_INSTANCES="10",
-        MAX_BODY_BYTES="4096",
+        MAX_BODY_BYTES="8192",
         ENDPOINT_TIMEOUT_SECONDS="1.0",
         ENDPOINT_MAX_ATTEMPTS="2",
         RETRY_BACKOFF_SECONDS="0.01",
@@ -95,7 +124,13 @@ def gateway_environment(moto: MotoServer, runtime_url: str, **overrides: str) ->
         READY_CACHE_SECONDS="0.1",
         METRICS_FLUSH_SECONDS="0.05",
         FEEDBACK_MAX_AGE_SECONDS="3600",
+        HEADER_READ_TIMEOUT_SECONDS="1.0",
+        # The tables `gateway_access` creates; a gateway starts without them and fails only the calls that need them.
+        API_KEYS_TABLE=f"{TABLE_PREFIX}-gateway-api-keys",
+        FEEDBACK_TABLE=f"{TABLE_PREFIX}-gateway-feedback",
     )
+    if access is not None:
+        env.update(API_KEYS_TABLE=access.keys_table, FEEDBACK_TABLE=access.feedback_table)
     env.update(overrides)
     return env
 
@@ -107,13 +142,13 @@ def run_gateway_command(env: Mapping[str, str], timeout: float = START_TIMEOUT) 
 
 
 @contextmanager
-def running_gateway(env: Mapping[str, str], log: Path) -> Iterator[Gateway]:
+def running_gateway(env: Mapping[str, str], log: Path, api_key: str | None = None) -> Iterator[Gateway]:
     url = f"http://127.0.0.1:{env['PORT']}"
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "gateway"], env=dict(env), cwd=ROOT / "serving", stdout=output, stderr=output
         )
-    gateway = Gateway(url, log, process)
+    gateway = Gateway(url, log, process, api_key)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sagemaker.models import sagemaker_backends
 
 from tests.integration.gateway.gateway_harness import ENDPOINT, Gateway, wait_until
 from tests.support.aws import REGION, MotoServer
@@ -41,37 +44,56 @@ def _ready(gateway: Gateway) -> httpx.Response:
     return httpx.get(f"{gateway.url}/health/ready", timeout=10)
 
 
-def _ready_with(gateway: Gateway, field: str, value: str) -> httpx.Response | None:
-    response = _ready(gateway)
-    return response if response.json()[field] == value else None
+def _changes(gateway: Gateway) -> list[dict[str, Any]]:
+    return [line for line in map(json.loads, gateway.lines()) if line.get("message") == "readiness changed"]
+
+
+def _readiness_logged(gateway: Gateway, endpoint_status: str, since: int = 0) -> dict[str, Any] | None:
+    """Probe, then the first 'readiness changed' line after `since` that names `endpoint_status` (each worker logs
+    its own changes): details live in the log only."""
+    _ready(gateway)
+    return next((line for line in _changes(gateway)[since:] if line["endpoint_status"] == endpoint_status), None)
 
 
 def test_readiness_follows_the_endpoint(gateway: Gateway, sm: Any) -> None:
     absent = _ready(gateway)  # before the first model: up, so that `cdk deploy` of the gateway can finish
-    assert absent.status_code == 200
-    assert (absent.json()["status"], absent.json()["endpoint_status"]) == ("awaiting_endpoint", "NotFound")
+    assert (absent.status_code, absent.json()) == (200, {"status": "awaiting_endpoint"})
+    assert wait_until(lambda: _readiness_logged(gateway, "NotFound"), "the bootstrap state in the log")
 
     _create_config(sm, "config-v1")
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v1")
-    ready = wait_until(lambda: _ready_with(gateway, "status", "ready"), "the gateway to become ready")
-    assert ready.json() == {
-        "status": "ready",
-        "endpoint_name": ENDPOINT,
-        "endpoint_status": "InService",
-        "detail": "the endpoint takes traffic",
-    }
+    wait_until(lambda: _ready(gateway).json()["status"] == "ready", "the gateway to become ready")
+    assert _ready(gateway).json() == {"status": "ready"}
 
     # A deployment in progress keeps serving: the gateway must stay ready through it.
     _create_config(sm, "config-v2")
     endpoint_updates(REGION).plan(ENDPOINT, "succeed", polls=10_000)
+    since = len(_changes(gateway))
     sm.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v2")
-    updating = wait_until(lambda: _ready_with(gateway, "endpoint_status", "Updating"), "the update to be seen")
-    assert updating.status_code == 200
+    wait_until(lambda: _readiness_logged(gateway, "Updating", since), "the update to be seen")
+    assert _ready(gateway).json() == {"status": "ready"}
 
+    since = len(_changes(gateway))
     sm.delete_endpoint(EndpointName=ENDPOINT)
-    gone = wait_until(lambda: _ready_with(gateway, "endpoint_status", "NotFound"), "the deletion to be seen")
-    assert (gone.status_code, gone.json()["status"]) == (200, "awaiting_endpoint")
+    wait_until(lambda: _readiness_logged(gateway, "NotFound", since), "the deletion to be seen")
+    gone = _ready(gateway)
+    assert (gone.status_code, gone.json()) == (200, {"status": "awaiting_endpoint"})
     assert httpx.get(f"{gateway.url}/health/live", timeout=10).json() == {"status": "live"}
+
+
+def test_a_failed_endpoint_is_not_ready_without_saying_why_to_the_caller(gateway: Gateway, sm: Any) -> None:
+    """FailureReason names roles and S3 URIs: the operator reads it in the log, the caller sees a state."""
+    _create_config(sm, "config-v3")
+    since = len(_changes(gateway))
+    sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v3")
+    endpoint = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].endpoints[ENDPOINT]  # the server runs in this process
+    endpoint.endpoint_status = "Failed"
+    endpoint.failure_reason = "CannotStartContainerError: arn:aws:iam::123456789012:role/secret-role s3://bucket/model"
+    failed = wait_until(lambda: _readiness_logged(gateway, "Failed", since), "the failure in the log")
+    answer = _ready(gateway)
+    assert (answer.status_code, answer.json()) == (503, {"status": "not_ready"})
+    assert ENDPOINT not in answer.text and "arn:" not in answer.text
+    assert failed["level"] == "WARNING" and failed["detail"]
 
 
 def test_predictions_answered_by_moto_runtime(peer: Gateway, moto: MotoServer, sm: Any) -> None:

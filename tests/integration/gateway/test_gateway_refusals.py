@@ -51,7 +51,9 @@ CSV = {"Content-Type": "text/csv"}
         (b"\xff\xfe,1\n", CSV, 400, "invalid_csv", "UTF-8"),
         ("<instances/>", {"Content-Type": "application/xml"}, 415, "unsupported_media_type", "application/json"),
         ("1,1,0,1,0,0,1,1", {}, 415, "unsupported_media_type", "(none)"),
-        ("x" * 5000, JSON, 413, "payload_too_large", "4096 bytes"),
+        ("x" * 9000, JSON, 413, "payload_too_large", "8192 bytes"),
+        # More digits than Python converts to int (4300): once an unhandled ValueError, a 500.
+        ('{"instances": [[' + "9" * 4301 + ", 1, 0, 1, 0, 0, 1, 1]]}", JSON, 400, "invalid_json", "too long"),
     ],
 )
 def test_bad_input_is_a_4xx_that_names_the_problem(

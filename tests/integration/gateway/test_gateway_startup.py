@@ -27,6 +27,9 @@ UNREACHABLE = "http://127.0.0.1:9"
         ({"ALLOW_DEV_SECRET": "true", "FEATURE_COUNT": "eight"}, "FEATURE_COUNT must be an integer"),
         ({"ALLOW_DEV_SECRET": "true", "SCORE_THRESHOLD": "1.5"}, "SCORE_THRESHOLD must be a number between 0.0"),
         ({"ALLOW_DEV_SECRET": "true", "MAX_BODY_BYTES": "10000000"}, "MAX_BODY_BYTES"),
+        ({"ALLOW_DEV_SECRET": "true", "API_KEYS_TABLE": ""}, "API_KEYS_TABLE is required"),
+        ({"ALLOW_DEV_SECRET": "true", "FEEDBACK_TABLE": "a b"}, "FEEDBACK_TABLE 'a b' is not a DynamoDB table name"),
+        ({"ALLOW_DEV_SECRET": "true", "ALLOW_UNAUTHENTICATED": "perhaps"}, "ALLOW_UNAUTHENTICATED"),
     ],
 )
 def test_an_unsafe_configuration_stops_the_container(moto: MotoServer, overrides: dict[str, str], named: str) -> None:

@@ -6,12 +6,20 @@ import pytest
 
 from serving.gateway.settings import Settings, SettingsError, load_settings
 
-BASE = {"ENDPOINT_NAME": "my-mlops-dev-endpoint", "AWS_REGION": "ap-northeast-2"}
+TABLES = {"API_KEYS_TABLE": "my-mlops-dev-gateway-api-keys", "FEEDBACK_TABLE": "my-mlops-dev-gateway-feedback"}
+BASE = {"ENDPOINT_NAME": "my-mlops-dev-endpoint", "AWS_REGION": "ap-northeast-2", **TABLES}
 
 
 def test_defaults_follow_the_serving_contract() -> None:
     settings = load_settings(BASE)
-    assert settings == Settings(endpoint_name="my-mlops-dev-endpoint", region="ap-northeast-2")
+    assert settings == Settings(
+        endpoint_name="my-mlops-dev-endpoint",
+        region="ap-northeast-2",
+        api_keys_table=TABLES["API_KEYS_TABLE"],
+        feedback_table=TABLES["FEEDBACK_TABLE"],
+    )
+    assert not settings.allow_unauthenticated
+    assert 0 < settings.header_read_timeout_seconds < settings.keep_alive_seconds
     assert (settings.metrics_namespace, settings.feature_count, settings.score_threshold) == (
         "SafeDeploy/Gateway", 8, 0.5,
     )  # fmt: skip
@@ -28,7 +36,7 @@ def test_values_are_read_and_typed() -> None:
 
 
 def test_the_region_falls_back_to_the_sdk_default_variable() -> None:
-    assert load_settings({"ENDPOINT_NAME": "e", "AWS_DEFAULT_REGION": "us-east-1"}).region == "us-east-1"
+    assert load_settings({"ENDPOINT_NAME": "e", "AWS_DEFAULT_REGION": "us-east-1", **TABLES}).region == "us-east-1"
 
 
 @pytest.mark.parametrize(
@@ -46,9 +54,19 @@ def test_the_region_falls_back_to_the_sdk_default_variable() -> None:
         ({"METRICS_NAMESPACE": "AWS/SageMaker"}, "must be at most 255 characters and not start with AWS/"),
         ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got 'verbose'"),
         ({"PORT": "80"}, "PORT must be an integer between 1024 and 65535"),
+        ({"API_KEYS_TABLE": ""}, "API_KEYS_TABLE is required"),
+        ({"FEEDBACK_TABLE": ""}, "FEEDBACK_TABLE is required"),
+        ({"FEEDBACK_TABLE": "x"}, "FEEDBACK_TABLE 'x' is not a DynamoDB table name"),
+        ({"RATE_LIMIT_PER_SECOND": "0"}, "RATE_LIMIT_PER_SECOND must be a number between 0.1"),
+        ({"HEADER_READ_TIMEOUT_SECONDS": "0"}, "HEADER_READ_TIMEOUT_SECONDS"),
     ],
 )
 def test_a_wrong_value_names_the_variable(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as raised:
         load_settings({**BASE, **overrides})
     assert message in str(raised.value)
+
+
+def test_running_without_api_keys_is_an_explicit_choice_that_also_turns_feedback_off() -> None:
+    settings = load_settings({"ENDPOINT_NAME": "e", "AWS_REGION": "us-east-1", "ALLOW_UNAUTHENTICATED": "true"})
+    assert settings.allow_unauthenticated and settings.feedback_table == ""

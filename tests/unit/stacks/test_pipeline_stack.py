@@ -434,3 +434,30 @@ def test_synth_stops_on_an_unsupported_promotion(cdk_context: dict[str, Any], tm
     context["environments"]["prod"]["promotes_to"] = "dev"
     with pytest.raises(ValueError, match="does not train"):
         synth_app(context, tmp_path)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_deploy_step_may_keep_endpoint_autoscaling_and_nothing_broader(
+    pipeline: dict[str, Template], env: str
+) -> None:
+    statements = build_role_statements(pipeline[env])
+    scaling = [s for s in statements if any(a.startswith("application-autoscaling:") for a in as_list(s["Action"]))]
+    (statement,) = scaling
+    assert sorted(as_list(statement["Action"])) == sorted(
+        f"application-autoscaling:{verb}"
+        for verb in (
+            "RegisterScalableTarget",
+            "DeregisterScalableTarget",
+            "PutScalingPolicy",
+            "DeleteScalingPolicy",
+            "DescribeScalableTargets",
+            "DescribeScalingPolicies",
+        )
+    )
+    (linked_role,) = [s for s in statements if "iam:CreateServiceLinkedRole" in as_list(s["Action"])]
+    assert linked_role["Condition"] == {
+        "StringLike": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}
+    }
+    assert arn_text(linked_role["Resource"]).endswith("AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")
+    (alarms,) = [s for s in statements if "cloudwatch:PutMetricAlarm" in as_list(s["Action"])]
+    assert arn_text(alarms["Resource"]).endswith(f":alarm:TargetTracking-endpoint/my-mlops-{env}-endpoint/*")

@@ -109,17 +109,26 @@ def test_vpc_flow_logs_capture_all_traffic(serving: dict[str, Template], env: st
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_s3_is_reached_through_a_gateway_endpoint_from_private_subnets(
+def test_s3_and_dynamodb_are_reached_through_gateway_endpoints_from_private_subnets(
     serving: dict[str, Template], stages: dict[str, EnvironmentStage], env: str
 ) -> None:
-    endpoint = only(serving[env].find_resources("AWS::EC2::VPCEndpoint"))
-    assert endpoint["VpcEndpointType"] == "Gateway"
-    assert endpoint["ServiceName"]["Fn::Join"][1][-1] == ".s3"
+    endpoints = serving[env].find_resources("AWS::EC2::VPCEndpoint").values()
+    gateways = [e["Properties"] for e in endpoints if e["Properties"]["VpcEndpointType"] == "Gateway"]
+    assert sorted(e["ServiceName"]["Fn::Join"][1][-1] for e in gateways) == [".dynamodb", ".s3"]
     private_tables = [
         {"Ref": Stack.of(subnet).get_logical_id(subnet.node.find_child("RouteTable"))}
         for subnet in stages[env].serving.network.vpc.private_subnets
     ]
-    assert endpoint["RouteTableIds"] == private_tables
+    assert all(endpoint["RouteTableIds"] == private_tables for endpoint in gateways)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_apis_the_tasks_call_have_private_interface_endpoints(serving: dict[str, Template], env: str) -> None:
+    endpoints = serving[env].find_resources("AWS::EC2::VPCEndpoint").values()
+    interfaces = [e["Properties"] for e in endpoints if e["Properties"]["VpcEndpointType"] == "Interface"]
+    services = sorted(json.dumps(e["ServiceName"]).split(".")[-1].strip('"]}') for e in interfaces)
+    assert services == ["api", "api", "dkr", "logs", "runtime", "secretsmanager"]  # ecr.api, sagemaker.api ...
+    assert all(e["PrivateDnsEnabled"] is True for e in interfaces)
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -180,7 +189,11 @@ def test_autoscaling_tracks_targets_between_desired_and_max_count(
 def test_task_role_may_only_invoke_and_describe_its_own_endpoint(
     serving: dict[str, Template], stages: dict[str, EnvironmentStage], env: str
 ) -> None:
-    (statement,) = policy_statements(serving[env], stages[env].serving.gateway.task_role)
+    (statement,) = [
+        statement
+        for statement in policy_statements(serving[env], stages[env].serving.gateway.task_role)
+        if "sagemaker:InvokeEndpoint" in statement["Action"]
+    ]
     assert sorted(statement["Action"]) == ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"]
     arn = statement["Resource"]["Fn::Join"][1]
     assert arn[-1] == f":endpoint/my-mlops-{env}-endpoint"
@@ -224,7 +237,11 @@ def test_log_groups_keep_the_environment_retention(serving: dict[str, Template],
         props["LogGroupName"]: props["RetentionInDays"]
         for props in (group["Properties"] for group in serving[env].find_resources("AWS::Logs::LogGroup").values())
     }
-    assert groups == {f"my-mlops-{env}-GatewayLogs": days, f"my-mlops-{env}-VpcFlowLogs": days}
+    assert groups == {
+        f"my-mlops-{env}-GatewayLogs": days,
+        f"my-mlops-{env}-VpcFlowLogs": days,
+        f"aws-waf-logs-my-mlops-{env}-gateway": days,
+    }
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -297,9 +314,20 @@ def test_tasks_accept_traffic_from_the_load_balancer_only_and_send_https_only(
         for rule in ingress
         if rule["GroupId"] == task_group_id
     ] == [(8080, 8080, alb_group_id)]
-    groups = serving[env].find_resources("AWS::EC2::SecurityGroup")
-    egress = groups[stack.get_logical_id(task_group.node.default_child)]["Properties"]["SecurityGroupEgress"]
-    assert [(rule["CidrIp"], rule["FromPort"], rule["ToPort"]) for rule in egress] == [("0.0.0.0/0", 443, 443)]
+    egress = [
+        rule["Properties"]
+        for rule in serving[env].find_resources("AWS::EC2::SecurityGroupEgress").values()
+        if rule["Properties"]["GroupId"] == task_group_id
+    ]
+    endpoint_group = stack.egress.endpoint_group
+    endpoint_group_id = {"Fn::GetAtt": [stack.get_logical_id(endpoint_group.node.default_child), "GroupId"]}
+    assert {(rule["FromPort"], rule["ToPort"]) for rule in egress} == {(443, 443)}
+    assert [rule["DestinationSecurityGroupId"] for rule in egress if "DestinationSecurityGroupId" in rule] == [
+        endpoint_group_id
+    ]
+    prefix_lists = [rule["DestinationPrefixListId"] for rule in egress if "DestinationPrefixListId" in rule]
+    assert len(prefix_lists) == 2 and all("Fn::GetAtt" in pl for pl in prefix_lists)  # S3, DynamoDB (looked up)
+    assert not [rule for rule in egress if "CidrIp" in rule]  # no more 443 to 0.0.0.0/0
 
 
 def test_dev_without_certificate_serves_http_with_a_warning(

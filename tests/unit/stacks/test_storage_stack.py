@@ -97,6 +97,8 @@ def test_every_runtime_parameter_is_published(storage: dict[str, Template], env:
     expected = {f"/my-mlops/{env}/{key.value}" for key in Param} - {
         f"/my-mlops/{env}/{Param.FEATURE_GROUP_NAME.value}",  # only with a feature group
         f"/my-mlops/{env}/{Param.DEPLOYMENT_CONFIG.value}",  # published by the guardrails stack
+        f"/my-mlops/{env}/{Param.GATEWAY_API_KEYS_TABLE.value}",  # published by the serving stack, with its tables
+        f"/my-mlops/{env}/{Param.GATEWAY_FEEDBACK_TABLE.value}",
     }
     assert published >= expected
     storage[env].has_resource_properties(
