@@ -79,7 +79,9 @@ def deploy_package(
     with scaling_kept:
         config_name, action = _start(sm, live, names, package, target, waiter)
         share = settings.traffic_share().describe()
-        waiter.progress(f"deploying {config_name} to {live.name}: {share}{_fleet(live)}")
+        waiter.progress(f"deploying {config_name} to {live.name}: {share}")
+        if fleet := _fleet(live):
+            waiter.progress(f"autoscaling keeps the fleet{fleet}: each step is whole instances of it")
         expect_live(waiter.until_settled(live.name), live.name, config_name, previous=live.config_name)
     if action is DeployAction.UPDATED:
         _record_release(sm, live, package.arn)
