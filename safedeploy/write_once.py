@@ -45,12 +45,20 @@ def _refuse_existing(error: ClientError, bucket: str, key: str) -> None:
     raise error
 
 
-def put_new_object(s3: Any, *, bucket: str, key: str, body: bytes, **extra: Any) -> str:
-    """Create `key` or fail with AlreadyWritten; returns its URI."""
+def put_new_object(s3: Any, *, bucket: str, key: str, body: bytes, same_body_ok: bool = False, **extra: Any) -> str:
+    """Create `key` or fail with AlreadyWritten; returns its URI.
+
+    `same_body_ok`: a key that already holds exactly `body` is success (a retried or replayed writer), anything
+    else there is still refused.
+    """
     try:
         s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*", **extra)
     except ClientError as error:
-        _refuse_existing(error, bucket, key)
+        try:
+            _refuse_existing(error, bucket, key)
+        except AlreadyWritten:
+            if not (same_body_ok and s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body):
+                raise
     return f"s3://{bucket}/{key}"
 
 

@@ -42,9 +42,12 @@ def rolled_back_before(s3: Any, bucket: str, endpoint_name: str, deployment_id: 
 
 
 def write_record(s3: Any, bucket: str, key: str, record: Mapping[str, Any]) -> str:
-    """Write-once; the bucket's default encryption (the environment's KMS key) applies; the body is strict JSON."""
+    """Write-once; the bucket's default encryption (the environment's KMS key) applies; the body is strict JSON.
+
+    A replayed minute that reaches the same verdict finds its own record and succeeds; a different one is refused.
+    """
     body = json.dumps(record, indent=2, sort_keys=True, allow_nan=False).encode()
-    return put_new_object(s3, bucket=bucket, key=key, body=body, ContentType="application/json")
+    return put_new_object(s3, bucket=bucket, key=key, body=body, same_body_ok=True, ContentType="application/json")
 
 
 def publish_metrics(

@@ -32,6 +32,8 @@ def body(s3: Any, key: str) -> bytes:
 def test_a_record_is_never_replaced(s3: Any) -> None:
     key = "decisions/e/d/20260101T000000Z-CONTINUE.json"
     assert write_record(s3, BUCKET, key, {"decision": "CONTINUE"}) == f"s3://{BUCKET}/{key}"
+    # A replayed minute with the same verdict finds its own record; a different verdict is refused.
+    assert write_record(s3, BUCKET, key, {"decision": "CONTINUE"}) == f"s3://{BUCKET}/{key}"
     with pytest.raises(AlreadyWritten, match=f"^s3://{BUCKET}/{key} already exists; decisions/ is write-once"):
         write_record(s3, BUCKET, key, {"decision": "PROMOTE"})
     assert b'"CONTINUE"' in body(s3, key)
