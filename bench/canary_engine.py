@@ -8,6 +8,10 @@ repeated z tests, and the textbook schedule alpha / sqrt(K / i). The false-posit
 and the power and average sample number (ASN, candidate samples, relative to the fixed test's n) under the design
 effect, the difference the fixed test detects with the design power. Then the same through `canary_verdict` on
 per-minute CloudWatch-style aggregates, the exact design factors, and the timings the Lambda cares about.
+
+The canary on realistic traffic (rare and clustered errors, heavy tails, missing minutes, whole-instance shares,
+mid-bake onsets, A/B and shadow), with the policy built from `cdk.json` and the textbook schedule beside it on the
+same data, is `bench/canary_scenarios.py`.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
     earlier = rolled_back_before(s3, bucket, endpoint_name, found.deployment_id)
     decision = ROLLBACK if earlier or split.mismatch else verdict.decision
     record = _record(found, grid, now, verdict, decision, earlier, policy.to_dict(), split)
-    if found.kind is ComparisonKind.BLUE_GREEN:
+    if found.kind is ComparisonKind.BLUE_GREEN and found.candidate_share < 1.0:
         record["plan"] = bake_plan(settings, share=found.candidate_share).to_dict()
     uri = write_record(s3, bucket, record_key(endpoint_name, found.deployment_id, now, decision), record)
     verdict_metric = int(decision == ROLLBACK)

@@ -39,6 +39,9 @@ def test_a_harmful_candidate_is_rolled_back_and_stays_rolled_back(
     record = decisions[first].record
     assert record["verdict"]["metrics"]["error_rate"]["status"] == "harmful"
     assert record["fleets"] == {"baseline": "config-v1", "candidate": "config-v2"}
+    plan = record["plan"]  # the power this deployment's bake has, at its share
+    assert plan["bake_seconds"] == 600 and {m["name"] for m in plan["metrics"]} == {"error_rate", "latency_p50_ms"}
+    assert all(0.0 <= m["power_at_bake"] <= 1.0 for m in plan["metrics"])
     assert len(records(clients)) == len(decisions)
     stored = clients("s3").get_object(Bucket=BUCKET, Key=decisions[first].record_uri.split(f"{BUCKET}/", 1)[1])
     assert json.loads(stored["Body"].read())["decision"] == "ROLLBACK"
