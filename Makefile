@@ -24,6 +24,8 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 synth: setup
+	@# A fresh cloud assembly: an environment removed from cdk.json must not linger in cdk.out/.
+	rm -rf cdk.out
 	$(CDK) synth --quiet --no-notices
 	@# cfn-lint exit status is a bit mask: 2 = errors (fail), 4 = warnings (shown), 8 = informational.
 	rc=0; $(BIN)/cfn-lint $$(find cdk.out -name '*.template.json') || rc=$$?; test $$(( rc & 2 )) -eq 0

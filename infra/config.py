@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from safedeploy.guardrails.settings import DeploymentSettings, SettingError
 
+PRODUCTION = "prod"
 PROJECT_PATTERN = r"^[a-z][a-z0-9-]{1,24}[a-z0-9]$"
 ACCOUNT_PATTERN = r"^(\d{12})?$"
 SSM_NAME_PATTERN = r"^(/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*)?$"
@@ -151,7 +152,7 @@ class EnvironmentConfig(_Section):
 
     @model_validator(mode="after")
     def _production_is_protected(self) -> EnvironmentConfig:
-        if self.name == "prod" and (self.removal_policy != "retain" or not self.termination_protection):
+        if self.is_production and (self.removal_policy != "retain" or not self.termination_protection):
             raise ValueError("prod must keep removal_policy 'retain' and termination_protection true")
         if self.flags.use_feature_store and not self.feature_store.enable_feature_group:
             raise ValueError("flags.use_feature_store needs feature_store.enable_feature_group")
@@ -159,7 +160,7 @@ class EnvironmentConfig(_Section):
 
     @property
     def is_production(self) -> bool:
-        return self.name == "prod"
+        return self.name == PRODUCTION
 
 
 class AppConfig(BaseModel):
@@ -167,6 +168,24 @@ class AppConfig(BaseModel):
 
     project: str
     environments: dict[str, EnvironmentConfig]
+
+    def source_of(self, name: str) -> EnvironmentConfig | None:
+        """The environment that promotes to `name` (at most one, see `_check_promotion_chains`)."""
+        return next((env for env in self.environments.values() if env.promotes_to == name), None)
+
+    def origin_of(self, name: str) -> EnvironmentConfig:
+        """The environment at the head of `name`'s chain: the one that trained and approved what `name` deploys."""
+        env = self.environments[name]
+        while (source := self.source_of(env.name)) is not None:
+            env = source
+        return env
+
+    def chain_of(self, name: str) -> list[str]:
+        """`name`'s promotion chain from its origin to its end, e.g. ['dev', 'staging', 'prod']."""
+        chain = [self.origin_of(name).name]
+        while (target := self.environments[chain[-1]].promotes_to) is not None:
+            chain.append(target)
+        return chain
 
 
 def load_config(context: Mapping[str, Any]) -> AppConfig:
@@ -178,13 +197,44 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
     if not isinstance(raw_envs, Mapping) or not raw_envs:
         raise ConfigError("environments: missing; define at least 'dev' in cdk.json context")
     environments = {name: _load_environment(name, raw) for name, raw in raw_envs.items()}
-    for env in environments.values():
-        if env.promotes_to is not None and env.promotes_to not in environments:
-            raise ConfigError(
-                f"environments.{env.name}.promotes_to: {env.promotes_to!r} is not a defined environment "
-                f"({', '.join(environments)})"
-            )
+    _check_promotion_chains(environments)
     return AppConfig(project=project, environments=environments)
+
+
+def _check_promotion_chains(environments: Mapping[str, EnvironmentConfig]) -> None:
+    """Promotion forms chains (dev -> staging -> prod): each starts at an environment that trains, and prod is never
+    the start of one, because prod deploys only packages approved before it."""
+    sources: dict[str, list[str]] = {}
+    for env in environments.values():
+        if env.promotes_to is None:
+            continue
+        path = f"environments.{env.name}.promotes_to"
+        if env.promotes_to == env.name:
+            raise ConfigError(f"{path}: {env.name!r}: an environment cannot promote to itself")
+        if env.promotes_to not in environments:
+            raise ConfigError(f"{path}: {env.promotes_to!r} is not a defined environment ({', '.join(environments)})")
+        sources.setdefault(env.promotes_to, []).append(env.name)
+    for target, names in sources.items():
+        if len(names) > 1:
+            raise ConfigError(
+                f"environments.{target}: promoted to from several environments ({', '.join(names)}); "
+                "a chain has one source per environment"
+            )
+    for start in environments:
+        seen = [start]
+        while (target := environments[seen[-1]].promotes_to) is not None:
+            if target in seen:
+                cycle = " -> ".join([*seen[seen.index(target) :], target])
+                raise ConfigError(
+                    f"environments.{seen[-1]}.promotes_to: {target!r} closes the cycle {cycle}; "
+                    "a chain must start at an environment that trains"
+                )
+            seen.append(target)
+    if PRODUCTION in environments and PRODUCTION not in sources:
+        raise ConfigError(
+            f"environments.{PRODUCTION}: no environment promotes to it; {PRODUCTION} never trains, it deploys what "
+            f"the environment before it approved (set promotes_to: {PRODUCTION!r} there)"
+        )
 
 
 def _load_environment(name: str, raw: Any) -> EnvironmentConfig:

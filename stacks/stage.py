@@ -27,13 +27,14 @@ class EnvironmentStage(Stage):
         )
         Tags.of(self).add("project", project)
         Tags.of(self).add("environment", env_config.name)
+        links = links_from_context(self, project, env_config)
         self.storage = StorageStack(
             self,
             "storage",
             stack_name=naming.resource("storage"),
             naming=naming,
             env_config=env_config,
-            promoted_from=links_from_context(self, project, env_config).source,
+            promoted_from=None if links.trains else links.origin,
         )
         self.pipeline = PipelineStack(
             self,

@@ -38,7 +38,8 @@ class StorageStack(Stack):
         promoted_from: EnvironmentConfig | None = None,
         **kwargs,
     ) -> None:
-        """`promoted_from`: the environment whose approved packages this one deploys (its models are read here)."""
+        """`promoted_from`: the origin of this environment's chain, whose approved packages it deploys (its models are
+        read here)."""
         super().__init__(scope, construct_id, termination_protection=env_config.termination_protection, **kwargs)
         self.naming = naming
         removal = RemovalPolicy.RETAIN if env_config.removal_policy == "retain" else RemovalPolicy.DESTROY
@@ -159,9 +160,9 @@ class StorageStack(Stack):
         """
         if source.region != env_config.region or (source.account or "") != (env_config.account or ""):
             raise ConfigError(
-                f"environments.{source.name}.promotes_to: {env_config.name!r} is in another account or region; "
-                "promotion reads the source's model artifacts through its SSM parameters, so both environments "
-                "must share account and region"
+                f"environments.{env_config.name}: in another account or region than {source.name!r}, the origin of "
+                "its promotion chain; promotion reads the origin's model artifacts through its SSM parameters, so "
+                "every environment of a chain must share account and region"
             )
         source_naming = Naming(self.naming.project, source.name)
         bucket_name = ssm.StringParameter.value_for_string_parameter(
