@@ -16,14 +16,14 @@ def build_app(app: App) -> dict[str, EnvironmentStage]:
     config = load_config(_context(app))
     enable_security_checks(app)
     return {
-        name: EnvironmentStage(app, project=config.project, env_config=env_config)
+        name: EnvironmentStage(app, project=config.project, env_config=env_config, model=config.model)
         for name, env_config in config.environments.items()
     }
 
 
 def _context(app: App) -> dict:
     """The keys the configuration reads; CDK's own feature flags stay out of it."""
-    keys = ("project", "environments")
+    keys = ("project", "environments", "model")
     return {key: app.node.try_get_context(key) for key in keys if app.node.try_get_context(key) is not None}
 
 

@@ -15,6 +15,7 @@ from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from safedeploy.guardrails.settings import DeploymentSettings, SettingError
+from safedeploy.release.model_plugin import ModelPlugin
 
 PRODUCTION = "prod"
 PROJECT_PATTERN = r"^[a-z][a-z0-9-]{1,24}[a-z0-9]$"
@@ -164,10 +165,11 @@ class EnvironmentConfig(_Section):
 
 
 class AppConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     project: str
     environments: dict[str, EnvironmentConfig]
+    model: ModelPlugin
 
     def source_of(self, name: str) -> EnvironmentConfig | None:
         """The environment that promotes to `name` (at most one, see `_check_promotion_chains`)."""
@@ -198,7 +200,11 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         raise ConfigError("environments: missing; define at least 'dev' in cdk.json context")
     environments = {name: _load_environment(name, raw) for name, raw in raw_envs.items()}
     _check_promotion_chains(environments)
-    return AppConfig(project=project, environments=environments)
+    try:
+        model = ModelPlugin.from_mapping(context.get("model"), path="model")
+    except SettingError as error:
+        raise ConfigError(str(error)) from None
+    return AppConfig(project=project, environments=environments, model=model)
 
 
 def _check_promotion_chains(environments: Mapping[str, EnvironmentConfig]) -> None:

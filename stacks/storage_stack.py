@@ -19,6 +19,7 @@ from infra.config import ConfigError, EnvironmentConfig
 from infra.nag import acknowledge, arn_finding
 from infra.naming import Naming
 from safedeploy.parameters import Param
+from safedeploy.release.model_plugin import ModelPlugin
 
 # Prefixes the SageMaker execution role may use; the pipeline's CodeBuild roles use the same layout.
 DATA_PREFIXES = ("datasets", "feature-store")
@@ -36,10 +37,11 @@ class StorageStack(Stack):
         naming: Naming,
         env_config: EnvironmentConfig,
         promoted_from: EnvironmentConfig | None = None,
+        model: ModelPlugin | None = None,
         **kwargs,
     ) -> None:
         """`promoted_from`: the origin of this environment's chain, whose approved packages it deploys (its models are
-        read here)."""
+        read here); `model`: the plug-in, whose custom serving container (if any) the execution role may pull."""
         super().__init__(scope, construct_id, termination_protection=env_config.termination_protection, **kwargs)
         self.naming = naming
         removal = RemovalPolicy.RETAIN if env_config.removal_policy == "retain" else RemovalPolicy.DESTROY
@@ -85,6 +87,11 @@ class StorageStack(Stack):
         self.model_package_group.apply_removal_policy(removal)
 
         self.execution_role = self._execution_role()
+        if model is not None and model.serving.is_custom_container:
+            repository = self.format_arn(
+                service="ecr", resource="repository", resource_name=model.serving.image_repository
+            )
+            self.execution_role.add_to_principal_policy(iam_role.ecr_pull([repository]))
         if promoted_from is not None:
             self._read_promoted_models(env_config, promoted_from)
         self.feature_group_name = self._feature_group(env_config, removal)

@@ -46,5 +46,6 @@ def promotion_links(config: AppConfig, env_config: EnvironmentConfig) -> Promoti
 
 def links_from_context(scope: Construct, project: str, env_config: EnvironmentConfig) -> PromotionLinks:
     """The links as `cdk.json` context defines them (already validated by `app.build_app`)."""
-    context = {"project": project, "environments": scope.node.try_get_context("environments")}
+    context = {key: scope.node.try_get_context(key) for key in ("environments", "model")}
+    context["project"] = project
     return promotion_links(load_config(context), env_config)
