@@ -8,7 +8,7 @@ CDK := npx --no-install cdk
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: setup synth test test-fast lint bench rehearse clean
+.PHONY: setup synth test test-fast lint bench rehearse destroy clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -46,6 +46,10 @@ bench: setup  ## every benchmark prints its figures; none of them is a test
 
 rehearse: setup  ## a full release on moto: a good candidate promoted, a bad one rolled back (see docs/rehearsal.md)
 	$(BIN)/python -m rehearsal --output rehearsal-output
+
+destroy: setup  ## make destroy ENV=dev: endpoint, configs, models, autoscaling, then the stacks (docs/playbook.md)
+	@test -n "$(ENV)" || { echo "usage: make destroy ENV=<environment> [CONFIRM=--confirm-production]" >&2; exit 2; }
+	$(BIN)/safedeploy teardown --env $(ENV) $(CONFIRM)
 
 clean:
 	rm -rf cdk.out .pytest_cache rehearsal-output

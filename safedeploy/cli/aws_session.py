@@ -1,18 +1,38 @@
-"""The options every AWS-facing sub-command shares: which environment, and which AWS profile and region."""
+"""The options every AWS-facing sub-command shares: which environment, and which AWS profile and region.
+
+`--project` defaults to SAFEDEPLOY_PROJECT, else to `context.project` of the cdk.json in the current directory (the
+project's own checkout), so operators in the repository never type it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+from pathlib import Path
 
 import boto3
 from botocore.exceptions import ProfileNotFound
 
 from safedeploy.cli import CliError
 
+CONFIG_FILE = Path("cdk.json")
+
+
+def default_project() -> str | None:
+    if os.environ.get("SAFEDEPLOY_PROJECT"):
+        return os.environ["SAFEDEPLOY_PROJECT"]
+    try:
+        project = json.loads(CONFIG_FILE.read_text()).get("context", {}).get("project")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return project if isinstance(project, str) and project else None
+
 
 def add_environment_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project", default=os.environ.get("SAFEDEPLOY_PROJECT"), help="default: SAFEDEPLOY_PROJECT")
+    parser.add_argument(
+        "--project", default=default_project(), help="default: SAFEDEPLOY_PROJECT, else cdk.json's project"
+    )
     parser.add_argument("--env", default=os.environ.get("SAFEDEPLOY_ENV"), help="default: SAFEDEPLOY_ENV")
     parser.add_argument("--profile", help="AWS profile (default: the usual credential chain)")
     parser.add_argument("--region", help="AWS region (default: the profile's or AWS_REGION)")
@@ -21,7 +41,10 @@ def add_environment_arguments(parser: argparse.ArgumentParser) -> None:
 def environment(args: argparse.Namespace) -> tuple[str, str]:
     for option, variable in (("project", "SAFEDEPLOY_PROJECT"), ("env", "SAFEDEPLOY_ENV")):
         if not getattr(args, option):
-            raise CliError(f"--{option} is required (or set {variable})")
+            where = f"set {variable}" + (
+                " or run from the project's directory (cdk.json)" if option == "project" else ""
+            )
+            raise CliError(f"--{option} is required (or {where})")
     return args.project, args.env
 
 
