@@ -8,6 +8,7 @@ into a verdict every minute, and the published deployment settings that `safedep
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -19,13 +20,14 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
-from infra.nag import acknowledge, imported_bucket_finding
+from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE, VERDICT_METRIC
 from safedeploy.canary.traffic import ROLLBACK_DETAIL_TYPE
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param
+from stacks.pipeline.promotion import links_from_context
 from stacks.storage_stack import StorageStack
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
@@ -210,6 +212,12 @@ class GuardrailsStack(Stack):
                 ["endpoint", "endpoint-config"],
             )
         )
+        # A rollback marks the package it rolled away from; packages live in the chain origin's registry.
+        origin = links_from_context(self, self.naming.project, env_config).origin
+        package_owner = Naming(self.naming.project, origin.name)
+        function.role.add_to_policy(
+            iam_role.sagemaker_actions(self, package_owner, ["sagemaker:AddTags"], ["model-package"])
+        )
         events.Rule(
             self,
             "OnVerdict",
@@ -221,10 +229,14 @@ class GuardrailsStack(Stack):
             ),
             targets=[targets.LambdaFunction(function.function, retry_attempts=2)],
         )
-        self._acknowledge_wildcards(function, storage, "nothing else")
+        self._acknowledge_wildcards(
+            function, storage, "nothing else", extra=sagemaker_findings(self, package_owner, ["model-package"])
+        )
         return function
 
-    def _acknowledge_wildcards(self, function: RuntimeFunction, storage: StorageStack, unscoped_apis: str) -> None:
+    def _acknowledge_wildcards(
+        self, function: RuntimeFunction, storage: StorageStack, unscoped_apis: str, extra: Sequence[str] = ()
+    ) -> None:
         acknowledge(
             function.role,
             "IAM5",
@@ -240,5 +252,6 @@ class GuardrailsStack(Stack):
                 ),
                 f"Resource::arn:<AWS::Partition>:ssm:{self.region}:<AWS::AccountId>:parameter/"
                 f"{self.naming.project}/{self.naming.env}/*",
+                *extra,
             ],
         )

@@ -380,7 +380,13 @@ class PipelineStack(Stack):
         statements = [
             *iam_role.s3_objects(storage.artifacts_bucket, ["decisions"], write=True),
             iam_role.sagemaker_actions(self, naming, DEPLOY_SAGEMAKER_ACTIONS, DEPLOY_SAGEMAKER_RESOURCES),
-            iam_role.sagemaker_actions(self, package_owner, ["sagemaker:DescribeModelPackage"], ["model-package"]),
+            # Tags on the package: the rolled-back mark a deploy reads, sets after an auto-rollback, clears on override.
+            iam_role.sagemaker_actions(
+                self,
+                package_owner,
+                ["sagemaker:DescribeModelPackage", "sagemaker:ListTags", "sagemaker:AddTags", "sagemaker:DeleteTags"],
+                ["model-package"],
+            ),
             iam_role.describe_alarms(self, naming),
             permissions.pass_role_to_sagemaker(storage.execution_role),
         ]

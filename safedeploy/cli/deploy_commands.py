@@ -49,6 +49,11 @@ def register(subparsers: Any) -> None:
     source = deploy.add_mutually_exclusive_group(required=True)
     source.add_argument("--package-arn", help="model package version ARN")
     source.add_argument("--release-file", type=Path, help=f"{RELEASE_FILE} naming the package (production)")
+    deploy.add_argument(
+        "--allow-rolled-back",
+        action="store_true",
+        help="deploy a package a rollback marked (an operator's deliberate decision; the mark clears once live)",
+    )
     _poll_argument(deploy)
     deploy.set_defaults(func=run_deploy)
 
@@ -123,7 +128,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         timeout = deployment_timeout_seconds(target.guardrails.settings)
         waiter = EndpointWaiter(sm, poll_seconds=args.poll_seconds, timeout_seconds=timeout, progress=_say)
         _say(f"deploying {package_arn} to {target.endpoint_name} ({target.guardrails.settings.strategy.value})")
-        return deploy_package(sm, package_arn, target, waiter)
+        return deploy_package(sm, package_arn, target, waiter, allow_rolled_back=args.allow_rolled_back)
 
     return _report("deploy", deploy)
 

@@ -2,7 +2,8 @@
 
 It builds nothing from pipeline variables: it reads the `release.json` its own pipeline deployed (the commit of its
 Release source), and commits that same package to the next environment's repository only when the package is
-still Approved in the origin's registry and people approved both this environment's release and the forwarding.
+still Approved in the origin's registry, carries no rolled-back mark (a rollback here stops it), and people approved
+both this environment's release and the forwarding.
 The model's approver stays in the manifest; the forwarding approver and this execution replace the last hop's.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from safedeploy.guardrails import rolled_back
 from safedeploy.release_control.approvals import (
     APPROVED,
     ApprovalAction,
@@ -63,6 +65,9 @@ def forwarded_manifest(
     status = registry.approval_status(sm, manifest.model_package_arn)
     if status != APPROVED:
         raise ActionFailed(f"{manifest.model_package_arn} is {status}; only an {APPROVED} package is promoted")
+    mark = rolled_back.mark_of(sm, manifest.model_package_arn)
+    if mark:
+        raise ActionFailed(f"{manifest.model_package_arn} was rolled back ({mark}); it is not promoted")
     approvers = {}
     for role, action in (("release", request.release_approval), ("promotion", request.promotion_approval)):
         decision = find_decision(codepipeline, action)

@@ -93,7 +93,11 @@ class ReleaseFunctions(Construct):
             reads = (
                 metrics
                 if links.trains
-                else [permissions.read_release(stack, repository_name(naming.project, naming.env))]
+                else [
+                    permissions.read_release(stack, repository_name(naming.project, naming.env)),
+                    # The rolled-back mark on the package stops a forwarding.
+                    iam_role.sagemaker_actions(stack, owner, ["sagemaker:ListTags"], ["model-package"]),
+                ]
             )
             self.promote = self._function(
                 "Promote",

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 import lambdas.promote.handler as promote
+from safedeploy.guardrails import rolled_back
 from safedeploy.release_control.release_manifest import ReleaseManifest
 from tests.unit.release_control.fakes import (
     APPROVER,
@@ -202,4 +203,29 @@ def test_staging_refuses_to_forward_a_package_no_longer_approved(
 
     assert not outcome["succeeded"]
     assert codepipeline.reported_message() == f"{package} is Rejected; only an Approved package is promoted"
+    assert [name for name, _ in codecommit.sent] == ["GetFile"]
+
+
+def test_staging_refuses_to_forward_a_package_rolled_back_there(
+    monkeypatch: pytest.MonkeyPatch, sagemaker: Any
+) -> None:
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "Approved", METRICS)
+    rolled_back.mark(
+        sagemaker,
+        package,
+        at="2026-01-01T11:00:00+00:00",
+        endpoint_name="demo-staging-endpoint",
+        reason="operator request",
+    )
+    codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
+    expect_release_file(codecommit, package)
+    expect_failure(codepipeline)
+    wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
+
+    with codepipeline.stubber, codecommit.stubber:
+        outcome = promote.handler(job_event(forward_parameters()), LambdaContextStub())
+
+    assert not outcome["succeeded"]
+    assert codepipeline.reported_message().startswith(f"{package} was rolled back (2026-01-01T11:00:00+00:00 on ")
     assert [name for name, _ in codecommit.sent] == ["GetFile"]

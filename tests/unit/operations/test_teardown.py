@@ -1,4 +1,4 @@
-"""`safedeploy teardown` on moto: what the deploys created goes first, then the stacks; retained resources are listed."""
+"""`safedeploy teardown` on moto: what the deploys created goes first, then the stacks; what is retained is listed."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def test_teardown_of_an_environment_never_deployed_to_is_quiet(aws: None) -> Non
 def test_prod_is_refused_without_the_confirmation_and_nothing_is_deleted(aws: None) -> None:
     deploy_stacks("prod")
 
-    with pytest.raises(TeardownRefused, match="^demo-prod is production: .* pass --confirm-production"):
+    with pytest.raises(TeardownRefused, match=r"^demo-prod is production: .* pass --confirm-production"):
         teardown("prod").run()
 
     stacks = SESSION.client("cloudformation").list_stacks()["StackSummaries"]
@@ -142,7 +142,7 @@ def test_a_protected_stack_needs_the_confirmation_outside_prod(aws: None, monkey
             "EnableTerminationProtection": True,
         },
     )
-    with pytest.raises(TeardownRefused, match="demo-dev-monitoring, .* protected"):
+    with pytest.raises(TeardownRefused, match=r"demo-dev-monitoring, .* protected"):
         work.check_allowed(confirm_production=False)
 
 
