@@ -13,7 +13,7 @@ storage stack's log bucket policy reference this stack, a dependency cycle.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
@@ -136,6 +136,31 @@ class PipelineStack(Stack):
         else:
             self._release_stages()
         self._acknowledge_pipeline_role()
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """What a new user needs after `cdk deploy`: where to push, who approves, where the pipeline is."""
+        what = "model code" if self.links.trains else "release.json (written by Promote)"
+        CfnOutput(
+            self,
+            "RepositoryCloneUrl",
+            value=self.repository.repository_clone_url_grc,
+            description=f"git clone URL of the {what} repository (git-remote-codecommit; HTTPS: RepositoryHttpUrl)",
+        )
+        CfnOutput(self, "RepositoryHttpUrl", value=self.repository.repository_clone_url_http)
+        CfnOutput(
+            self,
+            "ApprovalTopicArn",
+            value=self.approval_topic.topic_arn,
+            description="Approval requests: subscribe approvers (aws sns subscribe --protocol email ...)",
+        )
+        CfnOutput(
+            self,
+            "PipelineUrl",
+            value=f"https://{self.region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/"
+            f"{self.pipeline_name}/view?region={self.region}",
+            description="The release pipeline in the console (approve or reject there)",
+        )
 
     # --- stages -------------------------------------------------------------------------------------------------
 
