@@ -26,8 +26,10 @@ node_modules/.installed: package.json package-lock.json
 synth: setup
 	@# A fresh cloud assembly: an environment removed from cdk.json must not linger in cdk.out/.
 	rm -rf cdk.out
-	$(CDK) synth --quiet --no-notices
+	@# Known notices are explained once instead of repeated (infra/synth_output.py); cdk's exit status is kept.
+	set -o pipefail; $(CDK) synth --quiet --no-notices 2>&1 | $(BIN)/python -m infra.synth_output
 	@# cfn-lint exit status is a bit mask: 2 = errors (fail), 4 = warnings (shown), 8 = informational.
+	@# .cfnlintrc.yaml ignores W3005 (a redundant DependsOn CDK writes), with the reason.
 	rc=0; $(BIN)/cfn-lint $$(find cdk.out -name '*.template.json') || rc=$$?; test $$(( rc & 2 )) -eq 0
 	@echo "Templates written to cdk.out/ for: $$(ls -d cdk.out/assembly-* | sed 's|cdk.out/assembly-||' | tr '\n' ' ')"
 

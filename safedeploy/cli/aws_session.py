@@ -10,9 +10,10 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import boto3
-from botocore.exceptions import ProfileNotFound
+from botocore.exceptions import BotoCoreError, ProfileNotFound
 
 from safedeploy.cli import CliError
 
@@ -48,8 +49,23 @@ def environment(args: argparse.Namespace) -> tuple[str, str]:
     return args.project, args.env
 
 
+class ForeignResponse(BotoCoreError):
+    """Something other than AWS answered (a proxy, a captive portal, a wrong AWS_ENDPOINT_URL): an HTML page."""
+
+    fmt = "{operation}: the answer is an HTML page (HTTP {status}), not AWS's: check AWS_ENDPOINT_URL, proxy, --region"
+
+
 def session(args: argparse.Namespace) -> boto3.session.Session:
     try:
-        return boto3.session.Session(profile_name=args.profile, region_name=args.region)
+        aws = boto3.session.Session(profile_name=args.profile, region_name=args.region)
     except ProfileNotFound:
         raise CliError(f"AWS profile {args.profile!r} not found in the AWS config files") from None
+    aws.events.register("before-parse", refuse_foreign_responses)
+    return aws
+
+
+def refuse_foreign_responses(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+    """AWS APIs answer JSON or XML; a page of HTML would otherwise reach the user as six lines, or a KeyError."""
+    content_type = str((response_dict.get("headers") or {}).get("content-type", "")).lower()
+    if "html" in content_type:
+        raise ForeignResponse(operation=operation_model.name, status=response_dict.get("status_code"))

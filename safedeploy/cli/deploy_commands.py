@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from safedeploy.cli import CliError
 from safedeploy.cli.aws_errors import one_line
@@ -103,7 +104,7 @@ def _report(command: str, action: Callable[[], Summarised]) -> int:
     except GuardrailError as failure:
         print(f"safedeploy {command}: failed: {failure}", file=sys.stderr)
         return EXIT_FAILED
-    except (ClientError, BotoCoreError) as error:
+    except (ClientError, BotoCoreError, ResponseParserError) as error:
         print(f"safedeploy {command}: AWS error: {one_line(error)}", file=sys.stderr)
         return EXIT_FAILED
 
