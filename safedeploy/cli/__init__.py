@@ -20,7 +20,13 @@ from safedeploy.cli.aws_errors import one_line
 DESCRIPTION = """Operate the safe-deployment platform: release status and approvals, deployments with guardrails,
 rollback, canary statistics, cost and teardown of an environment. Run from the repository, --project comes from
 cdk.json; --env names the environment (dev, staging, prod). `safedeploy COMMAND --help` explains each command."""
-COMMAND_MODULES: tuple[str, ...] = ("deploy_commands", "ops_commands", "stats_commands", "environment_commands")
+COMMAND_MODULES: tuple[str, ...] = (
+    "deploy_commands",
+    "ops_commands",
+    "stats_commands",
+    "environment_commands",
+    "report_commands",
+)
 EXIT_AWS_ERROR = 4
 
 
