@@ -150,24 +150,37 @@ def render_png(timeline: Timeline) -> bytes:
     figure, axes = plt.subplots(
         len(names) + 1,
         1,
-        figsize=(10, 2.6 * len(names) + 2.6),
+        figsize=(12, 2.4 * len(names) + 2.4),
         sharex=True,
         gridspec_kw={"height_ratios": [3] * len(names) + [2]},
         squeeze=False,
     )
     axes = axes[:, 0]
     for axis, name in zip(axes, names, strict=False):
-        _plot_metric(axis, timeline, name)
+        if _plot_metric(axis, timeline, name):
+            axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     _plot_traffic(axes[-1], timeline)
+    events = _mark_events(axes, timeline)
+    if events or timeline.traffic()[0]:
+        axes[-1].legend(
+            handles=[*axes[-1].get_legend_handles_labels()[0], *events],
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize="small",
+            frameon=False,
+        )
+    last = max(
+        [_x(timeline, m.at) for m in timeline.minutes]
+        + [_x(timeline, datetime.fromisoformat(r["at"])) for r in timeline.rollbacks]
+    )
     for axis in axes:
-        _mark_events(axis, timeline)
+        axis.set_xlim(0.4, last + 0.6)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(axis="x", color="#eeeeee")
-    axes[0].legend(loc="upper left", fontsize="small", ncol=3)
-    axes[-1].set_xlabel(f"minutes since the first analysis ({timeline.minutes[0].at:%Y-%m-%d %H:%M} UTC)")
+    axes[-1].set_xlabel(f"minute of the analysis (minute 1 = {timeline.minutes[0].at:%Y-%m-%d %H:%M} UTC)")
     figure.suptitle(
-        f"{timeline.endpoint_name} / {timeline.deployment_id} ({timeline.kind}): "
-        f"final verdict {timeline.final_decision}",
+        f"{timeline.endpoint_name} / {timeline.deployment_id} ({timeline.kind}): {len(timeline.minutes)} analyses, "
+        f"last verdict {timeline.final_decision}",
         fontsize="large",
         color=COLOURS.get(timeline.final_decision, "black"),
     )
@@ -178,9 +191,15 @@ def render_png(timeline: Timeline) -> bytes:
     return buffer.getvalue()
 
 
-def _plot_metric(axis: Any, timeline: Timeline, name: str) -> None:
+def _x(timeline: Timeline, at: datetime) -> float:
+    """Minutes numbered from 1, as an operator counts the bake."""
+    return timeline.offset(at) + 1
+
+
+def _plot_metric(axis: Any, timeline: Timeline, name: str) -> bool:
+    """False when the metric had no data to draw."""
     points = [
-        (timeline.offset(m.at), m.metrics[name].get("statistic"), m.metrics[name].get("boundary"))
+        (_x(timeline, m.at), m.metrics[name].get("statistic"), m.metrics[name].get("boundary"))
         for m in timeline.minutes
         if name in m.metrics
     ]
@@ -188,73 +207,64 @@ def _plot_metric(axis: Any, timeline: Timeline, name: str) -> None:
     bounds = [(x, b) for x, _, b in points if isinstance(b, int | float)]
     if bounds:
         xs, ys = zip(*bounds, strict=True)
-        axis.step(xs, ys, where="post", color="#c62828", linestyle="--", linewidth=1.5, label="rollback boundary")
-        top = max([*ys, *(s for _, s in stats)], default=1.0) + 1.0
-        axis.fill_between(xs, ys, top, step="post", color="#c62828", alpha=0.08, label="harm shown")
+        edges = [*xs, xs[-1] + 1]
+        levels = [*ys, ys[-1]]
+        axis.step(edges, levels, where="post", color="#c62828", linestyle="--", linewidth=1.5, label="boundary")
+        top = max([*ys, *(s for _, s in stats)], default=1.0) * 1.15 + 0.5
+        axis.fill_between(edges, levels, top, step="post", color="#c62828", alpha=0.07, label="harm shown")
     if stats:
         xs, ys = zip(*stats, strict=True)
-        axis.plot(xs, ys, color="#1565c0", marker="o", markersize=3.5, linewidth=1.8, label="harm statistic (z)")
+        axis.plot(xs, ys, color="#1565c0", marker="o", markersize=4, linewidth=1.8, label="harm statistic (z)")
     else:
-        axis.text(0.5, 0.5, "no data yet", transform=axis.transAxes, ha="center", color="#757575")
+        axis.text(0.5, 0.5, "no data in this deployment", transform=axis.transAxes, ha="center", color="#757575")
     axis.axhline(0, color="#9e9e9e", linewidth=0.6)
     kind = next((m.metrics[name].get("kind") for m in timeline.minutes if name in m.metrics), "")
-    axis.set_ylabel(f"{name}\n{kind}".strip(), fontsize="small")
+    axis.set_ylabel(f"{name}\n({kind})" if kind else name, fontsize="small")
+    return bool(stats or bounds)
 
 
 def _plot_traffic(axis: Any, timeline: Timeline) -> None:
     minutes, baseline, candidate = timeline.traffic()
     if minutes:
-        axis.bar(minutes, baseline, width=0.8, color="#90a4ae", label=f"baseline {timeline.fleets.get('baseline', '')}")
+        xs = [minute + 1 for minute in minutes]
+        axis.bar(xs, baseline, width=0.7, color="#90a4ae", label=f"baseline {timeline.fleets.get('baseline', '')}")
         axis.bar(
-            minutes,
+            xs,
             candidate,
-            width=0.8,
+            width=0.7,
             bottom=baseline,
             color="#ffb74d",
             label=f"candidate {timeline.fleets.get('candidate', '')}",
         )
-        axis.legend(loc="upper left", fontsize="small")
-    axis.set_ylabel("requests per\nminute", fontsize="small")
+    axis.set_ylabel("requests per minute", fontsize="small")
 
 
-def _mark_events(axis: Any, timeline: Timeline) -> None:
-    for minute, decision in timeline.changes():
-        axis.axvline(minute, color=COLOURS.get(decision, "black"), linewidth=1, alpha=0.6)
-        if axis is axis.figure.axes[0]:
-            axis.annotate(
-                decision,
-                (minute, 1.0),
-                xycoords=("data", "axes fraction"),
-                xytext=(3, -12),
-                textcoords="offset points",
-                fontsize="small",
-                color=COLOURS.get(decision, "black"),
-            )
+def _mark_events(axes: Any, timeline: Timeline) -> list[Any]:
+    """Vertical markers on every panel; returns the legend handles that name them."""
+    from matplotlib.lines import Line2D
+
+    handles = []
+    decided = [(minute + 1, decision) for minute, decision in timeline.changes()[1:] or []]
+    decided += [(minute + 1, decision) for minute, decision in timeline.changes()[:1] if decision != "CONTINUE"]
+    for minute, decision in decided:
+        for axis in axes:
+            axis.axvline(minute, color=COLOURS.get(decision, "black"), linewidth=1.2, alpha=0.8)
+        handles.append(
+            Line2D([], [], color=COLOURS.get(decision, "black"), label=f"verdict {decision}, minute {minute:g}")
+        )
     alarm = timeline.alarm_minute()
     if alarm is not None:
-        axis.axvline(alarm, color="#c62828", linewidth=2.5, alpha=0.35)
-        if axis is axis.figure.axes[-1]:
-            axis.annotate(
-                "CanaryVerdict = 1 (alarm)",
-                (alarm, 0.9),
-                xycoords=("data", "axes fraction"),
-                xytext=(4, 0),
-                textcoords="offset points",
-                fontsize="small",
-                color="#c62828",
-            )
+        for axis in axes:
+            axis.axvspan(alarm + 0.9, alarm + 1.1, color="#c62828", alpha=0.25)
+        handles.append(Line2D([], [], color="#c62828", alpha=0.4, linewidth=6, label="CanaryVerdict = 1: alarm fires"))
     for item in timeline.rollbacks:
-        at = timeline.offset(datetime.fromisoformat(item["at"]))
-        axis.axvline(at, color="black", linewidth=1.5, linestyle=":")
-        if axis is axis.figure.axes[-1]:
-            axis.annotate(
-                f"rolled back to {item.get('to_config', '?')}",
-                (at, 0.7),
-                xycoords=("data", "axes fraction"),
-                xytext=(4, 0),
-                textcoords="offset points",
-                fontsize="small",
-            )
+        at = _x(timeline, datetime.fromisoformat(item["at"]))
+        for axis in axes:
+            axis.axvline(at, color="black", linewidth=1.5, linestyle=":")
+        handles.append(
+            Line2D([], [], color="black", linestyle=":", label=f"rolled back to {item.get('to_config', '?')}")
+        )
+    return handles
 
 
 def render_html(timeline: Timeline, png: bytes) -> str:
