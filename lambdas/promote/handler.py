@@ -37,26 +37,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     def promote() -> str:
         parameters = job_parameters(job)
+        shared = {
+            "codepipeline": clients("codepipeline"),
+            "codecommit": clients("codecommit"),
+            "sm": clients("sagemaker"),
+            "registry": default_registry(),
+            "target": ReleaseTarget.from_environment(os.environ),
+            "now": datetime.now(UTC),
+        }
         if RELEASE_COMMIT_PARAMETER in parameters:
-            return run_forwarding(
-                codepipeline=clients("codepipeline"),
-                codecommit=clients("codecommit"),
-                sm=clients("sagemaker"),
-                registry=default_registry(),
-                request=ForwardRequest.from_parameters(parameters),
-                target=ReleaseTarget.from_environment(os.environ),
-                now=datetime.now(UTC),
-            )
-        return run_promotion(
-            codepipeline=clients("codepipeline"),
-            codecommit=clients("codecommit"),
-            sm=clients("sagemaker"),
-            s3=clients("s3"),
-            registry=default_registry(),
-            request=PromotionRequest.from_parameters(parameters),
-            target=ReleaseTarget.from_environment(os.environ),
-            now=datetime.now(UTC),
-        )
+            return run_forwarding(**shared, request=ForwardRequest.from_parameters(parameters))
+        return run_promotion(**shared, s3=clients("s3"), request=PromotionRequest.from_parameters(parameters))
 
     outcome = complete_job(clients("codepipeline"), job.get_id, promote)
     logger.info("promotion finished", extra={"succeeded": outcome.succeeded})

@@ -15,15 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from safedeploy.guardrails import rolled_back
-from safedeploy.release_control.approvals import (
-    APPROVED,
-    ApprovalAction,
-    approval_action_from_parameters,
-    find_decision,
-)
-from safedeploy.release_control.pipeline_job import ActionFailed, required_text
-from safedeploy.release_control.promotion import ReleaseTarget, commit_release
+from safedeploy.release_control.approvals import ApprovalAction, approval_action_from_parameters
+from safedeploy.release_control.pipeline_job import required_text
+from safedeploy.release_control.promotion import ReleaseTarget, commit_release, promotable
 from safedeploy.release_control.registry_api import Registry
 from safedeploy.release_control.release_manifest import RELEASE_FILE, ReleaseManifest
 
@@ -62,18 +56,13 @@ def forwarded_manifest(
     codepipeline: Any, codecommit: Any, sm: Any, registry: Registry, request: ForwardRequest, now: datetime
 ) -> ReleaseManifest:
     manifest = deployed_release(codecommit, request)
-    status = registry.approval_status(sm, manifest.model_package_arn)
-    if status != APPROVED:
-        raise ActionFailed(f"{manifest.model_package_arn} is {status}; only an {APPROVED} package is promoted")
-    mark = rolled_back.mark_of(sm, manifest.model_package_arn)
-    if mark:
-        raise ActionFailed(f"{manifest.model_package_arn} was rolled back ({mark}); it is not promoted")
-    approvers = {}
-    for role, action in (("release", request.release_approval), ("promotion", request.promotion_approval)):
-        decision = find_decision(codepipeline, action)
-        if decision.status != APPROVED:
-            raise ActionFailed(f"the {role} approval {action} was {decision.status}; nothing was promoted")
-        approvers[role] = decision.approver
+    approvers = promotable(
+        codepipeline,
+        sm,
+        registry,
+        manifest.model_package_arn,
+        {"release": request.release_approval, "promotion": request.promotion_approval},
+    )
     return dataclasses.replace(
         manifest,
         promoted_by=approvers["promotion"],

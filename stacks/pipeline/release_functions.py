@@ -90,15 +90,15 @@ class ReleaseFunctions(Construct):
         self.promote: RuntimeFunction | None = None
         if links.target is not None:
             release_repository = repository_name(naming.project, links.target.name)
-            reads = (
-                metrics
-                if links.trains
-                else [
-                    permissions.read_release(stack, repository_name(naming.project, naming.env)),
-                    # The rolled-back mark on the package stops a forwarding.
-                    iam_role.sagemaker_actions(stack, owner, ["sagemaker:ListTags"], ["model-package"]),
-                ]
-            )
+            reads = [
+                # The rolled-back mark on a package stops its promotion.
+                iam_role.sagemaker_actions(stack, owner, ["sagemaker:ListTags"], ["model-package"]),
+                *(
+                    metrics
+                    if links.trains
+                    else [permissions.read_release(stack, repository_name(naming.project, naming.env))]
+                ),
+            ]
             self.promote = self._function(
                 "Promote",
                 "promote",

@@ -16,15 +16,6 @@ from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, register_package
 from tests.support.moto_sagemaker import EndpointUpdates
 
 
-@pytest.fixture
-def two_releases(sm: Any, target_for: Any, waiter: EndpointWaiter) -> list[str]:
-    target = target_for()
-    packages = [register_package(sm), register_package(sm)]
-    for package in packages:
-        deploy_package(sm, package, target, waiter)
-    return packages
-
-
 def test_a_rollback_marks_the_package_it_rolled_away_from(
     sm: Any, two_releases: list[str], waiter: EndpointWaiter
 ) -> None:

@@ -187,23 +187,26 @@ def test_staging_forwards_the_release_it_deployed(monkeypatch: pytest.MonkeyPatc
     assert release["pipeline_execution_id"] == EXECUTION_ID
 
 
-def test_staging_refuses_to_forward_a_package_no_longer_approved(
-    monkeypatch: pytest.MonkeyPatch, sagemaker: Any
-) -> None:
-    """A package rolled back in staging (and so marked Rejected) does not reach prod."""
-    registry = MotoRegistry()
-    package = registry.register(sagemaker, "Rejected", METRICS)
+def refused_forwarding(monkeypatch: pytest.MonkeyPatch, registry: MotoRegistry, package: str) -> str:
+    """Run a forwarding that must fail after reading release.json; the failure message reported."""
     codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
     expect_release_file(codecommit, package)
     expect_failure(codepipeline)
     wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
-
     with codepipeline.stubber, codecommit.stubber:
         outcome = promote.handler(job_event(forward_parameters()), LambdaContextStub())
-
     assert not outcome["succeeded"]
-    assert codepipeline.reported_message() == f"{package} is Rejected; only an Approved package is promoted"
-    assert [name for name, _ in codecommit.sent] == ["GetFile"]
+    assert [name for name, _ in codecommit.sent] == ["GetFile"]  # nothing committed
+    return codepipeline.reported_message()
+
+
+def test_staging_refuses_to_forward_a_package_no_longer_approved(
+    monkeypatch: pytest.MonkeyPatch, sagemaker: Any
+) -> None:
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "Rejected", METRICS)
+    message = refused_forwarding(monkeypatch, registry, package)
+    assert message == f"{package} is Rejected; only an Approved package is promoted"
 
 
 def test_staging_refuses_to_forward_a_package_rolled_back_there(
@@ -212,20 +215,23 @@ def test_staging_refuses_to_forward_a_package_rolled_back_there(
     registry = MotoRegistry()
     package = registry.register(sagemaker, "Approved", METRICS)
     rolled_back.mark(
-        sagemaker,
-        package,
-        at="2026-01-01T11:00:00+00:00",
-        endpoint_name="demo-staging-endpoint",
-        reason="operator request",
+        sagemaker, package, at="2026-01-01T11:00:00+00:00", endpoint_name="demo-staging-endpoint", reason="operator"
     )
+    message = refused_forwarding(monkeypatch, registry, package)
+    assert message.startswith(f"{package} was rolled back (2026-01-01T11:00:00+00:00 on ")
+
+
+def test_dev_refuses_to_promote_a_package_rolled_back_meanwhile(
+    monkeypatch: pytest.MonkeyPatch, sagemaker: Any
+) -> None:
+    """Rolled back in dev while PromoteApproval waited: the Promote action stops."""
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "Approved", METRICS)
+    rolled_back.mark(sagemaker, package, at="2026-01-01T11:00:00+00:00", endpoint_name="demo-dev-endpoint", reason="x")
     codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
-    expect_release_file(codecommit, package)
     expect_failure(codepipeline)
     wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
-
-    with codepipeline.stubber, codecommit.stubber:
-        outcome = promote.handler(job_event(forward_parameters()), LambdaContextStub())
-
-    assert not outcome["succeeded"]
-    assert codepipeline.reported_message().startswith(f"{package} was rolled back (2026-01-01T11:00:00+00:00 on ")
-    assert [name for name, _ in codecommit.sent] == ["GetFile"]
+    with codepipeline.stubber:
+        outcome = promote.handler(job_event(parameters(package)), LambdaContextStub())
+    assert not outcome["succeeded"] and codecommit.sent == []
+    assert codepipeline.reported_message().startswith(f"{package} was rolled back")
