@@ -8,7 +8,7 @@ CDK := npx --no-install cdk
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: setup synth test test-fast lint bench rehearse clean
+.PHONY: setup synth test test-fast lint bench rehearse destroy clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -24,8 +24,12 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 synth: setup
-	$(CDK) synth --quiet --no-notices
+	@# A fresh cloud assembly: an environment removed from cdk.json must not linger in cdk.out/.
+	rm -rf cdk.out
+	@# Known notices are explained once instead of repeated (infra/synth_output.py); cdk's exit status is kept.
+	set -o pipefail; $(CDK) synth --quiet --no-notices 2>&1 | $(BIN)/python -m infra.synth_output
 	@# cfn-lint exit status is a bit mask: 2 = errors (fail), 4 = warnings (shown), 8 = informational.
+	@# .cfnlintrc.yaml ignores W3005 (a redundant DependsOn CDK writes), with the reason.
 	rc=0; $(BIN)/cfn-lint $$(find cdk.out -name '*.template.json') || rc=$$?; test $$(( rc & 2 )) -eq 0
 	@echo "Templates written to cdk.out/ for: $$(ls -d cdk.out/assembly-* | sed 's|cdk.out/assembly-||' | tr '\n' ' ')"
 
@@ -44,6 +48,10 @@ bench: setup  ## every benchmark prints its figures; none of them is a test
 
 rehearse: setup  ## a full release on moto: a good candidate promoted, a bad one rolled back (see docs/rehearsal.md)
 	$(BIN)/python -m rehearsal --output rehearsal-output
+
+destroy: setup  ## make destroy ENV=dev: endpoint, configs, models, autoscaling, then the stacks (docs/playbook.md)
+	@test -n "$(ENV)" || { echo "usage: make destroy ENV=<environment> [CONFIRM=--confirm-production]" >&2; exit 2; }
+	$(BIN)/safedeploy teardown --env $(ENV) $(CONFIRM)
 
 clean:
 	rm -rf cdk.out .pytest_cache rehearsal-output

@@ -18,7 +18,7 @@ def build_app(app: App) -> dict[str, EnvironmentStage]:
     for line in traffic_shares(config):
         print(line, file=sys.stderr)
     return {
-        name: EnvironmentStage(app, project=config.project, env_config=env_config)
+        name: EnvironmentStage(app, project=config.project, env_config=env_config, model=config.model)
         for name, env_config in config.environments.items()
     }
 
@@ -30,7 +30,7 @@ def traffic_shares(config: AppConfig) -> list[str]:
 
 def _context(app: App) -> dict:
     """The keys the configuration reads; CDK's own feature flags stay out of it."""
-    keys = ("project", "environments")
+    keys = ("project", "environments", "model")
     return {key: app.node.try_get_context(key) for key in keys if app.node.try_get_context(key) is not None}
 
 

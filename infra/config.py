@@ -16,7 +16,9 @@ from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from safedeploy.guardrails.settings import DeploymentSettings, SettingError
+from safedeploy.release.model_plugin import ModelPlugin
 
+PRODUCTION = "prod"
 PROJECT_PATTERN = r"^[a-z][a-z0-9-]{1,24}[a-z0-9]$"
 ACCOUNT_PATTERN = r"^(\d{12})?$"
 SSM_NAME_PATTERN = r"^(/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*)?$"
@@ -245,7 +247,7 @@ class EnvironmentConfig(_Section):
 
     @model_validator(mode="after")
     def _production_is_protected(self) -> EnvironmentConfig:
-        if self.name == "prod" and (self.removal_policy != "retain" or not self.termination_protection):
+        if self.is_production and (self.removal_policy != "retain" or not self.termination_protection):
             raise ValueError("prod must keep removal_policy 'retain' and termination_protection true")
         if self.name == "prod" and not self.artifact_lock_days:
             raise ValueError("prod must lock its approved artifacts: set artifact_lock_days (S3 Object Lock) above 0")
@@ -260,14 +262,33 @@ class EnvironmentConfig(_Section):
 
     @property
     def is_production(self) -> bool:
-        return self.name == "prod"
+        return self.name == PRODUCTION
 
 
 class AppConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     project: str
     environments: dict[str, EnvironmentConfig]
+    model: ModelPlugin
+
+    def source_of(self, name: str) -> EnvironmentConfig | None:
+        """The environment that promotes to `name` (at most one, see `_check_promotion_chains`)."""
+        return next((env for env in self.environments.values() if env.promotes_to == name), None)
+
+    def origin_of(self, name: str) -> EnvironmentConfig:
+        """The environment at the head of `name`'s chain: the one that trained and approved what `name` deploys."""
+        env = self.environments[name]
+        while (source := self.source_of(env.name)) is not None:
+            env = source
+        return env
+
+    def chain_of(self, name: str) -> list[str]:
+        """`name`'s promotion chain from its origin to its end, e.g. ['dev', 'staging', 'prod']."""
+        chain = [self.origin_of(name).name]
+        while (target := self.environments[chain[-1]].promotes_to) is not None:
+            chain.append(target)
+        return chain
 
 
 def load_config(context: Mapping[str, Any]) -> AppConfig:
@@ -279,12 +300,34 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
     if not isinstance(raw_envs, Mapping) or not raw_envs:
         raise ConfigError("environments: missing; define at least 'dev' in cdk.json context")
     environments = {name: _load_environment(name, raw) for name, raw in raw_envs.items()}
+    _check_promotion_chains(environments)
+    try:
+        model = ModelPlugin.from_mapping(context.get("model"), path="model")
+    except SettingError as error:
+        raise ConfigError(str(error)) from None
+    return AppConfig(project=project, environments=environments, model=model)
+
+
+def _check_promotion_chains(environments: Mapping[str, EnvironmentConfig]) -> None:
+    """Promotion forms chains (dev -> staging -> prod): each starts at an environment that trains, and prod is never
+    the start of one, because prod deploys only packages approved before it."""
+    sources: dict[str, list[str]] = {}
     for env in environments.values():
-        if env.promotes_to is not None and env.promotes_to not in environments:
+        if env.promotes_to is None:
+            continue
+        path = f"environments.{env.name}.promotes_to"
+        if env.promotes_to == env.name:
+            raise ConfigError(f"{path}: {env.name!r}: an environment cannot promote to itself")
+        if env.promotes_to not in environments:
+            raise ConfigError(f"{path}: {env.promotes_to!r} is not a defined environment ({', '.join(environments)})")
+        sources.setdefault(env.promotes_to, []).append(env.name)
+    for target, names in sources.items():
+        if len(names) > 1:
             raise ConfigError(
-                f"environments.{env.name}.promotes_to: {env.promotes_to!r} is not a defined environment "
-                f"({', '.join(environments)})"
+                f"environments.{target}: promoted to from several environments ({', '.join(names)}); "
+                "a chain has one source per environment"
             )
+    for env in environments.values():
         if env.promotes_to is not None and environments[env.promotes_to].pipeline.source.kind != "codecommit":
             raise ConfigError(
                 f"environments.{env.promotes_to}.pipeline.source.kind: 'codeconnections': {env.name}'s Promote step "
@@ -292,7 +335,21 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
                 "CodeConnections offers no API to commit to a GitHub, GitLab or Bitbucket repository; keep "
                 f"{env.promotes_to} on 'codecommit' (it never trains, so it needs no model code)"
             )
-    return AppConfig(project=project, environments=environments)
+    for start in environments:
+        seen = [start]
+        while (target := environments[seen[-1]].promotes_to) is not None:
+            if target in seen:
+                cycle = " -> ".join([*seen[seen.index(target) :], target])
+                raise ConfigError(
+                    f"environments.{seen[-1]}.promotes_to: {target!r} closes the cycle {cycle}; "
+                    "a chain must start at an environment that trains"
+                )
+            seen.append(target)
+    if PRODUCTION in environments and PRODUCTION not in sources:
+        raise ConfigError(
+            f"environments.{PRODUCTION}: no environment promotes to it; {PRODUCTION} never trains, it deploys what "
+            f"the environment before it approved (set promotes_to: {PRODUCTION!r} there)"
+        )
 
 
 def _load_environment(name: str, raw: Any) -> EnvironmentConfig:

@@ -48,7 +48,9 @@ def acknowledge(
         )
     if unscoped_actions and rule != "IAM5":
         raise ValueError(f"unscoped_actions acknowledge IAM5 findings, not {rule}")
-    ids = [f"AwsSolutions-{rule}[{finding}]" for finding in findings] or [f"AwsSolutions-{rule}"]
+    ids = [f"AwsSolutions-{rule}[{finding}]" for finding in findings]
+    if not findings and not unscoped_actions:
+        ids = [f"AwsSolutions-{rule}"]  # the whole rule: only for rules without granular findings
     acknowledgements = [Acknowledgment(id=f"AwsSolutions::{id_}", reason=reason) for id_ in ids]
     if unscoped_actions:
         acknowledgements.append(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[{STAR_RESOURCE}]", reason=reason))

@@ -1,4 +1,5 @@
 """The example model: a binary classifier over 8 tabular features, served by SageMaker's scikit-learn container.
 
-Replace it by keeping the contract of `ml.build.build_model` and `ml.serving` (see docs/model.md).
+cdk.json's `model` section names its entry points (`ml.build:train_and_evaluate`, `ml.data:write_sample`, ...);
+replace it by naming another package's (see docs/model.md).
 """

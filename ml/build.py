@@ -1,7 +1,7 @@
 """From a data set to what the registry needs: model.tar.gz, the model-quality report and the headline metrics.
 
-This is the contract a replacement model keeps (docs/model.md): the release step calls `build_model` and registers
-its outputs with the container described in `ml.serving`.
+`train_and_evaluate` is the entry point cdk.json names (`model.train`); the release step calls it and registers its
+outputs with the container `model.serving` describes (docs/model.md).
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ def build_model(dataset: Dataset, out_dir: Path, *, seed: int) -> ModelBuild:
         report=evaluate.write_report(report, out_dir / REPORT_NAME),
         metrics=evaluate.headline_metrics(report),
     )
+
+
+def train_and_evaluate(data_csv: Path, out_dir: Path, *, seed: int) -> ModelBuild:
+    """The `model.train` entry point named in cdk.json: a CSV in; the artifact, its report and metrics out."""
+    return build_model(read_csv(data_csv), out_dir, seed=seed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,6 +65,11 @@ def write_csv(dataset: Dataset, path: Path) -> Path:
     return path
 
 
+def write_sample(path: Path, *, rows: int, seed: int) -> Path:
+    """The `model.sample_data` entry point named in cdk.json: training data when no other source is configured."""
+    return write_csv(generate(rows, seed), path)
+
+
 def read_csv(path: Path) -> Dataset:
     """Read a CSV with a header naming at least `f0`..`f7` and `label` (other columns are ignored)."""
     with path.open(newline="") as handle:

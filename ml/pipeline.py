@@ -9,12 +9,12 @@ PendingManualApproval with its evaluation report as ModelQuality statistics.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ml import pipeline_jobs, serving
 from ml.build import REPORT_NAME
+from safedeploy.release.model_plugin import PipelineSpec
 
 TRAIN_STEP = "Train"
 EVALUATE_STEP = "Evaluate"
@@ -23,23 +23,6 @@ REGISTER_STEP = "Register"
 FAIL_STEP = "BelowQualityBar"
 JOB_INSTANCE_TYPE = "ml.m5.large"
 AUC_PATH = "binary_classification_metrics.auc.value"
-
-
-@dataclass(frozen=True)
-class PipelineSpec:
-    """Everything environment-specific; the definition itself holds no name, bucket or ARN."""
-
-    name: str
-    region: str
-    role_arn: str
-    artifacts_bucket: str
-    kms_key_arn: str
-    model_package_group: str
-    code_dir: Path  # a folder holding the `ml` package, uploaded for the jobs
-    instance_types: tuple[str, ...]  # real-time endpoints
-    transform_instance_types: tuple[str, ...]  # batch transform (a different set of instance types)
-    min_auc: float = 0.75
-    seed: int = 42
 
 
 def build_pipeline(spec: PipelineSpec, boto_session: Any) -> Any:

@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rehearsal.report import final_checks, plot_canary, write_timeline
+from rehearsal.report import canary_reports, final_checks, write_timeline
 from rehearsal.scenario import CANDIDATES, Outcome, rehearsal_world
 
 
@@ -20,14 +20,14 @@ def run(output: Path, seed: int = 20261124, say=print) -> dict[str, bool]:
         live = rehearsal.release("live model", None)
         candidates: list[Outcome] = [rehearsal.release(f"{c.name}", c.behaviour) for c in CANDIDATES]
         checks = final_checks(rehearsal, live, candidates)
+        reports = canary_reports(rehearsal, output, candidates)
     write_timeline(output / "timeline.json", [live, *candidates], checks)
-    plot_canary(output / "canary.png", candidates)
     say(f"\nsummary ({time.perf_counter() - started:.0f} s):")
     for candidate, outcome in zip(CANDIDATES, candidates, strict=True):
         say(f"  {candidate.name} candidate: {outcome.result} (expected {candidate.expected})")
     for check, passed in checks.items():
         say(f"  [{'ok' if passed else 'FAILED'}] {check}")
-    say(f"timeline: {output / 'timeline.json'}; plot: {output / 'canary.png'}")
+    say(f"timeline: {output / 'timeline.json'}; canary reports: {', '.join(str(path) for path in reports)}")
     return checks
 
 

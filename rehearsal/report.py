@@ -1,5 +1,5 @@
 """What a rehearsal leaves behind: the checks that say whether it went as it must, the decision timeline (JSON)
-and a plot of each candidate's canary statistics against their boundaries (PNG)."""
+and, per candidate, the canary report `safedeploy report` draws from the decision records (PNG and HTML)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 from rehearsal.scenario import Outcome, Rehearsal
+from safedeploy.canary.report import Timeline, write_report
 from safedeploy.guardrails import resource_tags
 
 
@@ -58,27 +54,17 @@ def write_timeline(path: Path, outcomes: list[Outcome], checks: dict[str, bool])
     path.write_text(json.dumps({"releases": [asdict(o) for o in outcomes], "checks": checks}, indent=2, default=str))
 
 
-def plot_canary(path: Path, candidates: list[Outcome]) -> None:
-    figure, axes = plt.subplots(1, len(candidates), figsize=(6 * len(candidates), 4), squeeze=False)
-    for axis, outcome in zip(axes[0], candidates, strict=True):
-        for metric in sorted({name for minute in outcome.minutes for name in minute["statistics"]}):
-            points = [
-                (m["minute"], m["statistics"][metric]["statistic"], m["statistics"][metric]["boundary"])
-                for m in outcome.minutes
-                if metric in m["statistics"] and m["statistics"][metric]["statistic"] is not None
-            ]
-            if not points:
-                continue
-            minutes, statistics, boundaries = zip(*points, strict=True)
-            (line,) = axis.plot(minutes, statistics, marker="o", label=f"{metric} harm z")
-            axis.step(
-                minutes, boundaries, where="post", linestyle="--", color=line.get_color(), label=f"{metric} boundary"
-            )
-        axis.set_title(f"{outcome.name} candidate: {outcome.result}")
-        axis.set_xlabel("minute of the bake")
-        axis.set_ylabel("one-sided harm statistic (z)")
-        axis.axhline(0, color="grey", linewidth=0.5)
-        axis.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+def canary_reports(rehearsal: Rehearsal, output: Path, candidates: list[Outcome]) -> list[Path]:
+    """`safedeploy report`'s picture and page of each candidate's bake, from the decision records it left in S3."""
+    s3 = rehearsal.server.client("s3")
+    written: list[Path] = []
+    for outcome in candidates:
+        records = [_record(s3, minute["record_uri"]) for minute in outcome.minutes if minute["record_uri"]]
+        if records:
+            written += write_report(Timeline.from_records(records), output, stem=f"canary-{outcome.name}")
+    return written
+
+
+def _record(s3: Any, uri: str) -> dict[str, Any]:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())

@@ -309,6 +309,7 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int) -> Iterator[Rehearsal]:
         stack.enter_context(patch.dict(os.environ, environment))
         source_dir = work_dir / "source"
         shutil.copytree(ROOT / "ml", source_dir / "ml", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(ROOT / "cdk.json", source_dir / "cdk.json")  # names the model's entry points
         stub = StubBehaviour(record=False)
         stub_url = stack.enter_context(running_stub(stub))
         environment = gateway_environment(

@@ -6,7 +6,7 @@ or removed without touching a deployment in progress.
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -60,3 +60,11 @@ class MonitoringStack(Stack):
             target_group=serving.target_group,
             service=serving.service,
         )
+        CfnOutput(
+            self,
+            "DashboardUrl",
+            value=f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region={self.region}"
+            f"#dashboards/dashboard/{naming.resource('operations')}",
+            description="CloudWatch dashboard of this environment (pipeline, endpoint, canary, gateway)",
+        )
+        CfnOutput(self, "OpsTopicArn", value=self.topic.topic_arn, description="Failures and alarms; subscribe on-call")

@@ -2,9 +2,10 @@
 repository through CodeConnections, `pipeline.source`) and a CodePipeline V2 (QUEUED) on it.
 
 An environment that trains (dev) runs Source -> Train -> QualityGate -> Approval -> ApprovalSync -> Deploy and, when it
-promotes, PromoteApproval -> Promote, which commits `release.json` to the next environment's repository. That
-environment (prod) never retrains: Source (its repository's release.json, plus the training environment's branch for
-the deploy tooling) -> Approval -> Deploy of the very package dev approved.
+promotes, PromoteApproval -> Promote, which commits `release.json` to the next environment's repository. Every later
+environment of the chain (staging, prod) never retrains: Source (its repository's release.json, plus the origin's
+branch for the deploy tooling) -> Approval -> Deploy of the very package dev approved, and, when it promotes on,
+PromoteApproval -> Promote, forwarding that release.json.
 
 Pipeline artifacts go to the storage stack's artifacts bucket (KMS, versioned, access-logged) rather than a bucket of
 their own: a second bucket here would be stateful outside the storage stack, and its access logging would make the
@@ -13,7 +14,7 @@ storage stack's log bucket policy reference this stack, a dependency cycle.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
@@ -26,6 +27,7 @@ from infra import iam_role
 from infra.config import CodeCommitSource, ConnectionSource, EnvironmentConfig
 from infra.nag import acknowledge, arn_finding, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
+from infra.runtime_function import RuntimeFunction
 from safedeploy.write_once import APPROVALS, EVALUATION, MODELS
 from stacks.pipeline import approvals, permissions
 from stacks.pipeline.build_project import GRANTED_BY_CDK, PipelineBuildProject
@@ -44,6 +46,7 @@ RELEASE_ARTIFACT = "ReleaseManifest"
 SOURCE_NAMESPACE = "Source"
 TRAIN_NAMESPACE = "Train"
 APPROVAL_STAGE, APPROVAL_ACTION = "Approval", "ApproveModel"
+RELEASE_APPROVAL_ACTION = "ApproveRelease"
 PROMOTION_STAGE, PROMOTION_ACTION = "PromoteApproval", "ApprovePromotion"
 TRAIN_TIMEOUT = Duration.hours(2)
 # A guarded deployment may run up to 4 hours (max execution time) before SageMaker finishes or rolls back.
@@ -142,6 +145,31 @@ class PipelineStack(Stack):
         else:
             self._release_stages()
         self._acknowledge_pipeline_role()
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """What a new user needs after `cdk deploy`: where to push, who approves, where the pipeline is."""
+        what = "model code" if self.links.trains else "release.json (written by Promote)"
+        CfnOutput(
+            self,
+            "RepositoryCloneUrl",
+            value=self.repository.repository_clone_url_grc,
+            description=f"git clone URL of the {what} repository (git-remote-codecommit; HTTPS: RepositoryHttpUrl)",
+        )
+        CfnOutput(self, "RepositoryHttpUrl", value=self.repository.repository_clone_url_http)
+        CfnOutput(
+            self,
+            "ApprovalTopicArn",
+            value=self.approval_topic.topic_arn,
+            description="Approval requests: subscribe approvers (aws sns subscribe --protocol email ...)",
+        )
+        CfnOutput(
+            self,
+            "PipelineUrl",
+            value=f"https://{self.region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/"
+            f"{self.pipeline_name}/view?region={self.region}",
+            description="The release pipeline in the console (approve or reject there)",
+        )
 
     # --- stages -------------------------------------------------------------------------------------------------
 
@@ -172,22 +200,9 @@ class PipelineStack(Stack):
             variables_namespace=TRAIN_NAMESPACE,
         )
         package_arn = train.variable(approvals.PACKAGE_VARIABLE)
-        target = self.links.target
-        self.functions = ReleaseFunctions(
-            self,
-            "ReleaseFunctions",
-            naming=self.naming,
-            env_config=self.env_config,
-            storage=self.storage,
-            pipeline_name=self.pipeline_name,
-            target=target,
-        )
-        model_approval = {
-            "pipeline_name": self.pipeline_name,
-            "pipeline_execution_id": codepipeline.GlobalVariables.EXECUTION_ID,
-            "approval_stage": APPROVAL_STAGE,
-            "approval_action": APPROVAL_ACTION,
-        }
+        functions = self._release_functions()
+        assert functions.quality_gate is not None and functions.approval_sync is not None
+        model_approval = self._approval_parameters(APPROVAL_STAGE, APPROVAL_ACTION)
         stages: list[tuple[str, codepipeline.IAction]] = [
             ("Source", source),
             ("Train", train),
@@ -195,7 +210,7 @@ class PipelineStack(Stack):
                 "QualityGate",
                 actions.LambdaInvokeAction(
                     action_name="CheckMetrics",
-                    lambda_=self.functions.quality_gate.function,
+                    lambda_=functions.quality_gate.function,
                     user_parameters={
                         "model_package_arn": package_arn,
                         "thresholds": self.env_config.quality_gate.model_dump(),
@@ -215,70 +230,113 @@ class PipelineStack(Stack):
                 "ApprovalSync",
                 actions.LambdaInvokeAction(
                     action_name="RecordApproval",
-                    lambda_=self.functions.approval_sync.function,
+                    lambda_=functions.approval_sync.function,
                     user_parameters={"model_package_arn": package_arn, **model_approval},
                 ),
             ),
             ("Deploy", self._deploy_action(code, {"MODEL_PACKAGE_ARN": package_arn})),
+            *self._promotion_stages(
+                package_arn,
+                {"model_package_arn": package_arn, "source_commit": source.variables.commit_id, **model_approval},
+            ),
         ]
-        if target is not None and self.functions.promote is not None:
-            target_repository = repository_name(self.naming.project, target.name)
-            stages += [
-                (
-                    PROMOTION_STAGE,
-                    actions.ManualApprovalAction(
-                        action_name=PROMOTION_ACTION,
-                        notification_topic=self.approval_topic,
-                        additional_information=approvals.promotion_approval_message(package_arn, target_repository),
-                    ),
-                ),
-                (
-                    "Promote",
-                    actions.LambdaInvokeAction(
-                        action_name="CommitRelease",
-                        lambda_=self.functions.promote.function,
-                        user_parameters={
-                            "model_package_arn": package_arn,
-                            "source_commit": source.variables.commit_id,
-                            **model_approval,
-                            "promotion_approval_stage": PROMOTION_STAGE,
-                            "promotion_approval_action": PROMOTION_ACTION,
-                        },
-                    ),
-                ),
-            ]
         for stage_name, action in stages:
             self.pipeline.add_stage(stage_name=stage_name, actions=[action])
-        self._sync_rejections()
+        self._sync_rejections(functions.approval_sync)
 
     def _release_stages(self) -> None:
-        source_env = self.links.source
-        assert source_env is not None, "a release pipeline deploys what its source environment approved"
+        """Deploy the package named in release.json with the origin's tooling; forward it when this one promotes."""
         release, manifest = self._source_action(
             "Release", PipelineSource(self.env_config, self.repository), RELEASE_ARTIFACT, trigger=True
         )
+        origin = self.links.origin
         tooling_repository = (
             codecommit.Repository.from_repository_name(
-                self, "ToolingRepository", repository_name(self.naming.project, source_env.name)
+                self, "ToolingRepository", repository_name(self.naming.project, origin.name)
             )
-            if isinstance(source_env.pipeline.source, CodeCommitSource)
+            if isinstance(origin.pipeline.source, CodeCommitSource)
             else None
         )
         tooling, code = self._source_action(
-            "Tooling", PipelineSource(source_env, tooling_repository), TOOLING_ARTIFACT, trigger=False
+            "Tooling", PipelineSource(origin, tooling_repository), TOOLING_ARTIFACT, trigger=False
         )
-        self.pipeline.add_stage(stage_name="Source", actions=[release, tooling])
-        self.pipeline.add_stage(
-            stage_name=APPROVAL_STAGE,
-            actions=[
+        stages: list[tuple[str, list[codepipeline.IAction]]] = [
+            ("Source", [release, tooling]),
+            (
+                APPROVAL_STAGE,
+                [
+                    actions.ManualApprovalAction(
+                        action_name=RELEASE_APPROVAL_ACTION,
+                        notification_topic=self.approval_topic,
+                        additional_information=approvals.release_approval_message(
+                            self.naming, release.variables.commit_id
+                        ),
+                    )
+                ],
+            ),
+            ("Deploy", [self._deploy_action(code, {}, extra_inputs=[manifest])]),
+        ]
+        if self.links.target is not None:
+            self._release_functions()
+            forward = {
+                "release_repository": repository_name(self.naming.project, self.naming.env),
+                "release_commit": release.variables.commit_id,
+                **self._approval_parameters(APPROVAL_STAGE, RELEASE_APPROVAL_ACTION),
+            }
+            promotion = self._promotion_stages(f"the package of release.json {release.variables.commit_id}", forward)
+            stages += [(name, [action]) for name, action in promotion]
+        for stage_name, stage_actions in stages:
+            self.pipeline.add_stage(stage_name=stage_name, actions=stage_actions)
+
+    def _release_functions(self) -> ReleaseFunctions:
+        self.functions = ReleaseFunctions(
+            self,
+            "ReleaseFunctions",
+            naming=self.naming,
+            env_config=self.env_config,
+            storage=self.storage,
+            pipeline_name=self.pipeline_name,
+            links=self.links,
+        )
+        return self.functions
+
+    def _approval_parameters(self, stage: str, action: str) -> dict[str, str]:
+        """How a Lambda action finds a Manual approval of its own execution (the job event carries no context)."""
+        return {
+            "pipeline_name": self.pipeline_name,
+            "pipeline_execution_id": codepipeline.GlobalVariables.EXECUTION_ID,
+            "approval_stage": stage,
+            "approval_action": action,
+        }
+
+    def _promotion_stages(self, package: str, parameters: dict[str, str]) -> list[tuple[str, codepipeline.IAction]]:
+        """PromoteApproval -> Promote, committing release.json to the next environment's repository."""
+        target = self.links.target
+        if target is None or self.functions is None or self.functions.promote is None:
+            return []
+        target_repository = repository_name(self.naming.project, target.name)
+        return [
+            (
+                PROMOTION_STAGE,
                 actions.ManualApprovalAction(
-                    action_name="ApproveRelease",
+                    action_name=PROMOTION_ACTION,
                     notification_topic=self.approval_topic,
-                    additional_information=approvals.release_approval_message(self.naming, release.variables.commit_id),
-                )
-            ],
-        )
-        self.pipeline.add_stage(stage_name="Deploy", actions=[self._deploy_action(code, {}, extra_inputs=[manifest])])
+                    additional_information=approvals.promotion_approval_message(package, target_repository),
+                ),
+            ),
+            (
+                "Promote",
+                actions.LambdaInvokeAction(
+                    action_name="CommitRelease",
+                    lambda_=self.functions.promote.function,
+                    user_parameters={
+                        **parameters,
+                        "promotion_approval_stage": PROMOTION_STAGE,
+                        "promotion_approval_action": PROMOTION_ACTION,
+                    },
+                ),
+            ),
+        ]
 
     def _deploy_action(
         self,
@@ -298,9 +356,8 @@ class PipelineStack(Stack):
             or None,
         )
 
-    def _sync_rejections(self) -> None:
+    def _sync_rejections(self, approval_sync: RuntimeFunction) -> None:
         """A rejection fails the approval stage, so ApprovalSync never runs; this rule still records it."""
-        assert self.functions is not None
         events.Rule(
             self,
             "OnModelRejected",
@@ -315,7 +372,7 @@ class PipelineStack(Stack):
                     "state": ["FAILED"],
                 },
             ),
-            targets=[targets.LambdaFunction(self.functions.approval_sync.function, retry_attempts=2)],
+            targets=[targets.LambdaFunction(approval_sync.function, retry_attempts=2)],
         )
 
     # --- build projects -----------------------------------------------------------------------------------------
@@ -356,12 +413,18 @@ class PipelineStack(Stack):
 
     def _deploy_project(self) -> PipelineBuildProject:
         storage, naming = self.storage, self.naming
-        # Prod deploys the package its source environment approved; dev its own.
-        package_owner = Naming(naming.project, self.links.source.name) if self.links.source else naming
+        # Every environment deploys packages of its chain's origin: dev its own, staging and prod those dev approved.
+        package_owner = Naming(naming.project, self.links.origin.name)
         statements = [
             *iam_role.s3_objects(storage.artifacts_bucket, DEPLOY_READ_PREFIXES),
             iam_role.sagemaker_actions(self, naming, DEPLOY_SAGEMAKER_ACTIONS, DEPLOY_SAGEMAKER_RESOURCES),
-            iam_role.sagemaker_actions(self, package_owner, ["sagemaker:DescribeModelPackage"], ["model-package"]),
+            # Tags on the package: the rolled-back mark a deploy reads, sets after an auto-rollback, clears on override.
+            iam_role.sagemaker_actions(
+                self,
+                package_owner,
+                ["sagemaker:DescribeModelPackage", "sagemaker:ListTags", "sagemaker:AddTags", "sagemaker:DeleteTags"],
+                ["model-package"],
+            ),
             iam_role.describe_alarms(self, naming),
             permissions.pass_role_to_sagemaker(storage.execution_role),
             *permissions.endpoint_scaling(self, naming.endpoint),
@@ -394,8 +457,8 @@ class PipelineStack(Stack):
             "PutScalingPolicy, DeleteScalingPolicy, DescribeScalableTargets and DescribeScalingPolicies have no "
             "resource narrower than * before a target exists; the target-tracking alarms Application Auto Scaling "
             f"creates are named TargetTracking-endpoint/{naming.endpoint}/*.",
+            unscoped_actions=list(permissions.ENDPOINT_SCALING_ACTIONS),
             findings=[
-                "Resource::*",
                 f"Resource::arn:<AWS::Partition>:cloudwatch:{self.region}:<AWS::AccountId>:alarm:"
                 f"TargetTracking-endpoint/{naming.endpoint}/*",
             ],

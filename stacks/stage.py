@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.naming import Naming
+from safedeploy.release.model_plugin import ModelPlugin
 from stacks.guardrails_stack import GuardrailsStack
 from stacks.monitoring_stack import MonitoringStack
 from stacks.pipeline.promotion import links_from_context
@@ -18,7 +19,9 @@ from stacks.storage_stack import StorageStack
 class EnvironmentStage(Stage):
     """Stage `<project>-<env>`, so `cdk deploy "<project>-<env>/*"` deploys exactly one environment."""
 
-    def __init__(self, scope: Construct, *, project: str, env_config: EnvironmentConfig) -> None:
+    def __init__(
+        self, scope: Construct, *, project: str, env_config: EnvironmentConfig, model: ModelPlugin | None = None
+    ) -> None:
         naming = Naming(project, env_config.name)
         super().__init__(
             scope,
@@ -27,13 +30,15 @@ class EnvironmentStage(Stage):
         )
         Tags.of(self).add("project", project)
         Tags.of(self).add("environment", env_config.name)
+        links = links_from_context(self, project, env_config)
         self.storage = StorageStack(
             self,
             "storage",
             stack_name=naming.resource("storage"),
             naming=naming,
             env_config=env_config,
-            promoted_from=links_from_context(self, project, env_config).source,
+            promoted_from=None if links.trains else links.origin,
+            model=model,
         )
         self.pipeline = PipelineStack(
             self,

@@ -19,6 +19,7 @@ from infra.config import ConfigError, ConnectionSource, EnvironmentConfig
 from infra.nag import acknowledge, arn_finding
 from infra.naming import Naming
 from safedeploy.parameters import Param
+from safedeploy.release.model_plugin import ModelPlugin
 from safedeploy.source_record import SourceRecord
 from safedeploy.write_once import EVALUATION, IMMUTABLE_PREFIXES, MODELS, RECORD_WRITERS
 from stacks.pipeline.promotion import repository_name
@@ -43,9 +44,11 @@ class StorageStack(Stack):
         naming: Naming,
         env_config: EnvironmentConfig,
         promoted_from: EnvironmentConfig | None = None,
+        model: ModelPlugin | None = None,
         **kwargs,
     ) -> None:
-        """`promoted_from`: the environment whose approved packages this one deploys (its models are read here)."""
+        """`promoted_from`: the origin of this environment's chain, whose approved packages it deploys (its models are
+        read here); `model`: the plug-in, whose custom serving container (if any) the execution role may pull."""
         super().__init__(scope, construct_id, termination_protection=env_config.termination_protection, **kwargs)
         self.naming = naming
         removal = RemovalPolicy.RETAIN if env_config.removal_policy == "retain" else RemovalPolicy.DESTROY
@@ -94,6 +97,11 @@ class StorageStack(Stack):
         self.model_package_group.apply_removal_policy(removal)
 
         self.execution_role = self._execution_role()
+        if model is not None and model.serving.is_custom_container:
+            repository = self.format_arn(
+                service="ecr", resource="repository", resource_name=model.serving.image_repository
+            )
+            self.execution_role.add_to_principal_policy(iam_role.ecr_pull([repository]))
         if promoted_from is not None:
             self._read_promoted_models(env_config, promoted_from)
         self.feature_group_name = self._feature_group(env_config, removal)
@@ -245,9 +253,9 @@ class StorageStack(Stack):
         """
         if source.region != env_config.region or (source.account or "") != (env_config.account or ""):
             raise ConfigError(
-                f"environments.{source.name}.promotes_to: {env_config.name!r} is in another account or region; "
-                "promotion reads the source's model artifacts through its SSM parameters, so both environments "
-                "must share account and region"
+                f"environments.{env_config.name}: in another account or region than {source.name!r}, the origin of "
+                "its promotion chain; promotion reads the origin's model artifacts through its SSM parameters, so "
+                "every environment of a chain must share account and region"
             )
         source_naming = Naming(self.naming.project, source.name)
         bucket_name = ssm.StringParameter.value_for_string_parameter(

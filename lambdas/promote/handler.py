@@ -1,9 +1,12 @@
-"""Promote: commits release.json naming the approved package to the production repository.
+"""Promote: commits release.json naming the approved package to the next environment's repository.
 
-UserParameters: {"model_package_arn": "#{Train.MODEL_PACKAGE_ARN}", "source_commit": "#{Source.CommitId}",
-"pipeline_name": ..., "pipeline_execution_id": "#{codepipeline.PipelineExecutionId}", "approval_stage": ...,
-"approval_action": ..., "promotion_approval_stage": ..., "promotion_approval_action": ...}.
-Environment: RELEASE_REPOSITORY and RELEASE_BRANCH, the repository and branch the production pipeline watches.
+A training environment promotes the package it trained; UserParameters: {"model_package_arn":
+"#{Train.MODEL_PACKAGE_ARN}", "source_commit": "#{Source.CommitId}", "pipeline_name": ...,
+"pipeline_execution_id": "#{codepipeline.PipelineExecutionId}", "approval_stage": ..., "approval_action": ...,
+"promotion_approval_stage": ..., "promotion_approval_action": ...}.
+An environment in the middle of a chain forwards the release it deployed; UserParameters then carry
+"release_repository" and "release_commit" (`#{Source.CommitId}`) instead of the package ARN and source commit.
+Environment: RELEASE_REPOSITORY and RELEASE_BRANCH, the repository and branch the next pipeline watches.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from safedeploy.release_control.aws_clients import AwsClients
+from safedeploy.release_control.forwarding import RELEASE_COMMIT_PARAMETER, ForwardRequest, run_forwarding
 from safedeploy.release_control.pipeline_job import complete_job, job_parameters, open_job
 from safedeploy.release_control.promotion import PromotionRequest, ReleaseTarget, run_promotion
 from safedeploy.release_control.registry_api import default_registry
@@ -32,16 +36,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job = open_job(event)
 
     def promote() -> str:
-        return run_promotion(
-            codepipeline=clients("codepipeline"),
-            codecommit=clients("codecommit"),
-            sm=clients("sagemaker"),
-            s3=clients("s3"),
-            registry=default_registry(),
-            request=PromotionRequest.from_parameters(job_parameters(job)),
-            target=ReleaseTarget.from_environment(os.environ),
-            now=datetime.now(UTC),
-        )
+        parameters = job_parameters(job)
+        shared = {
+            "codepipeline": clients("codepipeline"),
+            "codecommit": clients("codecommit"),
+            "sm": clients("sagemaker"),
+            "registry": default_registry(),
+            "target": ReleaseTarget.from_environment(os.environ),
+            "now": datetime.now(UTC),
+        }
+        if RELEASE_COMMIT_PARAMETER in parameters:
+            return run_forwarding(**shared, request=ForwardRequest.from_parameters(parameters))
+        return run_promotion(**shared, s3=clients("s3"), request=PromotionRequest.from_parameters(parameters))
 
     outcome = complete_job(clients("codepipeline"), job.get_id, promote)
     logger.info("promotion finished", extra={"succeeded": outcome.succeeded})

@@ -10,18 +10,25 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from safedeploy.cli.aws_errors import one_line
 from safedeploy.cli.exit_codes import ExitCode, aws_exit_code
 
+DESCRIPTION = """Operate the safe-deployment platform: release status and approvals, deployments with guardrails,
+rollback, canary statistics, cost and teardown of an environment. Run from the repository, --project comes from
+cdk.json; --env names the environment (dev, staging, prod). `safedeploy COMMAND --help` explains each command."""
 COMMAND_MODULES: tuple[str, ...] = (
     "deploy_commands",
     "ops_commands",
     "stats_commands",
     "doctor_commands",
     "gateway_commands",
+    "environment_commands",
+    "report_commands",
 )
 
 
@@ -30,11 +37,19 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="safedeploy", description=__doc__)
+    parser = argparse.ArgumentParser(prog="safedeploy", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module_name in COMMAND_MODULES:
         importlib.import_module(f"safedeploy.cli.{module_name}").register(subparsers)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("safedeploy")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed; run `make synth` or `pip install -e .`)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +59,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, ValueError) as error:
         print(f"safedeploy {args.command}: error: {error}", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    except (BotoCoreError, ClientError) as error:
+    except (BotoCoreError, ClientError, ResponseParserError) as error:
         print(f"safedeploy {args.command}: AWS error: {one_line(error)}", file=sys.stderr)
         return aws_exit_code(error)

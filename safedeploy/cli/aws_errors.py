@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
+from botocore.parsers import ResponseParserError
 
 from safedeploy.cli.exit_codes import CREDENTIAL_ERROR_CODES
 
@@ -10,13 +11,18 @@ THROTTLING = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsExc
 DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 
 
-def one_line(error: BotoCoreError | ClientError) -> str:
+def one_line(error: BotoCoreError | ClientError | ResponseParserError) -> str:
     if isinstance(error, NoCredentialsError):
         return "no AWS credentials found: set AWS_PROFILE (or --profile) or run `aws configure`"
     if isinstance(error, NoRegionError):
         return "no AWS region: pass --region or set AWS_REGION"
     if isinstance(error, ProfileNotFound):
         return f"AWS profile {error.kwargs.get('profile')!r} not found in the AWS config files"
+    if isinstance(error, ResponseParserError):
+        first = str(error).splitlines()[0].split(". Further retries")[0].rstrip(" :.")[:160]
+        return f"unreadable AWS response: {first}: check AWS_ENDPOINT_URL, proxy, --region"
+    if type(error).__name__ == "ForeignResponse":  # defined beside the session that detects it
+        return f"unreadable AWS response: {error}"
     if not isinstance(error, ClientError):
         return f"AWS unreachable: {error}"
     details = error.response.get("Error", {})

@@ -2,20 +2,40 @@
 
 The region follows the AWS SDKs' order: `--region`, then `AWS_REGION` (which CodeBuild and Lambda set, and boto3
 alone does not read), then `AWS_DEFAULT_REGION` and the profile's `region` (which boto3 reads itself).
+`--project` defaults to SAFEDEPLOY_PROJECT, else to `context.project` of the cdk.json in the current directory (the
+project's own checkout), so operators in the repository never type it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+from pathlib import Path
+from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError
 
 from safedeploy.cli import CliError
 
+CONFIG_FILE = Path("cdk.json")
+
+
+def default_project() -> str | None:
+    if os.environ.get("SAFEDEPLOY_PROJECT"):
+        return os.environ["SAFEDEPLOY_PROJECT"]
+    try:
+        project = json.loads(CONFIG_FILE.read_text()).get("context", {}).get("project")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return project if isinstance(project, str) and project else None
+
 
 def add_environment_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project", default=os.environ.get("SAFEDEPLOY_PROJECT"), help="default: SAFEDEPLOY_PROJECT")
+    parser.add_argument(
+        "--project", default=default_project(), help="default: SAFEDEPLOY_PROJECT, else cdk.json's project"
+    )
     parser.add_argument("--env", default=os.environ.get("SAFEDEPLOY_ENV"), help="default: SAFEDEPLOY_ENV")
     parser.add_argument("--profile", help="AWS profile (default: the usual credential chain)")
     parser.add_argument(
@@ -26,11 +46,29 @@ def add_environment_arguments(parser: argparse.ArgumentParser) -> None:
 def environment(args: argparse.Namespace) -> tuple[str, str]:
     for option, variable in (("project", "SAFEDEPLOY_PROJECT"), ("env", "SAFEDEPLOY_ENV")):
         if not getattr(args, option):
-            raise CliError(f"--{option} is required (or set {variable})")
+            where = f"set {variable}" + (
+                " or run from the project's directory (cdk.json)" if option == "project" else ""
+            )
+            raise CliError(f"--{option} is required (or {where})")
     return args.project, args.env
+
+
+class ForeignResponse(BotoCoreError):
+    """Something other than AWS answered (a proxy, a captive portal, a wrong AWS_ENDPOINT_URL): an HTML page."""
+
+    fmt = "{operation}: the answer is an HTML page (HTTP {status}), not AWS's: check AWS_ENDPOINT_URL, proxy, --region"
 
 
 def session(args: argparse.Namespace) -> boto3.session.Session:
     """A missing profile raises botocore's ProfileNotFound: a credentials problem, with its own exit code."""
     region = args.region or os.environ.get("AWS_REGION") or None
-    return boto3.session.Session(profile_name=args.profile, region_name=region)
+    aws = boto3.session.Session(profile_name=args.profile, region_name=region)
+    aws.events.register("before-parse", refuse_foreign_responses)
+    return aws
+
+
+def refuse_foreign_responses(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+    """AWS APIs answer JSON or XML; a page of HTML would otherwise reach the user as six lines, or a KeyError."""
+    content_type = str((response_dict.get("headers") or {}).get("content-type", "")).lower()
+    if "html" in content_type:
+        raise ForeignResponse(operation=operation_model.name, status=response_dict.get("status_code"))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from safedeploy.cli import CliError
 from safedeploy.cli.aws_errors import one_line
@@ -44,6 +45,11 @@ def register(subparsers: Any) -> None:
     source = deploy.add_mutually_exclusive_group(required=True)
     source.add_argument("--package-arn", help="model package version ARN")
     source.add_argument("--release-file", type=Path, help=f"{RELEASE_FILE} naming the package (production)")
+    deploy.add_argument(
+        "--allow-rolled-back",
+        action="store_true",
+        help="deploy a package a rollback marked (an operator's deliberate decision; the mark clears once live)",
+    )
     _poll_argument(deploy)
     deploy.set_defaults(func=run_deploy)
 
@@ -93,7 +99,7 @@ def _report(command: str, action: Callable[[], Summarised]) -> int:
     except GuardrailError as failure:
         print(f"safedeploy {command}: failed: {failure}", file=sys.stderr)
         return ExitCode.ROLLED_BACK
-    except (ClientError, BotoCoreError) as error:
+    except (ClientError, BotoCoreError, ResponseParserError) as error:
         print(f"safedeploy {command}: AWS error: {one_line(error)}", file=sys.stderr)
         return aws_exit_code(error)
 
@@ -118,7 +124,14 @@ def run_deploy(args: argparse.Namespace) -> int:
         timeout = deployment_timeout_seconds(target.guardrails.settings)
         waiter = EndpointWaiter(sm, poll_seconds=args.poll_seconds, timeout_seconds=timeout, progress=_say)
         _say(f"deploying {package_arn} to {target.endpoint_name} ({target.guardrails.settings.strategy.value})")
-        return deploy_package(sm, package_arn, target, waiter, aas=session.client("application-autoscaling"))
+        return deploy_package(
+            sm,
+            package_arn,
+            target,
+            waiter,
+            aas=session.client("application-autoscaling"),
+            allow_rolled_back=args.allow_rolled_back,
+        )
 
     return _report("deploy", deploy)
 

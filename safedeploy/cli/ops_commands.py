@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
         parser = subparsers.add_parser(
             name,
             help=f"{name} the approval the pipeline is waiting for",
-            description=f"{decision.removesuffix('d')} the pending manual approval (the console is the primary path).",
+            description=f"{name.capitalize()} the manual approval the pipeline is waiting for, with your comment; "
+            "your identity is recorded on the model package (the console's Review button does the same).",
         )
         _add_common_arguments(parser)
         parser.add_argument("--comment", required=True, help="why; recorded on the model package")

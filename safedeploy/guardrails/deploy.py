@@ -3,22 +3,30 @@
 The first deploy creates the endpoint; later ones update it through SageMaker's deployment guardrails (canary,
 linear, all_at_once, rolling, each with auto-rollback alarms) or start a shadow or A/B experiment. A package that
 is not Approved is refused before anything is created, a deployment already in progress is waited for rather than
-clobbered, the package already live is a no-op, and an update SageMaker rolled back is reported as a failure.
+clobbered, the package already live is a no-op, and an update SageMaker rolled back is reported as a failure and
+marks the package rolled back (`rolled_back`): deploying it again takes the operator's explicit override.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from safedeploy.guardrails import autoscaling, resource_tags
+from safedeploy.guardrails import autoscaling, resource_tags, rolled_back
 from safedeploy.guardrails.ab_test import start_ab
 from safedeploy.guardrails.consistency import call_when_visible
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.deployment_config import guarded_update_request
-from safedeploy.guardrails.endpoint_status import EndpointSnapshot, EndpointWaiter, describe_endpoint, expect_live
-from safedeploy.guardrails.errors import DeploymentFailed
+from safedeploy.guardrails.endpoint_status import (
+    IN_SERVICE,
+    EndpointSnapshot,
+    EndpointWaiter,
+    describe_endpoint,
+    expect_live,
+)
+from safedeploy.guardrails.errors import DeploymentFailed, PackageRolledBack
 from safedeploy.guardrails.experiment import Experiment
 from safedeploy.guardrails.model_package import ModelPackage
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT, ReleaseNames
@@ -56,11 +64,36 @@ class DeployResult:
 
 
 def deploy_package(
-    sm: Any, package_arn: str, target: DeployTarget, waiter: EndpointWaiter, aas: Any | None = None
+    sm: Any,
+    package_arn: str,
+    target: DeployTarget,
+    waiter: EndpointWaiter,
+    aas: Any | None = None,
+    *,
+    allow_rolled_back: bool = False,
 ) -> DeployResult:
-    """`aas`: an Application Auto Scaling client, needed when the settings enable endpoint autoscaling."""
+    """`aas`: an Application Auto Scaling client, needed when the settings enable endpoint autoscaling.
+    `allow_rolled_back`: the operator's explicit override for a package a rollback marked (cleared once live)."""
     package = ModelPackage.describe(sm, package_arn)
     package.require_approved()
+    mark = rolled_back.mark_of(sm, package.arn)
+    if mark and not allow_rolled_back:
+        raise PackageRolledBack(
+            f"model package {package.arn} was rolled back ({mark}): nothing was deployed. To deploy it again "
+            f"deliberately: safedeploy deploy --package-arn {package.arn} --allow-rolled-back"
+        )
+    if mark:
+        waiter.progress(f"deploying {package.arn} although it was rolled back ({mark}), as requested")
+    result = _deploy(sm, package, target, waiter, aas)
+    if mark:
+        rolled_back.clear(sm, package.arn)
+        waiter.progress(f"{package.arn} is live again: its rolled-back mark is cleared")
+    return result
+
+
+def _deploy(
+    sm: Any, package: ModelPackage, target: DeployTarget, waiter: EndpointWaiter, aas: Any | None
+) -> DeployResult:
     settings = target.guardrails.settings
     names = ReleaseNames(target.endpoint_name, package.version)
     ensure_release(sm, names, package, target.execution_role_arn, settings)
@@ -82,10 +115,24 @@ def deploy_package(
         waiter.progress(f"deploying {config_name} to {live.name}: {share}")
         if fleet := _fleet(live):
             waiter.progress(f"autoscaling keeps the fleet{fleet}: each step is whole instances of it")
-        expect_live(waiter.until_settled(live.name), live.name, config_name, previous=live.config_name)
+        settled = waiter.until_settled(live.name)
+        if _rolled_back_by_sagemaker(settled, live.config_name):
+            rolled_back.mark(
+                sm, package.arn, at=_now(), endpoint_name=live.name, reason=settled.failure_reason or "auto-rollback"
+            )
+        expect_live(settled, live.name, config_name, previous=live.config_name)
     if action is DeployAction.UPDATED:
         _record_release(sm, live, package.arn)
     return DeployResult(live.name, package.arn, config_name, action, previous_config_name=live.config_name)
+
+
+def _rolled_back_by_sagemaker(settled: EndpointSnapshot | None, previous: str) -> bool:
+    """SageMaker's auto-rollback ends InService on the config that served before (see `expect_live`)."""
+    return settled is not None and settled.status == IN_SERVICE and settled.config_name == previous
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _settled(waiter: EndpointWaiter, endpoint_name: str, names: ReleaseNames) -> EndpointSnapshot | None:

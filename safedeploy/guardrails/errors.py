@@ -11,6 +11,10 @@ class PackageNotApproved(GuardrailError):
     """The model package is not Approved: only a person's decision approves a package, never a deploy."""
 
 
+class PackageRolledBack(PackageNotApproved):
+    """The package was rolled back on this platform; it is deployed again only on an operator's explicit override."""
+
+
 class DeploymentFailed(GuardrailError):
     """The endpoint did not end on the new configuration (auto-rollback, failure, timeout, conflicting state)."""
 

@@ -3,7 +3,8 @@
 The way back is a plain UpdateEndpoint: the auto-rollback alarms that may be firing must not block it. Where it
 leads: the baseline of a running experiment, otherwise the release config recorded on the endpoint as previous.
 A second rollback therefore undoes the first. The record is a set of endpoint tags and, when a bucket is given,
-a write-once JSON document under `rollbacks/<endpoint>/` (decisions/ belongs to the canary analysis alone).
+a write-once JSON document under `rollbacks/<endpoint>/` (decisions/ belongs to the canary analysis alone); the
+package rolled away from is marked (`rolled_back`), so it is not deployed again without an explicit override.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from safedeploy.guardrails import resource_tags
+from safedeploy.guardrails import rolled_back as rolled_back_mark
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot, EndpointWaiter, describe_endpoint, expect_live
 from safedeploy.guardrails.errors import EndpointBusy
 from safedeploy.guardrails.experiment import Experiment
@@ -34,10 +36,16 @@ class RollbackResult:
     at: str
     reason: str
     record_uri: str | None = None
+    rolled_back_package: str | None = None
 
     def summary(self) -> str:
         recorded = f"; recorded at {self.record_uri}" if self.record_uri else ""
-        return f"rolled back {self.endpoint_name}: {self.from_config} -> {self.to_config}{recorded}"
+        marked = (
+            f"; {self.rolled_back_package} is marked rolled back (deploying it again needs --allow-rolled-back)"
+            if self.rolled_back_package
+            else ""
+        )
+        return f"rolled back {self.endpoint_name}: {self.from_config} -> {self.to_config}{recorded}{marked}"
 
 
 def plan_rollback(sm: Any, endpoint_name: str, to: str | None = None) -> tuple[str, str]:
@@ -101,7 +109,12 @@ def rollback_endpoint(
     sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=target)
     at = now().isoformat(timespec="seconds")
     _tag_endpoint(sm, snapshot, target_tags, at)
-    result = RollbackResult(endpoint_name, snapshot.config_name, target, at, reason)
+    rolled_back = config_tags(sm, snapshot.config_name).get(resource_tags.PACKAGE_ARN)
+    if rolled_back == target_tags.get(resource_tags.PACKAGE_ARN):
+        rolled_back = None  # back to another config of the same package: nothing to mark
+    if rolled_back:
+        rolled_back_mark.mark(sm, rolled_back, at=at, endpoint_name=endpoint_name, reason=reason)
+    result = RollbackResult(endpoint_name, snapshot.config_name, target, at, reason, rolled_back_package=rolled_back)
     if s3 is not None and bucket:
         result = _write_record(s3, bucket, result)
     if waiter is not None:

@@ -90,6 +90,15 @@ class SettingReader:
             raise SettingError(f"{self.key_path(key)}: {value!r} must be a list of integers")
         return tuple(value)
 
+    def text_mapping(self, key: str, key_pattern: str) -> dict[str, str]:
+        """A mapping of names to strings, e.g. a container's environment variables."""
+        value = self._value(key, {})
+        if not isinstance(value, Mapping) or any(
+            not isinstance(item, str) or not re.fullmatch(key_pattern, str(name)) for name, item in value.items()
+        ):
+            raise SettingError(f"{self.key_path(key)}: {value!r} must map names ({key_pattern}) to strings")
+        return dict(value)
+
     def required(self, key: str) -> Any:
         if key not in self._raw:
             raise SettingError(f"{self.key_path(key)}: missing")

@@ -11,8 +11,8 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
-from ml.evaluate import HEADLINE_METRICS
-
+# The metrics every model reports: the approval message and the quality gate read them (any model, same names).
+HEADLINE_METRICS = ("auc", "accuracy", "f1")
 PACKAGE_VARIABLE = "MODEL_PACKAGE_ARN"
 METRIC_VARIABLE_PREFIX = "MODEL_"
 

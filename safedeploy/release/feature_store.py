@@ -18,6 +18,13 @@ TERMINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
 IDENTIFIER = re.compile(r"[A-Za-z0-9_-]+")
 
 
+def feature_columns(sm: Any, feature_group_name: str) -> list[str]:
+    """The columns a model trains on: every feature of the group but its record identifier and event time."""
+    group = sm.describe_feature_group(FeatureGroupName=feature_group_name)
+    bookkeeping = {group["RecordIdentifierFeatureName"], group["EventTimeFeatureName"]}
+    return [d["FeatureName"] for d in group["FeatureDefinitions"] if d["FeatureName"] not in bookkeeping]
+
+
 def latest_records_query(database: str, table: str, record_id: str, event_time: str, columns: Sequence[str]) -> str:
     for name in (database, table, record_id, event_time, *columns):
         if not IDENTIFIER.fullmatch(name):

@@ -1,11 +1,13 @@
 """The Train action through a SageMaker Pipeline (`USE_SM_PIPELINE=true`): upsert it, start it, wait with progress.
 
-The pipeline (ml/pipeline.py) trains, evaluates, checks and registers; this step hands it the training data and
-the commit, and reads back the package its Register step created. Needs `ml/requirements-pipeline.txt`.
+The model's `sm_pipeline` entry point (cdk.json) defines a pipeline that trains, evaluates, checks and registers; this
+step hands it the training data and the commit, and reads back the package its Register step created. Needs the
+model's pipeline requirements (the example's `ml/requirements-pipeline.txt`).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import time
 from collections.abc import Callable
@@ -17,6 +19,7 @@ import boto3
 
 from safedeploy import registry
 from safedeploy.release.artifacts import upload_run_file
+from safedeploy.release.model_plugin import ModelPlugin, PipelineSpec
 from safedeploy.release.result import ReleaseResult
 from safedeploy.release.settings import ReleaseSettings
 from safedeploy.release.training_data import TrainingData
@@ -80,13 +83,15 @@ def registered_package(steps: list[dict[str, Any]]) -> str:
     raise RuntimeError(f"the pipeline succeeded without a {REGISTER_STEP} step: no model package was registered")
 
 
-def stage_code(work_dir: Path) -> Path:
-    """A folder holding only the `ml` package: what the pipeline's jobs get as their source."""
-    import ml
-
+def stage_code(work_dir: Path, package: str) -> Path:
+    """A folder holding only the model's code package: what the pipeline's jobs get as their source."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"model code package {package!r} is not an importable package")
     code_dir = work_dir / "pipeline-code"
     shutil.rmtree(code_dir, ignore_errors=True)
-    shutil.copytree(Path(ml.__file__).parent, code_dir / "ml", ignore=shutil.ignore_patterns("__pycache__"))
+    source = Path(next(iter(spec.submodule_search_locations)))
+    shutil.copytree(source, code_dir / package, ignore=shutil.ignore_patterns("__pycache__"))
     return code_dir
 
 
@@ -95,10 +100,12 @@ def train_in_pipeline(
     client: Callable[[str], Any],
     data: TrainingData,
     work_dir: Path,
+    model: ModelPlugin,
     progress: Callable[[str], None] = print,
 ) -> ReleaseResult:
-    from ml.pipeline import PipelineSpec, build_pipeline
-
+    if not model.sm_pipeline:
+        raise ValueError("USE_SM_PIPELINE is true but cdk.json names no model.sm_pipeline entry point")
+    build_pipeline = model.load(model.sm_pipeline)
     if not settings.execution_role_arn:
         raise ValueError("USE_SM_PIPELINE is true but no sagemaker-execution-role-arn parameter is set")
     dataset_uri = upload_run_file(client("s3"), settings, data.path, prefix="datasets", bucket=settings.data_bucket)
@@ -109,7 +116,7 @@ def train_in_pipeline(
         artifacts_bucket=settings.artifacts_bucket,
         kms_key_arn=settings.kms_key_arn,
         model_package_group=settings.model_package_group,
-        code_dir=stage_code(work_dir),
+        code_dir=stage_code(work_dir, model.code_package),
         instance_types=registry.DEFAULT_INSTANCE_TYPES,
         transform_instance_types=registry.DEFAULT_TRANSFORM_INSTANCE_TYPES,
         seed=settings.seed,

@@ -1,8 +1,9 @@
 """The Train action: data -> model -> evaluation -> model package (PendingManualApproval) -> exported variables.
 
-``python -m safedeploy.release.train_and_register --work-dir build/release`` from the source root. With
-`USE_SM_PIPELINE=true` the same data goes through the SageMaker Pipeline of `ml/pipeline.py` instead of training in
-the build. Either way the step ends with the package ARN and its headline metrics in the exports file.
+``python -m safedeploy.release.train_and_register --work-dir build/release`` from the source root. The model is the
+one cdk.json's `model` section names (its entry points are imported by name; `MODEL_CONFIG` points to another file).
+With `USE_SM_PIPELINE=true` the same data goes through the model's SageMaker Pipeline instead of training in the
+build. Either way the step ends with the package ARN and its headline metrics in the exports file.
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ from typing import Any
 
 import boto3
 
-from ml import serving
-from ml.build import build_model
-from ml.data import read_csv
 from safedeploy import registry
 from safedeploy.release.artifacts import upload_run_file
 from safedeploy.release.exports import exported_variables, write_exports
+from safedeploy.release.model_plugin import CONFIG_FILE, ModelPlugin
 from safedeploy.release.result import ReleaseResult
 from safedeploy.release.settings import ReleaseSettings
 from safedeploy.release.training_data import TrainingData, fetch_training_data
@@ -33,37 +32,47 @@ def train_in_build(
     client: Callable[[str], Any],
     data: TrainingData,
     work_dir: Path,
+    model: ModelPlugin,
     progress: Callable[[str], None] = print,
 ) -> ReleaseResult:
-    """Train here, upload the artifact and report, and register them with the serving container's image."""
-    build = build_model(read_csv(data.path), work_dir / "model", seed=settings.seed)
-    progress("trained: " + ", ".join(f"{name}={value:.4f}" for name, value in build.metrics.items()))
+    """Train here, upload the artifact and report, and register them with the model's serving image."""
+    build = model.train_model(data.path, work_dir / "model", seed=settings.seed)
+    metrics = {name: float(value) for name, value in build.metrics.items()}
+    progress("trained: " + ", ".join(f"{name}={value:.4f}" for name, value in metrics.items()))
     model_uri = upload_run_file(client("s3"), settings, build.artifact, prefix="models")
     report_uri = upload_run_file(client("s3"), settings, build.report, prefix="evaluation")
     package_arn = registry.register_model_package(
         client("sagemaker"),
         group=settings.model_package_group,
-        image_uri=serving.image_uri(settings.region),
+        image_uri=model.serving.image_uri(settings.region, account=lambda: _account(client)),
         model_data_url=model_uri,
         report_s3_uri=report_uri,
-        metrics=build.metrics,
+        metrics=metrics,
         commit_id=settings.commit_id,
         description=f"{settings.prefix} model from commit {settings.commit_id[:12]}, trained on {data.source}",
-        container_environment=serving.ENVIRONMENT,
+        container_environment=dict(model.serving.environment),
     )
-    return ReleaseResult(package_arn, build.metrics)
+    return ReleaseResult(package_arn, metrics)
 
 
 def run(
-    settings: ReleaseSettings, client: Callable[[str], Any], work_dir: Path, progress: Callable[[str], None] = print
+    settings: ReleaseSettings,
+    client: Callable[[str], Any],
+    work_dir: Path,
+    model: ModelPlugin,
+    progress: Callable[[str], None] = print,
 ) -> ReleaseResult:
-    data = fetch_training_data(settings, client, work_dir, progress)
+    data = fetch_training_data(settings, client, work_dir, model, progress)
     progress(f"training data: {data.source}")
     if settings.use_sm_pipeline:
-        from safedeploy.release.sm_pipeline import train_in_pipeline  # needs ml/requirements-pipeline.txt
+        from safedeploy.release.sm_pipeline import train_in_pipeline  # needs the model's pipeline requirements
 
-        return train_in_pipeline(settings, client, data, work_dir, progress)
-    return train_in_build(settings, client, data, work_dir, progress)
+        return train_in_pipeline(settings, client, data, work_dir, model, progress)
+    return train_in_build(settings, client, data, work_dir, model, progress)
+
+
+def _account(client: Callable[[str], Any]) -> str:
+    return str(client("sts").get_caller_identity()["Account"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("error: no AWS region (CodeBuild sets AWS_REGION; set it to run elsewhere)")
     try:
         settings = ReleaseSettings.from_environment(os.environ, session.client("ssm"), region=session.region_name)
-        result = run(settings, session.client, args.work_dir)
+        model = ModelPlugin.from_config_file(Path(os.environ.get("MODEL_CONFIG") or CONFIG_FILE))
+        result = run(settings, session.client, args.work_dir, model)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
     exports = write_exports(exported_variables(result.package_arn, result.metrics), args.work_dir / EXPORTS_FILE)

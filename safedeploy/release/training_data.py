@@ -1,7 +1,8 @@
-"""Where a release's training data comes from: the Feature Group, an external CSV, or the seeded generator.
+"""Where a release's training data comes from: the Feature Group, an external CSV, or the model's sample data.
 
-`USE_FEATURE_STORE=true` reads the offline store; otherwise `EXTERNAL_CSV_URI` (an s3:// CSV) when set; otherwise
-the bundled generator. Each way ends as one local CSV in the example's layout, so training never branches.
+`USE_FEATURE_STORE=true` reads the offline store (every feature but the record identifier and the event time);
+otherwise `EXTERNAL_CSV_URI` (an s3:// CSV) when set; otherwise the model's `sample_data` entry point. Each way ends
+as one local CSV with a header, so training never branches.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ml.data import COLUMNS, generate, write_csv
 from safedeploy.registry import split_s3_uri
-from safedeploy.release.feature_store import export_offline_store
+from safedeploy.release.feature_store import export_offline_store, feature_columns
+from safedeploy.release.model_plugin import ModelPlugin
 from safedeploy.release.settings import ReleaseSettings
 
 DATASET_FILE = "dataset.csv"
@@ -26,7 +27,11 @@ class TrainingData:
 
 
 def fetch_training_data(
-    settings: ReleaseSettings, client: Callable[[str], Any], work_dir: Path, progress: Callable[[str], None] = print
+    settings: ReleaseSettings,
+    client: Callable[[str], Any],
+    work_dir: Path,
+    model: ModelPlugin,
+    progress: Callable[[str], None] = print,
 ) -> TrainingData:
     destination = work_dir / DATASET_FILE
     if settings.use_feature_store:
@@ -36,7 +41,7 @@ def fetch_training_data(
             client("sagemaker"),
             client("athena"),
             feature_group_name=settings.feature_group_name,
-            columns=COLUMNS,
+            columns=feature_columns(client("sagemaker"), settings.feature_group_name),
             results_uri=f"s3://{settings.data_bucket}/datasets/feature-store-queries/{settings.run_key}/",
             kms_key_arn=settings.kms_key_arn,
             destination=destination,
@@ -48,5 +53,5 @@ def fetch_training_data(
         destination.parent.mkdir(parents=True, exist_ok=True)
         client("s3").download_file(bucket, key, str(destination))
         return TrainingData(destination, settings.external_csv_uri)
-    write_csv(generate(settings.rows, settings.seed), destination)
-    return TrainingData(destination, f"synthetic generator ({settings.rows} rows, seed {settings.seed})")
+    model.write_sample(destination, rows=settings.rows, seed=settings.seed)
+    return TrainingData(destination, f"sample data of {model.sample_data} ({settings.rows} rows, seed {settings.seed})")

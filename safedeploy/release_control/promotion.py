@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from safedeploy.guardrails import rolled_back
 from safedeploy.release_control.approvals import (
     APPROVED,
     ApprovalAction,
@@ -56,19 +57,37 @@ class PromotionRequest:
         )
 
 
-def build_manifest(
-    codepipeline: Any, sm: Any, s3: Any, registry: Registry, request: PromotionRequest, now: datetime
-) -> ReleaseManifest:
-    """The manifest for an Approved package whose model and promotion approvals were both made by a person."""
-    status = registry.approval_status(sm, request.package_arn)
+def promotable(
+    codepipeline: Any, sm: Any, registry: Registry, package_arn: str, approvals: Mapping[str, ApprovalAction]
+) -> dict[str, str]:
+    """Who made each decision in `approvals`, for a package that is Approved and was never rolled back; otherwise
+    `ActionFailed` saying why nothing is promoted."""
+    status = registry.approval_status(sm, package_arn)
     if status != APPROVED:
-        raise ActionFailed(f"{request.package_arn} is {status}; only an {APPROVED} package is promoted")
+        raise ActionFailed(f"{package_arn} is {status}; only an {APPROVED} package is promoted")
+    mark = rolled_back.mark_of(sm, package_arn)
+    if mark:
+        raise ActionFailed(f"{package_arn} was rolled back ({mark}); it is not promoted")
     approvers = {}
-    for role, action in (("model", request.model_approval), ("promotion", request.promotion_approval)):
+    for role, action in approvals.items():
         decision = find_decision(codepipeline, action)
         if decision.status != APPROVED:
             raise ActionFailed(f"the {role} approval {action} was {decision.status}; nothing was promoted")
         approvers[role] = decision.approver
+    return approvers
+
+
+def build_manifest(
+    codepipeline: Any, sm: Any, s3: Any, registry: Registry, request: PromotionRequest, now: datetime
+) -> ReleaseManifest:
+    """The manifest for an Approved package whose model and promotion approvals were both made by a person."""
+    approvers = promotable(
+        codepipeline,
+        sm,
+        registry,
+        request.package_arn,
+        {"model": request.model_approval, "promotion": request.promotion_approval},
+    )
     return ReleaseManifest(
         model_package_arn=request.package_arn,
         source_commit=request.source_commit,

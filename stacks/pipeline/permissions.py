@@ -37,6 +37,13 @@ def commit_release(stack: Stack, repository_name: str) -> iam.PolicyStatement:
     )
 
 
+def read_release(stack: Stack, repository_name: str) -> iam.PolicyStatement:
+    """Read one file of one repository at a commit: the release.json an environment deployed."""
+    return iam.PolicyStatement(
+        actions=["codecommit:GetFile"], resources=[stack.format_arn(service="codecommit", resource=repository_name)]
+    )
+
+
 def list_model_packages() -> iam.PolicyStatement:
     """sagemaker:ListModelPackages has no resource-level permissions, so its resource must be `*`."""
     return iam.PolicyStatement(actions=["sagemaker:ListModelPackages"], resources=["*"])

@@ -1,7 +1,8 @@
 """Which environment a pipeline promotes to and which one it takes approved packages from.
 
 An environment that another one promotes to never retrains: its pipeline deploys the package named in the
-`release.json` the other environment's Promote action commits. Both ends live in different Stages, which CDK forbids
+`release.json` the other environment's Promote action commits, and may itself promote that same package onward
+(dev -> staging -> prod). Both ends live in different Stages, which CDK forbids
 to reference each other, so each side derives the other's repository and branch from the validated configuration
 instead of from a construct.
 """
@@ -18,10 +19,12 @@ from infra.naming import Naming
 
 @dataclass(frozen=True)
 class PromotionLinks:
-    """`target`: where this environment's Promote commits; `source`: whose approved packages it deploys."""
+    """`target`: where this environment's Promote commits; `source`: who promotes to it; `origin`: the head of its
+    chain, which trained the packages and whose registry and artifacts every later environment reads."""
 
     target: EnvironmentConfig | None
     source: EnvironmentConfig | None
+    origin: EnvironmentConfig
 
     @property
     def trains(self) -> bool:
@@ -34,23 +37,15 @@ def repository_name(project: str, env: str) -> str:
 
 
 def promotion_links(config: AppConfig, env_config: EnvironmentConfig) -> PromotionLinks:
-    """The links of one environment; a chain (promoted to, and promoting on) or a fan-in is refused."""
-    sources = [env for env in config.environments.values() if env.promotes_to == env_config.name]
-    path = f"environments.{env_config.name}"
-    if len(sources) > 1:
-        names = ", ".join(env.name for env in sources)
-        raise ValueError(f"{path}: promoted to from several environments ({names}); only one source is supported")
-    source = sources[0] if sources else None
-    if source is not None and env_config.promotes_to is not None:
-        raise ValueError(
-            f"{path}.promotes_to: {env_config.promotes_to!r}: an environment promoted to from {source.name!r} "
-            "does not train, so it has no package of its own to promote"
-        )
+    """The links of one environment in its chain (dev -> staging -> prod), validated by `load_config`."""
     target = config.environments[env_config.promotes_to] if env_config.promotes_to else None
-    return PromotionLinks(target=target, source=source)
+    return PromotionLinks(
+        target=target, source=config.source_of(env_config.name), origin=config.origin_of(env_config.name)
+    )
 
 
 def links_from_context(scope: Construct, project: str, env_config: EnvironmentConfig) -> PromotionLinks:
     """The links as `cdk.json` context defines them (already validated by `app.build_app`)."""
-    context = {"project": project, "environments": scope.node.try_get_context("environments")}
+    context = {key: scope.node.try_get_context(key) for key in ("environments", "model")}
+    context["project"] = project
     return promotion_links(load_config(context), env_config)

@@ -1,5 +1,9 @@
 """The pipeline's Lambda actions (QualityGate, ApprovalSync, Promote), each with a policy for exactly its calls.
 
+A training environment has all three (Promote when it promotes); an environment in the middle of a chain has only
+Promote, which forwards the release it deployed: it reads its own repository's release.json and the origin's
+registry instead of its own packages and evaluation reports.
+
 The handlers report to CodePipeline themselves; CDK's LambdaInvokeAction grants them PutJobSuccessResult and
 PutJobFailureResult. What is granted here is what `safedeploy.release_control` calls on their behalf.
 """
@@ -18,7 +22,7 @@ from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from stacks.pipeline import permissions
-from stacks.pipeline.promotion import repository_name
+from stacks.pipeline.promotion import PromotionLinks, repository_name
 from stacks.storage_stack import StorageStack
 
 # Where the training step writes the evaluation report a model package's metrics point to.
@@ -28,7 +32,7 @@ JOB_RESULT_ACTIONS = ("codepipeline:PutJobSuccessResult", "codepipeline:PutJobFa
 
 
 class ReleaseFunctions(Construct):
-    """`quality_gate` and `approval_sync` always; `promote` when the environment promotes to `target`."""
+    """`quality_gate` and `approval_sync` where the environment trains; `promote` where it promotes."""
 
     def __init__(
         self,
@@ -39,49 +43,65 @@ class ReleaseFunctions(Construct):
         env_config: EnvironmentConfig,
         storage: StorageStack,
         pipeline_name: str,
-        target: EnvironmentConfig | None,
+        links: PromotionLinks,
     ) -> None:
         super().__init__(scope, construct_id)
         self._naming = naming
         self._log_retention = env_config.pipeline.log_retention
         self._layer = RuntimeLayer(self, "Runtime")
         stack = Stack.of(self)
-        registry = iam_role.sagemaker_actions(stack, naming, ["sagemaker:DescribeModelPackage"], ["model-package"])
+        # Packages live in the registry of the chain's origin (the environment itself when it trains).
+        owner = Naming(naming.project, links.origin.name)
+        registry = iam_role.sagemaker_actions(stack, owner, ["sagemaker:DescribeModelPackage"], ["model-package"])
         metrics = [*iam_role.s3_objects(storage.artifacts_bucket, METRICS_PREFIXES), iam_role.kms_use(storage.key)]
-        packages_findings = sagemaker_findings(stack, naming, ["model-package"])
+        packages_findings = sagemaker_findings(stack, owner, ["model-package"])
         metrics_findings = [
             imported_bucket_finding(stack, storage.artifacts_bucket, f"/{prefix}/*") for prefix in METRICS_PREFIXES
         ]
         scope_reason = (
-            f"Model packages of {naming.model_package_group} only (their ARNs end in a version number) and evaluation "
+            f"Model packages of {owner.model_package_group} only (their ARNs end in a version number) and evaluation "
             "reports under evaluation/ only."
         )
-
-        self.quality_gate = self._function(
-            "QualityGate",
-            "quality_gate",
-            "Candidate model package against the configured thresholds and the live model's metrics",
-            [registry, permissions.list_model_packages(), *metrics],
-            reason=f"{scope_reason} sagemaker:ListModelPackages has no resource-level permissions.",
-            findings=[*packages_findings, *metrics_findings],
-            unscoped_actions=["sagemaker:ListModelPackages"],
-        )
-        self.approval_sync = self._function(
-            "ApprovalSync",
-            "approval_sync",
-            "Copies the approver's decision in the pipeline onto the model package",
-            [
-                permissions.read_action_executions(stack, pipeline_name),
-                iam_role.sagemaker_actions(
-                    stack, naming, ["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"], ["model-package"]
-                ),
-            ],
-            reason=scope_reason,
-            findings=packages_findings,
-        )
+        self.quality_gate: RuntimeFunction | None = None
+        self.approval_sync: RuntimeFunction | None = None
+        if links.trains:
+            self.quality_gate = self._function(
+                "QualityGate",
+                "quality_gate",
+                "Candidate model package against the configured thresholds and the live model's metrics",
+                [registry, permissions.list_model_packages(), *metrics],
+                reason=f"{scope_reason} sagemaker:ListModelPackages has no resource-level permissions.",
+                findings=[*packages_findings, *metrics_findings],
+                unscoped_actions=["sagemaker:ListModelPackages"],
+            )
+            self.approval_sync = self._function(
+                "ApprovalSync",
+                "approval_sync",
+                "Copies the approver's decision in the pipeline onto the model package",
+                [
+                    permissions.read_action_executions(stack, pipeline_name),
+                    iam_role.sagemaker_actions(
+                        stack,
+                        naming,
+                        ["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
+                        ["model-package"],
+                    ),
+                ],
+                reason=scope_reason,
+                findings=packages_findings,
+            )
         self.promote: RuntimeFunction | None = None
-        if target is not None:
-            release_repository = repository_name(naming.project, target.name)
+        if links.target is not None:
+            release_repository = repository_name(naming.project, links.target.name)
+            reads = [
+                # The rolled-back mark on a package stops its promotion.
+                iam_role.sagemaker_actions(stack, owner, ["sagemaker:ListTags"], ["model-package"]),
+                *(
+                    metrics
+                    if links.trains
+                    else [permissions.read_release(stack, repository_name(naming.project, naming.env))]
+                ),
+            ]
             self.promote = self._function(
                 "Promote",
                 "promote",
@@ -90,16 +110,19 @@ class ReleaseFunctions(Construct):
                     permissions.read_action_executions(stack, pipeline_name),
                     permissions.commit_release(stack, release_repository),
                     registry,
-                    *metrics,
+                    *reads,
                 ],
                 reason=scope_reason,
-                findings=[*packages_findings, *metrics_findings],
-                environment={"RELEASE_REPOSITORY": release_repository, "RELEASE_BRANCH": target.pipeline.branch},
+                findings=[*packages_findings, *(metrics_findings if links.trains else [])],
+                environment={
+                    "RELEASE_REPOSITORY": release_repository,
+                    "RELEASE_BRANCH": links.target.pipeline.branch,
+                },
             )
 
     @property
     def all(self) -> list[RuntimeFunction]:
-        return [self.quality_gate, self.approval_sync, *([self.promote] if self.promote else [])]
+        return [function for function in (self.quality_gate, self.approval_sync, self.promote) if function]
 
     def _function(
         self,

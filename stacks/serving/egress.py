@@ -79,7 +79,7 @@ class TaskEgress(Construct):
             lookup,
             "IAM5",
             "ec2:DescribeManagedPrefixLists, the one action of this deploy-time lookup, accepts no resource but '*'.",
-            findings=["Resource::*"],
+            unscoped_actions=["ec2:DescribeManagedPrefixLists"],
         )
         return lookup.get_response_field("PrefixLists.0.PrefixListId")
 

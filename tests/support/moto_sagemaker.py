@@ -14,6 +14,7 @@ What is added or corrected (each checked against the SageMaker API reference):
 - AddTags appends a second value for an existing key: the value is replaced.
 - UpdateModelPackage without CustomerMetadataProperties erases them: kept (and merged when given).
 - sagemaker-runtime InvokeEndpoint answers for endpoints that do not exist: refused (ValidationError).
+- AddTags/ListTags/DeleteTags cannot find a versioned model package (`model-package/<group>/<version>`): found.
 """
 
 from __future__ import annotations
@@ -265,6 +266,19 @@ def add_tags(self: SageMakerModelBackend, arn: str, tags: list[dict[str, str]]) 
     return resource.tags
 
 
+def _patched_resource_from_arn(original: Any) -> Any:
+    def _get_resource_from_arn(self: SageMakerModelBackend, arn: str) -> Any:
+        if ":model-package/" not in arn:
+            return original(self, arn)
+        package = self.model_packages.get(self.model_package_name_mapping.get(arn, arn))
+        if package is None:
+            raise ValidationError(message=f"Could not find model package {arn}")
+        package.tags = package.tags or []
+        return package
+
+    return _get_resource_from_arn
+
+
 def _patched_update_model_package(original: Any) -> Any:
     def update_model_package(self: SageMakerModelBackend, model_package_arn: str, **kwargs: Any) -> str:
         package = self.model_packages.get(self.model_package_name_mapping.get(model_package_arn, model_package_arn))
@@ -351,6 +365,7 @@ def _replacements() -> list[tuple[type, str, Any]]:
         (backend, "create_endpoint", _patched_create_endpoint(backend.create_endpoint)),
         (backend, "update_endpoint_weights_and_capacities", update_endpoint_weights_and_capacities),
         (backend, "add_tags", add_tags),
+        (backend, "_get_resource_from_arn", _patched_resource_from_arn(backend._get_resource_from_arn)),
         (backend, "update_model_package", _patched_update_model_package(backend.update_model_package)),
         (runtime, "invoke_endpoint", _patched_invoke_endpoint(runtime.invoke_endpoint)),
         (response, "update_endpoint", _response_update_endpoint),

@@ -109,8 +109,9 @@ def run_phases(environment: dict[str, str], source_dir: Path) -> subprocess.Comp
 
 @pytest.fixture
 def source_dir(tmp_path: Path) -> Path:
-    """A checkout as CodeBuild sees it: the model code at the source root (safedeploy is installed)."""
+    """A checkout as CodeBuild sees it: the model code and cdk.json at the source root (safedeploy is installed)."""
     shutil.copytree(ROOT / "ml", tmp_path / "ml", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "cdk.json", tmp_path / "cdk.json")
     return tmp_path
 
 

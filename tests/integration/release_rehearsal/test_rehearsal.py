@@ -34,5 +34,7 @@ def test_a_good_candidate_is_promoted_and_a_bad_one_rolled_back(tmp_path: Path) 
         bad["minutes"][-1]["statistics"]["error_rate"]["statistic"]
         >= bad["minutes"][-1]["statistics"]["error_rate"]["boundary"]
     )
-    assert (tmp_path / "canary.png").read_bytes().startswith(b"\x89PNG")
+    for name in ("good", "bad"):
+        assert (tmp_path / f"canary-{name}.png").read_bytes().startswith(b"\x89PNG")
+        assert "final verdict" in (tmp_path / f"canary-{name}.html").read_text()
     assert any("minute" in line and "ROLLBACK" in line for line in lines)

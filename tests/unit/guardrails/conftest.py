@@ -5,10 +5,11 @@ from typing import Any
 
 import pytest
 
+from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
 from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.support.deploy_world import ENV, PROJECT, provision_parameters
+from tests.support.deploy_world import ENV, PROJECT, provision_parameters, register_package
 from tests.support.moto_sagemaker import EndpointUpdates, endpoint_updates
 
 
@@ -57,3 +58,13 @@ def target_for(ssm: Any) -> Any:
         return DeployTarget.load(ssm, PROJECT, ENV)
 
     return load
+
+
+@pytest.fixture
+def two_releases(sm: Any, target_for: Any, waiter: EndpointWaiter) -> list[str]:
+    """Two packages deployed one after the other: the second serves, the first is the way back."""
+    target = target_for()
+    packages = [register_package(sm), register_package(sm)]
+    for package in packages:
+        deploy_package(sm, package, target, waiter)
+    return packages

@@ -51,7 +51,7 @@ def test_a_rolled_back_deployment_exits_4(
     ("argv", "message"),
     [
         (["deploy", *SCOPE, "--package-arn", "model-7"], "'model-7' is not a versioned model package ARN"),
-        (["deploy", "--env", ENV, "--package-arn", "x"], "--project is required (or set SAFEDEPLOY_PROJECT)"),
+        (["deploy", "--project", PROJECT, "--package-arn", "x"], "--env is required (or set SAFEDEPLOY_ENV)"),
         (["deploy", "--project", "nobody", "--env", ENV, "--package-arn", UNKNOWN_PACKAGE],
          "SSM parameter /nobody/dev/endpoint-name not found"),
         (["deploy", *SCOPE, "--release-file", "missing/release.json"], "cannot read missing/release.json"),

@@ -14,7 +14,7 @@ from safedeploy.guardrails import resource_tags
 from safedeploy.guardrails.deploy import DeployAction, deploy_package
 from safedeploy.guardrails.deployment_config import deployment_config
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
-from safedeploy.guardrails.errors import DeploymentFailed, PackageNotApproved
+from safedeploy.guardrails.errors import DeploymentFailed, PackageNotApproved, PackageRolledBack
 from tests.support.aws import REGION
 from tests.support.deploy_world import ALARMS, ENDPOINT, IMAGE, ROLE_ARN, register_package
 from tests.support.moto_sagemaker import EndpointUpdates
@@ -152,7 +152,7 @@ def test_an_auto_rollback_is_a_failure_and_leaves_the_record_alone(
     assert tags[resource_tags.PACKAGE_ARN] == first and resource_tags.PREVIOUS_CONFIG not in tags
 
 
-def test_a_rolled_back_package_can_be_deployed_again(
+def test_a_rolled_back_package_is_deployed_again_only_with_the_override(
     sm: Any, target_for: Any, waiter: EndpointWaiter, updates: EndpointUpdates
 ) -> None:
     target = target_for()
@@ -161,8 +161,10 @@ def test_a_rolled_back_package_can_be_deployed_again(
     updates.plan(ENDPOINT, "rollback")
     with pytest.raises(DeploymentFailed):
         deploy_package(sm, second, target, waiter)
+    with pytest.raises(PackageRolledBack):
+        deploy_package(sm, second, target, waiter)
 
-    assert deploy_package(sm, second, target, waiter).action is DeployAction.UPDATED
+    assert deploy_package(sm, second, target, waiter, allow_rolled_back=True).action is DeployAction.UPDATED
     assert live_config(sm) == f"{ENDPOINT}-v2"
 
 

@@ -20,15 +20,6 @@ from tests.support.moto_sagemaker import EndpointUpdates
 NOON = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def two_releases(sm: Any, target_for: Any, waiter: EndpointWaiter) -> list[str]:
-    target = target_for()
-    packages = [register_package(sm), register_package(sm)]
-    for package in packages:
-        deploy_package(sm, package, target, waiter)
-    return packages
-
-
 def live_config(sm: Any) -> str:
     return sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
 

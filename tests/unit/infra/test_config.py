@@ -207,3 +207,39 @@ def test_a_connection_source_is_refused_where_codepipeline_does_not_offer_it() -
         "environments.dev: pipeline.source: CodePipeline's CodeConnections source action is not available in "
         "ap-northeast-3; use 'codecommit' there"
     )
+
+
+def with_promotions(**promotes_to: str | None) -> dict[str, Any]:
+    """The shipped environments plus copies of dev for any other name, with `promotes_to` set as given."""
+    context = copy.deepcopy(CONTEXT)
+    for name, target in promotes_to.items():
+        base = context["environments"].get(name, context["environments"]["dev"])
+        context["environments"][name] = {**copy.deepcopy(base), "promotes_to": target}
+    return context
+
+
+def test_a_three_environment_chain_is_valid() -> None:
+    config = load_config(with_promotions(dev="staging", staging="prod"))
+    assert config.chain_of("prod") == ["dev", "staging", "prod"]
+    assert config.origin_of("prod").name == "dev" and config.source_of("prod").name == "staging"
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        (with_promotions(dev="dev"), "environments.dev.promotes_to: 'dev': an environment cannot promote to itself"),
+        (
+            with_promotions(dev="qa", qa="staging", staging="dev"),
+            "environments.staging.promotes_to: 'dev' closes the cycle dev -> qa -> staging -> dev",
+        ),
+        (with_promotions(dev="staging", staging="dev"), "environments.staging.promotes_to: 'dev' closes the cycle"),
+        (with_promotions(qa="prod"), "environments.prod: promoted to from several environments (dev, qa)"),
+        (with_promotions(dev=None), "environments.prod: no environment promotes to it; prod never trains"),
+        (with_promotions(dev="staging", staging=None), "environments.prod: no environment promotes to it"),
+    ],
+)
+def test_a_broken_promotion_chain_is_one_line(context: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(context)
+    assert str(raised.value).startswith(expected), str(raised.value)
+    assert "\n" not in str(raised.value)

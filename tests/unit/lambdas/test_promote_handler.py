@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 import lambdas.promote.handler as promote
+from safedeploy.guardrails import rolled_back
+from safedeploy.release_control.release_manifest import ReleaseManifest
 from tests.unit.release_control.fakes import (
     APPROVER,
     EXECUTION_ID,
@@ -105,3 +107,131 @@ def test_promote_without_a_release_repository_says_which_setting(monkeypatch: py
         promote.handler(job_event(parameters("arn:x")), LambdaContextStub())
 
     assert codepipeline.reported_message() == "environment variable RELEASE_REPOSITORY is not set"
+
+
+# --- forwarding along a chain (dev -> staging -> prod) -----------------------------------------------------------
+
+STAGING_RUNS = [
+    approval_run("Succeeded", updated_by=APPROVER, action="ApproveRelease"),
+    approval_run("Succeeded", updated_by=PROMOTER, stage="PromoteApproval", action="PromoteApproval"),
+]
+
+
+def forward_parameters() -> dict[str, str]:
+    return {
+        "release_repository": "demo-staging",
+        "release_commit": "feedface0123",
+        "pipeline_name": PIPELINE,
+        "pipeline_execution_id": EXECUTION_ID,
+        "approval_stage": "Approval",
+        "approval_action": "ApproveRelease",
+        "promotion_approval_stage": "PromoteApproval",
+        "promotion_approval_action": "PromoteApproval",
+    }
+
+
+def deployed_release(package: str) -> bytes:
+    manifest = ReleaseManifest(
+        model_package_arn=package,
+        source_commit="0123abcd",
+        metrics=METRICS,
+        approved_by=APPROVER,
+        promoted_by="arn:aws:sts::123456789012:assumed-role/ReleaseManager/carol",
+        pipeline_execution_id="dev-execution",
+        promoted_at="2026-01-01T10:00:00+00:00",
+    )
+    return manifest.to_json().encode()
+
+
+def expect_release_file(codecommit: Any, package: str) -> None:
+    codecommit.stubber.add_response(
+        "get_file",
+        {
+            "commitId": "feedface0123",
+            "blobId": "b",
+            "filePath": "release.json",
+            "fileMode": "NORMAL",
+            "fileSize": 1,
+            "fileContent": deployed_release(package),
+        },
+        {"repositoryName": "demo-staging", "commitSpecifier": "feedface0123", "filePath": "release.json"},
+    )
+
+
+def test_staging_forwards_the_release_it_deployed(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "Approved", METRICS)
+    codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
+    expect_release_file(codecommit, package)
+    expect_action_executions(codepipeline, STAGING_RUNS)
+    expect_action_executions(codepipeline, STAGING_RUNS)
+    expect_success(codepipeline)
+    codecommit.stubber.add_response("get_branch", {"branch": {"branchName": "main", "commitId": "p1"}})
+    codecommit.stubber.add_response("put_file", {"commitId": "c2", "blobId": "b", "treeId": "t"})
+    wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
+
+    with codepipeline.stubber, codecommit.stubber:
+        outcome = promote.handler(job_event(forward_parameters()), LambdaContextStub())
+
+    assert outcome["succeeded"], codepipeline.reported_message()
+    assert codepipeline.reported_message() == (
+        f"Promoted {package} from demo-staging@feedface0123 to demo-prod@main in commit c2"
+    )
+    release = json.loads(codecommit.last("PutFile")["fileContent"])
+    assert (release["model_package_arn"], release["source_commit"], release["metrics"]) == (
+        package,
+        "0123abcd",
+        METRICS,
+    )
+    assert (release["approved_by"], release["promoted_by"]) == (APPROVER, PROMOTER)
+    assert release["pipeline_execution_id"] == EXECUTION_ID
+
+
+def refused_forwarding(monkeypatch: pytest.MonkeyPatch, registry: MotoRegistry, package: str) -> str:
+    """Run a forwarding that must fail after reading release.json; the failure message reported."""
+    codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
+    expect_release_file(codecommit, package)
+    expect_failure(codepipeline)
+    wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
+    with codepipeline.stubber, codecommit.stubber:
+        outcome = promote.handler(job_event(forward_parameters()), LambdaContextStub())
+    assert not outcome["succeeded"]
+    assert [name for name, _ in codecommit.sent] == ["GetFile"]  # nothing committed
+    return codepipeline.reported_message()
+
+
+def test_staging_refuses_to_forward_a_package_no_longer_approved(
+    monkeypatch: pytest.MonkeyPatch, sagemaker: Any
+) -> None:
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "Rejected", METRICS)
+    message = refused_forwarding(monkeypatch, registry, package)
+    assert message == f"{package} is Rejected; only an Approved package is promoted"
+
+
+def test_staging_refuses_to_forward_a_package_rolled_back_there(
+    monkeypatch: pytest.MonkeyPatch, sagemaker: Any
+) -> None:
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "Approved", METRICS)
+    rolled_back.mark(
+        sagemaker, package, at="2026-01-01T11:00:00+00:00", endpoint_name="demo-staging-endpoint", reason="operator"
+    )
+    message = refused_forwarding(monkeypatch, registry, package)
+    assert message.startswith(f"{package} was rolled back (2026-01-01T11:00:00+00:00 on ")
+
+
+def test_dev_refuses_to_promote_a_package_rolled_back_meanwhile(
+    monkeypatch: pytest.MonkeyPatch, sagemaker: Any
+) -> None:
+    """Rolled back in dev while PromoteApproval waited: the Promote action stops."""
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "Approved", METRICS)
+    rolled_back.mark(sagemaker, package, at="2026-01-01T11:00:00+00:00", endpoint_name="demo-dev-endpoint", reason="x")
+    codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
+    expect_failure(codepipeline)
+    wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
+    with codepipeline.stubber:
+        outcome = promote.handler(job_event(parameters(package)), LambdaContextStub())
+    assert not outcome["succeeded"] and codecommit.sent == []
+    assert codepipeline.reported_message().startswith(f"{package} was rolled back")

@@ -42,7 +42,7 @@ def test_a_job_needs_exactly_one_csv(tmp_path: Path) -> None:
 
 @pytest.fixture
 def definition(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    code_dir = stage_code(tmp_path)
+    code_dir = stage_code(tmp_path, "ml")
     assert (code_dir / "ml" / "pipeline_jobs.py").is_file() and not list(code_dir.rglob("__pycache__"))
     monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "false")  # what build_pipeline sets, restored after the test
     with in_process_aws(monkeypatch):  # the SDK needs a region at import time

@@ -14,6 +14,7 @@ from safedeploy.parameters import Param, parameter_name
 from safedeploy.release import flags
 from safedeploy.release.exports import exported_variables, write_exports
 from safedeploy.release.feature_store import latest_records_query
+from safedeploy.release.model_plugin import ModelPlugin
 from safedeploy.release.settings import ReleaseSettings
 from safedeploy.release.training_data import fetch_training_data
 from tests.support.aws import REGION, SESSION, in_process_aws
@@ -121,10 +122,13 @@ def client(service: str) -> Any:
     return SESSION.client(service)
 
 
-def test_without_a_source_the_seeded_generator_is_used(ssm: Any, tmp_path: Path) -> None:
-    data = fetch_training_data(settings_from(ssm, TRAINING_ROWS="300"), client, tmp_path)
+EXAMPLE_MODEL = ModelPlugin.from_config_file(Path(__file__).resolve().parents[3] / "cdk.json")
 
-    assert data.source == "synthetic generator (300 rows, seed 42)"
+
+def test_without_a_source_the_seeded_generator_is_used(ssm: Any, tmp_path: Path) -> None:
+    data = fetch_training_data(settings_from(ssm, TRAINING_ROWS="300"), client, tmp_path, EXAMPLE_MODEL)
+
+    assert data.source == "sample data of ml.data:write_sample (300 rows, seed 42)"
     assert read_csv(data.path).rows == 300
 
 
@@ -134,7 +138,7 @@ def test_an_external_csv_is_downloaded(ssm: Any, tmp_path: Path) -> None:
     s3.put_object(Bucket=DATA_BUCKET, Key="datasets/v3.csv", Body=",".join(COLUMNS) + "\n25,1,0,1,0,0,1,1,1\n")
     uri = f"s3://{DATA_BUCKET}/datasets/v3.csv"
 
-    data = fetch_training_data(settings_from(ssm, EXTERNAL_CSV_URI=uri), client, tmp_path)
+    data = fetch_training_data(settings_from(ssm, EXTERNAL_CSV_URI=uri), client, tmp_path, EXAMPLE_MODEL)
 
     assert data.source == uri
     assert read_csv(data.path).labels.tolist() == [1]
@@ -146,7 +150,8 @@ def test_the_feature_store_wins_and_its_latest_records_are_read(ssm: Any, tmp_pa
         FeatureGroupName="demo-dev-features",
         RecordIdentifierFeatureName="record_id",
         EventTimeFeatureName="event_time",
-        FeatureDefinitions=[{"FeatureName": name, "FeatureType": "Fractional"} for name in COLUMNS],
+        FeatureDefinitions=[{"FeatureName": name, "FeatureType": "String"} for name in ("record_id", "event_time")]
+        + [{"FeatureName": name, "FeatureType": "Fractional"} for name in COLUMNS],
         OfflineStoreConfig={"S3StorageConfig": {"S3Uri": f"s3://{DATA_BUCKET}/feature-store"}},
         RoleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/features",
     )
@@ -163,7 +168,7 @@ def test_the_feature_store_wins_and_its_latest_records_are_read(ssm: Any, tmp_pa
     progress: list[str] = []
     settings = settings_from(ssm, USE_FEATURE_STORE="true", EXTERNAL_CSV_URI=f"s3://{DATA_BUCKET}/ignored.csv")
 
-    data = fetch_training_data(settings, client, tmp_path, progress.append)
+    data = fetch_training_data(settings, client, tmp_path, EXAMPLE_MODEL, progress.append)
 
     assert data.source == "Feature Group demo-dev-features"
     dataset = read_csv(data.path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -64,3 +65,12 @@ def stages(cdk_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="session")
 def storage(stages: dict[str, EnvironmentStage]) -> dict[str, Template]:
     return {name: Template.from_stack(stage.storage) for name, stage in stages.items()}
+
+
+def chain_context(cdk_context: dict[str, Any]) -> dict[str, Any]:
+    """dev -> staging -> prod, with staging a copy of dev that is promoted to and promotes on."""
+    context = copy.deepcopy(cdk_context)
+    environments = context["environments"]
+    environments["staging"] = {**copy.deepcopy(environments["dev"]), "promotes_to": "prod"}
+    environments["dev"]["promotes_to"] = "staging"
+    return context

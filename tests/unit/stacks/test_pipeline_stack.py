@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from infra.config import load_config
 from stacks.pipeline.approvals import CUSTOM_DATA_LIMIT, promotion_approval_message
 from stacks.pipeline.promotion import promotion_links
 from stacks.stage import EnvironmentStage
-from tests.unit.stacks.conftest import synth_app
+from tests.unit.stacks.conftest import chain_context, synth_app
 
 ENVS = ("dev", "prod")
 DEV_STAGES = ["Source", "Train", "QualityGate", "Approval", "ApprovalSync", "Deploy", "PromoteApproval", "Promote"]
@@ -405,8 +404,18 @@ def test_links_follow_promotes_to(cdk_context: dict[str, Any]) -> None:
     config = load_config(cdk_context)
     dev = promotion_links(config, config.environments["dev"])
     prod = promotion_links(config, config.environments["prod"])
-    assert (dev.trains, dev.target.name if dev.target else None, dev.source) == (True, "prod", None)
-    assert (prod.trains, prod.target, prod.source.name if prod.source else None) == (False, None, "dev")
+    assert (dev.trains, dev.target.name if dev.target else None, dev.source, dev.origin.name) == (
+        True,
+        "prod",
+        None,
+        "dev",
+    )
+    assert (prod.trains, prod.target, prod.source.name if prod.source else None, prod.origin.name) == (
+        False,
+        None,
+        "dev",
+        "dev",
+    )
 
 
 def _with(cdk_context: dict[str, Any], **promotes_to: str | None) -> Any:
@@ -427,13 +436,6 @@ def test_two_sources_for_one_environment_are_refused(cdk_context: dict[str, Any]
     config = _with(cdk_context, qa="prod")
     with pytest.raises(ValueError, match=r"environments\.prod: promoted to from several environments \(dev, qa\)"):
         promotion_links(config, config.environments["prod"])
-
-
-def test_synth_stops_on_an_unsupported_promotion(cdk_context: dict[str, Any], tmp_path: Path) -> None:
-    context = copy.deepcopy(cdk_context)
-    context["environments"]["prod"]["promotes_to"] = "dev"
-    with pytest.raises(ValueError, match="does not train"):
-        synth_app(context, tmp_path)
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -461,3 +463,14 @@ def test_the_deploy_step_may_keep_endpoint_autoscaling_and_nothing_broader(
     assert arn_text(linked_role["Resource"]).endswith("AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")
     (alarms,) = [s for s in statements if "cloudwatch:PutMetricAlarm" in as_list(s["Action"])]
     assert arn_text(alarms["Resource"]).endswith(f":alarm:TargetTracking-endpoint/my-mlops-{env}-endpoint/*")
+
+
+def test_a_chain_links_every_environment_to_its_origin(cdk_context: dict[str, Any]) -> None:
+    config = load_config(chain_context(cdk_context))
+    staging = promotion_links(config, config.environments["staging"])
+    assert (staging.source.name if staging.source else None, staging.target.name if staging.target else None) == (
+        "dev",
+        "prod",
+    )
+    assert promotion_links(config, config.environments["prod"]).origin.name == "dev"
+    assert config.chain_of("staging") == ["dev", "staging", "prod"]

@@ -196,5 +196,5 @@ def test_promoted_environment_reads_only_its_source_models(storage: dict[str, Te
 def test_promotion_across_accounts_is_refused(cdk_context: dict[str, Any], tmp_path: Path) -> None:
     context = copy.deepcopy(cdk_context)
     context["environments"]["prod"]["account"] = "444455556666"
-    with pytest.raises(ConfigError, match=r"^environments\.dev\.promotes_to: 'prod' is in another account"):
+    with pytest.raises(ConfigError, match=r"^environments\.prod: in another account or region than 'dev'"):
         synth_app(context, tmp_path)

@@ -1,0 +1,314 @@
+"""`safedeploy report`: one deployment's canary decisions as a picture (PNG) and a page (HTML).
+
+Built from the decision records alone (`decisions/<endpoint>/<deployment>/<time>-<DECISION>.json`, one per minute of
+analysis, and `decisions/<endpoint>/rollbacks/*.json`), so it shows what the analysis saw and decided, not a
+re-computation. Per guarded metric: the harm statistic each minute against its sequential boundary (the region above
+the boundary shaded); below: the requests each fleet served per minute; markers for every change of verdict, the
+first minute the CanaryVerdict metric signalled a rollback (the auto-rollback alarm's input) and recorded rollbacks.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from safedeploy.canary.outputs import RECORD_PREFIX, ROLLBACK
+
+ROLLBACK_FOLDER = "rollbacks"
+# A rollback recorded this long after the last analysis still belongs to the deployment.
+ROLLBACK_GRACE = timedelta(hours=1)
+COLOURS = {"PROMOTE": "#2e7d32", "CONTINUE": "#757575", "ROLLBACK": "#c62828"}
+
+
+@dataclass(frozen=True)
+class Minute:
+    at: datetime
+    decision: str
+    metrics: Mapping[str, Mapping[str, Any]]
+    reasons: tuple[str, ...]
+
+
+@dataclass
+class Timeline:
+    endpoint_name: str
+    deployment_id: str
+    kind: str
+    fleets: Mapping[str, str]
+    minutes: list[Minute]
+    rollbacks: list[Mapping[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_records(
+        cls, records: Sequence[Mapping[str, Any]], rollbacks: Sequence[Mapping[str, Any]] = ()
+    ) -> Timeline:
+        if not records:
+            raise ValueError("no decision records: the canary analysis has not judged this deployment")
+        ordered = sorted(records, key=lambda record: record["at"])
+        first = ordered[0]
+        minutes = [
+            Minute(
+                datetime.fromisoformat(record["at"]),
+                record["decision"],
+                record.get("verdict", {}).get("metrics") or {},
+                tuple(record.get("reasons", ())),
+            )
+            for record in ordered
+        ]
+        start, end = minutes[0].at, minutes[-1].at + ROLLBACK_GRACE
+        relevant = [item for item in rollbacks if start <= datetime.fromisoformat(item["at"]) <= end]
+        return cls(
+            first["endpoint_name"], first["deployment_id"], first.get("kind", ""), first["fleets"], minutes, relevant
+        )
+
+    @property
+    def metric_names(self) -> list[str]:
+        return sorted({name for minute in self.minutes for name in minute.metrics})
+
+    def offset(self, at: datetime) -> float:
+        return (at - self.minutes[0].at).total_seconds() / 60
+
+    @property
+    def final_decision(self) -> str:
+        return self.minutes[-1].decision
+
+    def changes(self) -> list[tuple[float, str]]:
+        """(minute, decision) whenever the verdict changes, starting with the first one."""
+        found: list[tuple[float, str]] = []
+        for minute in self.minutes:
+            if not found or found[-1][1] != minute.decision:
+                found.append((self.offset(minute.at), minute.decision))
+        return found
+
+    def alarm_minute(self) -> float | None:
+        """The first minute the analysis published CanaryVerdict = 1, which the auto-rollback alarm reads."""
+        return next((self.offset(m.at) for m in self.minutes if m.decision == ROLLBACK), None)
+
+    def traffic(self) -> tuple[list[float], list[float], list[float]]:
+        """(minute, baseline requests, candidate requests) per minute, from the cumulative counts of the records."""
+        minutes, baseline, candidate = [], [], []
+        previous = (0.0, 0.0)
+        for minute in self.minutes:
+            counts = [
+                (details.get("n_baseline"), details.get("n_candidate"))
+                for details in minute.metrics.values()
+                if isinstance(details.get("n_baseline"), int | float)
+            ]
+            if not counts:
+                continue
+            total = max(counts, key=lambda pair: (pair[0] or 0) + (pair[1] or 0))
+            current = (float(total[0] or 0), float(total[1] or 0))
+            minutes.append(self.offset(minute.at))
+            baseline.append(max(current[0] - previous[0], 0.0))
+            candidate.append(max(current[1] - previous[1], 0.0))
+            previous = current
+        return minutes, baseline, candidate
+
+
+def load_timeline(s3: Any, bucket: str, endpoint_name: str, deployment_id: str | None = None) -> Timeline:
+    """The records of one deployment (default: the latest one analysed) and the endpoint's rollback records."""
+    prefix = f"{RECORD_PREFIX}/{endpoint_name}/"
+    keys = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+    ]
+    by_deployment: dict[str, list[str]] = {}
+    rollback_keys = []
+    for key in keys:
+        folder = key[len(prefix) :].split("/", 1)[0]
+        (rollback_keys if folder == ROLLBACK_FOLDER else by_deployment.setdefault(folder, [])).append(key)
+    if not by_deployment:
+        raise ValueError(f"no decision records under s3://{bucket}/{prefix}: no canary analysis has run")
+    if deployment_id is None:
+        deployment_id = max(by_deployment, key=lambda name: max(key.rsplit("/", 1)[-1] for key in by_deployment[name]))
+    if deployment_id not in by_deployment:
+        raise ValueError(f"no records of deployment {deployment_id!r}; recorded: {', '.join(sorted(by_deployment))}")
+
+    def read(key: str) -> dict[str, Any]:
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    return Timeline.from_records(
+        [read(key) for key in by_deployment[deployment_id]], [read(key) for key in rollback_keys]
+    )
+
+
+def render_png(timeline: Timeline) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    names = timeline.metric_names
+    figure, axes = plt.subplots(
+        len(names) + 1,
+        1,
+        figsize=(12, 2.4 * len(names) + 2.4),
+        sharex=True,
+        gridspec_kw={"height_ratios": [3] * len(names) + [2]},
+        squeeze=False,
+    )
+    axes = axes[:, 0]
+    for axis, name in zip(axes, names, strict=False):
+        if _plot_metric(axis, timeline, name):
+            axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    _plot_traffic(axes[-1], timeline)
+    events = _mark_events(axes, timeline)
+    if events or timeline.traffic()[0]:
+        axes[-1].legend(
+            handles=[*axes[-1].get_legend_handles_labels()[0], *events],
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize="small",
+            frameon=False,
+        )
+    last = max(
+        [_x(timeline, m.at) for m in timeline.minutes]
+        + [_x(timeline, datetime.fromisoformat(r["at"])) for r in timeline.rollbacks]
+    )
+    for axis in axes:
+        axis.set_xlim(0.4, last + 0.6)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(axis="x", color="#eeeeee")
+    axes[-1].set_xlabel(f"minute of the analysis (minute 1 = {timeline.minutes[0].at:%Y-%m-%d %H:%M} UTC)")
+    figure.suptitle(
+        f"{timeline.endpoint_name} / {timeline.deployment_id} ({timeline.kind}): {len(timeline.minutes)} analyses, "
+        f"last verdict {timeline.final_decision}",
+        fontsize="large",
+        color=COLOURS.get(timeline.final_decision, "black"),
+    )
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _x(timeline: Timeline, at: datetime) -> float:
+    """Minutes numbered from 1, as an operator counts the bake."""
+    return timeline.offset(at) + 1
+
+
+def _plot_metric(axis: Any, timeline: Timeline, name: str) -> bool:
+    """False when the metric had no data to draw."""
+    points = [
+        (_x(timeline, m.at), m.metrics[name].get("statistic"), m.metrics[name].get("boundary"))
+        for m in timeline.minutes
+        if name in m.metrics
+    ]
+    stats = [(x, s) for x, s, _ in points if isinstance(s, int | float)]
+    bounds = [(x, b) for x, _, b in points if isinstance(b, int | float)]
+    if bounds:
+        xs, ys = zip(*bounds, strict=True)
+        edges = [*xs, xs[-1] + 1]
+        levels = [*ys, ys[-1]]
+        axis.step(edges, levels, where="post", color="#c62828", linestyle="--", linewidth=1.5, label="boundary")
+        top = max([*ys, *(s for _, s in stats)], default=1.0) * 1.15 + 0.5
+        axis.fill_between(edges, levels, top, step="post", color="#c62828", alpha=0.07, label="harm shown")
+    if stats:
+        xs, ys = zip(*stats, strict=True)
+        axis.plot(xs, ys, color="#1565c0", marker="o", markersize=4, linewidth=1.8, label="harm statistic (z)")
+    else:
+        axis.text(0.5, 0.5, "no data in this deployment", transform=axis.transAxes, ha="center", color="#757575")
+    axis.axhline(0, color="#9e9e9e", linewidth=0.6)
+    kind = next((m.metrics[name].get("kind") for m in timeline.minutes if name in m.metrics), "")
+    axis.set_ylabel(f"{name}\n({kind})" if kind else name, fontsize="small")
+    return bool(stats or bounds)
+
+
+def _plot_traffic(axis: Any, timeline: Timeline) -> None:
+    minutes, baseline, candidate = timeline.traffic()
+    if minutes:
+        xs = [minute + 1 for minute in minutes]
+        axis.bar(xs, baseline, width=0.7, color="#90a4ae", label=f"baseline {timeline.fleets.get('baseline', '')}")
+        axis.bar(
+            xs,
+            candidate,
+            width=0.7,
+            bottom=baseline,
+            color="#ffb74d",
+            label=f"candidate {timeline.fleets.get('candidate', '')}",
+        )
+    axis.set_ylabel("requests per minute", fontsize="small")
+
+
+def _mark_events(axes: Any, timeline: Timeline) -> list[Any]:
+    """Vertical markers on every panel; returns the legend handles that name them."""
+    from matplotlib.lines import Line2D
+
+    handles = []
+    decided = [(minute + 1, decision) for minute, decision in timeline.changes()[1:] or []]
+    decided += [(minute + 1, decision) for minute, decision in timeline.changes()[:1] if decision != "CONTINUE"]
+    for minute, decision in decided:
+        for axis in axes:
+            axis.axvline(minute, color=COLOURS.get(decision, "black"), linewidth=1.2, alpha=0.8)
+        handles.append(
+            Line2D([], [], color=COLOURS.get(decision, "black"), label=f"verdict {decision}, minute {minute:g}")
+        )
+    alarm = timeline.alarm_minute()
+    if alarm is not None:
+        for axis in axes:
+            axis.axvspan(alarm + 0.9, alarm + 1.1, color="#c62828", alpha=0.25)
+        handles.append(Line2D([], [], color="#c62828", alpha=0.4, linewidth=6, label="CanaryVerdict = 1: alarm fires"))
+    for item in timeline.rollbacks:
+        at = _x(timeline, datetime.fromisoformat(item["at"]))
+        for axis in axes:
+            axis.axvline(at, color="black", linewidth=1.5, linestyle=":")
+        handles.append(
+            Line2D([], [], color="black", linestyle=":", label=f"rolled back to {item.get('to_config', '?')}")
+        )
+    return handles
+
+
+def render_html(timeline: Timeline, png: bytes) -> str:
+    names = timeline.metric_names
+    header = "".join(f"<th>{html.escape(n)} statistic / boundary</th>" for n in names)
+    rows = []
+    for minute in timeline.minutes:
+        cells = "".join(
+            f"<td>{_number(minute.metrics.get(n, {}).get('statistic'))} / "
+            f"{_number(minute.metrics.get(n, {}).get('boundary'))}</td>"
+            for n in names
+        )
+        colour = COLOURS.get(minute.decision, "black")
+        rows.append(
+            f"<tr><td>{minute.at:%H:%M}</td><td style='color:{colour}'><b>{minute.decision}</b></td>{cells}"
+            f"<td>{html.escape('; '.join(minute.reasons))}</td></tr>"
+        )
+    image = base64.b64encode(png).decode()
+    title = f"{timeline.endpoint_name} / {timeline.deployment_id}"
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:small}"
+        "td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>"
+        f"<p>{html.escape(timeline.kind)} deployment, fleets: baseline "
+        f"{html.escape(timeline.fleets.get('baseline', ''))}, "
+        f"candidate {html.escape(timeline.fleets.get('candidate', ''))}; final verdict <b>{timeline.final_decision}</b>"
+        f" after {len(timeline.minutes)} analyses.</p>"
+        f"<img alt='canary decision timeline' src='data:image/png;base64,{image}' style='max-width:100%'>"
+        f"<table><tr><th>time (UTC)</th><th>verdict</th>{header}<th>reasons</th></tr>{''.join(rows)}</table>"
+        "</body></html>\n"
+    )
+
+
+def _number(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, int | float) else "-"
+
+
+def write_report(timeline: Timeline, out_dir: Path, stem: str | None = None) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = stem or f"{timeline.endpoint_name}-{timeline.deployment_id}"
+    png = render_png(timeline)
+    png_path, html_path = out_dir / f"{stem}.png", out_dir / f"{stem}.html"
+    png_path.write_bytes(png)
+    html_path.write_text(render_html(timeline, png))
+    return png_path, html_path

@@ -1,0 +1,199 @@
+"""The model plug-in contract: the entry points `cdk.json` names, loaded by name so the library imports no model.
+
+`context.model` in cdk.json:
+
+    "model": {
+      "train": "ml.build:train_and_evaluate",       # (data_csv, out_dir, *, seed) -> .artifact, .report, .metrics
+      "sample_data": "ml.data:write_sample",        # (path, *, rows, seed) -> path; data when no source is set
+      "sm_pipeline": "ml.pipeline:build_pipeline",  # optional: (PipelineSpec, boto_session) -> SageMaker Pipeline
+      "requirements": "ml/requirements.txt",        # optional: what the Train build installs for the model
+      "pipeline_requirements": "ml/requirements-pipeline.txt",  # optional: installed with use_sm_pipeline
+      "serving": {"framework": "sklearn", "framework_version": "1.9-0", "environment": {...}}
+                 # or a custom container in this account's ECR: {"image_repository": "my-server", "image_tag": "1.0"}
+    }
+
+The Train build reads this from the cdk.json of the commit it trains, so model code and its entry points always come
+from the same commit; synth validates the same section with the same code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from safedeploy.guardrails.setting_reader import SettingError, SettingReader
+
+ENTRY_POINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+ECR_REPOSITORY_PATTERN = r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
+IMAGE_TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+ENVIRONMENT_KEY_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$"
+# A relative path inside the repository (the Train build installs it with pip -r).
+REQUIREMENTS_PATTERN = r"^([A-Za-z0-9_][A-Za-z0-9_.-]*/)*[A-Za-z0-9_][A-Za-z0-9_.-]*\.txt$|^$"
+CONFIG_FILE = "cdk.json"
+
+
+class TrainedModel(Protocol):
+    """What a `train` entry point returns: the artifact (model.tar.gz), its model-quality report, headline metrics."""
+
+    artifact: Path
+    report: Path
+    metrics: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """What an `sm_pipeline` entry point gets: everything environment-specific, so its definition holds no name,
+    bucket or ARN."""
+
+    name: str
+    region: str
+    role_arn: str
+    artifacts_bucket: str
+    kms_key_arn: str
+    model_package_group: str
+    code_dir: Path  # a folder holding the model's code package, uploaded for the jobs
+    instance_types: tuple[str, ...]  # real-time endpoints
+    transform_instance_types: tuple[str, ...]  # batch transform (a different set of instance types)
+    min_auc: float = 0.75
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class Serving:
+    """A framework image SageMaker publishes (resolved per region) or a custom image in this account's ECR."""
+
+    framework: str = ""
+    framework_version: str = ""
+    image_repository: str = ""
+    image_tag: str = ""
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_custom_container(self) -> bool:
+        return bool(self.image_repository)
+
+    def image_uri(self, region: str, account: Callable[[], str]) -> str:
+        """The serving image; `account` is asked only for a custom container (STS, at run time: no literal)."""
+        if self.is_custom_container:
+            return f"{account()}.dkr.ecr.{region}.amazonaws.com/{self.image_repository}:{self.image_tag}"
+        try:
+            from sagemaker.core import image_uris  # the table of SageMaker's per-region registries, offline
+        except ImportError:
+            raise ValueError(
+                "model.serving.framework images are resolved by sagemaker-core: add it to the model's requirements"
+            ) from None
+        return str(
+            image_uris.retrieve(
+                framework=self.framework, region=region, version=self.framework_version, image_scope="inference"
+            )
+        )
+
+
+@dataclass(frozen=True)
+class ModelPlugin:
+    train: str
+    sample_data: str
+    serving: Serving
+    sm_pipeline: str = ""
+    requirements: str = ""
+    pipeline_requirements: str = ""
+
+    @classmethod
+    def from_mapping(cls, raw: object, path: str = "model") -> ModelPlugin:
+        """Validate the `model` section; raise SettingError naming the first bad key."""
+        if raw is None:
+            raise SettingError(f"{path}: missing; name the model's entry points (docs/model.md)")
+        reader = SettingReader(raw, path)
+        example = "package.module:function"
+        train = reader.text("train", "", ENTRY_POINT_PATTERN, example)
+        sample_data = reader.text("sample_data", "", ENTRY_POINT_PATTERN, example)
+        sm_pipeline = reader.text("sm_pipeline", "", f"({ENTRY_POINT_PATTERN})?", example)
+        requirements = reader.text("requirements", "", REQUIREMENTS_PATTERN, "ml/requirements.txt")
+        pipeline_requirements = reader.text(
+            "pipeline_requirements", "", REQUIREMENTS_PATTERN, "ml/requirements-pipeline.txt"
+        )
+        serving = _serving(reader.section("serving"))
+        reader.finish()
+        return cls(train, sample_data, serving, sm_pipeline, requirements, pipeline_requirements)
+
+    @classmethod
+    def from_config_file(cls, path: Path) -> ModelPlugin:
+        """The `model` section of a cdk.json (the Train build's source root holds the one of its commit)."""
+        try:
+            context = json.loads(path.read_text()).get("context", {})
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: cannot read the model's entry points: {error}") from None
+        try:
+            return cls.from_mapping(context.get("model"), path="model")
+        except SettingError as error:
+            raise ValueError(f"{path}: {error}") from None
+
+    def load(self, entry: str) -> Callable[..., Any]:
+        """Import `package.module:function`; a missing one is named with the key that points to it."""
+        module_name, _, attribute = entry.partition(":")
+        try:
+            function = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as error:
+            raise ValueError(f"model entry point {entry!r} cannot be loaded: {error}") from None
+        if not callable(function):
+            raise ValueError(f"model entry point {entry!r} is not callable")
+        return function
+
+    def train_model(self, data_csv: Path, out_dir: Path, *, seed: int) -> TrainedModel:
+        trained = self.load(self.train)(data_csv, out_dir, seed=seed)
+        missing = [name for name in ("artifact", "report", "metrics") if not hasattr(trained, name)]
+        if missing:
+            raise ValueError(f"model entry point {self.train!r} returned no {', '.join(missing)}")
+        return trained
+
+    def write_sample(self, path: Path, *, rows: int, seed: int) -> Path:
+        return Path(self.load(self.sample_data)(path, rows=rows, seed=seed))
+
+    @property
+    def code_package(self) -> str:
+        """The top-level package holding the model's code (uploaded as the SageMaker Pipeline jobs' source)."""
+        return self.train.split(".", 1)[0].split(":", 1)[0]
+
+
+def _serving(reader: SettingReader) -> Serving:
+    framework = reader.text("framework", "", r"^([a-z0-9-]+)?$", "sklearn")
+    version = reader.text("framework_version", "", r"^([0-9][0-9A-Za-z.-]*)?$", "1.9-0")
+    repository = reader.text("image_repository", "", f"({ECR_REPOSITORY_PATTERN})?", "my-model-server")
+    tag = reader.text("image_tag", "", f"({IMAGE_TAG_PATTERN})?", "1.0")
+    environment = reader.text_mapping("environment", ENVIRONMENT_KEY_PATTERN)
+    reader.finish()
+    if bool(framework) == bool(repository):
+        raise SettingError(
+            f"{reader.path}: set either framework and framework_version (a SageMaker image) or image_repository and "
+            "image_tag (a custom container in this account's ECR)"
+        )
+    if framework and not version:
+        raise SettingError(f"{reader.key_path('framework_version')}: missing for framework {framework!r}")
+    if repository and not tag:
+        raise SettingError(f"{reader.key_path('image_tag')}: missing for image_repository {repository!r}")
+    return Serving(framework, version, repository, tag, environment)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m safedeploy.release.model_plugin requirements|pipeline-requirements`: the file the build installs."""
+    parser = argparse.ArgumentParser(description="Print a file the model's cdk.json section names (empty if none).")
+    parser.add_argument("what", choices=["requirements", "pipeline-requirements"])
+    args = parser.parse_args(argv)
+    try:
+        plugin = ModelPlugin.from_config_file(Path(os.environ.get("MODEL_CONFIG") or CONFIG_FILE))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(plugin.requirements if args.what == "requirements" else plugin.pipeline_requirements)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

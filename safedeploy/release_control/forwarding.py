@@ -1,0 +1,90 @@
+"""Forwarding: an environment in the middle of a chain (dev -> staging -> prod) passes on the package it serves.
+
+It builds nothing from pipeline variables: it reads the `release.json` its own pipeline deployed (the commit of its
+Release source), and commits that same package to the next environment's repository only when the package is
+still Approved in the origin's registry, carries no rolled-back mark (a rollback here stops it), and people approved
+both this environment's release and the forwarding.
+The model's approver stays in the manifest; the forwarding approver and this execution replace the last hop's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from safedeploy.release_control.approvals import ApprovalAction, approval_action_from_parameters
+from safedeploy.release_control.pipeline_job import required_text
+from safedeploy.release_control.promotion import ReleaseTarget, commit_release, promotable
+from safedeploy.release_control.registry_api import Registry
+from safedeploy.release_control.release_manifest import RELEASE_FILE, ReleaseManifest
+
+# The UserParameters key that tells a forwarding job from a first promotion.
+RELEASE_COMMIT_PARAMETER = "release_commit"
+
+
+@dataclass(frozen=True)
+class ForwardRequest:
+    """The deployed release (this environment's repository at its Release source commit) and the two approvals."""
+
+    release_repository: str
+    release_commit: str
+    release_approval: ApprovalAction
+    promotion_approval: ApprovalAction
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, Any]) -> ForwardRequest:
+        return cls(
+            release_repository=required_text(parameters, "release_repository"),
+            release_commit=required_text(parameters, RELEASE_COMMIT_PARAMETER),
+            release_approval=approval_action_from_parameters(parameters, "approval"),
+            promotion_approval=approval_action_from_parameters(parameters, "promotion_approval"),
+        )
+
+
+def deployed_release(codecommit: Any, request: ForwardRequest) -> ReleaseManifest:
+    """The `release.json` this execution deployed, validated as strictly as the deploy step reads it."""
+    found = codecommit.get_file(
+        repositoryName=request.release_repository, commitSpecifier=request.release_commit, filePath=RELEASE_FILE
+    )
+    return ReleaseManifest.from_json(found["fileContent"].decode())
+
+
+def forwarded_manifest(
+    codepipeline: Any, codecommit: Any, sm: Any, registry: Registry, request: ForwardRequest, now: datetime
+) -> ReleaseManifest:
+    manifest = deployed_release(codecommit, request)
+    approvers = promotable(
+        codepipeline,
+        sm,
+        registry,
+        manifest.model_package_arn,
+        {"release": request.release_approval, "promotion": request.promotion_approval},
+    )
+    return dataclasses.replace(
+        manifest,
+        promoted_by=approvers["promotion"],
+        pipeline_execution_id=request.promotion_approval.execution_id,
+        promoted_at=now.isoformat(),
+    )
+
+
+def run_forwarding(
+    *,
+    codepipeline: Any,
+    codecommit: Any,
+    sm: Any,
+    registry: Registry,
+    request: ForwardRequest,
+    target: ReleaseTarget,
+    now: datetime,
+) -> str:
+    """The pipeline action: the success summary, or `ActionFailed` when the package may not go on."""
+    manifest = forwarded_manifest(codepipeline, codecommit, sm, registry, request, now)
+    commit_id = commit_release(codecommit, target, manifest)
+    return (
+        f"Promoted {manifest.model_package_arn} from {request.release_repository}@{request.release_commit[:12]} "
+        f"to {target.repository}@{target.branch} in commit {commit_id}"
+    )

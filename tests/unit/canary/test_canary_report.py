@@ -1,0 +1,112 @@
+"""`safedeploy report`: the decision records of a deployment as a picture and a page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from safedeploy.canary.outputs import record_key
+from safedeploy.canary.report import Timeline, load_timeline, render_png, write_report
+from safedeploy.cli import main
+from safedeploy.parameters import Param, parameter_name
+from tests.support.aws import REGION, SESSION, in_process_aws
+
+ENDPOINT, BUCKET = "demo-dev-endpoint", "demo-dev-artifacts"
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def record(minute: int, decision: str, statistic: float, boundary: float, deployment: str = "demo-dev-endpoint-v2"):
+    per_minute = 100
+    return {
+        "endpoint_name": ENDPOINT,
+        "deployment_id": deployment,
+        "kind": "blue_green",
+        "at": (START + timedelta(minutes=minute)).isoformat(),
+        "fleets": {"baseline": "demo-dev-endpoint-v1", "candidate": deployment},
+        "decision": decision,
+        "reasons": [f"minute {minute}"],
+        "verdict": {
+            "decision": decision,
+            "metrics": {
+                "error_rate": {
+                    "kind": "proportion",
+                    "statistic": statistic,
+                    "boundary": boundary,
+                    "n_baseline": 2.0 * per_minute * minute,
+                    "n_candidate": 1.0 * per_minute * minute,
+                },
+                "latency_ms": {"kind": "mean", "statistic": None, "boundary": None},
+            },
+        },
+    }
+
+
+RECORDS = [record(1, "CONTINUE", 0.5, 6.0), record(2, "CONTINUE", 2.0, 4.1), record(3, "ROLLBACK", 4.5, 3.2)]
+
+
+def test_the_timeline_reads_verdict_changes_alarm_and_traffic() -> None:
+    timeline = Timeline.from_records(list(reversed(RECORDS)))
+    assert timeline.changes() == [(0.0, "CONTINUE"), (2.0, "ROLLBACK")]
+    assert timeline.alarm_minute() == 2.0
+    minutes, baseline, candidate = timeline.traffic()
+    assert (minutes, baseline, candidate) == ([0.0, 1.0, 2.0], [200.0, 200.0, 200.0], [100.0, 100.0, 100.0])
+    assert timeline.final_decision == "ROLLBACK" and timeline.metric_names == ["error_rate", "latency_ms"]
+
+
+def test_no_records_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="no decision records"):
+        Timeline.from_records([])
+
+
+def test_the_picture_is_a_png() -> None:
+    assert render_png(Timeline.from_records(RECORDS)).startswith(b"\x89PNG")
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with in_process_aws(monkeypatch):
+        client = SESSION.client("s3")
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        for item in [*RECORDS, record(1, "PROMOTE", 0.1, 6.0, deployment="demo-dev-endpoint-v1")]:
+            at = datetime.fromisoformat(item["at"])
+            if item["deployment_id"] == "demo-dev-endpoint-v1":
+                at -= timedelta(days=1)
+                item = {**item, "at": at.isoformat()}
+            key = record_key(ENDPOINT, item["deployment_id"], at, item["decision"])
+            client.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(item).encode())
+        rollback = {"at": (START + timedelta(minutes=4)).isoformat(), "to_config": "demo-dev-endpoint-v1"}
+        client.put_object(
+            Bucket=BUCKET, Key=f"decisions/{ENDPOINT}/rollbacks/20260301T120400.json", Body=json.dumps(rollback)
+        )
+        yield client
+
+
+def test_the_latest_deployment_is_loaded_with_its_rollback(s3: Any, tmp_path: Path) -> None:
+    timeline = load_timeline(s3, BUCKET, ENDPOINT)
+    assert timeline.deployment_id == "demo-dev-endpoint-v2" and len(timeline.minutes) == 3
+    assert [item["to_config"] for item in timeline.rollbacks] == ["demo-dev-endpoint-v1"]
+    png, page = write_report(timeline, tmp_path)
+    assert png.read_bytes().startswith(b"\x89PNG")
+    text = page.read_text()
+    assert "final verdict <b>ROLLBACK</b>" in text and "data:image/png;base64," in text and "4.50 / 3.20" in text
+
+
+def test_a_named_deployment_and_an_unknown_one(s3: Any) -> None:
+    assert load_timeline(s3, BUCKET, ENDPOINT, "demo-dev-endpoint-v1").final_decision == "PROMOTE"
+    with pytest.raises(ValueError, match="no records of deployment 'v9'; recorded: demo-dev-endpoint-v1, "):
+        load_timeline(s3, BUCKET, ENDPOINT, "v9")
+
+
+def test_the_cli_writes_both_files(s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    SESSION.client("ssm").put_parameter(
+        Name=parameter_name("demo", "dev", Param.ARTIFACTS_BUCKET), Value=BUCKET, Type="String"
+    )
+    argv = ["report", ENDPOINT, "--project", "demo", "--env", "dev", "--region", REGION, "--output", str(tmp_path)]
+    assert main(argv) == 0
+    assert "3 analyses, final verdict ROLLBACK" in capsys.readouterr().out
+    assert sorted(path.suffix for path in tmp_path.iterdir()) == [".html", ".png"]

@@ -1,0 +1,70 @@
+"""`safedeploy cost`: the estimate follows the configuration and says which price table it used."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from safedeploy.cli import main
+from safedeploy.operations.cost import PriceTable, estimate, estimate_from_config
+
+ROOT = Path(__file__).resolve().parents[3]
+CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
+TABLE = PriceTable.load("ap-northeast-2")
+
+
+def line(result, prefix: str) -> float:  # type: ignore[no-untyped-def]
+    (found,) = [item.monthly for item in result.lines if item.item.startswith(prefix)]
+    return found
+
+
+def test_instances_nat_and_fargate_follow_the_configuration() -> None:
+    dev = CONTEXT["environments"]["dev"]
+    result = estimate("dev", dev, TABLE)
+    hours = TABLE["hours_per_month"]
+    assert line(result, "SageMaker endpoint") == pytest.approx(
+        2 * hours * TABLE["sagemaker_instance_hour"]["ml.m5.large"]
+    )
+    assert line(result, "Fargate") == pytest.approx(
+        2 * hours * (0.5 * TABLE["fargate_vcpu_hour"] + 1 * TABLE["fargate_gb_hour"])
+    )
+    bigger = copy.deepcopy(dev)
+    bigger["endpoint"]["instance_count"] = 4
+    bigger["serving"]["nat_gateways"] = 2
+    more = estimate("dev", bigger, TABLE)
+    assert line(more, "SageMaker endpoint") == pytest.approx(2 * line(result, "SageMaker endpoint"))
+    assert line(more, "NAT") - line(result, "NAT") == pytest.approx(hours * TABLE["nat_gateway_hour"])
+    assert result.total == pytest.approx(sum(item.monthly for item in result.lines))
+
+
+def test_prod_costs_more_than_dev_and_both_name_the_price_table() -> None:
+    dev, prod = (estimate_from_config(CONTEXT, env) for env in ("dev", "prod"))
+    assert prod.total > dev.total > 200
+    for result in (dev, prod):
+        assert "prices: ap-northeast-2, as of 2026-12-01" in result.render()
+
+
+def test_an_unpriced_instance_type_is_one_line() -> None:
+    dev = copy.deepcopy(CONTEXT["environments"]["dev"])
+    dev["endpoint"]["instance_type"] = "ml.r5.24xlarge"
+    with pytest.raises(ValueError, match=r"^environments\.dev\.endpoint\.instance_type: no ap-northeast-2 price for"):
+        estimate("dev", dev, TABLE)
+
+
+def test_a_region_without_a_table_is_named() -> None:
+    with pytest.raises(ValueError, match="no price table for region eu-west-1; tables exist for: ap-northeast-2"):
+        PriceTable.load("eu-west-1")
+
+
+def test_the_cli_prints_the_estimate_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(ROOT / "cdk.json")
+    assert main(["cost", "--env", "prod", "--config", config]) == 0
+    assert capsys.readouterr().out.startswith("environment prod: about ")
+    assert main(["cost", "--env", "dev", "--config", config, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["region"], document["as_of"], document["currency"]) == ("ap-northeast-2", "2026-12-01", "USD")
+    assert main(["cost", "--env", "qa", "--config", config]) == 2
+    assert "environment 'qa' is not in cdk.json" in capsys.readouterr().err
