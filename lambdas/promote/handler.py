@@ -16,6 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from safedeploy.release_control.approval_record import RecordScope
 from safedeploy.release_control.aws_clients import AwsClients
 from safedeploy.release_control.pipeline_job import complete_job, job_parameters, open_job
 from safedeploy.release_control.promotion import PromotionRequest, ReleaseTarget, run_promotion
@@ -32,6 +33,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job = open_job(event)
 
     def promote() -> str:
+        scope = RecordScope.from_environment(clients("s3"), os.environ)
         return run_promotion(
             codepipeline=clients("codepipeline"),
             codecommit=clients("codecommit"),
@@ -41,6 +43,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             request=PromotionRequest.from_parameters(job_parameters(job)),
             target=ReleaseTarget.from_environment(os.environ),
             now=datetime.now(UTC),
+            records=scope.records,
+            group=scope.group,
         )
 
     outcome = complete_job(clients("codepipeline"), job.get_id, promote)

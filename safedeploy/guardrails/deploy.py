@@ -54,9 +54,14 @@ class DeployResult:
         return f"{self.action.value}: {self.endpoint_name} serves {self.endpoint_config_name}{before}"
 
 
-def deploy_package(sm: Any, package_arn: str, target: DeployTarget, waiter: EndpointWaiter) -> DeployResult:
+def deploy_package(
+    sm: Any, package_arn: str, target: DeployTarget, waiter: EndpointWaiter, model_data_url: str | None = None
+) -> DeployResult:
+    """`model_data_url`: serve the model from this verified copy instead of the package's own ModelDataUrl."""
     package = ModelPackage.describe(sm, package_arn)
     package.require_approved()
+    if model_data_url is not None:
+        package = package.served_from(model_data_url)
     settings = target.guardrails.settings
     names = ReleaseNames(target.endpoint_name, package.version)
     ensure_release(sm, names, package, target.execution_role_arn, settings)

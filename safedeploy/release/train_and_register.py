@@ -19,6 +19,8 @@ from ml import serving
 from ml.build import build_model
 from ml.data import read_csv
 from safedeploy import registry
+from safedeploy.digests import sha256_file
+from safedeploy.release import tooling
 from safedeploy.release.artifacts import upload_run_file
 from safedeploy.release.exports import exported_variables, write_exports
 from safedeploy.release.result import ReleaseResult
@@ -34,12 +36,22 @@ def train_in_build(
     data: TrainingData,
     work_dir: Path,
     progress: Callable[[str], None] = print,
+    source_root: Path = Path(),
 ) -> ReleaseResult:
-    """Train here, upload the artifact and report, and register them with the serving container's image."""
+    """Train here, upload the artifact, report and deploy tooling, and register them with their digests."""
     build = build_model(read_csv(data.path), work_dir / "model", seed=settings.seed)
     progress("trained: " + ", ".join(f"{name}={value:.4f}" for name, value in build.metrics.items()))
+    bundle = tooling.write_bundle(source_root, work_dir / tooling.BUNDLE_NAME)
     model_uri = upload_run_file(client("s3"), settings, build.artifact, prefix="models")
     report_uri = upload_run_file(client("s3"), settings, build.report, prefix="evaluation")
+    tooling_uri = upload_run_file(client("s3"), settings, bundle, prefix="tooling")
+    provenance = {
+        registry.MODEL_SHA256_PROPERTY: sha256_file(build.artifact),
+        registry.EVALUATION_SHA256_PROPERTY: sha256_file(build.report),
+        registry.TOOLING_SHA256_PROPERTY: sha256_file(bundle),
+        registry.TOOLING_URI_PROPERTY: tooling_uri,
+    }
+    progress(f"deploy tooling {provenance[registry.TOOLING_SHA256_PROPERTY][:12]} uploaded to {tooling_uri}")
     package_arn = registry.register_model_package(
         client("sagemaker"),
         group=settings.model_package_group,
@@ -50,6 +62,7 @@ def train_in_build(
         commit_id=settings.commit_id,
         description=f"{settings.prefix} model from commit {settings.commit_id[:12]}, trained on {data.source}",
         container_environment=serving.ENVIRONMENT,
+        provenance=provenance,
     )
     return ReleaseResult(package_arn, build.metrics)
 
