@@ -2,8 +2,9 @@
 
 An environment that trains (dev) runs Source -> Train -> QualityGate -> Approval -> ApprovalSync -> Deploy and, when it
 promotes, PromoteApproval -> Promote, which commits `release.json` to the next environment's repository. That
-environment (prod) never retrains: Source (its repository's release.json, plus the training environment's branch for
-the deploy tooling) -> Approval -> Deploy of the very package dev approved.
+environment (prod) never retrains: Source (its repository's release.json, nothing else) -> Approval -> Deploy of the
+very package dev approved, with the deploy tooling dev approved (verified by hash; `pipeline/release_buildspec.py`),
+never a branch head of dev's repository.
 
 Pipeline artifacts go to the storage stack's artifacts bucket (KMS, versioned, access-logged) rather than a bucket of
 their own: a second bucket here would be stateful outside the storage stack, and its access logging would make the
@@ -19,15 +20,21 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
 from infra.nag import acknowledge, arn_finding, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
+from safedeploy.parameters import Param
 from stacks.pipeline import approvals, permissions
 from stacks.pipeline.build_project import GRANTED_BY_CDK, PipelineBuildProject
 from stacks.pipeline.promotion import PromotionLinks, links_from_context, repository_name
+from stacks.pipeline.release_buildspec import release_buildspec
 from stacks.pipeline.release_functions import ReleaseFunctions
 from stacks.storage_stack import StorageStack
 
@@ -35,7 +42,6 @@ TRAIN_BUILDSPEC = "buildspec-dev.yml"
 DEPLOY_BUILDSPEC = "buildspec-deploy.yml"
 # Artifact names double as CodeBuild's secondary-source variables (CODEBUILD_SRC_DIR_<name>) in the deploy build.
 CODE_ARTIFACT = "Code"
-TOOLING_ARTIFACT = "ToolingCode"
 RELEASE_ARTIFACT = "ReleaseManifest"
 # Variable namespaces; they must differ from every artifact name.
 SOURCE_NAMESPACE = "Source"
@@ -53,13 +59,17 @@ TRAIN_SAGEMAKER_ACTIONS = (
     "sagemaker:CreateProcessingJob",
     "sagemaker:DescribeProcessingJob",
     "sagemaker:StopProcessingJob",
-    "sagemaker:CreateModelPackage",
     "sagemaker:DescribeModelPackage",
     "sagemaker:DescribeModelPackageGroup",
     "sagemaker:AddTags",
     "sagemaker:ListTags",
 )
-TRAIN_ARTIFACT_PREFIXES = ("models", "evaluation", "pipelines")
+TRAIN_ARTIFACT_PREFIXES = ("models", "evaluation", "pipelines", "tooling")
+# What a Deploy reads of the environment whose packages it deploys: records, artifacts it hashes, tooling it runs.
+DEV_DEPLOY_READS = ("approvals", "models")
+RELEASE_SOURCE_READS = ("approvals", "models", "evaluation", "tooling")
+# Where a release environment's Deploy keeps its verified copies (`models/promoted/...`, `evaluation/promoted/...`).
+RELEASE_COPY_PREFIXES = ("models", "evaluation")
 TRAIN_SAGEMAKER_RESOURCES = ("training-job", "processing-job", "model-package", "model-package-group")
 SM_PIPELINE_ACTIONS = (
     "sagemaker:CreatePipeline",
@@ -248,24 +258,20 @@ class PipelineStack(Stack):
         release, manifest = self._source_action(
             "Release", self.repository, self.env_config.pipeline.branch, RELEASE_ARTIFACT, trigger=True
         )
-        tooling_repository = codecommit.Repository.from_repository_name(
-            self, "ToolingRepository", repository_name(self.naming.project, source_env.name)
-        )
-        tooling, code = self._source_action(
-            "Tooling", tooling_repository, source_env.pipeline.branch, TOOLING_ARTIFACT, trigger=False
-        )
-        self.pipeline.add_stage(stage_name="Source", actions=[release, tooling])
+        self.pipeline.add_stage(stage_name="Source", actions=[release])
         self.pipeline.add_stage(
             stage_name=APPROVAL_STAGE,
             actions=[
                 actions.ManualApprovalAction(
                     action_name="ApproveRelease",
                     notification_topic=self.approval_topic,
-                    additional_information=approvals.release_approval_message(self.naming, release.variables.commit_id),
+                    additional_information=approvals.release_approval_message(
+                        self.naming, release.variables.commit_message, source_env.name
+                    ),
                 )
             ],
         )
-        self.pipeline.add_stage(stage_name="Deploy", actions=[self._deploy_action(code, {}, extra_inputs=[manifest])])
+        self.pipeline.add_stage(stage_name="Deploy", actions=[self._deploy_action(manifest, {})])
 
     def _deploy_action(
         self,
@@ -314,6 +320,7 @@ class PipelineStack(Stack):
             *iam_role.s3_objects(storage.data_bucket, data_prefixes, write=True),
             *iam_role.s3_objects(storage.artifacts_bucket, TRAIN_ARTIFACT_PREFIXES, write=True),
             iam_role.sagemaker_actions(self, naming, TRAIN_SAGEMAKER_ACTIONS, TRAIN_SAGEMAKER_RESOURCES),
+            *permissions.register_pending_only(self, naming),
             permissions.pass_role_to_sagemaker(storage.execution_role),
         ]
         if flags.use_sm_pipeline:
@@ -342,16 +349,70 @@ class PipelineStack(Stack):
         )
 
     def _deploy_project(self) -> PipelineBuildProject:
+        if self.links.source is not None:
+            return self._release_deploy_project(self.links.source)
         storage, naming = self.storage, self.naming
-        # Prod deploys the package its source environment approved; dev its own.
-        package_owner = Naming(naming.project, self.links.source.name) if self.links.source else naming
         statements = [
             *iam_role.s3_objects(storage.artifacts_bucket, ["decisions"], write=True),
-            iam_role.sagemaker_actions(self, naming, DEPLOY_SAGEMAKER_ACTIONS, DEPLOY_SAGEMAKER_RESOURCES),
-            iam_role.sagemaker_actions(self, package_owner, ["sagemaker:DescribeModelPackage"], ["model-package"]),
-            iam_role.describe_alarms(self, naming),
-            permissions.pass_role_to_sagemaker(storage.execution_role),
+            *iam_role.s3_objects(storage.artifacts_bucket, DEV_DEPLOY_READS),
+            iam_role.sagemaker_actions(self, naming, ["sagemaker:DescribeModelPackage"], ["model-package"]),
         ]
+        return self._deploy_build(
+            statements,
+            DEPLOY_BUILDSPEC,
+            findings=[
+                imported_bucket_finding(self, storage.artifacts_bucket, "/decisions/*"),
+                *(imported_bucket_finding(self, storage.artifacts_bucket, f"/{p}/*") for p in DEV_DEPLOY_READS),
+                *sagemaker_findings(self, naming, ["model-package"]),
+            ],
+        )
+
+    def _release_deploy_project(self, source_env: EnvironmentConfig) -> PipelineBuildProject:
+        """Prod's Deploy: reads the source's records, artifacts and tooling; writes only its own copies."""
+        storage, naming = self.storage, self.naming
+        source = Naming(naming.project, source_env.name)
+        # Resolved from the source's SSM parameters at deploy time: Stages cannot reference each other.
+        source_bucket_parameter = source.parameter(Param.ARTIFACTS_BUCKET)
+        source_bucket_name = ssm.StringParameter.value_for_string_parameter(self, source_bucket_parameter)
+        source_bucket = s3.Bucket.from_bucket_name(self, "SourceArtifacts", source_bucket_name)
+        source_key = kms.Key.from_key_arn(
+            self, "SourceKey", ssm.StringParameter.value_for_string_parameter(self, source.parameter(Param.KMS_KEY_ARN))
+        )
+        statements = [
+            *iam_role.s3_objects(storage.artifacts_bucket, ["decisions", *RELEASE_COPY_PREFIXES], write=True),
+            *iam_role.s3_objects(source_bucket, RELEASE_SOURCE_READS),
+            iam_role.kms_use(source_key),
+            iam_role.ssm_read(self, source),
+            iam_role.sagemaker_actions(self, source, ["sagemaker:DescribeModelPackage"], ["model-package"]),
+        ]
+        source_bucket_ref = self.resolve(source_bucket_name)["Ref"]
+        return self._deploy_build(
+            statements,
+            codebuild.BuildSpec.from_object(release_buildspec()),
+            findings=[
+                *(
+                    imported_bucket_finding(self, storage.artifacts_bucket, f"/{prefix}/*")
+                    for prefix in ("decisions", *RELEASE_COPY_PREFIXES)
+                ),
+                *(f"Resource::arn:<AWS::Partition>:s3:::<{source_bucket_ref}>/{p}/*" for p in RELEASE_SOURCE_READS),
+                f"Resource::arn:<AWS::Partition>:ssm:{self.region}:<AWS::AccountId>:parameter{source.parameter_path}*",
+                *sagemaker_findings(self, source, ["model-package"]),
+            ],
+            environment={"SOURCE_ENV": source_env.name},
+            parameter_environment={"SOURCE_ARTIFACTS_BUCKET": source_bucket_parameter},
+        )
+
+    def _deploy_build(
+        self,
+        statements: list[iam.PolicyStatement],
+        buildspec: str | codebuild.BuildSpec,
+        *,
+        findings: list[str],
+        environment: dict[str, str] | None = None,
+        parameter_environment: dict[str, str] | None = None,
+    ) -> PipelineBuildProject:
+        """The Deploy project's own SageMaker, alarm and PassRole grants around the environment-specific reads."""
+        storage, naming = self.storage, self.naming
         return PipelineBuildProject(
             self,
             "Deploy",
@@ -359,16 +420,22 @@ class PipelineStack(Stack):
             env_config=self.env_config,
             storage=storage,
             purpose="deploy",
-            buildspec=DEPLOY_BUILDSPEC,
-            description=f"Deploys an Approved model package to {naming.endpoint} behind the deployment guardrails",
+            buildspec=buildspec,
+            description=f"Deploys an approved, verified model package to {naming.endpoint} behind the guardrails",
             timeout=DEPLOY_TIMEOUT,
-            statements=statements,
+            statements=[
+                *statements,
+                iam_role.sagemaker_actions(self, naming, DEPLOY_SAGEMAKER_ACTIONS, DEPLOY_SAGEMAKER_RESOURCES),
+                iam_role.describe_alarms(self, naming),
+                permissions.pass_role_to_sagemaker(storage.execution_role),
+            ],
             findings=[
-                imported_bucket_finding(self, storage.artifacts_bucket, "/decisions/*"),
+                *findings,
                 *sagemaker_findings(self, naming, DEPLOY_SAGEMAKER_RESOURCES),
-                *sagemaker_findings(self, package_owner, ["model-package"]),
                 f"Resource::arn:<AWS::Partition>:cloudwatch:{self.region}:<AWS::AccountId>:alarm:{naming.prefix}-*",
             ],
+            environment=environment,
+            parameter_environment=parameter_environment,
         )
 
     # --- cdk-nag ------------------------------------------------------------------------------------------------

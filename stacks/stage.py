@@ -9,7 +9,6 @@ from infra.config import EnvironmentConfig
 from infra.naming import Naming
 from stacks.guardrails_stack import GuardrailsStack
 from stacks.monitoring_stack import MonitoringStack
-from stacks.pipeline.promotion import links_from_context
 from stacks.pipeline_stack import PipelineStack
 from stacks.serving_stack import ServingStack
 from stacks.storage_stack import StorageStack
@@ -33,7 +32,6 @@ class EnvironmentStage(Stage):
             stack_name=naming.resource("storage"),
             naming=naming,
             env_config=env_config,
-            promoted_from=links_from_context(self, project, env_config).source,
         )
         self.pipeline = PipelineStack(
             self,

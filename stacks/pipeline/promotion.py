@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
-from infra.config import AppConfig, EnvironmentConfig, load_config
+from infra.config import AppConfig, ConfigError, EnvironmentConfig, load_config
 from infra.naming import Naming
 
 
@@ -47,6 +47,12 @@ def promotion_links(config: AppConfig, env_config: EnvironmentConfig) -> Promoti
             "does not train, so it has no package of its own to promote"
         )
     target = config.environments[env_config.promotes_to] if env_config.promotes_to else None
+    if source is not None and (source.region, source.account or "") != (env_config.region, env_config.account or ""):
+        raise ConfigError(
+            f"environments.{source.name}.promotes_to: {env_config.name!r} is in another account or region; its "
+            "Deploy reads the source's approval records and artifacts through the source's SSM parameters, so both "
+            "environments must share account and region"
+        )
     return PromotionLinks(target=target, source=source)
 
 
