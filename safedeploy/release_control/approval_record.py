@@ -82,6 +82,7 @@ class RecordStore:
     def write(self, record: ApprovalRecord) -> str:
         """Write the record once; writing the same record again is a no-op, a different one is refused."""
         key = record_key(record.package_arn, record.decision)
+        encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_arn} if self.kms_key_arn else {}
         try:
             self.s3.put_object(
                 Bucket=self.bucket,
@@ -89,8 +90,7 @@ class RecordStore:
                 Body=record.to_json().encode(),
                 ContentType="application/json",
                 IfNoneMatch="*",
-                ServerSideEncryption="aws:kms",
-                SSEKMSKeyId=self.kms_key_arn,
+                **encryption,
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):

@@ -20,6 +20,7 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from safedeploy.release_control.aws_clients import AwsClients
+from tests.support.moto_sagemaker import sagemaker_extensions
 
 REGION = "ap-northeast-2"
 GROUP = "demo-dev-models"
@@ -42,7 +43,7 @@ def moto_sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         "AWS_DEFAULT_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
+    with mock_aws(), sagemaker_extensions():
         yield SESSION.client("sagemaker")
 
 
