@@ -26,6 +26,22 @@ class CodePipelineDouble:
     def put_job_failure_result(self, jobId: str, failureDetails: dict[str, Any], **_: Any) -> None:
         self.results[jobId] = (False, failureDetails.get("message", ""))
 
+    def registered(self, execution_id: str, package_arn: str) -> None:
+        """The Train action's run in `execution_id`, exporting the package it registered."""
+        now = datetime.now(UTC)
+        self.approvals.setdefault(execution_id, []).append(
+            {
+                "pipelineExecutionId": execution_id,
+                "actionExecutionId": f"{execution_id}-Train",
+                "stageName": "Train",
+                "actionName": "TrainAndRegister",
+                "startTime": now,
+                "lastUpdateTime": now,
+                "status": "Succeeded",
+                "output": {"outputVariables": {"MODEL_PACKAGE_ARN": package_arn}},
+            }
+        )
+
     def approve(self, execution_id: str, stage: str, action: str, comment: str, approved: bool = True) -> None:
         """A person's decision, as the approval action records it."""
         now = datetime.now(UTC)

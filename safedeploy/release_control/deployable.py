@@ -45,6 +45,7 @@ class Deployable:
 
 def verify_package(sm: Any, package_arn: str, *, group: str, records: RecordStore) -> Deployable:
     """The package's evidence and its model approval record, once both agree and a person approved it."""
+    package_group_and_version(package_arn)  # a malformed ARN is bad input, not a refusal
     try:
         evidence = PackageEvidence.describe(sm, package_arn)
     except ValueError as error:
@@ -152,8 +153,19 @@ def promoted_key(prefix: str, package_arn: str, source_uri: str) -> str:
 
 
 def take_ownership(s3: Any, deployable: Deployable, target: OwnBucket) -> str:
-    """Copy the model artifact and the evaluation report into this environment; returns the artifact copy's URI."""
+    """Copy the model artifact, then the evaluation report, into this environment; returns the artifact copy's URI.
+
+    Only verified bytes land: a tampered artifact stops the deploy before anything is written here.
+    """
     evidence = deployable.evidence
+    model_copy = copy_verified(
+        s3,
+        evidence.model_data_url,
+        evidence.model_sha256,
+        target,
+        promoted_key("models", evidence.package_arn, evidence.model_data_url),
+        "model artifact",
+    )
     copy_verified(
         s3,
         evidence.evaluation_uri,
@@ -162,14 +174,7 @@ def take_ownership(s3: Any, deployable: Deployable, target: OwnBucket) -> str:
         promoted_key("evaluation", evidence.package_arn, evidence.evaluation_uri),
         "evaluation report",
     )
-    return copy_verified(
-        s3,
-        evidence.model_data_url,
-        evidence.model_sha256,
-        target,
-        promoted_key("models", evidence.package_arn, evidence.model_data_url),
-        "model artifact",
-    )
+    return model_copy
 
 
 def _exists(s3: Any, bucket: str, key: str) -> bool:

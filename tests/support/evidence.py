@@ -43,6 +43,7 @@ def register_evidenced(
     status: str = registry.PENDING,
     model: bytes = b"model bytes",
     commit: str = COMMIT,
+    tooling: bytes | None = None,
 ) -> str:
     """A package whose model, report and tooling are in `bucket`, with their digests as Train records them."""
     ensure_bucket(s3, bucket)
@@ -54,7 +55,7 @@ def register_evidenced(
         s3, bucket, f"evaluation/{commit[:12]}/{run}/evaluation.json", json.dumps(REPORT).encode()
     )
     tooling_uri, tooling_sha = _put(
-        s3, bucket, f"tooling/{commit[:12]}/{run}/tooling.tar.gz", b"tooling " + commit.encode()
+        s3, bucket, f"tooling/{commit[:12]}/{run}/tooling.tar.gz", tooling or b"tooling " + commit.encode()
     )
     return sm.create_model_package(
         ModelPackageGroupName=group,
