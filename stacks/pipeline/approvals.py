@@ -47,8 +47,8 @@ def model_approval_message(train: actions.CodeBuildAction, naming: Naming) -> st
 def release_approval_message(naming: Naming, commit_message: str, source_env: str) -> str:
     """The promotion commit's message names the package, its metrics, the dev commit and who approved it there."""
     return _bounded(
-        f"Deploy to {naming.endpoint}: {commit_message}. Deploy checks every claim against {source_env}'s approval "
-        "records and the artifact's sha256 before any change."
+        f"Deploy to {naming.endpoint}? {commit_message}. Every claim is checked against {source_env}'s approval "
+        "records and digests before any change."
     )
 
 
