@@ -29,6 +29,7 @@ from safedeploy.guardrails.deploy import deploy_package, deployment_timeout_seco
 from safedeploy.guardrails.deploy_target import DeployTarget, read_optional_parameter, read_parameter
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
 from safedeploy.guardrails.errors import GuardrailError, PackageNotApproved
+from safedeploy.guardrails.model_package import require_package_arn
 from safedeploy.guardrails.rollback import plan_rollback, rollback_endpoint
 from safedeploy.guardrails.smoke_test import HEALTH_CHECK_ROW, smoke_test
 from safedeploy.parameters import Param
@@ -139,7 +140,7 @@ def _manifest(args: argparse.Namespace) -> ReleaseManifest | None:
 def run_deploy(args: argparse.Namespace) -> int:
     project, env = environment(args)
     manifest = _manifest(args)
-    package_arn = manifest.model_package_arn if manifest else args.package_arn
+    package_arn = manifest.model_package_arn if manifest else require_package_arn(args.package_arn)
     session = aws_session(args)
     sm, s3 = session.client("sagemaker"), session.client("s3")
 

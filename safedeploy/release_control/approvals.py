@@ -152,13 +152,9 @@ def registered_evidence(
             "no approval was recorded"
         )
     try:
-        evidence = PackageEvidence.describe(sm, package_arn)
+        evidence = PackageEvidence.of_group(sm, package_arn, group)
     except ValueError as error:
         raise ActionFailed(f"{error}; no approval was recorded") from None
-    if evidence.group != group:
-        raise ActionFailed(
-            f"{package_arn} belongs to model package group {evidence.group}, not {group}; no approval was recorded"
-        )
     return evidence
 
 

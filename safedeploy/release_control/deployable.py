@@ -47,14 +47,9 @@ def verify_package(sm: Any, package_arn: str, *, group: str, records: RecordStor
     """The package's evidence and its model approval record, once both agree and a person approved it."""
     package_group_and_version(package_arn)  # a malformed ARN is bad input, not a refusal
     try:
-        evidence = PackageEvidence.describe(sm, package_arn)
+        evidence = PackageEvidence.of_group(sm, package_arn, group)
     except ValueError as error:
         raise ReleaseRefused(f"{error}; {NOTHING_DEPLOYED}") from None
-    if evidence.group != group:
-        raise ReleaseRefused(
-            f"model package {package_arn} belongs to model package group {evidence.group}, not {group}; "
-            f"{NOTHING_DEPLOYED}"
-        )
     uri = records.uri(package_arn, MODEL_DECISION)
     record = records.read(package_arn, MODEL_DECISION)
     if record is None:

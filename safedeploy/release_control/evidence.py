@@ -73,6 +73,16 @@ class PackageEvidence:
                 raise ValueError(f"model package {package_arn} records a malformed {name}")
         return evidence
 
+    @classmethod
+    def of_group(cls, sm: Any, package_arn: str, group: str) -> PackageEvidence:
+        """The evidence of a package of `group`; a package of any other group is an error naming both."""
+        evidence = cls.describe(sm, package_arn)
+        if evidence.group != group:
+            raise ValueError(
+                f"model package {package_arn} belongs to model package group {evidence.group}, not {group}"
+            )
+        return evidence
+
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
 

@@ -39,8 +39,6 @@ def provision_parameters(
         Param.SAGEMAKER_EXECUTION_ROLE_ARN: ROLE_ARN,
         Param.DEPLOYMENT_CONFIG: guardrails.to_json(),
         Param.MODEL_PACKAGE_GROUP: GROUP,
-        Param.ARTIFACTS_BUCKET: ARTIFACTS_BUCKET,
-        Param.KMS_KEY_ARN: KMS_KEY_ARN,
     }
     for key, value in values.items():
         ssm.put_parameter(Name=parameter_name(PROJECT, ENV, key), Value=value, Type="String", Overwrite=True)
@@ -68,13 +66,22 @@ def register_package(sm: Any, status: str = "Approved", group: str = GROUP) -> s
 
 def s3_beside(sm: Any) -> Any:
     """An S3 client on the same (moto) endpoint and region as `sm`: a local server, or moto in process."""
+    return _beside(sm, "s3")
+
+
+def _beside(sm: Any, service: str) -> Any:
     endpoint = None if "amazonaws.com" in sm.meta.endpoint_url else sm.meta.endpoint_url
-    return SESSION.client("s3", endpoint_url=endpoint)
+    return SESSION.client(service, endpoint_url=endpoint)
 
 
 def register_approved(sm: Any, *, record: bool = True, group: str = GROUP, **evidence: Any) -> str:
-    """A package as the pipeline leaves it once a person approved it: evidence, approval record, Approved status."""
-    s3 = s3_beside(sm)
+    """A package as the pipeline leaves it once a person approved it: evidence, approval record, Approved status.
+
+    Publishes the artifacts bucket and key parameters the deploy reads the records and bytes through.
+    """
+    s3, ssm = s3_beside(sm), _beside(sm, "ssm")
+    for key, value in {Param.ARTIFACTS_BUCKET: ARTIFACTS_BUCKET, Param.KMS_KEY_ARN: KMS_KEY_ARN}.items():
+        ssm.put_parameter(Name=parameter_name(PROJECT, ENV, key), Value=value, Type="String", Overwrite=True)
     package = register_evidenced(sm, s3, bucket=ARTIFACTS_BUCKET, group=group, **evidence)
     if record:
         approve(sm, s3, ARTIFACTS_BUCKET, package)

@@ -4,11 +4,7 @@ Prod's Deploy runs its own buildspec; its attacks and its happy path are in test
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +23,7 @@ from tests.support.deploy_world import (
 )
 from tests.support.evidence import approve
 from tests.support.moto_sagemaker import endpoint_updates, queue_invocation_results
+from tests.support.two_environments import Build, run_build
 
 pytestmark = pytest.mark.integration
 
@@ -34,36 +31,8 @@ ROOT = Path(__file__).resolve().parents[3]
 BUILDSPEC = yaml.safe_load((ROOT / "buildspec-deploy.yml").read_text())
 
 
-@dataclass(frozen=True)
-class Build:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
 def run_build_phase(server: MotoServer, source_dir: Path, **variables: str) -> Build:
-    """Each build command in its own bash, in order, stopping at the first failure (CodeBuild's phase semantics)."""
-    environment = {
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "HOME": str(source_dir),
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "SAFEDEPLOY_POLL_SECONDS": "0",
-        "CODEBUILD_SRC_DIR": str(source_dir),
-        **server.environment(),
-        **variables,
-    }
-    stdout, stderr = [], []
-    for command in BUILDSPEC["phases"]["build"]["commands"]:
-        done = subprocess.run(
-            ["bash", "-c", command], env=environment, cwd=source_dir, capture_output=True, text=True, timeout=120
-        )
-        stdout.append(done.stdout)
-        stderr.append(done.stderr)
-        if done.returncode != 0:
-            return Build(done.returncode, "".join(stdout), "".join(stderr))
-    return Build(0, "".join(stdout), "".join(stderr))
+    return run_build(server, BUILDSPEC, source_dir, **variables)
 
 
 @pytest.fixture

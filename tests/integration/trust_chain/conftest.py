@@ -1,20 +1,3 @@
-from __future__ import annotations
+"""The deploy tests' moto server: one per module, emptied for each test."""
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.support.aws import MotoServer, moto_server
-
-
-@pytest.fixture(scope="module")
-def running_server() -> Iterator[MotoServer]:
-    with moto_server() as server:
-        yield server
-
-
-@pytest.fixture
-def server(running_server: MotoServer) -> MotoServer:
-    """The module's moto server, emptied for each test."""
-    running_server.reset()
-    return running_server
+from tests.integration.deploy.conftest import running_server, server  # noqa: F401 -- shared fixtures
