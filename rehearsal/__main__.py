@@ -8,8 +8,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from rehearsal.report import canary_reports, final_checks, write_timeline
+from rehearsal.report import canary_reports, final_checks, trust_checks, write_timeline
 from rehearsal.scenario import CANDIDATES, Outcome, rehearsal_world
+from rehearsal.trust_chain import play_attacks, release_to_prod
 
 
 def run(output: Path, seed: int = 20261124, say=print) -> dict[str, bool]:
@@ -19,12 +20,18 @@ def run(output: Path, seed: int = 20261124, say=print) -> dict[str, bool]:
         say(f"rehearsing {rehearsal.world.naming.prefix} on moto: endpoint {rehearsal.world.naming.endpoint}")
         live = rehearsal.release("live model", None)
         candidates: list[Outcome] = [rehearsal.release(f"{c.name}", c.behaviour) for c in CANDIDATES]
-        checks = final_checks(rehearsal, live, candidates)
+        good = next(outcome for outcome in candidates if outcome.name == "good")
+        in_prod = release_to_prod(rehearsal, good)
+        attacks = play_attacks(rehearsal, good)
+        checks = {**final_checks(rehearsal, live, candidates), **trust_checks(rehearsal, good, in_prod, attacks)}
         reports = canary_reports(rehearsal, output, candidates)
-    write_timeline(output / "timeline.json", [live, *candidates], checks)
+    write_timeline(output / "timeline.json", [live, *candidates, in_prod], checks, attacks)
     say(f"\nsummary ({time.perf_counter() - started:.0f} s):")
     for candidate, outcome in zip(CANDIDATES, candidates, strict=True):
         say(f"  {candidate.name} candidate: {outcome.result} (expected {candidate.expected})")
+    say(f"  prod: {in_prod.result} ({in_prod.package_arn})")
+    for attack in attacks:
+        say(f"  attack {attack.attack}: {'refused' if attack.refused else 'NOT REFUSED'}: {attack.line}")
     for check, passed in checks.items():
         say(f"  [{'ok' if passed else 'FAILED'}] {check}")
     say(f"timeline: {output / 'timeline.json'}; canary reports: {', '.join(str(path) for path in reports)}")

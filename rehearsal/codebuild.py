@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -16,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("build", "post_build")
 
 
-def build_script(buildspec: Path) -> str:
-    spec = yaml.safe_load(buildspec.read_text())
+def build_script(buildspec: Path | dict[str, Any]) -> str:
+    """A buildspec file of the source, or the buildspec a CodeBuild project carries itself."""
+    spec = buildspec if isinstance(buildspec, dict) else yaml.safe_load(buildspec.read_text())
     commands = [command for phase in PHASES for command in spec["phases"].get(phase, {}).get("commands", [])]
     exported = spec.get("env", {}).get("exported-variables", [])
     return "\n".join([*commands, *(f'echo "EXPORTED {name}=${{{name}}}"' for name in exported)])
@@ -34,7 +36,9 @@ def codebuild_environment(aws: Mapping[str, str], source_dir: Path, **variables:
     }
 
 
-def start_build(buildspec: Path, environment: Mapping[str, str], source_dir: Path) -> subprocess.Popen[str]:
+def start_build(
+    buildspec: Path | dict[str, Any], environment: Mapping[str, str], source_dir: Path
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         ["bash", "-e", "-c", build_script(buildspec)],
         cwd=source_dir,

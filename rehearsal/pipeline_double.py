@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 APPROVER = "arn:aws:sts::123456789012:assumed-role/MlApprover/rehearsal-approver"
+PROMOTER = "arn:aws:sts::123456789012:assumed-role/ReleaseManager/rehearsal-promoter"
 
 
 @dataclass
@@ -26,7 +28,25 @@ class CodePipelineDouble:
     def put_job_failure_result(self, jobId: str, failureDetails: dict[str, Any], **_: Any) -> None:
         self.results[jobId] = (False, failureDetails.get("message", ""))
 
-    def approve(self, execution_id: str, stage: str, action: str, comment: str, approved: bool = True) -> None:
+    def registered(self, execution_id: str, package_arn: str) -> None:
+        """The Train action's run in `execution_id`, exporting the package it registered."""
+        now = datetime.now(UTC)
+        self.approvals.setdefault(execution_id, []).append(
+            {
+                "pipelineExecutionId": execution_id,
+                "actionExecutionId": f"{execution_id}-Train",
+                "stageName": "Train",
+                "actionName": "TrainAndRegister",
+                "startTime": now,
+                "lastUpdateTime": now,
+                "status": "Succeeded",
+                "output": {"outputVariables": {"MODEL_PACKAGE_ARN": package_arn}},
+            }
+        )
+
+    def approve(
+        self, execution_id: str, stage: str, action: str, comment: str, approved: bool = True, by: str = APPROVER
+    ) -> None:
         """A person's decision, as the approval action records it."""
         now = datetime.now(UTC)
         self.approvals.setdefault(execution_id, []).append(
@@ -38,7 +58,7 @@ class CodePipelineDouble:
                 "startTime": now,
                 "lastUpdateTime": now,
                 "status": "Succeeded" if approved else "Failed",
-                "updatedBy": APPROVER,
+                "updatedBy": by,
                 "input": {
                     "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}
                 },
@@ -60,3 +80,29 @@ class _Paginator:
         if pipelineName != self.double.pipeline:
             raise ValueError(f"unknown pipeline {pipelineName}")
         yield {"actionExecutionDetails": list(self.double.approvals.get(filter["pipelineExecutionId"], []))}
+
+
+@dataclass
+class CodeCommitDouble:
+    """The production repository as Promote writes it (GetBranch, PutFile), kept as a directory: prod's source."""
+
+    repository: str
+    directory: Path
+    commits: list[dict[str, Any]] = field(default_factory=list)
+
+    class exceptions:  # mirrors boto3 client.exceptions
+        class BranchDoesNotExistException(Exception):
+            pass
+
+    def get_branch(self, repositoryName: str, branchName: str) -> dict[str, Any]:
+        if not self.commits:
+            raise self.exceptions.BranchDoesNotExistException(branchName)
+        return {"branch": {"branchName": branchName, "commitId": self.commits[-1]["commitId"]}}
+
+    def put_file(self, repositoryName: str, filePath: str, fileContent: bytes, **commit: Any) -> dict[str, Any]:
+        if repositoryName != self.repository:
+            raise ValueError(f"unknown repository {repositoryName}")
+        (self.directory / filePath).write_bytes(fileContent)
+        entry = {"commitId": f"{len(self.commits) + 1:040x}", "message": commit.get("commitMessage", "")}
+        self.commits.append(entry)
+        return {"commitId": entry["commitId"], "blobId": "blob", "treeId": "tree"}

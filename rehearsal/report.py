@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from rehearsal.scenario import Outcome, Rehearsal
+from rehearsal.trust_chain import AttackOutcome
 from safedeploy.canary.report import Timeline, write_report
 from safedeploy.guardrails import resource_tags
+from safedeploy.release_control.approval_record import RECORD_PREFIX
 
 
 def final_checks(rehearsal: Rehearsal, live: Outcome, candidates: list[Outcome]) -> dict[str, bool]:
@@ -35,10 +37,44 @@ def final_checks(rehearsal: Rehearsal, live: Outcome, candidates: list[Outcome])
         "bad candidate rolled back by the canary": bad.result == "rolled back" and bad.deploy_exit_code == 4,
         "live model unchanged after the rollback": endpoint["EndpointStatus"] == "InService"
         and serving == good.package_arn,
-        "every model package kept": len(packages) == 1 + len(candidates),
+        "every model package kept": {o.package_arn for o in (live, *candidates)}
+        <= {p["ModelPackageArn"] for p in packages},
         "every evaluation report kept": all(_exists(s3, report["S3Uri"]) for report in reports),
         "every decision record kept": bool(records) and all(_exists(s3, uri) for uri in records),
     }
+
+
+def trust_checks(
+    rehearsal: Rehearsal, good: Outcome, in_prod: Outcome, attacks: list[AttackOutcome]
+) -> dict[str, bool]:
+    """Prod serves the very package dev approved, from its own bucket; every attack was refused and changed nothing."""
+    sm, s3 = rehearsal.server.client("sagemaker"), rehearsal.server.client("s3")
+    dev, prod = rehearsal.world, rehearsal.prod
+    served = {world.naming.env: _serving(sm, world.naming.endpoint) for world in (dev, prod)}
+    prod_config = sm.describe_endpoint(EndpointName=prod.naming.endpoint)["EndpointConfigName"]
+    prod_model = sm.describe_endpoint_config(EndpointConfigName=prod_config)["ProductionVariants"][0]["ModelName"]
+    model_url = sm.describe_model(ModelName=prod_model)["PrimaryContainer"]["ModelDataUrl"]
+    records = s3.list_objects_v2(Bucket=dev.artifacts_bucket, Prefix=f"{RECORD_PREFIX}/").get("Contents", [])
+    versions = s3.list_object_versions(Bucket=dev.artifacts_bucket, Prefix="models/").get("Versions", [])
+    return {
+        "prod deployed the package dev approved": in_prod.result == "live"
+        and served[prod.naming.env] == good.package_arn,
+        "prod serves its own verified copy": model_url.startswith(f"s3://{prod.artifacts_bucket}/models/promoted/"),
+        "every attack refused with one line": all(attack.refused and "\n" not in attack.line for attack in attacks),
+        "nothing deployed by an attack": served
+        == {dev.naming.env: good.package_arn, prod.naming.env: good.package_arn},
+        "every approval record kept": len(records) == 1 + len(CANDIDATES_APPROVED) + 1,
+        "every model artifact version kept": len(versions) == 1 + len(CANDIDATES_APPROVED) + 1,
+    }
+
+
+# The model releases whose approval was recorded: the first model and both candidates (each approved by a person).
+CANDIDATES_APPROVED = ("good", "bad")
+
+
+def _serving(sm: Any, endpoint_name: str) -> str | None:
+    endpoint = sm.describe_endpoint(EndpointName=endpoint_name)
+    return resource_tags.read_tags(sm, endpoint["EndpointArn"]).get(resource_tags.PACKAGE_ARN)
 
 
 def _status(sm: Any, package_arn: str) -> str:
@@ -50,8 +86,17 @@ def _exists(s3: Any, uri: str) -> bool:
     return s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount", 0) > 0
 
 
-def write_timeline(path: Path, outcomes: list[Outcome], checks: dict[str, bool]) -> None:
-    path.write_text(json.dumps({"releases": [asdict(o) for o in outcomes], "checks": checks}, indent=2, default=str))
+def write_timeline(
+    path: Path, outcomes: list[Outcome], checks: dict[str, bool], attacks: list[AttackOutcome] = ()
+) -> None:
+    """Every release in dev and prod (each names its environment), the attacks and their refusals, the checks."""
+    document = {
+        "releases": [asdict(o) for o in outcomes],
+        "environments": sorted({o.environment for o in outcomes}),
+        "attacks": [asdict(a) for a in attacks],
+        "checks": checks,
+    }
+    path.write_text(json.dumps(document, indent=2, default=str))
 
 
 def canary_reports(rehearsal: Rehearsal, output: Path, candidates: list[Outcome]) -> list[Path]:

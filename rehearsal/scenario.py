@@ -1,6 +1,7 @@
 """The release rehearsal: a first model goes live, a candidate as good as it is promoted, a worse one is rolled
-back by the canary analysis. Each step calls the product's own code; the rehearsal plays the people (approvers)
-and the orchestration (CodePipeline handing results between actions, SageMaker and CloudWatch acting on time).
+back by the canary analysis; the good one is then promoted and deployed to prod (`rehearsal/trust_chain.py`, which
+also plays the attacks). Each step calls the product's own code; the rehearsal plays the people (approvers) and the
+orchestration (CodePipeline handing results between actions, SageMaker and CloudWatch acting on time).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ import numpy as np
 
 from rehearsal import codebuild
 from rehearsal.aws_simulator import Fleet, TrafficReplay, VerdictAlarm, minute_start
-from rehearsal.pipeline_double import CodePipelineDouble
-from rehearsal.world import ROOT, World, provision
+from rehearsal.pipeline_double import CodeCommitDouble, CodePipelineDouble
+from rehearsal.world import PROMOTED_TO, ROOT, World, provision
+from safedeploy.release.tooling import TOOLING_FILES, TOOLING_PACKAGE
+from safedeploy.release_control.approval_record import PACKAGE_GROUP_ENV, RECORDS_BUCKET_ENV, RECORDS_KEY_ENV
 from safedeploy.release_control.aws_clients import AwsClients
 from serving.stub_endpoint import StubBehaviour, running_stub
 from stacks.pipeline_stack import APPROVAL_ACTION, APPROVAL_STAGE
@@ -58,13 +61,18 @@ class Outcome:
     deploy_exit_code: int
     result: str
     minutes: list[dict[str, Any]] = field(default_factory=list)
+    environment: str = "dev"
+    execution_id: str = ""
+    source_commit: str = ""
 
 
 @dataclass
 class Rehearsal:
     server: MotoServer
     world: World
+    prod: World
     source_dir: Path
+    prod_repository: CodeCommitDouble
     gateway: Gateway
     stub: StubBehaviour
     say: Say
@@ -74,7 +82,10 @@ class Rehearsal:
 
     def __post_init__(self) -> None:
         self.double = CodePipelineDouble(self.world.naming.pipeline)
-        self.clients = AwsClients(overrides={"codepipeline": self.double}, session=boto3.session.Session())
+        self.clients = AwsClients(
+            overrides={"codepipeline": self.double, "codecommit": self.prod_repository},
+            session=boto3.session.Session(),
+        )
 
     # --- one release: the dev pipeline's actions in order ------------------------------------------------------
 
@@ -82,10 +93,13 @@ class Rehearsal:
         execution_id = f"rehearsal-{label}"
         commit = f"{abs(hash(label)) % 16**12:012x}" * 3 + "abcd"
         package_arn = self._step(f"{label}: Train (buildspec-dev.yml)", lambda: self._train(commit))
+        self.double.registered(execution_id, package_arn)
         self._step(f"{label}: QualityGate", lambda: self._quality_gate(package_arn))
         self._step(f"{label}: Approval (given by the rehearsal's approver)", lambda: self._approve(execution_id))
         self._step(f"{label}: ApprovalSync", lambda: self._approval_sync(package_arn, execution_id))
-        return self._step(f"{label}: Deploy (buildspec-deploy.yml)", lambda: self._deploy(label, package_arn, fleet))
+        outcome = self._step(f"{label}: Deploy (buildspec-deploy.yml)", lambda: self._deploy(label, package_arn, fleet))
+        outcome.execution_id, outcome.source_commit = execution_id, commit
+        return outcome
 
     def _step(self, title: str, action: Callable[[], Any]) -> Any:
         started = time.perf_counter()
@@ -97,17 +111,23 @@ class Rehearsal:
     def _aws(self) -> dict[str, str]:
         return {**self.server.environment(), "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
 
-    def _build(self, buildspec: str, **variables: str) -> tuple[int, str]:
+    def _build(
+        self, buildspec: str | dict[str, Any], source_dir: Path | None = None, env: str = "", **variables: str
+    ) -> tuple[int, str]:
+        """One CodeBuild run of `buildspec` (a file of the checkout, or a project's own) on `source_dir`."""
         self.builds += 1
+        source_dir = source_dir or self.source_dir
         environment = codebuild.codebuild_environment(
             self._aws(),
-            self.source_dir,
+            source_dir,
             PROJECT=self.world.naming.project,
-            ENV=self.world.naming.env,
+            ENV=env or self.world.naming.env,
             CODEBUILD_BUILD_NUMBER=str(self.builds),
+            SAFEDEPLOY_POLL_SECONDS="0.05",
             **variables,
         )
-        process = codebuild.start_build(ROOT / buildspec, environment, self.source_dir)
+        spec = ROOT / buildspec if isinstance(buildspec, str) else buildspec
+        process = codebuild.start_build(spec, environment, source_dir)
         output, _ = process.communicate(timeout=600)
         return process.returncode, output
 
@@ -126,6 +146,9 @@ class Rehearsal:
     def _lambda(self, module: Any, parameters: dict[str, Any], job_id: str) -> str:
         with patch.object(module, "clients", self.clients):
             module.handler(job_event(parameters, job_id), LambdaContext())
+        return self._job_result(job_id)
+
+    def _job_result(self, job_id: str) -> str:
         succeeded, message = self.double.results[job_id]
         if not succeeded:
             raise RuntimeError(f"{job_id} failed: {message}")
@@ -293,7 +316,7 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int) -> Iterator[Rehearsal]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto_server's per-request access log
     with ExitStack() as stack:
         server = stack.enter_context(moto_server())
-        world = provision(server)
+        world, prod = provision(server), provision(server, PROMOTED_TO)
         # The handlers run in this process as Lambda would run them: configured by environment, restored afterwards.
         environment = {
             **server.environment(),
@@ -305,15 +328,29 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int) -> Iterator[Rehearsal]:
             "POWERTOOLS_METRICS_DISABLED": "true",  # the handlers' own EMF lines would interleave with the report
             "SAFEDEPLOY_PROJECT": world.naming.project,
             "SAFEDEPLOY_ENV": world.naming.env,
+            # ApprovalSync's and Promote's records (dev's artifacts bucket), and Promote's target (prod's repository).
+            RECORDS_BUCKET_ENV: world.artifacts_bucket,
+            RECORDS_KEY_ENV: world.key_arn,
+            PACKAGE_GROUP_ENV: world.naming.model_package_group,
+            "RELEASE_REPOSITORY": prod.naming.prefix,
+            "RELEASE_BRANCH": prod.config.pipeline.branch,
         }
         stack.enter_context(patch.dict(os.environ, environment))
+        # dev's checkout: the model code and the deploy tooling, as the repository holds them.
         source_dir = work_dir / "source"
-        shutil.copytree(ROOT / "ml", source_dir / "ml", ignore=shutil.ignore_patterns("__pycache__"))
-        shutil.copy(ROOT / "cdk.json", source_dir / "cdk.json")  # names the model's entry points
+        for tree in ("ml", TOOLING_PACKAGE):
+            shutil.copytree(ROOT / tree, source_dir / tree, ignore=shutil.ignore_patterns("__pycache__"))
+        for name in (*TOOLING_FILES, "cdk.json"):  # cdk.json names the model's entry points
+            shutil.copy(ROOT / name, source_dir / name)
+        # prod's repository: what Promote commits, nothing else (prod's Deploy has no other source).
+        prod_repository = CodeCommitDouble(prod.naming.prefix, work_dir / "prod-repository")
+        prod_repository.directory.mkdir()
         stub = StubBehaviour(record=False)
         stub_url = stack.enter_context(running_stub(stub))
         environment = gateway_environment(
             server, stub_url, ENDPOINT_NAME=world.naming.endpoint, ALLOW_DEV_SECRET="true", ENDPOINT_TIMEOUT_SECONDS="5"
         )
         gateway = stack.enter_context(running_gateway(environment, work_dir / "gateway.log"))
-        yield Rehearsal(server, world, source_dir, gateway, stub, say, np.random.default_rng(seed))
+        yield Rehearsal(
+            server, world, prod, source_dir, prod_repository, gateway, stub, say, np.random.default_rng(seed)
+        )

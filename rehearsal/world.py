@@ -1,6 +1,6 @@
-"""The dev environment as its stacks would leave it, on a moto server: what the storage and guardrails stacks
-publish (buckets, key, model package group, SSM parameters under `/<project>/<env>/`), named by `infra/naming.py`
-from the environment's own `cdk.json` configuration.
+"""An environment as its stacks would leave it, on a moto server: what the storage and guardrails stacks publish
+(versioned buckets, key, model package group, SSM parameters under `/<project>/<env>/`), named by `infra/naming.py`
+from the environment's own `cdk.json` configuration. The rehearsal provisions dev and prod side by side.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests.support.aws import REGION, MotoServer
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVIRONMENT = "dev"
-EXECUTION_ROLE = "arn:aws:iam::123456789012:role/rehearsal-sagemaker-execution"
+PROMOTED_TO = "prod"
 
 
 @dataclass(frozen=True)
@@ -26,30 +26,32 @@ class World:
     naming: Naming
     config: EnvironmentConfig
     artifacts_bucket: str
+    key_arn: str
 
 
-def provision(server: MotoServer) -> World:
+def provision(server: MotoServer, environment: str = ENVIRONMENT) -> World:
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     app_config = load_config(context)
-    config = app_config.environments[ENVIRONMENT]
-    naming = Naming(app_config.project, ENVIRONMENT)
+    config = app_config.environments[environment]
+    naming = Naming(app_config.project, environment)
     key_arn = server.client("kms").create_key(Description=f"{naming.prefix} rehearsal")["KeyMetadata"]["Arn"]
     buckets = {Param.DATA_BUCKET: naming.resource("data"), Param.ARTIFACTS_BUCKET: naming.resource("artifacts")}
     s3 = server.client("s3")
     for bucket in buckets.values():
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     server.client("sagemaker").create_model_package_group(ModelPackageGroupName=naming.model_package_group)
     guardrails = GuardrailParameter(config.endpoint, [naming.resource(alarm) for alarm in ROLLBACK_ALARMS])
     values = {
         **buckets,
         Param.KMS_KEY_ARN: key_arn,
         Param.MODEL_PACKAGE_GROUP: naming.model_package_group,
-        Param.SAGEMAKER_EXECUTION_ROLE_ARN: EXECUTION_ROLE,
+        Param.SAGEMAKER_EXECUTION_ROLE_ARN: f"arn:aws:iam::123456789012:role/{naming.resource('sagemaker-execution')}",
         Param.ENDPOINT_NAME: naming.endpoint,
         Param.PIPELINE_NAME: naming.pipeline,
         Param.DEPLOYMENT_CONFIG: guardrails.to_json(),
     }
     ssm = server.client("ssm")
     for key, value in values.items():
-        ssm.put_parameter(Name=parameter_name(naming.project, ENVIRONMENT, key), Value=value, Type="String")
-    return World(naming, config, buckets[Param.ARTIFACTS_BUCKET])
+        ssm.put_parameter(Name=parameter_name(naming.project, environment, key), Value=value, Type="String")
+    return World(naming, config, buckets[Param.ARTIFACTS_BUCKET], key_arn)

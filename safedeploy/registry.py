@@ -22,6 +22,18 @@ DEFAULT_INSTANCE_TYPES = ("ml.t2.medium", "ml.m5.large", "ml.m5.xlarge", "ml.c5.
 # Batch transform takes a different set of instance types (TransformInstanceType has no ml.t2.* and no ml.c5.large).
 DEFAULT_TRANSFORM_INSTANCE_TYPES = ("ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge")
 COMMIT_PROPERTY = "commit_id"
+# What the Train step recorded about the bytes it registered (hex sha256 digests, and where the tooling bundle is):
+# the approval record copies them, and every deploy checks the bytes against them.
+MODEL_SHA256_PROPERTY = "model_sha256"
+EVALUATION_SHA256_PROPERTY = "evaluation_sha256"
+TOOLING_SHA256_PROPERTY = "tooling_sha256"
+TOOLING_URI_PROPERTY = "tooling_uri"
+PROVENANCE_PROPERTIES = (
+    MODEL_SHA256_PROPERTY,
+    EVALUATION_SHA256_PROPERTY,
+    TOOLING_SHA256_PROPERTY,
+    TOOLING_URI_PROPERTY,
+)
 METRIC_PROPERTY_PREFIX = "metric."
 # Report sections of SageMaker's model-quality statistics, one per problem type.
 REPORT_SECTIONS = ("binary_classification_metrics", "multiclass_classification_metrics", "regression_metrics")
@@ -41,11 +53,16 @@ def register_model_package(
     container_environment: Mapping[str, str] | None = None,
     instance_types: Sequence[str] = DEFAULT_INSTANCE_TYPES,
     transform_instance_types: Sequence[str] = DEFAULT_TRANSFORM_INSTANCE_TYPES,
+    provenance: Mapping[str, str] | None = None,
 ) -> str:
     """Create a PendingManualApproval version in `group` serving `text/csv`; returns its ARN.
 
-    Nothing registered here is deployable until a person approves it.
+    Nothing registered here is deployable until a person approves it. `provenance` (the `PROVENANCE_PROPERTIES`)
+    is what the approval record binds and every deploy verifies.
     """
+    unknown = sorted(set(provenance or {}) - set(PROVENANCE_PROPERTIES))
+    if unknown:
+        raise ValueError(f"unknown provenance properties {unknown}; expected {', '.join(PROVENANCE_PROPERTIES)}")
     _require_s3_uri("model_data_url", model_data_url)
     _require_s3_uri("report_s3_uri", report_s3_uri)
     if not commit_id.strip():
@@ -67,7 +84,11 @@ def register_model_package(
             "SupportedTransformInstanceTypes": list(transform_instance_types),
         },
         ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report_s3_uri}}},
-        CustomerMetadataProperties={COMMIT_PROPERTY: commit_id, **_metric_properties(metrics)},
+        CustomerMetadataProperties={
+            COMMIT_PROPERTY: commit_id,
+            **_metric_properties(metrics),
+            **dict(provenance or {}),
+        },
     )
     return str(response["ModelPackageArn"])
 

@@ -3,9 +3,10 @@ repository through CodeConnections, `pipeline.source`) and a CodePipeline V2 (QU
 
 An environment that trains (dev) runs Source -> Train -> QualityGate -> Approval -> ApprovalSync -> Deploy and, when it
 promotes, PromoteApproval -> Promote, which commits `release.json` to the next environment's repository. Every later
-environment of the chain (staging, prod) never retrains: Source (its repository's release.json, plus the origin's
-branch for the deploy tooling) -> Approval -> Deploy of the very package dev approved, and, when it promotes on,
-PromoteApproval -> Promote, forwarding that release.json.
+environment of the chain (staging, prod) never retrains: Source (its repository's release.json; the origin's
+approved deploy tooling, verified by hash; `pipeline/release_buildspec.py`, never a branch head of dev's repository)
+-> Approval -> Deploy of the very package dev approved, and, when it promotes on, PromoteApproval -> Promote,
+forwarding that release.json.
 
 Pipeline artifacts go to the storage stack's artifacts bucket (KMS, versioned, access-logged) rather than a bucket of
 their own: a second bucket here would be stateful outside the storage stack, and its access logging would make the
@@ -21,6 +22,10 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import iam_role
@@ -28,10 +33,12 @@ from infra.config import CodeCommitSource, ConnectionSource, EnvironmentConfig
 from infra.nag import acknowledge, arn_finding, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction
+from safedeploy.parameters import Param
 from safedeploy.write_once import APPROVALS, EVALUATION, MODELS
 from stacks.pipeline import approvals, permissions
 from stacks.pipeline.build_project import GRANTED_BY_CDK, PipelineBuildProject
 from stacks.pipeline.promotion import PromotionLinks, links_from_context, repository_name
+from stacks.pipeline.release_buildspec import release_buildspec
 from stacks.pipeline.release_functions import ReleaseFunctions
 from stacks.pipeline.source import PipelineSource, SourceAction, grant_connection_use
 from stacks.storage_stack import StorageStack
@@ -40,7 +47,6 @@ TRAIN_BUILDSPEC = "buildspec-dev.yml"
 DEPLOY_BUILDSPEC = "buildspec-deploy.yml"
 # Artifact names double as CodeBuild's secondary-source variables (CODEBUILD_SRC_DIR_<name>) in the deploy build.
 CODE_ARTIFACT = "Code"
-TOOLING_ARTIFACT = "ToolingCode"
 RELEASE_ARTIFACT = "ReleaseManifest"
 # Variable namespaces; they must differ from every artifact name.
 SOURCE_NAMESPACE = "Source"
@@ -59,13 +65,16 @@ TRAIN_SAGEMAKER_ACTIONS = (
     "sagemaker:CreateProcessingJob",
     "sagemaker:DescribeProcessingJob",
     "sagemaker:StopProcessingJob",
-    "sagemaker:CreateModelPackage",
     "sagemaker:DescribeModelPackage",
     "sagemaker:DescribeModelPackageGroup",
     "sagemaker:AddTags",
     "sagemaker:ListTags",
 )
-TRAIN_ARTIFACT_PREFIXES = ("models", "evaluation", "pipelines")
+TRAIN_ARTIFACT_PREFIXES = ("models", "evaluation", "pipelines", "tooling")
+# What a release environment's Deploy reads of its chain's origin: records, artifacts it hashes, tooling it runs.
+RELEASE_SOURCE_READS = (APPROVALS, MODELS, EVALUATION, "tooling")
+# Where a release environment's Deploy keeps its verified copies (`models/promoted/...`, `evaluation/promoted/...`).
+RELEASE_COPY_PREFIXES = (MODELS, EVALUATION)
 TRAIN_SAGEMAKER_RESOURCES = ("training-job", "processing-job", "model-package", "model-package-group")
 SM_PIPELINE_ACTIONS = (
     "sagemaker:CreatePipeline",
@@ -93,6 +102,9 @@ DEPLOY_SAGEMAKER_ACTIONS = (
 DEPLOY_SAGEMAKER_RESOURCES = ("model", "endpoint-config", "endpoint")
 # Deploy reads what it verifies (the artifact, its evaluation, the approval record) and writes none of it.
 DEPLOY_READ_PREFIXES = (MODELS, EVALUATION, APPROVALS)
+# The package a deploy checks, and its tags: the rolled-back mark it reads, sets after an auto-rollback, clears on
+# an operator's override.
+PACKAGE_ACTIONS = ("sagemaker:DescribeModelPackage", "sagemaker:ListTags", "sagemaker:AddTags", "sagemaker:DeleteTags")
 
 
 class PipelineStack(Stack):
@@ -249,19 +261,8 @@ class PipelineStack(Stack):
         release, manifest = self._source_action(
             "Release", PipelineSource(self.env_config, self.repository), RELEASE_ARTIFACT, trigger=True
         )
-        origin = self.links.origin
-        tooling_repository = (
-            codecommit.Repository.from_repository_name(
-                self, "ToolingRepository", repository_name(self.naming.project, origin.name)
-            )
-            if isinstance(origin.pipeline.source, CodeCommitSource)
-            else None
-        )
-        tooling, code = self._source_action(
-            "Tooling", PipelineSource(origin, tooling_repository), TOOLING_ARTIFACT, trigger=False
-        )
         stages: list[tuple[str, list[codepipeline.IAction]]] = [
-            ("Source", [release, tooling]),
+            ("Source", [release]),
             (
                 APPROVAL_STAGE,
                 [
@@ -269,12 +270,12 @@ class PipelineStack(Stack):
                         action_name=RELEASE_APPROVAL_ACTION,
                         notification_topic=self.approval_topic,
                         additional_information=approvals.release_approval_message(
-                            self.naming, release.variables.commit_id
+                            self.naming, release.variables.commit_message, self.links.origin.name
                         ),
                     )
                 ],
             ),
-            ("Deploy", [self._deploy_action(code, {}, extra_inputs=[manifest])]),
+            ("Deploy", [self._deploy_action(manifest, {})]),
         ]
         if self.links.target is not None:
             self._release_functions()
@@ -384,6 +385,7 @@ class PipelineStack(Stack):
             *iam_role.s3_objects(storage.data_bucket, data_prefixes, write=True),
             *iam_role.s3_objects(storage.artifacts_bucket, TRAIN_ARTIFACT_PREFIXES, write=True),
             iam_role.sagemaker_actions(self, naming, TRAIN_SAGEMAKER_ACTIONS, TRAIN_SAGEMAKER_RESOURCES),
+            *permissions.register_pending_only(self, naming),
             permissions.pass_role_to_sagemaker(storage.execution_role),
         ]
         if flags.use_sm_pipeline:
@@ -412,23 +414,68 @@ class PipelineStack(Stack):
         )
 
     def _deploy_project(self) -> PipelineBuildProject:
+        if not self.links.trains:
+            return self._release_deploy_project(self.links.origin)
         storage, naming = self.storage, self.naming
-        # Every environment deploys packages of its chain's origin: dev its own, staging and prod those dev approved.
-        package_owner = Naming(naming.project, self.links.origin.name)
         statements = [
             *iam_role.s3_objects(storage.artifacts_bucket, DEPLOY_READ_PREFIXES),
-            iam_role.sagemaker_actions(self, naming, DEPLOY_SAGEMAKER_ACTIONS, DEPLOY_SAGEMAKER_RESOURCES),
-            # Tags on the package: the rolled-back mark a deploy reads, sets after an auto-rollback, clears on override.
-            iam_role.sagemaker_actions(
-                self,
-                package_owner,
-                ["sagemaker:DescribeModelPackage", "sagemaker:ListTags", "sagemaker:AddTags", "sagemaker:DeleteTags"],
-                ["model-package"],
-            ),
-            iam_role.describe_alarms(self, naming),
-            permissions.pass_role_to_sagemaker(storage.execution_role),
-            *permissions.endpoint_scaling(self, naming.endpoint),
+            iam_role.sagemaker_actions(self, naming, PACKAGE_ACTIONS, ["model-package"]),
         ]
+        return self._deploy_build(
+            statements,
+            DEPLOY_BUILDSPEC,
+            findings=[
+                *(imported_bucket_finding(self, storage.artifacts_bucket, f"/{p}/*") for p in DEPLOY_READ_PREFIXES),
+                *sagemaker_findings(self, naming, ["model-package"]),
+            ],
+        )
+
+    def _release_deploy_project(self, source_env: EnvironmentConfig) -> PipelineBuildProject:
+        """Prod's Deploy: reads the source's records, artifacts and tooling; writes only its own copies."""
+        storage, naming = self.storage, self.naming
+        source = Naming(naming.project, source_env.name)
+        # Resolved from the source's SSM parameters at deploy time: Stages cannot reference each other.
+        source_bucket_parameter = source.parameter(Param.ARTIFACTS_BUCKET)
+        source_bucket_name = ssm.StringParameter.value_for_string_parameter(self, source_bucket_parameter)
+        source_bucket = s3.Bucket.from_bucket_name(self, "SourceArtifacts", source_bucket_name)
+        source_key = kms.Key.from_key_arn(
+            self, "SourceKey", ssm.StringParameter.value_for_string_parameter(self, source.parameter(Param.KMS_KEY_ARN))
+        )
+        statements = [
+            *iam_role.s3_objects(storage.artifacts_bucket, RELEASE_COPY_PREFIXES, write=True),
+            *iam_role.s3_objects(source_bucket, RELEASE_SOURCE_READS),
+            iam_role.kms_use(source_key),
+            iam_role.ssm_read(self, source),
+            iam_role.sagemaker_actions(self, source, PACKAGE_ACTIONS, ["model-package"]),
+        ]
+        source_bucket_ref = self.resolve(source_bucket_name)["Ref"]
+        return self._deploy_build(
+            statements,
+            codebuild.BuildSpec.from_object(release_buildspec()),
+            findings=[
+                *(
+                    imported_bucket_finding(self, storage.artifacts_bucket, f"/{prefix}/*")
+                    for prefix in RELEASE_COPY_PREFIXES
+                ),
+                *(f"Resource::arn:<AWS::Partition>:s3:::<{source_bucket_ref}>/{p}/*" for p in RELEASE_SOURCE_READS),
+                f"Resource::arn:<AWS::Partition>:ssm:{self.region}:<AWS::AccountId>:parameter{source.parameter_path}*",
+                *sagemaker_findings(self, source, ["model-package"]),
+            ],
+            environment={"SOURCE_ENV": source_env.name},
+            parameter_environment={"SOURCE_ARTIFACTS_BUCKET": source_bucket_parameter},
+        )
+
+    def _deploy_build(
+        self,
+        statements: list[iam.PolicyStatement],
+        buildspec: str | codebuild.BuildSpec,
+        *,
+        findings: list[str],
+        environment: dict[str, str] | None = None,
+        parameter_environment: dict[str, str] | None = None,
+    ) -> PipelineBuildProject:
+        """The Deploy project's own SageMaker, alarm and PassRole grants around the environment-specific reads."""
+        storage, naming = self.storage, self.naming
         project = PipelineBuildProject(
             self,
             "Deploy",
@@ -436,19 +483,23 @@ class PipelineStack(Stack):
             env_config=self.env_config,
             storage=storage,
             purpose="deploy",
-            buildspec=DEPLOY_BUILDSPEC,
-            description=f"Deploys an Approved model package to {naming.endpoint} behind the deployment guardrails",
+            buildspec=buildspec,
+            description=f"Deploys an approved, verified model package to {naming.endpoint} behind the guardrails",
             timeout=DEPLOY_TIMEOUT,
-            statements=statements,
+            statements=[
+                *statements,
+                iam_role.sagemaker_actions(self, naming, DEPLOY_SAGEMAKER_ACTIONS, DEPLOY_SAGEMAKER_RESOURCES),
+                iam_role.describe_alarms(self, naming),
+                permissions.pass_role_to_sagemaker(storage.execution_role),
+                *permissions.endpoint_scaling(self, naming.endpoint),
+            ],
             findings=[
-                *(
-                    imported_bucket_finding(self, storage.artifacts_bucket, f"/{prefix}/*")
-                    for prefix in DEPLOY_READ_PREFIXES
-                ),
+                *findings,
                 *sagemaker_findings(self, naming, DEPLOY_SAGEMAKER_RESOURCES),
-                *sagemaker_findings(self, package_owner, ["model-package"]),
                 f"Resource::arn:<AWS::Partition>:cloudwatch:{self.region}:<AWS::AccountId>:alarm:{naming.prefix}-*",
             ],
+            environment=environment,
+            parameter_environment=parameter_environment,
         )
         acknowledge(
             project,

@@ -10,7 +10,6 @@ from infra.naming import Naming
 from safedeploy.release.model_plugin import ModelPlugin
 from stacks.guardrails_stack import GuardrailsStack
 from stacks.monitoring_stack import MonitoringStack
-from stacks.pipeline.promotion import links_from_context
 from stacks.pipeline_stack import PipelineStack
 from stacks.serving_stack import ServingStack
 from stacks.storage_stack import StorageStack
@@ -30,14 +29,12 @@ class EnvironmentStage(Stage):
         )
         Tags.of(self).add("project", project)
         Tags.of(self).add("environment", env_config.name)
-        links = links_from_context(self, project, env_config)
         self.storage = StorageStack(
             self,
             "storage",
             stack_name=naming.resource("storage"),
             naming=naming,
             env_config=env_config,
-            promoted_from=None if links.trains else links.origin,
             model=model,
         )
         self.pipeline = PipelineStack(

@@ -15,7 +15,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import iam_role
-from infra.config import ConfigError, ConnectionSource, EnvironmentConfig
+from infra.config import ConnectionSource, EnvironmentConfig
 from infra.nag import acknowledge, arn_finding
 from infra.naming import Naming
 from safedeploy.parameters import Param
@@ -43,12 +43,10 @@ class StorageStack(Stack):
         *,
         naming: Naming,
         env_config: EnvironmentConfig,
-        promoted_from: EnvironmentConfig | None = None,
         model: ModelPlugin | None = None,
         **kwargs,
     ) -> None:
-        """`promoted_from`: the origin of this environment's chain, whose approved packages it deploys (its models are
-        read here); `model`: the plug-in, whose custom serving container (if any) the execution role may pull."""
+        """`model`: the plug-in, whose custom serving container (if any) the execution role may pull."""
         super().__init__(scope, construct_id, termination_protection=env_config.termination_protection, **kwargs)
         self.naming = naming
         removal = RemovalPolicy.RETAIN if env_config.removal_policy == "retain" else RemovalPolicy.DESTROY
@@ -96,14 +94,14 @@ class StorageStack(Stack):
         )
         self.model_package_group.apply_removal_policy(removal)
 
+        # An environment promoted to serves copies in its own bucket (made and verified by its Deploy), so its
+        # execution role reads nothing of the environment it was promoted from.
         self.execution_role = self._execution_role()
         if model is not None and model.serving.is_custom_container:
             repository = self.format_arn(
                 service="ecr", resource="repository", resource_name=model.serving.image_repository
             )
             self.execution_role.add_to_principal_policy(iam_role.ecr_pull([repository]))
-        if promoted_from is not None:
-            self._read_promoted_models(env_config, promoted_from)
         self.feature_group_name = self._feature_group(env_config, removal)
         self._publish_parameters(env_config)
 
@@ -243,43 +241,6 @@ class StorageStack(Stack):
             unscoped_actions=["ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"],
         )
         return role
-
-    def _read_promoted_models(self, env_config: EnvironmentConfig, source: EnvironmentConfig) -> None:
-        """Let endpoints here load the model artifacts of packages approved in `source` (build once, deploy many).
-
-        The source's bucket and key come from its SSM parameters, resolved at deploy time: Stages cannot reference
-        each other, and a name copied into this stack would go stale. Parameters are readable only within one account
-        and region, so a promotion across either is refused at synth rather than failing at the first prod deploy.
-        """
-        if source.region != env_config.region or (source.account or "") != (env_config.account or ""):
-            raise ConfigError(
-                f"environments.{env_config.name}: in another account or region than {source.name!r}, the origin of "
-                "its promotion chain; promotion reads the origin's model artifacts through its SSM parameters, so "
-                "every environment of a chain must share account and region"
-            )
-        source_naming = Naming(self.naming.project, source.name)
-        bucket_name = ssm.StringParameter.value_for_string_parameter(
-            self, source_naming.parameter(Param.ARTIFACTS_BUCKET)
-        )
-        bucket = s3.Bucket.from_bucket_name(self, "PromotedFromArtifacts", bucket_name)
-        key = kms.Key.from_key_arn(
-            self,
-            "PromotedFromKey",
-            ssm.StringParameter.value_for_string_parameter(self, source_naming.parameter(Param.KMS_KEY_ARN)),
-        )
-        policy = iam.Policy(
-            self,
-            "PromotedModelsPolicy",
-            statements=[*iam_role.s3_objects(bucket, ["models"]), iam_role.kms_use(key)],
-        )
-        policy.attach_to_role(self.execution_role)
-        acknowledge(
-            policy,
-            "IAM5",
-            f"Read-only, and only the models/ prefix of {source_naming.prefix}'s artifacts bucket: the model data of "
-            "the packages that environment approved.",
-            findings=[f"Resource::arn:<AWS::Partition>:s3:::<{self.resolve(bucket_name)['Ref']}>/models/*"],
-        )
 
     def _feature_group(self, env_config: EnvironmentConfig, removal: RemovalPolicy) -> str | None:
         settings = env_config.feature_store

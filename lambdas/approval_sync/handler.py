@@ -10,12 +10,14 @@ Two triggers:
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from safedeploy.release_control.approval_record import RecordScope
 from safedeploy.release_control.approvals import (
     approval_action_from_event,
     approval_action_from_parameters,
@@ -49,7 +51,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         parameters = job_parameters(job)
         action = approval_action_from_parameters(parameters, "approval")
         package_arn = required_text(parameters, "model_package_arn")
-        return run_approval_sync(clients("codepipeline"), clients("sagemaker"), default_registry(), action, package_arn)
+        scope = RecordScope.from_environment(clients("s3"), os.environ)
+        return run_approval_sync(
+            clients("codepipeline"),
+            clients("sagemaker"),
+            default_registry(),
+            action,
+            package_arn,
+            scope.records,
+            scope.group,
+        )
 
     outcome = complete_job(clients("codepipeline"), job.get_id, sync)
     logger.info("approval sync finished", extra={"succeeded": outcome.succeeded})
@@ -61,8 +72,11 @@ def _on_state_change(event: dict[str, Any]) -> dict[str, Any]:
     codepipeline = clients("codepipeline")
     try:
         package_arn = package_arn_of_execution(codepipeline, action.pipeline_name, action.execution_id)
-        decision = sync_approval(codepipeline, clients("sagemaker"), default_registry(), action, package_arn)
-    except ActionFailed as refusal:
+        scope = RecordScope.from_environment(clients("s3"), os.environ)
+        decision, _ = sync_approval(
+            codepipeline, clients("sagemaker"), default_registry(), action, package_arn, scope.records, scope.group
+        )
+    except (ActionFailed, ValueError) as refusal:
         logger.warning("approval not synchronised", extra={"reason": str(refusal)})
         return {"synchronised": False, "message": str(refusal)}
     logger.info("approval synchronised", extra={"package_arn": package_arn, "status": decision.status})

@@ -19,6 +19,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from safedeploy.release_control.approval_record import RecordScope
 from safedeploy.release_control.aws_clients import AwsClients
 from safedeploy.release_control.forwarding import RELEASE_COMMIT_PARAMETER, ForwardRequest, run_forwarding
 from safedeploy.release_control.pipeline_job import complete_job, job_parameters, open_job
@@ -47,7 +48,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         }
         if RELEASE_COMMIT_PARAMETER in parameters:
             return run_forwarding(**shared, request=ForwardRequest.from_parameters(parameters))
-        return run_promotion(**shared, s3=clients("s3"), request=PromotionRequest.from_parameters(parameters))
+        scope = RecordScope.from_environment(clients("s3"), os.environ)
+        return run_promotion(
+            **shared,
+            s3=clients("s3"),
+            request=PromotionRequest.from_parameters(parameters),
+            records=scope.records,
+            group=scope.group,
+        )
 
     outcome = complete_job(clients("codepipeline"), job.get_id, promote)
     logger.info("promotion finished", extra={"succeeded": outcome.succeeded})

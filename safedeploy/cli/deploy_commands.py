@@ -1,7 +1,12 @@
 """`safedeploy deploy`, `rollback` and `smoke-test`: the deployment guardrails from a shell or a CodeBuild step.
 
 Names and ARNs come from the environment's SSM parameters (`--project`/`--env`, defaulting to SAFEDEPLOY_PROJECT
-and SAFEDEPLOY_ENV; SAFEDEPLOY_POLL_SECONDS sets the status poll interval). Exit codes: `safedeploy.cli.exit_codes`.
+and SAFEDEPLOY_ENV; SAFEDEPLOY_POLL_SECONDS sets the status poll interval). Exit codes: `safedeploy.cli.exit_codes`;
+3 (refused) covers no matching approval record, bytes or release.json that do not match it, a registry status that is
+not Approved and a rolled-back package, so a pipeline can tell "nobody approved this" from "this broke" (4).
+
+`deploy --package-arn` (the training environment) deploys a package of its own group; `deploy --release-file`
+(an environment promoted to) deploys what `--source-env` approved, from a verified copy in its own bucket.
 """
 
 from __future__ import annotations
@@ -25,9 +30,19 @@ from safedeploy.guardrails.deploy import deploy_package, deployment_timeout_seco
 from safedeploy.guardrails.deploy_target import DeployTarget, read_optional_parameter, read_parameter
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
 from safedeploy.guardrails.errors import GuardrailError, PackageNotApproved
+from safedeploy.guardrails.model_package import require_package_arn
 from safedeploy.guardrails.rollback import plan_rollback, rollback_endpoint
 from safedeploy.guardrails.smoke_test import HEALTH_CHECK_ROW, smoke_test
 from safedeploy.parameters import Param
+from safedeploy.release_control.approval_record import RecordStore
+from safedeploy.release_control.deployable import (
+    Deployable,
+    OwnBucket,
+    take_ownership,
+    verify_bytes,
+    verify_package,
+    verify_promoted,
+)
 from safedeploy.release_control.release_manifest import RELEASE_FILE, ReleaseManifest
 
 
@@ -49,6 +64,12 @@ def register(subparsers: Any) -> None:
         "--allow-rolled-back",
         action="store_true",
         help="deploy a package a rollback marked (an operator's deliberate decision; the mark clears once live)",
+    )
+    deploy.add_argument(
+        "--source-env",
+        default=os.environ.get("SAFEDEPLOY_SOURCE_ENV"),
+        help="with --release-file: the environment whose approval records vouch for it "
+        "(default: SAFEDEPLOY_SOURCE_ENV)",
     )
     _poll_argument(deploy)
     deploy.set_defaults(func=run_deploy)
@@ -104,23 +125,45 @@ def _report(command: str, action: Callable[[], Summarised]) -> int:
         return aws_exit_code(error)
 
 
-def _package_arn(args: argparse.Namespace) -> str:
-    if args.package_arn:
-        return args.package_arn
+def _manifest(args: argparse.Namespace) -> ReleaseManifest | None:
+    if not args.release_file:
+        return None
+    if not args.source_env:
+        raise CliError(
+            "--source-env is required with --release-file (or set SAFEDEPLOY_SOURCE_ENV): the environment whose "
+            "approval records vouch for the release"
+        )
     try:
-        return ReleaseManifest.from_json(args.release_file.read_text()).model_package_arn
+        return ReleaseManifest.from_json(args.release_file.read_text())
     except OSError as error:
         raise CliError(f"cannot read {args.release_file}: {error.strerror}") from None
 
 
 def run_deploy(args: argparse.Namespace) -> int:
     project, env = environment(args)
-    package_arn = _package_arn(args)
+    manifest = _manifest(args)
+    package_arn = manifest.model_package_arn if manifest else require_package_arn(args.package_arn)
     session = aws_session(args)
-    sm = session.client("sagemaker")
+    sm, s3 = session.client("sagemaker"), session.client("s3")
 
     def deploy() -> Summarised:
-        target = DeployTarget.load(session.client("ssm"), project, env)
+        ssm = session.client("ssm")
+        target = DeployTarget.load(ssm, project, env)
+        model_data_url = None
+        if manifest is None:
+            deployable = _verified_here(sm, s3, ssm, project, env, package_arn)
+        else:
+            owner = args.source_env
+            records = RecordStore(s3, read_parameter(ssm, project, owner, Param.ARTIFACTS_BUCKET))
+            group = read_parameter(ssm, project, owner, Param.MODEL_PACKAGE_GROUP)
+            deployable = verify_promoted(sm, manifest, group=group, records=records)
+            own = OwnBucket(
+                read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET),
+                read_parameter(ssm, project, env, Param.KMS_KEY_ARN),
+            )
+            model_data_url = take_ownership(s3, deployable, own)
+            _say(f"model artifact copied to {model_data_url} and verified")
+        _say(_verified_line(deployable))
         timeout = deployment_timeout_seconds(target.guardrails.settings)
         waiter = EndpointWaiter(sm, poll_seconds=args.poll_seconds, timeout_seconds=timeout, progress=_say)
         _say(f"deploying {package_arn} to {target.endpoint_name} ({target.guardrails.settings.strategy.value})")
@@ -131,9 +174,28 @@ def run_deploy(args: argparse.Namespace) -> int:
             waiter,
             aas=session.client("application-autoscaling"),
             allow_rolled_back=args.allow_rolled_back,
+            model_data_url=model_data_url,
         )
 
     return _report("deploy", deploy)
+
+
+def _verified_here(sm: Any, s3: Any, ssm: Any, project: str, env: str, package_arn: str) -> Deployable:
+    """A package of this environment's own group, approved here, whose artifact still has its recorded digest."""
+    records = RecordStore(s3, read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET))
+    group = read_parameter(ssm, project, env, Param.MODEL_PACKAGE_GROUP)
+    deployable = verify_package(sm, package_arn, group=group, records=records)
+    verify_bytes(s3, deployable.evidence.model_data_url, deployable.evidence.model_sha256, "model artifact")
+    return deployable
+
+
+def _verified_line(deployable: Deployable) -> str:
+    record, evidence = deployable.record, deployable.evidence
+    return (
+        f"verified {record.package_arn}: approved by {record.approver} in execution {record.pipeline_execution_id}, "
+        f"commit {evidence.source_commit[:12]}, model sha256 {evidence.model_sha256[:12]}, "
+        f"tooling sha256 {evidence.tooling_sha256[:12]}"
+    )
 
 
 def run_rollback(args: argparse.Namespace) -> int:

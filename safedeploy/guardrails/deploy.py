@@ -71,11 +71,15 @@ def deploy_package(
     aas: Any | None = None,
     *,
     allow_rolled_back: bool = False,
+    model_data_url: str | None = None,
 ) -> DeployResult:
     """`aas`: an Application Auto Scaling client, needed when the settings enable endpoint autoscaling.
-    `allow_rolled_back`: the operator's explicit override for a package a rollback marked (cleared once live)."""
+    `allow_rolled_back`: the operator's explicit override for a package a rollback marked (cleared once live).
+    `model_data_url`: serve the model from this verified copy instead of the package's own ModelDataUrl."""
     package = ModelPackage.describe(sm, package_arn)
     package.require_approved()
+    if model_data_url is not None:
+        package = package.served_from(model_data_url)
     mark = rolled_back.mark_of(sm, package.arn)
     if mark and not allow_rolled_back:
         raise PackageRolledBack(

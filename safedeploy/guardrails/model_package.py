@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from safedeploy.guardrails.errors import PackageNotApproved
@@ -51,6 +51,12 @@ class ModelPackage:
                 "A person approves a package (the pipeline's Approval action or the model registry); "
                 "a deploy never approves one by itself."
             )
+
+    def served_from(self, model_data_url: str) -> ModelPackage:
+        """The same package with its model data read from `model_data_url` (a verified copy this environment owns)."""
+        if len(self.containers) != 1:
+            raise ValueError(f"model package {self.arn} has {len(self.containers)} containers; a copy replaces one")
+        return replace(self, containers=({**self.containers[0], "ModelDataUrl": model_data_url},))
 
     def container_definitions(self) -> list[dict[str, Any]]:
         """CreateModel containers: image and model data exactly as the package registered them."""

@@ -17,6 +17,8 @@ from typing import Any
 import boto3
 
 from safedeploy import registry
+from safedeploy.digests import sha256_file
+from safedeploy.release import tooling
 from safedeploy.release.artifacts import upload_run_file
 from safedeploy.release.exports import exported_variables, write_exports
 from safedeploy.release.model_plugin import CONFIG_FILE, ModelPlugin
@@ -34,13 +36,24 @@ def train_in_build(
     work_dir: Path,
     model: ModelPlugin,
     progress: Callable[[str], None] = print,
+    source_root: Path = Path(),
 ) -> ReleaseResult:
-    """Train here, upload the artifact and report, and register them with the model's serving image."""
+    """Train here, upload the artifact, report and deploy tooling, and register them with the model's serving image
+    and their digests."""
     build = model.train_model(data.path, work_dir / "model", seed=settings.seed)
     metrics = {name: float(value) for name, value in build.metrics.items()}
     progress("trained: " + ", ".join(f"{name}={value:.4f}" for name, value in metrics.items()))
+    bundle = tooling.write_bundle(source_root, work_dir / tooling.BUNDLE_NAME)
     model_uri = upload_run_file(client("s3"), settings, build.artifact, prefix="models")
     report_uri = upload_run_file(client("s3"), settings, build.report, prefix="evaluation")
+    tooling_uri = upload_run_file(client("s3"), settings, bundle, prefix="tooling")
+    provenance = {
+        registry.MODEL_SHA256_PROPERTY: sha256_file(build.artifact),
+        registry.EVALUATION_SHA256_PROPERTY: sha256_file(build.report),
+        registry.TOOLING_SHA256_PROPERTY: sha256_file(bundle),
+        registry.TOOLING_URI_PROPERTY: tooling_uri,
+    }
+    progress(f"deploy tooling {provenance[registry.TOOLING_SHA256_PROPERTY][:12]} uploaded to {tooling_uri}")
     package_arn = registry.register_model_package(
         client("sagemaker"),
         group=settings.model_package_group,
@@ -51,6 +64,7 @@ def train_in_build(
         commit_id=settings.commit_id,
         description=f"{settings.prefix} model from commit {settings.commit_id[:12]}, trained on {data.source}",
         container_environment=dict(model.serving.environment),
+        provenance=provenance,
     )
     return ReleaseResult(package_arn, metrics)
 

@@ -2,9 +2,14 @@
 
 CodePipeline keeps who decided (`updatedBy`) and the approver's comment (`output.executionResult.
 externalExecutionSummary`) only in the approval action's execution record. The package takes the same decision with
-that person and the pipeline execution in its approval description, so the registry alone answers "who let this
-model in, and in which run". A decision with no person recorded (an approval that expired, for instance) changes
-nothing: no package becomes Approved or Rejected without someone's decision.
+that person and the pipeline execution in its approval description, so the registry answers "who let this model in,
+and in which run". A decision with no person recorded (an approval that expired, for instance) changes nothing: no
+package becomes Approved or Rejected without someone's decision.
+
+The registry's status is a display; what deploys trust is the approval record (`approval_record`), written here
+only after reading that very execution's approval and checking that the package is the one the execution
+registered, in this environment's model package group. Anyone able to invoke the function can therefore only
+record decisions people really made about the packages they were really asked about.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from safedeploy.release_control.approval_record import MODEL_DECISION, ApprovalRecord, RecordStore
+from safedeploy.release_control.evidence import PackageEvidence
 from safedeploy.release_control.pipeline_job import ActionFailed, required_text
 from safedeploy.release_control.registry_api import Registry
 
@@ -48,6 +55,8 @@ class ApprovalDecision:
     approver: str
     comment: str
     action: ApprovalAction
+    action_execution_id: str = ""
+    decided_at: str = ""
 
     def description(self) -> str:
         """The model package's approval description: who, where, and the approver's own words."""
@@ -92,6 +101,8 @@ def decision_from(executions: Sequence[Mapping[str, Any]], action: ApprovalActio
         approver=approver,
         comment=(result.get("externalExecutionSummary") or "").strip(),
         action=action,
+        action_execution_id=str(latest.get("actionExecutionId") or ""),
+        decided_at=_last_update(latest).isoformat(),
     )
 
 
@@ -114,19 +125,68 @@ def package_arn_of_execution(codepipeline: Any, pipeline_name: str, execution_id
     return values.pop()
 
 
+def approval_record(decision: ApprovalDecision, evidence: PackageEvidence, kind: str) -> ApprovalRecord:
+    return ApprovalRecord(
+        decision=kind,
+        package_arn=evidence.package_arn,
+        pipeline_name=decision.action.pipeline_name,
+        pipeline_execution_id=decision.action.execution_id,
+        approval_action=f"{decision.action.stage_name}/{decision.action.action_name}",
+        action_execution_id=decision.action_execution_id,
+        result=decision.status,
+        approver=decision.approver,
+        comment=decision.comment,
+        decided_at=decision.decided_at,
+        evidence=evidence,
+    )
+
+
+def registered_evidence(
+    codepipeline: Any, sm: Any, action: ApprovalAction, package_arn: str, group: str
+) -> PackageEvidence:
+    """The package's evidence, once it is known to be the one `action`'s execution registered, in `group`."""
+    registered = package_arn_of_execution(codepipeline, action.pipeline_name, action.execution_id)
+    if registered != package_arn:
+        raise ActionFailed(
+            f"{package_arn} is not the model package execution {action.execution_id} registered ({registered}); "
+            "no approval was recorded"
+        )
+    try:
+        evidence = PackageEvidence.of_group(sm, package_arn, group)
+    except ValueError as error:
+        raise ActionFailed(f"{error}; no approval was recorded") from None
+    return evidence
+
+
 def sync_approval(
-    codepipeline: Any, sm: Any, registry: Registry, action: ApprovalAction, package_arn: str
-) -> ApprovalDecision:
-    """Give the model package the decision a person made in `action`."""
+    codepipeline: Any,
+    sm: Any,
+    registry: Registry,
+    action: ApprovalAction,
+    package_arn: str,
+    records: RecordStore,
+    group: str,
+) -> tuple[ApprovalDecision, str]:
+    """Record the decision a person made in `action` (write-once), then show it on the model package."""
+    evidence = registered_evidence(codepipeline, sm, action, package_arn, group)
     decision = find_decision(codepipeline, action)
+    record_uri = records.write(approval_record(decision, evidence, MODEL_DECISION))
     registry.set_approval(sm, package_arn, decision.status, description=decision.description())
-    return decision
+    return decision, record_uri
 
 
-def run_approval_sync(codepipeline: Any, sm: Any, registry: Registry, action: ApprovalAction, package_arn: str) -> str:
+def run_approval_sync(
+    codepipeline: Any,
+    sm: Any,
+    registry: Registry,
+    action: ApprovalAction,
+    package_arn: str,
+    records: RecordStore,
+    group: str,
+) -> str:
     """The pipeline action: succeeds on an approval, fails (after recording it) on a rejection."""
-    decision = sync_approval(codepipeline, sm, registry, action, package_arn)
-    message = f"{package_arn} is now {decision.description()}"
+    decision, record_uri = sync_approval(codepipeline, sm, registry, action, package_arn, records, group)
+    message = f"{package_arn} is now {decision.description()} (record {record_uri})"
     if decision.status == REJECTED:
         raise ActionFailed(message)
     return message

@@ -1,8 +1,9 @@
 """Promotion: commit `release.json` naming an Approved package to the production repository.
 
 The production pipeline starts from that commit and deploys the named package after its own approval, so this is
-the only road from dev to prod. It is closed to a package that is not Approved in the registry and to a promotion
-no person approved, whatever the pipeline passes in.
+the only road from dev to prod. It is closed to a package without an Approved approval record from the same
+execution and to a promotion no person approved, whatever the pipeline passes in. The promotion decision is itself
+written as a record, which prod's Deploy checks `promoted_by` against.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from safedeploy.guardrails import rolled_back
+from safedeploy.release_control.approval_record import MODEL_DECISION, PROMOTION_DECISION, RecordStore
 from safedeploy.release_control.approvals import (
     APPROVED,
     ApprovalAction,
     approval_action_from_parameters,
+    approval_record,
     find_decision,
 )
+from safedeploy.release_control.evidence import PackageEvidence
 from safedeploy.release_control.pipeline_job import ActionFailed, required_text
 from safedeploy.release_control.registry_api import Registry
 from safedeploy.release_control.release_manifest import RELEASE_FILE, ReleaseManifest
@@ -78,24 +82,71 @@ def promotable(
 
 
 def build_manifest(
-    codepipeline: Any, sm: Any, s3: Any, registry: Registry, request: PromotionRequest, now: datetime
+    codepipeline: Any,
+    sm: Any,
+    s3: Any,
+    registry: Registry,
+    request: PromotionRequest,
+    now: datetime,
+    records: RecordStore,
+    group: str,
 ) -> ReleaseManifest:
-    """The manifest for an Approved package whose model and promotion approvals were both made by a person."""
-    approvers = promotable(
-        codepipeline,
-        sm,
-        registry,
-        request.package_arn,
-        {"model": request.model_approval, "promotion": request.promotion_approval},
-    )
+    """The manifest of a package a person approved in this execution, once a person approved its promotion too."""
+    package_arn = request.package_arn
+    record = records.read(package_arn, MODEL_DECISION)
+    if record is None or record.result != APPROVED:
+        state = "no approval record" if record is None else f"a {record.result} approval record"
+        raise ActionFailed(
+            f"{package_arn} has {state} ({records.uri(package_arn, MODEL_DECISION)}); nothing was promoted"
+        )
+    if record.pipeline_execution_id != request.model_approval.execution_id:
+        raise ActionFailed(
+            f"{package_arn} was approved in execution {record.pipeline_execution_id}, not "
+            f"{request.model_approval.execution_id}; nothing was promoted"
+        )
+    evidence = PackageEvidence.describe(sm, package_arn)
+    changed = record.evidence.differences(evidence)
+    if evidence.group != group or changed:
+        raise ActionFailed(
+            f"{package_arn} does not match its approval record ({', '.join(changed) or 'group'}); nothing was promoted"
+        )
+    if evidence.source_commit != request.source_commit:
+        raise ActionFailed(
+            f"{package_arn} was built from commit {evidence.source_commit}, not this execution's "
+            f"{request.source_commit}; nothing was promoted"
+        )
+    status = registry.approval_status(sm, package_arn)
+    if status != APPROVED:
+        raise ActionFailed(f"{package_arn} is {status}; only an {APPROVED} package is promoted")
+    mark = rolled_back.mark_of(sm, package_arn)
+    if mark:
+        raise ActionFailed(f"{package_arn} was rolled back ({mark}); it is not promoted")
+    promotion = find_decision(codepipeline, request.promotion_approval)
+    if promotion.status != APPROVED:
+        raise ActionFailed(
+            f"the promotion approval {request.promotion_approval} was {promotion.status}; nothing was promoted"
+        )
+    records.write(approval_record(promotion, evidence, PROMOTION_DECISION))
     return ReleaseManifest(
-        model_package_arn=request.package_arn,
-        source_commit=request.source_commit,
-        metrics=registry.package_metrics(sm, s3, request.package_arn),
-        approved_by=approvers["model"],
-        promoted_by=approvers["promotion"],
-        pipeline_execution_id=request.promotion_approval.execution_id,
+        model_package_arn=package_arn,
+        source_commit=evidence.source_commit,
+        metrics=registry.package_metrics(sm, s3, package_arn),
+        approved_by=record.approver,
+        promoted_by=promotion.approver,
+        pipeline_execution_id=record.pipeline_execution_id,
         promoted_at=now.isoformat(),
+        model_sha256=evidence.model_sha256,
+        evaluation_sha256=evidence.evaluation_sha256,
+        tooling_sha256=evidence.tooling_sha256,
+    )
+
+
+def commit_message(manifest: ReleaseManifest) -> str:
+    """What the production approver reads first (the approval shows it): package, metrics, commit and approvers."""
+    metrics = ", ".join(f"{name} {value:.4f}" for name, value in sorted(manifest.metrics.items()))
+    return (
+        f"Promote {manifest.model_package_arn} ({metrics}; commit {manifest.source_commit[:12]}; approved by "
+        f"{manifest.approved_by}, promoted by {manifest.promoted_by})"
     )
 
 
@@ -107,7 +158,7 @@ def commit_release(codecommit: Any, target: ReleaseTarget, manifest: ReleaseMani
         "branchName": target.branch,
         "filePath": RELEASE_FILE,
         "fileContent": manifest.to_json().encode(),
-        "commitMessage": f"Promote {manifest.model_package_arn} (approved by {manifest.approved_by})",
+        "commitMessage": commit_message(manifest),
         "name": COMMITTER,
     }
     if parent is not None:
@@ -125,9 +176,11 @@ def run_promotion(
     request: PromotionRequest,
     target: ReleaseTarget,
     now: datetime,
+    records: RecordStore,
+    group: str,
 ) -> str:
     """The pipeline action: the success summary, or `ActionFailed` when the package may not be promoted."""
-    manifest = build_manifest(codepipeline, sm, s3, registry, request, now)
+    manifest = build_manifest(codepipeline, sm, s3, registry, request, now, records, group)
     commit_id = commit_release(codecommit, target, manifest)
     return f"Promoted {manifest.model_package_arn} to {target.repository}@{target.branch} in commit {commit_id}"
 

@@ -1,21 +1,25 @@
 """`release.json`: the one file the production repository holds, naming the package prod must deploy.
 
-Build once, deploy many: prod never retrains, it deploys the package dev approved. The manifest carries the package
-ARN plus the evidence of how it got there (source commit, metrics, who approved it and who promoted it), and the
-reading side validates it as strictly as the writing side, so a hand-edited or truncated file fails loudly.
+Build once, deploy many: prod never retrains, it deploys the package dev approved. The manifest names the package,
+the sha256 of its model artifact, evaluation report and deploy tooling, the dev commit that trained and tested it,
+and who approved and promoted it. It is a claim, not a proof: prod's Deploy checks every field against the approval
+records and the bytes before any SageMaker call (`release_control.deployable`). The reading side validates it as
+strictly as the writing side, so a hand-edited or truncated file fails loudly.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 RELEASE_FILE = "release.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+DIGEST_FIELDS = ("model_sha256", "evaluation_sha256", "tooling_sha256")
 _TEXT_FIELDS = (
     "model_package_arn",
     "source_commit",
@@ -23,6 +27,7 @@ _TEXT_FIELDS = (
     "promoted_by",
     "pipeline_execution_id",
     "promoted_at",
+    *DIGEST_FIELDS,
 )
 
 
@@ -35,6 +40,9 @@ class ReleaseManifest:
     promoted_by: str
     pipeline_execution_id: str
     promoted_at: str
+    model_sha256: str
+    evaluation_sha256: str
+    tooling_sha256: str
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -45,6 +53,9 @@ class ReleaseManifest:
             raise ValueError(f"release manifest schema_version {self.schema_version} is not {SCHEMA_VERSION}")
         if not self.model_package_arn.startswith("arn:") or ":model-package/" not in self.model_package_arn:
             raise ValueError(f"release manifest model_package_arn {self.model_package_arn!r} is not a package ARN")
+        malformed = [name for name in DIGEST_FIELDS if not re.fullmatch(r"[0-9a-f]{64}", getattr(self, name))]
+        if malformed:
+            raise ValueError(f"release manifest fields must be hex sha256 digests: {', '.join(malformed)}")
         for name, value in self.metrics.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise ValueError(f"release manifest metric {name} must be a finite number, got {value!r}")

@@ -44,10 +44,11 @@ def model_approval_message(train: actions.CodeBuildAction, naming: Naming) -> st
     )
 
 
-def release_approval_message(naming: Naming, commit_id: str) -> str:
+def release_approval_message(naming: Naming, commit_message: str, source_env: str) -> str:
+    """The promotion commit's message names the package, its metrics, the dev commit and who approved it there."""
     return _bounded(
-        f"Deploy the model package named in release.json (commit {commit_id}) to {naming.endpoint}? The file "
-        "carries its metrics and who approved and promoted it."
+        f"Deploy to {naming.endpoint}? {commit_message}. Every claim is checked against {source_env}'s approval "
+        "records and digests before any change."
     )
 
 

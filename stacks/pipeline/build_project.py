@@ -48,13 +48,16 @@ class PipelineBuildProject(Construct):
         env_config: EnvironmentConfig,
         storage: StorageStack,
         purpose: str,
-        buildspec: str,
+        buildspec: str | codebuild.BuildSpec,
         description: str,
         timeout: Duration,
         statements: Sequence[iam.PolicyStatement],
         findings: Sequence[str],
         environment: Mapping[str, str] | None = None,
+        parameter_environment: Mapping[str, str] | None = None,
     ) -> None:
+        """`buildspec`: a file of the source artifact, or the project's own; `parameter_environment`: variables
+        CodeBuild resolves from SSM parameters (name -> parameter name) when a build starts."""
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
             self,
@@ -75,12 +78,20 @@ class PipelineBuildProject(Construct):
             "Project",
             project_name=naming.resource(purpose.lower()),
             description=description,
-            build_spec=codebuild.BuildSpec.from_source_filename(buildspec),
+            build_spec=(
+                codebuild.BuildSpec.from_source_filename(buildspec) if isinstance(buildspec, str) else buildspec
+            ),
             environment=codebuild.BuildEnvironment(
                 build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.SMALL, privileged=False
             ),
             environment_variables={
-                name: codebuild.BuildEnvironmentVariable(value=value) for name, value in variables.items()
+                **{name: codebuild.BuildEnvironmentVariable(value=value) for name, value in variables.items()},
+                **{
+                    name: codebuild.BuildEnvironmentVariable(
+                        value=parameter, type=codebuild.BuildEnvironmentVariableType.PARAMETER_STORE
+                    )
+                    for name, parameter in (parameter_environment or {}).items()
+                },
             },
             encryption_key=storage.key,
             cache=codebuild.Cache.bucket(storage.artifacts_bucket, prefix=CACHE_PREFIX),

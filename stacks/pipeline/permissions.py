@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+
+from infra import iam_role
+from infra.naming import Naming
 
 SAGEMAKER_SERVICE = "sagemaker.amazonaws.com"
+# IAM's condition key on the approval status a CreateModelPackage or UpdateModelPackage request sets (Service
+# Authorization Reference, Amazon SageMaker): how a build is kept from registering or marking a package Approved.
+APPROVAL_STATUS_KEY = "sagemaker:ModelApprovalStatus"
+PENDING = "PendingManualApproval"
+DECISIONS = ("Approved", "Rejected")
+RECORDS_PREFIX = "approvals"
 
 
 def pass_role_to_sagemaker(role: iam.IRole) -> iam.PolicyStatement:
@@ -90,5 +100,40 @@ def endpoint_scaling(stack: Stack, endpoint_name: str) -> list[iam.PolicyStateme
                 )
             ],
             conditions={"StringLike": {"iam:AWSServiceName": SCALING_SERVICE}},
+        ),
+    ]
+
+
+def register_pending_only(stack: Stack, naming: Naming) -> list[iam.PolicyStatement]:
+    """Register packages only as PendingManualApproval, and never change a package's approval afterwards."""
+    return [
+        iam.PolicyStatement(
+            actions=["sagemaker:CreateModelPackage"],
+            resources=iam_role.sagemaker_resources(stack, naming, ["model-package", "model-package-group"]),
+            conditions={"StringEquals": {APPROVAL_STATUS_KEY: PENDING}},
+        ),
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY,
+            actions=["sagemaker:UpdateModelPackage"],
+            resources=iam_role.sagemaker_resources(stack, naming, ["model-package"]),
+        ),
+    ]
+
+
+def record_decisions(stack: Stack, naming: Naming) -> iam.PolicyStatement:
+    """ApprovalSync's registry write: an approval status of Approved or Rejected, on this environment's packages."""
+    return iam.PolicyStatement(
+        actions=["sagemaker:UpdateModelPackage"],
+        resources=iam_role.sagemaker_resources(stack, naming, ["model-package"]),
+        conditions={"StringEquals": {APPROVAL_STATUS_KEY: list(DECISIONS)}},
+    )
+
+
+def write_records(bucket: s3.IBucket, decision: str) -> list[iam.PolicyStatement]:
+    """Read every approval record, write the `<decision>.json` ones (write-once by If-None-Match in the library)."""
+    return [
+        *iam_role.s3_objects(bucket, [RECORDS_PREFIX]),
+        iam.PolicyStatement(
+            actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{RECORDS_PREFIX}/*/{decision}.json")]
         ),
     ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
-from infra.config import AppConfig, EnvironmentConfig, load_config
+from infra.config import AppConfig, ConfigError, EnvironmentConfig, load_config
 from infra.naming import Naming
 
 
@@ -39,9 +39,14 @@ def repository_name(project: str, env: str) -> str:
 def promotion_links(config: AppConfig, env_config: EnvironmentConfig) -> PromotionLinks:
     """The links of one environment in its chain (dev -> staging -> prod), validated by `load_config`."""
     target = config.environments[env_config.promotes_to] if env_config.promotes_to else None
-    return PromotionLinks(
-        target=target, source=config.source_of(env_config.name), origin=config.origin_of(env_config.name)
-    )
+    source = config.source_of(env_config.name)
+    if source is not None and (source.region, source.account or "") != (env_config.region, env_config.account or ""):
+        raise ConfigError(
+            f"environments.{source.name}.promotes_to: {env_config.name!r} is in another account or region; its "
+            "Deploy reads the source's approval records and artifacts through the source's SSM parameters, so both "
+            "environments must share account and region"
+        )
+    return PromotionLinks(target=target, source=source, origin=config.origin_of(env_config.name))
 
 
 def links_from_context(scope: Construct, project: str, env_config: EnvironmentConfig) -> PromotionLinks:

@@ -21,6 +21,13 @@ from infra.config import EnvironmentConfig
 from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
+from safedeploy.release_control.approval_record import (
+    MODEL_DECISION,
+    PACKAGE_GROUP_ENV,
+    PROMOTION_DECISION,
+    RECORDS_BUCKET_ENV,
+    RECORDS_KEY_ENV,
+)
 from stacks.pipeline import permissions
 from stacks.pipeline.promotion import PromotionLinks, repository_name
 from stacks.storage_stack import StorageStack
@@ -62,6 +69,18 @@ class ReleaseFunctions(Construct):
             f"Model packages of {owner.model_package_group} only (their ARNs end in a version number) and evaluation "
             "reports under evaluation/ only."
         )
+        records_reason = (
+            " Approval records: read under approvals/, written only as approvals/<group>/<version>/<decision>.json."
+        )
+        records_findings = [
+            imported_bucket_finding(stack, storage.artifacts_bucket, "/approvals/*"),
+        ]
+        records_environment = {
+            RECORDS_BUCKET_ENV: storage.artifacts_bucket.bucket_name,
+            RECORDS_KEY_ENV: storage.key.key_arn,
+            PACKAGE_GROUP_ENV: naming.model_package_group,
+        }
+
         self.quality_gate: RuntimeFunction | None = None
         self.approval_sync: RuntimeFunction | None = None
         if links.trains:
@@ -80,15 +99,18 @@ class ReleaseFunctions(Construct):
                 "Copies the approver's decision in the pipeline onto the model package",
                 [
                     permissions.read_action_executions(stack, pipeline_name),
-                    iam_role.sagemaker_actions(
-                        stack,
-                        naming,
-                        ["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
-                        ["model-package"],
-                    ),
+                    iam_role.sagemaker_actions(stack, naming, ["sagemaker:DescribeModelPackage"], ["model-package"]),
+                    permissions.record_decisions(stack, naming),
+                    *permissions.write_records(storage.artifacts_bucket, MODEL_DECISION),
+                    iam_role.kms_use(storage.key, encrypt=True),
                 ],
-                reason=scope_reason,
-                findings=packages_findings,
+                reason=scope_reason + records_reason,
+                findings=[
+                    *packages_findings,
+                    *records_findings,
+                    imported_bucket_finding(stack, storage.artifacts_bucket, f"/approvals/*/{MODEL_DECISION}.json"),
+                ],
+                environment=records_environment,
             )
         self.promote: RuntimeFunction | None = None
         if links.target is not None:
@@ -111,12 +133,20 @@ class ReleaseFunctions(Construct):
                     permissions.commit_release(stack, release_repository),
                     registry,
                     *reads,
+                    *permissions.write_records(storage.artifacts_bucket, PROMOTION_DECISION),
+                    iam_role.kms_use(storage.key, encrypt=True),
                 ],
-                reason=scope_reason,
-                findings=[*packages_findings, *(metrics_findings if links.trains else [])],
+                reason=scope_reason + records_reason,
+                findings=[
+                    *packages_findings,
+                    *(metrics_findings if links.trains else []),
+                    *records_findings,
+                    imported_bucket_finding(stack, storage.artifacts_bucket, f"/approvals/*/{PROMOTION_DECISION}.json"),
+                ],
                 environment={
                     "RELEASE_REPOSITORY": release_repository,
                     "RELEASE_BRANCH": links.target.pipeline.branch,
+                    **records_environment,
                 },
             )
 

@@ -9,6 +9,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param, parameter_name
+from tests.support.aws import SESSION
+from tests.support.evidence import approve, register_evidenced
 
 PROJECT = "demo"
 ENV = "dev"
@@ -21,6 +23,8 @@ ALARMS = (
     f"{PROJECT}-{ENV}-canary-verdict",
 )
 IMAGE = f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.ap-northeast-2.amazonaws.com/xgboost:1.7-1"
+ARTIFACTS_BUCKET = f"{PROJECT}-{ENV}-artifacts"
+KMS_KEY_ARN = f"arn:aws:kms:ap-northeast-2:{DEFAULT_ACCOUNT_ID}:key/00000000-0000-0000-0000-000000000000"
 # Fast settings: guarded strategies with short bakes, so that max_execution_timeout_seconds stays valid.
 FAST = {"wait_interval_seconds": 60, "termination_wait_seconds": 0, "max_execution_timeout_seconds": 1200}
 
@@ -61,3 +65,29 @@ def register_package(sm: Any, status: str = "Approved", group: str = GROUP) -> s
         },
         CustomerMetadataProperties={"auc": "0.91"},
     )["ModelPackageArn"]
+
+
+def s3_beside(sm: Any) -> Any:
+    """An S3 client on the same (moto) endpoint and region as `sm`: a local server, or moto in process."""
+    return _beside(sm, "s3")
+
+
+def _beside(sm: Any, service: str) -> Any:
+    endpoint = None if "amazonaws.com" in sm.meta.endpoint_url else sm.meta.endpoint_url
+    return SESSION.client(service, endpoint_url=endpoint)
+
+
+def register_approved(sm: Any, *, record: bool = True, group: str = GROUP, **evidence: Any) -> str:
+    """A package as the pipeline leaves it once a person approved it: evidence, approval record, Approved status.
+
+    Publishes the artifacts bucket and key parameters the deploy reads the records and bytes through.
+    """
+    s3, ssm = s3_beside(sm), _beside(sm, "ssm")
+    for key, value in {Param.ARTIFACTS_BUCKET: ARTIFACTS_BUCKET, Param.KMS_KEY_ARN: KMS_KEY_ARN}.items():
+        ssm.put_parameter(Name=parameter_name(PROJECT, ENV, key), Value=value, Type="String", Overwrite=True)
+    package = register_evidenced(sm, s3, bucket=ARTIFACTS_BUCKET, group=group, **evidence)
+    if record:
+        approve(sm, s3, ARTIFACTS_BUCKET, package)
+    else:
+        sm.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
+    return package

@@ -7,6 +7,7 @@ moto's SSM, since CodeBuild resolves those before the first command.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -21,7 +22,10 @@ import yaml
 
 from ml import serving
 from safedeploy import registry
+from safedeploy.digests import sha256_s3_object
 from safedeploy.parameters import Param, parameter_name
+from safedeploy.release import tooling
+from safedeploy.release_control.evidence import PackageEvidence
 from stacks.pipeline.approvals import METRIC_VARIABLES, PACKAGE_VARIABLE
 from tests.support.aws import REGION, MotoServer, moto_server
 
@@ -109,9 +113,11 @@ def run_phases(environment: dict[str, str], source_dir: Path) -> subprocess.Comp
 
 @pytest.fixture
 def source_dir(tmp_path: Path) -> Path:
-    """A checkout as CodeBuild sees it: the model code and cdk.json at the source root (safedeploy is installed)."""
-    shutil.copytree(ROOT / "ml", tmp_path / "ml", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "cdk.json", tmp_path / "cdk.json")
+    """A checkout as CodeBuild sees it: the model code and the deploy tooling at the source root."""
+    for tree in ("ml", "safedeploy"):
+        shutil.copytree(ROOT / tree, tmp_path / tree, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in (*tooling.TOOLING_FILES, "cdk.json"):  # cdk.json names the model's entry points
+        shutil.copy(ROOT / name, tmp_path / name)
     return tmp_path
 
 
@@ -134,6 +140,12 @@ def test_build_registers_a_pending_package_with_metrics_and_exports_them(
 
     description = sm.describe_model_package(ModelPackageName=exported[PACKAGE_VARIABLE])
     assert description["CustomerMetadataProperties"]["commit_id"] == COMMIT
+    evidence = PackageEvidence.describe(sm, exported[PACKAGE_VARIABLE])
+    assert sha256_s3_object(s3, evidence.model_data_url) == evidence.model_sha256
+    assert sha256_s3_object(s3, evidence.evaluation_uri) == evidence.evaluation_sha256
+    # The tooling bundle is reproducible: the commit's files alone give its digest.
+    assert sha256_s3_object(s3, evidence.tooling_uri) == hashlib.sha256(tooling.bundle_bytes(ROOT)).hexdigest()
+    assert evidence.tooling_sha256 == hashlib.sha256(tooling.bundle_bytes(ROOT)).hexdigest()
     container = description["InferenceSpecification"]["Containers"][0]
     assert re.fullmatch(
         rf"\d{{12}}\.dkr\.ecr\.{REGION}\.amazonaws\.com/sagemaker-scikit-learn:{serving.FRAMEWORK_VERSION}-cpu-py3",

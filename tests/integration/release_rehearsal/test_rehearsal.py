@@ -1,5 +1,6 @@
 """The end-to-end rehearsal as `make rehearse` plays it: the good candidate is promoted, the bad one rolled back by
-the canary analysis, and nothing is lost on the way."""
+the canary analysis, the good one deployed to prod from its own verified copy, every attack refused with one line,
+and nothing is lost on the way."""
 
 from __future__ import annotations
 
@@ -25,8 +26,34 @@ def test_a_good_candidate_is_promoted_and_a_bad_one_rolled_back(tmp_path: Path) 
         "every model package kept",
         "every evaluation report kept",
         "every decision record kept",
+        "prod deployed the package dev approved",
+        "prod serves its own verified copy",
+        "every attack refused with one line",
+        "nothing deployed by an attack",
+        "every approval record kept",
+        "every model artifact version kept",
     } <= set(checks)
     timeline = json.loads((tmp_path / "timeline.json").read_text())
+    assert timeline["environments"] == ["dev", "prod"]
+    prod = timeline["releases"][-1]
+    assert (prod["environment"], prod["package_arn"], prod["result"]) == (
+        "prod",
+        timeline["releases"][1]["package_arn"],
+        "live",
+    )
+    attacks = {attack["attack"]: attack for attack in timeline["attacks"]}
+    assert set(attacks) == {
+        "self-approved package",
+        "foreign package group",
+        "forged approver in release.json",
+        "release.json pushed to dev",
+        "direct ApprovalSync invocation",
+        "tampered artifact",
+    }
+    assert all(attack["refused"] for attack in attacks.values())
+    assert "has no approval record" in attacks["self-approved package"]["line"]
+    assert "does not match the approval records'" in attacks["forged approver in release.json"]["line"]
+    assert "recorded at registration and approval" in attacks["tampered artifact"]["line"]
     good, bad = timeline["releases"][1], timeline["releases"][2]
     assert good["deploy_exit_code"] == 0 and all(minute["verdict_metric"] == 0 for minute in good["minutes"])
     assert bad["deploy_exit_code"] == 4 and bad["minutes"][-1]["alarm"] == "ALARM"

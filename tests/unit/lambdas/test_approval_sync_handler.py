@@ -6,10 +6,14 @@ from typing import Any
 import pytest
 
 import lambdas.approval_sync.handler as approval_sync
+from safedeploy.release_control.approval_record import RecordStore
+from tests.support.evidence import ensure_bucket, register_evidenced
 from tests.unit.release_control.fakes import (
     APPROVER,
     EXECUTION_ID,
+    GROUP,
     PIPELINE,
+    SESSION,
     LambdaContextStub,
     MotoRegistry,
     approval_run,
@@ -23,11 +27,25 @@ from tests.unit.release_control.fakes import (
     wire_handler,
 )
 
+BUCKET = "demo-dev-artifacts"
+
 
 @pytest.fixture
 def sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with moto_sagemaker(monkeypatch) as client:
+        ensure_bucket(SESSION.client("s3"), BUCKET)
+        key_arn = SESSION.client("kms").create_key()["KeyMetadata"]["Arn"]
+        for name, value in {"RECORDS_BUCKET": BUCKET, "RECORDS_KEY_ARN": key_arn, "MODEL_PACKAGE_GROUP": GROUP}.items():
+            monkeypatch.setenv(name, value)
         yield client
+
+
+def evidenced(sagemaker: Any) -> str:
+    return register_evidenced(sagemaker, SESSION.client("s3"), bucket=BUCKET, group=GROUP)
+
+
+def record_of(package: str) -> Any:
+    return RecordStore(SESSION.client("s3"), BUCKET).read(package, "model")
 
 
 def parameters(package_arn: str) -> dict[str, str]:
@@ -51,9 +69,11 @@ def state_change(state: str) -> dict[str, Any]:
 
 def test_an_approval_job_marks_the_package_approved(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
     registry = MotoRegistry()
-    package = registry.register(sagemaker, "PendingManualApproval", {})
+    package = evidenced(sagemaker)
     codepipeline = stubbed("codepipeline")
-    expect_action_executions(codepipeline, [approval_run("Succeeded", comment="good")])
+    runs = [train_run(package), approval_run("Succeeded", comment="good")]
+    expect_action_executions(codepipeline, runs)
+    expect_action_executions(codepipeline, runs)
     expect_success(codepipeline)
     wire_handler(monkeypatch, approval_sync, registry, codepipeline=codepipeline.client)
 
@@ -63,15 +83,40 @@ def test_an_approval_job_marks_the_package_approved(monkeypatch: pytest.MonkeyPa
     assert outcome["succeeded"]
     assert registry.approval_status(sagemaker, package) == "Approved"
     assert f"Approved by {APPROVER}" in codepipeline.reported_message()
+    assert record_of(package).approver == APPROVER
+
+
+def test_a_direct_invocation_naming_another_package_records_nothing(
+    monkeypatch: pytest.MonkeyPatch, sagemaker: Any
+) -> None:
+    registry = MotoRegistry()
+    reviewed, never_reviewed = evidenced(sagemaker), evidenced(sagemaker)
+    codepipeline = stubbed("codepipeline")
+    expect_action_executions(codepipeline, [train_run(reviewed), approval_run("Succeeded")])
+    expect_failure(codepipeline)
+    wire_handler(monkeypatch, approval_sync, registry, codepipeline=codepipeline.client)
+
+    with codepipeline.stubber:
+        outcome = approval_sync.handler(job_event(parameters(never_reviewed)), LambdaContextStub())
+
+    assert not outcome["succeeded"]
+    assert codepipeline.reported_message() == (
+        f"{never_reviewed} is not the model package execution {EXECUTION_ID} registered ({reviewed}); "
+        "no approval was recorded"
+    )
+    assert record_of(never_reviewed) is None
+    assert registry.approval_status(sagemaker, never_reviewed) == "PendingManualApproval"
 
 
 def test_no_approver_fails_the_job_and_leaves_the_package_untouched(
     monkeypatch: pytest.MonkeyPatch, sagemaker: Any
 ) -> None:
     registry = MotoRegistry()
-    package = registry.register(sagemaker, "PendingManualApproval", {})
+    package = evidenced(sagemaker)
     codepipeline = stubbed("codepipeline")
-    expect_action_executions(codepipeline, [approval_run("Succeeded", updated_by=None)])
+    runs = [train_run(package), approval_run("Succeeded", updated_by=None)]
+    expect_action_executions(codepipeline, runs)
+    expect_action_executions(codepipeline, runs)
     expect_failure(codepipeline)
     wire_handler(monkeypatch, approval_sync, registry, codepipeline=codepipeline.client)
 
@@ -98,11 +143,11 @@ def test_a_job_missing_the_execution_id_says_so(monkeypatch: pytest.MonkeyPatch,
 
 def test_a_rejection_event_marks_the_package_rejected(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
     registry = MotoRegistry()
-    package = registry.register(sagemaker, "PendingManualApproval", {})
+    package = evidenced(sagemaker)
     codepipeline = stubbed("codepipeline")
     runs = [train_run(package), approval_run("Failed", comment="f1 too low")]
-    expect_action_executions(codepipeline, runs)
-    expect_action_executions(codepipeline, runs)
+    for _ in range(3):
+        expect_action_executions(codepipeline, runs)
     wire_handler(monkeypatch, approval_sync, registry, codepipeline=codepipeline.client)
 
     with codepipeline.stubber:
@@ -111,16 +156,17 @@ def test_a_rejection_event_marks_the_package_rejected(monkeypatch: pytest.Monkey
     assert result["synchronised"]
     assert registry.approval_status(sagemaker, package) == "Rejected"
     assert registry.approvals[0][2].endswith(": f1 too low")
+    assert record_of(package).result == "Rejected"
     assert not [name for name, _ in codepipeline.sent if name.startswith("PutJob")]
 
 
 def test_an_expired_approval_event_changes_nothing(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
     registry = MotoRegistry()
-    package = registry.register(sagemaker, "PendingManualApproval", {})
+    package = evidenced(sagemaker)
     codepipeline = stubbed("codepipeline")
     runs = [train_run(package), approval_run("Failed", updated_by=None)]
-    expect_action_executions(codepipeline, runs)
-    expect_action_executions(codepipeline, runs)
+    for _ in range(3):
+        expect_action_executions(codepipeline, runs)
     wire_handler(monkeypatch, approval_sync, registry, codepipeline=codepipeline.client)
 
     with codepipeline.stubber:

@@ -9,11 +9,14 @@ import pytest
 import lambdas.promote.handler as promote
 from safedeploy.guardrails import rolled_back
 from safedeploy.release_control.release_manifest import ReleaseManifest
+from tests.support.evidence import COMMIT, approve, ensure_bucket, register_evidenced
 from tests.unit.release_control.fakes import (
     APPROVER,
     EXECUTION_ID,
+    GROUP,
     PIPELINE,
     PROMOTER,
+    SESSION,
     LambdaContextStub,
     MotoRegistry,
     approval_run,
@@ -33,18 +36,31 @@ RUNS = [
 ]
 
 
+BUCKET = "demo-dev-artifacts"
+
+
 @pytest.fixture
 def sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("RELEASE_REPOSITORY", "demo-prod")
     monkeypatch.setenv("RELEASE_BRANCH", "main")
     with moto_sagemaker(monkeypatch) as client:
+        ensure_bucket(SESSION.client("s3"), BUCKET)
+        key_arn = SESSION.client("kms").create_key()["KeyMetadata"]["Arn"]
+        for name, value in {"RECORDS_BUCKET": BUCKET, "RECORDS_KEY_ARN": key_arn, "MODEL_PACKAGE_GROUP": GROUP}.items():
+            monkeypatch.setenv(name, value)
         yield client
+
+
+def evidenced(sagemaker: Any, registry: MotoRegistry) -> str:
+    package = register_evidenced(sagemaker, SESSION.client("s3"), bucket=BUCKET, group=GROUP)
+    registry.metrics[package] = dict(METRICS)
+    return package
 
 
 def parameters(package_arn: str) -> dict[str, str]:
     return {
         "model_package_arn": package_arn,
-        "source_commit": "0123abcd",
+        "source_commit": COMMIT,
         "pipeline_name": PIPELINE,
         "pipeline_execution_id": EXECUTION_ID,
         "approval_stage": "Approval",
@@ -56,9 +72,9 @@ def parameters(package_arn: str) -> dict[str, str]:
 
 def test_promote_writes_release_json_and_reports_the_commit(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
     registry = MotoRegistry()
-    package = registry.register(sagemaker, "Approved", METRICS)
+    package = evidenced(sagemaker, registry)
+    approve(sagemaker, SESSION.client("s3"), BUCKET, package, execution_id=EXECUTION_ID)
     codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
-    expect_action_executions(codepipeline, RUNS)
     expect_action_executions(codepipeline, RUNS)
     expect_success(codepipeline)
     codecommit.stubber.add_client_error("get_branch", service_error_code="BranchDoesNotExistException")
@@ -73,16 +89,16 @@ def test_promote_writes_release_json_and_reports_the_commit(monkeypatch: pytest.
     release = json.loads(codecommit.last("PutFile")["fileContent"])
     assert {key: release[key] for key in ("model_package_arn", "source_commit", "metrics", "approved_by")} == {
         "model_package_arn": package,
-        "source_commit": "0123abcd",
+        "source_commit": COMMIT,
         "metrics": METRICS,
         "approved_by": APPROVER,
     }
     assert release["promoted_by"] == PROMOTER
 
 
-def test_promote_refuses_a_package_that_is_not_approved(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
+def test_promote_refuses_a_package_without_an_approval_record(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
     registry = MotoRegistry()
-    package = registry.register(sagemaker, "PendingManualApproval", METRICS)
+    package = evidenced(sagemaker, registry)
     codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
     expect_failure(codepipeline)
     wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
@@ -91,8 +107,8 @@ def test_promote_refuses_a_package_that_is_not_approved(monkeypatch: pytest.Monk
         outcome = promote.handler(job_event(parameters(package)), LambdaContextStub())
 
     assert not outcome["succeeded"]
-    assert (
-        codepipeline.reported_message() == f"{package} is PendingManualApproval; only an Approved package is promoted"
+    assert codepipeline.reported_message() == (
+        f"{package} has no approval record (s3://{BUCKET}/approvals/{GROUP}/1/model.json); nothing was promoted"
     )
     assert codecommit.sent == []
 

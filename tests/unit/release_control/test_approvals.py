@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from safedeploy.release_control.approval_record import RecordConflict, RecordStore
 from safedeploy.release_control.approvals import (
     DESCRIPTION_LIMIT,
     ApprovalAction,
@@ -10,13 +11,16 @@ from safedeploy.release_control.approvals import (
     decision_from,
     package_arn_of_execution,
     run_approval_sync,
-    sync_approval,
 )
+from safedeploy.release_control.evidence import PackageEvidence
 from safedeploy.release_control.pipeline_job import ActionFailed
+from tests.support.evidence import ensure_bucket, register_evidenced
 from tests.unit.release_control.fakes import (
     APPROVER,
     EXECUTION_ID,
+    GROUP,
     PIPELINE,
+    SESSION,
     MotoRegistry,
     approval_run,
     expect_action_executions,
@@ -92,45 +96,112 @@ def test_an_execution_without_exactly_one_package_is_refused(runs: list, found: 
         package_arn_of_execution(codepipeline.client, PIPELINE, EXECUTION_ID)
 
 
-def test_an_approval_marks_the_package_approved_with_who_and_where(sagemaker: object) -> None:
-    registry = MotoRegistry()
-    package = registry.register(sagemaker, "PendingManualApproval", {})
-    codepipeline = stubbed("codepipeline")
-    expect_action_executions(codepipeline, [approval_run("Succeeded", comment="ship it")])
+BUCKET = "demo-dev-artifacts"
 
+
+@pytest.fixture
+def records(sagemaker: object) -> RecordStore:
+    s3 = SESSION.client("s3")
+    ensure_bucket(s3, BUCKET)
+    return RecordStore(s3, BUCKET)
+
+
+def evidenced(sagemaker: object, records: RecordStore, group: str = GROUP) -> str:
+    return register_evidenced(sagemaker, records.s3, bucket=BUCKET, group=group)
+
+
+def sync(sagemaker: object, records: RecordStore, package: str, runs: list, registry: MotoRegistry) -> str:
+    codepipeline = stubbed("codepipeline")
+    expect_action_executions(codepipeline, runs)
+    expect_action_executions(codepipeline, runs)
     with codepipeline.stubber:
-        message = run_approval_sync(codepipeline.client, sagemaker, registry, ACTION, package)
+        return run_approval_sync(codepipeline.client, sagemaker, registry, ACTION, package, records, GROUP)
+
+
+def test_an_approval_is_recorded_then_shown_on_the_package(sagemaker: object, records: RecordStore) -> None:
+    registry = MotoRegistry()
+    package = evidenced(sagemaker, records)
+
+    message = sync(
+        sagemaker, records, package, [train_run(package), approval_run("Succeeded", comment="ship")], registry
+    )
 
     described = sagemaker.describe_model_package(ModelPackageName=package)  # type: ignore[attr-defined]
     assert described["ModelApprovalStatus"] == "Approved"
-    assert APPROVER in described["ApprovalDescription"]
-    assert EXECUTION_ID in described["ApprovalDescription"]
-    assert message == f"{package} is now {described['ApprovalDescription']}"
+    assert APPROVER in described["ApprovalDescription"] and EXECUTION_ID in described["ApprovalDescription"]
+    record = records.read(package, "model")
+    assert record is not None
+    assert (record.result, record.approver, record.pipeline_execution_id) == ("Approved", APPROVER, EXECUTION_ID)
+    assert record.approval_action == "Approval/Approval" and record.action_execution_id == "Approval-0"
+    assert record.evidence == PackageEvidence.describe(sagemaker, package)
+    assert message.startswith(f"{package} is now {described['ApprovalDescription']}")
 
 
-def test_a_rejection_marks_the_package_rejected_and_fails_the_action(sagemaker: object) -> None:
+def test_a_rejection_is_recorded_and_fails_the_action(sagemaker: object, records: RecordStore) -> None:
     registry = MotoRegistry()
-    package = registry.register(sagemaker, "PendingManualApproval", {})
-    codepipeline = stubbed("codepipeline")
-    expect_action_executions(codepipeline, [approval_run("Failed", comment="latency regressed")])
+    package = evidenced(sagemaker, records)
 
-    with codepipeline.stubber, pytest.raises(ActionFailed, match=r"Rejected by .*latency regressed"):
-        run_approval_sync(codepipeline.client, sagemaker, registry, ACTION, package)
+    with pytest.raises(ActionFailed, match=r"Rejected by .*latency regressed"):
+        sync(
+            sagemaker,
+            records,
+            package,
+            [train_run(package), approval_run("Failed", comment="latency regressed")],
+            registry,
+        )
 
     assert registry.approval_status(sagemaker, package) == "Rejected"
+    assert records.read(package, "model").result == "Rejected"  # type: ignore[union-attr]
 
 
-def test_no_approver_leaves_the_package_untouched(sagemaker: object) -> None:
+def test_no_approver_leaves_the_package_untouched(sagemaker: object, records: RecordStore) -> None:
     registry = MotoRegistry()
-    package = registry.register(sagemaker, "PendingManualApproval", {})
-    codepipeline = stubbed("codepipeline")
-    expect_action_executions(codepipeline, [approval_run("Succeeded", updated_by=None)])
+    package = evidenced(sagemaker, records)
 
-    with codepipeline.stubber, pytest.raises(ActionFailed):
-        sync_approval(codepipeline.client, sagemaker, registry, ACTION, package)
+    with pytest.raises(ActionFailed, match="no approving person recorded"):
+        sync(sagemaker, records, package, [train_run(package), approval_run("Succeeded", updated_by=None)], registry)
 
-    assert registry.approvals == []
+    assert registry.approvals == [] and records.read(package, "model") is None
     assert registry.approval_status(sagemaker, package) == "PendingManualApproval"
+
+
+def test_a_package_the_execution_did_not_register_is_refused(sagemaker: object, records: RecordStore) -> None:
+    """Invoking ApprovalSync directly with another package and a real, approved execution launders nothing."""
+    registry = MotoRegistry()
+    reviewed, never_reviewed = evidenced(sagemaker, records), evidenced(sagemaker, records)
+
+    with pytest.raises(
+        ActionFailed,
+        match=f"{never_reviewed} is not the model package execution {EXECUTION_ID} "
+        f"registered \\({reviewed}\\); no approval was recorded",
+    ):
+        sync(sagemaker, records, never_reviewed, [train_run(reviewed), approval_run("Succeeded")], registry)
+
+    assert registry.approvals == [] and records.read(never_reviewed, "model") is None
+    assert registry.approval_status(sagemaker, never_reviewed) == "PendingManualApproval"
+
+
+def test_a_package_of_another_group_is_refused(sagemaker: object, records: RecordStore) -> None:
+    registry = MotoRegistry()
+    foreign = evidenced(sagemaker, records, group="demo-other-models")
+
+    with pytest.raises(ActionFailed, match="belongs to model package group demo-other-models, not demo-dev-models"):
+        sync(sagemaker, records, foreign, [train_run(foreign), approval_run("Succeeded")], registry)
+
+    assert records.read(foreign, "model") is None
+
+
+def test_a_record_is_written_once(sagemaker: object, records: RecordStore) -> None:
+    registry = MotoRegistry()
+    package = evidenced(sagemaker, records)
+    sync(sagemaker, records, package, [train_run(package), approval_run("Succeeded")], registry)
+    again = sync(sagemaker, records, package, [train_run(package), approval_run("Succeeded")], registry)
+    assert "is now Approved" in again
+
+    with pytest.raises(RecordConflict, match=r"already records Approved by .*records are never replaced"):
+        sync(sagemaker, records, package, [train_run(package), approval_run("Failed", minute=5)], registry)
+
+    assert records.read(package, "model").result == "Approved"  # type: ignore[union-attr]
 
 
 def test_the_approval_action_is_read_from_user_parameters() -> None:

@@ -6,14 +6,18 @@ from datetime import UTC, datetime
 import pytest
 from botocore.stub import ANY
 
+from safedeploy.release_control.approval_record import RecordStore
 from safedeploy.release_control.pipeline_job import ActionFailed
 from safedeploy.release_control.promotion import PromotionRequest, ReleaseTarget, commit_release, run_promotion
 from safedeploy.release_control.release_manifest import ReleaseManifest
+from tests.support.evidence import COMMIT, approve, ensure_bucket, register_evidenced, write_record
 from tests.unit.release_control.fakes import (
     APPROVER,
     EXECUTION_ID,
+    GROUP,
     PIPELINE,
     PROMOTER,
+    SESSION,
     MotoRegistry,
     Stubbed,
     approval_run,
@@ -28,13 +32,29 @@ APPROVED_RUNS = [
     approval_run("Succeeded", updated_by=APPROVER, stage="Approval", action="Approval"),
     approval_run("Succeeded", updated_by=PROMOTER, stage="PromoteApproval", action="PromoteApproval"),
 ]
+BUCKET = "demo-dev-artifacts"
+DIGEST = "ab" * 32
+
+
+@pytest.fixture
+def records(sagemaker: object) -> RecordStore:
+    s3 = SESSION.client("s3")
+    ensure_bucket(s3, BUCKET)
+    return RecordStore(s3, BUCKET)
+
+
+def approved_package(sagemaker: object, records: RecordStore, registry: MotoRegistry) -> str:
+    package = register_evidenced(sagemaker, records.s3, bucket=BUCKET, group=GROUP)
+    approve(sagemaker, records.s3, BUCKET, package, execution_id=EXECUTION_ID)
+    registry.metrics[package] = dict(METRICS)
+    return package
 
 
 def request_for(package_arn: str) -> PromotionRequest:
     return PromotionRequest.from_parameters(
         {
             "model_package_arn": package_arn,
-            "source_commit": "0123abcd",
+            "source_commit": COMMIT,
             "pipeline_name": PIPELINE,
             "pipeline_execution_id": EXECUTION_ID,
             "approval_stage": "Approval",
@@ -63,7 +83,14 @@ def written_manifest(codecommit: Stubbed) -> dict:
     return json.loads(codecommit.last("PutFile")["fileContent"])
 
 
-def promote(sagemaker: object, registry: MotoRegistry, package: str, codepipeline: Stubbed, codecommit: Stubbed) -> str:
+def promote(
+    sagemaker: object,
+    registry: MotoRegistry,
+    package: str,
+    codepipeline: Stubbed,
+    codecommit: Stubbed,
+    records: RecordStore,
+) -> str:
     with codepipeline.stubber, codecommit.stubber:
         return run_promotion(
             codepipeline=codepipeline.client,
@@ -74,14 +101,17 @@ def promote(sagemaker: object, registry: MotoRegistry, package: str, codepipelin
             request=request_for(package),
             target=TARGET,
             now=NOW,
+            records=records,
+            group=GROUP,
         )
 
 
-def test_an_approved_package_is_committed_as_release_json_on_the_branch_head(sagemaker: object) -> None:
+def test_an_approved_package_is_committed_as_release_json_on_the_branch_head(
+    sagemaker: object, records: RecordStore
+) -> None:
     registry = MotoRegistry()
-    package = registry.register(sagemaker, "Approved", METRICS)
+    package = approved_package(sagemaker, records, registry)
     codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
-    expect_action_executions(codepipeline, APPROVED_RUNS)
     expect_action_executions(codepipeline, APPROVED_RUNS)
     codecommit.stubber.add_response(
         "get_branch",
@@ -90,21 +120,30 @@ def test_an_approved_package_is_committed_as_release_json_on_the_branch_head(sag
     )
     expect_put_file(codecommit, parent="c1")
 
-    message = promote(sagemaker, registry, package, codepipeline, codecommit)
+    message = promote(sagemaker, registry, package, codepipeline, codecommit, records)
 
     codecommit.stubber.assert_no_pending_responses()
     assert message == f"Promoted {package} to demo-prod@main in commit c2"
+    evidence = records.read(package, "model").evidence  # type: ignore[union-attr]
     assert written_manifest(codecommit) == {
         "model_package_arn": package,
-        "source_commit": "0123abcd",
+        "source_commit": COMMIT,
         "metrics": METRICS,
         "approved_by": APPROVER,
         "promoted_by": PROMOTER,
         "pipeline_execution_id": EXECUTION_ID,
         "promoted_at": "2026-01-02T03:04:05+00:00",
-        "schema_version": 1,
+        "model_sha256": evidence.model_sha256,
+        "evaluation_sha256": evidence.evaluation_sha256,
+        "tooling_sha256": evidence.tooling_sha256,
+        "schema_version": 2,
     }
-    assert codecommit.last("PutFile")["commitMessage"] == f"Promote {package} (approved by {APPROVER})"
+    assert codecommit.last("PutFile")["commitMessage"] == (
+        f"Promote {package} (accuracy 0.8500, auc 0.9000, f1 0.7000; commit {COMMIT[:12]}; approved by {APPROVER}, "
+        f"promoted by {PROMOTER})"
+    )
+    promotion = records.read(package, "promotion")
+    assert promotion is not None and (promotion.approver, promotion.result) == (PROMOTER, "Approved")
 
 
 def test_the_first_release_into_an_empty_repository_has_no_parent_commit() -> None:
@@ -119,6 +158,9 @@ def test_the_first_release_into_an_empty_repository_has_no_parent_commit() -> No
         promoted_by=PROMOTER,
         pipeline_execution_id=EXECUTION_ID,
         promoted_at=NOW.isoformat(),
+        model_sha256=DIGEST,
+        evaluation_sha256=DIGEST,
+        tooling_sha256=DIGEST,
     )
 
     with codecommit.stubber:
@@ -129,33 +171,44 @@ def test_the_first_release_into_an_empty_repository_has_no_parent_commit() -> No
     assert ReleaseManifest.from_json(codecommit.last("PutFile")["fileContent"].decode()) == manifest
 
 
-@pytest.mark.parametrize("status", ["PendingManualApproval", "Rejected"])
-def test_a_package_that_is_not_approved_is_never_promoted(sagemaker: object, status: str) -> None:
+def test_a_package_without_an_approval_record_is_never_promoted(sagemaker: object, records: RecordStore) -> None:
+    """Registry status Approved (a build could have set it) is not an approval."""
     registry = MotoRegistry()
-    package = registry.register(sagemaker, status, METRICS)
+    package = register_evidenced(sagemaker, records.s3, bucket=BUCKET, group=GROUP, status="Approved")
     codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
 
-    with pytest.raises(ActionFailed, match=f"is {status}; only an Approved package is promoted"):
-        promote(sagemaker, registry, package, codepipeline, codecommit)
+    with pytest.raises(ActionFailed, match=r"has no approval record \(s3://.*/model.json\); nothing was promoted"):
+        promote(sagemaker, registry, package, codepipeline, codecommit, records)
 
     assert codecommit.sent == []
 
 
-def test_a_promotion_nobody_approved_writes_nothing(sagemaker: object) -> None:
+def test_a_rejected_package_is_never_promoted(sagemaker: object, records: RecordStore) -> None:
     registry = MotoRegistry()
-    package = registry.register(sagemaker, "Approved", METRICS)
+    package = register_evidenced(sagemaker, records.s3, bucket=BUCKET, group=GROUP)
+    write_record(sagemaker, records.s3, BUCKET, package, execution_id=EXECUTION_ID, result="Rejected")
+    codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
+
+    with pytest.raises(ActionFailed, match="has a Rejected approval record"):
+        promote(sagemaker, registry, package, codepipeline, codecommit, records)
+
+    assert codecommit.sent == []
+
+
+def test_a_promotion_nobody_approved_writes_nothing(sagemaker: object, records: RecordStore) -> None:
+    registry = MotoRegistry()
+    package = approved_package(sagemaker, records, registry)
     codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
     unattended = [
         APPROVED_RUNS[0],
         approval_run("Succeeded", updated_by=None, stage="PromoteApproval", action="PromoteApproval"),
     ]
     expect_action_executions(codepipeline, unattended)
-    expect_action_executions(codepipeline, unattended)
 
     with pytest.raises(ActionFailed, match=r"PromoteApproval/PromoteApproval .* no approving person recorded"):
-        promote(sagemaker, registry, package, codepipeline, codecommit)
+        promote(sagemaker, registry, package, codepipeline, codecommit, records)
 
-    assert codecommit.sent == []
+    assert codecommit.sent == [] and records.read(package, "promotion") is None
 
 
 def test_the_release_target_comes_from_the_environment() -> None:

@@ -15,6 +15,9 @@ MANIFEST = ReleaseManifest(
     promoted_by="arn:aws:sts::123456789012:assumed-role/ReleaseManager/bob",
     pipeline_execution_id="11111111-2222-3333-4444-555555555555",
     promoted_at="2026-01-01T10:00:00+00:00",
+    model_sha256="a" * 64,
+    evaluation_sha256="b" * 64,
+    tooling_sha256="c" * 64,
 )
 
 
@@ -31,7 +34,10 @@ def test_the_json_names_every_field_prod_needs() -> None:
         "promoted_by": MANIFEST.promoted_by,
         "pipeline_execution_id": MANIFEST.pipeline_execution_id,
         "promoted_at": "2026-01-01T10:00:00+00:00",
-        "schema_version": 1,
+        "model_sha256": "a" * 64,
+        "evaluation_sha256": "b" * 64,
+        "tooling_sha256": "c" * 64,
+        "schema_version": 2,
     }
 
 
@@ -42,7 +48,8 @@ def test_the_json_names_every_field_prod_needs() -> None:
         ({"model_package_arn": "demo-dev-models/3"}, "is not a package ARN"),
         ({"metrics": {"auc": "high"}}, "metric auc must be a finite number"),
         ({"promoted_at": "yesterday"}, "promoted_at 'yesterday' is not an ISO 8601 time"),
-        ({"schema_version": 2}, "schema_version 2 is not 1"),
+        ({"schema_version": 1}, "schema_version 1 is not 2"),
+        ({"model_sha256": "abc"}, "must be hex sha256 digests: model_sha256"),
     ],
 )
 def test_an_invalid_manifest_names_the_field(changes: dict, message: str) -> None:

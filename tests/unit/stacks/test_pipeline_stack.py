@@ -10,6 +10,7 @@ from aws_cdk.assertions import Template
 from infra.config import load_config
 from stacks.pipeline.approvals import CUSTOM_DATA_LIMIT, promotion_approval_message
 from stacks.pipeline.promotion import promotion_links
+from stacks.pipeline.release_buildspec import release_buildspec
 from stacks.stage import EnvironmentStage
 from tests.unit.stacks.conftest import chain_context, synth_app
 
@@ -183,13 +184,24 @@ def test_build_projects_are_encrypted_cached_and_configured(
         logical_id(template, "AWS::CodeBuild::Project", purpose)
     ]["Properties"]
     assert props["Name"] == f"my-mlops-{env}-{purpose.lower()}"
-    assert props["Source"]["BuildSpec"] == ("buildspec-dev.yml" if purpose == "Train" else "buildspec-deploy.yml")
+    if env == "prod":  # prod's Deploy carries its own buildspec: no repository decides what it runs
+        assert json.loads(props["Source"]["BuildSpec"]) == release_buildspec()
+    else:
+        assert props["Source"]["BuildSpec"] == ("buildspec-dev.yml" if purpose == "Train" else "buildspec-deploy.yml")
     assert props["EncryptionKey"]["Fn::ImportValue"].startswith(f"my-mlops-{env}-storage:ExportsOutputFnGetAttKey")
     assert props["Cache"]["Type"] == "S3"
     assert props["Cache"]["Location"]["Fn::Join"][1][-1] == "pipelines/build-cache"
     assert props["Environment"]["PrivilegedMode"] is False
-    variables = {var["Name"]: var["Value"] for var in props["Environment"]["EnvironmentVariables"]}
-    assert variables == {"PROJECT": "my-mlops", "ENV": env, "USE_SM_PIPELINE": "false", "USE_FEATURE_STORE": "false"}
+    variables = {var["Name"]: (var["Type"], var["Value"]) for var in props["Environment"]["EnvironmentVariables"]}
+    common = {"PROJECT": "my-mlops", "ENV": env, "USE_SM_PIPELINE": "false", "USE_FEATURE_STORE": "false"}
+    source = {
+        "SOURCE_ENV": ("PLAINTEXT", "dev"),
+        "SOURCE_ARTIFACTS_BUCKET": ("PARAMETER_STORE", "/my-mlops/dev/artifacts-bucket"),
+    }
+    assert variables == {
+        **{name: ("PLAINTEXT", value) for name, value in common.items()},
+        **(source if env == "prod" else {}),
+    }
 
 
 def test_flags_reach_the_build_as_true(solo_dev: Template) -> None:
@@ -253,25 +265,27 @@ def test_a_rejection_still_reaches_approval_sync(pipeline: dict[str, Template]) 
     assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": [function, "Arn"]}
 
 
-def test_prod_deploys_dev_tooling_with_release_json_as_secondary_source(pipeline: dict[str, Template]) -> None:
+def test_prod_deploys_from_its_own_repository_only(pipeline: dict[str, Template]) -> None:
+    """No branch of dev's repository reaches prod's Deploy: its only input is prod's repository (release.json)."""
     template = pipeline["prod"]
-    release, tooling = actions_by_stage(template)["Source"]
+    (release,) = actions_by_stage(template)["Source"]
     assert release["Configuration"]["RepositoryName"] == {
         "Fn::GetAtt": [logical_id(template, "AWS::CodeCommit::Repository", "Repository"), "Name"]
     }
     assert release["OutputArtifacts"] == [{"Name": "ReleaseManifest"}]
-    assert tooling["Configuration"] == {
-        "RepositoryName": "my-mlops-dev",
-        "BranchName": "main",
-        "PollForSourceChanges": False,
-    }
-    assert tooling["OutputArtifacts"] == [{"Name": "ToolingCode"}]
     deploy = only_action(template, "Deploy")
-    assert deploy["Configuration"]["PrimarySource"] == "ToolingCode"
-    assert deploy["InputArtifacts"] == [{"Name": "ToolingCode"}, {"Name": "ReleaseManifest"}]
-    assert "EnvironmentVariables" not in deploy["Configuration"]
+    assert deploy["InputArtifacts"] == [{"Name": "ReleaseManifest"}]
+    assert "PrimarySource" not in deploy["Configuration"] and "EnvironmentVariables" not in deploy["Configuration"]
     assert not template.find_resources("AWS::Lambda::Function"), "prod never trains, gates or promotes"
     assert not template.find_resources("AWS::CodeBuild::Project", {"Properties": {"Name": "my-mlops-prod-train"}})
+    assert "my-mlops-dev" not in json.dumps(template.find_resources("AWS::CodePipeline::Pipeline"))
+
+
+def test_the_prod_approval_shows_what_will_be_deployed(pipeline: dict[str, Template]) -> None:
+    """The promotion commit's message names package, metrics, dev commit and dev approver (Promote writes it)."""
+    approval = only_action(pipeline["prod"], "Approval")["Configuration"]["CustomData"]
+    assert "#{Source.CommitMessage}" in approval
+    assert "approval records" in approval
 
 
 def test_a_pipeline_that_promotes_nowhere_ends_with_deploy(solo_dev: Template) -> None:
@@ -348,10 +362,16 @@ def test_sm_pipeline_permissions_follow_the_flag(pipeline: dict[str, Template], 
 
 
 def test_ssm_reads_stop_at_the_environment_path(pipeline: dict[str, Template]) -> None:
+    """Prod's Deploy also reads its source's parameters: where dev's records and artifacts are."""
+    allowed = {
+        "dev": (":parameter/my-mlops/dev/*",),
+        "prod": (":parameter/my-mlops/prod/*", ":parameter/my-mlops/dev/*", ":parameter/my-mlops/dev/artifacts-bucket"),
+    }
     for env in ENVS:
         for statement in build_role_statements(pipeline[env]):
-            if "ssm:GetParameter" in as_list(statement["Action"]):
-                assert arn_text(statement["Resource"]).endswith(f":parameter/my-mlops/{env}/*")
+            if {"ssm:GetParameter", "ssm:GetParameters"} & set(as_list(statement["Action"])):
+                for resource in as_list(statement["Resource"]):
+                    assert arn_text(resource).endswith(allowed[env]), arn_text(resource)
 
 
 def test_only_promote_writes_and_only_to_the_prod_repository(pipeline: dict[str, Template]) -> None:
@@ -388,13 +408,28 @@ def test_approval_records_read_only_this_pipeline(pipeline: dict[str, Template])
 
 def test_only_approval_sync_can_change_a_package_approval(pipeline: dict[str, Template]) -> None:
     template = pipeline["dev"]
-    updaters = [
-        key
+    allowed = [
+        (key, statement)
         for key, policy in template.find_resources("AWS::IAM::Policy").items()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if "sagemaker:UpdateModelPackage" in as_list(statement["Action"])
+        if "sagemaker:UpdateModelPackage" in as_list(statement["Action"]) and statement.get("Effect") == "Allow"
     ]
-    assert updaters == [logical_id(template, "AWS::IAM::Policy", "ReleaseFunctionsApprovalSyncPermissions")]
+    assert [key for key, _ in allowed] == [
+        logical_id(template, "AWS::IAM::Policy", "ReleaseFunctionsApprovalSyncPermissions")
+    ]
+    assert allowed[0][1]["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": ["Approved", "Rejected"]}}
+
+
+def test_a_build_registers_only_pending_packages_and_never_approves(pipeline: dict[str, Template]) -> None:
+    """IAM's sagemaker:ModelApprovalStatus condition key: CreateModelPackage only as PendingManualApproval."""
+    statements = build_role_statements(pipeline["dev"])
+    creates = [s for s in statements if "sagemaker:CreateModelPackage" in as_list(s["Action"])]
+    assert [s["Condition"] for s in creates] == [
+        {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
+    ]
+    assert as_list(creates[0]["Action"]) == ["sagemaker:CreateModelPackage"]
+    denies = [s for s in statements if s.get("Effect") == "Deny"]
+    assert [as_list(s["Action"]) for s in denies] == [["sagemaker:UpdateModelPackage"]]
 
 
 # --- promotion links ------------------------------------------------------------------------------------------------

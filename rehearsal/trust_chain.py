@@ -1,0 +1,204 @@
+"""The rehearsal's second half: the good candidate is promoted and deployed to prod in prod's real source layout
+(its repository holds release.json and nothing else; its Deploy runs its own buildspec, which verifies and runs the
+tooling dev approved), then every attack on that path is played and must end in one refusal line, with nothing
+deployed and nothing lost.
+
+To add an attack, append an `Attack` to `ATTACKS`: a name and a function that plays it and returns its outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from unittest.mock import patch
+
+from rehearsal.pipeline_double import PROMOTER
+from rehearsal.scenario import LambdaContext, Outcome, Rehearsal, job_event
+from safedeploy.release_control.release_manifest import RELEASE_FILE
+from stacks.pipeline.release_buildspec import release_buildspec
+from stacks.pipeline_stack import APPROVAL_ACTION, APPROVAL_STAGE, PROMOTION_ACTION, PROMOTION_STAGE
+from tests.support.aws import REGION
+from tests.support.moto_sagemaker import queue_invocation_results
+
+
+@dataclass
+class AttackOutcome:
+    attack: str
+    refused: bool
+    line: str
+    exit_code: int | None = None
+
+    def __str__(self) -> str:
+        return self.line
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    play: Callable[[Rehearsal, Outcome], AttackOutcome]
+
+
+# --- the path: promotion in dev, approval and deploy in prod ----------------------------------------------------
+
+
+def promote(rehearsal: Rehearsal, release: Outcome) -> str:
+    """PromoteApproval (a person) and Promote: release.json committed to prod's repository."""
+    from lambdas.promote import handler
+
+    rehearsal.double.approve(
+        release.execution_id, PROMOTION_STAGE, PROMOTION_ACTION, "serving well in dev", by=PROMOTER
+    )
+    parameters = {
+        "model_package_arn": release.package_arn,
+        "source_commit": release.source_commit,
+        "pipeline_name": rehearsal.world.naming.pipeline,
+        "pipeline_execution_id": release.execution_id,
+        "approval_stage": APPROVAL_STAGE,
+        "approval_action": APPROVAL_ACTION,
+        "promotion_approval_stage": PROMOTION_STAGE,
+        "promotion_approval_action": PROMOTION_ACTION,
+    }
+    return rehearsal._lambda(handler, parameters, "promote")
+
+
+def prod_deploy(rehearsal: Rehearsal, label: str, source_dir: Any = None) -> tuple[int, str]:
+    """prod's Deploy: its own buildspec, on its repository (or on `source_dir`, to show what another layout gets)."""
+    queue_invocation_results(REGION, *(["0.73\n"] * 4))
+    return rehearsal._build(
+        release_buildspec(),
+        source_dir or rehearsal.prod_repository.directory,
+        env=rehearsal.prod.naming.env,
+        SOURCE_ENV=rehearsal.world.naming.env,
+        SOURCE_ARTIFACTS_BUCKET=rehearsal.world.artifacts_bucket,
+    )
+
+
+def release_to_prod(rehearsal: Rehearsal, release: Outcome) -> Outcome:
+    rehearsal._step(f"{release.name}: PromoteApproval + Promote (dev)", lambda: promote(rehearsal, release))
+    message = rehearsal.prod_repository.commits[-1]["message"]
+    rehearsal._step("prod: Approval (the release approver reads the promotion commit)", lambda: message)
+
+    def deploy() -> Outcome:
+        code, output = prod_deploy(rehearsal, release.name)
+        result = "live" if code == 0 else f"failed:\n{output[-2000:]}"
+        return Outcome(release.name, release.package_arn, code, result, environment="prod")
+
+    return rehearsal._step("prod: Deploy (the project's own buildspec, tooling verified)", deploy)
+
+
+# --- the attacks ----------------------------------------------------------------------------------------------
+
+
+def _refusal(code: int, output: str, attack: str) -> AttackOutcome:
+    lines = [line for line in output.splitlines() if "refused:" in line]
+    return AttackOutcome(attack, code == 3 and bool(lines), lines[-1] if lines else output[-500:], code)
+
+
+def _forge_package(rehearsal: Rehearsal, release: Outcome, group: str, status: str) -> str:
+    """A package with the live one's bytes and provenance, registered by someone other than a person's decision."""
+    sm = rehearsal.server.client("sagemaker")
+    described = sm.describe_model_package(ModelPackageName=release.package_arn)
+    if not sm.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]:
+        sm.create_model_package_group(ModelPackageGroupName=group)
+    return sm.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus=status,
+        InferenceSpecification=described["InferenceSpecification"],
+        ModelMetrics=described["ModelMetrics"],
+        CustomerMetadataProperties=described["CustomerMetadataProperties"],
+    )["ModelPackageArn"]
+
+
+def self_approved(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
+    """A build registers its own package as Approved (IAM's condition denies this in AWS; moto accepts it)."""
+    package = _forge_package(rehearsal, release, rehearsal.world.naming.model_package_group, "Approved")
+    code, output = rehearsal._build("buildspec-deploy.yml", MODEL_PACKAGE_ARN=package)
+    return _refusal(code, output, "self-approved package")
+
+
+def foreign_group(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
+    package = _forge_package(rehearsal, release, f"{rehearsal.world.naming.project}-attacker-models", "Approved")
+    code, output = rehearsal._build("buildspec-deploy.yml", MODEL_PACKAGE_ARN=package)
+    return _refusal(code, output, "foreign package group")
+
+
+def forged_approver(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
+    """A push to prod's repository that names someone else as the dev approver."""
+    forged_repository = rehearsal.source_dir.parent / "prod-repository-forged"
+    shutil.copytree(rehearsal.prod_repository.directory, forged_repository)
+    manifest = json.loads((forged_repository / RELEASE_FILE).read_text())
+    manifest["approved_by"] = "arn:aws:iam::123456789012:user/mallory"
+    (forged_repository / RELEASE_FILE).write_text(json.dumps(manifest))
+    code, output = prod_deploy(rehearsal, "forged", forged_repository)
+    return _refusal(code, output, "forged approver in release.json")
+
+
+def tampered_artifact(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
+    """The approved model.tar.gz in dev's bucket is replaced after approval (its first version stays)."""
+    sm, s3 = rehearsal.server.client("sagemaker"), rehearsal.server.client("s3")
+    url = sm.describe_model_package(ModelPackageName=release.package_arn)["InferenceSpecification"]["Containers"][0][
+        "ModelDataUrl"
+    ]
+    bucket, key = url.removeprefix("s3://").split("/", 1)
+    s3.put_object(Bucket=bucket, Key=key, Body=b"not the approved model")
+    code, output = rehearsal._build("buildspec-deploy.yml", MODEL_PACKAGE_ARN=release.package_arn)
+    return _refusal(code, output, "tampered artifact")
+
+
+def release_json_pushed_to_dev(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
+    """A release.json naming an unreviewed package, committed to dev's repository, as if it reached prod's Deploy.
+
+    Prod's pipeline has no source but prod's repository, so the file never reaches it; fed to prod's Deploy in
+    place of prod's repository (the old wiring), it is refused before any tooling runs.
+    """
+    unreviewed = _forge_package(rehearsal, release, rehearsal.world.naming.model_package_group, "Approved")
+    promoted = json.loads((rehearsal.prod_repository.directory / RELEASE_FILE).read_text())
+    (rehearsal.source_dir / RELEASE_FILE).write_text(json.dumps({**promoted, "model_package_arn": unreviewed}))
+    code, output = prod_deploy(rehearsal, "pushed-to-dev", rehearsal.source_dir)
+    (rehearsal.source_dir / RELEASE_FILE).unlink()
+    return _refusal(code, output, "release.json pushed to dev")
+
+
+def direct_approval_sync(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
+    """Someone with lambda:InvokeFunction names a never-reviewed package and the good release's approved execution."""
+    from lambdas.approval_sync import handler
+
+    never_reviewed = _forge_package(
+        rehearsal, release, rehearsal.world.naming.model_package_group, "PendingManualApproval"
+    )
+    parameters = {
+        "model_package_arn": never_reviewed,
+        "pipeline_name": rehearsal.world.naming.pipeline,
+        "pipeline_execution_id": release.execution_id,
+        "approval_stage": APPROVAL_STAGE,
+        "approval_action": APPROVAL_ACTION,
+    }
+    with patch.object(handler, "clients", rehearsal.clients):
+        handler.handler(job_event(parameters, "forged-sync"), LambdaContext())
+    succeeded, message = rehearsal.double.results["forged-sync"]
+    status = rehearsal.server.client("sagemaker").describe_model_package(ModelPackageName=never_reviewed)
+    refused = not succeeded and status["ModelApprovalStatus"] == "PendingManualApproval"
+    return AttackOutcome("direct ApprovalSync invocation", refused, f"ApprovalSync: {message}")
+
+
+ATTACKS: list[Attack] = [
+    Attack("self-approved package", self_approved),
+    Attack("foreign package group", foreign_group),
+    Attack("forged approver in release.json", forged_approver),
+    Attack("release.json pushed to dev", release_json_pushed_to_dev),
+    Attack("direct ApprovalSync invocation", direct_approval_sync),
+    # The forged canary-verdict event (events:PutEvents on the traffic shifter) is added here with the shifter's
+    # verification: Attack("forged verdict event", ...).
+    Attack("tampered artifact", tampered_artifact),  # last: it leaves dev's current model object replaced
+]
+
+
+def play_attacks(rehearsal: Rehearsal, release: Outcome) -> list[AttackOutcome]:
+    outcomes = []
+    for attack in ATTACKS:
+        outcome = rehearsal._step(f"attack: {attack.name}", lambda attack=attack: attack.play(rehearsal, release))
+        outcomes.append(outcome)
+    return outcomes

@@ -1,0 +1,91 @@
+"""What a model package says about its own bytes, read from the registry: the facts an approval binds.
+
+The Train step records the digests of the model artifact, the evaluation report and the deploy tooling on the
+package (CustomerMetadataProperties) when it registers it. ApprovalSync copies them into the approval record; every
+deploy compares the package, the record and the bytes themselves, so a change to any of them after the approval
+is caught before anything is deployed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from safedeploy import registry
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/([A-Za-z0-9-]{1,63})/(\d+)")
+
+
+def package_group_and_version(package_arn: str) -> tuple[str, int]:
+    match = _PACKAGE_ARN.fullmatch(package_arn)
+    if match is None:
+        raise ValueError(f"{package_arn!r} is not a versioned model package ARN")
+    return match.group(1), int(match.group(2))
+
+
+@dataclass(frozen=True)
+class PackageEvidence:
+    package_arn: str
+    group: str
+    source_commit: str
+    model_data_url: str
+    model_sha256: str
+    evaluation_uri: str
+    evaluation_sha256: str
+    tooling_uri: str
+    tooling_sha256: str
+
+    @classmethod
+    def describe(cls, sm: Any, package_arn: str) -> PackageEvidence:
+        """The package's recorded provenance; a package registered without it cannot be vouched for."""
+        group, _ = package_group_and_version(package_arn)
+        description = sm.describe_model_package(ModelPackageName=package_arn)
+        properties = description.get("CustomerMetadataProperties") or {}
+        missing = [
+            name for name in (registry.COMMIT_PROPERTY, *registry.PROVENANCE_PROPERTIES) if not properties.get(name)
+        ]
+        if missing:
+            raise ValueError(
+                f"model package {package_arn} records no {', '.join(missing)}: it was not registered by the "
+                "platform's Train step, so its bytes cannot be verified"
+            )
+        containers = (description.get("InferenceSpecification") or {}).get("Containers") or []
+        if len(containers) != 1 or not containers[0].get("ModelDataUrl"):
+            raise ValueError(f"model package {package_arn} must have exactly one container with a ModelDataUrl")
+        report = (description.get("ModelMetrics") or {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
+        if not report:
+            raise ValueError(f"model package {package_arn} has no evaluation report (ModelMetrics.ModelQuality)")
+        evidence = cls(
+            package_arn=package_arn,
+            group=description.get("ModelPackageGroupName") or group,
+            source_commit=properties[registry.COMMIT_PROPERTY],
+            model_data_url=containers[0]["ModelDataUrl"],
+            model_sha256=properties[registry.MODEL_SHA256_PROPERTY],
+            evaluation_uri=report,
+            evaluation_sha256=properties[registry.EVALUATION_SHA256_PROPERTY],
+            tooling_uri=properties[registry.TOOLING_URI_PROPERTY],
+            tooling_sha256=properties[registry.TOOLING_SHA256_PROPERTY],
+        )
+        for name in ("model_sha256", "evaluation_sha256", "tooling_sha256"):
+            if not _SHA256.fullmatch(getattr(evidence, name)):
+                raise ValueError(f"model package {package_arn} records a malformed {name}")
+        return evidence
+
+    @classmethod
+    def of_group(cls, sm: Any, package_arn: str, group: str) -> PackageEvidence:
+        """The evidence of a package of `group`; a package of any other group is an error naming both."""
+        evidence = cls.describe(sm, package_arn)
+        if evidence.group != group:
+            raise ValueError(
+                f"model package {package_arn} belongs to model package group {evidence.group}, not {group}"
+            )
+        return evidence
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    def differences(self, other: PackageEvidence) -> list[str]:
+        """Names of the fields on which two accounts of the same package disagree."""
+        return [name for name, value in self.to_dict().items() if other.to_dict()[name] != value]

@@ -1,0 +1,118 @@
+"""A training environment (dev) and the one it promotes to (prod) on a moto server, as their stacks leave them,
+and their Deploy builds run as CodeBuild runs them: dev's from its checkout, prod's from its own buildspec with only
+the production repository (release.json) as its source."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
+from safedeploy.parameters import Param, parameter_name
+from stacks.pipeline.release_buildspec import release_buildspec
+from tests.support.aws import REGION, MotoServer
+from tests.support.evidence import ensure_bucket
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "demo"
+FAST = {"wait_interval_seconds": 60, "termination_wait_seconds": 0, "max_execution_timeout_seconds": 1200}
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    bucket: str
+    key_arn: str
+
+    @property
+    def group(self) -> str:
+        return f"{PROJECT}-{self.name}-models"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{PROJECT}-{self.name}-endpoint"
+
+
+def provision(server: MotoServer, name: str) -> Environment:
+    s3, kms, ssm = server.client("s3"), server.client("kms"), server.client("ssm")
+    environment = Environment(
+        name, f"{PROJECT}-{name}-artifacts", kms.create_key(Description=f"{PROJECT}-{name}")["KeyMetadata"]["Arn"]
+    )
+    ensure_bucket(s3, environment.bucket)
+    s3.put_bucket_versioning(Bucket=environment.bucket, VersioningConfiguration={"Status": "Enabled"})
+    guardrails = GuardrailParameter(DeploymentSettings.from_mapping(FAST), [f"{PROJECT}-{name}-canary-verdict"])
+    values = {
+        Param.ENDPOINT_NAME: environment.endpoint,
+        Param.SAGEMAKER_EXECUTION_ROLE_ARN: f"arn:aws:iam::123456789012:role/{PROJECT}-{name}-sagemaker-execution",
+        Param.DEPLOYMENT_CONFIG: guardrails.to_json(),
+        Param.MODEL_PACKAGE_GROUP: environment.group,
+        Param.ARTIFACTS_BUCKET: environment.bucket,
+        Param.KMS_KEY_ARN: environment.key_arn,
+    }
+    for key, value in values.items():
+        ssm.put_parameter(Name=parameter_name(PROJECT, name, key), Value=value, Type="String", Overwrite=True)
+    return environment
+
+
+@dataclass(frozen=True)
+class Build:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def refusal(self) -> str:
+        """The one line a refused build ends with."""
+        lines = [line for line in self.stderr.splitlines() if "refused:" in line]
+        return lines[-1] if lines else ""
+
+
+def run_build(server: MotoServer, buildspec: dict[str, Any], source_dir: Path, **variables: str) -> Build:
+    """The build phase's commands, each in its own bash, stopping at the first failure (CodeBuild's semantics)."""
+    environment = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(source_dir),
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_REGION": REGION,
+        "SAFEDEPLOY_POLL_SECONDS": "0",
+        "CODEBUILD_SRC_DIR": str(source_dir),
+        **server.environment(),
+        **variables,
+    }
+    stdout, stderr = [], []
+    for command in buildspec["phases"]["build"]["commands"]:
+        done = subprocess.run(
+            ["bash", "-c", command], env=environment, cwd=source_dir, capture_output=True, text=True, timeout=300
+        )
+        stdout.append(done.stdout)
+        stderr.append(done.stderr)
+        if done.returncode != 0:
+            return Build(done.returncode, "".join(stdout), "".join(stderr))
+    return Build(0, "".join(stdout), "".join(stderr))
+
+
+def dev_deploy(server: MotoServer, checkout: Path, package_arn: str) -> Build:
+    """dev's Deploy: buildspec-deploy.yml of its checkout with the Train action's MODEL_PACKAGE_ARN."""
+    buildspec = yaml.safe_load((ROOT / "buildspec-deploy.yml").read_text())
+    return run_build(server, buildspec, checkout, PROJECT=PROJECT, ENV="dev", MODEL_PACKAGE_ARN=package_arn)
+
+
+def prod_deploy(server: MotoServer, release_repository: Path, source: Environment) -> Build:
+    """prod's Deploy: the project's own buildspec, its only source the production repository."""
+    return run_build(
+        server,
+        release_buildspec(),
+        release_repository,
+        PROJECT=PROJECT,
+        ENV="prod",
+        SOURCE_ENV=source.name,
+        SOURCE_ARTIFACTS_BUCKET=source.bucket,
+    )
