@@ -453,26 +453,6 @@ def test_links_follow_promotes_to(cdk_context: dict[str, Any]) -> None:
     )
 
 
-def _with(cdk_context: dict[str, Any], **promotes_to: str | None) -> Any:
-    context = copy.deepcopy(cdk_context)
-    for name, target in promotes_to.items():
-        base = context["environments"].get(name, context["environments"]["dev"])
-        context["environments"][name] = {**base, "promotes_to": target}
-    return load_config(context)
-
-
-def test_a_promotion_chain_is_refused_with_the_key_named(cdk_context: dict[str, Any]) -> None:
-    config = _with(cdk_context, dev="staging", staging="prod")
-    with pytest.raises(ValueError, match=r"environments\.staging\.promotes_to: 'prod': .* promoted to from 'dev'"):
-        promotion_links(config, config.environments["staging"])
-
-
-def test_two_sources_for_one_environment_are_refused(cdk_context: dict[str, Any]) -> None:
-    config = _with(cdk_context, qa="prod")
-    with pytest.raises(ValueError, match=r"environments\.prod: promoted to from several environments \(dev, qa\)"):
-        promotion_links(config, config.environments["prod"])
-
-
 @pytest.mark.parametrize("env", ENVS)
 def test_the_deploy_step_may_keep_endpoint_autoscaling_and_nothing_broader(
     pipeline: dict[str, Template], env: str

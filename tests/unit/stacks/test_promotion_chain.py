@@ -41,9 +41,17 @@ def test_three_environments_synthesize_as_one_chain(pipelines: dict[str, Templat
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
-def test_later_environments_deploy_with_the_origins_tooling(pipelines: dict[str, Template], env: str) -> None:
-    (_, tooling) = actions_by_stage(pipelines[env])["Source"]
-    assert (tooling["Name"], tooling["Configuration"]["RepositoryName"]) == ("Tooling", "my-mlops-dev")
+def test_later_environments_deploy_with_the_origins_approved_tooling(pipelines: dict[str, Template], env: str) -> None:
+    """No branch of dev's repository is a source: the Deploy runs the tooling bundle dev's records vouch for."""
+    (release,) = actions_by_stage(pipelines[env])["Source"]
+    assert (release["Name"], release["Configuration"]["RepositoryName"]) == ("Release", f"my-mlops-{env}")
+    (project,) = (
+        pipelines[env]
+        .find_resources("AWS::CodeBuild::Project", {"Properties": {"Name": f"my-mlops-{env}-deploy"}})
+        .values()
+    )
+    variables = {v["Name"]: v["Value"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
+    assert variables["SOURCE_ENV"] == "dev"
 
 
 def test_dev_promotes_to_staging_and_staging_forwards_to_prod(pipelines: dict[str, Template]) -> None:
