@@ -46,7 +46,7 @@ lint: setup
 bench: setup  ## every benchmark prints its figures; none of them is a test
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
-rehearse: setup  ## a full release on moto: a good candidate promoted, a bad one rolled back (see docs/rehearsal.md)
+rehearse: setup  ## dev and prod on moto: a good candidate promoted to prod, a bad one rolled back, every attack refused (docs/rehearsal.md)
 	$(BIN)/python -m rehearsal --output rehearsal-output
 
 destroy: setup  ## make destroy ENV=dev: endpoint, configs, models, autoscaling, then the stacks (docs/playbook.md)
