@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-LOG_VARIABLE = "STRICT_AWS_CONTRACTS_LOG"
 EXIT_STATUS = 86
 _CONTRACTS = Path(__file__).resolve().parents[1] / "aws_contracts.py"
 
@@ -26,11 +25,10 @@ def _exit_failed() -> None:
     os._exit(EXIT_STATUS)
 
 
-def _report(violations: list[Any]) -> None:
+def _report(violations: list[Any], log: str | None) -> None:
     where = " ".join(sys.argv) or sys.executable
     lines = [f"{violation} [in subprocess {os.getpid()}: {where}]" for violation in violations]
     print("\n".join(lines), file=sys.stderr, flush=True)
-    log = os.environ.get(LOG_VARIABLE)
     if log:
         with open(log, "a", encoding="utf-8") as stream:
             stream.write("".join(f"{line}\n" for line in lines))
@@ -43,7 +41,8 @@ def _install() -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    module.install(on_violation=_report)
+    log = os.environ.get(module.SUBPROCESS_LOG_VARIABLE)
+    module.install(on_violation=lambda violations: _report(violations, log))
 
 
 class _AfterBotocoreHandlers:
