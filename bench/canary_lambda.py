@@ -93,7 +93,9 @@ def warm_invocation_ms() -> tuple[float, float]:
         start = _day_of_traffic(deployment)
         find = analysis.find_comparison
         monkeypatch.setattr(
-            analysis, "find_comparison", lambda *args: dataclasses.replace(find(*args), started_at=start)
+            analysis,
+            "find_comparison",
+            lambda *args: dataclasses.replace(find(*args), started_at=start, traffic_since=start),
         )
         _replay_metric_data(monkeypatch, clients("cloudwatch"))
         now = start + timedelta(minutes=MINUTES, seconds=5)

@@ -30,6 +30,17 @@ def decision_keys(clients: AwsClients) -> list[str]:
     return [item["Key"] for item in listed.get("Contents", [])]
 
 
+def second_release(clients: AwsClients, **settings: Any) -> DeployTarget:
+    """Deploy two package versions with these settings, as the pipeline would; the second one is guarded."""
+    sm = clients("sagemaker")
+    provision_parameters(clients("ssm"), settings)
+    target = DeployTarget.load(clients("ssm"), PROJECT, ENV)
+    waiter = EndpointWaiter(sm, poll_seconds=0, progress=lambda _: None, sleep=lambda _: None)
+    for _ in range(2):
+        deploy_package(sm, register_package(sm), target, waiter)
+    return target
+
+
 def test_a_retry_of_the_same_version_is_a_new_deployment(
     blue_green: Callable[..., Deployment], clients: AwsClients
 ) -> None:
@@ -79,11 +90,7 @@ def test_an_update_no_deploy_guarded_is_not_analysed(
 
 def test_a_manual_rollback_is_not_analysed_as_a_canary(clients: AwsClients) -> None:
     sm = clients("sagemaker")
-    provision_parameters(clients("ssm"), {"strategy": "canary", "wait_interval_seconds": 60})
-    target = DeployTarget.load(clients("ssm"), PROJECT, ENV)
-    waiter = EndpointWaiter(sm, poll_seconds=0, progress=lambda _: None, sleep=lambda _: None)
-    deploy_package(sm, register_package(sm), target, waiter)
-    deploy_package(sm, register_package(sm), target, waiter)  # a guarded canary of v2, now live
+    target = second_release(clients, strategy="canary", wait_interval_seconds=60)  # a guarded canary of v2, live
     endpoint_updates(REGION).plan(ENDPOINT, "succeed", polls=10**9)
 
     rollback_endpoint(sm, ENDPOINT, reason="operator")  # plain UpdateEndpoint back to v1
@@ -98,11 +105,7 @@ def test_a_manual_rollback_is_not_analysed_as_a_canary(clients: AwsClients) -> N
 
 def test_the_ab_share_follows_the_current_weights(clients: AwsClients) -> None:
     sm = clients("sagemaker")
-    provision_parameters(clients("ssm"), {"strategy": "ab", "ab_weights": [5, 25, 100]})
-    target = DeployTarget.load(clients("ssm"), PROJECT, ENV)
-    waiter = EndpointWaiter(sm, poll_seconds=0, progress=lambda _: None, sleep=lambda _: None)
-    deploy_package(sm, register_package(sm), target, waiter)
-    deploy_package(sm, register_package(sm), target, waiter)
+    target = second_release(clients, strategy="ab", ab_weights=[5, 25, 100])
     settings = target.guardrails.settings
 
     def share() -> Any:
@@ -121,11 +124,7 @@ def test_the_ab_share_follows_the_current_weights(clients: AwsClients) -> None:
 
 def test_a_shadow_candidate_gets_a_copy_of_its_sampled_share(clients: AwsClients) -> None:
     sm = clients("sagemaker")
-    provision_parameters(clients("ssm"), {"strategy": "shadow", "shadow_sampling_percent": 25})
-    target = DeployTarget.load(clients("ssm"), PROJECT, ENV)
-    waiter = EndpointWaiter(sm, poll_seconds=0, progress=lambda _: None, sleep=lambda _: None)
-    deploy_package(sm, register_package(sm), target, waiter)
-    deploy_package(sm, register_package(sm), target, waiter)
+    target = second_release(clients, strategy="shadow", shadow_sampling_percent=25)
     found = find_comparison(sm, describe_endpoint(sm, ENDPOINT), target.guardrails.settings)  # type: ignore[arg-type]
     assert not isinstance(found, str), found
     assert found.kind is ComparisonKind.SHADOW and not found.share_can_grow
