@@ -25,7 +25,7 @@ ENDPOINT = "gateway-it-endpoint"
 SECRET = "integration-test-signing-key-for-prediction-ids"
 STUB_VARIANTS = ("v1", "v2")
 TABLE_PREFIX = "gateway-it"
-START_TIMEOUT = 30.0
+START_TIMEOUT = 90.0  # two workers importing boto3 on a loaded 2-core machine
 WAIT_TIMEOUT = 10.0
 
 
@@ -125,6 +125,9 @@ def gateway_environment(
         METRICS_FLUSH_SECONDS="0.05",
         FEEDBACK_MAX_AGE_SECONDS="3600",
         HEADER_READ_TIMEOUT_SECONDS="1.0",
+        # Far above what any test sends with one key; the rate-limit test runs its own gateway with a low limit.
+        RATE_LIMIT_PER_SECOND="10000",
+        RATE_LIMIT_BURST="10000",
         # The tables `gateway_access` creates; a gateway starts without them and fails only the calls that need them.
         API_KEYS_TABLE=f"{TABLE_PREFIX}-gateway-api-keys",
         FEEDBACK_TABLE=f"{TABLE_PREFIX}-gateway-feedback",
