@@ -24,11 +24,13 @@ from constructs import Construct
 
 from infra.nag import acknowledge
 from infra.naming import Naming
+from safedeploy.lambda_runtime import LAMBDA_PYTHON, LAMBDA_RUNTIME
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS = ROOT / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
-RUNTIME_PYTHON = "3.13"
+RUNTIME_PYTHON = LAMBDA_PYTHON
+assert RUNTIME.name == LAMBDA_RUNTIME, "the layer's runtime is named once, in safedeploy/lambda_runtime.py"
 RUNTIME_GLIBC = (2, 34)  # Amazon Linux 2023, the OS of Lambda's python3.12 and python3.13 runtimes
 LAYER_REQUIREMENTS = LAMBDAS / "requirements.txt"
 

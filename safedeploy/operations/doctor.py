@@ -6,7 +6,6 @@ None of them changes anything, so doctor is safe to run in prod at any time, inc
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from botocore.exceptions import ClientError
 from safedeploy.canary.metric_reader import SAGEMAKER_NAMESPACE
 from safedeploy.guardrails.deploy_target import read_parameter
 from safedeploy.guardrails.settings import GuardrailParameter
+from safedeploy.lambda_runtime import LAMBDA_RUNTIME
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.source_record import SourceRecord
 
@@ -25,8 +25,6 @@ DEFAULT_QUALIFIER = "hnb659fds"
 # The highest `requiresBootstrapStackVersion` in this app's synthesized manifests (asset publishing and lookups).
 MIN_BOOTSTRAP_VERSION = 8
 CANARY_FUNCTION = "canary-analysis"
-# Lambda's Python runtimes on Amazon Linux 2023 (glibc 2.34), the base the layer's wheels are built for.
-MIN_RUNTIME_PYTHON = (3, 12)
 LAMBDA_WINDOW = timedelta(minutes=15)
 # ListMetrics returns metrics that received data in the past two weeks.
 LIST_METRICS_WINDOW = timedelta(days=14)
@@ -103,11 +101,6 @@ def check_alarms(scope: DoctorScope) -> tuple[Status, str]:
     return Status.PASS, f"{len(names)} rollback alarms exist: {', '.join(names)}"
 
 
-def _python_version(runtime: str) -> tuple[int, ...] | None:
-    match = re.fullmatch(r"python(\d+)\.(\d+)", runtime)
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
 def _lambda_sum(scope: DoctorScope, function_name: str, metric_name: str) -> float:
     end = scope.now.astimezone(UTC).replace(second=0, microsecond=0)
     query = {
@@ -132,11 +125,10 @@ def check_canary_lambda(scope: DoctorScope) -> tuple[Status, str]:
     name = f"{scope.project}-{scope.env}-{CANARY_FUNCTION}"
     config = scope.client("lambda").get_function_configuration(FunctionName=name)
     runtime = str(config.get("Runtime", ""))
-    version = _python_version(runtime)
-    if version is None or version < MIN_RUNTIME_PYTHON:
+    if runtime != LAMBDA_RUNTIME:
         return Status.FAIL, (
-            f"{name} runs on {runtime or 'no managed runtime'}: the layer is built for Python "
-            f"{'.'.join(map(str, MIN_RUNTIME_PYTHON))}+ on Amazon Linux 2023; redeploy the guardrails stack"
+            f"{name} runs on {runtime or 'no managed runtime'}: the layer is built for {LAMBDA_RUNTIME} only "
+            "(cp313 wheels, glibc 2.34 of Amazon Linux 2023); redeploy the guardrails stack"
         )
     if config.get("State", "Active") != "Active" or config.get("LastUpdateStatus", "Successful") == "Failed":
         return Status.FAIL, f"{name} is {config.get('State')} (last update {config.get('LastUpdateStatus')})"

@@ -69,7 +69,7 @@ FLEET_METRICS = ("Invocations", "Invocation5XXErrors", "ModelLatency")
 def healthy(
     account: Account,
     *,
-    runtime: str = "python3.12",
+    runtime: str = "python3.13",
     errors: float = 0.0,
     fleet_metrics: tuple[str, ...] = FLEET_METRICS,
     lambda_denied: bool = False,
@@ -145,7 +145,7 @@ def test_a_healthy_environment_passes_every_check(account: Account, capsys: pyte
     assert all(line.startswith("PASS ") for line in shown.values()), output
     assert shown["bootstrap"] == "PASS bootstrap: CDK bootstrap version 27 (/cdk-bootstrap/hnb659fds/version)"
     assert shown["canary-lambda"] == (
-        f"PASS canary-lambda: {FUNCTION} on python3.12: 14 invocations, no errors in the last 15 minutes"
+        f"PASS canary-lambda: {FUNCTION} on python3.13: 14 invocations, no errors in the last 15 minutes"
     )
     assert f"EndpointConfigName={ENDPOINT}-v2" in shown["fleet-metrics"]
     assert shown["source"] == f"PASS source: CodeCommit {PROJECT}-{ENV}@main at {COMMIT[:12]}"
@@ -170,7 +170,7 @@ def test_lambda_errors_fail_the_canary_check(account: Account, capsys: pytest.Ca
     healthy(account, errors=3.0)
     assert main(SCOPE) == 7
     assert lines(capsys.readouterr().out)["canary-lambda"] == (
-        f"FAIL canary-lambda: {FUNCTION} (python3.12): 3 errors in 14 invocations in the last 15 minutes; "
+        f"FAIL canary-lambda: {FUNCTION} (python3.13): 3 errors in 14 invocations in the last 15 minutes; "
         f"read /aws/lambda/{FUNCTION}"
     )
 
