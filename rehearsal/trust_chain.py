@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from unittest.mock import patch
 
+from rehearsal.attacks.verdict import AttackSucceeded, play_forged_verdict
 from rehearsal.pipeline_double import PROMOTER
 from rehearsal.scenario import LambdaContext, Outcome, Rehearsal, job_event
 from safedeploy.release_control.release_manifest import RELEASE_FILE
@@ -184,14 +185,23 @@ def direct_approval_sync(rehearsal: Rehearsal, release: Outcome) -> AttackOutcom
     return AttackOutcome("direct ApprovalSync invocation", refused, f"ApprovalSync: {message}")
 
 
+def forged_verdict(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
+    """Someone with events:PutEvents announces a PROMOTE that no analysis decided; the shifter checks the record."""
+    naming = rehearsal.world.naming
+    try:
+        line = play_forged_verdict(rehearsal.clients, naming.project, naming.env, decision="PROMOTE")
+    except AttackSucceeded as succeeded:
+        return AttackOutcome("forged verdict event", False, str(succeeded))
+    return AttackOutcome("forged verdict event", True, f"traffic shifter: {line}")
+
+
 ATTACKS: list[Attack] = [
     Attack("self-approved package", self_approved),
     Attack("foreign package group", foreign_group),
     Attack("forged approver in release.json", forged_approver),
     Attack("release.json pushed to dev", release_json_pushed_to_dev),
     Attack("direct ApprovalSync invocation", direct_approval_sync),
-    # The forged canary-verdict event (events:PutEvents on the traffic shifter) is added here with the shifter's
-    # verification: Attack("forged verdict event", ...).
+    Attack("forged verdict event", forged_verdict),
     Attack("tampered artifact", tampered_artifact),  # last: it leaves dev's current model object replaced
 ]
 
