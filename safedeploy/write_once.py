@@ -14,19 +14,25 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-MODELS, EVALUATION, DECISIONS, APPROVALS, ROLLBACKS, TRAFFIC_ACTIONS = (
+MODELS, EVALUATION, TOOLING, DECISIONS, APPROVALS, ROLLBACKS, TRAFFIC_ACTIONS = (
     "models",
     "evaluation",
+    "tooling",
     "decisions",
     "approvals",
     "rollbacks",
     "traffic-actions",
 )
-# Model artifacts and evaluation reports (Train), canary decision records (analysis), approval records
-# (ApprovalSync), rollback records (operators), and the traffic shifter's receipts of verdicts it acted on.
-IMMUTABLE_PREFIXES = (MODELS, EVALUATION, DECISIONS, APPROVALS, ROLLBACKS, TRAFFIC_ACTIONS)
-# Record prefixes whose every object must come from one role: `<project>-<env>-<function>` (RuntimeFunction).
-RECORD_WRITERS = {DECISIONS: "canary-analysis", APPROVALS: "approval-sync", TRAFFIC_ACTIONS: "traffic-shifter"}
+# Model artifacts, evaluation reports and deploy-tooling bundles (Train; a promoted-to environment's verified copies),
+# canary decision records (analysis), approval records (ApprovalSync: the model decision; Promote: the promotion
+# decision), rollback records (operators), and the traffic shifter's receipts of verdicts it acted on.
+IMMUTABLE_PREFIXES = (MODELS, EVALUATION, TOOLING, DECISIONS, APPROVALS, ROLLBACKS, TRAFFIC_ACTIONS)
+# Record prefixes whose every object must come from their roles: `<project>-<env>-<function>` (RuntimeFunction).
+RECORD_WRITERS: dict[str, tuple[str, ...]] = {
+    DECISIONS: ("canary-analysis",),
+    APPROVALS: ("approval-sync", "promote"),
+    TRAFFIC_ACTIONS: ("traffic-shifter",),
+}
 # Above this size one PutObject is not allowed (5 GiB); a multipart upload completes with the same condition.
 SINGLE_PUT_LIMIT = 5 * 1024**3
 PART_SIZE = 256 * 1024**2

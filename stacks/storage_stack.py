@@ -159,14 +159,14 @@ class StorageStack(Stack):
             ),
             *(
                 iam.PolicyStatement(
-                    sid=f"Deny{prefix.title().replace('-', '')}FromOthersThan{writer.title().replace('-', '')}",
+                    sid=f"Deny{prefix.title().replace('-', '')}FromOtherRoles",
                     effect=iam.Effect.DENY,
                     principals=[iam.AnyPrincipal()],
                     actions=["s3:PutObject"],
                     resources=[bucket.arn_for_objects(f"{prefix}/*")],
-                    conditions={"ArnNotEquals": {"aws:PrincipalArn": self.writer_role_arn(writer)}},
+                    conditions={"ArnNotEquals": {"aws:PrincipalArn": [self.writer_role_arn(w) for w in writers]}},
                 )
-                for prefix, writer in RECORD_WRITERS.items()
+                for prefix, writers in RECORD_WRITERS.items()
             ),
         ]
         if locked:

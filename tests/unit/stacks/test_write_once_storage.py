@@ -70,11 +70,16 @@ def test_no_principal_deletes_or_replaces_write_once_objects(storage: dict[str, 
 def test_each_record_prefix_admits_its_owner_role_alone(storage: dict[str, Template], env: str) -> None:
     denies = [s for s in artifacts_policy(storage[env]).values() if "ArnNotEquals" in s.get("Condition", {})]
     owners = {
-        next(iter(object_prefixes(s))): s["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]["Fn::Join"][1][-1]
+        next(iter(object_prefixes(s))): [
+            arn["Fn::Join"][1][-1] for arn in s["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+        ]
         for s in denies
         if s["Action"] == "s3:PutObject"
     }
-    assert owners == {f"/{prefix}/*": f":role/my-mlops-{env}-{writer}" for prefix, writer in RECORD_WRITERS.items()}
+    assert owners == {
+        f"/{prefix}/*": [f":role/my-mlops-{env}-{writer}" for writer in writers]
+        for prefix, writers in RECORD_WRITERS.items()
+    }
 
 
 def test_prod_locks_its_artifacts_and_nobody_bypasses_the_lock(storage: dict[str, Template]) -> None:
