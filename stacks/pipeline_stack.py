@@ -162,13 +162,14 @@ class PipelineStack(Stack):
     def _outputs(self) -> None:
         """What a new user needs after `cdk deploy`: where to push, who approves, where the pipeline is."""
         what = "model code" if self.links.trains else "release.json (written by Promote)"
-        CfnOutput(
-            self,
-            "RepositoryCloneUrl",
-            value=self.repository.repository_clone_url_grc,
-            description=f"git clone URL of the {what} repository (git-remote-codecommit; HTTPS: RepositoryHttpUrl)",
-        )
-        CfnOutput(self, "RepositoryHttpUrl", value=self.repository.repository_clone_url_http)
+        if self.repository is not None:  # a CodeConnections source lives on its provider, cloned from there
+            CfnOutput(
+                self,
+                "RepositoryCloneUrl",
+                value=self.repository.repository_clone_url_grc,
+                description=f"git clone URL of the {what} repository (git-remote-codecommit; HTTPS: RepositoryHttpUrl)",
+            )
+            CfnOutput(self, "RepositoryHttpUrl", value=self.repository.repository_clone_url_http)
         CfnOutput(
             self,
             "ApprovalTopicArn",

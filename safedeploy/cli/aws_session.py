@@ -69,6 +69,8 @@ def session(args: argparse.Namespace) -> boto3.session.Session:
 
 def refuse_foreign_responses(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
     """AWS APIs answer JSON or XML; a page of HTML would otherwise reach the user as six lines, or a KeyError."""
-    content_type = str((response_dict.get("headers") or {}).get("content-type", "")).lower()
-    if "html" in content_type:
+    body = response_dict.get("body") or b""
+    start = (body[:256] if isinstance(body, bytes) else b"").lstrip().lower()
+    # The page itself, not only its content type: an empty HEAD 404 may carry text/html and still be AWS's answer.
+    if start.startswith((b"<!doctype html", b"<html")):
         raise ForeignResponse(operation=operation_model.name, status=response_dict.get("status_code"))

@@ -17,11 +17,11 @@ from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParamete
 from safedeploy.parameters import Param, parameter_name
 from stacks.pipeline.release_buildspec import release_buildspec
 from tests.support.aws import REGION, MotoServer
+from tests.support.deploy_world import FAST
 from tests.support.evidence import ensure_bucket
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "demo"
-FAST = {"wait_interval_seconds": 60, "termination_wait_seconds": 0, "max_execution_timeout_seconds": 1200}
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ def provision(server: MotoServer, name: str) -> Environment:
     )
     ensure_bucket(s3, environment.bucket)
     s3.put_bucket_versioning(Bucket=environment.bucket, VersioningConfiguration={"Status": "Enabled"})
-    guardrails = GuardrailParameter(DeploymentSettings.from_mapping(FAST), [f"{PROJECT}-{name}-canary-verdict"])
+    settings = DeploymentSettings.from_mapping({**FAST, "canary": {"require_power": False}})
+    guardrails = GuardrailParameter(settings, [f"{PROJECT}-{name}-canary-verdict"])
     values = {
         Param.ENDPOINT_NAME: environment.endpoint,
         Param.SAGEMAKER_EXECUTION_ROLE_ARN: f"arn:aws:iam::123456789012:role/{PROJECT}-{name}-sagemaker-execution",

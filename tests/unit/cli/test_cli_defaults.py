@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from safedeploy.cli import build_parser, main
+from safedeploy.cli.exit_codes import ExitCode
 from tests.support.aws import FAKE_CREDENTIALS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -96,7 +97,8 @@ def test_an_html_answer_is_one_line(html_endpoint: str, command: str, capsys: py
         if command == "deploy"
         else []
     )
-    assert main([command, "--project", "demo", "--env", "dev", "--region", "ap-northeast-2", *extra]) == 4
+    arguments = [command, "--project", "demo", "--env", "dev", "--region", "ap-northeast-2", *extra]
+    assert main(arguments) == ExitCode.AWS_ERROR
     (line,) = capsys.readouterr().err.splitlines()
     assert f"safedeploy {command}: AWS error: unreadable AWS response: " in line
     assert "AWS_ENDPOINT_URL" in line and "<html>" not in line

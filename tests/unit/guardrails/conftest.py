@@ -9,7 +9,7 @@ from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
 from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.support.deploy_world import ENV, PROJECT, provision_parameters, register_package
+from tests.support.deploy_world import ENV, PROJECT, provision_parameters, register_approved
 from tests.support.moto_sagemaker import EndpointUpdates, endpoint_updates
 
 
@@ -62,9 +62,9 @@ def target_for(ssm: Any) -> Any:
 
 @pytest.fixture
 def two_releases(sm: Any, target_for: Any, waiter: EndpointWaiter) -> list[str]:
-    """Two packages deployed one after the other: the second serves, the first is the way back."""
+    """Two packages a person approved, deployed one after the other: the second serves, the first is the way back."""
     target = target_for()
-    packages = [register_package(sm), register_package(sm)]
+    packages = [register_approved(sm), register_approved(sm)]
     for package in packages:
         deploy_package(sm, package, target, waiter)
     return packages

@@ -33,6 +33,7 @@ def test_instances_nat_and_fargate_follow_the_configuration() -> None:
     )
     bigger = copy.deepcopy(dev)
     bigger["endpoint"]["instance_count"] = 4
+    bigger["endpoint"]["canary_size_instances"] = 2  # the same half of the traffic, so the planned bake still fits
     bigger["serving"]["nat_gateways"] = 2
     more = estimate("dev", bigger, TABLE)
     assert line(more, "SageMaker endpoint") == pytest.approx(2 * line(result, "SageMaker endpoint"))

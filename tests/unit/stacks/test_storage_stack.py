@@ -179,5 +179,5 @@ def test_prod_serves_its_own_copies_and_reads_nothing_of_dev(storage: dict[str, 
 def test_promotion_across_accounts_is_refused(cdk_context: dict[str, Any], tmp_path: Path) -> None:
     context = copy.deepcopy(cdk_context)
     context["environments"]["prod"]["account"] = "444455556666"
-    with pytest.raises(ConfigError, match=r"^environments\.prod: in another account or region than 'dev'"):
+    with pytest.raises(ConfigError, match=r"^environments\.dev\.promotes_to: 'prod' is in another account or region"):
         synth_app(context, tmp_path)
