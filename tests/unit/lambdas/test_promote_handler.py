@@ -155,6 +155,9 @@ def deployed_release(package: str) -> bytes:
         promoted_by="arn:aws:sts::123456789012:assumed-role/ReleaseManager/carol",
         pipeline_execution_id="dev-execution",
         promoted_at="2026-01-01T10:00:00+00:00",
+        model_sha256="a" * 64,
+        evaluation_sha256="b" * 64,
+        tooling_sha256="c" * 64,
     )
     return manifest.to_json().encode()
 
@@ -242,7 +245,8 @@ def test_dev_refuses_to_promote_a_package_rolled_back_meanwhile(
 ) -> None:
     """Rolled back in dev while PromoteApproval waited: the Promote action stops."""
     registry = MotoRegistry()
-    package = registry.register(sagemaker, "Approved", METRICS)
+    package = evidenced(sagemaker, registry)
+    approve(sagemaker, SESSION.client("s3"), BUCKET, package, execution_id=EXECUTION_ID)
     rolled_back.mark(sagemaker, package, at="2026-01-01T11:00:00+00:00", endpoint_name="demo-dev-endpoint", reason="x")
     codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
     expect_failure(codepipeline)
