@@ -5,8 +5,8 @@ The item's key is the id's signature (unique per id, 43 characters, and only the
 counted. Each write carries a random token: when the SDK retries a PutItem whose answer was lost (a timeout after
 DynamoDB had written), the retry fails the condition on our own item, and the token returned with the failure
 (`ReturnValuesOnConditionCheckFailure`) tells it apart from a real replay, so that the feedback still counts.
-Items expire (DynamoDB TTL) when the id does: after that the id itself is refused as expired, so the
-record is no longer needed to refuse a replay.
+Items expire (DynamoDB TTL) when the id does: after that the id itself is refused as expired, so the record is no
+longer needed to refuse a replay.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def test_bad_input_is_a_4xx_that_names_the_problem(
 def test_an_oversized_chunked_body_is_refused_while_it_streams(gateway: Gateway, stub: StubBehaviour) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"instances": ['
-        for _ in range(200):
+        for _ in range(400):  # about 10.8 KB, above the test gateway's MAX_BODY_BYTES (8192)
             yield b"[0.5, 1, 0, 1, 0, 0, 1, 1],"
 
     with gateway.client() as client:
