@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from safedeploy.guardrails import resource_tags
+from safedeploy.guardrails import autoscaling, resource_tags
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot
 from safedeploy.guardrails.experiment import Experiment, ExperimentKind
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
@@ -109,7 +109,7 @@ def find_comparison(sm: Any, snapshot: EndpointSnapshot, settings: DeploymentSet
             return "all-at-once deployment: no concurrent baseline to compare (the 5xx and latency alarms guard it)"
         if not settings.strategy.is_guarded_update:
             return f"endpoint {snapshot.name} is switching configs ({settings.strategy.value} start or end)"
-        share = settings.traffic_share().first
+        share = autoscaling.at_live_size(settings, snapshot.variants, PRODUCTION_VARIANT).traffic_share().first
         pending = next((v for v in snapshot.pending_variants if v.name == PRODUCTION_VARIANT), None)
         return Comparison(
             endpoint_name=snapshot.name,

@@ -115,10 +115,8 @@ def _deploy(
     _require_no_experiment(sm, live, names)
     with scaling_kept:
         config_name, action = _start(sm, live, names, package, target, waiter)
-        share = settings.traffic_share().describe()
+        share = autoscaling.at_live_size(settings, live.variants, PRODUCTION_VARIANT).traffic_share().describe()
         waiter.progress(f"deploying {config_name} to {live.name}: {share}")
-        if fleet := _fleet(live):
-            waiter.progress(f"autoscaling keeps the fleet{fleet}: each step is whole instances of it")
         settled = waiter.until_settled(live.name)
         if _rolled_back_by_sagemaker(settled, live.config_name):
             rolled_back.mark(
@@ -200,12 +198,6 @@ def _start(
     request |= autoscaling.retained_capacity(settings.autoscaling)
     call_when_visible(sm.update_endpoint, progress=waiter.progress, sleep=waiter.sleep, **request)
     return names.release_config, DeployAction.UPDATED
-
-
-def _fleet(live: EndpointSnapshot) -> str:
-    """The live instance count, which sizes each step (a canary of 10 % is one of however many serve now)."""
-    count = autoscaling.live_instance_count(live.variants, PRODUCTION_VARIANT)
-    return f" on {count} live instance{'s' if count != 1 else ''}" if count else ""
 
 
 def _record_release(sm: Any, live: EndpointSnapshot, package_arn: str) -> None:

@@ -97,7 +97,7 @@ def test_every_strategy_suspends_scaling_during_the_update_and_keeps_the_scaled_
     assert [t["ResourceId"] for t in _targets(aas)] == [RESOURCE] and len(_policies(aas)) == 1
     if strategy not in ("shadow", "ab"):
         assert _instances(sm) == 5  # the peak's fleet, not the config's 2
-        assert any("on 5 live instances" in line for line in progress)
+        assert any(" of 5 instances per step" in line for line in progress)  # steps are whole live instances
 
 
 def test_scaling_is_restored_when_sagemaker_rolls_the_update_back(

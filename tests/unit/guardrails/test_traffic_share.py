@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from safedeploy.guardrails.autoscaling import at_live_size
+from safedeploy.guardrails.endpoint_status import VariantState
 from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.guardrails.traffic_share import (
     CAPACITY_PERCENT,
@@ -65,3 +67,20 @@ def test_settings_share_reads_the_environment() -> None:
     assert share.describe() == (
         "linear: 1 of 3 instances per step = 33.3 % of traffic in the first bake (asked 40 %; steps 33, 67, 100 %)"
     )
+
+
+def test_with_autoscaling_the_share_follows_the_live_fleet() -> None:
+    """Scaled out to 4 instances, a one-instance canary is a quarter of the traffic, not the configured half."""
+    planned = DeploymentSettings.from_mapping(
+        {
+            "instance_count": 2,
+            "canary_size_instances": 1,
+            "wait_interval_seconds": 600,
+            "canary": {"require_power": False},
+            "autoscaling": {"enabled": True, "min_instances": 2, "max_instances": 4},
+        }
+    )
+    scaled = [VariantState("AllTraffic", 1.0, 4)]
+    assert planned.traffic_share().first == 0.5
+    assert at_live_size(planned, scaled, "AllTraffic").traffic_share().first == 0.25
+    assert at_live_size(planned, [VariantState("AllTraffic", 1.0, None)], "AllTraffic") is planned
