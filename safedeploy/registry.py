@@ -38,10 +38,13 @@ def register_model_package(
     description: str,
     container_environment: Mapping[str, str] | None = None,
     instance_types: Sequence[str] = DEFAULT_INSTANCE_TYPES,
+    drift_baseline: Mapping[str, str] | None = None,
 ) -> str:
     """Create a PendingManualApproval version in `group` serving `text/csv`; returns its ARN.
 
-    Nothing registered here is deployable until a person approves it.
+    Nothing registered here is deployable until a person approves it. `drift_baseline` (a MetricsSource: ContentType,
+    S3Uri, ContentDigest) becomes DriftCheckBaselines.ModelDataQuality.Statistics, so each version carries the
+    reference its drift check compares production against.
     """
     _require_s3_uri("model_data_url", model_data_url)
     _require_s3_uri("report_s3_uri", report_s3_uri)
@@ -52,6 +55,10 @@ def register_model_package(
     container: dict[str, Any] = {"Image": image_uri, "ModelDataUrl": model_data_url}
     if container_environment:
         container["Environment"] = dict(container_environment)
+    optional: dict[str, Any] = {}
+    if drift_baseline is not None:
+        _require_s3_uri("drift_baseline", drift_baseline["S3Uri"])
+        optional["DriftCheckBaselines"] = {"ModelDataQuality": {"Statistics": dict(drift_baseline)}}
     response = sm.create_model_package(
         ModelPackageGroupName=group,
         ModelPackageDescription=description,
@@ -65,6 +72,7 @@ def register_model_package(
         },
         ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report_s3_uri}}},
         CustomerMetadataProperties={COMMIT_PROPERTY: commit_id, **_metric_properties(metrics)},
+        **optional,
     )
     return str(response["ModelPackageArn"])
 
@@ -101,6 +109,13 @@ def metrics_from_report(report: Mapping[str, Any], *, source: str = "report") ->
     if not metrics:
         raise ValueError(f"{source} holds no metric values")
     return metrics
+
+
+def drift_baseline_source(sm: Any, package_arn: str) -> dict[str, str] | None:
+    """The package's DriftCheckBaselines.ModelDataQuality.Statistics (S3Uri, ContentDigest), or None."""
+    description = sm.describe_model_package(ModelPackageName=package_arn)
+    source = description.get("DriftCheckBaselines", {}).get("ModelDataQuality", {}).get("Statistics")
+    return dict(source) if source else None
 
 
 def approval_status(sm: Any, package_arn: str) -> str:

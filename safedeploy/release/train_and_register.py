@@ -17,9 +17,10 @@ import boto3
 
 from ml import serving
 from ml.build import build_model
-from ml.data import read_csv
+from ml.data import FEATURES, read_csv
 from safedeploy import registry
 from safedeploy.release.artifacts import upload_run_file
+from safedeploy.release.drift_baseline import upload_drift_baseline
 from safedeploy.release.exports import exported_variables, write_exports
 from safedeploy.release.result import ReleaseResult
 from safedeploy.release.settings import ReleaseSettings
@@ -36,10 +37,12 @@ def train_in_build(
     progress: Callable[[str], None] = print,
 ) -> ReleaseResult:
     """Train here, upload the artifact and report, and register them with the serving container's image."""
-    build = build_model(read_csv(data.path), work_dir / "model", seed=settings.seed)
+    dataset = read_csv(data.path)
+    build = build_model(dataset, work_dir / "model", seed=settings.seed)
     progress("trained: " + ", ".join(f"{name}={value:.4f}" for name, value in build.metrics.items()))
     model_uri = upload_run_file(client("s3"), settings, build.artifact, prefix="models")
     report_uri = upload_run_file(client("s3"), settings, build.report, prefix="evaluation")
+    baseline = upload_drift_baseline(client("s3"), settings, dataset.features, FEATURES, build.scores, work_dir)
     package_arn = registry.register_model_package(
         client("sagemaker"),
         group=settings.model_package_group,
@@ -50,6 +53,7 @@ def train_in_build(
         commit_id=settings.commit_id,
         description=f"{settings.prefix} model from commit {settings.commit_id[:12]}, trained on {data.source}",
         container_environment=serving.ENVIRONMENT,
+        drift_baseline=baseline,
     )
     return ReleaseResult(package_arn, build.metrics)
 
