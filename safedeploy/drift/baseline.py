@@ -38,6 +38,7 @@ class FeatureReference:
     name: str
     kind: Kind
     proportions: tuple[float, ...]
+    rows: int
     edges: tuple[float, ...] = ()
     categories: tuple[str, ...] = ()
 
@@ -48,16 +49,21 @@ class FeatureReference:
     def counts(self, values: npt.ArrayLike) -> np.ndarray:
         """How many of `values` fall in each bin; missing or unparseable numbers are left out."""
         if self.kind == "numeric":
-            numbers = _finite(values)
-            index = np.searchsorted(np.asarray(self.edges, dtype=float), numbers, side="right")
+            index = np.searchsorted(np.asarray(self.edges, dtype=float), _finite(values), side="right")
         else:
             known = {category: position for position, category in enumerate(self.categories)}
-            keys = [category_key(value) for value in np.atleast_1d(np.asarray(values, dtype=object))]
-            index = np.array([known.get(key, len(self.categories)) for key in keys if key is not None], dtype=int)
+            distinct, inverse = np.unique(np.asarray(_keys(values), dtype=object), return_inverse=True)
+            positions = np.array([known.get(key, len(self.categories)) for key in distinct], dtype=int)
+            index = positions[inverse][distinct[inverse] != ""] if distinct.size else np.zeros(0, dtype=int)
         return np.bincount(index, minlength=self.bins).astype(np.int64)
 
     def to_dict(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"name": self.name, "kind": self.kind, "proportions": list(self.proportions)}
+        entry: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "proportions": list(self.proportions),
+            "rows": self.rows,
+        }
         if self.kind == "numeric":
             entry["edges"] = list(self.edges)
         else:
@@ -71,6 +77,7 @@ class FeatureReference:
                 name=str(entry["name"]),
                 kind=entry["kind"],
                 proportions=tuple(float(value) for value in entry["proportions"]),
+                rows=int(entry["rows"]),
                 edges=tuple(float(value) for value in entry.get("edges", ())),
                 categories=tuple(str(value) for value in entry.get("categories", ())),
             )
@@ -168,14 +175,15 @@ def reference(
         kind = "categorical" if distinct.size <= MAX_CATEGORIES else "numeric"
     if kind == "categorical":
         categories = tuple(category_key(value) or "" for value in distinct)
-        empty = FeatureReference(name, "categorical", (0.5,) * (len(categories) + 1), categories=categories)
+        empty = FeatureReference(name, "categorical", (0.5,) * (len(categories) + 1), 0, categories=categories)
     else:
         quantiles = np.quantile(numbers, np.linspace(0.0, 1.0, bins + 1)[1:-1])
         edges = tuple(float(edge) for edge in np.unique(quantiles) if edge > distinct[0])
-        empty = FeatureReference(name, "numeric", (0.5,) * (len(edges) + 1), edges=edges)
+        empty = FeatureReference(name, "numeric", (0.5,) * (len(edges) + 1), 0, edges=edges)
     counts = empty.counts(numbers)
     shares = (counts + _SMOOTHING) / (counts.sum() + _SMOOTHING * counts.size)
-    built = FeatureReference(name, kind, tuple(float(share) for share in shares), empty.edges, empty.categories)
+    proportions = tuple(float(share) for share in shares)
+    built = FeatureReference(name, kind, proportions, int(numbers.size), empty.edges, empty.categories)
     built.validate()
     return built
 
@@ -197,9 +205,22 @@ def category_key(value: object) -> str | None:
 
 
 def _finite(values: npt.ArrayLike) -> np.ndarray:
-    numbers = np.atleast_1d(np.asarray(values, dtype=object))
-    parsed = np.array([_number(value) for value in numbers], dtype=float)
+    try:
+        parsed = np.atleast_1d(np.asarray(values, dtype=float))
+    except (TypeError, ValueError):  # text from a request body: parse one by one
+        parsed = np.array([_number(value) for value in np.atleast_1d(np.asarray(values, dtype=object))], dtype=float)
     return parsed[np.isfinite(parsed)]
+
+
+def _keys(values: npt.ArrayLike) -> list[str]:
+    """Category keys, "" for a missing value; numbers are keyed once per distinct value."""
+    try:
+        numbers = np.atleast_1d(np.asarray(values, dtype=float))
+    except (TypeError, ValueError):
+        return [category_key(value) or "" for value in np.atleast_1d(np.asarray(values, dtype=object))]
+    distinct, inverse = np.unique(numbers, return_inverse=True)
+    keys = np.array([category_key(value) or "" for value in distinct], dtype=object)
+    return list(keys[inverse])
 
 
 def _number(value: object) -> float:

@@ -39,7 +39,7 @@ def test_production_values_fall_in_the_training_bins_whatever_their_spelling() -
 
     assert age.counts(["17", 30.0, "80", "", None, "n/a"]).sum() == 3
     assert age.counts([17])[0] == 1 and age.counts([200])[-1] == 1
-    assert flag.counts(["1", 1.0, "1.0", "0", "7"]).tolist() == [1, 3, 1]
+    assert flag.counts(["1", 1.0, "1.0", "0", "7", "", None]).tolist() == [1, 3, 1]
 
 
 def test_the_json_round_trips_and_its_digest_names_it() -> None:
