@@ -10,9 +10,11 @@ from aws_cdk import Stack
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.config import EnvironmentConfig
 from infra.naming import Naming
 from stacks.guardrails_stack import GuardrailsStack
 from stacks.monitoring.dashboard import build_dashboard
+from stacks.monitoring.drift import DriftJob, drift_widgets
 from stacks.monitoring.notifications import (
     APPROVAL_WAITING,
     PIPELINE_FAILED,
@@ -30,6 +32,7 @@ class MonitoringStack(Stack):
         construct_id: str,
         *,
         naming: Naming,
+        env_config: EnvironmentConfig,
         storage: StorageStack,
         serving: ServingStack,
         guardrails: GuardrailsStack,
@@ -60,3 +63,5 @@ class MonitoringStack(Stack):
             target_group=serving.target_group,
             service=serving.service,
         )
+        self.drift = DriftJob(self, "Drift", naming=naming, env_config=env_config, storage=storage)
+        self.dashboard.add_widgets(*drift_widgets(naming, self.drift))

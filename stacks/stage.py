@@ -64,6 +64,7 @@ class EnvironmentStage(Stage):
             "monitoring",
             stack_name=naming.resource("monitoring"),
             naming=naming,
+            env_config=env_config,
             storage=self.storage,
             serving=self.serving,
             guardrails=self.guardrails,
