@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from safedeploy.cli.aws_errors import one_line
 
-COMMAND_MODULES: tuple[str, ...] = ("deploy_commands", "ops_commands", "stats_commands")
+COMMAND_MODULES: tuple[str, ...] = ("deploy_commands", "ops_commands", "stats_commands", "drift_commands")
 EXIT_AWS_ERROR = 4
 
 

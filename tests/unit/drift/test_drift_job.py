@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from safedeploy import registry
+from safedeploy.cli import main
 from safedeploy.drift import store
 from safedeploy.drift.baseline import compute_baseline, sha256_digest
 from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.job import run_drift_job
 from safedeploy.guardrails import resource_tags
+from safedeploy.parameters import Param, parameter_name
 from tests.support.aws import REGION, SESSION, in_process_aws
 
 ENDPOINT, GROUP, BUCKET = "demo-dev-endpoint", "demo-dev-models", "demo-dev-artifacts"
@@ -121,3 +123,21 @@ def test_a_baseline_whose_bytes_do_not_match_the_package_digest_is_refused(world
 def test_no_endpoint_means_nothing_to_check(world: dict[str, Any]) -> None:
     world["sm"].delete_endpoint(EndpointName=ENDPOINT)
     assert _run(world, NOW).status == "no endpoint or baseline"
+
+
+def test_the_cli_prints_the_latest_check_per_column(world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    ssm = SESSION.client("ssm")
+    for name, value in ((Param.ARTIFACTS_BUCKET, BUCKET), (Param.ENDPOINT_NAME, ENDPOINT)):
+        ssm.put_parameter(Name=parameter_name("demo", "dev", name), Value=value, Type="String")
+    assert main(["drift", "--project", "demo", "--env", "dev", "--region", REGION]) == 0
+    assert "no drift check of demo-dev-endpoint yet" in capsys.readouterr().out
+
+    _write_histograms(world, datetime(2026, 12, 1, 9, tzinfo=UTC), 5.0, np.random.default_rng(3))
+    _run(world, NOW)
+    assert main(["drift", "--project", "demo", "--env", "dev", "--region", REGION]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert "DRIFT in age" in lines[0] and "look 1 of 720" in lines[0]
+    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    assert set(rows) == {"age", "flag", "prediction_score"}
+    assert rows["age"][-1] == "drift" and rows["age"][3] in ("moderate", "major") and rows["flag"][-1] == "stable"
