@@ -52,9 +52,9 @@ class FeatureReference:
             index = np.searchsorted(np.asarray(self.edges, dtype=float), _finite(values), side="right")
         else:
             known = {category: position for position, category in enumerate(self.categories)}
-            distinct, inverse = np.unique(np.asarray(_keys(values), dtype=object), return_inverse=True)
+            distinct, inverse = _distinct_keys(values)
             positions = np.array([known.get(key, len(self.categories)) for key in distinct], dtype=int)
-            index = positions[inverse][distinct[inverse] != ""] if distinct.size else np.zeros(0, dtype=int)
+            index = positions[inverse]
         return np.bincount(index, minlength=self.bins).astype(np.int64)
 
     def to_dict(self) -> dict[str, Any]:
@@ -212,15 +212,18 @@ def _finite(values: npt.ArrayLike) -> np.ndarray:
     return parsed[np.isfinite(parsed)]
 
 
-def _keys(values: npt.ArrayLike) -> list[str]:
-    """Category keys, "" for a missing value; numbers are keyed once per distinct value."""
+def _distinct_keys(values: npt.ArrayLike) -> tuple[list[str], np.ndarray]:
+    """The distinct category keys of the present values, and each present value's position among them."""
     try:
         numbers = np.atleast_1d(np.asarray(values, dtype=float))
     except (TypeError, ValueError):
-        return [category_key(value) or "" for value in np.atleast_1d(np.asarray(values, dtype=object))]
-    distinct, inverse = np.unique(numbers, return_inverse=True)
-    keys = np.array([category_key(value) or "" for value in distinct], dtype=object)
-    return list(keys[inverse])
+        keys = [
+            key for key in (category_key(value) for value in np.atleast_1d(np.asarray(values, dtype=object))) if key
+        ]
+        distinct_text, inverse = np.unique(np.array(keys, dtype=str), return_inverse=True)
+        return [str(key) for key in distinct_text], inverse.astype(int)
+    distinct, inverse = np.unique(numbers[np.isfinite(numbers)], return_inverse=True)
+    return [category_key(value) or "" for value in distinct], inverse.astype(int)
 
 
 def _number(value: object) -> float:
