@@ -131,6 +131,7 @@ class DriftConfig(_Section):
     alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
     period_days: int = Field(default=30, ge=1, le=366)
     sensitivity: float = Field(default=0.1, gt=0.0, le=10.0)
+    accuracy_margin: float = Field(default=0.02, ge=0.0, lt=0.5)
 
     @property
     def period_looks(self) -> int:

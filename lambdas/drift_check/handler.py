@@ -50,10 +50,13 @@ def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
         endpoint_name=os.environ["ENDPOINT_NAME"],
         now=now,
         policy=_policy(),
+        accuracy_margin=float(os.environ["DRIFT_ACCURACY_MARGIN"]),
     )
     if outcome.drifted:
         logger.warning("drift detected", extra={"columns": outcome.drifted, "record_uri": outcome.record_uri})
         metrics.add_metric(name="DriftDetected", unit=MetricUnit.Count, value=1)
+    if outcome.quality is not None and outcome.quality.degraded:
+        logger.warning("model quality degraded", extra={"quality": asdict(outcome.quality)})
     else:
         logger.info("drift check", extra=asdict(outcome))
     return asdict(outcome)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -21,10 +21,13 @@ from safedeploy import registry
 from safedeploy.canary.outputs import RECORD_PREFIX, write_record
 from safedeploy.drift.baseline import Baseline, sha256_digest
 from safedeploy.drift.check import DriftCheck, DriftState
+from safedeploy.drift.quality import QualityCheck, QualityState
 from safedeploy.guardrails import resource_tags
 
 DRIFT_NAMESPACE = "SafeDeploy/Drift"
 DRIFTED_METRIC = "DriftedColumns"
+DEGRADED_METRIC = "AccuracyDegraded"
+GATEWAY_NAMESPACE = "SafeDeploy/Gateway"
 HOUR_FORMAT = "%Y%m%dT%H"
 
 
@@ -144,3 +147,61 @@ def publish_check(cloudwatch: Any, endpoint_name: str, at: datetime, check: Drif
             data.append({"MetricName": name, "Dimensions": dimensions, "Timestamp": at, "Value": float(value)})
     for start in range(0, len(data), 1000):
         cloudwatch.put_metric_data(Namespace=DRIFT_NAMESPACE, MetricData=data[start : start + 1000])
+
+
+def hour_feedback(cloudwatch: Any, endpoint_name: str, hour: datetime) -> tuple[int, int]:
+    """FeedbackReceived and FeedbackCorrect the gateway counted for the endpoint in that hour, over its variants."""
+    totals = {"FeedbackReceived": 0.0, "FeedbackCorrect": 0.0}
+    for name in totals:
+        listed = cloudwatch.get_paginator("list_metrics").paginate(
+            Namespace=GATEWAY_NAMESPACE, MetricName=name, Dimensions=[{"Name": "EndpointName", "Value": endpoint_name}]
+        )
+        variants = {
+            tuple(sorted((d["Name"], d["Value"]) for d in metric["Dimensions"]))
+            for page in listed
+            for metric in page.get("Metrics", [])
+        }
+        for dimensions in variants:
+            points = cloudwatch.get_metric_statistics(
+                Namespace=GATEWAY_NAMESPACE,
+                MetricName=name,
+                Dimensions=[{"Name": key, "Value": value} for key, value in dimensions],
+                StartTime=hour,
+                EndTime=hour + timedelta(hours=1),
+                Period=3600,
+                Statistics=["Sum"],
+            )["Datapoints"]
+            totals[name] += sum(point["Sum"] for point in points)
+    return int(totals["FeedbackReceived"]), int(totals["FeedbackCorrect"])
+
+
+def _quality_key(endpoint_name: str) -> str:
+    return f"drift/{endpoint_name}/quality.json"
+
+
+def read_quality_state(s3: Any, bucket: str, endpoint_name: str, package_arn: str) -> QualityState:
+    """The live package's cumulative feedback; a new package starts from nothing."""
+    try:
+        document = json.loads(s3.get_object(Bucket=bucket, Key=_quality_key(endpoint_name))["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return QualityState()
+    if document.get("package_arn") != package_arn:
+        return QualityState()
+    return QualityState(int(document["received"]), int(document["correct"]), float(document["p_value"]))
+
+
+def write_quality_state(s3: Any, bucket: str, endpoint_name: str, package_arn: str, state: QualityState) -> None:
+    body = json.dumps({"package_arn": package_arn, **asdict(state)}, sort_keys=True).encode()
+    s3.put_object(Bucket=bucket, Key=_quality_key(endpoint_name), Body=body, ContentType="application/json")
+
+
+def publish_quality(cloudwatch: Any, endpoint_name: str, at: datetime, check: QualityCheck) -> None:
+    """AccuracyDegraded (the model-quality alarm's metric), the accuracy so far and its always-valid p-value."""
+    endpoint = [{"Name": "EndpointName", "Value": endpoint_name}]
+    values = {DEGRADED_METRIC: float(check.degraded), "AccuracyDegradationPValue": check.p_value}
+    if check.accuracy is not None:
+        values["LiveAccuracy"] = check.accuracy
+    data = [
+        {"MetricName": name, "Dimensions": endpoint, "Timestamp": at, "Value": value} for name, value in values.items()
+    ]
+    cloudwatch.put_metric_data(Namespace=DRIFT_NAMESPACE, MetricData=data)

@@ -10,6 +10,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra import iam_role
@@ -17,12 +18,12 @@ from infra.config import EnvironmentConfig
 from infra.nag import acknowledge, imported_bucket_finding
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
-from safedeploy.drift.store import DRIFT_NAMESPACE, DRIFTED_METRIC
+from safedeploy.drift.store import DEGRADED_METRIC, DRIFT_NAMESPACE, DRIFTED_METRIC
 from stacks.storage_stack import StorageStack
 
-DRIFT_ALARM = "drift"
-# Read: the baselines (models/) and production histograms (drift/); write: state (drift/) and records (decisions/).
-READ_PREFIXES, WRITE_PREFIXES = ["models"], ["drift", "decisions"]
+DRIFT_ALARM, QUALITY_ALARM = "drift", "model-quality"
+# Read: the baselines (models/), evaluation reports (evaluation/); write: state (drift/) and records (decisions/).
+READ_PREFIXES, WRITE_PREFIXES = ["models", "evaluation"], ["drift", "decisions"]
 
 
 class DriftJob(Construct):
@@ -53,6 +54,7 @@ class DriftJob(Construct):
                 "DRIFT_ALPHA": str(settings.alpha),
                 "DRIFT_PERIOD_LOOKS": str(settings.period_looks),
                 "DRIFT_SENSITIVITY": str(settings.sensitivity),
+                "DRIFT_ACCURACY_MARGIN": str(settings.accuracy_margin),
             },
         )
         stack = Stack.of(self)
@@ -65,6 +67,7 @@ class DriftJob(Construct):
             ),
             iam_role.sagemaker_actions(stack, naming, ["sagemaker:DescribeModelPackage"], ["model-package"]),
             iam_role.put_metric_data([DRIFT_NAMESPACE]),
+            iam.PolicyStatement(actions=["cloudwatch:ListMetrics", "cloudwatch:GetMetricStatistics"], resources=["*"]),
         ):
             self.function.role.add_to_policy(statement)
         self.schedule = events.Rule(
@@ -94,12 +97,30 @@ class DriftJob(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        self.quality_alarm = cloudwatch.Alarm(
+            self,
+            "QualityAlarm",
+            alarm_name=naming.resource(QUALITY_ALARM),
+            alarm_description="The live model's accuracy from gateway feedback fell more than "
+            f"{settings.accuracy_margin} below its registered evaluation (always-valid test at {settings.alpha})",
+            metric=cloudwatch.Metric(
+                namespace=DRIFT_NAMESPACE,
+                metric_name=DEGRADED_METRIC,
+                dimensions_map={"EndpointName": naming.endpoint},
+                statistic="Maximum",
+                period=Duration.minutes(settings.schedule_minutes),
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
         acknowledge(
             self.function.role,
             "IAM5",
-            f"S3 is limited to the models/, drift/ and decisions/ prefixes, SageMaker to {naming.prefix}-* endpoints "
-            "and model packages; unscoped: cloudwatch:PutMetricData (no resource-level permissions; narrowed by a "
-            "namespace condition).",
+            f"S3 is limited to the models/, evaluation/, drift/ and decisions/ prefixes, SageMaker to "
+            f"{naming.prefix}-* endpoints and model packages; unscoped: cloudwatch:PutMetricData (narrowed by a "
+            "namespace condition), ListMetrics and GetMetricStatistics (no resource-level permissions).",
             findings=[
                 "Resource::*",
                 *(
@@ -128,7 +149,9 @@ def drift_widgets(naming: Naming, job: DriftJob) -> list[cloudwatch.IWidget]:
         )
 
     return [
-        cloudwatch.AlarmStatusWidget(title="Drift alarm", alarms=[job.alarm], width=24, height=2),
+        cloudwatch.AlarmStatusWidget(
+            title="Drift and model-quality alarms", alarms=[job.alarm, job.quality_alarm], width=24, height=2
+        ),
         cloudwatch.GraphWidget(
             title="Drift: PSI per column (0.1 moderate, 0.25 major)", left=[search("DriftPSI")], width=12, height=6
         ),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,8 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         )
         body = baseline.to_json()
         s3.put_object(Bucket=BUCKET, Key="models/abc/1/drift-baseline.json", Body=body)
+        report = {"binary_classification_metrics": {"accuracy": {"value": 0.85, "standard_deviation": 0.01}}}
+        s3.put_object(Bucket=BUCKET, Key="evaluation/abc/1/evaluation.json", Body=json.dumps(report))
         source = {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/models/abc/1/drift-baseline.json"}
         package = registry.register_model_package(
             sm,
@@ -141,3 +143,31 @@ def test_the_cli_prints_the_latest_check_per_column(world: dict[str, Any], capsy
     rows = {line.split()[0]: line.split() for line in lines[2:]}
     assert set(rows) == {"age", "flag", "prediction_score"}
     assert rows["age"][-1] == "drift" and rows["age"][3] in ("moderate", "major") and rows["flag"][-1] == "stable"
+
+
+def _feedback(world: dict[str, Any], hour: datetime, received: int, correct: int) -> None:
+    for variant, share in (("AllTraffic", 0.75), ("v2", 0.25)):
+        dimensions = [{"Name": "EndpointName", "Value": ENDPOINT}, {"Name": "VariantName", "Value": variant}]
+        world["cw"].put_metric_data(
+            Namespace=store.GATEWAY_NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": name,
+                    "Dimensions": dimensions,
+                    "Timestamp": hour + timedelta(minutes=30),
+                    "Value": value,
+                }
+                for name, value in (("FeedbackReceived", received * share), ("FeedbackCorrect", correct * share))
+            ],
+        )
+
+
+def test_accuracy_from_feedback_is_tested_against_the_registered_value(world: dict[str, Any]) -> None:
+    hour = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    _feedback(world, hour, 400, 340)
+    good = _run(world, NOW).quality
+    assert good is not None and good.received == 400 and good.accuracy == pytest.approx(0.85) and not good.degraded
+
+    _feedback(world, hour + timedelta(hours=1), 2000, 1300)
+    bad = _run(world, NOW + timedelta(hours=1)).quality
+    assert bad is not None and bad.received == 2400 and bad.degraded
