@@ -10,11 +10,9 @@ from aws_cdk import Stack
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.config import EnvironmentConfig
 from infra.naming import Naming
 from stacks.guardrails_stack import GuardrailsStack
 from stacks.monitoring.dashboard import build_dashboard
-from stacks.monitoring.drift import DriftJob, drift_widgets
 from stacks.monitoring.notifications import (
     APPROVAL_WAITING,
     PIPELINE_FAILED,
@@ -32,7 +30,6 @@ class MonitoringStack(Stack):
         construct_id: str,
         *,
         naming: Naming,
-        env_config: EnvironmentConfig,
         storage: StorageStack,
         serving: ServingStack,
         guardrails: GuardrailsStack,
@@ -63,5 +60,3 @@ class MonitoringStack(Stack):
             target_group=serving.target_group,
             service=serving.service,
         )
-        self.drift = DriftJob(self, "Drift", naming=naming, env_config=env_config, storage=storage)
-        self.dashboard.add_widgets(*drift_widgets(naming, self.drift))

@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.naming import Naming
+from stacks.drift_stack import DriftStack
 from stacks.guardrails_stack import GuardrailsStack
 from stacks.monitoring_stack import MonitoringStack
 from stacks.pipeline.promotion import links_from_context
@@ -64,8 +65,16 @@ class EnvironmentStage(Stage):
             "monitoring",
             stack_name=naming.resource("monitoring"),
             naming=naming,
-            env_config=env_config,
             storage=self.storage,
             serving=self.serving,
             guardrails=self.guardrails,
+        )
+        self.drift = DriftStack(
+            self,
+            "drift",
+            stack_name=naming.resource("drift"),
+            naming=naming,
+            env_config=env_config,
+            storage=self.storage,
+            dashboard=self.monitoring.dashboard,
         )
