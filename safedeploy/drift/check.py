@@ -37,6 +37,7 @@ class DriftPolicy:
     alpha: float = 0.05
     period_looks: int = 720
     sensitivity: float = 0.1
+    reference_weight: float = 0.25  # training rows count this much each: the reference's uncertainty, widened
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 0.5:
@@ -44,6 +45,8 @@ class DriftPolicy:
         if self.period_looks < 1:
             raise ValueError(f"drift period_looks must be at least 1, got {self.period_looks!r}")
         concentration(2, self.sensitivity)
+        if not 0.0 < self.reference_weight <= 1.0:
+            raise ValueError(f"drift reference_weight must be in (0, 1], got {self.reference_weight!r}")
 
 
 @dataclass
@@ -130,7 +133,8 @@ def run_check(
         column = state.columns.setdefault(reference.name, ColumnState())
         rows = int(observed.sum())
         alternative = concentration(reference.bins, policy.sensitivity)
-        log_e = log_e_value(reference.proportions, observed, alternative, reference.rows)
+        rows_weight = max(1, round(reference.rows * policy.reference_weight))
+        log_e = log_e_value(reference.proportions, observed, alternative, rows_weight)
         if rows:
             column.log_r = shiryaev_roberts(column.log_r, log_e)
             column.max_log_r = max(column.max_log_r, column.log_r)
