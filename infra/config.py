@@ -218,6 +218,20 @@ class FlagsConfig(_Section):
     use_feature_store: bool = False
 
 
+class DriftConfig(_Section):
+    """The drift job: how often it looks, and the chance of any false drift alarm per period of `period_days`."""
+
+    schedule_minutes: int = Field(default=60, ge=5, le=1440)
+    alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
+    period_days: int = Field(default=30, ge=1, le=366)
+    sensitivity: float = Field(default=0.1, gt=0.0, le=10.0)
+    accuracy_margin: float = Field(default=0.02, ge=0.0, lt=0.5)
+
+    @property
+    def period_looks(self) -> int:
+        return max(1, self.period_days * 24 * 60 // self.schedule_minutes)
+
+
 class EnvironmentConfig(_Section):
     name: str
     account: str = Field(default="", pattern=ACCOUNT_PATTERN)
@@ -233,6 +247,7 @@ class EnvironmentConfig(_Section):
     serving: ServingConfig = ServingConfig()
     feature_store: FeatureStoreConfig = FeatureStoreConfig()
     flags: FlagsConfig = FlagsConfig()
+    drift: DriftConfig = DriftConfig()
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, arbitrary_types_allowed=True)
 

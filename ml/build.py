@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ml import evaluate, serving, train
-from ml.data import Dataset, generate, read_csv
+from ml.data import FEATURES, Dataset, generate, read_csv
 
 TEST_FRACTION = 0.25
 REPORT_NAME = "evaluation.json"
@@ -26,6 +27,9 @@ class ModelBuild:
     artifact: Path
     report: Path
     metrics: dict[str, float]
+    scores: np.ndarray | None = None  # held-out scores: the reference for prediction drift
+    features: np.ndarray | None = None  # the training features: the reference for data drift
+    feature_names: tuple[str, ...] = FEATURES
 
 
 def split(dataset: Dataset, *, seed: int) -> tuple[Dataset, Dataset]:
@@ -40,11 +44,14 @@ def build_model(dataset: Dataset, out_dir: Path, *, seed: int) -> ModelBuild:
     training, holdout = split(dataset, seed=seed)
     model = train.train(training, seed=seed)
     model_file = train.save_model(model, out_dir / "model")
-    report = evaluate.model_quality_report(model.predict_proba(holdout.features)[:, 1], holdout, seed=seed)
+    scores = model.predict_proba(holdout.features)[:, 1]
+    report = evaluate.model_quality_report(scores, holdout, seed=seed)
     return ModelBuild(
         artifact=serving.package_artifact(model_file, out_dir),
         report=evaluate.write_report(report, out_dir / REPORT_NAME),
         metrics=evaluate.headline_metrics(report),
+        scores=scores,
+        features=dataset.features,
     )
 
 

@@ -54,11 +54,14 @@ def register_model_package(
     instance_types: Sequence[str] = DEFAULT_INSTANCE_TYPES,
     transform_instance_types: Sequence[str] = DEFAULT_TRANSFORM_INSTANCE_TYPES,
     provenance: Mapping[str, str] | None = None,
+    drift_baseline: Mapping[str, str] | None = None,
 ) -> str:
     """Create a PendingManualApproval version in `group` serving `text/csv`; returns its ARN.
 
     Nothing registered here is deployable until a person approves it. `provenance` (the `PROVENANCE_PROPERTIES`)
-    is what the approval record binds and every deploy verifies.
+    is what the approval record binds and every deploy verifies. `drift_baseline` (a MetricsSource: ContentType,
+    S3Uri, ContentDigest) becomes DriftCheckBaselines.ModelDataQuality.Statistics, so each version carries the
+    reference its drift check compares production against.
     """
     unknown = sorted(set(provenance or {}) - set(PROVENANCE_PROPERTIES))
     if unknown:
@@ -72,6 +75,14 @@ def register_model_package(
     container: dict[str, Any] = {"Image": image_uri, "ModelDataUrl": model_data_url}
     if container_environment:
         container["Environment"] = dict(container_environment)
+    optional: dict[str, Any] = {}
+    if drift_baseline is not None:
+        _require_s3_uri("drift_baseline", drift_baseline["S3Uri"])
+        optional["DriftCheckBaselines"] = {"ModelDataQuality": {"Statistics": dict(drift_baseline)}}
+    optional: dict[str, Any] = {}
+    if drift_baseline is not None:
+        _require_s3_uri("drift_baseline", drift_baseline["S3Uri"])
+        optional["DriftCheckBaselines"] = {"ModelDataQuality": {"Statistics": dict(drift_baseline)}}
     response = sm.create_model_package(
         ModelPackageGroupName=group,
         ModelPackageDescription=description,
@@ -89,6 +100,7 @@ def register_model_package(
             **_metric_properties(metrics),
             **dict(provenance or {}),
         },
+        **optional,
     )
     return str(response["ModelPackageArn"])
 
@@ -125,6 +137,13 @@ def metrics_from_report(report: Mapping[str, Any], *, source: str = "report") ->
     if not metrics:
         raise ValueError(f"{source} holds no metric values")
     return metrics
+
+
+def drift_baseline_source(sm: Any, package_arn: str) -> dict[str, str] | None:
+    """The package's DriftCheckBaselines.ModelDataQuality.Statistics (S3Uri, ContentDigest), or None."""
+    description = sm.describe_model_package(ModelPackageName=package_arn)
+    source = description.get("DriftCheckBaselines", {}).get("ModelDataQuality", {}).get("Statistics")
+    return dict(source) if source else None
 
 
 def approval_status(sm: Any, package_arn: str) -> str:

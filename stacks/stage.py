@@ -8,6 +8,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.naming import Naming
 from safedeploy.release.model_plugin import ModelPlugin
+from stacks.drift_stack import DriftStack
 from stacks.guardrails_stack import GuardrailsStack
 from stacks.monitoring_stack import MonitoringStack
 from stacks.pipeline_stack import PipelineStack
@@ -69,4 +70,13 @@ class EnvironmentStage(Stage):
             storage=self.storage,
             serving=self.serving,
             guardrails=self.guardrails,
+        )
+        self.drift = DriftStack(
+            self,
+            "drift",
+            stack_name=naming.resource("drift"),
+            naming=naming,
+            env_config=env_config,
+            storage=self.storage,
+            dashboard=self.monitoring.dashboard,
         )

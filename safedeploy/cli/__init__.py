@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway_commands",
     "environment_commands",
     "report_commands",
+    "drift_commands",
 )
 
 

@@ -40,7 +40,11 @@ CONFIG_FILE = "cdk.json"
 
 
 class TrainedModel(Protocol):
-    """What a `train` entry point returns: the artifact (model.tar.gz), its model-quality report, headline metrics."""
+    """What a `train` entry point returns: the artifact (model.tar.gz), its model-quality report, headline metrics.
+
+    Optionally also `features` (the training matrix, one column per name in `feature_names`) and `scores` (held-out
+    prediction scores): the drift reference registered with the package. A model without them has no drift check.
+    """
 
     artifact: Path
     report: Path

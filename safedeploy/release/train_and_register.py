@@ -20,6 +20,7 @@ from safedeploy import registry
 from safedeploy.digests import sha256_file
 from safedeploy.release import tooling
 from safedeploy.release.artifacts import upload_run_file
+from safedeploy.release.drift_baseline import upload_drift_baseline
 from safedeploy.release.exports import exported_variables, write_exports
 from safedeploy.release.model_plugin import CONFIG_FILE, ModelPlugin
 from safedeploy.release.result import ReleaseResult
@@ -54,6 +55,7 @@ def train_in_build(
         registry.TOOLING_URI_PROPERTY: tooling_uri,
     }
     progress(f"deploy tooling {provenance[registry.TOOLING_SHA256_PROPERTY][:12]} uploaded to {tooling_uri}")
+    baseline = _drift_baseline(client, settings, build, work_dir)
     package_arn = registry.register_model_package(
         client("sagemaker"),
         group=settings.model_package_group,
@@ -65,8 +67,20 @@ def train_in_build(
         description=f"{settings.prefix} model from commit {settings.commit_id[:12]}, trained on {data.source}",
         container_environment=dict(model.serving.environment),
         provenance=provenance,
+        drift_baseline=baseline,
     )
     return ReleaseResult(package_arn, metrics)
+
+
+def _drift_baseline(
+    client: Callable[[str], Any], settings: ReleaseSettings, build: Any, work_dir: Path
+) -> dict[str, str] | None:
+    """The drift reference of a model that offers one (`features`, `feature_names`, `scores`; see TrainedModel)."""
+    features = getattr(build, "features", None)
+    if features is None:
+        return None
+    names = getattr(build, "feature_names", ())
+    return upload_drift_baseline(client("s3"), settings, features, names, getattr(build, "scores", None), work_dir)
 
 
 def run(

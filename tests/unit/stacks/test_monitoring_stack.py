@@ -48,7 +48,7 @@ def test_the_dashboard_shows_every_concern(monitoring: dict[str, Template], env:
         f"my-mlops-{env}-endpoint",
     ):
         assert needle in body, needle
-    assert body.count('"type":"alarm"') == 1
+    assert body.count('"type":"alarm"') == 2  # rollback alarms; drift and model-quality alarms
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -1,0 +1,233 @@
+"""A model's reference distribution, computed once from its training data and carried by its model package.
+
+Numbers get quantile bin edges (deciles by default) and the share of training rows in each bin; a column with few
+distinct values is a category with its frequencies plus an `other` bucket for values training never saw. The model's
+scores on held-out rows get the same treatment, so prediction drift is judged like any feature. Shares are
+Laplace-smoothed (half a row per bin) so no bin has probability zero: a log ratio on an empty bin would be infinite.
+The JSON is canonical (sorted keys, no spaces), so its sha256 names exactly one baseline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+SCHEMA = "safedeploy.drift-baseline/1"
+CONTENT_TYPE = "application/json"
+SCORE = "prediction_score"
+OTHER = "other"
+DEFAULT_BINS = 10
+MAX_CATEGORIES = 20  # at most this many distinct training values makes a column categorical
+_SMOOTHING = 0.5
+
+Kind = Literal["numeric", "categorical"]
+
+
+@dataclass(frozen=True)
+class FeatureReference:
+    """One column's bins: `edges` (numeric, interior edges, bin i holds edges[i-1] <= x < edges[i]) or
+    `categories` (categorical, the last bin is `other`), and the smoothed training share of each bin."""
+
+    name: str
+    kind: Kind
+    proportions: tuple[float, ...]
+    rows: int
+    edges: tuple[float, ...] = ()
+    categories: tuple[str, ...] = ()
+
+    @property
+    def bins(self) -> int:
+        return len(self.proportions)
+
+    def counts(self, values: npt.ArrayLike) -> np.ndarray:
+        """How many of `values` fall in each bin; missing or unparseable numbers are left out."""
+        if self.kind == "numeric":
+            index = np.searchsorted(np.asarray(self.edges, dtype=float), _finite(values), side="right")
+        else:
+            known = {category: position for position, category in enumerate(self.categories)}
+            distinct, inverse = _distinct_keys(values)
+            positions = np.array([known.get(key, len(self.categories)) for key in distinct], dtype=int)
+            index = positions[inverse]
+        return np.bincount(index, minlength=self.bins).astype(np.int64)
+
+    def to_dict(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "proportions": list(self.proportions),
+            "rows": self.rows,
+        }
+        if self.kind == "numeric":
+            entry["edges"] = list(self.edges)
+        else:
+            entry["categories"] = list(self.categories)
+        return entry
+
+    @classmethod
+    def from_dict(cls, entry: Mapping[str, Any]) -> FeatureReference:
+        try:
+            reference = cls(
+                name=str(entry["name"]),
+                kind=entry["kind"],
+                proportions=tuple(float(value) for value in entry["proportions"]),
+                rows=int(entry["rows"]),
+                edges=tuple(float(value) for value in entry.get("edges", ())),
+                categories=tuple(str(value) for value in entry.get("categories", ())),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"baseline feature {entry.get('name', '?')!r} is malformed: {error}") from None
+        reference.validate()
+        return reference
+
+    def validate(self) -> None:
+        expected = len(self.edges) + 1 if self.kind == "numeric" else len(self.categories) + 1
+        if self.kind not in ("numeric", "categorical"):
+            raise ValueError(f"baseline feature {self.name!r}: kind must be numeric or categorical, got {self.kind!r}")
+        if self.bins != expected or self.bins < 2:
+            raise ValueError(f"baseline feature {self.name!r}: {self.bins} proportions for {expected} bins")
+        if any(not p > 0.0 for p in self.proportions) or not math.isclose(sum(self.proportions), 1.0, abs_tol=1e-6):
+            raise ValueError(f"baseline feature {self.name!r}: proportions must be positive and sum to 1")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    rows: int
+    features: tuple[FeatureReference, ...]
+    score: FeatureReference | None
+
+    def references(self) -> tuple[FeatureReference, ...]:
+        """Every column the drift check judges: the features, then the prediction score."""
+        return (*self.features, self.score) if self.score is not None else self.features
+
+    def feature(self, name: str) -> FeatureReference:
+        for reference in self.references():
+            if reference.name == name:
+                return reference
+        raise KeyError(f"the baseline has no feature {name!r}")
+
+    def to_json(self) -> bytes:
+        document = {
+            "schema": SCHEMA,
+            "rows": self.rows,
+            "features": [feature.to_dict() for feature in self.features],
+            "score": self.score.to_dict() if self.score is not None else None,
+        }
+        return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, body: bytes | str) -> Baseline:
+        try:
+            document = json.loads(body)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"drift baseline is not JSON: {error}") from None
+        if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+            raise ValueError(f"not a drift baseline: expected schema {SCHEMA!r}")
+        score = document.get("score")
+        return cls(
+            rows=int(document["rows"]),
+            features=tuple(FeatureReference.from_dict(entry) for entry in document["features"]),
+            score=FeatureReference.from_dict(score) if score else None,
+        )
+
+
+def sha256_digest(body: bytes) -> str:
+    """The `sha256:<hex>` form SageMaker's MetricsSource.ContentDigest takes."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def compute_baseline(
+    features: npt.ArrayLike,
+    names: Sequence[str],
+    scores: npt.ArrayLike | None = None,
+    *,
+    bins: int = DEFAULT_BINS,
+    kinds: Mapping[str, Kind] | None = None,
+) -> Baseline:
+    """Reference distribution of each column of `features` (rows x len(names)) and of the model's `scores`."""
+    table = np.asarray(features, dtype=float)
+    if table.ndim != 2 or table.shape[1] != len(names):
+        raise ValueError(f"features must be rows x {len(names)} columns, got shape {table.shape}")
+    if table.shape[0] < bins:
+        raise ValueError(f"a baseline needs at least {bins} rows, got {table.shape[0]}")
+    kinds = kinds or {}
+    references = tuple(
+        reference(name, table[:, column], bins=bins, kind=kinds.get(name)) for column, name in enumerate(names)
+    )
+    score = reference(SCORE, scores, bins=bins, kind="numeric") if scores is not None else None
+    return Baseline(rows=int(table.shape[0]), features=references, score=score)
+
+
+def reference(
+    name: str, values: npt.ArrayLike, *, bins: int = DEFAULT_BINS, kind: Kind | None = None
+) -> FeatureReference:
+    numbers = _finite(values)
+    if numbers.size == 0:
+        raise ValueError(f"feature {name!r} has no finite training values")
+    distinct = np.unique(numbers)
+    if kind is None:
+        kind = "categorical" if distinct.size <= MAX_CATEGORIES else "numeric"
+    if kind == "categorical":
+        categories = tuple(category_key(value) or "" for value in distinct)
+        empty = FeatureReference(name, "categorical", (0.5,) * (len(categories) + 1), 0, categories=categories)
+    else:
+        quantiles = np.quantile(numbers, np.linspace(0.0, 1.0, bins + 1)[1:-1])
+        edges = tuple(float(edge) for edge in np.unique(quantiles) if edge > distinct[0])
+        empty = FeatureReference(name, "numeric", (0.5,) * (len(edges) + 1), 0, edges=edges)
+    counts = empty.counts(numbers)
+    shares = (counts + _SMOOTHING) / (counts.sum() + _SMOOTHING * counts.size)
+    proportions = tuple(float(share) for share in shares)
+    built = FeatureReference(name, kind, proportions, int(numbers.size), empty.edges, empty.categories)
+    built.validate()
+    return built
+
+
+def category_key(value: object) -> str | None:
+    """One spelling per category, so 1, 1.0 and "1" from a CSV body are the same; None for a missing value."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return None
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _finite(values: npt.ArrayLike) -> np.ndarray:
+    try:
+        parsed = np.atleast_1d(np.asarray(values, dtype=float))
+    except (TypeError, ValueError):  # text from a request body: parse one by one
+        parsed = np.array([_number(value) for value in np.atleast_1d(np.asarray(values, dtype=object))], dtype=float)
+    return parsed[np.isfinite(parsed)]
+
+
+def _distinct_keys(values: npt.ArrayLike) -> tuple[list[str], np.ndarray]:
+    """The distinct category keys of the present values, and each present value's position among them."""
+    try:
+        numbers = np.atleast_1d(np.asarray(values, dtype=float))
+    except (TypeError, ValueError):
+        keys = [
+            key for key in (category_key(value) for value in np.atleast_1d(np.asarray(values, dtype=object))) if key
+        ]
+        distinct_text, inverse = np.unique(np.array(keys, dtype=str), return_inverse=True)
+        return [str(key) for key in distinct_text], inverse.astype(int)
+    distinct, inverse = np.unique(numbers[np.isfinite(numbers)], return_inverse=True)
+    return [category_key(value) or "" for value in distinct], inverse.astype(int)
+
+
+def _number(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
