@@ -14,22 +14,25 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-MODELS, EVALUATION, TOOLING, DECISIONS, APPROVALS, ROLLBACKS, TRAFFIC_ACTIONS = (
+MODELS, EVALUATION, TOOLING, DECISIONS, DRIFT_DECISIONS, APPROVALS, ROLLBACKS, TRAFFIC_ACTIONS = (
     "models",
     "evaluation",
     "tooling",
     "decisions",
+    "drift-decisions",
     "approvals",
     "rollbacks",
     "traffic-actions",
 )
-# Model artifacts, evaluation reports and deploy-tooling bundles (Train; a promoted-to environment's verified copies),
-# canary decision records (analysis), approval records (ApprovalSync: the model decision; Promote: the promotion
-# decision), rollback records (operators), and the traffic shifter's receipts of verdicts it acted on.
-IMMUTABLE_PREFIXES = (MODELS, EVALUATION, TOOLING, DECISIONS, APPROVALS, ROLLBACKS, TRAFFIC_ACTIONS)
+# Model artifacts, evaluation reports and deploy-tooling bundles (Train; a promoted-to environment's verified
+# copies), canary decision records (analysis), drift decision records (the drift check), approval records
+# (ApprovalSync: the model decision; Promote: the promotion decision), rollback records (operators), and the
+# traffic shifter's receipts of verdicts it acted on.
+IMMUTABLE_PREFIXES = (MODELS, EVALUATION, TOOLING, DECISIONS, DRIFT_DECISIONS, APPROVALS, ROLLBACKS, TRAFFIC_ACTIONS)
 # Record prefixes whose every object must come from their roles: `<project>-<env>-<function>` (RuntimeFunction).
 RECORD_WRITERS: dict[str, tuple[str, ...]] = {
     DECISIONS: ("canary-analysis",),
+    DRIFT_DECISIONS: ("drift-check",),
     APPROVALS: ("approval-sync", "promote"),
     TRAFFIC_ACTIONS: ("traffic-shifter",),
 }

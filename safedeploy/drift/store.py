@@ -4,7 +4,7 @@ the check's state, its decision record and its CloudWatch metrics.
 Layout in the artifacts bucket: `drift/<endpoint>/histograms/<YYYYMMDDTHH>/<writer>.json` (each `{"baseline_digest",
 "counts": {column: [count per bin]}}`, written by whatever observes production: the gateway's per-minute
 histograms), `drift/<endpoint>/state.json` (the detector, replaced every hour), and the immutable records
-`decisions/<endpoint>/drift/<time>-<DRIFT|STABLE>.json` beside the canary's.
+`drift-decisions/<endpoint>/<time>-<DRIFT|STABLE>.json` (write-once, the drift check's role alone).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 
 from safedeploy import registry
-from safedeploy.canary.outputs import RECORD_PREFIX, write_record
+from safedeploy.canary.outputs import write_record
 from safedeploy.drift.baseline import Baseline, sha256_digest
 from safedeploy.drift.check import DriftCheck, DriftState
 from safedeploy.drift.quality import QualityCheck, QualityState
 from safedeploy.guardrails import resource_tags
+from safedeploy.write_once import DRIFT_DECISIONS
 
 DRIFT_NAMESPACE = "SafeDeploy/Drift"
 DRIFTED_METRIC = "DriftedColumns"
@@ -115,7 +116,7 @@ def write_state(s3: Any, bucket: str, endpoint_name: str, state: DriftState) -> 
 
 
 def drift_record_prefix(endpoint_name: str) -> str:
-    return f"{RECORD_PREFIX}/{endpoint_name}/drift/"
+    return f"{DRIFT_DECISIONS}/{endpoint_name}/"
 
 
 def record_check(s3: Any, bucket: str, endpoint_name: str, at: datetime, check: DriftCheck) -> str:

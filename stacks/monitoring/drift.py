@@ -19,11 +19,12 @@ from infra.nag import acknowledge, imported_bucket_finding
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.drift.store import DEGRADED_METRIC, DRIFT_NAMESPACE, DRIFTED_METRIC
+from safedeploy.write_once import DRIFT_DECISIONS
 from stacks.storage_stack import StorageStack
 
 DRIFT_ALARM, QUALITY_ALARM = "drift", "model-quality"
 # Read: the baselines (models/), evaluation reports (evaluation/); write: state (drift/) and records (decisions/).
-READ_PREFIXES, WRITE_PREFIXES = ["models", "evaluation"], ["drift", "decisions"]
+READ_PREFIXES, WRITE_PREFIXES = ["models", "evaluation"], ["drift", DRIFT_DECISIONS]
 
 
 class DriftJob(Construct):
@@ -118,11 +119,11 @@ class DriftJob(Construct):
         acknowledge(
             self.function.role,
             "IAM5",
-            f"S3 is limited to the models/, evaluation/, drift/ and decisions/ prefixes, SageMaker to "
+            f"S3 is limited to the models/, evaluation/, drift/ and drift-decisions/ prefixes, SageMaker to "
             f"{naming.prefix}-* endpoints and model packages; unscoped: cloudwatch:PutMetricData (narrowed by a "
             "namespace condition), ListMetrics and GetMetricStatistics (no resource-level permissions).",
+            unscoped_actions=["cloudwatch:PutMetricData", "cloudwatch:ListMetrics", "cloudwatch:GetMetricStatistics"],
             findings=[
-                "Resource::*",
                 *(
                     imported_bucket_finding(stack, storage.artifacts_bucket, f"/{prefix}/*")
                     for prefix in READ_PREFIXES + WRITE_PREFIXES

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,12 +10,14 @@ from ml.data import FEATURES, generate, write_csv
 from safedeploy import registry
 from safedeploy.drift.baseline import SCORE, Baseline, sha256_digest
 from safedeploy.parameters import Param, parameter_name
+from safedeploy.release.model_plugin import ModelPlugin
 from safedeploy.release.settings import ReleaseSettings
 from safedeploy.release.train_and_register import train_in_build
 from safedeploy.release.training_data import TrainingData
 from tests.support.aws import REGION, SESSION, in_process_aws
 
 PROJECT, ENV, GROUP, BUCKET = "demo", "dev", "demo-dev-models", "demo-dev-artifacts"
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -42,7 +45,8 @@ def test_the_train_step_attaches_a_baseline_stored_next_to_the_model_with_its_di
 ) -> None:
     data = TrainingData(write_csv(generate(800, 5), tmp_path / "data.csv"), "generator")
 
-    result = train_in_build(settings, SESSION.client, data, tmp_path / "work", progress=lambda _: None)
+    example = ModelPlugin.from_mapping(json.loads((ROOT / "cdk.json").read_text())["context"]["model"])
+    result = train_in_build(settings, SESSION.client, data, tmp_path / "work", example, progress=lambda _: None)
 
     sm, s3 = SESSION.client("sagemaker"), SESSION.client("s3")
     source = registry.drift_baseline_source(sm, result.package_arn)
