@@ -55,7 +55,11 @@ def trust_checks(
     prod_model = sm.describe_endpoint_config(EndpointConfigName=prod_config)["ProductionVariants"][0]["ModelName"]
     model_url = sm.describe_model(ModelName=prod_model)["PrimaryContainer"]["ModelDataUrl"]
     records = s3.list_objects_v2(Bucket=dev.artifacts_bucket, Prefix=f"{RECORD_PREFIX}/").get("Contents", [])
-    versions = s3.list_object_versions(Bucket=dev.artifacts_bucket, Prefix="models/").get("Versions", [])
+    versions = [  # the model.tar.gz versions (each trained model has its drift baseline beside it)
+        version
+        for version in s3.list_object_versions(Bucket=dev.artifacts_bucket, Prefix="models/").get("Versions", [])
+        if version["Key"].endswith("/model.tar.gz")
+    ]
     return {
         "prod deployed the package dev approved": in_prod.result == "live"
         and served[prod.naming.env] == good.package_arn,
