@@ -48,19 +48,19 @@ def test_a_good_candidate_is_promoted_and_a_bad_one_rolled_back(tmp_path: Path) 
         "forged approver in release.json",
         "release.json pushed to dev",
         "direct ApprovalSync invocation",
+        "forged verdict event",
         "tampered artifact",
     }
     assert all(attack["refused"] for attack in attacks.values())
     assert "has no approval record" in attacks["self-approved package"]["line"]
     assert "does not match the approval records'" in attacks["forged approver in release.json"]["line"]
     assert "recorded at registration and approval" in attacks["tampered artifact"]["line"]
+    assert "no decision record at" in attacks["forged verdict event"]["line"]
     good, bad = timeline["releases"][1], timeline["releases"][2]
     assert good["deploy_exit_code"] == 0 and all(minute["verdict_metric"] == 0 for minute in good["minutes"])
     assert bad["deploy_exit_code"] == 4 and bad["minutes"][-1]["alarm"] == "ALARM"
-    assert (
-        bad["minutes"][-1]["statistics"]["error_rate"]["statistic"]
-        >= bad["minutes"][-1]["statistics"]["error_rate"]["boundary"]
-    )
+    last = bad["minutes"][-1]["statistics"]  # the harm shows in at least one guarded metric's crossing
+    assert any(metric["statistic"] >= metric["boundary"] for metric in last.values() if metric["statistic"] is not None)
     for name in ("good", "bad"):
         assert (tmp_path / f"canary-{name}.png").read_bytes().startswith(b"\x89PNG")
         assert "final verdict" in (tmp_path / f"canary-{name}.html").read_text()
