@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -18,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from safedeploy.canary.analysis import analyze_endpoint
 from safedeploy.release_control.aws_clients import AwsClients
+from safedeploy.scheduled_event import event_time
 
 logger = Logger()
 tracer = Tracer()
@@ -30,10 +30,7 @@ clients = AwsClients()
 @metrics.log_metrics
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    try:
-        now = datetime.fromisoformat(event.time)
-    except (TypeError, ValueError):
-        raise ValueError(f"event time {event.get('time')!r} is not an ISO 8601 time") from None
+    now = event_time(event.get("time"))
     outcome = analyze_endpoint(clients, os.environ["SAFEDEPLOY_PROJECT"], os.environ["SAFEDEPLOY_ENV"], now)
     if outcome.verdict_metric is None:
         logger.error("canary analysis published no verdict", extra={"detail": outcome.detail})

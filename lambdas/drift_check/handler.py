@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -18,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.job import run_drift_job
 from safedeploy.release_control.aws_clients import AwsClients
+from safedeploy.scheduled_event import event_time
 
 logger = Logger()
 tracer = Tracer()
@@ -38,10 +38,7 @@ def _policy() -> DriftPolicy:
 @metrics.log_metrics
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    try:
-        now = datetime.fromisoformat(event.time)
-    except (TypeError, ValueError):
-        raise ValueError(f"event time {event.get('time')!r} is not an ISO 8601 time") from None
+    now = event_time(event.get("time"))
     outcome = run_drift_job(
         clients("sagemaker"),
         clients("s3"),
