@@ -11,6 +11,7 @@ import pytest
 from safedeploy import registry
 from safedeploy.drift.baseline import SCORE, Baseline, compute_baseline, sha256_digest
 from tests.support.aws import REGION, SESSION, in_process_aws
+from tests.unit.drift.packages import register_with_baseline
 
 NAMES = ("age", "flag")
 GROUP, BUCKET = "demo-dev-models", "demo-dev-artifacts"
@@ -84,16 +85,6 @@ def test_the_package_carries_the_baseline_as_drift_check_statistics_the_service_
         assert re.fullmatch(member.metadata["pattern"], value), name
         assert len(value) <= member.metadata["max"]
 
-    arn = registry.register_model_package(
-        sm,
-        group=GROUP,
-        image_uri="image:1",
-        model_data_url=f"s3://{BUCKET}/models/abc/1/model.tar.gz",
-        report_s3_uri=f"s3://{BUCKET}/evaluation/abc/1/evaluation.json",
-        metrics={"accuracy": 0.85},
-        commit_id="abc123",
-        description="candidate",
-        drift_baseline=source,
-    )
+    arn = register_with_baseline(sm, source, "candidate")
 
     assert registry.drift_baseline_source(sm, arn) == source

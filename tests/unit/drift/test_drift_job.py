@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from safedeploy import registry
 from safedeploy.cli import main
 from safedeploy.drift import store
 from safedeploy.drift.baseline import compute_baseline, sha256_digest
@@ -17,6 +16,7 @@ from safedeploy.drift.job import run_drift_job
 from safedeploy.guardrails import resource_tags
 from safedeploy.parameters import Param, parameter_name
 from tests.support.aws import REGION, SESSION, in_process_aws
+from tests.unit.drift.packages import register_with_baseline
 
 ENDPOINT, GROUP, BUCKET = "demo-dev-endpoint", "demo-dev-models", "demo-dev-artifacts"
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -38,17 +38,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         report = {"binary_classification_metrics": {"accuracy": {"value": 0.85, "standard_deviation": 0.01}}}
         s3.put_object(Bucket=BUCKET, Key="evaluation/abc/1/evaluation.json", Body=json.dumps(report))
         source = {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/models/abc/1/drift-baseline.json"}
-        package = registry.register_model_package(
-            sm,
-            group=GROUP,
-            image_uri="image:1",
-            model_data_url=f"s3://{BUCKET}/models/abc/1/model.tar.gz",
-            report_s3_uri=f"s3://{BUCKET}/evaluation/abc/1/evaluation.json",
-            metrics={"accuracy": 0.85},
-            commit_id="abc123",
-            description="live",
-            drift_baseline={**source, "ContentDigest": sha256_digest(body)},
-        )
+        package = register_with_baseline(sm, {**source, "ContentDigest": sha256_digest(body)}, "live")
         sm.create_model(ModelName="demo-dev-m1", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "image:1"})
         variant = {"VariantName": "AllTraffic", "ModelName": "demo-dev-m1", "InitialInstanceCount": 1}
         sm.create_endpoint_config(
