@@ -32,12 +32,12 @@ from infra.runtime_function import build_layer  # noqa: E402
 from lambdas.canary_analysis import handler as canary_handler  # noqa: E402
 from safedeploy.canary import analysis  # noqa: E402
 from safedeploy.guardrails.deploy_target import DeployTarget  # noqa: E402
-from safedeploy.release_control.aws_clients import AwsClients  # noqa: E402
+from safedeploy.lambda_actions.aws_clients import AwsClients  # noqa: E402
 from tests.support.aws import SESSION, in_process_aws  # noqa: E402
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT  # noqa: E402
 from tests.support.fleet_metrics import FleetBehaviour, fleet_dimensions, publish_minute  # noqa: E402
+from tests.support.lambda_fakes import LambdaContextStub  # noqa: E402
 from tests.unit.canary.conftest import Deployment, artifacts_bucket, start_blue_green  # noqa: E402
-from tests.unit.release_control.fakes import LambdaContextStub  # noqa: E402
 
 MINUTES = 24 * 60
 REPEATS = 5

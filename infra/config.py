@@ -15,8 +15,8 @@ import boto3
 from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.guardrails.settings import DeploymentSettings, SettingError
-from safedeploy.release.model_plugin import ModelPlugin
 
 PRODUCTION = "prod"
 PROJECT_PATTERN = r"^[a-z][a-z0-9-]{1,24}[a-z0-9]$"

@@ -14,7 +14,7 @@ from typing import Any
 
 from ml import pipeline_jobs, serving
 from ml.build import REPORT_NAME
-from safedeploy.release.model_plugin import PipelineSpec
+from safedeploy.build_steps.model_plugin import PipelineSpec
 
 TRAIN_STEP = "Train"
 EVALUATE_STEP = "Evaluate"

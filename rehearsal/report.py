@@ -12,7 +12,7 @@ from rehearsal.scenario import Outcome, Rehearsal
 from rehearsal.trust_chain import AttackOutcome
 from safedeploy.canary.report import Timeline, write_report
 from safedeploy.guardrails import resource_tags
-from safedeploy.release_control.approval_record import RECORD_PREFIX
+from safedeploy.trust.approval_record import RECORD_PREFIX
 
 
 def final_checks(rehearsal: Rehearsal, live: Outcome, candidates: list[Outcome]) -> dict[str, bool]:

@@ -26,9 +26,9 @@ from rehearsal import codebuild
 from rehearsal.aws_simulator import Fleet, TrafficReplay, VerdictAlarm, minute_start
 from rehearsal.pipeline_double import CodeCommitDouble, CodePipelineDouble
 from rehearsal.world import PROMOTED_TO, ROOT, World, provision
-from safedeploy.release.tooling import TOOLING_FILES, TOOLING_PACKAGE
-from safedeploy.release_control.approval_record import PACKAGE_GROUP_ENV, RECORDS_BUCKET_ENV, RECORDS_KEY_ENV
-from safedeploy.release_control.aws_clients import AwsClients
+from safedeploy.build_steps.tooling import TOOLING_FILES, TOOLING_PACKAGE
+from safedeploy.lambda_actions.aws_clients import AwsClients
+from safedeploy.trust.approval_record import PACKAGE_GROUP_ENV, RECORDS_BUCKET_ENV, RECORDS_KEY_ENV
 from serving.stub_endpoint import StubBehaviour, running_stub
 from stacks.pipeline_stack import APPROVAL_ACTION, APPROVAL_STAGE
 from tests.integration.gateway.gateway_harness import Gateway, gateway_environment, running_gateway

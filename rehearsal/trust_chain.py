@@ -18,7 +18,7 @@ from unittest.mock import patch
 from rehearsal.attacks.verdict import AttackSucceeded, play_forged_verdict
 from rehearsal.pipeline_double import PROMOTER
 from rehearsal.scenario import LambdaContext, Outcome, Rehearsal, job_event
-from safedeploy.release_control.release_manifest import RELEASE_FILE
+from safedeploy.trust.release_manifest import RELEASE_FILE
 from stacks.pipeline.release_buildspec import release_buildspec
 from stacks.pipeline_stack import APPROVAL_ACTION, APPROVAL_STAGE, PROMOTION_ACTION, PROMOTION_STAGE
 from tests.support.aws import REGION

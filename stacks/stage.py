@@ -7,7 +7,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.naming import Naming
-from safedeploy.release.model_plugin import ModelPlugin
+from safedeploy.build_steps.model_plugin import ModelPlugin
 from stacks.drift_stack import DriftStack
 from stacks.guardrails_stack import GuardrailsStack
 from stacks.monitoring_stack import MonitoringStack

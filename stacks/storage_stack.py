@@ -18,8 +18,8 @@ from infra import iam_role
 from infra.config import ConnectionSource, EnvironmentConfig
 from infra.nag import acknowledge, arn_finding
 from infra.naming import Naming
+from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.parameters import Param
-from safedeploy.release.model_plugin import ModelPlugin
 from safedeploy.source_record import SourceRecord
 from safedeploy.write_once import EVALUATION, IMMUTABLE_PREFIXES, MODELS, RECORD_WRITERS
 from stacks.pipeline.promotion import repository_name

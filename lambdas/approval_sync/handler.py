@@ -17,23 +17,23 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from safedeploy.release_control.approval_record import RecordScope
-from safedeploy.release_control.approvals import (
+from safedeploy.lambda_actions.approvals import (
     approval_action_from_event,
     approval_action_from_parameters,
     package_arn_of_execution,
     run_approval_sync,
     sync_approval,
 )
-from safedeploy.release_control.aws_clients import AwsClients
-from safedeploy.release_control.pipeline_job import (
+from safedeploy.lambda_actions.aws_clients import AwsClients
+from safedeploy.lambda_actions.pipeline_job import (
     ActionFailed,
     complete_job,
     job_parameters,
     open_job,
     required_text,
 )
-from safedeploy.release_control.registry_api import default_registry
+from safedeploy.lambda_actions.registry_api import default_registry
+from safedeploy.trust.approval_record import RecordScope
 
 logger = Logger()
 tracer = Tracer()

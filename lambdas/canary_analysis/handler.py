@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from safedeploy.canary.analysis import analyze_endpoint
-from safedeploy.release_control.aws_clients import AwsClients
+from safedeploy.lambda_actions.aws_clients import AwsClients
 from safedeploy.scheduled_event import event_time
 
 logger = Logger()

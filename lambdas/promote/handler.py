@@ -19,12 +19,12 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from safedeploy.release_control.approval_record import RecordScope
-from safedeploy.release_control.aws_clients import AwsClients
-from safedeploy.release_control.forwarding import RELEASE_COMMIT_PARAMETER, ForwardRequest, run_forwarding
-from safedeploy.release_control.pipeline_job import complete_job, job_parameters, open_job
-from safedeploy.release_control.promotion import PromotionRequest, ReleaseTarget, run_promotion
-from safedeploy.release_control.registry_api import default_registry
+from safedeploy.lambda_actions.aws_clients import AwsClients
+from safedeploy.lambda_actions.forwarding import RELEASE_COMMIT_PARAMETER, ForwardRequest, run_forwarding
+from safedeploy.lambda_actions.pipeline_job import complete_job, job_parameters, open_job
+from safedeploy.lambda_actions.promotion import PromotionRequest, ReleaseTarget, run_promotion
+from safedeploy.lambda_actions.registry_api import default_registry
+from safedeploy.trust.approval_record import RecordScope
 
 logger = Logger()
 tracer = Tracer()

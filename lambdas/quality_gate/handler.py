@@ -13,10 +13,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from safedeploy.release_control.aws_clients import AwsClients
-from safedeploy.release_control.pipeline_job import complete_job, job_parameters, open_job, required_text
-from safedeploy.release_control.quality_gate import resolve_policy, run_quality_gate
-from safedeploy.release_control.registry_api import default_registry
+from safedeploy.lambda_actions.aws_clients import AwsClients
+from safedeploy.lambda_actions.pipeline_job import complete_job, job_parameters, open_job, required_text
+from safedeploy.lambda_actions.quality_gate import resolve_policy, run_quality_gate
+from safedeploy.lambda_actions.registry_api import default_registry
 
 logger = Logger()
 tracer = Tracer()

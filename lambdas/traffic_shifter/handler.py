@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from safedeploy.canary.traffic import REFUSED, shift_traffic
-from safedeploy.release_control.aws_clients import AwsClients
+from safedeploy.lambda_actions.aws_clients import AwsClients
 
 logger = Logger()
 tracer = Tracer()

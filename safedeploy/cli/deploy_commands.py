@@ -34,8 +34,8 @@ from safedeploy.guardrails.model_package import require_package_arn
 from safedeploy.guardrails.rollback import plan_rollback, rollback_endpoint
 from safedeploy.guardrails.smoke_test import HEALTH_CHECK_ROW, smoke_test
 from safedeploy.parameters import Param
-from safedeploy.release_control.approval_record import RecordStore
-from safedeploy.release_control.deployable import (
+from safedeploy.trust.approval_record import RecordStore
+from safedeploy.trust.deployable import (
     Deployable,
     OwnBucket,
     take_ownership,
@@ -43,7 +43,7 @@ from safedeploy.release_control.deployable import (
     verify_package,
     verify_promoted,
 )
-from safedeploy.release_control.release_manifest import RELEASE_FILE, ReleaseManifest
+from safedeploy.trust.release_manifest import RELEASE_FILE, ReleaseManifest
 
 
 class Summarised(Protocol):

@@ -2,7 +2,7 @@
 
 Prod's Deploy must not run any branch head of dev's repository, nor anything its own source artifact could carry
 besides release.json. So its buildspec is this stack's own: it pins boto3, runs the tooling gate (inlined from
-`safedeploy/release/tooling_gate.py`) to check and unpack the tooling bundle dev approved, and only then runs
+`safedeploy/build_steps/tooling_gate.py`) to check and unpack the tooling bundle dev approved, and only then runs
 `safedeploy deploy` and `safedeploy smoke-test` from that bundle.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-GATE_SCRIPT = ROOT / "safedeploy" / "release" / "tooling_gate.py"
+GATE_SCRIPT = ROOT / "safedeploy" / "build_steps" / "tooling_gate.py"
 REQUIREMENTS = ROOT / "requirements.txt"
 PINNED = ("boto3", "botocore")
 # Variables the CodeBuild project sets: PROJECT, ENV, SOURCE_ENV and SOURCE_ARTIFACTS_BUCKET (from SSM).

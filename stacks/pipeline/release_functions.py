@@ -5,7 +5,7 @@ Promote, which forwards the release it deployed: it reads its own repository's r
 registry instead of its own packages and evaluation reports.
 
 The handlers report to CodePipeline themselves; CDK's LambdaInvokeAction grants them PutJobSuccessResult and
-PutJobFailureResult. What is granted here is what `safedeploy.release_control` calls on their behalf.
+PutJobFailureResult. What is granted here is what `safedeploy.lambda_actions` calls on their behalf.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from infra.config import EnvironmentConfig
 from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
-from safedeploy.release_control.approval_record import (
+from safedeploy.trust.approval_record import (
     MODEL_DECISION,
     PACKAGE_GROUP_ENV,
     PROMOTION_DECISION,

@@ -8,13 +8,13 @@ import json
 from typing import Any
 
 from safedeploy import registry
-from safedeploy.release_control.approval_record import (
+from safedeploy.trust.approval_record import (
     MODEL_DECISION,
     PROMOTION_DECISION,
     ApprovalRecord,
     RecordStore,
 )
-from safedeploy.release_control.evidence import PackageEvidence
+from safedeploy.trust.evidence import PackageEvidence
 
 REGION = "ap-northeast-2"
 COMMIT = "0123abcd" * 5

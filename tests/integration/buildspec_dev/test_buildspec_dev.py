@@ -22,10 +22,10 @@ import yaml
 
 from ml import serving
 from safedeploy import registry
+from safedeploy.build_steps import tooling
 from safedeploy.digests import sha256_s3_object
 from safedeploy.parameters import Param, parameter_name
-from safedeploy.release import tooling
-from safedeploy.release_control.evidence import PackageEvidence
+from safedeploy.trust.evidence import PackageEvidence
 from stacks.pipeline.approvals import METRIC_VARIABLES, PACKAGE_VARIABLE
 from tests.support.aws import REGION, MotoServer, moto_server
 

@@ -15,15 +15,15 @@ import pytest
 
 import lambdas.approval_sync.handler as approval_sync
 from rehearsal.pipeline_double import APPROVER, CodePipelineDouble
-from safedeploy.release.tooling import bundle_bytes
-from safedeploy.release_control.approval_record import RecordStore
-from safedeploy.release_control.aws_clients import AwsClients
-from safedeploy.release_control.release_manifest import ReleaseManifest
+from safedeploy.build_steps.tooling import bundle_bytes
+from safedeploy.lambda_actions.aws_clients import AwsClients
+from safedeploy.trust.approval_record import RecordStore
+from safedeploy.trust.release_manifest import ReleaseManifest
 from tests.support.aws import REGION, MotoServer
 from tests.support.evidence import PROMOTER, approve, promote_record, register_evidenced
+from tests.support.lambda_fakes import LambdaContextStub, job_event
 from tests.support.moto_sagemaker import queue_invocation_results
 from tests.support.two_environments import ROOT, Environment, dev_deploy, prod_deploy, provision
-from tests.unit.release_control.fakes import LambdaContextStub, job_event
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,11 @@ import lambdas.traffic_shifter.handler as traffic_shifter
 from rehearsal.attacks.verdict import forged_verdict_detail, play_forged_verdict
 from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE
 from safedeploy.canary.traffic import shift_traffic
-from safedeploy.release_control.aws_clients import AwsClients
+from safedeploy.lambda_actions.aws_clients import AwsClients
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT
+from tests.support.lambda_fakes import LambdaContextStub
 from tests.unit.canary.conftest import BUCKET
 from tests.unit.canary.test_ab_and_traffic import recorded_verdict, start_ab_test, weights
-from tests.unit.release_control.fakes import LambdaContextStub
 
 AB = {"strategy": "ab", "ab_weights": [10, 50, 100], "wait_interval_seconds": 600}
 

@@ -13,8 +13,8 @@ import pytest
 from safedeploy.canary.analysis import AnalysisOutcome, analyze_endpoint
 from safedeploy.guardrails import resource_tags
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
+from safedeploy.lambda_actions.aws_clients import AwsClients
 from safedeploy.parameters import Param, parameter_name
-from safedeploy.release_control.aws_clients import AwsClients
 from tests.support.aws import REGION, SESSION, in_process_aws
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, ROLE_ARN, provision_parameters
 from tests.support.fleet_metrics import FleetBehaviour, fleet_dimensions, publish_minute

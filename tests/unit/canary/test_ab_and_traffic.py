@@ -16,7 +16,7 @@ from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import EndpointWaiter, describe_endpoint
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
-from safedeploy.release_control.aws_clients import AwsClients
+from safedeploy.lambda_actions.aws_clients import AwsClients
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
 from tests.support.fleet_metrics import fleet_dimensions, publish_minute
 from tests.unit.canary.conftest import BUCKET, HEALTHY

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from safedeploy.canary.analysis import analyze_endpoint
-from safedeploy.release_control.aws_clients import AwsClients
+from safedeploy.lambda_actions.aws_clients import AwsClients
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters
 from tests.support.fleet_metrics import FleetBehaviour
 from tests.unit.canary.conftest import BUCKET, HEALTHY, Deployment, verdict_values

@@ -17,7 +17,7 @@ from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import EndpointWaiter, describe_endpoint
 from safedeploy.guardrails.rollback import rollback_endpoint
-from safedeploy.release_control.aws_clients import AwsClients
+from safedeploy.lambda_actions.aws_clients import AwsClients
 from tests.support.aws import REGION
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
 from tests.support.moto_sagemaker import endpoint_updates, start_baking

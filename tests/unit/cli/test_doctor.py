@@ -17,7 +17,7 @@ from safedeploy.parameters import Param, parameter_name
 from safedeploy.source_record import SourceRecord
 from tests.support.aws import SESSION, in_process_aws
 from tests.support.deploy_world import ALARMS, ENDPOINT, ENV, PROJECT, ROLE_ARN, provision_parameters
-from tests.unit.release_control.fakes import Stubbed, stubbed
+from tests.support.lambda_fakes import Stubbed, stubbed
 
 SCOPE = ["doctor", "--project", PROJECT, "--env", ENV]
 FUNCTION = f"{PROJECT}-{ENV}-canary-analysis"

@@ -21,7 +21,7 @@ from safedeploy.operations.pipeline_actions import MAX_COMMENT_CHARACTERS, decid
 from safedeploy.parameters import Param, parameter_name
 from tests.support.aws import SESSION, in_process_aws
 from tests.support.deploy_world import ENV, PROJECT, provision_parameters, register_package
-from tests.unit.release_control.fakes import stubbed
+from tests.support.lambda_fakes import stubbed
 
 ROOT = Path(__file__).resolve().parents[3]
 SCOPE = ["--project", PROJECT, "--env", ENV]

@@ -21,7 +21,7 @@ from safedeploy.parameters import Param, parameter_name
 from safedeploy.registry import register_model_package
 from tests.support.aws import REGION, SESSION, in_process_aws
 from tests.support.deploy_world import ENDPOINT, ENV, GROUP, PROJECT, provision_parameters
-from tests.unit.release_control.fakes import Stubbed, stubbed
+from tests.support.lambda_fakes import Stubbed, stubbed
 
 PIPELINE = f"{PROJECT}-{ENV}-pipeline"
 BUCKET = f"{PROJECT}-{ENV}-artifacts"

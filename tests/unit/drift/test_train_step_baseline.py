@@ -8,12 +8,12 @@ import pytest
 
 from ml.data import FEATURES, generate, write_csv
 from safedeploy import registry
+from safedeploy.build_steps.model_plugin import ModelPlugin
+from safedeploy.build_steps.settings import ReleaseSettings
+from safedeploy.build_steps.train_and_register import train_in_build
+from safedeploy.build_steps.training_data import TrainingData
 from safedeploy.drift.baseline import SCORE, Baseline, sha256_digest
 from safedeploy.parameters import Param, parameter_name
-from safedeploy.release.model_plugin import ModelPlugin
-from safedeploy.release.settings import ReleaseSettings
-from safedeploy.release.train_and_register import train_in_build
-from safedeploy.release.training_data import TrainingData
 from tests.support.aws import REGION, SESSION, in_process_aws
 
 PROJECT, ENV, GROUP, BUCKET = "demo", "dev", "demo-dev-models", "demo-dev-artifacts"

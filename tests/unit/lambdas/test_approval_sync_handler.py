@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 
 import lambdas.approval_sync.handler as approval_sync
-from safedeploy.release_control.approval_record import RecordStore
+from safedeploy.trust.approval_record import RecordStore
 from tests.support.evidence import ensure_bucket, register_evidenced
-from tests.unit.release_control.fakes import (
+from tests.support.lambda_fakes import (
     APPROVER,
     EXECUTION_ID,
     GROUP,

@@ -10,10 +10,10 @@ import pytest
 
 import lambdas.canary_analysis.handler as canary_analysis
 import lambdas.traffic_shifter.handler as traffic_shifter
-from safedeploy.release_control.aws_clients import AwsClients
+from safedeploy.lambda_actions.aws_clients import AwsClients
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT
+from tests.support.lambda_fakes import LambdaContextStub
 from tests.unit.canary.conftest import HEALTHY, Deployment
-from tests.unit.release_control.fakes import LambdaContextStub
 
 
 @pytest.fixture(autouse=True)

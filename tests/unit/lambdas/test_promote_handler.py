@@ -8,9 +8,9 @@ import pytest
 
 import lambdas.promote.handler as promote
 from safedeploy.guardrails import rolled_back
-from safedeploy.release_control.release_manifest import ReleaseManifest
+from safedeploy.trust.release_manifest import ReleaseManifest
 from tests.support.evidence import COMMIT, approve, ensure_bucket, register_evidenced
-from tests.unit.release_control.fakes import (
+from tests.support.lambda_fakes import (
     APPROVER,
     EXECUTION_ID,
     GROUP,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import lambdas.quality_gate.handler as quality_gate
-from tests.unit.release_control.fakes import (
+from tests.support.lambda_fakes import (
     LambdaContextStub,
     MotoRegistry,
     expect_failure,

@@ -14,7 +14,7 @@ from ml.build import split
 from ml.data import generate, write_csv
 from ml.evaluate import headline_metrics
 from ml.serving import package_artifact
-from safedeploy.release.sm_pipeline import stage_code
+from safedeploy.build_steps.sm_pipeline import stage_code
 from tests.support import aws_contracts
 from tests.support.aws import REGION, SESSION, in_process_aws
 

@@ -20,10 +20,10 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from infra.config import ConfigError, load_config
 from infra.naming import Naming
 from safedeploy import registry
-from safedeploy.release.exports import exported_variables
-from safedeploy.release.model_plugin import ModelPlugin
-from safedeploy.release.settings import ReleaseSettings
-from safedeploy.release.train_and_register import run
+from safedeploy.build_steps.exports import exported_variables
+from safedeploy.build_steps.model_plugin import ModelPlugin
+from safedeploy.build_steps.settings import ReleaseSettings
+from safedeploy.build_steps.train_and_register import run
 from stacks.storage_stack import StorageStack
 from tests.support.aws import REGION, SESSION, in_process_aws
 
@@ -172,20 +172,20 @@ def test_a_custom_container_may_be_pulled_by_the_execution_role_only_from_its_re
 def test_the_train_build_installs_the_files_cdk_json_names(what: str) -> None:
     """buildspec-dev.yml installs whatever this prints; the shipped section names files that exist."""
     result = subprocess.run(
-        [sys.executable, "-m", "safedeploy.release.model_plugin", what],
+        [sys.executable, "-m", "safedeploy.build_steps.model_plugin", what],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     )
     assert (ROOT / result.stdout.strip()).is_file()
-    assert f"safedeploy.release.model_plugin {what}" in (ROOT / "buildspec-dev.yml").read_text()
+    assert f"safedeploy.build_steps.model_plugin {what}" in (ROOT / "buildspec-dev.yml").read_text()
 
 
 def test_a_model_without_extra_requirements_installs_nothing(tmp_path: Path) -> None:
     (tmp_path / "cdk.json").write_text(json.dumps({"context": {"model": TOY_MODEL}}))
     result = subprocess.run(
-        [sys.executable, "-m", "safedeploy.release.model_plugin", "requirements"],
+        [sys.executable, "-m", "safedeploy.build_steps.model_plugin", "requirements"],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,

@@ -13,7 +13,7 @@ import botocore.session
 import pytest
 
 from safedeploy import registry
-from safedeploy.release import tooling
+from safedeploy.build_steps import tooling
 from stacks.pipeline.release_buildspec import GATE_SCRIPT, pins, release_buildspec
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,7 +45,7 @@ def test_the_bundle_holds_the_library_its_pins_and_the_deploy_buildspec() -> Non
         names = bundle.getnames()
         assert {member.mtime for member in bundle.getmembers()} == {0}
     assert {"pyproject.toml", "requirements.txt", "buildspec-deploy.yml", "safedeploy/cli/__init__.py"} <= set(names)
-    assert "safedeploy/release/tooling_gate.py" in names
+    assert "safedeploy/build_steps/tooling_gate.py" in names
     assert not [name for name in names if "__pycache__" in name]
 
 

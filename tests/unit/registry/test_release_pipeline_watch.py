@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from safedeploy.release.sm_pipeline import PipelineWatch, registered_package
+from safedeploy.build_steps.sm_pipeline import PipelineWatch, registered_package
 
 EXECUTION = "arn:aws:sagemaker:ap-northeast-2:123456789012:pipeline/demo-dev-train/execution/abc"
 PACKAGE = "arn:aws:sagemaker:ap-northeast-2:123456789012:model-package/demo-dev-models/4"

@@ -10,13 +10,13 @@ from moto.athena.models import QueryResults, athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from ml.data import COLUMNS, FEATURES, read_csv
+from safedeploy.build_steps import flags
+from safedeploy.build_steps.exports import exported_variables, write_exports
+from safedeploy.build_steps.feature_store import latest_records_query
+from safedeploy.build_steps.model_plugin import ModelPlugin
+from safedeploy.build_steps.settings import ReleaseSettings
+from safedeploy.build_steps.training_data import fetch_training_data
 from safedeploy.parameters import Param, parameter_name
-from safedeploy.release import flags
-from safedeploy.release.exports import exported_variables, write_exports
-from safedeploy.release.feature_store import latest_records_query
-from safedeploy.release.model_plugin import ModelPlugin
-from safedeploy.release.settings import ReleaseSettings
-from safedeploy.release.training_data import fetch_training_data
 from tests.support.aws import REGION, SESSION, in_process_aws
 
 PROJECT, ENV = "demo", "dev"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from safedeploy import write_once
+from safedeploy.build_steps.artifacts import upload_encrypted
 from safedeploy.canary.outputs import write_record
-from safedeploy.release.artifacts import upload_encrypted
 from safedeploy.write_once import AlreadyWritten, put_new_object, upload_new_file
 from tests.support.aws import REGION, SESSION, in_process_aws
 

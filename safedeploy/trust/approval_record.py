@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from safedeploy.release_control.evidence import PackageEvidence, package_group_and_version
+from safedeploy.trust.evidence import PackageEvidence, package_group_and_version
 
 RECORD_PREFIX = "approvals"
 MODEL_DECISION = "model"

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy.typing as npt
 
+from safedeploy.build_steps.artifacts import upload_run_file
+from safedeploy.build_steps.settings import ReleaseSettings
 from safedeploy.drift.baseline import CONTENT_TYPE, compute_baseline, sha256_digest
-from safedeploy.release.artifacts import upload_run_file
-from safedeploy.release.settings import ReleaseSettings
 
 BASELINE_NAME = "drift-baseline.json"
 

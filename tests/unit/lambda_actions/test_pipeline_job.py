@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from safedeploy.release_control.pipeline_job import (
+from safedeploy.lambda_actions.pipeline_job import (
     MESSAGE_LIMIT,
     ActionFailed,
     complete_job,
@@ -10,7 +10,7 @@ from safedeploy.release_control.pipeline_job import (
     open_job,
     required_text,
 )
-from tests.unit.release_control.fakes import JOB_ID, expect_failure, expect_success, job_event, stubbed
+from tests.support.lambda_fakes import JOB_ID, expect_failure, expect_success, job_event, stubbed
 
 
 @pytest.mark.parametrize("event", [{}, {"CodePipeline.job": {}}, {"CodePipeline.job": {"id": ""}}, [], None])

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from safedeploy.release_control.approval_record import RecordStore
-from safedeploy.release_control.deployable import OwnBucket, ReleaseRefused, take_ownership, verify_package
+from safedeploy.trust.approval_record import RecordStore
+from safedeploy.trust.deployable import OwnBucket, ReleaseRefused, take_ownership, verify_package
 from tests.support.evidence import approve, ensure_bucket, register_evidenced, write_record
-from tests.unit.release_control.fakes import GROUP, SESSION
+from tests.support.lambda_fakes import GROUP, SESSION
 
 DEV, PROD = "demo-dev-artifacts", "demo-prod-artifacts"
 

@@ -3,7 +3,7 @@
 Build once, deploy many: prod never retrains, it deploys the package dev approved. The manifest names the package,
 the sha256 of its model artifact, evaluation report and deploy tooling, the dev commit that trained and tested it,
 and who approved and promoted it. It is a claim, not a proof: prod's Deploy checks every field against the approval
-records and the bytes before any SageMaker call (`release_control.deployable`). The reading side validates it as
+records and the bytes before any SageMaker call (`safedeploy.trust.deployable`). The reading side validates it as
 strictly as the writing side, so a hand-edited or truncated file fails loudly.
 """
 

@@ -19,7 +19,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from safedeploy.release_control.aws_clients import AwsClients
+from safedeploy.lambda_actions.aws_clients import AwsClients
 from tests.support.moto_sagemaker import sagemaker_extensions
 
 REGION = "ap-northeast-2"
@@ -46,6 +46,13 @@ def moto_sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv(name, value)
     with mock_aws(), sagemaker_extensions():
         yield SESSION.client("sagemaker")
+
+
+@pytest.fixture
+def sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A moto SageMaker client (with this suite's extensions) for the tests of a directory whose conftest imports it."""
+    with moto_sagemaker(monkeypatch) as client:
+        yield client
 
 
 @dataclass

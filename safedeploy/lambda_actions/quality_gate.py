@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from safedeploy.release_control.pipeline_job import ActionFailed
-from safedeploy.release_control.registry_api import Registry
+from safedeploy.lambda_actions.pipeline_job import ActionFailed
+from safedeploy.lambda_actions.registry_api import Registry
 
 MINIMUM_PREFIX = "min_"
 MAX_REGRESSION = "max_regression"

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from safedeploy.release_control.release_manifest import ReleaseManifest
+from safedeploy.trust.release_manifest import ReleaseManifest
 
 MANIFEST = ReleaseManifest(
     model_package_arn="arn:aws:sagemaker:ap-northeast-2:123456789012:model-package/demo-dev-models/3",

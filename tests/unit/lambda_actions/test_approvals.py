@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from safedeploy.release_control.approval_record import RecordConflict, RecordStore
-from safedeploy.release_control.approvals import (
+from safedeploy.lambda_actions.approvals import (
     DESCRIPTION_LIMIT,
     ApprovalAction,
     approval_action_from_event,
@@ -12,10 +11,11 @@ from safedeploy.release_control.approvals import (
     package_arn_of_execution,
     run_approval_sync,
 )
-from safedeploy.release_control.evidence import PackageEvidence
-from safedeploy.release_control.pipeline_job import ActionFailed
+from safedeploy.lambda_actions.pipeline_job import ActionFailed
+from safedeploy.trust.approval_record import RecordConflict, RecordStore
+from safedeploy.trust.evidence import PackageEvidence
 from tests.support.evidence import ensure_bucket, register_evidenced
-from tests.unit.release_control.fakes import (
+from tests.support.lambda_fakes import (
     APPROVER,
     EXECUTION_ID,
     GROUP,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from safedeploy.release.settings import ReleaseSettings
+from safedeploy.build_steps.settings import ReleaseSettings
 from safedeploy.write_once import upload_new_file
 
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from safedeploy.build_steps.feature_store import export_offline_store, feature_columns
+from safedeploy.build_steps.model_plugin import ModelPlugin
+from safedeploy.build_steps.settings import ReleaseSettings
 from safedeploy.registry import split_s3_uri
-from safedeploy.release.feature_store import export_offline_store, feature_columns
-from safedeploy.release.model_plugin import ModelPlugin
-from safedeploy.release.settings import ReleaseSettings
 
 DATASET_FILE = "dataset.csv"
 

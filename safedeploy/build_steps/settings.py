@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from safedeploy.build_steps.flags import env_flag
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.registry import split_s3_uri
-from safedeploy.release.flags import env_flag
 
 COMMIT_VARIABLE = "CODEBUILD_RESOLVED_SOURCE_VERSION"
 DEFAULT_ROWS = 5000

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from safedeploy.release_control.approval_record import MODEL_DECISION, ApprovalRecord, RecordStore
-from safedeploy.release_control.evidence import PackageEvidence
-from safedeploy.release_control.pipeline_job import ActionFailed, required_text
-from safedeploy.release_control.registry_api import Registry
+from safedeploy.lambda_actions.pipeline_job import ActionFailed, required_text
+from safedeploy.lambda_actions.registry_api import Registry
+from safedeploy.trust.approval_record import MODEL_DECISION, ApprovalRecord, RecordStore
+from safedeploy.trust.evidence import PackageEvidence
 
 APPROVED = "Approved"
 REJECTED = "Rejected"

@@ -18,11 +18,11 @@ from typing import Any
 import boto3
 
 from safedeploy import registry
-from safedeploy.release.artifacts import upload_run_file
-from safedeploy.release.model_plugin import ModelPlugin, PipelineSpec
-from safedeploy.release.result import ReleaseResult
-from safedeploy.release.settings import ReleaseSettings
-from safedeploy.release.training_data import TrainingData
+from safedeploy.build_steps.artifacts import upload_run_file
+from safedeploy.build_steps.model_plugin import ModelPlugin, PipelineSpec
+from safedeploy.build_steps.result import ReleaseResult
+from safedeploy.build_steps.settings import ReleaseSettings
+from safedeploy.build_steps.training_data import TrainingData
 
 REGISTER_STEP = "Register"
 RUNNING_STATES = ("Executing", "Stopping")

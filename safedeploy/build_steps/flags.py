@@ -2,7 +2,7 @@
 
 A lenient parser turns a typo in a buildspec (the seed's `USE_FEATURE_STORE` line had one) into a silent `false`
 and trains on the wrong data; here it fails the build with the variable's name. Run as a module to check switches
-before anything is installed: ``python -m safedeploy.release.flags USE_SM_PIPELINE USE_FEATURE_STORE``.
+before anything is installed: ``python -m safedeploy.build_steps.flags USE_SM_PIPELINE USE_FEATURE_STORE``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def env_flag(environ: Mapping[str, str], name: str, *, default: bool = False) ->
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     names = list(sys.argv[1:] if argv is None else argv)
     if not names:
-        print("usage: python -m safedeploy.release.flags NAME [NAME ...]", file=sys.stderr)
+        print("usage: python -m safedeploy.build_steps.flags NAME [NAME ...]", file=sys.stderr)
         return 2
     values = dict(os.environ if environ is None else environ)
     errors = []

@@ -19,14 +19,14 @@ from botocore.exceptions import ClientError
 from safedeploy.digests import sha256_s3_object
 from safedeploy.guardrails.errors import PackageNotApproved
 from safedeploy.registry import split_s3_uri
-from safedeploy.release_control.approval_record import (
+from safedeploy.trust.approval_record import (
     MODEL_DECISION,
     PROMOTION_DECISION,
     ApprovalRecord,
     RecordStore,
 )
-from safedeploy.release_control.evidence import PackageEvidence, package_group_and_version
-from safedeploy.release_control.release_manifest import RELEASE_FILE, ReleaseManifest
+from safedeploy.trust.evidence import PackageEvidence, package_group_and_version
+from safedeploy.trust.release_manifest import RELEASE_FILE, ReleaseManifest
 from safedeploy.write_once import upload_new_file
 
 APPROVED = "Approved"

@@ -186,7 +186,7 @@ def _serving(reader: SettingReader) -> Serving:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m safedeploy.release.model_plugin requirements|pipeline-requirements`: the file the build installs."""
+    """`python -m safedeploy.build_steps.model_plugin requirements|pipeline-requirements`: the file to install."""
     parser = argparse.ArgumentParser(description="Print a file the model's cdk.json section names (empty if none).")
     parser.add_argument("what", choices=["requirements", "pipeline-requirements"])
     args = parser.parse_args(argv)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from safedeploy.release_control.approvals import ApprovalAction, approval_action_from_parameters
-from safedeploy.release_control.pipeline_job import required_text
-from safedeploy.release_control.promotion import ReleaseTarget, commit_release, promotable
-from safedeploy.release_control.registry_api import Registry
-from safedeploy.release_control.release_manifest import RELEASE_FILE, ReleaseManifest
+from safedeploy.lambda_actions.approvals import ApprovalAction, approval_action_from_parameters
+from safedeploy.lambda_actions.pipeline_job import required_text
+from safedeploy.lambda_actions.promotion import ReleaseTarget, commit_release, promotable
+from safedeploy.lambda_actions.registry_api import Registry
+from safedeploy.trust.release_manifest import RELEASE_FILE, ReleaseManifest
 
 # The UserParameters key that tells a forwarding job from a first promotion.
 RELEASE_COMMIT_PARAMETER = "release_commit"

@@ -14,18 +14,18 @@ from datetime import datetime
 from typing import Any
 
 from safedeploy.guardrails import rolled_back
-from safedeploy.release_control.approval_record import MODEL_DECISION, PROMOTION_DECISION, RecordStore
-from safedeploy.release_control.approvals import (
+from safedeploy.lambda_actions.approvals import (
     APPROVED,
     ApprovalAction,
     approval_action_from_parameters,
     approval_record,
     find_decision,
 )
-from safedeploy.release_control.evidence import PackageEvidence
-from safedeploy.release_control.pipeline_job import ActionFailed, required_text
-from safedeploy.release_control.registry_api import Registry
-from safedeploy.release_control.release_manifest import RELEASE_FILE, ReleaseManifest
+from safedeploy.lambda_actions.pipeline_job import ActionFailed, required_text
+from safedeploy.lambda_actions.registry_api import Registry
+from safedeploy.trust.approval_record import MODEL_DECISION, PROMOTION_DECISION, RecordStore
+from safedeploy.trust.evidence import PackageEvidence
+from safedeploy.trust.release_manifest import RELEASE_FILE, ReleaseManifest
 
 COMMITTER = "safedeploy-promote"
 

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 import pytest
 from botocore.stub import ANY
 
-from safedeploy.release_control.approval_record import RecordStore
-from safedeploy.release_control.pipeline_job import ActionFailed
-from safedeploy.release_control.promotion import PromotionRequest, ReleaseTarget, commit_release, run_promotion
-from safedeploy.release_control.release_manifest import ReleaseManifest
+from safedeploy.lambda_actions.pipeline_job import ActionFailed
+from safedeploy.lambda_actions.promotion import PromotionRequest, ReleaseTarget, commit_release, run_promotion
+from safedeploy.trust.approval_record import RecordStore
+from safedeploy.trust.release_manifest import ReleaseManifest
 from tests.support.evidence import COMMIT, approve, ensure_bucket, register_evidenced, write_record
-from tests.unit.release_control.fakes import (
+from tests.support.lambda_fakes import (
     APPROVER,
     EXECUTION_ID,
     GROUP,

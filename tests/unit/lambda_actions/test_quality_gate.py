@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from safedeploy.release_control.pipeline_job import ActionFailed
-from safedeploy.release_control.quality_gate import (
+from safedeploy.lambda_actions.pipeline_job import ActionFailed
+from safedeploy.lambda_actions.quality_gate import (
     THRESHOLDS_ENV,
     QualityPolicy,
     check_candidate,
@@ -13,7 +13,7 @@ from safedeploy.release_control.quality_gate import (
     resolve_policy,
     run_quality_gate,
 )
-from tests.unit.release_control.fakes import MotoRegistry
+from tests.support.lambda_fakes import MotoRegistry
 
 SETTINGS = {"min_auc": 0.75, "min_accuracy": 0.7, "min_f1": 0.6, "max_regression": 0.01}
 POLICY = QualityPolicy.from_settings(SETTINGS)

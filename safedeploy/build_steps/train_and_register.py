@@ -1,6 +1,6 @@
 """The Train action: data -> model -> evaluation -> model package (PendingManualApproval) -> exported variables.
 
-``python -m safedeploy.release.train_and_register --work-dir build/release`` from the source root. The model is the
+``python -m safedeploy.build_steps.train_and_register --work-dir build/release`` from the source root. The model is the
 one cdk.json's `model` section names (its entry points are imported by name; `MODEL_CONFIG` points to another file).
 With `USE_SM_PIPELINE=true` the same data goes through the model's SageMaker Pipeline instead of training in the
 build. Either way the step ends with the package ARN and its headline metrics in the exports file.
@@ -17,15 +17,15 @@ from typing import Any
 import boto3
 
 from safedeploy import registry
+from safedeploy.build_steps import tooling
+from safedeploy.build_steps.artifacts import upload_run_file
+from safedeploy.build_steps.drift_baseline import upload_drift_baseline
+from safedeploy.build_steps.exports import exported_variables, write_exports
+from safedeploy.build_steps.model_plugin import CONFIG_FILE, ModelPlugin
+from safedeploy.build_steps.result import ReleaseResult
+from safedeploy.build_steps.settings import ReleaseSettings
+from safedeploy.build_steps.training_data import TrainingData, fetch_training_data
 from safedeploy.digests import sha256_file
-from safedeploy.release import tooling
-from safedeploy.release.artifacts import upload_run_file
-from safedeploy.release.drift_baseline import upload_drift_baseline
-from safedeploy.release.exports import exported_variables, write_exports
-from safedeploy.release.model_plugin import CONFIG_FILE, ModelPlugin
-from safedeploy.release.result import ReleaseResult
-from safedeploy.release.settings import ReleaseSettings
-from safedeploy.release.training_data import TrainingData, fetch_training_data
 
 EXPORTS_FILE = "exports.env"
 
@@ -93,7 +93,7 @@ def run(
     data = fetch_training_data(settings, client, work_dir, model, progress)
     progress(f"training data: {data.source}")
     if settings.use_sm_pipeline:
-        from safedeploy.release.sm_pipeline import train_in_pipeline  # needs the model's pipeline requirements
+        from safedeploy.build_steps.sm_pipeline import train_in_pipeline  # needs the model's pipeline requirements
 
         return train_in_pipeline(settings, client, data, work_dir, model, progress)
     return train_in_build(settings, client, data, work_dir, model, progress)
