@@ -1,4 +1,5 @@
-"""`python -m rehearsal [--output DIR]`: play the release rehearsal and report; exit 1 if any check fails."""
+"""`python -m rehearsal [--output DIR] [--strategy S]`: play the release rehearsal and report; exit 1 if any check
+fails."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ from pathlib import Path
 from rehearsal.report import canary_reports, final_checks, trust_checks, write_timeline
 from rehearsal.scenario import CANDIDATES, Outcome, rehearsal_world
 from rehearsal.trust_chain import play_attacks, release_to_prod
+from safedeploy.guardrails.settings import Strategy
 
 
-def run(output: Path, seed: int = 20261124, say=print) -> dict[str, bool]:
+def run(output: Path, seed: int = 20261124, say=print, strategy: str | None = None) -> dict[str, bool]:
     output.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as work, rehearsal_world(Path(work), say, seed) as rehearsal:
+    with tempfile.TemporaryDirectory() as work, rehearsal_world(Path(work), say, seed, strategy) as rehearsal:
+        settings = rehearsal.world.config.endpoint
         say(f"rehearsing {rehearsal.world.naming.prefix} on moto: endpoint {rehearsal.world.naming.endpoint}")
+        say(f"strategy {settings.strategy.value}: {settings.traffic_share().describe()}")
         live = rehearsal.release("live model", None)
         candidates: list[Outcome] = [rehearsal.release(f"{c.name}", c.behaviour) for c in CANDIDATES]
         good = next(outcome for outcome in candidates if outcome.name == "good")
@@ -28,7 +32,7 @@ def run(output: Path, seed: int = 20261124, say=print) -> dict[str, bool]:
     write_timeline(output / "timeline.json", [live, *candidates, in_prod], checks, attacks)
     say(f"\nsummary ({time.perf_counter() - started:.0f} s):")
     for candidate, outcome in zip(CANDIDATES, candidates, strict=True):
-        say(f"  {candidate.name} candidate: {outcome.result} (expected {candidate.expected})")
+        say(f"  {candidate.name} candidate: {outcome.result} (expected {candidate.expected}; {outcome.ended_by})")
     say(f"  prod: {in_prod.result} ({in_prod.package_arn})")
     for attack in attacks:
         say(f"  attack {attack.attack}: {'refused' if attack.refused else 'NOT REFUSED'}: {attack.line}")
@@ -42,8 +46,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m rehearsal", description=__doc__)
     parser.add_argument("--output", type=Path, default=Path("rehearsal-output"), help="default: %(default)s")
     parser.add_argument("--seed", type=int, default=20261124, help="traffic randomness (default: %(default)s)")
+    parser.add_argument(
+        "--strategy",
+        choices=[strategy.value for strategy in Strategy],
+        help="play dev's deployments with this strategy instead of the one cdk.json configures",
+    )
     args = parser.parse_args()
-    checks = run(args.output, args.seed)
+    checks = run(args.output, args.seed, strategy=args.strategy)
     sys.exit(0 if all(checks.values()) else 1)
 
 

@@ -1,6 +1,6 @@
-"""The parts of AWS that act on their own, simulated minute by minute: SageMaker splitting traffic between two
-fleets and reporting per-fleet metrics, CloudWatch Logs turning the gateway's EMF lines into metrics, CloudWatch
-evaluating the CanaryVerdict alarm, and SageMaker ending the deployment (done after the bake, or rolled back).
+"""The parts of AWS that act on their own, simulated minute by minute: SageMaker splitting traffic between fleets
+(blue/green configs, A/B variants, a shadow's copies) and reporting per-fleet metrics, CloudWatch Logs turning the
+gateway's EMF lines into metrics, and CloudWatch evaluating the rollback alarms SageMaker watches.
 
 Requests really go through the gateway (HTTP, on 127.0.0.1) to a stub endpoint whose replies are scripted from each
 fleet's behaviour; only time is simulated, so a ten-minute bake takes seconds.
@@ -12,13 +12,16 @@ import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.core import DEFAULT_ACCOUNT_ID
 
+from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from serving.stub_endpoint import StubBehaviour, StubReply
 from tests.support.fleet_metrics import FleetBehaviour, draw_latencies, fleet_dimensions, publish_observed
@@ -29,16 +32,42 @@ ALARM_PERIODS, ALARM_DATAPOINTS = 3, 2  # the CanaryVerdict alarm: 2 of 3 minute
 
 @dataclass(frozen=True)
 class Fleet:
-    config_name: str
+    """One fleet of a release as SageMaker reports it: `label` (its endpoint config or variant) and `dimensions`.
+
+    `share` is its fraction of the requests; a shadow variant (`serves=False`) instead receives copies of that
+    fraction of the requests and answers nobody, so the gateway never sees it.
+    """
+
+    label: str
     share: float
     behaviour: FleetBehaviour
+    dimensions: tuple[tuple[str, str], ...]
+    variant: str = PRODUCTION_VARIANT
+    serves: bool = True
+
+
+def blue_green_fleet(endpoint: str, config_name: str, share: float, behaviour: FleetBehaviour) -> Fleet:
+    """A fleet of a blue/green or rolling update: both keep the variant name, the config name tells them apart."""
+    dims = tuple((d["Name"], d["Value"]) for d in fleet_dimensions(endpoint, PRODUCTION_VARIANT, config_name))
+    return Fleet(config_name, share, behaviour, dims)
+
+
+def variant_fleet(endpoint: str, variant: str, share: float, behaviour: FleetBehaviour, serves: bool = True) -> Fleet:
+    """A production or shadow variant of an experiment, reported by its variant name."""
+    dims = tuple((d["Name"], d["Value"]) for d in fleet_dimensions(endpoint, variant))
+    return Fleet(variant, share, behaviour, dims, variant, serves)
 
 
 @dataclass(frozen=True)
 class MinuteOfTraffic:
+    """What one minute served: per fleet, the gateway's status counts, and the endpoint-wide figures the fixed
+    rollback alarms watch (the 5xx rate and the p99 latency of the requests the endpoint answered)."""
+
     at: datetime
     per_fleet: dict[str, dict[str, float]]
     gateway_statuses: dict[int, int]
+    error_rate: float | None
+    p99_latency_ms: float | None
 
 
 @dataclass
@@ -54,34 +83,45 @@ class TrafficReplay:
     _log_offset: int = field(default=0)
 
     def minute(self, at: datetime, requests: int, fleets: Sequence[Fleet]) -> MinuteOfTraffic:
-        shares = np.array([fleet.share for fleet in fleets])
-        chosen = self.rng.choice(len(fleets), size=requests, p=shares / shares.sum())
-        per_fleet = {}
-        for index, fleet in enumerate(fleets):
-            served = int((chosen == index).sum())
+        serving = [fleet for fleet in fleets if fleet.serves and fleet.share > 0]
+        shares = np.array([fleet.share for fleet in serving])
+        chosen = self.rng.choice(len(serving), size=requests, p=shares / shares.sum())
+        replies: list[list[StubReply]] = [[] for _ in serving]
+        per_fleet, answered_errors, answered_latencies = {}, 0, []
+        for fleet in fleets:
+            index = serving.index(fleet) if fleet in serving else None
+            # A serving fleet answers the requests chosen for it; a shadow gets a binomial copy of the minute.
+            served = int(self.rng.binomial(requests, fleet.share)) if index is None else int((chosen == index).sum())
             failed = self.rng.random(served) < fleet.behaviour.error_rate
             latencies = draw_latencies(fleet.behaviour, served, self.rng)
-            self.stub.scripted.extend(
-                StubReply(status=424, error_type="ModelError", variant=PRODUCTION_VARIANT, message="model failed")
-                if error
-                else StubReply(variant=PRODUCTION_VARIANT)
-                for error in failed
-            )
-            publish_observed(
-                self.cloudwatch,
-                fleet_dimensions(self.endpoint_name, PRODUCTION_VARIANT, fleet.config_name),
-                at,
-                int(failed.sum()),
-                latencies,
-            )
-            per_fleet[fleet.config_name] = {
+            if index is not None:
+                replies[index] = [
+                    StubReply(status=424, error_type="ModelError", variant=fleet.variant, message="model failed")
+                    if error
+                    else StubReply(variant=fleet.variant)
+                    for error in failed
+                ]
+                answered_errors += int(failed.sum())
+                answered_latencies.append(latencies)
+            publish_observed(self.cloudwatch, [{"Name": k, "Value": v} for k, v in fleet.dimensions], at,
+                             int(failed.sum()), latencies)  # fmt: skip
+            per_fleet[fleet.label] = {
                 "requests": served,
                 "errors": int(failed.sum()),
                 "latency_ms": float(latencies.mean()) if served else 0.0,
             }
+        # Requests are alike, so which one gets which fleet's reply does not matter; the counts do.
+        self.stub.scripted.extend(reply for fleet_replies in replies for reply in fleet_replies)
         statuses = self._send(requests)
         self._forward_gateway_metrics(at)
-        return MinuteOfTraffic(at, per_fleet, statuses)
+        latencies_ms = np.concatenate(answered_latencies) if answered_latencies else np.array([])
+        return MinuteOfTraffic(
+            at,
+            per_fleet,
+            statuses,
+            answered_errors / requests if requests else None,
+            float(np.percentile(latencies_ms, 99)) if latencies_ms.size else None,
+        )
 
     def _send(self, requests: int) -> dict[int, int]:
         body = {"instances": [HEALTH_CHECK_ROW]}
@@ -114,15 +154,76 @@ class TrafficReplay:
 
 
 @dataclass
-class VerdictAlarm:
-    """CloudWatch's evaluation of the CanaryVerdict alarm: ALARM when 2 of the last 3 minutes are 1, missing = 1."""
+class Alarm:
+    """CloudWatch's evaluation of one rollback alarm: ALARM when 2 of the last 3 minutes breach.
 
-    history: list[float | None] = field(default_factory=list)
+    Missing data breaches only where the stack says so (the verdict alarm: a silent analysis must not let a
+    model through); the 5xx-rate and latency alarms treat it as not breaching.
+    """
 
-    def observe(self, published: float | None) -> bool:
-        self.history.append(published)
-        window = [1.0 if value is None else value for value in self.history[-ALARM_PERIODS:]]
-        return sum(value >= 1 for value in window) >= ALARM_DATAPOINTS
+    name: str
+    reads: str  # which reading of the minute it evaluates: "error_rate", "p99_latency_ms" or "verdict"
+    threshold: float
+    inclusive: bool = False
+    missing_breaches: bool = False
+    history: list[bool] = field(default_factory=list)
+
+    def observe(self, value: float | None) -> bool:
+        if value is None:
+            breaching = self.missing_breaches
+        else:
+            breaching = value >= self.threshold if self.inclusive else value > self.threshold
+        self.history.append(breaching)
+        return sum(self.history[-ALARM_PERIODS:]) >= ALARM_DATAPOINTS
+
+
+@dataclass
+class VerdictBus:
+    """EventBridge's delivery of verdict events: the guardrails stack's rule pattern, with a queue as its target
+    so the rehearsal hands each event to the traffic shifter as EventBridge would invoke it."""
+
+    sqs: Any
+    queue_url: str
+
+    @classmethod
+    def for_endpoint(cls, events: Any, sqs: Any, endpoint_name: str) -> VerdictBus:
+        queue_url = sqs.create_queue(QueueName=f"{endpoint_name}-verdicts")["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+        pattern = {
+            "source": [VERDICT_EVENT_SOURCE],
+            "detail-type": [VERDICT_DETAIL_TYPE],
+            "detail": {"endpoint_name": [endpoint_name]},
+        }
+        events.put_rule(Name=f"{endpoint_name}-on-verdict", EventPattern=json.dumps(pattern))
+        events.put_targets(
+            Rule=f"{endpoint_name}-on-verdict", Targets=[{"Id": "shifter", "Arn": attributes["QueueArn"]}]
+        )
+        return cls(sqs, queue_url)
+
+    def drain(self) -> list[dict[str, Any]]:
+        """The events delivered since the last call, oldest first."""
+        delivered: list[dict[str, Any]] = []
+        while messages := self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages"):
+            for message in messages:
+                delivered.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return delivered
+
+
+def forget_simulated_future(region: str, now: datetime) -> None:
+    """Drop the metric datapoints stamped after `now` (moto's CloudWatch, in this process).
+
+    A release's bake is simulated ahead of the wall clock, but the next release starts at the wall clock's time (its
+    deployment start is AWS's and the deploy's own): without this its minutes would overlap the previous release's
+    simulated ones, and a fleet that served in both (the new live config, `AllTraffic`) would count twice.
+    """
+    backend = cloudwatch_backends[DEFAULT_ACCOUNT_ID][region]
+    backend.metric_data = [datum for datum in backend.metric_data if _utc(datum.timestamp) <= now]
+
+
+def _utc(stamp: datetime | str) -> datetime:
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if isinstance(stamp, str) else stamp
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def minute_start(at: datetime, minute: int) -> datetime:

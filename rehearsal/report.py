@@ -12,6 +12,7 @@ from rehearsal.scenario import Outcome, Rehearsal
 from rehearsal.trust_chain import AttackOutcome
 from safedeploy.canary.report import Timeline, write_report
 from safedeploy.guardrails import resource_tags
+from safedeploy.guardrails.settings import Strategy
 from safedeploy.trust.approval_record import RECORD_PREFIX
 
 
@@ -29,18 +30,23 @@ def final_checks(rehearsal: Rehearsal, live: Outcome, candidates: list[Outcome])
         for p in packages
     ]
     records = [minute["record_uri"] for outcome in candidates for minute in outcome.minutes if minute["record_uri"]]
+    strategy = rehearsal.world.config.endpoint.strategy
+    # A guarded update's deploy build waits and exits 4 on SageMaker's rollback; an experiment's only starts it.
+    rollback_exit = 4 if strategy.is_guarded_update else 0
     return {
         "first model live": live.result == "live",
         "good candidate Approved": _status(sm, good.package_arn) == "Approved",
         "good candidate serves 100 %": serving == good.package_arn
         and [v["CurrentWeight"] for v in endpoint["ProductionVariants"]] == [1.0],
-        "bad candidate rolled back by the canary": bad.result == "rolled back" and bad.deploy_exit_code == 4,
+        "bad candidate rolled back": bad.result == "rolled back" and bad.deploy_exit_code == rollback_exit,
         "live model unchanged after the rollback": endpoint["EndpointStatus"] == "InService"
         and serving == good.package_arn,
         "every model package kept": {o.package_arn for o in (live, *candidates)}
         <= {p["ModelPackageArn"] for p in packages},
         "every evaluation report kept": all(_exists(s3, report["S3Uri"]) for report in reports),
-        "every decision record kept": bool(records) and all(_exists(s3, uri) for uri in records),
+        # An all-at-once update has no baseline to compare, so the analysis writes no record there.
+        "every decision record kept": (bool(records) or strategy is Strategy.ALL_AT_ONCE)
+        and all(_exists(s3, uri) for uri in records),
     }
 
 

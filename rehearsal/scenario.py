@@ -11,25 +11,42 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
 import boto3
 import numpy as np
+from moto.core.utils import utcnow
 
 from rehearsal import codebuild
-from rehearsal.aws_simulator import Fleet, TrafficReplay, VerdictAlarm, minute_start
+from rehearsal.aws_simulator import (
+    Alarm,
+    Fleet,
+    TrafficReplay,
+    VerdictBus,
+    blue_green_fleet,
+    forget_simulated_future,
+    minute_start,
+    variant_fleet,
+)
 from rehearsal.pipeline_double import CodeCommitDouble, CodePipelineDouble
-from rehearsal.world import PROMOTED_TO, ROOT, World, provision
+from rehearsal.rollout import guarded_phases, replayed_minutes, share_at
+from rehearsal.world import PROMOTED_TO, ROOT, World, provision, rehearsed_context
 from safedeploy.build_steps.tooling import TOOLING_FILES, TOOLING_PACKAGE
+from safedeploy.guardrails import resource_tags
+from safedeploy.guardrails.endpoint_status import describe_endpoint
+from safedeploy.guardrails.experiment import Experiment, StepAction
+from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
+from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from safedeploy.trust.approval_record import PACKAGE_GROUP_ENV, RECORDS_BUCKET_ENV, RECORDS_KEY_ENV
 from serving.stub_endpoint import StubBehaviour, running_stub
+from stacks.guardrails_stack import ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM
 from stacks.pipeline_stack import APPROVAL_ACTION, APPROVAL_STAGE
 from tests.integration.gateway.gateway_harness import Gateway, gateway_environment, running_gateway
 from tests.support.aws import REGION, MotoServer, moto_server
@@ -38,6 +55,8 @@ from tests.support.moto_sagemaker import endpoint_updates, queue_invocation_resu
 
 LIVE = FleetBehaviour(error_rate=0.01, latency_ms=50)
 REQUESTS_PER_MINUTE = 300
+# An experiment that no verdict ends within this many simulated minutes is reported undecided.
+MAX_EXPERIMENT_MINUTES = 360
 Say = Callable[[str], None]
 
 
@@ -50,7 +69,9 @@ class Candidate:
 
 CANDIDATES = (
     Candidate("good", LIVE, "promoted"),
-    Candidate("bad", FleetBehaviour(error_rate=0.08, latency_ms=80), "rolled back"),
+    # 6 % errors: at dev's half share the endpoint's rate (3.5 %) stays under the 5 % alarm, so the canary finds it;
+    # all at once, the 5xx alarm alone must (and does).
+    Candidate("bad", FleetBehaviour(error_rate=0.06, latency_ms=80), "rolled back"),
 )
 
 
@@ -64,6 +85,9 @@ class Outcome:
     environment: str = "dev"
     execution_id: str = ""
     source_commit: str = ""
+    strategy: str = ""
+    candidate_fleet: str = ""  # the label of the candidate's fleet in `minutes` (its endpoint config or variant)
+    ended_by: str = ""  # the alarm SageMaker rolled back on, the traffic shifter's last action, or the bake's end
 
 
 @dataclass
@@ -77,6 +101,7 @@ class Rehearsal:
     stub: StubBehaviour
     say: Say
     rng: np.random.Generator
+    verdicts: VerdictBus
     double: CodePipelineDouble = field(init=False)
     builds: int = 0
 
@@ -180,11 +205,22 @@ class Rehearsal:
 
     def _deploy(self, label: str, package_arn: str, candidate: FleetBehaviour | None) -> Outcome:
         queue_invocation_results(REGION, *(["0.73\n"] * 4))  # the smoke test's answers
-        endpoint = self.world.naming.endpoint
-        sm = self.server.client("sagemaker")
         if candidate is None:
             code, output = self._build("buildspec-deploy.yml", MODEL_PACKAGE_ARN=package_arn)
             return Outcome(label, package_arn, code, "live" if code == 0 else f"failed:\n{output[-2000:]}")
+        forget_simulated_future(REGION, datetime.now(UTC))  # this release's minutes begin now
+        settings = self.world.config.endpoint
+        outcome = Outcome(label, package_arn, -1, "", strategy=settings.strategy.value)
+        if settings.strategy.is_guarded_update:
+            self._guarded_update(outcome, candidate, settings)
+        else:
+            self._experiment(outcome, candidate)
+        return outcome
+
+    def _guarded_update(self, outcome: Outcome, candidate: FleetBehaviour, settings: DeploymentSettings) -> None:
+        """SageMaker's blue/green or rolling update, step by step; it rolls back when a rollback alarm fires."""
+        endpoint = self.world.naming.endpoint
+        sm = self.server.client("sagemaker")
         updates = endpoint_updates(REGION)
         updates.plan(endpoint, "succeed", polls=10**9)
         environment = codebuild.codebuild_environment(
@@ -192,49 +228,147 @@ class Rehearsal:
             self.source_dir,
             PROJECT=self.world.naming.project,
             ENV=self.world.naming.env,
-            MODEL_PACKAGE_ARN=package_arn,
+            MODEL_PACKAGE_ARN=outcome.package_arn,
             SAFEDEPLOY_POLL_SECONDS="0.05",
         )
         process = codebuild.start_build(ROOT / "buildspec-deploy.yml", environment, self.source_dir)
         started = _wait_for_update(sm, endpoint)
         live, new = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"], started["EndpointConfigName"]
-        fleets = [Fleet(live, 0.9, LIVE), Fleet(new, 0.1, candidate)]
-        outcome = Outcome(label, package_arn, -1, "")
-        rolled_back = self._bake(started["StartTime"], fleets, outcome)
-        updates.finish(endpoint, "rollback" if rolled_back else "succeed", "CanaryVerdict alarm" if rolled_back else "")
+        outcome.candidate_fleet = new
+        name = self.world.naming.resource
+        alarms = [  # the guardrails stack's three rollback alarms, as SageMaker watches them during an update
+            Alarm(name(ERROR_RATE_ALARM), "error_rate", settings.alarms.error_rate_5xx_percent / 100),
+            Alarm(name(LATENCY_ALARM), "p99_latency_ms", settings.alarms.model_latency_ms),
+            Alarm(name(VERDICT_ALARM), "verdict", 1, inclusive=True, missing_breaches=True),
+        ]
+
+        phases = guarded_phases(settings)
+
+        def fleets(minute: int) -> list[Fleet]:
+            share = share_at(phases, minute)
+            shares = ((live, 1 - share, LIVE), (new, share, candidate))
+            return [blue_green_fleet(endpoint, name, s, b) for name, s, b in shares if s > 0]
+
+        fired = self._bake(started["StartTime"], replayed_minutes(phases), fleets, alarms, outcome)
+        updates.finish(endpoint, "rollback" if fired else "succeed", f"{fired} alarm" if fired else "")
         output, _ = process.communicate(timeout=300)
         outcome.deploy_exit_code = process.returncode
-        outcome.result = "rolled back" if rolled_back else ("promoted" if process.returncode == 0 else "failed")
+        outcome.ended_by = f"{fired} alarm: SageMaker rolled back" if fired else "every step baked"
+        outcome.result = "rolled back" if fired else ("promoted" if process.returncode == 0 else "failed")
         if outcome.result == "failed":
             outcome.result += f":\n{output[-2000:]}"
-        return outcome
 
-    def _bake(self, start: Any, fleets: list[Fleet], outcome: Outcome) -> bool:
-        """Simulated minutes of the canary bake; True when the verdict alarm fired (SageMaker rolls back)."""
+    def _experiment(self, outcome: Outcome, candidate: FleetBehaviour) -> None:
+        """A shadow or A/B experiment: the deploy starts it, verified verdicts move it through the traffic shifter."""
+        from lambdas.traffic_shifter import handler as shifter
+
+        code, output = self._build("buildspec-deploy.yml", MODEL_PACKAGE_ARN=outcome.package_arn)
+        outcome.deploy_exit_code = code
+        if code:
+            outcome.result = f"failed:\n{output[-2000:]}"
+            return
+        sm, endpoint = self.server.client("sagemaker"), self.world.naming.endpoint
+        described = sm.describe_endpoint(EndpointName=endpoint)
+        tags = resource_tags.read_tags(sm, described["EndpointArn"])
+        variants = described["ProductionVariants"] + described.get("ShadowProductionVariants", [])
+        outcome.candidate_fleet = next(v["VariantName"] for v in variants if v["VariantName"] != PRODUCTION_VARIANT)
+        start = datetime.fromisoformat(tags[resource_tags.GUARDED_AT])
+        updates, actions = endpoint_updates(REGION), []
+
+        def fleets(minute: int) -> list[Fleet]:
+            # SageMaker stamps weight steps and updates at the simulated minute they happen.
+            updates.clock = lambda: minute_start(start, minute).astimezone(UTC).replace(tzinfo=None)
+            for event in self.verdicts.drain():  # what the verdicts of the last minute did
+                with patch.object(shifter, "clients", AwsClients(session=boto3.session.Session())):
+                    step = shifter.handler(event, LambdaContext())
+                if step["action"] != StepAction.UNCHANGED:  # a CONTINUE verdict leaves the weights where they are
+                    # The step's detail ends with the verdict's record URI; the summary line stops before it.
+                    actions.append(
+                        f"minute {minute}: {event['detail']['decision']} -> {step['action']}: {step['detail']}"
+                    )
+                    self.say(f"    traffic shifter: {actions[-1]}")
+            snapshot = describe_endpoint(sm, endpoint)
+            if snapshot is None or (not snapshot.changing and Experiment.running_on(sm, snapshot) is None):
+                return []
+            return _experiment_fleets(sm.describe_endpoint(EndpointName=endpoint), candidate)
+
+        try:
+            self._bake(start, range(MAX_EXPERIMENT_MINUTES), fleets, [], outcome)
+        finally:
+            updates.clock = utcnow
+        serving = resource_tags.read_tags(sm, sm.describe_endpoint(EndpointName=endpoint)["EndpointArn"])
+        promoted = serving.get(resource_tags.PACKAGE_ARN) == outcome.package_arn
+        outcome.result = "promoted" if promoted else ("rolled back" if actions else "undecided")
+        outcome.ended_by = (
+            actions[-1].split(" (verdict ")[0] if actions else f"no verdict in {MAX_EXPERIMENT_MINUTES} minutes"
+        )
+
+    def _bake(
+        self,
+        start: Any,
+        minutes: Iterable[int],
+        fleets: Callable[[int], list[Fleet]],
+        alarms: list[Alarm],
+        outcome: Outcome,
+    ) -> str | None:
+        """Simulated minutes of a release: traffic, then the canary analysis, then CloudWatch's alarms; the name of
+        the alarm that fired (SageMaker rolls back), or None when the minutes ran out or the release ended."""
         from lambdas.canary_analysis import handler
 
-        with patch.object(handler, "clients", AwsClients(session=boto3.session.Session())):
-            return self._minutes(handler, start, fleets, outcome)
-
-    def _minutes(self, handler: Any, start: Any, fleets: list[Fleet], outcome: Outcome) -> bool:
         traffic = TrafficReplay(
             self.world.naming.endpoint, self.gateway.url, self.gateway.log, self.stub, self.server.client("cloudwatch"),
             self.rng,
         )  # fmt: skip
-        alarm = VerdictAlarm()
-        bake_minutes = max(1, self.world.config.endpoint.wait_interval_seconds // 60)
-        for minute in range(bake_minutes):
-            served = traffic.minute(minute_start(start, minute) + timedelta(seconds=30), REQUESTS_PER_MINUTE, fleets)
-            now = minute_start(start, minute + 1) + timedelta(seconds=5)
-            event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": now.isoformat(), "detail": {}}
-            summary = handler.handler(event, LambdaContext())
-            record = _read_record(self.server.client("s3"), summary.get("record_uri"))
-            fired = alarm.observe(summary["verdict_metric"])
-            outcome.minutes.append(_minute_entry(minute + 1, served, summary, record, fired))
-            self.say(_minute_line(outcome.minutes[-1]))
-            if fired:
-                return True
-        return False
+        with patch.object(handler, "clients", AwsClients(session=boto3.session.Session())):
+            for minute in minutes:
+                present = fleets(minute)
+                if not present:
+                    return None
+                served = traffic.minute(
+                    minute_start(start, minute) + timedelta(seconds=30), REQUESTS_PER_MINUTE, present
+                )
+                now = minute_start(start, minute + 1) + timedelta(seconds=5)
+                event = {
+                    "source": "aws.events",
+                    "detail-type": "Scheduled Event",
+                    "time": now.isoformat(),
+                    "detail": {},
+                }
+                summary = handler.handler(event, LambdaContext())
+                record = _read_record(self.server.client("s3"), summary.get("record_uri"))
+                readings = {
+                    "error_rate": served.error_rate,
+                    "p99_latency_ms": served.p99_latency_ms,
+                    "verdict": summary["verdict_metric"],
+                }
+                fired = [alarm.name for alarm in alarms if alarm.observe(readings[alarm.reads])]
+                outcome.minutes.append(_minute_entry(minute + 1, served, summary, record, fired))
+                self.say(_minute_line(outcome.minutes[-1]))
+                if fired:
+                    return fired[0]
+        return None
+
+
+def _experiment_fleets(described: dict[str, Any], candidate: FleetBehaviour) -> list[Fleet]:
+    """An experiment's fleets from DescribeEndpoint: A/B variants by weight, or a shadow's copies of its share."""
+    endpoint = described["EndpointName"]
+    variants = described["ProductionVariants"]
+    total = sum(variant["CurrentWeight"] for variant in variants) or 1.0
+    fleets = [
+        variant_fleet(
+            endpoint,
+            variant["VariantName"],
+            variant["CurrentWeight"] / total,
+            LIVE if variant["VariantName"] == PRODUCTION_VARIANT else candidate,
+        )
+        for variant in variants
+    ]
+    production = sum(v["CurrentWeight"] for v in variants if v["VariantName"] == PRODUCTION_VARIANT) or 1.0
+    fleets += [
+        variant_fleet(endpoint, shadow["VariantName"], shadow["CurrentWeight"] / production, candidate, serves=False)
+        for shadow in described.get("ShadowProductionVariants") or []
+    ]
+    return fleets
 
 
 def _wait_for_update(sm: Any, endpoint: str, timeout: float = 120) -> dict[str, Any]:
@@ -254,7 +388,7 @@ def _read_record(s3: Any, uri: str | None) -> dict[str, Any]:
     return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def _minute_entry(minute: int, served: Any, summary: dict[str, Any], record: dict[str, Any], fired: bool) -> dict:
+def _minute_entry(minute: int, served: Any, summary: dict[str, Any], record: dict[str, Any], fired: list[str]) -> dict:
     metrics = record.get("verdict", {}).get("metrics", {})
     return {
         "minute": minute,
@@ -262,7 +396,7 @@ def _minute_entry(minute: int, served: Any, summary: dict[str, Any], record: dic
         "gateway_statuses": served.gateway_statuses,
         "decision": summary["decision"],
         "verdict_metric": summary["verdict_metric"],
-        "alarm": "ALARM" if fired else "OK",
+        "alarm": ", ".join(f"ALARM {name}" for name in fired) or "OK",
         "record_uri": summary.get("record_uri"),
         "statistics": {
             name: {key: details.get(key) for key in ("statistic", "boundary", "n_candidate", "candidate", "baseline")}
@@ -276,9 +410,8 @@ def _minute_line(entry: dict[str, Any]) -> str:
         f"{name} z={_num(values['statistic'])} bound={_num(values['boundary'])}"
         for name, values in entry["statistics"].items()
     )
-    head = (
-        f"    minute {entry['minute']:2d}: {entry['decision']:<8} verdict={entry['verdict_metric']} {entry['alarm']:<5}"
-    )
+    decision = entry["decision"] or "-"  # "-": nothing to compare (all at once)
+    head = f"    minute {entry['minute']:2d}: {decision:<8} verdict={entry['verdict_metric']} {entry['alarm']:<5}"
     return f"{head} {stats}"
 
 
@@ -311,12 +444,15 @@ class LambdaContext:
 
 
 @contextmanager
-def rehearsal_world(work_dir: Path, say: Say, seed: int) -> Iterator[Rehearsal]:
-    """moto, the provisioned environment, a checkout of the model code, the stub endpoint and the real gateway."""
+def rehearsal_world(work_dir: Path, say: Say, seed: int, strategy: str | None = None) -> Iterator[Rehearsal]:
+    """moto, the provisioned environments, a checkout of the model code, the stub endpoint and the real gateway;
+    dev deploys with `strategy` instead of its configured one when given."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto_server's per-request access log
     with ExitStack() as stack:
         server = stack.enter_context(moto_server())
-        world, prod = provision(server), provision(server, PROMOTED_TO)
+        server.reset()  # moto's state lives in this process: a second rehearsal in it starts from nothing too
+        context = rehearsed_context(strategy)
+        world, prod = provision(server, context=context), provision(server, PROMOTED_TO, context)
         # The handlers run in this process as Lambda would run them: configured by environment, restored afterwards.
         environment = {
             **server.environment(),
@@ -340,8 +476,11 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int) -> Iterator[Rehearsal]:
         source_dir = work_dir / "source"
         for tree in ("ml", TOOLING_PACKAGE):
             shutil.copytree(ROOT / tree, source_dir / tree, ignore=shutil.ignore_patterns("__pycache__"))
-        for name in (*TOOLING_FILES, "cdk.json"):  # cdk.json names the model's entry points
+        for name in TOOLING_FILES:
             shutil.copy(ROOT / name, source_dir / name)
+        # cdk.json names the model's entry points; the checkout holds the configuration being rehearsed.
+        checkout_config = {**json.loads((ROOT / "cdk.json").read_text()), "context": context}
+        (source_dir / "cdk.json").write_text(json.dumps(checkout_config, indent=2))
         # prod's repository: what Promote commits, nothing else (prod's Deploy has no other source).
         prod_repository = CodeCommitDouble(prod.naming.prefix, work_dir / "prod-repository")
         prod_repository.directory.mkdir()
@@ -351,6 +490,7 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int) -> Iterator[Rehearsal]:
             server, stub_url, ENDPOINT_NAME=world.naming.endpoint, ALLOW_DEV_SECRET="true", ENDPOINT_TIMEOUT_SECONDS="5"
         )
         gateway = stack.enter_context(running_gateway(environment, work_dir / "gateway.log"))
+        verdicts = VerdictBus.for_endpoint(server.client("events"), server.client("sqs"), world.naming.endpoint)
         yield Rehearsal(
-            server, world, prod, source_dir, prod_repository, gateway, stub, say, np.random.default_rng(seed)
+            server, world, prod, source_dir, prod_repository, gateway, stub, say, np.random.default_rng(seed), verdicts
         )

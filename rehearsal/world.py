@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from infra.config import EnvironmentConfig, load_config
 from infra.naming import Naming
+from rehearsal.rollout import with_strategy
 from safedeploy.guardrails.settings import GuardrailParameter
 from safedeploy.parameters import Param, parameter_name
 from stacks.guardrails_stack import ROLLBACK_ALARMS
@@ -29,9 +31,17 @@ class World:
     key_arn: str
 
 
-def provision(server: MotoServer, environment: str = ENVIRONMENT) -> World:
+def rehearsed_context(strategy: str | None = None) -> dict[str, Any]:
+    """cdk.json's context, with dev's deployment strategy replaced when the rehearsal is asked to play another."""
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    app_config = load_config(context)
+    if strategy is not None:
+        endpoint = context["environments"][ENVIRONMENT].get("endpoint", {})
+        context["environments"][ENVIRONMENT]["endpoint"] = with_strategy(endpoint, strategy)
+    return context
+
+
+def provision(server: MotoServer, environment: str = ENVIRONMENT, context: dict[str, Any] | None = None) -> World:
+    app_config = load_config(context or rehearsed_context())
     config = app_config.environments[environment]
     naming = Naming(app_config.project, environment)
     key_arn = server.client("kms").create_key(Description=f"{naming.prefix} rehearsal")["KeyMetadata"]["Arn"]

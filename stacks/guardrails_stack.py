@@ -20,10 +20,11 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
-from infra.nag import acknowledge, imported_bucket_finding
+from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE, VERDICT_METRIC
+from safedeploy.guardrails import rolled_back
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param
 from safedeploy.write_once import DECISIONS, TRAFFIC_ACTIONS
@@ -212,6 +213,10 @@ class GuardrailsStack(Stack):
                 ["endpoint", "endpoint-config"],
             )
         )
+        # An experiment ended by a ROLLBACK verdict marks its package, and that tag is all it may write there.
+        mark = iam_role.sagemaker_actions(self, self.naming, ["sagemaker:AddTags"], ["model-package"])
+        mark.add_condition("ForAllValues:StringEquals", {"aws:TagKeys": [rolled_back.ROLLED_BACK]})
+        function.role.add_to_policy(mark)
         events.Rule(
             self,
             "OnVerdict",
@@ -223,16 +228,24 @@ class GuardrailsStack(Stack):
             ),
             targets=[targets.LambdaFunction(function.function, retry_attempts=2)],
         )
-        self._acknowledge_wildcards(function, storage, TRAFFIC_ACTIONS, [])
+        self._acknowledge_wildcards(function, storage, TRAFFIC_ACTIONS, [], tags_packages=True)
         return function
 
     def _acknowledge_wildcards(
-        self, function: RuntimeFunction, storage: StorageStack, records: str, unscoped_actions: Sequence[str]
+        self,
+        function: RuntimeFunction,
+        storage: StorageStack,
+        records: str,
+        unscoped_actions: Sequence[str],
+        tags_packages: bool = False,
     ) -> None:
+        kinds = ["endpoint", "endpoint-config", *(["model-package"] if tags_packages else [])]
+        packages = " and the rolled-back tag of its model packages" if tags_packages else ""
         acknowledge(
             function.role,
             "IAM5",
-            f"SageMaker access is limited to {self.naming.prefix}-* endpoints and configs, S3 to reading decisions/ "
+            f"SageMaker access is limited to {self.naming.prefix}-* endpoints and configs{packages}, S3 to reading "
+            "decisions/ "
             f"and writing {records}/, SSM to /{self.naming.project}/{self.naming.env}/*; unscoped: "
             f"{', '.join(unscoped_actions) or 'nothing'} (no resource-level permissions; PutMetricData is narrowed "
             "by a namespace condition).",
@@ -242,10 +255,7 @@ class GuardrailsStack(Stack):
                     imported_bucket_finding(self, storage.artifacts_bucket, f"/{prefix}/*")
                     for prefix in (DECISIONS, records)
                 },
-                *(
-                    f"Resource::arn:<AWS::Partition>:sagemaker:{self.region}:<AWS::AccountId>:{kind}/{self.naming.prefix}-*"
-                    for kind in ("endpoint", "endpoint-config")
-                ),
+                *sagemaker_findings(self, self.naming, kinds),
                 f"Resource::arn:<AWS::Partition>:ssm:{self.region}:<AWS::AccountId>:parameter/"
                 f"{self.naming.project}/{self.naming.env}/*",
             ],

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+import infra  # noqa: F401  (before any test module imports aws_cdk: it explains jsii's Node.js banner once)
 from tests.support import aws_contracts
 
 aws_contracts.install_for_tests()

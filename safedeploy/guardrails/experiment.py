@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from safedeploy.guardrails import resource_tags
+from safedeploy.guardrails import resource_tags, rolled_back
 from safedeploy.guardrails.consistency import call_when_visible
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot, describe_endpoint
 from safedeploy.guardrails.errors import DeploymentFailed
@@ -128,6 +129,10 @@ def finish_experiment(sm: Any, experiment: Experiment, promote: bool) -> Experim
                 resource_tags.PACKAGE_ARN: experiment.package_arn,
             },
         )
+    else:  # the package is not deployed again by accident (see `rolled_back`)
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        reason = f"{experiment.kind.value} experiment ended by a ROLLBACK verdict"
+        rolled_back.mark(sm, experiment.package_arn, at=at, endpoint_name=endpoint.name, reason=reason)
     action = StepAction.PROMOTED if promote else StepAction.ROLLED_BACK
     return ExperimentStep(
         endpoint.name, action, f"{experiment.kind.value} experiment ended: {endpoint.name} -> {target}"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from safedeploy.guardrails import alarm_noise
 from safedeploy.guardrails.autoscaling import EndpointAutoscaling
 from safedeploy.guardrails.bake import checked_bake
 from safedeploy.guardrails.setting_reader import SettingError, SettingReader
@@ -74,12 +75,12 @@ class Strategy(StrEnum):
 
 _STEP_FIELDS = tuple(key for keys in STEP_KEYS.values() for key in keys[:2])
 PLANNED_BAKES = (Strategy.CANARY, Strategy.LINEAR, Strategy.ROLLING)
-PLANNED_BAKES = (Strategy.CANARY, Strategy.LINEAR, Strategy.ROLLING)
 
 
 @dataclass(frozen=True)
 class AlarmThresholds:
-    error_rate_5xx_percent: float = 1.0
+    # Above the noise of the default 1 % baseline at 100 requests a minute (see `alarm_noise`).
+    error_rate_5xx_percent: float = 5.0
     model_latency_ms: float = 500.0
 
     @classmethod
@@ -288,6 +289,22 @@ class DeploymentSettings:
             raise SettingError(
                 f"{reader.key_path('max_execution_timeout_seconds')}: {self.max_execution_timeout_seconds} must exceed "
                 f"the waiting of a {self.strategy.value} deployment ({explanation} = {waiting} s)"
+            )
+        self._check_alarm_noise(reader)
+
+    def _check_alarm_noise(self, reader: SettingReader) -> None:
+        """A 5xx threshold the healthy fleet crosses by chance rolls good models back: refuse it with the numbers."""
+        canary, minutes = self.canary, self.max_execution_timeout_seconds // 60
+        requests, rate = canary.expected_requests_per_minute, canary.baseline_error_rate
+        threshold = self.alarms.error_rate_5xx_percent
+        chance = alarm_noise.false_rollback_probability(threshold / 100, requests, rate, minutes)
+        if chance > alarm_noise.FALSE_ROLLBACK_LIMIT:
+            least = alarm_noise.smallest_quiet_threshold(requests, rate, minutes)
+            raise SettingError(
+                f"{reader.key_path('alarms.error_rate_5xx_percent')}: {threshold:g} % is within the noise "
+                f"of the declared baseline error rate ({100 * rate:g} % at {requests} requests/minute): a healthy "
+                f"deployment would trip the 5xx rollback alarm with probability up to {chance:.2f} in its {minutes} "
+                f"minutes; use at least {least:g} % (the canary analysis catches smaller harm)"
             )
 
     def _check_fleet(self, reader: SettingReader) -> None:

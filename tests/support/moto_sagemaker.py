@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,6 +70,9 @@ class EndpointUpdates:
     plans: defaultdict[str, deque[PlannedUpdate]] = field(default_factory=lambda: defaultdict(deque))
     requests: list[dict[str, Any]] = field(default_factory=list)
     in_flight: dict[str, _InFlight] = field(default_factory=dict)
+    # The time SageMaker stamps on updates and weight steps (naive UTC, as moto keeps it); a replay that simulates
+    # minutes sets its own clock so StartTime and LastModifiedTime agree with the minutes it plays.
+    clock: Callable[[], datetime] = utcnow
 
     def plan(
         self, endpoint_name: str, outcome: Outcome = "succeed", polls: int = DEFAULT_POLLS, reason: str = ""
@@ -171,7 +174,7 @@ def update_endpoint(
     updates.in_flight[endpoint_name] = _InFlight(endpoint_config_name, deployment_config, plan, plan.polls, retained)
     endpoint.endpoint_status = "Updating"
     endpoint.failure_reason = None
-    endpoint.last_modified_time = utcnow()
+    endpoint.last_modified_time = updates.clock()
     endpoint.pending_deployment_summary = {
         "EndpointConfigName": endpoint_config_name,
         "StartTime": endpoint.last_modified_time,
@@ -201,7 +204,7 @@ def _advance(backend: SageMakerModelBackend, endpoint: FakeEndpoint) -> None:
         return
     del updates.in_flight[endpoint.endpoint_name]
     endpoint.pending_deployment_summary = None
-    endpoint.last_modified_time = utcnow()
+    endpoint.last_modified_time = updates.clock()
     if flight.plan.outcome == "succeed":
         _serve(endpoint, _config(backend, flight.config_name))
         for variant in endpoint.production_variants:
@@ -255,7 +258,7 @@ def update_endpoint_weights_and_capacities(
             variant["CurrentWeight"] = variant["DesiredWeight"] = desired["DesiredWeight"]
         if "DesiredInstanceCount" in desired:
             variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"] = desired["DesiredInstanceCount"]
-    endpoint.last_modified_time = utcnow()
+    endpoint.last_modified_time = _updates(self).clock()
     return endpoint.arn
 
 

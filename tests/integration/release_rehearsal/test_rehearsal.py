@@ -21,7 +21,7 @@ def test_a_good_candidate_is_promoted_and_a_bad_one_rolled_back(tmp_path: Path) 
     assert {
         "good candidate Approved",
         "good candidate serves 100 %",
-        "bad candidate rolled back by the canary",
+        "bad candidate rolled back",
         "live model unchanged after the rollback",
         "every model package kept",
         "every evaluation report kept",
@@ -58,7 +58,9 @@ def test_a_good_candidate_is_promoted_and_a_bad_one_rolled_back(tmp_path: Path) 
     assert "no decision record at" in attacks["forged verdict event"]["line"]
     good, bad = timeline["releases"][1], timeline["releases"][2]
     assert good["deploy_exit_code"] == 0 and all(minute["verdict_metric"] == 0 for minute in good["minutes"])
-    assert bad["deploy_exit_code"] == 4 and bad["minutes"][-1]["alarm"] == "ALARM"
+    # The canary found it: its verdict alarm fired (SageMaker rolls back on the first rollback alarm to fire).
+    assert bad["deploy_exit_code"] == 4 and bad["minutes"][-1]["alarm"] == "ALARM my-mlops-dev-canary-verdict"
+    assert bad["minutes"][-1]["decision"] == "ROLLBACK"
     last = bad["minutes"][-1]["statistics"]  # the harm shows in at least one guarded metric's crossing
     assert any(metric["statistic"] >= metric["boundary"] for metric in last.values() if metric["statistic"] is not None)
     for name in ("good", "bad"):

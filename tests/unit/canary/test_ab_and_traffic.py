@@ -12,9 +12,11 @@ from safedeploy.canary.analysis import AnalysisOutcome, analyze_endpoint
 from safedeploy.canary.fleets import find_comparison
 from safedeploy.canary.outputs import record_key, write_record
 from safedeploy.canary.traffic import shift_traffic
+from safedeploy.guardrails import rolled_back
 from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import EndpointWaiter, describe_endpoint
+from safedeploy.guardrails.experiment import Experiment
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
@@ -133,3 +135,19 @@ def test_malformed_events_are_refused_with_the_field_named(
     outcome = shift_traffic(clients, PROJECT, ENV, detail_type, detail)
     assert outcome.action == "refused" and message in outcome.detail
     assert weights(clients("sagemaker")) == before
+
+
+def test_an_experiment_ended_by_rollback_marks_its_package_so_it_is_not_redeployed(
+    clients: AwsClients, ab_test: tuple[Any, str]
+) -> None:
+    """The first ROLLBACK takes the candidate to zero, the next ends the experiment; the package then carries the
+    rolled-back mark that deploys and promotions refuse (an A/B candidate rolled back in dev reached prod before)."""
+    sm = clients("sagemaker")
+    package_arn = Experiment.running_on(sm, describe_endpoint(sm, ENDPOINT)).package_arn
+    shift_traffic(clients, PROJECT, ENV, "Canary Verdict", recorded_verdict(clients, "ROLLBACK"))
+    assert rolled_back.mark_of(sm, package_arn) is None  # at zero weight the experiment still runs
+    later = datetime(2026, 3, 1, 12, 1, tzinfo=UTC)
+    step = shift_traffic(clients, PROJECT, ENV, "Canary Verdict", recorded_verdict(clients, "ROLLBACK", later))
+    assert step.action == "rolled-back"
+    mark = rolled_back.mark_of(sm, package_arn)
+    assert mark is not None and mark.endswith(f"on {ENDPOINT}: ab experiment ended by a ROLLBACK verdict")

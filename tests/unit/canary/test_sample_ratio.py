@@ -10,8 +10,9 @@ import pytest
 from scipy import stats
 
 from safedeploy.canary.fleets import Comparison, ComparisonKind, Fleet
-from safedeploy.canary.sample_ratio import band, binomial_cdf, binomial_sf, check_sample_ratio
+from safedeploy.canary.sample_ratio import band, check_sample_ratio
 from safedeploy.guardrails.settings import SampleRatioSettings
+from safedeploy.stats.binomial import binomial_cdf, binomial_sf
 from tests.unit.canary.conftest import HEALTHY, Deployment
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -9,7 +9,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from scipy import stats
 
+from safedeploy.guardrails import alarm_noise
 from safedeploy.guardrails.bake import bake_plan
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter, SettingError, Strategy
 
@@ -39,7 +41,7 @@ def test_to_dict_round_trips() -> None:
     }
     settings = DeploymentSettings.from_mapping(raw)
     assert DeploymentSettings.from_mapping(json.loads(json.dumps(settings.to_dict()))) == settings
-    assert settings.to_dict()["alarms"] == {"error_rate_5xx_percent": 1.0, "model_latency_ms": 80.0}
+    assert settings.to_dict()["alarms"] == {"error_rate_5xx_percent": 5.0, "model_latency_ms": 80.0}
 
 
 @pytest.mark.parametrize(
@@ -199,3 +201,23 @@ def test_step_sizes_are_whole_instances(raw: dict[str, Any], expected: str) -> N
 def test_a_share_within_twice_the_intended_or_in_instances_is_accepted(raw: dict[str, Any]) -> None:
     fixed_bake = {"wait_interval_seconds": 600, "canary": {"require_power": False}}  # the share, not the plan
     assert DeploymentSettings.from_mapping({**raw, **fixed_bake}).traffic_share().ratio <= 2
+
+
+def test_a_5xx_threshold_inside_the_baseline_noise_is_refused_with_the_threshold_that_would_do() -> None:
+    """1 % errors at 100 requests a minute exceed 1 % in a quarter of the minutes: the alarm would roll back
+    healthy deployments. 4 % is the smallest tenth of a percent that keeps it under 1 % per deployment."""
+    raw = {"alarms": {"error_rate_5xx_percent": 1.0}, "canary": {"require_power": False}}
+    with pytest.raises(SettingError) as refused:
+        DeploymentSettings.from_mapping(raw, path=PATH)
+    message = str(refused.value)
+    assert message.startswith(f"{PATH}.alarms.error_rate_5xx_percent: 1 % is within the noise")
+    assert "use at least 4 %" in message and "\n" not in message
+    assert DeploymentSettings.from_mapping({**raw, "alarms": {"error_rate_5xx_percent": 4.0}}, path=PATH)
+
+
+def test_the_noise_bound_matches_the_binomial_it_describes() -> None:
+    """Against scipy: the chance one minute breaches, and 2 or 3 of 3 minutes breaching, over the deployment."""
+    breach = stats.binom.sf(3, 300, 0.01)  # more than 1 % of 300 requests, i.e. at least 4 errors
+    window = 3 * breach**2 * (1 - breach) + breach**3
+    assert alarm_noise.false_rollback_probability(0.01, 300, 0.01, 10) == pytest.approx(min(1.0, 10 * window))
+    assert alarm_noise.false_rollback_probability(0.05, 100, 0.01, 75) < 0.001

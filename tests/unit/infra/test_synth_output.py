@@ -1,22 +1,8 @@
-"""`make synth` output: jsii's byte-string Node banner and the feature-flag count become one line each."""
+"""`make synth` output: the feature-flag count becomes one line, the stack-id hint is dropped."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from infra.synth_output import filtered
-
-BANNER = (Path(__file__).parent / "jsii_node_banner.txt").read_text().splitlines()
-
-
-def test_the_node_banner_becomes_one_line_naming_the_supported_versions() -> None:
-    lines = list(filtered(["npx cdk synth", *BANNER, "Bundling asset x..."]))
-    assert lines == [
-        "npx cdk synth",
-        "note: Node.js v20.20.2 is end-of-life for the CDK's jsii runtime; install Node.js 22 or 24 "
-        "(docs/getting-started.md)",
-        "Bundling asset x...",
-    ]
 
 
 def test_the_feature_flag_count_is_explained_and_the_stack_id_hint_dropped() -> None:
