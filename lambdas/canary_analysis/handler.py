@@ -7,6 +7,7 @@ for, and a simulator can drive minutes without sleeping.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import asdict
 from typing import Any
 
@@ -23,6 +24,8 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 clients = AwsClients()
+# Most minutes nothing deploys and nothing is counted; Powertools' documented way to drop its warning for that.
+warnings.filterwarnings("ignore", "No application metrics to publish*")
 
 
 @logger.inject_lambda_context
