@@ -101,7 +101,8 @@ class Scenario:
     def comparison(self) -> Comparison:
         fleet = Fleet("f", ())
         start = datetime(2026, 1, 1, tzinfo=UTC)
-        return Comparison("e", "d", self.kind, start, fleet, fleet, self.candidate_share)
+        share = self.candidate_share
+        return Comparison("e", "d", self.kind, start, fleet, fleet, share, share)
 
     def policy(self) -> CanaryPolicy:
         return canary_policy(self.settings, self.comparison(), {"error_rate", "latency_ms", "latency_p50_ms"})
@@ -267,8 +268,9 @@ def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
         {
             **prod.to_dict(),
             "instance_count": 20,
-            "canary_size_percent": 5,
+            "canary_size_instances": 1,
             "wait_interval_seconds": "auto",
+            "autoscaling": {**prod.autoscaling.to_dict(), "min_instances": 20, "max_instances": 20},
             "canary": {**prod.canary.to_dict(), "latency_log_sigma": 0.8},
         }
     )
