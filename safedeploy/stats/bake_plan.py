@@ -167,7 +167,9 @@ def plan_bake(
     per_minute = requests_per_minute * candidate_share
     needed = max(design.samples_needed(spec, power) for spec in specs)
     windows = 2 if design.late_alpha_share > 0.0 else 1
-    minutes = max(math.ceil(needed / per_minute), windows * MIN_WINDOW_MINUTES)
+    # the late window begins the minute after the candidate passed half the horizon: one minute more keeps both
+    # windows at MIN_WINDOW_MINUTES (with 10 + 10 the late window had 9 minutes half the time, and no variance)
+    minutes = max(math.ceil(needed / per_minute), windows * MIN_WINDOW_MINUTES + windows - 1)
     needed_seconds = 60 * (minutes + ALARM_LAG_MINUTES)
     bake = needed_seconds if bake_seconds is None else bake_seconds
     horizon = horizon_samples(requests_per_minute, candidate_share, bake)
