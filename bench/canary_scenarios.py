@@ -11,7 +11,8 @@ minute by minute and must agree. Next to it, the textbook schedule (two-sided z 
 K looks: pooled two-proportion z for errors, z on the per-minute Averages for latency) judges the same data.
 
 Run: `.venv/bin/python bench/canary_scenarios.py [--full] [--jobs 2] [--seed 20261201] [--heavy]` (default 500 and
-300 replications, a few minutes on two cores; `--full` gives the 2,000 / 1,000 of the figures in the docs).
+300 replications, a few minutes on two cores; `--full` gives the 2,000 / 1,000 of the figures in the docs, about 20
+minutes on two shared cores).
 """
 
 from __future__ import annotations
