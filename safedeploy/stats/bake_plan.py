@@ -8,9 +8,10 @@ z-drift of Delta sqrt(n) / s0. The spreads follow the tests the verdict runs:
   conditional test's variance is pi (1 - pi) per error seen, and a harmful candidate brings more errors, so
   Delta = (1 - pi)(p1 - p0), s0^2 = (1 - pi)(pi p1 + (1 - pi) p0), s1^2 = (1 - pi)((1 - pi) p1 + pi p0), both
   times the declared dispersion of clustered errors and `COUNT_TEST_ALLOWANCE`: the exact test is discrete and
-  the verdict takes the smaller of two clustering-robust statistics, which together cost what a 20 % larger
+  the verdict takes the smaller of two clustering-robust statistics, which together cost what a 15-25 % larger
   variance costs (measured by the bench: a candidate whose errors triple from mid-bake at dev's traffic was caught
-  0.858 +- 0.014 of the time where the plan without the allowance promised 0.90, and 0.887 by the exact test alone);
+  0.858 +- 0.014 of the time where the plan without the allowance promised 0.90, and 0.887 by the exact test alone;
+  the upper end is taken, so the planned bake delivers the power rather than promising it);
 - latency, per-minute log ratio of medians (log latency spread sigma): a log sample median of n requests has
   variance about (pi/2) sigma^2 / n, so Delta = log(1 + increase), s0^2 = s1^2 = (pi/2) sigma^2 / (1 - pi), times
   `T_SCALE_ALLOWANCE` for the variance the test estimates from a few dozen minutes (t, not z; measured by the
