@@ -11,7 +11,8 @@ minute by minute and must agree. Next to it, the textbook schedule (two-sided z 
 K looks: pooled two-proportion z for errors, z on the per-minute Averages for latency) judges the same data.
 
 Run: `.venv/bin/python bench/canary_scenarios.py [--full] [--jobs 2] [--seed 20261201] [--heavy]` (default 500 and
-300 replications, a few minutes on two cores; `--full` gives the 2,000 / 1,000 of the figures in the docs).
+300 replications, a few minutes on two cores; `--full` gives the 2,000 / 1,000 of the figures in the docs, about 20
+minutes on two shared cores).
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ class Scenario:
     def comparison(self) -> Comparison:
         fleet = Fleet("f", ())
         start = datetime(2026, 1, 1, tzinfo=UTC)
-        return Comparison("e", "d", self.kind, start, fleet, fleet, self.candidate_share)
+        share = self.candidate_share
+        return Comparison("e", "d", self.kind, start, fleet, fleet, share, share)
 
     def policy(self) -> CanaryPolicy:
         return canary_policy(self.settings, self.comparison(), {"error_rate", "latency_ms", "latency_p50_ms"})
@@ -267,8 +269,9 @@ def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
         {
             **prod.to_dict(),
             "instance_count": 20,
-            "canary_size_percent": 5,
+            "canary_size_instances": 1,
             "wait_interval_seconds": "auto",
+            "autoscaling": {**prod.autoscaling.to_dict(), "min_instances": 20, "max_instances": 20},
             "canary": {**prod.canary.to_dict(), "latency_log_sigma": 0.8},
         }
     )

@@ -113,7 +113,7 @@ class CanarySettings:
     latency_mde_percent: float = 20.0
     latency_log_sigma: float = 0.8
     power: float = 0.9
-    late_alpha_share: float = 0.7
+    late_alpha_share: float = 0.85
     require_power: bool = True
 
     @classmethod

@@ -123,17 +123,24 @@ class GroupSequentialMonitor(MetricMonitor):
     With `late_alpha_share` s > 0 a second group-sequential harm test runs on the data after the candidate
     reached half the horizon, at level s x alpha (the cumulative test keeps (1 - s) x alpha; Bonferroni): a
     candidate that turns bad mid-bake is judged on undiluted evidence. Non-inferiority has its own horizon
-    (`ni_horizon`, default the harm horizon), so a promotion can be sized for promotion power.
+    (`ni_horizon`, default the harm horizon), so a promotion can be sized for promotion power. With
+    `last_look_minute` both tests end at that minute if the horizon has not been reached by then.
     """
 
     def __init__(
-        self, comparison: CumulativeComparison, policy: MetricPolicy, late: CumulativeComparison | None = None
+        self,
+        comparison: CumulativeComparison,
+        policy: MetricPolicy,
+        late: CumulativeComparison | None = None,
+        final_period: int | None = None,
     ) -> None:
         super().__init__(comparison, policy)
         horizon = float(policy.horizon or 0)
-        self.look_periods, self.fractions = _planned_looks(comparison, horizon, policy.looks)
+        if final_period is None:
+            final_period = _final_period(comparison, policy.last_look_minute)
+        self.look_periods, self.fractions = _planned_looks(comparison, horizon, policy.looks, final_period)
         ni_horizon = float(policy.ni_horizon or horizon)
-        self.ni_look_periods, self.ni_fractions = _planned_looks(comparison, ni_horizon, policy.looks)
+        self.ni_look_periods, self.ni_fractions = _planned_looks(comparison, ni_horizon, policy.looks, final_period)
         self.late: GroupSequentialMonitor | None = None
         if late is not None and policy.late_alpha_share > 0.0:
             start = late_window_start(comparison, policy)
@@ -144,7 +151,7 @@ class GroupSequentialMonitor(MetricMonitor):
                     looks=max(1, math.ceil(policy.looks / 2)),
                     late_alpha_share=0.0,
                 )
-                self.late = GroupSequentialMonitor(late, late_policy)
+                self.late = GroupSequentialMonitor(late, late_policy, final_period=final_period)
 
     @cached_property
     def _ni_boundaries(self) -> np.ndarray:
@@ -244,8 +251,23 @@ def _latest_look(look_periods: np.ndarray, period: int) -> int | None:
     return done - 1 if done else None
 
 
-def _planned_looks(comparison: CumulativeComparison, horizon: float, looks: int) -> tuple[np.ndarray, list[float]]:
-    """Period index and information fraction of each look reached so far, strictly increasing."""
+def _final_period(comparison: CumulativeComparison, last_look_minute: int | None) -> int | None:
+    """Index of the period `last_look_minute` minutes into the candidate's traffic (None: no such limit)."""
+    if last_look_minute is None:
+        return None
+    served = np.flatnonzero(comparison.n_candidate > 0)
+    return None if not served.size else int(served[0]) + last_look_minute - 1
+
+
+def _planned_looks(
+    comparison: CumulativeComparison, horizon: float, looks: int, final_period: int | None = None
+) -> tuple[np.ndarray, list[float]]:
+    """Period index and information fraction of each look reached so far, strictly increasing.
+
+    A look at `final_period` (or the first usable period after it) ends the test when the horizon was not reached
+    before: it counts as information fraction 1 and spends the rest of alpha. Its boundary then assumes less
+    correlation with the earlier looks than the data have, which errs on the safe side.
+    """
     periods = comparison.valid.size
     if periods == 0 or horizon <= 0:
         return np.array([], dtype=int), []
@@ -260,7 +282,14 @@ def _planned_looks(comparison: CumulativeComparison, horizon: float, looks: int)
     fractions = np.minimum(1.0, comparison.n_candidate[look_periods] / horizon)
     final = np.flatnonzero(fractions >= 1.0)
     keep = final[0] + 1 if final.size else fractions.size
-    return look_periods[:keep], [float(value) for value in fractions[:keep]]
+    look_periods, fractions = look_periods[:keep], fractions[:keep]
+    if final_period is not None and final_period < periods and not (final.size and look_periods[-1] < final_period):
+        last = int(next_usable[max(final_period, 0)])
+        early = look_periods < final_period
+        look_periods, fractions = look_periods[early], fractions[early]
+        if last < periods:
+            look_periods, fractions = np.append(look_periods, last), np.append(fractions, 1.0)
+    return look_periods, [float(value) for value in fractions]
 
 
 class AlwaysValidMonitor(MetricMonitor):

@@ -46,7 +46,9 @@ class MetricPolicy:
     A "median" metric (per-minute p50) is compared as a log ratio, so its margin must be relative.
     `ni_horizon` is the candidate sample at which non-inferiority must be shown (default: `horizon`);
     `late_alpha_share` is the part of the harm alpha given to a second test on the data after half the horizon,
-    which catches a candidate that turns bad mid-bake (0 disables it).
+    which catches a candidate that turns bad mid-bake (0 disables it). `last_look_minute`, counted from the
+    candidate fleet's first minute with traffic, is a final look where the test ends if the horizon was not reached
+    by then (a bake's last minute a ROLLBACK still stops): it spends the rest of alpha on what the bake gave.
     """
 
     kind: Literal["proportion", "mean"]
@@ -62,6 +64,7 @@ class MetricPolicy:
     min_periods: int = 10
     ni_horizon: int | None = None
     late_alpha_share: float = 0.0
+    last_look_minute: int | None = None
 
     def __post_init__(self) -> None:
         _one_of(self.kind, _METRIC_KINDS, "kind")
@@ -73,6 +76,8 @@ class MetricPolicy:
             _whole(self.horizon, "horizon", 1)
         if self.ni_horizon is not None:
             _whole(self.ni_horizon, "ni_horizon", 1)
+        if self.last_look_minute is not None:
+            _whole(self.last_look_minute, "last_look_minute", 1)
         share = self.late_alpha_share
         if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 <= share < 1.0:
             raise ValueError(f"late_alpha_share must be a number in [0, 1), got {share!r}")

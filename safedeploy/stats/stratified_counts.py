@@ -14,7 +14,9 @@ minute-level Pearson dispersion of the conditional residuals measures how much m
 and the statistic is divided by its square root. The dispersion is shrunk towards 1 with the weight of
 `DISPERSION_PRIOR_MINUTES` error-minutes and never goes below 1; where it exceeds 1 the statistic is t-like (the
 dispersion is estimated from the minutes with errors) and is mapped to the normal scale with that many degrees of
-freedom, so one burst early in a bake cannot pass for strong evidence.
+freedom, so one burst early in a bake cannot pass for strong evidence. A second guard takes the minute as the unit
+(a sandwich variance, the sum of squared minute residuals) with Satterthwaite degrees of freedom; the harm z is the
+smaller of the two.
 """
 
 from __future__ import annotations
@@ -129,5 +131,19 @@ def stratified_harm_z(
     with np.errstate(divide="ignore", invalid="ignore"):
         sandwich = np.where(squares > 0, (score - 0.5) / np.sqrt(squares), 0.0)
     minutes = np.cumsum(events > 0).astype(float)
-    robust = np.where(minutes >= 2, normal_equivalent_of_t(sandwich, np.maximum(minutes - 1.0, 1.0)), clustered)
+    robust = np.where(minutes >= 2, normal_equivalent_of_t(sandwich, sandwich_freedom(variances)), clustered)
     return np.minimum(clustered, robust), phi
+
+
+def sandwich_freedom(variances: FloatArray) -> FloatArray:
+    """Satterthwaite degrees of freedom of the minute-level sandwich after each period, from the working model's
+    per-minute variances v_j: (sum v)^2 / sum v^2 - 1 (Bell and McCaffrey 2002; Imbens and Kolesar 2016).
+
+    With equal minutes it is J - 1; when a few busy minutes carry most of the variance (bursty traffic) the sum of
+    squares rests on those few, and counting every minute with an error as a full degree of freedom made the
+    statistic too liberal (false rollbacks 0.07 at a nominal 0.05 with overdispersed errors in bursty traffic).
+    """
+    total, squares = np.cumsum(variances), np.cumsum(variances**2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        freedom = np.where(squares > 0, total * total / squares - 1.0, 1.0)
+    return np.maximum(freedom, 1.0)

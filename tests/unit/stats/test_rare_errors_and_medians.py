@@ -4,6 +4,7 @@ a candidate that turns bad mid-bake is caught by the late window; a blue/green v
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from safedeploy.stats import (
     MetricPolicy,
     canary_verdict,
 )
-from safedeploy.stats.stratified_counts import dispersion, exact_upper_tails, stratified_harm_z
+from safedeploy.stats.stratified_counts import dispersion, exact_upper_tails, sandwich_freedom, stratified_harm_z
 
 
 def test_one_candidate_error_against_none_is_no_evidence_at_a_small_share() -> None:
@@ -136,3 +137,53 @@ def test_the_alpha_split_does_not_depend_on_whether_the_late_window_began() -> N
         if verdict.decision != "CONTINUE":
             assert (verdict.decision, verdict.period) == (whole.decision, whole.period)
             break
+
+
+def test_the_sandwich_freedom_counts_minutes_by_the_variance_they_carry() -> None:
+    """Equal minutes give J - 1; one busy minute carrying nearly all the variance leaves about one."""
+    assert sandwich_freedom(np.full(20, 0.5))[-1] == pytest.approx(19.0)
+    assert sandwich_freedom(np.array([0.25] * 20 + [50.0]))[-1] == pytest.approx(1.0)
+    assert sandwich_freedom(np.array([0.0, 0.25, 0.0, 0.25]))[-1] == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_overdispersed_errors_in_bursty_traffic_keep_the_false_rollback_rate() -> None:
+    """1,000 healthy bakes at half the traffic, gamma-Poisson traffic (CV 1) and gamma(0.5) fleet-minute error
+    bursts, the late window on: at most 0.05 + 2 s.e. (the minute-level sandwich with J - 1 freedom gave 0.07)."""
+    rng = np.random.default_rng(13)
+    metric = MetricPolicy("proportion", "increase", 0.01, horizon=2700, late_alpha_share=0.85, last_look_minute=54)
+    policy = CanaryPolicy({"error_rate": metric}, when_inconclusive="CONTINUE", promote=False)
+    rollbacks = 0
+    for _ in range(1000):
+        total = rng.poisson(100 * rng.gamma(1.0, 1.0, 54))
+        n_b = rng.binomial(total, 0.5).astype(float)
+        n_a = total - n_b
+        e_a, e_b = (rng.binomial(n.astype(int), np.minimum(0.01 * rng.gamma(0.5, 2.0, 54), 1)).astype(float)
+                    for n in (n_a, n_b))  # fmt: skip
+        observations = CanaryObservations(
+            {"error_rate": MetricObservations(CountSeries(e_a, n_a), CountSeries(e_b, n_b))}
+        )
+        rollbacks += canary_verdict(observations, policy).decision == "ROLLBACK"
+    assert rollbacks / 1000 <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / 1000)
+
+
+def test_quieter_traffic_ends_the_test_at_the_last_look_minute() -> None:
+    """Half the declared traffic: the horizon is never reached, so without a last look minute the test never
+    finishes; with it, minute 40 (counted from the candidate's first traffic) is a final look spending the rest."""
+    data = medians(np.random.default_rng(4), 45, 1.0, 0.8)
+    silent = MetricObservations(
+        MedianSeries(np.r_[[50.0] * 3, data.baseline.sample_count], np.r_[[100.0] * 3, data.baseline.median]),
+        MedianSeries(np.r_[[0.0] * 3, data.candidate.sample_count], np.r_[[0.0] * 3, data.candidate.median]),
+    )  # three minutes before the candidate served
+    observations = CanaryObservations({"latency_p50_ms": silent})
+    metric = MetricPolicy("median", "increase", 0.1, margin_type="relative", horizon=4000)
+    unlimited = CanaryPolicy({"latency_p50_ms": metric}, when_inconclusive="CONTINUE", promote=False)
+    ending = CanaryPolicy({"latency_p50_ms": replace(metric, last_look_minute=40)}, "holm", "group", "CONTINUE", False)
+    details = canary_verdict(observations, unlimited).metrics["latency_p50_ms"]
+    assert details["look_information_fraction"] < 0.6
+    verdict = canary_verdict(observations, ending)
+    assert verdict.decision == "CONTINUE"
+    final = verdict.metrics["latency_p50_ms"]
+    assert final["look_information_fraction"] == 1.0
+    assert final["look_period"] == 3 + 40 - 1
+    assert final["boundary"] < details["boundary"]

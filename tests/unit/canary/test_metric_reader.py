@@ -1,0 +1,94 @@
+"""The per-minute p50 of ModelLatency is read into the median series the verdict judges.
+
+moto computes no percentiles from what is put (it answers `Stat: "p50"` with nothing), so CloudWatch's answer is
+stubbed in the documented GetMetricData response shape; the request itself still passes the suite's check against
+botocore's model, and the Stubber checks the response against it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import numpy as np
+import pytest
+from botocore.stub import Stubber
+
+from safedeploy.canary.fleets import Comparison, ComparisonKind, Fleet
+from safedeploy.canary.metric_reader import minute_grid, read_observations
+from safedeploy.stats import MedianSeries
+
+START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+MINUTES = 10
+BASELINE = Fleet("live", (("EndpointName", "e"), ("VariantName", "AllTraffic"), ("EndpointConfigName", "old")))
+CANDIDATE = Fleet("new", (("EndpointName", "e"), ("VariantName", "AllTraffic"), ("EndpointConfigName", "new")))
+
+
+def comparison() -> Comparison:
+    return Comparison("e", "new", ComparisonKind.BLUE_GREEN, START, BASELINE, CANDIDATE, 0.5, 0.5)
+
+
+def result(query_id: str, values: list[float | None]) -> dict[str, Any]:
+    """One MetricDataResult: CloudWatch leaves out the minutes it has no value for."""
+    kept = [(START + timedelta(minutes=i), v) for i, v in enumerate(values) if v is not None]
+    return {
+        "Id": query_id,
+        "Label": query_id,
+        "Timestamps": [t for t, _ in kept],
+        "Values": [v for _, v in kept],
+        "StatusCode": "Complete",
+    }
+
+
+def stubbed_read(p50_micros: dict[str, list[float | None]]) -> tuple[Any, list[dict[str, Any]]]:
+    cloudwatch = boto3.client(
+        "cloudwatch", region_name="ap-northeast-2", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    sent: list[dict[str, Any]] = []
+    cloudwatch.meta.events.register(
+        "provide-client-params.cloudwatch.GetMetricData", lambda params, **_: sent.append(params)
+    )
+    counts = [100.0] * MINUTES
+    results = []
+    for offset, role in ((0, "baseline"), (5, "candidate")):
+        results += [
+            result(f"q{offset}", counts),  # Invocations
+            result(f"q{offset + 1}", [1.0] * MINUTES),  # Invocation5XXErrors
+            result(f"q{offset + 2}", [130_000.0] * MINUTES),  # ModelLatency Average, microseconds
+            result(f"q{offset + 3}", counts),  # ModelLatency SampleCount
+            result(f"q{offset + 4}", p50_micros[role]),  # ModelLatency p50
+        ]
+    stubber = Stubber(cloudwatch)
+    stubber.add_response("get_metric_data", {"MetricDataResults": results, "Messages": []})
+    with stubber:
+        grid = minute_grid(START, START + timedelta(minutes=MINUTES, seconds=5))
+        observations = read_observations(cloudwatch, comparison(), grid)
+    stubber.assert_no_pending_responses()
+    return observations, sent
+
+
+def test_the_p50_of_each_fleet_and_minute_becomes_the_median_series() -> None:
+    baseline = [100_000.0 + 1000 * i for i in range(MINUTES)]
+    candidate = [120_000.0] * (MINUTES - 1) + [None]  # one minute without a percentile
+    observations, sent = stubbed_read({"baseline": baseline, "candidate": candidate})
+    (request,) = sent
+    p50_queries = [q for q in request["MetricDataQueries"] if q["MetricStat"]["Stat"] == "p50"]
+    assert [q["MetricStat"]["Metric"]["MetricName"] for q in p50_queries] == ["ModelLatency", "ModelLatency"]
+    assert {q["MetricStat"]["Period"] for q in p50_queries} == {60}
+    medians = observations.metrics["latency_p50_ms"]
+    assert isinstance(medians.baseline, MedianSeries) and isinstance(medians.candidate, MedianSeries)
+    assert medians.baseline.median == pytest.approx(np.array(baseline) / 1000.0)
+    assert medians.baseline.sample_count == pytest.approx([100.0] * MINUTES)
+    # a minute with requests but no p50 is a minute without data for the median, not a zero latency
+    assert medians.candidate.median[:-1] == pytest.approx([120.0] * (MINUTES - 1))
+    assert medians.candidate.sample_count == pytest.approx([100.0] * (MINUTES - 1) + [0.0])
+    assert observations.metrics["latency_ms"].candidate.mean == pytest.approx([130.0] * MINUTES)
+
+
+def test_without_percentiles_in_most_minutes_the_mean_is_judged() -> None:
+    """Percentiles need raw values: where CloudWatch returns p50 for too few minutes the median is not used."""
+    sparse: list[float | None] = [100_000.0] * 3 + [None] * (MINUTES - 3)
+    observations, _ = stubbed_read({"baseline": sparse, "candidate": sparse})
+    assert "latency_p50_ms" not in observations.metrics
+    assert "latency_ms" in observations.metrics
