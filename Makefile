@@ -26,8 +26,9 @@ node_modules/.installed: package.json package-lock.json
 synth: setup
 	@# A fresh cloud assembly: an environment removed from cdk.json must not linger in cdk.out/.
 	rm -rf cdk.out
-	@# Known notices are explained once instead of repeated (infra/synth_output.py); cdk's exit status is kept.
-	set -o pipefail; $(CDK) synth --quiet --no-notices 2>&1 | $(BIN)/python -m infra.synth_output
+	@# Known notices are explained once instead of repeated (infra/synth_output.py, run as a file: it needs no CDK);
+	@# cdk's exit status is kept.
+	set -o pipefail; $(CDK) synth --quiet --no-notices 2>&1 | $(BIN)/python infra/synth_output.py
 	@# cfn-lint exit status is a bit mask: 2 = errors (fail), 4 = warnings (shown), 8 = informational.
 	@# .cfnlintrc.yaml ignores W3005 (a redundant DependsOn CDK writes), with the reason.
 	rc=0; $(BIN)/cfn-lint $$(find cdk.out -name '*.template.json') || rc=$$?; test $$(( rc & 2 )) -eq 0

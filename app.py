@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sys
 
+import infra  # noqa: F401  (first: it explains jsii's Node.js banner before aws_cdk starts the runtime)
+
+# isort: split
 from aws_cdk import App
 
 from infra.config import AppConfig, ConfigError, load_config

@@ -5,7 +5,7 @@
   --unstable=flags`), with the stack tests showing what changes.
 - "Supply a stack id () to display its template.": `--quiet` with many stacks; nothing to do.
 
-Usage: `cdk synth ... 2>&1 | python -m infra.synth_output` (the exit status stays cdk's with `set -o pipefail`).
+Usage: `cdk synth ... 2>&1 | python infra/synth_output.py` (the exit status stays cdk's with `set -o pipefail`).
 """
 
 from __future__ import annotations
