@@ -48,14 +48,16 @@ class FeatureReference:
 
     def counts(self, values: npt.ArrayLike) -> np.ndarray:
         """How many of `values` fall in each bin; missing or unparseable numbers are left out."""
+        return np.bincount(self.bin_indices(values), minlength=self.bins).astype(np.int64)
+
+    def bin_indices(self, values: npt.ArrayLike) -> np.ndarray:
+        """The bin of each present value (missing or unparseable ones are left out)."""
         if self.kind == "numeric":
-            index = np.searchsorted(np.asarray(self.edges, dtype=float), _finite(values), side="right")
-        else:
-            known = {category: position for position, category in enumerate(self.categories)}
-            distinct, inverse = _distinct_keys(values)
-            positions = np.array([known.get(key, len(self.categories)) for key in distinct], dtype=int)
-            index = positions[inverse]
-        return np.bincount(index, minlength=self.bins).astype(np.int64)
+            return np.searchsorted(np.asarray(self.edges, dtype=float), _finite(values), side="right")
+        known = {category: position for position, category in enumerate(self.categories)}
+        distinct, inverse = _distinct_keys(values)
+        positions = np.array([known.get(key, len(self.categories)) for key in distinct], dtype=int)
+        return positions[inverse]
 
     def to_dict(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
