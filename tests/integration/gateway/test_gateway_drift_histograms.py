@@ -1,0 +1,135 @@
+"""Requests through the gateway (`python -m gateway`) become drift histograms that the hourly drift job accepts.
+
+Its own moto server: the endpoint this test creates must not change what the other gateway tests' readiness sees.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from safedeploy import registry
+from safedeploy.drift.baseline import compute_baseline, sha256_digest
+from safedeploy.drift.check import DriftPolicy
+from safedeploy.drift.job import run_drift_job
+from safedeploy.guardrails import resource_tags
+from serving.stub_endpoint import StubBehaviour, running_stub
+from tests.integration.gateway.gateway_harness import (
+    ENDPOINT,
+    SECRET,
+    gateway_access,
+    gateway_environment,
+    running_gateway,
+    wait_until,
+)
+from tests.support.aws import REGION, MotoServer, moto_server
+
+pytestmark = pytest.mark.integration
+
+BUCKET, GROUP = "gateway-it-artifacts", "gateway-it-models"
+ROLE = "arn:aws:iam::123456789012:role/gateway-it-sagemaker"
+FEATURES = tuple(f"f{index}" for index in range(8))
+
+
+def _rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    """f0 in [0, 1] (the stub's score is f0 clipped), f1..f7 flags."""
+    return np.column_stack([rng.random(n), rng.random((n, 7)) < 0.4]).astype(float)
+
+
+def _serve_with_baseline(moto: MotoServer) -> str:
+    sm, s3 = moto.client("sagemaker"), moto.client("s3")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    training = _rows(np.random.default_rng(1), 5000)
+    body = compute_baseline(training, FEATURES, training[:, 0]).to_json()
+    key = "models/abc/1/drift-baseline.json"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    report = {"binary_classification_metrics": {"accuracy": {"value": 0.85, "standard_deviation": 0.01}}}
+    s3.put_object(Bucket=BUCKET, Key="evaluation/abc/1/evaluation.json", Body=json.dumps(report))
+    package = registry.register_model_package(
+        sm,
+        group=GROUP,
+        image_uri="image:1",
+        model_data_url=f"s3://{BUCKET}/models/abc/1/model.tar.gz",
+        report_s3_uri=f"s3://{BUCKET}/evaluation/abc/1/evaluation.json",
+        metrics={"accuracy": 0.85},
+        commit_id="abc123",
+        description="live",
+        drift_baseline={
+            "ContentType": "application/json",
+            "S3Uri": f"s3://{BUCKET}/{key}",
+            "ContentDigest": sha256_digest(body),
+        },
+    )
+    sm.create_model(ModelName="gateway-it-m1", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "image:1"})
+    variant = {"VariantName": "AllTraffic", "ModelName": "gateway-it-m1", "InitialInstanceCount": 1}
+    sm.create_endpoint_config(
+        EndpointConfigName="gateway-it-c1", ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}]
+    )
+    tags = resource_tags.tag_list({resource_tags.PACKAGE_ARN: package})
+    sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="gateway-it-c1", Tags=tags)
+    return package
+
+
+def hour_of(key: str) -> datetime:
+    return datetime.strptime(key.split("/")[3], "%Y%m%dT%H").replace(tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def drift_moto() -> Iterator[MotoServer]:
+    with moto_server() as server:
+        yield server
+
+
+def _histograms(moto: MotoServer) -> list[str]:
+    listed = moto.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"drift/{ENDPOINT}/histograms/")
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+def test_requests_through_the_gateway_become_histograms_the_drift_job_accepts(
+    drift_moto: MotoServer, tmp_path: Path
+) -> None:
+    _serve_with_baseline(drift_moto)
+    access = gateway_access(drift_moto)
+    rows = _rows(np.random.default_rng(2), 200)
+    with running_stub(StubBehaviour(variants=("AllTraffic",))) as stub_url:
+        env = gateway_environment(
+            drift_moto,
+            stub_url,
+            access,
+            PREDICTION_ID_SECRET=SECRET,
+            DRIFT_BUCKET=BUCKET,
+            DRIFT_FLUSH_SECONDS="0.2",
+            DRIFT_REFRESH_SECONDS="0.2",
+        )
+        with running_gateway(env, tmp_path / "stdout.log", access.api_key) as gateway:
+            wait_until(lambda: "drift baseline in use" in gateway.log.read_text(), "the gateway to learn the baseline")
+            with gateway.client() as client:
+                for start in range(0, len(rows), 10):
+                    response = client.post("/predict", json={"instances": rows[start : start + 10].tolist()})
+                    assert response.status_code == 200, response.text
+            keys: Any = wait_until(lambda: _histograms(drift_moto), "a histogram file")
+
+    hour = hour_of(keys[0])
+    sm, s3, cloudwatch = (drift_moto.client(name) for name in ("sagemaker", "s3", "cloudwatch"))
+    outcome = run_drift_job(
+        sm, s3, cloudwatch, bucket=BUCKET, endpoint_name=ENDPOINT, now=hour + timedelta(hours=1), policy=DriftPolicy()
+    )
+
+    assert outcome.status == "checked" and outcome.skipped_histograms == 0
+    assert outcome.drifted == ()
+    record = json.loads(s3.get_object(Bucket=BUCKET, Key=outcome.record_uri.split(f"{BUCKET}/", 1)[1])["Body"].read())
+    written = [json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()) for key in keys]
+    assert sum(sum(document["counts"]["f0"]) for document in written) == len(rows)  # all of them, once
+    in_hour = sum(
+        sum(document["counts"]["f0"]) for key, document in zip(keys, written, strict=True) if hour_of(key) == hour
+    )
+    assert {column["name"]: column["rows"] for column in record["columns"]} == dict.fromkeys(
+        (*FEATURES, "prediction_score"), in_hour
+    )
