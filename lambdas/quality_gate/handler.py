@@ -2,7 +2,8 @@
 
 UserParameters: {"model_package_arn": "#{Train.MODEL_PACKAGE_ARN}", "thresholds": {...}, "skew": {...}} where
 "thresholds" is the `quality_gate` section of cdk.json (without it the function's QUALITY_GATE_THRESHOLDS, the same
-JSON, applies) and the optional "skew" names the live traffic's bucket and endpoint and whether skew blocks.
+JSON, applies) and the optional "skew" says whether training-serving skew blocks (the bucket and endpoint of the
+live traffic's histograms are the function's ARTIFACTS_BUCKET and ENDPOINT_NAME).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         parameters = job_parameters(job)
         package_arn = required_text(parameters, "model_package_arn")
         policy = resolve_policy(parameters, os.environ)
-        skew = SkewSettings.from_parameters(parameters)
+        skew = SkewSettings.from_parameters(parameters, os.environ)
         return run_quality_gate(clients("sagemaker"), clients("s3"), default_registry(), package_arn, policy, skew)
 
     outcome = complete_job(clients("codepipeline"), job.get_id, gate)

@@ -24,6 +24,8 @@ MAX_REGRESSION = "max_regression"
 THRESHOLDS_PARAMETER = "thresholds"
 THRESHOLDS_ENV = "QUALITY_GATE_THRESHOLDS"
 SKEW_PARAMETER = "skew"
+# Where the live traffic's histograms are: the function's environment (the bucket is another stack's token).
+SKEW_BUCKET_ENV, SKEW_ENDPOINT_ENV = "ARTIFACTS_BUCKET", "ENDPOINT_NAME"
 # The output variable the approval message shows (`#{QualityGate.SKEW}`).
 SKEW_VARIABLE = "SKEW"
 # Absorbs float noise so that a drop of exactly the allowed amount (0.80 -> 0.79 with 0.01) passes.
@@ -91,17 +93,22 @@ class SkewSettings:
     sensitivity: float = 0.1
 
     @classmethod
-    def from_parameters(cls, parameters: Mapping[str, Any]) -> SkewSettings | None:
+    def from_parameters(cls, parameters: Mapping[str, Any], environ: Mapping[str, str]) -> SkewSettings | None:
+        """UserParameters.skew ({"block", "alpha", "sensitivity"}) with the bucket and endpoint from `environ`;
+        None when the action asks for no skew check."""
         raw = parameters.get(SKEW_PARAMETER)
         if raw is None:
             return None
-        if not isinstance(raw, Mapping) or not raw.get("bucket") or not raw.get("endpoint_name"):
-            raise ValueError(f"UserParameters.{SKEW_PARAMETER} must name the bucket and endpoint_name")
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"UserParameters.{SKEW_PARAMETER} must be a JSON object")
         if not isinstance(raw.get("block", False), bool):
             raise ValueError(f"UserParameters.{SKEW_PARAMETER}.block must be true or false")
+        missing = [name for name in (SKEW_BUCKET_ENV, SKEW_ENDPOINT_ENV) if not environ.get(name)]
+        if missing:
+            raise ValueError(f"the skew check needs the function's {' and '.join(missing)}")
         return cls(
-            str(raw["bucket"]),
-            str(raw["endpoint_name"]),
+            environ[SKEW_BUCKET_ENV],
+            environ[SKEW_ENDPOINT_ENV],
             raw.get("block", False),
             _number("skew.alpha", raw.get("alpha", 0.05)),
             _number("skew.sensitivity", raw.get("sensitivity", 0.1)),

@@ -226,6 +226,7 @@ def test_quality_gate_gets_the_package_and_configured_thresholds(
     assert user_parameters(pipeline["dev"], "QualityGate") == {
         "model_package_arn": "#{Train.MODEL_PACKAGE_ARN}",
         "thresholds": cdk_context["environments"]["dev"]["quality_gate"],
+        "skew": {"block": False, "alpha": 0.05, "sensitivity": 0.1},
     }
 
 
