@@ -24,6 +24,8 @@ from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.statistics import concentration, holm, log_e_value, psi
 
 SKEW_DAYS = 7
+# The summary goes into the approval's CustomData (500 characters in all).
+SUMMARY_LIMIT = 120
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,11 @@ class SkewReport:
         if not self.rows:
             return f"no live traffic in {self.days} d to compare"
         worst = max(self.columns, key=lambda c: c.psi or 0.0)
+        facts = f"({self.rows} rows, {self.days} d; max PSI {worst.name[:40]} {_number(worst.psi, '.2f')})"
         verdict = f"SKEWED {','.join(self.skewed)}" if self.skewed else "none significant"
-        return f"{verdict} ({self.rows} rows, {self.days} d; max PSI {worst.name} {_number(worst.psi, '.2f')})"
+        if len(verdict) + len(facts) >= SUMMARY_LIMIT:
+            verdict = f"SKEWED {len(self.skewed)} features"
+        return f"{verdict} {facts}"
 
 
 def _number(value: float | None, spec: str) -> str:
