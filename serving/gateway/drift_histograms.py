@@ -5,9 +5,9 @@ The hourly drift job reads `drift/<endpoint>/histograms/<YYYYMMDDTHH>/<writer>.j
 
 - `BaselineWatcher` (background, every `DRIFT_REFRESH_SECONDS`) learns which package the endpoint serves (its
   `safedeploy:model-package-arn` tag), reads that package's `DriftCheckBaselines.ModelDataQuality.Statistics`,
-  fetches the baseline and refuses it unless its sha256 is the recorded `ContentDigest`. Binning pauses while the
-  endpoint is not `InService` (a deployment: two fleets may serve one variant name) and when no verified baseline
-  exists, so rows of one model are never counted against another model's bins.
+  fetches the baseline and refuses it unless its sha256 is the recorded `ContentDigest`. Binning pauses while a
+  deployment is in progress (`PendingDeploymentSummary`: two fleets may serve one variant name), while the endpoint
+  cannot serve, and when no verified baseline exists, so rows of one model are not counted against another's bins.
 - `HistogramCounts.add` (the request path) bins the rows of the serving variant (`AllTraffic`; A/B and shadow
   candidates `v<N>` run other models) and their returned scores with `bisect`: no AWS call, a few microseconds.
 - `HistogramWriter.flush` (background, every `DRIFT_FLUSH_SECONDS`) writes each hour's cumulative counts per
@@ -36,6 +36,9 @@ from typing import Any
 BASELINE_SCHEMA = "safedeploy.drift-baseline/1"
 PACKAGE_TAG = "safedeploy:model-package-arn"
 SERVING_VARIANT = "AllTraffic"
+# Statuses in which the endpoint serves one model: `Updating` also covers autoscaling, which a pending deployment
+# summary tells apart from a new endpoint config.
+BINNING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating"})
 HOUR_FORMAT = "%Y%m%dT%H"
 # Hours of counts kept while S3 refuses them; older ones are dropped with an error line (memory stays bounded).
 MAX_PENDING_HOURS = 24
@@ -213,7 +216,8 @@ class BaselineWatcher:
             if "Could not find endpoint" in str(error):
                 return None
             raise
-        if endpoint.get("EndpointStatus") != "InService":
+        # A new endpoint config in progress may serve two models under one variant name; scaling alone does not.
+        if endpoint.get("PendingDeploymentSummary") or endpoint.get("EndpointStatus") not in BINNING_STATUSES:
             return None
         tags = self._sm.list_tags(ResourceArn=endpoint["EndpointArn"]).get("Tags", [])
         package_arn = next((tag["Value"] for tag in tags if tag["Key"] == PACKAGE_TAG), None)

@@ -20,6 +20,7 @@ from serving.gateway.drift_histograms import (
     LiveBaseline,
 )
 from tests.support.aws import REGION, SESSION, in_process_aws
+from tests.support.moto_sagemaker import endpoint_updates
 from tests.unit.drift.packages import BUCKET, GROUP, register_with_baseline
 
 ENDPOINT = "demo-dev-endpoint"
@@ -145,4 +146,22 @@ def test_a_baseline_whose_bytes_differ_from_the_recorded_digest_pauses_histogram
 def test_no_endpoint_means_no_histograms(aws: dict[str, Any]) -> None:
     counts = HistogramCounts(3)
     BaselineWatcher(aws["sm"], aws["s3"], ENDPOINT, counts).refresh()
+    assert counts.baseline is None
+
+
+def test_histograms_pause_while_a_new_endpoint_config_deploys(aws: dict[str, Any]) -> None:
+    _serve(aws, _baseline())
+    counts = HistogramCounts(3)
+    watcher = BaselineWatcher(aws["sm"], aws["s3"], ENDPOINT, counts)
+    watcher.refresh()
+    assert counts.baseline is not None
+    variant = {"VariantName": "AllTraffic", "ModelName": "demo-dev-m1", "InitialInstanceCount": 1}
+    aws["sm"].create_endpoint_config(
+        EndpointConfigName="demo-dev-c2", ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}]
+    )
+    endpoint_updates(REGION).plan(ENDPOINT, "succeed", polls=10**9)
+    aws["sm"].update_endpoint(EndpointName=ENDPOINT, EndpointConfigName="demo-dev-c2")
+
+    watcher.refresh()
+
     assert counts.baseline is None
