@@ -12,11 +12,9 @@ from ml.build import build_model
 from ml.data import generate
 from rehearsal import drift_scenario
 from rehearsal.world import World, provision
-from safedeploy import registry
-from safedeploy.build_steps.drift_baseline import BASELINE_NAME
-from safedeploy.drift.baseline import compute_baseline, sha256_digest
-from safedeploy.guardrails import resource_tags
+from safedeploy.drift.baseline import compute_baseline
 from tests.support.aws import MotoServer, moto_server
+from tests.unit.drift.packages import register_with_baseline, serve_package, store_baseline
 
 pytestmark = pytest.mark.integration
 
@@ -33,32 +31,12 @@ def _deploy_live_model(server: MotoServer, world: World, work: Path) -> None:
     """What Train and Deploy leave: the artifact, its drift baseline, the package, and the endpoint serving it."""
     sm, s3 = server.client("sagemaker"), server.client("s3")
     build = build_model(generate(3000, 7), work, seed=7)
-    bucket, run = world.artifacts_bucket, "models/abc/1"
-    s3.upload_file(str(build.artifact), bucket, f"{run}/model.tar.gz")
-    s3.upload_file(str(build.report), bucket, "evaluation/abc/1/evaluation.json")
+    bucket = world.artifacts_bucket
+    s3.upload_file(str(build.artifact), bucket, "models/abc/1/model.tar.gz")
     body = compute_baseline(build.features, build.feature_names, build.scores).to_json()
-    s3.put_object(Bucket=bucket, Key=f"{run}/{BASELINE_NAME}", Body=body)
-    package = registry.register_model_package(
-        sm,
-        group=world.naming.model_package_group,
-        image_uri="image:1",
-        model_data_url=f"s3://{bucket}/{run}/model.tar.gz",
-        report_s3_uri=f"s3://{bucket}/evaluation/abc/1/evaluation.json",
-        metrics=build.metrics,
-        commit_id="abc123",
-        description="live",
-        drift_baseline={
-            "ContentType": "application/json",
-            "S3Uri": f"s3://{bucket}/{run}/{BASELINE_NAME}",
-            "ContentDigest": sha256_digest(body),
-        },
-    )
-    name = world.naming.resource("m1")
-    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "image:1"})
-    variant = {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
-    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant])
-    tags = resource_tags.tag_list({resource_tags.PACKAGE_ARN: package})
-    sm.create_endpoint(EndpointName=world.naming.endpoint, EndpointConfigName=name, Tags=tags)
+    source = store_baseline(s3, body, bucket=bucket)
+    group = world.naming.model_package_group
+    serve_package(sm, world.naming.endpoint, register_with_baseline(sm, source, "live", group=group, bucket=bucket))
 
 
 def test_stable_traffic_leaves_the_alarm_ok_and_drifted_traffic_raises_it(server: MotoServer, tmp_path: Path) -> None:

@@ -16,8 +16,7 @@ from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.skew import compare
 from safedeploy.lambda_actions.quality_gate import QualityPolicy, SkewSettings, check_candidate, run_quality_gate
 from safedeploy.lambda_actions.registry_api import default_registry
-from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.unit.drift.packages import BUCKET, GROUP, register_with_baseline
+from tests.unit.drift.packages import BUCKET, drift_account, register_with_baseline, store_baseline
 
 ENDPOINT = "demo-dev-endpoint"
 NOW = datetime(2026, 12, 1, 10, 5, tzinfo=UTC)
@@ -67,21 +66,13 @@ def test_only_a_candidate_trained_on_other_data_than_live_traffic_is_skewed() ->
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    with in_process_aws(monkeypatch):
-        sm, s3 = SESSION.client("sagemaker"), SESSION.client("s3")
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        sm.create_model_package_group(ModelPackageGroupName=GROUP)
-        report = {"binary_classification_metrics": {"accuracy": {"value": 0.85, "standard_deviation": 0.01}}}
-        s3.put_object(Bucket=BUCKET, Key="evaluation/abc/1/evaluation.json", Body=json.dumps(report))
+    with drift_account(monkeypatch) as (sm, s3):
         yield {"sm": sm, "s3": s3}
 
 
 def _register(aws: dict[str, Any], baseline: Baseline, run: str, status: str) -> str:
-    body = baseline.to_json()
-    key = f"models/{run}/drift-baseline.json"
-    aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=body)
-    source = {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{key}", "ContentDigest": sha256_digest(body)}
-    package = register_with_baseline(aws["sm"], source, run)
+    source = store_baseline(aws["s3"], baseline.to_json(), run=run)
+    package = register_with_baseline(aws["sm"], source, run, run=run)
     aws["sm"].update_model_package(ModelPackageArn=package, ModelApprovalStatus=status)
     return package
 

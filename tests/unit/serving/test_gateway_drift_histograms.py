@@ -12,16 +12,15 @@ import pytest
 
 from safedeploy.drift import store
 from safedeploy.drift.baseline import Baseline, compute_baseline, sha256_digest
-from safedeploy.guardrails import resource_tags
 from serving.gateway.drift_histograms import (
     BaselineWatcher,
     HistogramCounts,
     HistogramWriter,
     LiveBaseline,
 )
-from tests.support.aws import REGION, SESSION, in_process_aws
+from tests.support.aws import REGION
 from tests.support.moto_sagemaker import endpoint_updates
-from tests.unit.drift.packages import BUCKET, GROUP, register_with_baseline
+from tests.unit.drift.packages import BUCKET, drift_account, register_with_baseline, serve_package, store_baseline
 
 ENDPOINT = "demo-dev-endpoint"
 HOUR = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -70,27 +69,17 @@ def test_rows_of_candidates_or_without_a_baseline_are_not_counted() -> None:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    with in_process_aws(monkeypatch):
-        sm, s3 = SESSION.client("sagemaker"), SESSION.client("s3")
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    with drift_account(monkeypatch) as (sm, s3):
         yield {"sm": sm, "s3": s3}
 
 
 def _serve(aws: dict[str, Any], baseline: Baseline, stored: bytes | None = None) -> str:
     """An endpoint serving a package with `baseline`, whose stored bytes are `stored` (default: the baseline)."""
-    body = baseline.to_json()
-    key = "models/abc/1/drift-baseline.json"
-    aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=stored or body)
-    source = {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{key}", "ContentDigest": sha256_digest(body)}
+    source = store_baseline(aws["s3"], baseline.to_json())
+    if stored is not None:
+        aws["s3"].put_object(Bucket=BUCKET, Key=source["S3Uri"].split(f"{BUCKET}/", 1)[1], Body=stored)
     package = register_with_baseline(aws["sm"], source, "live")
-    aws["sm"].create_model(ModelName="demo-dev-m1", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "image:1"})
-    variant = {"VariantName": "AllTraffic", "ModelName": "demo-dev-m1", "InitialInstanceCount": 1}
-    aws["sm"].create_endpoint_config(
-        EndpointConfigName="demo-dev-c1", ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}]
-    )
-    tags = resource_tags.tag_list({resource_tags.PACKAGE_ARN: package})
-    aws["sm"].create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="demo-dev-c1", Tags=tags)
+    serve_package(aws["sm"], ENDPOINT, package)
     return package
 
 

@@ -14,11 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from safedeploy import registry
-from safedeploy.drift.baseline import compute_baseline, sha256_digest
+from safedeploy.drift.baseline import compute_baseline
 from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.job import run_drift_job
-from safedeploy.guardrails import resource_tags
 from serving.stub_endpoint import StubBehaviour, running_stub
 from tests.integration.gateway.gateway_harness import (
     ENDPOINT,
@@ -28,7 +26,8 @@ from tests.integration.gateway.gateway_harness import (
     running_gateway,
     wait_until,
 )
-from tests.support.aws import REGION, MotoServer, moto_server
+from tests.support.aws import MotoServer, moto_server
+from tests.unit.drift.packages import create_bucket_and_group, register_with_baseline, serve_package, store_baseline
 
 pytestmark = pytest.mark.integration
 
@@ -44,36 +43,11 @@ def _rows(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _serve_with_baseline(moto: MotoServer) -> str:
     sm, s3 = moto.client("sagemaker"), moto.client("s3")
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    create_bucket_and_group(sm, s3, BUCKET, GROUP)
     training = _rows(np.random.default_rng(1), 5000)
-    body = compute_baseline(training, FEATURES, training[:, 0]).to_json()
-    key = "models/abc/1/drift-baseline.json"
-    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-    report = {"binary_classification_metrics": {"accuracy": {"value": 0.85, "standard_deviation": 0.01}}}
-    s3.put_object(Bucket=BUCKET, Key="evaluation/abc/1/evaluation.json", Body=json.dumps(report))
-    package = registry.register_model_package(
-        sm,
-        group=GROUP,
-        image_uri="image:1",
-        model_data_url=f"s3://{BUCKET}/models/abc/1/model.tar.gz",
-        report_s3_uri=f"s3://{BUCKET}/evaluation/abc/1/evaluation.json",
-        metrics={"accuracy": 0.85},
-        commit_id="abc123",
-        description="live",
-        drift_baseline={
-            "ContentType": "application/json",
-            "S3Uri": f"s3://{BUCKET}/{key}",
-            "ContentDigest": sha256_digest(body),
-        },
-    )
-    sm.create_model(ModelName="gateway-it-m1", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "image:1"})
-    variant = {"VariantName": "AllTraffic", "ModelName": "gateway-it-m1", "InitialInstanceCount": 1}
-    sm.create_endpoint_config(
-        EndpointConfigName="gateway-it-c1", ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}]
-    )
-    tags = resource_tags.tag_list({resource_tags.PACKAGE_ARN: package})
-    sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="gateway-it-c1", Tags=tags)
+    source = store_baseline(s3, compute_baseline(training, FEATURES, training[:, 0]).to_json(), bucket=BUCKET)
+    package = register_with_baseline(sm, source, "live", group=GROUP, bucket=BUCKET)
+    serve_package(sm, ENDPOINT, package, name="gateway-it-m1")
     return package
 
 
