@@ -1,12 +1,12 @@
 """Requests through the gateway (`python -m gateway`) become drift histograms that the hourly drift job accepts.
 
-Its own moto server: the endpoint this test creates must not change what the other gateway tests' readiness sees.
+The session's moto server holds the other gateway tests' endpoint state, so this test serves an endpoint of its own
+name (moto's state is shared by every server of the process).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,19 +19,18 @@ from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.job import run_drift_job
 from serving.stub_endpoint import StubBehaviour, running_stub
 from tests.integration.gateway.gateway_harness import (
-    ENDPOINT,
     SECRET,
-    gateway_access,
+    GatewayAccess,
     gateway_environment,
     running_gateway,
     wait_until,
 )
-from tests.support.aws import MotoServer, moto_server
+from tests.support.aws import MotoServer
 from tests.unit.drift.packages import create_bucket_and_group, register_with_baseline, serve_package, store_baseline
 
 pytestmark = pytest.mark.integration
 
-BUCKET, GROUP = "gateway-it-artifacts", "gateway-it-models"
+BUCKET, GROUP, ENDPOINT = "gateway-it-artifacts", "gateway-it-models", "gateway-it-drift-endpoint"
 ROLE = "arn:aws:iam::123456789012:role/gateway-it-sagemaker"
 FEATURES = tuple(f"f{index}" for index in range(8))
 
@@ -55,29 +54,23 @@ def hour_of(key: str) -> datetime:
     return datetime.strptime(key.split("/")[3], "%Y%m%dT%H").replace(tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def drift_moto() -> Iterator[MotoServer]:
-    with moto_server() as server:
-        yield server
-
-
 def _histograms(moto: MotoServer) -> list[str]:
     listed = moto.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"drift/{ENDPOINT}/histograms/")
     return [item["Key"] for item in listed.get("Contents", [])]
 
 
 def test_requests_through_the_gateway_become_histograms_the_drift_job_accepts(
-    drift_moto: MotoServer, tmp_path: Path
+    moto: MotoServer, access: GatewayAccess, tmp_path: Path
 ) -> None:
-    _serve_with_baseline(drift_moto)
-    access = gateway_access(drift_moto)
+    _serve_with_baseline(moto)
     rows = _rows(np.random.default_rng(2), 200)
     with running_stub(StubBehaviour(variants=("AllTraffic",))) as stub_url:
         env = gateway_environment(
-            drift_moto,
+            moto,
             stub_url,
             access,
             PREDICTION_ID_SECRET=SECRET,
+            ENDPOINT_NAME=ENDPOINT,
             DRIFT_BUCKET=BUCKET,
             DRIFT_FLUSH_SECONDS="0.2",
             DRIFT_REFRESH_SECONDS="0.2",
@@ -88,10 +81,10 @@ def test_requests_through_the_gateway_become_histograms_the_drift_job_accepts(
                 for start in range(0, len(rows), 10):
                     response = client.post("/predict", json={"instances": rows[start : start + 10].tolist()})
                     assert response.status_code == 200, response.text
-            keys: Any = wait_until(lambda: _histograms(drift_moto), "a histogram file")
+            keys: Any = wait_until(lambda: _histograms(moto), "a histogram file")
 
     hour = hour_of(keys[0])
-    sm, s3, cloudwatch = (drift_moto.client(name) for name in ("sagemaker", "s3", "cloudwatch"))
+    sm, s3, cloudwatch = (moto.client(name) for name in ("sagemaker", "s3", "cloudwatch"))
     outcome = run_drift_job(
         sm, s3, cloudwatch, bucket=BUCKET, endpoint_name=ENDPOINT, now=hour + timedelta(hours=1), policy=DriftPolicy()
     )

@@ -1,24 +1,28 @@
 """The rehearsal's drift scenario on its own: a live model with its drift baseline, stable traffic leaves the drift
-alarm OK, a 0.5-SD shift of one feature raises it."""
+alarm OK, a 0.5-SD shift of one feature raises it.
+
+moto's state is shared by every server of the process, so this environment has a project name of its own: the
+full rehearsal provisions `my-mlops-dev` in the same worker."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from infra.config import load_config
+from infra.naming import Naming
 from ml.build import build_model
 from ml.data import generate
 from rehearsal import drift_scenario
-from rehearsal.world import World, provision
+from rehearsal.world import ROOT, World
 from safedeploy.drift.baseline import compute_baseline
 from tests.support.aws import MotoServer, moto_server
-from tests.unit.drift.packages import register_with_baseline, serve_package, store_baseline
+from tests.unit.drift.packages import create_bucket_and_group, register_with_baseline, serve_package, store_baseline
 
 pytestmark = pytest.mark.integration
-
-ROLE = "arn:aws:iam::123456789012:role/rehearsal-sagemaker"
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +43,18 @@ def _deploy_live_model(server: MotoServer, world: World, work: Path) -> None:
     serve_package(sm, world.naming.endpoint, register_with_baseline(sm, source, "live", group=group, bucket=bucket))
 
 
+def _world(server: MotoServer) -> World:
+    naming = Naming("drift-it", "dev")
+    config = load_config(json.loads((ROOT / "cdk.json").read_text())["context"]).environments["dev"]
+    world = World(naming, config, naming.resource("artifacts"), "arn:aws:kms:ap-northeast-2:123456789012:key/drift-it")
+    create_bucket_and_group(
+        server.client("sagemaker"), server.client("s3"), world.artifacts_bucket, naming.model_package_group
+    )
+    return world
+
+
 def test_stable_traffic_leaves_the_alarm_ok_and_drifted_traffic_raises_it(server: MotoServer, tmp_path: Path) -> None:
-    world = provision(server)
+    world = _world(server)
     _deploy_live_model(server, world, tmp_path)
     lines: list[str] = []
 
