@@ -9,6 +9,7 @@ The alarm is evaluated as CloudWatch would evaluate the stack's (`DriftedColumns
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import tarfile
@@ -27,6 +28,7 @@ from ml import inference
 from ml.data import generate
 from rehearsal.scenario import LambdaContext
 from rehearsal.world import World
+from safedeploy import registry
 from safedeploy.drift import store
 from safedeploy.guardrails import resource_tags
 from safedeploy.lambda_actions.aws_clients import AwsClients
@@ -88,13 +90,18 @@ def play(server: MotoServer, world: World, say: Say, seed: int = 20261202) -> di
 
 
 def _live_model(sm: Any, s3: Any, endpoint: str) -> Any:
-    """The live package's model, loaded from its artifact as the serving container loads it."""
+    """The live package's model, loaded as the serving container loads it, from the artifact version whose sha256
+    the package records (a later version may be an attacker's: the rehearsal plays that attack before)."""
     arn = sm.describe_endpoint(EndpointName=endpoint)["EndpointArn"]
     package = resource_tags.read_tags(sm, arn)[resource_tags.PACKAGE_ARN]
-    url = sm.describe_model_package(ModelPackageName=package)["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    bucket, key = url.removeprefix("s3://").split("/", 1)
+    description = sm.describe_model_package(ModelPackageName=package)
+    digest = description["CustomerMetadataProperties"][registry.MODEL_SHA256_PROPERTY].removeprefix("sha256:")
+    bucket, key = description["InferenceSpecification"]["Containers"][0]["ModelDataUrl"][5:].split("/", 1)
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+    bodies = (s3.get_object(Bucket=bucket, Key=key, VersionId=v["VersionId"])["Body"].read() for v in versions)
+    body = next(b for b in bodies if hashlib.sha256(b).hexdigest() == digest)
     directory = tempfile.mkdtemp(prefix="drift-model-")
-    with tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as archive:
+    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
         archive.extractall(directory, filter="data")
     return inference.model_fn(directory)
 

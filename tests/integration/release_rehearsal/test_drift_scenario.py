@@ -18,6 +18,8 @@ from ml.build import build_model
 from ml.data import generate
 from rehearsal import drift_scenario
 from rehearsal.world import ROOT, World
+from safedeploy import registry
+from safedeploy.digests import sha256_file
 from safedeploy.drift.baseline import compute_baseline
 from tests.support.aws import MotoServer, moto_server
 from tests.unit.drift.packages import create_bucket_and_group, register_with_baseline, serve_package, store_baseline
@@ -40,7 +42,9 @@ def _deploy_live_model(server: MotoServer, world: World, work: Path) -> None:
     body = compute_baseline(build.features, build.feature_names, build.scores).to_json()
     source = store_baseline(s3, body, bucket=bucket)
     group = world.naming.model_package_group
-    serve_package(sm, world.naming.endpoint, register_with_baseline(sm, source, "live", group=group, bucket=bucket))
+    provenance = {registry.MODEL_SHA256_PROPERTY: sha256_file(build.artifact)}
+    package = register_with_baseline(sm, source, "live", group=group, bucket=bucket, provenance=provenance)
+    serve_package(sm, world.naming.endpoint, package)
 
 
 def _world(server: MotoServer) -> World:

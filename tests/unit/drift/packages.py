@@ -31,7 +31,9 @@ def drift_account(monkeypatch: pytest.MonkeyPatch, bucket: str = BUCKET, group: 
 
 
 def create_bucket_and_group(sm: Any, s3: Any, bucket: str = BUCKET, group: str = GROUP) -> None:
+    """The artifacts bucket (versioned, as the storage stack makes it) and the model package group."""
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     sm.create_model_package_group(ModelPackageGroupName=group)
 
 
@@ -51,6 +53,7 @@ def register_with_baseline(
     group: str = GROUP,
     bucket: str = BUCKET,
     run: str = "abc/1",
+    provenance: Mapping[str, str] | None = None,
 ) -> str:
     return registry.register_model_package(
         sm,
@@ -62,6 +65,7 @@ def register_with_baseline(
         commit_id="abc123",
         description=description,
         drift_baseline=baseline,
+        provenance=provenance,
     )
 
 
