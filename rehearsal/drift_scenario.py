@@ -134,7 +134,8 @@ def _serve_through_gateway(
                     answer.raise_for_status()
     s3 = server.client("s3")
     for key in sorted(set(_keys(server, world, prefix)) - before):  # written at shutdown, whatever the real hour
-        target = f"{store.histogram_prefix(world.naming.endpoint, hour)}{key.rsplit('/', 1)[1]}"
+        written_hour, name = key.rsplit("/", 2)[1:]  # a phase that straddles an hour wrote two objects
+        target = f"{store.histogram_prefix(world.naming.endpoint, hour)}{written_hour}-{name}"
         s3.copy_object(
             Bucket=world.artifacts_bucket, Key=target, CopySource={"Bucket": world.artifacts_bucket, "Key": key}
         )
