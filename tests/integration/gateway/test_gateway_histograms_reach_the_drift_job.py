@@ -1,6 +1,6 @@
 """Requests through the gateway (`python -m gateway`) become drift histograms that the hourly drift job accepts.
 
-The session's moto server holds the other gateway tests' endpoint state, so this test serves an endpoint of its own
+The moto server all gateway tests share holds their endpoint state, so this test serves an endpoint of its own
 name (moto's state is shared by every server of the process).
 """
 
