@@ -1,6 +1,6 @@
 """False drift alarms over 30 days of stable hourly checks, and the hours to detect a 0.5-SD shift in one feature.
 
-Run: `nice .venv/bin/python bench/drift.py [--reps N] [--seed S] [--env dev --env prod]`.
+Run: `nice .venv/bin/python bench/drift.py [--reps N] [--seed S] [--env dev --env prod] [--shift-sd D]`.
 
 Each replicate draws a fresh training set (the example model's generator, 5000 rows) and computes its baseline, so
 the figure includes the baseline's own sampling error, then runs 720 hourly checks of production traffic from the
@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--seed", type=int, default=20261201)
     parser.add_argument("--env", action="append", help="environments of cdk.json whose traffic to use (dev, prod)")
+    parser.add_argument("--shift-sd", type=float, default=0.5, help="detection: shift of f0 in standard deviations")
     args = parser.parse_args()
     policy = DriftPolicy()
     for env in args.env or ["dev", "prod"]:
@@ -102,11 +103,12 @@ def main() -> None:
         print(f"{env}: {per_minute:g} req/min, {HOURS} hourly checks per period, alpha {policy.alpha} per period")
         print(f"  stable periods with any false drift alarm: {alarms}/{args.reps} (95 % upper bound {upper:.3f})")
         detect_reps = max(20, args.reps // 5)
-        hours = [simulate(rng, per_minute, 0.5, policy) for _ in range(detect_reps)]
+        hours = [simulate(rng, per_minute, args.shift_sd, policy) for _ in range(detect_reps)]
         found = sorted(hour for hour in hours if hour is not None)
         median = f"{np.median(found):g}" if found else "-"
         longest = max(found, default="-")
-        print(f"  0.5-SD shift in f0: detected in {len(found)}/{detect_reps}; hours: median {median}, max {longest}")
+        shift = f"{args.shift_sd:g}-SD shift in f0"
+        print(f"  {shift}: detected in {len(found)}/{detect_reps}; hours: median {median}, max {longest}")
         print(f"  ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
