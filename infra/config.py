@@ -226,6 +226,8 @@ class DriftConfig(_Section):
     period_days: int = Field(default=30, ge=1, le=366)
     sensitivity: float = Field(default=0.1, gt=0.0, le=10.0)
     accuracy_margin: float = Field(default=0.02, ge=0.0, lt=0.5)
+    # Training-serving skew is always shown to the approver; true also fails the QualityGate on it.
+    skew_blocks_approval: bool = False
 
     @property
     def period_looks(self) -> int:

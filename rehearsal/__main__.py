@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from rehearsal import drift_scenario
 from rehearsal.report import canary_reports, final_checks, trust_checks, write_timeline
 from rehearsal.scenario import CANDIDATES, Outcome, rehearsal_world
 from rehearsal.trust_chain import play_attacks, release_to_prod
@@ -28,6 +29,7 @@ def run(output: Path, seed: int = 20261124, say=print, strategy: str | None = No
         in_prod = release_to_prod(rehearsal, good)
         attacks = play_attacks(rehearsal, good)
         checks = {**final_checks(rehearsal, live, candidates), **trust_checks(rehearsal, good, in_prod, attacks)}
+        checks |= drift_scenario.play(rehearsal.server, rehearsal.world, say)
         reports = canary_reports(rehearsal, output, candidates)
     write_timeline(output / "timeline.json", [live, *candidates, in_prod], checks, attacks)
     say(f"\nsummary ({time.perf_counter() - started:.0f} s):")

@@ -51,6 +51,7 @@ RELEASE_ARTIFACT = "ReleaseManifest"
 # Variable namespaces; they must differ from every artifact name.
 SOURCE_NAMESPACE = "Source"
 TRAIN_NAMESPACE = "Train"
+GATE_NAMESPACE = "QualityGate"
 APPROVAL_STAGE, APPROVAL_ACTION = "Approval", "ApproveModel"
 RELEASE_APPROVAL_ACTION = "ApproveRelease"
 PROMOTION_STAGE, PROMOTION_ACTION = "PromoteApproval", "ApprovePromotion"
@@ -216,26 +217,31 @@ class PipelineStack(Stack):
         functions = self._release_functions()
         assert functions.quality_gate is not None and functions.approval_sync is not None
         model_approval = self._approval_parameters(APPROVAL_STAGE, APPROVAL_ACTION)
+        drift = self.env_config.drift
+        gate = actions.LambdaInvokeAction(
+            action_name="CheckMetrics",
+            lambda_=functions.quality_gate.function,
+            user_parameters={
+                "model_package_arn": package_arn,
+                "thresholds": self.env_config.quality_gate.model_dump(),
+                "skew": {
+                    "block": drift.skew_blocks_approval,
+                    "alpha": drift.alpha,
+                    "sensitivity": drift.sensitivity,
+                },
+            },
+            variables_namespace=GATE_NAMESPACE,
+        )
         stages: list[tuple[str, codepipeline.IAction]] = [
             ("Source", source),
             ("Train", train),
-            (
-                "QualityGate",
-                actions.LambdaInvokeAction(
-                    action_name="CheckMetrics",
-                    lambda_=functions.quality_gate.function,
-                    user_parameters={
-                        "model_package_arn": package_arn,
-                        "thresholds": self.env_config.quality_gate.model_dump(),
-                    },
-                ),
-            ),
+            ("QualityGate", gate),
             (
                 APPROVAL_STAGE,
                 actions.ManualApprovalAction(
                     action_name=APPROVAL_ACTION,
                     notification_topic=self.approval_topic,
-                    additional_information=approvals.model_approval_message(train, self.naming),
+                    additional_information=approvals.model_approval_message(train, gate, self.naming),
                     external_entity_link=approvals.registry_console_link(self.region, self.naming.model_package_group),
                 ),
             ),

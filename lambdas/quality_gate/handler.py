@@ -1,7 +1,9 @@
 """CodePipeline QualityGate action: the candidate model package against thresholds and the live model.
 
-UserParameters: {"model_package_arn": "#{Train.MODEL_PACKAGE_ARN}", "thresholds": {...}} where "thresholds" is the
-`quality_gate` section of cdk.json; without it the function's QUALITY_GATE_THRESHOLDS (the same JSON) applies.
+UserParameters: {"model_package_arn": "#{Train.MODEL_PACKAGE_ARN}", "thresholds": {...}, "skew": {...}} where
+"thresholds" is the `quality_gate` section of cdk.json (without it the function's QUALITY_GATE_THRESHOLDS, the same
+JSON, applies) and the optional "skew" says whether training-serving skew blocks (the bucket and endpoint of the
+live traffic's histograms are the function's ARTIFACTS_BUCKET and ENDPOINT_NAME).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from safedeploy.lambda_actions.aws_clients import AwsClients
-from safedeploy.lambda_actions.pipeline_job import complete_job, job_parameters, open_job, required_text
-from safedeploy.lambda_actions.quality_gate import resolve_policy, run_quality_gate
+from safedeploy.lambda_actions.pipeline_job import JobSuccess, complete_job, job_parameters, open_job, required_text
+from safedeploy.lambda_actions.quality_gate import SkewSettings, resolve_policy, run_quality_gate
 from safedeploy.lambda_actions.registry_api import default_registry
 
 logger = Logger()
@@ -28,11 +30,12 @@ clients = AwsClients()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job = open_job(event)
 
-    def gate() -> str:
+    def gate() -> JobSuccess:
         parameters = job_parameters(job)
         package_arn = required_text(parameters, "model_package_arn")
         policy = resolve_policy(parameters, os.environ)
-        return run_quality_gate(clients("sagemaker"), clients("s3"), default_registry(), package_arn, policy)
+        skew = SkewSettings.from_parameters(parameters, os.environ)
+        return run_quality_gate(clients("sagemaker"), clients("s3"), default_registry(), package_arn, policy, skew)
 
     outcome = complete_job(clients("codepipeline"), job.get_id, gate)
     logger.info("quality gate finished", extra={"succeeded": outcome.succeeded})

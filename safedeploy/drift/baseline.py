@@ -25,6 +25,9 @@ SCORE = "prediction_score"
 OTHER = "other"
 DEFAULT_BINS = 10
 MAX_CATEGORIES = 20  # at most this many distinct training values makes a column categorical
+# A numeric column also keeps this many equal-mass quantiles of its training values, so its training distribution
+# can be re-expressed on another model's bins (training-serving skew) to within 1/SKETCH_STEPS of mass per edge.
+SKETCH_STEPS = 500
 _SMOOTHING = 0.5
 
 Kind = Literal["numeric", "categorical"]
@@ -41,6 +44,7 @@ class FeatureReference:
     rows: int
     edges: tuple[float, ...] = ()
     categories: tuple[str, ...] = ()
+    quantiles: tuple[float, ...] = ()  # numeric: the training values' k/SKETCH_STEPS quantiles, k = 0..SKETCH_STEPS
 
     @property
     def bins(self) -> int:
@@ -48,14 +52,16 @@ class FeatureReference:
 
     def counts(self, values: npt.ArrayLike) -> np.ndarray:
         """How many of `values` fall in each bin; missing or unparseable numbers are left out."""
+        return np.bincount(self.bin_indices(values), minlength=self.bins).astype(np.int64)
+
+    def bin_indices(self, values: npt.ArrayLike) -> np.ndarray:
+        """The bin of each present value (missing or unparseable ones are left out)."""
         if self.kind == "numeric":
-            index = np.searchsorted(np.asarray(self.edges, dtype=float), _finite(values), side="right")
-        else:
-            known = {category: position for position, category in enumerate(self.categories)}
-            distinct, inverse = _distinct_keys(values)
-            positions = np.array([known.get(key, len(self.categories)) for key in distinct], dtype=int)
-            index = positions[inverse]
-        return np.bincount(index, minlength=self.bins).astype(np.int64)
+            return np.searchsorted(np.asarray(self.edges, dtype=float), _finite(values), side="right")
+        known = {category: position for position, category in enumerate(self.categories)}
+        distinct, inverse = _distinct_keys(values)
+        positions = np.array([known.get(key, len(self.categories)) for key in distinct], dtype=int)
+        return positions[inverse]
 
     def to_dict(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -66,6 +72,8 @@ class FeatureReference:
         }
         if self.kind == "numeric":
             entry["edges"] = list(self.edges)
+            if self.quantiles:
+                entry["quantiles"] = list(self.quantiles)
         else:
             entry["categories"] = list(self.categories)
         return entry
@@ -80,11 +88,42 @@ class FeatureReference:
                 rows=int(entry["rows"]),
                 edges=tuple(float(value) for value in entry.get("edges", ())),
                 categories=tuple(str(value) for value in entry.get("categories", ())),
+                quantiles=tuple(float(value) for value in entry.get("quantiles", ())),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"baseline feature {entry.get('name', '?')!r} is malformed: {error}") from None
         reference.validate()
         return reference
+
+    def shares_on(self, other: FeatureReference) -> np.ndarray | None:
+        """This column's training distribution on `other`'s bins (smoothed as the baseline smooths), or None when
+        it cannot be expressed there (different kinds, or a numeric baseline without its quantile sketch)."""
+        if self.kind != other.kind:
+            return None
+        if self.kind == "categorical":
+            known = {category: position for position, category in enumerate(other.categories)}
+            mass = np.zeros(other.bins)
+            for category, share in zip((*self.categories, OTHER), self.proportions, strict=True):
+                mass[known.get(category, len(other.categories))] += share
+        else:
+            if not self.quantiles:
+                return None
+            below = np.array([0.0, *(self._mass_below(edge) for edge in other.edges), 1.0])
+            mass = np.diff(below)
+        counts = mass * self.rows
+        return (counts + _SMOOTHING) / (counts.sum() + _SMOOTHING * counts.size)
+
+    def _mass_below(self, edge: float) -> float:
+        """Share of training values below `edge`, interpolated in the quantile sketch (exact at its points)."""
+        sketch = np.asarray(self.quantiles)
+        if edge <= sketch[0]:
+            return 0.0
+        if edge > sketch[-1]:
+            return 1.0
+        k = int(np.searchsorted(sketch, edge, side="left"))  # sketch[k-1] < edge <= sketch[k]
+        low, high = sketch[k - 1], sketch[k]
+        fraction = 1.0 if high == edge else (edge - low) / (high - low)
+        return float((k - 1 + fraction) / (sketch.size - 1))
 
     def validate(self) -> None:
         expected = len(self.edges) + 1 if self.kind == "numeric" else len(self.categories) + 1
@@ -183,7 +222,12 @@ def reference(
     counts = empty.counts(numbers)
     shares = (counts + _SMOOTHING) / (counts.sum() + _SMOOTHING * counts.size)
     proportions = tuple(float(share) for share in shares)
-    built = FeatureReference(name, kind, proportions, int(numbers.size), empty.edges, empty.categories)
+    sketch = (
+        tuple(float(q) for q in np.quantile(numbers, np.linspace(0.0, 1.0, SKETCH_STEPS + 1)))
+        if kind == "numeric"
+        else ()
+    )
+    built = FeatureReference(name, kind, proportions, int(numbers.size), empty.edges, empty.categories, sketch)
     built.validate()
     return built
 

@@ -51,6 +51,11 @@ def live_baseline(sm: Any, s3: Any, endpoint_name: str) -> LiveBaseline | None:
     package_arn = resource_tags.read_tags(sm, endpoint["EndpointArn"]).get(resource_tags.PACKAGE_ARN)
     if not package_arn:
         return None
+    return package_baseline(sm, s3, package_arn)
+
+
+def package_baseline(sm: Any, s3: Any, package_arn: str) -> LiveBaseline | None:
+    """A package's drift baseline, checked against the digest it records; None when it has none."""
     source = registry.drift_baseline_source(sm, package_arn)
     if not source:
         return None

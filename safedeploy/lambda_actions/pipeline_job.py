@@ -69,16 +69,28 @@ def required_text(parameters: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def complete_job(codepipeline: Any, job_id: str, action: Callable[[], str]) -> JobOutcome:
+@dataclass(frozen=True)
+class JobSuccess:
+    """A success summary with output variables, which later actions resolve as `#{<namespace>.<name>}`."""
+
+    summary: str
+    variables: Mapping[str, str]
+
+
+def complete_job(codepipeline: Any, job_id: str, action: Callable[[], str | JobSuccess]) -> JobOutcome:
     """Run `action` (which returns the success summary) and report its outcome to CodePipeline."""
     try:
-        summary = action()
+        result = action()
     except (ActionFailed, ValueError) as error:
         return _report_failure(codepipeline, job_id, str(error))
     except Exception as error:
         _LOG.exception("job %s failed unexpectedly", job_id)
         return _report_failure(codepipeline, job_id, f"unexpected {type(error).__name__}: {error}")
-    codepipeline.put_job_success_result(jobId=job_id, executionDetails={"summary": _clip(summary, SUMMARY_LIMIT)})
+    summary, variables = (result.summary, result.variables) if isinstance(result, JobSuccess) else (result, {})
+    details = {"executionDetails": {"summary": _clip(summary, SUMMARY_LIMIT)}}
+    if variables:
+        details["outputVariables"] = dict(variables)
+    codepipeline.put_job_success_result(jobId=job_id, **details)
     return JobOutcome(job_id=job_id, succeeded=True, message=summary)
 
 

@@ -11,15 +11,23 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from safedeploy.lambda_actions.pipeline_job import ActionFailed
+from safedeploy.drift.check import DriftPolicy
+from safedeploy.drift.skew import SkewReport, skew_against_live_traffic
+from safedeploy.lambda_actions.pipeline_job import ActionFailed, JobSuccess
 from safedeploy.lambda_actions.registry_api import Registry
 
 MINIMUM_PREFIX = "min_"
 MAX_REGRESSION = "max_regression"
 THRESHOLDS_PARAMETER = "thresholds"
 THRESHOLDS_ENV = "QUALITY_GATE_THRESHOLDS"
+SKEW_PARAMETER = "skew"
+# Where the live traffic's histograms are: the function's environment (the bucket is another stack's token).
+SKEW_BUCKET_ENV, SKEW_ENDPOINT_ENV = "ARTIFACTS_BUCKET", "ENDPOINT_NAME"
+# The output variable the approval message shows (`#{QualityGate.SKEW}`).
+SKEW_VARIABLE = "SKEW"
 # Absorbs float noise so that a drop of exactly the allowed amount (0.80 -> 0.79 with 0.01) passes.
 _TOLERANCE = 1e-9
 
@@ -75,16 +83,56 @@ def resolve_policy(parameters: Mapping[str, Any], environ: Mapping[str, str]) ->
 
 
 @dataclass(frozen=True)
+class SkewSettings:
+    """Where the live traffic's histograms are, how the comparison is judged, and whether a skew blocks."""
+
+    bucket: str
+    endpoint_name: str
+    block: bool = False
+    alpha: float = 0.05
+    sensitivity: float = 0.1
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, Any], environ: Mapping[str, str]) -> SkewSettings | None:
+        """UserParameters.skew ({"block", "alpha", "sensitivity"}) with the bucket and endpoint from `environ`;
+        None when the action asks for no skew check."""
+        raw = parameters.get(SKEW_PARAMETER)
+        if raw is None:
+            return None
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"UserParameters.{SKEW_PARAMETER} must be a JSON object")
+        if not isinstance(raw.get("block", False), bool):
+            raise ValueError(f"UserParameters.{SKEW_PARAMETER}.block must be true or false")
+        missing = [name for name in (SKEW_BUCKET_ENV, SKEW_ENDPOINT_ENV) if not environ.get(name)]
+        if missing:
+            raise ValueError(f"the skew check needs the function's {' and '.join(missing)}")
+        return cls(
+            environ[SKEW_BUCKET_ENV],
+            environ[SKEW_ENDPOINT_ENV],
+            raw.get("block", False),
+            _number("skew.alpha", raw.get("alpha", 0.05)),
+            _number("skew.sensitivity", raw.get("sensitivity", 0.1)),
+        )
+
+    def policy(self) -> DriftPolicy:
+        return DriftPolicy(alpha=self.alpha, sensitivity=self.sensitivity)
+
+
+@dataclass(frozen=True)
 class GateResult:
     package_arn: str
     candidate: Mapping[str, float]
     live_arn: str | None
     live: Mapping[str, float] | None
     violations: tuple[str, ...] = ()
+    skew: SkewReport | None = None
 
     @property
     def passed(self) -> bool:
         return not self.violations
+
+    def skew_summary(self) -> str:
+        return self.skew.summary() if self.skew is not None else "not compared (no live baseline)"
 
     def report(self) -> str:
         """What the pipeline shows: the verdict, every violation, and both sets of metrics."""
@@ -96,6 +144,7 @@ class GateResult:
             lines.append("live model: none approved yet, regression not checked")
         else:
             lines.append(f"live model {self.live_arn}: {_format_metrics(self.live or {})}")
+        lines += self.skew.lines() if self.skew is not None else [f"training-serving skew: {self.skew_summary()}"]
         return "\n".join(lines)
 
 
@@ -118,29 +167,60 @@ def evaluate(candidate: Mapping[str, float], live: Mapping[str, float] | None, p
     return violations
 
 
-def check_candidate(sm: Any, s3: Any, registry: Registry, package_arn: str, policy: QualityPolicy) -> GateResult:
-    """Compare the candidate with the latest Approved package of its own model package group."""
+def check_candidate(
+    sm: Any,
+    s3: Any,
+    registry: Registry,
+    package_arn: str,
+    policy: QualityPolicy,
+    skew: SkewSettings | None = None,
+    now: datetime | None = None,
+) -> GateResult:
+    """Compare the candidate with the latest Approved package of its own model package group, and its training
+    distribution with the live traffic (binned against that package's baseline) when `skew` says where it is."""
     group = sm.describe_model_package(ModelPackageName=package_arn)["ModelPackageGroupName"]
     candidate = registry.package_metrics(sm, s3, package_arn)
     live_arn = registry.latest_package(sm, group, status="Approved")
     if live_arn == package_arn:  # a re-run after approval must not compare the package with itself
         live_arn = None
     live = registry.package_metrics(sm, s3, live_arn) if live_arn else None
+    violations = evaluate(candidate, live, policy)
+    report = None
+    if skew is not None and live_arn is not None:
+        report = skew_against_live_traffic(
+            sm,
+            s3,
+            bucket=skew.bucket,
+            endpoint_name=skew.endpoint_name,
+            candidate_arn=package_arn,
+            live_arn=live_arn,
+            now=now or datetime.now(UTC),
+            policy=skew.policy(),
+        )
+        if report is not None and report.skewed and skew.block:
+            violations.append(
+                f"training-serving skew in {', '.join(report.skewed)} (Holm at {skew.alpha}); cdk.json "
+                "drift.skew_blocks_approval is true"
+            )
     return GateResult(
         package_arn=package_arn,
         candidate=candidate,
         live_arn=live_arn,
         live=live,
-        violations=tuple(evaluate(candidate, live, policy)),
+        violations=tuple(violations),
+        skew=report,
     )
 
 
-def run_quality_gate(sm: Any, s3: Any, registry: Registry, package_arn: str, policy: QualityPolicy) -> str:
-    """The pipeline action: the report on success, `ActionFailed` carrying the same report on any violation."""
-    result = check_candidate(sm, s3, registry, package_arn, policy)
+def run_quality_gate(
+    sm: Any, s3: Any, registry: Registry, package_arn: str, policy: QualityPolicy, skew: SkewSettings | None = None
+) -> JobSuccess:
+    """The pipeline action: the report on success, `ActionFailed` carrying the same report on any violation; the
+    skew summary is exported for the approval message."""
+    result = check_candidate(sm, s3, registry, package_arn, policy, skew)
     if not result.passed:
         raise ActionFailed(result.report())
-    return result.report()
+    return JobSuccess(result.report(), {SKEW_VARIABLE: result.skew_summary()})
 
 
 def _number(name: str, value: object) -> float:

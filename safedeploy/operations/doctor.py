@@ -29,6 +29,10 @@ LAMBDA_WINDOW = timedelta(minutes=15)
 # ListMetrics returns metrics that received data in the past two weeks.
 LIST_METRICS_WINDOW = timedelta(days=14)
 FLEET_METRICS = ("Invocations", "Invocation5XXErrors", "ModelLatency")
+# The drift stack's names (`<project>-<env>-...`): its function, its schedule rule and its two alarms.
+DRIFT_FUNCTION, DRIFT_SCHEDULE_RULE, DRIFT_ALARMS = "drift-check", "drift-schedule", ("drift", "model-quality")
+# Histograms and decision records older than this mean the gateway or the drift check has stopped.
+DRIFT_FRESHNESS = timedelta(hours=3)
 
 
 class Status(StrEnum):
@@ -101,7 +105,7 @@ def check_alarms(scope: DoctorScope) -> tuple[Status, str]:
     return Status.PASS, f"{len(names)} rollback alarms exist: {', '.join(names)}"
 
 
-def _lambda_sum(scope: DoctorScope, function_name: str, metric_name: str) -> float:
+def _lambda_sum(scope: DoctorScope, function_name: str, metric_name: str, window: timedelta = LAMBDA_WINDOW) -> float:
     end = scope.now.astimezone(UTC).replace(second=0, microsecond=0)
     query = {
         "Id": "m",
@@ -115,9 +119,7 @@ def _lambda_sum(scope: DoctorScope, function_name: str, metric_name: str) -> flo
             "Stat": "Sum",
         },
     }
-    result = scope.client("cloudwatch").get_metric_data(
-        MetricDataQueries=[query], StartTime=end - LAMBDA_WINDOW, EndTime=end
-    )
+    result = scope.client("cloudwatch").get_metric_data(MetricDataQueries=[query], StartTime=end - window, EndTime=end)
     return float(sum(value for series in result["MetricDataResults"] for value in series.get("Values", [])))
 
 
@@ -227,12 +229,114 @@ def check_source(scope: DoctorScope) -> tuple[Status, str]:
     )
 
 
+def check_drift_job(scope: DoctorScope) -> tuple[Status, str]:
+    """The hourly schedule exists, is enabled, targets the drift check, and the check ran without errors."""
+    rule_name = f"{scope.project}-{scope.env}-{DRIFT_SCHEDULE_RULE}"
+    function = f"{scope.project}-{scope.env}-{DRIFT_FUNCTION}"
+    events = scope.client("events")
+    try:
+        rule = events.describe_rule(Name=rule_name)
+    except ClientError as error:
+        if _code(error) != "ResourceNotFoundException":
+            raise
+        return Status.FAIL, f"no drift schedule {rule_name}: deploy the drift stack"
+    if rule.get("State") != "ENABLED":
+        return Status.FAIL, f"{rule_name} is {rule.get('State')}: nothing checks drift; enable it"
+    targets = events.list_targets_by_rule(Rule=rule_name).get("Targets", [])
+    if not any(target["Arn"].endswith(f":function:{function}") for target in targets):
+        return Status.FAIL, f"{rule_name} does not target {function}: redeploy the drift stack"
+    window = DRIFT_FRESHNESS
+    invocations, errors = (_lambda_sum(scope, function, metric, window) for metric in ("Invocations", "Errors"))
+    hours = int(window.total_seconds() // 3600)
+    if invocations == 0:
+        return Status.FAIL, f"{function} was not invoked in the last {hours} h although {rule_name} is enabled"
+    if errors:
+        return Status.FAIL, f"{function}: {errors:.0f} errors in {invocations:.0f} runs in {hours} h; read its log"
+    return (
+        Status.PASS,
+        f"{rule_name} ({rule.get('ScheduleExpression')}) ran {function} {invocations:.0f} times, no errors",
+    )
+
+
+def check_drift_alarms(scope: DoctorScope) -> tuple[Status, str]:
+    names = [f"{scope.project}-{scope.env}-{alarm}" for alarm in DRIFT_ALARMS]
+    found = {
+        alarm["AlarmName"]: alarm
+        for page in scope.client("cloudwatch").get_paginator("describe_alarms").paginate(AlarmNames=names)
+        for alarm in page.get("MetricAlarms", [])
+    }
+    missing = [name for name in names if name not in found]
+    if missing:
+        return Status.FAIL, f"drift alarms missing: {', '.join(missing)}: deploy the drift stack"
+    states = ", ".join(f"{name} {found[name].get('StateValue')}" for name in names)
+    return Status.PASS, states
+
+
+def _recent_keys(scope: DoctorScope, prefix: str, hours: Sequence[datetime]) -> int:
+    """Objects under `prefix` + each hour (YYYYMMDDTHH), at most one counted per hour."""
+    s3, bucket = scope.client("s3"), scope.parameter(Param.ARTIFACTS_BUCKET)
+    return sum(
+        s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}{hour.strftime('%Y%m%dT%H')}", MaxKeys=1).get("KeyCount", 0)
+        for hour in hours
+    )
+
+
+def _hours_back(scope: DoctorScope) -> list[datetime]:
+    now = scope.now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return [now - timedelta(hours=back) for back in range(int(DRIFT_FRESHNESS.total_seconds() // 3600) + 1)]
+
+
+def check_drift_histograms(scope: DoctorScope) -> tuple[Status, str]:
+    """The gateway writes per-hour histograms of live traffic; none for hours means the drift check sees nothing."""
+    endpoint = scope.parameter(Param.ENDPOINT_NAME)
+    try:
+        scope.client("sagemaker").describe_endpoint(EndpointName=endpoint)
+    except ClientError as error:
+        if "Could not find endpoint" not in str(error):
+            raise
+        return Status.SKIP, f"endpoint {endpoint} does not exist yet: the gateway has nothing to bin"
+    hours = _hours_back(scope)
+    found = _recent_keys(scope, f"drift/{endpoint}/histograms/", hours)
+    if not found:
+        return Status.FAIL, (
+            f"no drift histograms for {endpoint} in the last {len(hours) - 1} h: no traffic through the gateway, or "
+            "its log says 'drift baseline unavailable' (a package without a baseline, or a digest mismatch)"
+        )
+    return Status.PASS, f"histograms for {endpoint} in {found} of the last {len(hours)} hours"
+
+
+def check_drift_records(scope: DoctorScope) -> tuple[Status, str]:
+    """The drift check decides from the gateway's histograms alone: a recent decision record shows it works without
+    Model Monitor or endpoint data capture, which this platform never configures."""
+    endpoint = scope.parameter(Param.ENDPOINT_NAME)
+    try:
+        described = scope.client("sagemaker").describe_endpoint(EndpointName=endpoint)
+    except ClientError as error:
+        if "Could not find endpoint" not in str(error):
+            raise
+        return Status.SKIP, f"endpoint {endpoint} does not exist yet"
+    capture = described.get("DataCaptureConfig", {}).get("EnableCapture")
+    found = _recent_keys(scope, f"drift-decisions/{endpoint}/", _hours_back(scope))
+    if not found:
+        return Status.FAIL, f"no drift decision record for {endpoint} in the last {DRIFT_FRESHNESS}: see drift-job"
+    note = "; endpoint data capture is ON (not used by the drift check, costs S3 per request)" if capture else ""
+    return Status.PASS, f"drift decisions recorded in {found} recent hours, without Model Monitor{note}"
+
+
+DRIFT_CHECKS: tuple[tuple[str, Check], ...] = (
+    ("drift-job", check_drift_job),
+    ("drift-alarms", check_drift_alarms),
+    ("drift-histograms", check_drift_histograms),
+    ("drift-records", check_drift_records),
+)
+
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("bootstrap", check_bootstrap),
     ("rollback-alarms", check_alarms),
     ("canary-lambda", check_canary_lambda),
     ("fleet-metrics", check_fleet_metrics),
     ("source", check_source),
+    *DRIFT_CHECKS,
 )
 
 

@@ -59,6 +59,8 @@ async def predict(request: Request) -> Response:
     rows = parse_instances(media_type(request), body, services.schema)
     answer = await services.endpoint.invoke(to_csv(rows), len(rows))
     services.metrics.record_prediction(answer.variant, answer.latency_ms, len(rows))
+    if services.histograms is not None:
+        services.histograms.add(answer.variant, rows, answer.scores)
     log_fields(request.scope).update(variant=answer.variant, instances=len(rows))
     issued_at = int(time.time())
     predictions = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
@@ -15,6 +15,7 @@ from botocore.config import Config
 
 from .api_keys import ApiKeyVerifier, OpenAccess, dynamodb_fetch
 from .aws_signing import RuntimeSigner
+from .drift_histograms import BaselineWatcher, HistogramCounts, HistogramWriter, writer_id
 from .endpoint_client import EndpointClient, RetryPolicy
 from .feedback_store import FeedbackStore
 from .instances import FeatureSchema
@@ -31,6 +32,8 @@ CONTROL_PLANE_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_a
 DYNAMODB_CONFIG = Config(
     connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50
 )
+# Histogram writes and baseline reads run in the background: patient, but never longer than a flush period.
+BACKGROUND_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Services:
     access: ApiKeyVerifier | OpenAccess
     limiter: RateLimiter
     feedback: FeedbackStore | None
+    histograms: HistogramCounts | None
 
 
 def write_line(line: str) -> None:
@@ -56,6 +60,24 @@ async def _flush_periodically(metrics: EmfMetrics, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         metrics.flush_if_due()
+
+
+async def _every(interval: float, work: Callable[[], object]) -> None:
+    """`work` (blocking AWS calls) in a thread, now and then every `interval`, off the requests' event loop."""
+    while True:
+        await asyncio.to_thread(work)
+        await asyncio.sleep(interval)
+
+
+def _drift_histograms(
+    session: boto3.session.Session, control_plane: object, settings: Settings
+) -> tuple[HistogramCounts, HistogramWriter, BaselineWatcher] | None:
+    if not settings.drift_bucket:
+        return None
+    s3 = session.client("s3", config=BACKGROUND_CONFIG)
+    counts = HistogramCounts(settings.feature_count)
+    writer = HistogramWriter(s3, settings.drift_bucket, settings.endpoint_name, counts, writer_id())
+    return counts, writer, BaselineWatcher(control_plane, s3, settings.endpoint_name, counts)
 
 
 @asynccontextmanager
@@ -74,6 +96,7 @@ async def open_services(settings: Settings, secret: bytes) -> AsyncIterator[Serv
         if settings.feedback_table
         else None
     )
+    drift = _drift_histograms(session, control_plane, settings)
     connector = aiohttp.TCPConnector(limit=settings.connection_pool_size, ttl_dns_cache=60)
     async with aiohttp.ClientSession(connector=connector) as http:
         services = Services(
@@ -100,8 +123,12 @@ async def open_services(settings: Settings, secret: bytes) -> AsyncIterator[Serv
             access=access,
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
             feedback=feedback,
+            histograms=drift[0] if drift else None,
         )
-        flusher = asyncio.create_task(_flush_periodically(metrics, settings.metrics_flush_seconds))
+        background = [asyncio.create_task(_flush_periodically(metrics, settings.metrics_flush_seconds))]
+        if drift is not None:
+            background.append(asyncio.create_task(_every(settings.drift_refresh_seconds, drift[2].refresh)))
+            background.append(asyncio.create_task(_every(settings.drift_flush_seconds, drift[1].flush)))
         # botocore's service models leave over 100,000 long-lived objects; left to the cyclic collector, each full
         # collection walks them all and stalls every request in flight (about 60 ms on the benchmark machine).
         gc.collect()
@@ -109,7 +136,10 @@ async def open_services(settings: Settings, secret: bytes) -> AsyncIterator[Serv
         try:
             yield services
         finally:
-            flusher.cancel()
-            with suppress(asyncio.CancelledError):
-                await flusher
+            for task in background:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
             metrics.flush()
+            if drift is not None:
+                await asyncio.to_thread(drift[1].flush)

@@ -18,6 +18,8 @@ ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 SAGEMAKER_PAYLOAD_LIMIT = 6 * 1024 * 1024
 TRUE_WORDS = frozenset({"1", "true", "yes"})
 FALSE_WORDS = frozenset({"", "0", "false", "no"})
+# S3's bucket-name rule (general purpose buckets).
+BUCKET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # DynamoDB's table-name rule.
 TABLE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
 
@@ -62,6 +64,10 @@ class Settings:
     api_key_cache_seconds: float = 60.0
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 100
+    # The artifacts bucket the drift histograms go to; empty writes none.
+    drift_bucket: str = ""
+    drift_flush_seconds: float = 60.0
+    drift_refresh_seconds: float = 60.0
 
 
 def _number(env: Mapping[str, str], name: str, parse: Callable[[str], Number], low: Number, high: Number) -> Number:
@@ -131,6 +137,13 @@ def _table(env: Mapping[str, str], name: str, required: bool) -> str:
     return table
 
 
+def _bucket(env: Mapping[str, str]) -> str:
+    bucket = env.get("DRIFT_BUCKET", "").strip()
+    if bucket and not BUCKET_NAME_PATTERN.match(bucket):
+        raise SettingsError(f"DRIFT_BUCKET {bucket!r} is not an S3 bucket name")
+    return bucket
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     open_access = flag(env, "ALLOW_UNAUTHENTICATED")
     return Settings(
@@ -162,4 +175,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         api_key_cache_seconds=_number(env, "API_KEY_CACHE_SECONDS", float, 0.0, 3600.0),
         rate_limit_per_second=_number(env, "RATE_LIMIT_PER_SECOND", float, 0.1, 100_000.0),
         rate_limit_burst=_number(env, "RATE_LIMIT_BURST", int, 1, 1_000_000),
+        drift_bucket=_bucket(env),
+        drift_flush_seconds=_number(env, "DRIFT_FLUSH_SECONDS", float, 0.05, 3600.0),
+        drift_refresh_seconds=_number(env, "DRIFT_REFRESH_SECONDS", float, 0.05, 3600.0),
     )

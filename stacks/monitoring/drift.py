@@ -23,6 +23,8 @@ from safedeploy.write_once import DRIFT_DECISIONS
 from stacks.storage_stack import StorageStack
 
 DRIFT_ALARM, QUALITY_ALARM = "drift", "model-quality"
+# Named, so that `safedeploy doctor` finds the schedule of the environment's drift check.
+SCHEDULE_RULE = "drift-schedule"
 # Read: the baselines (models/), evaluation reports (evaluation/); write: state (drift/) and records (decisions/).
 READ_PREFIXES, WRITE_PREFIXES = ["models", "evaluation"], ["drift", DRIFT_DECISIONS]
 
@@ -74,6 +76,7 @@ class DriftJob(Construct):
         self.schedule = events.Rule(
             self,
             "Schedule",
+            rule_name=naming.resource(SCHEDULE_RULE),
             description=f"Runs the drift check every {settings.schedule_minutes} minutes",
             schedule=events.Schedule.rate(Duration.minutes(settings.schedule_minutes)),
             targets=[targets.LambdaFunction(self.function.function, retry_attempts=2)],

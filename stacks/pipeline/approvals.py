@@ -1,7 +1,8 @@
 """What an approver is asked and where the request reaches them.
 
 CodePipeline resolves variables in a Manual approval's CustomData and link, so the request carries the candidate's
-own metrics and package; the approver compares them with the live model's in the QualityGate report of the same run.
+own metrics and package, and the QualityGate's one-line training-serving skew summary; the approver compares them
+with the live model's in the QualityGate report of the same run.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.naming import Naming
+from safedeploy.lambda_actions.quality_gate import SKEW_VARIABLE
 from stacks.storage_stack import StorageStack
 
 # Output variables the Train project exports (`env.exported-variables` in buildspec-dev.yml).
@@ -36,10 +38,11 @@ def registry_console_link(region: str, group: str) -> str:
     return f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/model-registry/{group}"
 
 
-def model_approval_message(train: actions.CodeBuildAction, naming: Naming) -> str:
+def model_approval_message(train: actions.CodeBuildAction, gate: actions.LambdaInvokeAction, naming: Naming) -> str:
     metrics = ", ".join(f"{label} {train.variable(name)}" for label, name in METRIC_VARIABLES.items())
     return _bounded(
         f"Approve model package {train.variable(PACKAGE_VARIABLE)} for {naming.endpoint}? Candidate: {metrics}. "
+        f"Training-serving skew: {gate.variable(SKEW_VARIABLE)}. "
         "The QualityGate report of this run compares it with the live model."
     )
 

@@ -21,6 +21,8 @@ from infra.config import EnvironmentConfig
 from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
+from safedeploy.build_steps.drift_baseline import BASELINE_NAME
+from safedeploy.lambda_actions.quality_gate import SKEW_BUCKET_ENV, SKEW_ENDPOINT_ENV
 from safedeploy.trust.approval_record import (
     MODEL_DECISION,
     PACKAGE_GROUP_ENV,
@@ -84,14 +86,33 @@ class ReleaseFunctions(Construct):
         self.quality_gate: RuntimeFunction | None = None
         self.approval_sync: RuntimeFunction | None = None
         if links.trains:
+            histograms, baselines = f"drift/{naming.endpoint}/histograms", f"models/*/{BASELINE_NAME}"
+            skew_reads = [
+                *iam_role.s3_objects(storage.artifacts_bucket, [histograms]),
+                iam.PolicyStatement(
+                    actions=["s3:GetObject"], resources=[storage.artifacts_bucket.arn_for_objects(baselines)]
+                ),
+            ]
             self.quality_gate = self._function(
                 "QualityGate",
                 "quality_gate",
                 "Candidate model package against the configured thresholds and the live model's metrics",
-                [registry, permissions.list_model_packages(), *metrics],
-                reason=f"{scope_reason} sagemaker:ListModelPackages has no resource-level permissions.",
-                findings=[*packages_findings, *metrics_findings],
+                [registry, permissions.list_model_packages(), *metrics, *skew_reads],
+                reason=f"{scope_reason} Training-serving skew: drift baselines ({baselines}) and the endpoint's "
+                f"histograms ({histograms}/) only. sagemaker:ListModelPackages has no resource-level permissions.",
+                findings=[
+                    *packages_findings,
+                    *metrics_findings,
+                    *(
+                        imported_bucket_finding(stack, storage.artifacts_bucket, f"/{path}")
+                        for path in (f"{histograms}/*", baselines)
+                    ),
+                ],
                 unscoped_actions=["sagemaker:ListModelPackages"],
+                environment={
+                    SKEW_BUCKET_ENV: storage.artifacts_bucket.bucket_name,
+                    SKEW_ENDPOINT_ENV: naming.endpoint,
+                },
             )
             self.approval_sync = self._function(
                 "ApprovalSync",

@@ -19,8 +19,9 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
-from infra.nag import acknowledge
+from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
+from safedeploy.build_steps.drift_baseline import BASELINE_NAME
 from stacks.serving.gateway_tables import GatewayTables
 from stacks.storage_stack import StorageStack
 
@@ -41,7 +42,10 @@ LIVENESS = ecs.HealthCheck(
 METRICS_NAMESPACE = "SafeDeploy/Gateway"
 SECRET_LENGTH = 64
 CPU_UNITS_PER_VCPU = 1024
-ENDPOINT_ACTIONS = ("sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint")
+# ListTags: the endpoint's tag names the live model package, whose drift baseline the gateway bins rows against.
+ENDPOINT_ACTIONS = ("sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:ListTags")
+# Train uploads each baseline next to its model artifact as models/<commit>/<build>/drift-baseline.json.
+BASELINE_OBJECTS = f"models/*/{BASELINE_NAME}"
 
 
 def endpoint_arn(stack: Stack, naming: Naming) -> str:
@@ -81,6 +85,7 @@ class GatewayTask(Construct):
             iam.PolicyStatement(actions=list(ENDPOINT_ACTIONS), resources=[endpoint_arn(stack, naming)])
         )
         tables.grant_gateway(self.task_role)
+        self._grant_drift_histograms(stack, naming, storage)
         self.execution_role = iam.Role(
             self,
             "ExecutionRole",
@@ -128,6 +133,7 @@ class GatewayTask(Construct):
                 "FEEDBACK_TABLE": tables.feedback.table_name,
                 "RATE_LIMIT_PER_SECOND": str(limits.per_key_requests_per_second),
                 "RATE_LIMIT_BURST": str(limits.per_key_burst),
+                "DRIFT_BUCKET": storage.artifacts_bucket.bucket_name,
             },
             secrets={"PREDICTION_ID_SECRET": ecs.Secret.from_secrets_manager(self.secret)},
             logging=ecs.LogDrivers.aws_logs(stream_prefix=CONTAINER_NAME, log_group=self.log_group),
@@ -139,7 +145,33 @@ class GatewayTask(Construct):
             self.task_definition,
             "ECS2",
             "The plain environment holds only names and limits (endpoint, tables, metrics namespace, worker count, "
-            "rate limit); the one secret (PREDICTION_ID_SECRET) is injected from Secrets Manager.",
+            "rate limit, the drift histograms' bucket); the one secret (PREDICTION_ID_SECRET) is injected from "
+            "Secrets Manager.",
+        )
+
+    def _grant_drift_histograms(self, stack: Stack, naming: Naming, storage: StorageStack) -> None:
+        """Write this endpoint's histograms, read the baselines they are binned against and the package naming
+        them; nothing else in the bucket (no list, no delete)."""
+        bucket = storage.artifacts_bucket
+        histograms = f"drift/{naming.endpoint}/histograms/*"
+        for statement in (
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(histograms)]),
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(BASELINE_OBJECTS)]),
+            iam_role.kms_use(storage.key, encrypt=True),
+            iam_role.sagemaker_actions(stack, naming, ["sagemaker:DescribeModelPackage"], ["model-package"]),
+        ):
+            self.task_role.add_to_policy(statement)
+        acknowledge(
+            self.task_role,
+            "IAM5",
+            f"Drift histograms: s3:PutObject only under drift/{naming.endpoint}/histograms/, s3:GetObject only of "
+            f"models/*/{BASELINE_NAME} (one per model run), sagemaker:DescribeModelPackage only on "
+            f"{naming.prefix}-* package groups' versions.",
+            findings=[
+                imported_bucket_finding(stack, bucket, f"/{histograms}"),
+                imported_bucket_finding(stack, bucket, f"/{BASELINE_OBJECTS}"),
+                *sagemaker_findings(stack, naming, ["model-package"]),
+            ],
         )
 
     def _prediction_id_secret(self, storage: StorageStack, removal: RemovalPolicy) -> secretsmanager.ISecret:

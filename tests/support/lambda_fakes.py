@@ -119,8 +119,10 @@ def stubbed(service: str) -> Stubbed:
     return stub
 
 
-def expect_success(stub: Stubbed, job_id: str = JOB_ID) -> None:
-    stub.stubber.add_response("put_job_success_result", {}, {"jobId": job_id, "executionDetails": {"summary": ANY}})
+def expect_success(stub: Stubbed, job_id: str = JOB_ID, *, variables: bool = False) -> None:
+    """`variables`: the action also exports output variables."""
+    expected = {"jobId": job_id, "executionDetails": {"summary": ANY}} | ({"outputVariables": ANY} if variables else {})
+    stub.stubber.add_response("put_job_success_result", {}, expected)
 
 
 def expect_failure(stub: Stubbed, job_id: str = JOB_ID) -> None:

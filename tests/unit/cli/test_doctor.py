@@ -18,6 +18,7 @@ from safedeploy.source_record import SourceRecord
 from tests.support.aws import SESSION, in_process_aws
 from tests.support.deploy_world import ALARMS, ENDPOINT, ENV, PROJECT, ROLE_ARN, provision_parameters
 from tests.support.lambda_fakes import Stubbed, stubbed
+from tests.unit.operations.test_doctor_drift import healthy_drift
 
 SCOPE = ["doctor", "--project", PROJECT, "--env", ENV]
 FUNCTION = f"{PROJECT}-{ENV}-canary-analysis"
@@ -109,6 +110,7 @@ def healthy(
         {"branch": {"branchName": "main", "commitId": COMMIT}},
         {"repositoryName": f"{PROJECT}-{ENV}", "branchName": "main"},
     )
+    healthy_drift(datetime.now(UTC))
 
 
 def deploy_v1_then_v2(fleet_metrics: tuple[str, ...]) -> None:
@@ -141,7 +143,17 @@ def test_a_healthy_environment_passes_every_check(account: Account, capsys: pyte
     output = capsys.readouterr().out
     assert output.splitlines()[0] == f"{PROJECT}/{ENV} in account 123456789012, region ap-northeast-2"
     shown = lines(output)
-    assert list(shown) == ["bootstrap", "rollback-alarms", "canary-lambda", "fleet-metrics", "source"]
+    assert list(shown) == [
+        "bootstrap",
+        "rollback-alarms",
+        "canary-lambda",
+        "fleet-metrics",
+        "source",
+        "drift-job",
+        "drift-alarms",
+        "drift-histograms",
+        "drift-records",
+    ]
     assert all(line.startswith("PASS ") for line in shown.values()), output
     assert shown["bootstrap"] == "PASS bootstrap: CDK bootstrap version 27 (/cdk-bootstrap/hnb659fds/version)"
     assert shown["canary-lambda"] == (

@@ -13,10 +13,9 @@ from safedeploy.drift import store
 from safedeploy.drift.baseline import compute_baseline, sha256_digest
 from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.job import run_drift_job
-from safedeploy.guardrails import resource_tags
 from safedeploy.parameters import Param, parameter_name
-from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.unit.drift.packages import register_with_baseline
+from tests.support.aws import REGION, SESSION
+from tests.unit.drift.packages import drift_account, register_with_baseline, serve_package, store_baseline
 
 ENDPOINT, GROUP, BUCKET = "demo-dev-endpoint", "demo-dev-models", "demo-dev-artifacts"
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -25,27 +24,13 @@ ROLE = "arn:aws:iam::123456789012:role/demo-dev-sagemaker"
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    with in_process_aws(monkeypatch):
-        sm, s3 = SESSION.client("sagemaker"), SESSION.client("s3")
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    with drift_account(monkeypatch) as (sm, s3):
         rng = np.random.default_rng(5)
         baseline = compute_baseline(
             np.column_stack([rng.normal(50, 10, 4000), rng.random(4000) < 0.4]), ("age", "flag"), rng.random(4000)
         )
         body = baseline.to_json()
-        s3.put_object(Bucket=BUCKET, Key="models/abc/1/drift-baseline.json", Body=body)
-        report = {"binary_classification_metrics": {"accuracy": {"value": 0.85, "standard_deviation": 0.01}}}
-        s3.put_object(Bucket=BUCKET, Key="evaluation/abc/1/evaluation.json", Body=json.dumps(report))
-        source = {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/models/abc/1/drift-baseline.json"}
-        package = register_with_baseline(sm, {**source, "ContentDigest": sha256_digest(body)}, "live")
-        sm.create_model(ModelName="demo-dev-m1", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "image:1"})
-        variant = {"VariantName": "AllTraffic", "ModelName": "demo-dev-m1", "InitialInstanceCount": 1}
-        sm.create_endpoint_config(
-            EndpointConfigName="demo-dev-c1", ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}]
-        )
-        tags = resource_tags.tag_list({resource_tags.PACKAGE_ARN: package})
-        sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="demo-dev-c1", Tags=tags)
+        serve_package(sm, ENDPOINT, register_with_baseline(sm, store_baseline(s3, body), "live"))
         yield {
             "sm": sm,
             "s3": s3,

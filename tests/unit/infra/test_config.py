@@ -65,6 +65,7 @@ def test_the_shipped_configuration_is_valid() -> None:
         (with_dev(flags__use_feature_store=True), "environments.dev: flags.use_feature_store needs feature_store"),
         (with_dev(promotes_to="staging"), "environments.dev.promotes_to: 'staging' is not a defined environment"),
         (with_dev(endpoint__instance_count=-1), "environments.dev.endpoint.instance_count"),
+        (with_dev(drift__skew_blocks_approval="yes"), "environments.dev.drift.skew_blocks_approval: 'yes'"),
     ],
 )
 def test_a_bad_value_names_its_key(context: dict[str, Any], expected: str) -> None:

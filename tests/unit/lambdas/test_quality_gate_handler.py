@@ -29,7 +29,10 @@ def sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 def run_gate(monkeypatch: pytest.MonkeyPatch, registry: MotoRegistry, event: dict, *, succeeds: bool) -> str:
     codepipeline = stubbed("codepipeline")
-    (expect_success if succeeds else expect_failure)(codepipeline)
+    if succeeds:
+        expect_success(codepipeline, variables=True)
+    else:
+        expect_failure(codepipeline)
     wire_handler(monkeypatch, quality_gate, registry, codepipeline=codepipeline.client)
     with codepipeline.stubber:
         outcome = quality_gate.handler(event, LambdaContextStub())

@@ -26,3 +26,18 @@ def test_doctor_requires_the_bootstrap_version_the_stacks_require(stages: dict[s
     manifests = [path.read_text() for path in outdir.rglob("manifest.json")]
     required = {int(v) for text in manifests for v in re.findall(r'"requiresBootstrapStackVersion":\s*(\d+)', text)}
     assert required and max(required) == doctor.MIN_BOOTSTRAP_VERSION
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_doctor_names_the_drift_schedule_function_and_alarms_the_stack_creates(
+    stages: dict[str, EnvironmentStage], env: str
+) -> None:
+    template = Template.from_stack(stages[env].drift)
+    rules = {resource["Properties"].get("Name") for resource in template.find_resources("AWS::Events::Rule").values()}
+    functions = template.find_resources("AWS::Lambda::Function").values()
+    alarms = template.find_resources("AWS::CloudWatch::Alarm").values()
+    prefix = f"my-mlops-{env}"
+    assert f"{prefix}-{doctor.DRIFT_SCHEDULE_RULE}" in rules
+    assert f"{prefix}-{doctor.DRIFT_FUNCTION}" in {resource["Properties"].get("FunctionName") for resource in functions}
+    names = {resource["Properties"].get("AlarmName") for resource in alarms}
+    assert {f"{prefix}-{alarm}" for alarm in doctor.DRIFT_ALARMS} <= names

@@ -8,6 +8,8 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.config import load_config
+from safedeploy.drift.skew import SUMMARY_LIMIT as SKEW_SUMMARY_LIMIT
+from safedeploy.lambda_actions.quality_gate import SKEW_VARIABLE
 from stacks.pipeline.approvals import CUSTOM_DATA_LIMIT, promotion_approval_message
 from stacks.pipeline.promotion import promotion_links
 from stacks.pipeline.release_buildspec import release_buildspec
@@ -151,6 +153,10 @@ def test_model_approval_shows_candidate_metrics_and_a_registry_link(pipeline: di
     config = only_action(pipeline["dev"], "Approval")["Configuration"]
     for variable in ("MODEL_PACKAGE_ARN", "MODEL_AUC", "MODEL_ACCURACY", "MODEL_F1"):
         assert f"#{{Train.{variable}}}" in config["CustomData"]
+    # The skew summary (at most SUMMARY_LIMIT characters) replaces its reference within CodePipeline's limit.
+    reference = f"#{{QualityGate.{SKEW_VARIABLE}}}"
+    assert reference in config["CustomData"]
+    assert len(config["CustomData"]) - len(reference) + SKEW_SUMMARY_LIMIT <= CUSTOM_DATA_LIMIT
     assert config["ExternalEntityLink"].startswith("https://ap-northeast-2.console.aws.amazon.com/sagemaker/")
     assert config["ExternalEntityLink"].endswith("my-mlops-dev-models")
 
@@ -226,6 +232,7 @@ def test_quality_gate_gets_the_package_and_configured_thresholds(
     assert user_parameters(pipeline["dev"], "QualityGate") == {
         "model_package_arn": "#{Train.MODEL_PACKAGE_ARN}",
         "thresholds": cdk_context["environments"]["dev"]["quality_gate"],
+        "skew": {"block": False, "alpha": 0.05, "sensitivity": 0.1},
     }
 
 

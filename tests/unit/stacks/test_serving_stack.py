@@ -186,7 +186,7 @@ def test_autoscaling_tracks_targets_between_desired_and_max_count(
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_task_role_may_only_invoke_and_describe_its_own_endpoint(
+def test_task_role_may_only_invoke_describe_and_read_the_tags_of_its_own_endpoint(
     serving: dict[str, Template], stages: dict[str, EnvironmentStage], env: str
 ) -> None:
     (statement,) = [
@@ -194,10 +194,33 @@ def test_task_role_may_only_invoke_and_describe_its_own_endpoint(
         for statement in policy_statements(serving[env], stages[env].serving.gateway.task_role)
         if "sagemaker:InvokeEndpoint" in statement["Action"]
     ]
-    assert sorted(statement["Action"]) == ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"]
+    assert sorted(statement["Action"]) == [
+        "sagemaker:DescribeEndpoint",
+        "sagemaker:InvokeEndpoint",
+        "sagemaker:ListTags",
+    ]
     arn = statement["Resource"]["Fn::Join"][1]
     assert arn[-1] == f":endpoint/my-mlops-{env}-endpoint"
     assert "*" not in json.dumps(statement["Resource"])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_task_role_writes_only_its_drift_histograms_and_reads_only_baselines(
+    serving: dict[str, Template], stages: dict[str, EnvironmentStage], env: str
+) -> None:
+    statements = policy_statements(serving[env], stages[env].serving.gateway.task_role)
+    s3 = {
+        action: statement["Resource"]["Fn::Join"][1][-1]
+        for statement in statements
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+        if action.startswith("s3:")
+    }
+    assert s3 == {
+        "s3:PutObject": f"/drift/my-mlops-{env}-endpoint/histograms/*",
+        "s3:GetObject": "/models/*/drift-baseline.json",
+    }
+    environment = {variable["Name"]: variable["Value"] for variable in container(serving[env])["Environment"]}
+    assert "DRIFT_BUCKET" in environment
 
 
 @pytest.mark.parametrize("env", ENVS)
