@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
+from safedeploy import registry
 from safedeploy.cli import CliError
 from safedeploy.cli.aws_errors import one_line
 from safedeploy.cli.aws_session import add_environment_arguments, environment
@@ -161,7 +162,8 @@ def run_deploy(args: argparse.Namespace) -> int:
                 read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET),
                 read_parameter(ssm, project, env, Param.KMS_KEY_ARN),
             )
-            model_data_url = take_ownership(s3, deployable, own)
+            baseline = registry.drift_baseline_source(sm, deployable.evidence.package_arn)
+            model_data_url = take_ownership(s3, deployable, own, baseline)
             _say(f"model artifact copied to {model_data_url} and verified")
         _say(_verified_line(deployable))
         timeout = deployment_timeout_seconds(target.guardrails.settings)

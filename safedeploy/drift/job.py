@@ -33,7 +33,7 @@ def run_drift_job(
     accuracy_margin: float = 0.02,
 ) -> DriftOutcome:
     """Judge the hour before `now` (the scheduled time, so a retried run judges the same hour)."""
-    live = store.live_baseline(sm, s3, endpoint_name)
+    live = store.live_baseline(sm, s3, endpoint_name, own_bucket=bucket)
     if live is None:
         return DriftOutcome("no endpoint or baseline")
     hour = (now - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)

@@ -113,8 +113,8 @@ def skew_against_live_traffic(
     days: int = SKEW_DAYS,
 ) -> SkewReport | None:
     """None when either package has no drift baseline; traffic binned against another baseline is not used."""
-    candidate = store.package_baseline(sm, s3, candidate_arn)
-    live = store.package_baseline(sm, s3, live_arn)
+    candidate = store.package_baseline(sm, s3, candidate_arn, bucket)
+    live = store.package_baseline(sm, s3, live_arn, bucket)
     if candidate is None or live is None:
         return None
     end = now.replace(minute=0, second=0, microsecond=0)

@@ -23,6 +23,7 @@ from safedeploy.drift.baseline import Baseline, sha256_digest
 from safedeploy.drift.check import DriftCheck, DriftState
 from safedeploy.drift.quality import QualityCheck, QualityState
 from safedeploy.guardrails import resource_tags
+from safedeploy.trust.deployable import served_baseline_location
 from safedeploy.write_once import DRIFT_DECISIONS
 
 DRIFT_NAMESPACE = "SafeDeploy/Drift"
@@ -39,7 +40,7 @@ class LiveBaseline:
     digest: str
 
 
-def live_baseline(sm: Any, s3: Any, endpoint_name: str) -> LiveBaseline | None:
+def live_baseline(sm: Any, s3: Any, endpoint_name: str, own_bucket: str | None = None) -> LiveBaseline | None:
     """The baseline of the package the endpoint serves, checked against the digest the package records; None when
     no endpoint or no drift baseline exists (a package registered before baselines were attached)."""
     try:
@@ -51,15 +52,16 @@ def live_baseline(sm: Any, s3: Any, endpoint_name: str) -> LiveBaseline | None:
     package_arn = resource_tags.read_tags(sm, endpoint["EndpointArn"]).get(resource_tags.PACKAGE_ARN)
     if not package_arn:
         return None
-    return package_baseline(sm, s3, package_arn)
+    return package_baseline(sm, s3, package_arn, own_bucket)
 
 
-def package_baseline(sm: Any, s3: Any, package_arn: str) -> LiveBaseline | None:
-    """A package's drift baseline, checked against the digest it records; None when it has none."""
+def package_baseline(sm: Any, s3: Any, package_arn: str, own_bucket: str | None = None) -> LiveBaseline | None:
+    """A package's drift baseline as this environment keeps it (`own_bucket`: a promoted package's verified copy),
+    checked against the digest the package records; None when it has none."""
     source = registry.drift_baseline_source(sm, package_arn)
     if not source:
         return None
-    bucket, key = registry.split_s3_uri(source["S3Uri"])
+    bucket, key = served_baseline_location(source["S3Uri"], package_arn, own_bucket)
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     digest = sha256_digest(body)
     if digest != source.get("ContentDigest"):

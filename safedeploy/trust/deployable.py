@@ -10,6 +10,7 @@ Every refusal is one line ending in "nothing was deployed".
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,10 +156,15 @@ def promoted_key(prefix: str, package_arn: str, source_uri: str) -> str:
     return f"{prefix}/{PROMOTED_PREFIX}/{group}/{version}/{split_s3_uri(source_uri)[1].rsplit('/', 1)[-1]}"
 
 
-def take_ownership(s3: Any, deployable: Deployable, target: OwnBucket) -> str:
-    """Copy the model artifact, then the evaluation report, into this environment; returns the artifact copy's URI.
+def take_ownership(
+    s3: Any, deployable: Deployable, target: OwnBucket, drift_baseline: Mapping[str, str] | None = None
+) -> str:
+    """Copy the model artifact, the evaluation report and the drift baseline (when the package has one) into this
+    environment; returns the artifact copy's URI.
 
-    Only verified bytes land: a tampered artifact stops the deploy before anything is written here.
+    Only verified bytes land: a tampered artifact stops the deploy before anything is written here. The baseline's
+    copy is what this environment's gateway and drift job read (`served_baseline_location`): they cannot read the
+    environment the package was trained in.
     """
     evidence = deployable.evidence
     model_copy = copy_verified(
@@ -177,7 +183,21 @@ def take_ownership(s3: Any, deployable: Deployable, target: OwnBucket) -> str:
         promoted_key("evaluation", evidence.package_arn, evidence.evaluation_uri),
         "evaluation report",
     )
+    if drift_baseline:
+        source = drift_baseline["S3Uri"]
+        expected = drift_baseline["ContentDigest"].removeprefix("sha256:")
+        key = promoted_key("models", evidence.package_arn, source)
+        copy_verified(s3, source, expected, target, key, "drift baseline")
     return model_copy
+
+
+def served_baseline_location(source_uri: str, package_arn: str, own_bucket: str | None) -> tuple[str, str]:
+    """Where this environment reads a package's drift baseline: where it was written when this environment trained
+    the package (or no bucket is given), else its promoted copy in `own_bucket` (`take_ownership`)."""
+    bucket, key = split_s3_uri(source_uri)
+    if own_bucket is None or bucket == own_bucket:
+        return bucket, key
+    return own_bucket, promoted_key("models", package_arn, source_uri)
 
 
 def _exists(s3: Any, bucket: str, key: str) -> bool:

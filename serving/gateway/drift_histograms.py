@@ -102,6 +102,17 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def served_baseline_location(source_uri: str, package_arn: str, own_bucket: str | None) -> tuple[str, str]:
+    """Where this environment keeps a package's baseline: where it was written when this environment trained the
+    package, else the copy a promoted deploy made in its own bucket, `models/promoted/<group>/<version>/<file>`
+    (the gateway image carries no `safedeploy`; `safedeploy.trust.deployable` holds the same rule, tested equal)."""
+    bucket, key = split_s3_uri(source_uri)
+    if own_bucket is None or bucket == own_bucket:
+        return bucket, key
+    group, version = package_arn.rsplit(":model-package/", 1)[1].split("/")
+    return own_bucket, f"models/promoted/{group}/{version}/{key.rsplit('/', 1)[-1]}"
+
+
 @dataclass
 class _HourCounts:
     counts: dict[str, list[int]]
@@ -198,8 +209,11 @@ class HistogramWriter:
 class BaselineWatcher:
     """Finds the live package's verified baseline; `refresh` makes AWS calls and runs off the event loop."""
 
-    def __init__(self, sagemaker: Any, s3: Any, endpoint_name: str, counts: HistogramCounts) -> None:
+    def __init__(
+        self, sagemaker: Any, s3: Any, endpoint_name: str, counts: HistogramCounts, own_bucket: str | None = None
+    ) -> None:
         self._sm, self._s3, self._endpoint, self._counts = sagemaker, s3, endpoint_name, counts
+        self._own_bucket = own_bucket
         self._cache: tuple[str, LiveBaseline] | None = None  # (package ARN, its baseline)
 
     def refresh(self) -> None:
@@ -229,7 +243,7 @@ class BaselineWatcher:
         source = package.get("DriftCheckBaselines", {}).get("ModelDataQuality", {}).get("Statistics")
         if not source:
             return None
-        bucket, key = split_s3_uri(source["S3Uri"])
+        bucket, key = served_baseline_location(source["S3Uri"], package_arn, self._own_bucket)
         body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         if sha256_digest(body) != source.get("ContentDigest"):
             raise ValueError(f"{source['S3Uri']} does not match the digest {package_arn} records")

@@ -77,7 +77,8 @@ def _drift_histograms(
     s3 = session.client("s3", config=BACKGROUND_CONFIG)
     counts = HistogramCounts(settings.feature_count)
     writer = HistogramWriter(s3, settings.drift_bucket, settings.endpoint_name, counts, writer_id())
-    return counts, writer, BaselineWatcher(control_plane, s3, settings.endpoint_name, counts)
+    watcher = BaselineWatcher(control_plane, s3, settings.endpoint_name, counts, own_bucket=settings.drift_bucket)
+    return counts, writer, watcher
 
 
 @asynccontextmanager

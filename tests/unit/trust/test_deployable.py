@@ -6,8 +6,16 @@ from typing import Any
 
 import pytest
 
+from safedeploy.drift.baseline import sha256_digest
 from safedeploy.trust.approval_record import RecordStore
-from safedeploy.trust.deployable import OwnBucket, ReleaseRefused, take_ownership, verify_package
+from safedeploy.trust.deployable import (
+    OwnBucket,
+    ReleaseRefused,
+    served_baseline_location,
+    take_ownership,
+    verify_package,
+)
+from serving.gateway.drift_histograms import served_baseline_location as gateway_location
 from tests.support.evidence import approve, ensure_bucket, register_evidenced, write_record
 from tests.support.lambda_fakes import GROUP, SESSION
 
@@ -62,3 +70,27 @@ def test_the_copy_is_made_once_and_a_tampered_copy_is_never_served(sagemaker: An
     s3.put_object(Bucket=PROD, Key=key, Body=b"swapped in prod")
     with pytest.raises(ReleaseRefused, match=f"the copy of the model artifact {copy} has sha256 "):
         take_ownership(s3, deployable, own)
+
+
+def test_a_promoted_package_s_drift_baseline_is_copied_verified_and_read_from_the_copy(sagemaker: Any, s3: Any) -> None:
+    """prod's gateway and drift job cannot read dev's bucket: the deploy copies the baseline beside the artifact,
+    by the digest the package records, and both readers resolve that copy (the gateway by its own, equal rule)."""
+    package = register_evidenced(sagemaker, s3, bucket=DEV, group=GROUP)
+    approve(sagemaker, s3, DEV, package)
+    deployable = verify_package(sagemaker, package, group=GROUP, records=RecordStore(s3, DEV))
+    own = OwnBucket(PROD, SESSION.client("kms").create_key()["KeyMetadata"]["Arn"])
+    body = b'{"schema": "safedeploy.drift-baseline/1"}'
+    s3.put_object(Bucket=DEV, Key="models/abc/7/drift-baseline.json", Body=body)
+    source = {"S3Uri": f"s3://{DEV}/models/abc/7/drift-baseline.json", "ContentDigest": sha256_digest(body)}
+
+    take_ownership(s3, deployable, own, source)
+    bucket, key = served_baseline_location(source["S3Uri"], package, PROD)
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+    assert (bucket, key) == gateway_location(source["S3Uri"], package, PROD)
+    assert served_baseline_location(source["S3Uri"], package, DEV) == (DEV, "models/abc/7/drift-baseline.json")
+
+    tampered = {**source, "ContentDigest": sha256_digest(b"another baseline")}
+    fresh = OwnBucket("demo-staging-artifacts", own.kms_key_arn)
+    ensure_bucket(s3, fresh.bucket)
+    with pytest.raises(ReleaseRefused, match="drift baseline s3://"):
+        take_ownership(s3, deployable, fresh, tampered)
