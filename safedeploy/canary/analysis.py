@@ -17,11 +17,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from safedeploy.canary.fleets import Comparison, ComparisonKind, find_comparison
 from safedeploy.canary.metric_reader import minute_grid, read_observations
 from safedeploy.canary.outputs import (
+    PROMOTE,
     ROLLBACK,
     announce,
+    decided_before,
     publish_metrics,
     record_key,
-    rolled_back_before,
     write_record,
 )
 from safedeploy.canary.policy import canary_policy, guarded
@@ -69,7 +70,13 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
     except (BotoCoreError, ClientError) as error:
         return AnalysisOutcome(endpoint_name, f"metrics unavailable, no verdict published: {error}")
     settings = target.guardrails.settings
-    policy = canary_policy(settings, found, set(observations.metrics))
+    bucket = read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)
+    s3 = clients("s3")
+    earlier = decided_before(s3, bucket, endpoint_name, found.deployment_id, ROLLBACK)
+    promoted = None if found.kind is ComparisonKind.BLUE_GREEN else (
+        decided_before(s3, bucket, endpoint_name, found.deployment_id, PROMOTE)
+    )  # fmt: skip
+    policy = canary_policy(settings, found, set(observations.metrics), promoted=promoted is not None)
     verdict = canary_verdict(guarded(observations, policy), policy)
     requests = observations.metrics["error_rate"]
     # Every minute of the longest deployment is a look of the sample-ratio check.
@@ -77,11 +84,10 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
     split = check_sample_ratio(
         found, grid, requests.baseline.trials, requests.candidate.trials, settings.sample_ratio, looks
     )
-    bucket = read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)
-    s3 = clients("s3")
-    earlier = rolled_back_before(s3, bucket, endpoint_name, found.deployment_id)
     decision = ROLLBACK if earlier or split.mismatch else verdict.decision
-    record = _record(found, grid, now, verdict, decision, earlier, policy.to_dict(), split)
+    if promoted and decision == "CONTINUE":  # shown non-inferior before, no harm since: the next weight may come
+        decision = PROMOTE
+    record = _record(found, grid, now, verdict, decision, earlier, policy.to_dict(), split, promoted)
     if found.kind is ComparisonKind.BLUE_GREEN and found.candidate_share < 1.0:
         record["plan"] = bake_plan(settings, share=found.candidate_share).to_dict()
     uri = write_record(s3, bucket, record_key(endpoint_name, found.deployment_id, now, decision), record)
@@ -109,8 +115,15 @@ def _record(
     earlier_rollback: str | None,
     policy: dict[str, Any],
     split: SampleRatio,
+    earlier_promotion: str | None = None,
 ) -> dict[str, Any]:
     reasons = list(verdict.reasons)
+    if earlier_promotion and decision == PROMOTE:
+        reasons.insert(
+            0,
+            f"non-inferior since {earlier_promotion}: each later weight is held for wait_interval_seconds and judged "
+            "for harm only",
+        )
     if split.mismatch:
         reasons.insert(0, split.mismatch)
     if earlier_rollback and verdict.decision != ROLLBACK:

@@ -20,7 +20,7 @@ VERDICT_METRIC = "CanaryVerdict"
 VERDICT_EVENT_SOURCE = "safedeploy.canary"
 VERDICT_DETAIL_TYPE = "Canary Verdict"
 RECORD_PREFIX = DECISIONS
-ROLLBACK = "ROLLBACK"
+ROLLBACK, PROMOTE = "ROLLBACK", "PROMOTE"
 
 
 def record_prefix(endpoint_name: str, deployment_id: str) -> str:
@@ -31,12 +31,12 @@ def record_key(endpoint_name: str, deployment_id: str, at: datetime, decision: s
     return f"{record_prefix(endpoint_name, deployment_id)}{at.strftime('%Y%m%dT%H%M%SZ')}-{decision}.json"
 
 
-def rolled_back_before(s3: Any, bucket: str, endpoint_name: str, deployment_id: str) -> str | None:
-    """The key of an earlier ROLLBACK record of this deployment, if any."""
+def decided_before(s3: Any, bucket: str, endpoint_name: str, deployment_id: str, decision: str) -> str | None:
+    """The key of the first earlier record of this deployment with `decision` (keys sort by time), if any."""
     request = {"Bucket": bucket, "Prefix": record_prefix(endpoint_name, deployment_id)}
     for page in s3.get_paginator("list_objects_v2").paginate(**request):
         for item in page.get("Contents", []):
-            if item["Key"].endswith(f"-{ROLLBACK}.json"):
+            if item["Key"].endswith(f"-{decision}.json"):
                 return str(item["Key"])
     return None
 

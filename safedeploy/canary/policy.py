@@ -56,7 +56,12 @@ def promotion_horizon(canary: CanarySettings, share: float) -> int:
     return max(error, latency)
 
 
-def canary_policy(settings: DeploymentSettings, comparison: Comparison, metric_names: set[str]) -> CanaryPolicy:
+def canary_policy(
+    settings: DeploymentSettings, comparison: Comparison, metric_names: set[str], promoted: bool = False
+) -> CanaryPolicy:
+    """`promoted`: an A/B test already showed non-inferiority (a PROMOTE record of this deployment); its later
+    weights are then judged for harm only, like a blue/green bake, instead of having to prove themselves again
+    against a horizon the first weight already used up."""
     canary = settings.canary
     planned = horizon(settings, comparison)
     blue_green = comparison.kind is ComparisonKind.BLUE_GREEN
@@ -74,10 +79,11 @@ def canary_policy(settings: DeploymentSettings, comparison: Comparison, metric_n
     guarded = set(metric_names) & set(available)
     if LATENCY_MEDIAN in guarded:
         guarded.discard(LATENCY_MEAN)
+    harm_only = blue_green or promoted
     return CanaryPolicy(
         metrics={name: available[name] for name in sorted(guarded)},
-        when_inconclusive="CONTINUE" if blue_green else "ROLLBACK",
-        promote=not blue_green,
+        when_inconclusive="CONTINUE" if harm_only else "ROLLBACK",
+        promote=not harm_only,
     )
 
 

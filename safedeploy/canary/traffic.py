@@ -64,7 +64,10 @@ def _act_on_verdict(
     verdict = verify_verdict(clients, target, bucket, detail)
     sm = clients("sagemaker")
     if kind == ComparisonKind.AB:
-        step = advance_ab(sm, endpoint_name, verdict.decision, target.guardrails.settings.ab_weights)
+        settings = target.guardrails.settings
+        step = advance_ab(
+            sm, endpoint_name, verdict.decision, settings.ab_weights, settings.wait_interval_seconds, verdict.judged_at
+        )
     else:
         step = advance_shadow(sm, endpoint_name, verdict.decision)
     return ShiftOutcome(endpoint_name, step.action.value, f"{step.detail} (verdict {verdict.record_uri})")

@@ -42,6 +42,7 @@ class VerifiedVerdict:
     decision: str
     record_uri: str
     receipt_uri: str
+    judged_at: datetime | None = None  # the minute the analysis judged (the record's `at`)
 
 
 def text_field(detail: Mapping[str, Any], key: str) -> str:
@@ -126,4 +127,7 @@ def verify_verdict(
         )
     except AlreadyWritten:
         raise VerdictRefused(f"verdict {record_uri} was acted on already (s3://{bucket}/{receipt_key})") from None
-    return VerifiedVerdict(claimed["deployment_id"], claimed["kind"], claimed["decision"], record_uri, receipt_uri)
+    judged_at = datetime.fromisoformat(record["at"]) if isinstance(record.get("at"), str) else None
+    return VerifiedVerdict(
+        claimed["deployment_id"], claimed["kind"], claimed["decision"], record_uri, receipt_uri, judged_at
+    )

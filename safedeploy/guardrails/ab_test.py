@@ -9,6 +9,7 @@ it is, then ends the test with the baseline alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from safedeploy.guardrails.autoscaling import retained_capacity
@@ -69,8 +70,20 @@ def _set_candidate_weight(sm: Any, endpoint_name: str, candidate: str, weight: i
     )
 
 
-def advance_ab(sm: Any, endpoint_name: str, decision: object, schedule: Sequence[int]) -> ExperimentStep:
-    """Act on one verdict of a running A/B test; `schedule` is the settings' `ab_weights`."""
+def advance_ab(
+    sm: Any,
+    endpoint_name: str,
+    decision: object,
+    schedule: Sequence[int],
+    hold_seconds: int = 0,
+    judged_at: datetime | None = None,
+) -> ExperimentStep:
+    """Act on one verdict of a running A/B test; `schedule` is the settings' `ab_weights`.
+
+    A PROMOTE raises the weight only once the current one has served `hold_seconds` (the settings'
+    `wait_interval_seconds`) by the minute the verdict judged: after the first proof of non-inferiority every minute
+    says PROMOTE, and each weight must still bake before the next.
+    """
     verdict = parse_decision(decision)
     experiment = experiment_in_progress(sm, endpoint_name, ExperimentKind.AB)
     if isinstance(experiment, ExperimentStep):
@@ -83,6 +96,10 @@ def advance_ab(sm: Any, endpoint_name: str, decision: object, schedule: Sequence
         return ExperimentStep(endpoint_name, StepAction.WEIGHTS, f"{candidate} {share:g}% -> 0% (rolled back)")
     if verdict is Decision.CONTINUE:
         return ExperimentStep(endpoint_name, StepAction.UNCHANGED, f"{candidate} stays at {share:g}%")
+    since = experiment.endpoint.last_modified_at
+    if judged_at is not None and since is not None and (judged_at - since).total_seconds() < hold_seconds:
+        until = (since + timedelta(seconds=hold_seconds)).isoformat(timespec="seconds")
+        return ExperimentStep(endpoint_name, StepAction.UNCHANGED, f"{candidate} holds {share:g}% until {until}")
     weight = next_weight(schedule, share)
     if weight >= 100:
         return finish_experiment(sm, experiment, promote=True)

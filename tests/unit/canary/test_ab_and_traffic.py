@@ -13,6 +13,7 @@ from safedeploy.canary.fleets import find_comparison
 from safedeploy.canary.outputs import record_key, write_record
 from safedeploy.canary.traffic import shift_traffic
 from safedeploy.guardrails import rolled_back
+from safedeploy.guardrails.ab_test import advance_ab
 from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import EndpointWaiter, describe_endpoint
@@ -74,26 +75,51 @@ def ab_test(clients: AwsClients) -> tuple[DeployTarget, str]:
     return target, candidate
 
 
-def test_a_healthy_ab_candidate_is_promoted_to_all_traffic(clients: AwsClients, ab_test: tuple[Any, str]) -> None:
-    _, candidate = ab_test
+def _healthy_minutes(clients: AwsClients, candidate: str, minutes: int) -> list[AnalysisOutcome]:
+    """`minutes` minutes of equal fleets, analysed after each; the outcomes."""
     sm, cloudwatch = clients("sagemaker"), clients("cloudwatch")
     config = sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
     started = sm.describe_endpoint_config(EndpointConfigName=config)["CreationTime"].replace(second=0, microsecond=0)
     rng = np.random.default_rng(11)
-    outcome = None
-    for minute in range(20):
+    outcomes = []
+    for minute in range(minutes):
         at = started + timedelta(minutes=minute, seconds=30)
         for variant in (PRODUCTION_VARIANT, candidate):
             publish_minute(cloudwatch, fleet_dimensions(ENDPOINT, variant), at, 1000, HEALTHY, rng)
-        outcome = analyze_endpoint(clients, PROJECT, ENV, started + timedelta(minutes=minute + 1, seconds=5))
-        if outcome.decision != "CONTINUE":
-            break
-    assert outcome is not None and outcome.decision == "PROMOTE", outcome and outcome.detail
-    assert outcome.record["kind"] == "ab"
-    step = shift_traffic(clients, PROJECT, ENV, "Canary Verdict", announced(outcome))
+        outcomes.append(analyze_endpoint(clients, PROJECT, ENV, started + timedelta(minutes=minute + 1, seconds=5)))
+    return outcomes
+
+
+def test_a_healthy_ab_candidate_is_promoted_to_all_traffic(clients: AwsClients, ab_test: tuple[Any, str]) -> None:
+    """Non-inferiority is shown once; later minutes are judged for harm only and keep saying PROMOTE, and the
+    weight moves once it has served wait_interval_seconds (600 s)."""
+    _, candidate = ab_test
+    sm = clients("sagemaker")
+    config = sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+    outcomes = _healthy_minutes(clients, candidate, 12)
+    decisions = [outcome.decision for outcome in outcomes]
+    first = decisions.index("PROMOTE")
+    assert "ROLLBACK" not in decisions and set(decisions[first:]) == {"PROMOTE"}, decisions
+    last = outcomes[-1]
+    assert last.record["kind"] == "ab" and last.record["reasons"][0].startswith("non-inferior since decisions/")
+    assert last.record["policy"]["when_inconclusive"] == "CONTINUE" and not last.record["policy"]["promote"]
+    step = shift_traffic(clients, PROJECT, ENV, "Canary Verdict", announced(last))
     assert step.action == "promoted"
     described = sm.describe_endpoint(EndpointName=ENDPOINT)
     assert described["PendingDeploymentSummary"]["EndpointConfigName"] == config.removesuffix("-ab")
+
+
+def test_a_promote_before_the_weight_has_baked_holds_it(clients: AwsClients, ab_test: tuple[Any, str]) -> None:
+    """After the first proof every minute says PROMOTE: each weight still serves wait_interval_seconds first."""
+    _, candidate = ab_test
+    sm = clients("sagemaker")
+    since = describe_endpoint(sm, ENDPOINT).last_modified_at
+    early = advance_ab(sm, ENDPOINT, "PROMOTE", [50, 100], 600, since + timedelta(seconds=599))
+    assert (early.action, early.detail) == (
+        "unchanged",
+        f"{candidate} holds 50% until {(since + timedelta(seconds=600)).isoformat(timespec='seconds')}",
+    )
+    assert advance_ab(sm, ENDPOINT, "PROMOTE", [50, 100], 600, since + timedelta(seconds=600)).action == "promoted"
 
 
 def test_a_rollback_verdict_takes_the_candidate_to_zero(clients: AwsClients, ab_test: tuple[Any, str]) -> None:

@@ -34,3 +34,11 @@ def test_an_ab_experiment_ends_at_its_promotion_horizon_only() -> None:
     policy = canary_policy(settings, comparison(ComparisonKind.AB, 0.05), METRICS)
     assert all(m.last_look_minute is None and m.late_alpha_share == 0.0 for m in policy.metrics.values())
     assert policy.promote and policy.when_inconclusive == "ROLLBACK"
+
+
+def test_an_ab_experiment_shown_non_inferior_is_judged_for_harm_only_afterwards() -> None:
+    """Its later weights must not prove themselves again against a horizon the first weight used up."""
+    settings = DeploymentSettings.from_mapping({**DEV, "strategy": "ab", "wait_interval_seconds": 600})
+    policy = canary_policy(settings, comparison(ComparisonKind.AB, 0.25), METRICS, promoted=True)
+    assert not policy.promote and policy.when_inconclusive == "CONTINUE"
+    assert canary_policy(settings, comparison(ComparisonKind.AB, 0.25), METRICS).metrics == policy.metrics
