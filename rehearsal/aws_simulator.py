@@ -22,12 +22,12 @@ from moto.cloudwatch.models import cloudwatch_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE
+from safedeploy.guardrails.alarm_noise import ALARM_DATAPOINTS, ALARM_PERIODS
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from serving.stub_endpoint import StubBehaviour, StubReply
 from tests.support.fleet_metrics import FleetBehaviour, draw_latencies, fleet_dimensions, publish_observed
 
 HEALTH_CHECK_ROW = [25, 1, 0, 1, 0, 0, 1, 1]
-ALARM_PERIODS, ALARM_DATAPOINTS = 3, 2  # the CanaryVerdict alarm: 2 of 3 minutes at 1
 
 
 @dataclass(frozen=True)

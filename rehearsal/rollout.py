@@ -12,22 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from safedeploy.guardrails.settings import PLANNED_BAKES, DeploymentSettings, Strategy
+from safedeploy.guardrails.settings import (
+    MAX_EXECUTION_TIMEOUT_SECONDS,
+    PLANNED_BAKES,
+    STEP_KEYS,
+    DeploymentSettings,
+    Strategy,
+)
 from safedeploy.guardrails.traffic_share import settings_share
 
-# Keys of the `endpoint` section that size one strategy's step; a strategy given on the command line drops the
-# others' (the settings refuse keys of another strategy).
-_STEP_KEYS = {
-    "canary": ("canary_size_percent", "canary_size_instances"),
-    "linear": ("linear_step_percent", "linear_step_instances"),
-    "rolling": ("rolling_batch_percent", "rolling_batch_instances"),
-}
 # What `--strategy` sets when the configured bake is "auto" and the strategy has none to plan.
 UNPLANNED_BAKE_SECONDS = 600
 # A bake of the new fleet alone compares nothing (only the fixed alarms watch it): the replay plays at most this much.
 FULL_SHIFT_REPLAY_MINUTES = 10
-# The platform's cap on a guarded deployment (`max_execution_timeout_seconds`), and the slack kept above the waits.
-TIMEOUT_CAP_SECONDS, TIMEOUT_SLACK_SECONDS = 14_400, 600
+# The slack `--strategy` keeps between the strategy's waits and `max_execution_timeout_seconds`.
+TIMEOUT_SLACK_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -77,11 +76,14 @@ def with_strategy(endpoint: dict[str, Any], strategy: str) -> dict[str, Any]:
     if Strategy(strategy) not in PLANNED_BAKES and section.get("wait_interval_seconds", "auto") == "auto":
         section["wait_interval_seconds"] = UNPLANNED_BAKE_SECONDS
     # More steps wait longer than the configured strategy did: give the timeout what the waits need, within the cap.
-    capped = DeploymentSettings.from_mapping({**section, "max_execution_timeout_seconds": TIMEOUT_CAP_SECONDS})
-    needed = min(TIMEOUT_CAP_SECONDS, capped.total_waiting_seconds()[0] + TIMEOUT_SLACK_SECONDS)
+    capped = DeploymentSettings.from_mapping(
+        {**section, "max_execution_timeout_seconds": MAX_EXECUTION_TIMEOUT_SECONDS}
+    )
+    needed = min(MAX_EXECUTION_TIMEOUT_SECONDS, capped.total_waiting_seconds()[0] + TIMEOUT_SLACK_SECONDS)
     section["max_execution_timeout_seconds"] = max(section.get("max_execution_timeout_seconds", 0), needed)
     return section
 
 
 def _foreign_step_key(key: str, strategy: str) -> bool:
-    return any(key in keys for name, keys in _STEP_KEYS.items() if name != strategy)
+    """A key that sizes another strategy's step (the settings refuse it beside this strategy)."""
+    return any(key in keys[:2] for name, keys in STEP_KEYS.items() if name != strategy)

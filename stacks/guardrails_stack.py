@@ -25,6 +25,7 @@ from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE, VERDICT_METRIC
 from safedeploy.guardrails import rolled_back
+from safedeploy.guardrails.alarm_noise import ALARM_DATAPOINTS, ALARM_PERIODS
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param
 from safedeploy.write_once import DECISIONS, TRAFFIC_ACTIONS
@@ -101,8 +102,8 @@ class GuardrailsStack(Stack):
                 metric=error_rate,
                 threshold=settings.alarms.error_rate_5xx_percent / 100,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
+                evaluation_periods=ALARM_PERIODS,
+                datapoints_to_alarm=ALARM_DATAPOINTS,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
             cloudwatch.Alarm(
@@ -113,8 +114,8 @@ class GuardrailsStack(Stack):
                 metric=latency,
                 threshold=settings.alarms.model_latency_ms * 1000,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
+                evaluation_periods=ALARM_PERIODS,
+                datapoints_to_alarm=ALARM_DATAPOINTS,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
             cloudwatch.Alarm(
@@ -128,8 +129,8 @@ class GuardrailsStack(Stack):
                 metric=verdict,
                 threshold=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
+                evaluation_periods=ALARM_PERIODS,
+                datapoints_to_alarm=ALARM_DATAPOINTS,
                 treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
             ),
         ]

@@ -14,14 +14,16 @@ import math
 from safedeploy.stats.binomial import binomial_sf
 
 FALSE_ROLLBACK_LIMIT = 0.01
-ALARM_PERIODS, ALARM_DATAPOINTS = 3, 2
+# Every rollback alarm of the guardrails stack fires on this many breaching minutes out of this many.
+ALARM_DATAPOINTS, ALARM_PERIODS = 2, 3
 
 
 def false_rollback_probability(threshold: float, requests: int, error_rate: float, minutes: int) -> float:
-    """P(the alarm fires at least once in `minutes` minutes of a healthy fleet); a union bound over the 3-minute
-    windows, each firing when 2 or 3 of its minutes exceed `threshold` (a fraction)."""
+    """P(the alarm fires at least once in `minutes` minutes of a healthy fleet); a union bound over its windows,
+    each firing when ALARM_DATAPOINTS of its ALARM_PERIODS minutes exceed `threshold` (a fraction; missing data
+    does not breach)."""
     breach = binomial_sf(math.floor(threshold * requests) + 1, requests, error_rate)
-    window = 3 * breach**2 * (1 - breach) + breach**3  # 2 of 3 (missing data does not breach)
+    window = binomial_sf(ALARM_DATAPOINTS, ALARM_PERIODS, breach)
     return min(1.0, minutes * window)
 
 

@@ -50,6 +50,8 @@ MAX_LATENCY_MS = 60_000
 # A percentage that gives the candidate more than this many times the share asked for is refused: the statistics
 # and the blast radius would be planned for a share the fleet cannot have.
 MAX_SHARE_RATIO = 2.0
+# This platform's cap on `max_execution_timeout_seconds` (SageMaker allows 28,800 s): a deploy build can wait it out.
+MAX_EXECUTION_TIMEOUT_SECONDS = 14_400
 # Per capacity-sized strategy: the (percent key, instances key) that size its step, and the step's documented
 # range in percent of the instance count (TrafficRoutingConfig, RollingUpdatePolicy).
 STEP_KEYS = {
@@ -234,7 +236,10 @@ class DeploymentSettings:
             ),
             # The API allows 600-28800 s; this platform caps a deployment at 4 h so a deploy build can wait it out.
             max_execution_timeout_seconds=reader.integer(
-                "max_execution_timeout_seconds", defaults.max_execution_timeout_seconds, 600, 14400
+                "max_execution_timeout_seconds",
+                defaults.max_execution_timeout_seconds,
+                600,
+                MAX_EXECUTION_TIMEOUT_SECONDS,
             ),
             # RollingUpdatePolicy: a batch is 5-50 % of the fleet; a rollback batch of 100 % rolls back at once.
             rolling_batch_percent=reader.optional_integer("rolling_batch_percent", 5, 50),

@@ -61,17 +61,21 @@ class PromotionRequest:
         )
 
 
-def promotable(
-    codepipeline: Any, sm: Any, registry: Registry, package_arn: str, approvals: Mapping[str, ApprovalAction]
-) -> dict[str, str]:
-    """Who made each decision in `approvals`, for a package that is Approved and was never rolled back; otherwise
-    `ActionFailed` saying why nothing is promoted."""
+def _require_approved_and_never_rolled_back(sm: Any, registry: Registry, package_arn: str) -> None:
     status = registry.approval_status(sm, package_arn)
     if status != APPROVED:
         raise ActionFailed(f"{package_arn} is {status}; only an {APPROVED} package is promoted")
     mark = rolled_back.mark_of(sm, package_arn)
     if mark:
         raise ActionFailed(f"{package_arn} was rolled back ({mark}); it is not promoted")
+
+
+def promotable(
+    codepipeline: Any, sm: Any, registry: Registry, package_arn: str, approvals: Mapping[str, ApprovalAction]
+) -> dict[str, str]:
+    """Who made each decision in `approvals`, for a package that is Approved and was never rolled back; otherwise
+    `ActionFailed` saying why nothing is promoted."""
+    _require_approved_and_never_rolled_back(sm, registry, package_arn)
     approvers = {}
     for role, action in approvals.items():
         decision = find_decision(codepipeline, action)
@@ -115,12 +119,7 @@ def build_manifest(
             f"{package_arn} was built from commit {evidence.source_commit}, not this execution's "
             f"{request.source_commit}; nothing was promoted"
         )
-    status = registry.approval_status(sm, package_arn)
-    if status != APPROVED:
-        raise ActionFailed(f"{package_arn} is {status}; only an {APPROVED} package is promoted")
-    mark = rolled_back.mark_of(sm, package_arn)
-    if mark:
-        raise ActionFailed(f"{package_arn} was rolled back ({mark}); it is not promoted")
+    _require_approved_and_never_rolled_back(sm, registry, package_arn)
     promotion = find_decision(codepipeline, request.promotion_approval)
     if promotion.status != APPROVED:
         raise ActionFailed(

@@ -15,6 +15,7 @@ from safedeploy.trust.approval_record import (
     RecordStore,
 )
 from safedeploy.trust.evidence import PackageEvidence
+from tests.support.lambda_fakes import EXECUTION_ID, PIPELINE
 
 REGION = "ap-northeast-2"
 COMMIT = "0123abcd" * 5
@@ -115,3 +116,17 @@ def approve(sm: Any, s3: Any, bucket: str, package_arn: str, **record: Any) -> A
 
 def promote_record(sm: Any, s3: Any, bucket: str, package_arn: str, promoter: str = PROMOTER) -> ApprovalRecord:
     return write_record(sm, s3, bucket, package_arn, decision=PROMOTION_DECISION, approver=promoter)
+
+
+def promotion_parameters(package_arn: str) -> dict[str, str]:
+    """The Promote action's UserParameters for `package_arn`, built from COMMIT in the lambda fakes' execution."""
+    return {
+        "model_package_arn": package_arn,
+        "source_commit": COMMIT,
+        "pipeline_name": PIPELINE,
+        "pipeline_execution_id": EXECUTION_ID,
+        "approval_stage": "Approval",
+        "approval_action": "Approval",
+        "promotion_approval_stage": "PromoteApproval",
+        "promotion_approval_action": "PromoteApproval",
+    }

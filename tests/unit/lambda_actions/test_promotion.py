@@ -10,12 +10,18 @@ from safedeploy.lambda_actions.pipeline_job import ActionFailed
 from safedeploy.lambda_actions.promotion import PromotionRequest, ReleaseTarget, commit_release, run_promotion
 from safedeploy.trust.approval_record import RecordStore
 from safedeploy.trust.release_manifest import ReleaseManifest
-from tests.support.evidence import COMMIT, approve, ensure_bucket, register_evidenced, write_record
+from tests.support.evidence import (
+    COMMIT,
+    approve,
+    ensure_bucket,
+    promotion_parameters,
+    register_evidenced,
+    write_record,
+)
 from tests.support.lambda_fakes import (
     APPROVER,
     EXECUTION_ID,
     GROUP,
-    PIPELINE,
     PROMOTER,
     SESSION,
     MotoRegistry,
@@ -51,18 +57,7 @@ def approved_package(sagemaker: object, records: RecordStore, registry: MotoRegi
 
 
 def request_for(package_arn: str) -> PromotionRequest:
-    return PromotionRequest.from_parameters(
-        {
-            "model_package_arn": package_arn,
-            "source_commit": COMMIT,
-            "pipeline_name": PIPELINE,
-            "pipeline_execution_id": EXECUTION_ID,
-            "approval_stage": "Approval",
-            "approval_action": "Approval",
-            "promotion_approval_stage": "PromoteApproval",
-            "promotion_approval_action": "PromoteApproval",
-        }
-    )
+    return PromotionRequest.from_parameters(promotion_parameters(package_arn))
 
 
 def expect_put_file(codecommit: Stubbed, parent: str | None) -> None:

@@ -9,7 +9,7 @@ import pytest
 import lambdas.promote.handler as promote
 from safedeploy.guardrails import rolled_back
 from safedeploy.trust.release_manifest import ReleaseManifest
-from tests.support.evidence import COMMIT, approve, ensure_bucket, register_evidenced
+from tests.support.evidence import COMMIT, approve, ensure_bucket, promotion_parameters, register_evidenced
 from tests.support.lambda_fakes import (
     APPROVER,
     EXECUTION_ID,
@@ -57,19 +57,6 @@ def evidenced(sagemaker: Any, registry: MotoRegistry) -> str:
     return package
 
 
-def parameters(package_arn: str) -> dict[str, str]:
-    return {
-        "model_package_arn": package_arn,
-        "source_commit": COMMIT,
-        "pipeline_name": PIPELINE,
-        "pipeline_execution_id": EXECUTION_ID,
-        "approval_stage": "Approval",
-        "approval_action": "Approval",
-        "promotion_approval_stage": "PromoteApproval",
-        "promotion_approval_action": "PromoteApproval",
-    }
-
-
 def test_promote_writes_release_json_and_reports_the_commit(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
     registry = MotoRegistry()
     package = evidenced(sagemaker, registry)
@@ -82,7 +69,7 @@ def test_promote_writes_release_json_and_reports_the_commit(monkeypatch: pytest.
     wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
 
     with codepipeline.stubber, codecommit.stubber:
-        outcome = promote.handler(job_event(parameters(package)), LambdaContextStub())
+        outcome = promote.handler(job_event(promotion_parameters(package)), LambdaContextStub())
 
     assert outcome["succeeded"]
     assert codepipeline.reported_message() == f"Promoted {package} to demo-prod@main in commit c1"
@@ -104,7 +91,7 @@ def test_promote_refuses_a_package_without_an_approval_record(monkeypatch: pytes
     wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
 
     with codepipeline.stubber:
-        outcome = promote.handler(job_event(parameters(package)), LambdaContextStub())
+        outcome = promote.handler(job_event(promotion_parameters(package)), LambdaContextStub())
 
     assert not outcome["succeeded"]
     assert codepipeline.reported_message() == (
@@ -120,7 +107,7 @@ def test_promote_without_a_release_repository_says_which_setting(monkeypatch: py
     wire_handler(monkeypatch, promote, MotoRegistry(), codepipeline=codepipeline.client)
 
     with codepipeline.stubber:
-        promote.handler(job_event(parameters("arn:x")), LambdaContextStub())
+        promote.handler(job_event(promotion_parameters("arn:x")), LambdaContextStub())
 
     assert codepipeline.reported_message() == "environment variable RELEASE_REPOSITORY is not set"
 
@@ -252,6 +239,6 @@ def test_dev_refuses_to_promote_a_package_rolled_back_meanwhile(
     expect_failure(codepipeline)
     wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
     with codepipeline.stubber:
-        outcome = promote.handler(job_event(parameters(package)), LambdaContextStub())
+        outcome = promote.handler(job_event(promotion_parameters(package)), LambdaContextStub())
     assert not outcome["succeeded"] and codecommit.sent == []
     assert codepipeline.reported_message().startswith(f"{package} was rolled back")
