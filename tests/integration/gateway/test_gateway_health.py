@@ -44,6 +44,18 @@ def _ready(gateway: Gateway) -> httpx.Response:
     return httpx.get(f"{gateway.url}/health/ready", timeout=10)
 
 
+def _answer_once_settled(gateway: Gateway, status: str) -> httpx.Response:
+    """The first /health/ready answer in `status`. Each worker caches its own readiness for READY_CACHE_SECONDS, so
+    right after one worker logs a change, a connection that lands on the other can still get the old state from its
+    cache (a worker that refreshed 95 ms before the change answered `ready` after the deletion was logged)."""
+
+    def answer() -> httpx.Response | None:
+        response = _ready(gateway)
+        return response if response.json()["status"] == status else None
+
+    return wait_until(answer, f"/health/ready to answer {status}")
+
+
 def _changes(gateway: Gateway) -> list[dict[str, Any]]:
     return [line for line in map(json.loads, gateway.lines()) if line.get("message") == "readiness changed"]
 
@@ -56,14 +68,14 @@ def _readiness_logged(gateway: Gateway, endpoint_status: str, since: int = 0) ->
 
 
 def test_readiness_follows_the_endpoint(gateway: Gateway, sm: Any) -> None:
-    absent = _ready(gateway)  # before the first model: up, so that `cdk deploy` of the gateway can finish
+    # Before the first model: up, so that `cdk deploy` of the gateway can finish.
+    absent = _answer_once_settled(gateway, "awaiting_endpoint")
     assert (absent.status_code, absent.json()) == (200, {"status": "awaiting_endpoint"})
     assert wait_until(lambda: _readiness_logged(gateway, "NotFound"), "the bootstrap state in the log")
 
     _create_config(sm, "config-v1")
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v1")
-    wait_until(lambda: _ready(gateway).json()["status"] == "ready", "the gateway to become ready")
-    assert _ready(gateway).json() == {"status": "ready"}
+    assert _answer_once_settled(gateway, "ready").status_code == 200
 
     # A deployment in progress keeps serving: the gateway must stay ready through it.
     _create_config(sm, "config-v2")
@@ -76,13 +88,14 @@ def test_readiness_follows_the_endpoint(gateway: Gateway, sm: Any) -> None:
     since = len(_changes(gateway))
     sm.delete_endpoint(EndpointName=ENDPOINT)
     wait_until(lambda: _readiness_logged(gateway, "NotFound", since), "the deletion to be seen")
-    gone = _ready(gateway)
+    gone = _answer_once_settled(gateway, "awaiting_endpoint")
     assert (gone.status_code, gone.json()) == (200, {"status": "awaiting_endpoint"})
     assert httpx.get(f"{gateway.url}/health/live", timeout=10).json() == {"status": "live"}
 
 
 def test_a_failed_endpoint_is_not_ready_without_saying_why_to_the_caller(gateway: Gateway, sm: Any) -> None:
     """FailureReason names roles and S3 URIs: the operator reads it in the log, the caller sees a state."""
+    _answer_once_settled(gateway, "awaiting_endpoint")  # a change from the bootstrap state is logged, even on a rerun
     _create_config(sm, "config-v3")
     since = len(_changes(gateway))
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v3")
@@ -90,7 +103,7 @@ def test_a_failed_endpoint_is_not_ready_without_saying_why_to_the_caller(gateway
     endpoint.endpoint_status = "Failed"
     endpoint.failure_reason = "CannotStartContainerError: arn:aws:iam::123456789012:role/secret-role s3://bucket/model"
     failed = wait_until(lambda: _readiness_logged(gateway, "Failed", since), "the failure in the log")
-    answer = _ready(gateway)
+    answer = _answer_once_settled(gateway, "not_ready")
     assert (answer.status_code, answer.json()) == (503, {"status": "not_ready"})
     assert ENDPOINT not in answer.text and "arn:" not in answer.text
     assert failed["level"] == "WARNING" and failed["detail"]
