@@ -278,10 +278,10 @@ def _prediction_ids(port: int, api_key: str, count: int) -> list[str]:
 def auth_path_microseconds(api_key: str, calls: int = 20_000) -> float:
     """CPU time of the authentication path per request once the key is cached (key check, digest, limiter): a
     figure the shared machine's load distorts far less than end-to-end latency."""
-    verifier = ApiKeyVerifier(
-        lambda key_id: {"secret_sha256": key_digest(api_key), "scopes": ["predict"], "status": "active"}, 3600
-    )
     limiter = RateLimiter(rate=1e9, burst=10**9)
+    verifier = ApiKeyVerifier(
+        lambda key_id: {"secret_sha256": key_digest(api_key), "scopes": ["predict"], "status": "active"}, 3600, limiter
+    )
 
     async def run() -> float:
         await verifier.authenticate(api_key, PREDICT)  # fills the cache

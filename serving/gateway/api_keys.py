@@ -4,8 +4,12 @@ A key is `sdgw.<key id>.<secret>`: the id finds the record (one GetItem), the se
 random bits, so a plain SHA-256 is enough (no salt or slow hash: there is no dictionary to attack, unlike passwords).
 Each record carries scopes (`predict`, `feedback`), a status and an optional expiry; the operator CLI writes them.
 
-Lookups are cached per worker for `API_KEY_CACHE_SECONDS` (positive and negative answers alike), so a revocation
-takes effect within that time and authentication costs no DynamoDB call on the hot path.
+Lookups are cached per worker for `API_KEY_CACHE_SECONDS`, so a revocation takes effect within that time and
+authentication costs no DynamoDB call on the hot path. Records of issued keys and answers "no such key" are cached
+apart, each bounded, so random ids sent by an attacker cannot push the issued keys out. Every new random id would
+still cost a GetItem (and a thread of the worker's pool), so lookups of ids the worker holds no record of spend a
+per-worker budget (`UNKNOWN_KEY_LOOKUPS_PER_SECOND`, `UNKNOWN_KEY_LOOKUP_BURST`); past it they answer 429 until it
+refills. Ids the worker has seen issued are refreshed outside the budget, at most once per cache period each.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from .errors import GatewayError
+from .rate_limit import RateLimiter
 
 KEY_PATTERN = re.compile(r"^sdgw\.([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$")
 API_KEY_HEADER = "x-api-key"
@@ -31,6 +36,8 @@ FEEDBACK = "feedback"
 ACTIVE = "active"
 # Bounded so that random key ids sent by an attacker cannot grow a worker's memory without limit.
 MAX_CACHED_KEYS = 10_000
+MAX_CACHED_UNKNOWN_IDS = 10_000
+_UNKNOWN_IDS = "unknown key ids"  # the one bucket of the lookup budget
 
 Fetch = Callable[[str], Mapping[str, Any] | None]
 
@@ -74,25 +81,45 @@ class ApiKeyVerifier:
         self,
         fetch: Fetch,
         cache_seconds: float,
+        unknown_lookups: RateLimiter,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], float] = time.time,
     ) -> None:
         self._fetch = fetch
         self._cache_seconds = cache_seconds
+        self._unknown_lookups = unknown_lookups
         self._clock = clock
         self._now = now
-        self._cache: OrderedDict[str, tuple[float, _KeyRecord | None]] = OrderedDict()
+        self._issued: OrderedDict[str, tuple[float, _KeyRecord]] = OrderedDict()
+        self._unknown: OrderedDict[str, float] = OrderedDict()
+
+    def _fresh(self, looked_up: float) -> bool:
+        return self._clock() - looked_up < self._cache_seconds
 
     async def _record(self, key_id: str) -> _KeyRecord | None:
-        cached = self._cache.get(key_id)
-        if cached is not None and self._clock() - cached[0] < self._cache_seconds:
-            return cached[1]
+        issued = self._issued.get(key_id)
+        if issued is not None and self._fresh(issued[0]):
+            return issued[1]
+        unknown = self._unknown.get(key_id)
+        if unknown is not None and self._fresh(unknown):
+            return None
+        if issued is None:
+            wait = self._unknown_lookups.spend(_UNKNOWN_IDS)
+            if wait:
+                raise GatewayError(
+                    429,
+                    "key_lookups_limited",
+                    f"more than {self._unknown_lookups.rate:g} API keys a second that this gateway has not seen",
+                    {"Retry-After": str(wait)},
+                )
         item = await asyncio.to_thread(self._fetch, key_id)
-        record = _KeyRecord.from_item(item) if item is not None else None
-        self._cache[key_id] = (self._clock(), record)
-        self._cache.move_to_end(key_id)
-        while len(self._cache) > MAX_CACHED_KEYS:
-            self._cache.popitem(last=False)
+        if item is None:
+            self._issued.pop(key_id, None)
+            _remember(self._unknown, key_id, self._clock(), MAX_CACHED_UNKNOWN_IDS)
+            return None
+        record = _KeyRecord.from_item(item)
+        self._unknown.pop(key_id, None)
+        _remember(self._issued, key_id, (self._clock(), record), MAX_CACHED_KEYS)
         return record
 
     async def authenticate(self, header: str | None, scope: str) -> Caller:
@@ -112,6 +139,13 @@ class ApiKeyVerifier:
         if scope not in record.scopes:
             raise GatewayError(403, "forbidden", f"this API key may not call {scope}")
         return Caller(key_id, record.scopes)
+
+
+def _remember(cache: OrderedDict[str, Any], key_id: str, value: Any, limit: int) -> None:
+    cache[key_id] = value
+    cache.move_to_end(key_id)
+    while len(cache) > limit:
+        cache.popitem(last=False)
 
 
 class OpenAccess:

@@ -24,18 +24,28 @@ class RateLimiter:
         self._clock = clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # caller -> (tokens, updated)
 
-    def take(self, caller: str) -> None:
-        """Spend one token of `caller`, or raise 429 with the seconds until the next one."""
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    def spend(self, caller: str) -> int:
+        """Spend one token of `caller` and answer 0, or answer the whole seconds until the next one."""
         now = self._clock()
         tokens, updated = self._buckets.get(caller, (self._burst, now))
         tokens = min(self._burst, tokens + (now - updated) * self._rate)
         if tokens < 1.0:
             self._buckets[caller] = (tokens, now)
-            wait = math.ceil((1.0 - tokens) / self._rate)
-            raise GatewayError(
-                429, "rate_limited", f"more than {self._rate:g} requests a second", {"Retry-After": str(wait)}
-            )
+            return math.ceil((1.0 - tokens) / self._rate)
         self._buckets[caller] = (tokens - 1.0, now)
         self._buckets.move_to_end(caller)
         while len(self._buckets) > MAX_TRACKED_CALLERS:
             self._buckets.popitem(last=False)
+        return 0
+
+    def take(self, caller: str) -> None:
+        """Spend one token of `caller`, or raise 429 with the seconds until the next one."""
+        wait = self.spend(caller)
+        if wait:
+            raise GatewayError(
+                429, "rate_limited", f"more than {self._rate:g} requests a second", {"Retry-After": str(wait)}
+            )

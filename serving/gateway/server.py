@@ -18,7 +18,7 @@ import threading
 
 import uvicorn
 
-from .header_timeout import protocol_with_timeout
+from .http_protocol import RequestLimits, protocol_with_limits
 from .json_logging import configure_logging
 from .settings import Settings
 
@@ -44,7 +44,14 @@ def _uvicorn_config(settings: Settings) -> uvicorn.Config:
         host=settings.host,
         port=settings.port,
         timeout_keep_alive=settings.keep_alive_seconds,
-        http=protocol_with_timeout(settings.header_read_timeout_seconds),
+        http=protocol_with_limits(
+            RequestLimits(
+                header_read_timeout=settings.header_read_timeout_seconds,
+                body_read_timeout=settings.body_read_timeout_seconds,
+                max_header_bytes=settings.max_header_bytes,
+                max_header_count=settings.max_header_count,
+            )
+        ),
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         lifespan="on",
         access_log=False,  # the gateway writes its own, with the request id and the variant

@@ -90,7 +90,11 @@ async def open_services(settings: Settings, secret: bytes) -> AsyncIterator[Serv
     access: ApiKeyVerifier | OpenAccess = (
         OpenAccess()
         if settings.allow_unauthenticated
-        else ApiKeyVerifier(dynamodb_fetch(dynamodb, settings.api_keys_table), settings.api_key_cache_seconds)
+        else ApiKeyVerifier(
+            dynamodb_fetch(dynamodb, settings.api_keys_table),
+            settings.api_key_cache_seconds,
+            RateLimiter(settings.unknown_key_lookups_per_second, settings.unknown_key_lookup_burst),
+        )
     )
     feedback = (
         FeedbackStore(dynamodb, settings.feedback_table, settings.retry_after_seconds)

@@ -57,11 +57,19 @@ class Settings:
     keep_alive_seconds: int = 75
     # A connection must deliver a request's complete headers within this time (slow-header attacks hold workers).
     header_read_timeout_seconds: float = 10.0
+    # And its body within this time of its headers (slow bodies hold connections the same way).
+    body_read_timeout_seconds: float = 30.0
+    # h11's default limit on a request's line and headers, and Apache's and gunicorn's on its header fields.
+    max_header_bytes: int = 16 * 1024
+    max_header_count: int = 100
     api_keys_table: str = ""
     feedback_table: str = ""
     # Only for a laptop or a test: no API keys, and then no feedback at all.
     allow_unauthenticated: bool = False
     api_key_cache_seconds: float = 60.0
+    # DynamoDB lookups a second (and burst) of key ids a worker holds no record of: random ids cost no more.
+    unknown_key_lookups_per_second: float = 10.0
+    unknown_key_lookup_burst: int = 20
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 100
     # The artifacts bucket the drift histograms go to; empty writes none.
@@ -169,10 +177,15 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         workers=_number(env, "WORKERS", int, 1, 64),
         keep_alive_seconds=_number(env, "KEEP_ALIVE_SECONDS", int, 1, 4000),
         header_read_timeout_seconds=_number(env, "HEADER_READ_TIMEOUT_SECONDS", float, 0.1, 300.0),
+        body_read_timeout_seconds=_number(env, "BODY_READ_TIMEOUT_SECONDS", float, 0.1, 600.0),
+        max_header_bytes=_number(env, "MAX_HEADER_BYTES", int, 1024, 1024 * 1024),
+        max_header_count=_number(env, "MAX_HEADER_COUNT", int, 10, 10_000),
         api_keys_table=_table(env, "API_KEYS_TABLE", required=not open_access),
         feedback_table=_table(env, "FEEDBACK_TABLE", required=not open_access),
         allow_unauthenticated=open_access,
         api_key_cache_seconds=_number(env, "API_KEY_CACHE_SECONDS", float, 0.0, 3600.0),
+        unknown_key_lookups_per_second=_number(env, "UNKNOWN_KEY_LOOKUPS_PER_SECOND", float, 0.1, 100_000.0),
+        unknown_key_lookup_burst=_number(env, "UNKNOWN_KEY_LOOKUP_BURST", int, 1, 1_000_000),
         rate_limit_per_second=_number(env, "RATE_LIMIT_PER_SECOND", float, 0.1, 100_000.0),
         rate_limit_burst=_number(env, "RATE_LIMIT_BURST", int, 1, 1_000_000),
         drift_bucket=_bucket(env),

@@ -125,6 +125,7 @@ def gateway_environment(
         METRICS_FLUSH_SECONDS="0.05",
         FEEDBACK_MAX_AGE_SECONDS="3600",
         HEADER_READ_TIMEOUT_SECONDS="1.0",
+        BODY_READ_TIMEOUT_SECONDS="1.0",
         # Far above what any test sends with one key; the rate-limit test runs its own gateway with a low limit.
         RATE_LIMIT_PER_SECOND="10000",
         RATE_LIMIT_BURST="10000",

@@ -1,7 +1,9 @@
 """The abuse cases found by probing the gateway on 127.0.0.1, each of which once succeeded.
 
 Anonymous callers were served, one prediction id's feedback was counted 500 times, one client was never limited,
-oversized numbers answered 500, slow headers held connections open and disconnects were logged as crashes.
+oversized numbers answered 500, slow headers held connections open and disconnects were logged as crashes. Later:
+slow bodies held connections open for good, a 1 MiB header or 10,000 headers were served, and every well-formed
+unknown key cost a DynamoDB read.
 """
 
 from __future__ import annotations
@@ -210,3 +212,82 @@ def test_a_client_that_hangs_up_mid_body_is_logged_as_a_disconnect(gateway: Gate
     assert (line["status"], line["path"], line["level"]) == (499, "/predict", "INFO")
     assert not [entry for entry in gateway.lines() if "unhandled error" in entry]
     assert stub.received == []
+
+
+def _request_head(gateway: Gateway, content_length: int, api_key: str | None) -> bytes:
+    key = f"X-Api-Key: {api_key}\r\n" if api_key else ""
+    return (
+        f"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{key}"
+        f"Content-Length: {content_length}\r\n\r\n"
+    ).encode()
+
+
+def _answer_and_close(sock: socket.socket) -> bytes:
+    """Everything the gateway sends until it closes the connection (a socket timeout fails the test)."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def test_a_slow_body_is_cut_off(gateway: Gateway, stub: StubBehaviour) -> None:
+    """An authenticated body that never completes is answered 408 and closed (BODY_READ_TIMEOUT_SECONDS=1)."""
+    with socket.create_connection(_address(gateway), timeout=5) as sock:
+        sock.sendall(_request_head(gateway, 1000, gateway.api_key) + b'{"instances": [')
+        answer = _answer_and_close(sock)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+    assert b'"body_timeout"' in answer
+    assert stub.received == []
+
+
+def test_a_refused_caller_cannot_keep_trickling_its_body(gateway: Gateway) -> None:
+    """Answered 401 before its body is read, the connection is still closed once the body's time is up."""
+    with socket.create_connection(_address(gateway), timeout=5) as sock:
+        sock.sendall(_request_head(gateway, 1000, None) + b"{")
+        answer = _answer_and_close(sock)
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:100]
+    assert answer.count(b"HTTP/1.1") == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Padding": "a" * (1024 * 1024)},  # one 1 MiB header
+        {f"X-Field-{index}": "1" for index in range(10_000)},
+        {f"X-Field-{index}": "b" * 1000 for index in range(17)},  # 17 KiB in fields of 1 KB
+    ],
+    ids=["one 1 MiB header", "10,000 headers", "17 KiB of headers"],
+)
+def test_oversized_or_countless_headers_are_refused(gateway: Gateway, headers: dict[str, str]) -> None:
+    head = "GET /health/live HTTP/1.1\r\nHost: x\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    with socket.create_connection(_address(gateway), timeout=5) as sock:
+        sock.sendall(head.encode() + b"\r\n")  # all of it: the gateway reads and drops the rest after answering
+        answer = _answer_and_close(sock)
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:100]
+
+
+def test_headers_within_the_limits_are_served(gateway: Gateway) -> None:
+    headers = {f"X-Field-{index}": "c" * 100 for index in range(90)}
+    assert httpx.get(f"{gateway.url}/health/live", headers=headers, timeout=10).status_code == 200
+
+
+def test_unknown_keys_spend_a_lookup_budget_and_issued_keys_are_still_served(
+    moto: MotoServer, access: GatewayAccess, stub_url: str, tmp_path: Path, stub: StubBehaviour
+) -> None:
+    """Beyond the budget's burst an unknown key answers 429 without a DynamoDB read; the issued key still predicts."""
+    env = gateway_environment(
+        moto,
+        stub_url,
+        access,
+        ALLOW_DEV_SECRET="true",
+        UNKNOWN_KEY_LOOKUPS_PER_SECOND="0.1",
+        UNKNOWN_KEY_LOOKUP_BURST="4",
+    )
+    with running_gateway(env, tmp_path / "stdout.log", access.api_key) as limited, limited.client() as client:
+        assert _predict(client).status_code == 200  # one lookup of the budget
+        statuses = []
+        for index in range(20):
+            with limited.client(api_key=f"sdgw.{index:016x}.{'A' * 43}") as stranger:
+                statuses.append(_error(_predict(stranger)))
+        assert _predict(client).status_code == 200
+    assert statuses == [(401, "unauthorized")] * 3 + [(429, "key_lookups_limited")] * 17

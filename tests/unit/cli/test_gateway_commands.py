@@ -16,6 +16,7 @@ from safedeploy.cli import main
 from safedeploy.parameters import Param, parameter_name
 from serving.gateway.api_keys import FEEDBACK, PREDICT, ApiKeyVerifier, dynamodb_fetch
 from serving.gateway.errors import GatewayError
+from serving.gateway.rate_limit import RateLimiter
 from tests.support.aws import SESSION, in_process_aws
 from tests.support.deploy_world import ENV, PROJECT
 from tests.support.gateway_tables import create_gateway_tables
@@ -35,7 +36,9 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def _verify(table: str, key: str, scope: str) -> Any:
-    verifier = ApiKeyVerifier(dynamodb_fetch(SESSION.client("dynamodb"), table), cache_seconds=0)
+    verifier = ApiKeyVerifier(
+        dynamodb_fetch(SESSION.client("dynamodb"), table), cache_seconds=0, unknown_lookups=RateLimiter(1e9, 10**9)
+    )
     return asyncio.run(verifier.authenticate(key, scope))
 
 

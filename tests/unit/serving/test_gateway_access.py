@@ -10,7 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from safedeploy.operations.api_keys import issue_key, new_api_key, revoke_key
-from serving.gateway.api_keys import FEEDBACK, PREDICT, ApiKeyVerifier, OpenAccess, dynamodb_fetch
+from serving.gateway import api_keys
+from serving.gateway.api_keys import FEEDBACK, PREDICT, ApiKeyVerifier, OpenAccess, dynamodb_fetch, key_digest
 from serving.gateway.errors import GatewayError
 from serving.gateway.feedback_store import FeedbackRecord, FeedbackStore
 from serving.gateway.rate_limit import RateLimiter
@@ -29,6 +30,10 @@ def tables(dynamodb: Any) -> tuple[str, str]:
     return create_gateway_tables(dynamodb, "unit")
 
 
+def _unlimited() -> RateLimiter:
+    return RateLimiter(rate=1e9, burst=10**9)
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -45,7 +50,7 @@ def _refusal(coroutine: Any) -> tuple[int, str]:
 
 def test_an_issued_key_authenticates_with_its_scopes(dynamodb: Any, tables: tuple[str, str]) -> None:
     issued = issue_key(dynamodb, tables[0], "labelling job", ("feedback", "predict"))
-    verifier = ApiKeyVerifier(dynamodb_fetch(dynamodb, tables[0]), 60)
+    verifier = ApiKeyVerifier(dynamodb_fetch(dynamodb, tables[0]), 60, _unlimited())
     caller = asyncio.run(verifier.authenticate(issued.api_key, FEEDBACK))
     assert (caller.key_id, caller.scopes) == (issued.key_id, frozenset({PREDICT, FEEDBACK}))
     stored = dynamodb.get_item(TableName=tables[0], Key={"key_id": {"S": issued.key_id}})["Item"]
@@ -57,7 +62,7 @@ def test_scopes_expiry_and_revocation_are_enforced(dynamodb: Any, tables: tuple[
     expiring = issue_key(dynamodb, tables[0], "trial", ("predict",), expires_in_days=1)
     clock, wall = Clock(), Clock()
     wall.now = 10**10  # far past the expiry
-    verifier = ApiKeyVerifier(dynamodb_fetch(dynamodb, tables[0]), 60, clock=clock, now=wall)
+    verifier = ApiKeyVerifier(dynamodb_fetch(dynamodb, tables[0]), 60, _unlimited(), clock=clock, now=wall)
     assert _refusal(verifier.authenticate(predict_only.api_key, FEEDBACK)) == (403, "forbidden")
     assert _refusal(verifier.authenticate(expiring.api_key, PREDICT)) == (401, "unauthorized")
     assert _refusal(verifier.authenticate(None, PREDICT)) == (401, "unauthorized")
@@ -73,13 +78,73 @@ def test_lookups_are_cached_for_known_and_unknown_ids() -> None:
     def fetch(key_id: str) -> None:
         calls.append(key_id)
 
-    verifier = ApiKeyVerifier(fetch, 60, clock=Clock())
+    verifier = ApiKeyVerifier(fetch, 60, _unlimited(), clock=Clock())
     _, unknown = new_api_key()
     for _ in range(5):
         assert _refusal(verifier.authenticate(unknown, PREDICT)) == (401, "unauthorized")
     assert len(calls) == 1
     assert _refusal(verifier.authenticate("sdgw.zz.yy", PREDICT)) == (401, "unauthorized")
     assert len(calls) == 1  # malformed keys never reach DynamoDB
+
+
+class KeyTable:
+    """GetItem of one issued key (revocable), counting every read."""
+
+    def __init__(self) -> None:
+        self.key_id, self.api_key = new_api_key()
+        self.status = "active"
+        self.reads = 0
+
+    def __call__(self, key_id: str) -> dict[str, Any] | None:
+        self.reads += 1
+        if key_id != self.key_id:
+            return None
+        return {"secret_sha256": key_digest(self.api_key), "scopes": ["predict"], "status": self.status}
+
+
+def _unknown_keys(count: int) -> list[str]:
+    return [f"sdgw.{index:016x}.{'A' * 43}" for index in range(count)]
+
+
+def test_random_ids_cannot_push_an_issued_key_out_of_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unknown ids shared the issued keys' LRU: 10,000 random ids evicted every issued key (each then read again)."""
+    monkeypatch.setattr(api_keys, "MAX_CACHED_KEYS", 10)
+    monkeypatch.setattr(api_keys, "MAX_CACHED_UNKNOWN_IDS", 10)
+    table = KeyTable()
+    verifier = ApiKeyVerifier(table, 60, _unlimited(), clock=Clock())
+
+    async def run() -> None:
+        await verifier.authenticate(table.api_key, PREDICT)
+        for key in _unknown_keys(50):
+            with pytest.raises(GatewayError):
+                await verifier.authenticate(key, PREDICT)
+        reads = table.reads
+        await verifier.authenticate(table.api_key, PREDICT)
+        assert table.reads == reads  # still cached
+
+    asyncio.run(run())
+
+
+def test_unknown_ids_spend_a_budget_that_issued_keys_and_revocation_do_not_wait_for() -> None:
+    """Each well-formed unknown id cost a GetItem; now the budget's burst is read and the rest answer 429."""
+    clock, budget_clock = Clock(), Clock()
+    table = KeyTable()
+    verifier = ApiKeyVerifier(table, 60, RateLimiter(rate=0.5, burst=3, clock=budget_clock), clock=clock)
+    asyncio.run(verifier.authenticate(table.api_key, PREDICT))  # one of the three
+    refusals = [_refusal(verifier.authenticate(key, PREDICT)) for key in _unknown_keys(10)]
+    assert refusals == [(401, "unauthorized")] * 2 + [(429, "key_lookups_limited")] * 8
+    assert table.reads == 3
+    with pytest.raises(GatewayError) as raised:
+        asyncio.run(verifier.authenticate(_unknown_keys(11)[-1], PREDICT))
+    assert raised.value.headers["Retry-After"] == "2"
+
+    clock.now += 61  # every cached answer is stale, the budget still spent
+    table.status = "revoked"
+    assert _refusal(verifier.authenticate(table.api_key, PREDICT)) == (401, "unauthorized")  # re-read, no budget
+    assert table.reads == 4
+    assert _refusal(verifier.authenticate(_unknown_keys(1)[0], PREDICT)) == (429, "key_lookups_limited")
+    budget_clock.now += 2  # one lookup back
+    assert _refusal(verifier.authenticate(_unknown_keys(1)[0], PREDICT)) == (401, "unauthorized")
 
 
 def test_open_access_predicts_but_never_sends_feedback() -> None:

@@ -20,6 +20,7 @@ def test_defaults_follow_the_serving_contract() -> None:
     )
     assert not settings.allow_unauthenticated
     assert 0 < settings.header_read_timeout_seconds < settings.keep_alive_seconds
+    assert (settings.max_header_bytes, settings.max_header_count) == (16384, 100)
     assert (settings.metrics_namespace, settings.feature_count, settings.score_threshold) == (
         "SafeDeploy/Gateway", 8, 0.5,
     )  # fmt: skip
@@ -59,6 +60,11 @@ def test_the_region_falls_back_to_the_sdk_default_variable() -> None:
         ({"FEEDBACK_TABLE": "x"}, "FEEDBACK_TABLE 'x' is not a DynamoDB table name"),
         ({"RATE_LIMIT_PER_SECOND": "0"}, "RATE_LIMIT_PER_SECOND must be a number between 0.1"),
         ({"HEADER_READ_TIMEOUT_SECONDS": "0"}, "HEADER_READ_TIMEOUT_SECONDS"),
+        ({"BODY_READ_TIMEOUT_SECONDS": "inf"}, "BODY_READ_TIMEOUT_SECONDS must be a number between 0.1 and 600.0"),
+        ({"MAX_HEADER_BYTES": "100"}, "MAX_HEADER_BYTES must be an integer between 1024 and 1048576"),
+        ({"MAX_HEADER_COUNT": "-1"}, "MAX_HEADER_COUNT must be an integer between 10 and 10000"),
+        ({"UNKNOWN_KEY_LOOKUPS_PER_SECOND": "0"}, "UNKNOWN_KEY_LOOKUPS_PER_SECOND must be a number between 0.1"),
+        ({"UNKNOWN_KEY_LOOKUP_BURST": "0"}, "UNKNOWN_KEY_LOOKUP_BURST must be an integer between 1"),
     ],
 )
 def test_a_wrong_value_names_the_variable(overrides: dict[str, str], message: str) -> None:
