@@ -75,7 +75,8 @@ class Comparison:
         return self.kind is ComparisonKind.AB
 
 
-def _fleet_by_config(endpoint_name: str, config_name: str) -> Fleet:
+def fleet_by_config(endpoint_name: str, config_name: str) -> Fleet:
+    """One blue/green fleet: the variant name is shared, the endpoint config tells the fleets apart."""
     dims = (("EndpointName", endpoint_name), ("VariantName", PRODUCTION_VARIANT), ("EndpointConfigName", config_name))
     return Fleet(config_name, dims)
 
@@ -116,8 +117,8 @@ def find_comparison(sm: Any, snapshot: EndpointSnapshot, settings: DeploymentSet
             config_name=snapshot.pending_config_name,
             kind=ComparisonKind.BLUE_GREEN,
             started_at=snapshot.pending_started_at,
-            baseline=_fleet_by_config(snapshot.name, snapshot.config_name),
-            candidate=_fleet_by_config(snapshot.name, snapshot.pending_config_name),
+            baseline=fleet_by_config(snapshot.name, snapshot.config_name),
+            candidate=fleet_by_config(snapshot.name, snapshot.pending_config_name),
             candidate_share=share,
             expected_fraction=share,
             traffic_since=pending.baking_since if pending else None,

@@ -26,8 +26,8 @@ def register(subparsers: Any) -> None:
         help="read-only checks of what only the account can confirm",
         description="Check, read-only, what the documentation and the tests cannot: CDK bootstrap, the rollback "
         "alarms the deployment config names, the canary Lambda's runtime and recent invocations, the per-fleet "
-        "EndpointConfigName series after a deployment, and the pipeline's source. One line per check; exit 7 "
-        "when any fails.",
+        "EndpointConfigName series after a deployment, the pipeline's source, the drift job, and what the last "
+        "acceptance run observed of each undocumented AWS behaviour. One line per check; exit 7 when any fails.",
     )
     add_environment_arguments(doctor)
     doctor.add_argument("--qualifier", default=DEFAULT_QUALIFIER, help="CDK bootstrap qualifier (default: %(default)s)")

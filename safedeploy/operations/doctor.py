@@ -18,6 +18,7 @@ from safedeploy.canary.metric_reader import SAGEMAKER_NAMESPACE
 from safedeploy.guardrails.deploy_target import read_parameter
 from safedeploy.guardrails.settings import GuardrailParameter
 from safedeploy.lambda_runtime import LAMBDA_RUNTIME
+from safedeploy.operations.acceptance_results import Behaviour, Outcome, read_results, results_parameter
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.source_record import SourceRecord
 
@@ -156,6 +157,21 @@ def _deployed_by_update(sm: Any, endpoint: dict[str, Any]) -> bool:
     return config["CreationTime"] > endpoint["CreationTime"]
 
 
+def missing_fleet_series(cloudwatch: Any, endpoint_name: str, config_name: str) -> list[str]:
+    """Which of `FLEET_METRICS` ListMetrics shows no series for, per fleet (`EndpointConfigName`)."""
+    dimensions = [
+        {"Name": "EndpointName", "Value": endpoint_name},
+        {"Name": "EndpointConfigName", "Value": config_name},
+    ]
+    return [
+        metric
+        for metric in FLEET_METRICS
+        if not cloudwatch.list_metrics(Namespace=SAGEMAKER_NAMESPACE, MetricName=metric, Dimensions=dimensions).get(
+            "Metrics"
+        )
+    ]
+
+
 def check_fleet_metrics(scope: DoctorScope) -> tuple[Status, str]:
     settings = scope.guardrails().settings
     if not settings.strategy.is_guarded_update:
@@ -176,18 +192,7 @@ def check_fleet_metrics(scope: DoctorScope) -> tuple[Status, str]:
         )
     if scope.now - endpoint["LastModifiedTime"] > LIST_METRICS_WINDOW:
         return Status.SKIP, f"{endpoint_name} last changed over 14 days ago, beyond ListMetrics' window"
-    dimensions = [
-        {"Name": "EndpointName", "Value": endpoint_name},
-        {"Name": "EndpointConfigName", "Value": config_name},
-    ]
-    cloudwatch = scope.client("cloudwatch")
-    missing = [
-        metric
-        for metric in FLEET_METRICS
-        if not cloudwatch.list_metrics(Namespace=SAGEMAKER_NAMESPACE, MetricName=metric, Dimensions=dimensions).get(
-            "Metrics"
-        )
-    ]
+    missing = missing_fleet_series(scope.client("cloudwatch"), endpoint_name, config_name)
     if missing:
         return Status.FAIL, (
             f"no per-fleet series (EndpointConfigName={config_name}) for {', '.join(missing)}: the canary analysis "
@@ -330,6 +335,31 @@ DRIFT_CHECKS: tuple[tuple[str, Check], ...] = (
     ("drift-records", check_drift_records),
 )
 
+
+def acceptance_check(behaviour: Behaviour) -> Check:
+    """What the last acceptance run (`make acceptance`) observed of one undocumented behaviour: PASS when AWS behaved
+    as designed or the fallback holds, FAIL when neither held, SKIP when no run observed it."""
+
+    def check(scope: DoctorScope) -> tuple[Status, str]:
+        results = read_results(scope.client("ssm"), scope.project)
+        if results is None:
+            return Status.SKIP, (
+                f"no acceptance run recorded ({results_parameter(scope.project)}): run `make acceptance ENV=<scratch>`"
+            )
+        finding = results.finding(behaviour)
+        run = f"acceptance {results.env} {results.finished_at}"
+        if finding is None:
+            return Status.SKIP, f"not observed by the last run ({run})"
+        status = {Outcome.FAILED: Status.FAIL, Outcome.UNSETTLED: Status.SKIP}.get(finding.outcome, Status.PASS)
+        return status, f"{finding.outcome.value}: {finding.observed} ({run})"
+
+    return check
+
+
+ACCEPTANCE_CHECKS: tuple[tuple[str, Check], ...] = tuple(
+    (f"acceptance-{behaviour.value}", acceptance_check(behaviour)) for behaviour in Behaviour
+)
+
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("bootstrap", check_bootstrap),
     ("rollback-alarms", check_alarms),
@@ -337,6 +367,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("fleet-metrics", check_fleet_metrics),
     ("source", check_source),
     *DRIFT_CHECKS,
+    *ACCEPTANCE_CHECKS,
 )
 
 

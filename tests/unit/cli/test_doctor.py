@@ -13,6 +13,7 @@ import pytest
 
 import safedeploy.cli.doctor_commands as doctor_commands
 from safedeploy.cli import main
+from safedeploy.operations.acceptance_results import Behaviour, Finding, Outcome, Results, write_results
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.source_record import SourceRecord
 from tests.support.aws import SESSION, in_process_aws
@@ -111,6 +112,8 @@ def healthy(
         {"repositoryName": f"{PROJECT}-{ENV}", "branchName": "main"},
     )
     healthy_drift(datetime.now(UTC))
+    findings = tuple(Finding(behaviour, Outcome.CONFIRMED, "as designed") for behaviour in Behaviour)
+    write_results(SESSION.client("ssm"), PROJECT, Results(ENV, "2026-12-07T02:00:00Z", "ap-northeast-2", findings))
 
 
 def deploy_v1_then_v2(fleet_metrics: tuple[str, ...]) -> None:
@@ -153,6 +156,7 @@ def test_a_healthy_environment_passes_every_check(account: Account, capsys: pyte
         "drift-alarms",
         "drift-histograms",
         "drift-records",
+        *(f"acceptance-{behaviour.value}" for behaviour in Behaviour),
     ]
     assert all(line.startswith("PASS ") for line in shown.values()), output
     assert shown["bootstrap"] == "PASS bootstrap: CDK bootstrap version 27 (/cdk-bootstrap/hnb659fds/version)"
