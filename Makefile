@@ -8,7 +8,7 @@ CDK := npx --no-install cdk
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: setup synth test test-fast lint bench rehearse destroy clean
+.PHONY: setup synth test test-fast lint bench rehearse acceptance acceptance-offline destroy clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -50,6 +50,13 @@ bench: setup  ## every benchmark prints its figures; none of them is a test
 
 rehearse: setup  ## dev and prod on moto: a good candidate promoted to prod, a bad one rolled back, every attack refused (docs/rehearsal.md)
 	$(BIN)/python -m rehearsal --output rehearsal-output
+
+acceptance: setup  ## make acceptance ENV=<scratch> [FROM=dev]: a minimal copy in the account, a release, a forced rollback, every undocumented behaviour asserted, then torn down (docs/acceptance.md)
+	@test -n "$(ENV)" || { echo "usage: make acceptance ENV=<scratch environment, not in cdk.json> [FROM=dev]" >&2; exit 2; }
+	$(BIN)/python -m acceptance --env $(ENV) --from $(or $(FROM),dev)
+
+acceptance-offline: setup  ## the suite's synth snapshot and its assertions on moto, with no credentials (also part of `make test`)
+	$(BIN)/python -m pytest -q tests/unit/acceptance tests/unit/docs/test_behaviour_register.py tests/unit/operations/test_doctor_acceptance.py
 
 destroy: setup  ## make destroy ENV=dev: endpoint, configs, models, autoscaling, then the stacks (docs/playbook.md)
 	@test -n "$(ENV)" || { echo "usage: make destroy ENV=<environment> [CONFIRM=--confirm-production]" >&2; exit 2; }

@@ -6,6 +6,7 @@ SageMaker's update (it bakes when the test says so, and rolls back the update it
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -154,3 +155,20 @@ def test_the_teardown_runs_when_a_step_fails(aws: None, tmp_path: Path) -> None:
         "[3/4] endpoint configs and models of demo-acc-endpoint",
         "[4/4] stacks of demo-acc: none deployed",
     ]
+
+
+def test_the_command_refuses_a_real_environment_and_needs_credentials(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from acceptance.__main__ import main
+
+    monkeypatch.chdir(ROOT)
+    assert main(["--env", "dev"]) == 2
+    assert "ENV=dev: the suite deploys and then deletes its own copy" in capsys.readouterr().err
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["--env", "acc"]) == 5
+    assert capsys.readouterr().err.startswith("acceptance: no usable AWS credentials")
