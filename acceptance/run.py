@@ -8,6 +8,7 @@ sequence runs offline against moto with a `cdk` that deploys nothing (tests/unit
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -58,17 +59,17 @@ TRAINING_ROWS = 1000  # the example model trains in seconds; its quality does no
 def cost_before(plan: ScratchPlan) -> str:
     """What the run costs, from the same price table and estimate as `safedeploy cost`."""
     estimate = cost.estimate(plan.env, plan.raw, cost.PriceTable.load(plan.region))
-    settings = estimate.table["sagemaker_instance_hour"]
+    prices = estimate.table["sagemaker_instance_hour"]
     instance_type = plan.raw["endpoint"]["instance_type"]
     hours = float(estimate.table["hours_per_month"])
-    endpoint = PEAK_INSTANCES * EXPECTED_HOURS * settings[instance_type]
+    endpoint = PEAK_INSTANCES * EXPECTED_HOURS * prices[instance_type]
     others = sum(line.monthly for line in estimate.lines if line.item.startswith(ALWAYS_ON)) / hours * EXPECTED_HOURS
     return "\n".join(
         [
             f"acceptance {plan.env} (a copy of {plan.base}) in {plan.region}: about {endpoint + others:.2f} "
             f"{estimate.table.currency} for a run of about {EXPECTED_HOURS:g} h",
             f"  SageMaker {instance_type}: at most {PEAK_INSTANCES} instances x {EXPECTED_HOURS:g} h x "
-            f"{settings[instance_type]} = {endpoint:.2f}",
+            f"{prices[instance_type]} = {endpoint:.2f}",
             f"  Lambda, alarms and KMS key for {EXPECTED_HOURS:g} h: {others:.2f}",
             f"  prices: {estimate.table.region}, as of {estimate.table.as_of}; not included: CodeBuild (the pipeline "
             "is deployed, not run), S3 requests, the one-day locked objects' storage",
@@ -116,7 +117,7 @@ class AcceptanceRun:
     model: ModelPlugin
     work_dir: Path
     progress: Progress = print
-    sleep: Callable[[float], None] = field(default=lambda seconds: threading.Event().wait(seconds))
+    sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     poll_seconds: float = POLL_SECONDS
     metrics_settle: timedelta = METRICS_SETTLE
@@ -149,7 +150,7 @@ class AcceptanceRun:
         self.progress("[2/6] training and registering three packages (approved by you, the operator)")
         first, healthy, harmful = (self._register(index) for index in range(3))
         recorder = RecordingSageMaker(self.client("sagemaker"), clock=self.clock)
-        waiter = EndpointWaiter(recorder, poll_seconds=self.poll_seconds, progress=self.progress, sleep=self._sleep)
+        waiter = EndpointWaiter(recorder, poll_seconds=self.poll_seconds, progress=self.progress, sleep=self.sleep)
         aas = self.client("application-autoscaling")
         self.progress(f"[3/6] creating {target.endpoint_name} with {first}")
         deploy_package(recorder, first, target, waiter, aas)
@@ -159,11 +160,11 @@ class AcceptanceRun:
             self.progress(f"[4/6] guarded release of {healthy}, then a forced rollback of {harmful}")
             good = self._release(recorder, waiter, target, healthy, aas, instance_count_before=scaled)
             forcing = _ForcedRollback(self.client("cloudwatch"), recorder, target.guardrails.alarm_names)
-            waiter.sleep = forcing.then(self._sleep)
+            waiter.sleep = forcing.then(self.sleep)
             bad = self._release(recorder, waiter, target, harmful, aas)
-            waiter.sleep = self._sleep
+            waiter.sleep = self.sleep
             self.progress(f"waiting {self.metrics_settle} for CloudWatch to list the fleets' metrics")
-            self._sleep(self.metrics_settle.total_seconds())
+            self.sleep(self.metrics_settle.total_seconds())
         self.progress(f"traffic: {traffic.sent} requests, {traffic.failed} failed")
         return RunEvidence(
             project=project,
@@ -231,6 +232,8 @@ class AcceptanceRun:
                 "",
             )  # fmt: skip
         after = describe_endpoint(sm, target.endpoint_name)
+        live = after.config_name if after else "nothing"
+        self.progress(f"release of {package}: {'failed: ' + error if error else 'live'}; {live} serves")
         return ReleaseEvidence(
             package_arn=package,
             blue_config=blue,
@@ -290,16 +293,13 @@ class AcceptanceRun:
                 sm.delete_model_package(ModelPackageName=arn)
             except (BotoCoreError, ClientError) as error:
                 self.progress(f"could not delete {arn}: {one_line(error)} (delete it by hand, docs/acceptance.md)")
-        teardown = Teardown(self.client, self.plan.project, self.plan.env, progress=self.progress, sleep=self._sleep)
+        teardown = Teardown(self.client, self.plan.project, self.plan.env, progress=self.progress, sleep=self.sleep)
         try:
             self.progress(teardown.run().summary())
         except (RuntimeError, BotoCoreError, ClientError) as error:
             # The storage stack's deletion fails while Object Lock keeps the day's writes: see the manual teardown.
             detail = one_line(error) if isinstance(error, BotoCoreError | ClientError) else str(error)
             self.progress(f"teardown incomplete: {detail}; finish it as docs/acceptance.md says (manual teardown)")
-
-    def _sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 @dataclass
