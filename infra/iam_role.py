@@ -34,12 +34,24 @@ def s3_objects(bucket: s3.IBucket, prefixes: Sequence[str], *, write: bool = Fal
         iam.PolicyStatement(
             actions=actions, resources=[bucket.arn_for_objects(f"{prefix.strip('/')}/*") for prefix in prefixes]
         ),
-        iam.PolicyStatement(
-            actions=["s3:ListBucket"],
-            resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{prefix.strip('/')}/*" for prefix in prefixes]}},
-        ),
+        s3_list(bucket, prefixes),
     ]
+
+
+def s3_list(bucket: s3.IBucket, prefixes: Sequence[str]) -> iam.PolicyStatement:
+    """ListBucket (ListObjectsV2) restricted to requests whose prefix is under the given prefixes."""
+    return iam.PolicyStatement(
+        actions=["s3:ListBucket"],
+        resources=[bucket.bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [f"{prefix.strip('/')}/*" for prefix in prefixes]}},
+    )
+
+
+def s3_put(bucket: s3.IBucket, prefixes: Sequence[str]) -> iam.PolicyStatement:
+    """PutObject alone under the given prefixes (new write-once records; nothing read back)."""
+    return iam.PolicyStatement(
+        actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{prefix.strip('/')}/*") for prefix in prefixes]
+    )
 
 
 def kms_use(key: kms.IKey, *, encrypt: bool = False) -> iam.PolicyStatement:

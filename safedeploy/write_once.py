@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-MODELS, EVALUATION, TOOLING, DECISIONS, DRIFT_DECISIONS, APPROVALS, ROLLBACKS, TRAFFIC_ACTIONS = (
+MODELS, EVALUATION, TOOLING, DECISIONS, DRIFT_DECISIONS, APPROVALS, ROLLBACKS, ROLLED_BACK, TRAFFIC_ACTIONS = (
     "models",
     "evaluation",
     "tooling",
@@ -22,13 +22,25 @@ MODELS, EVALUATION, TOOLING, DECISIONS, DRIFT_DECISIONS, APPROVALS, ROLLBACKS, T
     "drift-decisions",
     "approvals",
     "rollbacks",
+    "rolled-back",
     "traffic-actions",
 )
 # Model artifacts, evaluation reports and deploy-tooling bundles (Train; a promoted-to environment's verified
 # copies), canary decision records (analysis), drift decision records (the drift check), approval records
-# (ApprovalSync: the model decision; Promote: the promotion decision), rollback records (operators), and the
-# traffic shifter's receipts of verdicts it acted on.
-IMMUTABLE_PREFIXES = (MODELS, EVALUATION, TOOLING, DECISIONS, DRIFT_DECISIONS, APPROVALS, ROLLBACKS, TRAFFIC_ACTIONS)
+# (ApprovalSync: the model decision; Promote: the promotion decision), rollback records (operators), rolled-back
+# marks of model packages and their clearings (`safedeploy.guardrails.rolled_back`), and the traffic shifter's
+# receipts of verdicts it acted on.
+IMMUTABLE_PREFIXES = (
+    MODELS,
+    EVALUATION,
+    TOOLING,
+    DECISIONS,
+    DRIFT_DECISIONS,
+    APPROVALS,
+    ROLLBACKS,
+    ROLLED_BACK,
+    TRAFFIC_ACTIONS,
+)
 # Record prefixes whose every object must come from their roles: `<project>-<env>-<function>` (RuntimeFunction).
 RECORD_WRITERS: dict[str, tuple[str, ...]] = {
     DECISIONS: ("canary-analysis",),

@@ -24,11 +24,10 @@ from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE, VERDICT_METRIC
-from safedeploy.guardrails import rolled_back
 from safedeploy.guardrails.alarm_noise import ALARM_DATAPOINTS, ALARM_PERIODS
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param
-from safedeploy.write_once import DECISIONS, TRAFFIC_ACTIONS
+from safedeploy.write_once import DECISIONS, ROLLED_BACK, TRAFFIC_ACTIONS
 from stacks.storage_stack import StorageStack
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
@@ -214,10 +213,8 @@ class GuardrailsStack(Stack):
                 ["endpoint", "endpoint-config"],
             )
         )
-        # An experiment ended by a ROLLBACK verdict marks its package, and that tag is all it may write there.
-        mark = iam_role.sagemaker_actions(self, self.naming, ["sagemaker:AddTags"], ["model-package"])
-        mark.add_condition("ForAllValues:StringEquals", {"aws:TagKeys": [rolled_back.ROLLED_BACK]})
-        function.role.add_to_policy(mark)
+        # An experiment ended by a ROLLBACK verdict marks its package: a new write-once record under rolled-back/.
+        function.role.add_to_policy(iam_role.s3_put(storage.artifacts_bucket, [ROLLED_BACK]))
         events.Rule(
             self,
             "OnVerdict",
@@ -229,7 +226,7 @@ class GuardrailsStack(Stack):
             ),
             targets=[targets.LambdaFunction(function.function, retry_attempts=2)],
         )
-        self._acknowledge_wildcards(function, storage, TRAFFIC_ACTIONS, [], tags_packages=True)
+        self._acknowledge_wildcards(function, storage, TRAFFIC_ACTIONS, [], marks_packages=True)
         return function
 
     def _acknowledge_wildcards(
@@ -238,25 +235,24 @@ class GuardrailsStack(Stack):
         storage: StorageStack,
         records: str,
         unscoped_actions: Sequence[str],
-        tags_packages: bool = False,
+        marks_packages: bool = False,
     ) -> None:
-        kinds = ["endpoint", "endpoint-config", *(["model-package"] if tags_packages else [])]
-        packages = " and the rolled-back tag of its model packages" if tags_packages else ""
+        written = [records, *([ROLLED_BACK] if marks_packages else [])]
         acknowledge(
             function.role,
             "IAM5",
-            f"SageMaker access is limited to {self.naming.prefix}-* endpoints and configs{packages}, S3 to reading "
+            f"SageMaker access is limited to {self.naming.prefix}-* endpoints and configs, S3 to reading "
             "decisions/ "
-            f"and writing {records}/, SSM to /{self.naming.project}/{self.naming.env}/*; unscoped: "
+            f"and writing {'/ and '.join(written)}/, SSM to /{self.naming.project}/{self.naming.env}/*; unscoped: "
             f"{', '.join(unscoped_actions) or 'nothing'} (no resource-level permissions; PutMetricData is narrowed "
             "by a namespace condition).",
             unscoped_actions=unscoped_actions,
             findings=[
                 *{
                     imported_bucket_finding(self, storage.artifacts_bucket, f"/{prefix}/*")
-                    for prefix in (DECISIONS, records)
+                    for prefix in (DECISIONS, *written)
                 },
-                *sagemaker_findings(self, self.naming, kinds),
+                *sagemaker_findings(self, self.naming, ["endpoint", "endpoint-config"]),
                 f"Resource::arn:<AWS::Partition>:ssm:{self.region}:<AWS::AccountId>:parameter/"
                 f"{self.naming.project}/{self.naming.env}/*",
             ],

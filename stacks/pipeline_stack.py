@@ -34,7 +34,7 @@ from infra.nag import acknowledge, arn_finding, imported_bucket_finding, sagemak
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction
 from safedeploy.parameters import Param
-from safedeploy.write_once import APPROVALS, EVALUATION, MODELS
+from safedeploy.write_once import APPROVALS, EVALUATION, MODELS, ROLLED_BACK
 from stacks.pipeline import approvals, permissions
 from stacks.pipeline.build_project import GRANTED_BY_CDK, PipelineBuildProject
 from stacks.pipeline.promotion import PromotionLinks, links_from_context, repository_name
@@ -103,9 +103,17 @@ DEPLOY_SAGEMAKER_ACTIONS = (
 DEPLOY_SAGEMAKER_RESOURCES = ("model", "endpoint-config", "endpoint")
 # Deploy reads what it verifies (the artifact, its evaluation, the approval record) and writes none of it.
 DEPLOY_READ_PREFIXES = (MODELS, EVALUATION, APPROVALS)
-# The package a deploy checks, and its tags: the rolled-back mark it reads, sets after an auto-rollback, clears on
-# an operator's override.
-PACKAGE_ACTIONS = ("sagemaker:DescribeModelPackage", "sagemaker:ListTags", "sagemaker:AddTags", "sagemaker:DeleteTags")
+# The package a deploy checks. Its rolled-back mark is a record under this environment's rolled-back/ prefix
+# (`rolled_back_marks`), which the deploy lists, writes after an auto-rollback, and clears on an operator's override.
+PACKAGE_ACTIONS = ("sagemaker:DescribeModelPackage",)
+
+
+def rolled_back_marks(storage: StorageStack) -> list[iam.PolicyStatement]:
+    """A deploy lists this environment's rolled-back marks and writes new marks and clearings (never replaces)."""
+    return [
+        iam_role.s3_list(storage.artifacts_bucket, [ROLLED_BACK]),
+        iam_role.s3_put(storage.artifacts_bucket, [ROLLED_BACK]),
+    ]
 
 
 class PipelineStack(Stack):
@@ -426,6 +434,7 @@ class PipelineStack(Stack):
         storage, naming = self.storage, self.naming
         statements = [
             *iam_role.s3_objects(storage.artifacts_bucket, DEPLOY_READ_PREFIXES),
+            *rolled_back_marks(storage),
             iam_role.sagemaker_actions(self, naming, PACKAGE_ACTIONS, ["model-package"]),
         ]
         return self._deploy_build(
@@ -433,6 +442,7 @@ class PipelineStack(Stack):
             DEPLOY_BUILDSPEC,
             findings=[
                 *(imported_bucket_finding(self, storage.artifacts_bucket, f"/{p}/*") for p in DEPLOY_READ_PREFIXES),
+                imported_bucket_finding(self, storage.artifacts_bucket, f"/{ROLLED_BACK}/*"),
                 *sagemaker_findings(self, naming, ["model-package"]),
             ],
         )
@@ -450,6 +460,7 @@ class PipelineStack(Stack):
         )
         statements = [
             *iam_role.s3_objects(storage.artifacts_bucket, RELEASE_COPY_PREFIXES, write=True),
+            *rolled_back_marks(storage),
             *iam_role.s3_objects(source_bucket, RELEASE_SOURCE_READS),
             iam_role.kms_use(source_key),
             iam_role.ssm_read(self, source),
@@ -462,7 +473,7 @@ class PipelineStack(Stack):
             findings=[
                 *(
                     imported_bucket_finding(self, storage.artifacts_bucket, f"/{prefix}/*")
-                    for prefix in RELEASE_COPY_PREFIXES
+                    for prefix in (*RELEASE_COPY_PREFIXES, ROLLED_BACK)
                 ),
                 *(f"Resource::arn:<AWS::Partition>:s3:::<{source_bucket_ref}>/{p}/*" for p in RELEASE_SOURCE_READS),
                 f"Resource::arn:<AWS::Partition>:ssm:{self.region}:<AWS::AccountId>:parameter{source.parameter_path}*",

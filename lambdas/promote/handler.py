@@ -19,6 +19,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from safedeploy.lambda_actions.forwarding import RELEASE_COMMIT_PARAMETER, ForwardRequest, run_forwarding
 from safedeploy.lambda_actions.pipeline_job import complete_job, job_parameters, open_job
@@ -38,17 +39,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     def promote() -> str:
         parameters = job_parameters(job)
+        scope = RecordScope.from_environment(clients("s3"), os.environ)
         shared = {
             "codepipeline": clients("codepipeline"),
             "codecommit": clients("codecommit"),
             "sm": clients("sagemaker"),
             "registry": default_registry(),
+            "marks": RolledBackMarks(clients("s3"), scope.records.bucket),
             "target": ReleaseTarget.from_environment(os.environ),
             "now": datetime.now(UTC),
         }
         if RELEASE_COMMIT_PARAMETER in parameters:
             return run_forwarding(**shared, request=ForwardRequest.from_parameters(parameters))
-        scope = RecordScope.from_environment(clients("s3"), os.environ)
         return run_promotion(
             **shared,
             s3=clients("s3"),

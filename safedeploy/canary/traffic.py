@@ -35,7 +35,7 @@ def shift_traffic(
     clients: Callable[[str], Any], project: str, env: str, detail_type: str, detail: Mapping[str, Any]
 ) -> ShiftOutcome:
     ssm = clients("ssm")
-    target = DeployTarget.load(ssm, project, env)
+    target = DeployTarget.load(ssm, project, env, s3=clients("s3"))
     try:
         return _act_on_verdict(clients, target, read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET),
                                detail_type, detail)  # fmt: skip
@@ -66,8 +66,14 @@ def _act_on_verdict(
     if kind == ComparisonKind.AB:
         settings = target.guardrails.settings
         step = advance_ab(
-            sm, endpoint_name, verdict.decision, settings.ab_weights, settings.wait_interval_seconds, verdict.judged_at
+            sm,
+            endpoint_name,
+            verdict.decision,
+            settings.ab_weights,
+            settings.wait_interval_seconds,
+            verdict.judged_at,
+            marks=target.marks,
         )
     else:
-        step = advance_shadow(sm, endpoint_name, verdict.decision)
+        step = advance_shadow(sm, endpoint_name, verdict.decision, marks=target.marks)
     return ShiftOutcome(endpoint_name, step.action.value, f"{step.detail} (verdict {verdict.record_uri})")

@@ -28,11 +28,12 @@ from safedeploy.cli.aws_session import add_environment_arguments, environment
 from safedeploy.cli.aws_session import session as aws_session
 from safedeploy.cli.exit_codes import ExitCode, aws_exit_code
 from safedeploy.guardrails.deploy import deploy_package, deployment_timeout_seconds
-from safedeploy.guardrails.deploy_target import DeployTarget, read_optional_parameter, read_parameter
+from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
 from safedeploy.guardrails.errors import GuardrailError, PackageNotApproved
 from safedeploy.guardrails.model_package import require_package_arn
 from safedeploy.guardrails.rollback import plan_rollback, rollback_endpoint
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.guardrails.smoke_test import HEALTH_CHECK_ROW, smoke_test
 from safedeploy.parameters import Param
 from safedeploy.trust.approval_record import RecordStore
@@ -149,7 +150,7 @@ def run_deploy(args: argparse.Namespace) -> int:
 
     def deploy() -> Summarised:
         ssm = session.client("ssm")
-        target = DeployTarget.load(ssm, project, env)
+        target = DeployTarget.load(ssm, project, env, s3=s3)
         model_data_url = None
         if manifest is None:
             deployable = _verified_here(sm, s3, ssm, project, env, package_arn)
@@ -215,8 +216,7 @@ def run_rollback(args: argparse.Namespace) -> int:
             to=target,
             reason=args.reason,
             waiter=EndpointWaiter(sm, poll_seconds=args.poll_seconds, progress=_say),
-            s3=session.client("s3"),
-            bucket=read_optional_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET),
+            marks=RolledBackMarks(session.client("s3"), read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)),
         )
 
     return _report("rollback", rollback)

@@ -26,6 +26,7 @@ from safedeploy.guardrails.experiment import (
 )
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT, ReleaseNames
 from safedeploy.guardrails.release_resources import production_variant, serving_variant
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.guardrails.settings import DeploymentSettings
 
 
@@ -77,12 +78,14 @@ def advance_ab(
     schedule: Sequence[int],
     hold_seconds: int = 0,
     judged_at: datetime | None = None,
+    marks: RolledBackMarks | None = None,
 ) -> ExperimentStep:
     """Act on one verdict of a running A/B test; `schedule` is the settings' `ab_weights`.
 
     A PROMOTE raises the weight only once the current one has served `hold_seconds` (the settings'
     `wait_interval_seconds`) by the minute the verdict judged: after the first proof of non-inferiority every minute
-    says PROMOTE, and each weight must still bake before the next.
+    says PROMOTE, and each weight must still bake before the next. `marks`: where ending on the baseline marks the
+    candidate's package rolled back (without it that ending fails after restoring the baseline).
     """
     verdict = parse_decision(decision)
     experiment = experiment_in_progress(sm, endpoint_name, ExperimentKind.AB)
@@ -90,7 +93,7 @@ def advance_ab(
         return experiment
     candidate, share = candidate_share(experiment.endpoint)
     if share <= 0:
-        return finish_experiment(sm, experiment, promote=False)
+        return finish_experiment(sm, experiment, promote=False, marks=marks)
     if verdict is Decision.ROLLBACK:
         _set_candidate_weight(sm, endpoint_name, candidate, 0)
         return ExperimentStep(endpoint_name, StepAction.WEIGHTS, f"{candidate} {share:g}% -> 0% (rolled back)")

@@ -4,7 +4,8 @@ The first deploy creates the endpoint; later ones update it through SageMaker's 
 linear, all_at_once, rolling, each with auto-rollback alarms) or start a shadow or A/B experiment. A package that
 is not Approved is refused before anything is created, a deployment already in progress is waited for rather than
 clobbered, the package already live is a no-op, and an update SageMaker rolled back is reported as a failure and
-marks the package rolled back (`rolled_back`): deploying it again takes the operator's explicit override.
+marks the package rolled back (`rolled_back`): deploying it again takes the operator's explicit override. A mark
+that cannot be read refuses the deploy, as a mark would.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from safedeploy.guardrails import autoscaling, resource_tags, rolled_back
+from botocore.exceptions import BotoCoreError, ClientError
+
+from safedeploy.guardrails import autoscaling, resource_tags
 from safedeploy.guardrails.ab_test import start_ab
 from safedeploy.guardrails.consistency import call_when_visible
 from safedeploy.guardrails.deploy_target import DeployTarget
@@ -80,17 +83,18 @@ def deploy_package(
     package.require_approved()
     if model_data_url is not None:
         package = package.served_from(model_data_url)
-    mark = rolled_back.mark_of(sm, package.arn)
+    marks = target.require_marks()
+    mark = marks.mark_of(package.arn)
     if mark and not allow_rolled_back:
         raise PackageRolledBack(
-            f"model package {package.arn} was rolled back ({mark}): nothing was deployed. To deploy it again "
-            f"deliberately: safedeploy deploy --package-arn {package.arn} --allow-rolled-back"
+            f"model package {package.arn} was rolled back ({mark.describe()}): nothing was deployed. To deploy it "
+            f"again deliberately: safedeploy deploy --package-arn {package.arn} --allow-rolled-back"
         )
     if mark:
-        waiter.progress(f"deploying {package.arn} although it was rolled back ({mark}), as requested")
+        waiter.progress(f"deploying {package.arn} although it was rolled back ({mark.describe()}), as requested")
     result = _deploy(sm, package, target, waiter, aas)
     if mark:
-        rolled_back.clear(sm, package.arn)
+        marks.clear(mark, at=_now(), endpoint_name=result.endpoint_name)
         waiter.progress(f"{package.arn} is live again: its rolled-back mark is cleared")
     return result
 
@@ -118,14 +122,25 @@ def _deploy(
         share = autoscaling.at_live_size(settings, live.variants, PRODUCTION_VARIANT).traffic_share().describe()
         waiter.progress(f"deploying {config_name} to {live.name}: {share}")
         settled = waiter.until_settled(live.name)
+        unmarked = ""
         if _rolled_back_by_sagemaker(settled, live.config_name):
-            rolled_back.mark(
-                sm, package.arn, at=_now(), endpoint_name=live.name, reason=settled.failure_reason or "auto-rollback"
-            )
-        expect_live(settled, live.name, config_name, previous=live.config_name)
+            unmarked = _mark(target, package.arn, live.name, settled.failure_reason or "auto-rollback")
+        try:
+            expect_live(settled, live.name, config_name, previous=live.config_name)
+        except DeploymentFailed as failure:
+            raise DeploymentFailed(f"{failure}{unmarked}") from None
     if action is DeployAction.UPDATED:
         _record_release(sm, live, package.arn)
     return DeployResult(live.name, package.arn, config_name, action, previous_config_name=live.config_name)
+
+
+def _mark(target: DeployTarget, package_arn: str, endpoint_name: str, reason: str) -> str:
+    """Mark a package SageMaker rolled back; '' or why it is not marked (the failure is still the rollback's)."""
+    try:
+        target.require_marks().mark(package_arn, at=_now(), endpoint_name=endpoint_name, reason=reason)
+    except (ClientError, BotoCoreError) as error:
+        return f"; {package_arn} could not be marked rolled back ({error}): do not deploy it again"
+    return ""
 
 
 def _rolled_back_by_sagemaker(settled: EndpointSnapshot | None, previous: str) -> bool:

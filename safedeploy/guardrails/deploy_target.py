@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from safedeploy.guardrails.rolled_back import MarkUnreadable, RolledBackMarks
 from safedeploy.guardrails.settings import GuardrailParameter
 from safedeploy.parameters import Param, parameter_name
 
@@ -37,17 +38,33 @@ def read_optional_parameter(ssm: Any, project: str, env: str, key: Param) -> str
 
 @dataclass(frozen=True)
 class DeployTarget:
+    """`marks`: where this environment's rolled-back marks are read and written; None where the caller only
+    reads the settings (a deploy without it refuses, as for an unreadable mark)."""
+
     endpoint_name: str
     execution_role_arn: str
     guardrails: GuardrailParameter
+    marks: RolledBackMarks | None = None
 
     @classmethod
-    def load(cls, ssm: Any, project: str, env: str) -> DeployTarget:
+    def load(cls, ssm: Any, project: str, env: str, s3: Any = None) -> DeployTarget:
+        """`s3`: a client for the environment's artifacts bucket, where the rolled-back marks are."""
+        endpoint_name = read_parameter(ssm, project, env, Param.ENDPOINT_NAME)
+        marks = RolledBackMarks(s3, read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)) if s3 else None
         return cls(
-            endpoint_name=read_parameter(ssm, project, env, Param.ENDPOINT_NAME),
+            endpoint_name=endpoint_name,
             execution_role_arn=read_parameter(ssm, project, env, Param.SAGEMAKER_EXECUTION_ROLE_ARN),
             guardrails=GuardrailParameter.from_json(
                 read_parameter(ssm, project, env, Param.DEPLOYMENT_CONFIG),
                 path=parameter_name(project, env, Param.DEPLOYMENT_CONFIG),
             ),
+            marks=marks,
         )
+
+    def require_marks(self) -> RolledBackMarks:
+        if self.marks is None:
+            raise MarkUnreadable(
+                f"no rolled-back marks store for {self.endpoint_name}: whether a package was rolled back cannot be "
+                "read, so nothing is deployed"
+            )
+        return self.marks

@@ -14,12 +14,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from safedeploy.guardrails import resource_tags, rolled_back
+from botocore.exceptions import BotoCoreError, ClientError
+
+from safedeploy.guardrails import resource_tags
 from safedeploy.guardrails.consistency import call_when_visible
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot, describe_endpoint
 from safedeploy.guardrails.errors import DeploymentFailed
 from safedeploy.guardrails.release_names import ReleaseNames
 from safedeploy.guardrails.release_resources import config_tags, ensure_endpoint_config
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 
 
 class ExperimentKind(StrEnum):
@@ -115,10 +118,18 @@ def experiment_in_progress(sm: Any, endpoint_name: str, kind: ExperimentKind) ->
     return experiment
 
 
-def finish_experiment(sm: Any, experiment: Experiment, promote: bool) -> ExperimentStep:
-    """Serve the candidate alone (promote) or the baseline alone; record the new release on the endpoint."""
+def finish_experiment(
+    sm: Any, experiment: Experiment, promote: bool, marks: RolledBackMarks | None = None
+) -> ExperimentStep:
+    """Serve the candidate alone (promote) or the baseline alone; record the new release on the endpoint.
+
+    Ending on the baseline marks the candidate's package rolled back in `marks` first (see `rolled_back`), so a
+    package is never back to the baseline unmarked without the step failing; the way back is taken whether or not
+    the mark could be written.
+    """
     endpoint = experiment.endpoint
     target = experiment.candidate_config if promote else experiment.baseline_config
+    unmarked = "" if promote else _mark(experiment, marks)
     sm.update_endpoint(EndpointName=endpoint.name, EndpointConfigName=target)
     if promote:
         resource_tags.write_tags(
@@ -129,11 +140,20 @@ def finish_experiment(sm: Any, experiment: Experiment, promote: bool) -> Experim
                 resource_tags.PACKAGE_ARN: experiment.package_arn,
             },
         )
-    else:  # the package is not deployed again by accident (see `rolled_back`)
-        at = datetime.now(UTC).isoformat(timespec="seconds")
-        reason = f"{experiment.kind.value} experiment ended by a ROLLBACK verdict"
-        rolled_back.mark(sm, experiment.package_arn, at=at, endpoint_name=endpoint.name, reason=reason)
-    action = StepAction.PROMOTED if promote else StepAction.ROLLED_BACK
-    return ExperimentStep(
-        endpoint.name, action, f"{experiment.kind.value} experiment ended: {endpoint.name} -> {target}"
-    )
+    detail = f"{experiment.kind.value} experiment ended: {endpoint.name} -> {target}"
+    if unmarked:
+        raise DeploymentFailed(f"{detail}, but {experiment.package_arn} is not marked rolled back: {unmarked}")
+    return ExperimentStep(endpoint.name, StepAction.PROMOTED if promote else StepAction.ROLLED_BACK, detail)
+
+
+def _mark(experiment: Experiment, marks: RolledBackMarks | None) -> str:
+    """'' once the candidate's package is marked, else why not."""
+    if marks is None:
+        return "no rolled-back marks store was given"
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    reason = f"{experiment.kind.value} experiment ended by a ROLLBACK verdict"
+    try:
+        marks.mark(experiment.package_arn, at=at, endpoint_name=experiment.endpoint.name, reason=reason)
+    except (ClientError, BotoCoreError) as error:
+        return str(error)
+    return ""

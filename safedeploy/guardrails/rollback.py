@@ -2,9 +2,9 @@
 
 The way back is a plain UpdateEndpoint: the auto-rollback alarms that may be firing must not block it. Where it
 leads: the baseline of a running experiment, otherwise the release config recorded on the endpoint as previous.
-A second rollback therefore undoes the first. The record is a set of endpoint tags and, when a bucket is given,
-a write-once JSON document under `rollbacks/<endpoint>/` (decisions/ belongs to the canary analysis alone); the
-package rolled away from is marked (`rolled_back`), so it is not deployed again without an explicit override.
+A second rollback therefore undoes the first. The record is a set of endpoint tags and a write-once JSON document
+under `rollbacks/<endpoint>/` in the artifacts bucket (decisions/ belongs to the canary analysis alone); the package
+rolled away from is marked there first (`rolled_back`), so it is not deployed again without an explicit override.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from safedeploy.guardrails import resource_tags
-from safedeploy.guardrails import rolled_back as rolled_back_mark
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot, EndpointWaiter, describe_endpoint, expect_live
 from safedeploy.guardrails.errors import EndpointBusy
 from safedeploy.guardrails.experiment import Experiment
 from safedeploy.guardrails.release_resources import config_tags
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.write_once import ROLLBACKS, put_new_object
 
 RECORD_PREFIX = ROLLBACKS
@@ -81,14 +81,14 @@ def rollback_endpoint(
     sm: Any,
     endpoint_name: str,
     *,
+    marks: RolledBackMarks,
     to: str | None = None,
     reason: str = "requested",
     waiter: EndpointWaiter | None = None,
-    s3: Any = None,
-    bucket: str | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RollbackResult:
-    """Without a waiter the call returns once SageMaker accepted the update (a Lambda cannot wait for it)."""
+    """Without a waiter the call returns once SageMaker accepted the update (a Lambda cannot wait for it).
+    `marks`: the environment's rolled-back marks; the rollback record goes to the same bucket."""
     snapshot = describe_endpoint(sm, endpoint_name)
     if snapshot is None:
         raise ValueError(f"endpoint {endpoint_name} does not exist: nothing to roll back")
@@ -104,19 +104,18 @@ def rollback_endpoint(
     if target == snapshot.config_name:
         raise ValueError(f"endpoint {endpoint_name} already serves {target}")
     target_tags = _require_config(sm, target)
-    # A rollback is a plain update, not a canary: first empty the guarded config so the analysis leaves it alone.
-    resource_tags.write_tags(sm, snapshot.arn, {resource_tags.GUARDED_CONFIG: ""})
-    sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=target)
     at = now().isoformat(timespec="seconds")
-    _tag_endpoint(sm, snapshot, target_tags, at)
     rolled_back = config_tags(sm, snapshot.config_name).get(resource_tags.PACKAGE_ARN)
     if rolled_back == target_tags.get(resource_tags.PACKAGE_ARN):
         rolled_back = None  # back to another config of the same package: nothing to mark
-    if rolled_back:
-        rolled_back_mark.mark(sm, rolled_back, at=at, endpoint_name=endpoint_name, reason=reason)
+    if rolled_back:  # before the way back: a package is never rolled back unmarked
+        marks.mark(rolled_back, at=at, endpoint_name=endpoint_name, reason=reason)
+    # A rollback is a plain update, not a canary: first empty the guarded config so the analysis leaves it alone.
+    resource_tags.write_tags(sm, snapshot.arn, {resource_tags.GUARDED_CONFIG: ""})
+    sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=target)
+    _tag_endpoint(sm, snapshot, target_tags, at)
     result = RollbackResult(endpoint_name, snapshot.config_name, target, at, reason, rolled_back_package=rolled_back)
-    if s3 is not None and bucket:
-        result = _write_record(s3, bucket, result)
+    result = _write_record(marks.s3, marks.bucket, result)
     if waiter is not None:
         expect_live(waiter.until_settled(endpoint_name), endpoint_name, target, previous=snapshot.config_name)
     return result

@@ -22,6 +22,7 @@ from safedeploy.guardrails.experiment import (
 )
 from safedeploy.guardrails.release_names import ReleaseNames
 from safedeploy.guardrails.release_resources import production_variant, serving_variant
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.guardrails.settings import DeploymentSettings
 
 
@@ -44,15 +45,18 @@ def start_shadow(
     )
 
 
-def advance_shadow(sm: Any, endpoint_name: str, decision: object) -> ExperimentStep:
-    """PROMOTE serves the candidate alone, ROLLBACK the baseline alone, CONTINUE keeps copying traffic."""
+def advance_shadow(
+    sm: Any, endpoint_name: str, decision: object, marks: RolledBackMarks | None = None
+) -> ExperimentStep:
+    """PROMOTE serves the candidate alone, ROLLBACK the baseline alone (marking the candidate's package rolled back
+    in `marks`), CONTINUE keeps copying traffic."""
     verdict = parse_decision(decision)
     experiment = experiment_in_progress(sm, endpoint_name, ExperimentKind.SHADOW)
     if isinstance(experiment, ExperimentStep):
         return experiment
     if verdict is Decision.CONTINUE:
         return ExperimentStep(endpoint_name, StepAction.UNCHANGED, f"shadow of {experiment.candidate_config} continues")
-    return finish_experiment(sm, experiment, promote=verdict is Decision.PROMOTE)
+    return finish_experiment(sm, experiment, promote=verdict is Decision.PROMOTE, marks=marks)
 
 
 def promote_shadow(sm: Any, endpoint_name: str) -> ExperimentStep:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.lambda_actions.approvals import ApprovalAction, approval_action_from_parameters
 from safedeploy.lambda_actions.pipeline_job import required_text
 from safedeploy.lambda_actions.promotion import ReleaseTarget, commit_release, promotable
@@ -53,13 +54,20 @@ def deployed_release(codecommit: Any, request: ForwardRequest) -> ReleaseManifes
 
 
 def forwarded_manifest(
-    codepipeline: Any, codecommit: Any, sm: Any, registry: Registry, request: ForwardRequest, now: datetime
+    codepipeline: Any,
+    codecommit: Any,
+    sm: Any,
+    registry: Registry,
+    marks: RolledBackMarks,
+    request: ForwardRequest,
+    now: datetime,
 ) -> ReleaseManifest:
     manifest = deployed_release(codecommit, request)
     approvers = promotable(
         codepipeline,
         sm,
         registry,
+        marks,
         manifest.model_package_arn,
         {"release": request.release_approval, "promotion": request.promotion_approval},
     )
@@ -77,12 +85,13 @@ def run_forwarding(
     codecommit: Any,
     sm: Any,
     registry: Registry,
+    marks: RolledBackMarks,
     request: ForwardRequest,
     target: ReleaseTarget,
     now: datetime,
 ) -> str:
     """The pipeline action: the success summary, or `ActionFailed` when the package may not go on."""
-    manifest = forwarded_manifest(codepipeline, codecommit, sm, registry, request, now)
+    manifest = forwarded_manifest(codepipeline, codecommit, sm, registry, marks, request, now)
     commit_id = commit_release(codecommit, target, manifest)
     return (
         f"Promoted {manifest.model_package_arn} from {request.release_repository}@{request.release_commit[:12]} "

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from safedeploy.guardrails import rolled_back
+from safedeploy.guardrails.errors import PackageRolledBack
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.lambda_actions.approvals import (
     APPROVED,
     ApprovalAction,
@@ -61,21 +62,32 @@ class PromotionRequest:
         )
 
 
-def _require_approved_and_never_rolled_back(sm: Any, registry: Registry, package_arn: str) -> None:
+def _require_approved_and_never_rolled_back(
+    sm: Any, registry: Registry, marks: RolledBackMarks, package_arn: str
+) -> None:
+    """Approved, and never rolled back here (marks that cannot be read refuse it too)."""
     status = registry.approval_status(sm, package_arn)
     if status != APPROVED:
         raise ActionFailed(f"{package_arn} is {status}; only an {APPROVED} package is promoted")
-    mark = rolled_back.mark_of(sm, package_arn)
+    try:
+        mark = marks.mark_of(package_arn)
+    except PackageRolledBack as unreadable:
+        raise ActionFailed(str(unreadable)) from None
     if mark:
-        raise ActionFailed(f"{package_arn} was rolled back ({mark}); it is not promoted")
+        raise ActionFailed(f"{package_arn} was rolled back ({mark.describe()}); it is not promoted")
 
 
 def promotable(
-    codepipeline: Any, sm: Any, registry: Registry, package_arn: str, approvals: Mapping[str, ApprovalAction]
+    codepipeline: Any,
+    sm: Any,
+    registry: Registry,
+    marks: RolledBackMarks,
+    package_arn: str,
+    approvals: Mapping[str, ApprovalAction],
 ) -> dict[str, str]:
     """Who made each decision in `approvals`, for a package that is Approved and was never rolled back; otherwise
     `ActionFailed` saying why nothing is promoted."""
-    _require_approved_and_never_rolled_back(sm, registry, package_arn)
+    _require_approved_and_never_rolled_back(sm, registry, marks, package_arn)
     approvers = {}
     for role, action in approvals.items():
         decision = find_decision(codepipeline, action)
@@ -90,6 +102,7 @@ def build_manifest(
     sm: Any,
     s3: Any,
     registry: Registry,
+    marks: RolledBackMarks,
     request: PromotionRequest,
     now: datetime,
     records: RecordStore,
@@ -119,7 +132,7 @@ def build_manifest(
             f"{package_arn} was built from commit {evidence.source_commit}, not this execution's "
             f"{request.source_commit}; nothing was promoted"
         )
-    _require_approved_and_never_rolled_back(sm, registry, package_arn)
+    _require_approved_and_never_rolled_back(sm, registry, marks, package_arn)
     promotion = find_decision(codepipeline, request.promotion_approval)
     if promotion.status != APPROVED:
         raise ActionFailed(
@@ -172,6 +185,7 @@ def run_promotion(
     sm: Any,
     s3: Any,
     registry: Registry,
+    marks: RolledBackMarks,
     request: PromotionRequest,
     target: ReleaseTarget,
     now: datetime,
@@ -179,7 +193,7 @@ def run_promotion(
     group: str,
 ) -> str:
     """The pipeline action: the success summary, or `ActionFailed` when the package may not be promoted."""
-    manifest = build_manifest(codepipeline, sm, s3, registry, request, now, records, group)
+    manifest = build_manifest(codepipeline, sm, s3, registry, marks, request, now, records, group)
     commit_id = commit_release(codecommit, target, manifest)
     return f"Promoted {manifest.model_package_arn} to {target.repository}@{target.branch} in commit {commit_id}"
 

@@ -30,6 +30,7 @@ from safedeploy.trust.approval_record import (
     RECORDS_BUCKET_ENV,
     RECORDS_KEY_ENV,
 )
+from safedeploy.write_once import ROLLED_BACK
 from stacks.pipeline import permissions
 from stacks.pipeline.promotion import PromotionLinks, repository_name
 from stacks.storage_stack import StorageStack
@@ -137,8 +138,8 @@ class ReleaseFunctions(Construct):
         if links.target is not None:
             release_repository = repository_name(naming.project, links.target.name)
             reads = [
-                # The rolled-back mark on a package stops its promotion.
-                iam_role.sagemaker_actions(stack, owner, ["sagemaker:ListTags"], ["model-package"]),
+                # A rolled-back mark (a record under this environment's rolled-back/) stops a promotion.
+                iam_role.s3_list(storage.artifacts_bucket, [ROLLED_BACK]),
                 *(
                     metrics
                     if links.trains

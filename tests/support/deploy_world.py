@@ -7,10 +7,11 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param, parameter_name
 from tests.support.aws import SESSION
-from tests.support.evidence import approve, register_evidenced
+from tests.support.evidence import approve, ensure_bucket, register_evidenced
 
 PROJECT = "demo"
 ENV = "dev"
@@ -32,7 +33,8 @@ FAST = {"wait_interval_seconds": 60, "termination_wait_seconds": 0, "max_executi
 def provision_parameters(
     ssm: Any, settings: Mapping[str, Any] | None = None, alarm_names: Sequence[str] = ALARMS
 ) -> GuardrailParameter:
-    """Publish what the storage and guardrails stacks publish for one environment."""
+    """Publish what the storage and guardrails stacks publish for one environment (and create its artifacts bucket,
+    where the rolled-back marks are)."""
     merged = {**FAST, **(settings or {})}
     # one-minute test bakes cannot reach a canary's power; tests that plan bakes say so themselves
     merged["canary"] = {"require_power": False, **merged.get("canary", {})}
@@ -42,7 +44,9 @@ def provision_parameters(
         Param.SAGEMAKER_EXECUTION_ROLE_ARN: ROLE_ARN,
         Param.DEPLOYMENT_CONFIG: guardrails.to_json(),
         Param.MODEL_PACKAGE_GROUP: GROUP,
+        Param.ARTIFACTS_BUCKET: ARTIFACTS_BUCKET,
     }
+    ensure_bucket(_beside(ssm, "s3"), ARTIFACTS_BUCKET)
     for key, value in values.items():
         ssm.put_parameter(Name=parameter_name(PROJECT, ENV, key), Value=value, Type="String", Overwrite=True)
     return guardrails
@@ -65,6 +69,13 @@ def register_package(sm: Any, status: str = "Approved", group: str = GROUP) -> s
         },
         CustomerMetadataProperties={"auc": "0.91"},
     )["ModelPackageArn"]
+
+
+def marks_beside(sm: Any) -> RolledBackMarks:
+    """The environment's rolled-back marks, on the same (moto) endpoint as `sm`."""
+    s3 = s3_beside(sm)
+    ensure_bucket(s3, ARTIFACTS_BUCKET)
+    return RolledBackMarks(s3, ARTIFACTS_BUCKET)
 
 
 def s3_beside(sm: Any) -> Any:

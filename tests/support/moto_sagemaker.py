@@ -14,7 +14,10 @@ What is added or corrected (each checked against the SageMaker API reference):
 - AddTags appends a second value for an existing key: the value is replaced.
 - UpdateModelPackage without CustomerMetadataProperties erases them: kept (and merged when given).
 - sagemaker-runtime InvokeEndpoint answers for endpoints that do not exist: refused (ValidationError).
-- AddTags/ListTags/DeleteTags cannot find a versioned model package (`model-package/<group>/<version>`): found.
+- AddTags/ListTags/DeleteTags on a versioned model package (`model-package/<group>/<version>`): refused with the
+  error aws-cdk#33699 quotes ("Tags are not supported in Model Package versions"); CreateModelPackage documents that
+  a versioned package "uses the tags associated with the model group" and takes no Tags of its own. Whether ListTags
+  is refused too is not documented: refusing it here keeps the code from depending on it.
 """
 
 from __future__ import annotations
@@ -273,6 +276,10 @@ def _patched_resource_from_arn(original: Any) -> Any:
     def _get_resource_from_arn(self: SageMakerModelBackend, arn: str) -> Any:
         if ":model-package/" not in arn:
             return original(self, arn)
+        if arn.rsplit("/", 1)[-1].isdigit():
+            raise ValidationError(
+                message="Tags are not supported in Model Package versions. Please add them to the Model Package Group"
+            )
         package = self.model_packages.get(self.model_package_name_mapping.get(arn, arn))
         if package is None:
             raise ValidationError(message=f"Could not find model package {arn}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,13 +13,13 @@ from safedeploy.canary.analysis import AnalysisOutcome, analyze_endpoint
 from safedeploy.canary.fleets import find_comparison
 from safedeploy.canary.outputs import record_key, write_record
 from safedeploy.canary.traffic import shift_traffic
-from safedeploy.guardrails import rolled_back
 from safedeploy.guardrails.ab_test import advance_ab
 from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import EndpointWaiter, describe_endpoint
 from safedeploy.guardrails.experiment import Experiment
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
 from tests.support.fleet_metrics import fleet_dimensions, publish_minute
@@ -61,7 +62,7 @@ def start_ab_test(clients: AwsClients, settings: dict[str, Any]) -> DeployTarget
     """A first release, then an A/B test of a second one under `settings`."""
     sm = clients("sagemaker")
     provision_parameters(clients("ssm"), settings)
-    target = DeployTarget.load(clients("ssm"), PROJECT, ENV)
+    target = DeployTarget.load(clients("ssm"), PROJECT, ENV, s3=clients("s3"))
     waiter = EndpointWaiter(sm, poll_seconds=0, progress=lambda _: None, sleep=lambda _: None)
     deploy_package(sm, register_package(sm), target, waiter)
     deploy_package(sm, register_package(sm), target, waiter)
@@ -168,12 +169,14 @@ def test_an_experiment_ended_by_rollback_marks_its_package_so_it_is_not_redeploy
 ) -> None:
     """The first ROLLBACK takes the candidate to zero, the next ends the experiment; the package then carries the
     rolled-back mark that deploys and promotions refuse (an A/B candidate rolled back in dev reached prod before)."""
-    sm = clients("sagemaker")
+    sm, marks = clients("sagemaker"), RolledBackMarks(clients("s3"), BUCKET)
     package_arn = Experiment.running_on(sm, describe_endpoint(sm, ENDPOINT)).package_arn
     shift_traffic(clients, PROJECT, ENV, "Canary Verdict", recorded_verdict(clients, "ROLLBACK"))
-    assert rolled_back.mark_of(sm, package_arn) is None  # at zero weight the experiment still runs
+    assert marks.mark_of(package_arn) is None  # at zero weight the experiment still runs
     later = datetime(2026, 3, 1, 12, 1, tzinfo=UTC)
     step = shift_traffic(clients, PROJECT, ENV, "Canary Verdict", recorded_verdict(clients, "ROLLBACK", later))
     assert step.action == "rolled-back"
-    mark = rolled_back.mark_of(sm, package_arn)
-    assert mark is not None and mark.endswith(f"on {ENDPOINT}: ab experiment ended by a ROLLBACK verdict")
+    mark = marks.mark_of(package_arn)
+    assert mark is not None
+    record = json.loads(clients("s3").get_object(Bucket=BUCKET, Key=mark.keys[0])["Body"].read())
+    assert (record["endpoint_name"], record["reason"]) == (ENDPOINT, "ab experiment ended by a ROLLBACK verdict")

@@ -17,6 +17,7 @@ from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import EndpointWaiter, describe_endpoint
 from safedeploy.guardrails.rollback import rollback_endpoint
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from tests.support.aws import REGION
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
@@ -34,7 +35,7 @@ def second_release(clients: AwsClients, **settings: Any) -> DeployTarget:
     """Deploy two package versions with these settings, as the pipeline would; the second one is guarded."""
     sm = clients("sagemaker")
     provision_parameters(clients("ssm"), settings)
-    target = DeployTarget.load(clients("ssm"), PROJECT, ENV)
+    target = DeployTarget.load(clients("ssm"), PROJECT, ENV, s3=clients("s3"))
     waiter = EndpointWaiter(sm, poll_seconds=0, progress=lambda _: None, sleep=lambda _: None)
     for _ in range(2):
         deploy_package(sm, register_package(sm), target, waiter)
@@ -93,7 +94,9 @@ def test_a_manual_rollback_is_not_analysed_as_a_canary(clients: AwsClients) -> N
     target = second_release(clients, strategy="canary", wait_interval_seconds=60)  # a guarded canary of v2, live
     endpoint_updates(REGION).plan(ENDPOINT, "succeed", polls=10**9)
 
-    rollback_endpoint(sm, ENDPOINT, reason="operator")  # plain UpdateEndpoint back to v1
+    rollback_endpoint(
+        sm, ENDPOINT, marks=RolledBackMarks(clients("s3"), BUCKET), reason="operator"
+    )  # plain UpdateEndpoint back to v1
     snapshot = describe_endpoint(sm, ENDPOINT)
     assert snapshot is not None and snapshot.pending_config_name == f"{ENDPOINT}-v1"
     found = find_comparison(sm, snapshot, target.guardrails.settings)

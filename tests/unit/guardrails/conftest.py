@@ -8,8 +8,9 @@ import pytest
 from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.support.deploy_world import ENV, PROJECT, provision_parameters, register_approved
+from tests.support.deploy_world import ENV, PROJECT, marks_beside, provision_parameters, register_approved
 from tests.support.moto_sagemaker import EndpointUpdates, endpoint_updates
 
 
@@ -55,9 +56,14 @@ def target_for(ssm: Any) -> Any:
 
     def load(**settings: Any) -> DeployTarget:
         provision_parameters(ssm, settings)
-        return DeployTarget.load(ssm, PROJECT, ENV)
+        return DeployTarget.load(ssm, PROJECT, ENV, s3=SESSION.client("s3"))
 
     return load
+
+
+@pytest.fixture
+def marks(sm: Any) -> RolledBackMarks:
+    return marks_beside(sm)
 
 
 @pytest.fixture

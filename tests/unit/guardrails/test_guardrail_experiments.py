@@ -76,19 +76,19 @@ def test_ab_weights_follow_passing_verdicts_to_a_candidate_only_config(
 
 
 def test_ab_rollback_drops_the_candidate_to_zero_then_serves_the_baseline(
-    sm: Any, target_for: Any, waiter: EndpointWaiter
+    marks: Any, sm: Any, target_for: Any, waiter: EndpointWaiter
 ) -> None:
     target, packages = start(sm, target_for, waiter, "ab")
     deploy_package(sm, packages[1], target, waiter)
-    advance_ab(sm, ENDPOINT, "PROMOTE", SCHEDULE)
+    advance_ab(sm, ENDPOINT, "PROMOTE", SCHEDULE, marks=marks)
 
-    dropped = advance_ab(sm, ENDPOINT, "ROLLBACK", SCHEDULE)
+    dropped = advance_ab(sm, ENDPOINT, "ROLLBACK", SCHEDULE, marks=marks)
 
     assert (dropped.action, dropped.detail) == (StepAction.WEIGHTS, "v2 25% -> 0% (rolled back)")
     assert weights(sm) == {"AllTraffic": 100.0, "v2": 0.0}
-    assert advance_ab(sm, ENDPOINT, "CONTINUE", SCHEDULE).action is StepAction.ROLLED_BACK
+    assert advance_ab(sm, ENDPOINT, "CONTINUE", SCHEDULE, marks=marks).action is StepAction.ROLLED_BACK
     assert settle(waiter) == f"{ENDPOINT}-v1"
-    assert advance_ab(sm, ENDPOINT, "PROMOTE", SCHEDULE).action is StepAction.NO_EXPERIMENT
+    assert advance_ab(sm, ENDPOINT, "PROMOTE", SCHEDULE, marks=marks).action is StepAction.NO_EXPERIMENT
 
 
 def test_a_new_deploy_waits_for_the_running_experiment(sm: Any, target_for: Any, waiter: EndpointWaiter) -> None:
@@ -99,11 +99,11 @@ def test_a_new_deploy_waits_for_the_running_experiment(sm: Any, target_for: Any,
 
 
 def test_rollback_during_an_experiment_returns_to_its_baseline(
-    sm: Any, target_for: Any, waiter: EndpointWaiter
+    marks: Any, sm: Any, target_for: Any, waiter: EndpointWaiter
 ) -> None:
     target, packages = start(sm, target_for, waiter, "ab")
     deploy_package(sm, packages[1], target, waiter)
-    result = rollback_endpoint(sm, ENDPOINT, waiter=waiter)
+    result = rollback_endpoint(sm, ENDPOINT, marks=marks, waiter=waiter)
     assert (result.from_config, result.to_config) == (f"{ENDPOINT}-v2-ab", f"{ENDPOINT}-v1")
 
 
@@ -122,21 +122,25 @@ def test_shadow_copies_the_sampled_share_to_the_candidate(sm: Any, target_for: A
     assert [v["VariantName"] for v in sm.describe_endpoint(EndpointName=ENDPOINT)["ShadowProductionVariants"]] == ["v2"]
 
 
-def test_shadow_promotion_serves_the_candidate_alone(sm: Any, target_for: Any, waiter: EndpointWaiter) -> None:
+def test_shadow_promotion_serves_the_candidate_alone(
+    sm: Any, marks: Any, target_for: Any, waiter: EndpointWaiter
+) -> None:
     target, packages = start(sm, target_for, waiter, "shadow")
     deploy_package(sm, packages[1], target, waiter)
 
-    assert advance_shadow(sm, ENDPOINT, "CONTINUE").action is StepAction.UNCHANGED
+    assert advance_shadow(sm, ENDPOINT, "CONTINUE", marks=marks).action is StepAction.UNCHANGED
     assert promote_shadow(sm, ENDPOINT).action is StepAction.PROMOTED
     assert promote_shadow(sm, ENDPOINT).action is StepAction.BUSY
     assert settle(waiter) == f"{ENDPOINT}-v2"
     assert "ShadowProductionVariants" not in sm.describe_endpoint(EndpointName=ENDPOINT)
 
 
-def test_shadow_rollback_serves_the_baseline_alone(sm: Any, target_for: Any, waiter: EndpointWaiter) -> None:
+def test_shadow_rollback_serves_the_baseline_alone(
+    sm: Any, marks: Any, target_for: Any, waiter: EndpointWaiter
+) -> None:
     target, packages = start(sm, target_for, waiter, "shadow")
     deploy_package(sm, packages[1], target, waiter)
-    assert advance_shadow(sm, ENDPOINT, "ROLLBACK").action is StepAction.ROLLED_BACK
+    assert advance_shadow(sm, ENDPOINT, "ROLLBACK", marks=marks).action is StepAction.ROLLED_BACK
     assert settle(waiter) == f"{ENDPOINT}-v1"
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from botocore.stub import ANY
 
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.lambda_actions.pipeline_job import ActionFailed
 from safedeploy.lambda_actions.promotion import PromotionRequest, ReleaseTarget, commit_release, run_promotion
 from safedeploy.trust.approval_record import RecordStore
@@ -93,6 +94,7 @@ def promote(
             sm=sagemaker,
             s3=None,
             registry=registry,
+            marks=RolledBackMarks(records.s3, records.bucket),
             request=request_for(package),
             target=TARGET,
             now=NOW,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import lambdas.promote.handler as promote
-from safedeploy.guardrails import rolled_back
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.trust.release_manifest import ReleaseManifest
 from tests.support.evidence import COMMIT, approve, ensure_bucket, promotion_parameters, register_evidenced
 from tests.support.lambda_fakes import (
@@ -37,6 +37,10 @@ RUNS = [
 
 
 BUCKET = "demo-dev-artifacts"
+
+
+def dev_marks() -> RolledBackMarks:
+    return RolledBackMarks(SESSION.client("s3"), BUCKET)
 
 
 @pytest.fixture
@@ -220,11 +224,18 @@ def test_staging_refuses_to_forward_a_package_rolled_back_there(
 ) -> None:
     registry = MotoRegistry()
     package = registry.register(sagemaker, "Approved", METRICS)
-    rolled_back.mark(
-        sagemaker, package, at="2026-01-01T11:00:00+00:00", endpoint_name="demo-staging-endpoint", reason="operator"
-    )
+    uri = dev_marks().mark(package, at="2026-01-01T11:00:00+00:00", endpoint_name="demo-staging-endpoint", reason="op")
     message = refused_forwarding(monkeypatch, registry, package)
-    assert message.startswith(f"{package} was rolled back (2026-01-01T11:00:00+00:00 on ")
+    assert message == f"{package} was rolled back ({uri}); it is not promoted"
+
+
+def test_a_mark_that_cannot_be_read_stops_the_promotion(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
+    """Fail closed: Promote treats an unreadable rolled-back mark as a mark."""
+    registry = MotoRegistry()
+    package = registry.register(sagemaker, "Approved", METRICS)
+    monkeypatch.setenv("RECORDS_BUCKET", "no-such-bucket")
+    message = refused_forwarding(monkeypatch, registry, package)
+    assert message.startswith(f"cannot read the rolled-back marks of {package} (s3://no-such-bucket/rolled-back/")
 
 
 def test_dev_refuses_to_promote_a_package_rolled_back_meanwhile(
@@ -234,7 +245,7 @@ def test_dev_refuses_to_promote_a_package_rolled_back_meanwhile(
     registry = MotoRegistry()
     package = evidenced(sagemaker, registry)
     approve(sagemaker, SESSION.client("s3"), BUCKET, package, execution_id=EXECUTION_ID)
-    rolled_back.mark(sagemaker, package, at="2026-01-01T11:00:00+00:00", endpoint_name="demo-dev-endpoint", reason="x")
+    dev_marks().mark(package, at="2026-01-01T11:00:00+00:00", endpoint_name="demo-dev-endpoint", reason="x")
     codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
     expect_failure(codepipeline)
     wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
