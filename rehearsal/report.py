@@ -12,6 +12,7 @@ from rehearsal.scenario import Outcome, Rehearsal
 from rehearsal.trust_chain import AttackOutcome
 from safedeploy.canary.report import Timeline, write_report
 from safedeploy.guardrails import resource_tags
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.guardrails.settings import Strategy
 from safedeploy.trust.approval_record import RECORD_PREFIX
 
@@ -39,6 +40,11 @@ def final_checks(rehearsal: Rehearsal, live: Outcome, candidates: list[Outcome])
         "good candidate serves 100 %": serving == good.package_arn
         and [v["CurrentWeight"] for v in endpoint["ProductionVariants"]] == [1.0],
         "bad candidate rolled back": bad.result == "rolled back" and bad.deploy_exit_code == rollback_exit,
+        # the write-once mark under rolled-back/ (a package version takes no tags), which deploy and Promote read
+        "bad candidate marked rolled back": RolledBackMarks(s3, rehearsal.world.artifacts_bucket).mark_of(
+            bad.package_arn
+        )
+        is not None,
         "live model unchanged after the rollback": endpoint["EndpointStatus"] == "InService"
         and serving == good.package_arn,
         "every model package kept": {o.package_arn for o in (live, *candidates)}
