@@ -1,10 +1,12 @@
 """How a release moves traffic under each deployment strategy, as the rehearsal replays it.
 
 Guarded updates (canary, linear, rolling, all-at-once) are SageMaker's: each step gives the new fleet its whole
-instances' share (`settings_share`) for `wait_interval_seconds`, and a blue/green update then bakes the full shift
-for `termination_wait_seconds` (SageMaker's documented order; the waits are the ones `DeploymentSettings` budgets
-the deployment timeout with). Shadow and A/B experiments are moved by the traffic shifter on verified verdicts, so
-they have no schedule here: the rehearsal reads the endpoint's weights every minute instead.
+instances' share (`settings_share`) for `wait_interval_seconds`; a blue/green update then has its final baking period
+at the full shift (a canary's is a bake of its own; a linear update's last step and an all-at-once update's only bake
+are it), budgeted as `wait_interval_seconds`, and waits `termination_wait_seconds` after it (SageMaker's documented
+order; the waits are the ones `DeploymentSettings.total_waiting_seconds` budgets the deployment timeout with).
+Shadow and A/B experiments are moved by the traffic shifter on verified verdicts, so they have no schedule here: the
+rehearsal reads the endpoint's weights every minute instead.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from safedeploy.guardrails.settings import (
-    MAX_EXECUTION_TIMEOUT_SECONDS,
     PLANNED_BAKES,
     STEP_KEYS,
     DeploymentSettings,
@@ -25,8 +26,6 @@ from safedeploy.guardrails.traffic_share import settings_share
 UNPLANNED_BAKE_SECONDS = 600
 # A bake of the new fleet alone compares nothing (only the fixed alarms watch it): the replay plays at most this much.
 FULL_SHIFT_REPLAY_MINUTES = 10
-# The slack `--strategy` keeps between the strategy's waits and `max_execution_timeout_seconds`.
-TIMEOUT_SLACK_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -38,15 +37,15 @@ class Phase:
 def guarded_phases(settings: DeploymentSettings) -> list[Phase]:
     """The steps of a guarded update, in simulated minutes; the last is the new fleet alone."""
     bake = max(1, settings.wait_interval_seconds // 60)
-    final = [Phase(max(1, settings.termination_wait_seconds // 60), 1.0)]
-    if settings.strategy is Strategy.ALL_AT_ONCE:
-        return [Phase(bake, 1.0), *final]
+    termination = [Phase(max(1, settings.termination_wait_seconds // 60), 1.0)]
+    if settings.strategy is Strategy.ALL_AT_ONCE:  # its one bake is the final bake
+        return [Phase(bake, 1.0), *termination]
     steps = settings_share(settings).steps
     if settings.strategy is Strategy.ROLLING:  # no termination wait: each batch bakes, the last one included
         return [Phase(bake, step) for step in steps]
-    if settings.strategy is Strategy.CANARY:
-        return [Phase(bake, steps[0]), *final]
-    return [Phase(bake, step) for step in steps] + final  # linear: every step bakes, the full shift too
+    if settings.strategy is Strategy.CANARY:  # the canary bakes, then the full shift has its final bake
+        return [Phase(bake, steps[0]), Phase(bake, 1.0), *termination]
+    return [Phase(bake, step) for step in steps] + termination  # linear: the last step's bake is the final bake
 
 
 def replayed_minutes(phases: list[Phase]) -> list[int]:
@@ -75,12 +74,8 @@ def with_strategy(endpoint: dict[str, Any], strategy: str) -> dict[str, Any]:
     section["strategy"] = strategy
     if Strategy(strategy) not in PLANNED_BAKES and section.get("wait_interval_seconds", "auto") == "auto":
         section["wait_interval_seconds"] = UNPLANNED_BAKE_SECONDS
-    # More steps wait longer than the configured strategy did: give the timeout what the waits need, within the cap.
-    capped = DeploymentSettings.from_mapping(
-        {**section, "max_execution_timeout_seconds": MAX_EXECUTION_TIMEOUT_SECONDS}
-    )
-    needed = min(MAX_EXECUTION_TIMEOUT_SECONDS, capped.total_waiting_seconds()[0] + TIMEOUT_SLACK_SECONDS)
-    section["max_execution_timeout_seconds"] = max(section.get("max_execution_timeout_seconds", 0), needed)
+    # More steps wait longer than the configured strategy did: the timeout is derived from this strategy's waits.
+    section["max_execution_timeout_seconds"] = "auto"
     return section
 
 

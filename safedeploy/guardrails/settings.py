@@ -52,6 +52,8 @@ MAX_LATENCY_MS = 60_000
 MAX_SHARE_RATIO = 2.0
 # This platform's cap on `max_execution_timeout_seconds` (SageMaker allows 28,800 s): a deploy build can wait it out.
 MAX_EXECUTION_TIMEOUT_SECONDS = 14_400
+# What an "auto" timeout adds to a deployment's waits (`total_waiting_seconds`): traffic shifts and alarm reads.
+TIMEOUT_SLACK_SECONDS = 600
 # Per capacity-sized strategy: the (percent key, instances key) that size its step, and the step's documented
 # range in percent of the instance count (TrafficRoutingConfig, RollingUpdatePolicy).
 STEP_KEYS = {
@@ -235,12 +237,13 @@ class DeploymentSettings:
                 "termination_wait_seconds", defaults.termination_wait_seconds, 0, 3600
             ),
             # The API allows 600-28800 s; this platform caps a deployment at 4 h so a deploy build can wait it out.
-            max_execution_timeout_seconds=reader.integer(
-                "max_execution_timeout_seconds",
-                defaults.max_execution_timeout_seconds,
-                600,
-                MAX_EXECUTION_TIMEOUT_SECONDS,
-            ),
+            # "auto" (or absent): the strategy's waits plus TIMEOUT_SLACK_SECONDS, set once the bake is known.
+            max_execution_timeout_seconds=timeout
+            if isinstance(
+                timeout := reader.integer_or_auto("max_execution_timeout_seconds", 600, MAX_EXECUTION_TIMEOUT_SECONDS),
+                int,
+            )
+            else defaults.max_execution_timeout_seconds,
             # RollingUpdatePolicy: a batch is 5-50 % of the fleet; a rollback batch of 100 % rolls back at once.
             rolling_batch_percent=reader.optional_integer("rolling_batch_percent", 5, 50),
             rolling_batch_instances=reader.optional_integer("rolling_batch_instances", 1, 50),
@@ -268,6 +271,10 @@ class DeploymentSettings:
         if auto_bake and planned:
             bake = checked_bake(settings, True, reader.key_path("wait_interval_seconds"))
             settings = dataclasses.replace(settings, wait_interval_seconds=bake)
+        if not isinstance(timeout, int) and settings.strategy.is_guarded_update:
+            waiting = settings.total_waiting_seconds()[0]
+            derived = min(max(600, waiting + TIMEOUT_SLACK_SECONDS), MAX_EXECUTION_TIMEOUT_SECONDS)
+            settings = dataclasses.replace(settings, max_execution_timeout_seconds=derived)
         settings._check_combinations(reader)
         if planned and not auto_bake:
             checked_bake(settings, False, reader.key_path("wait_interval_seconds"))
@@ -290,6 +297,13 @@ class DeploymentSettings:
                 f"(SageMaker would deploy all at once with no bake); use strategy shadow or ab, or another family"
             )
         waiting, explanation = self.total_waiting_seconds()
+        if waiting >= MAX_EXECUTION_TIMEOUT_SECONDS:
+            raise SettingError(
+                f"{reader.key_path('wait_interval_seconds')}: a {self.strategy.value} deployment waits {explanation} "
+                f"= {waiting} s, more than the {MAX_EXECUTION_TIMEOUT_SECONDS} s max_execution_timeout_seconds can "
+                "cover on this platform (SageMaker allows 28800 s); shorten the bake or the termination wait, or use "
+                "fewer steps"
+            )
         if self.max_execution_timeout_seconds <= waiting:
             raise SettingError(
                 f"{reader.key_path('max_execution_timeout_seconds')}: {self.max_execution_timeout_seconds} must exceed "
@@ -360,16 +374,25 @@ class DeploymentSettings:
         return settings_share(self)
 
     def total_waiting_seconds(self) -> tuple[int, str]:
-        """Baking and termination waits of one guarded deployment, which SageMaker's timeout must exceed."""
+        """Baking and termination waits of one guarded deployment, which SageMaker's timeout must exceed.
+
+        Blue/green: after all traffic has shifted "there is a final baking period", and TerminationWaitInSeconds is
+        waited after it (SageMaker's canary, linear and all-at-once pages). Its length is not documented: it is
+        budgeted as one wait_interval_seconds, the longest it plausibly is (a linear update's last step and an
+        all-at-once update's only bake already are that bake). Rolling updates have no termination wait.
+        """
         wait, termination = self.wait_interval_seconds, self.termination_wait_seconds
-        if self.strategy is Strategy.LINEAR:
-            steps = len(self.traffic_share().steps)
-            explanation = f"{steps} steps x wait_interval_seconds {wait} + termination_wait_seconds {termination}"
-            return steps * wait + termination, explanation
         if self.strategy is Strategy.ROLLING:
             batches = len(self.traffic_share().steps)
             return batches * wait, f"{batches} batches x wait_interval_seconds {wait}"
-        return wait + termination, f"wait_interval_seconds {wait} + termination_wait_seconds {termination}"
+        if self.strategy is Strategy.LINEAR:
+            bakes, what = len(self.traffic_share().steps), "steps (the last one the final bake)"
+        elif self.strategy is Strategy.CANARY:
+            bakes, what = 2, "bakes (the canary, then the final bake)"
+        else:
+            bakes, what = 1, "bake (the final bake)"
+        explanation = f"{bakes} {what} x wait_interval_seconds {wait} + termination_wait_seconds {termination}"
+        return bakes * wait + termination, explanation
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form; `from_mapping(to_dict())` gives the same settings back."""

@@ -13,7 +13,13 @@ from scipy import stats
 
 from safedeploy.guardrails import alarm_noise
 from safedeploy.guardrails.bake import bake_plan
-from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter, SettingError, Strategy
+from safedeploy.guardrails.settings import (
+    TIMEOUT_SLACK_SECONDS,
+    DeploymentSettings,
+    GuardrailParameter,
+    SettingError,
+    Strategy,
+)
 
 PATH = "environments.dev.endpoint"
 
@@ -27,7 +33,11 @@ def refused(raw: Any) -> str:
 def test_defaults_are_a_valid_canary_with_a_planned_bake() -> None:
     settings = DeploymentSettings.from_mapping({}, path=PATH)
     assert settings.strategy is Strategy.CANARY
-    assert settings == replace(DeploymentSettings(), wait_interval_seconds=bake_plan(settings).needed_seconds)
+    bake = bake_plan(settings).needed_seconds
+    # the timeout is derived from the waits: 2 bakes (the canary's, the final one) + termination wait + slack
+    timeout = 2 * bake + DeploymentSettings().termination_wait_seconds + TIMEOUT_SLACK_SECONDS
+    expected = replace(DeploymentSettings(), wait_interval_seconds=bake, max_execution_timeout_seconds=timeout)
+    assert settings == expected
 
 
 def test_to_dict_round_trips() -> None:
@@ -120,7 +130,10 @@ def test_inferentia_1_cannot_be_guarded() -> None:
 @pytest.mark.parametrize(
     ("raw", "waiting"),
     [
-        ({"wait_interval_seconds": 600, "termination_wait_seconds": 300, "max_execution_timeout_seconds": 900}, 900),
+        # a canary: its bake, the final bake after the full shift, then the termination wait
+        ({"wait_interval_seconds": 600, "termination_wait_seconds": 300, "max_execution_timeout_seconds": 1200}, 1500),
+        ({"strategy": "all_at_once", "wait_interval_seconds": 600, "termination_wait_seconds": 300,
+          "max_execution_timeout_seconds": 900}, 900),
         ({"strategy": "linear", "linear_step_percent": 25, "instance_count": 4, "wait_interval_seconds": 300,
           "termination_wait_seconds": 0, "max_execution_timeout_seconds": 1200}, 1200),
         ({"strategy": "rolling", "rolling_batch_percent": 20, "instance_count": 5, "wait_interval_seconds": 600,
@@ -131,6 +144,31 @@ def test_the_timeout_must_exceed_the_waiting_it_allows_for(raw: dict[str, Any], 
     message = refused(raw)
     assert message.startswith(f"{PATH}.max_execution_timeout_seconds: {raw['max_execution_timeout_seconds']} must")
     assert f"= {waiting} s" in message
+
+
+def test_a_canary_budgets_the_final_bake_after_the_full_shift() -> None:
+    """SageMaker: all traffic shifts, "there is a final baking period", then TerminationWaitInSeconds. The shipped dev
+    settings (a 3540 s planned bake, 4500 s timeout) would time out on every guarded release: refused now."""
+    settings = DeploymentSettings.from_mapping(
+        {"wait_interval_seconds": 600, "termination_wait_seconds": 300, "canary": {"require_power": False}}
+    )
+    assert settings.total_waiting_seconds() == (
+        1500,
+        "2 bakes (the canary, then the final bake) x wait_interval_seconds 600 + termination_wait_seconds 300",
+    )
+    old_dev = {"wait_interval_seconds": 3540, "termination_wait_seconds": 300, "max_execution_timeout_seconds": 4500}
+    assert refused({**old_dev, "canary": {"require_power": False}}).endswith("= 7380 s)")
+    auto = DeploymentSettings.from_mapping({**old_dev, "max_execution_timeout_seconds": "auto", "canary": {
+        "require_power": False}})  # fmt: skip
+    assert auto.max_execution_timeout_seconds == 7380 + TIMEOUT_SLACK_SECONDS
+
+
+def test_waits_beyond_what_any_timeout_covers_are_refused_in_one_line() -> None:
+    raw = {"strategy": "linear", "instance_count": 10, "linear_step_instances": 1, "wait_interval_seconds": 3600,
+           "canary": {"require_power": False}}  # fmt: skip
+    message = refused(raw)
+    assert message.startswith(f"{PATH}.wait_interval_seconds: a linear deployment waits 10 steps")
+    assert "= 36300 s, more than the 14400 s" in message and "\n" not in message
 
 
 def test_parameter_round_trips_through_json() -> None:

@@ -32,14 +32,15 @@ def test_dev_can_be_rehearsed_with_every_strategy(strategy: str) -> None:
 
 
 def test_the_guarded_steps_follow_sagemaker_and_the_fleet() -> None:
-    """dev: 2 instances, one per step = 50 %; the bake is the plan's, the full shift bakes termination_wait."""
+    """dev: 2 instances, one per step = 50 %; the bake is the plan's; after the full shift comes the final baking
+    period (a canary's own bake of wait_interval_seconds), then termination_wait."""
     by_strategy = {
         s: guarded_phases(DeploymentSettings.from_mapping(with_strategy(DEV, s)))
         for s in ("canary", "linear", "rolling", "all_at_once")
     }
     canary = DeploymentSettings.from_mapping(DEV)
     bake, final = canary.wait_interval_seconds // 60, canary.termination_wait_seconds // 60
-    assert by_strategy["canary"] == [Phase(bake, 0.5), Phase(final, 1.0)]
+    assert by_strategy["canary"] == [Phase(bake, 0.5), Phase(bake, 1.0), Phase(final, 1.0)]
     assert by_strategy["linear"] == [Phase(bake, 0.5), Phase(bake, 1.0), Phase(final, 1.0)]
     assert by_strategy["rolling"] == [Phase(bake, 0.5), Phase(bake, 1.0)]
     assert by_strategy["all_at_once"] == [Phase(10, 1.0), Phase(final, 1.0)]
