@@ -19,12 +19,12 @@ from safedeploy.cli import main
 from safedeploy.cli.aws_errors import one_line
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.registry import register_model_package
-from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.support.deploy_world import ENDPOINT, ENV, GROUP, PROJECT, provision_parameters
+from tests.support.aws import SESSION, in_process_aws
+from tests.support.deploy_world import ARTIFACTS_BUCKET, ENDPOINT, ENV, GROUP, PROJECT, provision_parameters
 from tests.support.lambda_fakes import Stubbed, stubbed
 
 PIPELINE = f"{PROJECT}-{ENV}-pipeline"
-BUCKET = f"{PROJECT}-{ENV}-artifacts"
+BUCKET = ARTIFACTS_BUCKET
 ENVIRONMENT = ["--project", PROJECT, "--env", ENV]
 # CodePipeline execution ids and approval tokens are UUIDs (the API refuses others).
 RUNNING_EXECUTION = "5e9c1f3a-7b2d-4c8e-a1f0-3d6b9e2c4a71"
@@ -46,10 +46,8 @@ class Session:
 def codepipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubbed]:
     with in_process_aws(monkeypatch):
         ssm = SESSION.client("ssm")
-        provision_parameters(ssm)
-        for key, value in ((Param.PIPELINE_NAME, PIPELINE), (Param.ARTIFACTS_BUCKET, BUCKET)):
-            ssm.put_parameter(Name=parameter_name(PROJECT, ENV, key), Value=value, Type="String")
-        SESSION.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        provision_parameters(ssm)  # publishes the artifacts bucket (BUCKET) and creates it
+        ssm.put_parameter(Name=parameter_name(PROJECT, ENV, Param.PIPELINE_NAME), Value=PIPELINE, Type="String")
         stub = stubbed("codepipeline")
         monkeypatch.setattr(ops_commands, "session", lambda args: Session(stub))
         with stub.stubber:
