@@ -25,6 +25,7 @@ from moto.core.utils import utcnow
 
 from rehearsal import codebuild
 from rehearsal.aws_simulator import (
+    EVALUATION_RANGE,
     Alarm,
     Fleet,
     TrafficReplay,
@@ -46,7 +47,7 @@ from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from safedeploy.trust.approval_record import PACKAGE_GROUP_ENV, RECORDS_BUCKET_ENV, RECORDS_KEY_ENV
 from serving.stub_endpoint import StubBehaviour, running_stub
-from stacks.guardrails_stack import ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM
+from stacks.guardrails_stack import ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM, VERDICT_FILL_VALUE
 from stacks.pipeline_stack import APPROVAL_ACTION, APPROVAL_STAGE
 from tests.integration.gateway.gateway_harness import Gateway, gateway_environment, running_gateway
 from tests.support.aws import REGION, MotoServer, moto_server
@@ -238,8 +239,17 @@ class Rehearsal:
         name = self.world.naming.resource
         alarms = [  # the guardrails stack's three rollback alarms, as SageMaker watches them during an update
             Alarm(name(ERROR_RATE_ALARM), "error_rate", settings.alarms.error_rate_5xx_percent / 100),
-            Alarm(name(LATENCY_ALARM), "p99_latency_ms", settings.alarms.model_latency_ms),
-            Alarm(name(VERDICT_ALARM), "verdict", 1, inclusive=True, missing_breaches=True),
+            Alarm(name(LATENCY_ALARM), "mean_latency_ms", settings.alarms.model_latency_ms),
+            # the analysis publishes 0 every minute when idle: the range holds healthy points when the update starts
+            Alarm(
+                name(VERDICT_ALARM),
+                "verdict",
+                1,
+                inclusive=True,
+                missing_breaches=True,
+                fill=VERDICT_FILL_VALUE,
+                values=[0.0] * EVALUATION_RANGE,
+            ),
         ]
 
         phases = guarded_phases(settings)
@@ -338,7 +348,7 @@ class Rehearsal:
                 record = _read_record(self.server.client("s3"), summary.get("record_uri"))
                 readings = {
                     "error_rate": served.error_rate,
-                    "p99_latency_ms": served.p99_latency_ms,
+                    "mean_latency_ms": served.mean_latency_ms,
                     "verdict": summary["verdict_metric"],
                 }
                 fired = [alarm.name for alarm in alarms if alarm.observe(readings[alarm.reads])]

@@ -34,6 +34,10 @@ SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 # Alarm names (after `<project>-<env>-`) that SageMaker watches during a deployment.
 ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM = "endpoint-5xx-rate", "endpoint-model-latency", "canary-verdict"
 ROLLBACK_ALARMS = (ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM)
+# The CanaryVerdict alarm watches FILL(verdict, 1): a minute the analysis published nothing for is a breaching point
+# rather than a missing one, which CloudWatch would skip while enough real points remain in its evaluation range.
+VERDICT_FILL_VALUE = 1
+VERDICT_EXPRESSION = f"FILL(verdict, {VERDICT_FILL_VALUE})"
 # Blue/green and rolling updates keep the variant name, so endpoint-wide alarms watch both fleets (per SageMaker's
 # alarm examples); the canary analysis separates the fleets by the EndpointConfigName dimension.
 BLUE_GREEN_VARIANT = "AllTraffic"
@@ -80,8 +84,9 @@ class GuardrailsStack(Stack):
         # SageMaker sends 1 per 5xx response and 0 otherwise, so the Average of Invocation5XXErrors is the error
         # rate (SageMaker's own rollback-alarm example uses it); no metric math needed.
         error_rate = self._endpoint_metric("Invocation5XXErrors", "Average")
-        # ModelLatency is reported in microseconds.
-        latency = self._endpoint_metric("ModelLatency", "p99")
+        # ModelLatency is reported in microseconds; SageMaker documents its statistics as Average, Sum, Min, Max and
+        # Sample Count (no percentiles), so the alarm watches the minute's Average.
+        latency = self._endpoint_metric("ModelLatency", "Average")
         verdict = cloudwatch.Metric(
             namespace=CANARY_NAMESPACE,
             metric_name=VERDICT_METRIC,
@@ -109,7 +114,7 @@ class GuardrailsStack(Stack):
                 self,
                 "LatencyAlarm",
                 alarm_name=self.naming.resource(LATENCY_ALARM),
-                alarm_description="p99 model latency of the endpoint (microseconds)",
+                alarm_description="Average model latency of the endpoint per minute (microseconds)",
                 metric=latency,
                 threshold=settings.alarms.model_latency_ms * 1000,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -122,10 +127,16 @@ class GuardrailsStack(Stack):
                 "CanaryVerdictAlarm",
                 alarm_name=self.naming.resource(VERDICT_ALARM),
                 alarm_description=(
-                    "1 = the canary analysis found the candidate harmful. Missing data is breaching: an analysis that "
-                    "stops running rolls the deployment back instead of letting an unexamined model through."
+                    "1 = the canary analysis found the candidate harmful. A minute without a verdict counts as 1 "
+                    f"({VERDICT_EXPRESSION}) and missing data is breaching: an analysis that stops or publishes "
+                    "intermittently rolls the deployment back instead of letting an unexamined model through."
                 ),
-                metric=verdict,
+                metric=cloudwatch.MathExpression(
+                    expression=VERDICT_EXPRESSION,
+                    using_metrics={"verdict": verdict},
+                    period=Duration.minutes(1),
+                    label="CanaryVerdict, a minute without a verdict as 1",
+                ),
                 threshold=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 evaluation_periods=ALARM_PERIODS,

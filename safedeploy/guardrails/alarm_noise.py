@@ -18,6 +18,16 @@ FALSE_ROLLBACK_LIMIT = 0.01
 ALARM_DATAPOINTS, ALARM_PERIODS = 2, 3
 
 
+def silent_minutes_to_alarm(evaluation_range: int) -> int:
+    """The most minutes a stopped canary analysis leaves the CanaryVerdict alarm quiet.
+
+    CloudWatch evaluates the most recent existing points of its evaluation range (`evaluation_range` one-minute
+    points, not documented) while at least ALARM_PERIODS exist, and fills the rest as breaching once fewer do: after
+    k silent minutes ALARM_PERIODS - (range - k) points are filled, so it fires once that reaches ALARM_DATAPOINTS.
+    """
+    return evaluation_range - ALARM_PERIODS + ALARM_DATAPOINTS
+
+
 def false_rollback_probability(threshold: float, requests: int, error_rate: float, minutes: int) -> float:
     """P(the alarm fires at least once in `minutes` minutes of a healthy fleet); a union bound over its windows,
     each firing when ALARM_DATAPOINTS of its ALARM_PERIODS minutes exceed `threshold` (a fraction; missing data
