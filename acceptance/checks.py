@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,10 +19,12 @@ from acceptance.evidence import RunEvidence, TimelineEntry
 from safedeploy.canary.fleets import fleet_by_config
 from safedeploy.canary.metric_reader import SAGEMAKER_NAMESPACE
 from safedeploy.cli.aws_errors import one_line
-from safedeploy.guardrails import rolled_back
+from safedeploy.guardrails.deploy_target import read_parameter
 from safedeploy.guardrails.endpoint_status import IN_SERVICE, EndpointSnapshot
+from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.operations.acceptance_results import Behaviour, Finding, Outcome
 from safedeploy.operations.doctor import missing_fleet_series
+from safedeploy.parameters import Param
 
 Check = Callable[[RunEvidence], Finding]
 # A bake's end is seen at the first poll that no longer shows it, so each length is known to one poll (the suite
@@ -139,19 +141,25 @@ def check_rolled_back_mark(run: RunEvidence) -> Finding:
             Outcome.UNSETTLED,
             f"the forced rollback of {release.green_config} did not happen ({release.error or 'it went live'})",
         )
-    sm = run.client("sagemaker")
-    mark = rolled_back.mark_of(sm, release.package_arn)
+    marks = RolledBackMarks(
+        run.client("s3"), read_parameter(run.client("ssm"), run.project, run.env, Param.ARTIFACTS_BUCKET)
+    )
+    mark = marks.mark_of(release.package_arn)
     if not mark:
         return Finding(
             Behaviour.ROLLED_BACK_MARK,
             Outcome.FAILED,
             f"SageMaker rolled {release.green_config} back but the package carries no mark (deploy: {release.error})",
         )
-    rolled_back.clear(sm, release.package_arn)
-    left = rolled_back.mark_of(sm, release.package_arn)
+    marks.clear(mark, at=datetime.now(UTC).isoformat(timespec="seconds"), endpoint_name=run.endpoint_name)
+    left = marks.mark_of(release.package_arn)
     if left:
-        return Finding(Behaviour.ROLLED_BACK_MARK, Outcome.FAILED, f"written and read ({mark}) but not cleared: {left}")
-    return Finding(Behaviour.ROLLED_BACK_MARK, Outcome.CONFIRMED, f"written by the deploy, read back, cleared: {mark}")
+        return Finding(
+            Behaviour.ROLLED_BACK_MARK, Outcome.FAILED, f"written and read ({mark.describe()}) but not cleared: {left}"
+        )
+    return Finding(
+        Behaviour.ROLLED_BACK_MARK, Outcome.CONFIRMED, f"written by the deploy, read back, cleared: {mark.describe()}"
+    )
 
 
 _NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})

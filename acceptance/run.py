@@ -146,7 +146,7 @@ class AcceptanceRun:
     def _exercise(self) -> RunEvidence:
         project, env = self.plan.project, self.plan.env
         ssm = self.client("ssm")
-        target = DeployTarget.load(ssm, project, env)
+        target = DeployTarget.load(ssm, project, env, s3=self.client("s3"))
         self.progress("[2/6] training and registering three packages (approved by you, the operator)")
         first, healthy, harmful = (self._register(index) for index in range(3))
         recorder = RecordingSageMaker(self.client("sagemaker"), clock=self.clock)

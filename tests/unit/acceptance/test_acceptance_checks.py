@@ -12,11 +12,10 @@ from botocore.exceptions import ClientError
 
 from acceptance import checks
 from acceptance.evidence import ReleaseEvidence, RoleProbe, RunEvidence, TimelineEntry
-from safedeploy.guardrails import rolled_back
 from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.operations.acceptance_results import Behaviour, Outcome
 from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, register_package
+from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, marks_beside, provision_parameters, register_package
 
 T0 = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
 BLUE, GREEN = f"{ENDPOINT}-v1", f"{ENDPOINT}-v2"
@@ -189,13 +188,15 @@ def test_no_baking_status_at_all_is_unsettled() -> None:
 
 def test_the_rolled_back_mark_round_trip_uses_the_library(aws: None) -> None:
     sm = SESSION.client("sagemaker")
+    provision_parameters(SESSION.client("ssm"))  # the artifacts bucket, where the marks are
+    marks = marks_beside(sm)
     package = register_package(sm)
     rolled = release(package, rolled_back=True, error="rolled back by SageMaker")
     assert checks.check_rolled_back_mark(run(harmful=rolled)).outcome is Outcome.FAILED
-    rolled_back.mark(sm, package, at="2026-12-07T02:10:00Z", endpoint_name=ENDPOINT, reason="alarm")
+    marks.mark(package, at="2026-12-07T02:10:00Z", endpoint_name=ENDPOINT, reason="alarm")
     finding = checks.check_rolled_back_mark(run(harmful=rolled))
     assert finding.outcome is Outcome.CONFIRMED, finding
-    assert rolled_back.mark_of(sm, package) is None
+    assert marks.mark_of(package) is None
     not_rolled = release(package, rolled_back=False, error=None)
     assert checks.check_rolled_back_mark(run(harmful=not_rolled)).outcome is Outcome.UNSETTLED
 

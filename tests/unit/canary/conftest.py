@@ -26,6 +26,8 @@ BLUE_GREEN = {
     "instance_count": 10,
     "canary_size_percent": 10,
     "wait_interval_seconds": 600,
+    # the canary's bake and the final bake (2 x 600 s) must fit in the timeout
+    "max_execution_timeout_seconds": 1260,
     "canary": {"expected_requests_per_minute": 1000, "min_samples": 200, "looks": 10},
 }
 HEALTHY = FleetBehaviour(error_rate=0.01, latency_ms=50)
