@@ -46,6 +46,14 @@ def check_fleet_dimension(run: RunEvidence) -> Finding:
             f"Invocations, Invocation5XXErrors, ModelLatency per EndpointConfigName on {', '.join(fleets)}",
         )
     listed = "; ".join(f"{config}: no {', '.join(metrics)}" for config, metrics in gaps.items())
+    silent = [metric for metric in sorted({m for ms in gaps.values() for m in ms}) if not _emitted(run, metric)]
+    if silent:
+        return Finding(
+            Behaviour.FLEET_DIMENSION,
+            Outcome.UNSETTLED,
+            f"{listed}; {', '.join(silent)} has no series for the endpoint at all in the run (not emitted, e.g. no "
+            "5xx and no zeros, or ListMetrics lags), so the run cannot tell the dimension apart",
+        )
     if "ModelLatency" in {metric for metrics in gaps.values() for metric in metrics}:
         return Finding(
             Behaviour.FLEET_DIMENSION,
@@ -57,6 +65,15 @@ def check_fleet_dimension(run: RunEvidence) -> Finding:
         Outcome.FALLBACK,
         f"{listed}: the analysis reads that fleet as silent and the sample-ratio check rolls back (fails closed)",
     )
+
+
+def _emitted(run: RunEvidence, metric: str) -> bool:
+    """Whether the endpoint has any series of `metric`, whatever its other dimensions."""
+    dimensions = [{"Name": "EndpointName", "Value": run.endpoint_name}]
+    listed = run.client("cloudwatch").list_metrics(
+        Namespace=SAGEMAKER_NAMESPACE, MetricName=metric, Dimensions=dimensions
+    )
+    return bool(listed.get("Metrics"))
 
 
 def check_latency_percentiles(run: RunEvidence) -> Finding:
@@ -274,6 +291,22 @@ def check_retained_count(run: RunEvidence) -> Finding:
     return Finding(Behaviour.RETAIN_VARIANT_PROPERTIES, Outcome.FAILED, observed)
 
 
+def check_weights_last_modified(run: RunEvidence) -> Finding:
+    before, after = run.weights_modified
+    if before is None or after is None:
+        return Finding(Behaviour.WEIGHTS_LAST_MODIFIED, Outcome.UNSETTLED, "the weight step was not observed")
+    observed = (
+        f"LastModifiedTime {before.isoformat()} before UpdateEndpointWeightsAndCapacities, {after.isoformat()} after"
+    )
+    if after > before:
+        return Finding(Behaviour.WEIGHTS_LAST_MODIFIED, Outcome.CONFIRMED, observed)
+    return Finding(
+        Behaviour.WEIGHTS_LAST_MODIFIED,
+        Outcome.FALLBACK,
+        f"{observed}: an A/B step's sample-ratio window starts at the experiment's start instead (only wider)",
+    )
+
+
 CHECKS: Mapping[Behaviour, Check] = {
     Behaviour.FLEET_DIMENSION: check_fleet_dimension,
     Behaviour.MODEL_LATENCY_PERCENTILES: check_latency_percentiles,
@@ -282,6 +315,7 @@ CHECKS: Mapping[Behaviour, Check] = {
     Behaviour.MISSING_KEY_STATUS: check_missing_key,
     Behaviour.OBJECT_LOCK_WRITES: check_object_lock,
     Behaviour.RETAIN_VARIANT_PROPERTIES: check_retained_count,
+    Behaviour.WEIGHTS_LAST_MODIFIED: check_weights_last_modified,
 }
 
 

@@ -74,3 +74,5 @@ class RunEvidence:
     locked_bucket: str | None = None  # the bucket with S3 Object Lock, when the environment has one
     pipeline_name: str | None = None
     role_probes: Sequence[RoleProbe] = field(default_factory=tuple)
+    # DescribeEndpoint's LastModifiedTime before and after the scale-out (an UpdateEndpointWeightsAndCapacities)
+    weights_modified: tuple[datetime | None, datetime | None] = (None, None)

@@ -158,7 +158,7 @@ class AcceptanceRun:
         with traffic.running():
             scaled = self._scale_out(recorder, waiter, target)
             self.progress(f"[4/6] guarded release of {healthy}, then a forced rollback of {harmful}")
-            good = self._release(recorder, waiter, target, healthy, aas, instance_count_before=scaled)
+            good = self._release(recorder, waiter, target, healthy, aas, instance_count_before=scaled.instance_count)
             forcing = _ForcedRollback(self.client("cloudwatch"), recorder, target.guardrails.alarm_names)
             waiter.sleep = forcing.then(self.sleep)
             bad = self._release(recorder, waiter, target, harmful, aas)
@@ -177,6 +177,7 @@ class AcceptanceRun:
             locked_bucket=self._locked_bucket(),
             pipeline_name=read_parameter(ssm, project, env, Param.PIPELINE_NAME),
             role_probes=tuple(self._role_probes()),
+            weights_modified=scaled.modified,
         )
 
     # --- steps ---------------------------------------------------------------------------------------------------
@@ -197,8 +198,10 @@ class AcceptanceRun:
         self.packages.append(result.package_arn)
         return result.package_arn
 
-    def _scale_out(self, sm: Any, waiter: EndpointWaiter, target: DeployTarget) -> int | None:
-        """One instance more than configured, as autoscaling would after a peak: does the release keep it?"""
+    def _scale_out(self, sm: Any, waiter: EndpointWaiter, target: DeployTarget) -> _ScaledOut:
+        """One instance more than configured, as autoscaling would after a peak: does the release keep it? And does
+        a weight step (UpdateEndpointWeightsAndCapacities) move LastModifiedTime?"""
+        before = describe_endpoint(sm, target.endpoint_name)
         count = target.guardrails.settings.instance_count + 1
         sm.update_endpoint_weights_and_capacities(
             EndpointName=target.endpoint_name,
@@ -206,7 +209,10 @@ class AcceptanceRun:
         )
         settled = waiter.until_settled(target.endpoint_name)
         variants = settled.variants if settled else ()
-        return variants[0].current_instance_count if variants else None
+        return _ScaledOut(
+            instance_count=variants[0].current_instance_count if variants else None,
+            modified=(before.last_modified_at if before else None, settled.last_modified_at if settled else None),
+        )
 
     def _release(
         self,
@@ -300,6 +306,12 @@ class AcceptanceRun:
             # The storage stack's deletion fails while Object Lock keeps the day's writes: see the manual teardown.
             detail = one_line(error) if isinstance(error, BotoCoreError | ClientError) else str(error)
             self.progress(f"teardown incomplete: {detail}; finish it as docs/acceptance.md says (manual teardown)")
+
+
+@dataclass(frozen=True)
+class _ScaledOut:
+    instance_count: int | None
+    modified: tuple[datetime | None, datetime | None]
 
 
 @dataclass

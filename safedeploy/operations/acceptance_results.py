@@ -31,6 +31,7 @@ class Behaviour(StrEnum):
     MISSING_KEY_STATUS = "missing-key-status"
     OBJECT_LOCK_WRITES = "object-lock-writes"
     RETAIN_VARIANT_PROPERTIES = "retain-variant-properties"
+    WEIGHTS_LAST_MODIFIED = "weights-last-modified"
 
 
 class Outcome(StrEnum):

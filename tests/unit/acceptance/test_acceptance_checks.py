@@ -270,3 +270,19 @@ def test_an_aws_error_fails_only_its_own_behaviour(aws: None) -> None:
     assert findings[Behaviour.OBJECT_LOCK_WRITES].outcome is Outcome.FAILED
     assert "NoSuchBucket" in findings[Behaviour.OBJECT_LOCK_WRITES].observed
     assert findings[Behaviour.FINAL_BAKE_LENGTH].outcome is Outcome.CONFIRMED
+
+
+def test_a_weight_step_moving_last_modified_time_is_confirmed_otherwise_the_wider_window_holds() -> None:
+    moved = run(weights_modified=(T0, T0 + timedelta(minutes=6)))
+    assert checks.check_weights_last_modified(moved).outcome is Outcome.CONFIRMED
+    kept = run(weights_modified=(T0, T0))
+    assert checks.check_weights_last_modified(kept).outcome is Outcome.FALLBACK
+    assert checks.check_weights_last_modified(run()).outcome is Outcome.UNSETTLED
+
+
+def test_a_metric_not_emitted_at_all_leaves_the_dimension_unsettled(aws: None) -> None:
+    put_fleet_metrics(BLUE, ("Invocations", "ModelLatency"))
+    put_fleet_metrics(GREEN, ("Invocations", "ModelLatency"))
+    finding = checks.check_fleet_dimension(run())
+    assert finding.outcome is Outcome.UNSETTLED
+    assert "Invocation5XXErrors has no series for the endpoint at all" in finding.observed

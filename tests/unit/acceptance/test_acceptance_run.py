@@ -126,6 +126,7 @@ def test_a_run_releases_rolls_back_records_and_tears_down(aws: None, tmp_path: P
     assert recorded is not None and recorded.env == "acc"
     assert describe_endpoint(SESSION.client("sagemaker"), "demo-acc-endpoint") is None  # torn down
     assert findings[Behaviour.RETAIN_VARIANT_PROPERTIES].outcome is Outcome.CONFIRMED, findings
+    assert findings[Behaviour.WEIGHTS_LAST_MODIFIED].outcome is not Outcome.FAILED, findings
     forced = SESSION.client("cloudwatch").describe_alarms(AlarmNames=[ALARMS[0]])["MetricAlarms"][0]
     assert forced["StateReason"] == "acceptance suite: forced rollback of the candidate"
     assert "endpoint demo-acc-endpoint" in lines[-1] and lines[-1].endswith("retained: nothing")
