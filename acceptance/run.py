@@ -26,6 +26,7 @@ from safedeploy import registry
 from safedeploy.build_steps import train_and_register
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.build_steps.settings import COMMIT_VARIABLE, ReleaseSettings
+from safedeploy.canary.outputs import publish_metrics
 from safedeploy.cli.aws_errors import one_line
 from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
@@ -159,7 +160,7 @@ class AcceptanceRun:
             scaled = self._scale_out(recorder, waiter, target)
             self.progress(f"[4/6] guarded release of {healthy}, then a forced rollback of {harmful}")
             good = self._release(recorder, waiter, target, healthy, aas, instance_count_before=scaled.instance_count)
-            forcing = _ForcedRollback(self.client("cloudwatch"), recorder, target.guardrails.alarm_names)
+            forcing = _ForcedRollback(self.client("cloudwatch"), recorder, target.endpoint_name, self.clock)
             waiter.sleep = forcing.then(self.sleep)
             bad = self._release(recorder, waiter, target, harmful, aas)
             waiter.sleep = self.sleep
@@ -316,16 +317,17 @@ class _ScaledOut:
 
 @dataclass
 class _ForcedRollback:
-    """While the new fleet bakes, the first rollback alarm is set to ALARM at every poll (SetAlarmState, "for
-    testing"), so SageMaker rolls the update back; CloudWatch puts it back at its next evaluation."""
+    """While the new fleet bakes, a ROLLBACK verdict (1) is published at every poll through the canary analysis's own
+    publisher: the CanaryVerdict alarm breaches as CloudWatch evaluates it (M of N minutes) and SageMaker rolls back."""
 
     cloudwatch: Any
     recorder: RecordingSageMaker
-    alarm_names: Sequence[str]
-    forced: int = 0
+    endpoint_name: str
+    clock: Callable[[], datetime]
+    published: int = 0
 
     def then(self, sleep: Callable[[float], None]) -> Callable[[float], None]:
-        def force_then_sleep(seconds: float) -> None:
+        def publish_then_sleep(seconds: float) -> None:
             latest = self.recorder.entries[-1].description if self.recorder.entries else {}
             statuses = [
                 status["Status"]
@@ -333,15 +335,11 @@ class _ForcedRollback:
                 for status in variant.get("VariantStatus", [])
             ]
             if "Baking" in statuses:
-                self.cloudwatch.set_alarm_state(
-                    AlarmName=self.alarm_names[0],
-                    StateValue="ALARM",
-                    StateReason="acceptance suite: forced rollback of the candidate",
-                )
-                self.forced += 1
+                publish_metrics(self.cloudwatch, self.endpoint_name, self.clock(), 1, {})
+                self.published += 1
             sleep(seconds)
 
-        return force_then_sleep
+        return publish_then_sleep
 
 
 def _stack_exists(cloudformation: Any, name: str) -> bool:

@@ -127,8 +127,12 @@ def test_a_run_releases_rolls_back_records_and_tears_down(aws: None, tmp_path: P
     assert describe_endpoint(SESSION.client("sagemaker"), "demo-acc-endpoint") is None  # torn down
     assert findings[Behaviour.RETAIN_VARIANT_PROPERTIES].outcome is Outcome.CONFIRMED, findings
     assert findings[Behaviour.WEIGHTS_LAST_MODIFIED].outcome is not Outcome.FAILED, findings
-    forced = SESSION.client("cloudwatch").describe_alarms(AlarmNames=[ALARMS[0]])["MetricAlarms"][0]
-    assert forced["StateReason"] == "acceptance suite: forced rollback of the candidate"
+    verdicts = SESSION.client("cloudwatch").get_metric_statistics(
+        Namespace="SafeDeploy/Canary", MetricName="CanaryVerdict",
+        Dimensions=[{"Name": "EndpointName", "Value": "demo-acc-endpoint"}],
+        StartTime=datetime(2000, 1, 1), EndTime=datetime(2100, 1, 1), Period=60, Statistics=["Maximum"],
+    )["Datapoints"]  # fmt: skip
+    assert verdicts and {point["Maximum"] for point in verdicts} == {1.0}  # published during the second bake only
     assert "endpoint demo-acc-endpoint" in lines[-1] and lines[-1].endswith("retained: nothing")
 
 
