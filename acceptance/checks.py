@@ -19,12 +19,10 @@ from acceptance.evidence import RunEvidence, TimelineEntry
 from safedeploy.canary.fleets import fleet_by_config
 from safedeploy.canary.metric_reader import SAGEMAKER_NAMESPACE
 from safedeploy.cli.aws_errors import one_line
-from safedeploy.guardrails.deploy_target import read_parameter
+from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import IN_SERVICE, EndpointSnapshot
-from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.operations.acceptance_results import Behaviour, Finding, Outcome
 from safedeploy.operations.doctor import missing_fleet_series
-from safedeploy.parameters import Param
 
 Check = Callable[[RunEvidence], Finding]
 # A bake's end is seen at the first poll that no longer shows it, so each length is known to one poll (the suite
@@ -158,9 +156,8 @@ def check_rolled_back_mark(run: RunEvidence) -> Finding:
             Outcome.UNSETTLED,
             f"the forced rollback of {release.green_config} did not happen ({release.error or 'it went live'})",
         )
-    marks = RolledBackMarks(
-        run.client("s3"), read_parameter(run.client("ssm"), run.project, run.env, Param.ARTIFACTS_BUCKET)
-    )
+    # Where the deploy itself reads and writes the marks.
+    marks = DeployTarget.load(run.client("ssm"), run.project, run.env, s3=run.client("s3")).require_marks()
     mark = marks.mark_of(release.package_arn)
     if not mark:
         return Finding(
