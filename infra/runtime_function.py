@@ -19,9 +19,9 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge
 from infra.naming import Naming
 from safedeploy.lambda_runtime import LAMBDA_PYTHON, LAMBDA_RUNTIME
@@ -97,7 +97,7 @@ class RuntimeLayer(Construct):
 
 
 class RuntimeFunction(Construct):
-    """A thin handler from `lambdas/<name>/handler.py` with its own log group and a role it alone holds.
+    """A thin handler from `lambdas/<name>/handler.py` with its own encrypted log group and a role it alone holds.
 
     Function and role are both `<project>-<env>-<name with dashes>`.
     """
@@ -110,17 +110,15 @@ class RuntimeFunction(Construct):
         naming: Naming,
         name: str,
         layer: RuntimeLayer,
+        log_key: LogGroupKey,
         description: str,
         environment: dict[str, str] | None = None,
         timeout_seconds: int = 60,
         memory_size: int = 512,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
         super().__init__(scope, construct_id)
         function_name = naming.resource(name.replace("_", "-"))
-        self.log_group = logs.LogGroup(
-            self, "Logs", log_group_name=f"/aws/lambda/{function_name}", retention=log_retention
-        )
+        self.log_group = log_key.log_group(self, "Logs", log_group_name=f"/aws/lambda/{function_name}")
         # Named like the function, so a bucket policy in the storage stack can name the writer of a record prefix
         # without a reference into this stack (which would be a cycle).
         self.role = iam.Role(

@@ -20,6 +20,7 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
+from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
@@ -61,8 +62,9 @@ class GuardrailsStack(Stack):
         # The names as literals (the L1 property), so the published JSON is a plain string, not a token join.
         self.alarm_names = [alarm.node.default_child.alarm_name for alarm in self.alarms]
         layer = RuntimeLayer(self, "Runtime")
-        self.canary_analysis = self._canary_analysis(layer, storage, env_config)
-        self.traffic_shifter = self._traffic_shifter(layer, storage, env_config)
+        self.log_key = LogGroupKey(self, "LogKey", naming=naming, env_config=env_config, purpose="guardrails")
+        self.canary_analysis = self._canary_analysis(layer, storage)
+        self.traffic_shifter = self._traffic_shifter(layer, storage)
         ssm.StringParameter(
             self,
             "DeploymentConfigParameter",
@@ -161,9 +163,7 @@ class GuardrailsStack(Stack):
         ):
             function.role.add_to_policy(statement)
 
-    def _canary_analysis(
-        self, layer: RuntimeLayer, storage: StorageStack, env_config: EnvironmentConfig
-    ) -> RuntimeFunction:
+    def _canary_analysis(self, layer: RuntimeLayer, storage: StorageStack) -> RuntimeFunction:
         function = RuntimeFunction(
             self,
             "CanaryAnalysis",
@@ -173,7 +173,7 @@ class GuardrailsStack(Stack):
             description="Every minute: per-fleet metrics of a running deployment -> canary verdict -> CanaryVerdict",
             timeout_seconds=50,
             memory_size=1024,
-            log_retention=env_config.pipeline.log_retention,
+            log_key=self.log_key,
         )
         self._grant_common(function, storage, DECISIONS)
         for statement in (
@@ -197,9 +197,7 @@ class GuardrailsStack(Stack):
         )
         return function
 
-    def _traffic_shifter(
-        self, layer: RuntimeLayer, storage: StorageStack, env_config: EnvironmentConfig
-    ) -> RuntimeFunction:
+    def _traffic_shifter(self, layer: RuntimeLayer, storage: StorageStack) -> RuntimeFunction:
         function = RuntimeFunction(
             self,
             "TrafficShifter",
@@ -208,7 +206,7 @@ class GuardrailsStack(Stack):
             layer=layer,
             description="Moves A/B weights or ends a shadow test on verdicts it verified against their records",
             timeout_seconds=60,
-            log_retention=env_config.pipeline.log_retention,
+            log_key=self.log_key,
         )
         self._grant_common(function, storage, TRAFFIC_ACTIONS)
         function.role.add_to_policy(

@@ -30,6 +30,7 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import CodeCommitSource, ConnectionSource, EnvironmentConfig
+from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge, arn_finding, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction
@@ -131,6 +132,7 @@ class PipelineStack(Stack):
         self.naming = naming
         self.env_config = env_config
         self.storage = storage
+        self.log_key = LogGroupKey(self, "LogKey", naming=naming, env_config=env_config, purpose="pipeline")
         self.links: PromotionLinks = links_from_context(self, naming.project, env_config)
         self.pipeline_name = naming.pipeline
 
@@ -313,6 +315,7 @@ class PipelineStack(Stack):
             storage=self.storage,
             pipeline_name=self.pipeline_name,
             links=self.links,
+            log_key=self.log_key,
         )
         return self.functions
 
@@ -411,6 +414,7 @@ class PipelineStack(Stack):
             naming=naming,
             env_config=self.env_config,
             storage=storage,
+            log_key=self.log_key,
             purpose="train",
             buildspec=TRAIN_BUILDSPEC,
             description="Trains, evaluates and registers a model package (PendingManualApproval)",
@@ -500,6 +504,7 @@ class PipelineStack(Stack):
             naming=naming,
             env_config=self.env_config,
             storage=storage,
+            log_key=self.log_key,
             purpose="deploy",
             buildspec=buildspec,
             description=f"Deploys an approved, verified model package to {naming.endpoint} behind the guardrails",

@@ -14,6 +14,7 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.log_encryption import LogGroupKey
 from infra.naming import Naming
 from stacks.serving.certificate import https_certificate_arn
 from stacks.serving.egress import TaskEgress, acknowledge_lookup_function
@@ -53,7 +54,8 @@ class ServingStack(Stack):
         removal = RemovalPolicy.RETAIN if env_config.removal_policy == "retain" else RemovalPolicy.DESTROY
         serving = env_config.serving
 
-        self.network = ServingNetwork(self, "Network", naming=naming, env_config=env_config, removal=removal)
+        self.log_key = LogGroupKey(self, "LogKey", naming=naming, env_config=env_config, purpose="serving")
+        self.network = ServingNetwork(self, "Network", naming=naming, env_config=env_config, log_key=self.log_key)
         vpc = self.network.vpc
         self.egress = TaskEgress(self, "Egress", vpc=vpc)
         self.cluster = ecs.Cluster(
@@ -71,6 +73,7 @@ class ServingStack(Stack):
             env_config=env_config,
             storage=storage,
             tables=self.tables,
+            log_key=self.log_key,
             removal=removal,
         )
         self.front_door = GatewayLoadBalancer(
@@ -87,8 +90,7 @@ class ServingStack(Stack):
             naming=naming,
             env_config=env_config,
             load_balancer=self.front_door.load_balancer,
-            key=self.tables.key,
-            removal=removal,
+            log_key=self.log_key,
         )
         self.service = ecs.FargateService(
             self,

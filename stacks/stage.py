@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
+from infra.checkov_baseline import apply_checkov_baseline
 from infra.config import EnvironmentConfig
 from infra.naming import Naming
 from safedeploy.build_steps.model_plugin import ModelPlugin
@@ -80,3 +81,4 @@ class EnvironmentStage(Stage):
             storage=self.storage,
             dashboard=self.monitoring.dashboard,
         )
+        apply_checkov_baseline(self)

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
+from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge, imported_bucket_finding
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
@@ -50,7 +51,7 @@ class DriftJob(Construct):
             description="Hourly: production histograms of the live model against its training baseline -> drift",
             timeout_seconds=120,
             memory_size=512,
-            log_retention=env_config.pipeline.log_retention,
+            log_key=LogGroupKey(self, "LogKey", naming=naming, env_config=env_config, purpose="drift"),
             environment={
                 "ARTIFACTS_BUCKET": storage.artifacts_bucket.bucket_name,
                 "ENDPOINT_NAME": naming.endpoint,

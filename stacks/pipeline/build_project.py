@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
+from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge, imported_bucket_finding
 from infra.naming import Naming
 from stacks.storage_stack import StorageStack
@@ -47,6 +47,7 @@ class PipelineBuildProject(Construct):
         naming: Naming,
         env_config: EnvironmentConfig,
         storage: StorageStack,
+        log_key: LogGroupKey,
         purpose: str,
         buildspec: str | codebuild.BuildSpec,
         description: str,
@@ -59,13 +60,7 @@ class PipelineBuildProject(Construct):
         """`buildspec`: a file of the source artifact, or the project's own; `parameter_environment`: variables
         CodeBuild resolves from SSM parameters (name -> parameter name) when a build starts."""
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=naming.log_group(purpose.capitalize()),
-            retention=env_config.pipeline.log_retention,
-            removal_policy=RemovalPolicy.RETAIN if env_config.removal_policy == "retain" else RemovalPolicy.DESTROY,
-        )
+        self.log_group = log_key.log_group(self, "Logs", log_group_name=naming.log_group(purpose.capitalize()))
         variables = {
             "PROJECT": naming.project,
             "ENV": naming.env,

@@ -18,6 +18,7 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
+from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
@@ -54,10 +55,11 @@ class ReleaseFunctions(Construct):
         storage: StorageStack,
         pipeline_name: str,
         links: PromotionLinks,
+        log_key: LogGroupKey,
     ) -> None:
         super().__init__(scope, construct_id)
         self._naming = naming
-        self._log_retention = env_config.pipeline.log_retention
+        self._log_key = log_key
         self._layer = RuntimeLayer(self, "Runtime")
         stack = Stack.of(self)
         # Packages live in the registry of the chain's origin (the environment itself when it trains).
@@ -196,7 +198,7 @@ class ReleaseFunctions(Construct):
             layer=self._layer,
             description=description,
             environment=environment,
-            log_retention=self._log_retention,
+            log_key=self._log_key,
         )
         policy = iam.Policy(self, f"{construct_id}Permissions", statements=list(statements))
         policy.attach_to_role(function.role)

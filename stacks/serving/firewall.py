@@ -4,19 +4,18 @@ Rule order: the rate limit first (cheapest, and it must hold whatever else match
 known-bad-inputs rule set. The common rule set's SizeRestrictions_BODY blocks bodies above 8 KB; the gateway takes
 up to MAX_BODY_BYTES (100 rows) and enforces that limit itself (413), so that one rule only counts.
 Logs go to a CloudWatch log group whose name starts with `aws-waf-logs-` (WAF refuses other destinations),
-encrypted with the gateway's KMS key; the API key header is redacted from them.
+encrypted with the serving stack's log key; the API key header is redacted from them.
 """
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.log_encryption import LogGroupKey
 from infra.naming import Naming
 
 WAF_LOG_PREFIX = "aws-waf-logs-"
@@ -42,8 +41,7 @@ class GatewayFirewall(Construct):
         naming: Naming,
         env_config: EnvironmentConfig,
         load_balancer: elbv2.IApplicationLoadBalancer,
-        key: kms.IKey,
-        removal: RemovalPolicy,
+        log_key: LogGroupKey,
     ) -> None:
         super().__init__(scope, construct_id)
         limits = env_config.serving.rate_limit
@@ -101,14 +99,7 @@ class GatewayFirewall(Construct):
             self, "Association", resource_arn=load_balancer.load_balancer_arn, web_acl_arn=self.web_acl.attr_arn
         )
         log_group_name = f"{WAF_LOG_PREFIX}{naming.resource('gateway')}"
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=log_group_name,
-            encryption_key=key,
-            retention=env_config.pipeline.log_retention,
-            removal_policy=removal,
-        )
+        self.log_group = log_key.log_group(self, "Logs", log_group_name=log_group_name)
         logging = wafv2.CfnLoggingConfiguration(
             self,
             "Logging",

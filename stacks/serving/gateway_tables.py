@@ -1,4 +1,4 @@
-"""The gateway's DynamoDB tables and the KMS key that encrypts them and the firewall's logs.
+"""The gateway's DynamoDB tables and the KMS key that encrypts them.
 
 - API keys (`key_id`): the SHA-256 of each key, its scopes and status; written by `safedeploy api-key`, read by
   the gateway. Point-in-time recovery everywhere: losing it locks every caller out.
@@ -43,24 +43,9 @@ class GatewayTables(Construct):
             self,
             "Key",
             alias=f"alias/{naming.resource('gateway')}",
-            description=f"Encrypts the {naming.prefix} gateway's API keys, feedback records and WAF logs",
+            description=f"Encrypts the {naming.prefix} gateway's API keys and feedback records",
             enable_key_rotation=True,
             removal_policy=removal,
-        )
-        # CloudWatch Logs encrypts the WAF log group with this key, for log groups of this account only.
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:aws-waf-logs-*"
-                        )
-                    }
-                },
-            )
         )
         self.api_keys = self._table("ApiKeys", naming.resource("gateway-api-keys"), API_KEYS_PARTITION_KEY)
         self.feedback = self._table(

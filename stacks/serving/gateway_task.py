@@ -13,12 +13,12 @@ from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
+from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from safedeploy.build_steps.drift_baseline import BASELINE_NAME
@@ -68,6 +68,7 @@ class GatewayTask(Construct):
         env_config: EnvironmentConfig,
         storage: StorageStack,
         tables: GatewayTables,
+        log_key: LogGroupKey,
         removal: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -99,13 +100,7 @@ class GatewayTask(Construct):
             "ecr:GetAuthorizationToken, which ECS needs to pull the gateway image, accepts no resource but '*'.",
             unscoped_actions=["ecr:GetAuthorizationToken"],
         )
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=naming.log_group("Gateway"),
-            retention=env_config.pipeline.log_retention,
-            removal_policy=removal,
-        )
+        self.log_group = log_key.log_group(self, "Logs", log_group_name=naming.log_group("Gateway"))
         self.secret = self._prediction_id_secret(storage, removal)
         self.task_definition = ecs.FargateTaskDefinition(
             self,

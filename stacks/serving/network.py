@@ -5,12 +5,11 @@ The S3 gateway endpoint matters beyond cost: ECR stores image layers in S3, so e
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.log_encryption import LogGroupKey
 from infra.naming import Naming
 
 MAX_AZS = 2
@@ -29,7 +28,7 @@ class ServingNetwork(Construct):
         *,
         naming: Naming,
         env_config: EnvironmentConfig,
-        removal: RemovalPolicy,
+        log_key: LogGroupKey,
     ) -> None:
         super().__init__(scope, construct_id)
         self.vpc = ec2.Vpc(
@@ -51,13 +50,7 @@ class ServingNetwork(Construct):
                 )
             },
         )
-        self.flow_log_group = logs.LogGroup(
-            self,
-            "FlowLogs",
-            log_group_name=naming.log_group("VpcFlow"),
-            retention=env_config.pipeline.log_retention,
-            removal_policy=removal,
-        )
+        self.flow_log_group = log_key.log_group(self, "FlowLogs", log_group_name=naming.log_group("VpcFlow"))
         self.vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
