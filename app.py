@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+from pathlib import Path
+from typing import Any
 
 import infra  # noqa: F401  (first: it explains jsii's Node.js banner before aws_cdk starts the runtime)
 
@@ -11,6 +15,7 @@ from aws_cdk import App
 
 from infra.config import AppConfig, ConfigError, load_config
 from infra.nag import enable_security_checks
+from infra.name_limits import check_name_lengths
 from stacks.stage import EnvironmentStage
 
 
@@ -20,10 +25,15 @@ def build_app(app: App) -> dict[str, EnvironmentStage]:
     enable_security_checks(app)
     for line in traffic_shares(config):
         print(line, file=sys.stderr)
-    return {
+    stages = {
         name: EnvironmentStage(app, project=config.project, env_config=env_config, model=config.model)
         for name, env_config in config.environments.items()
     }
+    for name, stage in stages.items():
+        check_name_lengths(
+            stage, f"environments.{name}", endpoint_name=stage.naming.endpoint, region=config.environments[name].region
+        )
+    return stages
 
 
 def traffic_shares(config: AppConfig) -> list[str]:
@@ -31,10 +41,31 @@ def traffic_shares(config: AppConfig) -> list[str]:
     return [f"{name}: {env.endpoint.traffic_share().describe()}" for name, env in config.environments.items()]
 
 
+CONFIG_KEYS = ("project", "environments", "model")
+
+
 def _context(app: App) -> dict:
-    """The keys the configuration reads; CDK's own feature flags stay out of it."""
-    keys = ("project", "environments", "model")
-    return {key: app.node.try_get_context(key) for key in keys if app.node.try_get_context(key) is not None}
+    """The keys the configuration reads; CDK's own feature flags stay out of it.
+
+    Read from the context the CDK CLI hands the app (what `App` itself parses) where there is one: context that
+    comes back through jsii has lost every key whose value is null, which would turn `endpoint: null` into a missing
+    section (defaults) instead of the error it is.
+    """
+    given = cli_context()
+    return {
+        key: given[key] if key in given else app.node.try_get_context(key)
+        for key in CONFIG_KEYS
+        if key in given or app.node.try_get_context(key) is not None
+    }
+
+
+def cli_context() -> dict[str, Any]:
+    """The CLI's context as JSON: `CDK_CONTEXT_JSON`, or the file `CONTEXT_OVERFLOW_LOCATION_ENV` names when the
+    context is too large for the environment (aws-cdk-lib's `App.loadContext` reads the same two)."""
+    context: dict[str, Any] = json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}")
+    if overflow := os.environ.get("CONTEXT_OVERFLOW_LOCATION_ENV"):
+        context.update(json.loads(Path(overflow).read_text()))
+    return context
 
 
 def main() -> None:

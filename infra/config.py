@@ -23,6 +23,7 @@ PROJECT_PATTERN = r"^[a-z][a-z0-9-]{1,24}[a-z0-9]$"
 ACCOUNT_PATTERN = r"^(\d{12})?$"
 SSM_NAME_PATTERN = r"^(/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*)?$"
 ACM_ARN_PATTERN = r"^(arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+)?$"
+SHOWN_VALUE = 60  # characters of a bad value an error line repeats
 # CodeConnections provider types (the CodeStarSourceConnection action reads all of them); GitLab groups nest.
 CONNECTION_PROVIDERS = ("GitHub", "GitHubEnterpriseServer", "GitLab", "GitLabSelfManaged", "Bitbucket")
 NESTED_GROUP_PROVIDERS = ("GitLab", "GitLabSelfManaged")
@@ -59,6 +60,19 @@ FARGATE_MEMORY = {
     2048: [1024 * gib for gib in range(4, 17)],
     4096: [1024 * gib for gib in range(8, 31)],
 }
+
+
+# "The maximum length for a parameter name that you specify is 1011 characters", counting the ARN before the name
+# (botocore ssm PutParameter `Name`; the model's 2048 includes 1037 characters reserved by Systems Manager).
+SSM_NAME_WITH_ARN = 1011
+# CodeCommit branch names: 1-256 characters (botocore codecommit `BranchName`).
+BRANCH_NAME_LIMIT = 256
+
+
+def ssm_name_limit(region: str) -> int:
+    """What is left of SSM's 1011 characters after the parameter ARN before the name (`arn:aws:ssm:<region>:...`)."""
+    partition = boto3.session.Session().get_partition_for_region(region)
+    return SSM_NAME_WITH_ARN - len(f"arn:{partition}:ssm:{region}:000000000000:parameter")
 
 
 class ConfigError(ValueError):
@@ -107,7 +121,7 @@ SOURCE_KINDS = ("codecommit", "codeconnections")
 
 
 class PipelineConfig(_Section):
-    branch: str = Field(default="main", pattern=r"^[A-Za-z0-9._/-]+$")
+    branch: str = Field(default="main", pattern=r"^[A-Za-z0-9._/-]+$", max_length=BRANCH_NAME_LIMIT)
     log_retention_days: int = 30
     source: PipelineSource = CodeCommitSource()
 
@@ -270,6 +284,16 @@ class EnvironmentConfig(_Section):
             raise ValueError("prod must lock its approved artifacts: set artifact_lock_days (S3 Object Lock) above 0")
         if self.flags.use_feature_store and not self.feature_store.enable_feature_group:
             raise ValueError("flags.use_feature_store needs feature_store.enable_feature_group")
+        parameters = {
+            "serving.certificate_parameter": self.serving.certificate_parameter,
+            "pipeline.source.connection_arn_parameter": getattr(self.pipeline.source, "connection_arn_parameter", ""),
+        }
+        for key, parameter in parameters.items():
+            if len(parameter) > (limit := ssm_name_limit(self.region)):
+                raise ValueError(
+                    f"{key}: {parameter[:40]!r}... is {len(parameter)} characters; an SSM parameter name in "
+                    f"{self.region} has at most {limit}"
+                )
         if self.pipeline.source.kind == "codeconnections" and self.region in NO_CONNECTION_SOURCE_REGIONS:
             raise ValueError(
                 f"pipeline.source: CodePipeline's CodeConnections source action is not available in {self.region}; "
@@ -401,17 +425,24 @@ def _one_line(path: str, error: ValidationError, raw: Mapping[str, Any]) -> str:
     key_path = f"{path}.{location}" if location else path
     if first["type"] == "extra_forbidden":
         return f"{key_path}: unknown key"
-    value = _value_at(raw, loc)
+    present, value = _value_at(raw, loc)
+    if present and value is None:
+        return f"{key_path}: null; omit the key to take the defaults, or give a value"
     message = first["msg"].removeprefix("Value error, ")
     if value is None or isinstance(value, Mapping):  # a section-level rule names its own keys and values
         return f"{key_path}: {message}"
-    return f"{key_path}: {value!r}: {message}"
+    shown = repr(value)
+    if len(shown) > SHOWN_VALUE:  # one line stays readable: a 300-character branch name is cut, with its length
+        length = len(value) if isinstance(value, str) else len(shown)
+        shown = f"{shown[:SHOWN_VALUE]}... ({length} characters)"
+    return f"{key_path}: {shown}: {message}"
 
 
-def _value_at(raw: Mapping[str, Any], location: tuple[int | str, ...]) -> Any:
+def _value_at(raw: Mapping[str, Any], location: tuple[int | str, ...]) -> tuple[bool, Any]:
+    """(whether the key is there, its value): a key set to null is there."""
     value: Any = raw
     for part in location:
         if not isinstance(value, Mapping) or part not in value:
-            return None
+            return False, None
         value = value[part]
-    return value
+    return True, value

@@ -24,6 +24,7 @@ class EnvironmentStage(Stage):
         self, scope: Construct, *, project: str, env_config: EnvironmentConfig, model: ModelPlugin | None = None
     ) -> None:
         naming = Naming(project, env_config.name)
+        self.naming = naming
         super().__init__(
             scope,
             naming.prefix,

@@ -20,6 +20,8 @@ class SettingReader:
     """Reads the keys of one mapping; `finish()` refuses the keys nobody asked for (typos must not pass silently)."""
 
     def __init__(self, raw: object, path: str) -> None:
+        if raw is None:
+            raise SettingError(f"{path}: null; omit the key to take the defaults, or give an object")
         if not isinstance(raw, Mapping):
             raise SettingError(f"{path}: {raw!r} must be an object")
         self._raw: Mapping[str, Any] = raw
