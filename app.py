@@ -47,16 +47,27 @@ CONFIG_KEYS = ("project", "environments", "model")
 def _context(app: App) -> dict:
     """The keys the configuration reads; CDK's own feature flags stay out of it.
 
-    Read from the context the CDK CLI hands the app (what `App` itself parses) where there is one: context that
-    comes back through jsii has lost every key whose value is null, which would turn `endpoint: null` into a missing
-    section (defaults) instead of the error it is.
+    Context read back through jsii has lost every key whose value is null, which would turn `endpoint: null` into a
+    missing section (defaults) instead of the error it is. So where the app's value is the CLI's context JSON less
+    its nulls, the JSON is used as written; a value set after the CLI's (`post_cli_context`) is used as it is.
     """
     given = cli_context()
-    return {
-        key: given[key] if key in given else app.node.try_get_context(key)
-        for key in CONFIG_KEYS
-        if key in given or app.node.try_get_context(key) is not None
-    }
+    context = {}
+    for key in CONFIG_KEYS:
+        value = app.node.try_get_context(key)
+        if key in given and _without_nulls(given[key]) == value:
+            value = given[key]
+        if value is not None:
+            context[key] = value
+    return context
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
 
 
 def cli_context() -> dict[str, Any]:
