@@ -28,6 +28,10 @@ Check = Callable[[RunEvidence], Finding]
 # A bake's end is seen at the first poll that no longer shows it, so each length is known to one poll (the suite
 # polls every 15 s) plus SageMaker's own steps between bakes.
 BAKE_TOLERANCE = timedelta(seconds=30)
+# A stopped analysis trips FILL(verdict, 1) with missing data breaching after R - 3 + 2 minutes for an evaluation
+# range of R points (4 with the page's R = 5; docs/aws-behaviours.md), plus up to a minute before its last verdict
+# would have been due and a minute for CloudWatch's evaluation.
+SILENT_VERDICT_MINUTES = 6
 # At most this many object versions written during the run are asked for their retention.
 RETENTION_SAMPLE = 20
 
@@ -304,6 +308,28 @@ def check_weights_last_modified(run: RunEvidence) -> Finding:
     )
 
 
+def check_verdict_missing_data(run: RunEvidence) -> Finding:
+    silence = run.verdict_silence
+    if silence is None:
+        return Finding(Behaviour.VERDICT_MISSING_DATA, Outcome.UNSETTLED, "the canary analysis was not stopped")
+    if silence.alarm_at is None:
+        return Finding(
+            Behaviour.VERDICT_MISSING_DATA,
+            Outcome.FAILED,
+            f"the CanaryVerdict alarm stayed out of ALARM for {silence.waited} after the analysis stopped: a "
+            "deployment whose analysis stops would not roll back",
+        )
+    minutes = (silence.alarm_at - silence.silenced_at).total_seconds() / 60
+    observed = f"ALARM {minutes:.1f} min after the analysis stopped (expected within {SILENT_VERDICT_MINUTES} min)"
+    if minutes <= SILENT_VERDICT_MINUTES:
+        return Finding(Behaviour.VERDICT_MISSING_DATA, Outcome.CONFIRMED, observed)
+    return Finding(
+        Behaviour.VERDICT_MISSING_DATA,
+        Outcome.FALLBACK,
+        f"{observed}: CloudWatch's evaluation range is longer than the page's example; it still fails closed, later",
+    )
+
+
 CHECKS: Mapping[Behaviour, Check] = {
     Behaviour.FLEET_DIMENSION: check_fleet_dimension,
     Behaviour.MODEL_LATENCY_PERCENTILES: check_latency_percentiles,
@@ -313,6 +339,7 @@ CHECKS: Mapping[Behaviour, Check] = {
     Behaviour.OBJECT_LOCK_WRITES: check_object_lock,
     Behaviour.RETAIN_VARIANT_PROPERTIES: check_retained_count,
     Behaviour.WEIGHTS_LAST_MODIFIED: check_weights_last_modified,
+    Behaviour.VERDICT_MISSING_DATA: check_verdict_missing_data,
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from safedeploy.guardrails.settings import DeploymentSettings
@@ -63,6 +63,16 @@ class RoleProbe:
 
 
 @dataclass(frozen=True)
+class VerdictSilence:
+    """The canary analysis stopped (its schedule disabled) at `silenced_at`; the CanaryVerdict alarm went to ALARM
+    at `alarm_at`, or not within `waited`."""
+
+    silenced_at: datetime
+    alarm_at: datetime | None
+    waited: timedelta
+
+
+@dataclass(frozen=True)
 class RunEvidence:
     project: str
     env: str
@@ -76,3 +86,4 @@ class RunEvidence:
     role_probes: Sequence[RoleProbe] = field(default_factory=tuple)
     # DescribeEndpoint's LastModifiedTime before and after the scale-out (an UpdateEndpointWeightsAndCapacities)
     weights_modified: tuple[datetime | None, datetime | None] = (None, None)
+    verdict_silence: VerdictSilence | None = None

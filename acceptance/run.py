@@ -20,13 +20,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from acceptance.checks import run_checks
-from acceptance.evidence import RecordingSageMaker, ReleaseEvidence, RoleProbe, RunEvidence
+from acceptance.evidence import RecordingSageMaker, ReleaseEvidence, RoleProbe, RunEvidence, VerdictSilence
 from acceptance.scratch import ScratchPlan
 from safedeploy import registry
 from safedeploy.build_steps import train_and_register
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.build_steps.settings import COMMIT_VARIABLE, ReleaseSettings
-from safedeploy.canary.outputs import publish_metrics
+from safedeploy.canary.outputs import VERDICT_METRIC, publish_metrics
 from safedeploy.cli.aws_errors import one_line
 from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
@@ -36,6 +36,7 @@ from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.guardrails.smoke_test import HEALTH_CHECK_ROW
 from safedeploy.operations import cost
 from safedeploy.operations.acceptance_results import Finding, Results, findings_report, write_results
+from safedeploy.operations.doctor import CANARY_FUNCTION
 from safedeploy.operations.teardown import Teardown
 from safedeploy.parameters import Param
 
@@ -44,11 +45,14 @@ Cdk = Callable[[Sequence[str]], None]
 POLL_SECONDS = 15.0
 # CloudWatch lists a new metric only after some minutes; the checks wait this long after the last release.
 METRICS_SETTLE = timedelta(minutes=5)
+# How long the suite waits, with its canary analysis stopped, for the CanaryVerdict alarm to fire.
+SILENCE_LIMIT = timedelta(minutes=12)
+SILENCE_POLL = timedelta(seconds=15)
 # Role trust and policy changes reach STS after a short delay.
 IAM_SETTLE_SECONDS = 15.0
 REQUEST_INTERVAL_SECONDS = 1.0
 # Run-time figures for the estimate (docs/acceptance.md shows where they come from).
-EXPECTED_HOURS = 1.6
+EXPECTED_HOURS = 1.7
 PEAK_INSTANCES = 6  # three blue plus three green during the healthy release
 ALWAYS_ON = ("Lambda", "CloudWatch alarms", "KMS key")  # the estimate's lines the deployed stacks incur
 # The principals whose roles read the environment's buckets at run time.
@@ -166,6 +170,7 @@ class AcceptanceRun:
             waiter.sleep = self.sleep
             self.progress(f"waiting {self.metrics_settle} for CloudWatch to list the fleets' metrics")
             self.sleep(self.metrics_settle.total_seconds())
+            silence = self._silence_verdicts(target)
         self.progress(f"traffic: {traffic.sent} requests, {traffic.failed} failed")
         return RunEvidence(
             project=project,
@@ -179,6 +184,7 @@ class AcceptanceRun:
             pipeline_name=read_parameter(ssm, project, env, Param.PIPELINE_NAME),
             role_probes=tuple(self._role_probes()),
             weights_modified=scaled.modified,
+            verdict_silence=silence,
         )
 
     # --- steps ---------------------------------------------------------------------------------------------------
@@ -252,6 +258,33 @@ class AcceptanceRun:
             error=error,
             instance_count_before=instance_count_before,
         )
+
+    def _silence_verdicts(self, target: DeployTarget) -> VerdictSilence | None:
+        """Stop the canary analysis (its schedule rule disabled, enabled again afterwards) and time how long the
+        CanaryVerdict alarm takes to fire: what a deployment whose analysis stops would wait for its rollback."""
+        function = f"{self.plan.project}-{self.plan.env}-{CANARY_FUNCTION}"
+        arn = self.client("lambda").get_function_configuration(FunctionName=function)["FunctionArn"]
+        events, cloudwatch = self.client("events"), self.client("cloudwatch")
+        rules = events.list_rule_names_by_target(TargetArn=arn).get("RuleNames", [])
+        alarm = _verdict_alarm(cloudwatch, target.guardrails.alarm_names)
+        if not rules or alarm is None:
+            self.progress(f"cannot stop the canary analysis: rules {rules}, verdict alarm {alarm}")
+            return None
+        self.progress(f"stopping {function} ({', '.join(rules)}) until {alarm} fires, at most {SILENCE_LIMIT}")
+        silenced_at, waited = self.clock(), timedelta(0)
+        try:
+            for rule in rules:
+                events.disable_rule(Name=rule)
+            while waited <= SILENCE_LIMIT:
+                state = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"]
+                if state == "ALARM":
+                    return VerdictSilence(silenced_at, silenced_at + waited, waited)
+                self.sleep(SILENCE_POLL.total_seconds())
+                waited += SILENCE_POLL
+            return VerdictSilence(silenced_at, None, waited)
+        finally:
+            for rule in rules:
+                events.enable_rule(Name=rule)
 
     def _locked_bucket(self) -> str | None:
         """The environment's bucket with Object Lock: the artifacts bucket while it is the one that carries it."""
@@ -340,6 +373,17 @@ class _ForcedRollback:
             sleep(seconds)
 
         return publish_then_sleep
+
+
+def _verdict_alarm(cloudwatch: Any, names: Sequence[str]) -> str | None:
+    """The rollback alarm that watches CanaryVerdict (directly or in metric math such as FILL)."""
+    for alarm in cloudwatch.describe_alarms(AlarmNames=list(names)).get("MetricAlarms", []):
+        metrics = [alarm.get("MetricName")] + [
+            query.get("MetricStat", {}).get("Metric", {}).get("MetricName") for query in alarm.get("Metrics", [])
+        ]
+        if VERDICT_METRIC in metrics:
+            return str(alarm["AlarmName"])
+    return None
 
 
 def _stack_exists(cloudformation: Any, name: str) -> bool:

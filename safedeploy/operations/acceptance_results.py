@@ -32,6 +32,7 @@ class Behaviour(StrEnum):
     OBJECT_LOCK_WRITES = "object-lock-writes"
     RETAIN_VARIANT_PROPERTIES = "retain-variant-properties"
     WEIGHTS_LAST_MODIFIED = "weights-last-modified"
+    VERDICT_MISSING_DATA = "verdict-missing-data"
 
 
 class Outcome(StrEnum):

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from acceptance import checks
-from acceptance.evidence import ReleaseEvidence, RoleProbe, RunEvidence, TimelineEntry
+from acceptance.evidence import ReleaseEvidence, RoleProbe, RunEvidence, TimelineEntry, VerdictSilence
 from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.operations.acceptance_results import Behaviour, Outcome
 from tests.support.aws import REGION, SESSION, in_process_aws
@@ -286,3 +286,15 @@ def test_a_metric_not_emitted_at_all_leaves_the_dimension_unsettled(aws: None) -
     finding = checks.check_fleet_dimension(run())
     assert finding.outcome is Outcome.UNSETTLED
     assert "Invocation5XXErrors has no series for the endpoint at all" in finding.observed
+
+
+def test_a_silent_analysis_must_trip_the_verdict_alarm() -> None:
+    stopped = T0
+    soon = VerdictSilence(stopped, stopped + timedelta(minutes=4), timedelta(minutes=4))
+    assert checks.check_verdict_missing_data(run(verdict_silence=soon)).outcome is Outcome.CONFIRMED
+    late = VerdictSilence(stopped, stopped + timedelta(minutes=9), timedelta(minutes=9))
+    assert checks.check_verdict_missing_data(run(verdict_silence=late)).outcome is Outcome.FALLBACK
+    never = VerdictSilence(stopped, None, timedelta(minutes=12))
+    finding = checks.check_verdict_missing_data(run(verdict_silence=never))
+    assert finding.outcome is Outcome.FAILED and "would not roll back" in finding.observed
+    assert checks.check_verdict_missing_data(run()).outcome is Outcome.UNSETTLED

@@ -44,12 +44,27 @@ def provision(plan: ScratchPlan) -> None:
     )
     sm.create_model_package_group(ModelPackageGroupName="demo-acc-models")
     settings = DeploymentSettings.from_mapping(plan.raw["endpoint"])
-    for alarm in ALARMS:
+    for alarm, namespace, metric in zip(
+        ALARMS,
+        ("AWS/SageMaker", "AWS/SageMaker", "SafeDeploy/Canary"),
+        ("Invocation5XXErrors", "ModelLatency", "CanaryVerdict"),
+        strict=True,
+    ):
         SESSION.client("cloudwatch").put_metric_alarm(
-            AlarmName=alarm, Namespace="AWS/SageMaker", MetricName="Invocation5XXErrors", Statistic="Average",
+            AlarmName=alarm, Namespace=namespace, MetricName=metric, Statistic="Average",
             Period=60, EvaluationPeriods=3, DatapointsToAlarm=2, Threshold=0.05,
             ComparisonOperator="GreaterThanThreshold",
         )  # fmt: skip
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # fmt: skip
+    role = SESSION.client("iam").create_role(RoleName="demo-acc-canary", AssumeRolePolicyDocument=json.dumps(trust))
+    function = SESSION.client("lambda").create_function(
+        FunctionName="demo-acc-canary-analysis", Runtime="python3.13", Role=role["Role"]["Arn"], Handler="h.handler",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+    )  # fmt: skip
+    events = SESSION.client("events")
+    events.put_rule(Name="demo-acc-canary-every-minute", ScheduleExpression="rate(1 minute)", State="ENABLED")
+    events.put_targets(Rule="demo-acc-canary-every-minute", Targets=[{"Id": "canary", "Arn": function["FunctionArn"]}])
     values = {
         Param.ENDPOINT_NAME: "demo-acc-endpoint",
         Param.SAGEMAKER_EXECUTION_ROLE_ARN: ROLE_ARN,
@@ -82,10 +97,23 @@ class Clock:
     """Each poll advances SageMaker by one step: an update in flight starts baking at its second poll."""
 
     def __init__(self) -> None:
-        self.slept = 0.0
+        self.slept, self.silent_polls = 0.0, 0
+
+    @staticmethod
+    def _analysis_stopped() -> bool:
+        events = SESSION.client("events")
+        names = [rule["Name"] for rule in events.list_rules().get("Rules", [])]
+        return "demo-acc-canary-every-minute" in names and (
+            events.describe_rule(Name="demo-acc-canary-every-minute")["State"] == "DISABLED"
+        )
 
     def sleep(self, seconds: float) -> None:
         self.slept += seconds
+        self.silent_polls += self._analysis_stopped()
+        if self.silent_polls == 3:  # CloudWatch's evaluation, played: the verdict alarm fires after 45 s of silence
+            SESSION.client("cloudwatch").set_alarm_state(
+                AlarmName=ALARMS[2], StateValue="ALARM", StateReason="missing data, breaching"
+            )
         updates = endpoint_updates(REGION)
         for name, flight in updates.in_flight.items():
             if flight.polls_left <= 2:
@@ -127,6 +155,10 @@ def test_a_run_releases_rolls_back_records_and_tears_down(aws: None, tmp_path: P
     assert describe_endpoint(SESSION.client("sagemaker"), "demo-acc-endpoint") is None  # torn down
     assert findings[Behaviour.RETAIN_VARIANT_PROPERTIES].outcome is Outcome.CONFIRMED, findings
     assert findings[Behaviour.WEIGHTS_LAST_MODIFIED].outcome is not Outcome.FAILED, findings
+    assert findings[Behaviour.VERDICT_MISSING_DATA].outcome is Outcome.CONFIRMED, findings
+    assert "ALARM 0.8 min after the analysis stopped" in findings[Behaviour.VERDICT_MISSING_DATA].observed
+    rule = SESSION.client("events").describe_rule(Name="demo-acc-canary-every-minute")
+    assert rule["State"] == "ENABLED"  # the analysis runs again
     verdicts = SESSION.client("cloudwatch").get_metric_statistics(
         Namespace="SafeDeploy/Canary", MetricName="CanaryVerdict",
         Dimensions=[{"Name": "EndpointName", "Value": "demo-acc-endpoint"}],
@@ -138,7 +170,7 @@ def test_a_run_releases_rolls_back_records_and_tears_down(aws: None, tmp_path: P
 
 def test_the_estimate_names_the_instance_type_and_its_price() -> None:
     text = cost_before(scratch_plan(CONTEXT, "acc"))
-    assert "SageMaker ml.t2.medium: at most 6 instances x 1.6 h x 0.0728" in text
+    assert "SageMaker ml.t2.medium: at most 6 instances x 1.7 h x 0.0728" in text
 
 
 def test_the_teardown_runs_when_a_step_fails(aws: None, tmp_path: Path) -> None:
