@@ -29,7 +29,7 @@ from safedeploy.build_steps.settings import COMMIT_VARIABLE, ReleaseSettings
 from safedeploy.canary.outputs import VERDICT_METRIC, publish_metrics
 from safedeploy.cli.aws_errors import one_line
 from safedeploy.guardrails.deploy import deploy_package
-from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
+from safedeploy.guardrails.deploy_target import DeployTarget, read_optional_parameter, read_parameter
 from safedeploy.guardrails.endpoint_status import EndpointWaiter, describe_endpoint
 from safedeploy.guardrails.errors import GuardrailError
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
@@ -287,15 +287,21 @@ class AcceptanceRun:
                 events.enable_rule(Name=rule)
 
     def _locked_bucket(self) -> str | None:
-        """The environment's bucket with Object Lock: the artifacts bucket while it is the one that carries it."""
-        bucket = read_parameter(self.client("ssm"), self.plan.project, self.plan.env, Param.ARTIFACTS_BUCKET)
-        try:
-            self.client("s3").get_object_lock_configuration(Bucket=bucket)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ObjectLockConfigurationNotFoundError":
-                return None
-            raise
-        return bucket
+        """The environment's bucket with Object Lock default retention, whichever of its published buckets it is."""
+        ssm, s3 = self.client("ssm"), self.client("s3")
+        for key in (param for param in Param if param.value.endswith("-bucket")):
+            bucket = read_optional_parameter(ssm, self.plan.project, self.plan.env, key)
+            if bucket is None:
+                continue
+            try:
+                configuration = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "ObjectLockConfigurationNotFoundError":
+                    continue
+                raise
+            if configuration.get("Rule"):  # default retention: what locks every write
+                return bucket
+        return None
 
     def _runtime_roles(self) -> list[str]:
         """ARNs of the roles that AWS services assume in the scratch stacks (Lambda, CodeBuild, SageMaker)."""
