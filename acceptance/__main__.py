@@ -40,22 +40,27 @@ def cdk_runner(env: str, base: str) -> Callable[[Sequence[str]], None]:
     return cdk
 
 
-def role_s3(session: boto3.session.Session, account: str) -> Callable[[str], Any]:
-    """An S3 client acting as a scratch role: the role's trust gains this account for the run (the stack, and with it
-    the role, is deleted at the end)."""
-    iam, sts = session.client("iam"), session.client("sts")
+class ScratchRoles:
+    """S3 clients acting as the scratch roles: each role's trust gains this account (statement `PROBE_SID`) while
+    the suite reads as it, and loses it again in `restore` (the stacks, and the roles, are deleted afterwards)."""
 
-    def assume(arn: str) -> Any:
+    def __init__(self, session: boto3.session.Session, account: str) -> None:
+        self._session, self._account = session, account
+        self._iam, self._sts = session.client("iam"), session.client("sts")
+        self._widened: list[str] = []
+
+    def __call__(self, arn: str) -> Any:
         name = arn.rsplit("/", 1)[-1]
-        document = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+        document = self._iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
         if not any(statement.get("Sid") == PROBE_SID for statement in document["Statement"]):
-            probe = {"Sid": PROBE_SID, "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            probe = {"Sid": PROBE_SID, "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{self._account}:root"},
                      "Action": "sts:AssumeRole"}  # fmt: skip
-            document = {**document, "Statement": [*document["Statement"], probe]}
-            iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(document))
+            widened = {**document, "Statement": [*document["Statement"], probe]}
+            self._iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(widened))
+            self._widened.append(name)
         for attempt in range(ASSUME_ATTEMPTS):
             try:
-                credentials = sts.assume_role(RoleArn=arn, RoleSessionName="acceptance-probe")["Credentials"]
+                credentials = self._sts.assume_role(RoleArn=arn, RoleSessionName="acceptance-probe")["Credentials"]
                 break
             except ClientError:
                 if attempt == ASSUME_ATTEMPTS - 1:
@@ -65,10 +70,17 @@ def role_s3(session: boto3.session.Session, account: str) -> Callable[[str], Any
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
-            region_name=session.region_name,
+            region_name=self._session.region_name,
         ).client("s3")
 
-    return assume
+    def restore(self) -> None:
+        for name in self._widened:
+            document = self._iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+            kept = [statement for statement in document["Statement"] if statement.get("Sid") != PROBE_SID]
+            self._iam.update_assume_role_policy(
+                RoleName=name, PolicyDocument=json.dumps({**document, "Statement": kept})
+            )
+        self._widened.clear()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cdk=cdk_runner(plan.env, plan.base),
             model=model,
             work_dir=Path(work_dir),
-            assume_role=role_s3(session, account),
+            assume_role=ScratchRoles(session, account),
         )
         findings = run.run()
     return ExitCode.CHECKS_FAILED if any(finding.outcome is Outcome.FAILED for finding in findings) else ExitCode.OK

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -114,6 +114,14 @@ class Traffic:
             thread.join(timeout=30)
 
 
+class RoleAccess(Protocol):
+    """Role ARN -> an S3 client with that role's credentials; `restore` undoes what made the roles assumable."""
+
+    def __call__(self, arn: str) -> Any: ...
+
+    def restore(self) -> None: ...
+
+
 @dataclass
 class AcceptanceRun:
     plan: ScratchPlan
@@ -126,7 +134,7 @@ class AcceptanceRun:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     poll_seconds: float = POLL_SECONDS
     metrics_settle: timedelta = METRICS_SETTLE
-    assume_role: Callable[[str], Any] | None = None  # role ARN -> an S3 client with that role's credentials
+    assume_role: RoleAccess | None = None
     packages: list[str] = field(default_factory=list)
 
     # --- the whole run -----------------------------------------------------------------------------------------
@@ -146,6 +154,8 @@ class AcceptanceRun:
             return findings
         finally:
             self.progress("[6/6] teardown")
+            if self.assume_role is not None:
+                self.assume_role.restore()
             self.teardown()
 
     def _exercise(self) -> RunEvidence:

@@ -209,3 +209,25 @@ def test_the_command_refuses_a_real_environment_and_needs_credentials(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert main(["--env", "acc"]) == 5
     assert capsys.readouterr().err.startswith("acceptance: no usable AWS credentials")
+
+
+def test_scratch_roles_are_assumable_only_while_the_suite_reads_as_them(aws: None) -> None:
+    from acceptance.__main__ import PROBE_SID, ScratchRoles
+
+    iam = SESSION.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # fmt: skip
+    arn = iam.create_role(RoleName="demo-acc-reader", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    roles = ScratchRoles(SESSION, "123456789012")
+
+    def statements() -> list[str | None]:
+        document = iam.get_role(RoleName="demo-acc-reader")["Role"]["AssumeRolePolicyDocument"]
+        return [statement.get("Sid") for statement in document["Statement"]]
+
+    s3 = roles(arn)
+    assert s3.meta.service_model.service_name == "s3"
+    assert statements() == [None, PROBE_SID]
+    roles(arn)  # a second probe of the same role does not widen it twice
+    assert statements() == [None, PROBE_SID]
+    roles.restore()
+    assert statements() == [None]
