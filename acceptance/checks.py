@@ -65,7 +65,8 @@ def check_fleet_dimension(run: RunEvidence) -> Finding:
     return Finding(
         Behaviour.FLEET_DIMENSION,
         Outcome.FALLBACK,
-        f"{listed}: the analysis reads that fleet as silent and the sample-ratio check rolls back (fails closed)",
+        f"{listed}: without Invocations a fleet reads as silent (the sample-ratio check rolls back); without the "
+        "others the endpoint-wide 5xx and latency alarms still guard it",
     )
 
 
