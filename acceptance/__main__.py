@@ -20,14 +20,15 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from acceptance.run import IAM_SETTLE_SECONDS, AcceptanceRun
+from acceptance.run import AcceptanceRun
 from acceptance.scratch import scratch_plan
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.cli.exit_codes import ExitCode
 from safedeploy.operations.acceptance_results import Outcome
 
 PROBE_SID = "AcceptanceSuiteProbe"
-ASSUME_ATTEMPTS = 8
+# A role's new trust reaches STS after a short delay.
+ASSUME_ATTEMPTS, IAM_SETTLE_SECONDS = 8, 15.0
 
 
 def cdk_runner(env: str, base: str) -> Callable[[Sequence[str]], None]:

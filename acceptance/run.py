@@ -48,8 +48,6 @@ METRICS_SETTLE = timedelta(minutes=5)
 # How long the suite waits, with its canary analysis stopped, for the CanaryVerdict alarm to fire.
 SILENCE_LIMIT = timedelta(minutes=12)
 SILENCE_POLL = timedelta(seconds=15)
-# Role trust and policy changes reach STS after a short delay.
-IAM_SETTLE_SECONDS = 15.0
 REQUEST_INTERVAL_SECONDS = 1.0
 # Run-time figures for the estimate (docs/acceptance.md shows where they come from).
 EXPECTED_HOURS = 1.7
