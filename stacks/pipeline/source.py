@@ -1,9 +1,9 @@
 """The pipeline's Source action for an environment's `pipeline.source`: its CodeCommit repository (the default) or a
 GitHub, GitLab or Bitbucket repository through a CodeConnections connection whose ARN lives in SSM.
 
-CodeCommit's documentation carries a "no longer available to new customers" banner, so an account that cannot create
-repositories trains from a connection instead. A connection is only read: it gives CodePipeline the repository's
-content on a push, nothing writes back to it.
+CodeCommit is generally available again to new customers (since November 2025, docs/aws-behaviours.md); a connection
+serves teams whose code lives elsewhere. A connection is only read: it gives CodePipeline the repository's content on
+a push, nothing writes back to it.
 """
 
 from __future__ import annotations
