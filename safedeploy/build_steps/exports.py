@@ -14,6 +14,8 @@ from pathlib import Path
 # The metrics every model reports: the approval message and the quality gate read them (any model, same names).
 HEADLINE_METRICS = ("auc", "accuracy", "f1")
 PACKAGE_VARIABLE = "MODEL_PACKAGE_ARN"
+# The approval message shows each exported metric: at most this many characters (a headline metric is 0-1).
+METRIC_TEXT_LIMIT = 12
 METRIC_VARIABLE_PREFIX = "MODEL_"
 
 
@@ -21,10 +23,11 @@ def exported_variables(package_arn: str, metrics: Mapping[str, float]) -> dict[s
     missing = [name for name in HEADLINE_METRICS if name not in metrics]
     if missing:
         raise ValueError(f"the registered package has no {', '.join(missing)} metric to export")
-    return {
-        PACKAGE_VARIABLE: package_arn,
-        **{f"{METRIC_VARIABLE_PREFIX}{name.upper()}": f"{metrics[name]:.4f}" for name in HEADLINE_METRICS},
-    }
+    texts = {f"{METRIC_VARIABLE_PREFIX}{name.upper()}": f"{metrics[name]:.4f}" for name in HEADLINE_METRICS}
+    for name, text in texts.items():
+        if len(text) > METRIC_TEXT_LIMIT:
+            raise ValueError(f"{name} {text} is longer than the {METRIC_TEXT_LIMIT} characters the approval shows")
+    return {PACKAGE_VARIABLE: package_arn, **texts}
 
 
 def write_exports(variables: Mapping[str, str], path: Path) -> Path:

@@ -29,6 +29,10 @@ from safedeploy.trust.evidence import PackageEvidence
 from safedeploy.trust.release_manifest import RELEASE_FILE, ReleaseManifest
 
 COMMITTER = "safedeploy-promote"
+# Prod's approval shows the promotion commit's message (#{Source.CommitMessage}) inside CustomData, which CodePipeline
+# limits to 500 characters after resolution: the message never exceeds this (stacks/pipeline/approvals.py checks the
+# approval text with it at its longest).
+COMMIT_MESSAGE_LIMIT = 340
 
 
 @dataclass(frozen=True)
@@ -154,12 +158,30 @@ def build_manifest(
 
 
 def commit_message(manifest: ReleaseManifest) -> str:
-    """What the production approver reads first (the approval shows it): package, metrics, commit and approvers."""
+    """What the production approver reads first (the approval shows it): package, metrics, commit and approvers,
+    within COMMIT_MESSAGE_LIMIT: long approver ARNs shrink to the principal's name, then the metrics are cut (all of
+    it is in release.json), then the text itself."""
     metrics = ", ".join(f"{name} {value:.4f}" for name, value in sorted(manifest.metrics.items()))
-    return (
-        f"Promote {manifest.model_package_arn} ({metrics}; commit {manifest.source_commit[:12]}; approved by "
-        f"{manifest.approved_by}, promoted by {manifest.promoted_by})"
-    )
+
+    def text(approved: str, promoted: str, shown: str) -> str:
+        return (
+            f"Promote {manifest.model_package_arn} ({shown}; commit {manifest.source_commit[:12]}; approved by "
+            f"{approved}, promoted by {promoted})"
+        )
+
+    approvers = (manifest.approved_by, manifest.promoted_by)
+    if len(text(*approvers, metrics)) > COMMIT_MESSAGE_LIMIT:
+        approvers = (_principal_name(manifest.approved_by), _principal_name(manifest.promoted_by))
+    room = COMMIT_MESSAGE_LIMIT - len(text(*approvers, ""))
+    if len(metrics) > room:
+        metrics = metrics[: max(0, room - 1)] + "…" if room > 0 else ""
+    message = text(*approvers, metrics)
+    return message if len(message) <= COMMIT_MESSAGE_LIMIT else message[: COMMIT_MESSAGE_LIMIT - 1] + "…"
+
+
+def _principal_name(arn: str) -> str:
+    """The last part of a principal ARN (a role session or user name), at most 64 characters."""
+    return arn.rsplit("/", 1)[-1][:64]
 
 
 def commit_release(codecommit: Any, target: ReleaseTarget, manifest: ReleaseManifest) -> str:
