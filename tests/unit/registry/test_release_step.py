@@ -210,5 +210,5 @@ def test_exports_need_every_headline_metric() -> None:
 
 def test_an_export_longer_than_the_approval_shows_is_refused() -> None:
     """The approval message budgets METRIC_TEXT_LIMIT characters per metric (stacks/pipeline/approvals.py)."""
-    with pytest.raises(ValueError, match="MODEL_AUC 12345678901.0000 is longer than the 12 characters"):
+    with pytest.raises(ValueError, match=r"MODEL_AUC 12345678901\.0000 is longer than the 12 characters"):
         exported_variables("arn:x", {"auc": 12345678901.0, "accuracy": 0.8, "f1": 0.75})
