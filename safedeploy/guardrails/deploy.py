@@ -29,7 +29,7 @@ from safedeploy.guardrails.endpoint_status import (
     describe_endpoint,
     expect_live,
 )
-from safedeploy.guardrails.errors import DeploymentFailed, PackageRolledBack
+from safedeploy.guardrails.errors import DeploymentFailed, PackageRolledBack, StepOutsideBand
 from safedeploy.guardrails.experiment import Experiment
 from safedeploy.guardrails.model_package import ModelPackage
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT, ReleaseNames
@@ -208,11 +208,28 @@ def _start(
         return start_shadow(sm, live, names, package.arn, settings), DeployAction.SHADOW_STARTED
     if settings.strategy is Strategy.AB:
         return start_ab(sm, live, names, package.arn, settings), DeployAction.AB_STARTED
+    _require_step_fits_live_fleet(sm, live.name, settings)
     request = guarded_update_request(live.name, names.release_config, settings, target.guardrails.alarm_names)
     resource_tags.mark_guarded(sm, live.arn, names.release_config)
     request |= autoscaling.retained_capacity(settings.autoscaling)
     call_when_visible(sm.update_endpoint, progress=waiter.progress, sleep=waiter.sleep, **request)
     return names.release_config, DeployAction.UPDATED
+
+
+def _require_step_fits_live_fleet(sm: Any, endpoint_name: str, settings: DeploymentSettings) -> None:
+    """With autoscaling the new fleet keeps the live instance count, so a step sized in instances is a share of that
+    count, not of the configured one: refuse one SageMaker would refuse (scaling is suspended by now, the count
+    holds until the update starts)."""
+    current = describe_endpoint(sm, endpoint_name)
+    variants = current.variants if current is not None else ()
+    live = autoscaling.at_live_size(settings, variants, PRODUCTION_VARIANT)
+    outside = live.step_outside_band()
+    if outside:
+        raise StepOutsideBand(
+            f"endpoint {endpoint_name} serves {live.instance_count} instances now (autoscaling): the "
+            f"{settings.strategy.value} step of {outside}; nothing was deployed. Size the step in percent "
+            "(`*_percent`), or deploy when the fleet is back within range"
+        )
 
 
 def _record_release(sm: Any, live: EndpointSnapshot, package_arn: str) -> None:

@@ -19,6 +19,10 @@ class DeploymentFailed(GuardrailError):
     """The endpoint did not end on the new configuration (auto-rollback, failure, timeout, conflicting state)."""
 
 
+class StepOutsideBand(GuardrailError):
+    """The live (autoscaled) fleet makes a step sized in instances a share SageMaker refuses."""
+
+
 class EndpointBusy(GuardrailError):
     """The endpoint is changing and the caller chose not to wait (a Lambda acts again on its next event)."""
 

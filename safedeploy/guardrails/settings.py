@@ -340,18 +340,15 @@ class DeploymentSettings:
         """The step is whole instances: refuse sizes SageMaker rejects and percentages that misstate the share."""
         if self.strategy.value not in STEP_KEYS:
             return
-        percent_key, instances_key, low, high = STEP_KEYS[self.strategy.value]
+        percent_key, instances_key = STEP_KEYS[self.strategy.value][:2]
         percent, instances = getattr(self, percent_key), getattr(self, instances_key)
         if percent is not None and instances is not None:
             raise SettingError(f"{reader.key_path(instances_key)}: give {percent_key} or {instances_key}, not both")
-        capacity_type, value = step_capacity(percent, instances)
         count = self.instance_count
-        if capacity_type != CAPACITY_PERCENT:
-            if not low * count <= 100 * value <= high * count:
-                raise SettingError(
-                    f"{reader.key_path(instances_key)}: {value} of {count} instances is "
-                    f"{100 * value / count:.0f} % of the fleet; SageMaker allows {low}-{high} % of instance_count"
-                )
+        if step_capacity(percent, instances)[0] != CAPACITY_PERCENT:
+            outside = self.step_outside_band()
+            if outside:
+                raise SettingError(f"{reader.key_path(instances_key)}: {outside} of instance_count")
             return
         share = self.traffic_share()
         if share.ratio > MAX_SHARE_RATIO:
@@ -368,6 +365,20 @@ class DeploymentSettings:
                 f"{MAX_SHARE_RATIO:g}x the {percent} % intended; size it in whole instances "
                 f"({instances_key}: {share.step_instances}){fleet}"
             )
+
+    def step_outside_band(self) -> str | None:
+        """Why a step sized in instances is outside SageMaker's band for a fleet of `instance_count` (a canary
+        1-50 %, a linear step 10-50 %, a rolling batch 5-50 %), or None. A step in percent always fits."""
+        if self.strategy.value not in STEP_KEYS:
+            return None
+        percent_key, instances_key, low, high = STEP_KEYS[self.strategy.value]
+        capacity_type, value = step_capacity(getattr(self, percent_key), getattr(self, instances_key))
+        count = self.instance_count
+        if capacity_type == CAPACITY_PERCENT or low * count <= 100 * value <= high * count:
+            return None
+        return (
+            f"{value} of {count} instances is {100 * value / count:.0f} % of the fleet; SageMaker allows {low}-{high} %"
+        )
 
     def traffic_share(self) -> TrafficShare:
         """The candidate's real share of traffic at each step on this fleet (see `traffic_share`)."""

@@ -10,7 +10,7 @@ import pytest
 from safedeploy.guardrails.autoscaling import DIMENSION, METRIC, NAMESPACE, EndpointAutoscaling, retained_capacity
 from safedeploy.guardrails.deploy import DeployAction, deploy_package
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
-from safedeploy.guardrails.errors import DeploymentFailed
+from safedeploy.guardrails.errors import DeploymentFailed, StepOutsideBand
 from safedeploy.guardrails.settings import DeploymentSettings, SettingError
 from tests.support.aws import SESSION
 from tests.support.deploy_world import ENDPOINT, register_package
@@ -145,3 +145,32 @@ def test_all_at_once_may_scale_down_to_one_instance() -> None:
     settings = DeploymentSettings.from_mapping({"strategy": "all_at_once", "autoscaling": scaling})
     assert settings.autoscaling.min_instances == 1
     assert DeploymentSettings.from_mapping(settings.to_dict()) == settings
+
+
+def test_a_step_the_live_fleet_puts_outside_sagemakers_band_is_refused(
+    sm: Any, aas: Any, target_for: Any, updates: EndpointUpdates, waiter: EndpointWaiter
+) -> None:
+    """Configured: 1 of 4 instances per linear step (25 %). Scaled out to 12, the retained fleet makes that step 8 %,
+    below LINEAR's 10 %: refused before UpdateEndpoint, with scaling restored, instead of SageMaker refusing it."""
+    scaling = {**SCALING, "max_instances": 12}
+    target = target_for(strategy="linear", instance_count=4, linear_step_instances=1, autoscaling=scaling)
+    deploy_package(sm, register_package(sm), target, waiter, aas=aas)
+    _scale_to(sm, 12)
+
+    with pytest.raises(StepOutsideBand, match=r"serves 12 instances now .* 1 of 12 instances is 8 % of the fleet"):
+        deploy_package(sm, register_package(sm), target, waiter, aas=aas)
+
+    assert updates.requests_for(ENDPOINT) == []
+    assert [t["ResourceId"] for t in _targets(aas)] == [RESOURCE] and len(_policies(aas)) == 1
+    _scale_to(sm, 6)  # back within range: 1 of 6 is 17 %
+    assert deploy_package(sm, register_package(sm), target, waiter, aas=aas).action is DeployAction.UPDATED
+
+
+def test_a_step_in_percent_holds_on_any_live_fleet(
+    sm: Any, aas: Any, target_for: Any, updates: EndpointUpdates, waiter: EndpointWaiter
+) -> None:
+    scaling = {**SCALING, "max_instances": 12}
+    target = target_for(strategy="linear", instance_count=4, linear_step_percent=25, autoscaling=scaling)
+    deploy_package(sm, register_package(sm), target, waiter, aas=aas)
+    _scale_to(sm, 12)
+    assert deploy_package(sm, register_package(sm), target, waiter, aas=aas).action is DeployAction.UPDATED
