@@ -159,7 +159,7 @@ class PipelineStack(Stack):
             pipeline_name=self.pipeline_name,
             pipeline_type=codepipeline.PipelineType.V2,
             execution_mode=codepipeline.ExecutionMode.QUEUED,
-            artifact_bucket=storage.artifacts_bucket,
+            artifact_bucket=storage.pipeline_bucket,
             use_pipeline_role_for_actions=True,
             restart_execution_on_update=False,
         )
@@ -551,7 +551,7 @@ class PipelineStack(Stack):
             "lambda:ListFunctions accepts no resource; invoking a Lambda action is granted on its versions (:*).",
             findings=[
                 *GRANTED_BY_CDK,
-                imported_bucket_finding(self, self.storage.artifacts_bucket, "/*"),
+                imported_bucket_finding(self, self.storage.pipeline_bucket, "/*"),
                 *(arn_finding(function.function, ":*") for function in functions),
             ],
             unscoped_actions=["lambda:ListFunctions"] if functions else [],

@@ -81,9 +81,14 @@ class StorageStack(Stack):
             "This bucket is the server-access-log target of the other buckets; logging it to itself would loop.",
         )
         self.data_bucket = self._encrypted_bucket("Data", "data", removal)
+        # Object Lock (prod) only where nothing but this project's own code writes: S3 refuses an upload to a bucket
+        # with a default retention unless it carries Content-MD5 or a checksum, which boto3 sends and nothing
+        # documents CodePipeline or CodeBuild sending; and every version there is kept for the retention period.
         self.artifacts_bucket = self._encrypted_bucket(
             "Artifacts", "artifacts", removal, lock_days=env_config.artifact_lock_days
         )
+        # CodePipeline's artifact store and CodeBuild's cache: transient, written by AWS services, never locked.
+        self.pipeline_bucket = self._encrypted_bucket("PipelineWork", "pipeline-work", removal)
         self._write_once_prefixes(self.artifacts_bucket, locked=env_config.artifact_lock_days > 0)
 
         self.model_package_group = sagemaker.CfnModelPackageGroup(

@@ -16,7 +16,7 @@ from infra.nag import acknowledge, imported_bucket_finding
 from infra.naming import Naming
 from stacks.storage_stack import StorageStack
 
-# Under the artifacts bucket's `pipelines/` prefix, which the SageMaker execution role already shares.
+# In the pipeline's working bucket (CodePipeline's artifact store), never in the Object Lock artifacts bucket.
 CACHE_PREFIX = "pipelines/build-cache"
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 # What CDK grants a project in a pipeline: the artifact store and cache read/write (object-wide, with wildcard
@@ -89,7 +89,7 @@ class PipelineBuildProject(Construct):
                 },
             },
             encryption_key=storage.key,
-            cache=codebuild.Cache.bucket(storage.artifacts_bucket, prefix=CACHE_PREFIX),
+            cache=codebuild.Cache.bucket(storage.pipeline_bucket, prefix=CACHE_PREFIX),
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)),
             timeout=timeout,
         )
@@ -121,7 +121,7 @@ class PipelineBuildProject(Construct):
             findings=[
                 *findings,
                 *GRANTED_BY_CDK,
-                imported_bucket_finding(stack, storage.artifacts_bucket, "/*"),
+                imported_bucket_finding(stack, storage.pipeline_bucket, "/*"),
                 f"Resource::{partition_region_account.format(service='codebuild')}:report-group/{project_ref}-*",
                 f"Resource::{partition_region_account.format(service='logs')}:log-group:/aws/codebuild/{project_ref}:*",
                 f"Resource::{partition_region_account.format(service='ssm')}:parameter{naming.parameter_path}*",

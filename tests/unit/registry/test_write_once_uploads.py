@@ -73,3 +73,32 @@ def test_a_large_upload_completes_only_as_a_new_object(
 def test_other_errors_are_not_mistaken_for_an_existing_key(s3: Any) -> None:
     with pytest.raises(Exception, match="NoSuchBucket"):
         put_new_object(s3, bucket="no-such-bucket", key="models/x", body=b"x")
+
+
+def test_every_upload_carries_the_checksum_object_lock_requires(
+    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 refuses an upload to a bucket with an Object Lock retention without Content-MD5 or a checksum header; the
+    pinned botocore (requirements.txt) adds one to PutObject and UploadPart by default, for every writer here."""
+    sent: list[tuple[str, dict[str, str]]] = []
+
+    def record(request: Any, **_: Any) -> None:
+        sent.append((request.context.get("operation_name", ""), dict(request.headers)))
+
+    s3.meta.events.register("before-send.s3.PutObject", record)
+    s3.meta.events.register("before-send.s3.UploadPart", record)
+    monkeypatch.setattr(write_once, "SINGLE_PUT_LIMIT", 1024**2)
+    monkeypatch.setattr(write_once, "PART_SIZE", 5 * 1024**2)
+    large = tmp_path / "large.bin"
+    large.write_bytes(b"a" * (6 * 1024**2))
+    put_new_object(s3, bucket=BUCKET, key="rolled-back/1/g/1/x.mark.json", body=b"{}")
+    write_record(s3, BUCKET, "decisions/e/d/20260101T000000Z-CONTINUE.json", {"decision": "CONTINUE"})
+    upload_new_file(s3, large, bucket=BUCKET, key="models/large/2/model.tar.gz")
+    assert len(sent) == 4  # two PutObject, two UploadPart
+    for _, headers in sent:
+        names = {name.lower() for name in headers}
+        assert (
+            "content-md5" in names
+            or "x-amz-sdk-checksum-algorithm" in names
+            or any(name.startswith("x-amz-checksum-") for name in names)
+        ), headers

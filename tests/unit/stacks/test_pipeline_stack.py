@@ -88,13 +88,14 @@ def test_stage_order(pipeline: dict[str, Template]) -> None:
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_pipeline_is_v2_queued_on_the_encrypted_artifacts_bucket(pipeline: dict[str, Template], env: str) -> None:
+def test_pipeline_is_v2_queued_on_the_encrypted_pipeline_bucket(pipeline: dict[str, Template], env: str) -> None:
     props = pipeline_properties(pipeline[env])
     assert props["PipelineType"] == "V2"
     assert props["ExecutionMode"] == "QUEUED"
     assert props["Name"] == f"my-mlops-{env}-pipeline"
     store = props["ArtifactStore"]
-    assert store["Location"]["Fn::ImportValue"].startswith(f"my-mlops-{env}-storage:ExportsOutputRefArtifacts")
+    # not the artifacts bucket: prod's carries Object Lock (tests/unit/stacks/test_object_lock_bucket.py)
+    assert store["Location"]["Fn::ImportValue"].startswith(f"my-mlops-{env}-storage:ExportsOutputRefPipelineWork")
     assert store["EncryptionKey"]["Type"] == "KMS"
     assert store["EncryptionKey"]["Id"]["Fn::ImportValue"].startswith(
         f"my-mlops-{env}-storage:ExportsOutputFnGetAttKey"

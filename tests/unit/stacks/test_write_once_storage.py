@@ -113,8 +113,9 @@ def test_build_roles_write_new_objects_only_and_never_delete(worlds: dict[str, P
     # CDK's artifact-store grant lets every pipeline role create keys anywhere; none of them can replace one.
     assert not may(world, deploy, "s3:PutObject", KEY)
     assert not may(world, deploy, "s3:PutObject", "approvals/p/1.json", if_none_match="*")
-    # CDK grants pipeline roles s3:DeleteObject* on their artifact store: the bucket policy's deny is what holds.
-    assert may(world, deploy, "s3:DeleteObject", "my-mlops-dev-pipeline/Code/abc.zip")
+    # CDK grants pipeline roles s3:DeleteObject* on their artifact store, which is the pipeline's working bucket now,
+    # not this one (prod's carries Object Lock): nothing here can be deleted by them.
+    assert not may(world, deploy, "s3:DeleteObject", "my-mlops-dev-pipeline/Code/abc.zip")
     for action in ("s3:DeleteObject", "s3:DeleteObjectVersion"):
         for prefix in IMMUTABLE_PREFIXES:
             assert not may(world, deploy, action, f"{prefix}/x.json"), (action, prefix)
