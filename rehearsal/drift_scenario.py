@@ -28,7 +28,7 @@ from ml import inference
 from ml.data import generate
 from rehearsal.scenario import LambdaContext
 from rehearsal.world import World
-from safedeploy import registry
+from safedeploy import clock, registry
 from safedeploy.drift import store
 from safedeploy.guardrails import resource_tags
 from safedeploy.lambda_actions.aws_clients import AwsClients
@@ -169,6 +169,7 @@ def _drift_check(server: MotoServer, world: World, now: datetime) -> tuple[str, 
     with (
         patch.dict(os.environ, environment),
         patch.object(handler, "clients", AwsClients(session=boto3.session.Session())),
+        patch.object(clock, "utc_now", lambda: now),  # the simulated hour is the check's clock
     ):
         outcome = handler.handler(event, LambdaContext(function_name="drift-check"))
     if outcome["status"] != "checked":

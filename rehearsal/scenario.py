@@ -38,6 +38,7 @@ from rehearsal.aws_simulator import (
 from rehearsal.pipeline_double import CodeCommitDouble, CodePipelineDouble
 from rehearsal.rollout import guarded_phases, replayed_minutes, share_at
 from rehearsal.world import PROMOTED_TO, ROOT, World, provision, rehearsed_context
+from safedeploy import clock
 from safedeploy.build_steps.tooling import TOOLING_FILES, TOOLING_PACKAGE
 from safedeploy.guardrails import resource_tags
 from safedeploy.guardrails.endpoint_status import describe_endpoint
@@ -289,7 +290,12 @@ class Rehearsal:
             # SageMaker stamps weight steps and updates at the simulated minute they happen.
             updates.clock = lambda: minute_start(start, minute).astimezone(UTC).replace(tzinfo=None)
             for event in self.verdicts.drain():  # what the verdicts of the last minute did
-                with patch.object(shifter, "clients", AwsClients(session=boto3.session.Session())):
+                # The shifter acts a second after the analysis wrote the verdict, by the simulated clock.
+                acting_at = minute_start(start, minute) + timedelta(seconds=6)
+                with (
+                    patch.object(shifter, "clients", AwsClients(session=boto3.session.Session())),
+                    patch.object(clock, "utc_now", lambda at=acting_at: at),
+                ):
                     step = shifter.handler(event, LambdaContext())
                 if step["action"] != StepAction.UNCHANGED:  # a CONTINUE verdict leaves the weights where they are
                     # The step's detail ends with the verdict's record URI; the summary line stops before it.
@@ -344,7 +350,8 @@ class Rehearsal:
                     "time": now.isoformat(),
                     "detail": {},
                 }
-                summary = handler.handler(event, LambdaContext())
+                with patch.object(clock, "utc_now", lambda at=now: at):  # the simulated minute is the analysis's clock
+                    summary = handler.handler(event, LambdaContext())
                 record = _read_record(self.server.client("s3"), summary.get("record_uri"))
                 readings = {
                     "error_rate": served.error_rate,

@@ -1,7 +1,8 @@
 """EventBridge schedule (every minute) -> one canary analysis of this environment's endpoint.
 
-"Now" is the scheduled event's `time`, not the clock: a late or replayed invocation judges the minute it was meant
-for, and a simulator can drive minutes without sleeping.
+"Now" is the clock's (`safedeploy.clock`), never the event's `time`: anyone with `lambda:InvokeFunction` chooses the
+event, and a record dated ahead would stay the newest of its deployment. The event carries nothing else the analysis
+reads, so any event, however malformed, runs the same analysis of the same minute.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from safedeploy import clock
 from safedeploy.canary.analysis import analyze_endpoint
 from safedeploy.lambda_actions.aws_clients import AwsClients
-from safedeploy.scheduled_event import event_time
 
 logger = Logger()
 tracer = Tracer()
@@ -31,10 +31,8 @@ warnings.filterwarnings("ignore", "No application metrics to publish*")
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_source(data_class=EventBridgeEvent)
-def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    now = event_time(event.get("time"))
-    outcome = analyze_endpoint(clients, os.environ["SAFEDEPLOY_PROJECT"], os.environ["SAFEDEPLOY_ENV"], now)
+def handler(event: object, context: LambdaContext) -> dict[str, Any]:
+    outcome = analyze_endpoint(clients, os.environ["SAFEDEPLOY_PROJECT"], os.environ["SAFEDEPLOY_ENV"], clock.utc_now())
     if outcome.verdict_metric is None:
         logger.error("canary analysis published no verdict", extra={"detail": outcome.detail})
         metrics.add_metric(name="CanaryAnalysisBlind", unit=MetricUnit.Count, value=1)

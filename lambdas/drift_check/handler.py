@@ -1,6 +1,7 @@
 """EventBridge schedule (hourly by default) -> one drift check of this environment's live model.
 
-"Now" is the scheduled event's `time`, so a late or retried invocation judges the hour it was meant for.
+"Now" is the clock's (`safedeploy.clock`), never the event's `time`, which any invoker chooses: a drift record dated
+ahead would stand as the newest. The event carries nothing the check reads.
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from safedeploy import clock
 from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.job import run_drift_job
 from safedeploy.lambda_actions.aws_clients import AwsClients
-from safedeploy.scheduled_event import event_time
 
 logger = Logger()
 tracer = Tracer()
@@ -36,9 +36,8 @@ def _policy() -> DriftPolicy:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_source(data_class=EventBridgeEvent)
-def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    now = event_time(event.get("time"))
+def handler(event: object, context: LambdaContext) -> dict[str, Any]:
+    now = clock.utc_now()
     outcome = run_drift_job(
         clients("sagemaker"),
         clients("s3"),

@@ -72,9 +72,9 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
     settings = target.guardrails.settings
     bucket = read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)
     s3 = clients("s3")
-    earlier = decided_before(s3, bucket, endpoint_name, found.deployment_id, ROLLBACK)
+    earlier = decided_before(s3, bucket, endpoint_name, found.deployment_id, ROLLBACK, found.started_at, now)
     promoted = None if found.kind is ComparisonKind.BLUE_GREEN else (
-        decided_before(s3, bucket, endpoint_name, found.deployment_id, PROMOTE)
+        decided_before(s3, bucket, endpoint_name, found.deployment_id, PROMOTE, found.started_at, now)
     )  # fmt: skip
     policy = canary_policy(settings, found, set(observations.metrics), promoted=promoted is not None)
     verdict = canary_verdict(guarded(observations, policy), policy)

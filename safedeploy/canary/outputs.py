@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from safedeploy.clock import key_time, stamp, time_refusal
 from safedeploy.write_once import DECISIONS, put_new_object
 
 CANARY_NAMESPACE = "SafeDeploy/Canary"
@@ -28,17 +29,30 @@ def record_prefix(endpoint_name: str, deployment_id: str) -> str:
 
 
 def record_key(endpoint_name: str, deployment_id: str, at: datetime, decision: str) -> str:
-    return f"{record_prefix(endpoint_name, deployment_id)}{at.strftime('%Y%m%dT%H%M%SZ')}-{decision}.json"
+    return f"{record_prefix(endpoint_name, deployment_id)}{stamp(at)}-{decision}.json"
 
 
-def decided_before(s3: Any, bucket: str, endpoint_name: str, deployment_id: str, decision: str) -> str | None:
-    """The key of the first earlier record of this deployment with `decision` (keys sort by time), if any."""
-    request = {"Bucket": bucket, "Prefix": record_prefix(endpoint_name, deployment_id)}
-    for page in s3.get_paginator("list_objects_v2").paginate(**request):
-        for item in page.get("Contents", []):
-            if item["Key"].endswith(f"-{decision}.json"):
-                return str(item["Key"])
-    return None
+def record_keys(s3: Any, bucket: str, prefix: str, started_at: datetime, now: datetime) -> list[str]:
+    """The keys of one deployment's records that are dated between its start and the clock, oldest first.
+
+    A key dated otherwise (written by a caller that chose its own time before the analysis took it from the clock)
+    is refused here, so it can neither stay "the newest" nor count as an earlier decision.
+    """
+    keys = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+        if "/" not in item["Key"].removeprefix(prefix)
+    ]
+    return sorted(key for key in keys if time_refusal(key_time(key), started_at, now) is None)
+
+
+def decided_before(
+    s3: Any, bucket: str, endpoint_name: str, deployment_id: str, decision: str, started_at: datetime, now: datetime
+) -> str | None:
+    """The key of the first earlier record of this deployment with `decision`, if any."""
+    keys = record_keys(s3, bucket, record_prefix(endpoint_name, deployment_id), started_at, now)
+    return next((key for key in keys if key.endswith(f"-{decision}.json")), None)
 
 
 def write_record(s3: Any, bucket: str, key: str, record: Mapping[str, Any]) -> str:

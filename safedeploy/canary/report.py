@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from safedeploy import clock
 from safedeploy.canary.outputs import RECORD_PREFIX, ROLLBACK
 
 ROLLBACK_FOLDER = "rollbacks"
@@ -119,11 +120,15 @@ def load_timeline(s3: Any, bucket: str, endpoint_name: str, deployment_id: str |
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         for item in page.get("Contents", [])
     ]
+    now = clock.utc_now()
     by_deployment: dict[str, list[str]] = {}
     rollback_keys = []
     for key in keys:
         folder = key[len(prefix) :].split("/", 1)[0]
-        (rollback_keys if folder == ROLLBACK_FOLDER else by_deployment.setdefault(folder, [])).append(key)
+        if folder == ROLLBACK_FOLDER:
+            rollback_keys.append(key)
+        elif clock.time_refusal(clock.key_time(key), None, now) is None:  # a decision dated ahead is not shown
+            by_deployment.setdefault(folder, []).append(key)
     if not by_deployment:
         raise ValueError(f"no decision records under s3://{bucket}/{prefix}: no canary analysis has run")
     if deployment_id is None:

@@ -71,7 +71,7 @@ def _act_on_verdict(
             verdict.decision,
             settings.ab_weights,
             settings.wait_interval_seconds,
-            verdict.judged_at,
+            verdict.checked_at,
             marks=target.marks,
         )
     else:

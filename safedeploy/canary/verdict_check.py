@@ -7,7 +7,8 @@ alone and keeps them (write-once; see `safedeploy.write_once`). A verdict is act
 
 - its record is in this environment's bucket, under `decisions/<endpoint>/<deployment>/`, and says the same thing
   (endpoint, deployment, kind, decision) as the event;
-- that record is the newest of its deployment, and the deployment is the one running on the endpoint now;
+- that record is dated between its deployment's start and the clock (`safedeploy.clock`), it is the newest record so
+  dated of its deployment, and the deployment is the one running on the endpoint now;
 - the shifter has not acted on it before: it claims a write-once receipt under `traffic-actions/` first, so a
   replayed event, however genuine, moves traffic once.
 """
@@ -17,13 +18,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from safedeploy import clock
 from safedeploy.canary.fleets import find_comparison
-from safedeploy.canary.outputs import record_prefix
+from safedeploy.canary.outputs import record_keys, record_prefix
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import describe_endpoint
 from safedeploy.write_once import DECISIONS, TRAFFIC_ACTIONS, AlreadyWritten, put_new_object
@@ -42,7 +44,7 @@ class VerifiedVerdict:
     decision: str
     record_uri: str
     receipt_uri: str
-    judged_at: datetime | None = None  # the minute the analysis judged (the record's `at`)
+    checked_at: datetime  # the clock's time when the verdict was verified: the shifter's holds are measured by it
 
 
 def text_field(detail: Mapping[str, Any], key: str) -> str:
@@ -74,15 +76,11 @@ def _read_record(s3: Any, bucket: str, key: str) -> dict[str, Any]:
     return record
 
 
-def _newest_key(s3: Any, bucket: str, prefix: str) -> str | None:
-    """Record keys start with their time (`<prefix><YYYYmmddTHHMMSSZ>-<DECISION>.json`): the greatest is newest."""
-    keys = [
-        item["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for item in page.get("Contents", [])
-        if "/" not in item["Key"].removeprefix(prefix)
-    ]
-    return max(keys, default=None)
+def _record_time(record: Mapping[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(record["at"]) if isinstance(record.get("at"), str) else None
+    except ValueError:
+        return None
 
 
 def verify_verdict(
@@ -90,7 +88,7 @@ def verify_verdict(
     target: DeployTarget,
     bucket: str,
     detail: Mapping[str, Any],
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] = lambda: clock.utc_now(),
 ) -> VerifiedVerdict:
     """The verdict `detail` announces, once it is proven to be the analysis's latest; raises VerdictRefused."""
     endpoint_name = target.endpoint_name
@@ -106,28 +104,36 @@ def verify_verdict(
     if differing:
         shown = ", ".join(f"{name} {claimed[name]!r} (record: {record.get(name)!r})" for name in differing)
         raise VerdictRefused(f"event does not match its decision record {record_uri}: {shown}")
-    newest = _newest_key(s3, bucket, prefix)
-    if newest != key:
-        raise VerdictRefused(
-            f"record {record_uri} is not the newest decision of its deployment (s3://{bucket}/{newest})"
-        )
     snapshot = describe_endpoint(clients("sagemaker"), endpoint_name)
     running = find_comparison(clients("sagemaker"), snapshot, target.guardrails.settings) if snapshot else None
     running_id = getattr(running, "deployment_id", None)
-    if running_id != claimed["deployment_id"]:
+    if running is None or isinstance(running, str) or running_id != claimed["deployment_id"]:
         raise VerdictRefused(
             f"record {record_uri} judges deployment {claimed['deployment_id']!r}; {endpoint_name} runs "
             f"{running_id or 'no deployment'}"
         )
+    checked_at = now()
+    for at in (clock.key_time(key), _record_time(record)):
+        reason = clock.time_refusal(at, running.started_at, checked_at)
+        if reason:
+            raise VerdictRefused(f"record {record_uri} is not believed: {reason}")
+    newest = max(record_keys(s3, bucket, prefix, running.started_at, checked_at), default=None)
+    if newest != key:
+        raise VerdictRefused(
+            f"record {record_uri} is not the newest decision of its deployment (s3://{bucket}/{newest})"
+        )
     receipt_key = f"{TRAFFIC_ACTIONS}/{key.removeprefix(DECISIONS + '/')}"
-    receipt = {"record_uri": record_uri, "decision": claimed["decision"], "at": now().isoformat(timespec="seconds")}
+    receipt = {
+        "record_uri": record_uri,
+        "decision": claimed["decision"],
+        "at": checked_at.isoformat(timespec="seconds"),
+    }
     try:
         receipt_uri = put_new_object(
             s3, bucket=bucket, key=receipt_key, body=json.dumps(receipt).encode(), ContentType="application/json"
         )
     except AlreadyWritten:
         raise VerdictRefused(f"verdict {record_uri} was acted on already (s3://{bucket}/{receipt_key})") from None
-    judged_at = datetime.fromisoformat(record["at"]) if isinstance(record.get("at"), str) else None
     return VerifiedVerdict(
-        claimed["deployment_id"], claimed["kind"], claimed["decision"], record_uri, receipt_uri, judged_at
+        claimed["deployment_id"], claimed["kind"], claimed["decision"], record_uri, receipt_uri, checked_at
     )

@@ -32,7 +32,7 @@ def run_drift_job(
     policy: DriftPolicy,
     accuracy_margin: float = 0.02,
 ) -> DriftOutcome:
-    """Judge the hour before `now` (the scheduled time, so a retried run judges the same hour)."""
+    """Judge the hour before `now` (the clock's time: see `safedeploy.clock`)."""
     live = store.live_baseline(sm, s3, endpoint_name, own_bucket=bucket)
     if live is None:
         return DriftOutcome("no endpoint or baseline")

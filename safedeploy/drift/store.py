@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from safedeploy import registry
+from safedeploy import clock, registry
 from safedeploy.canary.outputs import write_record
 from safedeploy.drift.baseline import Baseline, sha256_digest
 from safedeploy.drift.check import DriftCheck, DriftState
@@ -128,16 +128,18 @@ def drift_record_prefix(endpoint_name: str) -> str:
 
 def record_check(s3: Any, bucket: str, endpoint_name: str, at: datetime, check: DriftCheck) -> str:
     verdict = "DRIFT" if check.drifted else "STABLE"
-    key = f"{drift_record_prefix(endpoint_name)}{at.strftime('%Y%m%dT%H%M%SZ')}-{verdict}.json"
+    key = f"{drift_record_prefix(endpoint_name)}{clock.stamp(at)}-{verdict}.json"
     return write_record(s3, bucket, key, check.to_record())
 
 
 def latest_record(s3: Any, bucket: str, endpoint_name: str) -> dict[str, Any] | None:
-    """The newest drift decision record (keys sort by time), or None."""
+    """The newest drift decision record (keys sort by time) not dated after the clock, or None."""
     newest = None
+    now = clock.utc_now()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=drift_record_prefix(endpoint_name)):
         for item in page.get("Contents", []):
-            newest = max(newest or item["Key"], item["Key"])
+            if clock.time_refusal(clock.key_time(item["Key"]), None, now) is None:
+                newest = max(newest or item["Key"], item["Key"])
     if newest is None:
         return None
     return json.loads(s3.get_object(Bucket=bucket, Key=newest)["Body"].read())

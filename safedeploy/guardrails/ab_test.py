@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from safedeploy import clock
 from safedeploy.guardrails.autoscaling import retained_capacity
 from safedeploy.guardrails.decisions import Decision, parse_decision
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot
@@ -77,15 +78,16 @@ def advance_ab(
     decision: object,
     schedule: Sequence[int],
     hold_seconds: int = 0,
-    judged_at: datetime | None = None,
+    now: datetime | None = None,
     marks: RolledBackMarks | None = None,
 ) -> ExperimentStep:
     """Act on one verdict of a running A/B test; `schedule` is the settings' `ab_weights`.
 
     A PROMOTE raises the weight only once the current one has served `hold_seconds` (the settings'
-    `wait_interval_seconds`) by the minute the verdict judged: after the first proof of non-inferiority every minute
-    says PROMOTE, and each weight must still bake before the next. `marks`: where ending on the baseline marks the
-    candidate's package rolled back (without it that ending fails after restoring the baseline).
+    `wait_interval_seconds`) by the clock (`now`, default `safedeploy.clock`; never a time a record or event
+    states): after the first proof of non-inferiority every minute says PROMOTE, and each weight must still bake
+    before the next. `marks`: where ending on the baseline marks the candidate's package rolled back (without it
+    that ending fails after restoring the baseline).
     """
     verdict = parse_decision(decision)
     experiment = experiment_in_progress(sm, endpoint_name, ExperimentKind.AB)
@@ -100,7 +102,8 @@ def advance_ab(
     if verdict is Decision.CONTINUE:
         return ExperimentStep(endpoint_name, StepAction.UNCHANGED, f"{candidate} stays at {share:g}%")
     since = experiment.endpoint.last_modified_at
-    if judged_at is not None and since is not None and (judged_at - since).total_seconds() < hold_seconds:
+    now = now or clock.utc_now()
+    if since is not None and (now - since).total_seconds() < hold_seconds:
         until = (since + timedelta(seconds=hold_seconds)).isoformat(timespec="seconds")
         return ExperimentStep(endpoint_name, StepAction.UNCHANGED, f"{candidate} holds {share:g}% until {until}")
     weight = next_weight(schedule, share)

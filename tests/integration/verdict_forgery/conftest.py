@@ -7,4 +7,4 @@ import os
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SafeDeploy")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
-from tests.unit.canary.conftest import clients  # noqa: F401 -- fixture shared with tests/unit/canary
+from tests.unit.canary.conftest import clients, clock  # noqa: F401 -- fixtures shared with tests/unit/canary

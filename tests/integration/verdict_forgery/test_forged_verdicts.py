@@ -7,7 +7,7 @@ rule, here delivering to a queue instead of the Lambda) or `lambda:InvokeFunctio
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +16,9 @@ import lambdas.traffic_shifter.handler as traffic_shifter
 from rehearsal.attacks.verdict import forged_verdict_detail, play_forged_verdict
 from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE
 from safedeploy.canary.traffic import shift_traffic
+from safedeploy.guardrails.endpoint_status import describe_endpoint
 from safedeploy.lambda_actions.aws_clients import AwsClients
+from tests.support.clock import SetClock
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT
 from tests.support.lambda_fakes import LambdaContextStub
 from tests.unit.canary.conftest import BUCKET
@@ -114,8 +116,9 @@ def test_a_record_planted_outside_the_analysis_prefix_is_refused(
 
 
 def test_an_older_verdict_is_refused_once_a_newer_one_exists(clients: AwsClients, experiment: dict[str, float]) -> None:
-    older = recorded_verdict(clients, "PROMOTE", at=datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
-    newer = recorded_verdict(clients, "CONTINUE", at=datetime(2026, 3, 1, 12, 1, tzinfo=UTC))
+    at = datetime.now(UTC)
+    older = recorded_verdict(clients, "PROMOTE", at=at)
+    newer = recorded_verdict(clients, "CONTINUE", at=at + timedelta(seconds=1))
     outcome = shift_traffic(clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, older)
     assert (
         outcome.action == "refused"
@@ -127,11 +130,59 @@ def test_an_older_verdict_is_refused_once_a_newer_one_exists(clients: AwsClients
 def test_a_genuine_verdict_moves_traffic_once_and_its_replay_is_refused(
     clients: AwsClients,
     experiment: dict[str, float],
+    clock: SetClock,
 ) -> None:
     genuine = recorded_verdict(clients, "PROMOTE")
+    clock.at = held_until(clients)
     first = shift_traffic(clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, genuine)
     assert first.action == "weights" and "10% -> 50%" in first.detail
     stepped = weights(clients("sagemaker"))
     replay = shift_traffic(clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, genuine)
     assert replay.action == "refused" and "was acted on already" in replay.detail
     assert weights(clients("sagemaker")) == stepped
+
+
+def held_until(clients: AwsClients) -> datetime:
+    """When the current weight has served the test's wait_interval_seconds."""
+    since = describe_endpoint(clients("sagemaker"), ENDPOINT).last_modified_at
+    assert since is not None
+    return since + timedelta(seconds=AB["wait_interval_seconds"])
+
+
+def test_a_verdict_dated_ahead_does_not_refuse_the_honest_ones_after_it(
+    clients: AwsClients, experiment: dict[str, float]
+) -> None:
+    """A record dated a day ahead (the analysis once took its time from the invoker) used to stay the newest of its
+    deployment: every honest verdict after it was refused and a bad candidate kept its weight."""
+    now = datetime.now(UTC)
+    ahead = recorded_verdict(clients, "CONTINUE", at=now + timedelta(days=1))
+    honest = recorded_verdict(clients, "ROLLBACK", at=now)
+    outcome = shift_traffic(clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, honest)
+    assert (outcome.action, weights(clients("sagemaker"))["v2"]) == ("weights", 0.0), outcome.detail
+    refused = shift_traffic(clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, ahead)
+    assert refused.action == "refused"
+    dated = (now + timedelta(days=1)).isoformat()
+    assert f"record {ahead['record_uri']} is not believed: it is dated {dated}, after the clock's" in refused.detail
+
+
+def test_a_promote_dated_ahead_does_not_cut_the_hold_short(
+    clients: AwsClients, experiment: dict[str, float], clock: SetClock
+) -> None:
+    """The hold is measured by the clock: a PROMOTE dated past the hold moved 10 % to 50 % at minute 10 of 30."""
+    since = describe_endpoint(clients("sagemaker"), ENDPOINT).last_modified_at
+    assert since is not None
+    clock.at = since + timedelta(seconds=30)
+    ahead = recorded_verdict(clients, "PROMOTE", at=held_until(clients))
+    outcome = shift_traffic(clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, ahead)
+    assert outcome.action == "refused" and "after the clock's" in outcome.detail
+    honest = recorded_verdict(clients, "PROMOTE", at=clock.at)
+    held = shift_traffic(clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, honest)
+    assert held.action == "unchanged" and "v2 holds 10% until" in held.detail
+    assert weights(clients("sagemaker")) == experiment
+
+
+def test_a_verdict_older_than_its_deployment_is_refused(clients: AwsClients, experiment: dict[str, float]) -> None:
+    old = recorded_verdict(clients, "PROMOTE", at=datetime.now(UTC) - timedelta(days=1))
+    outcome = shift_traffic(clients, PROJECT, ENV, VERDICT_DETAIL_TYPE, old)
+    assert outcome.action == "refused" and "before its deployment began at" in outcome.detail
+    assert weights(clients("sagemaker")) == experiment

@@ -16,6 +16,7 @@ from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from safedeploy.parameters import Param, parameter_name
 from tests.support.aws import REGION, SESSION, in_process_aws
+from tests.support.clock import SetClock, set_clock
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, ROLE_ARN, provision_parameters
 from tests.support.fleet_metrics import FleetBehaviour, fleet_dimensions, publish_minute
 from tests.support.moto_sagemaker import endpoint_updates, start_baking
@@ -37,6 +38,13 @@ def artifacts_bucket(clients: AwsClients) -> None:
     """The artifacts bucket and its parameter, as the storage stack publishes them."""
     clients("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     clients("ssm").put_parameter(Name=parameter_name(PROJECT, ENV, Param.ARTIFACTS_BUCKET), Value=BUCKET, Type="String")
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[SetClock]:
+    """The clock the analysis and the shifter read; a test that plays minutes ahead sets it to the played minute."""
+    with set_clock() as settable:
+        yield settable
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from safedeploy.guardrails.experiment import Experiment
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.lambda_actions.aws_clients import AwsClients
+from tests.support.clock import SetClock
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
 from tests.support.fleet_metrics import fleet_dimensions, publish_minute
 from tests.unit.canary.conftest import BUCKET, HEALTHY
@@ -46,9 +47,9 @@ def recorded_verdict(clients: AwsClients, decision: str, at: datetime | None = N
     assert snapshot is not None
     running = find_comparison(sm, snapshot, DeployTarget.load(clients("ssm"), PROJECT, ENV).guardrails.settings)
     assert not isinstance(running, str), running
-    at = at or datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    at = at or datetime.now(UTC)
     record = {"endpoint_name": ENDPOINT, "deployment_id": running.deployment_id, "kind": running.kind.value}
-    record["decision"] = decision
+    record |= {"decision": decision, "at": at.isoformat()}
     key = record_key(ENDPOINT, running.deployment_id, at, decision)
     return {**record, "record_uri": write_record(clients("s3"), BUCKET, key, record)}
 
@@ -76,8 +77,8 @@ def ab_test(clients: AwsClients) -> tuple[DeployTarget, str]:
     return target, candidate
 
 
-def _healthy_minutes(clients: AwsClients, candidate: str, minutes: int) -> list[AnalysisOutcome]:
-    """`minutes` minutes of equal fleets, analysed after each; the outcomes."""
+def _healthy_minutes(clients: AwsClients, candidate: str, minutes: int, clock: SetClock) -> list[AnalysisOutcome]:
+    """`minutes` minutes of equal fleets, analysed after each (the clock set to each analysis's time); the outcomes."""
     sm, cloudwatch = clients("sagemaker"), clients("cloudwatch")
     config = sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
     started = sm.describe_endpoint_config(EndpointConfigName=config)["CreationTime"].replace(second=0, microsecond=0)
@@ -87,17 +88,20 @@ def _healthy_minutes(clients: AwsClients, candidate: str, minutes: int) -> list[
         at = started + timedelta(minutes=minute, seconds=30)
         for variant in (PRODUCTION_VARIANT, candidate):
             publish_minute(cloudwatch, fleet_dimensions(ENDPOINT, variant), at, 1000, HEALTHY, rng)
-        outcomes.append(analyze_endpoint(clients, PROJECT, ENV, started + timedelta(minutes=minute + 1, seconds=5)))
+        clock.at = started + timedelta(minutes=minute + 1, seconds=5)
+        outcomes.append(analyze_endpoint(clients, PROJECT, ENV, clock.at))
     return outcomes
 
 
-def test_a_healthy_ab_candidate_is_promoted_to_all_traffic(clients: AwsClients, ab_test: tuple[Any, str]) -> None:
+def test_a_healthy_ab_candidate_is_promoted_to_all_traffic(
+    clients: AwsClients, ab_test: tuple[Any, str], clock: SetClock
+) -> None:
     """Non-inferiority is shown once; later minutes are judged for harm only and keep saying PROMOTE, and the
     weight moves once it has served wait_interval_seconds (600 s)."""
     _, candidate = ab_test
     sm = clients("sagemaker")
     config = sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
-    outcomes = _healthy_minutes(clients, candidate, 12)
+    outcomes = _healthy_minutes(clients, candidate, 12, clock)
     decisions = [outcome.decision for outcome in outcomes]
     first = decisions.index("PROMOTE")
     assert "ROLLBACK" not in decisions and set(decisions[first:]) == {"PROMOTE"}, decisions
@@ -173,7 +177,7 @@ def test_an_experiment_ended_by_rollback_marks_its_package_so_it_is_not_redeploy
     package_arn = Experiment.running_on(sm, describe_endpoint(sm, ENDPOINT)).package_arn
     shift_traffic(clients, PROJECT, ENV, "Canary Verdict", recorded_verdict(clients, "ROLLBACK"))
     assert marks.mark_of(package_arn) is None  # at zero weight the experiment still runs
-    later = datetime(2026, 3, 1, 12, 1, tzinfo=UTC)
+    later = datetime.now(UTC) + timedelta(seconds=1)
     step = shift_traffic(clients, PROJECT, ENV, "Canary Verdict", recorded_verdict(clients, "ROLLBACK", later))
     assert step.action == "rolled-back"
     mark = marks.mark_of(package_arn)

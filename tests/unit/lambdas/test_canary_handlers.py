@@ -11,6 +11,7 @@ import pytest
 import lambdas.canary_analysis.handler as canary_analysis
 import lambdas.traffic_shifter.handler as traffic_shifter
 from safedeploy.lambda_actions.aws_clients import AwsClients
+from tests.support.clock import SetClock
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT
 from tests.support.lambda_fakes import LambdaContextStub
 from tests.unit.canary.conftest import HEALTHY, Deployment
@@ -36,33 +37,33 @@ def scheduled_event(time: str) -> dict[str, Any]:
     }
 
 
-def test_the_scheduled_time_is_the_minute_judged(
+def test_the_clock_not_the_events_time_is_the_minute_judged(
     blue_green: Callable[..., Deployment],
     clients: AwsClients,
+    clock: SetClock,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Anyone with lambda:InvokeFunction chooses the event's `time`: two hours ahead (what CloudWatch still accepts)
+    it used to write a genuine decision record dated in the future, which then stayed the newest of its deployment."""
     monkeypatch.setattr(canary_analysis, "clients", clients)
     deployment = blue_green()
     for _ in range(3):
         deployment.serve_minute(1000, HEALTHY, HEALTHY)
-    now = deployment.started_at.replace(second=0, microsecond=0).isoformat().replace("+00:00", "Z")
-    late = scheduled_event(now.replace(":00Z", ":05Z"))
-    summary = canary_analysis.handler(late, LambdaContextStub())
+    start = deployment.started_at.replace(second=0, microsecond=0)
+    ahead = scheduled_event((start + timedelta(hours=2)).isoformat())
+    clock.at = start + timedelta(seconds=5)
+    summary = canary_analysis.handler(ahead, LambdaContextStub())
     assert (summary["decision"], summary["verdict_metric"]) == ("CONTINUE", 0)
     assert summary["detail"] == "deployment started less than a minute ago"
 
-    at_three = deployment.started_at.replace(second=5, microsecond=0) + timedelta(minutes=3)
-    summary = canary_analysis.handler(scheduled_event(at_three.isoformat()), LambdaContextStub())
+    clock.at = start + timedelta(minutes=3, seconds=5)
+    summary = canary_analysis.handler(ahead, LambdaContextStub())
     assert summary["record_uri"].startswith("s3://") and summary["decision"] == "CONTINUE"
+    assert f"/{clock.at.strftime('%Y%m%dT%H%M%SZ')}-CONTINUE.json" in summary["record_uri"]
     (logged,) = [record for record in caplog.records if record.getMessage() == "canary decision"]
     assert logged.decision_record["window"]["minutes"] == 3
-
-
-def test_an_event_without_a_time_is_refused(clients: AwsClients, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(canary_analysis, "clients", clients)
-    with pytest.raises(ValueError, match="not an ISO 8601 time"):
-        canary_analysis.handler(scheduled_event("yesterday"), LambdaContextStub())
+    assert logged.decision_record["at"] == clock.at.isoformat()
 
 
 def test_the_traffic_shifter_refuses_another_environments_endpoint(
