@@ -112,3 +112,19 @@ def test_all_at_once_has_no_baseline_to_compare(blue_green: Callable[..., Deploy
     outcome = deployment.analyze()
     assert (outcome.decision, outcome.verdict_metric) == (None, 0)
     assert "no concurrent baseline" in outcome.detail
+
+
+def test_a_rollback_dated_after_the_clock_or_before_the_deployment_is_not_an_earlier_rollback(
+    blue_green: Callable[..., Deployment], clients: AwsClients
+) -> None:
+    """Such a record (the analysis once took its time from whoever invoked it) used to hold every later minute at
+    ROLLBACK: "a crossed boundary stays crossed"."""
+    deployment = blue_green()
+    folder = f"decisions/{ENDPOINT}/config-v2@{deployment.started_at.strftime('%Y%m%dT%H%M%SZ')}"
+    for at in (deployment.started_at + timedelta(days=1), deployment.started_at - timedelta(days=1)):
+        key = f"{folder}/{at.strftime('%Y%m%dT%H%M%SZ')}-ROLLBACK.json"
+        clients("s3").put_object(Bucket=BUCKET, Key=key, Body=b"{}")
+    for _ in range(3):
+        deployment.serve_minute(1000, HEALTHY, HEALTHY)
+    outcome = deployment.analyze()
+    assert outcome.decision == "CONTINUE" and not outcome.record["reasons"][0].startswith("already rolled back")
