@@ -45,11 +45,12 @@ from safedeploy.guardrails.endpoint_status import describe_endpoint
 from safedeploy.guardrails.experiment import Experiment, StepAction
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.guardrails.settings import DeploymentSettings
+from safedeploy.lambda_actions.approvals import PIPELINE_NAME_ENV
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from safedeploy.trust.approval_record import PACKAGE_GROUP_ENV, RECORDS_BUCKET_ENV, RECORDS_KEY_ENV
 from serving.stub_endpoint import StubBehaviour, running_stub
 from stacks.guardrails_stack import ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM, VERDICT_FILL_VALUE
-from stacks.pipeline_stack import APPROVAL_ACTION, APPROVAL_STAGE
+from stacks.pipeline_stack import APPROVAL_ACTION, APPROVAL_STAGE, PROMOTION_ACTION, PROMOTION_STAGE
 from tests.integration.gateway.gateway_harness import Gateway, gateway_environment, running_gateway
 from tests.support.aws import REGION, MotoServer, moto_server
 from tests.support.fleet_metrics import FleetBehaviour
@@ -194,13 +195,7 @@ class Rehearsal:
     def _approval_sync(self, package_arn: str, execution_id: str) -> str:
         from lambdas.approval_sync import handler
 
-        parameters = {
-            "model_package_arn": package_arn,
-            "pipeline_name": self.world.naming.pipeline,
-            "pipeline_execution_id": execution_id,
-            "approval_stage": APPROVAL_STAGE,
-            "approval_action": APPROVAL_ACTION,
-        }
+        parameters = {"model_package_arn": package_arn, "pipeline_execution_id": execution_id}
         return self._lambda(handler, parameters, "sync")
 
     # --- deploy with guardrails, traffic and the canary analysis -------------------------------------------------
@@ -487,6 +482,12 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int, strategy: str | None = 
             PACKAGE_GROUP_ENV: world.naming.model_package_group,
             "RELEASE_REPOSITORY": prod.naming.prefix,
             "RELEASE_BRANCH": prod.config.pipeline.branch,
+            # Which approvals ApprovalSync and Promote read: their configuration, as the pipeline stack sets it.
+            PIPELINE_NAME_ENV: world.naming.pipeline,
+            "APPROVAL_STAGE": APPROVAL_STAGE,
+            "APPROVAL_ACTION": APPROVAL_ACTION,
+            "PROMOTION_APPROVAL_STAGE": PROMOTION_STAGE,
+            "PROMOTION_APPROVAL_ACTION": PROMOTION_ACTION,
         }
         stack.enter_context(patch.dict(os.environ, environment))
         # dev's checkout: the model code and the deploy tooling, as the repository holds them.

@@ -20,7 +20,7 @@ from rehearsal.pipeline_double import PROMOTER
 from rehearsal.scenario import LambdaContext, Outcome, Rehearsal, job_event
 from safedeploy.trust.release_manifest import RELEASE_FILE
 from stacks.pipeline.release_buildspec import release_buildspec
-from stacks.pipeline_stack import APPROVAL_ACTION, APPROVAL_STAGE, PROMOTION_ACTION, PROMOTION_STAGE
+from stacks.pipeline_stack import PROMOTION_ACTION, PROMOTION_STAGE
 from tests.support.aws import REGION
 from tests.support.moto_sagemaker import queue_invocation_results
 
@@ -55,12 +55,7 @@ def promote(rehearsal: Rehearsal, release: Outcome) -> str:
     parameters = {
         "model_package_arn": release.package_arn,
         "source_commit": release.source_commit,
-        "pipeline_name": rehearsal.world.naming.pipeline,
         "pipeline_execution_id": release.execution_id,
-        "approval_stage": APPROVAL_STAGE,
-        "approval_action": APPROVAL_ACTION,
-        "promotion_approval_stage": PROMOTION_STAGE,
-        "promotion_approval_action": PROMOTION_ACTION,
     }
     return rehearsal._lambda(handler, parameters, "promote")
 
@@ -170,13 +165,7 @@ def direct_approval_sync(rehearsal: Rehearsal, release: Outcome) -> AttackOutcom
     never_reviewed = _forge_package(
         rehearsal, release, rehearsal.world.naming.model_package_group, "PendingManualApproval"
     )
-    parameters = {
-        "model_package_arn": never_reviewed,
-        "pipeline_name": rehearsal.world.naming.pipeline,
-        "pipeline_execution_id": release.execution_id,
-        "approval_stage": APPROVAL_STAGE,
-        "approval_action": APPROVAL_ACTION,
-    }
+    parameters = {"model_package_arn": never_reviewed, "pipeline_execution_id": release.execution_id}
     with patch.object(handler, "clients", rehearsal.clients):
         handler.handler(job_event(parameters, "forged-sync"), LambdaContext())
     succeeded, message = rehearsal.double.results["forged-sync"]

@@ -224,9 +224,9 @@ class PipelineStack(Stack):
             variables_namespace=TRAIN_NAMESPACE,
         )
         package_arn = train.variable(approvals.PACKAGE_VARIABLE)
-        functions = self._release_functions()
+        functions = self._release_functions(APPROVAL_ACTION)
         assert functions.quality_gate is not None and functions.approval_sync is not None
-        model_approval = self._approval_parameters(APPROVAL_STAGE, APPROVAL_ACTION)
+        execution = {"pipeline_execution_id": codepipeline.GlobalVariables.EXECUTION_ID}
         drift = self.env_config.drift
         gate = actions.LambdaInvokeAction(
             action_name="CheckMetrics",
@@ -260,13 +260,13 @@ class PipelineStack(Stack):
                 actions.LambdaInvokeAction(
                     action_name="RecordApproval",
                     lambda_=functions.approval_sync.function,
-                    user_parameters={"model_package_arn": package_arn, **model_approval},
+                    user_parameters={"model_package_arn": package_arn, **execution},
                 ),
             ),
             ("Deploy", self._deploy_action(code, {"MODEL_PACKAGE_ARN": package_arn})),
             *self._promotion_stages(
                 package_arn,
-                {"model_package_arn": package_arn, "source_commit": source.variables.commit_id, **model_approval},
+                {"model_package_arn": package_arn, "source_commit": source.variables.commit_id, **execution},
             ),
         ]
         for stage_name, action in stages:
@@ -295,18 +295,19 @@ class PipelineStack(Stack):
             ("Deploy", [self._deploy_action(manifest, {})]),
         ]
         if self.links.target is not None:
-            self._release_functions()
+            self._release_functions(RELEASE_APPROVAL_ACTION)
             forward = {
                 "release_repository": repository_name(self.naming.project, self.naming.env),
                 "release_commit": release.variables.commit_id,
-                **self._approval_parameters(APPROVAL_STAGE, RELEASE_APPROVAL_ACTION),
+                "pipeline_execution_id": codepipeline.GlobalVariables.EXECUTION_ID,
             }
             promotion = self._promotion_stages(f"the package of release.json {release.variables.commit_id}", forward)
             stages += [(name, [action]) for name, action in promotion]
         for stage_name, stage_actions in stages:
             self.pipeline.add_stage(stage_name=stage_name, actions=stage_actions)
 
-    def _release_functions(self) -> ReleaseFunctions:
+    def _release_functions(self, first_approval_action: str) -> ReleaseFunctions:
+        """The functions, told which approvals of this pipeline they read: the invocation never names them."""
         self.functions = ReleaseFunctions(
             self,
             "ReleaseFunctions",
@@ -316,17 +317,14 @@ class PipelineStack(Stack):
             pipeline_name=self.pipeline_name,
             links=self.links,
             log_key=self.log_key,
+            approvals={
+                "APPROVAL_STAGE": APPROVAL_STAGE,
+                "APPROVAL_ACTION": first_approval_action,
+                "PROMOTION_APPROVAL_STAGE": PROMOTION_STAGE,
+                "PROMOTION_APPROVAL_ACTION": PROMOTION_ACTION,
+            },
         )
         return self.functions
-
-    def _approval_parameters(self, stage: str, action: str) -> dict[str, str]:
-        """How a Lambda action finds a Manual approval of its own execution (the job event carries no context)."""
-        return {
-            "pipeline_name": self.pipeline_name,
-            "pipeline_execution_id": codepipeline.GlobalVariables.EXECUTION_ID,
-            "approval_stage": stage,
-            "approval_action": action,
-        }
 
     def _promotion_stages(self, package: str, parameters: dict[str, str]) -> list[tuple[str, codepipeline.IAction]]:
         """PromoteApproval -> Promote, committing release.json to the next environment's repository."""
@@ -348,11 +346,7 @@ class PipelineStack(Stack):
                 actions.LambdaInvokeAction(
                     action_name="CommitRelease",
                     lambda_=self.functions.promote.function,
-                    user_parameters={
-                        **parameters,
-                        "promotion_approval_stage": PROMOTION_STAGE,
-                        "promotion_approval_action": PROMOTION_ACTION,
-                    },
+                    user_parameters=parameters,
                 ),
             ),
         ]

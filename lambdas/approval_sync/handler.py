@@ -2,8 +2,9 @@
 
 Two triggers:
 - the pipeline's ApprovalSync action (a CodePipeline job) right after an approval, with UserParameters
-  {"model_package_arn": "#{Train.MODEL_PACKAGE_ARN}", "pipeline_name": ..., "pipeline_execution_id":
-  "#{codepipeline.PipelineExecutionId}", "approval_stage": ..., "approval_action": ...};
+  {"model_package_arn": "#{Train.MODEL_PACKAGE_ARN}", "pipeline_execution_id": "#{codepipeline.PipelineExecutionId}"};
+  the pipeline and approval action it reads are its own configuration (PIPELINE_NAME, APPROVAL_STAGE,
+  APPROVAL_ACTION), never the invocation's;
 - an EventBridge "CodePipeline Action Execution State Change" event for the approval action: a rejection fails the
   approval stage, so only this route carries it to the package (found from the execution's MODEL_PACKAGE_ARN).
 """
@@ -18,8 +19,9 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from safedeploy.lambda_actions.approvals import (
+    MODEL_APPROVAL,
     approval_action_from_event,
-    approval_action_from_parameters,
+    configured_approval,
     package_arn_of_execution,
     run_approval_sync,
     sync_approval,
@@ -49,7 +51,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     def sync() -> str:
         parameters = job_parameters(job)
-        action = approval_action_from_parameters(parameters, "approval")
+        action = configured_approval(os.environ, parameters, MODEL_APPROVAL)
         package_arn = required_text(parameters, "model_package_arn")
         scope = RecordScope.from_environment(clients("s3"), os.environ)
         return run_approval_sync(
@@ -68,9 +70,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 def _on_state_change(event: dict[str, Any]) -> dict[str, Any]:
-    action = approval_action_from_event(event)
     codepipeline = clients("codepipeline")
     try:
+        action = approval_action_from_event(event, os.environ)
         package_arn = package_arn_of_execution(codepipeline, action.pipeline_name, action.execution_id)
         scope = RecordScope.from_environment(clients("s3"), os.environ)
         decision, _ = sync_approval(

@@ -1,12 +1,13 @@
 """Promote: commits release.json naming the approved package to the next environment's repository.
 
 A training environment promotes the package it trained; UserParameters: {"model_package_arn":
-"#{Train.MODEL_PACKAGE_ARN}", "source_commit": "#{Source.CommitId}", "pipeline_name": ...,
-"pipeline_execution_id": "#{codepipeline.PipelineExecutionId}", "approval_stage": ..., "approval_action": ...,
-"promotion_approval_stage": ..., "promotion_approval_action": ...}.
+"#{Train.MODEL_PACKAGE_ARN}", "source_commit": "#{Source.CommitId}", "pipeline_execution_id":
+"#{codepipeline.PipelineExecutionId}"}.
 An environment in the middle of a chain forwards the release it deployed; UserParameters then carry
 "release_repository" and "release_commit" (`#{Source.CommitId}`) instead of the package ARN and source commit.
-Environment: RELEASE_REPOSITORY and RELEASE_BRANCH, the repository and branch the next pipeline watches.
+Environment: RELEASE_REPOSITORY and RELEASE_BRANCH, the repository and branch the next pipeline watches; and which
+approvals to read, never taken from the invocation: PIPELINE_NAME, APPROVAL_STAGE/APPROVAL_ACTION (the model's, or
+in a release pipeline the release's) and PROMOTION_APPROVAL_STAGE/PROMOTION_APPROVAL_ACTION.
 """
 
 from __future__ import annotations
@@ -50,11 +51,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "now": datetime.now(UTC),
         }
         if RELEASE_COMMIT_PARAMETER in parameters:
-            return run_forwarding(**shared, request=ForwardRequest.from_parameters(parameters))
+            return run_forwarding(**shared, request=ForwardRequest.from_parameters(parameters, os.environ))
         return run_promotion(
             **shared,
             s3=clients("s3"),
-            request=PromotionRequest.from_parameters(parameters),
+            request=PromotionRequest.from_parameters(parameters, os.environ),
             records=scope.records,
             group=scope.group,
         )

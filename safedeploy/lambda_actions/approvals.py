@@ -8,8 +8,10 @@ package becomes Approved or Rejected without someone's decision.
 
 The registry's status is a display; what deploys trust is the approval record (`approval_record`), written here
 only after reading that very execution's approval and checking that the package is the one the execution
-registered, in this environment's model package group. Anyone able to invoke the function can therefore only
-record decisions people really made about the packages they were really asked about.
+registered, in this environment's model package group. Which pipeline and which approval actions to read is the
+function's own configuration (`PIPELINE_NAME`, `<ROLE>_STAGE`, `<ROLE>_ACTION`, set by the stack), never the
+invocation's, and the action read must be a Manual approval of that execution. Anyone able to invoke the function can
+therefore only record decisions people really made about the packages they were really asked about.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from safedeploy.lambda_actions.pipeline_job import ActionFailed, required_text
+from safedeploy.lambda_actions.pipeline_job import ActionFailed, required_env, required_text
 from safedeploy.lambda_actions.registry_api import Registry
 from safedeploy.trust.approval_record import MODEL_DECISION, ApprovalRecord, RecordStore
 from safedeploy.trust.evidence import PackageEvidence
@@ -33,6 +35,11 @@ DESCRIPTION_LIMIT = 1024
 # A Manual approval action ends Succeeded when approved and Failed when rejected (or expired).
 _OUTCOMES = {"Succeeded": APPROVED, "Failed": REJECTED}
 _STATE_CHANGE = "CodePipeline Action Execution State Change"
+_MANUAL_APPROVAL = ("Approval", "Manual")  # actionTypeId category and provider
+# The function's configuration: its pipeline, and per approval role the stage and action names
+# (`APPROVAL_STAGE`/`APPROVAL_ACTION`, `PROMOTION_APPROVAL_STAGE`/`PROMOTION_APPROVAL_ACTION`).
+PIPELINE_NAME_ENV = "PIPELINE_NAME"
+MODEL_APPROVAL, PROMOTION_APPROVAL = "APPROVAL", "PROMOTION_APPROVAL"
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -81,11 +88,17 @@ def decision_from(executions: Sequence[Mapping[str, Any]], action: ApprovalActio
         for run in executions
         if run.get("stageName") == action.stage_name
         and run.get("actionName") == action.action_name
-        and run.get("pipelineExecutionId", action.execution_id) == action.execution_id
+        and run.get("pipelineExecutionId") == action.execution_id
     ]
     if not runs:
         raise ActionFailed(f"approval action {action} has not run; the model package was left unchanged")
     latest = max(runs, key=_last_update)
+    kind = ((latest.get("input") or {}).get("actionTypeId")) or {}
+    if (kind.get("category"), kind.get("provider")) != _MANUAL_APPROVAL:
+        raise ActionFailed(
+            f"action {action} is {kind.get('category')}/{kind.get('provider')}, not a Manual approval; "
+            "the model package was left unchanged"
+        )
     status = latest.get("status")
     if status not in _OUTCOMES:
         raise ActionFailed(f"approval action {action} is {status}, not decided; the model package was left unchanged")
@@ -192,38 +205,42 @@ def run_approval_sync(
     return message
 
 
-def approval_action_from_parameters(parameters: Mapping[str, Any], prefix: str) -> ApprovalAction:
-    """The approval action named by `<prefix>_stage`/`<prefix>_action` in a job's UserParameters.
+def configured_approval(environ: Mapping[str, str], parameters: Mapping[str, Any], role: str) -> ApprovalAction:
+    """The approval action `role` names in the function's configuration, in the execution UserParameters name.
 
-    The Lambda job event carries no pipeline context, so the pipeline name and the execution id
-    (`#{codepipeline.PipelineExecutionId}`) come from UserParameters too.
+    The pipeline and the action come from the environment the stack set; only the execution id
+    (`#{codepipeline.PipelineExecutionId}`) comes from the job, which carries no pipeline context of its own.
     """
     return ApprovalAction(
-        pipeline_name=required_text(parameters, "pipeline_name"),
+        pipeline_name=required_env(environ, PIPELINE_NAME_ENV),
         execution_id=required_text(parameters, "pipeline_execution_id"),
-        stage_name=required_text(parameters, f"{prefix}_stage"),
-        action_name=required_text(parameters, f"{prefix}_action"),
+        stage_name=required_env(environ, f"{role}_STAGE"),
+        action_name=required_env(environ, f"{role}_ACTION"),
     )
 
 
-def approval_action_from_event(event: Mapping[str, Any]) -> ApprovalAction:
-    """The approval action an EventBridge "CodePipeline Action Execution State Change" event reports on.
+def approval_action_from_event(event: Mapping[str, Any], environ: Mapping[str, str]) -> ApprovalAction:
+    """The approval action an EventBridge "CodePipeline Action Execution State Change" event reports on, once it is
+    the model approval this function is configured for.
 
     A rejection fails the approval stage, so the pipeline never reaches the ApprovalSync action; an EventBridge rule
     on the approval action's FAILED state is how a rejection still reaches the model package.
     """
     if event.get("detail-type") != _STATE_CHANGE:
         raise ValueError(f"expected a '{_STATE_CHANGE}' event, got detail-type {event.get('detail-type')!r}")
-    detail = event.get("detail") or {}
-    missing = [key for key in ("pipeline", "execution-id", "stage", "action") if not detail.get(key)]
+    detail = event.get("detail")
+    detail = detail if isinstance(detail, Mapping) else {}
+    missing = [key for key in ("pipeline", "execution-id", "stage", "action") if not isinstance(detail.get(key), str)]
     if missing:
         raise ValueError(f"'{_STATE_CHANGE}' event has no {', '.join(missing)} in its detail")
-    return ApprovalAction(
-        pipeline_name=detail["pipeline"],
-        execution_id=detail["execution-id"],
-        stage_name=detail["stage"],
-        action_name=detail["action"],
-    )
+    configured = configured_approval(environ, {"pipeline_execution_id": detail["execution-id"]}, MODEL_APPROVAL)
+    reported = (detail["pipeline"], detail["stage"], detail["action"])
+    if reported != (configured.pipeline_name, configured.stage_name, configured.action_name):
+        raise ValueError(
+            f"'{_STATE_CHANGE}' event reports {reported[1]}/{reported[2]} of {reported[0]}; this function records "
+            f"{configured.stage_name}/{configured.action_name} of {configured.pipeline_name} only"
+        )
+    return configured
 
 
 def _last_update(run: Mapping[str, Any]) -> datetime:

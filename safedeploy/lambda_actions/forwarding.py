@@ -16,7 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from safedeploy.guardrails.rolled_back import RolledBackMarks
-from safedeploy.lambda_actions.approvals import ApprovalAction, approval_action_from_parameters
+from safedeploy.lambda_actions.approvals import (
+    MODEL_APPROVAL,
+    PROMOTION_APPROVAL,
+    ApprovalAction,
+    configured_approval,
+)
 from safedeploy.lambda_actions.pipeline_job import required_text
 from safedeploy.lambda_actions.promotion import ReleaseTarget, commit_release, promotable
 from safedeploy.lambda_actions.registry_api import Registry
@@ -36,12 +41,14 @@ class ForwardRequest:
     promotion_approval: ApprovalAction
 
     @classmethod
-    def from_parameters(cls, parameters: Mapping[str, Any]) -> ForwardRequest:
+    def from_parameters(cls, parameters: Mapping[str, Any], environ: Mapping[str, str]) -> ForwardRequest:
+        """The release from UserParameters; which approvals to read from the function's configuration (in a release
+        pipeline the first approval is the release's)."""
         return cls(
             release_repository=required_text(parameters, "release_repository"),
             release_commit=required_text(parameters, RELEASE_COMMIT_PARAMETER),
-            release_approval=approval_action_from_parameters(parameters, "approval"),
-            promotion_approval=approval_action_from_parameters(parameters, "promotion_approval"),
+            release_approval=configured_approval(environ, parameters, MODEL_APPROVAL),
+            promotion_approval=configured_approval(environ, parameters, PROMOTION_APPROVAL),
         )
 
 

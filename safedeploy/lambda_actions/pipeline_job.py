@@ -69,6 +69,14 @@ def required_text(parameters: Mapping[str, Any], key: str) -> str:
     return value
 
 
+def required_env(environ: Mapping[str, str], name: str) -> str:
+    """A non-empty variable of the function's own configuration (set by the stack, not by whoever invokes it)."""
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ValueError(f"environment variable {name} is not set")
+    return value
+
+
 @dataclass(frozen=True)
 class JobSuccess:
     """A success summary with output variables, which later actions resolve as `#{<namespace>.<name>}`."""

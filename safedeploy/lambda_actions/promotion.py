@@ -17,12 +17,14 @@ from safedeploy.guardrails.errors import PackageRolledBack
 from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.lambda_actions.approvals import (
     APPROVED,
+    MODEL_APPROVAL,
+    PROMOTION_APPROVAL,
     ApprovalAction,
-    approval_action_from_parameters,
     approval_record,
+    configured_approval,
     find_decision,
 )
-from safedeploy.lambda_actions.pipeline_job import ActionFailed, required_text
+from safedeploy.lambda_actions.pipeline_job import ActionFailed, required_env, required_text
 from safedeploy.lambda_actions.registry_api import Registry
 from safedeploy.trust.approval_record import MODEL_DECISION, PROMOTION_DECISION, RecordStore
 from safedeploy.trust.evidence import PackageEvidence
@@ -45,7 +47,7 @@ class ReleaseTarget:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> ReleaseTarget:
         return cls(
-            repository=_required_env(environ, "RELEASE_REPOSITORY"), branch=_required_env(environ, "RELEASE_BRANCH")
+            repository=required_env(environ, "RELEASE_REPOSITORY"), branch=required_env(environ, "RELEASE_BRANCH")
         )
 
 
@@ -57,12 +59,13 @@ class PromotionRequest:
     promotion_approval: ApprovalAction
 
     @classmethod
-    def from_parameters(cls, parameters: Mapping[str, Any]) -> PromotionRequest:
+    def from_parameters(cls, parameters: Mapping[str, Any], environ: Mapping[str, str]) -> PromotionRequest:
+        """The package and commit from UserParameters; which approvals to read from the function's configuration."""
         return cls(
             package_arn=required_text(parameters, "model_package_arn"),
             source_commit=required_text(parameters, "source_commit"),
-            model_approval=approval_action_from_parameters(parameters, "approval"),
-            promotion_approval=approval_action_from_parameters(parameters, "promotion_approval"),
+            model_approval=configured_approval(environ, parameters, MODEL_APPROVAL),
+            promotion_approval=configured_approval(environ, parameters, PROMOTION_APPROVAL),
         )
 
 
@@ -225,10 +228,3 @@ def _branch_head(codecommit: Any, target: ReleaseTarget) -> str | None:
         return codecommit.get_branch(repositoryName=target.repository, branchName=target.branch)["branch"]["commitId"]
     except codecommit.exceptions.BranchDoesNotExistException:
         return None
-
-
-def _required_env(environ: Mapping[str, str], name: str) -> str:
-    value = environ.get(name, "").strip()
-    if not value:
-        raise ValueError(f"environment variable {name} is not set")
-    return value

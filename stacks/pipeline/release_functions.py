@@ -10,7 +10,7 @@ PutJobFailureResult. What is granted here is what `safedeploy.lambda_actions` ca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
@@ -23,6 +23,7 @@ from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.build_steps.drift_baseline import BASELINE_NAME
+from safedeploy.lambda_actions.approvals import PIPELINE_NAME_ENV
 from safedeploy.lambda_actions.quality_gate import SKEW_BUCKET_ENV, SKEW_ENDPOINT_ENV
 from safedeploy.trust.approval_record import (
     MODEL_DECISION,
@@ -56,7 +57,10 @@ class ReleaseFunctions(Construct):
         pipeline_name: str,
         links: PromotionLinks,
         log_key: LogGroupKey,
+        approvals: Mapping[str, str],
     ) -> None:
+        """`approvals`: the stage and action names of this pipeline's approvals, as the functions' environment
+        (`APPROVAL_STAGE`, `APPROVAL_ACTION`, `PROMOTION_APPROVAL_STAGE`, `PROMOTION_APPROVAL_ACTION`)."""
         super().__init__(scope, construct_id)
         self._naming = naming
         self._log_key = log_key
@@ -84,6 +88,9 @@ class ReleaseFunctions(Construct):
             RECORDS_BUCKET_ENV: storage.artifacts_bucket.bucket_name,
             RECORDS_KEY_ENV: storage.key.key_arn,
             PACKAGE_GROUP_ENV: naming.model_package_group,
+            PIPELINE_NAME_ENV: pipeline_name,
+            "APPROVAL_STAGE": approvals["APPROVAL_STAGE"],
+            "APPROVAL_ACTION": approvals["APPROVAL_ACTION"],
         }
 
         self.quality_gate: RuntimeFunction | None = None
@@ -171,6 +178,8 @@ class ReleaseFunctions(Construct):
                     "RELEASE_REPOSITORY": release_repository,
                     "RELEASE_BRANCH": links.target.pipeline.branch,
                     **records_environment,
+                    "PROMOTION_APPROVAL_STAGE": approvals["PROMOTION_APPROVAL_STAGE"],
+                    "PROMOTION_APPROVAL_ACTION": approvals["PROMOTION_APPROVAL_ACTION"],
                 },
             )
 

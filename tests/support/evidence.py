@@ -15,7 +15,7 @@ from safedeploy.trust.approval_record import (
     RecordStore,
 )
 from safedeploy.trust.evidence import PackageEvidence
-from tests.support.lambda_fakes import EXECUTION_ID, PIPELINE
+from tests.support.lambda_fakes import EXECUTION_ID
 
 REGION = "ap-northeast-2"
 COMMIT = "0123abcd" * 5
@@ -123,10 +123,5 @@ def promotion_parameters(package_arn: str) -> dict[str, str]:
     return {
         "model_package_arn": package_arn,
         "source_commit": COMMIT,
-        "pipeline_name": PIPELINE,
         "pipeline_execution_id": EXECUTION_ID,
-        "approval_stage": "Approval",
-        "approval_action": "Approval",
-        "promotion_approval_stage": "PromoteApproval",
-        "promotion_approval_action": "PromoteApproval",
     }

@@ -32,16 +32,26 @@ JOB_ID = "c2c7b5f4-2a1e-4c8e-9d3b-6f0a8e4b1d27"  # CodePipeline job ids are UUID
 SESSION = boto3.session.Session(region_name=REGION)
 APPROVER = "arn:aws:sts::123456789012:assumed-role/MlApprover/alice"
 PROMOTER = "arn:aws:sts::123456789012:assumed-role/ReleaseManager/bob"
+# What the stack sets on ApprovalSync and Promote: their pipeline and the approval actions they read.
+APPROVAL_ENVIRONMENT = {
+    "PIPELINE_NAME": PIPELINE,
+    "APPROVAL_STAGE": "Approval",
+    "APPROVAL_ACTION": "Approval",
+    "PROMOTION_APPROVAL_STAGE": "PromoteApproval",
+    "PROMOTION_APPROVAL_ACTION": "PromoteApproval",
+}
 
 
 @contextmanager
 def moto_sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A SageMaker client on moto's in-process AWS, with fake credentials (never a real account)."""
+    """A SageMaker client on moto's in-process AWS, with fake credentials (never a real account); the release
+    functions' approval configuration is set as the stack sets it."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
+        **APPROVAL_ENVIRONMENT,
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws(), sagemaker_extensions():

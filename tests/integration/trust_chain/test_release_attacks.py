@@ -233,17 +233,14 @@ def test_a_direct_approval_sync_invocation_launders_nothing(chain: Chain, monkey
         "RECORDS_BUCKET": chain.dev.bucket,
         "RECORDS_KEY_ARN": chain.dev.key_arn,
         "MODEL_PACKAGE_GROUP": chain.dev.group,
+        "PIPELINE_NAME": "demo-dev-pipeline",
+        "APPROVAL_STAGE": "Approval",
+        "APPROVAL_ACTION": "ApproveModel",
     }.items():
         monkeypatch.setenv(name, value)
     clients = {"codepipeline": pipeline, "sagemaker": chain.sm, "s3": chain.s3}
     monkeypatch.setattr(approval_sync, "clients", AwsClients(clients))
-    parameters = {
-        "model_package_arn": never_reviewed,
-        "pipeline_name": "demo-dev-pipeline",
-        "pipeline_execution_id": "exec-1",
-        "approval_stage": "Approval",
-        "approval_action": "ApproveModel",
-    }
+    parameters = {"model_package_arn": never_reviewed, "pipeline_execution_id": "exec-1"}
 
     outcome = approval_sync.handler(job_event(parameters, job_id="forged"), LambdaContextStub())
 

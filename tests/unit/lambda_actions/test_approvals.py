@@ -6,7 +6,7 @@ from safedeploy.lambda_actions.approvals import (
     DESCRIPTION_LIMIT,
     ApprovalAction,
     approval_action_from_event,
-    approval_action_from_parameters,
+    configured_approval,
     decision_from,
     package_arn_of_execution,
     run_approval_sync,
@@ -16,6 +16,7 @@ from safedeploy.trust.approval_record import RecordConflict, RecordStore
 from safedeploy.trust.evidence import PackageEvidence
 from tests.support.evidence import ensure_bucket, register_evidenced
 from tests.support.lambda_fakes import (
+    APPROVAL_ENVIRONMENT,
     APPROVER,
     EXECUTION_ID,
     GROUP,
@@ -204,17 +205,36 @@ def test_a_record_is_written_once(sagemaker: object, records: RecordStore) -> No
     assert records.read(package, "model").result == "Approved"  # type: ignore[union-attr]
 
 
-def test_the_approval_action_is_read_from_user_parameters() -> None:
+def test_the_approval_action_is_the_functions_configuration_and_the_jobs_execution() -> None:
+    """UserParameters once named the stage and action: a direct invocation could make Promote read the model
+    approval as the promotion approval. Names a caller sends now count for nothing."""
     parameters = {
-        "pipeline_name": PIPELINE,
+        "pipeline_name": "another-pipeline",
         "pipeline_execution_id": EXECUTION_ID,
-        "approval_stage": "Approval",
-        "approval_action": "Approval",
+        "approval_stage": "PromoteApproval",
+        "approval_action": "PromoteApproval",
     }
 
-    assert approval_action_from_parameters(parameters, "approval") == ACTION
-    with pytest.raises(ValueError, match=r"UserParameters\.promotion_approval_stage is missing"):
-        approval_action_from_parameters(parameters, "promotion_approval")
+    assert configured_approval(APPROVAL_ENVIRONMENT, parameters, "APPROVAL") == ACTION
+    promotion = configured_approval(APPROVAL_ENVIRONMENT, parameters, "PROMOTION_APPROVAL")
+    assert (promotion.pipeline_name, promotion.stage_name) == (PIPELINE, "PromoteApproval")
+    with pytest.raises(ValueError, match=r"^environment variable PIPELINE_NAME is not set$"):
+        configured_approval({}, parameters, "APPROVAL")
+    with pytest.raises(ValueError, match=r"UserParameters\.pipeline_execution_id is missing"):
+        configured_approval(APPROVAL_ENVIRONMENT, {}, "APPROVAL")
+
+
+def test_an_action_that_is_not_a_manual_approval_is_not_a_decision() -> None:
+    """A non-approval action with `updatedBy` set was recorded as an approval."""
+    run = approval_run("Succeeded") | {"input": {"actionTypeId": {"category": "Invoke", "provider": "Lambda"}}}
+    with pytest.raises(ActionFailed, match=r"is Invoke/Lambda, not a Manual approval; the model package was left"):
+        decision_from([run], ACTION)
+
+
+def test_a_run_of_another_execution_is_not_this_executions_decision() -> None:
+    run = {key: value for key, value in approval_run("Succeeded").items() if key != "pipelineExecutionId"}
+    with pytest.raises(ActionFailed, match="has not run"):
+        decision_from([run], ACTION)
 
 
 def state_change(**detail: str) -> dict:
@@ -226,7 +246,7 @@ def test_the_approval_action_is_read_from_a_state_change_event() -> None:
         pipeline=PIPELINE, **{"execution-id": EXECUTION_ID}, stage="Approval", action="Approval", state="FAILED"
     )
 
-    assert approval_action_from_event(event) == ACTION
+    assert approval_action_from_event(event, APPROVAL_ENVIRONMENT) == ACTION
 
 
 @pytest.mark.parametrize(
@@ -234,8 +254,16 @@ def test_the_approval_action_is_read_from_a_state_change_event() -> None:
     [
         ({"detail-type": "CodePipeline Pipeline Execution State Change"}, "expected a 'CodePipeline Action Execution"),
         (state_change(pipeline=PIPELINE, stage="Approval"), "has no execution-id, action in its detail"),
+        (
+            state_change(pipeline="other", **{"execution-id": EXECUTION_ID}, stage="Approval", action="Approval"),
+            f"reports Approval/Approval of other; this function records Approval/Approval of {PIPELINE} only",
+        ),
+        (
+            state_change(pipeline=PIPELINE, **{"execution-id": EXECUTION_ID}, stage="Deploy", action="Deploy"),
+            "reports Deploy/Deploy of",
+        ),
     ],
 )
 def test_other_events_are_refused_by_name(event: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        approval_action_from_event(event)
+        approval_action_from_event(event, APPROVAL_ENVIRONMENT)

@@ -20,6 +20,7 @@ from tests.support.evidence import (
     write_record,
 )
 from tests.support.lambda_fakes import (
+    APPROVAL_ENVIRONMENT,
     APPROVER,
     EXECUTION_ID,
     GROUP,
@@ -58,7 +59,7 @@ def approved_package(sagemaker: object, records: RecordStore, registry: MotoRegi
 
 
 def request_for(package_arn: str) -> PromotionRequest:
-    return PromotionRequest.from_parameters(promotion_parameters(package_arn))
+    return PromotionRequest.from_parameters(promotion_parameters(package_arn), APPROVAL_ENVIRONMENT)
 
 
 def expect_put_file(codecommit: Stubbed, parent: str | None) -> None:

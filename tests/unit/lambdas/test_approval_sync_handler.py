@@ -49,13 +49,7 @@ def record_of(package: str) -> Any:
 
 
 def parameters(package_arn: str) -> dict[str, str]:
-    return {
-        "model_package_arn": package_arn,
-        "pipeline_name": PIPELINE,
-        "pipeline_execution_id": EXECUTION_ID,
-        "approval_stage": "Approval",
-        "approval_action": "Approval",
-    }
+    return {"model_package_arn": package_arn, "pipeline_execution_id": EXECUTION_ID}
 
 
 def state_change(state: str) -> dict[str, Any]:

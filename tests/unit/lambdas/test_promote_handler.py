@@ -116,6 +116,34 @@ def test_promote_without_a_release_repository_says_which_setting(monkeypatch: py
     assert codepipeline.reported_message() == "environment variable RELEASE_REPOSITORY is not set"
 
 
+def test_a_caller_naming_the_model_approval_as_the_promotion_approval_commits_nothing(
+    monkeypatch: pytest.MonkeyPatch, sagemaker: Any
+) -> None:
+    """Invoked directly with the promotion approval named as the model's (approved), Promote once committed
+    release.json before anyone decided the promotion, and the genuine Promote was then refused for good."""
+    registry = MotoRegistry()
+    package = evidenced(sagemaker, registry)
+    approve(sagemaker, SESSION.client("s3"), BUCKET, package, execution_id=EXECUTION_ID)
+    codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
+    expect_action_executions(codepipeline, RUNS[:1])  # the model approval only: nobody decided the promotion
+    expect_failure(codepipeline)
+    wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
+    parameters = promotion_parameters(package) | {
+        "pipeline_name": PIPELINE,
+        "approval_stage": "Approval",
+        "approval_action": "Approval",
+        "promotion_approval_stage": "Approval",
+        "promotion_approval_action": "Approval",
+    }
+    with codepipeline.stubber, codecommit.stubber:
+        outcome = promote.handler(job_event(parameters), LambdaContextStub())
+    assert not outcome["succeeded"] and codecommit.sent == []
+    assert codepipeline.reported_message() == (
+        f"approval action PromoteApproval/PromoteApproval of {PIPELINE} execution {EXECUTION_ID} has not run; "
+        "the model package was left unchanged"
+    )
+
+
 # --- forwarding along a chain (dev -> staging -> prod) -----------------------------------------------------------
 
 STAGING_RUNS = [
@@ -128,12 +156,7 @@ def forward_parameters() -> dict[str, str]:
     return {
         "release_repository": "demo-staging",
         "release_commit": "feedface0123",
-        "pipeline_name": PIPELINE,
         "pipeline_execution_id": EXECUTION_ID,
-        "approval_stage": "Approval",
-        "approval_action": "ApproveRelease",
-        "promotion_approval_stage": "PromoteApproval",
-        "promotion_approval_action": "PromoteApproval",
     }
 
 
@@ -169,6 +192,7 @@ def expect_release_file(codecommit: Any, package: str) -> None:
 
 
 def test_staging_forwards_the_release_it_deployed(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
+    monkeypatch.setenv("APPROVAL_ACTION", "ApproveRelease")  # a release pipeline's first approval
     registry = MotoRegistry()
     package = registry.register(sagemaker, "Approved", METRICS)
     codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
@@ -199,6 +223,7 @@ def test_staging_forwards_the_release_it_deployed(monkeypatch: pytest.MonkeyPatc
 
 def refused_forwarding(monkeypatch: pytest.MonkeyPatch, registry: MotoRegistry, package: str) -> str:
     """Run a forwarding that must fail after reading release.json; the failure message reported."""
+    monkeypatch.setenv("APPROVAL_ACTION", "ApproveRelease")
     codepipeline, codecommit = stubbed("codepipeline"), stubbed("codecommit")
     expect_release_file(codecommit, package)
     expect_failure(codepipeline)

@@ -237,19 +237,33 @@ def test_quality_gate_gets_the_package_and_configured_thresholds(
     }
 
 
-def test_approval_sync_and_promote_name_approval_actions_that_exist(pipeline: dict[str, Template]) -> None:
+def function_environment(template: Template, prefix: str) -> dict[str, Any]:
+    function = template.find_resources("AWS::Lambda::Function")[logical_id(template, "AWS::Lambda::Function", prefix)]
+    return function["Properties"]["Environment"]["Variables"]
+
+
+def test_approval_sync_and_promote_read_approvals_their_own_configuration_names(pipeline: dict[str, Template]) -> None:
+    """Which approval each function reads is its environment's, not the invocation's: a direct invocation once named
+    the model approval as the promotion approval and committed release.json before anyone decided the promotion."""
     template = pipeline["dev"]
     sync = user_parameters(template, "ApprovalSync")
     promote = user_parameters(template, "Promote")
     for params in (sync, promote):
-        assert params["pipeline_name"] == "my-mlops-dev-pipeline"
         assert params["pipeline_execution_id"] == "#{codepipeline.PipelineExecutionId}"
         assert params["model_package_arn"] == "#{Train.MODEL_PACKAGE_ARN}"
-    approvals = [(params["approval_stage"], params["approval_action"]) for params in (sync, promote)]
-    approvals.append((promote["promotion_approval_stage"], promote["promotion_approval_action"]))
+        assert not {"pipeline_name", "approval_stage", "approval_action"} & set(params)
+    sync_env = function_environment(template, "ReleaseFunctionsApprovalSync")
+    promote_env = function_environment(template, "ReleaseFunctionsPromote")
+    approvals = [(env["APPROVAL_STAGE"], env["APPROVAL_ACTION"]) for env in (sync_env, promote_env)]
+    approvals.append((promote_env["PROMOTION_APPROVAL_STAGE"], promote_env["PROMOTION_APPROVAL_ACTION"]))
+    assert len(set(approvals)) == 2  # the model approval twice, the promotion approval once
     for stage, action_name in approvals:
         action = only_action(template, stage)
-        assert (action["Name"], action["ActionTypeId"]["Category"]) == (action_name, "Approval")
+        assert (action["Name"], action["ActionTypeId"]) == (
+            action_name,
+            {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"},
+        )
+    assert {sync_env["PIPELINE_NAME"], promote_env["PIPELINE_NAME"]} == {"my-mlops-dev-pipeline"}
     assert promote["source_commit"] == "#{Source.CommitId}"
     assert only_action(template, "Source")["Namespace"] == "Source"
 

@@ -67,7 +67,8 @@ def test_dev_promotes_to_staging_and_staging_forwards_to_prod(pipelines: dict[st
     assert functions["staging"]["RELEASE_REPOSITORY"] == "my-mlops-prod"
     forward = user_parameters(pipelines["staging"], "Promote")
     assert forward["release_repository"] == "my-mlops-staging"
-    assert forward["approval_action"] == "ApproveRelease" and "model_package_arn" not in forward
+    assert functions["staging"]["APPROVAL_ACTION"] == "ApproveRelease" and "model_package_arn" not in forward
+    assert forward["pipeline_execution_id"] == "#{codepipeline.PipelineExecutionId}"
 
 
 def test_staging_has_no_training_functions(pipelines: dict[str, Template]) -> None:
