@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+from safedeploy.write_once import served_artifact_refusal
+
 PENDING = "PendingManualApproval"
 APPROVED = "Approved"
 REJECTED = "Rejected"
@@ -44,6 +46,7 @@ def register_model_package(
     sm: Any,
     *,
     group: str,
+    artifacts_bucket: str,
     image_uri: str,
     model_data_url: str,
     report_s3_uri: str,
@@ -58,15 +61,19 @@ def register_model_package(
 ) -> str:
     """Create a PendingManualApproval version in `group` serving `text/csv`; returns its ARN.
 
-    Nothing registered here is deployable until a person approves it. `provenance` (the `PROVENANCE_PROPERTIES`)
-    is what the approval record binds and every deploy verifies. `drift_baseline` (a MetricsSource: ContentType,
-    S3Uri, ContentDigest) becomes DriftCheckBaselines.ModelDataQuality.Statistics, so each version carries the
-    reference its drift check compares production against.
+    Nothing registered here is deployable until a person approves it, and nothing is registered whose artifact is
+    not under `artifacts_bucket`'s write-once `models/` (`served_artifact_refusal`). `provenance` (the
+    `PROVENANCE_PROPERTIES`) is what the approval record binds and every deploy verifies. `drift_baseline` (a
+    MetricsSource: ContentType, S3Uri, ContentDigest) becomes DriftCheckBaselines.ModelDataQuality.Statistics, so
+    each version carries the reference its drift check compares production against.
     """
     unknown = sorted(set(provenance or {}) - set(PROVENANCE_PROPERTIES))
     if unknown:
         raise ValueError(f"unknown provenance properties {unknown}; expected {', '.join(PROVENANCE_PROPERTIES)}")
     _require_s3_uri("model_data_url", model_data_url)
+    refusal = served_artifact_refusal(model_data_url, artifacts_bucket)
+    if refusal:
+        raise ValueError(f"{refusal}; nothing was registered")
     _require_s3_uri("report_s3_uri", report_s3_uri)
     if not commit_id.strip():
         raise ValueError("commit_id is empty: a package must name the commit it was built from")

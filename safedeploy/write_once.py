@@ -53,6 +53,24 @@ SINGLE_PUT_LIMIT = 5 * 1024**3
 PART_SIZE = 256 * 1024**2
 
 
+def served_artifact_refusal(uri: str, bucket: str, what: str = "model artifact") -> str | None:
+    """Why `uri` may not be served by the environment whose artifacts bucket is `bucket` (None when it may).
+
+    Only bytes under this bucket's write-once `models/` can be served: anywhere else (another bucket, the pipeline's
+    own artifacts, `pipelines/`) the object can be replaced after its hash was checked, and SageMaker downloads it
+    again whenever an instance starts. S3 keys are literal, but an empty, `.` or `..` segment is refused too: no
+    reader need wonder whether something normalises them.
+    """
+    head = f"s3://{bucket}/{MODELS}/"
+    segments = uri.removeprefix(head).split("/")
+    if not uri.startswith(head) or any(segment in ("", ".", "..") for segment in segments):
+        return (
+            f"{what} {uri} is not under {head}, this environment's write-once prefix: bytes elsewhere can be "
+            "replaced after they are verified and are downloaded again whenever an instance starts"
+        )
+    return None
+
+
 class AlreadyWritten(ValueError):
     """The key exists: write-once objects are never replaced."""
 

@@ -59,6 +59,7 @@ def train_in_build(
     package_arn = registry.register_model_package(
         client("sagemaker"),
         group=settings.model_package_group,
+        artifacts_bucket=settings.artifacts_bucket,
         image_uri=model.serving.image_uri(settings.region, account=lambda: _account(client)),
         model_data_url=model_uri,
         report_s3_uri=report_uri,

@@ -25,6 +25,7 @@ from safedeploy.lambda_actions.pipeline_job import ActionFailed, required_env, r
 from safedeploy.lambda_actions.registry_api import Registry
 from safedeploy.trust.approval_record import MODEL_DECISION, ApprovalRecord, RecordStore
 from safedeploy.trust.evidence import PackageEvidence
+from safedeploy.write_once import served_artifact_refusal
 
 APPROVED = "Approved"
 REJECTED = "Rejected"
@@ -155,9 +156,10 @@ def approval_record(decision: ApprovalDecision, evidence: PackageEvidence, kind:
 
 
 def registered_evidence(
-    codepipeline: Any, sm: Any, action: ApprovalAction, package_arn: str, group: str
+    codepipeline: Any, sm: Any, action: ApprovalAction, package_arn: str, group: str, bucket: str
 ) -> PackageEvidence:
-    """The package's evidence, once it is known to be the one `action`'s execution registered, in `group`."""
+    """The package's evidence, once it is known to be the one `action`'s execution registered, in `group`, with its
+    artifact under `bucket`'s write-once `models/`."""
     registered = package_arn_of_execution(codepipeline, action.pipeline_name, action.execution_id)
     if registered != package_arn:
         raise ActionFailed(
@@ -168,6 +170,9 @@ def registered_evidence(
         evidence = PackageEvidence.of_group(sm, package_arn, group)
     except ValueError as error:
         raise ActionFailed(f"{error}; no approval was recorded") from None
+    refusal = served_artifact_refusal(evidence.model_data_url, bucket)
+    if refusal:
+        raise ActionFailed(f"{refusal}; no approval was recorded")
     return evidence
 
 
@@ -181,7 +186,7 @@ def sync_approval(
     group: str,
 ) -> tuple[ApprovalDecision, str]:
     """Record the decision a person made in `action` (write-once), then show it on the model package."""
-    evidence = registered_evidence(codepipeline, sm, action, package_arn, group)
+    evidence = registered_evidence(codepipeline, sm, action, package_arn, group, records.bucket)
     decision = find_decision(codepipeline, action)
     record_uri = records.write(approval_record(decision, evidence, MODEL_DECISION))
     registry.set_approval(sm, package_arn, decision.status, description=decision.description())

@@ -1,9 +1,10 @@
 """Whether a package may be deployed here: decided from the approval records and the bytes, before any change.
 
 Dev deploys a package of its own group that has an `Approved` model record whose evidence still matches the package
-and whose artifact still hashes to the digest recorded at registration. Prod deploys a `release.json` only if every
-claim in it (package, digests, commit, approver, promoter, execution) matches dev's records, and serves its own
-copy of the artifact, verified by hash, from its own bucket: dev's teardown cannot take prod's model away.
+and whose artifact, under dev's own write-once `models/`, still hashes to the digest recorded at registration. Prod
+deploys a `release.json` only if every claim in it (package, digests, commit, approver, promoter, execution) matches
+dev's records, and serves its own copy of the artifact, verified by hash, from its own bucket: dev's teardown cannot
+take prod's model away.
 Every refusal is one line ending in "nothing was deployed".
 """
 
@@ -28,7 +29,7 @@ from safedeploy.trust.approval_record import (
 )
 from safedeploy.trust.evidence import PackageEvidence, package_group_and_version
 from safedeploy.trust.release_manifest import RELEASE_FILE, ReleaseManifest
-from safedeploy.write_once import upload_new_file
+from safedeploy.write_once import served_artifact_refusal, upload_new_file
 
 APPROVED = "Approved"
 PROMOTED_PREFIX = "promoted"
@@ -71,6 +72,14 @@ def verify_package(sm: Any, package_arn: str, *, group: str, records: RecordStor
             f"{NOTHING_DEPLOYED}"
         )
     return Deployable(evidence, record, uri)
+
+
+def require_served_here(model_data_url: str, bucket: str) -> None:
+    """The artifact this environment would serve is under its own write-once `models/` (dev's own package, or
+    prod's verified copy); anything else is refused before any change."""
+    refusal = served_artifact_refusal(model_data_url, bucket)
+    if refusal:
+        raise ReleaseRefused(f"{refusal}; {NOTHING_DEPLOYED}")
 
 
 def verify_bytes(s3: Any, uri: str, expected: str, what: str) -> None:

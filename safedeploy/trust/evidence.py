@@ -52,8 +52,11 @@ class PackageEvidence:
                 "platform's Train step, so its bytes cannot be verified"
             )
         containers = (description.get("InferenceSpecification") or {}).get("Containers") or []
-        if len(containers) != 1 or not containers[0].get("ModelDataUrl"):
-            raise ValueError(f"model package {package_arn} must have exactly one container with a ModelDataUrl")
+        if len(containers) != 1 or not containers[0].get("ModelDataUrl") or containers[0].get("ModelDataSource"):
+            raise ValueError(
+                f"model package {package_arn} must have exactly one container with a ModelDataUrl (and no "
+                "ModelDataSource): the URL is what was hashed at registration"
+            )
         report = (description.get("ModelMetrics") or {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
         if not report:
             raise ValueError(f"model package {package_arn} has no evaluation report (ModelMetrics.ModelQuality)")

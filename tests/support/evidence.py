@@ -45,13 +45,15 @@ def register_evidenced(
     model: bytes = b"model bytes",
     commit: str = COMMIT,
     tooling: bytes | None = None,
+    model_prefix: str = "models",
 ) -> str:
-    """A package whose model, report and tooling are in `bucket`, with their digests as Train records them."""
+    """A package whose model, report and tooling are in `bucket`, with their digests as Train records them
+    (`model_prefix`: where the model is, for a package registered around the Train step)."""
     ensure_bucket(s3, bucket)
     if not sm.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]:
         sm.create_model_package_group(ModelPackageGroupName=group)
     run = len(sm.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]) + 1
-    model_uri, model_sha = _put(s3, bucket, f"models/{commit[:12]}/{run}/model.tar.gz", model)
+    model_uri, model_sha = _put(s3, bucket, f"{model_prefix}/{commit[:12]}/{run}/model.tar.gz", model)
     report_uri, report_sha = _put(
         s3, bucket, f"evaluation/{commit[:12]}/{run}/evaluation.json", json.dumps(REPORT).encode()
     )

@@ -188,6 +188,26 @@ def test_a_tampered_artifact_is_refused_in_dev_and_in_prod(chain: Chain) -> None
     assert len(versions) == 2  # the approved bytes are still there, under their version
 
 
+def test_dev_refuses_a_package_served_from_outside_its_write_once_models_prefix(chain: Chain) -> None:
+    """Approved and deployed from the pipeline's mutable artifacts before: the object could be swapped after the hash
+    check, and SageMaker downloads it again whenever an instance starts (autoscaling, replacement)."""
+    package = chain.register(model_prefix="pipelines/models")
+    approve(chain.sm, chain.s3, chain.dev.bucket, package, approver=APPROVER)
+    model_url = chain.sm.describe_model_package(ModelPackageName=package)["InferenceSpecification"]["Containers"][0][
+        "ModelDataUrl"
+    ]
+
+    build = dev_deploy(chain.server, chain.checkout, package)
+
+    assert build.exit_code == 3
+    assert build.refusal == (
+        f"safedeploy deploy: refused: model artifact {model_url} is not under s3://{chain.dev.bucket}/models/, this "
+        "environment's write-once prefix: bytes elsewhere can be replaced after they are verified and are downloaded "
+        "again whenever an instance starts; nothing was deployed"
+    )
+    assert chain.endpoints() == []
+
+
 def test_tampered_tooling_never_runs_in_prod(chain: Chain) -> None:
     package, manifest = chain.approved_release()
     tooling_uri = chain.sm.describe_model_package(ModelPackageName=package)["CustomerMetadataProperties"]["tooling_uri"]

@@ -65,6 +65,7 @@ def register(sm: Any, metrics: dict[str, float]) -> str:
     return register_model_package(
         sm,
         group=GROUP,
+        artifacts_bucket=BUCKET,
         image_uri="image",
         model_data_url=f"s3://{BUCKET}/models/model.tar.gz",
         report_s3_uri=f"s3://{BUCKET}/{key}",

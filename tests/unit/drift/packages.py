@@ -58,6 +58,7 @@ def register_with_baseline(
     return registry.register_model_package(
         sm,
         group=group,
+        artifacts_bucket=bucket,
         image_uri="image:1",
         model_data_url=f"s3://{bucket}/models/{run}/model.tar.gz",
         report_s3_uri=f"s3://{bucket}/evaluation/{run}/evaluation.json",

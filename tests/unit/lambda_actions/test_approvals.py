@@ -119,6 +119,23 @@ def sync(sagemaker: object, records: RecordStore, package: str, runs: list, regi
         return run_approval_sync(codepipeline.client, sagemaker, registry, ACTION, package, records, GROUP)
 
 
+def test_a_package_served_from_outside_the_write_once_models_prefix_is_not_approved(
+    sagemaker: object, records: RecordStore
+) -> None:
+    """Its artifact (here the pipeline's own mutable artifacts) could be swapped after the hash check, and SageMaker
+    downloads it again whenever an instance starts."""
+    registry = MotoRegistry()
+    package = register_evidenced(sagemaker, records.s3, bucket=BUCKET, group=GROUP, model_prefix="pipelines/models")
+    with pytest.raises(ActionFailed) as refused:
+        sync(sagemaker, records, package, [train_run(package), approval_run("Succeeded")], registry)
+    assert str(refused.value).startswith(f"model artifact s3://{BUCKET}/pipelines/models/")
+    assert str(refused.value).endswith(
+        f"is not under s3://{BUCKET}/models/, this environment's write-once prefix: bytes elsewhere can be replaced "
+        "after they are verified and are downloaded again whenever an instance starts; no approval was recorded"
+    )
+    assert records.read(package, "model") is None and registry.approvals == []
+
+
 def test_an_approval_is_recorded_then_shown_on_the_package(sagemaker: object, records: RecordStore) -> None:
     registry = MotoRegistry()
     package = evidenced(sagemaker, records)

@@ -47,6 +47,7 @@ REPORT = {
 def register(sm: Any, **overrides: Any) -> str:
     arguments: dict[str, Any] = {
         "group": GROUP,
+        "artifacts_bucket": BUCKET,
         "image_uri": "image:1",
         "model_data_url": f"s3://{BUCKET}/models/abc/1/model.tar.gz",
         "report_s3_uri": REPORT_URI,
@@ -94,6 +95,13 @@ def test_a_registered_package_waits_for_a_person_with_its_metrics_and_commit(sm:
         ({"metrics": {}}, "metrics is empty"),
         ({"metrics": {"auc": float("nan")}}, "metric 'auc' must be a finite number"),
         ({"instance_types": ()}, "instance_types is empty"),
+        (
+            {"model_data_url": f"s3://{BUCKET}/pipelines/models/model.tar.gz"},
+            rf"^model artifact s3://{BUCKET}/pipelines/models/model.tar.gz is not under s3://{BUCKET}/models/, .*; "
+            "nothing was registered$",
+        ),
+        ({"model_data_url": "s3://other-bucket/models/abc/model.tar.gz"}, f"is not under s3://{BUCKET}/models/"),
+        ({"model_data_url": f"s3://{BUCKET}/models/../pipelines/model.tar.gz"}, "this environment's write-once"),
     ],
 )
 def test_registration_refuses_bad_input_before_calling_sagemaker(
