@@ -4,7 +4,9 @@
 this file into prod's Deploy buildspec at synth, so it is prod's own code, not the code it verifies, and no branch of
 any repository decides what it does. It reads dev's approval record of the named package, downloads the tooling
 bundle the record names, checks its sha256 against both the record and release.json, and unpacks it into OUT_DIR;
-`safedeploy deploy` from that bundle then verifies the rest of the release. Exit 3 (refused) on any mismatch.
+`safedeploy deploy` from that bundle then verifies the rest of the release. Exit 3 (refused) on any mismatch, and on a
+bundle that holds anything but regular files at relative paths without `..` (the Train step writes nothing else, so
+such a member was put there by hand: refused before anything is unpacked, not merely kept inside OUT_DIR).
 """
 
 import hashlib
@@ -12,9 +14,11 @@ import io
 import json
 import sys
 import tarfile
-from pathlib import Path
+import zlib
+from pathlib import Path, PurePosixPath
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 EXIT_BAD_INPUT = 2
 EXIT_REFUSED = 3
@@ -39,8 +43,10 @@ def main(argv: list[str]) -> int:
         record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except s3.exceptions.NoSuchKey:
         return refuse(f"model package {package} has no approval record (s3://{bucket}/{key})")
-    evidence = record.get("evidence") or {}
-    if record.get("result") != "Approved" or record.get("package_arn") != package:
+    except (ClientError, BotoCoreError, ValueError) as error:
+        return refuse(f"the approval record s3://{bucket}/{key} cannot be read ({error})")
+    evidence = record.get("evidence") if isinstance(record, dict) else None
+    if not isinstance(evidence, dict) or record.get("result") != "Approved" or record.get("package_arn") != package:
         return refuse(f"the approval record s3://{bucket}/{key} does not approve {package}")
     approved = str(evidence.get("tooling_sha256", ""))
     if approved != expected:
@@ -49,14 +55,31 @@ def main(argv: list[str]) -> int:
     if not uri.startswith(f"s3://{bucket}/tooling/"):
         return refuse(f"the approved tooling {uri!r} is not in s3://{bucket}/tooling/")
     tooling_key = uri.removeprefix(f"s3://{bucket}/")
-    data = s3.get_object(Bucket=bucket, Key=tooling_key)["Body"].read()
+    try:
+        data = s3.get_object(Bucket=bucket, Key=tooling_key)["Body"].read()
+    except (ClientError, BotoCoreError) as error:
+        return refuse(f"the approved tooling bundle {uri} cannot be read ({error})")
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
         return refuse(f"tooling bundle {uri} has sha256 {actual[:16]}, not the approved {expected[:16]}")
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as bundle:
-        bundle.extractall(out_dir, filter="data")
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as bundle:
+            hostile = next((member for member in bundle.getmembers() if not _plain_file(member)), None)
+            if hostile is not None:
+                return refuse(
+                    f"tooling bundle {uri} holds {hostile.name!r}, which is not a regular file at a relative path "
+                    "inside the bundle (no link, device, absolute path or '..')"
+                )
+            bundle.extractall(out_dir, filter="data")
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+        return refuse(f"tooling bundle {uri} cannot be unpacked ({error})")
     print(f"deploy tooling {expected[:12]} of commit {str(evidence.get('source_commit', '?'))[:12]} verified")
     return 0
+
+
+def _plain_file(member: tarfile.TarInfo) -> bool:
+    path = PurePosixPath(member.name)
+    return member.isfile() and not path.is_absolute() and ".." not in path.parts and bool(member.name.strip("/"))
 
 
 if __name__ == "__main__":
