@@ -292,7 +292,8 @@ class PipelineStack(Stack):
                     )
                 ],
             ),
-            ("Deploy", [self._deploy_action(manifest, {})]),
+            # The gate refuses a downgrade unless this commit's message (shown in the approval) says DOWNGRADE.
+            ("Deploy", [self._deploy_action(manifest, {"RELEASE_COMMIT_MESSAGE": release.variables.commit_message})]),
         ]
         if self.links.target is not None:
             self._release_functions(RELEASE_APPROVAL_ACTION)

@@ -7,11 +7,17 @@ bundle the record names, checks its sha256 against both the record and release.j
 `safedeploy deploy` from that bundle then verifies the rest of the release. Exit 3 (refused) on any mismatch, and on a
 bundle that holds anything but regular files at relative paths without `..` (the Train step writes nothing else, so
 such a member was put there by hand: refused before anything is unpacked, not merely kept inside OUT_DIR).
+
+A release older than the package the endpoint serves (a re-committed older release.json) is a downgrade: it deploys
+only when the release commit's message, which prod's approver read in the approval, begins with `DOWNGRADE`
+(the action passes it as RELEASE_COMMIT_MESSAGE). This check is here, in prod's own code, because an older release
+brings the older tooling that would deploy it.
 """
 
 import hashlib
 import io
 import json
+import os
 import sys
 import tarfile
 import zlib
@@ -22,6 +28,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 EXIT_BAD_INPUT = 2
 EXIT_REFUSED = 3
+DOWNGRADE_FLAG = "DOWNGRADE"
+# The endpoint's tag naming the package it serves, and the SSM parameter naming the endpoint (the library's
+# `resource_tags.PACKAGE_ARN` and `Param.ENDPOINT_NAME`: this script runs before any of the library is trusted).
+PACKAGE_TAG = "safedeploy:model-package-arn"
+ENDPOINT_PARAMETER = "/{project}/{env}/endpoint-name"
 
 
 def refuse(message: str, code: int = EXIT_REFUSED) -> int:
@@ -51,6 +62,9 @@ def main(argv: list[str]) -> int:
     approved = str(evidence.get("tooling_sha256", ""))
     if approved != expected:
         return refuse(f"release.json tooling_sha256 {expected[:16]} is not the approved tooling's {approved[:16]}")
+    downgrade = _downgrade_refusal(group, int(version) if version.isdigit() else 0)
+    if downgrade:
+        return refuse(downgrade)
     uri = str(evidence.get("tooling_uri", ""))
     if not uri.startswith(f"s3://{bucket}/tooling/"):
         return refuse(f"the approved tooling {uri!r} is not in s3://{bucket}/tooling/")
@@ -75,6 +89,37 @@ def main(argv: list[str]) -> int:
         return refuse(f"tooling bundle {uri} cannot be unpacked ({error})")
     print(f"deploy tooling {expected[:12]} of commit {str(evidence.get('source_commit', '?'))[:12]} verified")
     return 0
+
+
+def _downgrade_refusal(group: str, version: int) -> str | None:
+    """Why version `version` of `group` may not replace the live package (None when it may)."""
+    try:
+        parameter = ENDPOINT_PARAMETER.format(project=os.environ["PROJECT"], env=os.environ["ENV"])
+        endpoint = boto3.client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"]
+        sm = boto3.client("sagemaker")
+        try:
+            arn = sm.describe_endpoint(EndpointName=endpoint)["EndpointArn"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ValidationException":
+                return None  # no endpoint yet: nothing to downgrade from
+            raise
+        tags = {tag["Key"]: tag["Value"] for tag in sm.list_tags(ResourceArn=arn).get("Tags", [])}
+    except KeyError as missing:
+        return f"{missing} is not set: the gate cannot tell which endpoint the release replaces"
+    except (ClientError, BotoCoreError) as error:
+        return f"the live package cannot be read ({error})"
+    live = tags.get(PACKAGE_TAG, "")
+    live_group, _, live_version = live.partition(":model-package/")[2].partition("/")
+    if live_group != group or not live_version.isdigit() or int(live_version) <= version:
+        return None
+    message = os.environ.get("RELEASE_COMMIT_MESSAGE", "")
+    if message.startswith(DOWNGRADE_FLAG):
+        print(f"downgrade: version {version} of {group} replaces the live {live}, as the release commit says")
+        return None
+    return (
+        f"release.json names version {version} of {group}, older than the live {live}: a downgrade deploys only "
+        f"when the release commit's message (shown in the approval) begins with {DOWNGRADE_FLAG}"
+    )
 
 
 def _plain_file(member: tarfile.TarInfo) -> bool:

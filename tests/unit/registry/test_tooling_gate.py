@@ -14,16 +14,23 @@ from typing import Any
 import pytest
 
 from safedeploy.build_steps import tooling_gate
+from safedeploy.guardrails import resource_tags
+from safedeploy.parameters import Param, parameter_name
 from tests.support.aws import REGION, SESSION, in_process_aws
+from tests.support.deploy_world import ROLE_ARN
 
 BUCKET = "demo-dev-artifacts"
 PACKAGE = "arn:aws:sagemaker:ap-northeast-2:123456789012:model-package/demo-dev-models/1"
+ENDPOINT = "demo-prod-endpoint"
 
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """dev's artifacts bucket, and prod's Deploy environment (its endpoint's name in SSM, no endpoint yet)."""
     with in_process_aws(monkeypatch):
-        monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+        for name, value in {"AWS_DEFAULT_REGION": REGION, "PROJECT": "demo", "ENV": "prod"}.items():
+            monkeypatch.setenv(name, value)
+        SESSION.client("ssm").put_parameter(Name="/demo/prod/endpoint-name", Value=ENDPOINT, Type="String")
         client = SESSION.client("s3")
         client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         yield client
@@ -64,7 +71,7 @@ def gate(s3: Any, tmp_path: Path, data: bytes) -> tuple[int, Path]:
     release = tmp_path / "release.json"
     release.write_text(json.dumps({"model_package_arn": PACKAGE, "tooling_sha256": digest}))
     out = tmp_path / "tooling"
-    out.mkdir()
+    out.mkdir(exist_ok=True)
     return tooling_gate.main([str(release), BUCKET, str(out)]), out
 
 
@@ -105,3 +112,38 @@ def test_an_approved_bundle_that_is_not_a_tarball_is_refused(
 def test_a_plain_bundle_is_unpacked(s3: Any, tmp_path: Path) -> None:
     code, out = gate(s3, tmp_path, bundle(_file("safedeploy/cli/__init__.py")))
     assert code == 0 and (out / "safedeploy" / "cli" / "__init__.py").read_bytes() == b"x"
+
+
+def serving(version: int) -> None:
+    """prod's endpoint serving `version` of dev's group, tagged as `safedeploy deploy` tags it."""
+    sm = SESSION.client("sagemaker")
+    sm.create_model(ModelName="m", ExecutionRoleArn=ROLE_ARN, PrimaryContainer={"Image": "image"})
+    variant = {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+    sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[variant])
+    arn = sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="c")["EndpointArn"]
+    live = PACKAGE.rsplit("/", 1)[0] + f"/{version}"
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": resource_tags.PACKAGE_ARN, "Value": live}])
+
+
+def test_an_older_release_than_the_live_one_needs_the_downgrade_flag_the_approval_shows(
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-committing an older release.json redeployed an older approved package with nothing saying so."""
+    serving(2)
+    monkeypatch.setenv("RELEASE_COMMIT_MESSAGE", "Promote ... (an older release.json committed again)")
+    code, out = gate(s3, tmp_path, bundle())
+    assert code == tooling_gate.EXIT_REFUSED and list(out.iterdir()) == []
+    assert capsys.readouterr().err == (
+        f"safedeploy release gate: refused: release.json names version 1 of demo-dev-models, older than the live "
+        f"{PACKAGE[:-1]}2: a downgrade deploys only when the release commit's message (shown in the approval) begins "
+        "with DOWNGRADE; nothing was deployed\n"
+    )
+    monkeypatch.setenv("RELEASE_COMMIT_MESSAGE", "DOWNGRADE: back to version 1 after the incident")
+    code, _ = gate(s3, tmp_path, bundle())
+    assert code == 0
+    assert f"downgrade: version 1 of demo-dev-models replaces the live {PACKAGE[:-1]}2" in capsys.readouterr().out
+
+
+def test_the_flag_and_the_check_agree_with_the_library_and_the_approval(s3: Any) -> None:
+    assert tooling_gate.PACKAGE_TAG == resource_tags.PACKAGE_ARN
+    assert tooling_gate.ENDPOINT_PARAMETER.format(project="p", env="e") == parameter_name("p", "e", Param.ENDPOINT_NAME)

@@ -297,7 +297,11 @@ def test_prod_deploys_from_its_own_repository_only(pipeline: dict[str, Template]
     assert release["OutputArtifacts"] == [{"Name": "ReleaseManifest"}]
     deploy = only_action(template, "Deploy")
     assert deploy["InputArtifacts"] == [{"Name": "ReleaseManifest"}]
-    assert "PrimarySource" not in deploy["Configuration"] and "EnvironmentVariables" not in deploy["Configuration"]
+    assert "PrimarySource" not in deploy["Configuration"]
+    # Only the release commit's message, which the gate reads to tell a flagged downgrade.
+    assert json.loads(deploy["Configuration"]["EnvironmentVariables"]) == [
+        {"name": "RELEASE_COMMIT_MESSAGE", "type": "PLAINTEXT", "value": "#{Source.CommitMessage}"}
+    ]
     assert not template.find_resources("AWS::Lambda::Function"), "prod never trains, gates or promotes"
     assert not template.find_resources("AWS::CodeBuild::Project", {"Properties": {"Name": "my-mlops-prod-train"}})
     assert "my-mlops-dev" not in json.dumps(template.find_resources("AWS::CodePipeline::Pipeline"))
