@@ -17,6 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
 from safedeploy.lambda_actions.approvals import (
     MODEL_APPROVAL,
@@ -27,13 +28,7 @@ from safedeploy.lambda_actions.approvals import (
     sync_approval,
 )
 from safedeploy.lambda_actions.aws_clients import AwsClients
-from safedeploy.lambda_actions.pipeline_job import (
-    ActionFailed,
-    complete_job,
-    job_parameters,
-    open_job,
-    required_text,
-)
+from safedeploy.lambda_actions.pipeline_job import ActionFailed, package_arn_parameter, run_job
 from safedeploy.lambda_actions.registry_api import default_registry
 from safedeploy.trust.approval_record import RecordScope
 
@@ -47,12 +42,10 @@ clients = AwsClients()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if isinstance(event, dict) and "detail-type" in event:
         return _on_state_change(event)
-    job = open_job(event)
 
-    def sync() -> str:
-        parameters = job_parameters(job)
+    def sync(parameters: dict[str, Any]) -> str:
         action = configured_approval(os.environ, parameters, MODEL_APPROVAL)
-        package_arn = required_text(parameters, "model_package_arn")
+        package_arn = package_arn_parameter(parameters)
         scope = RecordScope.from_environment(clients("s3"), os.environ)
         return run_approval_sync(
             clients("codepipeline"),
@@ -64,7 +57,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             scope.group,
         )
 
-    outcome = complete_job(clients("codepipeline"), job.get_id, sync)
+    outcome = run_job(event, lambda: clients("codepipeline"), sync)
     logger.info("approval sync finished", extra={"succeeded": outcome.succeeded})
     return asdict(outcome)
 
@@ -78,8 +71,9 @@ def _on_state_change(event: dict[str, Any]) -> dict[str, Any]:
         decision, _ = sync_approval(
             codepipeline, clients("sagemaker"), default_registry(), action, package_arn, scope.records, scope.group
         )
-    except (ActionFailed, ValueError) as refusal:
-        logger.warning("approval not synchronised", extra={"reason": str(refusal)})
-        return {"synchronised": False, "message": str(refusal)}
+    except (ActionFailed, ValueError, ClientError, BotoCoreError) as refusal:
+        message = " ".join(str(refusal).split())  # one line, whatever AWS or the event said
+        logger.warning("approval not synchronised", extra={"reason": message})
+        return {"synchronised": False, "message": message}
     logger.info("approval synchronised", extra={"package_arn": package_arn, "status": decision.status})
     return {"synchronised": True, "message": f"{package_arn} is now {decision.description()}"}

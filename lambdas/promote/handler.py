@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from safedeploy import clock
 from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from safedeploy.lambda_actions.forwarding import RELEASE_COMMIT_PARAMETER, ForwardRequest, run_forwarding
-from safedeploy.lambda_actions.pipeline_job import complete_job, job_parameters, open_job
+from safedeploy.lambda_actions.pipeline_job import run_job
 from safedeploy.lambda_actions.promotion import PromotionRequest, ReleaseTarget, run_promotion
 from safedeploy.lambda_actions.registry_api import default_registry
 from safedeploy.trust.approval_record import RecordScope
@@ -36,10 +36,7 @@ clients = AwsClients()
 @logger.inject_lambda_context(log_event=False)  # the job event carries temporary artifact credentials
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    job = open_job(event)
-
-    def promote() -> str:
-        parameters = job_parameters(job)
+    def promote(parameters: dict[str, Any]) -> str:
         scope = RecordScope.from_environment(clients("s3"), os.environ)
         shared = {
             "codepipeline": clients("codepipeline"),
@@ -48,7 +45,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "registry": default_registry(),
             "marks": RolledBackMarks(clients("s3"), scope.records.bucket),
             "target": ReleaseTarget.from_environment(os.environ),
-            "now": datetime.now(UTC),
+            "now": clock.utc_now(),
         }
         if RELEASE_COMMIT_PARAMETER in parameters:
             return run_forwarding(**shared, request=ForwardRequest.from_parameters(parameters, os.environ))
@@ -60,6 +57,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             group=scope.group,
         )
 
-    outcome = complete_job(clients("codepipeline"), job.get_id, promote)
+    outcome = run_job(event, lambda: clients("codepipeline"), promote)
     logger.info("promotion finished", extra={"succeeded": outcome.succeeded})
     return asdict(outcome)

@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from safedeploy.lambda_actions.aws_clients import AwsClients
-from safedeploy.lambda_actions.pipeline_job import JobSuccess, complete_job, job_parameters, open_job, required_text
+from safedeploy.lambda_actions.pipeline_job import JobSuccess, package_arn_parameter, run_job
 from safedeploy.lambda_actions.quality_gate import SkewSettings, resolve_policy, run_quality_gate
 from safedeploy.lambda_actions.registry_api import default_registry
 
@@ -28,15 +28,12 @@ clients = AwsClients()
 @logger.inject_lambda_context(log_event=False)  # the job event carries temporary artifact credentials
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    job = open_job(event)
-
-    def gate() -> JobSuccess:
-        parameters = job_parameters(job)
-        package_arn = required_text(parameters, "model_package_arn")
+    def gate(parameters: dict[str, Any]) -> JobSuccess:
+        package_arn = package_arn_parameter(parameters)
         policy = resolve_policy(parameters, os.environ)
         skew = SkewSettings.from_parameters(parameters, os.environ)
         return run_quality_gate(clients("sagemaker"), clients("s3"), default_registry(), package_arn, policy, skew)
 
-    outcome = complete_job(clients("codepipeline"), job.get_id, gate)
+    outcome = run_job(event, lambda: clients("codepipeline"), gate)
     logger.info("quality gate finished", extra={"succeeded": outcome.succeeded})
     return asdict(outcome)

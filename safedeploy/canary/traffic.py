@@ -14,9 +14,9 @@ from typing import Any
 
 from safedeploy.canary.fleets import ComparisonKind
 from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE
-from safedeploy.canary.verdict_check import VerdictRefused, text_field, verify_verdict
+from safedeploy.canary.verdict_check import VerdictRefused, shown, text_field, verify_verdict
 from safedeploy.guardrails.ab_test import advance_ab
-from safedeploy.guardrails.decisions import parse_decision
+from safedeploy.guardrails.decisions import Decision, parse_decision
 from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
 from safedeploy.guardrails.shadow import advance_shadow
 from safedeploy.parameters import Param
@@ -32,33 +32,41 @@ class ShiftOutcome:
 
 
 def shift_traffic(
-    clients: Callable[[str], Any], project: str, env: str, detail_type: str, detail: Mapping[str, Any]
+    clients: Callable[[str], Any], project: str, env: str, detail_type: object, detail: object
 ) -> ShiftOutcome:
+    """`detail_type` and `detail` are the event's, of any type: anything but a verified verdict is refused."""
     ssm = clients("ssm")
     target = DeployTarget.load(ssm, project, env, s3=clients("s3"))
     try:
         return _act_on_verdict(clients, target, read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET),
                                detail_type, detail)  # fmt: skip
     except VerdictRefused as refusal:
-        return ShiftOutcome(target.endpoint_name, REFUSED, f"refused {detail_type!r} event: {refusal}")
+        return ShiftOutcome(target.endpoint_name, REFUSED, f"refused {shown(detail_type)} event: {refusal}")
 
 
 def _act_on_verdict(
-    clients: Callable[[str], Any], target: DeployTarget, bucket: str, detail_type: str, detail: Mapping[str, Any]
+    clients: Callable[[str], Any], target: DeployTarget, bucket: str, detail_type: object, detail: object
 ) -> ShiftOutcome:
+    if not isinstance(detail, Mapping):
+        raise VerdictRefused(f"event detail is {type(detail).__name__}, not a JSON object")
     endpoint_name = text_field(detail, "endpoint_name")
     if endpoint_name != target.endpoint_name:
-        raise VerdictRefused(f"event for endpoint {endpoint_name!r}; this function serves {target.endpoint_name!r}")
+        raise VerdictRefused(
+            f"event for endpoint {shown(endpoint_name)}; this function serves {target.endpoint_name!r}"
+        )
     if detail_type != VERDICT_DETAIL_TYPE:
         raise VerdictRefused(
             f"only {VERDICT_DETAIL_TYPE!r} events backed by a decision record move traffic; roll back with "
             "`safedeploy rollback`"
         )
     kind = text_field(detail, "kind")
+    if kind not in tuple(ComparisonKind):
+        raise VerdictRefused(f"event detail.kind {shown(kind)} is not one of {', '.join(ComparisonKind)}")
+    decision = text_field(detail, "decision")
     try:
-        parse_decision(text_field(detail, "decision"))
-    except ValueError as error:
-        raise VerdictRefused(str(error)) from None
+        parse_decision(decision)
+    except ValueError:
+        raise VerdictRefused(f"event detail.decision {shown(decision)} is not one of {', '.join(Decision)}") from None
     if kind not in (ComparisonKind.AB, ComparisonKind.SHADOW):
         return ShiftOutcome(endpoint_name, "none", f"{kind} deployment: SageMaker acts on the verdict alarm itself")
     verdict = verify_verdict(clients, target, bucket, detail)

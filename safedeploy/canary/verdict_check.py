@@ -47,17 +47,23 @@ class VerifiedVerdict:
     checked_at: datetime  # the clock's time when the verdict was verified: the shifter's holds are measured by it
 
 
+def shown(value: object, limit: int = 100) -> str:
+    """`value` as a refusal line quotes it: repr (one line, whatever it holds), cut at `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def text_field(detail: Mapping[str, Any], key: str) -> str:
     value = detail.get(key)
     if not isinstance(value, str) or not value:
-        raise VerdictRefused(f"event detail.{key} is missing or not text: {value!r}")
+        raise VerdictRefused(f"event detail.{key} is missing or not text: {shown(value)}")
     return value
 
 
 def _split_uri(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not uri.startswith("s3://") or not bucket or not key:
-        raise VerdictRefused(f"event detail.record_uri {uri!r} is not an s3:// URI of a decision record")
+    if not uri.startswith("s3://") or not bucket or not key or not uri.isprintable() or " " in uri:
+        raise VerdictRefused(f"event detail.record_uri {shown(uri)} is not an s3:// URI of a decision record")
     return bucket, key
 
 
@@ -102,14 +108,14 @@ def verify_verdict(
     record = _read_record(s3, bucket, key)
     differing = [name for name in RECORD_FIELDS if record.get(name) != claimed[name]]
     if differing:
-        shown = ", ".join(f"{name} {claimed[name]!r} (record: {record.get(name)!r})" for name in differing)
-        raise VerdictRefused(f"event does not match its decision record {record_uri}: {shown}")
+        listed = ", ".join(f"{name} {shown(claimed[name])} (record: {shown(record.get(name))})" for name in differing)
+        raise VerdictRefused(f"event does not match its decision record {record_uri}: {listed}")
     snapshot = describe_endpoint(clients("sagemaker"), endpoint_name)
     running = find_comparison(clients("sagemaker"), snapshot, target.guardrails.settings) if snapshot else None
     running_id = getattr(running, "deployment_id", None)
     if running is None or isinstance(running, str) or running_id != claimed["deployment_id"]:
         raise VerdictRefused(
-            f"record {record_uri} judges deployment {claimed['deployment_id']!r}; {endpoint_name} runs "
+            f"record {record_uri} judges deployment {shown(claimed['deployment_id'])}; {endpoint_name} runs "
             f"{running_id or 'no deployment'}"
         )
     checked_at = now()

@@ -16,12 +16,13 @@ therefore only record decisions people really made about the packages they were 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from safedeploy.lambda_actions.pipeline_job import ActionFailed, required_env, required_text
+from safedeploy.lambda_actions.pipeline_job import UUID_PATTERN, ActionFailed, matching_text, required_env
 from safedeploy.lambda_actions.registry_api import Registry
 from safedeploy.trust.approval_record import MODEL_DECISION, ApprovalRecord, RecordStore
 from safedeploy.trust.evidence import PackageEvidence
@@ -218,7 +219,7 @@ def configured_approval(environ: Mapping[str, str], parameters: Mapping[str, Any
     """
     return ApprovalAction(
         pipeline_name=required_env(environ, PIPELINE_NAME_ENV),
-        execution_id=required_text(parameters, "pipeline_execution_id"),
+        execution_id=matching_text(parameters, "pipeline_execution_id", UUID_PATTERN, "a pipeline execution id"),
         stage_name=required_env(environ, f"{role}_STAGE"),
         action_name=required_env(environ, f"{role}_ACTION"),
     )
@@ -232,17 +233,21 @@ def approval_action_from_event(event: Mapping[str, Any], environ: Mapping[str, s
     on the approval action's FAILED state is how a rejection still reaches the model package.
     """
     if event.get("detail-type") != _STATE_CHANGE:
-        raise ValueError(f"expected a '{_STATE_CHANGE}' event, got detail-type {event.get('detail-type')!r}")
+        shown = repr(event.get("detail-type"))
+        raise ValueError(f"expected a '{_STATE_CHANGE}' event, got detail-type {shown[:100]}")
     detail = event.get("detail")
     detail = detail if isinstance(detail, Mapping) else {}
     missing = [key for key in ("pipeline", "execution-id", "stage", "action") if not isinstance(detail.get(key), str)]
     if missing:
         raise ValueError(f"'{_STATE_CHANGE}' event has no {', '.join(missing)} in its detail")
+    if not re.fullmatch(UUID_PATTERN, detail["execution-id"]):
+        raise ValueError(f"'{_STATE_CHANGE}' event's execution-id is not a pipeline execution id")
     configured = configured_approval(environ, {"pipeline_execution_id": detail["execution-id"]}, MODEL_APPROVAL)
     reported = (detail["pipeline"], detail["stage"], detail["action"])
     if reported != (configured.pipeline_name, configured.stage_name, configured.action_name):
+        shown = "/".join(repr(name[:100]) for name in reported[1:]) + f" of {reported[0][:100]!r}"
         raise ValueError(
-            f"'{_STATE_CHANGE}' event reports {reported[1]}/{reported[2]} of {reported[0]}; this function records "
+            f"'{_STATE_CHANGE}' event reports {shown}; this function records "
             f"{configured.stage_name}/{configured.action_name} of {configured.pipeline_name} only"
         )
     return configured

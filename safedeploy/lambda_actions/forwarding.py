@@ -22,7 +22,7 @@ from safedeploy.lambda_actions.approvals import (
     ApprovalAction,
     configured_approval,
 )
-from safedeploy.lambda_actions.pipeline_job import required_text
+from safedeploy.lambda_actions.pipeline_job import COMMIT_PATTERN, matching_text
 from safedeploy.lambda_actions.promotion import ReleaseTarget, commit_release, promotable
 from safedeploy.lambda_actions.registry_api import Registry
 from safedeploy.trust.release_manifest import RELEASE_FILE, ReleaseManifest
@@ -45,8 +45,8 @@ class ForwardRequest:
         """The release from UserParameters; which approvals to read from the function's configuration (in a release
         pipeline the first approval is the release's)."""
         return cls(
-            release_repository=required_text(parameters, "release_repository"),
-            release_commit=required_text(parameters, RELEASE_COMMIT_PARAMETER),
+            release_repository=matching_text(parameters, "release_repository", r"[\w.-]{1,100}", "a repository name"),
+            release_commit=matching_text(parameters, RELEASE_COMMIT_PARAMETER, COMMIT_PATTERN, "a commit id"),
             release_approval=configured_approval(environ, parameters, MODEL_APPROVAL),
             promotion_approval=configured_approval(environ, parameters, PROMOTION_APPROVAL),
         )

@@ -3,24 +3,33 @@
 A Lambda invoke action that never calls PutJobSuccessResult or PutJobFailureResult leaves its pipeline waiting until
 the action times out, so every outcome, including an unexpected exception, ends in a report with a readable message.
 Exceptions are not re-raised after reporting: Lambda would retry the asynchronous invocation and report a second
-time on a job that is already closed.
+time on a job that is already closed. Bad input is answered in one line: a job failure naming what was wrong (an
+identifier that is not of its kind is refused before it reaches AWS, and an AWS refusal is "AWS error: …"), or, for
+an event that names no job to fail, a refusal the handler returns and logs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
+from botocore.exceptions import BotoCoreError, ClientError
+
+from safedeploy.guardrails.model_package import PACKAGE_ARN_PATTERN
 
 # Length limits of ExecutionDetails.summary and FailureDetails.message in the CodePipeline API.
 SUMMARY_LIMIT = 2048
 MESSAGE_LIMIT = 5000
 
 _LOG = logging.getLogger(__name__)
+# CodePipeline's job and pipeline execution ids (the API refuses anything else), and git commit ids.
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+COMMIT_PATTERN = r"[0-9a-f]{7,64}"
 
 
 class ActionFailed(Exception):
@@ -39,6 +48,8 @@ def open_job(event: object) -> CodePipelineJobEvent:
     job = event.get("CodePipeline.job") if isinstance(event, dict) else None
     if not isinstance(job, dict) or not isinstance(job.get("id"), str) or not job["id"]:
         raise ValueError("not a CodePipeline job event: 'CodePipeline.job.id' is missing")
+    if not re.fullmatch(UUID_PATTERN, job["id"]):
+        raise ValueError("not a CodePipeline job event: 'CodePipeline.job.id' is not a job id")
     return CodePipelineJobEvent(event)
 
 
@@ -46,14 +57,18 @@ def job_parameters(job: CodePipelineJobEvent) -> dict[str, Any]:
     """The action's UserParameters as a JSON object."""
     try:
         raw = job.user_parameters
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, AttributeError):
         raise ValueError("job event has no data.actionConfiguration.configuration") from None
     if not raw:
         raise ValueError("UserParameters is empty; the action must pass a JSON object")
+    if not isinstance(raw, str):
+        raise ValueError(f"UserParameters must be JSON text, got {type(raw).__name__}")
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as error:
         raise ValueError(f"UserParameters is not valid JSON: {error.msg} at character {error.pos}") from None
+    except RecursionError:
+        raise ValueError("UserParameters is nested too deeply to be the action's parameters") from None
     if not isinstance(value, dict):
         raise ValueError(f"UserParameters must be a JSON object, got {type(value).__name__}")
     return value
@@ -65,7 +80,16 @@ def required_text(parameters: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"UserParameters.{key} is missing or empty")
     if value.startswith("#{"):
-        raise ValueError(f"UserParameters.{key} is the unresolved variable {value}")
+        raise ValueError(f"UserParameters.{key} is the unresolved variable {value[:100]!r}")
+    return value
+
+
+def matching_text(parameters: Mapping[str, Any], key: str, pattern: str, kind: str) -> str:
+    """A required parameter that must be an identifier of its kind, checked before any AWS call takes it."""
+    value = required_text(parameters, key)
+    if not re.fullmatch(pattern, value):
+        shown = value if len(value) <= 100 else value[:100] + "…"
+        raise ValueError(f"UserParameters.{key} is not {kind}: {shown!r}")
     return value
 
 
@@ -75,6 +99,10 @@ def required_env(environ: Mapping[str, str], name: str) -> str:
     if not value:
         raise ValueError(f"environment variable {name} is not set")
     return value
+
+
+def package_arn_parameter(parameters: Mapping[str, Any]) -> str:
+    return matching_text(parameters, "model_package_arn", PACKAGE_ARN_PATTERN, "a versioned model package ARN")
 
 
 @dataclass(frozen=True)
@@ -91,6 +119,8 @@ def complete_job(codepipeline: Any, job_id: str, action: Callable[[], str | JobS
         result = action()
     except (ActionFailed, ValueError) as error:
         return _report_failure(codepipeline, job_id, str(error))
+    except (ClientError, BotoCoreError) as error:
+        return _report_failure(codepipeline, job_id, "AWS error: " + " ".join(str(error).split()))
     except Exception as error:
         _LOG.exception("job %s failed unexpectedly", job_id)
         return _report_failure(codepipeline, job_id, f"unexpected {type(error).__name__}: {error}")
@@ -100,6 +130,19 @@ def complete_job(codepipeline: Any, job_id: str, action: Callable[[], str | JobS
         details["outputVariables"] = dict(variables)
     codepipeline.put_job_success_result(jobId=job_id, **details)
     return JobOutcome(job_id=job_id, succeeded=True, message=summary)
+
+
+def run_job(
+    event: object, codepipeline: Callable[[], Any], action: Callable[[dict[str, Any]], str | JobSuccess]
+) -> JobOutcome:
+    """Open the job `event` names and run `action` on its UserParameters, reporting the outcome; an event that names
+    no job is refused in one line (logged, returned, never raised: there is no job to fail and nothing to retry)."""
+    try:
+        job = open_job(event)
+    except ValueError as refusal:
+        _LOG.warning("%s", refusal)
+        return JobOutcome(job_id="", succeeded=False, message=str(refusal))
+    return complete_job(codepipeline(), job.get_id, lambda: action(job_parameters(job)))
 
 
 def _report_failure(codepipeline: Any, job_id: str, message: str) -> JobOutcome:

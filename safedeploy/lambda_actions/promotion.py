@@ -24,7 +24,13 @@ from safedeploy.lambda_actions.approvals import (
     configured_approval,
     find_decision,
 )
-from safedeploy.lambda_actions.pipeline_job import ActionFailed, required_env, required_text
+from safedeploy.lambda_actions.pipeline_job import (
+    COMMIT_PATTERN,
+    ActionFailed,
+    matching_text,
+    package_arn_parameter,
+    required_env,
+)
 from safedeploy.lambda_actions.registry_api import Registry
 from safedeploy.trust.approval_record import MODEL_DECISION, PROMOTION_DECISION, RecordStore
 from safedeploy.trust.evidence import PackageEvidence
@@ -62,8 +68,8 @@ class PromotionRequest:
     def from_parameters(cls, parameters: Mapping[str, Any], environ: Mapping[str, str]) -> PromotionRequest:
         """The package and commit from UserParameters; which approvals to read from the function's configuration."""
         return cls(
-            package_arn=required_text(parameters, "model_package_arn"),
-            source_commit=required_text(parameters, "source_commit"),
+            package_arn=package_arn_parameter(parameters),
+            source_commit=matching_text(parameters, "source_commit", COMMIT_PATTERN, "a commit id"),
             model_approval=configured_approval(environ, parameters, MODEL_APPROVAL),
             promotion_approval=configured_approval(environ, parameters, PROMOTION_APPROVAL),
         )

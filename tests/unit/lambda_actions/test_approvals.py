@@ -273,11 +273,11 @@ def test_the_approval_action_is_read_from_a_state_change_event() -> None:
         (state_change(pipeline=PIPELINE, stage="Approval"), "has no execution-id, action in its detail"),
         (
             state_change(pipeline="other", **{"execution-id": EXECUTION_ID}, stage="Approval", action="Approval"),
-            f"reports Approval/Approval of other; this function records Approval/Approval of {PIPELINE} only",
+            f"reports 'Approval'/'Approval' of 'other'; this function records Approval/Approval of {PIPELINE} only",
         ),
         (
             state_change(pipeline=PIPELINE, **{"execution-id": EXECUTION_ID}, stage="Deploy", action="Deploy"),
-            "reports Deploy/Deploy of",
+            "reports 'Deploy'/'Deploy' of",
         ),
     ],
 )

@@ -48,7 +48,7 @@ def test_malformed_user_parameters_are_named(event: dict, message: str) -> None:
         ({"model_package_arn": 7}, "UserParameters.model_package_arn is missing or empty"),
         (
             {"model_package_arn": "#{Train.MODEL_PACKAGE_ARN}"},
-            r"UserParameters.model_package_arn is the unresolved variable #\{Train.MODEL_PACKAGE_ARN\}",
+            r"UserParameters.model_package_arn is the unresolved variable '#\{Train.MODEL_PACKAGE_ARN\}'",
         ),
     ],
 )

@@ -18,6 +18,7 @@ from tests.support.lambda_fakes import (
     wire_handler,
 )
 
+PACKAGE_PREFIX = "arn:aws:sagemaker:ap-northeast-2:123456789012:model-package/demo-dev-models"
 THRESHOLDS = {"min_auc": 0.75, "min_accuracy": 0.7, "min_f1": 0.6, "max_regression": 0.01}
 
 
@@ -81,7 +82,14 @@ def test_thresholds_come_from_the_environment_when_the_action_passes_none(
     [
         ("not json", "UserParameters is not valid JSON"),
         ({"thresholds": THRESHOLDS}, "UserParameters.model_package_arn is missing or empty"),
-        ({"model_package_arn": "arn:x", "thresholds": {"min_auc": 0.7}}, "max_regression is missing"),
+        (
+            {"model_package_arn": "arn:x", "thresholds": {"min_auc": 0.7}},
+            "is not a versioned model package ARN: 'arn:x'",
+        ),
+        (
+            {"model_package_arn": f"{PACKAGE_PREFIX}/1", "thresholds": {"min_auc": 0.7}},
+            "max_regression is missing",
+        ),
     ],
 )
 def test_a_malformed_job_is_reported_as_a_failure_that_says_why(
@@ -90,21 +98,37 @@ def test_a_malformed_job_is_reported_as_a_failure_that_says_why(
     assert message in run_gate(monkeypatch, MotoRegistry(), job_event(user_parameters), succeeds=False)
 
 
-def test_an_unexpected_error_is_still_reported(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
+def test_an_aws_refusal_is_reported_in_one_line(monkeypatch: pytest.MonkeyPatch, sagemaker: Any) -> None:
+    """A package that does not exist is bad input, not an "unexpected" failure."""
     package = "arn:aws:sagemaker:ap-northeast-2:123456789012:model-package/demo-dev-models/404"
 
     reported = run_gate(
         monkeypatch, MotoRegistry(), job_event({"model_package_arn": package, "thresholds": THRESHOLDS}), succeeds=False
     )
 
-    assert reported.startswith("unexpected ")
+    assert reported.startswith("AWS error: ") and "\n" not in reported
+
+
+def test_a_package_arn_that_is_not_one_is_refused_before_any_aws_call(
+    monkeypatch: pytest.MonkeyPatch, sagemaker: Any
+) -> None:
+    reported = run_gate(
+        monkeypatch, MotoRegistry(), job_event({"model_package_arn": "[" * 10_000, "thresholds": THRESHOLDS}),
+        succeeds=False,
+    )  # fmt: skip
+
+    assert reported == "UserParameters.model_package_arn is not a versioned model package ARN: '" + "[" * 100 + "…'"
 
 
 def test_an_event_that_is_not_a_job_is_refused_without_calling_codepipeline(monkeypatch: pytest.MonkeyPatch) -> None:
     codepipeline = stubbed("codepipeline")
     wire_handler(monkeypatch, quality_gate, MotoRegistry(), codepipeline=codepipeline.client)
 
-    with pytest.raises(ValueError, match="not a CodePipeline job event"):
-        quality_gate.handler({"Records": []}, LambdaContextStub())
+    outcome = quality_gate.handler({"Records": []}, LambdaContextStub())
 
+    assert outcome == {
+        "job_id": "",
+        "succeeded": False,
+        "message": "not a CodePipeline job event: 'CodePipeline.job.id' is missing",
+    }
     assert codepipeline.sent == []
