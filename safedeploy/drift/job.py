@@ -14,7 +14,7 @@ from safedeploy.drift.quality import QualityCheck, accuracy_check
 
 @dataclass(frozen=True)
 class DriftOutcome:
-    status: str  # "checked", or why not: "no endpoint or baseline"
+    status: str  # "checked", or why not: "no endpoint or baseline", "hour already checked"
     drifted: tuple[str, ...] = ()
     record_uri: str | None = None
     skipped_histograms: int = 0
@@ -37,6 +37,9 @@ def run_drift_job(
     if live is None:
         return DriftOutcome("no endpoint or baseline")
     hour = (now - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    if _checked_already(store.latest_record(s3, bucket, endpoint_name), live.package_arn, hour):
+        # Anyone with lambda:InvokeFunction can run the check again: an hour is folded into the state once.
+        return DriftOutcome("hour already checked")
     counts, skipped = store.hour_counts(s3, bucket, endpoint_name, hour, live)
     state = store.read_state(s3, bucket, endpoint_name)
     check, state = run_check(
@@ -47,6 +50,16 @@ def run_drift_job(
     store.publish_check(cloudwatch, endpoint_name, now, check)
     quality = _quality(sm, s3, cloudwatch, bucket, endpoint_name, hour, now, live, policy.alpha, accuracy_margin)
     return DriftOutcome("checked", check.drifted, uri, skipped, quality)
+
+
+def _checked_already(latest: dict[str, Any] | None, package_arn: str, hour: datetime) -> bool:
+    """Whether the newest record already judged `hour` (or a later one) of the same live package."""
+    if not latest or latest.get("package_arn") != package_arn or not isinstance(latest.get("checked_at"), str):
+        return False
+    try:
+        return datetime.fromisoformat(latest["checked_at"]) >= hour
+    except ValueError:
+        return False
 
 
 def _quality(

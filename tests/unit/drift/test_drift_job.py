@@ -91,6 +91,17 @@ def test_a_stable_hour_is_recorded_stable_and_a_shifted_hour_raises_the_drift_me
     assert max(point["Maximum"] for point in values) == 1.0
 
 
+def test_an_hour_is_folded_into_the_state_once_however_often_the_check_is_invoked(world: dict[str, Any]) -> None:
+    """The check takes its hour from the clock, and anyone with lambda:InvokeFunction can invoke it again: each run
+    used to fold the same hour in once more, piling up evidence and using up the period's looks."""
+    _write_histograms(world, datetime(2026, 12, 1, 9, tzinfo=UTC), 0.0, np.random.default_rng(9))
+    assert _run(world, NOW).status == "checked"
+    again = _run(world, NOW + timedelta(minutes=30))
+    assert (again.status, again.record_uri) == ("hour already checked", None)
+    record = store.latest_record(world["s3"], BUCKET, ENDPOINT)
+    assert record is not None and record["look"] == 1
+
+
 def test_a_baseline_whose_bytes_do_not_match_the_package_digest_is_refused(world: dict[str, Any]) -> None:
     world["s3"].put_object(Bucket=BUCKET, Key="models/abc/1/drift-baseline.json", Body=b'{"tampered": true}')
     with pytest.raises(ValueError, match="has digest sha256:"):
