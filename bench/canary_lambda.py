@@ -30,6 +30,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 from infra.runtime_function import build_layer  # noqa: E402
 from lambdas.canary_analysis import handler as canary_handler  # noqa: E402
+from safedeploy import clock  # noqa: E402
 from safedeploy.canary import analysis  # noqa: E402
 from safedeploy.guardrails.deploy_target import DeployTarget  # noqa: E402
 from safedeploy.lambda_actions.aws_clients import AwsClients  # noqa: E402
@@ -99,6 +100,7 @@ def warm_invocation_ms() -> tuple[float, float]:
         )
         _replay_metric_data(monkeypatch, clients("cloudwatch"))
         now = start + timedelta(minutes=MINUTES, seconds=5)
+        monkeypatch.setattr(clock, "utc_now", lambda: now)  # the handler's "now" is the clock's, never the event's
         event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": now.isoformat(), "detail": {}}
         canary_handler.handler(event, LambdaContextStub())  # warm-up, as the second invocation of a container
         handler_ms = []

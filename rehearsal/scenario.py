@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -118,7 +119,7 @@ class Rehearsal:
     # --- one release: the dev pipeline's actions in order ------------------------------------------------------
 
     def release(self, label: str, fleet: FleetBehaviour | None) -> Outcome:
-        execution_id = f"rehearsal-{label}"
+        execution_id = job_uuid(f"execution {label}")  # CodePipeline's execution ids are UUIDs, as its job ids
         commit = f"{abs(hash(label)) % 16**12:012x}" * 3 + "abcd"
         package_arn = self._step(f"{label}: Train (buildspec-dev.yml)", lambda: self._train(commit))
         self.double.registered(execution_id, package_arn)
@@ -177,7 +178,7 @@ class Rehearsal:
         return self._job_result(job_id)
 
     def _job_result(self, job_id: str) -> str:
-        succeeded, message = self.double.results[job_id]
+        succeeded, message = self.double.results[job_uuid(job_id)]
         if not succeeded:
             raise RuntimeError(f"{job_id} failed: {message}")
         return message.splitlines()[0]
@@ -431,11 +432,16 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def job_uuid(name: str) -> str:
+    """The id of the rehearsal's job (or execution) `name`: a UUID, as CodePipeline's are (handlers refuse others)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, name))
+
+
 def job_event(parameters: dict[str, Any], job_id: str) -> dict[str, Any]:
-    """The CodePipeline Lambda-invoke event, as CodePipeline sends it."""
+    """The CodePipeline Lambda-invoke event, as CodePipeline sends it, for the rehearsal's job `job_id`."""
     return {
         "CodePipeline.job": {
-            "id": job_id,
+            "id": job_uuid(job_id),
             "accountId": "123456789012",
             "data": {
                 "actionConfiguration": {"configuration": {"UserParameters": json.dumps(parameters)}},

@@ -17,7 +17,7 @@ from unittest.mock import patch
 
 from rehearsal.attacks.verdict import AttackSucceeded, play_forged_verdict
 from rehearsal.pipeline_double import PROMOTER
-from rehearsal.scenario import LambdaContext, Outcome, Rehearsal, job_event
+from rehearsal.scenario import LambdaContext, Outcome, Rehearsal, job_event, job_uuid
 from safedeploy.trust.release_manifest import RELEASE_FILE
 from stacks.pipeline.release_buildspec import release_buildspec
 from stacks.pipeline_stack import PROMOTION_ACTION, PROMOTION_STAGE
@@ -168,7 +168,7 @@ def direct_approval_sync(rehearsal: Rehearsal, release: Outcome) -> AttackOutcom
     parameters = {"model_package_arn": never_reviewed, "pipeline_execution_id": release.execution_id}
     with patch.object(handler, "clients", rehearsal.clients):
         handler.handler(job_event(parameters, "forged-sync"), LambdaContext())
-    succeeded, message = rehearsal.double.results["forged-sync"]
+    succeeded, message = rehearsal.double.results[job_uuid("forged-sync")]
     status = rehearsal.server.client("sagemaker").describe_model_package(ModelPackageName=never_reviewed)
     refused = not succeeded and status["ModelApprovalStatus"] == "PendingManualApproval"
     return AttackOutcome("direct ApprovalSync invocation", refused, f"ApprovalSync: {message}")

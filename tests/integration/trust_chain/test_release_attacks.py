@@ -21,7 +21,7 @@ from safedeploy.trust.approval_record import RecordStore
 from safedeploy.trust.release_manifest import ReleaseManifest
 from tests.support.aws import REGION, MotoServer
 from tests.support.evidence import PROMOTER, approve, promote_record, register_evidenced
-from tests.support.lambda_fakes import LambdaContextStub, job_event
+from tests.support.lambda_fakes import EXECUTION_ID, LambdaContextStub, job_event
 from tests.support.moto_sagemaker import queue_invocation_results
 from tests.support.two_environments import ROOT, Environment, dev_deploy, prod_deploy, provision
 
@@ -247,8 +247,8 @@ def test_a_direct_approval_sync_invocation_launders_nothing(chain: Chain, monkey
     """Someone with lambda:InvokeFunction names a never-reviewed package and a real, approved execution."""
     reviewed, never_reviewed = chain.register(), chain.register()
     pipeline = CodePipelineDouble("demo-dev-pipeline")
-    pipeline.registered("exec-1", reviewed)
-    pipeline.approve("exec-1", "Approval", "ApproveModel", "looked at the metrics")
+    pipeline.registered(EXECUTION_ID, reviewed)
+    pipeline.approve(EXECUTION_ID, "Approval", "ApproveModel", "looked at the metrics")
     for name, value in {
         "RECORDS_BUCKET": chain.dev.bucket,
         "RECORDS_KEY_ARN": chain.dev.key_arn,
@@ -260,13 +260,14 @@ def test_a_direct_approval_sync_invocation_launders_nothing(chain: Chain, monkey
         monkeypatch.setenv(name, value)
     clients = {"codepipeline": pipeline, "sagemaker": chain.sm, "s3": chain.s3}
     monkeypatch.setattr(approval_sync, "clients", AwsClients(clients))
-    parameters = {"model_package_arn": never_reviewed, "pipeline_execution_id": "exec-1"}
+    parameters = {"model_package_arn": never_reviewed, "pipeline_execution_id": EXECUTION_ID}
 
-    outcome = approval_sync.handler(job_event(parameters, job_id="forged"), LambdaContextStub())
+    outcome = approval_sync.handler(job_event(parameters), LambdaContextStub())
 
     assert not outcome["succeeded"]
     assert outcome["message"] == (
-        f"{never_reviewed} is not the model package execution exec-1 registered ({reviewed}); no approval was recorded"
+        f"{never_reviewed} is not the model package execution {EXECUTION_ID} registered ({reviewed}); "
+        "no approval was recorded"
     )
     assert RecordStore(chain.s3, chain.dev.bucket).read(never_reviewed, "model") is None
     assert chain.sm.describe_model_package(ModelPackageName=never_reviewed)["ModelApprovalStatus"] == (
