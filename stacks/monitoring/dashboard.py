@@ -83,11 +83,12 @@ def build_dashboard(
                 _search(f'{sagemaker} MetricName="Invocation5XXErrors"', "Sum", ""),
             ],
         ),
+        # SageMaker documents ModelLatency's statistics as Average, Sum, Min, Max and Sample Count (no percentiles).
         _graph(
-            "Model latency per variant (microseconds): p50 and p99",
+            "Model latency per variant (microseconds): average and maximum",
             [
-                _search(f'{sagemaker} MetricName="ModelLatency"', "p50", ""),
-                _search(f'{sagemaker} MetricName="ModelLatency"', "p99", ""),
+                _search(f'{sagemaker} MetricName="ModelLatency"', "Average", ""),
+                _search(f'{sagemaker} MetricName="ModelLatency"', "Maximum", ""),
             ],
         ),
         _graph(
@@ -96,8 +97,8 @@ def build_dashboard(
             [_search(f'{fleets} MetricName="Invocation5XXErrors"', "Sum", "")],
         ),
         _graph(
-            "Blue/green fleets during a deployment (per EndpointConfigName): model latency p99 (microseconds)",
-            [_search(f'{fleets} MetricName="ModelLatency"', "p99", "")],
+            "Blue/green fleets during a deployment (per EndpointConfigName): average model latency (microseconds)",
+            [_search(f'{fleets} MetricName="ModelLatency"', "Average", "")],
         ),
         _graph(
             "Canary: harm statistic against its boundary, per guarded metric; verdict (1 = roll back)",
