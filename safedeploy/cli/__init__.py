@@ -11,6 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from importlib import metadata
+from typing import NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
@@ -37,8 +38,16 @@ class CliError(Exception):
     """A problem the user can fix; printed as one line, exit code 2 (`ExitCode.BAD_INPUT`)."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes are reported like every other bad input: one line, exit 2 (argparse prints the usage too).
+    Sub-command parsers are of the same class (argparse creates them with the parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="safedeploy", description=DESCRIPTION)
+    parser = OneLineParser(prog="safedeploy", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module_name in COMMAND_MODULES:
@@ -59,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except (CliError, ValueError) as error:
         print(f"safedeploy {args.command}: error: {error}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    except RecursionError:  # Python's JSON parser recurses per level: a file of 100,000 "[" (analyze, release.json)
+        print(f"safedeploy {args.command}: error: the input nests arrays or objects too deeply", file=sys.stderr)
         return ExitCode.BAD_INPUT
     except (BotoCoreError, ClientError, ResponseParserError) as error:
         print(f"safedeploy {args.command}: AWS error: {one_line(error)}", file=sys.stderr)

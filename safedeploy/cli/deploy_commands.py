@@ -27,6 +27,7 @@ from safedeploy.cli.aws_errors import one_line
 from safedeploy.cli.aws_session import add_environment_arguments, environment
 from safedeploy.cli.aws_session import session as aws_session
 from safedeploy.cli.exit_codes import ExitCode, aws_exit_code
+from safedeploy.cli.number_arguments import MAX_POLL_SECONDS, number_in
 from safedeploy.guardrails.deploy import deploy_package, deployment_timeout_seconds
 from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
@@ -102,9 +103,10 @@ def register(subparsers: Any) -> None:
 def _poll_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--poll-seconds",
-        type=float,
-        default=float(os.environ.get("SAFEDEPLOY_POLL_SECONDS", "30")),
-        help="seconds between endpoint status checks (default: SAFEDEPLOY_POLL_SECONDS or 30)",
+        type=number_in(0, MAX_POLL_SECONDS),
+        # A string default goes through `type` too, so a bad SAFEDEPLOY_POLL_SECONDS is a one-line usage error.
+        default=os.environ.get("SAFEDEPLOY_POLL_SECONDS", "30"),
+        help=f"seconds between endpoint status checks, 0-{MAX_POLL_SECONDS} (default: SAFEDEPLOY_POLL_SECONDS or 30)",
     )
 
 

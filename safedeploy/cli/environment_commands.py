@@ -9,6 +9,7 @@ from typing import Any
 
 from safedeploy.cli import CliError
 from safedeploy.cli.aws_session import CONFIG_FILE, add_environment_arguments, environment, session
+from safedeploy.cli.number_arguments import MAX_POLL_SECONDS, number_in
 from safedeploy.operations.cost import estimate_from_config
 from safedeploy.operations.teardown import Teardown
 
@@ -40,7 +41,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="allow deleting prod (turns off the stacks' termination protection)",
     )
-    teardown.add_argument("--poll-seconds", type=float, default=10.0, help="status poll interval (default: 10)")
+    teardown.add_argument(
+        "--poll-seconds",
+        type=number_in(0, MAX_POLL_SECONDS),
+        default=10.0,
+        help=f"status poll interval, 0-{MAX_POLL_SECONDS} (default: 10)",
+    )
     teardown.set_defaults(func=run_teardown)
 
 

@@ -9,8 +9,9 @@ from botocore.exceptions import ClientError
 
 from safedeploy.cli import CliError
 from safedeploy.cli.aws_session import add_environment_arguments, environment, session
+from safedeploy.cli.number_arguments import whole_number_in
 from safedeploy.guardrails.deploy_target import read_parameter
-from safedeploy.operations.api_keys import SCOPES, issue_key, revoke_key
+from safedeploy.operations.api_keys import MAX_KEY_LIFETIME_DAYS, SCOPES, issue_key, revoke_key
 from safedeploy.parameters import Param
 
 
@@ -23,7 +24,11 @@ def register(subparsers: Any) -> None:
     create.add_argument(
         "--scope", action="append", choices=SCOPES, required=True, help="predict and/or feedback (repeatable)"
     )
-    create.add_argument("--expires-in-days", type=int, help="default: no expiry")
+    create.add_argument(
+        "--expires-in-days",
+        type=whole_number_in(1, MAX_KEY_LIFETIME_DAYS),
+        help=f"1-{MAX_KEY_LIFETIME_DAYS} (default: no expiry)",
+    )
     create.set_defaults(func=run_create)
     revoke = actions.add_parser("revoke", help="revoke a key by its id (the second part of the key)")
     add_environment_arguments(revoke)

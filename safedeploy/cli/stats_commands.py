@@ -11,17 +11,19 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from safedeploy.canary.traffic_profile import DAYS, read_profile
 from safedeploy.cli import CliError
 from safedeploy.cli.aws_session import add_environment_arguments, environment, session
 from safedeploy.cli.exit_codes import ExitCode
+from safedeploy.cli.number_arguments import whole_number_in
 from safedeploy.cli.power_chart import write_power_chart
 from safedeploy.guardrails.bake import MAX_BAKE_SECONDS, bake_plan, canary_options, measured_settings, power_curve
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.settings import Strategy
 from safedeploy.stats import canary_verdict, plan_canary, spending_boundaries
+from safedeploy.stats.boundaries import MAX_LOOKS
 from safedeploy.stats.json_fields import json_object, json_safe
 from safedeploy.stats.normal import upper_tail_scalar
 from safedeploy.stats.spending import SPENDING_NAMES, cumulative_alpha
@@ -36,13 +38,11 @@ CHART_MINUTES = list(range(2, 61))
 
 
 def register(subparsers: Any) -> None:
-    plan = _one_line_errors(
-        subparsers.add_parser(
-            "plan",
-            help="samples and bake time a canary needs to detect a harmful change",
-            description="Plan the one-sided harm test of one metric (samples per fleet, policy horizon, bake time), "
-            "or with --from-endpoint the bake an environment's canary needs on the traffic its endpoint had.",
-        )
+    plan = subparsers.add_parser(
+        "plan",
+        help="samples and bake time a canary needs to detect a harmful change",
+        description="Plan the one-sided harm test of one metric (samples per fleet, policy horizon, bake time), "
+        "or with --from-endpoint the bake an environment's canary needs on the traffic its endpoint had.",
     )
     plan.add_argument("--kind", choices=("proportion", "mean"), help="rate (errors) or mean (latency)")
     plan.add_argument("--baseline", type=float, help="current rate or mean of the metric")
@@ -52,7 +52,9 @@ def register(subparsers: Any) -> None:
     plan.add_argument("--canary-share", type=float, help="fraction of traffic on the candidate")
     plan.add_argument("--alpha", type=float, default=0.05, help="one-sided false-rollback rate (default: 0.05)")
     plan.add_argument("--power", type=float, default=0.9, help="chance to catch the change (default: 0.9)")
-    plan.add_argument("--looks", type=int, default=10, help="planned analyses (default: 10)")
+    plan.add_argument(
+        "--looks", type=whole_number_in(1, MAX_LOOKS), default=10, help=f"planned analyses, 1-{MAX_LOOKS} (default: 10)"
+    )
     plan.add_argument("--spending", choices=SPENDING_NAMES, default="obf", help="alpha spending (default: obf)")
     plan.add_argument(
         "--from-endpoint",
@@ -63,41 +65,29 @@ def register(subparsers: Any) -> None:
     add_environment_arguments(plan)
     plan.set_defaults(func=run_plan)
 
-    boundaries = _one_line_errors(
-        subparsers.add_parser(
-            "boundaries",
-            help="group-sequential z boundaries from Lan-DeMets alpha spending",
-            description="Print the z boundary of every look for equally spaced or given information fractions.",
-        )
+    boundaries = subparsers.add_parser(
+        "boundaries",
+        help="group-sequential z boundaries from Lan-DeMets alpha spending",
+        description="Print the z boundary of every look for equally spaced or given information fractions.",
     )
     looks = boundaries.add_mutually_exclusive_group(required=True)
-    looks.add_argument("--looks", type=int, help="number of equally spaced looks")
+    looks.add_argument(
+        "--looks", type=whole_number_in(1, MAX_LOOKS), help=f"number of equally spaced looks (1-{MAX_LOOKS})"
+    )
     looks.add_argument("--fractions", help="comma-separated increasing information fractions in (0, 1]")
     boundaries.add_argument("--alpha", type=float, default=0.05, help="total type-I error (default: 0.05)")
     boundaries.add_argument("--spending", choices=SPENDING_NAMES, default="obf", help="(default: obf)")
     boundaries.add_argument("--sides", type=int, choices=(1, 2), default=2, help="(default: 2)")
     boundaries.set_defaults(func=run_boundaries)
 
-    analyze = _one_line_errors(
-        subparsers.add_parser(
-            "analyze",
-            help="canary verdict from a JSON file of fleet aggregates and a policy",
-            description='Verdict for {"policy": {...}, "observations": {...}} (see docs/statistics.md); '
-            "exit 0 PROMOTE, 10 CONTINUE, 20 ROLLBACK.",
-        )
+    analyze = subparsers.add_parser(
+        "analyze",
+        help="canary verdict from a JSON file of fleet aggregates and a policy",
+        description='Verdict for {"policy": {...}, "observations": {...}} (see docs/statistics.md); '
+        "exit 0 PROMOTE, 10 CONTINUE, 20 ROLLBACK.",
     )
     analyze.add_argument("file", help="JSON file, or - for standard input")
     analyze.set_defaults(func=run_analyze)
-
-
-def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Usage mistakes are reported like every other bad input: one line, exit 2."""
-
-    def error(message: str) -> NoReturn:
-        parser.exit(2, f"{parser.prog}: error: {message}\n")
-
-    parser.error = error  # type: ignore[method-assign]
-    return parser
 
 
 def _print_json(document: dict[str, Any]) -> None:
@@ -150,11 +140,12 @@ def run_boundaries(args: argparse.Namespace) -> int:
 
 def _fractions(args: argparse.Namespace) -> list[float]:
     if args.fractions is None:
-        if args.looks < 1:
-            raise CliError(f"--looks must be at least 1, got {args.looks}")
         return [k / args.looks for k in range(1, args.looks + 1)]
+    items = args.fractions.split(",")
+    if len(items) > MAX_LOOKS:
+        raise CliError(f"--fractions gives {len(items)} looks; at most {MAX_LOOKS}")
     try:
-        return [float(item) for item in args.fractions.split(",")]
+        return [float(item) for item in items]
     except ValueError:
         raise CliError(f"--fractions must be comma-separated numbers, got {args.fractions!r}") from None
 

@@ -28,6 +28,7 @@ from safedeploy.guardrails.traffic_share import (
     step_capacity,
     traffic_share,
 )
+from safedeploy.stats.boundaries import MAX_LOOKS
 
 __all__ = [
     "AlarmThresholds",
@@ -128,7 +129,7 @@ class CanarySettings:
             accuracy_margin=reader.positive_number("accuracy_margin", cls.accuracy_margin, 0.5),
             # A one-sided harm test above 20 % false alarms would roll back good models routinely.
             alpha=reader.positive_number("alpha", cls.alpha, 0.2),
-            looks=reader.integer("looks", cls.looks, 1, 60),
+            looks=reader.integer("looks", cls.looks, 1, MAX_LOOKS),
             min_samples=reader.integer("min_samples", cls.min_samples, 10, 10_000_000),
             # The quietest hour's traffic: the bake is planned so that even then it reaches the power.
             expected_requests_per_minute=reader.integer(

@@ -16,6 +16,7 @@ from typing import Any
 
 KEY_PREFIX = "sdgw"
 SCOPES = ("predict", "feedback")
+MAX_KEY_LIFETIME_DAYS = 3660  # ten years: a key meant to outlive that should have no expiry
 ACTIVE, REVOKED = "active", "revoked"
 
 
@@ -58,8 +59,8 @@ def issue_key(
         "created_at": {"N": str(int(time.time()))},
     }
     if expires_in_days is not None:
-        if not 1 <= expires_in_days <= 3660:
-            raise ValueError(f"--expires-in-days {expires_in_days}: 1-3660")
+        if not 1 <= expires_in_days <= MAX_KEY_LIFETIME_DAYS:
+            raise ValueError(f"--expires-in-days {expires_in_days}: 1-{MAX_KEY_LIFETIME_DAYS}")
         item["expires_at"] = {"N": str(int(time.time()) + expires_in_days * 86400)}
     dynamodb.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(key_id)")
     return IssuedKey(key_id, api_key, tuple(sorted(set(scopes))), name)

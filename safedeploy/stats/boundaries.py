@@ -15,6 +15,9 @@ from safedeploy.stats.normal import upper_quantile
 from safedeploy.stats.recursive_integration import ContinuationDensity
 from safedeploy.stats.spending import cumulative_alpha, spending_function
 
+# A canary analyses at most once a minute and bakes at most an hour, so no more looks than this can be planned or
+# run; each look costs a numerical integration, and a plan of 10^9 looks ran for minutes.
+MAX_LOOKS = 60
 _NEWTON_TOLERANCE = 1e-10
 _MAX_ITERATIONS = 100
 
@@ -29,6 +32,12 @@ def validate_fractions(information_fractions: Sequence[float]) -> tuple[float, .
         if index and value <= fractions[index - 1]:
             raise ValueError(f"information_fractions must be strictly increasing; look {index + 1} is not")
     return fractions
+
+
+def validate_looks(looks: object, name: str = "looks") -> int:
+    if isinstance(looks, bool) or not isinstance(looks, int) or not 1 <= looks <= MAX_LOOKS:
+        raise ValueError(f"{name} must be a whole number from 1 to {MAX_LOOKS}, got {looks!r}")
+    return looks
 
 
 def validate_alpha(alpha: float, name: str = "alpha") -> float:

@@ -36,11 +36,29 @@ def json_number_list(data: Any, where: str, allow_null: bool = False) -> list[fl
     for index, item in enumerate(data):
         if item is None and allow_null:
             values.append(math.nan)
-        elif isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
-            raise ValueError(f"{where}[{index}] must be a finite number, got {item!r}")
+        elif isinstance(item, bool) or not isinstance(item, int | float) or not finite(item):
+            raise ValueError(f"{where}[{index}] must be a finite number, got {shown(item)}")
         else:
             values.append(float(item))
     return values
+
+
+def finite(number: float) -> bool:
+    """Finite as a float: JSON integers beyond a float's range (10^309) are not, though Python holds them."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
+def shown(value: Any) -> str:
+    """A value for an error line: a 10,000-digit integer is not printed whole."""
+    text = (
+        repr(value)
+        if not isinstance(value, int) or value.bit_length() < 128
+        else f"an integer of {value.bit_length()} bits"
+    )
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def json_safe(value: Any) -> Any:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from safedeploy.stats.boundaries import spending_boundaries, validate_alpha, validate_sides
+from safedeploy.stats.boundaries import spending_boundaries, validate_alpha, validate_looks, validate_sides
 from safedeploy.stats.normal import upper_quantile
 from safedeploy.stats.recursive_integration import exit_probabilities
 from safedeploy.stats.sample_size import (
@@ -42,8 +42,7 @@ class GroupSequentialDesign:
 def group_sequential_design(
     looks: int, alpha: float = 0.05, power: float = 0.8, spending: str = "obf", sides: int = 1
 ) -> GroupSequentialDesign:
-    if not (isinstance(looks, int) and looks >= 1):
-        raise ValueError(f"looks must be a positive integer, got {looks!r}")
+    validate_looks(looks)
     validate_alpha(alpha)
     validate_alpha(power, "power")
     validate_sides(sides)
@@ -115,28 +114,34 @@ def plan_canary(
     share = proportion(canary_share, "canary_share")
     rate = positive(requests_per_minute, "requests_per_minute")
     size = abs(finite_nonzero(mde, "mde"))
-    ratio = share / (1.0 - share)
-    if kind == "proportion":
-        harmful = proportion(baseline, "baseline") + size
-        spreads = proportion_spreads(baseline, proportion(harmful, "baseline + mde"), ratio)
-    elif kind == "mean":
-        if sigma is None:
-            raise ValueError("sigma (per-request standard deviation) is required for a mean metric")
-        spreads = mean_spreads(positive(sigma, "sigma"), sigma, ratio)
-    else:
+    if kind not in ("proportion", "mean"):
         raise ValueError(f"kind must be 'proportion' or 'mean', got {kind!r}")
-    fixed = candidate_sample_size(*spreads, size, alpha, power, sides=1)
-    design = group_sequential_design(looks, alpha, power, spending, sides=1)
-    candidate_per_minute = rate * share
-    return CanaryPlan(
-        kind=kind,
-        fixed_samples_candidate=math.ceil(fixed),
-        fixed_samples_baseline=math.ceil(fixed / ratio),
-        horizon_samples=math.ceil(fixed * design.inflation),
-        horizon_samples_baseline=math.ceil(fixed * design.inflation / ratio),
-        expected_samples_under_effect=math.ceil(fixed * design.expected_fraction_under_effect),
-        inflation=design.inflation,
-        bake_minutes=math.ceil(fixed * design.inflation) / candidate_per_minute,
-        expected_minutes_under_effect=fixed * design.expected_fraction_under_effect / candidate_per_minute,
-        fixed_minutes=math.ceil(fixed) / candidate_per_minute,
-    )
+    if kind == "mean" and sigma is None:
+        raise ValueError("sigma (per-request standard deviation) is required for a mean metric")
+    try:
+        ratio = share / (1.0 - share)
+        if kind == "proportion":
+            harmful = proportion(baseline, "baseline") + size
+            spreads = proportion_spreads(baseline, proportion(harmful, "baseline + mde"), ratio)
+        else:
+            spreads = mean_spreads(positive(sigma, "sigma"), sigma, ratio)
+        fixed = candidate_sample_size(*spreads, size, alpha, power, sides=1)
+        design = group_sequential_design(looks, alpha, power, spending, sides=1)
+        candidate_per_minute = rate * share
+        return CanaryPlan(
+            kind=kind,
+            fixed_samples_candidate=math.ceil(fixed),
+            fixed_samples_baseline=math.ceil(fixed / ratio),
+            horizon_samples=math.ceil(fixed * design.inflation),
+            horizon_samples_baseline=math.ceil(fixed * design.inflation / ratio),
+            expected_samples_under_effect=math.ceil(fixed * design.expected_fraction_under_effect),
+            inflation=design.inflation,
+            bake_minutes=math.ceil(fixed * design.inflation) / candidate_per_minute,
+            expected_minutes_under_effect=fixed * design.expected_fraction_under_effect / candidate_per_minute,
+            fixed_minutes=math.ceil(fixed) / candidate_per_minute,
+        )
+    except OverflowError:
+        raise ValueError(
+            "the samples this plan needs are beyond any count: mde is too small for the metric's spread, or "
+            "canary_share too close to 0 or 1"
+        ) from None

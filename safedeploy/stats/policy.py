@@ -10,8 +10,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from safedeploy.stats.boundaries import validate_alpha
-from safedeploy.stats.json_fields import json_mapping, json_object
+from safedeploy.stats.boundaries import validate_alpha, validate_looks
+from safedeploy.stats.json_fields import finite, json_mapping, json_object, shown
 from safedeploy.stats.normal import FloatArray
 from safedeploy.stats.spending import Spending, spending_function
 
@@ -28,9 +28,15 @@ def _one_of(value: Any, allowed: tuple[str, ...], name: str) -> None:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
 
 
+# Counts of samples or minutes beyond any canary (and beyond a float's exact integers, which the monitors use).
+MAX_COUNT = 10**15
+
+
 def _whole(value: Any, name: str, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {shown(value)}")
+    if value > MAX_COUNT:
+        raise ValueError(f"{name} must be at most {MAX_COUNT:.0e}, got {shown(value)}")
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,9 @@ class MetricPolicy:
         _one_of(self.kind, _METRIC_KINDS, "kind")
         _one_of(self.harm, _HARM_DIRECTIONS, "harm")
         _one_of(self.margin_type, _MARGIN_TYPES, "margin_type")
-        if isinstance(self.margin, bool) or not isinstance(self.margin, int | float) or not self.margin > 0:
-            raise ValueError(f"margin must be a positive number, got {self.margin!r}")
+        margin = self.margin
+        if isinstance(margin, bool) or not isinstance(margin, int | float) or not (finite(margin) and margin > 0):
+            raise ValueError(f"margin must be a positive number, got {shown(margin)}")
         if self.horizon is not None:
             _whole(self.horizon, "horizon", 1)
         if self.ni_horizon is not None:
@@ -84,12 +91,15 @@ class MetricPolicy:
         if self.kind == "median" and self.margin_type != "relative":
             raise ValueError("a median metric is compared as a log ratio: its margin_type must be relative")
         _whole(self.min_samples, "min_samples", 1)
-        _whole(self.looks, "looks", 1)
+        validate_looks(self.looks)
         _whole(self.min_periods, "min_periods", 2)
         validate_alpha(self.alpha)
         spending_function(self.spending)
-        if self.tau is not None and not (isinstance(self.tau, int | float) and 0 < self.tau < math.inf):
-            raise ValueError(f"tau must be a positive number, got {self.tau!r}")
+        tau = self.tau
+        if tau is not None and (
+            isinstance(tau, bool) or not isinstance(tau, int | float) or not (finite(tau) and tau > 0)
+        ):
+            raise ValueError(f"tau must be a positive number, got {shown(tau)}")
 
     @property
     def harm_sign(self) -> float:

@@ -33,10 +33,9 @@ _SPENDING_FUNCTIONS: dict[str, Callable[[float, float], float]] = {
 
 
 def spending_function(name: str) -> Callable[[float, float], float]:
-    try:
-        return _SPENDING_FUNCTIONS[name]
-    except KeyError:
-        raise ValueError(f"spending must be one of {', '.join(SPENDING_NAMES)}, got {name!r}") from None
+    if not isinstance(name, str) or name not in _SPENDING_FUNCTIONS:
+        raise ValueError(f"spending must be one of {', '.join(SPENDING_NAMES)}, got {name!r}")
+    return _SPENDING_FUNCTIONS[name]
 
 
 def cumulative_alpha(name: str, side_alpha: float, fractions: list[float]) -> list[float]:
