@@ -7,6 +7,8 @@ name (moto's state is shared by every server of the process).
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,21 @@ from tests.unit.drift.packages import create_bucket_and_group, register_with_bas
 
 pytestmark = pytest.mark.integration
 
-BUCKET, GROUP, ENDPOINT = "gateway-it-artifacts", "gateway-it-models", "gateway-it-drift-endpoint"
+
+@dataclass(frozen=True)
+class Names:
+    """Per run, so the test also passes when repeated against the same moto (pytest --count)."""
+
+    bucket: str
+    group: str
+    endpoint: str
+
+    @classmethod
+    def fresh(cls) -> Names:
+        suffix = uuid.uuid4().hex[:8]
+        return cls(f"gateway-it-artifacts-{suffix}", f"gateway-it-models-{suffix}", f"gateway-it-drift-{suffix}")
+
+
 ROLE = "arn:aws:iam::123456789012:role/gateway-it-sagemaker"
 FEATURES = tuple(f"f{index}" for index in range(8))
 
@@ -40,13 +56,13 @@ def _rows(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.column_stack([rng.random(n), rng.random((n, 7)) < 0.4]).astype(float)
 
 
-def _serve_with_baseline(moto: MotoServer) -> str:
+def _serve_with_baseline(moto: MotoServer, names: Names) -> str:
     sm, s3 = moto.client("sagemaker"), moto.client("s3")
-    create_bucket_and_group(sm, s3, BUCKET, GROUP)
+    create_bucket_and_group(sm, s3, names.bucket, names.group)
     training = _rows(np.random.default_rng(1), 5000)
-    source = store_baseline(s3, compute_baseline(training, FEATURES, training[:, 0]).to_json(), bucket=BUCKET)
-    package = register_with_baseline(sm, source, "live", group=GROUP, bucket=BUCKET)
-    serve_package(sm, ENDPOINT, package, name="gateway-it-m1")
+    source = store_baseline(s3, compute_baseline(training, FEATURES, training[:, 0]).to_json(), bucket=names.bucket)
+    package = register_with_baseline(sm, source, "live", group=names.group, bucket=names.bucket)
+    serve_package(sm, names.endpoint, package, name=f"{names.endpoint}-m1")
     return package
 
 
@@ -54,15 +70,16 @@ def hour_of(key: str) -> datetime:
     return datetime.strptime(key.split("/")[3], "%Y%m%dT%H").replace(tzinfo=UTC)
 
 
-def _histograms(moto: MotoServer) -> list[str]:
-    listed = moto.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"drift/{ENDPOINT}/histograms/")
+def _histograms(moto: MotoServer, names: Names) -> list[str]:
+    listed = moto.client("s3").list_objects_v2(Bucket=names.bucket, Prefix=f"drift/{names.endpoint}/histograms/")
     return [item["Key"] for item in listed.get("Contents", [])]
 
 
 def test_requests_through_the_gateway_become_histograms_the_drift_job_accepts(
     moto: MotoServer, access: GatewayAccess, tmp_path: Path
 ) -> None:
-    _serve_with_baseline(moto)
+    names = Names.fresh()
+    _serve_with_baseline(moto, names)
     rows = _rows(np.random.default_rng(2), 200)
     with running_stub(StubBehaviour(variants=("AllTraffic",))) as stub_url:
         env = gateway_environment(
@@ -70,8 +87,8 @@ def test_requests_through_the_gateway_become_histograms_the_drift_job_accepts(
             stub_url,
             access,
             PREDICTION_ID_SECRET=SECRET,
-            ENDPOINT_NAME=ENDPOINT,
-            DRIFT_BUCKET=BUCKET,
+            ENDPOINT_NAME=names.endpoint,
+            DRIFT_BUCKET=names.bucket,
             DRIFT_FLUSH_SECONDS="0.2",
             DRIFT_REFRESH_SECONDS="0.2",
         )
@@ -81,18 +98,26 @@ def test_requests_through_the_gateway_become_histograms_the_drift_job_accepts(
                 for start in range(0, len(rows), 10):
                     response = client.post("/predict", json={"instances": rows[start : start + 10].tolist()})
                     assert response.status_code == 200, response.text
-            keys: Any = wait_until(lambda: _histograms(moto), "a histogram file")
+            keys: Any = wait_until(lambda: _histograms(moto, names), "a histogram file")
 
     hour = hour_of(keys[0])
     sm, s3, cloudwatch = (moto.client(name) for name in ("sagemaker", "s3", "cloudwatch"))
     outcome = run_drift_job(
-        sm, s3, cloudwatch, bucket=BUCKET, endpoint_name=ENDPOINT, now=hour + timedelta(hours=1), policy=DriftPolicy()
+        sm,
+        s3,
+        cloudwatch,
+        bucket=names.bucket,
+        endpoint_name=names.endpoint,
+        now=hour + timedelta(hours=1),
+        policy=DriftPolicy(),
     )
 
     assert outcome.status == "checked" and outcome.skipped_histograms == 0
     assert outcome.drifted == ()
-    record = json.loads(s3.get_object(Bucket=BUCKET, Key=outcome.record_uri.split(f"{BUCKET}/", 1)[1])["Body"].read())
-    written = [json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()) for key in keys]
+    record = json.loads(
+        s3.get_object(Bucket=names.bucket, Key=outcome.record_uri.split(f"{names.bucket}/", 1)[1])["Body"].read()
+    )
+    written = [json.loads(s3.get_object(Bucket=names.bucket, Key=key)["Body"].read()) for key in keys]
     assert sum(sum(document["counts"]["f0"]) for document in written) == len(rows)  # all of them, once
     in_hour = sum(
         sum(document["counts"]["f0"]) for key, document in zip(keys, written, strict=True) if hour_of(key) == hour

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 from botocore.auth import SigV4Auth
@@ -11,7 +12,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from serving.stub_endpoint import ReceivedRequest, StubBehaviour
-from tests.integration.gateway.gateway_harness import ENDPOINT, Gateway
+from tests.integration.gateway.gateway_harness import ENDPOINT, Gateway, wait_until
 from tests.support.aws import FAKE_CREDENTIALS, REGION
 
 pytestmark = pytest.mark.integration
@@ -109,7 +110,12 @@ def test_logs_are_json_with_request_ids_and_no_payload(gateway: Gateway, stub: S
     with gateway.client() as client:
         response = client.post("/predict", json={"instances": [[marker, *ROW[1:]]]})
     request_id = response.headers["x-request-id"]
-    entries = [json.loads(line) for line in gateway.lines()]  # every line is JSON, or this raises
-    access = [entry for entry in entries if entry.get("request_id") == request_id and entry.get("path") == "/predict"]
-    assert access and access[0]["status"] == 200 and access[0]["variant"] in ("v1", "v2")
+
+    def access_lines() -> list[dict[str, Any]]:
+        """The access line is written once the answer is sent, so it may land after the client has read it."""
+        entries = [json.loads(line) for line in gateway.lines()]  # every line is JSON, or this raises
+        return [entry for entry in entries if entry.get("request_id") == request_id and entry.get("path") == "/predict"]
+
+    access = wait_until(access_lines, "the request's access line")
+    assert access[0]["status"] == 200 and access[0]["variant"] in ("v1", "v2")
     assert str(marker) not in "\n".join(gateway.lines())
