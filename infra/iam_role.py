@@ -87,6 +87,24 @@ def sagemaker_actions(
     return iam.PolicyStatement(actions=list(actions), resources=sagemaker_resources(stack, naming, resource_types))
 
 
+def model_packages(stack: Stack, group: str, actions: Sequence[str]) -> iam.PolicyStatement:
+    """`actions` on the versions of one model package group (`model-package/<group>/<version>`) and nothing else.
+
+    An environment serves the packages of its chain's origin (prod serves what dev registered and approved), so its
+    roles name the origin's group, never a pattern of their own environment's names.
+    """
+    return iam.PolicyStatement(actions=list(actions), resources=[model_package_versions(stack, group)])
+
+
+def model_package_versions(stack: Stack, group: str) -> str:
+    return stack.format_arn(
+        service="sagemaker",
+        resource="model-package",
+        resource_name=f"{group}/*",
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
+
+
 def log_group_write(stack: Stack, log_group_name_prefix: str) -> iam.PolicyStatement:
     return iam.PolicyStatement(
         actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],

@@ -149,6 +149,11 @@ def imported_bucket_finding(consumer: Stack, bucket: s3.IBucket, suffix: str) ->
     return f"Resource::{imported['Fn::ImportValue']}{suffix}"
 
 
+def model_package_findings(stack: Stack, group: str) -> list[str]:
+    """The finding of `iam_role.model_packages(stack, group, ...)`: the versions of that one group."""
+    return [f"Resource::arn:<AWS::Partition>:sagemaker:{stack.region}:<AWS::AccountId>:model-package/{group}/*"]
+
+
 def sagemaker_findings(stack: Stack, owner: Naming, resource_types: Iterable[str]) -> list[str]:
     """The findings of `iam_role.sagemaker_actions(stack, owner, ..., resource_types)`: `<type>/<owner prefix>-*`."""
     return [

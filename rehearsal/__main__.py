@@ -14,6 +14,7 @@ from rehearsal.report import canary_reports, final_checks, trust_checks, write_t
 from rehearsal.scenario import CANDIDATES, Outcome, rehearsal_world
 from rehearsal.trust_chain import play_attacks, release_to_prod
 from safedeploy.guardrails.settings import Strategy
+from tests.support import iam_enforcement
 
 
 def run(output: Path, seed: int = 20261124, say=print, strategy: str | None = None) -> dict[str, bool]:
@@ -29,7 +30,11 @@ def run(output: Path, seed: int = 20261124, say=print, strategy: str | None = No
         in_prod = release_to_prod(rehearsal, good)
         attacks = play_attacks(rehearsal, good)
         checks = {**final_checks(rehearsal, live, candidates), **trust_checks(rehearsal, good, in_prod, attacks)}
-        checks |= drift_scenario.play(rehearsal.server, rehearsal.world, say)
+        checks |= drift_scenario.play(rehearsal.server, rehearsal.world, say, iam=rehearsal.iam)
+        denials = iam_enforcement.recorded()
+        checks["every call allowed by the synthesized IAM"] = not denials
+        for denial in denials:
+            say(f"  {denial}")
         reports = canary_reports(rehearsal, output, candidates)
     write_timeline(output / "timeline.json", [live, *candidates, in_prod], checks, attacks)
     say(f"\nsummary ({time.perf_counter() - started:.0f} s):")

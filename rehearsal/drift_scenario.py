@@ -15,6 +15,7 @@ import os
 import tarfile
 import tempfile
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +35,9 @@ from safedeploy.guardrails import resource_tags
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from serving.stub_endpoint import StubBehaviour, StubReply, running_stub
 from tests.integration.gateway.gateway_harness import gateway_environment, running_gateway, wait_until
+from tests.support import iam_enforcement, iam_world
 from tests.support.aws import REGION, MotoServer
+from tests.support.iam_eval import PolicyWorld
 
 ROWS_PER_PHASE = 3000
 ROWS_PER_REQUEST = 100
@@ -64,8 +67,11 @@ class PhaseResult:
     alarm: str
 
 
-def play(server: MotoServer, world: World, say: Say, seed: int = 20261202) -> dict[str, bool]:
-    """Both phases on the environment's live model; the two checks of the rehearsal's report."""
+def play(
+    server: MotoServer, world: World, say: Say, seed: int = 20261202, iam: PolicyWorld | None = None
+) -> dict[str, bool]:
+    """Both phases on the environment's live model; the two checks of the rehearsal's report. With `iam`, the
+    gateway and the drift check act as their roles in those templates."""
     sm, s3 = server.client("sagemaker"), server.client("s3")
     endpoint = world.naming.endpoint
     model = _live_model(sm, s3, endpoint)
@@ -77,8 +83,8 @@ def play(server: MotoServer, world: World, say: Say, seed: int = 20261202) -> di
             rows = generate(ROWS_PER_PHASE, int(rng.integers(2**31))).features
             rows[:, 0] += shift * rows[:, 0].std()
             hour = first_hour + timedelta(hours=index)
-            _serve_through_gateway(server, world, model, rows, hour, Path(work) / f"gateway-{name}.log")
-            drifted = _drift_check(server, world, hour + timedelta(hours=1, minutes=5))
+            _serve_through_gateway(server, world, model, rows, hour, Path(work) / f"gateway-{name}.log", iam)
+            drifted = _drift_check(server, world, hour + timedelta(hours=1, minutes=5), iam)
             result = PhaseResult(name, _rows_judged(s3, world, hour), drifted, _alarm_state(server, endpoint, hour))
             say(f"  drift {name}: {result.rows} rows judged, drifted {list(drifted) or 'none'}, alarm {result.alarm}")
             results.append(result)
@@ -107,7 +113,7 @@ def _live_model(sm: Any, s3: Any, endpoint: str) -> Any:
 
 
 def _serve_through_gateway(
-    server: MotoServer, world: World, model: Any, rows: np.ndarray, hour: datetime, log: Path
+    server: MotoServer, world: World, model: Any, rows: np.ndarray, hour: datetime, log: Path, iam: PolicyWorld | None
 ) -> None:
     """`rows` through a gateway of their own (a fresh writer), its histograms then filed under `hour`."""
     prefix = f"drift/{world.naming.endpoint}/histograms/"
@@ -123,6 +129,7 @@ def _serve_through_gateway(
             MAX_BODY_BYTES="65536",
             DRIFT_BUCKET=world.artifacts_bucket,
             DRIFT_REFRESH_SECONDS="0.5",
+            **(iam_enforcement.subprocess_environment(iam_world.gateway_task_role(iam, world.naming)) if iam else {}),
         )
         with running_gateway(environment, log) as gateway:
             wait_until(lambda: "drift baseline in use" in log.read_text(), "the gateway to learn the baseline", 60)
@@ -147,7 +154,7 @@ def _keys(server: MotoServer, world: World, prefix: str) -> list[str]:
     return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
 
-def _drift_check(server: MotoServer, world: World, now: datetime) -> tuple[str, ...]:
+def _drift_check(server: MotoServer, world: World, now: datetime, iam: PolicyWorld | None) -> tuple[str, ...]:
     """The drift check's Lambda handler at its scheduled time, configured as the drift stack configures it."""
     from lambdas.drift_check import handler
 
@@ -166,10 +173,12 @@ def _drift_check(server: MotoServer, world: World, now: datetime) -> tuple[str, 
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": now.isoformat(), "detail": {}}
+    role = iam_world.lambda_role(iam, world.naming, "drift-check") if iam else None
     with (
         patch.dict(os.environ, environment),
         patch.object(handler, "clients", AwsClients(session=boto3.session.Session())),
         patch.object(clock, "utc_now", lambda: now),  # the simulated hour is the check's clock
+        iam_enforcement.acting_as(role) if role else nullcontext(),
     ):
         outcome = handler.handler(event, LambdaContext(function_name="drift-check"))
     if outcome["status"] != "checked":

@@ -53,8 +53,10 @@ from serving.stub_endpoint import StubBehaviour, running_stub
 from stacks.guardrails_stack import ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM, VERDICT_FILL_VALUE
 from stacks.pipeline_stack import APPROVAL_ACTION, APPROVAL_STAGE, PROMOTION_ACTION, PROMOTION_STAGE
 from tests.integration.gateway.gateway_harness import Gateway, gateway_environment, running_gateway
+from tests.support import aws_contracts, iam_enforcement, iam_world
 from tests.support.aws import REGION, MotoServer, moto_server
 from tests.support.fleet_metrics import FleetBehaviour
+from tests.support.iam_eval import PolicyWorld
 from tests.support.moto_sagemaker import endpoint_updates, queue_invocation_results
 
 LIVE = FleetBehaviour(error_rate=0.01, latency_ms=50)
@@ -106,6 +108,7 @@ class Rehearsal:
     say: Say
     rng: np.random.Generator
     verdicts: VerdictBus
+    iam: PolicyWorld  # the synthesized templates every principal's calls are decided against
     double: CodePipelineDouble = field(init=False)
     builds: int = 0
 
@@ -140,14 +143,29 @@ class Rehearsal:
     def _aws(self) -> dict[str, str]:
         return {**self.server.environment(), "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
 
+    def build_role(self, env: str, project: str) -> dict[str, str]:
+        """The variables that make a build act as the service role of `env`'s CodeBuild project `project`."""
+        naming = self.prod.naming if env == self.prod.naming.env else self.world.naming
+        return iam_enforcement.subprocess_environment(iam_world.codebuild_role(self.iam, naming, project))
+
+    def as_lambda(self, function: str, naming: Any = None) -> Any:
+        """Calls of the block are made by the execution role of the environment's Lambda function `function`."""
+        return iam_enforcement.acting_as(iam_world.lambda_role(self.iam, naming or self.world.naming, function))
+
     def _build(
-        self, buildspec: str | dict[str, Any], source_dir: Path | None = None, env: str = "", **variables: str
+        self,
+        buildspec: str | dict[str, Any],
+        source_dir: Path | None = None,
+        env: str = "",
+        project: str = "deploy",
+        **variables: str,
     ) -> tuple[int, str]:
-        """One CodeBuild run of `buildspec` (a file of the checkout, or a project's own) on `source_dir`."""
+        """One CodeBuild run of `buildspec` (a file of the checkout, or a project's own) on `source_dir`, as the
+        service role of `env`'s CodeBuild project `project`."""
         self.builds += 1
         source_dir = source_dir or self.source_dir
         environment = codebuild.codebuild_environment(
-            self._aws(),
+            {**self._aws(), **self.build_role(env or self.world.naming.env, project)},
             source_dir,
             PROJECT=self.world.naming.project,
             ENV=env or self.world.naming.env,
@@ -163,6 +181,7 @@ class Rehearsal:
     def _train(self, commit: str) -> str:
         code, output = self._build(
             "buildspec-dev.yml",
+            project="train",
             USE_SM_PIPELINE="false",
             USE_FEATURE_STORE="false",
             TRAINING_ROWS="3000",
@@ -173,7 +192,9 @@ class Rehearsal:
         return codebuild.exported_variables(output)["MODEL_PACKAGE_ARN"]
 
     def _lambda(self, module: Any, parameters: dict[str, Any], job_id: str) -> str:
-        with patch.object(module, "clients", self.clients):
+        """A CodePipeline job of the Lambda function `lambdas.<name>.handler`, as that function's role."""
+        function = module.__name__.split(".")[1].replace("_", "-")
+        with patch.object(module, "clients", self.clients), self.as_lambda(function):
             module.handler(job_event(parameters, job_id), LambdaContext())
         return self._job_result(job_id)
 
@@ -222,7 +243,7 @@ class Rehearsal:
         updates = endpoint_updates(REGION)
         updates.plan(endpoint, "succeed", polls=10**9)
         environment = codebuild.codebuild_environment(
-            self._aws(),
+            {**self._aws(), **self.build_role(self.world.naming.env, "deploy")},
             self.source_dir,
             PROJECT=self.world.naming.project,
             ENV=self.world.naming.env,
@@ -291,6 +312,7 @@ class Rehearsal:
                 with (
                     patch.object(shifter, "clients", AwsClients(session=boto3.session.Session())),
                     patch.object(clock, "utc_now", lambda at=acting_at: at),
+                    self.as_lambda("traffic-shifter"),
                 ):
                     step = shifter.handler(event, LambdaContext())
                 if step["action"] != StepAction.UNCHANGED:  # a CONTINUE verdict leaves the weights where they are
@@ -346,7 +368,10 @@ class Rehearsal:
                     "time": now.isoformat(),
                     "detail": {},
                 }
-                with patch.object(clock, "utc_now", lambda at=now: at):  # the simulated minute is the analysis's clock
+                with (
+                    patch.object(clock, "utc_now", lambda at=now: at),  # the simulated minute is the analysis's clock
+                    self.as_lambda("canary-analysis"),
+                ):
                     summary = handler.handler(event, LambdaContext())
                 record = _read_record(self.server.client("s3"), summary.get("record_uri"))
                 readings = {
@@ -471,6 +496,14 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int, strategy: str | None = 
         server.reset()  # moto's state lives in this process: a second rehearsal in it starts from nothing too
         context = rehearsed_context(strategy)
         world, prod = provision(server, context=context), provision(server, PROMOTED_TO, context)
+        # Every principal's calls are decided against the templates synthesized from this configuration, with the
+        # buckets and keys provisioned here in place of CloudFormation's.
+        aws_contracts.install_for_tests()
+        # The strategy changes no policy (only the deployment-config parameter's value), so the configured app's
+        # templates serve every strategy and are synthesized once.
+        iam = iam_world.policy_world(rehearsed_context(), REGION, {**world.bindings(), **prod.bindings()})
+        iam_enforcement.enforce([iam], work_dir)
+        stack.callback(iam_enforcement.stop_enforcing)
         # The handlers run in this process as Lambda would run them: configured by environment, restored afterwards.
         environment = {
             **server.environment(),
@@ -511,10 +544,16 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int, strategy: str | None = 
         stub = StubBehaviour(record=False)
         stub_url = stack.enter_context(running_stub(stub))
         environment = gateway_environment(
-            server, stub_url, ENDPOINT_NAME=world.naming.endpoint, ALLOW_DEV_SECRET="true", ENDPOINT_TIMEOUT_SECONDS="5"
+            server,
+            stub_url,
+            ENDPOINT_NAME=world.naming.endpoint,
+            ALLOW_DEV_SECRET="true",
+            ENDPOINT_TIMEOUT_SECONDS="5",
+            **iam_enforcement.subprocess_environment(iam_world.gateway_task_role(iam, world.naming)),
         )
         gateway = stack.enter_context(running_gateway(environment, work_dir / "gateway.log"))
         verdicts = VerdictBus.for_endpoint(server.client("events"), server.client("sqs"), world.naming.endpoint)
         yield Rehearsal(
-            server, world, prod, source_dir, prod_repository, gateway, stub, say, np.random.default_rng(seed), verdicts
-        )
+            server, world, prod, source_dir, prod_repository, gateway, stub, say, np.random.default_rng(seed), verdicts,
+            iam,
+        )  # fmt: skip

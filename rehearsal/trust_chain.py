@@ -67,6 +67,7 @@ def prod_deploy(rehearsal: Rehearsal, label: str, source_dir: Any = None) -> tup
         release_buildspec(),
         source_dir or rehearsal.prod_repository.directory,
         env=rehearsal.prod.naming.env,
+        project="deploy",
         SOURCE_ENV=rehearsal.world.naming.env,
         SOURCE_ARTIFACTS_BUCKET=rehearsal.world.artifacts_bucket,
     )
@@ -166,7 +167,7 @@ def direct_approval_sync(rehearsal: Rehearsal, release: Outcome) -> AttackOutcom
         rehearsal, release, rehearsal.world.naming.model_package_group, "PendingManualApproval"
     )
     parameters = {"model_package_arn": never_reviewed, "pipeline_execution_id": release.execution_id}
-    with patch.object(handler, "clients", rehearsal.clients):
+    with patch.object(handler, "clients", rehearsal.clients), rehearsal.as_lambda("approval-sync"):
         handler.handler(job_event(parameters, "forged-sync"), LambdaContext())
     succeeded, message = rehearsal.double.results[job_uuid("forged-sync")]
     status = rehearsal.server.client("sagemaker").describe_model_package(ModelPackageName=never_reviewed)

@@ -29,6 +29,16 @@ class World:
     config: EnvironmentConfig
     artifacts_bucket: str
     key_arn: str
+    data_bucket: str = ""
+
+    def bindings(self) -> dict[str, str]:
+        """What CloudFormation would have named, by the SSM parameter the storage stack publishes it under."""
+        parameter = self.naming.parameter
+        return {
+            parameter(Param.ARTIFACTS_BUCKET): self.artifacts_bucket,
+            parameter(Param.DATA_BUCKET): self.data_bucket,
+            parameter(Param.KMS_KEY_ARN): self.key_arn,
+        }
 
 
 def rehearsed_context(strategy: str | None = None) -> dict[str, Any]:
@@ -64,4 +74,4 @@ def provision(server: MotoServer, environment: str = ENVIRONMENT, context: dict[
     ssm = server.client("ssm")
     for key, value in values.items():
         ssm.put_parameter(Name=parameter_name(naming.project, environment, key), Value=value, Type="String")
-    return World(naming, config, buckets[Param.ARTIFACTS_BUCKET], key_arn)
+    return World(naming, config, buckets[Param.ARTIFACTS_BUCKET], key_arn, buckets[Param.DATA_BUCKET])

@@ -31,7 +31,7 @@ from constructs import Construct
 from infra import iam_role
 from infra.config import CodeCommitSource, ConnectionSource, EnvironmentConfig
 from infra.log_encryption import LogGroupKey
-from infra.nag import acknowledge, arn_finding, imported_bucket_finding, sagemaker_findings
+from infra.nag import acknowledge, arn_finding, imported_bucket_finding, model_package_findings, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction
 from safedeploy.parameters import Param
@@ -434,7 +434,7 @@ class PipelineStack(Stack):
         statements = [
             *iam_role.s3_objects(storage.artifacts_bucket, DEPLOY_READ_PREFIXES),
             *rolled_back_marks(storage),
-            iam_role.sagemaker_actions(self, naming, PACKAGE_ACTIONS, ["model-package"]),
+            iam_role.model_packages(self, naming.model_package_group, PACKAGE_ACTIONS),
         ]
         return self._deploy_build(
             statements,
@@ -442,7 +442,7 @@ class PipelineStack(Stack):
             findings=[
                 *(imported_bucket_finding(self, storage.artifacts_bucket, f"/{p}/*") for p in DEPLOY_READ_PREFIXES),
                 imported_bucket_finding(self, storage.artifacts_bucket, f"/{ROLLED_BACK}/*"),
-                *sagemaker_findings(self, naming, ["model-package"]),
+                *model_package_findings(self, naming.model_package_group),
             ],
         )
 
@@ -463,7 +463,7 @@ class PipelineStack(Stack):
             *iam_role.s3_objects(source_bucket, RELEASE_SOURCE_READS),
             iam_role.kms_use(source_key),
             iam_role.ssm_read(self, source),
-            iam_role.sagemaker_actions(self, source, PACKAGE_ACTIONS, ["model-package"]),
+            iam_role.model_packages(self, source.model_package_group, PACKAGE_ACTIONS),
         ]
         source_bucket_ref = self.resolve(source_bucket_name)["Ref"]
         return self._deploy_build(
@@ -476,7 +476,7 @@ class PipelineStack(Stack):
                 ),
                 *(f"Resource::arn:<AWS::Partition>:s3:::<{source_bucket_ref}>/{p}/*" for p in RELEASE_SOURCE_READS),
                 f"Resource::arn:<AWS::Partition>:ssm:{self.region}:<AWS::AccountId>:parameter{source.parameter_path}*",
-                *sagemaker_findings(self, source, ["model-package"]),
+                *model_package_findings(self, source.model_package_group),
             ],
             environment={"SOURCE_ENV": source_env.name},
             parameter_environment={"SOURCE_ARTIFACTS_BUCKET": source_bucket_parameter},

@@ -1,4 +1,6 @@
-"""Suite-wide: every AWS request a test makes, in this process or in a subprocess, is held to botocore's service model.
+"""Suite-wide: every AWS request a test makes, in this process or in a subprocess, is held to botocore's service model,
+and every request made by a principal of the stacks is decided against the synthesized IAM (tests/support/
+iam_enforcement.py: the rehearsal and the integration tests say who acts).
 
 A request AWS would refuse (enum, range, length, pattern, required member: see tests/support/aws_contracts.py) raises
 where it is made and fails the test phase (setup, call or teardown) that made it, even when the code under test
@@ -13,13 +15,15 @@ from collections.abc import Iterator
 import pytest
 
 import infra  # noqa: F401  (before any test module imports aws_cdk: it explains jsii's Node.js banner once)
-from tests.support import aws_contracts
+from tests.support import aws_contracts, iam_enforcement
 
 aws_contracts.install_for_tests()
+iam_enforcement.install()
 
 
 def _fail_on_violations() -> None:
-    found = [str(violation) for violation in aws_contracts.take_recorded()] + aws_contracts.subprocess_violations()
+    found = [str(violation) for violation in aws_contracts.take_recorded()]
+    found += [str(denial) for denial in iam_enforcement.take_recorded()] + aws_contracts.subprocess_violations()
     if found:
         pytest.fail(f"{len(found)} request(s) AWS would refuse:\n" + "\n".join(found), pytrace=False)
 

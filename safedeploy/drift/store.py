@@ -23,6 +23,7 @@ from safedeploy.drift.baseline import Baseline, sha256_digest
 from safedeploy.drift.check import DriftCheck, DriftState
 from safedeploy.drift.quality import QualityCheck, QualityState
 from safedeploy.guardrails import resource_tags
+from safedeploy.s3_objects import read_if_present
 from safedeploy.trust.deployable import served_baseline_location
 from safedeploy.write_once import DRIFT_DECISIONS
 
@@ -110,11 +111,9 @@ def state_key(endpoint_name: str) -> str:
 
 
 def read_state(s3: Any, bucket: str, endpoint_name: str) -> DriftState | None:
-    try:
-        body = s3.get_object(Bucket=bucket, Key=state_key(endpoint_name))["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        return None
-    return DriftState.from_dict(json.loads(body))
+    """The state the last check left; None before the first (`read_if_present`: no 403-for-absent ambiguity)."""
+    body = read_if_present(s3, bucket, state_key(endpoint_name))
+    return None if body is None else DriftState.from_dict(json.loads(body))
 
 
 def write_state(s3: Any, bucket: str, endpoint_name: str, state: DriftState) -> None:
@@ -191,10 +190,10 @@ def _quality_key(endpoint_name: str) -> str:
 
 def read_quality_state(s3: Any, bucket: str, endpoint_name: str, package_arn: str) -> QualityState:
     """The live package's cumulative feedback; a new package starts from nothing."""
-    try:
-        document = json.loads(s3.get_object(Bucket=bucket, Key=_quality_key(endpoint_name))["Body"].read())
-    except s3.exceptions.NoSuchKey:
+    body = read_if_present(s3, bucket, _quality_key(endpoint_name))
+    if body is None:
         return QualityState()
+    document = json.loads(body)
     if document.get("package_arn") != package_arn:
         return QualityState()
     return QualityState(int(document["received"]), int(document["correct"]), float(document["p_value"]))

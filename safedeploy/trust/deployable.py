@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from safedeploy.digests import sha256_s3_object
 from safedeploy.guardrails.errors import PackageNotApproved
 from safedeploy.registry import split_s3_uri
+from safedeploy.s3_objects import object_exists
 from safedeploy.trust.approval_record import (
     MODEL_DECISION,
     PROMOTION_DECISION,
@@ -136,7 +135,7 @@ def copy_verified(s3: Any, source_uri: str, expected: str, target: OwnBucket, ke
     a tampered source never lands, and a tampered copy is never served.
     """
     destination = f"s3://{target.bucket}/{key}"
-    if _exists(s3, target.bucket, key):
+    if object_exists(s3, target.bucket, key):
         actual = sha256_s3_object(s3, destination)
         if actual != expected:
             raise ReleaseRefused(_digest_mismatch(f"the copy of the {what}", destination, actual, expected))
@@ -207,16 +206,6 @@ def served_baseline_location(source_uri: str, package_arn: str, own_bucket: str 
     if own_bucket is None or bucket == own_bucket:
         return bucket, key
     return own_bucket, promoted_key("models", package_arn, source_uri)
-
-
-def _exists(s3: Any, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
 
 
 def _digest_mismatch(what: str, uri: str, actual: str, expected: str) -> str:

@@ -16,11 +16,12 @@ from constructs import Construct
 from infra import iam_role
 from infra.config import EnvironmentConfig
 from infra.log_encryption import LogGroupKey
-from infra.nag import acknowledge, imported_bucket_finding
+from infra.nag import acknowledge, imported_bucket_finding, model_package_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.drift.store import DEGRADED_METRIC, DRIFT_NAMESPACE, DRIFTED_METRIC
 from safedeploy.write_once import DRIFT_DECISIONS
+from stacks.pipeline.promotion import served_package_group
 from stacks.storage_stack import StorageStack
 
 DRIFT_ALARM, QUALITY_ALARM = "drift", "model-quality"
@@ -62,6 +63,8 @@ class DriftJob(Construct):
             },
         )
         stack = Stack.of(self)
+        # The live package is a version of the group this environment serves (prod's: dev's group).
+        packages = served_package_group(self, naming, env_config)
         for statement in (
             *iam_role.s3_objects(storage.artifacts_bucket, READ_PREFIXES),
             *iam_role.s3_objects(storage.artifacts_bucket, WRITE_PREFIXES, write=True),
@@ -69,7 +72,7 @@ class DriftJob(Construct):
             iam_role.sagemaker_actions(
                 stack, naming, ["sagemaker:DescribeEndpoint", "sagemaker:ListTags"], ["endpoint"]
             ),
-            iam_role.sagemaker_actions(stack, naming, ["sagemaker:DescribeModelPackage"], ["model-package"]),
+            iam_role.model_packages(stack, packages, ["sagemaker:DescribeModelPackage"]),
             iam_role.put_metric_data([DRIFT_NAMESPACE]),
             iam.PolicyStatement(actions=["cloudwatch:ListMetrics", "cloudwatch:GetMetricStatistics"], resources=["*"]),
         ):
@@ -124,18 +127,16 @@ class DriftJob(Construct):
             self.function.role,
             "IAM5",
             f"S3 is limited to the models/, evaluation/, drift/ and drift-decisions/ prefixes, SageMaker to "
-            f"{naming.prefix}-* endpoints and model packages; unscoped: cloudwatch:PutMetricData (narrowed by a "
-            "namespace condition), ListMetrics and GetMetricStatistics (no resource-level permissions).",
+            f"{naming.prefix}-* endpoints and the versions of {packages}; unscoped: cloudwatch:PutMetricData "
+            "(narrowed by a namespace condition), ListMetrics and GetMetricStatistics (no resource-level permissions).",
             unscoped_actions=["cloudwatch:PutMetricData", "cloudwatch:ListMetrics", "cloudwatch:GetMetricStatistics"],
             findings=[
                 *(
                     imported_bucket_finding(stack, storage.artifacts_bucket, f"/{prefix}/*")
                     for prefix in READ_PREFIXES + WRITE_PREFIXES
                 ),
-                *(
-                    f"Resource::arn:<AWS::Partition>:sagemaker:{stack.region}:<AWS::AccountId>:{kind}/{naming.prefix}-*"
-                    for kind in ("endpoint", "model-package")
-                ),
+                f"Resource::arn:<AWS::Partition>:sagemaker:{stack.region}:<AWS::AccountId>:endpoint/{naming.prefix}-*",
+                *model_package_findings(stack, packages),
             ],
         )
 

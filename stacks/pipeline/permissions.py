@@ -122,11 +122,9 @@ def register_pending_only(stack: Stack, naming: Naming) -> list[iam.PolicyStatem
 
 def record_decisions(stack: Stack, naming: Naming) -> iam.PolicyStatement:
     """ApprovalSync's registry write: an approval status of Approved or Rejected, on this environment's packages."""
-    return iam.PolicyStatement(
-        actions=["sagemaker:UpdateModelPackage"],
-        resources=iam_role.sagemaker_resources(stack, naming, ["model-package"]),
-        conditions={"StringEquals": {APPROVAL_STATUS_KEY: list(DECISIONS)}},
-    )
+    decide = iam_role.model_packages(stack, naming.model_package_group, ["sagemaker:UpdateModelPackage"])
+    decide.add_condition("StringEquals", {APPROVAL_STATUS_KEY: list(DECISIONS)})
+    return decide
 
 
 def write_records(bucket: s3.IBucket, decision: str) -> list[iam.PolicyStatement]:

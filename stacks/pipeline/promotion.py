@@ -49,6 +49,12 @@ def promotion_links(config: AppConfig, env_config: EnvironmentConfig) -> Promoti
     return PromotionLinks(target=target, source=source, origin=config.origin_of(env_config.name))
 
 
+def served_package_group(scope: Construct, naming: Naming, env_config: EnvironmentConfig) -> str:
+    """The model package group whose versions this environment serves: its chain origin's (its own when it trains)."""
+    origin = links_from_context(scope, naming.project, env_config).origin
+    return Naming(naming.project, origin.name).model_package_group
+
+
 def links_from_context(scope: Construct, project: str, env_config: EnvironmentConfig) -> PromotionLinks:
     """The links as `cdk.json` context defines them (already validated by `app.build_app`)."""
     context = {key: scope.node.try_get_context(key) for key in ("environments", "model")}

@@ -19,7 +19,7 @@ from constructs import Construct
 from infra import iam_role
 from infra.config import EnvironmentConfig
 from infra.log_encryption import LogGroupKey
-from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
+from infra.nag import acknowledge, imported_bucket_finding, model_package_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.build_steps.drift_baseline import BASELINE_NAME
@@ -68,9 +68,9 @@ class ReleaseFunctions(Construct):
         stack = Stack.of(self)
         # Packages live in the registry of the chain's origin (the environment itself when it trains).
         owner = Naming(naming.project, links.origin.name)
-        registry = iam_role.sagemaker_actions(stack, owner, ["sagemaker:DescribeModelPackage"], ["model-package"])
+        registry = iam_role.model_packages(stack, owner.model_package_group, ["sagemaker:DescribeModelPackage"])
         metrics = [*iam_role.s3_objects(storage.artifacts_bucket, METRICS_PREFIXES), iam_role.kms_use(storage.key)]
-        packages_findings = sagemaker_findings(stack, owner, ["model-package"])
+        packages_findings = model_package_findings(stack, owner.model_package_group)
         metrics_findings = [
             imported_bucket_finding(stack, storage.artifacts_bucket, f"/{prefix}/*") for prefix in METRICS_PREFIXES
         ]
@@ -130,7 +130,7 @@ class ReleaseFunctions(Construct):
                 "Copies the approver's decision in the pipeline onto the model package",
                 [
                     permissions.read_action_executions(stack, pipeline_name),
-                    iam_role.sagemaker_actions(stack, naming, ["sagemaker:DescribeModelPackage"], ["model-package"]),
+                    registry,
                     permissions.record_decisions(stack, naming),
                     *permissions.write_records(storage.artifacts_bucket, MODEL_DECISION),
                     iam_role.kms_use(storage.key, encrypt=True),

@@ -19,9 +19,10 @@ from constructs import Construct
 from infra import iam_role
 from infra.config import EnvironmentConfig
 from infra.log_encryption import LogGroupKey
-from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
+from infra.nag import acknowledge, imported_bucket_finding, model_package_findings
 from infra.naming import Naming
 from safedeploy.build_steps.drift_baseline import BASELINE_NAME
+from stacks.pipeline.promotion import served_package_group
 from stacks.serving.gateway_tables import GatewayTables
 from stacks.storage_stack import StorageStack
 
@@ -86,7 +87,7 @@ class GatewayTask(Construct):
             iam.PolicyStatement(actions=list(ENDPOINT_ACTIONS), resources=[endpoint_arn(stack, naming)])
         )
         tables.grant_gateway(self.task_role)
-        self._grant_drift_histograms(stack, naming, storage)
+        self._grant_drift_histograms(stack, naming, storage, served_package_group(self, naming, env_config))
         self.execution_role = iam.Role(
             self,
             "ExecutionRole",
@@ -144,16 +145,17 @@ class GatewayTask(Construct):
             "Secrets Manager.",
         )
 
-    def _grant_drift_histograms(self, stack: Stack, naming: Naming, storage: StorageStack) -> None:
+    def _grant_drift_histograms(self, stack: Stack, naming: Naming, storage: StorageStack, packages: str) -> None:
         """Write this endpoint's histograms, read the baselines they are binned against and the package naming
-        them; nothing else in the bucket (no list, no delete)."""
+        them (a version of `packages`, the group this environment serves); nothing else in the bucket (no list, no
+        delete)."""
         bucket = storage.artifacts_bucket
         histograms = f"drift/{naming.endpoint}/histograms/*"
         for statement in (
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(histograms)]),
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(BASELINE_OBJECTS)]),
             iam_role.kms_use(storage.key, encrypt=True),
-            iam_role.sagemaker_actions(stack, naming, ["sagemaker:DescribeModelPackage"], ["model-package"]),
+            iam_role.model_packages(stack, packages, ["sagemaker:DescribeModelPackage"]),
         ):
             self.task_role.add_to_policy(statement)
         acknowledge(
@@ -161,11 +163,11 @@ class GatewayTask(Construct):
             "IAM5",
             f"Drift histograms: s3:PutObject only under drift/{naming.endpoint}/histograms/, s3:GetObject only of "
             f"models/*/{BASELINE_NAME} (one per model run), sagemaker:DescribeModelPackage only on "
-            f"{naming.prefix}-* package groups' versions.",
+            f"the versions of {packages}.",
             findings=[
                 imported_bucket_finding(stack, bucket, f"/{histograms}"),
                 imported_bucket_finding(stack, bucket, f"/{BASELINE_OBJECTS}"),
-                *sagemaker_findings(stack, naming, ["model-package"]),
+                *model_package_findings(stack, packages),
             ],
         )
 

@@ -1,4 +1,5 @@
-"""Loaded by test subprocesses (this directory is on their PYTHONPATH): their AWS requests are checked as the suite's.
+"""Loaded by test subprocesses (this directory is on their PYTHONPATH): their AWS requests are checked as the suite's,
+and decided against the synthesized IAM when the test names the policies and the acting principal (iam_enforcement).
 
 The check is installed when botocore's handlers are first imported, so a process that never uses botocore pays
 nothing. A violation is printed to stderr and appended to the file named by STRICT_AWS_CONTRACTS_LOG (which the test
@@ -36,13 +37,22 @@ def _report(violations: list[Any], log: str | None) -> None:
     atexit.register(_exit_failed)  # registered last, so it runs first at exit
 
 
-def _install() -> None:
-    spec = importlib.util.spec_from_file_location("_strict_aws_contracts", _CONTRACTS)
+def _load(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"_strict_{name}", _CONTRACTS.parent / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    log = os.environ.get(module.SUBPROCESS_LOG_VARIABLE)
-    module.install(on_violation=lambda violations: _report(violations, log))
+    return module
+
+
+def _install() -> None:
+    contracts = _load("aws_contracts")
+    log = os.environ.get(contracts.SUBPROCESS_LOG_VARIABLE)
+    contracts.install(on_violation=lambda violations: _report(violations, log))
+    if os.environ.get("STRICT_IAM_WORLD"):  # the calls are also decided against the synthesized IAM
+        _load("iam_eval")
+        _load("iam_requests")
+        _load("iam_enforcement").install(on_denial=lambda denials: _report(denials, log))
 
 
 class _AfterBotocoreHandlers:

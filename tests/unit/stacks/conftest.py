@@ -14,6 +14,7 @@ from aws_cdk.assertions import Template
 
 from app import build_app
 from stacks.stage import EnvironmentStage
+from tests.support import iam_world
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -59,7 +60,10 @@ def gate_violations(
 
 @pytest.fixture(scope="session")
 def stages(cdk_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, EnvironmentStage]:
-    return synth_app(cdk_context, tmp_path_factory.mktemp("cdk.out"))
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    stages = synth_app(cdk_context, outdir)
+    iam_world.keep(cdk_context, outdir)  # the IAM evaluation's templates: the same synth, not another one
+    return stages
 
 
 @pytest.fixture(scope="session")

@@ -357,9 +357,11 @@ def test_sagemaker_access_is_scoped_to_environment_prefixes(
             continue
         for resource in as_list(statement["Resource"]):
             text = arn_text(resource)
-            # prod's Deploy may describe the packages dev approved; everything else is its own environment's
+            # Packages: the versions of dev's group alone (prod deploys what dev approved); the rest: its own.
             allowed = (
-                ("my-mlops-dev-*",) if text.split(":")[-1].startswith("model-package/") else (f"my-mlops-{env}-*",)
+                ("model-package/my-mlops-dev-models/*",)
+                if text.split(":")[-1].startswith("model-package/")
+                else (f"my-mlops-{env}-*",)
             )
             assert text.endswith(allowed), text
 

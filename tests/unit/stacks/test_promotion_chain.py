@@ -84,7 +84,7 @@ def test_later_environments_read_packages_of_the_origin_only(pipelines: dict[str
         if "sagemaker:DescribeModelPackage" in as_list(statement["Action"])
         for resource in as_list(statement["Resource"])
     }
-    assert described and all(arn.endswith(":model-package/my-mlops-dev-*") for arn in described), described
+    assert described and all(arn.endswith(":model-package/my-mlops-dev-models/*") for arn in described), described
 
 
 def test_staging_reads_only_its_own_release_file(pipelines: dict[str, Template]) -> None:

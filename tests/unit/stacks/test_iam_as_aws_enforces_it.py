@@ -1,0 +1,223 @@
+"""The IAM evaluation the suite runs every principal's calls through (tests/support/iam_*.py): it decides as AWS
+does, fails closed on what it cannot evaluate, and catches what the stacks got wrong before (prod's roles scoped to
+prod's own package names while prod serves dev's packages; S3's 403 for a missing key)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.naming import Naming
+from safedeploy.guardrails.rolled_back import ROLLED_BACK
+from safedeploy.s3_objects import object_exists
+from tests.support import iam_enforcement, iam_world
+from tests.support.aws import REGION, SESSION, in_process_aws
+from tests.support.iam_eval import ACCOUNT, IamEvaluationError, PolicyWorld, Request
+from tests.support.iam_requests import Call, needed
+
+ROOT = Path(__file__).resolve().parents[3]
+DEV, PROD = Naming("my-mlops", "dev"), Naming("my-mlops", "prod")
+DEV_PACKAGE = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{DEV.model_package_group}/7"
+BUCKETS = {f"/my-mlops/{env}/artifacts-bucket": f"my-mlops-{env}-artifacts" for env in ("dev", "prod")}
+KEYS = {f"/my-mlops/{env}/kms-key-arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{env}-key" for env in ("dev", "prod")}
+
+
+@pytest.fixture(scope="module")
+def stages() -> dict[str, list[dict[str, Any]]]:
+    return iam_world.synthesized_stages(json.loads((ROOT / "cdk.json").read_text())["context"])
+
+
+@pytest.fixture(scope="module")
+def templates(stages: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [template for stage in stages.values() for template in stage]
+
+
+@pytest.fixture(scope="module")
+def world(templates: list[dict[str, Any]]) -> PolicyWorld:
+    return PolicyWorld(templates, REGION, bindings={**BUCKETS, **KEYS})
+
+
+def decide(world: PolicyWorld, principal: str, service: str, operation: str, **params: Any) -> list[str]:
+    """The denials of one call by `principal`: empty when AWS would allow it."""
+    authorizer = iam_enforcement.authorizer_from([world])
+    denials = []
+    for need in needed(Call(service, operation, params, REGION, ACCOUNT, world)):
+        decision = authorizer.decide(Request(need.principal or principal, need.action, need.resource, need.context))
+        if not decision.allowed:
+            denials.append(f"{need.action} {need.resource}: {decision.reason}")
+    return denials
+
+
+def prod_readers(world: PolicyWorld) -> dict[str, str]:
+    return {
+        "drift check": iam_world.lambda_role(world, PROD, "drift-check"),
+        "gateway task": iam_world.gateway_task_role(world, PROD),
+        "deploy build": iam_world.codebuild_role(world, PROD, "deploy"),
+    }
+
+
+# --- item 2: prod's roles reach the packages prod serves, and only those --------------------------------------------
+
+
+def test_prod_roles_read_the_dev_package_prod_serves_and_no_other_group(world: PolicyWorld) -> None:
+    for who, role in prod_readers(world).items():
+        assert decide(world, role, "sagemaker", "DescribeModelPackage", ModelPackageName=DEV_PACKAGE) == [], who
+        for other in ("my-mlops-prod-models", "my-mlops-dev-models-copy", "my-mlops-dev-other"):
+            foreign = DEV_PACKAGE.replace(DEV.model_package_group, other)
+            assert decide(world, role, "sagemaker", "DescribeModelPackage", ModelPackageName=foreign), (who, other)
+
+
+def test_prod_traffic_shifter_marks_only_dev_packages_and_only_with_the_rolled_back_tag(world: PolicyWorld) -> None:
+    shifter = iam_world.lambda_role(world, PROD, "traffic-shifter")
+    mark = [{"Key": ROLLED_BACK, "Value": "x"}]
+    assert decide(world, shifter, "sagemaker", "AddTags", ResourceArn=DEV_PACKAGE, Tags=mark) == []
+    other_tag = [{"Key": "owner", "Value": "x"}]
+    assert decide(world, shifter, "sagemaker", "AddTags", ResourceArn=DEV_PACKAGE, Tags=other_tag)
+    prod_package = DEV_PACKAGE.replace(DEV.model_package_group, PROD.model_package_group)
+    assert decide(world, shifter, "sagemaker", "AddTags", ResourceArn=prod_package, Tags=mark)
+
+
+def _scoped_as_before(stages: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The templates with prod's package grants as they stood: `model-package/<prod's prefix>-*`."""
+    old = json.dumps(stages[PROD.prefix]).replace(
+        f"model-package/{DEV.model_package_group}/*", f"model-package/{PROD.prefix}-*"
+    )
+    return [*stages[DEV.prefix], *json.loads(old)]
+
+
+def test_the_evaluation_fails_the_old_scoping_of_prod_roles(stages: dict[str, list[dict[str, Any]]]) -> None:
+    world = PolicyWorld(_scoped_as_before(stages), REGION, bindings={**BUCKETS, **KEYS})
+    for who, role in prod_readers(world).items():
+        denied = decide(world, role, "sagemaker", "DescribeModelPackage", ModelPackageName=DEV_PACKAGE)
+        assert denied == [f"sagemaker:DescribeModelPackage {DEV_PACKAGE}: no policy allows it (implicit deny)"], who
+
+
+@pytest.fixture
+def enforced(world: PolicyWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PolicyWorld]:
+    with in_process_aws(monkeypatch):
+        iam_enforcement.enforce([world], tmp_path)
+        try:
+            yield world
+        finally:
+            iam_enforcement.stop_enforcing()
+
+
+@pytest.fixture
+def old_scoping(
+    stages: dict[str, list[dict[str, Any]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[PolicyWorld]:
+    world = PolicyWorld(_scoped_as_before(stages), REGION, bindings={**BUCKETS, **KEYS})
+    with in_process_aws(monkeypatch):
+        iam_enforcement.enforce([world], tmp_path)
+        try:
+            yield world
+        finally:
+            iam_enforcement.stop_enforcing()
+
+
+def _dev_package(sm: Any) -> str:
+    sm.create_model_package_group(ModelPackageGroupName=DEV.model_package_group)
+    return sm.create_model_package(
+        ModelPackageGroupName=DEV.model_package_group,
+        InferenceSpecification={
+            "Containers": [{"Image": "123.dkr.ecr.ap-northeast-2.amazonaws.com/x:1"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+
+
+def test_a_call_the_old_templates_deny_fails_where_it_is_made(old_scoping: PolicyWorld) -> None:
+    sm = SESSION.client("sagemaker")
+    package = _dev_package(sm)  # made by the test itself (no principal): not evaluated
+    with (
+        iam_enforcement.expected_denials() as denials,
+        iam_enforcement.acting_as(iam_world.lambda_role(old_scoping, PROD, "drift-check")),
+        pytest.raises(sm.exceptions.ClientError, match="AccessDenied"),
+    ):
+        sm.describe_model_package(ModelPackageName=package)
+    assert [denial.operation for denial in denials] == ["DescribeModelPackage"]
+    assert "my-mlops-prod-drift-check sagemaker:DescribeModelPackage" in str(denials[0])
+
+
+def test_the_same_call_passes_under_the_templates_as_they_are(enforced: PolicyWorld) -> None:
+    sm = SESSION.client("sagemaker")
+    package = _dev_package(sm)
+    with iam_enforcement.acting_as(iam_world.lambda_role(enforced, PROD, "drift-check")):
+        assert sm.describe_model_package(ModelPackageName=package)["ModelPackageArn"] == package
+
+
+# --- item 5: S3's 403 for a missing key, and reads that do not depend on it ----------------------------------------
+
+
+def test_a_missing_key_read_without_list_permission_gets_403_as_in_aws(enforced: PolicyWorld) -> None:
+    s3 = SESSION.client("s3")
+    bucket = BUCKETS["/my-mlops/dev/artifacts-bucket"]
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    key = f"drift/{DEV.endpoint}/state.json"
+    with iam_enforcement.acting_as(iam_world.lambda_role(enforced, DEV, "drift-check")):
+        with iam_enforcement.expected_denials() as denials, pytest.raises(s3.exceptions.ClientError, match="403"):
+            s3.get_object(Bucket=bucket, Key=key)
+        assert "S3 answers 403 AccessDenied, not 404" in str(denials[0])
+        assert object_exists(s3, bucket, key) is False  # a prefix listing the role may make: no denial
+
+
+# --- failing closed -----------------------------------------------------------------------------------------------
+
+
+def test_an_operation_without_a_mapping_is_denied(world: PolicyWorld) -> None:
+    role = iam_world.lambda_role(world, DEV, "drift-check")
+    (denial,) = decide_through_hook(world, role, "sagemaker", "CreateHyperParameterTuningJob")
+    assert "no IAM mapping for sagemaker CreateHyperParameterTuningJob" in denial
+
+
+def decide_through_hook(world: PolicyWorld, principal: str, service: str, operation: str) -> list[str]:
+    reason = iam_enforcement._decide(
+        iam_enforcement.authorizer_from([world]), principal, Call(service, operation, {}, REGION, ACCOUNT, world)
+    )
+    return [] if reason is None else [reason]
+
+
+def _world_with(statement: dict[str, Any]) -> tuple[PolicyWorld, str]:
+    role = {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "probe", "Policies": [
+        {"PolicyName": "p", "PolicyDocument": {"Statement": [statement]}}
+    ]}}  # fmt: skip
+    world = PolicyWorld([{"Resources": {"Probe": role}}], REGION)
+    return world, world.role(role_name="probe").arn
+
+
+def test_an_unknown_condition_operator_or_key_fails_instead_of_passing() -> None:
+    grant = {"Effect": "Allow", "Action": "sagemaker:DescribeEndpoint", "Resource": "*"}
+    for condition in (
+        {"DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}},
+        {"StringEquals": {"aws:ResourceTag/team": "ml"}},  # a key the request does not say it knows
+    ):
+        world, role = _world_with({**grant, "Condition": condition})
+        authorizer = iam_enforcement.authorizer_from([world])
+        with pytest.raises(IamEvaluationError):
+            authorizer.decide(Request(role, "sagemaker:DescribeEndpoint", "arn:aws:sagemaker:x:1:endpoint/e", {}))
+
+
+def test_an_explicit_deny_wins_and_a_permission_boundary_must_allow_too() -> None:
+    allow = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}
+    deny = {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::b/secret/*"}
+    role = {"Type": "AWS::IAM::Role", "Properties": {
+        "RoleName": "probe",
+        "Policies": [{"PolicyName": "p", "PolicyDocument": {"Statement": [allow, deny]}}],
+        "PermissionsBoundary": {"Ref": "Boundary"},
+    }}  # fmt: skip
+    boundary = {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": {"Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/public/*"}
+    ]}}}  # fmt: skip
+    world = PolicyWorld([{"Resources": {"Probe": role, "Boundary": boundary}}], REGION)
+    authorizer = iam_enforcement.authorizer_from([world])
+    arn = world.role(role_name="probe").arn
+
+    def may(key: str) -> bool:
+        return authorizer.decide(Request(arn, "s3:GetObject", f"arn:aws:s3:::b/{key}", {})).allowed
+
+    assert (may("public/a"), may("private/a"), may("secret/a")) == (True, False, False)
