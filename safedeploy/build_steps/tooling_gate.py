@@ -51,9 +51,12 @@ def main(argv: list[str]) -> int:
     s3 = boto3.client("s3")
     key = f"approvals/{group}/{version}/model.json"
     try:
+        # Asked by a prefix listing, as safedeploy/s3_objects.py does (this file imports nothing of safedeploy):
+        # without s3:ListBucket on the whole bucket, S3 answers a GET of a missing key with 403, not 404.
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        if not listed or listed[0]["Key"] != key:
+            return refuse(f"model package {package} has no approval record (s3://{bucket}/{key})")
         record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except s3.exceptions.NoSuchKey:
-        return refuse(f"model package {package} has no approval record (s3://{bucket}/{key})")
     except (ClientError, BotoCoreError, ValueError) as error:
         return refuse(f"the approval record s3://{bucket}/{key} cannot be read ({error})")
     evidence = record.get("evidence") if isinstance(record, dict) else None

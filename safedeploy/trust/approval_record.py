@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from safedeploy.s3_objects import read_if_present
 from safedeploy.trust.evidence import PackageEvidence, package_group_and_version
 
 RECORD_PREFIX = "approvals"
@@ -106,13 +107,8 @@ class RecordStore:
 
     def read(self, package_arn: str, decision: str) -> ApprovalRecord | None:
         key = record_key(package_arn, decision)
-        try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise
-        return ApprovalRecord.from_json(body, f"s3://{self.bucket}/{key}")
+        body = read_if_present(self.s3, self.bucket, key)  # absent: no record (never a 403 read as absence)
+        return None if body is None else ApprovalRecord.from_json(body, f"s3://{self.bucket}/{key}")
 
 
 # Set by the pipeline stack on the functions that write records (ApprovalSync, Promote).

@@ -78,12 +78,15 @@ class PackageEvidence:
 
     @classmethod
     def of_group(cls, sm: Any, package_arn: str, group: str) -> PackageEvidence:
-        """The evidence of a package of `group`; a package of any other group is an error naming both."""
-        evidence = cls.describe(sm, package_arn)
-        if evidence.group != group:
-            raise ValueError(
-                f"model package {package_arn} belongs to model package group {evidence.group}, not {group}"
-            )
+        """The evidence of a package of `group`; a package of any other group is an error naming both.
+
+        The group its ARN names is checked before any call: our roles may describe only their own group's versions,
+        so asking about another group's package would end in AccessDenied instead of this refusal."""
+        named, _ = package_group_and_version(package_arn)
+        evidence = None if named != group else cls.describe(sm, package_arn)
+        if evidence is None or evidence.group != group:
+            actual = named if evidence is None else evidence.group
+            raise ValueError(f"model package {package_arn} belongs to model package group {actual}, not {group}")
         return evidence
 
     def to_dict(self) -> dict[str, str]:

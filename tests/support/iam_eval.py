@@ -26,7 +26,7 @@ from typing import Any
 
 PARTITION = "aws"
 ACCOUNT = "123456789012"  # moto's account: the tests' ARNs and the templates' rendered ones agree
-GLOBAL_KEYS = ("aws:SecureTransport", "aws:PrincipalArn", "aws:PrincipalAccount", "aws:SourceArn", "aws:SourceAccount")
+STACK_NAME = "StackName"  # set on each template by whoever loads it: CloudFormation's names of unnamed resources
 
 
 class IamEvaluationError(Exception):
@@ -82,8 +82,8 @@ class PolicyWorld:
         self.bind(bindings or {})
 
     def bind(self, bindings: Mapping[str, str]) -> None:
-        """Physical values by logical id (`Logical` for its Ref, `Logical.Arn` for an attribute), or by the name of an
-        SSM parameter whose value is a `Ref` or `GetAtt` of the resource."""
+        """Physical values by the name of the SSM parameter the stacks publish them under (its value a `Ref` or a
+        `GetAtt` of the resource), or by `<stack>/<logical id>` (its Ref) and `<stack>/<logical id>.<attribute>`."""
         for name, value in bindings.items():
             for template in self.templates:
                 for resource in template.get("Resources", {}).values():
@@ -91,10 +91,16 @@ class PolicyWorld:
                     if resource["Type"] == "AWS::SSM::Parameter" and properties.get("Name") == name:
                         token = properties["Value"]
                         if isinstance(token, dict) and "Ref" in token:
-                            self.bindings[token["Ref"]] = value
+                            self.bindings[self._key(template, token["Ref"])] = value
                         elif isinstance(token, dict) and "Fn::GetAtt" in token:
-                            self.bindings[".".join(token["Fn::GetAtt"])] = value
-            self.bindings.setdefault(name, value)
+                            self.bindings[self._key(template, ".".join(token["Fn::GetAtt"]))] = value
+            # By its own name too: a stack of another stage reads it as an `AWS::SSM::Parameter::Value` parameter.
+            self.bindings[name] = value
+
+    @staticmethod
+    def _key(template: Mapping[str, Any], reference: str) -> str:
+        """Logical ids repeat across stacks (each environment's stage has the same ones): a binding names its stack."""
+        return f"{template.get(STACK_NAME, '')}/{reference}"
 
     # rendering ----------------------------------------------------------------------------------------------------
 
@@ -147,9 +153,12 @@ class PolicyWorld:
         return resource["Type"], resource.get("Properties", {})
 
     def _ref(self, template: Mapping[str, Any], logical_id: str) -> str:
-        if logical_id in self.bindings:
-            return self.bindings[logical_id]
-        if logical_id in template.get("Parameters", {}):
+        if self._key(template, logical_id) in self.bindings:
+            return self.bindings[self._key(template, logical_id)]
+        parameter = template.get("Parameters", {}).get(logical_id)
+        if parameter is not None:
+            if parameter["Type"].startswith("AWS::SSM::Parameter::Value") and parameter.get("Default") in self.bindings:
+                return self.bindings[parameter["Default"]]
             return f"parameter-{logical_id}"
         kind, properties = self._resource(template, logical_id)
         name_property = {
@@ -168,11 +177,12 @@ class PolicyWorld:
             return self.render(properties[name_property], template)
         if kind == "AWS::SNS::Topic":
             return self._attribute(template, logical_id, "TopicArn")
-        return f"{kind.split('::')[-1].lower()}-{logical_id.lower()}"  # a generated name nothing was bound to
+        # CloudFormation's generated name (`<stack>-<logical id>-<suffix>`), when nothing was bound to it.
+        return f"{template.get(STACK_NAME, 'stack')}-{logical_id}".lower()
 
     def _attribute(self, template: Mapping[str, Any], logical_id: str, attribute: str) -> str:
-        if f"{logical_id}.{attribute}" in self.bindings:
-            return self.bindings[f"{logical_id}.{attribute}"]
+        if self._key(template, f"{logical_id}.{attribute}") in self.bindings:
+            return self.bindings[self._key(template, f"{logical_id}.{attribute}")]
         kind, properties = self._resource(template, logical_id)
         here = f"{self.region}:{self.account}"
         if kind == "AWS::SNS::Topic" and attribute in ("TopicArn", "Arn"):

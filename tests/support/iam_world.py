@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.naming import Naming
-from tests.support.iam_eval import ACCOUNT, PolicyWorld, Principal
+from tests.support.iam_eval import ACCOUNT, STACK_NAME, PolicyWorld, Principal
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("app.py", "cdk.json", "infra", "stacks", "safedeploy", "lambdas", "serving")
@@ -67,7 +67,7 @@ def keep(context: dict[str, Any], outdir: Path) -> None:
         return
     cache.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="synth-", dir=cache.parent))
-    for template in outdir.glob("assembly-*/*.template.json"):
+    for template in [*outdir.glob("assembly-*/*.template.json"), *outdir.glob("assembly-*/manifest.json")]:
         (staging / template.parent.name).mkdir(exist_ok=True)
         shutil.copy(template, staging / template.parent.name / template.name)
     _publish(staging, cache)
@@ -91,11 +91,19 @@ def synthesized_stages(context: dict[str, Any]) -> dict[str, list[dict[str, Any]
             raise RuntimeError(f"synth for the IAM evaluation failed:\n{synth.stderr[-3000:]}")
         _publish(staging, cache)
     return {
-        assembly.name.removeprefix("assembly-"): [
-            json.loads(path.read_text()) for path in sorted(assembly.glob("*.template.json"))
-        ]
-        for assembly in sorted(cache.glob("assembly-*"))
+        assembly.name.removeprefix("assembly-"): _templates(assembly) for assembly in sorted(cache.glob("assembly-*"))
     }
+
+
+def _templates(assembly: Path) -> list[dict[str, Any]]:
+    """The stage's templates, each with its stack's name (CloudFormation names unnamed resources after it)."""
+    artifacts = json.loads((assembly / "manifest.json").read_text())["artifacts"]
+    templates = []
+    for artifact_id, artifact in sorted(artifacts.items()):
+        if artifact["type"] == "aws:cloudformation:stack":
+            template = json.loads((assembly / artifact["properties"]["templateFile"]).read_text())
+            templates.append({**template, STACK_NAME: artifact["properties"].get("stackName", artifact_id)})
+    return templates
 
 
 def policy_world(context: dict[str, Any], region: str, bindings: dict[str, str] | None = None) -> PolicyWorld:

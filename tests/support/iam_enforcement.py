@@ -1,0 +1,236 @@
+"""Every AWS call made while a principal acts is decided by `iam_eval` against the synthesized templates, where the
+call is made, as AWS would decide it: a denied call raises AccessDenied and is recorded, so the test fails even when
+the code under test handles the error (tests/conftest.py, as for the request contracts).
+
+Who acts is set by whoever plays it: `acting_as(role_arn)` in this process (a Lambda handler run in-process), or
+STRICT_IAM_PRINCIPAL in a subprocess's environment (a CodeBuild build, the gateway), which `subprocess_environment`
+fills. A subprocess started with the policy file but without a principal has every call refused: nothing a build
+or the gateway does goes unattributed. Calls made outside any principal are the tests' own (playing CloudFormation
+or AWS itself) and are not evaluated.
+
+S3 answers 404 for a missing key only to a caller with s3:ListBucket on the bucket, and 403 otherwise
+(https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html, API_GetObject.html): moto always answers 404,
+so a 404 to a principal without that permission is turned into the 403 AWS would send, and recorded.
+
+Kept to the standard library and botocore (test subprocesses load it by path).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from botocore import handlers
+from botocore.exceptions import ClientError
+
+try:
+    from tests.support import iam_eval, iam_requests
+except ImportError:  # loaded by path in a test subprocess
+    import _strict_iam_eval as iam_eval  # type: ignore[no-redef]
+    import _strict_iam_requests as iam_requests  # type: ignore[no-redef]
+
+WORLD_VARIABLE = "STRICT_IAM_WORLD"
+PRINCIPAL_VARIABLE = "STRICT_IAM_PRINCIPAL"
+UNATTRIBUTED = "unattributed"
+OPERATOR = f"arn:{iam_eval.PARTITION}:iam::{iam_eval.ACCOUNT}:role/operator"
+
+_LOCK = threading.Lock()
+_recorded: list[Denial] = []
+_installed = False
+_acting: contextvars.ContextVar[str | None] = contextvars.ContextVar("iam_acting_principal", default=None)
+_authorizer: iam_eval.Authorizer | None = None
+_world_file: Path | None = None
+
+
+class Denial(Exception):
+    def __init__(self, service: str, operation: str, reason: str) -> None:
+        self.service, self.operation, self.reason = service, operation, reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"IAM: {self.service} {self.operation}: {self.reason}"
+
+
+# --- the policies in force ------------------------------------------------------------------------------------------
+
+
+def authorizer_from(worlds: Sequence[iam_eval.PolicyWorld]) -> iam_eval.Authorizer:
+    """Every role of the templates may act, and an operator (whose own policies the templates do not define)."""
+    principals: dict[str, iam_eval.Principal] = {}
+    for world in worlds:
+        for template, logical_id, _ in world._templates_with("AWS::IAM::Role"):
+            principal = world._principal(template, logical_id)
+            principals[principal.arn] = principal
+        operator = f"arn:{iam_eval.PARTITION}:iam::{world.account}:role/operator"
+        principals[operator] = iam_eval.Principal(operator, [], unrestricted=True)
+    return iam_eval.Authorizer(worlds, principals)
+
+
+def enforce(worlds: Sequence[iam_eval.PolicyWorld], directory: Path) -> None:
+    """Decide this process's calls (and, through `subprocess_environment`, its subprocesses') against `worlds`."""
+    global _authorizer, _world_file
+    install()
+    _authorizer = authorizer_from(worlds)
+    _world_file = directory / "iam-world.json"
+    documents = [
+        {"region": w.region, "account": w.account, "templates": w.templates, "bindings": w.bindings} for w in worlds
+    ]
+    _world_file.write_text(json.dumps(documents))
+
+
+def stop_enforcing() -> None:
+    global _authorizer, _world_file
+    _authorizer, _world_file = None, None
+
+
+def _load_world_file(path: str) -> iam_eval.Authorizer:
+    documents = json.loads(Path(path).read_text())
+    worlds = [iam_eval.PolicyWorld(d["templates"], d["region"], d["account"], bindings={}) for d in documents]
+    for world, document in zip(worlds, documents, strict=True):
+        world.bindings.update(document["bindings"])
+    return authorizer_from(worlds)
+
+
+def subprocess_environment(principal: str) -> dict[str, str]:
+    """Variables that make a subprocess act as `principal` under the policies in force (none when none are)."""
+    if _world_file is None:
+        return {}
+    return {WORLD_VARIABLE: str(_world_file), PRINCIPAL_VARIABLE: principal}
+
+
+@contextmanager
+def acting_as(principal: str) -> Iterator[None]:
+    """The calls of this block (in this thread) are `principal`'s."""
+    token = _acting.set(principal)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+# --- the botocore handlers -----------------------------------------------------------------------------------------
+
+
+def _current() -> str | None:
+    acting = _acting.get() or os.environ.get(PRINCIPAL_VARIABLE)
+    # A subprocess given the policies must say who it is; this process's own unattributed calls are the tests'.
+    return acting or (UNATTRIBUTED if _authorizer is None and os.environ.get(WORLD_VARIABLE) else None)
+
+
+def _refuse(denial: Denial, on_denial: Callable[[list[Denial]], None], status: int = 403) -> None:
+    with _LOCK:
+        _recorded.append(denial)
+    on_denial([denial])
+    code = "AccessDenied" if status == 403 else str(status)
+    raise ClientError(
+        {"Error": {"Code": code, "Message": str(denial)}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        denial.operation,
+    )
+
+
+def _decide(authorizer: iam_eval.Authorizer, principal: str, call: iam_requests.Call) -> str | None:
+    """Why `call` by `principal` is denied, or None when every authorization it needs is allowed."""
+    if principal == UNATTRIBUTED:
+        return "a call made by no principal (the process was given the policies but not who it is)"
+    try:
+        for need in iam_requests.needed(call):
+            request = iam_eval.Request(need.principal or principal, need.action, need.resource, need.context)
+            decision = authorizer.decide(request)
+            if not decision.allowed:
+                return f"{request}: denied ({decision.reason})"
+    except (iam_eval.IamEvaluationError, LookupError, KeyError) as error:
+        return f"cannot evaluate ({type(error).__name__}: {error}); an unevaluated call is a denied one"
+    return None
+
+
+def _handlers(on_denial: Callable[[list[Denial]], None]) -> tuple[Callable[..., None], Callable[..., None]]:
+    def before(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        principal = _current()
+        authorizer = _authorizer_in_force()
+        if principal is None or authorizer is None:
+            return
+        service, operation = model.service_model.service_name, model.name
+        region = context.get("client_region") or authorizer.worlds[0].region
+        world = authorizer.worlds[0]
+        call = iam_requests.Call(service, operation, params, region, world.account, world)
+        context["iam_call"] = (principal, call)
+        reason = _decide(authorizer, principal, call)
+        if reason is not None:
+            _refuse(Denial(service, operation, reason), on_denial)
+
+    def after(http_response: Any, model: Any, context: dict[str, Any], **_: Any) -> None:
+        """S3's 403 instead of 404 for a missing key, to a principal without s3:ListBucket on the bucket."""
+        attributed = context.get("iam_call")
+        if attributed is None or getattr(http_response, "status_code", None) != 404:
+            return
+        principal, call = attributed
+        if model.name not in ("GetObject", "HeadObject") or call.service != "s3":
+            return
+        listing = iam_requests.Call("s3", "ListObjectsV2", {"Bucket": call.params["Bucket"]}, call.region,
+                                    call.account, call.world)  # fmt: skip
+        if _decide(_authorizer_in_force(), principal, listing) is not None:
+            reason = (
+                f"{principal} reads missing s3://{call.params['Bucket']}/{call.params['Key']} without s3:ListBucket "
+                "on the bucket: S3 answers 403 AccessDenied, not 404"
+            )
+            _refuse(Denial("s3", model.name, reason), on_denial)
+
+    return before, after
+
+
+_file_authorizers: dict[str, iam_eval.Authorizer] = {}
+
+
+def _authorizer_in_force() -> iam_eval.Authorizer | None:
+    if _authorizer is not None:
+        return _authorizer
+    path = os.environ.get(WORLD_VARIABLE)
+    if not path:
+        return None
+    if path not in _file_authorizers:
+        _file_authorizers[path] = _load_world_file(path)
+    return _file_authorizers[path]
+
+
+def install(on_denial: Callable[[list[Denial]], None] = lambda _: None) -> None:
+    """Decide every call of every botocore session created from now on (idempotent; inert until policies are in
+    force through `enforce` or the subprocess variables)."""
+    global _installed
+    if not _installed:
+        before, after = _handlers(on_denial)
+        handlers.BUILTIN_HANDLERS.append(("before-parameter-build", before, handlers.REGISTER_LAST))
+        handlers.BUILTIN_HANDLERS.append(("after-call.s3", after, handlers.REGISTER_LAST))
+        _installed = True
+
+
+def recorded() -> list[Denial]:
+    """The denials recorded and not yet taken (every thread)."""
+    with _LOCK:
+        return list(_recorded)
+
+
+def take_recorded() -> list[Denial]:
+    """The denials recorded since the last call (every thread), which are then forgotten."""
+    with _LOCK:
+        taken = list(_recorded)
+        _recorded.clear()
+    return taken
+
+
+@contextmanager
+def expected_denials() -> Iterator[list[Denial]]:
+    """For tests of the evaluator: denials inside the block are handed over instead of failing the test."""
+    outside = take_recorded()
+    handed: list[Denial] = []
+    try:
+        yield handed
+    finally:
+        handed.extend(take_recorded())
+        with _LOCK:
+            _recorded[:0] = outside
