@@ -104,6 +104,34 @@ def subprocess_environment(principal: str) -> dict[str, str]:
     return {WORLD_VARIABLE: str(_world_file), PRINCIPAL_VARIABLE: principal}
 
 
+def _role_in_force(**name: str) -> str | None:
+    if _authorizer is None:
+        return None
+    for world in _authorizer.worlds:
+        try:
+            return world.role(**name).arn
+        except LookupError:
+            continue
+    raise LookupError(f"no role for {name} in the policies in force")
+
+
+def as_codebuild_project(project: str) -> dict[str, str]:
+    """Variables that make a build act as CodeBuild project `project`'s role (none when no policies are in force)."""
+    role = _role_in_force(project_name=project)
+    return {} if role is None else subprocess_environment(role)
+
+
+@contextmanager
+def as_lambda_function(function: str) -> Iterator[None]:
+    """The block's calls are Lambda function `function`'s role's (evaluated only when policies are in force)."""
+    role = _role_in_force(function_name=function)
+    if role is None:
+        yield
+    else:
+        with acting_as(role):
+            yield
+
+
 @contextmanager
 def acting_as(principal: str) -> Iterator[None]:
     """The calls of this block (in this thread) are `principal`'s."""

@@ -79,11 +79,13 @@ class PolicyWorld:
             if "Export" in output
         }
         self.bindings: dict[str, str] = {}
+        self._memo: dict[Any, Any] = {}  # rendered tokens and resource policies; emptied when bindings change
         self.bind(bindings or {})
 
     def bind(self, bindings: Mapping[str, str]) -> None:
         """Physical values by the name of the SSM parameter the stacks publish them under (its value a `Ref` or a
         `GetAtt` of the resource), or by `<stack>/<logical id>` (its Ref) and `<stack>/<logical id>.<attribute>`."""
+        self._memo.clear()
         for name, value in bindings.items():
             for template in self.templates:
                 for resource in template.get("Resources", {}).values():
@@ -107,6 +109,12 @@ class PolicyWorld:
     def render(self, value: Any, template: Mapping[str, Any]) -> str:
         if isinstance(value, str):
             return value
+        key = ("render", id(value), id(template))  # the templates are never changed, so a token renders once
+        if key not in self._memo:
+            self._memo[key] = self._render(value, template)
+        return self._memo[key]
+
+    def _render(self, value: Any, template: Mapping[str, Any]) -> str:
         if isinstance(value, (int, float, bool)):
             return str(value).lower() if isinstance(value, bool) else str(value)
         ((function, argument),) = value.items()
@@ -269,6 +277,11 @@ class PolicyWorld:
 
     def resource_policies(self, resource: str) -> list[tuple[Mapping[str, Any], Any]]:
         """The resource-based policies that govern `resource` (an ARN) in this account's templates."""
+        if ("policies", resource) not in self._memo:
+            self._memo[("policies", resource)] = self._resource_policies(resource)
+        return self._memo[("policies", resource)]
+
+    def _resource_policies(self, resource: str) -> list[tuple[Mapping[str, Any], Any]]:
         found = []
         for template, _, properties in self._templates_with("AWS::S3::BucketPolicy"):
             bucket = f"arn:{PARTITION}:s3:::{self.render(properties['Bucket'], template)}"

@@ -16,6 +16,7 @@ import yaml
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param, parameter_name
 from stacks.pipeline.release_buildspec import release_buildspec
+from tests.support import iam_enforcement
 from tests.support.aws import REGION, MotoServer
 from tests.support.deploy_world import FAST
 from tests.support.evidence import ensure_bucket
@@ -61,6 +62,15 @@ def provision(server: MotoServer, name: str) -> Environment:
     return environment
 
 
+def bindings(*environments: Environment) -> dict[str, str]:
+    """What CloudFormation would have named, by the SSM parameter the storage stack publishes it under."""
+    return {
+        parameter_name(PROJECT, env.name, key): value
+        for env in environments
+        for key, value in ((Param.ARTIFACTS_BUCKET, env.bucket), (Param.KMS_KEY_ARN, env.key_arn))
+    }
+
+
 @dataclass(frozen=True)
 class Build:
     exit_code: int
@@ -75,7 +85,8 @@ class Build:
 
 
 def run_build(server: MotoServer, buildspec: dict[str, Any], source_dir: Path, **variables: str) -> Build:
-    """The build phase's commands, each in its own bash, stopping at the first failure (CodeBuild's semantics)."""
+    """The build phase's commands, each in its own bash, stopping at the first failure (CodeBuild's semantics), as
+    the environment's Deploy project's role when policies are in force (`policies_in_force`)."""
     environment = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "HOME": str(source_dir),
@@ -86,6 +97,7 @@ def run_build(server: MotoServer, buildspec: dict[str, Any], source_dir: Path, *
         "SAFEDEPLOY_POLL_SECONDS": "0",
         "CODEBUILD_SRC_DIR": str(source_dir),
         **server.environment(),
+        **iam_enforcement.as_codebuild_project(f"{variables['PROJECT']}-{variables['ENV']}-deploy"),
         **variables,
     }
     stdout, stderr = [], []

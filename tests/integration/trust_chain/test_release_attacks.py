@@ -7,6 +7,7 @@ through dev's approval records, and prod serves its own verified copy of the art
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,20 @@ from safedeploy.build_steps.tooling import bundle_bytes
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from safedeploy.trust.approval_record import RecordStore
 from safedeploy.trust.release_manifest import ReleaseManifest
+from tests.support import iam_enforcement, iam_world
 from tests.support.aws import REGION, MotoServer
 from tests.support.evidence import PROMOTER, approve, promote_record, register_evidenced
 from tests.support.lambda_fakes import EXECUTION_ID, LambdaContextStub, job_event
 from tests.support.moto_sagemaker import queue_invocation_results
-from tests.support.two_environments import ROOT, Environment, dev_deploy, prod_deploy, provision
+from tests.support.two_environments import (
+    PROJECT,
+    ROOT,
+    Environment,
+    bindings,
+    dev_deploy,
+    prod_deploy,
+    provision,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -73,19 +83,18 @@ class Chain:
 
 
 @pytest.fixture
-def chain(server: MotoServer, tmp_path: Path) -> Chain:
+def chain(server: MotoServer, tmp_path: Path) -> Iterator[Chain]:
+    """dev and prod of project `demo`, every build's and function's call decided against that project's templates."""
     checkout, release_repository = tmp_path / "dev-checkout", tmp_path / "prod-repository"
     checkout.mkdir()
     release_repository.mkdir()
-    return Chain(
-        server,
-        provision(server, "dev"),
-        provision(server, "prod"),
-        checkout,
-        release_repository,
-        server.client("sagemaker"),
-        server.client("s3"),
-    )
+    dev, prod = provision(server, "dev"), provision(server, "prod")
+    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], "project": PROJECT}
+    iam_enforcement.enforce([iam_world.policy_world(context, REGION, bindings(dev, prod))], tmp_path)
+    try:
+        yield Chain(server, dev, prod, checkout, release_repository, server.client("sagemaker"), server.client("s3"))
+    finally:
+        iam_enforcement.stop_enforcing()
 
 
 def test_prod_deploys_the_promoted_package_from_its_own_verified_copy(chain: Chain) -> None:
@@ -262,7 +271,8 @@ def test_a_direct_approval_sync_invocation_launders_nothing(chain: Chain, monkey
     monkeypatch.setattr(approval_sync, "clients", AwsClients(clients))
     parameters = {"model_package_arn": never_reviewed, "pipeline_execution_id": EXECUTION_ID}
 
-    outcome = approval_sync.handler(job_event(parameters), LambdaContextStub())
+    with iam_enforcement.as_lambda_function(f"{PROJECT}-dev-approval-sync"):
+        outcome = approval_sync.handler(job_event(parameters), LambdaContextStub())
 
     assert not outcome["succeeded"]
     assert outcome["message"] == (
