@@ -28,14 +28,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import regex
 from botocore import handlers
 from botocore.model import OperationModel, Shape
 
-_LOCK = threading.Lock()
-_recorded: list[Violation] = []
+T = TypeVar("T")
 _installed = False
 _ENUM_SHOWN = 12  # a longer enum is summarised with the values closest to the one sent
 
@@ -227,8 +226,7 @@ def _handler(on_violation: Callable[[list[Violation]], None]) -> Callable[..., N
     def check_request(params: dict[str, Any], model: OperationModel, **_: Any) -> None:
         violations = validate(params, model)
         if violations:
-            with _LOCK:
-                _recorded.extend(violations)
+            _RECORDED.add(violations)
             on_violation(violations)
             raise AwsContractViolation(violations)
 
@@ -243,25 +241,43 @@ def install(on_violation: Callable[[list[Violation]], None] = lambda _: None) ->
         _installed = True
 
 
-def take_recorded() -> list[Violation]:
-    """The violations recorded since the last call (every thread), which are then forgotten."""
-    with _LOCK:
-        taken = list(_recorded)
-        _recorded.clear()
-    return taken
+class Recorder(Generic[T]):
+    """What the checks found, from every thread, until the test that made the requests takes it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[T] = []
+
+    def add(self, items: list[T]) -> None:
+        with self._lock:
+            self._items.extend(items)
+
+    def peek(self) -> list[T]:
+        with self._lock:
+            return list(self._items)
+
+    def take(self) -> list[T]:
+        """The items recorded since the last call, which are then forgotten."""
+        with self._lock:
+            taken, self._items = self._items, []
+        return taken
+
+    @contextmanager
+    def expected(self) -> Iterator[list[T]]:
+        """For tests of a check itself: what is found inside the block is handed over instead of failing the test."""
+        outside = self.take()
+        handed: list[T] = []
+        try:
+            yield handed
+        finally:
+            handed.extend(self.take())
+            with self._lock:
+                self._items[:0] = outside
 
 
-@contextmanager
-def expected_violations() -> Iterator[list[Violation]]:
-    """For tests of this module: violations inside the block are handed over instead of failing the test."""
-    outside = take_recorded()
-    handed: list[Violation] = []
-    try:
-        yield handed
-    finally:
-        handed.extend(take_recorded())
-        with _LOCK:
-            _recorded[:0] = outside
+_RECORDED: Recorder[Violation] = Recorder()
+take_recorded = _RECORDED.take
+expected_violations = _RECORDED.expected
 
 
 SITE_DIRECTORY = Path(__file__).resolve().parent / "strict_aws_site"

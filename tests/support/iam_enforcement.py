@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextvars
 import json
 import os
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,8 +29,9 @@ from botocore import handlers
 from botocore.exceptions import ClientError
 
 try:
-    from tests.support import iam_eval, iam_requests
+    from tests.support import aws_contracts, iam_eval, iam_requests
 except ImportError:  # loaded by path in a test subprocess
+    import _strict_aws_contracts as aws_contracts  # type: ignore[no-redef]
     import _strict_iam_eval as iam_eval  # type: ignore[no-redef]
     import _strict_iam_requests as iam_requests  # type: ignore[no-redef]
 
@@ -40,8 +40,6 @@ PRINCIPAL_VARIABLE = "STRICT_IAM_PRINCIPAL"
 UNATTRIBUTED = "unattributed"
 OPERATOR = f"arn:{iam_eval.PARTITION}:iam::{iam_eval.ACCOUNT}:role/operator"
 
-_LOCK = threading.Lock()
-_recorded: list[Denial] = []
 _installed = False
 _acting: contextvars.ContextVar[str | None] = contextvars.ContextVar("iam_acting_principal", default=None)
 _authorizer: iam_eval.Authorizer | None = None
@@ -152,8 +150,7 @@ def _current() -> str | None:
 
 
 def _refuse(denial: Denial, on_denial: Callable[[list[Denial]], None], status: int = 403) -> None:
-    with _LOCK:
-        _recorded.append(denial)
+    _RECORDED.add([denial])
     on_denial([denial])
     code = "AccessDenied" if status == 403 else str(status)
     raise ClientError(
@@ -237,28 +234,7 @@ def install(on_denial: Callable[[list[Denial]], None] = lambda _: None) -> None:
         _installed = True
 
 
-def recorded() -> list[Denial]:
-    """The denials recorded and not yet taken (every thread)."""
-    with _LOCK:
-        return list(_recorded)
-
-
-def take_recorded() -> list[Denial]:
-    """The denials recorded since the last call (every thread), which are then forgotten."""
-    with _LOCK:
-        taken = list(_recorded)
-        _recorded.clear()
-    return taken
-
-
-@contextmanager
-def expected_denials() -> Iterator[list[Denial]]:
-    """For tests of the evaluator: denials inside the block are handed over instead of failing the test."""
-    outside = take_recorded()
-    handed: list[Denial] = []
-    try:
-        yield handed
-    finally:
-        handed.extend(take_recorded())
-        with _LOCK:
-            _recorded[:0] = outside
+_RECORDED: aws_contracts.Recorder[Denial] = aws_contracts.Recorder()
+recorded = _RECORDED.peek
+take_recorded = _RECORDED.take
+expected_denials = _RECORDED.expected

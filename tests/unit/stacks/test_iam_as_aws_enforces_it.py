@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -96,14 +97,20 @@ def test_the_evaluation_fails_the_old_scoping_of_prod_roles(stages: dict[str, li
         assert denied == [f"sagemaker:DescribeModelPackage {DEV_PACKAGE}: no policy allows it (implicit deny)"], who
 
 
-@pytest.fixture
-def enforced(world: PolicyWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PolicyWorld]:
+@contextmanager
+def _enforcing(world: PolicyWorld, directory: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PolicyWorld]:
     with in_process_aws(monkeypatch):
-        iam_enforcement.enforce([world], tmp_path)
+        iam_enforcement.enforce([world], directory)
         try:
             yield world
         finally:
             iam_enforcement.stop_enforcing()
+
+
+@pytest.fixture
+def enforced(world: PolicyWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PolicyWorld]:
+    with _enforcing(world, tmp_path, monkeypatch) as enforced:
+        yield enforced
 
 
 @pytest.fixture
@@ -111,12 +118,8 @@ def old_scoping(
     stages: dict[str, list[dict[str, Any]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[PolicyWorld]:
     world = PolicyWorld(_scoped_as_before(stages), REGION, bindings={**BUCKETS, **KEYS})
-    with in_process_aws(monkeypatch):
-        iam_enforcement.enforce([world], tmp_path)
-        try:
-            yield world
-        finally:
-            iam_enforcement.stop_enforcing()
+    with _enforcing(world, tmp_path, monkeypatch) as enforced:
+        yield enforced
 
 
 def _dev_package(sm: Any) -> str:
