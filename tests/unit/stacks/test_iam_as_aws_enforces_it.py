@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from infra.naming import Naming
-from safedeploy.guardrails.rolled_back import ROLLED_BACK
+from safedeploy.guardrails.rolled_back import package_prefix
 from safedeploy.s3_objects import object_exists
 from tests.support import iam_enforcement, iam_world
 from tests.support.aws import REGION, SESSION, in_process_aws
@@ -72,14 +72,14 @@ def test_prod_roles_read_the_dev_package_prod_serves_and_no_other_group(world: P
             assert decide(world, role, "sagemaker", "DescribeModelPackage", ModelPackageName=foreign), (who, other)
 
 
-def test_prod_traffic_shifter_marks_only_dev_packages_and_only_with_the_rolled_back_tag(world: PolicyWorld) -> None:
+def test_prod_traffic_shifter_marks_dev_packages_in_its_own_bucket_and_tags_nothing(world: PolicyWorld) -> None:
     shifter = iam_world.lambda_role(world, PROD, "traffic-shifter")
-    mark = [{"Key": ROLLED_BACK, "Value": "x"}]
-    assert decide(world, shifter, "sagemaker", "AddTags", ResourceArn=DEV_PACKAGE, Tags=mark) == []
-    other_tag = [{"Key": "owner", "Value": "x"}]
-    assert decide(world, shifter, "sagemaker", "AddTags", ResourceArn=DEV_PACKAGE, Tags=other_tag)
-    prod_package = DEV_PACKAGE.replace(DEV.model_package_group, PROD.model_package_group)
-    assert decide(world, shifter, "sagemaker", "AddTags", ResourceArn=prod_package, Tags=mark)
+    mark = f"{package_prefix(DEV_PACKAGE)}20260301T120000Z.mark.json"
+    bucket = BUCKETS["/my-mlops/prod/artifacts-bucket"]
+    assert decide(world, shifter, "s3", "PutObject", Bucket=bucket, Key=mark, IfNoneMatch="*") == []
+    assert decide(world, shifter, "s3", "PutObject", Bucket=bucket, Key=mark)  # never replaces one
+    tags = [{"Key": "safedeploy:rolled-back", "Value": "x"}]
+    assert decide(world, shifter, "sagemaker", "AddTags", ResourceArn=DEV_PACKAGE, Tags=tags)
 
 
 def _scoped_as_before(stages: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
