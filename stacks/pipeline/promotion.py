@@ -50,7 +50,10 @@ def promotion_links(config: AppConfig, env_config: EnvironmentConfig) -> Promoti
 
 
 def served_package_group(scope: Construct, naming: Naming, env_config: EnvironmentConfig) -> str:
-    """The model package group whose versions this environment serves: its chain origin's (its own when it trains)."""
+    """The model package group whose versions this environment serves: its chain origin's (its own when it trains,
+    or when the app's context defines no chain, as for a stack synthesized on its own)."""
+    if not scope.node.try_get_context("environments"):
+        return naming.model_package_group
     origin = links_from_context(scope, naming.project, env_config).origin
     return Naming(naming.project, origin.name).model_package_group
 

@@ -357,9 +357,10 @@ def test_sagemaker_access_is_scoped_to_environment_prefixes(
             continue
         for resource in as_list(statement["Resource"]):
             text = arn_text(resource)
-            # Packages: the versions of dev's group alone (prod deploys what dev approved); the rest: its own.
+            # Packages: dev's (prod deploys what dev approved); readers name dev's group exactly, Train registers
+            # under dev's prefix; the rest: its own environment's.
             allowed = (
-                ("model-package/my-mlops-dev-models/*",)
+                ("model-package/my-mlops-dev-models/*", "model-package/my-mlops-dev-*")
                 if text.split(":")[-1].startswith("model-package/")
                 else (f"my-mlops-{env}-*",)
             )
