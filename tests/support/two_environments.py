@@ -97,7 +97,11 @@ def run_build(server: MotoServer, buildspec: dict[str, Any], source_dir: Path, *
         "SAFEDEPLOY_POLL_SECONDS": "0",
         "CODEBUILD_SRC_DIR": str(source_dir),
         **server.environment(),
-        **iam_enforcement.as_codebuild_project(f"{variables['PROJECT']}-{variables['ENV']}-deploy"),
+        **(
+            iam_enforcement.as_codebuild_project(f"{variables['PROJECT']}-{variables['ENV']}-deploy")
+            if {"PROJECT", "ENV"} <= variables.keys()
+            else {}
+        ),
         **variables,
     }
     stdout, stderr = [], []
