@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from safedeploy import clock
 from safedeploy.guardrails import resource_tags
 from safedeploy.guardrails.consistency import call_when_visible
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot, describe_endpoint
@@ -150,7 +150,7 @@ def _mark(experiment: Experiment, marks: RolledBackMarks | None) -> str:
     """'' once the candidate's package is marked, else why not."""
     if marks is None:
         return "no rolled-back marks store was given"
-    at = datetime.now(UTC).isoformat(timespec="seconds")
+    at = clock.utc_now().isoformat(timespec="seconds")
     reason = f"{experiment.kind.value} experiment ended by a ROLLBACK verdict"
     try:
         marks.mark(experiment.package_arn, at=at, endpoint_name=experiment.endpoint.name, reason=reason)

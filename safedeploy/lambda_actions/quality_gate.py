@@ -11,9 +11,10 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from safedeploy import clock
 from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.skew import SkewReport, skew_against_live_traffic
 from safedeploy.lambda_actions.pipeline_job import ActionFailed, JobSuccess
@@ -194,7 +195,7 @@ def check_candidate(
             endpoint_name=skew.endpoint_name,
             candidate_arn=package_arn,
             live_arn=live_arn,
-            now=now or datetime.now(UTC),
+            now=now or clock.utc_now(),
             policy=skew.policy(),
         )
         if report is not None and report.skewed and skew.block:
