@@ -69,8 +69,6 @@ TRAIN_SAGEMAKER_ACTIONS = (
     "sagemaker:StopProcessingJob",
     "sagemaker:DescribeModelPackage",
     "sagemaker:DescribeModelPackageGroup",
-    "sagemaker:AddTags",
-    "sagemaker:ListTags",
 )
 TRAIN_ARTIFACT_PREFIXES = ("models", "evaluation", "pipelines", "tooling")
 # What a release environment's Deploy reads of its chain's origin: records, artifacts it hashes, tooling it runs.
