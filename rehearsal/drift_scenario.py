@@ -116,7 +116,7 @@ def _serve_through_gateway(
     server: MotoServer, world: World, model: Any, rows: np.ndarray, hour: datetime, log: Path, iam: PolicyWorld | None
 ) -> None:
     """`rows` through a gateway of their own (a fresh writer), its histograms then filed under `hour`."""
-    prefix = f"drift/{world.naming.endpoint}/histograms/"
+    prefix = store.histograms_root(world.naming.endpoint)
     before = set(_keys(server, world, prefix))
     with running_stub(ModelEndpoint(model=model)) as stub_url:
         environment = gateway_environment(
@@ -127,7 +127,8 @@ def _serve_through_gateway(
             ALLOW_UNAUTHENTICATED="true",
             MAX_INSTANCES=str(ROWS_PER_REQUEST),
             MAX_BODY_BYTES="65536",
-            DRIFT_BUCKET=world.artifacts_bucket,
+            DRIFT_BUCKET=world.drift_bucket,
+            ARTIFACTS_BUCKET=world.artifacts_bucket,
             DRIFT_REFRESH_SECONDS="0.5",
             **(iam_enforcement.subprocess_environment(iam_world.gateway_task_role(iam, world.naming)) if iam else {}),
         )
@@ -143,14 +144,12 @@ def _serve_through_gateway(
     for key in sorted(set(_keys(server, world, prefix)) - before):  # written at shutdown, whatever the real hour
         written_hour, name = key.rsplit("/", 2)[1:]  # a phase that straddles an hour wrote two objects
         target = f"{store.histogram_prefix(world.naming.endpoint, hour)}{written_hour}-{name}"
-        s3.copy_object(
-            Bucket=world.artifacts_bucket, Key=target, CopySource={"Bucket": world.artifacts_bucket, "Key": key}
-        )
-        s3.delete_object(Bucket=world.artifacts_bucket, Key=key)
+        s3.copy_object(Bucket=world.drift_bucket, Key=target, CopySource={"Bucket": world.drift_bucket, "Key": key})
+        s3.delete_object(Bucket=world.drift_bucket, Key=key)
 
 
 def _keys(server: MotoServer, world: World, prefix: str) -> list[str]:
-    pages = server.client("s3").get_paginator("list_objects_v2").paginate(Bucket=world.artifacts_bucket, Prefix=prefix)
+    pages = server.client("s3").get_paginator("list_objects_v2").paginate(Bucket=world.drift_bucket, Prefix=prefix)
     return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
 
@@ -163,6 +162,7 @@ def _drift_check(server: MotoServer, world: World, now: datetime, iam: PolicyWor
         **server.environment(),
         "AWS_REGION": REGION,
         "ARTIFACTS_BUCKET": world.artifacts_bucket,
+        "DRIFT_BUCKET": world.drift_bucket,
         "ENDPOINT_NAME": world.naming.endpoint,
         "DRIFT_ALPHA": str(drift.alpha),
         "DRIFT_PERIOD_LOOKS": str(drift.period_looks),

@@ -30,6 +30,7 @@ class World:
     artifacts_bucket: str
     key_arn: str
     data_bucket: str = ""
+    drift_bucket: str = ""
 
     def bindings(self) -> dict[str, str]:
         """What CloudFormation would have named, by the SSM parameter the storage stack publishes it under."""
@@ -37,6 +38,7 @@ class World:
         return {
             parameter(Param.ARTIFACTS_BUCKET): self.artifacts_bucket,
             parameter(Param.DATA_BUCKET): self.data_bucket,
+            parameter(Param.DRIFT_BUCKET): self.drift_bucket,
             parameter(Param.KMS_KEY_ARN): self.key_arn,
         }
 
@@ -55,7 +57,11 @@ def provision(server: MotoServer, environment: str = ENVIRONMENT, context: dict[
     config = app_config.environments[environment]
     naming = Naming(app_config.project, environment)
     key_arn = server.client("kms").create_key(Description=f"{naming.prefix} rehearsal")["KeyMetadata"]["Arn"]
-    buckets = {Param.DATA_BUCKET: naming.resource("data"), Param.ARTIFACTS_BUCKET: naming.resource("artifacts")}
+    buckets = {
+        Param.DATA_BUCKET: naming.resource("data"),
+        Param.ARTIFACTS_BUCKET: naming.resource("artifacts"),
+        Param.DRIFT_BUCKET: naming.resource("drift-work"),
+    }
     s3 = server.client("s3")
     for bucket in buckets.values():
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -74,4 +80,11 @@ def provision(server: MotoServer, environment: str = ENVIRONMENT, context: dict[
     ssm = server.client("ssm")
     for key, value in values.items():
         ssm.put_parameter(Name=parameter_name(naming.project, environment, key), Value=value, Type="String")
-    return World(naming, config, buckets[Param.ARTIFACTS_BUCKET], key_arn, buckets[Param.DATA_BUCKET])
+    return World(
+        naming,
+        config,
+        buckets[Param.ARTIFACTS_BUCKET],
+        key_arn,
+        buckets[Param.DATA_BUCKET],
+        buckets[Param.DRIFT_BUCKET],
+    )

@@ -12,6 +12,8 @@ from enum import StrEnum
 class Param(StrEnum):
     DATA_BUCKET = "data-bucket"
     ARTIFACTS_BUCKET = "artifacts-bucket"
+    # The drift check's working bucket (the gateway's histograms, the check's state); no Object Lock.
+    DRIFT_BUCKET = "drift-bucket"
     KMS_KEY_ARN = "kms-key-arn"
     MODEL_PACKAGE_GROUP = "model-package-group"
     SAGEMAKER_EXECUTION_ROLE_ARN = "sagemaker-execution-role-arn"

@@ -6,6 +6,8 @@ replaced freely, and so that prod's retention and termination protection apply t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,6 +21,7 @@ from infra.config import ConnectionSource, EnvironmentConfig
 from infra.nag import acknowledge, arn_finding
 from infra.naming import Naming
 from safedeploy.build_steps.model_plugin import ModelPlugin
+from safedeploy.drift.store import HISTOGRAM_DAYS, histograms_root
 from safedeploy.parameters import Param
 from safedeploy.source_record import SourceRecord
 from safedeploy.write_once import EVALUATION, IMMUTABLE_PREFIXES, MODELS, RECORD_WRITERS
@@ -89,6 +92,15 @@ class StorageStack(Stack):
         )
         # CodePipeline's artifact store and CodeBuild's cache: transient, written by AWS services, never locked.
         self.pipeline_bucket = self._encrypted_bucket("PipelineWork", "pipeline-work", removal)
+        # The drift check's working data: the gateway's histograms (expired once no reader looks back that far) and
+        # the check's hourly-replaced state. Its own bucket, not the pipeline's, whose every build role may write.
+        self.drift_bucket = self._encrypted_bucket(
+            "DriftWork",
+            "drift-work",
+            removal,
+            noncurrent_days=1,
+            expiring={histograms_root(naming.endpoint): HISTOGRAM_DAYS},
+        )
         self._write_once_prefixes(self.artifacts_bucket, locked=env_config.artifact_lock_days > 0)
 
         self.model_package_group = sagemaker.CfnModelPackageGroup(
@@ -111,9 +123,17 @@ class StorageStack(Stack):
         self._publish_parameters(env_config)
 
     def _encrypted_bucket(
-        self, construct_id: str, log_prefix: str, removal: RemovalPolicy, *, lock_days: int = 0
+        self,
+        construct_id: str,
+        log_prefix: str,
+        removal: RemovalPolicy,
+        *,
+        lock_days: int = 0,
+        noncurrent_days: int = 90,
+        expiring: Mapping[str, int] | None = None,
     ) -> s3.Bucket:
-        """`lock_days` > 0: S3 Object Lock, every new object version retained that long (GOVERNANCE mode)."""
+        """`lock_days` > 0: S3 Object Lock, every new object version retained that long (GOVERNANCE mode);
+        `expiring`: key prefix -> days after which its objects expire."""
         return s3.Bucket(
             self,
             construct_id,
@@ -125,7 +145,17 @@ class StorageStack(Stack):
             versioned=True,
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix=f"{log_prefix}/",
-            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
+            lifecycle_rules=[
+                # An expired current version leaves a delete marker in a versioned bucket: remove those too.
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=Duration.days(noncurrent_days),
+                    expired_object_delete_marker=True if expiring else None,
+                ),
+                *(
+                    s3.LifecycleRule(prefix=prefix, expiration=Duration.days(days))
+                    for prefix, days in (expiring or {}).items()
+                ),
+            ],
             object_lock_enabled=True if lock_days else None,
             object_lock_default_retention=s3.ObjectLockRetention.governance(Duration.days(lock_days))
             if lock_days
@@ -283,6 +313,7 @@ class StorageStack(Stack):
         values = {
             Param.DATA_BUCKET: self.data_bucket.bucket_name,
             Param.ARTIFACTS_BUCKET: self.artifacts_bucket.bucket_name,
+            Param.DRIFT_BUCKET: self.drift_bucket.bucket_name,
             Param.KMS_KEY_ARN: self.key.key_arn,
             Param.MODEL_PACKAGE_GROUP: self.naming.model_package_group,
             Param.SAGEMAKER_EXECUTION_ROLE_ARN: self.execution_role.role_arn,

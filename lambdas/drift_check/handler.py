@@ -43,6 +43,7 @@ def handler(event: object, context: LambdaContext) -> dict[str, Any]:
         clients("s3"),
         clients("cloudwatch"),
         bucket=os.environ["ARTIFACTS_BUCKET"],
+        work_bucket=os.environ["DRIFT_BUCKET"],
         endpoint_name=os.environ["ENDPOINT_NAME"],
         now=now,
         policy=_policy(),

@@ -2,8 +2,8 @@
 
 UserParameters: {"model_package_arn": "#{Train.MODEL_PACKAGE_ARN}", "thresholds": {...}, "skew": {...}} where
 "thresholds" is the `quality_gate` section of cdk.json (without it the function's QUALITY_GATE_THRESHOLDS, the same
-JSON, applies) and the optional "skew" says whether training-serving skew blocks (the bucket and endpoint of the
-live traffic's histograms are the function's ARTIFACTS_BUCKET and ENDPOINT_NAME).
+JSON, applies) and the optional "skew" says whether training-serving skew blocks (the baselines' bucket, the live
+traffic's histograms' bucket and the endpoint are the function's ARTIFACTS_BUCKET, DRIFT_BUCKET and ENDPOINT_NAME).
 """
 
 from __future__ import annotations

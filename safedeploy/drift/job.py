@@ -27,12 +27,14 @@ def run_drift_job(
     cloudwatch: Any,
     *,
     bucket: str,
+    work_bucket: str,
     endpoint_name: str,
     now: datetime,
     policy: DriftPolicy,
     accuracy_margin: float = 0.02,
 ) -> DriftOutcome:
-    """Judge the hour before `now` (the clock's time: see `safedeploy.clock`)."""
+    """Judge the hour before `now` (the clock's time: see `safedeploy.clock`). `bucket`: the baselines and the
+    write-once decision records; `work_bucket`: the histograms and the check's state."""
     live = store.live_baseline(sm, s3, endpoint_name, own_bucket=bucket)
     if live is None:
         return DriftOutcome("no endpoint or baseline")
@@ -40,15 +42,15 @@ def run_drift_job(
     if _checked_already(store.latest_record(s3, bucket, endpoint_name), live.package_arn, hour):
         # Anyone with lambda:InvokeFunction can run the check again: an hour is folded into the state once.
         return DriftOutcome("hour already checked")
-    counts, skipped = store.hour_counts(s3, bucket, endpoint_name, hour, live)
-    state = store.read_state(s3, bucket, endpoint_name)
+    counts, skipped = store.hour_counts(s3, work_bucket, endpoint_name, hour, live)
+    state = store.read_state(s3, work_bucket, endpoint_name)
     check, state = run_check(
         live.baseline, live.digest, counts, state, policy, package_arn=live.package_arn, checked_at=hour.isoformat()
     )
     uri = store.record_check(s3, bucket, endpoint_name, now, check)
-    store.write_state(s3, bucket, endpoint_name, state)
+    store.write_state(s3, work_bucket, endpoint_name, state)
     store.publish_check(cloudwatch, endpoint_name, now, check)
-    quality = _quality(sm, s3, cloudwatch, bucket, endpoint_name, hour, now, live, policy.alpha, accuracy_margin)
+    quality = _quality(sm, s3, cloudwatch, work_bucket, endpoint_name, hour, now, live, policy.alpha, accuracy_margin)
     return DriftOutcome("checked", check.drifted, uri, skipped, quality)
 
 
@@ -66,7 +68,7 @@ def _quality(
     sm: Any,
     s3: Any,
     cloudwatch: Any,
-    bucket: str,
+    work_bucket: str,
     endpoint_name: str,
     hour: datetime,
     now: datetime,
@@ -82,11 +84,11 @@ def _quality(
     if reference is None:
         return None
     received, correct = store.hour_feedback(cloudwatch, endpoint_name, hour)
-    state = store.read_quality_state(s3, bucket, endpoint_name, live.package_arn)
+    state = store.read_quality_state(s3, work_bucket, endpoint_name, live.package_arn)
     rows = live.baseline.score.rows if live.baseline.score is not None else 0
     check = accuracy_check(
         state, received, correct, reference_accuracy=reference, reference_rows=rows, margin=margin, alpha=alpha
     )
-    store.write_quality_state(s3, bucket, endpoint_name, live.package_arn, state)
+    store.write_quality_state(s3, work_bucket, endpoint_name, live.package_arn, state)
     store.publish_quality(cloudwatch, endpoint_name, now, check)
     return check

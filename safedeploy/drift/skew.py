@@ -23,7 +23,7 @@ from safedeploy.drift.baseline import Baseline
 from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.statistics import concentration, holm, log_e_value, psi
 
-SKEW_DAYS = 7
+SKEW_DAYS = store.HISTORY_DAYS
 # The summary goes into the approval's CustomData (500 characters in all).
 SUMMARY_LIMIT = 120
 
@@ -105,6 +105,7 @@ def skew_against_live_traffic(
     s3: Any,
     *,
     bucket: str,
+    histograms_bucket: str,
     endpoint_name: str,
     candidate_arn: str,
     live_arn: str,
@@ -112,7 +113,8 @@ def skew_against_live_traffic(
     policy: DriftPolicy,
     days: int = SKEW_DAYS,
 ) -> SkewReport | None:
-    """None when either package has no drift baseline; traffic binned against another baseline is not used."""
+    """None when either package has no drift baseline; traffic binned against another baseline is not used.
+    `bucket` holds the baselines (the artifacts bucket), `histograms_bucket` the live traffic (the drift bucket)."""
     candidate = store.package_baseline(sm, s3, candidate_arn, bucket)
     live = store.package_baseline(sm, s3, live_arn, bucket)
     if candidate is None or live is None:
@@ -120,7 +122,7 @@ def skew_against_live_traffic(
     end = now.replace(minute=0, second=0, microsecond=0)
     totals = {reference.name: np.zeros(reference.bins, dtype=np.int64) for reference in live.baseline.features}
     for back in range(1, days * 24 + 1):
-        counts, _ = store.hour_counts(s3, bucket, endpoint_name, end - timedelta(hours=back), live)
+        counts, _ = store.hour_counts(s3, histograms_bucket, endpoint_name, end - timedelta(hours=back), live)
         for name in totals:
             totals[name] += counts[name]
     return SkewReport(live_arn, days, tuple(compare(candidate.baseline, live.baseline, totals, policy)))

@@ -1,10 +1,11 @@
 """Where the drift check reads and writes: the live package's verified baseline, the hour's production histograms,
 the check's state, its decision record and its CloudWatch metrics.
 
-Layout in the artifacts bucket: `drift/<endpoint>/histograms/<YYYYMMDDTHH>/<writer>.json` (each `{"baseline_digest",
-"counts": {column: [count per bin]}}`, written by whatever observes production: the gateway's per-minute
-histograms), `drift/<endpoint>/state.json` (the detector, replaced every hour), and the immutable records
-`drift-decisions/<endpoint>/<time>-<DRIFT|STABLE>.json` (write-once, the drift check's role alone).
+Layout: in the drift bucket (working data, no Object Lock), `drift/<endpoint>/histograms/<YYYYMMDDTHH>/<writer>.json`
+(each `{"baseline_digest", "counts": {column: [count per bin]}}`, written by whatever observes production: the
+gateway's per-minute histograms; expired after `HISTOGRAM_DAYS`), `drift/<endpoint>/state.json` and
+`drift/<endpoint>/quality.json` (the detectors, replaced every hour); in the artifacts bucket, the baselines and the
+immutable records `drift-decisions/<endpoint>/<time>-<DRIFT|STABLE>.json` (write-once, the drift check's role alone).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ DRIFTED_METRIC = "DriftedColumns"
 DEGRADED_METRIC = "AccuracyDegraded"
 GATEWAY_NAMESPACE = "SafeDeploy/Gateway"
 HOUR_FORMAT = "%Y%m%dT%H"
+# The furthest back any reader looks: the quality gate's skew check (the drift check reads the last hour only).
+HISTORY_DAYS = 7
+# Histograms expire a day after the oldest hour a reader may still look at.
+HISTOGRAM_DAYS = HISTORY_DAYS + 1
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,18 @@ def package_baseline(sm: Any, s3: Any, package_arn: str, own_bucket: str | None 
     return LiveBaseline(package_arn, Baseline.from_json(body), digest)
 
 
+def histograms_root(endpoint_name: str) -> str:
+    """Every histogram of the endpoint is under this prefix (the writer's grant, the readers' and the expiry's)."""
+    return f"drift/{endpoint_name}/histograms/"
+
+
 def histogram_prefix(endpoint_name: str, hour: datetime) -> str:
-    return f"drift/{endpoint_name}/histograms/{hour.strftime(HOUR_FORMAT)}/"
+    return f"{histograms_root(endpoint_name)}{hour.strftime(HOUR_FORMAT)}/"
+
+
+def state_keys(endpoint_name: str) -> tuple[str, str]:
+    """The drift check's replaced-every-hour state: the drift detector's and the accuracy test's."""
+    return state_key(endpoint_name), _quality_key(endpoint_name)
 
 
 def hour_counts(

@@ -26,7 +26,7 @@ THRESHOLDS_PARAMETER = "thresholds"
 THRESHOLDS_ENV = "QUALITY_GATE_THRESHOLDS"
 SKEW_PARAMETER = "skew"
 # Where the live traffic's histograms are: the function's environment (the bucket is another stack's token).
-SKEW_BUCKET_ENV, SKEW_ENDPOINT_ENV = "ARTIFACTS_BUCKET", "ENDPOINT_NAME"
+SKEW_BUCKET_ENV, SKEW_HISTOGRAMS_ENV, SKEW_ENDPOINT_ENV = "ARTIFACTS_BUCKET", "DRIFT_BUCKET", "ENDPOINT_NAME"
 # The output variable the approval message shows (`#{QualityGate.SKEW}`).
 SKEW_VARIABLE = "SKEW"
 # Absorbs float noise so that a drop of exactly the allowed amount (0.80 -> 0.79 with 0.01) passes.
@@ -85,9 +85,11 @@ def resolve_policy(parameters: Mapping[str, Any], environ: Mapping[str, str]) ->
 
 @dataclass(frozen=True)
 class SkewSettings:
-    """Where the live traffic's histograms are, how the comparison is judged, and whether a skew blocks."""
+    """Where the baselines (`bucket`) and the live traffic's histograms are, how the comparison is judged, and
+    whether a skew blocks."""
 
     bucket: str
+    histograms_bucket: str
     endpoint_name: str
     block: bool = False
     alpha: float = 0.05
@@ -104,11 +106,12 @@ class SkewSettings:
             raise ValueError(f"UserParameters.{SKEW_PARAMETER} must be a JSON object")
         if not isinstance(raw.get("block", False), bool):
             raise ValueError(f"UserParameters.{SKEW_PARAMETER}.block must be true or false")
-        missing = [name for name in (SKEW_BUCKET_ENV, SKEW_ENDPOINT_ENV) if not environ.get(name)]
+        missing = [name for name in (SKEW_BUCKET_ENV, SKEW_HISTOGRAMS_ENV, SKEW_ENDPOINT_ENV) if not environ.get(name)]
         if missing:
             raise ValueError(f"the skew check needs the function's {' and '.join(missing)}")
         return cls(
             environ[SKEW_BUCKET_ENV],
+            environ[SKEW_HISTOGRAMS_ENV],
             environ[SKEW_ENDPOINT_ENV],
             raw.get("block", False),
             _number("skew.alpha", raw.get("alpha", 0.05)),
@@ -192,6 +195,7 @@ def check_candidate(
             sm,
             s3,
             bucket=skew.bucket,
+            histograms_bucket=skew.histograms_bucket,
             endpoint_name=skew.endpoint_name,
             candidate_arn=package_arn,
             live_arn=live_arn,

@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from safedeploy.canary.metric_reader import SAGEMAKER_NAMESPACE
+from safedeploy.drift.store import drift_record_prefix, histograms_root
 from safedeploy.guardrails.deploy_target import read_parameter
 from safedeploy.guardrails.settings import GuardrailParameter
 from safedeploy.lambda_runtime import LAMBDA_RUNTIME
@@ -277,9 +278,9 @@ def check_drift_alarms(scope: DoctorScope) -> tuple[Status, str]:
     return Status.PASS, states
 
 
-def _recent_keys(scope: DoctorScope, prefix: str, hours: Sequence[datetime]) -> int:
-    """Objects under `prefix` + each hour (YYYYMMDDTHH), at most one counted per hour."""
-    s3, bucket = scope.client("s3"), scope.parameter(Param.ARTIFACTS_BUCKET)
+def _recent_keys(scope: DoctorScope, bucket_param: Param, prefix: str, hours: Sequence[datetime]) -> int:
+    """Objects under `prefix` + each hour (YYYYMMDDTHH) in the bucket `bucket_param` names, at most one per hour."""
+    s3, bucket = scope.client("s3"), scope.parameter(bucket_param)
     return sum(
         s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}{hour.strftime('%Y%m%dT%H')}", MaxKeys=1).get("KeyCount", 0)
         for hour in hours
@@ -301,7 +302,7 @@ def check_drift_histograms(scope: DoctorScope) -> tuple[Status, str]:
             raise
         return Status.SKIP, f"endpoint {endpoint} does not exist yet: the gateway has nothing to bin"
     hours = _hours_back(scope)
-    found = _recent_keys(scope, f"drift/{endpoint}/histograms/", hours)
+    found = _recent_keys(scope, Param.DRIFT_BUCKET, histograms_root(endpoint), hours)
     if not found:
         return Status.FAIL, (
             f"no drift histograms for {endpoint} in the last {len(hours) - 1} h: no traffic through the gateway, or "
@@ -321,7 +322,7 @@ def check_drift_records(scope: DoctorScope) -> tuple[Status, str]:
             raise
         return Status.SKIP, f"endpoint {endpoint} does not exist yet"
     capture = described.get("DataCaptureConfig", {}).get("EnableCapture")
-    found = _recent_keys(scope, f"drift-decisions/{endpoint}/", _hours_back(scope))
+    found = _recent_keys(scope, Param.ARTIFACTS_BUCKET, drift_record_prefix(endpoint), _hours_back(scope))
     if not found:
         return Status.FAIL, f"no drift decision record for {endpoint} in the last {DRIFT_FRESHNESS}: see drift-job"
     note = "; endpoint data capture is ON (not used by the drift check, costs S3 per request)" if capture else ""

@@ -1,7 +1,7 @@
 """Production histograms for the drift check: every scored row binned against the live model's baseline.
 
 The hourly drift job reads `drift/<endpoint>/histograms/<YYYYMMDDTHH>/<writer>.json` =
-`{"baseline_digest", "counts": {column: [count per bin]}}` from the artifacts bucket. This module writes them:
+`{"baseline_digest", "counts": {column: [count per bin]}}` from the drift bucket. This module writes them:
 
 - `BaselineWatcher` (background, every `DRIFT_REFRESH_SECONDS`) learns which package the endpoint serves (its
   `safedeploy:model-package-arn` tag), reads that package's `DriftCheckBaselines.ModelDataQuality.Statistics`,

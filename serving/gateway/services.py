@@ -77,7 +77,7 @@ def _drift_histograms(
     s3 = session.client("s3", config=BACKGROUND_CONFIG)
     counts = HistogramCounts(settings.feature_count)
     writer = HistogramWriter(s3, settings.drift_bucket, settings.endpoint_name, counts, writer_id())
-    watcher = BaselineWatcher(control_plane, s3, settings.endpoint_name, counts, own_bucket=settings.drift_bucket)
+    watcher = BaselineWatcher(control_plane, s3, settings.endpoint_name, counts, own_bucket=settings.baseline_bucket)
     return counts, writer, watcher
 
 

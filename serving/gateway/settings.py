@@ -72,8 +72,10 @@ class Settings:
     unknown_key_lookup_burst: int = 20
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 100
-    # The artifacts bucket the drift histograms go to; empty writes none.
+    # The drift bucket the histograms go to (empty writes none), and the artifacts bucket whose baselines (a
+    # promoted package's verified copy included) they are binned against.
     drift_bucket: str = ""
+    baseline_bucket: str = ""
     drift_flush_seconds: float = 60.0
     drift_refresh_seconds: float = 60.0
 
@@ -145,15 +147,25 @@ def _table(env: Mapping[str, str], name: str, required: bool) -> str:
     return table
 
 
-def _bucket(env: Mapping[str, str]) -> str:
-    bucket = env.get("DRIFT_BUCKET", "").strip()
+def _bucket(env: Mapping[str, str], name: str) -> str:
+    bucket = env.get(name, "").strip()
     if bucket and not BUCKET_NAME_PATTERN.match(bucket):
-        raise SettingsError(f"DRIFT_BUCKET {bucket!r} is not an S3 bucket name")
+        raise SettingsError(f"{name} {bucket!r} is not an S3 bucket name")
     return bucket
+
+
+def _drift_buckets(env: Mapping[str, str]) -> tuple[str, str]:
+    """DRIFT_BUCKET (histograms) needs ARTIFACTS_BUCKET (baselines): binning against another bucket's copy would
+    read what this environment never verified."""
+    histograms, baselines = _bucket(env, "DRIFT_BUCKET"), _bucket(env, "ARTIFACTS_BUCKET")
+    if histograms and not baselines:
+        raise SettingsError("DRIFT_BUCKET is set but ARTIFACTS_BUCKET (where the drift baselines are) is not")
+    return histograms, baselines
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     open_access = flag(env, "ALLOW_UNAUTHENTICATED")
+    drift_buckets = _drift_buckets(env)
     return Settings(
         endpoint_name=_endpoint_name(env),
         region=_region(env),
@@ -188,7 +200,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         unknown_key_lookup_burst=_number(env, "UNKNOWN_KEY_LOOKUP_BURST", int, 1, 1_000_000),
         rate_limit_per_second=_number(env, "RATE_LIMIT_PER_SECOND", float, 0.1, 100_000.0),
         rate_limit_burst=_number(env, "RATE_LIMIT_BURST", int, 1, 1_000_000),
-        drift_bucket=_bucket(env),
+        drift_bucket=drift_buckets[0],
+        baseline_bucket=drift_buckets[1],
         drift_flush_seconds=_number(env, "DRIFT_FLUSH_SECONDS", float, 0.05, 3600.0),
         drift_refresh_seconds=_number(env, "DRIFT_REFRESH_SECONDS", float, 0.05, 3600.0),
     )

@@ -19,7 +19,7 @@ from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge, imported_bucket_finding, model_package_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
-from safedeploy.drift.store import DEGRADED_METRIC, DRIFT_NAMESPACE, DRIFTED_METRIC
+from safedeploy.drift.store import DEGRADED_METRIC, DRIFT_NAMESPACE, DRIFTED_METRIC, histograms_root, state_keys
 from safedeploy.write_once import DRIFT_DECISIONS
 from stacks.pipeline.promotion import served_package_group
 from stacks.storage_stack import StorageStack
@@ -27,8 +27,8 @@ from stacks.storage_stack import StorageStack
 DRIFT_ALARM, QUALITY_ALARM = "drift", "model-quality"
 # Named, so that `safedeploy doctor` finds the schedule of the environment's drift check.
 SCHEDULE_RULE = "drift-schedule"
-# Read: the baselines (models/), evaluation reports (evaluation/); write: state (drift/) and records (decisions/).
-READ_PREFIXES, WRITE_PREFIXES = ["models", "evaluation"], ["drift", DRIFT_DECISIONS]
+# Artifacts bucket: read the baselines (models/) and evaluation reports (evaluation/), write the records.
+READ_PREFIXES, WRITE_PREFIXES = ["models", "evaluation"], [DRIFT_DECISIONS]
 
 
 class DriftJob(Construct):
@@ -55,6 +55,7 @@ class DriftJob(Construct):
             log_key=LogGroupKey(self, "LogKey", naming=naming, env_config=env_config, purpose="drift"),
             environment={
                 "ARTIFACTS_BUCKET": storage.artifacts_bucket.bucket_name,
+                "DRIFT_BUCKET": storage.drift_bucket.bucket_name,
                 "ENDPOINT_NAME": naming.endpoint,
                 "DRIFT_ALPHA": str(settings.alpha),
                 "DRIFT_PERIOD_LOOKS": str(settings.period_looks),
@@ -65,9 +66,16 @@ class DriftJob(Construct):
         stack = Stack.of(self)
         # The live package is a version of the group this environment serves (prod's: dev's group).
         packages = served_package_group(self, naming, env_config)
+        histograms = histograms_root(naming.endpoint).rstrip("/")
         for statement in (
             *iam_role.s3_objects(storage.artifacts_bucket, READ_PREFIXES),
             *iam_role.s3_objects(storage.artifacts_bucket, WRITE_PREFIXES, write=True),
+            # Drift bucket: read and list the endpoint's histograms; read and replace the check's two state files.
+            *iam_role.s3_objects(storage.drift_bucket, [histograms]),
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[storage.drift_bucket.arn_for_objects(key) for key in state_keys(naming.endpoint)],
+            ),
             iam_role.kms_use(storage.key, encrypt=True),
             iam_role.sagemaker_actions(
                 stack, naming, ["sagemaker:DescribeEndpoint", "sagemaker:ListTags"], ["endpoint"]
@@ -126,15 +134,17 @@ class DriftJob(Construct):
         acknowledge(
             self.function.role,
             "IAM5",
-            f"S3 is limited to the models/, evaluation/, drift/ and drift-decisions/ prefixes, SageMaker to "
-            f"{naming.prefix}-* endpoints and the versions of {packages}; unscoped: cloudwatch:PutMetricData "
-            "(narrowed by a namespace condition), ListMetrics and GetMetricStatistics (no resource-level permissions).",
+            f"S3 is limited to the models/, evaluation/ and drift-decisions/ prefixes of the artifacts bucket and "
+            f"{histograms}/ and the check's state of the drift bucket, SageMaker to {naming.prefix}-* endpoints and "
+            f"the versions of {packages}; unscoped: cloudwatch:PutMetricData (narrowed by a namespace condition), "
+            "ListMetrics and GetMetricStatistics (no resource-level permissions).",
             unscoped_actions=["cloudwatch:PutMetricData", "cloudwatch:ListMetrics", "cloudwatch:GetMetricStatistics"],
             findings=[
                 *(
                     imported_bucket_finding(stack, storage.artifacts_bucket, f"/{prefix}/*")
                     for prefix in READ_PREFIXES + WRITE_PREFIXES
                 ),
+                imported_bucket_finding(stack, storage.drift_bucket, f"/{histograms}/*"),
                 f"Resource::arn:<AWS::Partition>:sagemaker:{stack.region}:<AWS::AccountId>:endpoint/{naming.prefix}-*",
                 *model_package_findings(stack, packages),
             ],

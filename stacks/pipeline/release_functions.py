@@ -23,8 +23,9 @@ from infra.nag import acknowledge, imported_bucket_finding, model_package_findin
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.build_steps.drift_baseline import BASELINE_NAME
+from safedeploy.drift.store import histograms_root
 from safedeploy.lambda_actions.approvals import PIPELINE_NAME_ENV
-from safedeploy.lambda_actions.quality_gate import SKEW_BUCKET_ENV, SKEW_ENDPOINT_ENV
+from safedeploy.lambda_actions.quality_gate import SKEW_BUCKET_ENV, SKEW_ENDPOINT_ENV, SKEW_HISTOGRAMS_ENV
 from safedeploy.trust.approval_record import (
     MODEL_DECISION,
     PACKAGE_GROUP_ENV,
@@ -96,9 +97,9 @@ class ReleaseFunctions(Construct):
         self.quality_gate: RuntimeFunction | None = None
         self.approval_sync: RuntimeFunction | None = None
         if links.trains:
-            histograms, baselines = f"drift/{naming.endpoint}/histograms", f"models/*/{BASELINE_NAME}"
+            histograms, baselines = histograms_root(naming.endpoint).rstrip("/"), f"models/*/{BASELINE_NAME}"
             skew_reads = [
-                *iam_role.s3_objects(storage.artifacts_bucket, [histograms]),
+                *iam_role.s3_objects(storage.drift_bucket, [histograms]),
                 iam.PolicyStatement(
                     actions=["s3:GetObject"], resources=[storage.artifacts_bucket.arn_for_objects(baselines)]
                 ),
@@ -109,18 +110,18 @@ class ReleaseFunctions(Construct):
                 "Candidate model package against the configured thresholds and the live model's metrics",
                 [registry, permissions.list_model_packages(), *metrics, *skew_reads],
                 reason=f"{scope_reason} Training-serving skew: drift baselines ({baselines}) and the endpoint's "
-                f"histograms ({histograms}/) only. sagemaker:ListModelPackages has no resource-level permissions.",
+                f"histograms ({histograms}/ of the drift bucket) only. sagemaker:ListModelPackages has no "
+                "resource-level permissions.",
                 findings=[
                     *packages_findings,
                     *metrics_findings,
-                    *(
-                        imported_bucket_finding(stack, storage.artifacts_bucket, f"/{path}")
-                        for path in (f"{histograms}/*", baselines)
-                    ),
+                    imported_bucket_finding(stack, storage.drift_bucket, f"/{histograms}/*"),
+                    imported_bucket_finding(stack, storage.artifacts_bucket, f"/{baselines}"),
                 ],
                 unscoped_actions=["sagemaker:ListModelPackages"],
                 environment={
                     SKEW_BUCKET_ENV: storage.artifacts_bucket.bucket_name,
+                    SKEW_HISTOGRAMS_ENV: storage.drift_bucket.bucket_name,
                     SKEW_ENDPOINT_ENV: naming.endpoint,
                 },
             )

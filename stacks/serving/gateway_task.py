@@ -22,6 +22,7 @@ from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge, imported_bucket_finding, model_package_findings
 from infra.naming import Naming
 from safedeploy.build_steps.drift_baseline import BASELINE_NAME
+from safedeploy.drift.store import histograms_root
 from stacks.pipeline.promotion import served_package_group
 from stacks.serving.gateway_tables import GatewayTables
 from stacks.storage_stack import StorageStack
@@ -129,7 +130,8 @@ class GatewayTask(Construct):
                 "FEEDBACK_TABLE": tables.feedback.table_name,
                 "RATE_LIMIT_PER_SECOND": str(limits.per_key_requests_per_second),
                 "RATE_LIMIT_BURST": str(limits.per_key_burst),
-                "DRIFT_BUCKET": storage.artifacts_bucket.bucket_name,
+                "DRIFT_BUCKET": storage.drift_bucket.bucket_name,
+                "ARTIFACTS_BUCKET": storage.artifacts_bucket.bucket_name,
             },
             secrets={"PREDICTION_ID_SECRET": ecs.Secret.from_secrets_manager(self.secret)},
             logging=ecs.LogDrivers.aws_logs(stream_prefix=CONTAINER_NAME, log_group=self.log_group),
@@ -141,18 +143,18 @@ class GatewayTask(Construct):
             self.task_definition,
             "ECS2",
             "The plain environment holds only names and limits (endpoint, tables, metrics namespace, worker count, "
-            "rate limit, the drift histograms' bucket); the one secret (PREDICTION_ID_SECRET) is injected from "
-            "Secrets Manager.",
+            "rate limit, the drift histograms' and baselines' buckets); the one secret (PREDICTION_ID_SECRET) is "
+            "injected from Secrets Manager.",
         )
 
     def _grant_drift_histograms(self, stack: Stack, naming: Naming, storage: StorageStack, packages: str) -> None:
-        """Write this endpoint's histograms, read the baselines they are binned against and the package naming
-        them (a version of `packages`, the group this environment serves); nothing else in the bucket (no list, no
-        delete)."""
-        bucket = storage.artifacts_bucket
-        histograms = f"drift/{naming.endpoint}/histograms/*"
+        """Write this endpoint's histograms (drift bucket), read the baselines they are binned against (artifacts
+        bucket) and the package naming them (a version of `packages`, the group this environment serves); nothing
+        else in either bucket (no list, no delete)."""
+        bucket, drift_bucket = storage.artifacts_bucket, storage.drift_bucket
+        histograms = f"{histograms_root(naming.endpoint)}*"
         for statement in (
-            iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(histograms)]),
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[drift_bucket.arn_for_objects(histograms)]),
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(BASELINE_OBJECTS)]),
             iam_role.kms_use(storage.key, encrypt=True),
             iam_role.model_packages(stack, packages, ["sagemaker:DescribeModelPackage"]),
@@ -161,11 +163,12 @@ class GatewayTask(Construct):
         acknowledge(
             self.task_role,
             "IAM5",
-            f"Drift histograms: s3:PutObject only under drift/{naming.endpoint}/histograms/, s3:GetObject only of "
+            f"Drift histograms: s3:PutObject only under drift/{naming.endpoint}/histograms/ of the drift bucket, "
+            "s3:GetObject only of "
             f"models/*/{BASELINE_NAME} (one per model run), sagemaker:DescribeModelPackage only on "
             f"the versions of {packages}.",
             findings=[
-                imported_bucket_finding(stack, bucket, f"/{histograms}"),
+                imported_bucket_finding(stack, drift_bucket, f"/{histograms}"),
                 imported_bucket_finding(stack, bucket, f"/{BASELINE_OBJECTS}"),
                 *model_package_findings(stack, packages),
             ],

@@ -25,6 +25,7 @@ ALARMS = (
 )
 IMAGE = f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.ap-northeast-2.amazonaws.com/xgboost:1.7-1"
 ARTIFACTS_BUCKET = f"{PROJECT}-{ENV}-artifacts"
+DRIFT_BUCKET = f"{PROJECT}-{ENV}-drift-work"
 KMS_KEY_ARN = f"arn:aws:kms:ap-northeast-2:{DEFAULT_ACCOUNT_ID}:key/00000000-0000-0000-0000-000000000000"
 # Fast settings: guarded strategies with short bakes, so that max_execution_timeout_seconds stays valid.
 FAST = {"wait_interval_seconds": 60, "termination_wait_seconds": 0, "max_execution_timeout_seconds": 1200}
@@ -45,6 +46,7 @@ def provision_parameters(
         Param.DEPLOYMENT_CONFIG: guardrails.to_json(),
         Param.MODEL_PACKAGE_GROUP: GROUP,
         Param.ARTIFACTS_BUCKET: ARTIFACTS_BUCKET,
+        Param.DRIFT_BUCKET: DRIFT_BUCKET,
     }
     ensure_bucket(_beside(ssm, "s3"), ARTIFACTS_BUCKET)
     for key, value in values.items():

@@ -19,6 +19,7 @@ import pytest
 from safedeploy.drift.baseline import compute_baseline
 from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.job import run_drift_job
+from safedeploy.drift.store import histograms_root
 from serving.stub_endpoint import StubBehaviour, running_stub
 from tests.integration.gateway.gateway_harness import (
     SECRET,
@@ -40,11 +41,17 @@ class Names:
     bucket: str
     group: str
     endpoint: str
+    drift_bucket: str
 
     @classmethod
     def fresh(cls) -> Names:
         suffix = uuid.uuid4().hex[:8]
-        return cls(f"gateway-it-artifacts-{suffix}", f"gateway-it-models-{suffix}", f"gateway-it-drift-{suffix}")
+        return cls(
+            f"gateway-it-artifacts-{suffix}",
+            f"gateway-it-models-{suffix}",
+            f"gateway-it-drift-{suffix}",
+            f"gateway-it-drift-work-{suffix}",
+        )
 
 
 ROLE = "arn:aws:iam::123456789012:role/gateway-it-sagemaker"
@@ -59,6 +66,7 @@ def _rows(rng: np.random.Generator, n: int) -> np.ndarray:
 def _serve_with_baseline(moto: MotoServer, names: Names) -> str:
     sm, s3 = moto.client("sagemaker"), moto.client("s3")
     create_bucket_and_group(sm, s3, names.bucket, names.group)
+    s3.create_bucket(Bucket=names.drift_bucket, CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name})
     training = _rows(np.random.default_rng(1), 5000)
     source = store_baseline(s3, compute_baseline(training, FEATURES, training[:, 0]).to_json(), bucket=names.bucket)
     package = register_with_baseline(sm, source, "live", group=names.group, bucket=names.bucket)
@@ -71,7 +79,7 @@ def hour_of(key: str) -> datetime:
 
 
 def _histograms(moto: MotoServer, names: Names) -> list[str]:
-    listed = moto.client("s3").list_objects_v2(Bucket=names.bucket, Prefix=f"drift/{names.endpoint}/histograms/")
+    listed = moto.client("s3").list_objects_v2(Bucket=names.drift_bucket, Prefix=histograms_root(names.endpoint))
     return [item["Key"] for item in listed.get("Contents", [])]
 
 
@@ -96,7 +104,8 @@ def test_requests_through_the_gateway_become_histograms_the_drift_job_accepts(
             access,
             PREDICTION_ID_SECRET=SECRET,
             ENDPOINT_NAME=names.endpoint,
-            DRIFT_BUCKET=names.bucket,
+            DRIFT_BUCKET=names.drift_bucket,
+            ARTIFACTS_BUCKET=names.bucket,
             DRIFT_FLUSH_SECONDS="0.2",
             DRIFT_REFRESH_SECONDS="0.2",
         )
@@ -115,6 +124,7 @@ def test_requests_through_the_gateway_become_histograms_the_drift_job_accepts(
         s3,
         cloudwatch,
         bucket=names.bucket,
+        work_bucket=names.drift_bucket,
         endpoint_name=names.endpoint,
         now=hour + timedelta(hours=1),
         policy=DriftPolicy(),
@@ -125,7 +135,9 @@ def test_requests_through_the_gateway_become_histograms_the_drift_job_accepts(
     record = json.loads(
         s3.get_object(Bucket=names.bucket, Key=outcome.record_uri.split(f"{names.bucket}/", 1)[1])["Body"].read()
     )
-    written = [json.loads(s3.get_object(Bucket=names.bucket, Key=key)["Body"].read()) for key in keys]
+    written = [json.loads(s3.get_object(Bucket=names.drift_bucket, Key=key)["Body"].read()) for key in keys]
+    # nothing of the drift check's working data in the artifacts bucket
+    assert not s3.list_objects_v2(Bucket=names.bucket, Prefix="drift/").get("Contents")
     assert sum(sum(document["counts"]["f0"]) for document in written) == len(rows)  # all of them, once
     in_hour = sum(
         sum(document["counts"]["f0"]) for key, document in zip(keys, written, strict=True) if hour_of(key) == hour

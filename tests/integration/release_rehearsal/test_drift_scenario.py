@@ -21,7 +21,7 @@ from rehearsal.world import ROOT, World
 from safedeploy import registry
 from safedeploy.digests import sha256_file
 from safedeploy.drift.baseline import compute_baseline
-from tests.support.aws import MotoServer, moto_server
+from tests.support.aws import REGION, MotoServer, moto_server
 from tests.unit.drift.packages import create_bucket_and_group, register_with_baseline, serve_package, store_baseline
 
 pytestmark = pytest.mark.integration
@@ -50,10 +50,11 @@ def _deploy_live_model(server: MotoServer, world: World, work: Path) -> None:
 def _world(server: MotoServer) -> World:
     naming = Naming("drift-it", "dev")
     config = load_config(json.loads((ROOT / "cdk.json").read_text())["context"]).environments["dev"]
-    world = World(naming, config, naming.resource("artifacts"), "arn:aws:kms:ap-northeast-2:123456789012:key/drift-it")
-    create_bucket_and_group(
-        server.client("sagemaker"), server.client("s3"), world.artifacts_bucket, naming.model_package_group
-    )
+    key = "arn:aws:kms:ap-northeast-2:123456789012:key/drift-it"
+    world = World(naming, config, naming.resource("artifacts"), key, drift_bucket=naming.resource("drift-work"))
+    s3 = server.client("s3")
+    create_bucket_and_group(server.client("sagemaker"), s3, world.artifacts_bucket, naming.model_package_group)
+    s3.create_bucket(Bucket=world.drift_bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     return world
 
 

@@ -17,16 +17,19 @@ from safedeploy.guardrails import resource_tags
 from tests.support.aws import REGION, SESSION, in_process_aws
 
 GROUP, BUCKET = "demo-dev-models", "demo-dev-artifacts"
+# The drift check's working bucket (histograms, state), apart from the artifacts bucket.
+DRIFT_BUCKET = "demo-dev-drift-work"
 ROLE = "arn:aws:iam::123456789012:role/demo-dev-sagemaker"
 REPORT = {"binary_classification_metrics": {"accuracy": {"value": 0.85, "standard_deviation": 0.01}}}
 
 
 @contextmanager
 def drift_account(monkeypatch: pytest.MonkeyPatch, bucket: str = BUCKET, group: str = GROUP) -> Iterator[Any]:
-    """moto with the artifacts bucket and the model package group; yields (sagemaker, s3) clients."""
+    """moto with the artifacts and drift buckets and the model package group; yields (sagemaker, s3) clients."""
     with in_process_aws(monkeypatch):
         sm, s3 = SESSION.client("sagemaker"), SESSION.client("s3")
         create_bucket_and_group(sm, s3, bucket, group)
+        s3.create_bucket(Bucket=DRIFT_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         yield sm, s3
 
 

@@ -15,7 +15,7 @@ from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.job import run_drift_job
 from safedeploy.parameters import Param, parameter_name
 from tests.support.aws import REGION, SESSION
-from tests.unit.drift.packages import drift_account, register_with_baseline, serve_package, store_baseline
+from tests.unit.drift.packages import DRIFT_BUCKET, drift_account, register_with_baseline, serve_package, store_baseline
 
 ENDPOINT, GROUP, BUCKET = "demo-dev-endpoint", "demo-dev-models", "demo-dev-artifacts"
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -51,17 +51,39 @@ def _write_histograms(world: dict[str, Any], hour: datetime, shift: float, rng: 
         }
         key = f"{store.histogram_prefix(ENDPOINT, hour)}task-{writer}.json"
         document = {"baseline_digest": world["digest"], "counts": counts}
-        world["s3"].put_object(Bucket=BUCKET, Key=key, Body=json.dumps(document))
+        world["s3"].put_object(Bucket=DRIFT_BUCKET, Key=key, Body=json.dumps(document))
     stale = {"baseline_digest": "sha256:" + "0" * 64, "counts": {"age": [10**6] * 10}}
     world["s3"].put_object(
-        Bucket=BUCKET, Key=f"{store.histogram_prefix(ENDPOINT, hour)}old.json", Body=json.dumps(stale)
+        Bucket=DRIFT_BUCKET, Key=f"{store.histogram_prefix(ENDPOINT, hour)}old.json", Body=json.dumps(stale)
     )
 
 
 def _run(world: dict[str, Any], now: datetime):
     return run_drift_job(
-        world["sm"], world["s3"], world["cw"], bucket=BUCKET, endpoint_name=ENDPOINT, now=now, policy=DriftPolicy()
+        world["sm"],
+        world["s3"],
+        world["cw"],
+        bucket=BUCKET,
+        work_bucket=DRIFT_BUCKET,
+        endpoint_name=ENDPOINT,
+        now=now,
+        policy=DriftPolicy(),
     )
+
+
+def _keys(world: dict[str, Any], bucket: str, prefix: str) -> set[str]:
+    return {item["Key"] for item in world["s3"].list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])}
+
+
+def test_the_check_keeps_its_state_in_the_drift_bucket_and_its_records_in_the_artifacts_bucket(
+    world: dict[str, Any],
+) -> None:
+    """State is replaced every hour: in the write-once (Object Lock in prod) bucket each version would be kept."""
+    _write_histograms(world, datetime(2026, 12, 1, 9, tzinfo=UTC), 0.0, np.random.default_rng(9))
+    assert _run(world, NOW).status == "checked"
+    assert store.state_key(ENDPOINT) in _keys(world, DRIFT_BUCKET, f"drift/{ENDPOINT}/")
+    assert not _keys(world, BUCKET, "drift/")
+    assert _keys(world, BUCKET, store.drift_record_prefix(ENDPOINT))
 
 
 def test_a_stable_hour_is_recorded_stable_and_a_shifted_hour_raises_the_drift_metric(world: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.skew import compare
 from safedeploy.lambda_actions.quality_gate import QualityPolicy, SkewSettings, check_candidate, run_quality_gate
 from safedeploy.lambda_actions.registry_api import default_registry
-from tests.unit.drift.packages import BUCKET, drift_account, register_with_baseline, store_baseline
+from tests.unit.drift.packages import BUCKET, DRIFT_BUCKET, drift_account, register_with_baseline, store_baseline
 
 ENDPOINT = "demo-dev-endpoint"
 NOW = datetime(2026, 12, 1, 10, 5, tzinfo=UTC)
@@ -84,7 +84,8 @@ def _write_week_of_traffic(aws: dict[str, Any], live: Baseline) -> None:
         hour = NOW.replace(minute=0) - timedelta(hours=back)
         counts = {name: values.tolist() for name, values in _traffic(live, _table(rng, 5000)).items()}
         key = f"{store.histogram_prefix(ENDPOINT, hour)}task-a-{digest[7:19]}.json"
-        aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=json.dumps({"baseline_digest": digest, "counts": counts}))
+        document = json.dumps({"baseline_digest": digest, "counts": counts})
+        aws["s3"].put_object(Bucket=DRIFT_BUCKET, Key=key, Body=document)
 
 
 POLICY = QualityPolicy(minimums={"accuracy": 0.7}, max_regression=0.5)
@@ -96,7 +97,7 @@ def test_the_gate_shows_skew_and_blocks_only_when_configured(aws: dict[str, Any]
     _register(aws, live, "live/1", "Approved")
     candidate = _register(aws, _baseline(7, age_shift=5.0), "cand/2", "PendingManualApproval")
     _write_week_of_traffic(aws, live)
-    skew = SkewSettings(BUCKET, ENDPOINT, block=block)
+    skew = SkewSettings(BUCKET, DRIFT_BUCKET, ENDPOINT, block=block)
 
     result = check_candidate(aws["sm"], aws["s3"], default_registry(), candidate, POLICY, skew, now=NOW)
 
@@ -112,6 +113,6 @@ def test_the_skew_summary_is_exported_for_the_approval_message(aws: dict[str, An
     _register(aws, live, "live/1", "Approved")
     candidate = _register(aws, _baseline(6), "cand/2", "PendingManualApproval")
     success = run_quality_gate(
-        aws["sm"], aws["s3"], default_registry(), candidate, POLICY, SkewSettings(BUCKET, ENDPOINT)
+        aws["sm"], aws["s3"], default_registry(), candidate, POLICY, SkewSettings(BUCKET, DRIFT_BUCKET, ENDPOINT)
     )
     assert success.variables == {"SKEW": "no live traffic in 7 d to compare"}

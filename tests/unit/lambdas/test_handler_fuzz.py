@@ -285,6 +285,7 @@ def test_the_scheduled_handlers_read_nothing_from_their_event(
         "SAFEDEPLOY_PROJECT": "demo",
         "SAFEDEPLOY_ENV": "dev",
         "ARTIFACTS_BUCKET": "demo-dev-artifacts",
+        "DRIFT_BUCKET": "demo-dev-drift-work",
         "ENDPOINT_NAME": "demo-dev-endpoint",
         "DRIFT_ALPHA": "0.05",
         "DRIFT_PERIOD_LOOKS": "720",

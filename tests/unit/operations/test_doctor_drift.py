@@ -12,7 +12,15 @@ from safedeploy.operations import doctor
 from safedeploy.operations.doctor import DoctorScope, Status
 from safedeploy.parameters import Param, parameter_name
 from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.support.deploy_world import ARTIFACTS_BUCKET, ENDPOINT, ENV, PROJECT, ROLE_ARN, provision_parameters
+from tests.support.deploy_world import (
+    ARTIFACTS_BUCKET,
+    DRIFT_BUCKET,
+    ENDPOINT,
+    ENV,
+    PROJECT,
+    ROLE_ARN,
+    provision_parameters,
+)
 
 FUNCTION = f"{PROJECT}-{ENV}-{doctor.DRIFT_FUNCTION}"
 RULE = f"{PROJECT}-{ENV}-{doctor.DRIFT_SCHEDULE_RULE}"
@@ -37,12 +45,13 @@ def healthy_drift(now: datetime) -> None:
             MetricData=[{"MetricName": metric, "Dimensions": [{"Name": "FunctionName", "Value": FUNCTION}],
                          "Timestamp": now - timedelta(minutes=50), "Value": value}],
         )  # fmt: skip
-    if ARTIFACTS_BUCKET not in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=ARTIFACTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    name = parameter_name(PROJECT, ENV, Param.ARTIFACTS_BUCKET)
-    SESSION.client("ssm").put_parameter(Name=name, Value=ARTIFACTS_BUCKET, Type="String", Overwrite=True)
+    for param, bucket in ((Param.ARTIFACTS_BUCKET, ARTIFACTS_BUCKET), (Param.DRIFT_BUCKET, DRIFT_BUCKET)):
+        if bucket not in [listed["Name"] for listed in s3.list_buckets()["Buckets"]]:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        name = parameter_name(PROJECT, ENV, param)
+        SESSION.client("ssm").put_parameter(Name=name, Value=bucket, Type="String", Overwrite=True)
     hour = (now - timedelta(hours=1)).strftime("%Y%m%dT%H")
-    s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=f"drift/{ENDPOINT}/histograms/{hour}/task-a.json", Body=b"{}")
+    s3.put_object(Bucket=DRIFT_BUCKET, Key=f"drift/{ENDPOINT}/histograms/{hour}/task-a.json", Body=b"{}")
     s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=f"drift-decisions/{ENDPOINT}/{hour}0500Z-STABLE.json", Body=b"{}")
 
 

@@ -20,7 +20,14 @@ from serving.gateway.drift_histograms import (
 )
 from tests.support.aws import REGION
 from tests.support.moto_sagemaker import endpoint_updates
-from tests.unit.drift.packages import BUCKET, drift_account, register_with_baseline, serve_package, store_baseline
+from tests.unit.drift.packages import (
+    BUCKET,
+    DRIFT_BUCKET,
+    drift_account,
+    register_with_baseline,
+    serve_package,
+    store_baseline,
+)
 
 ENDPOINT = "demo-dev-endpoint"
 HOUR = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -90,7 +97,7 @@ def test_histograms_written_by_the_gateway_are_what_the_drift_job_sums(aws: dict
     BaselineWatcher(aws["sm"], aws["s3"], ENDPOINT, counts).refresh()
     rng = np.random.default_rng(5)
     rows, scores = _rows(rng, 300), rng.random(300)
-    writers = [HistogramWriter(aws["s3"], BUCKET, ENDPOINT, counts, writer) for writer in ("task-a", "task-b")]
+    writers = [HistogramWriter(aws["s3"], DRIFT_BUCKET, ENDPOINT, counts, writer) for writer in ("task-a", "task-b")]
     counts.add("AllTraffic", rows[:100].tolist(), scores[:100].tolist())
     assert writers[0].flush() == 1
     counts.add("AllTraffic", rows[100:].tolist(), scores[100:].tolist())
@@ -98,12 +105,12 @@ def test_histograms_written_by_the_gateway_are_what_the_drift_job_sums(aws: dict
     assert writers[0].flush() == 0  # nothing new
 
     live = store.LiveBaseline(package, baseline, sha256_digest(baseline.to_json()))
-    totals, skipped = store.hour_counts(aws["s3"], BUCKET, ENDPOINT, HOUR, live)
+    totals, skipped = store.hour_counts(aws["s3"], DRIFT_BUCKET, ENDPOINT, HOUR, live)
 
     assert skipped == 0
     assert totals["age"].tolist() == baseline.features[0].counts(rows[:, 0]).tolist()
     assert totals["prediction_score"].sum() == 300
-    (key,) = [item["Key"] for item in aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix="drift/")["Contents"]]
+    (key,) = [item["Key"] for item in aws["s3"].list_objects_v2(Bucket=DRIFT_BUCKET, Prefix="drift/")["Contents"]]
     assert key.startswith(f"drift/{ENDPOINT}/histograms/20261201T09/task-a-")
 
 
@@ -116,11 +123,11 @@ def test_a_failed_write_loses_nothing_and_a_past_hour_is_forgotten_once_written(
     missing = HistogramWriter(aws["s3"], "no-such-bucket-here", ENDPOINT, counts, "task-a")
     assert missing.flush() == 0
     now[0] += 3600  # the next hour
-    writer = HistogramWriter(aws["s3"], BUCKET, ENDPOINT, counts, "task-a")
+    writer = HistogramWriter(aws["s3"], DRIFT_BUCKET, ENDPOINT, counts, "task-a")
     assert writer.flush() == 1
     assert counts.hours == {}
-    (item,) = aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix="drift/")["Contents"]
-    document = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
+    (item,) = aws["s3"].list_objects_v2(Bucket=DRIFT_BUCKET, Prefix="drift/")["Contents"]
+    document = json.loads(aws["s3"].get_object(Bucket=DRIFT_BUCKET, Key=item["Key"])["Body"].read())
     assert "/20261201T09/" in item["Key"] and sum(document["counts"]["age"]) == 4
 
 

@@ -65,12 +65,19 @@ def test_the_region_falls_back_to_the_sdk_default_variable() -> None:
         ({"MAX_HEADER_COUNT": "-1"}, "MAX_HEADER_COUNT must be an integer between 10 and 10000"),
         ({"UNKNOWN_KEY_LOOKUPS_PER_SECOND": "0"}, "UNKNOWN_KEY_LOOKUPS_PER_SECOND must be a number between 0.1"),
         ({"UNKNOWN_KEY_LOOKUP_BURST": "0"}, "UNKNOWN_KEY_LOOKUP_BURST must be an integer between 1"),
+        ({"DRIFT_BUCKET": "my-mlops-dev-drift-work"}, "DRIFT_BUCKET is set but ARTIFACTS_BUCKET"),
+        ({"DRIFT_BUCKET": "bkt", "ARTIFACTS_BUCKET": "Bad_Name"}, "ARTIFACTS_BUCKET 'Bad_Name' is not an S3 bucket"),
     ],
 )
 def test_a_wrong_value_names_the_variable(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as raised:
         load_settings({**BASE, **overrides})
     assert message in str(raised.value)
+
+
+def test_histograms_go_to_the_drift_bucket_and_baselines_come_from_the_artifacts_bucket() -> None:
+    settings = load_settings({**BASE, "DRIFT_BUCKET": "dev-drift-work", "ARTIFACTS_BUCKET": "dev-artifacts"})
+    assert (settings.drift_bucket, settings.baseline_bucket) == ("dev-drift-work", "dev-artifacts")
 
 
 def test_running_without_api_keys_is_an_explicit_choice_that_also_turns_feedback_off() -> None:

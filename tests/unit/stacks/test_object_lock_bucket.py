@@ -68,19 +68,20 @@ def test_the_pipeline_store_and_build_cache_are_not_the_locked_bucket(
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_the_pipeline_bucket_is_encrypted_versioned_logged_and_tls_only(
-    templates: dict[str, dict[str, dict[str, Any]]], env: str
+@pytest.mark.parametrize(("bucket", "log_prefix"), [("PipelineWork", "pipeline-work/"), ("DriftWork", "drift-work/")])
+def test_the_working_buckets_are_encrypted_versioned_logged_and_tls_only(
+    templates: dict[str, dict[str, dict[str, Any]]], env: str, bucket: str, log_prefix: str
 ) -> None:
     storage = templates[env]["storage"]
     (logical_id,) = [
-        i for i, r in storage["Resources"].items() if r["Type"] == "AWS::S3::Bucket" and i.startswith("PipelineWork")
+        i for i, r in storage["Resources"].items() if r["Type"] == "AWS::S3::Bucket" and i.startswith(bucket)
     ]
     props = storage["Resources"][logical_id]["Properties"]
     assert "ObjectLockEnabled" not in props
     (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
-    assert props["LoggingConfiguration"]["LogFilePrefix"] == "pipeline-work/"
+    assert props["LoggingConfiguration"]["LogFilePrefix"] == log_prefix
     (policy,) = [
         r["Properties"]["PolicyDocument"]["Statement"]
         for r in storage["Resources"].values()

@@ -219,8 +219,18 @@ def test_task_role_writes_only_its_drift_histograms_and_reads_only_baselines(
         "s3:PutObject": f"/drift/my-mlops-{env}-endpoint/histograms/*",
         "s3:GetObject": "/models/*/drift-baseline.json",
     }
+    buckets = {
+        action: json.dumps(statement["Resource"])
+        for statement in statements
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+        if action.startswith("s3:")
+    }
+    # histograms to the drift bucket (no Object Lock), baselines from the write-once artifacts bucket
+    assert "DriftWork" in buckets["s3:PutObject"] and "Artifacts" not in buckets["s3:PutObject"]
+    assert "Artifacts" in buckets["s3:GetObject"] and "DriftWork" not in buckets["s3:GetObject"]
     environment = {variable["Name"]: variable["Value"] for variable in container(serving[env])["Environment"]}
-    assert "DRIFT_BUCKET" in environment
+    assert "DriftWork" in json.dumps(environment["DRIFT_BUCKET"])
+    assert "Artifacts" in json.dumps(environment["ARTIFACTS_BUCKET"])
 
 
 @pytest.mark.parametrize("env", ENVS)

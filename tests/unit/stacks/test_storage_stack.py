@@ -53,7 +53,7 @@ def test_data_buckets_use_the_environment_key(storage: dict[str, Template], env:
 def test_every_bucket_is_versioned_private_and_tls_only(storage: dict[str, Template], env: str) -> None:
     template = storage[env]
     all_buckets = buckets(template)
-    assert len(all_buckets) == 4  # access logs, data, artifacts, the pipeline's working bucket
+    assert len(all_buckets) == 5  # access logs, data, artifacts, the pipeline's and the drift check's working buckets
     for logical_id, resource in all_buckets.items():
         props = resource["Properties"]
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}, logical_id
