@@ -76,6 +76,12 @@ class DriftJob(Construct):
                 actions=["s3:GetObject", "s3:PutObject"],
                 resources=[storage.drift_bucket.arn_for_objects(key) for key in state_keys(naming.endpoint)],
             ),
+            # Whether a state file exists yet is asked by listing its exact key (a GET of a missing key is a 403).
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[storage.drift_bucket.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": list(state_keys(naming.endpoint))}},
+            ),
             iam_role.kms_use(storage.key, encrypt=True),
             iam_role.sagemaker_actions(
                 stack, naming, ["sagemaker:DescribeEndpoint", "sagemaker:ListTags"], ["endpoint"]

@@ -23,7 +23,11 @@ from tests.support.iam_requests import Call, needed
 ROOT = Path(__file__).resolve().parents[3]
 DEV, PROD = Naming("my-mlops", "dev"), Naming("my-mlops", "prod")
 DEV_PACKAGE = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{DEV.model_package_group}/7"
-BUCKETS = {f"/my-mlops/{env}/artifacts-bucket": f"my-mlops-{env}-artifacts" for env in ("dev", "prod")}
+BUCKETS = {
+    f"/my-mlops/{env}/{kind}-bucket": f"my-mlops-{env}-{name}"
+    for env in ("dev", "prod")
+    for kind, name in (("artifacts", "artifacts"), ("drift", "drift-work"))
+}
 KEYS = {f"/my-mlops/{env}/kms-key-arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{env}-key" for env in ("dev", "prod")}
 
 
@@ -159,7 +163,7 @@ def test_the_same_call_passes_under_the_templates_as_they_are(enforced: PolicyWo
 
 def test_a_missing_key_read_without_list_permission_gets_403_as_in_aws(enforced: PolicyWorld) -> None:
     s3 = SESSION.client("s3")
-    bucket = BUCKETS["/my-mlops/dev/artifacts-bucket"]
+    bucket = BUCKETS["/my-mlops/dev/drift-bucket"]  # the drift check's state is in the drift bucket
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     key = f"drift/{DEV.endpoint}/state.json"
     with iam_enforcement.acting_as(iam_world.lambda_role(enforced, DEV, "drift-check")):
