@@ -87,7 +87,7 @@ def _all_counted(moto: MotoServer, names: Names, rows: int) -> list[str] | None:
     """The files once they count every row: a flush (every 0.2 s) can land between two requests' rows, so the first
     file seen may hold only the first of them (180 of 200 rows, 2 runs in 30)."""
     s3, keys = moto.client("s3"), _histograms(moto, names)
-    documents = [json.loads(s3.get_object(Bucket=names.bucket, Key=key)["Body"].read()) for key in keys]
+    documents = [json.loads(s3.get_object(Bucket=names.drift_bucket, Key=key)["Body"].read()) for key in keys]
     return keys if sum(sum(document["counts"]["f0"]) for document in documents) >= rows else None
 
 
