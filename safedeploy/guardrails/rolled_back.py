@@ -7,7 +7,8 @@ roll back must not be able to do (docs/aws-behaviours.md). A deploy refuses a ma
 passes an explicit override; a deployment made with the override that ends live writes `<time>.cleared.json` beside
 each mark it overrode: the package has proved itself again. A package is marked while any record under its prefix is
 not a clearing of a mark (so an unexpected key counts as a mark), and a listing that fails counts as marked: an
-unreadable mark is never "not rolled back". Only the deploy role may write a clearing (the bucket policy).
+unreadable mark is never "not rolled back". Any role that may write a mark may also write a clearing today (the
+bucket policy does not yet tell the two apart; docs/architecture.md, day-2 operations).
 """
 
 from __future__ import annotations
