@@ -86,10 +86,6 @@ def register_model_package(
     if drift_baseline is not None:
         _require_s3_uri("drift_baseline", drift_baseline["S3Uri"])
         optional["DriftCheckBaselines"] = {"ModelDataQuality": {"Statistics": dict(drift_baseline)}}
-    optional: dict[str, Any] = {}
-    if drift_baseline is not None:
-        _require_s3_uri("drift_baseline", drift_baseline["S3Uri"])
-        optional["DriftCheckBaselines"] = {"ModelDataQuality": {"Statistics": dict(drift_baseline)}}
     response = sm.create_model_package(
         ModelPackageGroupName=group,
         ModelPackageDescription=description,
