@@ -49,8 +49,13 @@ def s3_list(bucket: s3.IBucket, prefixes: Sequence[str]) -> iam.PolicyStatement:
 
 def s3_put(bucket: s3.IBucket, prefixes: Sequence[str]) -> iam.PolicyStatement:
     """PutObject alone under the given prefixes (new write-once records; nothing read back)."""
+    return s3_put_keys(bucket, [f"{prefix.strip('/')}/*" for prefix in prefixes])
+
+
+def s3_put_keys(bucket: s3.IBucket, key_patterns: Sequence[str]) -> iam.PolicyStatement:
+    """PutObject alone on keys matching the patterns (IAM wildcards, e.g. `rolled-back/*.mark.json`)."""
     return iam.PolicyStatement(
-        actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{prefix.strip('/')}/*") for prefix in prefixes]
+        actions=["s3:PutObject"], resources=[bucket.arn_for_objects(pattern) for pattern in key_patterns]
     )
 
 

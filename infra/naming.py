@@ -10,6 +10,11 @@ from dataclasses import dataclass
 
 from safedeploy.parameters import Param, parameter_name
 
+# Every IAM role of the project carries this tag, valued with the project's name (stacks/stage.py): the bucket policy
+# denies operator-only records to the project's roles by it as well as by name, since CloudFormation's generated role
+# names (`<stack>-<logical id>-<suffix>`, truncated to 64 characters) need not keep the project's prefix.
+ROLE_TAG = "safedeploy-project"
+
 
 @dataclass(frozen=True)
 class Naming:
@@ -25,6 +30,11 @@ class Naming:
 
     def parameter(self, key: Param) -> str:
         return parameter_name(self.project, self.env, key)
+
+    @property
+    def project_roles(self) -> str:
+        """The role-name pattern of every environment of the project (`<project>-*`), for `aws:PrincipalArn`."""
+        return f"{self.project}-*"
 
     @property
     def parameter_path(self) -> str:

@@ -48,6 +48,12 @@ RECORD_WRITERS: dict[str, tuple[str, ...]] = {
     APPROVALS: ("approval-sync", "promote"),
     TRAFFIC_ACTIONS: ("traffic-shifter",),
 }
+# Rolled-back marks of model packages (`safedeploy.guardrails.rolled_back`): the roles that roll back write marks
+# (`ROLLED_BACK_MARKS`, their only grant under rolled-back/); an operator's override of a mark and its clearing
+# (`OPERATOR_RECORDS`) the bucket policy denies to every role of the project, so no build step un-marks a package.
+MARK_SUFFIX, OVERRIDE_SUFFIX, CLEARED_SUFFIX = ".mark.json", ".override.json", ".cleared.json"
+ROLLED_BACK_MARKS = f"{ROLLED_BACK}/*{MARK_SUFFIX}"
+OPERATOR_RECORDS = (f"{ROLLED_BACK}/*{OVERRIDE_SUFFIX}", f"{ROLLED_BACK}/*{CLEARED_SUFFIX}")
 # Above this size one PutObject is not allowed (5 GiB); a multipart upload completes with the same condition.
 SINGLE_PUT_LIMIT = 5 * 1024**3
 PART_SIZE = 256 * 1024**2

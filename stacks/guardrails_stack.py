@@ -28,7 +28,7 @@ from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_DETAIL_TYPE, VER
 from safedeploy.guardrails.alarm_noise import ALARM_DATAPOINTS, ALARM_PERIODS
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param
-from safedeploy.write_once import DECISIONS, ROLLED_BACK, TRAFFIC_ACTIONS
+from safedeploy.write_once import DECISIONS, ROLLED_BACK_MARKS, TRAFFIC_ACTIONS
 from stacks.storage_stack import StorageStack
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
@@ -222,8 +222,9 @@ class GuardrailsStack(Stack):
                 ["endpoint", "endpoint-config"],
             )
         )
-        # An experiment ended by a ROLLBACK verdict marks its package: a new write-once record under rolled-back/.
-        function.role.add_to_policy(iam_role.s3_put(storage.artifacts_bucket, [ROLLED_BACK]))
+        # An experiment ended by a ROLLBACK verdict marks its package: a new write-once mark under rolled-back/
+        # (marks alone: an override or a clearing is an operator's).
+        function.role.add_to_policy(iam_role.s3_put_keys(storage.artifacts_bucket, [ROLLED_BACK_MARKS]))
         events.Rule(
             self,
             "OnVerdict",
@@ -246,20 +247,20 @@ class GuardrailsStack(Stack):
         unscoped_actions: Sequence[str],
         marks_packages: bool = False,
     ) -> None:
-        written = [records, *([ROLLED_BACK] if marks_packages else [])]
+        written = [f"{records}/*", *([ROLLED_BACK_MARKS] if marks_packages else [])]
         acknowledge(
             function.role,
             "IAM5",
             f"SageMaker access is limited to {self.naming.prefix}-* endpoints and configs, S3 to reading "
             "decisions/ "
-            f"and writing {'/ and '.join(written)}/, SSM to /{self.naming.project}/{self.naming.env}/*; unscoped: "
+            f"and writing {' and '.join(written)}, SSM to /{self.naming.project}/{self.naming.env}/*; unscoped: "
             f"{', '.join(unscoped_actions) or 'nothing'} (no resource-level permissions; PutMetricData is narrowed "
             "by a namespace condition).",
             unscoped_actions=unscoped_actions,
             findings=[
                 *{
-                    imported_bucket_finding(self, storage.artifacts_bucket, f"/{prefix}/*")
-                    for prefix in (DECISIONS, *written)
+                    imported_bucket_finding(self, storage.artifacts_bucket, f"/{pattern}")
+                    for pattern in (f"{DECISIONS}/*", *written)
                 },
                 *sagemaker_findings(self, self.naming, ["endpoint", "endpoint-config"]),
                 f"Resource::arn:<AWS::Partition>:ssm:{self.region}:<AWS::AccountId>:parameter/"

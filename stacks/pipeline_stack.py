@@ -35,7 +35,7 @@ from infra.nag import acknowledge, arn_finding, imported_bucket_finding, model_p
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction
 from safedeploy.parameters import Param
-from safedeploy.write_once import APPROVALS, EVALUATION, MODELS, ROLLED_BACK
+from safedeploy.write_once import APPROVALS, EVALUATION, MODELS, ROLLED_BACK, ROLLED_BACK_MARKS
 from stacks.pipeline import approvals, permissions
 from stacks.pipeline.build_project import GRANTED_BY_CDK, PipelineBuildProject
 from stacks.pipeline.promotion import PromotionLinks, links_from_context, repository_name
@@ -103,15 +103,16 @@ DEPLOY_SAGEMAKER_RESOURCES = ("model", "endpoint-config", "endpoint")
 # Deploy reads what it verifies (the artifact, its evaluation, the approval record) and writes none of it.
 DEPLOY_READ_PREFIXES = (MODELS, EVALUATION, APPROVALS)
 # The package a deploy checks. Its rolled-back mark is a record under this environment's rolled-back/ prefix
-# (`rolled_back_marks`), which the deploy lists, writes after an auto-rollback, and clears on an operator's override.
+# (`rolled_back_marks`), which the deploy lists and writes after an auto-rollback; only an operator clears one.
 PACKAGE_ACTIONS = ("sagemaker:DescribeModelPackage",)
 
 
 def rolled_back_marks(storage: StorageStack) -> list[iam.PolicyStatement]:
-    """A deploy lists this environment's rolled-back marks and writes new marks and clearings (never replaces)."""
+    """A deploy lists this environment's rolled-back marks and writes new marks (never replaces one). Overrides and
+    clearings are the operator's: not granted here, and denied to every role of the project by the bucket policy."""
     return [
         iam_role.s3_list(storage.artifacts_bucket, [ROLLED_BACK]),
-        iam_role.s3_put(storage.artifacts_bucket, [ROLLED_BACK]),
+        iam_role.s3_put_keys(storage.artifacts_bucket, [ROLLED_BACK_MARKS]),
     ]
 
 
@@ -439,7 +440,7 @@ class PipelineStack(Stack):
             DEPLOY_BUILDSPEC,
             findings=[
                 *(imported_bucket_finding(self, storage.artifacts_bucket, f"/{p}/*") for p in DEPLOY_READ_PREFIXES),
-                imported_bucket_finding(self, storage.artifacts_bucket, f"/{ROLLED_BACK}/*"),
+                imported_bucket_finding(self, storage.artifacts_bucket, f"/{ROLLED_BACK_MARKS}"),
                 *model_package_findings(self, naming.model_package_group),
             ],
         )
@@ -470,8 +471,9 @@ class PipelineStack(Stack):
             findings=[
                 *(
                     imported_bucket_finding(self, storage.artifacts_bucket, f"/{prefix}/*")
-                    for prefix in (*RELEASE_COPY_PREFIXES, ROLLED_BACK)
+                    for prefix in RELEASE_COPY_PREFIXES
                 ),
+                imported_bucket_finding(self, storage.artifacts_bucket, f"/{ROLLED_BACK_MARKS}"),
                 *(f"Resource::arn:<AWS::Partition>:s3:::<{source_bucket_ref}>/{p}/*" for p in RELEASE_SOURCE_READS),
                 f"Resource::arn:<AWS::Partition>:ssm:{self.region}:<AWS::AccountId>:parameter{source.parameter_path}*",
                 *model_package_findings(self, source.model_package_group),

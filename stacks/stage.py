@@ -7,7 +7,7 @@ from constructs import Construct
 
 from infra.checkov_baseline import apply_checkov_baseline
 from infra.config import EnvironmentConfig
-from infra.naming import Naming
+from infra.naming import ROLE_TAG, Naming
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from stacks.drift_stack import DriftStack
 from stacks.guardrails_stack import GuardrailsStack
@@ -32,6 +32,7 @@ class EnvironmentStage(Stage):
         )
         Tags.of(self).add("project", project)
         Tags.of(self).add("environment", env_config.name)
+        Tags.of(self).add(ROLE_TAG, project, include_resource_types=["AWS::IAM::Role"])
         self.storage = StorageStack(
             self,
             "storage",

@@ -19,12 +19,12 @@ from constructs import Construct
 from infra import iam_role
 from infra.config import ConnectionSource, EnvironmentConfig
 from infra.nag import acknowledge, arn_finding
-from infra.naming import Naming
+from infra.naming import ROLE_TAG, Naming
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.drift.store import HISTOGRAM_DAYS, histograms_root
 from safedeploy.parameters import Param
 from safedeploy.source_record import SourceRecord
-from safedeploy.write_once import EVALUATION, IMMUTABLE_PREFIXES, MODELS, RECORD_WRITERS
+from safedeploy.write_once import EVALUATION, IMMUTABLE_PREFIXES, MODELS, OPERATOR_RECORDS, RECORD_WRITERS
 from stacks.pipeline.promotion import repository_name
 
 # Prefixes the SageMaker execution role may use; the pipeline's CodeBuild roles use the same layout. It reads the
@@ -102,6 +102,7 @@ class StorageStack(Stack):
             expiring={histograms_root(naming.endpoint): HISTOGRAM_DAYS},
         )
         self._write_once_prefixes(self.artifacts_bucket, locked=env_config.artifact_lock_days > 0)
+        self._tag_auto_delete_role()
 
         self.model_package_group = sagemaker.CfnModelPackageGroup(
             self,
@@ -203,6 +204,7 @@ class StorageStack(Stack):
                 )
                 for prefix, writers in RECORD_WRITERS.items()
             ),
+            *self._operator_records_only(bucket),
         ]
         if locked:
             statements.append(
@@ -217,17 +219,53 @@ class StorageStack(Stack):
         for statement in statements:
             bucket.add_to_resource_policy(statement)
 
+    def _operator_records_only(self, bucket: s3.Bucket) -> list[iam.PolicyStatement]:
+        """Deny overrides and clearings of rolled-back marks to every role of the project, of any environment: by
+        role name (`<project>-*`) and, since a name CloudFormation generates may be truncated off that prefix, by the
+        tag every role of the project carries. Operators' own roles are neither."""
+        records = [bucket.arn_for_objects(pattern) for pattern in OPERATOR_RECORDS]
+        roles = self.format_arn(service="iam", region="", resource="role", resource_name=self.naming.project_roles)
+        return [
+            iam.PolicyStatement(
+                sid=sid,
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=records,
+                conditions=condition,
+            )
+            for sid, condition in (
+                ("DenyOperatorRecordsToProjectRoles", {"ArnLike": {"aws:PrincipalArn": roles}}),
+                (
+                    "DenyOperatorRecordsToProjectTagged",
+                    {"StringEquals": {f"aws:PrincipalTag/{ROLE_TAG}": self.naming.project}},
+                ),
+            )
+        ]
+
     def writer_role_arn(self, function: str) -> str:
         """The role of this environment's `<project>-<env>-<function>` Lambda (RuntimeFunction names it so)."""
         return self.format_arn(service="iam", region="", resource="role", resource_name=self.naming.resource(function))
 
-    def _auto_delete_role_arn(self) -> str | None:
+    def _auto_delete_role(self) -> CfnResource | None:
+        """The role of CDK's auto-delete provider (dev's teardown), if this stack has one."""
         provider = self.node.try_find_child(AUTO_DELETE_PROVIDER)
         if provider is None:
             return None
         role = provider.node.find_child("Role")
         assert isinstance(role, CfnResource), f"{AUTO_DELETE_PROVIDER} has no role resource"
-        return Token.as_string(role.get_att("Arn"))
+        return role
+
+    def _auto_delete_role_arn(self) -> str | None:
+        role = self._auto_delete_role()
+        return None if role is None else Token.as_string(role.get_att("Arn"))
+
+    def _tag_auto_delete_role(self) -> None:
+        """The provider's role is a plain CfnResource, which the stage's tags do not reach: a role of the project all
+        the same, so it carries `ROLE_TAG` too."""
+        role = self._auto_delete_role()
+        if role is not None:
+            role.add_property_override("Tags", [{"Key": ROLE_TAG, "Value": self.naming.project}])
 
     def _execution_role(self) -> iam.Role:
         role = iam.Role(

@@ -4,8 +4,9 @@ The first deploy creates the endpoint; later ones update it through SageMaker's 
 linear, all_at_once, rolling, each with auto-rollback alarms) or start a shadow or A/B experiment. A package that
 is not Approved is refused before anything is created, a deployment already in progress is waited for rather than
 clobbered, the package already live is a no-op, and an update SageMaker rolled back is reported as a failure and
-marks the package rolled back (`rolled_back`): deploying it again takes the operator's explicit override. A mark
-that cannot be read refuses the deploy, as a mark would.
+marks the package rolled back (`rolled_back`): deploying it again takes the operator's explicit override, recorded
+before the endpoint changes (the bucket refuses that record to every role of the project, so a build step's override
+deploys nothing) and cleared once the package is live. A mark that cannot be read refuses the deploy, as a mark would.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from safedeploy.guardrails.endpoint_status import (
     describe_endpoint,
     expect_live,
 )
-from safedeploy.guardrails.errors import DeploymentFailed, PackageRolledBack, StepOutsideBand
+from safedeploy.guardrails.errors import DeploymentFailed, MarkNotCleared, PackageRolledBack, StepOutsideBand
 from safedeploy.guardrails.experiment import Experiment
 from safedeploy.guardrails.model_package import ModelPackage
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT, ReleaseNames
@@ -90,11 +91,18 @@ def deploy_package(
             f"model package {package.arn} was rolled back ({mark.describe()}): nothing was deployed. To deploy it "
             f"again deliberately: safedeploy deploy --package-arn {package.arn} --allow-rolled-back"
         )
-    if mark:
-        waiter.progress(f"deploying {package.arn} although it was rolled back ({mark.describe()}), as requested")
+    if mark:  # recorded before anything changes: a caller the bucket refuses it to deploys nothing
+        override = marks.override(package.arn, mark, at=_now(), endpoint_name=target.endpoint_name)
+        waiter.progress(f"deploying {package.arn} although it was rolled back ({mark.describe()}): {override}")
     result = _deploy(sm, package, target, waiter, aas)
     if mark:
-        marks.clear(mark, at=_now(), endpoint_name=result.endpoint_name)
+        try:
+            marks.clear(mark, at=_now(), endpoint_name=result.endpoint_name)
+        except (ClientError, BotoCoreError) as error:
+            raise MarkNotCleared(
+                f"{package.arn} is live on {result.endpoint_name} but its rolled-back mark could not be cleared "
+                f"({error}): it stays marked; the same command again clears it (the deploy is then a no-op)"
+            ) from None
         waiter.progress(f"{package.arn} is live again: its rolled-back mark is cleared")
     return result
 

@@ -19,6 +19,10 @@ class DeploymentFailed(GuardrailError):
     """The endpoint did not end on the new configuration (auto-rollback, failure, timeout, conflicting state)."""
 
 
+class MarkNotCleared(GuardrailError):
+    """An overridden package went live but its rolled-back mark could not be cleared: it stays marked."""
+
+
 class StepOutsideBand(GuardrailError):
     """The live (autoscaled) fleet makes a step sized in instances a share SageMaker refuses."""
 

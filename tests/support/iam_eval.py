@@ -48,6 +48,7 @@ class Principal:
     documents: list[tuple[Mapping[str, Any], Any]]
     boundary: list[tuple[Mapping[str, Any], Any]] | None = None
     unrestricted: bool = False  # an operator: identity policies outside the templates, resource policies still apply
+    tags: Mapping[str, str] = field(default_factory=dict)  # the role's tags: `aws:PrincipalTag/<key>`
 
     @property
     def account(self) -> str:
@@ -263,6 +264,7 @@ class PolicyWorld:
             arn,
             [(template, document) for document in documents],
             None if boundary is None else [(template, self._managed_policy(template, boundary))],
+            tags={tag["Key"]: self.render(tag["Value"], template) for tag in properties.get("Tags", [])},
         )
 
     def _managed_policy(self, template: Mapping[str, Any], reference: Any) -> Any:
@@ -362,6 +364,27 @@ class Request:
     def __str__(self) -> str:
         shown = {key: value for key, value in self.context.items() if value is not None}
         return f"{self.principal} {self.action} on {self.resource} {shown or ''}".rstrip()
+
+
+PRINCIPAL_TAG = "aws:PrincipalTag/"
+
+
+class _Context(dict):
+    """A request's condition context, in which `aws:PrincipalTag/<key>` is always known: the calling role's tag,
+    or absent (None) when the role has no such tag, as IAM fills it for a role session without session tags."""
+
+    def __init__(self, values: Mapping[str, Sequence[str] | None], tags: Mapping[str, str]) -> None:
+        super().__init__(values)
+        self.tags = tags
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or (isinstance(key, str) and key.startswith(PRINCIPAL_TAG))
+
+    def __getitem__(self, key: str) -> Sequence[str] | None:
+        if super().__contains__(key) or not key.startswith(PRINCIPAL_TAG):
+            return super().__getitem__(key)
+        value = self.tags.get(key.removeprefix(PRINCIPAL_TAG))
+        return None if value is None else [value]
 
 
 @dataclass(frozen=True)
@@ -504,14 +527,17 @@ class Authorizer:
         caller = next((w for w in self.worlds if w.account == principal.account), None)
         if caller is None:
             raise IamEvaluationError(f"no templates for the account of {principal.arn}")
-        context = {
-            "aws:SecureTransport": ["true"],  # the product's clients use AWS's HTTPS endpoints
-            "aws:PrincipalArn": [principal.arn],
-            "aws:PrincipalAccount": [principal.account],
-            "aws:SourceArn": None,  # set only when a service calls on behalf of a resource
-            "aws:SourceAccount": None,
-            **request.context,
-        }
+        context = _Context(
+            {
+                "aws:SecureTransport": ["true"],  # the product's clients use AWS's HTTPS endpoints
+                "aws:PrincipalArn": [principal.arn],
+                "aws:PrincipalAccount": [principal.account],
+                "aws:SourceArn": None,  # set only when a service calls on behalf of a resource
+                "aws:SourceAccount": None,
+                **request.context,
+            },
+            principal.tags,
+        )
         request = Request(request.principal, request.action, request.resource, context)
         owner = next((w for w in self.worlds if w.owns(request.resource)), caller)
         resource_documents = owner.resource_policies(request.resource)

@@ -14,12 +14,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from safedeploy.cli import main
-from safedeploy.guardrails.deploy import deploy_package
+from safedeploy.guardrails.deploy import DeployAction, deploy_package
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
-from safedeploy.guardrails.errors import DeploymentFailed, PackageRolledBack
+from safedeploy.guardrails.errors import DeploymentFailed, MarkNotCleared, PackageRolledBack
 from safedeploy.guardrails.rollback import rollback_endpoint
-from safedeploy.guardrails.rolled_back import MarkUnreadable, RolledBackMarks, package_prefix
-from safedeploy.write_once import AlreadyWritten
+from safedeploy.guardrails.rolled_back import MarkUnreadable, OverrideRefused, RolledBackMarks, package_prefix
+from safedeploy.write_once import CLEARED_SUFFIX, OVERRIDE_SUFFIX, AlreadyWritten
 from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, register_package
 from tests.support.moto_sagemaker import EndpointUpdates
 
@@ -74,9 +74,76 @@ def test_the_override_deploys_it_and_clears_the_mark_once_live(
     assert result.endpoint_config_name == f"{ENDPOINT}-v2"
     assert marks.mark_of(two_releases[1]) is None
     assert progress[-1] == f"{two_releases[1]} is live again: its rolled-back mark is cleared"
-    # cleared by a new record beside the mark: nothing was deleted or replaced
+    # the override recorded, then cleared by a new record beside the mark: nothing was deleted or replaced
     listed = marks.s3.list_objects_v2(Bucket=marks.bucket, Prefix=package_prefix(two_releases[1]))["Contents"]
-    assert sorted(key["Key"].rsplit(".", 2)[1] for key in listed) == ["cleared", "mark"]
+    assert sorted(key["Key"].rsplit(".", 2)[1] for key in listed) == ["cleared", "mark", "override"]
+
+
+def _refusing(monkeypatch: pytest.MonkeyPatch, suffix: str, code: str = "AccessDenied") -> list[str]:
+    """S3 answers `code` to a write of a key ending in `suffix` (as the bucket policy answers a role of the project
+    an override or a clearing); returns the keys written."""
+    written: list[str] = []
+    put = RolledBackMarks._put
+
+    def refusing(self: RolledBackMarks, key: str, body: dict[str, Any]) -> str:
+        if key.endswith(suffix):
+            raise ClientError({"Error": {"Code": code, "Message": "Access Denied"}}, "PutObject")
+        written.append(key)
+        return put(self, key, body)
+
+    monkeypatch.setattr(RolledBackMarks, "_put", refusing)
+    return written
+
+
+def test_an_override_the_bucket_refuses_deploys_nothing_and_says_it_needs_an_operator(
+    sm: Any,
+    marks: RolledBackMarks,
+    two_releases: list[str],
+    target_for: Any,
+    waiter: EndpointWaiter,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A build step that passes --allow-rolled-back: its role may not write the override record, which comes before
+    anything changes, so the endpoint, the models and the mark stay as they were, and the CLI says why in one line."""
+    rollback_endpoint(sm, ENDPOINT, marks=marks, waiter=waiter)
+    configs = sm.list_endpoint_configs()["EndpointConfigs"]
+    written = _refusing(monkeypatch, OVERRIDE_SUFFIX)
+
+    with pytest.raises(OverrideRefused, match=r"needs operator credentials: .*; nothing was deployed$"):
+        deploy_package(sm, two_releases[1], target_for(), waiter, allow_rolled_back=True)
+    assert sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == f"{ENDPOINT}-v1"
+    assert sm.list_endpoint_configs()["EndpointConfigs"] == configs
+    assert written == [] and marks.mark_of(two_releases[1]) is not None
+
+    argv = ["deploy", "--project", PROJECT, "--env", ENV, "--package-arn", two_releases[1], "--poll-seconds", "0"]
+    assert main([*argv, "--allow-rolled-back"]) == 3
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"safedeploy deploy: refused: clearing the rolled-back mark of {two_releases[1]} needs ")
+    assert sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == f"{ENDPOINT}-v1"
+
+
+def test_a_clearing_that_fails_once_live_leaves_the_mark_and_a_second_run_clears_it(
+    sm: Any,
+    marks: RolledBackMarks,
+    two_releases: list[str],
+    target_for: Any,
+    waiter: EndpointWaiter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Live but not cleared (e.g. throttled): the package stays marked, the failure says so, and the same command
+    again is a no-op deploy that writes the clearing."""
+    rollback_endpoint(sm, ENDPOINT, marks=marks, waiter=waiter)
+    _refusing(monkeypatch, CLEARED_SUFFIX, code="SlowDown")
+
+    with pytest.raises(MarkNotCleared, match=r"is live on .* stays marked; the same command again clears it"):
+        deploy_package(sm, two_releases[1], target_for(), waiter, allow_rolled_back=True)
+    assert sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == f"{ENDPOINT}-v2"
+    assert marks.mark_of(two_releases[1]) is not None
+
+    monkeypatch.undo()
+    result = deploy_package(sm, two_releases[1], target_for(), waiter, allow_rolled_back=True)
+    assert result.action is DeployAction.UNCHANGED and marks.mark_of(two_releases[1]) is None
 
 
 def test_a_second_rollback_after_the_override_marks_it_again(
@@ -135,6 +202,8 @@ def test_an_unreadable_mark_refuses_the_deploy(sm: Any, target_for: Any, waiter:
 
 def test_any_record_but_a_clearing_counts_as_a_mark(sm: Any, marks: RolledBackMarks, two_releases: list[str]) -> None:
     prefix = package_prefix(two_releases[1])
+    marks.s3.put_object(Bucket=marks.bucket, Key=f"{prefix}20260301T120000Z{OVERRIDE_SUFFIX}", Body=b"{}")
+    assert marks.mark_of(two_releases[1]) is None  # an override alone marks nothing
     marks.s3.put_object(Bucket=marks.bucket, Key=f"{prefix}unexpected.json", Body=b"{}")
     assert marks.mark_of(two_releases[1]) is not None
     assert marks.mark_of(two_releases[0]) is None
