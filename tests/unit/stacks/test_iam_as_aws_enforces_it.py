@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from infra.naming import Naming
-from safedeploy.guardrails.rolled_back import package_prefix
+from infra.naming import ROLE_TAG, Naming
+from safedeploy.guardrails.rolled_back import OverrideRefused, RolledBackMarks, package_prefix
 from safedeploy.s3_objects import object_exists
+from safedeploy.write_once import CLEARED_SUFFIX, MARK_SUFFIX, OVERRIDE_SUFFIX
 from tests.support import iam_enforcement, iam_world
 from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.support.iam_eval import ACCOUNT, IamEvaluationError, PolicyWorld, Request
+from tests.support.iam_eval import ACCOUNT, Authorizer, Decision, IamEvaluationError, PolicyWorld, Principal, Request
 from tests.support.iam_requests import Call, needed
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -28,6 +29,7 @@ BUCKETS = {
     for env in ("dev", "prod")
     for kind, name in (("artifacts", "artifacts"), ("drift", "drift-work"))
 }
+ROLE = "AWS::IAM::Role"
 KEYS = {f"/my-mlops/{env}/kms-key-arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{env}-key" for env in ("dev", "prod")}
 
 
@@ -228,3 +230,79 @@ def test_an_explicit_deny_wins_and_a_permission_boundary_must_allow_too() -> Non
         return authorizer.decide(Request(arn, "s3:GetObject", f"arn:aws:s3:::b/{key}", {})).allowed
 
     assert (may("public/a"), may("private/a"), may("secret/a")) == (True, False, False)
+
+
+# --- rolled-back marks: the project's roles mark; an override or a clearing takes an operator (#20) ---------------
+
+
+def _rolled_back_records(package: str) -> dict[str, str]:
+    stem = f"{package_prefix(package)}20260301T120000Z"
+    return {"mark": stem + MARK_SUFFIX, "override": stem + OVERRIDE_SUFFIX, "clearing": stem + CLEARED_SUFFIX}
+
+
+def test_the_marking_roles_may_mark_but_neither_override_nor_clear_and_the_operator_may(world: PolicyWorld) -> None:
+    records = _rolled_back_records(DEV_PACKAGE)
+    for env in (DEV, PROD):
+        bucket = BUCKETS[f"/my-mlops/{env.env}/artifacts-bucket"]
+        markers = {
+            "deploy build": iam_world.codebuild_role(world, env, "deploy"),
+            "traffic shifter": iam_world.lambda_role(world, env, "traffic-shifter"),
+        }
+        for who, role in markers.items():
+            assert _put(world, role, bucket, records["mark"]) == [], (env.env, who)
+            for record in ("override", "clearing"):
+                assert _put(world, role, bucket, records[record]), (env.env, who, record)
+        for record in ("mark", "override", "clearing"):
+            assert _put(world, iam_enforcement.OPERATOR, bucket, records[record]) == [], (env.env, record)
+
+
+def _put(world: PolicyWorld, principal: str, bucket: str, key: str) -> list[str]:
+    return decide(world, principal, "s3", "PutObject", Bucket=bucket, Key=key, IfNoneMatch="*")
+
+
+def _put_by(world: PolicyWorld, principal: Principal, bucket: str, key: str) -> Decision:
+    """`principal` as if its own policies allowed everything: what the bucket policy alone decides."""
+    unrestricted = Principal(principal.arn, [], unrestricted=True, tags=principal.tags)
+    context = {"s3:if-none-match": ["*"], "s3:ObjectCreationOperation": ["true"], "s3:x-amz-acl": None}
+    request = Request(principal.arn, "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}", context)
+    return Authorizer([world], {principal.arn: unrestricted}).decide(request)
+
+
+def test_the_bucket_denies_overrides_and_clearings_to_every_role_of_the_project_by_name_and_by_tag(
+    world: PolicyWorld, templates: list[dict[str, Any]]
+) -> None:
+    """Whatever a role's own policies grant, of any environment, and even under a name CloudFormation truncated off
+    the project's prefix (its tag still denies); a role that is neither (an operator's) is not denied."""
+    roles = [world._principal(template, logical_id) for template, logical_id, _ in world._templates_with(ROLE)]
+    assert len(roles) > 20
+    records = _rolled_back_records(DEV_PACKAGE)
+    for bucket in (BUCKETS["/my-mlops/dev/artifacts-bucket"], BUCKETS["/my-mlops/prod/artifacts-bucket"]):
+        for role in roles:
+            assert role.tags.get(ROLE_TAG) == DEV.project, role.arn
+            off_prefix = Principal(role.arn.replace(":role/", ":role/Truncated-"), [], tags=role.tags)
+            for record in ("override", "clearing"):
+                for principal in (role, off_prefix):
+                    decision = _put_by(world, principal, bucket, records[record])
+                    assert decision.reason == "explicit Deny in the resource policy", (principal.arn, record)
+            assert _put_by(world, role, bucket, records["mark"]).allowed, role.arn
+        untagged = Principal(f"arn:aws:iam::{ACCOUNT}:role/Truncated-x", [])
+        assert _put_by(world, untagged, bucket, records["clearing"]).allowed
+
+
+def test_a_build_role_passing_the_override_is_refused_by_the_bucket_in_one_line(enforced: PolicyWorld) -> None:
+    s3 = SESSION.client("s3")
+    bucket = BUCKETS["/my-mlops/dev/artifacts-bucket"]
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    marks = RolledBackMarks(s3, bucket)
+    at = "2026-03-01T12:00:00+00:00"
+    with iam_enforcement.acting_as(iam_world.codebuild_role(enforced, DEV, "deploy")):
+        marks.mark(DEV_PACKAGE, at=at, endpoint_name=DEV.endpoint, reason="auto-rollback")
+        mark = marks.mark_of(DEV_PACKAGE)
+        assert mark is not None
+        with iam_enforcement.expected_denials() as denials, pytest.raises(OverrideRefused, match="needs operator"):
+            marks.override(DEV_PACKAGE, mark, at=at, endpoint_name=DEV.endpoint)
+    assert [denial.operation for denial in denials] == ["PutObject"]
+    with iam_enforcement.acting_as(iam_enforcement.OPERATOR):
+        marks.override(DEV_PACKAGE, mark, at=at, endpoint_name=DEV.endpoint)
+        marks.clear(mark, at=at, endpoint_name=DEV.endpoint)
+        assert marks.mark_of(DEV_PACKAGE) is None
