@@ -2,6 +2,9 @@
 
 moto has no CodePipeline job or action-execution APIs, and in a rehearsal CodePipeline's only role is to carry
 results between actions, so a small recorder plays it; the handlers call it exactly as they call CodePipeline.
+Every call the handlers make of a double is decided against the synthesized IAM for the principal acting, as the
+botocore hook decides moto's (`iam_enforcement.authorize`); the rehearsal's own bookkeeping (`registered`,
+`approve`: CodePipeline and a person) is not a call of the product's.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from tests.support.iam_enforcement import authorize
 
 APPROVER = "arn:aws:sts::123456789012:assumed-role/MlApprover/rehearsal-approver"
 PROMOTER = "arn:aws:sts::123456789012:assumed-role/ReleaseManager/rehearsal-promoter"
@@ -23,9 +28,11 @@ class CodePipelineDouble:
     approvals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def put_job_success_result(self, jobId: str, executionDetails: dict[str, Any] | None = None, **_: Any) -> None:
+        authorize("codepipeline", "PutJobSuccessResult", {"jobId": jobId})
         self.results[jobId] = (True, (executionDetails or {}).get("summary", ""))
 
     def put_job_failure_result(self, jobId: str, failureDetails: dict[str, Any], **_: Any) -> None:
+        authorize("codepipeline", "PutJobFailureResult", {"jobId": jobId})
         self.results[jobId] = (False, failureDetails.get("message", ""))
 
     def registered(self, execution_id: str, package_arn: str) -> None:
@@ -77,6 +84,7 @@ class _Paginator:
     double: CodePipelineDouble
 
     def paginate(self, pipelineName: str, filter: dict[str, str], **_: Any) -> Iterator[dict[str, Any]]:
+        authorize("codepipeline", "ListActionExecutions", {"pipelineName": pipelineName, "filter": filter})
         if pipelineName != self.double.pipeline:
             raise ValueError(f"unknown pipeline {pipelineName}")
         yield {"actionExecutionDetails": list(self.double.approvals.get(filter["pipelineExecutionId"], []))}
@@ -95,11 +103,13 @@ class CodeCommitDouble:
             pass
 
     def get_branch(self, repositoryName: str, branchName: str) -> dict[str, Any]:
+        authorize("codecommit", "GetBranch", {"repositoryName": repositoryName, "branchName": branchName})
         if not self.commits:
             raise self.exceptions.BranchDoesNotExistException(branchName)
         return {"branch": {"branchName": branchName, "commitId": self.commits[-1]["commitId"]}}
 
     def put_file(self, repositoryName: str, filePath: str, fileContent: bytes, **commit: Any) -> dict[str, Any]:
+        authorize("codecommit", "PutFile", {"repositoryName": repositoryName, "filePath": filePath, **commit})
         if repositoryName != self.repository:
             raise ValueError(f"unknown repository {repositoryName}")
         (self.directory / filePath).write_bytes(fileContent)

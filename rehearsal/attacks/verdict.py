@@ -3,6 +3,10 @@
 The forged event is put on the default bus exactly as the canary analysis announces its verdicts, then handed to
 the traffic shifter as its rule would deliver it (and as anyone with `lambda:InvokeFunction` could). The attack
 fails when the shifter refuses it and the endpoint's traffic is what it was before.
+
+Who acts is as in the account: the attacker's calls (reading the names, PutEvents, invoking the shifter) are
+`iam_enforcement.ATTACKER`'s, the shifter's are its function's role's; reading the traffic before and after is the
+test's own observation.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from infra.naming import Naming
 from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE
 from safedeploy.canary.traffic import REFUSED, shift_traffic
 from safedeploy.guardrails.deploy_target import read_parameter
 from safedeploy.parameters import Param
+from tests.support import iam_enforcement
 
 
 class AttackSucceeded(AssertionError):
@@ -44,14 +50,18 @@ def _traffic(sm: Any, endpoint_name: str) -> dict[str, Any]:
 def play_forged_verdict(clients: Callable[[str], Any], project: str, env: str, decision: str = "PROMOTE") -> str:
     """Put a forged `decision` verdict on the bus, deliver it to the shifter; return the line that refused it."""
     ssm, sm = clients("ssm"), clients("sagemaker")
-    endpoint_name = read_parameter(ssm, project, env, Param.ENDPOINT_NAME)
-    bucket = read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)
-    detail = forged_verdict_detail(endpoint_name, bucket, decision)
-    entry = {"Source": VERDICT_EVENT_SOURCE, "DetailType": VERDICT_DETAIL_TYPE, "Detail": json.dumps(detail)}
-    if clients("events").put_events(Entries=[entry]).get("FailedEntryCount"):
-        raise AttackSucceeded("EventBridge refused the forged event itself; the shifter was never tested")
+    shifter = Naming(project, env).resource("traffic-shifter")
+    with iam_enforcement.acting_as(iam_enforcement.ATTACKER):
+        endpoint_name = read_parameter(ssm, project, env, Param.ENDPOINT_NAME)
+        bucket = read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)
+        detail = forged_verdict_detail(endpoint_name, bucket, decision)
+        entry = {"Source": VERDICT_EVENT_SOURCE, "DetailType": VERDICT_DETAIL_TYPE, "Detail": json.dumps(detail)}
+        if clients("events").put_events(Entries=[entry]).get("FailedEntryCount"):
+            raise AttackSucceeded("EventBridge refused the forged event itself; the shifter was never tested")
+        iam_enforcement.authorize("lambda", "Invoke", {"FunctionName": shifter})  # the handler is called here
     before = _traffic(sm, endpoint_name)
-    outcome = shift_traffic(clients, project, env, VERDICT_DETAIL_TYPE, detail)
+    with iam_enforcement.as_lambda_function(shifter):
+        outcome = shift_traffic(clients, project, env, VERDICT_DETAIL_TYPE, detail)
     after = _traffic(sm, endpoint_name)
     if outcome.action != REFUSED or after != before:
         raise AttackSucceeded(f"forged {decision} verdict was acted on: {outcome.action}: {outcome.detail}")

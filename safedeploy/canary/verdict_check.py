@@ -28,6 +28,7 @@ from safedeploy.canary.fleets import find_comparison
 from safedeploy.canary.outputs import record_keys, record_prefix
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import describe_endpoint
+from safedeploy.s3_objects import read_if_present
 from safedeploy.write_once import DECISIONS, TRAFFIC_ACTIONS, AlreadyWritten, put_new_object
 
 RECORD_FIELDS = ("endpoint_name", "deployment_id", "kind", "decision")
@@ -68,11 +69,15 @@ def _split_uri(uri: str) -> tuple[str, str]:
 
 
 def _read_record(s3: Any, bucket: str, key: str) -> dict[str, Any]:
+    """The record at `key`, absent asked by a listing of the key (the shifter may list `decisions/`; a GET of a
+    missing key is a 403 to it, not a 404: `safedeploy.s3_objects`)."""
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = read_if_present(s3, bucket, key)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
-        raise VerdictRefused(f"no decision record at s3://{bucket}/{key} ({code or error})") from None
+        raise VerdictRefused(f"cannot read decision record s3://{bucket}/{key} ({code or error})") from None
+    if body is None:
+        raise VerdictRefused(f"no decision record at s3://{bucket}/{key}")
     try:
         record = json.loads(body)
     except ValueError:

@@ -27,6 +27,12 @@ IMAGE = f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.ap-northeast-2.amazonaws.com/xgboost:1.7-
 ARTIFACTS_BUCKET = f"{PROJECT}-{ENV}-artifacts"
 DRIFT_BUCKET = f"{PROJECT}-{ENV}-drift-work"
 KMS_KEY_ARN = f"arn:aws:kms:ap-northeast-2:{DEFAULT_ACCOUNT_ID}:key/00000000-0000-0000-0000-000000000000"
+# What CloudFormation would have named, by the SSM parameter the storage stack publishes it under (iam_eval bindings).
+BINDINGS = {
+    parameter_name(PROJECT, ENV, Param.ARTIFACTS_BUCKET): ARTIFACTS_BUCKET,
+    parameter_name(PROJECT, ENV, Param.DRIFT_BUCKET): DRIFT_BUCKET,
+    parameter_name(PROJECT, ENV, Param.KMS_KEY_ARN): KMS_KEY_ARN,
+}
 # Fast settings: guarded strategies with short bakes, so that max_execution_timeout_seconds stays valid.
 FAST = {"wait_interval_seconds": 60, "termination_wait_seconds": 0, "max_execution_timeout_seconds": 1200}
 

@@ -2,6 +2,9 @@
 call is made, as AWS would decide it: a denied call raises AccessDenied and is recorded, so the test fails even when
 the code under test handles the error (tests/conftest.py, as for the request contracts).
 
+Services the tests play with doubles instead of moto (CodePipeline's job and action-execution APIs, CodeCommit)
+are not botocore: each double asks `authorize` for every call it serves, which decides it the same way.
+
 Who acts is set by whoever plays it: `acting_as(role_arn)` in this process (a Lambda handler run in-process), or
 STRICT_IAM_PRINCIPAL in a subprocess's environment (a CodeBuild build, the gateway), which `subprocess_environment`
 fills. A subprocess started with the policy file but without a principal has every call refused: nothing a build
@@ -20,7 +23,7 @@ from __future__ import annotations
 import contextvars
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,8 +42,21 @@ WORLD_VARIABLE = "STRICT_IAM_WORLD"
 PRINCIPAL_VARIABLE = "STRICT_IAM_PRINCIPAL"
 UNATTRIBUTED = "unattributed"
 OPERATOR = f"arn:{iam_eval.PARTITION}:iam::{iam_eval.ACCOUNT}:role/operator"
+# The threat model's outsider: anyone with events:PutEvents or lambda:InvokeFunction, and ssm:GetParameter to learn
+# the names a forged event carries. Its own policy is this one, not the templates'; resource policies still apply.
+ATTACKER = f"arn:{iam_eval.PARTITION}:iam::{iam_eval.ACCOUNT}:role/attacker"
+ATTACKER_POLICY = {
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["events:PutEvents", "lambda:InvokeFunction", "ssm:GetParameter"],
+            "Resource": "*",
+        }
+    ]
+}
 
 _installed = False
+_on_denial: Callable[[list[Denial]], None] | None = None  # a subprocess's report, set by `install`
 _acting: contextvars.ContextVar[str | None] = contextvars.ContextVar("iam_acting_principal", default=None)
 _authorizer: iam_eval.Authorizer | None = None
 _world_file: Path | None = None
@@ -59,7 +75,8 @@ class Denial(Exception):
 
 
 def authorizer_from(worlds: Sequence[iam_eval.PolicyWorld]) -> iam_eval.Authorizer:
-    """Every role of the templates may act, and an operator (whose own policies the templates do not define)."""
+    """Every role of the templates may act, an operator (whose own policies the templates do not define) and the
+    attacker (`ATTACKER_POLICY`)."""
     principals: dict[str, iam_eval.Principal] = {}
     for world in worlds:
         for template, logical_id, _ in world._templates_with("AWS::IAM::Role"):
@@ -67,6 +84,8 @@ def authorizer_from(worlds: Sequence[iam_eval.PolicyWorld]) -> iam_eval.Authoriz
             principals[principal.arn] = principal
         operator = f"arn:{iam_eval.PARTITION}:iam::{world.account}:role/operator"
         principals[operator] = iam_eval.Principal(operator, [], unrestricted=True)
+        attacker = f"arn:{iam_eval.PARTITION}:iam::{world.account}:role/attacker"
+        principals[attacker] = iam_eval.Principal(attacker, [({}, ATTACKER_POLICY)])
     return iam_eval.Authorizer(worlds, principals)
 
 
@@ -85,6 +104,16 @@ def enforce(worlds: Sequence[iam_eval.PolicyWorld], directory: Path) -> None:
 def stop_enforcing() -> None:
     global _authorizer, _world_file
     _authorizer, _world_file = None, None
+
+
+@contextmanager
+def policies_in_force(worlds: Sequence[iam_eval.PolicyWorld], directory: Path) -> Iterator[None]:
+    """`enforce` for the block."""
+    enforce(worlds, directory)
+    try:
+        yield
+    finally:
+        stop_enforcing()
 
 
 def _load_world_file(path: str) -> iam_eval.Authorizer:
@@ -149,9 +178,10 @@ def _current() -> str | None:
     return acting or (UNATTRIBUTED if _authorizer is None and os.environ.get(WORLD_VARIABLE) else None)
 
 
-def _refuse(denial: Denial, on_denial: Callable[[list[Denial]], None], status: int = 403) -> None:
+def _refuse(denial: Denial, status: int = 403) -> None:
     _RECORDED.add([denial])
-    on_denial([denial])
+    if _on_denial is not None:
+        _on_denial([denial])
     code = "AccessDenied" if status == 403 else str(status)
     raise ClientError(
         {"Error": {"Code": code, "Message": str(denial)}, "ResponseMetadata": {"HTTPStatusCode": status}},
@@ -174,20 +204,34 @@ def _decide(authorizer: iam_eval.Authorizer, principal: str, call: iam_requests.
     return None
 
 
-def _handlers(on_denial: Callable[[list[Denial]], None]) -> tuple[Callable[..., None], Callable[..., None]]:
+def _attributed(
+    service: str, operation: str, params: Mapping[str, Any], region: str | None = None
+) -> tuple[str, iam_requests.Call] | None:
+    """Who makes the call and what it is, or None when no policies are in force or nobody acts."""
+    principal = _current()
+    authorizer = _authorizer_in_force()
+    if principal is None or authorizer is None:
+        return None
+    world = authorizer.worlds[0]
+    call = iam_requests.Call(service, operation, params, region or world.region, world.account, world)
+    decided = _decide(authorizer, principal, call)
+    if decided is not None:
+        _refuse(Denial(service, operation, decided))
+    return principal, call
+
+
+def authorize(service: str, operation: str, params: Mapping[str, Any]) -> None:
+    """Decide a call a double serves (`service` and `operation` as botocore names them) for the acting principal:
+    AccessDenied, recorded, when the policies in force deny it; nothing when none are or nobody acts."""
+    _attributed(service, operation, params)
+
+
+def _handlers() -> tuple[Callable[..., None], Callable[..., None]]:
     def before(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        principal = _current()
-        authorizer = _authorizer_in_force()
-        if principal is None or authorizer is None:
-            return
         service, operation = model.service_model.service_name, model.name
-        region = context.get("client_region") or authorizer.worlds[0].region
-        world = authorizer.worlds[0]
-        call = iam_requests.Call(service, operation, params, region, world.account, world)
-        context["iam_call"] = (principal, call)
-        reason = _decide(authorizer, principal, call)
-        if reason is not None:
-            _refuse(Denial(service, operation, reason), on_denial)
+        attributed = _attributed(service, operation, params, context.get("client_region"))
+        if attributed is not None:
+            context["iam_call"] = attributed
 
     def after(http_response: Any, model: Any, context: dict[str, Any], **_: Any) -> None:
         """S3's 403 instead of 404 for a missing key, to a principal without s3:ListBucket on the bucket."""
@@ -204,7 +248,7 @@ def _handlers(on_denial: Callable[[list[Denial]], None]) -> tuple[Callable[..., 
                 f"{principal} reads missing s3://{call.params['Bucket']}/{call.params['Key']} without s3:ListBucket "
                 "on the bucket: S3 answers 403 AccessDenied, not 404"
             )
-            _refuse(Denial("s3", model.name, reason), on_denial)
+            _refuse(Denial("s3", model.name, reason))
 
     return before, after
 
@@ -226,9 +270,10 @@ def _authorizer_in_force() -> iam_eval.Authorizer | None:
 def install(on_denial: Callable[[list[Denial]], None] = lambda _: None) -> None:
     """Decide every call of every botocore session created from now on (idempotent; inert until policies are in
     force through `enforce` or the subprocess variables)."""
-    global _installed
+    global _installed, _on_denial
     if not _installed:
-        before, after = _handlers(on_denial)
+        _on_denial = on_denial
+        before, after = _handlers()
         handlers.BUILTIN_HANDLERS.append(("before-parameter-build", before, handlers.REGISTER_LAST))
         handlers.BUILTIN_HANDLERS.append(("after-call.s3", after, handlers.REGISTER_LAST))
         _installed = True

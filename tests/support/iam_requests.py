@@ -362,6 +362,10 @@ def _kms_key(action: str) -> Callable[[Call], list[Needed]]:
     return needed
 
 
+def _function(call: Call, name: str) -> str:
+    return name if name.startswith("arn:") else call.arn("lambda", f"function:{name}")
+
+
 OTHERS: dict[tuple[str, str], Callable[[Call], list[Needed]]] = {
     ("ssm", "GetParameter"): lambda c: [Needed("ssm:GetParameter", _ssm_parameter(c, c.params["Name"]), {})],
     ("ssm", "GetParameters"): lambda c: [
@@ -405,6 +409,21 @@ OTHERS: dict[tuple[str, str], Callable[[Call], list[Needed]]] = {
     ("kms", "GenerateDataKey"): _kms_key("kms:GenerateDataKey"),
     ("kms", "DescribeKey"): _kms_key("kms:DescribeKey"),
     ("sns", "Publish"): lambda c: [Needed("sns:Publish", c.params.get("TopicArn") or c.params["TargetArn"], {})],
+    ("lambda", "Invoke"): lambda c: [
+        Needed("lambda:InvokeFunction", _function(c, c.params["FunctionName"]), {}),
+    ],
+    # Served by doubles (rehearsal/pipeline_double.py), which ask through `iam_enforcement.authorize`.
+    ("codepipeline", "ListActionExecutions"): lambda c: [
+        Needed("codepipeline:ListActionExecutions", c.arn("codepipeline", c.params["pipelineName"]), {})
+    ],
+    ("codepipeline", "PutJobSuccessResult"): _any("codepipeline:PutJobSuccessResult"),
+    ("codepipeline", "PutJobFailureResult"): _any("codepipeline:PutJobFailureResult"),
+    **{
+        ("codecommit", operation): lambda c, operation=operation: [
+            Needed(f"codecommit:{operation}", c.arn("codecommit", c.params["repositoryName"]), {})
+        ]
+        for operation in ("GetBranch", "PutFile", "GetFile")
+    },
     ("sts", "GetCallerIdentity"): lambda c: [],  # needs no permission
 }
 

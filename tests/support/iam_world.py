@@ -7,6 +7,7 @@ rehearsal reuse them. Synthesis runs in a subprocess, without asset bundling, li
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -127,3 +128,33 @@ def gateway_task_role(world: PolicyWorld, naming: Naming) -> str:
 
 def role(world: PolicyWorld, name: str) -> Principal:
     return world.role(role_name=name)
+
+
+def without_action(world: PolicyWorld, principal: str, action: str) -> PolicyWorld:
+    """`world` with `action` taken out of every identity policy statement of role `principal` (ARN): what the
+    templates would be had that grant been forgotten, for tests that show a missing grant is caught."""
+    templates = copy.deepcopy(world.templates)
+    changed = PolicyWorld(templates, world.region, world.account)
+    changed.bindings.update(world.bindings)
+    removed = False
+    for template in templates:
+        for logical_id, resource in template.get("Resources", {}).items():
+            if resource["Type"] != "AWS::IAM::Role" or changed._attribute(template, logical_id, "Arn") != principal:
+                continue
+            documents = [policy["PolicyDocument"] for policy in resource["Properties"].get("Policies", [])]
+            documents += [
+                policy["Properties"]["PolicyDocument"]
+                for policy in template["Resources"].values()
+                if policy["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+                and {"Ref": logical_id} in policy["Properties"].get("Roles", [])
+            ]
+            for document in documents:
+                for statement in document["Statement"]:
+                    listed = statement.get("Action", [])
+                    listed = [listed] if isinstance(listed, str) else listed
+                    if action in listed:
+                        statement["Action"] = [granted for granted in listed if granted != action]
+                        removed = True
+    if not removed:
+        raise LookupError(f"{principal} has no statement granting {action}")
+    return changed

@@ -4,6 +4,7 @@ the production repository (release.json) as its source."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,10 +17,11 @@ import yaml
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param, parameter_name
 from stacks.pipeline.release_buildspec import release_buildspec
-from tests.support import iam_enforcement
+from tests.support import iam_enforcement, iam_world
 from tests.support.aws import REGION, MotoServer
 from tests.support.deploy_world import FAST
 from tests.support.evidence import ensure_bucket
+from tests.support.iam_eval import PolicyWorld
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "demo"
@@ -60,6 +62,12 @@ def provision(server: MotoServer, name: str) -> Environment:
     for key, value in values.items():
         ssm.put_parameter(Name=parameter_name(PROJECT, name, key), Value=value, Type="String", Overwrite=True)
     return environment
+
+
+def policy_world(bindings: dict[str, str]) -> PolicyWorld:
+    """The templates of project PROJECT (cdk.json's configuration otherwise), every test of it sharing one synth."""
+    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], "project": PROJECT}
+    return iam_world.policy_world(context, REGION, bindings)
 
 
 def bindings(*environments: Environment) -> dict[str, str]:

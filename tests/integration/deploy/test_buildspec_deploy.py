@@ -1,19 +1,24 @@
 """The commands of buildspec-deploy.yml (dev's Deploy), run as CodeBuild would, against a moto server on 127.0.0.1.
 
+Every call of a build is decided against project `demo`'s templates as its Deploy project's service role, and the
+approval record as ApprovalSync's role writes it; registering packages (the Train build's part) is the test's.
 Prod's Deploy runs its own buildspec; its attacks and its happy path are in tests/integration/trust_chain."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.support import aws_contracts, iam_enforcement, iam_world
 from tests.support.aws import REGION, MotoServer
 from tests.support.deploy_world import (
     ARTIFACTS_BUCKET,
+    BINDINGS,
     ENDPOINT,
     ENV,
     PROJECT,
@@ -22,8 +27,9 @@ from tests.support.deploy_world import (
     s3_beside,
 )
 from tests.support.evidence import approve
+from tests.support.iam_eval import PolicyWorld
 from tests.support.moto_sagemaker import endpoint_updates, queue_invocation_results
-from tests.support.two_environments import Build, run_build
+from tests.support.two_environments import Build, policy_world, run_build
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +39,17 @@ BUILDSPEC = yaml.safe_load((ROOT / "buildspec-deploy.yml").read_text())
 
 def run_build_phase(server: MotoServer, source_dir: Path, **variables: str) -> Build:
     return run_build(server, BUILDSPEC, source_dir, **variables)
+
+
+@pytest.fixture(scope="module")
+def policies() -> PolicyWorld:
+    return policy_world(BINDINGS)
+
+
+@pytest.fixture(autouse=True)
+def in_force(policies: PolicyWorld, tmp_path: Path) -> Iterator[PolicyWorld]:
+    with iam_enforcement.policies_in_force([policies], tmp_path):
+        yield policies
 
 
 @pytest.fixture
@@ -51,7 +68,8 @@ def test_refused_until_a_person_approved_then_deployed(server: MotoServer, sm: A
     assert "smoke test" not in refused.stdout
     assert sm.list_endpoints()["Endpoints"] == []
 
-    approve(sm, s3_beside(sm), ARTIFACTS_BUCKET, package)
+    with iam_enforcement.as_lambda_function(f"{PROJECT}-{ENV}-approval-sync"):
+        approve(sm, s3_beside(sm), ARTIFACTS_BUCKET, package)
     queue_invocation_results(REGION, "0.87")
     deployed = run_build_phase(server, tmp_path, PROJECT=PROJECT, ENV=ENV, MODEL_PACKAGE_ARN=package)
 
@@ -102,3 +120,19 @@ def test_pip_downloads_are_cached_between_builds() -> None:
         "pip install --constraint requirements.txt boto3 botocore",
         "pip install --no-deps .",
     ]
+
+
+def test_a_build_is_held_to_its_role_a_forgotten_grant_is_denied(
+    server: MotoServer, sm: Any, tmp_path: Path, in_force: PolicyWorld
+) -> None:
+    """The evaluation bites here: without DescribeModelPackage, the Deploy build stops at the call, in the build."""
+    package = register_approved(sm)
+    role = in_force.role(project_name=f"{PROJECT}-{ENV}-deploy").arn
+    forgotten = iam_world.without_action(in_force, role, "sagemaker:DescribeModelPackage")
+    with iam_enforcement.policies_in_force([forgotten], tmp_path):
+        build = run_build_phase(server, tmp_path, PROJECT=PROJECT, ENV=ENV, MODEL_PACKAGE_ARN=package)
+    reported = aws_contracts.subprocess_violations()  # the build's denials, taken here instead of failing the test
+
+    assert build.exit_code == 86  # a subprocess that made a refused request exits so, whatever its code did
+    assert reported and all(f"IAM: sagemaker DescribeModelPackage: {role}" in line for line in reported)
+    assert sm.list_endpoints()["Endpoints"] == []

@@ -20,7 +20,7 @@ from safedeploy.build_steps.tooling import bundle_bytes
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from safedeploy.trust.approval_record import RecordStore
 from safedeploy.trust.release_manifest import ReleaseManifest
-from tests.support import iam_enforcement, iam_world
+from tests.support import iam_enforcement
 from tests.support.aws import REGION, MotoServer
 from tests.support.evidence import PROMOTER, approve, promote_record, register_evidenced
 from tests.support.lambda_fakes import EXECUTION_ID, LambdaContextStub, job_event
@@ -31,6 +31,7 @@ from tests.support.two_environments import (
     Environment,
     bindings,
     dev_deploy,
+    policy_world,
     prod_deploy,
     provision,
 )
@@ -89,12 +90,8 @@ def chain(server: MotoServer, tmp_path: Path) -> Iterator[Chain]:
     checkout.mkdir()
     release_repository.mkdir()
     dev, prod = provision(server, "dev"), provision(server, "prod")
-    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], "project": PROJECT}
-    iam_enforcement.enforce([iam_world.policy_world(context, REGION, bindings(dev, prod))], tmp_path)
-    try:
+    with iam_enforcement.policies_in_force([policy_world(bindings(dev, prod))], tmp_path):
         yield Chain(server, dev, prod, checkout, release_repository, server.client("sagemaker"), server.client("s3"))
-    finally:
-        iam_enforcement.stop_enforcing()
 
 
 def test_prod_deploys_the_promoted_package_from_its_own_verified_copy(chain: Chain) -> None:
