@@ -21,6 +21,7 @@ from rehearsal.scenario import LambdaContext, Outcome, Rehearsal, job_event, job
 from safedeploy.trust.release_manifest import RELEASE_FILE
 from stacks.pipeline.release_buildspec import release_buildspec
 from stacks.pipeline_stack import PROMOTION_ACTION, PROMOTION_STAGE
+from tests.support import iam_enforcement
 from tests.support.aws import REGION
 from tests.support.moto_sagemaker import queue_invocation_results
 
@@ -167,6 +168,8 @@ def direct_approval_sync(rehearsal: Rehearsal, release: Outcome) -> AttackOutcom
         rehearsal, release, rehearsal.world.naming.model_package_group, "PendingManualApproval"
     )
     parameters = {"model_package_arn": never_reviewed, "pipeline_execution_id": release.execution_id}
+    function = rehearsal.world.naming.resource("approval-sync")
+    iam_enforcement.attacker_invokes(function)
     with patch.object(handler, "clients", rehearsal.clients), rehearsal.as_lambda("approval-sync"):
         handler.handler(job_event(parameters, "forged-sync"), LambdaContext())
     succeeded, message = rehearsal.double.results[job_uuid("forged-sync")]

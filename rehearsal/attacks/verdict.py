@@ -58,7 +58,7 @@ def play_forged_verdict(clients: Callable[[str], Any], project: str, env: str, d
         entry = {"Source": VERDICT_EVENT_SOURCE, "DetailType": VERDICT_DETAIL_TYPE, "Detail": json.dumps(detail)}
         if clients("events").put_events(Entries=[entry]).get("FailedEntryCount"):
             raise AttackSucceeded("EventBridge refused the forged event itself; the shifter was never tested")
-        iam_enforcement.authorize("lambda", "Invoke", {"FunctionName": shifter})  # the handler is called here
+    iam_enforcement.attacker_invokes(shifter)
     before = _traffic(sm, endpoint_name)
     with iam_enforcement.as_lambda_function(shifter):
         outcome = shift_traffic(clients, project, env, VERDICT_DETAIL_TYPE, detail)

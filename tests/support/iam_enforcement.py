@@ -169,6 +169,13 @@ def acting_as(principal: str) -> Iterator[None]:
         _acting.reset(token)
 
 
+def attacker_invokes(function: str) -> None:
+    """`ATTACKER`'s lambda:InvokeFunction of Lambda function `function`, decided; the caller then runs its handler
+    as the function's role (`as_lambda_function`)."""
+    with acting_as(ATTACKER):
+        authorize("lambda", "Invoke", {"FunctionName": function})
+
+
 # --- the botocore handlers -----------------------------------------------------------------------------------------
 
 

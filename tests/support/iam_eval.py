@@ -314,15 +314,33 @@ class PolicyWorld:
                 found.append((template, json.loads(policy) if isinstance(policy, str) else policy))
         return found
 
-    def key_of_bucket(self, bucket: str) -> str | None:
-        """The KMS key ARN a bucket encrypts new objects with by default (None: S3-managed or no encryption)."""
+    def key_of_bucket(self, bucket: str) -> tuple[str | None, bool]:
+        """The KMS key ARN a bucket encrypts new objects with by default (None: S3-managed, the AWS managed aws/s3
+        key, or no encryption), and whether it uses an S3 Bucket Key."""
         for template, logical_id, properties in self._templates_with("AWS::S3::Bucket"):
             if self._ref(template, logical_id) != bucket:
                 continue
             for rule in properties.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", []):
                 default = rule.get("ServerSideEncryptionByDefault", {})
                 if default.get("SSEAlgorithm") == "aws:kms" and "KMSMasterKeyID" in default:
-                    return self.render(default["KMSMasterKeyID"], template)
+                    return self.render(default["KMSMasterKeyID"], template), bool(rule.get("BucketKeyEnabled"))
+        return None, False
+
+    def key_of_table(self, table: str) -> str | None:
+        """The customer managed KMS key ARN a DynamoDB table of these templates is encrypted with in this region
+        (None: an AWS owned or AWS managed key, or a table the templates do not define)."""
+        for kind in ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"):
+            for template, logical_id, properties in self._templates_with(kind):
+                if self._ref(template, logical_id) != table:
+                    continue
+                specifications = [properties.get("SSESpecification", {})] + [
+                    replica.get("SSESpecification", {})
+                    for replica in properties.get("Replicas", [])
+                    if self.render(replica.get("Region", self.region), template) == self.region
+                ]
+                for specification in specifications:
+                    if "KMSMasterKeyId" in specification:
+                        return self.render(specification["KMSMasterKeyId"], template)
         return None
 
     def owns(self, resource: str) -> bool:

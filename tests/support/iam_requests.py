@@ -5,7 +5,9 @@ from the request's parameters as the Service Authorization Reference lists them
 Where the reference lists no resource type for an action, the request is evaluated against `*`. Calls that make a
 service act for the caller are expanded too: an S3 object write or read of an SSE-KMS bucket needs the caller's
 kms:GenerateDataKey or kms:Decrypt through S3 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html),
-and CreateModel passes the execution role (iam:PassRole) that SageMaker then uses to read the model data.
+an item read or write of a DynamoDB table under a customer managed key its kms:Decrypt through DynamoDB
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html), and CreateModel
+passes the execution role (iam:PassRole) that SageMaker then uses to read the model data.
 
 An operation without a mapping here raises `IamEvaluationError`: a call nobody mapped is never allowed silently.
 Kept to the standard library (test subprocesses load it by path).
@@ -75,32 +77,36 @@ def _s3_context(params: Mapping[str, Any], *, creates: bool = False) -> Context:
     return context
 
 
-def _kms_through_s3(call: Call, bucket: str, action: str, key_id: str | None = None) -> list[Needed]:
-    key = key_id or call.world.key_of_bucket(bucket)
-    if key is None:
+def _kms_through_s3(call: Call, bucket: str, key: str, action: str, key_id: str | None = None) -> list[Needed]:
+    """The caller's use of the object's KMS key through S3: the key the request names, else the bucket's default
+    (none for S3-managed keys or the AWS managed aws/s3 key, whose policy AWS keeps)."""
+    default, bucket_key = call.world.key_of_bucket(bucket)
+    kms_key = key_id or default
+    if kms_key is None:
         return []
+    # The encryption context is the bucket's ARN with an S3 Bucket Key, the object's without one.
+    encryption_arn = f"arn:{PARTITION}:s3:::{bucket}" if bucket_key else _object(call, bucket, key)
     context: Context = {
         "kms:ViaService": [f"s3.{call.region}.amazonaws.com"],
         "kms:CallerAccount": [call.account],
-        # With an S3 Bucket Key the encryption context is the bucket's ARN.
-        "kms:EncryptionContext:aws:s3:arn": [f"arn:{PARTITION}:s3:::{bucket}"],
+        "kms:EncryptionContext:aws:s3:arn": [encryption_arn],
         "kms:EncryptionContextKeys": ["aws:s3:arn"],
     }
-    if not key.startswith("arn:"):
-        key = call.arn("kms", f"key/{key}")
-    return [Needed(action, key, context)]
+    if not kms_key.startswith("arn:"):
+        kms_key = call.arn("kms", f"key/{kms_key}")
+    return [Needed(action, kms_key, context)]
 
 
 def _s3_read(call: Call, bucket: str, key: str, version: str | None, *, body: bool) -> list[Needed]:
     action = "s3:GetObjectVersion" if version else "s3:GetObject"
     needed = [Needed(action, _object(call, bucket, key), _s3_context({}))]
-    return needed + (_kms_through_s3(call, bucket, "kms:Decrypt") if body else [])
+    return needed + (_kms_through_s3(call, bucket, key, "kms:Decrypt") if body else [])
 
 
 def _s3_write(call: Call, params: Mapping[str, Any]) -> list[Needed]:
     bucket, key = params["Bucket"], params["Key"]
     needed = [Needed("s3:PutObject", _object(call, bucket, key), _s3_context(params, creates=True))]
-    return needed + _kms_through_s3(call, bucket, "kms:GenerateDataKey", params.get("SSEKMSKeyId"))
+    return needed + _kms_through_s3(call, bucket, key, "kms:GenerateDataKey", params.get("SSEKMSKeyId"))
 
 
 def _copy_source(params: Mapping[str, Any]) -> tuple[str, str, str | None]:
@@ -334,10 +340,28 @@ def _table(call: Call, name: str | None = None) -> str:
     return name if name.startswith("arn:") else call.arn("dynamodb", f"table/{name}")
 
 
-def _dynamodb(action: str) -> Callable[[Call], list[Needed]]:
+def _kms_through_dynamodb(call: Call, table: str) -> list[Needed]:
+    """Reading or writing the items of a table under a customer managed key: DynamoDB decrypts the table key with
+    KMS for the principal that accesses the table (docs/aws-behaviours.md); none for AWS owned or managed keys."""
+    name = table.rsplit("/", 1)[-1] if table.startswith("arn:") else table
+    key = call.world.key_of_table(name)
+    if key is None:
+        return []
+    context: Context = {
+        "kms:ViaService": [f"dynamodb.{call.region}.amazonaws.com"],
+        "kms:CallerAccount": [call.account],
+        "kms:EncryptionContext:aws:dynamodb:tableName": [name],
+        "kms:EncryptionContext:aws:dynamodb:subscriberId": [call.account],
+        "kms:EncryptionContextKeys": ["aws:dynamodb:tableName", "aws:dynamodb:subscriberId"],
+    }
+    return [Needed("kms:Decrypt", key, context)]
+
+
+def _dynamodb(action: str, *, items: bool = True) -> Callable[[Call], list[Needed]]:
     def needed(call: Call) -> list[Needed]:
         index = call.params.get("IndexName")
-        return [Needed(action, _table(call) + (f"/index/{index}" if index else ""), {})]
+        table = Needed(action, _table(call) + (f"/index/{index}" if index else ""), {})
+        return [table, *(_kms_through_dynamodb(call, call.params["TableName"]) if items else [])]
 
     return needed
 
@@ -345,9 +369,13 @@ def _dynamodb(action: str) -> Callable[[Call], list[Needed]]:
 def _transact_write(call: Call) -> list[Needed]:
     actions = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
     return [
-        Needed(f"dynamodb:{actions[kind]}", _table(call, request["TableName"]), {})
+        needed
         for item in call.params["TransactItems"]
         for kind, request in item.items()
+        for needed in (
+            Needed(f"dynamodb:{actions[kind]}", _table(call, request["TableName"]), {}),
+            *_kms_through_dynamodb(call, request["TableName"]),
+        )
     ]
 
 
@@ -402,7 +430,7 @@ OTHERS: dict[tuple[str, str], Callable[[Call], list[Needed]]] = {
     ("dynamodb", "UpdateItem"): _dynamodb("dynamodb:UpdateItem"),
     ("dynamodb", "DeleteItem"): _dynamodb("dynamodb:DeleteItem"),
     ("dynamodb", "Query"): _dynamodb("dynamodb:Query"),
-    ("dynamodb", "DescribeTable"): _dynamodb("dynamodb:DescribeTable"),
+    ("dynamodb", "DescribeTable"): _dynamodb("dynamodb:DescribeTable", items=False),
     ("dynamodb", "TransactWriteItems"): _transact_write,
     ("kms", "Decrypt"): _kms_key("kms:Decrypt"),
     ("kms", "Encrypt"): _kms_key("kms:Encrypt"),

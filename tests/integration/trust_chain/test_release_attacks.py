@@ -268,7 +268,9 @@ def test_a_direct_approval_sync_invocation_launders_nothing(chain: Chain, monkey
     monkeypatch.setattr(approval_sync, "clients", AwsClients(clients))
     parameters = {"model_package_arn": never_reviewed, "pipeline_execution_id": EXECUTION_ID}
 
-    with iam_enforcement.as_lambda_function(f"{PROJECT}-dev-approval-sync"):
+    function = f"{PROJECT}-dev-approval-sync"
+    iam_enforcement.attacker_invokes(function)
+    with iam_enforcement.as_lambda_function(function):
         outcome = approval_sync.handler(job_event(parameters), LambdaContextStub())
 
     assert not outcome["succeeded"]

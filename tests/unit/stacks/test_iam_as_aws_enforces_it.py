@@ -1,6 +1,7 @@
 """The IAM evaluation the suite runs every principal's calls through (tests/support/iam_*.py): it decides as AWS
 does, fails closed on what it cannot evaluate, and catches what the stacks got wrong before (prod's roles scoped to
-prod's own package names while prod serves dev's packages; S3's 403 for a missing key)."""
+prod's own package names while prod serves dev's packages; S3's 403 for a missing key), including the calls served
+by the CodePipeline and CodeCommit doubles."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from infra.naming import ROLE_TAG, Naming
+from rehearsal.pipeline_double import CodeCommitDouble, CodePipelineDouble
 from safedeploy.guardrails.rolled_back import OverrideRefused, RolledBackMarks, package_prefix
 from safedeploy.s3_objects import object_exists
 from safedeploy.write_once import CLEARED_SUFFIX, MARK_SUFFIX, OVERRIDE_SUFFIX
@@ -306,3 +309,72 @@ def test_a_build_role_passing_the_override_is_refused_by_the_bucket_in_one_line(
         marks.override(DEV_PACKAGE, mark, at=at, endpoint_name=DEV.endpoint)
         marks.clear(mark, at=at, endpoint_name=DEV.endpoint)
         assert marks.mark_of(DEV_PACKAGE) is None
+
+
+# --- the doubles of CodePipeline and CodeCommit ----------------------------------------------------------------------
+
+
+def test_the_pipeline_doubles_decide_each_call_as_iam_would(world: PolicyWorld, tmp_path: Path) -> None:
+    """CodePipeline's job and action-execution APIs and CodeCommit are doubles, not botocore: each call they serve is
+    decided for the acting principal, and a grant the templates forget is denied where the handler calls."""
+    sync, promote = (iam_world.lambda_role(world, DEV, name) for name in ("approval-sync", "promote"))
+    pipeline, repository = CodePipelineDouble(DEV.pipeline), CodeCommitDouble(PROD.prefix, tmp_path)
+    executions = pipeline.get_paginator("list_action_executions")
+
+    def list_executions() -> None:
+        list(executions.paginate(pipelineName=DEV.pipeline, filter={"pipelineExecutionId": "e"}))
+
+    def commit() -> None:
+        repository.put_file(repositoryName=PROD.prefix, filePath="release.json", fileContent=b"{}", branchName="main")
+
+    with iam_enforcement.policies_in_force([world], tmp_path):
+        with iam_enforcement.acting_as(sync):
+            list_executions()
+            pipeline.put_job_success_result(jobId="job")
+        with iam_enforcement.acting_as(promote):
+            list_executions()
+            commit()
+            repository.get_branch(repositoryName=PROD.prefix, branchName="main")
+    for role, action, call in (
+        (sync, "codepipeline:ListActionExecutions", list_executions),
+        (promote, "codecommit:PutFile", commit),
+    ):
+        forgotten = iam_world.without_action(world, role, action)
+        with (
+            iam_enforcement.policies_in_force([forgotten], tmp_path),
+            iam_enforcement.expected_denials() as denials,
+            iam_enforcement.acting_as(role),
+            pytest.raises(ClientError, match="AccessDenied"),
+        ):
+            call()
+        assert len(denials) == 1 and f"{role} {action} on " in denials[0].reason, denials
+
+
+# --- KMS used through DynamoDB and S3 --------------------------------------------------------------------------------
+
+
+def test_an_item_read_needs_the_tables_key_through_dynamodb(world: PolicyWorld) -> None:
+    """The gateway's key lookup: its table is under a customer managed key, so the read is also a kms:Decrypt by the
+    task role through DynamoDB, which a role without that grant is denied."""
+    gateway = iam_world.gateway_task_role(world, DEV)
+    lookup = {"TableName": DEV.resource("gateway-api-keys"), "Key": {"key_hash": {"S": "x"}}}
+    asked = needed(Call("dynamodb", "GetItem", lookup, REGION, ACCOUNT, world))
+    assert [(n.action, n.context["kms:ViaService"]) for n in asked if n.action.startswith("kms:")] == [
+        ("kms:Decrypt", [f"dynamodb.{REGION}.amazonaws.com"])
+    ]
+    assert decide(world, gateway, "dynamodb", "GetItem", **lookup) == []
+    forgotten = iam_world.without_action(world, gateway, "kms:Decrypt")
+    (denied,) = decide(forgotten, gateway, "dynamodb", "GetItem", **lookup)
+    assert denied.startswith("kms:Decrypt arn:aws:kms:") and denied.endswith("no identity policy allows it")
+
+
+def test_s3_uses_the_bucket_default_key_when_a_write_names_none(world: PolicyWorld) -> None:
+    bucket, key = BUCKETS["/my-mlops/dev/artifacts-bucket"], "approvals/g/1/model.json"
+    (write, data_key) = needed(Call("s3", "PutObject", {"Bucket": bucket, "Key": key}, REGION, ACCOUNT, world))
+    assert (write.action, data_key.action, data_key.resource) == (
+        "s3:PutObject", "kms:GenerateDataKey", KEYS["/my-mlops/dev/kms-key-arn"]
+    )  # fmt: skip
+    # The artifacts bucket uses an S3 Bucket Key: the encryption context is the bucket, not the object.
+    assert data_key.context["kms:EncryptionContext:aws:s3:arn"] == [f"arn:aws:s3:::{bucket}"]
+    named = {"Bucket": bucket, "Key": key, "SSEKMSKeyId": "arn:aws:kms:ap-northeast-2:123456789012:key/other"}
+    assert needed(Call("s3", "PutObject", named, REGION, ACCOUNT, world))[1].resource == named["SSEKMSKeyId"]
