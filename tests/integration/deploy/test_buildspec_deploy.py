@@ -7,7 +7,6 @@ Prod's Deploy runs its own buildspec; its attacks and its happy path are in test
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from tests.support import aws_contracts, iam_enforcement, iam_world
 from tests.support.aws import REGION, MotoServer
 from tests.support.deploy_world import (
     ARTIFACTS_BUCKET,
-    BINDINGS,
     ENDPOINT,
     ENV,
     PROJECT,
@@ -29,7 +27,7 @@ from tests.support.deploy_world import (
 from tests.support.evidence import approve
 from tests.support.iam_eval import PolicyWorld
 from tests.support.moto_sagemaker import endpoint_updates, queue_invocation_results
-from tests.support.two_environments import Build, policy_world, run_build
+from tests.support.two_environments import Build, run_build
 
 pytestmark = pytest.mark.integration
 
@@ -39,17 +37,6 @@ BUILDSPEC = yaml.safe_load((ROOT / "buildspec-deploy.yml").read_text())
 
 def run_build_phase(server: MotoServer, source_dir: Path, **variables: str) -> Build:
     return run_build(server, BUILDSPEC, source_dir, **variables)
-
-
-@pytest.fixture(scope="module")
-def policies() -> PolicyWorld:
-    return policy_world(BINDINGS)
-
-
-@pytest.fixture(autouse=True)
-def in_force(policies: PolicyWorld, tmp_path: Path) -> Iterator[PolicyWorld]:
-    with iam_enforcement.policies_in_force([policies], tmp_path):
-        yield policies
 
 
 @pytest.fixture
