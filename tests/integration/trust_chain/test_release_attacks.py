@@ -2,6 +2,10 @@
 
 Each attack ends with one refusal line, deploys nothing and loses nothing; the promoted package reaches prod only
 through dev's approval records, and prod serves its own verified copy of the artifact.
+
+Every build runs as its Deploy project's role and the approval and promotion records are written as ApprovalSync's
+and Promote's roles, each call decided against project `demo`'s templates; registering packages and what the attacks
+forge (a foreign group's approval, a replaced artifact) are the test's own calls.
 """
 
 from __future__ import annotations
@@ -59,8 +63,10 @@ class Chain:
     def approved_release(self) -> tuple[str, ReleaseManifest]:
         """A package a person approved and promoted in dev, and the release.json Promote commits for it."""
         package = self.register()
-        record = approve(self.sm, self.s3, self.dev.bucket, package, approver=APPROVER)
-        promotion = promote_record(self.sm, self.s3, self.dev.bucket, package)
+        with iam_enforcement.as_lambda_function(f"{PROJECT}-dev-approval-sync"):
+            record = approve(self.sm, self.s3, self.dev.bucket, package, approver=APPROVER)
+        with iam_enforcement.as_lambda_function(f"{PROJECT}-dev-promote"):
+            promotion = promote_record(self.sm, self.s3, self.dev.bucket, package)
         manifest = ReleaseManifest(
             model_package_arn=package,
             source_commit=record.evidence.source_commit,
@@ -198,7 +204,8 @@ def test_dev_refuses_a_package_served_from_outside_its_write_once_models_prefix(
     """Approved and deployed from the pipeline's mutable artifacts before: the object could be swapped after the hash
     check, and SageMaker downloads it again whenever an instance starts (autoscaling, replacement)."""
     package = chain.register(model_prefix="pipelines/models")
-    approve(chain.sm, chain.s3, chain.dev.bucket, package, approver=APPROVER)
+    with iam_enforcement.as_lambda_function(f"{PROJECT}-dev-approval-sync"):
+        approve(chain.sm, chain.s3, chain.dev.bucket, package, approver=APPROVER)
     model_url = chain.sm.describe_model_package(ModelPackageName=package)["InferenceSpecification"]["Containers"][0][
         "ModelDataUrl"
     ]
