@@ -17,16 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 import lambdas.approval_sync.handler as approval_sync
+from infra.naming import Naming
 from rehearsal.pipeline_double import APPROVER, CodePipelineDouble
 from safedeploy.build_steps.tooling import bundle_bytes
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from safedeploy.trust.approval_record import RecordStore
 from safedeploy.trust.release_manifest import ReleaseManifest
-from tests.support import iam_enforcement
+from tests.support import iam_enforcement, iam_world
 from tests.support.aws import REGION, MotoServer
 from tests.support.evidence import PROMOTER, approve, promote_record, register_evidenced
+from tests.support.iam_eval import PolicyWorld
 from tests.support.lambda_fakes import EXECUTION_ID, LambdaContextStub, job_event
 from tests.support.moto_sagemaker import queue_invocation_results
 from tests.support.two_environments import (
@@ -43,6 +46,11 @@ from tests.support.two_environments import (
 pytestmark = pytest.mark.integration
 
 TOOLING = bundle_bytes(ROOT)
+INFERENCE = {
+    "Containers": [{"Image": "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/xgboost:1.7-1"}],
+    "SupportedContentTypes": ["text/csv"],
+    "SupportedResponseMIMETypes": ["text/csv"],
+}
 
 
 @dataclass
@@ -54,6 +62,7 @@ class Chain:
     release_repository: Path
     sm: Any
     s3: Any
+    iam: PolicyWorld
 
     def register(self, *, group: str | None = None, **evidence: Any) -> str:
         return register_evidenced(
@@ -96,8 +105,10 @@ def chain(server: MotoServer, tmp_path: Path) -> Iterator[Chain]:
     checkout.mkdir()
     release_repository.mkdir()
     dev, prod = provision(server, "dev"), provision(server, "prod")
-    with iam_enforcement.policies_in_force([policy_world(bindings(dev, prod))], tmp_path):
-        yield Chain(server, dev, prod, checkout, release_repository, server.client("sagemaker"), server.client("s3"))
+    iam = policy_world(bindings(dev, prod))
+    with iam_enforcement.policies_in_force([iam], tmp_path):
+        sm, s3 = server.client("sagemaker"), server.client("s3")
+        yield Chain(server, dev, prod, checkout, release_repository, sm, s3, iam)
 
 
 def test_prod_deploys_the_promoted_package_from_its_own_verified_copy(chain: Chain) -> None:
@@ -123,7 +134,18 @@ def test_prod_deploys_the_promoted_package_from_its_own_verified_copy(chain: Cha
 
 
 def test_a_self_approved_package_is_refused_in_dev(chain: Chain) -> None:
-    """A build that registers its own package as Approved (IAM denies it in AWS; moto does not)."""
+    """A build that registers its own package as Approved: IAM denies it to the Train build's role (moto does not),
+    and a package registered so anyway is refused for want of an approval record."""
+    train = iam_world.codebuild_role(chain.iam, Naming(PROJECT, "dev"), "train")
+    approved = {"ModelPackageGroupName": chain.dev.group, "ModelApprovalStatus": "Approved"}
+    with (
+        iam_enforcement.expected_denials() as denials,
+        iam_enforcement.acting_as(train),
+        pytest.raises(ClientError, match="AccessDenied"),
+    ):
+        chain.sm.create_model_package(**approved, InferenceSpecification=INFERENCE)
+    assert [denial.operation for denial in denials] == ["CreateModelPackage"]
+    assert "{'sagemaker:ModelApprovalStatus': ['Approved']}" in denials[0].reason
     package = chain.register(status="Approved")
 
     build = dev_deploy(chain.server, chain.checkout, package)
@@ -135,6 +157,9 @@ def test_a_self_approved_package_is_refused_in_dev(chain: Chain) -> None:
         "pipeline's Approval makes a package deployable, whatever its registry status; nothing was deployed"
     )
     assert chain.endpoints() == []
+    with iam_enforcement.acting_as(train):  # what the condition leaves the Train role: registering for review
+        chain.sm.create_model_package(**approved | {"ModelApprovalStatus": "PendingManualApproval"},
+                                      InferenceSpecification=INFERENCE)  # fmt: skip
 
 
 def test_a_package_of_another_group_is_refused(chain: Chain) -> None:
