@@ -11,14 +11,23 @@ through a log file. There is no opt-out: a test of the checker itself uses `aws_
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from hypothesis import settings
 
 import infra  # noqa: F401  (before any test module imports aws_cdk: it explains jsii's Node.js banner once)
 from tests.support import aws_contracts, iam_enforcement
 
 aws_contracts.install_for_tests()
 iam_enforcement.install()
+
+# Property-based tests run in every `make test`: a few examples each, the same ones every run (derandomized, no
+# example database carried between runs), each allowed seconds, not minutes (a limit no loaded CI machine reaches by
+# accident). `pytest --hypothesis-profile deep` fuzzes with a thousand fresh examples per property.
+settings.register_profile("suite", max_examples=20, derandomize=True, database=None, deadline=timedelta(seconds=5))
+settings.register_profile("deep", max_examples=1000, database=None, deadline=timedelta(seconds=5))
+settings.load_profile("suite")
 
 
 def _fail_on_violations() -> None:

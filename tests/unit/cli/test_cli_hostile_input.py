@@ -2,7 +2,8 @@
 minutes. Found by probing: `plan --looks 1000000000` ran for minutes, extreme floats and deeply nested JSON ended in
 tracebacks, and a negative or NaN `--poll-seconds` (or SAFEDEPLOY_POLL_SECONDS) failed only mid-run or at start-up;
 the fuzzing below then found `analyze` documents with 400-digit integers or a list as `spending` ending in tracebacks.
-The properties are bounded (few examples, each with a deadline, derandomized) so each runs in about a second.
+The properties are bounded by the suite's hypothesis profile (tests/conftest.py: few examples, each with a deadline,
+the same every run) and each runs well under a second.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import io
 import json
 import math
 import re
-from datetime import timedelta
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from safedeploy.cli import build_parser, main
@@ -29,23 +30,24 @@ from safedeploy.operations.api_keys import MAX_KEY_LIFETIME_DAYS
 from safedeploy.stats import CanaryObservations, CanaryPolicy, CountSeries, MetricObservations, MetricPolicy
 from safedeploy.stats.boundaries import MAX_LOOKS
 
-BOUNDED = settings(
-    max_examples=20,
-    deadline=timedelta(seconds=2),
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 ENVIRONMENT = ["--project", "p", "--env", "dev"]
 PLAN = ["plan", "--kind", "proportion", "--baseline", "0.01", "--mde", "0.01", "--requests-per-minute", "100",
         "--canary-share", "0.1"]  # fmt: skip
 # Numbers as text a caller can type: huge, tiny, negative, not finite, not numbers at all.
+EXTREME_NUMBERS = ["nan", "-inf", "1e309", "-1e309", "1e-320", "-0", "", " ", "0x10", "1_0", "9" * 5000]
 HOSTILE_NUMBERS = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.sampled_from(["nan", "-inf", "1e309", "-1e309", "1e-320", "-0", "", " ", "0x10", "1_0", "9" * 5000]),
+    st.sampled_from(EXTREME_NUMBERS),
     st.text(max_size=12),
 )
+
+
+def with_every_extreme(test: Callable[..., None]) -> Callable[..., None]:
+    """Each of EXTREME_NUMBERS as an explicit example of a property over `value`."""
+    for text in EXTREME_NUMBERS:
+        test = example(value=text)(test)
+    return test
 
 
 def _not_a_long_plan(text: str) -> bool:
@@ -100,12 +102,13 @@ def parse_or_refuse(argv: list[str]) -> tuple[Any, str]:
         ([*PLAN, "--looks"], "looks", 1, MAX_LOOKS),
     ],
 )  # fmt: skip
-@BOUNDED
+@with_every_extreme
 @given(value=HOSTILE_NUMBERS)
 def test_a_numeric_argument_is_in_range_or_refused_before_anything_runs(
     argv: list[str], attribute: str, low: float, high: float, value: str
 ) -> None:
-    """Commands that call AWS are only parsed: whatever gets past the parser is a finite number in range."""
+    """Commands that call AWS are only parsed: whatever gets past the parser is a finite number in range. Parsing
+    costs next to nothing, so every extreme is tried besides the random draws (which miss some of them)."""
     parsed, err = parse_or_refuse([*argv, value])
     if parsed is None:
         assert err.startswith("safedeploy ") and err.count("\n") == 1, err
@@ -114,7 +117,6 @@ def test_a_numeric_argument_is_in_range_or_refused_before_anything_runs(
         assert math.isfinite(number) and low <= number <= high
 
 
-@BOUNDED
 @given(
     option=st.sampled_from(
         ["--baseline", "--mde", "--requests-per-minute", "--canary-share", "--alpha", "--power", "--looks"]
@@ -128,7 +130,6 @@ def test_plan_answers_or_refuses_any_number_in_one_line(option: str, value: str,
     assert_answered_or_refused_in_one_line(*run(argv), answers={ExitCode.OK})
 
 
-@BOUNDED
 @given(
     looks=HOSTILE_NUMBERS.filter(_not_a_long_plan),
     fractions=st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=80).map(
@@ -185,7 +186,6 @@ def _replace(document: dict[str, Any], path: tuple[Any, ...], value: Any) -> dic
     return copy
 
 
-@BOUNDED
 @given(path=st.sampled_from(PLACES), value=HOSTILE_JSON, depth=st.sampled_from([0, 0, 0, 50, 5000, 200_000]))
 def test_analyze_answers_or_refuses_any_document_in_one_line(
     tmp_path_factory: pytest.TempPathFactory, path: tuple[Any, ...], value: Any, depth: int

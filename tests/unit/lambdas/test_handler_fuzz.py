@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -30,7 +30,16 @@ import lambdas.traffic_shifter.handler as traffic_shifter
 from safedeploy.canary.analysis import AnalysisOutcome
 from safedeploy.drift.job import DriftOutcome
 from safedeploy.lambda_actions.aws_clients import AwsClients
-from tests.support.deploy_world import ENV, PROJECT, provision_parameters
+from safedeploy.lambda_actions.registry_api import default_registry
+from tests.support.deploy_world import (
+    ARTIFACTS_BUCKET,
+    DRIFT_BUCKET,
+    ENDPOINT,
+    ENV,
+    GROUP,
+    PROJECT,
+    provision_parameters,
+)
 from tests.support.lambda_fakes import (
     EXECUTION_ID,
     JOB_ID,
@@ -41,14 +50,10 @@ from tests.support.lambda_fakes import (
     moto_sagemaker,
 )
 
-# Bounded: a handful of examples per property, each well under the deadline, the same examples every run.
-FUZZ = settings(
-    max_examples=15,
-    deadline=timedelta(seconds=1),
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+# The examples come from the suite's hypothesis profile (tests/conftest.py: few, the same every run). Hypothesis's
+# function-scoped-fixture check is for fixtures that examples would need fresh: here they share the module's moto
+# world, which no example changes (every event is refused), and `monkeypatch`/`clock` set what each example sets again.
+FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 PACKAGE = "arn:aws:sagemaker:ap-northeast-2:123456789012:model-package/demo-dev-models/1"
 HUGE = "x" * 300_000
 DEEP = "[" * 5_000 + "]" * 5_000
@@ -121,35 +126,78 @@ def answering_codepipeline() -> tuple[Any, list[tuple[str, dict[str, Any]]]]:
     return client, calls
 
 
+def refusing_codecommit() -> Any:
+    """A real CodeCommit client (its requests are contract-checked) answered as AWS answers for a repository this
+    account does not have (moto implements neither GetFile nor PutFile)."""
+    client = SESSION.client("codecommit")
+
+    def refuse(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        error = {"Code": "RepositoryDoesNotExistException", "Message": "the repository does not exist"}
+        return AWSResponse("https://codecommit", 400, {}, None), {"Error": error, "ResponseMetadata": {}}
+
+    client.meta.events.register_first("before-call.codecommit.*", refuse)
+    return client
+
+
 def one_line(text: Any) -> bool:
     return isinstance(text, str) and bool(text.strip()) and "\n" not in text and "Traceback" not in text
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto, and the release functions' configuration as the stacks set it."""
-    with moto_sagemaker(monkeypatch) as sagemaker:
-        SESSION.client("s3").create_bucket(
-            Bucket="demo-dev-artifacts", CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"}
-        )
-        sagemaker.list_model_packages()  # moto's SageMaker backend starts here, not inside the first example
-        for name, value in {
-            "RECORDS_BUCKET": "demo-dev-artifacts",
-            "RECORDS_KEY_ARN": "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-            "MODEL_PACKAGE_GROUP": "demo-dev-models",
-            "RELEASE_REPOSITORY": "demo-prod",
-            "RELEASE_BRANCH": "main",
-            "QUALITY_GATE_THRESHOLDS": json.dumps({"min_auc": 0.7, "max_regression": 0.01}),
-        }.items():
-            monkeypatch.setenv(name, value)
-        yield
+@dataclass(frozen=True)
+class FuzzWorld:
+    """The module's AWS: moto behind clients built once, and the CodePipeline requests of the current example."""
+
+    clients: AwsClients
+    codepipeline_calls: list[tuple[str, dict[str, Any]]]
 
 
-def run_job_handler(monkeypatch: pytest.MonkeyPatch, module: ModuleType, event: Any) -> None:
+HANDLERS = (quality_gate, approval_sync, promote, traffic_shifter, canary_analysis, drift_check)
+ENVIRONMENT = {
+    # the release functions, as the stacks configure them
+    "RECORDS_BUCKET": ARTIFACTS_BUCKET,
+    "RECORDS_KEY_ARN": "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "MODEL_PACKAGE_GROUP": GROUP,
+    "RELEASE_REPOSITORY": "demo-prod",
+    "RELEASE_BRANCH": "main",
+    "QUALITY_GATE_THRESHOLDS": json.dumps({"min_auc": 0.7, "max_regression": 0.01}),
+    # the traffic shifter and the scheduled functions
+    "SAFEDEPLOY_PROJECT": PROJECT,
+    "SAFEDEPLOY_ENV": ENV,
+    "ARTIFACTS_BUCKET": ARTIFACTS_BUCKET,
+    "DRIFT_BUCKET": DRIFT_BUCKET,
+    "ENDPOINT_NAME": ENDPOINT,
+    "DRIFT_ALPHA": "0.05",
+    "DRIFT_PERIOD_LOOKS": "720",
+    "DRIFT_SENSITIVITY": "0.1",
+    "DRIFT_ACCURACY_MARGIN": "0.02",
+}
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[FuzzWorld]:
+    """moto with the environment's parameters and artifacts bucket, once per module, and every handler given the same
+    clients: a new boto3 client costs more than a refused event, and moto's SageMaker backend and the registry module
+    start here rather than inside the first example."""
+    with pytest.MonkeyPatch.context() as patch, moto_sagemaker(patch):
+        for name, value in ENVIRONMENT.items():
+            patch.setenv(name, value)
+        codepipeline, calls = answering_codepipeline()
+        aws = AwsClients({"codepipeline": codepipeline, "codecommit": refusing_codecommit()}, session=SESSION)
+        provision_parameters(aws("ssm"))
+        aws("sagemaker").list_model_packages()
+        for service in ("s3", "cloudwatch", "events"):
+            aws(service)
+        default_registry()
+        for module in HANDLERS:
+            patch.setattr(module, "clients", aws)
+        yield FuzzWorld(aws, calls)
+
+
+def run_job_handler(world: FuzzWorld, module: ModuleType, event: Any) -> None:
     """The handler must answer `event` without raising; a job it can name gets exactly one result, a failure that
     says what was wrong in one line; an event with no job is refused in one line."""
-    codepipeline, calls = answering_codepipeline()
-    monkeypatch.setattr(module, "clients", AwsClients({"codepipeline": codepipeline}, session=SESSION))
+    calls = world.codepipeline_calls
+    calls.clear()
     outcome = module.handler(event, LambdaContextStub())
     results = [(name, params) for name, params in calls if name.startswith("PutJob")]
     job = event.get("CodePipeline.job") if isinstance(event, dict) else None
@@ -175,24 +223,20 @@ FORWARD = {
 
 @FUZZ
 @given(event=job_events(QUALITY_GATE))
-def test_the_quality_gate_answers_any_job_event_in_one_line(
-    aws: None, monkeypatch: pytest.MonkeyPatch, event: Any
-) -> None:
-    run_job_handler(monkeypatch, quality_gate, event)
+def test_the_quality_gate_answers_any_job_event_in_one_line(world: FuzzWorld, event: Any) -> None:
+    run_job_handler(world, quality_gate, event)
 
 
 @FUZZ
 @given(event=job_events(APPROVAL_SYNC))
-def test_approval_sync_answers_any_job_event_in_one_line(
-    aws: None, monkeypatch: pytest.MonkeyPatch, event: Any
-) -> None:
-    run_job_handler(monkeypatch, approval_sync, event)
+def test_approval_sync_answers_any_job_event_in_one_line(world: FuzzWorld, event: Any) -> None:
+    run_job_handler(world, approval_sync, event)
 
 
 @FUZZ
 @given(event=job_events(PROMOTE) | job_events(FORWARD))
-def test_promote_answers_any_job_event_in_one_line(aws: None, monkeypatch: pytest.MonkeyPatch, event: Any) -> None:
-    run_job_handler(monkeypatch, promote, event)
+def test_promote_answers_any_job_event_in_one_line(world: FuzzWorld, event: Any) -> None:
+    run_job_handler(world, promote, event)
 
 
 STATE_CHANGE = {
@@ -213,11 +257,7 @@ STATE_CHANGE = {
 
 @FUZZ
 @given(event=mutated(STATE_CHANGE).filter(lambda event: isinstance(event, dict) and "detail-type" in event))
-def test_approval_sync_answers_any_state_change_in_one_line(
-    aws: None, monkeypatch: pytest.MonkeyPatch, event: Any
-) -> None:
-    codepipeline, _ = answering_codepipeline()
-    monkeypatch.setattr(approval_sync, "clients", AwsClients({"codepipeline": codepipeline}, session=SESSION))
+def test_approval_sync_answers_any_state_change_in_one_line(world: FuzzWorld, event: Any) -> None:
     outcome = approval_sync.handler(event, LambdaContextStub())
     assert outcome["synchronised"] is False and one_line(outcome["message"]), outcome
 
@@ -239,14 +279,8 @@ VERDICT = {
 
 @FUZZ
 @given(event=mutated(VERDICT))
-def test_the_traffic_shifter_refuses_any_malformed_verdict_in_one_line(
-    clients: AwsClients, monkeypatch: pytest.MonkeyPatch, event: Any
-) -> None:
+def test_the_traffic_shifter_refuses_any_malformed_verdict_in_one_line(world: FuzzWorld, event: Any) -> None:
     """No variant is backed by a decision record, so each is refused, in one line, and nothing moves."""
-    provision_parameters(clients("ssm"))
-    monkeypatch.setattr(traffic_shifter, "clients", clients)
-    monkeypatch.setenv("SAFEDEPLOY_PROJECT", PROJECT)
-    monkeypatch.setenv("SAFEDEPLOY_ENV", ENV)
     outcome = traffic_shifter.handler(event, LambdaContextStub())
     assert outcome["action"] == "refused" and one_line(outcome["detail"]), outcome
 
@@ -274,24 +308,11 @@ SCHEDULED = {
 @FUZZ
 @given(event=mutated(SCHEDULED))
 def test_the_scheduled_handlers_read_nothing_from_their_event(
-    monkeypatch: pytest.MonkeyPatch, module: ModuleType, entry: str, outcome: Any, event: Any
+    world: FuzzWorld, monkeypatch: pytest.MonkeyPatch, module: ModuleType, entry: str, outcome: Any, event: Any
 ) -> None:
     """Any event, however malformed or far in the future, runs the same check of the clock's minute."""
     calls: list[tuple[Any, ...]] = []
     record: Callable[..., Any] = lambda *args, **kwargs: calls.append((*args, *kwargs.values())) or outcome  # noqa: E731
     monkeypatch.setattr(module, entry, record)
-    monkeypatch.setattr(module, "clients", AwsClients({}, session=SESSION))
-    for name, value in {
-        "SAFEDEPLOY_PROJECT": "demo",
-        "SAFEDEPLOY_ENV": "dev",
-        "ARTIFACTS_BUCKET": "demo-dev-artifacts",
-        "DRIFT_BUCKET": "demo-dev-drift-work",
-        "ENDPOINT_NAME": "demo-dev-endpoint",
-        "DRIFT_ALPHA": "0.05",
-        "DRIFT_PERIOD_LOOKS": "720",
-        "DRIFT_SENSITIVITY": "0.1",
-        "DRIFT_ACCURACY_MARGIN": "0.02",
-    }.items():
-        monkeypatch.setenv(name, value)
     module.handler(event, LambdaContextStub())
     assert len(calls) == 1 and not any(part is event for part in calls[0])
