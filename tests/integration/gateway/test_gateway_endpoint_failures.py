@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from serving.stub_endpoint import StubBehaviour, StubReply
-from tests.integration.gateway.gateway_harness import Gateway
+from tests.integration.gateway.gateway_harness import Gateway, GatewayAccess, gateway_environment, running_gateway
+from tests.support.aws import MotoServer
 
 pytestmark = pytest.mark.integration
 
@@ -60,10 +63,16 @@ def test_a_missing_endpoint_is_a_503(gateway: Gateway, stub: StubBehaviour) -> N
     assert "123456789012" not in str(body)  # SageMaker's message names the account: logged, never returned
 
 
-def test_a_slow_endpoint_times_out_into_a_503(gateway: Gateway, stub: StubBehaviour) -> None:
-    slow = StubReply(delay_seconds=2.0)  # the gateway waits 1 s per attempt
-    stub.scripted.extend([slow, slow])
-    status, body, headers = _predict(gateway)
+def test_a_slow_endpoint_times_out_into_a_503(
+    moto: MotoServer, access: GatewayAccess, stub_url: str, stub: StubBehaviour, tmp_path: Path
+) -> None:
+    """A gateway of its own waits 0.2 s per attempt for an endpoint that answers after a minute: however loaded the
+    machine, the answer is a timeout (the session's gateway waits seconds, so that its predictions never time out)."""
+    env = gateway_environment(moto, stub_url, access, ALLOW_DEV_SECRET="true", ENDPOINT_TIMEOUT_SECONDS="0.2")
+    with running_gateway(env, tmp_path / "stdout.log", access.api_key) as impatient:
+        silent = StubReply(delay_seconds=60.0)
+        stub.scripted.extend([silent, silent])
+        status, body, headers = _predict(impatient)
     assert (status, body["error"]["code"], headers["retry-after"]) == (503, "endpoint_timeout", "7")
     assert len(stub.received) == 2
 
