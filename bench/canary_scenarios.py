@@ -25,31 +25,26 @@ import statistics
 import time
 import warnings
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from safedeploy.canary.fleets import Comparison, ComparisonKind, Fleet
+from safedeploy.canary.metric_reader import MICROSECONDS_PER_MS, fleet_readings
 from safedeploy.canary.policy import canary_policy, guarded
+from safedeploy.canary.sample_ratio import check_sample_ratio
 from safedeploy.guardrails.bake import bake_plan, candidate_share
 from safedeploy.guardrails.settings import DeploymentSettings
-from safedeploy.stats import (
-    CanaryObservations,
-    CanaryPolicy,
-    CountSeries,
-    MeanSeries,
-    MedianSeries,
-    MetricObservations,
-    canary_verdict,
-)
+from safedeploy.stats import CanaryObservations, CanaryPolicy, canary_verdict
 from safedeploy.stats.bake_plan import ALARM_LAG_MINUTES
 from safedeploy.stats.comparison_series import cumulative_comparison
 from safedeploy.stats.monitors import _planned_looks
 from safedeploy.stats.normal import upper_quantile
 
 ROOT = Path(__file__).resolve().parents[1]
+START = datetime(2026, 1, 1, tzinfo=UTC)
 BASE_LATENCY_MS = 100.0
 CHUNK_REPS = 100
 
@@ -71,7 +66,10 @@ class Scenario:
     requests_per_minute: float | None = None  # None: the declared quiet-hour traffic
     share: float | None = None
     traffic_cv: float = 0.0  # per-minute gamma-Poisson burstiness
-    missing: float = 0.0  # share of fleet-minutes CloudWatch leaves out
+    missing: float = 0.0  # share of fleet-minutes CloudWatch leaves out, independently per fleet
+    missing_both: float = 0.0  # share of minutes CloudWatch leaves out for both fleets (a gap)
+    late_newest: float = 0.0  # share of analyses at which one fleet's newest minute has not arrived yet
+    p50_missing: float = 0.0  # share of fleet-minutes with requests whose p50 CloudWatch leaves out
     error_rate: float = 0.01
     error_ratio: float = 1.0  # candidate / baseline once harmful
     error_shape: float | None = None  # gamma shape of a fleet-minute's error-rate multiplier (clustering)
@@ -80,6 +78,7 @@ class Scenario:
     log_sigma: float = 0.5
     latency_ratio: float = 1.0
     onset_fraction: float = 0.0  # harm starts at this fraction of the analysed minutes
+    onset_minute: int | None = None  # or at this minute (counted from 0)
     minutes: int | None = None  # None: the bake's analysable minutes (blue/green) or the promotion horizon + slack
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -100,13 +99,20 @@ class Scenario:
         return self.requests_per_minute or float(self.settings.canary.expected_requests_per_minute)
 
     def comparison(self) -> Comparison:
+        """The candidate's traffic is on from the first minute, as the sample-ratio check sees it."""
         fleet = Fleet("f", ())
-        start = datetime(2026, 1, 1, tzinfo=UTC)
         share = self.candidate_share
-        return Comparison("e", "d", self.kind, start, fleet, fleet, share, share)
+        blue_green = self.kind is ComparisonKind.BLUE_GREEN
+        return Comparison("e", "d", self.kind, START, fleet, fleet, share, share, START, blue_green)
 
-    def policy(self) -> CanaryPolicy:
-        return canary_policy(self.settings, self.comparison(), {"error_rate", "latency_ms", "latency_p50_ms"})
+    def policy(self, metric_names: set[str] | None = None) -> CanaryPolicy:
+        names = {"error_rate", "latency_ms", "latency_p50_ms"} if metric_names is None else metric_names
+        return canary_policy(self.settings, self.comparison(), names)
+
+    @property
+    def per_minute(self) -> bool:
+        """Late data changes what earlier calls saw, so those scenarios are called minute by minute."""
+        return self.late_newest > 0.0
 
     def analysed_minutes(self) -> int:
         if self.minutes is not None:
@@ -125,6 +131,7 @@ class Minutes:
     errors: np.ndarray
     mean_ms: np.ndarray
     p50_ms: np.ndarray
+    present: np.ndarray  # False where CloudWatch has no datapoint for the fleet-minute
 
 
 def draw(scenario: Scenario, rng: np.random.Generator, reps: int, minutes: int) -> Minutes:
@@ -136,7 +143,8 @@ def draw(scenario: Scenario, rng: np.random.Generator, reps: int, minutes: int) 
     total = rng.poisson(rate)
     candidate = rng.binomial(total, scenario.candidate_share)
     counts = np.stack([total - candidate, candidate]).astype(float)
-    harmful = np.arange(minutes) >= math.floor(scenario.onset_fraction * minutes)
+    onset = scenario.onset_minute if scenario.onset_minute is not None else scenario.onset_fraction * minutes
+    harmful = np.arange(minutes) >= math.floor(onset)
     drift_e = np.exp(rng.normal(-0.5 * scenario.drift_errors**2, scenario.drift_errors, shape))
     drift_l = rng.normal(0.0, scenario.drift_latency, shape)
     errors = np.empty_like(counts)
@@ -153,11 +161,10 @@ def draw(scenario: Scenario, rng: np.random.Generator, reps: int, minutes: int) 
         if fleet == 1 and not scenario.healthy and scenario.latency_ratio != 1.0:
             shift = np.where(harmful, shift + math.log(scenario.latency_ratio), shift)
         mean_ms[fleet], p50_ms[fleet] = _latency_aggregates(counts[fleet], shift, scenario.log_sigma, rng)
-    if scenario.missing > 0:
-        lost = rng.random(counts.shape) < scenario.missing
-        counts, errors = np.where(lost, 0.0, counts), np.where(lost, 0.0, errors)
-    present = counts > 0
-    return Minutes(counts, errors, np.where(present, mean_ms, np.nan), np.where(present, p50_ms, np.nan))
+    present = (rng.random(counts.shape) >= scenario.missing) & (rng.random(shape) >= scenario.missing_both)[None]
+    served = counts > 0
+    p50_ms = np.where(served & (rng.random(counts.shape) >= scenario.p50_missing), p50_ms, np.nan)
+    return Minutes(counts, errors, np.where(served, mean_ms, np.nan), p50_ms, present)
 
 
 def _latency_aggregates(
@@ -175,20 +182,27 @@ def _latency_aggregates(
         return np.nanmean(values, axis=-1), np.nanmedian(values, axis=-1)
 
 
-def observations(chunk: Minutes, rep: int, upto: int | None = None) -> CanaryObservations:
+def cloudwatch_values(
+    chunk: Minutes, rep: int, upto: int | None = None, late_fleet: int | None = None
+) -> dict[tuple[str, str], np.ndarray]:
+    """What GetMetricData returns to the analysis called after minute `upto` (NaN where a fleet-minute has no
+    datapoint); `late_fleet`'s newest minute has not arrived yet. Latency in microseconds, as SageMaker reports it."""
     end = upto if upto is not None else chunk.counts.shape[2]
-
-    def fleet(f: int) -> tuple[np.ndarray, ...]:
-        return tuple(a[f, rep, :end] for a in (chunk.counts, chunk.errors, chunk.mean_ms, chunk.p50_ms))
-
-    (na, ea, ma, pa), (nb, eb, mb, pb) = fleet(0), fleet(1)
-    return CanaryObservations(
-        {
-            "error_rate": MetricObservations(CountSeries(ea, na), CountSeries(eb, nb)),
-            "latency_ms": MetricObservations(MeanSeries(na, ma), MeanSeries(nb, mb)),
-            "latency_p50_ms": MetricObservations(MedianSeries(na, pa), MedianSeries(nb, pb)),
+    values = {}
+    for fleet, role in enumerate(("baseline", "candidate")):
+        present = chunk.present[fleet, rep, :end].copy()
+        if late_fleet == fleet:
+            present[-1] = False
+        counts = np.where(present, chunk.counts[fleet, rep, :end], np.nan)
+        served = present & (counts > 0)
+        values |= {
+            (role, "invocations"): counts,
+            (role, "errors"): np.where(present, chunk.errors[fleet, rep, :end], np.nan),
+            (role, "latency_count"): np.where(served, counts, np.nan),
+            (role, "latency_mean"): np.where(served, chunk.mean_ms[fleet, rep, :end] * MICROSECONDS_PER_MS, np.nan),
+            (role, "latency_p50"): np.where(served, chunk.p50_ms[fleet, rep, :end] * MICROSECONDS_PER_MS, np.nan),
         }
-    )
+    return values
 
 
 def textbook_rollback(data: CanaryObservations, policy: CanaryPolicy) -> int | None:
@@ -213,6 +227,7 @@ def textbook_rollback(data: CanaryObservations, policy: CanaryPolicy) -> int | N
 class Tally:
     reps: int = 0
     rollback: list[int] = field(default_factory=list)
+    split: list[int] = field(default_factory=list)  # rollbacks by the sample-ratio check (also in `rollback`)
     inconclusive: list[int] = field(default_factory=list)
     promote: list[int] = field(default_factory=list)
     textbook: list[int] = field(default_factory=list)
@@ -224,8 +239,72 @@ class Tally:
         return p, math.sqrt(max(p * (1 - p), 1e-12) / self.reps)
 
 
+@dataclass(frozen=True)
+class Call:
+    """What one analysis decided: the verdict's decision and minute, and the sample-ratio check's reason."""
+
+    decision: str
+    minute: int
+    harm: bool
+    split: bool
+
+
+def analyse(scenario: Scenario, values: dict[tuple[str, str], np.ndarray]) -> tuple[Call, CanaryObservations, Any]:
+    """One call of the analysis on `values`, as `analyze_endpoint` makes it."""
+    readings = fleet_readings(values, has_gateway_feedback=False)
+    policy = scenario.policy(set(readings.observations.metrics))
+    verdict = canary_verdict(guarded(readings.observations, policy), policy)
+    settings = scenario.settings
+    minutes = readings.baseline_requests.size
+    split = check_sample_ratio(
+        scenario.comparison(),
+        [START + timedelta(minutes=index) for index in range(minutes)],
+        readings.baseline_requests,
+        readings.candidate_requests,
+        settings.sample_ratio,
+        max(1, settings.max_execution_timeout_seconds // 60),
+    )
+    harm = any(details["status"] == "harmful" for details in verdict.metrics.values())
+    decided = Call(verdict.decision, (verdict.period or 0) + 1, harm, bool(split.mismatch))
+    return decided, readings.observations, policy
+
+
+def first_split(scenario: Scenario, chunk: Minutes, rep: int, minutes: int) -> int | None:
+    """The first call at which the sample-ratio check alone rolls back (data that arrive on time)."""
+    values = cloudwatch_values(chunk, rep)
+    readings = fleet_readings(values, has_gateway_feedback=False)
+    settings = scenario.settings
+    grid = [START + timedelta(minutes=index) for index in range(minutes)]
+    looks = max(1, settings.max_execution_timeout_seconds // 60)
+    comparison = scenario.comparison()
+    for upto in range(1, minutes + 1):
+        split = check_sample_ratio(
+            comparison,
+            grid[:upto],
+            readings.baseline_requests[:upto],
+            readings.candidate_requests[:upto],
+            settings.sample_ratio,
+            looks,
+        )
+        if split.mismatch:
+            return upto
+    return None
+
+
+def minute_by_minute(scenario: Scenario, chunk: Minutes, rep: int, minutes: int, rng: np.random.Generator) -> Call:
+    """Every call as the Lambda makes it, with late newest minutes; the first decision other than CONTINUE."""
+    call = Call("CONTINUE", minutes, False, False)
+    for upto in range(1, minutes + 1):
+        late = int(rng.integers(2)) if rng.random() < scenario.late_newest else None
+        call, _, _ = analyse(scenario, cloudwatch_values(chunk, rep, upto, late))
+        if call.split:
+            return Call("ROLLBACK", upto, False, True)
+        if call.decision != "CONTINUE":
+            return call
+    return call
+
+
 def run(scenario: Scenario, rng: np.random.Generator, reps: int, replay_check: int) -> Tally:
-    policy = scenario.policy()
     minutes = scenario.analysed_minutes()
     tally = Tally(reps=reps)
     done = 0
@@ -233,34 +312,43 @@ def run(scenario: Scenario, rng: np.random.Generator, reps: int, replay_check: i
         size = min(CHUNK_REPS, reps - done)
         chunk = draw(scenario, rng, size, minutes)
         for rep in range(size):
-            data = observations(chunk, rep)
-            verdict = canary_verdict(guarded(data, policy), policy)
-            minute = (verdict.period or 0) + 1
-            harm = any(details["status"] == "harmful" for details in verdict.metrics.values())
-            if verdict.decision == "ROLLBACK":
-                (tally.rollback if harm else tally.inconclusive).append(minute)
-            elif verdict.decision == "PROMOTE":
-                tally.promote.append(minute)
-            book = textbook_rollback(data, policy)
-            if book is not None:
-                tally.textbook.append(book + 1)
-            if done + rep < replay_check:
-                tally.replay_checked += 1
-                tally.replay_mismatches += _replay_differs(chunk, rep, minutes, policy, verdict.decision, minute)
+            if scenario.per_minute:
+                call = minute_by_minute(scenario, chunk, rep, minutes, rng)
+                data, policy = None, None
+            else:
+                call, data, policy = analyse(scenario, cloudwatch_values(chunk, rep))
+                split = first_split(scenario, chunk, rep, minutes)
+                if split is not None and (call.decision == "CONTINUE" or split <= call.minute):
+                    call = Call("ROLLBACK", split, False, True)
+                else:
+                    call = Call(call.decision, call.minute, call.harm, False)
+            if call.decision == "ROLLBACK":
+                (tally.rollback if call.harm or call.split else tally.inconclusive).append(call.minute)
+                if call.split:
+                    tally.split.append(call.minute)
+            elif call.decision == "PROMOTE":
+                tally.promote.append(call.minute)
+            if data is not None and policy is not None:
+                book = textbook_rollback(data, policy)
+                if book is not None:
+                    tally.textbook.append(book + 1)
+                if done + rep < replay_check and not call.split:
+                    tally.replay_checked += 1
+                    tally.replay_mismatches += _replay_differs(scenario, chunk, rep, minutes, call)
         done += size
     return tally
 
 
-def _replay_differs(chunk: Minutes, rep: int, minutes: int, policy: CanaryPolicy, decision: str, minute: int) -> int:
-    """Call the verdict after every minute, as the Lambda does; the first decision must match the single call."""
+def _replay_differs(scenario: Scenario, chunk: Minutes, rep: int, minutes: int, whole: Call) -> int:
+    """Call the analysis after every minute, as the Lambda does; the first decision must match the single call."""
     for upto in range(1, minutes + 1):
-        verdict = canary_verdict(guarded(observations(chunk, rep, upto), policy), policy)
-        if verdict.decision != "CONTINUE":
-            differs = (verdict.decision, (verdict.period or 0) + 1) != (decision, minute)
+        call, _, _ = analyse(scenario, cloudwatch_values(chunk, rep, upto))
+        if call.decision != "CONTINUE":
+            differs = (call.decision, call.minute) != (whole.decision, whole.minute)
             if differs:
-                print(f"    replay: minute {upto} gave {verdict.decision}, the whole bake {decision} at {minute}")
+                print(f"    replay: minute {upto} gave {call.decision} at {call.minute}, the whole bake {whole}")
             return int(differs)
-    return int(decision != "CONTINUE")
+    return int(whole.decision != "CONTINUE")
 
 
 def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
@@ -278,7 +366,14 @@ def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
     healthy = [
         Scenario("baseline: 1 % errors, lognormal sigma 0.5", dev),
         Scenario("bursty traffic (gamma-Poisson, CV 1)", dev, traffic_cv=1.0),
-        Scenario("20 % of fleet-minutes missing", dev, missing=0.2),
+        Scenario("each fleet's minute missing independently 20 %", dev, missing=0.2),
+        Scenario("CloudWatch gaps: 20 % of minutes missing for both", dev, missing_both=0.2),
+        Scenario("newest minute of one fleet late at 30 % of calls", dev, late_newest=0.3),
+        Scenario("3x the declared traffic (300 requests/minute)", dev, requests_per_minute=300),
+        Scenario("p50 left out in 5 % of fleet-minutes", dev, p50_missing=0.05, log_sigma=0.8),
+        Scenario(
+            "latency +5 % (inside the 10 % margin), sigma 0.8", dev, healthy=False, latency_ratio=1.05, log_sigma=0.8
+        ),
         Scenario("errors overdispersed within minutes (gamma shape 0.5)", dev, error_shape=0.5),
         Scenario("errors overdispersed and bursty traffic", dev, error_shape=0.5, traffic_cv=1.0),
         Scenario("30 requests/minute, 0.1 % errors", dev, requests_per_minute=30, error_rate=0.001),
@@ -309,6 +404,31 @@ def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
             log_sigma=1.5,
         ),
         Scenario("errors x3 from mid-bake", dev, healthy=False, error_ratio=3.0, onset_fraction=0.5),
+        Scenario(
+            "3x traffic: errors x3 from minute 30",
+            dev,
+            healthy=False,
+            requests_per_minute=300,
+            error_ratio=3.0,
+            onset_minute=30,
+        ),
+        Scenario(
+            "3x traffic: errors x10 from minute 40",
+            dev,
+            healthy=False,
+            requests_per_minute=300,
+            error_ratio=10.0,
+            onset_minute=40,
+        ),
+        Scenario(
+            "3x traffic: latency +20 % (sigma 0.8) from mid-bake",
+            dev,
+            healthy=False,
+            requests_per_minute=300,
+            latency_ratio=1.2,
+            log_sigma=0.8,
+            onset_fraction=0.5,
+        ),
         Scenario(
             "latency +20 % (sigma 0.8) from mid-bake",
             dev,
@@ -364,13 +484,14 @@ def median_minute(minutes: list[int]) -> str:
 def report(scenario: Scenario, tally: Tally, seconds: float) -> None:
     minutes = scenario.analysed_minutes()
     rollback, rollback_se = tally.rate(tally.rollback)
+    split, _ = tally.rate(tally.split)
     unproven, _ = tally.rate(tally.inconclusive)
     promote, promote_se = tally.rate(tally.promote)
     book, book_se = tally.rate(tally.textbook)
     replay = f"{tally.replay_checked - tally.replay_mismatches}/{tally.replay_checked}"
     print(
         f"{scenario.name:<52}{scenario.traffic:>6.0f}{scenario.candidate_share:>7.3f}{minutes:>5}"
-        f"{rollback:>8.3f}±{rollback_se:.3f}{median_minute(tally.rollback):>5}{unproven:>7.3f}"
+        f"{rollback:>8.3f}±{rollback_se:.3f}{median_minute(tally.rollback):>5}{split:>7.3f}{unproven:>7.3f}"
         f"{promote:>8.3f}±{promote_se:.3f}{median_minute(tally.promote):>5}"
         f"{book:>8.3f}±{book_se:.3f}{median_minute(tally.textbook):>5}{replay:>7}{seconds:>6.0f}s"
     )
@@ -379,7 +500,7 @@ def report(scenario: Scenario, tally: Tally, seconds: float) -> None:
 def header(title: str, reps: int) -> None:
     print(f"\n== {title}, {reps:,} replications each")
     print(
-        f"{'scenario':<52}{'rpm':>6}{'share':>7}{'min':>5}{'harm ROLLBACK':>14}{'med':>5}{'incon.':>7}"
+        f"{'scenario':<52}{'rpm':>6}{'share':>7}{'min':>5}{'ROLLBACK':>14}{'med':>5}{'split':>7}{'incon.':>7}"
         f"{'PROMOTE':>14}{'med':>5}{'textbook':>14}{'med':>5}{'replay':>7}"
     )
 

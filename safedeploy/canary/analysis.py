@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from safedeploy.canary.fleets import Comparison, ComparisonKind, find_comparison
-from safedeploy.canary.metric_reader import minute_grid, read_observations
+from safedeploy.canary.metric_reader import minute_grid, read_fleets
 from safedeploy.canary.outputs import (
     PROMOTE,
     ROLLBACK,
@@ -66,7 +66,7 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
         publish_metrics(cloudwatch, endpoint_name, now, 0, {})
         return AnalysisOutcome(endpoint_name, "deployment started less than a minute ago", "CONTINUE", 0)
     try:
-        observations = read_observations(cloudwatch, found, grid)
+        readings = read_fleets(cloudwatch, found, grid)
     except (BotoCoreError, ClientError) as error:
         return AnalysisOutcome(endpoint_name, f"metrics unavailable, no verdict published: {error}")
     settings = target.guardrails.settings
@@ -76,13 +76,13 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
     promoted = None if found.kind is ComparisonKind.BLUE_GREEN else (
         decided_before(s3, bucket, endpoint_name, found.deployment_id, PROMOTE, found.started_at, now)
     )  # fmt: skip
+    observations = readings.observations
     policy = canary_policy(settings, found, set(observations.metrics), promoted=promoted is not None)
     verdict = canary_verdict(guarded(observations, policy), policy)
-    requests = observations.metrics["error_rate"]
     # Every minute of the longest deployment is a look of the sample-ratio check.
     looks = max(1, settings.max_execution_timeout_seconds // 60)
     split = check_sample_ratio(
-        found, grid, requests.baseline.trials, requests.candidate.trials, settings.sample_ratio, looks
+        found, grid, readings.baseline_requests, readings.candidate_requests, settings.sample_ratio, looks
     )
     decision = ROLLBACK if earlier or split.mismatch else verdict.decision
     if promoted and decision == "CONTINUE":  # shown non-inferior before, no harm since: the next weight may come

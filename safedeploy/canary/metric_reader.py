@@ -131,10 +131,20 @@ def _medians(values: dict[tuple[str, str], np.ndarray], roles: Sequence[str]) ->
     return MetricObservations(baseline=baseline, candidate=candidate)
 
 
-def read_observations(cloudwatch: Any, comparison: Comparison, grid: Sequence[datetime]) -> CanaryObservations:
+@dataclass(frozen=True)
+class FleetReadings:
+    """One analysis's reading: the observations the verdict judges, and each fleet's Invocations per minute for the
+    sample-ratio check."""
+
+    observations: CanaryObservations
+    baseline_requests: np.ndarray
+    candidate_requests: np.ndarray
+
+
+def fleet_readings(values: dict[tuple[str, str], np.ndarray], has_gateway_feedback: bool) -> FleetReadings:
     """Error rate and latency (median and mean) always; accuracy when the gateway has fed back outcomes for both
-    fleets. The policy guards the median where it is present and the mean otherwise."""
-    values = _fetch(cloudwatch, _queries(comparison), grid)
+    fleets. The policy guards the median where it is present and the mean otherwise. `values` holds one array per
+    (fleet role, quantity), NaN where CloudWatch returned no datapoint."""
     roles = ("baseline", "candidate")
     metrics = {
         "error_rate": _metric("count", [(values[(r, "invocations")], values[(r, "errors")]) for r in roles]),
@@ -143,6 +153,11 @@ def read_observations(cloudwatch: Any, comparison: Comparison, grid: Sequence[da
     medians = _medians(values, roles)
     if medians is not None:
         metrics["latency_p50_ms"] = medians
-    if comparison.has_gateway_feedback and all(np.nansum(values[(r, "feedback")]) > 0 for r in roles):
+    if has_gateway_feedback and all(np.nansum(values[(r, "feedback")]) > 0 for r in roles):
         metrics["accuracy"] = _metric("count", [(values[(r, "feedback")], values[(r, "correct")]) for r in roles])
-    return CanaryObservations(metrics)
+    baseline, candidate = (_counts(values[(role, "invocations")]) for role in roles)
+    return FleetReadings(CanaryObservations(metrics), baseline, candidate)
+
+
+def read_fleets(cloudwatch: Any, comparison: Comparison, grid: Sequence[datetime]) -> FleetReadings:
+    return fleet_readings(_fetch(cloudwatch, _queries(comparison), grid), comparison.has_gateway_feedback)

@@ -16,7 +16,7 @@ import pytest
 from botocore.stub import Stubber
 
 from safedeploy.canary.fleets import Comparison, ComparisonKind, Fleet
-from safedeploy.canary.metric_reader import minute_grid, read_observations
+from safedeploy.canary.metric_reader import minute_grid, read_fleets
 from safedeploy.stats import MedianSeries
 
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -63,7 +63,7 @@ def stubbed_read(p50_micros: dict[str, list[float | None]]) -> tuple[Any, list[d
     stubber.add_response("get_metric_data", {"MetricDataResults": results, "Messages": []})
     with stubber:
         grid = minute_grid(START, START + timedelta(minutes=MINUTES, seconds=5))
-        observations = read_observations(cloudwatch, comparison(), grid)
+        observations = read_fleets(cloudwatch, comparison(), grid).observations
     stubber.assert_no_pending_responses()
     return observations, sent
 
