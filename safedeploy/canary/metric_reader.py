@@ -1,13 +1,13 @@
 """Per-minute fleet aggregates from one batched GetMetricData request, aligned on one grid of complete minutes.
 
-The statistics engine needs every metric of both fleets over the same periods, so a minute in which a fleet served
-nothing is a zero count (and an undefined mean), never a missing entry. The current minute is left out until it
-is complete: CloudWatch is still aggregating it, and a partial count would look like a traffic drop.
+The statistics engine needs every metric of both fleets over the same periods. A minute for which CloudWatch returned a
+datapoint for one fleet only (the other's is late or lost) is blank for both: a missing datapoint is not zero
+requests. The current minute is left out until it is complete: CloudWatch is still aggregating it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +21,11 @@ PERIOD = timedelta(minutes=1)
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 GATEWAY_NAMESPACE = "SafeDeploy/Gateway"
 MICROSECONDS_PER_MS = 1000.0
-MEDIAN_COVERAGE = 0.9  # share of minutes with requests that must carry a p50 for the median to be used
+MEDIAN_COVERAGE = 0.9  # share of the first minutes with requests that must carry a p50 for the median to be used
+LATENCY_CHOICE_MINUTES = 10  # the minutes that choose median or mean, once per deployment
+LATENCY_MEDIAN = "latency_p50_ms"
+LATENCY_MEAN = "latency_ms"
+ROLES = ("baseline", "candidate")
 
 
 @dataclass(frozen=True)
@@ -102,28 +106,50 @@ def _counts(values: np.ndarray) -> np.ndarray:
     return np.nan_to_num(values, nan=0.0)
 
 
-def _metric(kind: str, role_values: Iterable[tuple[np.ndarray, np.ndarray]]) -> MetricObservations:
+def _paired(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Minutes for which CloudWatch returned a datapoint for both fleets."""
+    return np.isfinite(first) & np.isfinite(second)
+
+
+def _metric(kind: str, role_values: Sequence[tuple[np.ndarray, np.ndarray]], paired: np.ndarray) -> MetricObservations:
+    """Counts (`trials`, `events`) or means (`mean`, `count`) per fleet; a minute not `paired` is blank for both."""
     series = []
     for first, second in role_values:
         if kind == "count":
-            trials = _counts(first)
+            trials = np.where(paired, _counts(first), 0.0)
             series.append(CountSeries(events=np.minimum(_counts(second), trials), trials=trials))
         else:
-            counts = _counts(second)
+            counts = np.where(paired, _counts(second), 0.0)
             series.append(MeanSeries(sample_count=counts, mean=np.where(counts > 0, first / MICROSECONDS_PER_MS, 0.0)))
     baseline, candidate = series
     return MetricObservations(baseline=baseline, candidate=candidate)
 
 
-def _medians(values: dict[tuple[str, str], np.ndarray], roles: Sequence[str]) -> MetricObservations | None:
-    """Per-minute p50 series, or None when CloudWatch left out the percentile in most minutes with requests
-    (percentiles need raw values); a minute with requests but no p50 counts as a minute without data."""
+def latency_metric(values: dict[tuple[str, str], np.ndarray], paired: np.ndarray) -> str:
+    """The latency metric a deployment guards, chosen once: the median when CloudWatch returned p50 for both fleets
+    in at least MEDIAN_COVERAGE of the first LATENCY_CHOICE_MINUTES minutes both served, the mean otherwise.
+
+    Those minutes never change once they exist, so the choice never flips; before they exist the median is named,
+    and neither latency test can look yet (each needs that many minutes with data for its variance).
+    """
+    served = paired & (_counts(values[("baseline", "latency_count")]) > 0)
+    served &= _counts(values[("candidate", "latency_count")]) > 0
+    first = np.flatnonzero(served)[:LATENCY_CHOICE_MINUTES]
+    with_p50 = np.ones(first.size, dtype=bool)
+    for role in ROLES:
+        medians = values[(role, "latency_p50")][first]
+        with_p50 &= np.isfinite(medians) & (medians > 0)
+    if first.size < LATENCY_CHOICE_MINUTES or np.sum(with_p50) >= MEDIAN_COVERAGE * first.size:
+        return LATENCY_MEDIAN
+    return LATENCY_MEAN
+
+
+def _medians(values: dict[tuple[str, str], np.ndarray], paired: np.ndarray) -> MetricObservations:
+    """Per-minute p50 series; a minute with requests but no p50 is a minute without data, not a zero latency."""
     series = []
-    for role in roles:
+    for role in ROLES:
         counts, medians = _counts(values[(role, "latency_count")]), values[(role, "latency_p50")]
-        present = (counts > 0) & np.isfinite(medians) & (medians > 0)
-        if np.sum(counts > 0) and np.sum(present) < MEDIAN_COVERAGE * np.sum(counts > 0):
-            return None
+        present = paired & (counts > 0) & np.isfinite(medians) & (medians > 0)
         series.append(
             MedianSeries(np.where(present, counts, 0.0), np.where(present, medians / MICROSECONDS_PER_MS, 0.0))
         )
@@ -134,7 +160,7 @@ def _medians(values: dict[tuple[str, str], np.ndarray], roles: Sequence[str]) ->
 @dataclass(frozen=True)
 class FleetReadings:
     """One analysis's reading: the observations the verdict judges, and each fleet's Invocations per minute for the
-    sample-ratio check."""
+    sample-ratio check (NaN where CloudWatch returned no datapoint: missing, not zero)."""
 
     observations: CanaryObservations
     baseline_requests: np.ndarray
@@ -142,21 +168,24 @@ class FleetReadings:
 
 
 def fleet_readings(values: dict[tuple[str, str], np.ndarray], has_gateway_feedback: bool) -> FleetReadings:
-    """Error rate and latency (median and mean) always; accuracy when the gateway has fed back outcomes for both
-    fleets. The policy guards the median where it is present and the mean otherwise. `values` holds one array per
-    (fleet role, quantity), NaN where CloudWatch returned no datapoint."""
-    roles = ("baseline", "candidate")
+    """Error rate and mean latency always, the median latency where `latency_metric` chose it (the policy then
+    guards it instead of the mean); accuracy when the gateway has fed back outcomes for both fleets. `values` holds
+    one array per (fleet role, quantity), NaN where CloudWatch returned no datapoint. A minute only one fleet has
+    (the other's is late or lost) is no minute for either: a missing datapoint is not zero requests, and judging
+    one fleet's minute alone would compare unequal stretches of time."""
+    requests = [values[(role, "invocations")] for role in ROLES]
+    paired = _paired(*requests)
+    latency = [(values[(r, "latency_mean")], values[(r, "latency_count")]) for r in ROLES]
     metrics = {
-        "error_rate": _metric("count", [(values[(r, "invocations")], values[(r, "errors")]) for r in roles]),
-        "latency_ms": _metric("mean", [(values[(r, "latency_mean")], values[(r, "latency_count")]) for r in roles]),
+        "error_rate": _metric("count", [(values[(r, "invocations")], values[(r, "errors")]) for r in ROLES], paired),
+        LATENCY_MEAN: _metric("mean", latency, paired),
     }
-    medians = _medians(values, roles)
-    if medians is not None:
-        metrics["latency_p50_ms"] = medians
-    if has_gateway_feedback and all(np.nansum(values[(r, "feedback")]) > 0 for r in roles):
-        metrics["accuracy"] = _metric("count", [(values[(r, "feedback")], values[(r, "correct")]) for r in roles])
-    baseline, candidate = (_counts(values[(role, "invocations")]) for role in roles)
-    return FleetReadings(CanaryObservations(metrics), baseline, candidate)
+    if latency_metric(values, paired) == LATENCY_MEDIAN:
+        metrics[LATENCY_MEDIAN] = _medians(values, paired)
+    if has_gateway_feedback and all(np.nansum(values[(r, "feedback")]) > 0 for r in ROLES):
+        feedback = [(values[(r, "feedback")], values[(r, "correct")]) for r in ROLES]
+        metrics["accuracy"] = _metric("count", feedback, _paired(*(first for first, _ in feedback)))
+    return FleetReadings(CanaryObservations(metrics), *requests)
 
 
 def read_fleets(cloudwatch: Any, comparison: Comparison, grid: Sequence[datetime]) -> FleetReadings:

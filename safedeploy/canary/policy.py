@@ -7,7 +7,7 @@ catches a candidate that turns bad mid-bake, and an inconclusive bake CONTINUEs.
 advances only on PROMOTE, so the horizon is sized for an equal candidate to show non-inferiority on every metric
 with the declared power, and an unproven candidate is rolled back there.
 
-Latency is judged on the per-minute median (p50) where CloudWatch returns it, on the mean otherwise.
+Latency is judged on the per-minute median (p50) where the reader chose it for the deployment, on the mean otherwise.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 from safedeploy.canary.fleets import Comparison, ComparisonKind
+from safedeploy.canary.metric_reader import LATENCY_MEAN, LATENCY_MEDIAN
 from safedeploy.guardrails.settings import CanarySettings, DeploymentSettings
 from safedeploy.stats import CanaryObservations, CanaryPolicy, MetricPolicy
 from safedeploy.stats.bake_plan import (
@@ -24,9 +25,6 @@ from safedeploy.stats.bake_plan import (
     latency_spread,
     non_inferiority_samples,
 )
-
-LATENCY_MEDIAN = "latency_p50_ms"
-LATENCY_MEAN = "latency_ms"
 
 
 def horizon(settings: DeploymentSettings, comparison: Comparison) -> int:

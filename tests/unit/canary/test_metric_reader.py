@@ -16,7 +16,7 @@ import pytest
 from botocore.stub import Stubber
 
 from safedeploy.canary.fleets import Comparison, ComparisonKind, Fleet
-from safedeploy.canary.metric_reader import minute_grid, read_fleets
+from safedeploy.canary.metric_reader import fleet_readings, latency_metric, minute_grid, read_fleets
 from safedeploy.stats import MedianSeries
 
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -92,3 +92,45 @@ def test_without_percentiles_in_most_minutes_the_mean_is_judged() -> None:
     observations, _ = stubbed_read({"baseline": sparse, "candidate": sparse})
     assert "latency_p50_ms" not in observations.metrics
     assert "latency_ms" in observations.metrics
+
+
+def minutes(
+    count: int, p50_missing: tuple[int, ...] = (), candidate_missing: tuple[int, ...] = ()
+) -> dict[tuple[str, str], np.ndarray]:
+    """CloudWatch's per-minute answer for two fleets as the reader holds it (NaN: no datapoint)."""
+    values = {}
+    for role in ("baseline", "candidate"):
+        lost = np.isin(np.arange(count), candidate_missing) if role == "candidate" else np.zeros(count, dtype=bool)
+        requests = np.where(lost, np.nan, 100.0)
+        values |= {
+            (role, "invocations"): requests,
+            (role, "errors"): np.where(lost, np.nan, 1.0),
+            (role, "latency_count"): requests,
+            (role, "latency_mean"): np.where(lost, np.nan, 130_000.0),
+            (role, "latency_p50"): np.where(lost | np.isin(np.arange(count), p50_missing), np.nan, 100_000.0),
+        }
+    return values
+
+
+def test_the_latency_metric_is_chosen_once_from_the_first_minutes() -> None:
+    """The median or the mean is fixed by the first ten minutes both fleets served: p50 left out later never flips
+    it, and p50 left out in two of the first ten chooses the mean for the rest of the deployment."""
+    later_gaps = tuple(range(12, 40, 2))  # half of the later minutes without p50
+    for count in range(1, 41):
+        assert latency_metric(minutes(count, later_gaps), np.ones(count, dtype=bool)) == "latency_p50_ms"
+    early_gaps = (3, 7)
+    chosen = {latency_metric(minutes(count, early_gaps), np.ones(count, dtype=bool)) for count in range(10, 41)}
+    assert chosen == {"latency_ms"}
+    assert "latency_p50_ms" not in fleet_readings(minutes(30, early_gaps), False).observations.metrics
+
+
+def test_a_minute_only_one_fleet_has_is_no_minute_for_either() -> None:
+    """A late or lost candidate minute is missing, not zero requests: the verdict sees neither fleet's minute, and
+    the sample-ratio check receives it as missing (NaN)."""
+    readings = fleet_readings(minutes(6, candidate_missing=(2, 5)), False)
+    errors = readings.observations.metrics["error_rate"]
+    assert errors.baseline.trials == pytest.approx([100, 100, 0, 100, 100, 0])
+    assert errors.candidate.trials == pytest.approx([100, 100, 0, 100, 100, 0])
+    medians = readings.observations.metrics["latency_p50_ms"]
+    assert medians.baseline.sample_count == pytest.approx([100, 100, 0, 100, 100, 0])
+    assert np.isnan(readings.candidate_requests[[2, 5]]).all() and readings.baseline_requests[2] == 100

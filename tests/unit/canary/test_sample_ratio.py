@@ -49,16 +49,17 @@ def test_a_silent_candidate_is_a_mismatch_naming_the_counts(blue_green: Callable
         outcomes.append(deployment.analyze())
     rolled_back = [outcome for outcome in outcomes if outcome.decision == "ROLLBACK"]
     assert rolled_back and all(outcome.verdict_metric == 1 for outcome in rolled_back)
-    # At 900 requests a minute four silent minutes of the last five are far below the plan.
-    assert outcomes.index(rolled_back[0]) == 8 + 3
+    # At 900 requests a minute four silent minutes of the last five settled ones are far below the plan (the newest
+    # minute is judged once it has settled).
+    assert outcomes.index(rolled_back[0]) == 8 + 4
     reason = rolled_back[0].record["reasons"][0]
     assert reason.startswith("candidate fleet received 100 of 4600 requests (2.2 %) in the last 5 minutes while the")
     assert rolled_back[0].record["sample_ratio"]["status"] == "mismatch"
 
 
 def test_a_candidate_silent_for_the_window_received_no_requests() -> None:
-    minutes = grid(12)
-    baseline, candidate = np.full(12, 20.0), np.r_[np.full(7, 20.0), np.zeros(5)]
+    minutes = grid(13)  # the newest minute has not settled yet
+    baseline, candidate = np.full(13, 20.0), np.r_[np.full(7, 20.0), np.zeros(6)]
     found = check_sample_ratio(comparison(0.5), minutes, baseline, candidate, SETTINGS, LOOKS)
     assert found.mismatch == (
         "candidate fleet received no requests in the last 5 minutes while the baseline served 100; planned 50.0 % "
@@ -101,8 +102,8 @@ def test_a_blue_green_candidate_may_grow_but_an_ab_one_may_not() -> None:
 
 
 def test_a_silent_baseline_in_an_ab_test_is_a_mismatch() -> None:
-    minutes = grid(10)
-    baseline, candidate = np.r_[np.full(4, 500.0), np.zeros(6)], np.full(10, 500.0)
+    minutes = grid(11)
+    baseline, candidate = np.r_[np.full(4, 500.0), np.full(7, np.nan)], np.full(11, 500.0)
     found = check_sample_ratio(comparison(0.5, can_grow=False), minutes, baseline, candidate, SETTINGS, LOOKS)
     assert found.mismatch is not None and found.mismatch.startswith("baseline fleet received no requests in the last 5")
 
@@ -143,13 +144,39 @@ def test_false_alarms_stay_below_alpha_over_a_deployment_even_at_the_band_edge()
 
 
 def test_the_binomial_tail_is_the_exact_one() -> None:
-    """Minute 0 is skipped (routing settles); then the candidate's 30 of 100 at the band's low edge of a 50 % plan."""
-    found = check_sample_ratio(comparison(0.5), grid(8), np.full(8, 10.0), np.r_[np.full(4, 10.0), np.zeros(4)],
+    """Minute 0 is skipped (routing settles) and minute 8 has not settled; then the candidate's 30 of 100 at the
+    band's low edge of a 50 % plan."""
+    found = check_sample_ratio(comparison(0.5), grid(9), np.full(9, 10.0), np.r_[np.full(4, 10.0), np.zeros(5)],
                                SETTINGS, LOOKS)  # fmt: skip
     since = found.details["since_traffic_began"]
     assert (since["minutes"], since["candidate"], since["baseline"]) == (7, 30, 70)
     assert since["p_too_few"] == pytest.approx(stats.binom.cdf(30, 100, 1 / 3))
     assert found.details["last_5_minutes"]["p_too_few"] == pytest.approx(stats.binom.cdf(10, 60, 1 / 3))
+
+
+def test_late_and_lost_minutes_are_missing_not_zero() -> None:
+    """A fleet-minute CloudWatch has not returned (NaN) drops that minute from the split, whichever fleet lacks it:
+    four of five recent candidate minutes missing is no evidence, where the same minutes as zeros would be."""
+    baseline = np.full(12, 50.0)
+    candidate = np.r_[np.full(6, 50.0), np.nan, np.nan, 50.0, np.nan, np.nan, 50.0]
+    found = check_sample_ratio(comparison(0.5), grid(12), baseline, candidate, SETTINGS, LOOKS)
+    assert found.mismatch is None
+    assert found.details["last_5_minutes"]["candidate"] == found.details["last_5_minutes"]["baseline"] == 50
+    zeros = check_sample_ratio(comparison(0.5), grid(12), baseline, np.nan_to_num(candidate), SETTINGS, LOOKS)
+    assert zeros.mismatch is not None
+
+
+def test_a_fleet_that_publishes_nothing_for_the_window_is_silent() -> None:
+    """No datapoints at all through `silent_minutes` settled minutes while the other fleet serves every one of
+    them: a dead fleet may publish nothing rather than zeros. One minute fewer is not yet a mismatch."""
+    baseline = np.full(12, 50.0)
+    candidate = np.r_[np.full(6, 50.0), np.full(6, np.nan)]
+    found = check_sample_ratio(comparison(0.5), grid(12), baseline, candidate, SETTINGS, LOOKS)
+    assert found.mismatch is not None and found.mismatch.startswith(
+        "candidate fleet received no requests in the last 5"
+    )
+    found = check_sample_ratio(comparison(0.5), grid(11), baseline[:11], candidate[:11], SETTINGS, LOOKS)
+    assert found.mismatch is None
 
 
 @pytest.mark.parametrize(
