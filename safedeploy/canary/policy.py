@@ -1,9 +1,10 @@
 """The statistical policy of one deployment, from the environment's `endpoint.canary` settings.
 
 Blue/green (canary, linear, rolling): SageMaker completes the shift when the bake ends unless an alarm fires, so
-the verdict is a harm detector whose horizon is the candidate traffic of the bake at the declared quiet-hour rate,
-up to the last minute a ROLLBACK still reaches SageMaker in time, and whose last look is that minute; a late window
-catches a candidate that turns bad mid-bake, and an inconclusive bake CONTINUEs. A/B and shadow: the candidate
+the verdict is a harm detector whose horizon is the bake's time, up to the last minute a ROLLBACK still reaches
+SageMaker in time: its looks are at planned minutes and spend alpha by elapsed time whatever the traffic, so the
+whole bake is watched at any rate; a late window catches a candidate that turns bad mid-bake, and an inconclusive
+bake CONTINUEs. A/B and shadow: the candidate
 advances only on PROMOTE, so the horizon is sized for an equal candidate to show non-inferiority on every metric
 with the declared power, and an unproven candidate is rolled back there.
 
@@ -65,8 +66,8 @@ def canary_policy(
     blue_green = comparison.kind is ComparisonKind.BLUE_GREEN
     common = {"alpha": canary.alpha, "looks": canary.looks, "min_samples": canary.min_samples, "horizon": planned}
     harm = common | {"late_alpha_share": canary.late_alpha_share if blue_green else 0.0}
-    if blue_green:  # the last minute whose ROLLBACK still stops the shift is the tests' last look
-        harm["last_look_minute"] = judged_minutes(settings.wait_interval_seconds)
+    if blue_green:  # the horizon is the bake's time: up to the last minute whose ROLLBACK still stops the shift
+        harm["horizon_minutes"] = judged_minutes(settings.wait_interval_seconds)
     latency_margin = canary.latency_margin_percent / 100
     available = {
         "error_rate": MetricPolicy("proportion", "increase", canary.error_rate_margin, **harm),

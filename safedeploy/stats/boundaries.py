@@ -53,18 +53,33 @@ def validate_sides(sides: int) -> int:
 
 
 def spending_boundaries(
-    information_fractions: Sequence[float], alpha: float = 0.05, spending: str = "obf", sides: int = 2
+    information_fractions: Sequence[float],
+    alpha: float = 0.05,
+    spending: str = "obf",
+    sides: int = 2,
+    spending_fractions: Sequence[float] | None = None,
 ) -> list[float]:
-    """Upper z boundary per look (the lower one is its negative when sides=2); +inf where no alpha is spent."""
+    """Upper z boundary per look (the lower one is its negative when sides=2); +inf where no alpha is spent.
+
+    `spending_fractions` (default: the information fractions) is where the spending function is read, e.g. the
+    elapsed share of a bake's planned minutes (calendar-time spending, Lan and DeMets 1989): alpha is then released
+    by time, while the looks' correlation still comes from the information they actually hold. Only the ratios of
+    the information fractions matter, so they may be given relative to the latest look.
+    """
     fractions = validate_fractions(information_fractions)
+    spent_at = fractions if spending_fractions is None else validate_fractions(spending_fractions)
+    if len(spent_at) != len(fractions):
+        raise ValueError("spending_fractions needs one value per look")
     spending_function(spending)
-    return list(_cached_boundaries(fractions, validate_alpha(alpha), spending, validate_sides(sides)))
+    return list(_cached_boundaries(fractions, validate_alpha(alpha), spending, validate_sides(sides), spent_at))
 
 
-@lru_cache(maxsize=512)
-def _cached_boundaries(fractions: tuple[float, ...], alpha: float, spending: str, sides: int) -> tuple[float, ...]:
+@lru_cache(maxsize=4096)
+def _cached_boundaries(
+    fractions: tuple[float, ...], alpha: float, spending: str, sides: int, spent_at: tuple[float, ...]
+) -> tuple[float, ...]:
     """Cached because a verdict recomputes the same looks every minute of a bake."""
-    spent = cumulative_alpha(spending, alpha / sides, list(fractions))
+    spent = cumulative_alpha(spending, alpha / sides, list(spent_at))
     boundaries = [upper_quantile(spent[0])]
     state = ContinuationDensity.first_look(fractions[0], _lower_of(boundaries[0], sides), boundaries[0], 0.0)
     for k in range(1, len(fractions)):

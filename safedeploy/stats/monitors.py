@@ -67,6 +67,14 @@ class MetricMonitor(ABC):
         margins = self.margin[usable & np.isfinite(self.margin)]
         return float(margins[-1]) if margins.size and margins[-1] > 0.0 else None
 
+    def information_fraction(self, period: int) -> float | None:
+        """Elapsed share of the planned minutes (a time horizon) or of the planned candidate samples."""
+        minutes, horizon = self.policy.horizon_minutes, self.policy.horizon
+        if minutes is not None:
+            origin = _origin(self.comparison)
+            return None if origin is None else float(np.clip((period - origin + 1) / minutes, 0.0, 1.0))
+        return min(1.0, float(self.comparison.n_candidate[period]) / horizon) if horizon else None
+
     @abstractmethod
     def harm_period(self, level: float) -> int | None:
         """First period at which harm is shown at this one-sided level, if any."""
@@ -92,7 +100,6 @@ class MetricMonitor(ABC):
         alpha = self.policy.alpha
         interval_error = math.sqrt(c.variance[period]) if c.valid[period] else math.nan
         half_width = upper_quantile(alpha) * interval_error
-        horizon = self.policy.horizon
         return {
             "kind": self.policy.kind,
             "harm_direction": self.policy.harm,
@@ -104,7 +111,7 @@ class MetricMonitor(ABC):
             "ci": [c.adjusted_effect[period] - half_width, c.adjusted_effect[period] + half_width],
             "ci_level": 1.0 - 2.0 * alpha,
             "margin": self.margin[period],
-            "information_fraction": min(1.0, c.n_candidate[period] / horizon) if horizon else None,
+            "information_fraction": self.information_fraction(period),
             "always_valid_p_value": self._always_valid[period],
             "alpha": level,
             **self.look_details(period, level),
@@ -133,18 +140,42 @@ class GroupSequentialMonitor(MetricMonitor):
         policy: MetricPolicy,
         late: CumulativeComparison | None = None,
         final_period: int | None = None,
+        origin: int | None = None,
     ) -> None:
         super().__init__(comparison, policy)
         horizon = float(policy.horizon or 0)
-        if final_period is None:
-            final_period = _final_period(comparison, policy.last_look_minute)
-        self.look_periods, self.fractions = _planned_looks(comparison, horizon, policy.looks, final_period)
-        ni_horizon = float(policy.ni_horizon or horizon)
-        self.ni_look_periods, self.ni_fractions = _planned_looks(comparison, ni_horizon, policy.looks, final_period)
+        minutes = policy.horizon_minutes
+        # calendar-time spending: the elapsed share of the planned minutes at each look (None: by information)
+        self.spent_at: list[float] | None = None
+        if minutes is not None:
+            self.origin = _origin(comparison) if origin is None else origin
+            self.look_periods, self.fractions, self.spent_at = _timed_looks(
+                comparison, self.origin, minutes, policy.looks
+            )
+            self.ni_look_periods, self.ni_fractions, self.ni_spent_at = (
+                self.look_periods,
+                self.fractions,
+                self.spent_at,
+            )
+        else:
+            if final_period is None:
+                final_period = _final_period(comparison, policy.last_look_minute)
+            self.look_periods, self.fractions = _planned_looks(comparison, horizon, policy.looks, final_period)
+            ni_horizon = float(policy.ni_horizon or horizon)
+            self.ni_look_periods, self.ni_fractions = _planned_looks(comparison, ni_horizon, policy.looks, final_period)
+            self.ni_spent_at = None
         self.late: GroupSequentialMonitor | None = None
         if late is not None and policy.late_alpha_share > 0.0:
             start = late_window_start(comparison, policy)
-            if start is not None:
+            if start is not None and minutes is not None:
+                late_policy = replace(
+                    policy,
+                    horizon_minutes=minutes - (start - self.origin),
+                    looks=max(1, math.ceil(policy.looks / 2)),
+                    late_alpha_share=0.0,
+                )
+                self.late = GroupSequentialMonitor(late, late_policy, origin=start)
+            elif start is not None:
                 late_policy = replace(
                     policy,
                     horizon=max(1, math.ceil(horizon - comparison.n_candidate[start - 1])),
@@ -156,7 +187,7 @@ class GroupSequentialMonitor(MetricMonitor):
     @cached_property
     def _ni_boundaries(self) -> np.ndarray:
         """Computed when first needed: a late-window monitor and a pure harm detector never need them."""
-        return self._boundaries(self.ni_fractions, self.policy.alpha)
+        return self._boundaries(self.ni_fractions, self.policy.alpha, self.ni_spent_at)
 
     @property
     def _shares(self) -> tuple[float, float]:
@@ -165,13 +196,16 @@ class GroupSequentialMonitor(MetricMonitor):
         late = self.policy.late_alpha_share
         return 1.0 - late, late
 
-    def _boundaries(self, fractions: list[float], level: float) -> np.ndarray:
+    def _boundaries(self, fractions: list[float], level: float, spent_at: list[float] | None) -> np.ndarray:
         if not fractions:
             return np.array([])
-        return np.array(spending_boundaries(fractions, level, self.policy.spending, sides=1))
+        return np.array(spending_boundaries(fractions, level, self.policy.spending, 1, spent_at))
+
+    def _harm_boundaries(self, level: float) -> np.ndarray:
+        return self._boundaries(self.fractions, level, self.spent_at)
 
     def _own_harm_period(self, level: float) -> int | None:
-        crossed = self.harm_z[self.look_periods] >= self._boundaries(self.fractions, level)
+        crossed = self.harm_z[self.look_periods] >= self._harm_boundaries(level)
         return _first(crossed, self.look_periods)
 
     def harm_period(self, level: float) -> int | None:
@@ -186,7 +220,7 @@ class GroupSequentialMonitor(MetricMonitor):
         look = _latest_look(self.look_periods, period)
         if look is None:
             return False
-        return bool(self.harm_z[self.look_periods[look]] >= self._boundaries(self.fractions, level)[look])
+        return bool(self.harm_z[self.look_periods[look]] >= self._harm_boundaries(level)[look])
 
     def harm_shown_at(self, period: int, level: float) -> bool:
         whole, late = self._shares
@@ -221,9 +255,9 @@ class GroupSequentialMonitor(MetricMonitor):
         harm_z = self.harm_z[at]
         return base | {
             "look_period": int(at),
-            "look_information_fraction": self.fractions[look],
+            "look_information_fraction": (self.spent_at or self.fractions)[look],
             "statistic": harm_z,
-            "boundary": self._boundaries(self.fractions, level * whole)[look],
+            "boundary": self._harm_boundaries(level * whole)[look],
             "p_value": float(upper_tail(harm_z)),
         }
 
@@ -233,12 +267,19 @@ class GroupSequentialMonitor(MetricMonitor):
         look = _latest_look(self.late.look_periods, period)
         if look is None:
             return {"late_statistic": None, "late_boundary": None}
-        boundary = self.late._boundaries(self.late.fractions, level)[look]
+        boundary = self.late._harm_boundaries(level)[look]
         return {"late_statistic": self.late.harm_z[self.late.look_periods[look]], "late_boundary": boundary}
 
 
 def late_window_start(comparison: CumulativeComparison, policy: MetricPolicy) -> int | None:
-    """First period after the candidate fleet passed half the horizon (where the late window begins)."""
+    """First period after the candidate fleet passed half the horizon, or half the horizon's minutes (where the late
+    window begins)."""
+    if policy.horizon_minutes is not None:
+        origin = _origin(comparison)
+        if origin is None:
+            return None
+        start = origin + math.ceil(policy.horizon_minutes / 2)
+        return start if start < comparison.n_candidate.size and start - origin < policy.horizon_minutes else None
     half = float(policy.horizon or 0) / 2.0
     reached = np.flatnonzero(comparison.n_candidate >= half)
     if half <= 0 or not reached.size or reached[0] + 1 >= comparison.n_candidate.size:
@@ -249,6 +290,49 @@ def late_window_start(comparison: CumulativeComparison, policy: MetricPolicy) ->
 def _latest_look(look_periods: np.ndarray, period: int) -> int | None:
     done = int(np.searchsorted(look_periods, period, side="right"))
     return done - 1 if done else None
+
+
+def _origin(comparison: CumulativeComparison) -> int | None:
+    """Index of the candidate fleet's first period with traffic: minute 1 of a time horizon."""
+    served = np.flatnonzero(comparison.n_candidate > 0)
+    return int(served[0]) if served.size else None
+
+
+def _timed_looks(
+    comparison: CumulativeComparison, origin: int | None, minutes: int, looks: int
+) -> tuple[np.ndarray, list[float], list[float]]:
+    """Look k of K at minute ceil(k minutes / K) from `origin` (or the first usable period after it): the looks'
+    periods, their information relative to the latest look (the candidate's samples, which set the correlation of
+    the looks' statistics), and the elapsed share of the minutes (which sets the alpha spent). A look at or past
+    the last minute ends the test; a look without new information is skipped (the next one spends its alpha).
+    """
+    periods = comparison.valid.size
+    if periods == 0 or origin is None:
+        return np.array([], dtype=int), [], []
+    usable = comparison.valid & np.isfinite(comparison.variance)
+    candidates = np.append(np.where(usable, np.arange(periods), periods), periods)
+    next_usable = np.minimum.accumulate(candidates[::-1])[::-1]
+    planned = origin + np.ceil(minutes * np.arange(1, looks + 1) / looks).astype(int) - 1
+    kept: list[int] = []
+    times: list[float] = []
+    for period in next_usable[np.minimum(planned, periods)]:
+        if period >= periods:
+            break
+        if kept and period <= kept[-1]:
+            continue
+        elapsed = min(1.0, (int(period) - origin + 1) / minutes)
+        if kept and comparison.n_candidate[period] <= comparison.n_candidate[kept[-1]]:
+            if elapsed < 1.0:
+                continue
+            kept.pop()
+            times.pop()
+        kept.append(int(period))
+        times.append(elapsed)
+        if elapsed >= 1.0:
+            break
+    information = comparison.n_candidate[kept]
+    fractions = [float(value) for value in information / information[-1]] if kept else []
+    return np.array(kept, dtype=int), fractions, times
 
 
 def _final_period(comparison: CumulativeComparison, last_look_minute: int | None) -> int | None:

@@ -55,6 +55,9 @@ class MetricPolicy:
     which catches a candidate that turns bad mid-bake (0 disables it). `last_look_minute`, counted from the
     candidate fleet's first minute with traffic, is a final look where the test ends if the horizon was not reached
     by then (a bake's last minute a ROLLBACK still stops): it spends the rest of alpha on what the bake gave.
+    `horizon_minutes` makes the horizon time instead (a blue/green bake): look k of K is at minute k/K of it, counted
+    from the candidate's first minute with traffic, alpha is spent by the elapsed share of those minutes whatever
+    traffic arrived, and the late window is the second half of the minutes; `horizon` then only sizes reports.
     """
 
     kind: Literal["proportion", "mean"]
@@ -71,6 +74,7 @@ class MetricPolicy:
     ni_horizon: int | None = None
     late_alpha_share: float = 0.0
     last_look_minute: int | None = None
+    horizon_minutes: int | None = None
 
     def __post_init__(self) -> None:
         _one_of(self.kind, _METRIC_KINDS, "kind")
@@ -85,6 +89,10 @@ class MetricPolicy:
             _whole(self.ni_horizon, "ni_horizon", 1)
         if self.last_look_minute is not None:
             _whole(self.last_look_minute, "last_look_minute", 1)
+        if self.horizon_minutes is not None:
+            _whole(self.horizon_minutes, "horizon_minutes", 1)
+            if self.last_look_minute is not None:
+                raise ValueError("horizon_minutes already ends the test: drop last_look_minute")
         share = self.late_alpha_share
         if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 <= share < 1.0:
             raise ValueError(f"late_alpha_share must be a number in [0, 1), got {share!r}")
@@ -155,9 +163,13 @@ class CanaryPolicy:
         if not isinstance(self.promote, bool):
             raise ValueError(f"promote must be true or false, got {self.promote!r}")
         if self.sequential == "group":
-            missing = [name for name, metric in self.metrics.items() if metric.horizon is None]
+            missing = [
+                name
+                for name, metric in self.metrics.items()
+                if metric.horizon is None and metric.horizon_minutes is None
+            ]
             if missing:
-                raise ValueError(f"group-sequential looks need a horizon for: {', '.join(missing)}")
+                raise ValueError(f"group-sequential looks need a horizon or horizon_minutes for: {', '.join(missing)}")
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "policy") -> CanaryPolicy:

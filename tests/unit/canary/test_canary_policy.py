@@ -1,4 +1,4 @@
-"""The deployment's statistical policy: a blue/green bake's tests end at its last actionable minute."""
+"""The deployment's statistical policy: a blue/green bake's horizon is its time, up to its last actionable minute."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ def comparison(kind: ComparisonKind, share: float) -> Comparison:
     return Comparison("e", "c", kind, datetime(2026, 12, 1, tzinfo=UTC), fleet, fleet, share, share)
 
 
-def test_a_blue_green_bake_looks_last_at_its_last_judged_minute_with_the_declared_traffic_as_horizon() -> None:
+def test_a_blue_green_bake_has_its_judged_minutes_as_horizon() -> None:
     settings = DeploymentSettings.from_mapping(DEV)
     judged = settings.wait_interval_seconds // 60 - 3  # a ROLLBACK needs 3 minutes to reach SageMaker
     policy = canary_policy(settings, comparison(ComparisonKind.BLUE_GREEN, 0.5), METRICS)
     assert set(policy.metrics) == {"error_rate", "latency_p50_ms"}
     for metric in policy.metrics.values():
-        assert metric.last_look_minute == judged
+        assert metric.horizon_minutes == judged and metric.last_look_minute is None
         assert metric.horizon == int(settings.canary.expected_requests_per_minute * 0.5 * judged)
         assert metric.late_alpha_share == settings.canary.late_alpha_share
     assert not policy.promote and policy.when_inconclusive == "CONTINUE"
@@ -32,7 +32,10 @@ def test_a_blue_green_bake_looks_last_at_its_last_judged_minute_with_the_declare
 def test_an_ab_experiment_ends_at_its_promotion_horizon_only() -> None:
     settings = DeploymentSettings.from_mapping({**DEV, "strategy": "ab", "wait_interval_seconds": 600})
     policy = canary_policy(settings, comparison(ComparisonKind.AB, 0.05), METRICS)
-    assert all(m.last_look_minute is None and m.late_alpha_share == 0.0 for m in policy.metrics.values())
+    assert all(
+        m.last_look_minute is None and m.horizon_minutes is None and m.late_alpha_share == 0.0
+        for m in policy.metrics.values()
+    )
     assert policy.promote and policy.when_inconclusive == "ROLLBACK"
 
 

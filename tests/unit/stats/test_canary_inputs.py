@@ -101,7 +101,7 @@ def test_policy_round_trips_and_fills_defaults() -> None:
         (lambda d: d["metrics"]["error_rate"].update(hrm="increase"), r"error_rate has unknown field\(s\) 'hrm'"),
         (lambda d: d["metrics"]["error_rate"].update(margin=0), "error_rate: margin must be a positive number"),
         (lambda d: d["metrics"]["error_rate"].update(harm="up"), "harm must be one of increase, decrease"),
-        (lambda d: d["metrics"]["error_rate"].pop("horizon"), "need a horizon for: error_rate"),
+        (lambda d: d["metrics"]["error_rate"].pop("horizon"), "need a horizon or horizon_minutes for: error_rate"),
         (lambda d: d["metrics"]["error_rate"].update(alpha=0.0), r"alpha must be a number in \(0, 1\)"),
         (lambda d: d["metrics"]["error_rate"].update(looks=0), "looks must be a whole number from 1 to 60"),
         (lambda d: d.update(family="sidak"), "family must be one of holm, bonferroni"),
