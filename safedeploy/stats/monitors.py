@@ -304,7 +304,8 @@ def _timed_looks(
     """Look k of K at minute ceil(k minutes / K) from `origin` (or the first usable period after it): the looks'
     periods, their information relative to the latest look (the candidate's samples, which set the correlation of
     the looks' statistics), and the elapsed share of the minutes (which sets the alpha spent). A look at or past
-    the last minute ends the test; a look without new information is skipped (the next one spends its alpha).
+    the last minute ends the test; a look without new information is skipped (the next one spends its alpha, or,
+    at the end, nobody: conservative).
     """
     periods = comparison.valid.size
     if periods == 0 or origin is None:
@@ -322,10 +323,7 @@ def _timed_looks(
             continue
         elapsed = min(1.0, (int(period) - origin + 1) / minutes)
         if kept and comparison.n_candidate[period] <= comparison.n_candidate[kept[-1]]:
-            if elapsed < 1.0:
-                continue
-            kept.pop()
-            times.pop()
+            continue
         kept.append(int(period))
         times.append(elapsed)
         if elapsed >= 1.0:
