@@ -353,6 +353,7 @@ def _replay_differs(scenario: Scenario, chunk: Minutes, rep: int, minutes: int, 
 
 def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
     dev, prod = environment("dev"), environment("prod")
+    tolerant = environment("prod", latency_tolerance_percent=5)
     five = DeploymentSettings.from_mapping(
         {
             **prod.to_dict(),
@@ -373,6 +374,17 @@ def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
         Scenario("p50 left out in 5 % of fleet-minutes", dev, p50_missing=0.05, log_sigma=0.8),
         Scenario(
             "latency +5 % (inside the 10 % margin), sigma 0.8", dev, healthy=False, latency_ratio=1.05, log_sigma=0.8
+        ),
+        Scenario(
+            "prod, 5 % tolerance declared: latency +5 %", tolerant, healthy=False, latency_ratio=1.05, log_sigma=1.5
+        ),
+        Scenario(
+            "prod, 5 % tolerance, 3x traffic: latency +5 %",
+            tolerant,
+            healthy=False,
+            requests_per_minute=3000,
+            latency_ratio=1.05,
+            log_sigma=1.5,
         ),
         Scenario("errors overdispersed within minutes (gamma shape 0.5)", dev, error_shape=0.5),
         Scenario("errors overdispersed and bursty traffic", dev, error_shape=0.5, traffic_cv=1.0),
@@ -438,6 +450,15 @@ def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
             onset_fraction=0.5,
         ),
         Scenario("prod: errors x3 from mid-bake", prod, healthy=False, error_ratio=3.0, onset_fraction=0.5),
+        Scenario("prod, 5 % tolerance: latency +20 %", tolerant, healthy=False, latency_ratio=1.2, log_sigma=1.5),
+        Scenario(
+            "prod, 5 % tolerance: latency +20 % from mid-bake",
+            tolerant,
+            healthy=False,
+            latency_ratio=1.2,
+            log_sigma=1.5,
+            onset_fraction=0.5,
+        ),
         Scenario(
             "prod: latency +20 % (sigma 1.5) from mid-bake",
             prod,
@@ -507,10 +528,12 @@ def header(title: str, reps: int) -> None:
 
 def plans() -> None:
     print("== bakes planned from cdk.json (declared quiet-hour traffic, instance-granular share)")
-    for name in ("dev", "prod"):
-        settings = environment(name)
+    for name, extra in (("dev", {}), ("prod", {}), ("prod", {"latency_tolerance_percent": 5})):
+        settings = environment(name, **extra)
         plan = bake_plan(settings)
-        print(f"{name}: wait_interval_seconds auto = {settings.wait_interval_seconds} s; {plan.summary()}")
+        print(
+            f"{name} {extra or ''}: wait_interval_seconds auto = {settings.wait_interval_seconds} s; {plan.summary()}"
+        )
     try:
         environment("dev", latency_log_sigma=1.5)
     except ValueError as error:

@@ -69,10 +69,11 @@ def canary_policy(
     if blue_green:  # the horizon is the bake's time: up to the last minute whose ROLLBACK still stops the shift
         harm["horizon_minutes"] = judged_minutes(settings.wait_interval_seconds)
     latency_margin = canary.latency_margin_percent / 100
+    latency = harm | {"margin_type": "relative", "tolerance": canary.latency_tolerance_percent / 100}
     available = {
         "error_rate": MetricPolicy("proportion", "increase", canary.error_rate_margin, **harm),
-        LATENCY_MEDIAN: MetricPolicy("median", "increase", latency_margin, margin_type="relative", **harm),
-        LATENCY_MEAN: MetricPolicy("mean", "increase", latency_margin, margin_type="relative", **harm),
+        LATENCY_MEDIAN: MetricPolicy("median", "increase", latency_margin, **latency),
+        LATENCY_MEAN: MetricPolicy("mean", "increase", latency_margin, **latency),
         "accuracy": MetricPolicy("proportion", "decrease", canary.accuracy_margin, **common),
     }
     guarded = set(metric_names) & set(available)

@@ -39,7 +39,9 @@ def candidate_share(settings: DeploymentSettings) -> float:
 def harm_specs(canary: CanarySettings, share: float) -> list[HarmSpec]:
     return [
         error_rate_spec(share, canary.baseline_error_rate, canary.error_rate_mde_ratio),
-        latency_spec(share, canary.latency_log_sigma, canary.latency_mde_percent / 100),
+        latency_spec(
+            share, canary.latency_log_sigma, canary.latency_mde_percent / 100, canary.latency_tolerance_percent / 100
+        ),
     ]
 
 

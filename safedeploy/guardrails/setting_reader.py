@@ -72,6 +72,15 @@ class SettingReader:
             raise SettingError(f"{self.key_path(key)}: {value:g} is out of range (above 0, at most {high:g})")
         return float(value)
 
+    def number(self, key: str, default: float, low: float, high: float) -> float:
+        """A number in [low, high]."""
+        value = self._value(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise SettingError(f"{self.key_path(key)}: {value!r} must be a number ({low:g} to {high:g})")
+        if not low <= value <= high:
+            raise SettingError(f"{self.key_path(key)}: {value:g} is out of range ({low:g} to {high:g})")
+        return float(value)
+
     def text(self, key: str, default: str, pattern: str, example: str) -> str:
         value = self._value(key, default)
         if not isinstance(value, str) or not re.fullmatch(pattern, value):

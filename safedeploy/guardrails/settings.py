@@ -116,6 +116,7 @@ class CanarySettings:
     baseline_error_rate: float = 0.01
     error_rate_mde_ratio: float = 3.0
     latency_mde_percent: float = 20.0
+    latency_tolerance_percent: float = 0.0
     latency_log_sigma: float = 0.8
     power: float = 0.9
     late_alpha_share: float = 0.85
@@ -138,6 +139,8 @@ class CanarySettings:
             baseline_error_rate=reader.positive_number("baseline_error_rate", cls.baseline_error_rate, 0.3),
             error_rate_mde_ratio=reader.positive_number("error_rate_mde_ratio", cls.error_rate_mde_ratio, 100),
             latency_mde_percent=reader.positive_number("latency_mde_percent", cls.latency_mde_percent, 500),
+            # A slowdown this small is no harm: the latency harm test's null is "at most this much slower".
+            latency_tolerance_percent=reader.number("latency_tolerance_percent", cls.latency_tolerance_percent, 0, 100),
             # The standard deviation of log latency: 0.3 is tight, 1.5 very heavy-tailed.
             latency_log_sigma=reader.positive_number("latency_log_sigma", cls.latency_log_sigma, 5),
             power=reader.positive_number("power", cls.power, 0.999),
@@ -145,6 +148,11 @@ class CanarySettings:
             require_power=reader.boolean("require_power", cls.require_power),
         )
         reader.finish()
+        if canary.latency_tolerance_percent >= canary.latency_mde_percent:
+            raise SettingError(
+                f"{reader.key_path('latency_tolerance_percent')}: {canary.latency_tolerance_percent:g} must be below "
+                f"latency_mde_percent ({canary.latency_mde_percent:g}): the bake could not catch what it tolerates"
+            )
         if canary.error_rate_mde_ratio <= 1.0 or canary.baseline_error_rate * canary.error_rate_mde_ratio >= 1.0:
             raise SettingError(
                 f"{reader.key_path('error_rate_mde_ratio')}: {canary.error_rate_mde_ratio:g} must exceed 1 and keep "
@@ -164,6 +172,7 @@ class CanarySettings:
             "baseline_error_rate": self.baseline_error_rate,
             "error_rate_mde_ratio": self.error_rate_mde_ratio,
             "latency_mde_percent": self.latency_mde_percent,
+            "latency_tolerance_percent": self.latency_tolerance_percent,
             "latency_log_sigma": self.latency_log_sigma,
             "power": self.power,
             "late_alpha_share": self.late_alpha_share,

@@ -79,9 +79,10 @@ def error_rate_spec(share: float, baseline_rate: float, ratio: float, dispersion
     )
 
 
-def latency_spec(share: float, log_sigma: float, increase: float) -> HarmSpec:
+def latency_spec(share: float, log_sigma: float, increase: float, tolerance: float = 0.0) -> HarmSpec:
+    """`tolerance`: the relative slowdown the harm test's (shifted) null allows; the effect is what lies beyond it."""
     spread = math.sqrt(T_SCALE_ALLOWANCE * MEDIAN_VARIANCE_FACTOR * log_sigma**2 / (1.0 - share))
-    return HarmSpec("latency_p50_ms", math.log1p(increase), spread, spread)
+    return HarmSpec("latency_p50_ms", math.log1p(increase) - math.log1p(tolerance), spread, spread)
 
 
 @dataclass(frozen=True)

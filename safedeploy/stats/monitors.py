@@ -30,9 +30,10 @@ class MetricMonitor(ABC):
         self.policy = policy
         sign = policy.harm_sign
         self.margin = policy.absolute_margin(comparison.baseline)
+        self.tolerance = policy.absolute_tolerance(comparison.baseline) if policy.tolerance else 0.0
         with np.errstate(divide="ignore", invalid="ignore"):
             null_error = np.sqrt(comparison.null_variance)
-            harm_t = np.where(null_error > 0.0, sign * comparison.effect / null_error, 0.0)
+            harm_t = np.where(null_error > 0.0, (sign * comparison.effect - self.tolerance) / null_error, 0.0)
             self.harm_z = (
                 comparison.standardize(np.where(comparison.valid, harm_t, np.nan))
                 if comparison.harm_z is None
@@ -46,9 +47,8 @@ class MetricMonitor(ABC):
     def _always_valid_harm_p_values(self) -> FloatArray:
         """Reported in both modes so an operator may look at any moment without spending alpha."""
         usable = self.comparison.valid & (self.comparison.null_variance > 0.0)
-        return self._always_valid_path(
-            usable, self.policy.harm_sign * self.comparison.effect, self.comparison.null_variance, "greater"
-        )
+        shifts = self.policy.harm_sign * self.comparison.effect - self.tolerance
+        return self._always_valid_path(usable, shifts, self.comparison.null_variance, "greater")
 
     def _always_valid_path(
         self, usable: np.ndarray, shifts: FloatArray, variances: FloatArray, alternative: str

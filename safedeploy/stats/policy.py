@@ -58,6 +58,9 @@ class MetricPolicy:
     `horizon_minutes` makes the horizon time instead (a blue/green bake): look k of K is at minute k/K of it, counted
     from the candidate's first minute with traffic, alpha is spent by the elapsed share of those minutes whatever
     traffic arrived, and the late window is the second half of the minutes; `horizon` then only sizes reports.
+    `tolerance` (mean and median metrics) is the relative change in the harmful direction that is no harm: the harm
+    test's null hypothesis becomes "worse by at most this much" (a shifted null), so a candidate inside it is rolled
+    back at most alpha of the time however much traffic arrives.
     """
 
     kind: Literal["proportion", "mean"]
@@ -75,6 +78,7 @@ class MetricPolicy:
     late_alpha_share: float = 0.0
     last_look_minute: int | None = None
     horizon_minutes: int | None = None
+    tolerance: float = 0.0
 
     def __post_init__(self) -> None:
         _one_of(self.kind, _METRIC_KINDS, "kind")
@@ -96,6 +100,11 @@ class MetricPolicy:
         share = self.late_alpha_share
         if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 <= share < 1.0:
             raise ValueError(f"late_alpha_share must be a number in [0, 1), got {share!r}")
+        tolerance = self.tolerance
+        if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not 0.0 <= tolerance < 10.0:
+            raise ValueError(f"tolerance must be a number in [0, 10), got {shown(tolerance)}")
+        if tolerance and self.kind == "proportion":
+            raise ValueError("tolerance applies to mean and median metrics")
         if self.kind == "median" and self.margin_type != "relative":
             raise ValueError("a median metric is compared as a log ratio: its margin_type must be relative")
         _whole(self.min_samples, "min_samples", 1)
@@ -124,6 +133,13 @@ class MetricPolicy:
             if self.margin_type == "absolute"
             else self.margin * np.abs(values)
         )
+
+    def absolute_tolerance(self, baseline: npt.ArrayLike) -> FloatArray:
+        """The harm test's null shift in the metric's units, per period (a log ratio for a median)."""
+        values = np.asarray(baseline, dtype=float)
+        if self.kind == "median":
+            return np.full(values.shape, math.log1p(self.tolerance))
+        return self.tolerance * np.abs(values)
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "metric policy") -> MetricPolicy:
