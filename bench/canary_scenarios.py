@@ -231,6 +231,7 @@ class Tally:
     inconclusive: list[int] = field(default_factory=list)
     promote: list[int] = field(default_factory=list)
     textbook: list[int] = field(default_factory=list)
+    oracle: list[int] = field(default_factory=list)
     replay_mismatches: int = 0
     replay_checked: int = 0
 
@@ -267,6 +268,35 @@ def analyse(scenario: Scenario, values: dict[tuple[str, str], np.ndarray]) -> tu
     harm = any(details["status"] == "harmful" for details in verdict.metrics.values())
     decided = Call(verdict.decision, (verdict.period or 0) + 1, harm, bool(split.mismatch))
     return decided, readings.observations, policy
+
+
+ORACLE_ALPHA, ORACLE_BETA = 0.05, 0.1
+
+
+def oracle_minute(scenario: Scenario, chunk: Minutes, rep: int) -> int | None:
+    """Wald's SPRT that knows the truth (the error-rate ratio, the latency shift, sigma), on the same comparison the
+    engine makes: each minute's errors split between the fleets (an error is the candidate's with probability
+    rho pi / (rho pi + 1 - pi) under harm, pi under none) and each minute's log p50 ratio (variance
+    (pi / 2) sigma^2 (1 / n_a + 1 / n_b)); alpha 0.05, power 0.9, the minute it crosses log((1 - beta) / alpha). The
+    information limit the engine is compared with (harm from the start)."""
+    n_a, n_b = chunk.counts[0, rep], chunk.counts[1, rep]
+    both = chunk.present[0, rep] & chunk.present[1, rep] & (n_a > 0) & (n_b > 0)
+    llr = np.zeros(n_a.size)
+    rho = scenario.error_ratio
+    if rho != 1.0:
+        share = np.where(both, n_b / np.maximum(n_a + n_b, 1.0), 0.5)
+        harmful = rho * share / (rho * share + 1.0 - share)
+        e_a, e_b = chunk.errors[0, rep], chunk.errors[1, rep]
+        minute = e_b * np.log(harmful / share) + e_a * np.log((1.0 - harmful) / (1.0 - share))
+        llr += np.where(both, minute, 0.0)
+    shift = math.log(scenario.latency_ratio)
+    if shift:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            variance = math.pi / 2 * scenario.log_sigma**2 * (1.0 / n_a + 1.0 / n_b)
+            ratio = np.log(chunk.p50_ms[1, rep]) - np.log(chunk.p50_ms[0, rep])
+            llr += np.where(both & np.isfinite(ratio), (shift * ratio - shift**2 / 2) / variance, 0.0)
+    crossed = np.flatnonzero(np.cumsum(llr) >= math.log((1 - ORACLE_BETA) / ORACLE_ALPHA))
+    return int(crossed[0]) + 1 if crossed.size else None
 
 
 def first_split(scenario: Scenario, chunk: Minutes, rep: int, minutes: int) -> int | None:
@@ -328,6 +358,13 @@ def run(scenario: Scenario, rng: np.random.Generator, reps: int, replay_check: i
                     tally.split.append(call.minute)
             elif call.decision == "PROMOTE":
                 tally.promote.append(call.minute)
+            oracle = (
+                oracle_minute(scenario, chunk, rep)
+                if not scenario.healthy and scenario.onset_fraction == 0 and scenario.onset_minute is None
+                else None
+            )
+            if oracle is not None:
+                tally.oracle.append(oracle)
             if data is not None and policy is not None:
                 book = textbook_rollback(data, policy)
                 if book is not None:
@@ -514,7 +551,8 @@ def report(scenario: Scenario, tally: Tally, seconds: float) -> None:
         f"{scenario.name:<52}{scenario.traffic:>6.0f}{scenario.candidate_share:>7.3f}{minutes:>5}"
         f"{rollback:>8.3f}±{rollback_se:.3f}{median_minute(tally.rollback):>5}{split:>7.3f}{unproven:>7.3f}"
         f"{promote:>8.3f}±{promote_se:.3f}{median_minute(tally.promote):>5}"
-        f"{book:>8.3f}±{book_se:.3f}{median_minute(tally.textbook):>5}{replay:>7}{seconds:>6.0f}s"
+        f"{book:>8.3f}±{book_se:.3f}{median_minute(tally.textbook):>5}{median_minute(tally.oracle):>7}{replay:>7}"
+        f"{seconds:>6.0f}s"
     )
 
 
@@ -522,7 +560,7 @@ def header(title: str, reps: int) -> None:
     print(f"\n== {title}, {reps:,} replications each")
     print(
         f"{'scenario':<52}{'rpm':>6}{'share':>7}{'min':>5}{'ROLLBACK':>14}{'med':>5}{'split':>7}{'incon.':>7}"
-        f"{'PROMOTE':>14}{'med':>5}{'textbook':>14}{'med':>5}{'replay':>7}"
+        f"{'PROMOTE':>14}{'med':>5}{'textbook':>14}{'med':>5}{'oracle':>7}{'replay':>7}"
     )
 
 
