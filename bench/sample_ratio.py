@@ -5,7 +5,9 @@ Run: `.venv/bin/python bench/sample_ratio.py [--runs N] [--seed S]` (about a min
 Each simulated deployment has bursty per-minute traffic (negative binomial totals around the configured rate) and
 is checked every minute from the moment its traffic came on to the end of the first bake, as the canary Lambda
 does. The candidate's requests are binomial at a true fraction: the plan itself, the edge of the tolerated band
-(the worst case the false-alarm bound covers), a quarter of the plan, or zero from minute 3 on (a fleet that dies).
+(the worst case the false-alarm bound covers), a quarter of the plan, or zero from minute 3 on (a fleet that dies,
+publishing zeros or no datapoints at all); and at the plan with each fleet's minutes missing independently 20 % of
+the time (missing, not zero).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class Scenario:
     name: str
     fraction: float
     dies_at: int | None = None
+    silent_value: float = 0.0  # what a dead fleet's minutes read as: zero requests, or no datapoint (NaN)
+    missing: float = 0.0  # share of fleet-minutes CloudWatch leaves out (or has not delivered yet)
 
 
 def run(settings: DeploymentSettings, scenario: Scenario, runs: int, rng: np.random.Generator) -> tuple[float, float]:
@@ -47,8 +51,10 @@ def run(settings: DeploymentSettings, scenario: Scenario, runs: int, rng: np.ran
         totals = rng.negative_binomial(2, 2 / (2 + rate), size=minutes)
         candidate = rng.binomial(totals, scenario.fraction).astype(float)
         if scenario.dies_at is not None:
-            candidate[scenario.dies_at :] = 0
-        baseline = totals - candidate
+            candidate[scenario.dies_at :] = scenario.silent_value
+        baseline = totals - np.nan_to_num(candidate)
+        baseline[rng.random(minutes) < scenario.missing] = np.nan
+        candidate[rng.random(minutes) < scenario.missing] = np.nan
         for look in range(2, minutes + 1):
             found = check_sample_ratio(
                 comparison, grid[:look], baseline[:look], candidate[:look], settings.sample_ratio, looks
@@ -77,6 +83,8 @@ def main() -> None:
             Scenario("at the band's edge", band(planned)[0]),
             Scenario("a quarter of the plan", planned / 4),
             Scenario("silent from minute 3", planned, dies_at=3),
+            Scenario("no datapoints from min. 3", planned, dies_at=3, silent_value=np.nan),
+            Scenario("20 % of minutes missing", planned, missing=0.2),
         ):
             share, median = run(settings, scenario, args.runs, rng)
             print(f"  {scenario.name:24s} flagged {share:.4f} of {args.runs} deployments, median at minute {median:g}")
