@@ -1,14 +1,17 @@
 """Monte Carlo of the canary verdict on realistic traffic, fed exactly what the analysis Lambda builds.
 
 Every replication draws requests minute by minute for two fleets (bursty traffic, rare and clustered errors,
-heavy-tailed latency, missing minutes, shared drift, candidates that turn bad mid-bake), aggregates them the way
-CloudWatch returns them to the Lambda (per minute: Invocations and Invocation5XXErrors sums, ModelLatency
-SampleCount, Average and p50 per fleet; a fleet-minute CloudWatch left out is a zero count), and asks
-`canary_verdict` with the policy `safedeploy.canary.policy.canary_policy` builds from the environment's settings in
-`cdk.json`. The verdict replays every look, so one call on a bake's minutes returns the decision, and the minute,
-that calling it every minute would have reached first; `--replay-check` replications per scenario are also called
-minute by minute and must agree. Next to it, the textbook schedule (two-sided z at alpha / sqrt(K / i) at the same
-K looks: pooled two-proportion z for errors, z on the per-minute Averages for latency) judges the same data.
+heavy-tailed latency, lost, late and missing minutes, shared drift, candidates that turn bad mid-bake), aggregates
+them the way CloudWatch returns them to the Lambda (per minute: Invocations and Invocation5XXErrors sums,
+ModelLatency SampleCount, Average and p50 per fleet; a fleet-minute CloudWatch left out has no datapoint), and runs
+what `analyze_endpoint` runs on them: the reader's `fleet_readings`, `canary_verdict` with the policy
+`safedeploy.canary.policy.canary_policy` builds from the environment's settings in `cdk.json`, and the sample-ratio
+check at every minute. The verdict replays every look, so one call on a bake's minutes returns the decision, and the
+minute, that calling it every minute would have reached first; `--replay-check` replications per scenario are also
+called minute by minute and must agree (scenarios with late minutes are always called minute by minute). Next to
+it, the textbook schedule (two-sided z at alpha / sqrt(K / i) at the same K looks: pooled two-proportion z for
+errors, z on the per-minute Averages for latency) judges the same data, and for harm from the start the oracle
+column is the median minute of Wald's SPRT that knows the truth.
 
 Run: `.venv/bin/python bench/canary_scenarios.py [--full] [--jobs 2] [--seed 20261201] [--heavy]` (default 500 and
 300 replications, a few minutes on two cores; `--full` gives the 2,000 / 1,000 of the figures in the docs, about 20
