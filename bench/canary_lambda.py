@@ -111,7 +111,8 @@ def warm_invocation_ms() -> tuple[float, float]:
         settings = DeployTarget.load(clients("ssm"), PROJECT, ENV).guardrails.settings
         sm = clients("sagemaker")
         comparison = analysis.find_comparison(sm, analysis.describe_endpoint(sm, ENDPOINT), settings)
-        observations = analysis.read_fleets(clients("cloudwatch"), comparison, analysis.minute_grid(start, now)).observations
+        grid = analysis.minute_grid(start, now)
+        observations = analysis.read_fleets(clients("cloudwatch"), comparison, grid).observations
         policy = analysis.canary_policy(settings, comparison, set(observations.metrics))
         verdict_ms = []
         for _ in range(REPEATS):
