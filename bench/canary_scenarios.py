@@ -572,9 +572,8 @@ def plans() -> None:
     for name, extra in (("dev", {}), ("prod", {}), ("prod", {"latency_tolerance_percent": 5})):
         settings = environment(name, **extra)
         plan = bake_plan(settings)
-        print(
-            f"{name} {extra or ''}: wait_interval_seconds auto = {settings.wait_interval_seconds} s; {plan.summary()}"
-        )
+        declared = "".join(f", {key} {value}" for key, value in extra.items())
+        print(f"{name}{declared}: wait_interval_seconds auto = {settings.wait_interval_seconds} s; {plan.summary()}")
     try:
         environment("dev", latency_log_sigma=1.5)
     except ValueError as error:
