@@ -6,6 +6,7 @@ allowed, so that an infra engineer can fix `cdk.json` without reading a stack tr
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -69,9 +70,16 @@ SSM_NAME_WITH_ARN = 1011
 BRANCH_NAME_LIMIT = 256
 
 
+@functools.cache
+def _endpoint_data() -> boto3.session.Session:
+    """botocore's bundled endpoint data (offline, current with the pinned SDK), read once: a new session parses its
+    endpoint files again, which cost about a second per configuration loaded."""
+    return boto3.session.Session()
+
+
 def ssm_name_limit(region: str) -> int:
     """What is left of SSM's 1011 characters after the parameter ARN before the name (`arn:aws:ssm:<region>:...`)."""
-    partition = boto3.session.Session().get_partition_for_region(region)
+    partition = _endpoint_data().get_partition_for_region(region)
     return SSM_NAME_WITH_ARN - len(f"arn:{partition}:ssm:{region}:000000000000:parameter")
 
 
@@ -270,8 +278,7 @@ class EnvironmentConfig(_Section):
     @field_validator("region")
     @classmethod
     def _known_region(cls, region: str) -> str:
-        # botocore's bundled endpoint data: offline, and current with the pinned SDK.
-        regions = boto3.session.Session().get_available_regions("sagemaker")
+        regions = _endpoint_data().get_available_regions("sagemaker")
         if region not in regions:
             raise ValueError(f"unknown region {region!r}; SageMaker regions: {', '.join(sorted(regions))}")
         return region
