@@ -302,6 +302,9 @@ class Rehearsal:
         outcome.candidate_fleet = next(v["VariantName"] for v in variants if v["VariantName"] != PRODUCTION_VARIANT)
         start = datetime.fromisoformat(tags[resource_tags.GUARDED_AT])
         updates, actions = endpoint_updates(REGION), []
+        # One session for the experiment's invocations (each still gets clients of its own): a new session parses
+        # the service models again, a third of a second of CPU every simulated minute.
+        session = boto3.session.Session()
 
         def fleets(minute: int) -> list[Fleet]:
             # SageMaker stamps weight steps and updates at the simulated minute they happen.
@@ -310,7 +313,7 @@ class Rehearsal:
                 # The shifter acts a second after the analysis wrote the verdict, by the simulated clock.
                 acting_at = minute_start(start, minute) + timedelta(seconds=6)
                 with (
-                    patch.object(shifter, "clients", AwsClients(session=boto3.session.Session())),
+                    patch.object(shifter, "clients", AwsClients(session=session)),
                     patch.object(clock, "utc_now", lambda at=acting_at: at),
                     self.as_lambda("traffic-shifter"),
                 ):
