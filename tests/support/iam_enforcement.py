@@ -11,6 +11,10 @@ fills. A subprocess started with the policy file but without a principal has eve
 or the gateway does goes unattributed. Calls made outside any principal are the tests' own (playing CloudFormation
 or AWS itself) and are not evaluated.
 
+A request a process signs itself and sends without botocore (the gateway's InvokeEndpoint, over aiohttp) is decided
+too: `install_for_signed_requests` recognises it by its SigV4 credential scope and path; a signed request it cannot
+map is refused.
+
 S3 answers 404 for a missing key only to a caller with s3:ListBucket on the bucket, and 403 otherwise
 (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html, API_GetObject.html): moto always answers 404,
 so a 404 to a principal without that permission is turned into the 403 AWS would send, and recorded.
@@ -23,10 +27,12 @@ from __future__ import annotations
 import contextvars
 import json
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from botocore import handlers
 from botocore.exceptions import ClientError
@@ -89,16 +95,22 @@ def authorizer_from(worlds: Sequence[iam_eval.PolicyWorld]) -> iam_eval.Authoriz
     return iam_eval.Authorizer(worlds, principals)
 
 
+def write_world(worlds: Sequence[iam_eval.PolicyWorld], directory: Path) -> Path:
+    """The policies of `worlds` as a file a subprocess decides its calls against (`subprocess_environment`)."""
+    path = directory / "iam-world.json"
+    documents = [
+        {"region": w.region, "account": w.account, "templates": w.templates, "bindings": w.bindings} for w in worlds
+    ]
+    path.write_text(json.dumps(documents))
+    return path
+
+
 def enforce(worlds: Sequence[iam_eval.PolicyWorld], directory: Path) -> None:
     """Decide this process's calls (and, through `subprocess_environment`, its subprocesses') against `worlds`."""
     global _authorizer, _world_file
     install()
     _authorizer = authorizer_from(worlds)
-    _world_file = directory / "iam-world.json"
-    documents = [
-        {"region": w.region, "account": w.account, "templates": w.templates, "bindings": w.bindings} for w in worlds
-    ]
-    _world_file.write_text(json.dumps(documents))
+    _world_file = write_world(worlds, directory)
 
 
 def stop_enforcing() -> None:
@@ -108,12 +120,14 @@ def stop_enforcing() -> None:
 
 @contextmanager
 def policies_in_force(worlds: Sequence[iam_eval.PolicyWorld], directory: Path) -> Iterator[None]:
-    """`enforce` for the block."""
+    """`enforce` for the block only; the policies in force before it (if any) are in force again after it."""
+    global _authorizer, _world_file
+    before = _authorizer, _world_file
     enforce(worlds, directory)
     try:
         yield
     finally:
-        stop_enforcing()
+        _authorizer, _world_file = before
 
 
 def _load_world_file(path: str) -> iam_eval.Authorizer:
@@ -124,11 +138,13 @@ def _load_world_file(path: str) -> iam_eval.Authorizer:
     return authorizer_from(worlds)
 
 
-def subprocess_environment(principal: str) -> dict[str, str]:
-    """Variables that make a subprocess act as `principal` under the policies in force (none when none are)."""
-    if _world_file is None:
+def subprocess_environment(principal: str, world_file: Path | None = None) -> dict[str, str]:
+    """Variables that make a subprocess act as `principal` under the policies of `world_file` (`write_world`), or
+    under those in force (none when none are)."""
+    world_file = world_file or _world_file
+    if world_file is None:
         return {}
-    return {WORLD_VARIABLE: str(_world_file), PRINCIPAL_VARIABLE: principal}
+    return {WORLD_VARIABLE: str(world_file), PRINCIPAL_VARIABLE: principal}
 
 
 def _role_in_force(**name: str) -> str | None:
@@ -186,14 +202,18 @@ def _current() -> str | None:
 
 
 def _refuse(denial: Denial, status: int = 403) -> None:
-    _RECORDED.add([denial])
-    if _on_denial is not None:
-        _on_denial([denial])
+    _record(denial)
     code = "AccessDenied" if status == 403 else str(status)
     raise ClientError(
         {"Error": {"Code": code, "Message": str(denial)}, "ResponseMetadata": {"HTTPStatusCode": status}},
         denial.operation,
     )
+
+
+def _record(denial: Denial) -> None:
+    _RECORDED.add([denial])
+    if _on_denial is not None:
+        _on_denial([denial])
 
 
 def _decide(authorizer: iam_eval.Authorizer, principal: str, call: iam_requests.Call) -> str | None:
@@ -258,6 +278,61 @@ def _handlers() -> tuple[Callable[..., None], Callable[..., None]]:
             _refuse(Denial("s3", model.name, reason))
 
     return before, after
+
+
+# --- requests signed without botocore -------------------------------------------------------------------------------
+
+_CREDENTIAL_SCOPE = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request"
+)
+# (signing name, method, path) -> the API call it is, as the service model's requestUri has it.
+_SIGNED_CALLS: dict[tuple[str, str], tuple[re.Pattern[str], str, str, str]] = {
+    ("sagemaker", "POST"): (
+        re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$"),
+        "sagemaker-runtime",
+        "InvokeEndpoint",
+        "EndpointName",
+    ),
+}
+
+
+def signed_request_denial(method: str, url: str, headers: Any) -> Denial | None:
+    """Why a request signed outside botocore is denied to the acting principal, or None (allowed, not signed for AWS,
+    or no policies in force)."""
+    principal, authorizer = _current(), _authorizer_in_force()
+    authorization = next((value for name, value in dict(headers).items() if name.lower() == "authorization"), "")
+    scope = _CREDENTIAL_SCOPE.match(str(authorization))
+    if principal is None or authorizer is None or scope is None:
+        return None
+    path = unquote(urlsplit(url).path)
+    known = _SIGNED_CALLS.get((scope["service"], method.upper()))
+    matched = known[0].match(path) if known else None
+    if known is None or matched is None:
+        reason = f"a request signed for {scope['service']} ({method} {path}) that no mapping names; it is refused"
+        return Denial(scope["service"], method, reason)
+    _, service, operation, parameter = known
+    world = authorizer.worlds[0]
+    call = iam_requests.Call(service, operation, {parameter: matched["name"]}, scope["region"], world.account, world)
+    reason = _decide(authorizer, principal, call)
+    return None if reason is None else Denial(service, operation, reason)
+
+
+def install_for_signed_requests() -> None:
+    """Decide every SigV4-signed request an aiohttp session of this process sends (a subprocess that signs its own
+    requests: the gateway); a denied one is recorded, reported as `install`'s are, and fails to connect."""
+    # Only processes that use aiohttp call this, possibly while `aiohttp/__init__` is still importing its client.
+    from aiohttp import client, client_exceptions
+
+    original = client.ClientSession._request
+
+    async def _request(self: client.ClientSession, method: str, url: Any, **kwargs: Any) -> Any:
+        denial = signed_request_denial(method, str(url), kwargs.get("headers") or {})
+        if denial is not None:
+            _record(denial)
+            raise client_exceptions.ClientConnectionError(str(denial))
+        return await original(self, method, url, **kwargs)
+
+    client.ClientSession._request = _request  # type: ignore[method-assign]
 
 
 _file_authorizers: dict[str, iam_eval.Authorizer] = {}

@@ -230,13 +230,16 @@ class PolicyWorld:
         project_name: str | None = None,
         function_name: str | None = None,
         task_family: str | None = None,
+        execution_family: str | None = None,
     ) -> Principal:
-        """A role by its name, or the role of the CodeBuild project, Lambda function or ECS task of that name."""
+        """A role by its name, or the role of the CodeBuild project, Lambda function or ECS task of that name, or the
+        execution role ECS starts that task with (image pull, logs, the task's secrets)."""
         wanted = [
             ("AWS::IAM::Role", "RoleName", role_name, None),
             ("AWS::CodeBuild::Project", "Name", project_name, "ServiceRole"),
             ("AWS::Lambda::Function", "FunctionName", function_name, "Role"),
             ("AWS::ECS::TaskDefinition", "Family", task_family, "TaskRoleArn"),
+            ("AWS::ECS::TaskDefinition", "Family", execution_family, "ExecutionRoleArn"),
         ]
         for kind, name_property, name, role_property in wanted:
             if name is None:
@@ -245,7 +248,8 @@ class PolicyWorld:
                 if self.render(properties.get(name_property, ""), template) == name:
                     role_id = logical_id if role_property is None else properties[role_property]["Fn::GetAtt"][0]
                     return self._principal(template, role_id)
-        raise LookupError(f"no role {role_name or project_name or function_name or task_family!r} in the templates")
+        named = role_name or project_name or function_name or task_family or execution_family
+        raise LookupError(f"no role {named!r} in the templates")
 
     def _principal(self, template: Mapping[str, Any], role_id: str) -> Principal:
         properties = template["Resources"][role_id]["Properties"]
@@ -341,6 +345,26 @@ class PolicyWorld:
                 for specification in specifications:
                     if "KMSMasterKeyId" in specification:
                         return self.render(specification["KMSMasterKeyId"], template)
+        return None
+
+    def task_secret(self, family: str, variable: str) -> str:
+        """`<stack>/<logical id>` of the secret ECS injects as `variable` into the task of `family`: what a test that
+        creates that secret binds its ARN to (CloudFormation's Ref of a secret is its ARN)."""
+        for template, _, properties in self._templates_with("AWS::ECS::TaskDefinition"):
+            if self.render(properties.get("Family", ""), template) != family:
+                continue
+            for container in properties.get("ContainerDefinitions", []):
+                for secret in container.get("Secrets", []):
+                    if secret["Name"] == variable:
+                        return self._key(template, secret["ValueFrom"]["Ref"])
+        raise LookupError(f"no secret {variable} in task {family!r}")
+
+    def key_of_secret(self, secret: str) -> str | None:
+        """The KMS key ARN a secret of these templates (by its bound ARN) is encrypted with (None: aws/secretsmanager,
+        or not a secret of the templates)."""
+        for template, logical_id, properties in self._templates_with("AWS::SecretsManager::Secret"):
+            if self.bindings.get(self._key(template, logical_id)) == secret and "KmsKeyId" in properties:
+                return self.render(properties["KmsKeyId"], template)
         return None
 
     def owns(self, resource: str) -> bool:

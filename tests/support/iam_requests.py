@@ -394,7 +394,28 @@ def _function(call: Call, name: str) -> str:
     return name if name.startswith("arn:") else call.arn("lambda", f"function:{name}")
 
 
+def _get_secret_value(call: Call) -> list[Needed]:
+    """The secret, and kms:Decrypt of its customer managed key through Secrets Manager, encryption context SecretARN
+    (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html). A secret named rather
+    than given by ARN is evaluated by its name alone (its ARN's random suffix is unknown): no policy pattern of ours
+    matches it."""
+    secret = call.params["SecretId"]
+    arn = secret if secret.startswith("arn:") else call.arn("secretsmanager", f"secret:{secret}")
+    needed = [Needed("secretsmanager:GetSecretValue", arn, {})]
+    key = call.world.key_of_secret(arn)
+    if key is not None:
+        context: Context = {
+            "kms:ViaService": [f"secretsmanager.{call.region}.amazonaws.com"],
+            "kms:CallerAccount": [call.account],
+            "kms:EncryptionContext:SecretARN": [arn],
+            "kms:EncryptionContextKeys": ["SecretARN", "SecretVersionId"],
+        }
+        needed.append(Needed("kms:Decrypt", key, context))
+    return needed
+
+
 OTHERS: dict[tuple[str, str], Callable[[Call], list[Needed]]] = {
+    ("secretsmanager", "GetSecretValue"): _get_secret_value,
     ("ssm", "GetParameter"): lambda c: [Needed("ssm:GetParameter", _ssm_parameter(c, c.params["Name"]), {})],
     ("ssm", "GetParameters"): lambda c: [
         Needed("ssm:GetParameters", _ssm_parameter(c, name), {}) for name in c.params["Names"]

@@ -8,6 +8,7 @@ rehearsal reuse them. Synthesis runs in a subprocess, without asset bundling, li
 from __future__ import annotations
 
 import copy
+import fcntl
 import hashlib
 import json
 import os
@@ -31,6 +32,12 @@ app = App(context={**json.loads(sys.argv[1]), "aws:cdk:bundling-stacks": []}, ou
 build_app(app)
 app.synth()
 """
+
+
+def project_context(project: str) -> dict[str, Any]:
+    """cdk.json's configuration under another project name: the integration tests' own environments (`demo-dev`,
+    `demo-prod`), synthesized once for all of them."""
+    return {**json.loads((ROOT / "cdk.json").read_text())["context"], "project": project}
 
 
 def _fingerprint(context: dict[str, Any]) -> str:
@@ -77,23 +84,30 @@ def keep(context: dict[str, Any], outdir: Path) -> None:
 def synthesized_stages(context: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The stack templates of each environment's stage, by stage name (`<project>-<env>`)."""
     cache = _cache(context)
-    if not cache.is_dir():
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix="synth-", dir=cache.parent))
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        synth = subprocess.run(
-            [sys.executable, "-c", _SYNTH, json.dumps(context), str(staging)],
-            cwd=ROOT,
-            env=environment,
-            capture_output=True,
-            text=True,
-        )
-        if synth.returncode:
-            raise RuntimeError(f"synth for the IAM evaluation failed:\n{synth.stderr[-3000:]}")
-        _publish(staging, cache)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with (cache.parent / f"{cache.name}.lock").open("w") as lock:
+        # Test processes that need the same templates at once wait for one synth rather than each running their own.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not cache.is_dir():
+            _synthesize(context, cache)
     return {
         assembly.name.removeprefix("assembly-"): _templates(assembly) for assembly in sorted(cache.glob("assembly-*"))
     }
+
+
+def _synthesize(context: dict[str, Any], cache: Path) -> None:
+    staging = Path(tempfile.mkdtemp(prefix="synth-", dir=cache.parent))
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    synth = subprocess.run(
+        [sys.executable, "-c", _SYNTH, json.dumps(context), str(staging)],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    if synth.returncode:
+        raise RuntimeError(f"synth for the IAM evaluation failed:\n{synth.stderr[-3000:]}")
+    _publish(staging, cache)
 
 
 def _templates(assembly: Path) -> list[dict[str, Any]]:

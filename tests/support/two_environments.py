@@ -66,8 +66,7 @@ def provision(server: MotoServer, name: str) -> Environment:
 
 def policy_world(bindings: dict[str, str]) -> PolicyWorld:
     """The templates of project PROJECT (cdk.json's configuration otherwise), every test of it sharing one synth."""
-    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], "project": PROJECT}
-    return iam_world.policy_world(context, REGION, bindings)
+    return iam_world.policy_world(iam_world.project_context(PROJECT), REGION, bindings)
 
 
 def bindings(*environments: Environment) -> dict[str, str]:

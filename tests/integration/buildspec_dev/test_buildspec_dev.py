@@ -2,7 +2,8 @@
 
 The install phase needs the network (pip); the build and post_build commands run in one bash shell, as CodeBuild
 runs them, with the variables the Train project sets. Whatever `env.parameter-store` names, the test resolves from
-moto's SSM, since CodeBuild resolves those before the first command.
+moto's SSM, since CodeBuild resolves those before the first command. The commands act as the Train project's role:
+every AWS call they make is decided against the synthesized templates of `demo-dev`, and a denied one fails the test.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from infra.naming import Naming
 from ml import serving
 from safedeploy import registry
 from safedeploy.build_steps import tooling
@@ -27,7 +29,9 @@ from safedeploy.digests import sha256_s3_object
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.trust.evidence import PackageEvidence
 from stacks.pipeline.approvals import METRIC_VARIABLES, PACKAGE_VARIABLE
+from tests.support import aws_contracts, iam_enforcement, iam_world
 from tests.support.aws import REGION, MotoServer, moto_server
+from tests.support.iam_eval import ACCOUNT, PolicyWorld
 
 pytestmark = pytest.mark.integration
 
@@ -45,8 +49,9 @@ def server() -> Iterator[MotoServer]:
 
 
 @pytest.fixture
-def world(server: MotoServer) -> dict[str, str]:
-    """What the storage stack publishes: buckets, key, group and their SSM parameters."""
+def world(server: MotoServer, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """What the storage stack publishes: buckets, key, group and their SSM parameters; the build's calls decided
+    against the templates with these resources bound in."""
     server.reset()
     key_arn = server.client("kms").create_key()["KeyMetadata"]["Arn"]
     values = {
@@ -61,7 +66,14 @@ def world(server: MotoServer) -> dict[str, str]:
     server.client("sagemaker").create_model_package_group(ModelPackageGroupName=values[Param.MODEL_PACKAGE_GROUP])
     for key, value in values.items():
         server.client("ssm").put_parameter(Name=parameter_name(PROJECT, ENV, key), Value=value, Type="String")
-    return {key.value: value for key, value in values.items()}
+    with iam_enforcement.policies_in_force([policies(values)], tmp_path):
+        yield {key.value: value for key, value in values.items()}
+
+
+def policies(values: dict[Param, str]) -> PolicyWorld:
+    bound = (Param.DATA_BUCKET, Param.ARTIFACTS_BUCKET, Param.KMS_KEY_ARN)
+    bindings = {parameter_name(PROJECT, ENV, key): values[key] for key in bound}
+    return iam_world.policy_world(iam_world.project_context(PROJECT), REGION, bindings)
 
 
 def buildspec() -> dict[str, Any]:
@@ -89,6 +101,7 @@ def codebuild_environment(server: MotoServer, source_dir: Path, **overrides: str
         "CODEBUILD_RESOLVED_SOURCE_VERSION": COMMIT,
         "CODEBUILD_BUILD_NUMBER": "7",
         "CODEBUILD_BUILD_SUCCEEDING": "1",
+        **iam_enforcement.as_codebuild_project(f"{PROJECT}-{ENV}-train"),
         **{name: str(value) for name, value in spec_env.get("variables", {}).items()},
         **resolved,
         **overrides,
@@ -209,3 +222,24 @@ def literals(line: str) -> list[str]:
 )
 def test_the_literal_scan_finds_what_it_is_for(line: str, found: list[str]) -> None:
     assert literals(line) == found
+
+
+def test_the_build_acts_as_the_train_role_and_a_denied_call_fails_it(
+    server: MotoServer, world: dict[str, str], source_dir: Path, tmp_path: Path
+) -> None:
+    """The Train project's role without ssm:GetParameter: the build's first call (its settings) is refused."""
+    values = {Param(key): value for key, value in world.items()}
+    complete = policies(values)
+    role = iam_world.codebuild_role(complete, Naming(PROJECT, ENV), "train")
+    without = iam_world.without_action(complete, role, "ssm:GetParameter")
+    (tmp_path / "without").mkdir()
+    with iam_enforcement.policies_in_force([without], tmp_path / "without"):
+        result = run_phases(codebuild_environment(server, source_dir), source_dir)
+    denials = aws_contracts.subprocess_violations()  # taken here, so that they do not fail this test
+
+    assert result.returncode != 0, result.stdout + result.stderr
+    request = f"{role} ssm:GetParameter on arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{PROJECT}/{ENV}/"
+    assert denials and all(f"IAM: ssm GetParameter: {request}" in line for line in denials), denials
+    assert not server.client("sagemaker").list_model_packages(ModelPackageGroupName=world["model-package-group"])[
+        "ModelPackageSummaryList"
+    ]

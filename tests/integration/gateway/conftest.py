@@ -1,24 +1,31 @@
 """The gateway served for real (`python -m gateway`, as the container runs it) on 127.0.0.1, called over HTTP.
 
-Two gateway processes stand for two ECS tasks behind the load balancer: `gateway` (2 workers) reads its signing key
-from `PREDICTION_ID_SECRET`, as ECS injects it, and calls the stub endpoint; `peer` reads the same key from Secrets
-Manager (moto) by ARN and calls moto's own sagemaker-runtime. Both ask moto for DescribeEndpoint.
+Two gateway processes stand for two ECS tasks behind the load balancer, each given the signing key as ECS gives it
+(`PREDICTION_ID_SECRET`, read from Secrets Manager as the execution role): `gateway` (2 workers) calls the stub
+endpoint, `peer` calls moto's own sagemaker-runtime. Both ask moto for DescribeEndpoint.
+
+Every gateway these tests start acts as the synthesized task role (`gateway_env`): each AWS call it makes, its own
+signed InvokeEndpoint included, is decided against the templates, and a denied one fails the test.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from serving.stub_endpoint import StubBehaviour, running_stub
 from tests.integration.gateway.gateway_harness import (
-    SECRET,
+    SECRET_VARIABLE,
     STUB_VARIANTS,
     Gateway,
     GatewayAccess,
+    GatewayEnv,
+    GatewayPolicies,
     gateway_access,
     gateway_environment,
+    gateway_policies,
     running_gateway,
 )
 from tests.support.aws import MotoServer, moto_server
@@ -31,8 +38,28 @@ def moto() -> Iterator[MotoServer]:
 
 
 @pytest.fixture(scope="session")
+def policies(moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> GatewayPolicies:
+    return gateway_policies(moto, tmp_path_factory.mktemp("iam"))
+
+
+@pytest.fixture(scope="session")
 def access(moto: MotoServer) -> GatewayAccess:
     return gateway_access(moto)
+
+
+@pytest.fixture(scope="session")
+def injected_secret(moto: MotoServer, policies: GatewayPolicies) -> str:
+    return policies.injected_secret(moto)
+
+
+@pytest.fixture(scope="session")
+def gateway_env(moto: MotoServer, access: GatewayAccess, policies: GatewayPolicies) -> GatewayEnv:
+    """`gateway_environment` of a gateway task acting as the synthesized task role."""
+
+    def environment(runtime_url: str, **overrides: str) -> dict[str, str]:
+        return gateway_environment(moto, runtime_url, access, **policies.acting_as_task_role(), **overrides)
+
+    return environment
 
 
 @pytest.fixture(scope="session")
@@ -55,16 +82,38 @@ def stub(stub_behaviour: StubBehaviour, stub_url: str) -> StubBehaviour:
 
 @pytest.fixture(scope="session")
 def gateway(
-    moto: MotoServer, stub_url: str, access: GatewayAccess, tmp_path_factory: pytest.TempPathFactory
+    gateway_env: GatewayEnv,
+    stub_url: str,
+    access: GatewayAccess,
+    injected_secret: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Gateway]:
-    env = gateway_environment(moto, stub_url, access, PREDICTION_ID_SECRET=SECRET, WORKERS="2")
+    env = gateway_env(stub_url, WORKERS="2", **{SECRET_VARIABLE: injected_secret})
     with running_gateway(env, tmp_path_factory.mktemp("gateway") / "stdout.log", access.api_key) as running:
         yield running
 
 
 @pytest.fixture(scope="session")
-def peer(moto: MotoServer, access: GatewayAccess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    arn = moto.client("secretsmanager").create_secret(Name="gateway-it-signing-key", SecretString=SECRET)["ARN"]
-    env = gateway_environment(moto, moto.url, access, PREDICTION_ID_SECRET_ARN=arn)
+def peer(
+    gateway_env: GatewayEnv,
+    moto: MotoServer,
+    access: GatewayAccess,
+    injected_secret: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Gateway]:
+    env = gateway_env(moto.url, **{SECRET_VARIABLE: injected_secret})
     with running_gateway(env, tmp_path_factory.mktemp("peer") / "stdout.log", access.api_key) as running:
         yield running
+
+
+@pytest.fixture
+def sm(moto: MotoServer) -> Iterator[Any]:
+    """moto's SageMaker with no endpoint, endpoint config or model left behind by the test."""
+    client = moto.client("sagemaker")
+    yield client
+    for endpoint in client.list_endpoints()["Endpoints"]:
+        client.delete_endpoint(EndpointName=endpoint["EndpointName"])
+    for config in client.list_endpoint_configs()["EndpointConfigs"]:
+        client.delete_endpoint_config(EndpointConfigName=config["EndpointConfigName"])
+    for model in client.list_models()["Models"]:
+        client.delete_model(ModelName=model["ModelName"])

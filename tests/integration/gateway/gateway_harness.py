@@ -1,4 +1,9 @@
-"""Running the gateway as the container does (`python -m gateway` in `serving/`) and reading what it writes."""
+"""Running the gateway as the container does (`python -m gateway` in `serving/`) and reading what it writes.
+
+The gateway tests serve environment `dev` of project `demo` (cdk.json's configuration under that name): endpoint,
+tables, buckets and secret carry the names its templates give them, so that every AWS call a gateway makes is decided
+against the synthesized task role (`GatewayPolicies`).
+"""
 
 from __future__ import annotations
 
@@ -17,14 +22,23 @@ from typing import Any
 
 import httpx
 
+from infra.naming import Naming
+from safedeploy.parameters import Param
+from tests.support import iam_enforcement, iam_world
 from tests.support.aws import REGION, MotoServer
 from tests.support.gateway_tables import create_gateway_tables, issue_test_key
+from tests.support.iam_eval import PolicyWorld
 
 ROOT = Path(__file__).resolve().parents[3]
-ENDPOINT = "gateway-it-endpoint"
+NAMING = Naming("demo", "dev")
+ENDPOINT = NAMING.endpoint
 SECRET = "integration-test-signing-key-for-prediction-ids"
+# ECS injects the task's secret under this name (stacks/serving/gateway_task.py).
+SECRET_VARIABLE = "PREDICTION_ID_SECRET"
 STUB_VARIANTS = ("v1", "v2")
-TABLE_PREFIX = "gateway-it"
+TABLE_PREFIX = NAMING.prefix
+# A gateway's environment given the runtime URL it calls and overrides (conftest's `gateway_env`).
+GatewayEnv = Callable[..., dict[str, str]]
 START_TIMEOUT = 90.0  # two workers importing boto3 on a loaded 2-core machine
 WAIT_TIMEOUT = 10.0
 
@@ -90,6 +104,63 @@ class Gateway:
             return counter if all(counter[name] >= value for name, value in expected.items()) else None
 
         return wait_until(reached, f"metrics {expected} for variant {variant}")
+
+
+@dataclass(frozen=True)
+class GatewayPolicies:
+    """The environment's synthesized IAM with the resources provisioned in moto bound in, written where gateway
+    subprocesses read it, and the roles ECS gives a gateway task."""
+
+    world: PolicyWorld
+    file: Path
+    artifacts_bucket: str
+    drift_bucket: str
+    secret_arn: str
+
+    @property
+    def task_role(self) -> str:
+        return iam_world.gateway_task_role(self.world, NAMING)
+
+    @property
+    def execution_role(self) -> str:
+        return self.world.role(execution_family=NAMING.resource("gateway")).arn
+
+    def acting_as_task_role(self) -> dict[str, str]:
+        """Variables that make a gateway subprocess's every AWS call the task role's, decided against the templates."""
+        return iam_enforcement.subprocess_environment(self.task_role, self.file)
+
+    def injected_secret(self, moto: MotoServer) -> str:
+        """The signing key as ECS injects it at task start: read from Secrets Manager as the execution role."""
+        secrets, directory = moto.client("secretsmanager"), self.file.parent / "ecs"
+        directory.mkdir(exist_ok=True)  # not the running gateways' policy file
+        with iam_enforcement.policies_in_force([self.world], directory), iam_enforcement.acting_as(self.execution_role):
+            return str(secrets.get_secret_value(SecretId=self.secret_arn)["SecretString"])
+
+
+def gateway_policies(moto: MotoServer, directory: Path) -> GatewayPolicies:
+    """What the storage and serving stacks leave for the gateway (buckets, key, model package group, the signing
+    key's secret), created in moto and bound into the synthesized templates."""
+    s3, kms = moto.client("s3"), moto.client("kms")
+    key_arn = kms.create_key(Description=NAMING.prefix)["KeyMetadata"]["Arn"]
+    artifacts, drift = NAMING.resource("artifacts"), NAMING.resource("drift-work")
+    for bucket in (artifacts, drift):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    moto.client("sagemaker").create_model_package_group(ModelPackageGroupName=NAMING.model_package_group)
+    secret = moto.client("secretsmanager").create_secret(
+        Name=NAMING.resource("prediction-id-secret"), SecretString=SECRET, KmsKeyId=key_arn
+    )["ARN"]
+    world = iam_world.policy_world(
+        iam_world.project_context(NAMING.project),
+        REGION,
+        {
+            NAMING.parameter(Param.ARTIFACTS_BUCKET): artifacts,
+            NAMING.parameter(Param.DRIFT_BUCKET): drift,
+            NAMING.parameter(Param.KMS_KEY_ARN): key_arn,
+        },
+    )
+    world.bind({world.task_secret(NAMING.resource("gateway"), SECRET_VARIABLE): secret})
+    return GatewayPolicies(world, iam_enforcement.write_world([world], directory), artifacts, drift, secret)
 
 
 def gateway_access(moto: MotoServer) -> GatewayAccess:

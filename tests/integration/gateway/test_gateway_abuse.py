@@ -21,13 +21,7 @@ import pytest
 
 from safedeploy.operations.api_keys import revoke_key
 from serving.stub_endpoint import StubBehaviour
-from tests.integration.gateway.gateway_harness import (
-    Gateway,
-    GatewayAccess,
-    gateway_environment,
-    running_gateway,
-    wait_until,
-)
+from tests.integration.gateway.gateway_harness import Gateway, GatewayAccess, GatewayEnv, running_gateway, wait_until
 from tests.support.aws import MotoServer
 from tests.support.gateway_tables import issue_test_key
 
@@ -84,11 +78,16 @@ def test_an_issued_key_predicts(gateway: Gateway, stub: StubBehaviour) -> None:
 
 
 def test_a_revoked_key_is_refused_once_the_cache_expires(
-    moto: MotoServer, access: GatewayAccess, stub_url: str, tmp_path: Path, stub: StubBehaviour
+    moto: MotoServer,
+    access: GatewayAccess,
+    gateway_env: GatewayEnv,
+    stub_url: str,
+    tmp_path: Path,
+    stub: StubBehaviour,
 ) -> None:
     dynamodb = moto.client("dynamodb")
     key = issue_test_key(dynamodb, access.keys_table, "predict", name="revoked-later")
-    env = gateway_environment(moto, stub_url, access, ALLOW_DEV_SECRET="true", API_KEY_CACHE_SECONDS="0.2")
+    env = gateway_env(stub_url, ALLOW_DEV_SECRET="true", API_KEY_CACHE_SECONDS="0.2")
     with running_gateway(env, tmp_path / "stdout.log", key) as gateway, gateway.client() as client:
         assert _predict(client).status_code == 200
         revoke_key(dynamodb, access.keys_table, key.split(".")[1])
@@ -144,10 +143,8 @@ def json_claims(prediction_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def limited(moto: MotoServer, access: GatewayAccess, stub_url: str, tmp_path: Path) -> Iterator[Gateway]:
-    env = gateway_environment(
-        moto, stub_url, access, ALLOW_DEV_SECRET="true", RATE_LIMIT_PER_SECOND="2", RATE_LIMIT_BURST="5"
-    )
+def limited(gateway_env: GatewayEnv, access: GatewayAccess, stub_url: str, tmp_path: Path) -> Iterator[Gateway]:
+    env = gateway_env(stub_url, ALLOW_DEV_SECRET="true", RATE_LIMIT_PER_SECOND="2", RATE_LIMIT_BURST="5")
     with running_gateway(env, tmp_path / "stdout.log", access.api_key) as gateway:
         yield gateway
 
@@ -273,13 +270,11 @@ def test_headers_within_the_limits_are_served(gateway: Gateway) -> None:
 
 
 def test_unknown_keys_spend_a_lookup_budget_and_issued_keys_are_still_served(
-    moto: MotoServer, access: GatewayAccess, stub_url: str, tmp_path: Path, stub: StubBehaviour
+    gateway_env: GatewayEnv, access: GatewayAccess, stub_url: str, tmp_path: Path, stub: StubBehaviour
 ) -> None:
     """Beyond the budget's burst an unknown key answers 429 without a DynamoDB read; the issued key still predicts."""
-    env = gateway_environment(
-        moto,
+    env = gateway_env(
         stub_url,
-        access,
         ALLOW_DEV_SECRET="true",
         UNKNOWN_KEY_LOOKUPS_PER_SECOND="0.1",
         UNKNOWN_KEY_LOOKUP_BURST="4",

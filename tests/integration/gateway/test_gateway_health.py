@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,19 +24,6 @@ def _create_config(sm: Any, name: str) -> None:
     sm.create_model(ModelName=name, ExecutionRoleArn=ROLE_ARN, PrimaryContainer={"Image": "image"})
     variant = {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
     sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant])
-
-
-@pytest.fixture
-def sm(moto: MotoServer) -> Iterator[Any]:
-    """moto's SageMaker with no endpoint of the gateway's name, before and after the test."""
-    client = moto.client("sagemaker")
-    yield client
-    for endpoint in client.list_endpoints()["Endpoints"]:
-        client.delete_endpoint(EndpointName=endpoint["EndpointName"])
-    for config in client.list_endpoint_configs()["EndpointConfigs"]:
-        client.delete_endpoint_config(EndpointConfigName=config["EndpointConfigName"])
-    for model in client.list_models()["Models"]:
-        client.delete_model(ModelName=model["ModelName"])
 
 
 def _ready(gateway: Gateway) -> httpx.Response:

@@ -2,8 +2,9 @@
 and decided against the synthesized IAM when the test names the policies and the acting principal (iam_enforcement).
 
 The check is installed when botocore's handlers are first imported, so a process that never uses botocore pays
-nothing. A violation is printed to stderr and appended to the file named by STRICT_AWS_CONTRACTS_LOG (which the test
-reads), the request raises, and the process exits with status 86 whatever its code does with the exception.
+nothing; under the IAM policies, aiohttp's client is checked too once imported (requests the process signs itself).
+A violation is printed to stderr and appended to the file named by STRICT_AWS_CONTRACTS_LOG (which the test reads),
+the request raises, and the process exits with status 86 whatever its code does with the exception.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def _report(violations: list[Any], log: str | None) -> None:
 
 
 def _load(name: str) -> Any:
+    if f"_strict_{name}" in sys.modules:
+        return sys.modules[f"_strict_{name}"]
     spec = importlib.util.spec_from_file_location(f"_strict_{name}", _CONTRACTS.parent / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -45,23 +48,40 @@ def _load(name: str) -> Any:
     return module
 
 
+def _log() -> str | None:
+    return os.environ.get(_load("aws_contracts").SUBPROCESS_LOG_VARIABLE)
+
+
+def _enforcement() -> Any:
+    _load("iam_eval")
+    _load("iam_requests")
+    return _load("iam_enforcement")
+
+
 def _install() -> None:
-    contracts = _load("aws_contracts")
-    log = os.environ.get(contracts.SUBPROCESS_LOG_VARIABLE)
-    contracts.install(on_violation=lambda violations: _report(violations, log))
+    log = _log()
+    _load("aws_contracts").install(on_violation=lambda violations: _report(violations, log))
     if os.environ.get("STRICT_IAM_WORLD"):  # the calls are also decided against the synthesized IAM
-        _load("iam_eval")
-        _load("iam_requests")
-        _load("iam_enforcement").install(on_denial=lambda denials: _report(denials, log))
+        _enforcement().install(on_denial=lambda denials: _report(denials, log))
 
 
-class _AfterBotocoreHandlers:
-    """A meta-path finder that installs the check right after `botocore.handlers` is executed."""
+def _install_for_signed_requests() -> None:
+    if os.environ.get("STRICT_IAM_WORLD"):
+        _enforcement().install_for_signed_requests()
+
+
+class _AfterImport:
+    """A meta-path finder that runs an installer right after each of its modules is executed."""
+
+    def __init__(self, installers: dict[str, Any]) -> None:
+        self.installers = installers
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != "botocore.handlers":
+        install = self.installers.pop(name, None)
+        if install is None:
             return None
-        sys.meta_path.remove(self)
+        if not self.installers:
+            sys.meta_path.remove(self)
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None:
             return spec
@@ -69,10 +89,10 @@ class _AfterBotocoreHandlers:
 
         def exec_module(module: Any) -> None:
             execute(module)
-            _install()
+            install()
 
         spec.loader.exec_module = exec_module
         return spec
 
 
-sys.meta_path.insert(0, _AfterBotocoreHandlers())
+sys.meta_path.insert(0, _AfterImport({"botocore.handlers": _install, "aiohttp.client": _install_for_signed_requests}))
