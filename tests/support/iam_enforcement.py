@@ -285,7 +285,7 @@ def _handlers() -> tuple[Callable[..., None], Callable[..., None]]:
 _CREDENTIAL_SCOPE = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request"
 )
-# (signing name, method, path) -> the API call it is, as the service model's requestUri has it.
+# (signing name, method) -> the path the service model's requestUri gives the call, the call and its path parameter.
 _SIGNED_CALLS: dict[tuple[str, str], tuple[re.Pattern[str], str, str, str]] = {
     ("sagemaker", "POST"): (
         re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$"),

@@ -67,6 +67,10 @@ def _install() -> None:
 
 def _install_for_signed_requests() -> None:
     if os.environ.get("STRICT_IAM_WORLD"):
+        # The checks' modules import botocore's handlers, whose import runs `_install` (which sets where a denial is
+        # reported): let it finish first.
+        import botocore.handlers  # noqa: F401
+
         _enforcement().install_for_signed_requests()
 
 
