@@ -5,6 +5,9 @@ the task role on its own endpoint, denied elsewhere, and refused when no mapping
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,7 +16,7 @@ import pytest
 
 from infra.naming import Naming
 from serving.gateway.aws_signing import RequestSigner
-from tests.support import iam_enforcement, iam_world
+from tests.support import aws_contracts, iam_enforcement, iam_world
 from tests.support.aws import REGION
 from tests.support.iam_eval import PolicyWorld
 
@@ -67,3 +70,30 @@ def test_a_signed_request_nobody_mapped_is_refused(task_role: str) -> None:
 
 def test_a_request_not_signed_for_aws_is_not_an_aws_call(task_role: str) -> None:
     assert iam_enforcement.signed_request_denial("GET", "http://127.0.0.1:8080/health/live", {}) is None
+
+
+def test_a_subprocess_that_imports_aiohttp_first_has_its_signed_requests_decided(
+    world: PolicyWorld, tmp_path: Path
+) -> None:
+    """The gateway imports aiohttp before boto3; its requests are decided all the same, and a denial ends it."""
+    other = Naming("my-mlops", "prod").endpoint
+    script = (
+        "import asyncio, aiohttp, boto3\n"
+        "async def main():\n"
+        "    async with aiohttp.ClientSession() as http:\n"
+        f"        await http.post('http://127.0.0.1:9/endpoints/{other}/invocations', data=b'1', headers={{\n"
+        f"            'Authorization': 'AWS4-HMAC-SHA256 Credential=AKID/20260101/{REGION}/sagemaker/aws4_request'}})\n"
+        "try:\n"
+        "    asyncio.run(main())\n"
+        "except aiohttp.ClientConnectionError as error:\n"
+        "    print('refused:', error)\n"
+    )
+    role = iam_world.gateway_task_role(world, DEV)
+    acting = iam_enforcement.subprocess_environment(role, iam_enforcement.write_world([world], tmp_path))
+    env = {**os.environ, **aws_contracts.subprocess_environment(), **acting}
+
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)
+    reported = aws_contracts.subprocess_violations()  # taken here, so that they do not fail this test
+
+    assert done.returncode != 0 and "refused: IAM: sagemaker-runtime InvokeEndpoint" in done.stdout, done.stderr
+    assert len(reported) == 1 and f"{role} sagemaker:InvokeEndpoint" in reported[0] and other in reported[0]
