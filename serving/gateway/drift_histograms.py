@@ -180,6 +180,9 @@ class HistogramWriter:
         written = 0
         for (hour, digest), entry in sorted(self._counts.hours.items()):
             if entry.dirty:
+                # Clean before the snapshot: rows the event loop adds while this thread writes make it dirty again
+                # (cleared after the write, they were in no object until the hour's next row).
+                entry.dirty = False
                 body = json.dumps({"baseline_digest": digest, "counts": entry.counts}, separators=(",", ":"))
                 try:
                     self._s3.put_object(
@@ -189,10 +192,10 @@ class HistogramWriter:
                         ContentType="application/json",
                     )
                 except Exception as error:  # S3 or the network: keep the counts, the next flush retries
+                    entry.dirty = True
                     fields = {"hour": hour, "error": str(error)}
                     logger.warning("drift histograms not written; retrying", extra={"fields": fields})
                     continue
-                entry.dirty = False
                 written += 1
             if hour < current and not entry.dirty:
                 del self._counts.hours[(hour, digest)]

@@ -131,6 +131,26 @@ def test_a_failed_write_loses_nothing_and_a_past_hour_is_forgotten_once_written(
     assert "/20261201T09/" in item["Key"] and sum(document["counts"]["age"]) == 4
 
 
+def test_rows_counted_while_a_flush_writes_are_written_by_the_next_flush() -> None:
+    """The flush runs in a thread while requests keep adding rows: those that miss the object being written must
+    reach the next one, not wait for the hour's next row (or be lost at shutdown)."""
+    body = _baseline().to_json()
+    counts = HistogramCounts(3, clock=lambda: HOUR.timestamp())
+    counts.use(LiveBaseline.parse(body, sha256_digest(body)))
+    counts.add("AllTraffic", [[50.0, 1.0, 0.0]] * 4, [0.5] * 4)
+    written: list[dict[str, Any]] = []
+
+    class S3:
+        def put_object(self, **request: Any) -> None:
+            written.append(json.loads(request["Body"]))
+            if len(written) == 1:  # a request is served while the first object is on its way
+                counts.add("AllTraffic", [[50.0, 1.0, 0.0]] * 3, [0.5] * 3)
+
+    writer = HistogramWriter(S3(), DRIFT_BUCKET, ENDPOINT, counts, "task-a")
+    assert (writer.flush(), writer.flush(), writer.flush()) == (1, 1, 0)
+    assert [sum(document["counts"]["age"]) for document in written] == [4, 7]
+
+
 def test_a_baseline_whose_bytes_differ_from_the_recorded_digest_pauses_histograms(aws: dict[str, Any]) -> None:
     baseline = _baseline()
     _serve(aws, baseline, stored=_baseline().to_json().replace(b'"rows":3000', b'"rows":3001'))
