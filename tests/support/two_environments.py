@@ -4,7 +4,6 @@ the production repository (release.json) as its source."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
