@@ -34,7 +34,7 @@ def world() -> PolicyWorld:
 @pytest.fixture
 def task_role(world: PolicyWorld, tmp_path: Path) -> Iterator[str]:
     role = iam_world.gateway_task_role(world, DEV)
-    with iam_enforcement.enforcing([world], tmp_path), iam_enforcement.acting_as(role):
+    with iam_enforcement.policies_in_force([world], tmp_path), iam_enforcement.acting_as(role):
         yield role
 
 
