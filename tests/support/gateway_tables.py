@@ -12,9 +12,12 @@ FEEDBACK_PARTITION_KEY = "prediction_key"
 
 
 def create_gateway_tables(dynamodb: Any, prefix: str) -> tuple[str, str]:
-    """(API keys table, feedback table), on-demand like the stack's."""
+    """(API keys table, feedback table), on-demand like the stack's; a table moto already holds is kept."""
     names = (f"{prefix}-gateway-api-keys", f"{prefix}-gateway-feedback")
+    existing = set(dynamodb.list_tables()["TableNames"])
     for name, key in zip(names, (API_KEYS_PARTITION_KEY, FEEDBACK_PARTITION_KEY), strict=True):
+        if name in existing:
+            continue
         dynamodb.create_table(
             TableName=name,
             KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],

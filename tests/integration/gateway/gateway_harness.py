@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from infra.naming import Naming
 from safedeploy.parameters import Param
 from tests.support import iam_enforcement, iam_world
 from tests.support.aws import REGION, MotoServer
+from tests.support.evidence import ensure_bucket
 from tests.support.gateway_tables import create_gateway_tables, issue_test_key
 from tests.support.iam_eval import PolicyWorld
 
@@ -139,16 +141,19 @@ class GatewayPolicies:
 
 def gateway_policies(moto: MotoServer, directory: Path) -> GatewayPolicies:
     """What the storage and serving stacks leave for the gateway (buckets, key, model package group, the signing
-    key's secret), created in moto and bound into the synthesized templates."""
-    s3, kms = moto.client("s3"), moto.client("kms")
+    key's secret), created in moto and bound into the synthesized templates. moto's state is the process's: other
+    tests of the same worker may have left the environment's buckets or group, which are then used as they are."""
+    s3, kms, sm = moto.client("s3"), moto.client("kms"), moto.client("sagemaker")
     key_arn = kms.create_key(Description=NAMING.prefix)["KeyMetadata"]["Arn"]
     artifacts, drift = NAMING.resource("artifacts"), NAMING.resource("drift-work")
     for bucket in (artifacts, drift):
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        ensure_bucket(s3, bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    moto.client("sagemaker").create_model_package_group(ModelPackageGroupName=NAMING.model_package_group)
+    if not sm.list_model_package_groups(NameContains=NAMING.model_package_group)["ModelPackageGroupSummaryList"]:
+        sm.create_model_package_group(ModelPackageGroupName=NAMING.model_package_group)
+    # CloudFormation names the secret itself (bound by ARN below): a name of this session's own.
     secret = moto.client("secretsmanager").create_secret(
-        Name=NAMING.resource("prediction-id-secret"), SecretString=SECRET, KmsKeyId=key_arn
+        Name=f"{NAMING.resource('prediction-id-secret')}-{uuid.uuid4().hex[:8]}", SecretString=SECRET, KmsKeyId=key_arn
     )["ARN"]
     world = iam_world.policy_world(
         iam_world.project_context(NAMING.project),
