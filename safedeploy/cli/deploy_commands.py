@@ -167,8 +167,7 @@ def run_deploy(args: argparse.Namespace) -> int:
                 read_parameter(ssm, project, env, Param.KMS_KEY_ARN),
             )
             baseline = registry.drift_baseline_source(sm, deployable.evidence.package_arn)
-            model_data_url = take_ownership(s3, deployable, own, baseline)
-            require_served_here(model_data_url, own.bucket)
+            model_data_url = take_ownership(s3, deployable, own, baseline)  # deploy_package checks it is served here
             _say(f"model artifact copied to {model_data_url} and verified")
         _say(_verified_line(deployable))
         timeout = deployment_timeout_seconds(target.guardrails.settings)
@@ -192,6 +191,7 @@ def _verified_here(sm: Any, s3: Any, ssm: Any, project: str, env: str, package_a
     records = RecordStore(s3, read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET))
     group = read_parameter(ssm, project, env, Param.MODEL_PACKAGE_GROUP)
     deployable = verify_package(sm, package_arn, group=group, records=records)
+    # Before hashing it (deploy_package refuses it too, for every caller): a URL elsewhere is not read at all.
     require_served_here(deployable.evidence.model_data_url, records.bucket)
     verify_bytes(s3, deployable.evidence.model_data_url, deployable.evidence.model_sha256, "model artifact")
     return deployable

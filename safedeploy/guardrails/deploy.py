@@ -30,13 +30,20 @@ from safedeploy.guardrails.endpoint_status import (
     describe_endpoint,
     expect_live,
 )
-from safedeploy.guardrails.errors import DeploymentFailed, MarkNotCleared, PackageRolledBack, StepOutsideBand
+from safedeploy.guardrails.errors import (
+    DeploymentFailed,
+    MarkNotCleared,
+    NotServedHere,
+    PackageRolledBack,
+    StepOutsideBand,
+)
 from safedeploy.guardrails.experiment import Experiment
 from safedeploy.guardrails.model_package import ModelPackage
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT, ReleaseNames
 from safedeploy.guardrails.release_resources import ensure_release
 from safedeploy.guardrails.settings import DeploymentSettings, Strategy
 from safedeploy.guardrails.shadow import start_shadow
+from safedeploy.write_once import served_artifact_refusal
 
 # Provisioning the new fleet comes before SageMaker's execution timer; allow for it when waiting.
 PROVISIONING_ALLOWANCE_SECONDS = 1800
@@ -85,6 +92,7 @@ def deploy_package(
     if model_data_url is not None:
         package = package.served_from(model_data_url)
     marks = target.require_marks()
+    _require_served_here(package, marks.bucket)
     mark = marks.mark_of(package.arn)
     if mark and not allow_rolled_back:
         raise PackageRolledBack(
@@ -105,6 +113,21 @@ def deploy_package(
             ) from None
         waiter.progress(f"{package.arn} is live again: its rolled-back mark is cleared")
     return result
+
+
+def _require_served_here(package: ModelPackage, bucket: str) -> None:
+    """Every container's model data is under `bucket`'s write-once `models/` (the environment's artifacts bucket,
+    where its marks are too), whoever calls: the CLI, the acceptance suite, any library caller."""
+    for container in package.containers:
+        url = container.get("ModelDataUrl")
+        refusal = (
+            served_artifact_refusal(url, bucket)
+            if url and "ModelDataSource" not in container
+            else f"model package {package.arn} has a container without a ModelDataUrl (or with a ModelDataSource): "
+            "only a ModelDataUrl is what was hashed at registration"
+        )
+        if refusal:
+            raise NotServedHere(f"{refusal}; nothing was deployed")
 
 
 def _deploy(

@@ -15,6 +15,11 @@ class PackageRolledBack(PackageNotApproved):
     """The package was rolled back on this platform; it is deployed again only on an operator's explicit override."""
 
 
+class NotServedHere(PackageNotApproved):
+    """The package's model data is not under the environment's own write-once `models/`: it could be replaced after
+    it was verified, and SageMaker downloads it again whenever an instance starts."""
+
+
 class DeploymentFailed(GuardrailError):
     """The endpoint did not end on the new configuration (auto-rollback, failure, timeout, conflicting state)."""
 

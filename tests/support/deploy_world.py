@@ -70,7 +70,7 @@ def register_package(sm: Any, status: str = "Approved", group: str = GROUP) -> s
         ModelApprovalStatus=status,
         InferenceSpecification={
             "Containers": [
-                {"Image": IMAGE, "ModelDataUrl": f"s3://{PROJECT}-artifacts/models/{count + 1}/model.tar.gz"}
+                {"Image": IMAGE, "ModelDataUrl": f"s3://{ARTIFACTS_BUCKET}/models/{count + 1}/model.tar.gz"}
             ],
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from itertools import count
 from typing import Any
@@ -14,7 +15,7 @@ from safedeploy.guardrails import resource_tags
 from safedeploy.guardrails.deploy import DeployAction, deploy_package
 from safedeploy.guardrails.deployment_config import deployment_config
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
-from safedeploy.guardrails.errors import DeploymentFailed, PackageNotApproved, PackageRolledBack
+from safedeploy.guardrails.errors import DeploymentFailed, NotServedHere, PackageNotApproved, PackageRolledBack
 from tests.support.aws import REGION
 from tests.support.deploy_world import ALARMS, ENDPOINT, IMAGE, ROLE_ARN, register_package
 from tests.support.moto_sagemaker import EndpointUpdates
@@ -215,3 +216,34 @@ def test_waiting_gives_up_after_the_timeout(sm: Any, target_for: Any, updates: E
 def test_a_malformed_package_arn_is_bad_input(sm: Any, target_for: Any, waiter: EndpointWaiter) -> None:
     with pytest.raises(ValueError, match="'arn:aws:sagemaker:x' is not a versioned model package ARN"):
         deploy_package(sm, "arn:aws:sagemaker:x", target_for(), waiter)
+
+
+@pytest.mark.parametrize(
+    "served_from",
+    [
+        "s3://my-mlops-dev-artifacts/pipelines/run-1/model.tar.gz",  # the pipeline's own, replaceable artifacts
+        "s3://another-bucket/models/1/model.tar.gz",
+        "s3://my-mlops-dev-artifacts/models/../pipelines/model.tar.gz",
+    ],
+)
+def test_the_library_refuses_a_package_served_from_outside_its_write_once_models(
+    sm: Any, target_for: Any, waiter: EndpointWaiter, served_from: str
+) -> None:
+    """Not only the CLI: a library caller (the acceptance suite, a script) gets the same refusal before any change,
+    for the package's own URL and for a copy it names."""
+    package = register_package(sm)
+    outside = sm.create_model_package(
+        ModelPackageGroupName=package.split("/")[1],
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [{"Image": IMAGE, "ModelDataUrl": served_from}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    target = target_for()
+
+    for arn, copy in ((outside, None), (package, served_from)):
+        with pytest.raises(NotServedHere, match=rf"^model artifact {re.escape(served_from)} is not under .*; nothing"):
+            deploy_package(sm, arn, target, waiter, model_data_url=copy)
+    assert (sm.list_models()["Models"], sm.list_endpoints()["Endpoints"]) == ([], [])
