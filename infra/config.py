@@ -404,6 +404,8 @@ def _load_environment(name: str, raw: Any) -> EnvironmentConfig:
     path = f"environments.{name}"
     if not re.match(r"^[a-z][a-z0-9]{0,9}$", str(name)):
         raise ConfigError(f"{path}: environment name must be 1-10 lower-case letters or digits")
+    if raw is None:
+        raise ConfigError(f"{path}: null; give an object (each of its keys has a default: {{}} takes them all)")
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: {raw!r} must be an object")
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +85,16 @@ def synth_as_the_cli_does(context: dict[str, Any], tmp_path: Path, *, overflow: 
 def test_a_null_section_stops_synth_with_one_line(changes: dict[str, Any], expected: str, tmp_path: Path) -> None:
     (line,) = synth_as_the_cli_does(qa(**changes), tmp_path)
     assert line.startswith(f"cdk.json: {expected}")
+
+
+def test_a_null_environment_stops_synth_with_one_line_in_the_same_style(tmp_path: Path) -> None:
+    """`environments.qa: null` is not an environment with the defaults, nor the Python repr of None."""
+    context = copy.deepcopy(CONTEXT)
+    context["environments"]["qa"] = None
+    expected = "environments.qa: null; give an object (each of its keys has a default: {} takes them all)"
+    assert synth_as_the_cli_does(context, tmp_path) == [f"cdk.json: {expected}"]
+    with pytest.raises(ConfigError, match=rf"^{re.escape(expected)}$"):
+        load_config(context)
 
 
 def test_a_null_section_is_refused_from_the_overflow_file_too(tmp_path: Path) -> None:
