@@ -522,12 +522,16 @@ class PipelineStack(Stack):
         acknowledge(
             project,
             "IAM5",
-            "Endpoint autoscaling: application-autoscaling RegisterScalableTarget, DeregisterScalableTarget, "
-            "PutScalingPolicy, DeleteScalingPolicy, DescribeScalableTargets and DescribeScalingPolicies have no "
-            "resource narrower than * before a target exists; the target-tracking alarms Application Auto Scaling "
-            f"creates are named TargetTracking-endpoint/{naming.endpoint}/*.",
-            unscoped_actions=list(permissions.ENDPOINT_SCALING_ACTIONS),
+            "Endpoint autoscaling: application-autoscaling DescribeScalableTargets and DescribeScalingPolicies "
+            "take no resource type (*); the writes (Register/DeregisterScalableTarget, Put/DeleteScalingPolicy) "
+            "name scalable-target/*, since a target's ARN ends in an id generated at registration, narrowed to "
+            "SageMaker variant instance counts by the service-namespace and scalable-dimension condition keys; the "
+            "target-tracking alarms Application Auto Scaling creates are named "
+            f"TargetTracking-endpoint/{naming.endpoint}/*.",
+            unscoped_actions=list(permissions.ENDPOINT_SCALING_READS),
             findings=[
+                f"Resource::arn:<AWS::Partition>:application-autoscaling:{self.region}:<AWS::AccountId>:"
+                "scalable-target/*",
                 f"Resource::arn:<AWS::Partition>:cloudwatch:{self.region}:<AWS::AccountId>:alarm:"
                 f"TargetTracking-endpoint/{naming.endpoint}/*",
             ],

@@ -8,6 +8,7 @@ from aws_cdk import aws_s3 as s3
 
 from infra import iam_role
 from infra.naming import Naming
+from safedeploy.guardrails import autoscaling
 
 SAGEMAKER_SERVICE = "sagemaker.amazonaws.com"
 # IAM's condition key on the approval status a CreateModelPackage or UpdateModelPackage request sets (Service
@@ -59,17 +60,31 @@ def list_model_packages() -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=["sagemaker:ListModelPackages"], resources=["*"])
 
 
-# Application Auto Scaling's actions take no resource narrower than `*` for describing, and scalable-target ARNs
-# carry a random id unknown before registration, so the deploy step's scaling calls are granted on `*`.
-ENDPOINT_SCALING_ACTIONS = (
+# Application Auto Scaling (Service Authorization Reference): the writes take the `scalable-target` resource type,
+# whose ARN ends in an id Application Auto Scaling generates at registration (never the endpoint's name), and the
+# condition keys `application-autoscaling:service-namespace` and `:scalable-dimension`; the Describe actions take no
+# resource type (`*`). So the writes are granted on this account and region's scalable targets, for SageMaker variant
+# instance counts only, and the reads on `*`.
+ENDPOINT_SCALING_WRITES = (
     "application-autoscaling:RegisterScalableTarget",
     "application-autoscaling:DeregisterScalableTarget",
     "application-autoscaling:PutScalingPolicy",
     "application-autoscaling:DeleteScalingPolicy",
+)
+ENDPOINT_SCALING_READS = (
     "application-autoscaling:DescribeScalableTargets",
     "application-autoscaling:DescribeScalingPolicies",
 )
 SCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
+
+
+def scalable_targets(stack: Stack) -> str:
+    return stack.format_arn(
+        service="application-autoscaling",
+        resource="scalable-target",
+        resource_name="*",
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
 
 
 def endpoint_scaling(stack: Stack, endpoint_name: str) -> list[iam.PolicyStatement]:
@@ -77,7 +92,17 @@ def endpoint_scaling(stack: Stack, endpoint_name: str) -> list[iam.PolicyStateme
     the scaling calls, the target-tracking alarms Application Auto Scaling creates under the caller's identity, and
     the one service-linked role it uses to scale."""
     return [
-        iam.PolicyStatement(actions=list(ENDPOINT_SCALING_ACTIONS), resources=["*"]),
+        iam.PolicyStatement(
+            actions=list(ENDPOINT_SCALING_WRITES),
+            resources=[scalable_targets(stack)],
+            conditions={
+                "StringEquals": {
+                    "application-autoscaling:service-namespace": autoscaling.NAMESPACE,
+                    "application-autoscaling:scalable-dimension": autoscaling.DIMENSION,
+                }
+            },
+        ),
+        iam.PolicyStatement(actions=list(ENDPOINT_SCALING_READS), resources=["*"]),
         iam.PolicyStatement(
             actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"],
             resources=[

@@ -199,6 +199,17 @@ def _any(action: str) -> Callable[[Call], list[Needed]]:
     return lambda call: [Needed(action, "*", {})]
 
 
+def _scalable_target(call: Call, context: Context, operation: str = "RegisterScalableTarget") -> list[Needed]:
+    """A write on a scalable target: its ARN ends in an id Application Auto Scaling generates (none the caller
+    names), and the request carries the target's service namespace and scalable dimension as condition keys."""
+    arn = call.arn("application-autoscaling", "scalable-target/generated-id")
+    keys = {
+        "application-autoscaling:service-namespace": [call.params["ServiceNamespace"]],
+        "application-autoscaling:scalable-dimension": [call.params["ScalableDimension"]],
+    }
+    return [Needed(f"application-autoscaling:{operation}", arn, {**keys, **context})]
+
+
 def _approval(call: Call) -> Context:
     status = call.params.get("ModelApprovalStatus")
     return {"sagemaker:ModelApprovalStatus": None if status is None else [status]}
@@ -433,18 +444,14 @@ OTHERS: dict[tuple[str, str], Callable[[Call], list[Needed]]] = {
     ("sagemaker-runtime", "InvokeEndpoint"): lambda c: [
         Needed("sagemaker:InvokeEndpoint", sagemaker_arn(c, "endpoint", c.params["EndpointName"]), {})
     ],
-    ("application-autoscaling", "RegisterScalableTarget"): lambda c: [
-        Needed("application-autoscaling:RegisterScalableTarget", "*", _tags(c.params.get("Tags")))
-    ],
+    ("application-autoscaling", "RegisterScalableTarget"): lambda c: _scalable_target(c, _tags(c.params.get("Tags"))),
+    **{
+        ("application-autoscaling", operation): lambda c, operation=operation: _scalable_target(c, {}, operation)
+        for operation in ("PutScalingPolicy", "DeleteScalingPolicy", "DeregisterScalableTarget")
+    },
     **{
         ("application-autoscaling", operation): _any(f"application-autoscaling:{operation}")
-        for operation in (
-            "DescribeScalableTargets",
-            "DescribeScalingPolicies",
-            "PutScalingPolicy",
-            "DeleteScalingPolicy",
-            "DeregisterScalableTarget",
-        )
+        for operation in ("DescribeScalableTargets", "DescribeScalingPolicies")
     },
     ("dynamodb", "GetItem"): _dynamodb("dynamodb:GetItem"),
     ("dynamodb", "PutItem"): _dynamodb("dynamodb:PutItem"),

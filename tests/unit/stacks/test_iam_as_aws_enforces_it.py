@@ -378,3 +378,32 @@ def test_s3_uses_the_bucket_default_key_when_a_write_names_none(world: PolicyWor
     assert data_key.context["kms:EncryptionContext:aws:s3:arn"] == [f"arn:aws:s3:::{bucket}"]
     named = {"Bucket": bucket, "Key": key, "SSEKMSKeyId": "arn:aws:kms:ap-northeast-2:123456789012:key/other"}
     assert needed(Call("s3", "PutObject", named, REGION, ACCOUNT, world))[1].resource == named["SSEKMSKeyId"]
+
+
+# --- the Deploy role's endpoint scaling: SageMaker variants' instance counts, no other scalable target -------------
+
+
+def test_the_deploy_role_scales_sagemaker_variant_counts_and_nothing_else(world: PolicyWorld) -> None:
+    """Narrowed as far as AWS allows (checkov CKV_AWS_111 fixed, not baselined): a scalable target's ARN ends in a
+    generated id, so the writes are conditioned on its service namespace and scalable dimension."""
+    for env in (DEV, PROD):
+        role = iam_world.codebuild_role(world, env, "deploy")
+        variant = {"ResourceId": f"endpoint/{env.endpoint}/variant/AllTraffic"}
+        sagemaker = {"ServiceNamespace": "sagemaker", "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
+        ecs = {"ServiceNamespace": "ecs", "ScalableDimension": "ecs:service:DesiredCount"}
+        other_dimension = {**sagemaker, "ScalableDimension": "sagemaker:variant:DesiredProvisionedConcurrency"}
+        policy = {"PolicyName": "p"}
+        for operation, extra in (
+            ("RegisterScalableTarget", {"MinCapacity": 1, "MaxCapacity": 2}),
+            ("PutScalingPolicy", policy),
+            ("DeleteScalingPolicy", policy),
+            ("DeregisterScalableTarget", {}),
+        ):
+            call = {**variant, **extra}
+            assert decide(world, role, "application-autoscaling", operation, **call, **sagemaker) == [], operation
+            assert decide(world, role, "application-autoscaling", operation, **call, **ecs), operation
+            assert decide(world, role, "application-autoscaling", operation, **call, **other_dimension), operation
+        assert (
+            decide(world, role, "application-autoscaling", "DescribeScalableTargets", ServiceNamespace="sagemaker")
+            == []
+        )
