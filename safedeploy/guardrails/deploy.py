@@ -92,8 +92,8 @@ def deploy_package(
     if model_data_url is not None:
         package = package.served_from(model_data_url)
     marks = target.require_marks()
-    _require_served_here(package, marks.bucket)
     mark = marks.mark_of(package.arn)
+    _require_served_here(package, marks.bucket)
     if mark and not allow_rolled_back:
         raise PackageRolledBack(
             f"model package {package.arn} was rolled back ({mark.describe()}): nothing was deployed. To deploy it "

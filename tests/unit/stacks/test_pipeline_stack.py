@@ -488,17 +488,22 @@ def test_the_deploy_step_may_keep_endpoint_autoscaling_and_nothing_broader(
 ) -> None:
     statements = build_role_statements(pipeline[env])
     scaling = [s for s in statements if any(a.startswith("application-autoscaling:") for a in as_list(s["Action"]))]
-    (statement,) = scaling
-    assert sorted(as_list(statement["Action"])) == sorted(
+    writes, reads = sorted(scaling, key=lambda s: s["Resource"] == "*")
+    assert sorted(as_list(writes["Action"])) == sorted(
         f"application-autoscaling:{verb}"
-        for verb in (
-            "RegisterScalableTarget",
-            "DeregisterScalableTarget",
-            "PutScalingPolicy",
-            "DeleteScalingPolicy",
-            "DescribeScalableTargets",
-            "DescribeScalingPolicies",
-        )
+        for verb in ("RegisterScalableTarget", "DeregisterScalableTarget", "PutScalingPolicy", "DeleteScalingPolicy")
+    )
+    # the writes: scalable targets of this account and region, SageMaker variant instance counts only (CKV_AWS_111)
+    assert arn_text(writes["Resource"]).endswith(":scalable-target/*")
+    assert writes["Condition"] == {
+        "StringEquals": {
+            "application-autoscaling:service-namespace": "sagemaker",
+            "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount",
+        }
+    }
+    assert (reads["Resource"], sorted(as_list(reads["Action"]))) == (
+        "*",
+        ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"],
     )
     (linked_role,) = [s for s in statements if "iam:CreateServiceLinkedRole" in as_list(s["Action"])]
     assert linked_role["Condition"] == {
