@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import boto3
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -282,6 +283,11 @@ class EnvironmentConfig(_Section):
         if region not in regions:
             raise ValueError(f"unknown region {region!r}; SageMaker regions: {', '.join(sorted(regions))}")
         return region
+
+    @property
+    def removal(self) -> RemovalPolicy:
+        """What `cdk destroy` does to the environment's stateful resources (kept unless it says destroy)."""
+        return RemovalPolicy.RETAIN if self.removal_policy == "retain" else RemovalPolicy.DESTROY
 
     @model_validator(mode="after")
     def _production_is_protected(self) -> EnvironmentConfig:

@@ -9,7 +9,7 @@ permission: CloudWatch Logs encrypts on ingestion with its own grant.
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Aws, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -45,7 +45,7 @@ class LogGroupKey(Construct):
         self, scope: Construct, construct_id: str, *, naming: Naming, env_config: EnvironmentConfig, purpose: str
     ) -> None:
         super().__init__(scope, construct_id)
-        self._removal = RemovalPolicy.RETAIN if env_config.removal_policy == "retain" else RemovalPolicy.DESTROY
+        self._removal = env_config.removal
         self._retention = env_config.pipeline.log_retention
         self._log_group_arns: list[str] = []
         self.key = kms.Key(

@@ -15,7 +15,7 @@ storage stack's log bucket policy reference this stack, a dependency cycle.
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
@@ -145,9 +145,7 @@ class PipelineStack(Stack):
                 if self.links.trains
                 else f"release.json deployed by {naming.prefix}",
             )
-            self.repository.apply_removal_policy(
-                RemovalPolicy.RETAIN if env_config.removal_policy == "retain" else RemovalPolicy.DESTROY
-            )
+            self.repository.apply_removal_policy(env_config.removal)
         self.approval_topic = approvals.approval_topic(self, naming, storage)
         self.deploy = self._deploy_project()
         self.train: PipelineBuildProject | None = None

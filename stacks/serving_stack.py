@@ -7,7 +7,7 @@ never turns healthy, and the ALB only routes to tasks whose `/health/ready` answ
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -51,7 +51,7 @@ class ServingStack(Stack):
         super().__init__(scope, construct_id, termination_protection=env_config.termination_protection, **kwargs)
         # First, so that a production environment without a certificate fails before any construct exists.
         certificate_arn = https_certificate_arn(self, env_config)
-        removal = RemovalPolicy.RETAIN if env_config.removal_policy == "retain" else RemovalPolicy.DESTROY
+        removal = env_config.removal
         serving = env_config.serving
 
         self.log_key = LogGroupKey(self, "LogKey", naming=naming, env_config=env_config, purpose="serving")

@@ -52,7 +52,7 @@ class StorageStack(Stack):
         """`model`: the plug-in, whose custom serving container (if any) the execution role may pull."""
         super().__init__(scope, construct_id, termination_protection=env_config.termination_protection, **kwargs)
         self.naming = naming
-        removal = RemovalPolicy.RETAIN if env_config.removal_policy == "retain" else RemovalPolicy.DESTROY
+        removal = env_config.removal
         auto_delete = removal == RemovalPolicy.DESTROY
 
         self.key = kms.Key(
