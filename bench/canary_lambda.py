@@ -34,11 +34,11 @@ from safedeploy import clock  # noqa: E402
 from safedeploy.canary import analysis  # noqa: E402
 from safedeploy.guardrails.deploy_target import DeployTarget  # noqa: E402
 from safedeploy.lambda_actions.aws_clients import AwsClients  # noqa: E402
-from tests.support.aws import SESSION, in_process_aws  # noqa: E402
-from tests.support.deploy_world import ENDPOINT, ENV, PROJECT  # noqa: E402
-from tests.support.fleet_metrics import FleetBehaviour, fleet_dimensions, publish_minute  # noqa: E402
-from tests.support.lambda_fakes import LambdaContextStub  # noqa: E402
-from tests.unit.canary.conftest import Deployment, artifacts_bucket, start_blue_green  # noqa: E402
+from testbed.aws import SESSION, in_process_aws  # noqa: E402
+from testbed.blue_green import Deployment, artifacts_bucket, start_blue_green  # noqa: E402
+from testbed.deploy_world import ENDPOINT, ENV, PROJECT  # noqa: E402
+from testbed.fleet_metrics import FleetBehaviour, fleet_dimensions, publish_minute  # noqa: E402
+from testbed.lambda_fakes import LambdaContext  # noqa: E402
 
 MINUTES = 24 * 60
 REPEATS = 5
@@ -102,11 +102,11 @@ def warm_invocation_ms() -> tuple[float, float]:
         now = start + timedelta(minutes=MINUTES, seconds=5)
         monkeypatch.setattr(clock, "utc_now", lambda: now)  # the handler's "now" is the clock's, never the event's
         event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": now.isoformat(), "detail": {}}
-        canary_handler.handler(event, LambdaContextStub())  # warm-up, as the second invocation of a container
+        canary_handler.handler(event, LambdaContext())  # warm-up, as the second invocation of a container
         handler_ms = []
         for _ in range(REPEATS):
             began = time.perf_counter()
-            canary_handler.handler(event, LambdaContextStub())
+            canary_handler.handler(event, LambdaContext())
             handler_ms.append((time.perf_counter() - began) * 1000)
         settings = DeployTarget.load(clients("ssm"), PROJECT, ENV).guardrails.settings
         sm = clients("sagemaker")

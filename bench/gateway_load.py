@@ -46,8 +46,8 @@ from moto.server import ThreadedMotoServer  # noqa: E402
 
 from serving.gateway.api_keys import PREDICT, ApiKeyVerifier, key_digest  # noqa: E402
 from serving.gateway.rate_limit import RateLimiter  # noqa: E402
-from tests.support.aws import SESSION  # noqa: E402
-from tests.support.gateway_tables import create_gateway_tables, issue_test_key  # noqa: E402
+from testbed.aws import SESSION  # noqa: E402
+from testbed.gateway_tables import create_gateway_tables, issue_test_key  # noqa: E402
 
 ROW = [0.7, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0]
 STUB_LATENCY_MS = 5.0

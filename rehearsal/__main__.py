@@ -14,7 +14,7 @@ from rehearsal.report import canary_reports, final_checks, trust_checks, write_t
 from rehearsal.scenario import CANDIDATES, Outcome, rehearsal_world
 from rehearsal.trust_chain import play_attacks, release_to_prod
 from safedeploy.guardrails.settings import Strategy
-from tests.support import iam_enforcement
+from testbed import iam_enforcement
 
 
 def run(output: Path, seed: int = 20261124, say=print, strategy: str | None = None) -> dict[str, bool]:

@@ -25,7 +25,7 @@ from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE
 from safedeploy.guardrails.alarm_noise import ALARM_DATAPOINTS, ALARM_PERIODS
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from serving.stub_endpoint import StubBehaviour, StubReply
-from tests.support.fleet_metrics import FleetBehaviour, draw_latencies, fleet_dimensions, publish_observed
+from testbed.fleet_metrics import FleetBehaviour, draw_latencies, fleet_dimensions, publish_observed
 
 HEALTH_CHECK_ROW = [25, 1, 0, 1, 0, 0, 1, 1]
 

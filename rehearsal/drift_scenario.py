@@ -27,17 +27,17 @@ import numpy as np
 
 from ml import inference
 from ml.data import generate
-from rehearsal.scenario import LambdaContext
 from rehearsal.world import World
 from safedeploy import clock, registry
 from safedeploy.drift import store
 from safedeploy.guardrails import resource_tags
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from serving.stub_endpoint import StubBehaviour, StubReply, running_stub
-from tests.integration.gateway.gateway_harness import gateway_environment, running_gateway, wait_until
-from tests.support import iam_enforcement, iam_world
-from tests.support.aws import REGION, MotoServer
-from tests.support.iam_eval import PolicyWorld
+from testbed import iam_enforcement, iam_world
+from testbed.aws import REGION, MotoServer
+from testbed.gateway_harness import gateway_environment, running_gateway, wait_until
+from testbed.iam_eval import PolicyWorld
+from testbed.lambda_fakes import LambdaContext
 
 ROWS_PER_PHASE = 3000
 ROWS_PER_REQUEST = 100

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.support.iam_enforcement import authorize
+from testbed.iam_enforcement import authorize
 
 APPROVER = "arn:aws:sts::123456789012:assumed-role/MlApprover/rehearsal-approver"
 PROMOTER = "arn:aws:sts::123456789012:assumed-role/ReleaseManager/rehearsal-promoter"

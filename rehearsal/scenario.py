@@ -52,12 +52,13 @@ from safedeploy.trust.approval_record import PACKAGE_GROUP_ENV, RECORDS_BUCKET_E
 from serving.stub_endpoint import StubBehaviour, running_stub
 from stacks.guardrails_stack import ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM, VERDICT_FILL_VALUE
 from stacks.pipeline_stack import APPROVAL_ACTION, APPROVAL_STAGE, PROMOTION_ACTION, PROMOTION_STAGE
-from tests.integration.gateway.gateway_harness import Gateway, gateway_environment, running_gateway
-from tests.support import aws_contracts, iam_enforcement, iam_world
-from tests.support.aws import REGION, MotoServer, moto_server
-from tests.support.fleet_metrics import FleetBehaviour
-from tests.support.iam_eval import PolicyWorld
-from tests.support.moto_sagemaker import endpoint_updates, queue_invocation_results
+from testbed import aws_contracts, iam_enforcement, iam_world
+from testbed.aws import REGION, MotoServer, moto_server
+from testbed.fleet_metrics import FleetBehaviour
+from testbed.gateway_harness import Gateway, gateway_environment, running_gateway
+from testbed.iam_eval import PolicyWorld
+from testbed.lambda_fakes import LambdaContext, job_event
+from testbed.moto_sagemaker import endpoint_updates, queue_invocation_results
 
 LIVE = FleetBehaviour(error_rate=0.01, latency_ms=50)
 REQUESTS_PER_MINUTE = 300
@@ -195,7 +196,7 @@ class Rehearsal:
         """A CodePipeline job of the Lambda function `lambdas.<name>.handler`, as that function's role."""
         function = module.__name__.split(".")[1].replace("_", "-")
         with patch.object(module, "clients", self.clients), self.as_lambda(function):
-            module.handler(job_event(parameters, job_id), LambdaContext())
+            module.handler(job_event(parameters, job_uuid(job_id)), LambdaContext())
         return self._job_result(job_id)
 
     def _job_result(self, job_id: str) -> str:
@@ -463,30 +464,6 @@ def _num(value: float | None) -> str:
 def job_uuid(name: str) -> str:
     """The id of the rehearsal's job (or execution) `name`: a UUID, as CodePipeline's are (handlers refuse others)."""
     return str(uuid.uuid5(uuid.NAMESPACE_OID, name))
-
-
-def job_event(parameters: dict[str, Any], job_id: str) -> dict[str, Any]:
-    """The CodePipeline Lambda-invoke event, as CodePipeline sends it, for the rehearsal's job `job_id`."""
-    return {
-        "CodePipeline.job": {
-            "id": job_uuid(job_id),
-            "accountId": "123456789012",
-            "data": {
-                "actionConfiguration": {"configuration": {"UserParameters": json.dumps(parameters)}},
-                "inputArtifacts": [],
-                "outputArtifacts": [],
-                "artifactCredentials": {"accessKeyId": "x", "secretAccessKey": "x", "sessionToken": "x"},
-            },
-        }
-    }
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "rehearsal"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:ap-northeast-2:123456789012:function:rehearsal"
-    aws_request_id: str = "rehearsal"
 
 
 @contextmanager

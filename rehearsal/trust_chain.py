@@ -17,13 +17,14 @@ from unittest.mock import patch
 
 from rehearsal.attacks.verdict import AttackSucceeded, play_forged_verdict
 from rehearsal.pipeline_double import PROMOTER
-from rehearsal.scenario import LambdaContext, Outcome, Rehearsal, job_event, job_uuid
+from rehearsal.scenario import Outcome, Rehearsal, job_uuid
 from safedeploy.trust.release_manifest import RELEASE_FILE
 from stacks.pipeline.release_buildspec import release_buildspec
 from stacks.pipeline_stack import PROMOTION_ACTION, PROMOTION_STAGE
-from tests.support import iam_enforcement
-from tests.support.aws import REGION
-from tests.support.moto_sagemaker import queue_invocation_results
+from testbed import iam_enforcement
+from testbed.aws import REGION
+from testbed.lambda_fakes import LambdaContext, job_event
+from testbed.moto_sagemaker import queue_invocation_results
 
 
 @dataclass
@@ -171,7 +172,7 @@ def direct_approval_sync(rehearsal: Rehearsal, release: Outcome) -> AttackOutcom
     function = rehearsal.world.naming.resource("approval-sync")
     iam_enforcement.attacker_invokes(function)
     with patch.object(handler, "clients", rehearsal.clients), rehearsal.as_lambda("approval-sync"):
-        handler.handler(job_event(parameters, "forged-sync"), LambdaContext())
+        handler.handler(job_event(parameters, job_uuid("forged-sync")), LambdaContext())
     succeeded, message = rehearsal.double.results[job_uuid("forged-sync")]
     status = rehearsal.server.client("sagemaker").describe_model_package(ModelPackageName=never_reviewed)
     refused = not succeeded and status["ModelApprovalStatus"] == "PendingManualApproval"

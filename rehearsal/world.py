@@ -16,7 +16,7 @@ from rehearsal.rollout import with_strategy
 from safedeploy.guardrails.settings import GuardrailParameter
 from safedeploy.parameters import Param, parameter_name
 from stacks.guardrails_stack import ROLLBACK_ALARMS
-from tests.support.aws import REGION, MotoServer
+from testbed.aws import REGION, MotoServer
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVIRONMENT = "dev"

@@ -1,8 +1,8 @@
 """Suite-wide: every AWS request a test makes, in this process or in a subprocess, is held to botocore's service model,
-and every request made by a principal of the stacks is decided against the synthesized IAM (tests/support/
+and every request made by a principal of the stacks is decided against the synthesized IAM (testbed/
 iam_enforcement.py: the rehearsal and the integration tests say who acts).
 
-A request AWS would refuse (enum, range, length, pattern, required member: see tests/support/aws_contracts.py) raises
+A request AWS would refuse (enum, range, length, pattern, required member: see testbed/aws_contracts.py) raises
 where it is made and fails the test phase (setup, call or teardown) that made it, even when the code under test
 catches the exception. Subprocesses get the same check through `MotoServer.environment()`; their violations come back
 through a log file. There is no opt-out: a test of the checker itself uses `aws_contracts.expected_violations()`.
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import settings
 
 import infra  # noqa: F401  (before any test module imports aws_cdk: it explains jsii's Node.js banner once)
-from tests.support import aws_contracts, iam_enforcement
+from testbed import aws_contracts, iam_enforcement
 
 aws_contracts.install_for_tests()
 iam_enforcement.install()

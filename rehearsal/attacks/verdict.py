@@ -20,7 +20,7 @@ from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE
 from safedeploy.canary.traffic import REFUSED, shift_traffic
 from safedeploy.guardrails.deploy_target import read_parameter
 from safedeploy.parameters import Param
-from tests.support import iam_enforcement
+from testbed import iam_enforcement
 
 
 class AttackSucceeded(AssertionError):

@@ -1,1 +1,2 @@
-"""Test support shared by unit and integration tests: moto extensions, AWS fixtures and test data builders."""
+"""What only the tests use (a settable clock, layer binary checks, the two-environment release world, a toy model);
+what the rehearsal and the benches use too lives in testbed/."""

@@ -16,11 +16,11 @@ import yaml
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param, parameter_name
 from stacks.pipeline.release_buildspec import release_buildspec
-from tests.support import iam_enforcement, iam_world
-from tests.support.aws import REGION, MotoServer
-from tests.support.deploy_world import FAST
-from tests.support.evidence import ensure_bucket
-from tests.support.iam_eval import PolicyWorld
+from testbed import iam_enforcement, iam_world
+from testbed.aws import REGION, MotoServer
+from testbed.deploy_world import FAST
+from testbed.evidence import ensure_bucket
+from testbed.iam_eval import PolicyWorld
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "demo"

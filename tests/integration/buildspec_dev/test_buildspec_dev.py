@@ -29,9 +29,9 @@ from safedeploy.digests import sha256_s3_object
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.trust.evidence import PackageEvidence
 from stacks.pipeline.approvals import METRIC_VARIABLES, PACKAGE_VARIABLE
-from tests.support import aws_contracts, iam_enforcement, iam_world
-from tests.support.aws import REGION, MotoServer, moto_server
-from tests.support.iam_eval import ACCOUNT, PolicyWorld
+from testbed import aws_contracts, iam_enforcement, iam_world
+from testbed.aws import REGION, MotoServer, moto_server
+from testbed.iam_eval import ACCOUNT, PolicyWorld
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import iam_enforcement
-from tests.support.aws import MotoServer, moto_server
-from tests.support.deploy_world import BINDINGS
-from tests.support.iam_eval import PolicyWorld
+from testbed import iam_enforcement
+from testbed.aws import MotoServer, moto_server
+from testbed.deploy_world import BINDINGS
+from testbed.iam_eval import PolicyWorld
 from tests.support.two_environments import policy_world
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support import aws_contracts, iam_enforcement, iam_world
-from tests.support.aws import REGION, MotoServer
-from tests.support.deploy_world import (
+from testbed import aws_contracts, iam_enforcement, iam_world
+from testbed.aws import REGION, MotoServer
+from testbed.deploy_world import (
     ARTIFACTS_BUCKET,
     ENDPOINT,
     ENV,
@@ -24,9 +24,9 @@ from tests.support.deploy_world import (
     register_approved,
     s3_beside,
 )
-from tests.support.evidence import approve
-from tests.support.iam_eval import PolicyWorld
-from tests.support.moto_sagemaker import endpoint_updates, queue_invocation_results
+from testbed.evidence import approve
+from testbed.iam_eval import PolicyWorld
+from testbed.moto_sagemaker import endpoint_updates, queue_invocation_results
 from tests.support.two_environments import Build, run_build
 
 pytestmark = pytest.mark.integration

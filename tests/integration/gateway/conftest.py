@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from serving.stub_endpoint import StubBehaviour, running_stub
-from tests.integration.gateway.gateway_harness import (
+from testbed.aws import MotoServer, moto_server
+from testbed.gateway_harness import (
     SECRET_VARIABLE,
     STUB_VARIANTS,
     Gateway,
@@ -28,7 +29,6 @@ from tests.integration.gateway.gateway_harness import (
     gateway_policies,
     running_gateway,
 )
-from tests.support.aws import MotoServer, moto_server
 
 
 @pytest.fixture(scope="session")

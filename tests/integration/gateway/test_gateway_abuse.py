@@ -21,9 +21,9 @@ import pytest
 
 from safedeploy.operations.api_keys import revoke_key
 from serving.stub_endpoint import StubBehaviour
-from tests.integration.gateway.gateway_harness import Gateway, GatewayAccess, GatewayEnv, running_gateway, wait_until
-from tests.support.aws import MotoServer
-from tests.support.gateway_tables import issue_test_key
+from testbed.aws import MotoServer
+from testbed.gateway_harness import Gateway, GatewayAccess, GatewayEnv, running_gateway, wait_until
+from testbed.gateway_tables import issue_test_key
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from serving.stub_endpoint import StubBehaviour
-from tests.integration.gateway.gateway_harness import (
+from testbed import aws_contracts, iam_enforcement, iam_world
+from testbed.aws import REGION, MotoServer
+from testbed.gateway_harness import (
     ENDPOINT,
     SECRET_VARIABLE,
     GatewayAccess,
@@ -18,9 +20,7 @@ from tests.integration.gateway.gateway_harness import (
     gateway_environment,
     running_gateway,
 )
-from tests.support import aws_contracts, iam_enforcement, iam_world
-from tests.support.aws import REGION, MotoServer
-from tests.support.iam_eval import ACCOUNT
+from testbed.iam_eval import ACCOUNT
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from serving.stub_endpoint import StubBehaviour, StubReply
-from tests.integration.gateway.gateway_harness import Gateway, GatewayAccess, gateway_environment, running_gateway
-from tests.support.aws import MotoServer
+from testbed.aws import MotoServer
+from testbed.gateway_harness import Gateway, GatewayAccess, gateway_environment, running_gateway
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 
 from serving.gateway.prediction_id import PredictionClaims, PredictionIdSigner
 from serving.stub_endpoint import StubBehaviour
-from tests.integration.gateway.gateway_harness import SECRET, Gateway
+from testbed.gateway_harness import SECRET, Gateway
 
 pytestmark = pytest.mark.integration
 

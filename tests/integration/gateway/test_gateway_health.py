@@ -10,10 +10,10 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
-from tests.integration.gateway.gateway_harness import ENDPOINT, Gateway, wait_until
-from tests.support.aws import REGION, MotoServer
-from tests.support.deploy_world import ROLE_ARN
-from tests.support.moto_sagemaker import endpoint_updates
+from testbed.aws import REGION, MotoServer
+from testbed.deploy_world import ROLE_ARN
+from testbed.gateway_harness import ENDPOINT, Gateway, wait_until
+from testbed.moto_sagemaker import endpoint_updates
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,8 @@ from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.job import run_drift_job
 from safedeploy.drift.store import histograms_root
 from serving.stub_endpoint import StubBehaviour, running_stub
-from tests.integration.gateway.gateway_harness import (
+from testbed.aws import MotoServer
+from testbed.gateway_harness import (
     ENDPOINT,
     NAMING,
     SECRET_VARIABLE,
@@ -30,7 +31,6 @@ from tests.integration.gateway.gateway_harness import (
     running_gateway,
     wait_until,
 )
-from tests.support.aws import MotoServer
 from tests.unit.drift.packages import register_with_baseline, serve_package, store_baseline
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from serving.stub_endpoint import ReceivedRequest, StubBehaviour
-from tests.integration.gateway.gateway_harness import ENDPOINT, Gateway, wait_until
-from tests.support.aws import FAKE_CREDENTIALS, REGION
+from testbed.aws import FAKE_CREDENTIALS, REGION
+from testbed.gateway_harness import ENDPOINT, Gateway, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from serving.stub_endpoint import StubBehaviour
-from tests.integration.gateway.gateway_harness import Gateway
+from testbed.gateway_harness import Gateway
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.gateway.gateway_harness import (
+from testbed import iam_enforcement
+from testbed.aws import MotoServer
+from testbed.gateway_harness import (
     NAMING,
     GatewayEnv,
     GatewayPolicies,
@@ -15,8 +17,6 @@ from tests.integration.gateway.gateway_harness import (
     run_gateway_command,
     running_gateway,
 )
-from tests.support import iam_enforcement
-from tests.support.aws import MotoServer
 
 pytestmark = pytest.mark.integration
 

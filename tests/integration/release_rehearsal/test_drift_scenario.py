@@ -21,7 +21,7 @@ from rehearsal.world import ROOT, World
 from safedeploy import registry
 from safedeploy.digests import sha256_file
 from safedeploy.drift.baseline import compute_baseline
-from tests.support.aws import REGION, MotoServer, moto_server
+from testbed.aws import REGION, MotoServer, moto_server
 from tests.unit.drift.packages import create_bucket_and_group, register_with_baseline, serve_package, store_baseline
 
 pytestmark = pytest.mark.integration

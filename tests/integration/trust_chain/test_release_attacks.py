@@ -26,12 +26,12 @@ from safedeploy.build_steps.tooling import bundle_bytes
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from safedeploy.trust.approval_record import RecordStore
 from safedeploy.trust.release_manifest import ReleaseManifest
-from tests.support import iam_enforcement, iam_world
-from tests.support.aws import REGION, MotoServer
-from tests.support.evidence import PROMOTER, approve, promote_record, register_evidenced
-from tests.support.iam_eval import PolicyWorld
-from tests.support.lambda_fakes import EXECUTION_ID, LambdaContextStub, job_event
-from tests.support.moto_sagemaker import queue_invocation_results
+from testbed import iam_enforcement, iam_world
+from testbed.aws import REGION, MotoServer
+from testbed.evidence import PROMOTER, approve, promote_record, register_evidenced
+from testbed.iam_eval import PolicyWorld
+from testbed.lambda_fakes import EXECUTION_ID, LambdaContext, job_event
+from testbed.moto_sagemaker import queue_invocation_results
 from tests.support.two_environments import (
     PROJECT,
     ROOT,
@@ -303,7 +303,7 @@ def test_a_direct_approval_sync_invocation_launders_nothing(chain: Chain, monkey
     function = f"{PROJECT}-dev-approval-sync"
     iam_enforcement.attacker_invokes(function)
     with iam_enforcement.as_lambda_function(function):
-        outcome = approval_sync.handler(job_event(parameters), LambdaContextStub())
+        outcome = approval_sync.handler(job_event(parameters), LambdaContext())
 
     assert not outcome["succeeded"]
     assert outcome["message"] == (

@@ -26,13 +26,13 @@ from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE
 from safedeploy.canary.traffic import ShiftOutcome, shift_traffic
 from safedeploy.guardrails.endpoint_status import describe_endpoint
 from safedeploy.lambda_actions.aws_clients import AwsClients
-from tests.support import iam_enforcement, iam_world
+from testbed import iam_enforcement, iam_world
+from testbed.blue_green import BUCKET
+from testbed.deploy_world import ENDPOINT, ENV, PROJECT
+from testbed.iam_eval import PolicyWorld
+from testbed.lambda_fakes import LambdaContext
 from tests.support.clock import SetClock
-from tests.support.deploy_world import ENDPOINT, ENV, PROJECT
-from tests.support.iam_eval import PolicyWorld
-from tests.support.lambda_fakes import LambdaContextStub
 from tests.unit.canary import test_ab_and_traffic
-from tests.unit.canary.conftest import BUCKET
 from tests.unit.canary.test_ab_and_traffic import start_ab_test, weights
 
 AB = {"strategy": "ab", "ab_weights": [10, 50, 100], "wait_interval_seconds": 600}
@@ -94,7 +94,7 @@ def test_a_forged_promote_on_the_bus_is_refused_and_logged(
     event = delivered_through_the_bus(clients, forged_verdict_detail(ENDPOINT, BUCKET))
     assert (event["source"], event["detail-type"]) == (VERDICT_EVENT_SOURCE, VERDICT_DETAIL_TYPE)
     with as_shifter():
-        outcome = traffic_shifter.handler(event, LambdaContextStub())
+        outcome = traffic_shifter.handler(event, LambdaContext())
     assert outcome["action"] == "refused"
     assert outcome["detail"].startswith("refused 'Canary Verdict' event: no decision record at s3://")
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [outcome["detail"]]

@@ -14,8 +14,8 @@ from acceptance import checks
 from acceptance.evidence import ReleaseEvidence, RoleProbe, RunEvidence, TimelineEntry, VerdictSilence
 from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.operations.acceptance_results import Behaviour, Outcome
-from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, marks_beside, provision_parameters, register_package
+from testbed.aws import REGION, SESSION, in_process_aws
+from testbed.deploy_world import ENDPOINT, ENV, PROJECT, marks_beside, provision_parameters, register_package
 
 T0 = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
 BLUE, GREEN = f"{ENDPOINT}-v1", f"{ENDPOINT}-v2"

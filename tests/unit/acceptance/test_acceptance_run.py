@@ -21,9 +21,9 @@ from safedeploy.guardrails.endpoint_status import describe_endpoint
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.operations.acceptance_results import Behaviour, Outcome, read_results
 from safedeploy.parameters import Param, parameter_name
-from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.support.deploy_world import ROLE_ARN
-from tests.support.moto_sagemaker import endpoint_updates, start_baking
+from testbed.aws import REGION, SESSION, in_process_aws
+from testbed.deploy_world import ROLE_ARN
+from testbed.moto_sagemaker import endpoint_updates, start_baking
 
 ROOT = Path(__file__).resolve().parents[3]
 CONTEXT = {**json.loads((ROOT / "cdk.json").read_text())["context"], "project": "demo"}

@@ -21,10 +21,11 @@ from safedeploy.guardrails.experiment import Experiment
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.lambda_actions.aws_clients import AwsClients
+from testbed.blue_green import BUCKET
+from testbed.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
+from testbed.fleet_metrics import fleet_dimensions, publish_minute
 from tests.support.clock import SetClock
-from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
-from tests.support.fleet_metrics import fleet_dimensions, publish_minute
-from tests.unit.canary.conftest import BUCKET, HEALTHY
+from tests.unit.canary.conftest import HEALTHY
 
 AB = {
     "strategy": "ab",

@@ -12,9 +12,10 @@ from botocore.exceptions import ClientError
 
 from safedeploy.canary.analysis import analyze_endpoint
 from safedeploy.lambda_actions.aws_clients import AwsClients
-from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters
-from tests.support.fleet_metrics import FleetBehaviour
-from tests.unit.canary.conftest import BUCKET, HEALTHY, Deployment, verdict_values
+from testbed.blue_green import BUCKET, Deployment
+from testbed.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters
+from testbed.fleet_metrics import FleetBehaviour
+from tests.unit.canary.conftest import HEALTHY, verdict_values
 
 HARMFUL = FleetBehaviour(error_rate=0.08, latency_ms=50)
 

@@ -14,7 +14,7 @@ from safedeploy.canary.outputs import record_key
 from safedeploy.canary.report import Timeline, load_timeline, render_png, write_report
 from safedeploy.cli import main
 from safedeploy.parameters import Param, parameter_name
-from tests.support.aws import REGION, SESSION, in_process_aws
+from testbed.aws import REGION, SESSION, in_process_aws
 
 ENDPOINT, BUCKET = "demo-dev-endpoint", "demo-dev-artifacts"
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -19,10 +19,11 @@ from safedeploy.guardrails.endpoint_status import EndpointWaiter, describe_endpo
 from safedeploy.guardrails.rollback import rollback_endpoint
 from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.lambda_actions.aws_clients import AwsClients
-from tests.support.aws import REGION
-from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
-from tests.support.moto_sagemaker import endpoint_updates, start_baking
-from tests.unit.canary.conftest import BUCKET, HEALTHY, Deployment
+from testbed.aws import REGION
+from testbed.blue_green import BUCKET, Deployment
+from testbed.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
+from testbed.moto_sagemaker import endpoint_updates, start_baking
+from tests.unit.canary.conftest import HEALTHY
 from tests.unit.canary.test_canary_analysis import HARMFUL
 
 

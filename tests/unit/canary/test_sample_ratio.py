@@ -13,7 +13,8 @@ from safedeploy.canary.fleets import Comparison, ComparisonKind, Fleet
 from safedeploy.canary.sample_ratio import band, check_sample_ratio
 from safedeploy.guardrails.settings import SampleRatioSettings
 from safedeploy.stats.binomial import binomial_cdf, binomial_sf
-from tests.unit.canary.conftest import HEALTHY, Deployment
+from testbed.blue_green import Deployment
+from tests.unit.canary.conftest import HEALTHY
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 SETTINGS = SampleRatioSettings(alpha=0.001, silent_minutes=5)

@@ -13,7 +13,7 @@ import pytest
 
 from safedeploy.cli import build_parser, main
 from safedeploy.cli.exit_codes import ExitCode
-from tests.support.aws import FAKE_CREDENTIALS
+from testbed.aws import FAKE_CREDENTIALS
 
 ROOT = Path(__file__).resolve().parents[3]
 

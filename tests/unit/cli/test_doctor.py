@@ -16,9 +16,9 @@ from safedeploy.cli import main
 from safedeploy.operations.acceptance_results import Behaviour, Finding, Outcome, Results, write_results
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.source_record import SourceRecord
-from tests.support.aws import SESSION, in_process_aws
-from tests.support.deploy_world import ALARMS, ENDPOINT, ENV, PROJECT, ROLE_ARN, provision_parameters
-from tests.support.lambda_fakes import Stubbed, stubbed
+from testbed.aws import SESSION, in_process_aws
+from testbed.deploy_world import ALARMS, ENDPOINT, ENV, PROJECT, ROLE_ARN, provision_parameters
+from testbed.lambda_fakes import Stubbed, stubbed
 from tests.unit.operations.test_doctor_drift import healthy_drift
 
 SCOPE = ["doctor", "--project", PROJECT, "--env", ENV]

@@ -14,8 +14,8 @@ import safedeploy.cli.stats_commands as stats_commands
 from safedeploy.canary.traffic_profile import summarise
 from safedeploy.cli import main
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
-from tests.support.aws import SESSION, in_process_aws
-from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters
+from testbed.aws import SESSION, in_process_aws
+from testbed.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters
 
 QUIET, BUSY = 300, 1200  # requests per hour
 

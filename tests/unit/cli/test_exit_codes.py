@@ -19,9 +19,9 @@ from safedeploy.cli.aws_session import session
 from safedeploy.cli.exit_codes import MEANINGS, ExitCode, aws_exit_code
 from safedeploy.operations.pipeline_actions import MAX_COMMENT_CHARACTERS, decide
 from safedeploy.parameters import Param, parameter_name
-from tests.support.aws import SESSION, in_process_aws
-from tests.support.deploy_world import ENV, PROJECT, provision_parameters, register_package
-from tests.support.lambda_fakes import stubbed
+from testbed.aws import SESSION, in_process_aws
+from testbed.deploy_world import ENV, PROJECT, provision_parameters, register_package
+from testbed.lambda_fakes import stubbed
 
 ROOT = Path(__file__).resolve().parents[3]
 SCOPE = ["--project", PROJECT, "--env", ENV]

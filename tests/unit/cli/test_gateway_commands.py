@@ -17,9 +17,9 @@ from safedeploy.parameters import Param, parameter_name
 from serving.gateway.api_keys import FEEDBACK, PREDICT, ApiKeyVerifier, dynamodb_fetch
 from serving.gateway.errors import GatewayError
 from serving.gateway.rate_limit import RateLimiter
-from tests.support.aws import SESSION, in_process_aws
-from tests.support.deploy_world import ENV, PROJECT
-from tests.support.gateway_tables import create_gateway_tables
+from testbed.aws import SESSION, in_process_aws
+from testbed.deploy_world import ENV, PROJECT
+from testbed.gateway_tables import create_gateway_tables
 
 ENVIRONMENT = ["--project", PROJECT, "--env", ENV]
 

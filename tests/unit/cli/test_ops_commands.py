@@ -19,9 +19,9 @@ from safedeploy.cli import main
 from safedeploy.cli.aws_errors import one_line
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.registry import register_model_package
-from tests.support.aws import SESSION, in_process_aws
-from tests.support.deploy_world import ARTIFACTS_BUCKET, ENDPOINT, ENV, GROUP, PROJECT, provision_parameters
-from tests.support.lambda_fakes import Stubbed, stubbed
+from testbed.aws import SESSION, in_process_aws
+from testbed.deploy_world import ARTIFACTS_BUCKET, ENDPOINT, ENV, GROUP, PROJECT, provision_parameters
+from testbed.lambda_fakes import Stubbed, stubbed
 
 PIPELINE = f"{PROJECT}-{ENV}-pipeline"
 BUCKET = ARTIFACTS_BUCKET

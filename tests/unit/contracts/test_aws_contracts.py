@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import aws_contracts
-from tests.support.aws import SESSION
+from testbed import aws_contracts
+from testbed.aws import SESSION
 
 ROOT = Path(__file__).resolve().parents[3]
 TRANSFORM_TYPES = ["ml.m5.large", "ml.t2.medium", "ml.c5.large"]
@@ -154,7 +154,7 @@ def test_the_suite_fails_the_test_that_sent_a_refused_request_even_when_its_code
     (tmp_path / "test_probe.py").write_text(
         "import contextlib\n"
         "import pytest\n"
-        "from tests.support.aws import SESSION\n\n"
+        "from testbed.aws import SESSION\n\n"
         "def call(**params):\n"
         "    with contextlib.suppress(Exception):\n"
         "        SESSION.client('sagemaker', endpoint_url='http://127.0.0.1:9').list_models(**params)\n\n"

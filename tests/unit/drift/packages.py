@@ -14,7 +14,7 @@ from safedeploy import registry
 from safedeploy.build_steps.drift_baseline import BASELINE_NAME
 from safedeploy.drift.baseline import CONTENT_TYPE, sha256_digest
 from safedeploy.guardrails import resource_tags
-from tests.support.aws import REGION, SESSION, in_process_aws
+from testbed.aws import REGION, SESSION, in_process_aws
 
 GROUP, BUCKET = "demo-dev-models", "demo-dev-artifacts"
 # The drift check's working bucket (histograms, state), apart from the artifacts bucket.

@@ -10,7 +10,7 @@ import pytest
 
 from safedeploy import registry
 from safedeploy.drift.baseline import SCORE, Baseline, compute_baseline, sha256_digest
-from tests.support.aws import REGION, SESSION, in_process_aws
+from testbed.aws import REGION, SESSION, in_process_aws
 from tests.unit.drift.packages import register_with_baseline
 
 NAMES = ("age", "flag")

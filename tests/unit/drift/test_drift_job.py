@@ -14,7 +14,7 @@ from safedeploy.drift.baseline import compute_baseline, sha256_digest
 from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.job import run_drift_job
 from safedeploy.parameters import Param, parameter_name
-from tests.support.aws import REGION, SESSION
+from testbed.aws import REGION, SESSION
 from tests.unit.drift.packages import DRIFT_BUCKET, drift_account, register_with_baseline, serve_package, store_baseline
 
 ENDPOINT, GROUP, BUCKET = "demo-dev-endpoint", "demo-dev-models", "demo-dev-artifacts"

@@ -14,7 +14,7 @@ from safedeploy.build_steps.train_and_register import train_in_build
 from safedeploy.build_steps.training_data import TrainingData
 from safedeploy.drift.baseline import SCORE, Baseline, sha256_digest
 from safedeploy.parameters import Param, parameter_name
-from tests.support.aws import REGION, SESSION, in_process_aws
+from testbed.aws import REGION, SESSION, in_process_aws
 
 PROJECT, ENV, GROUP, BUCKET = "demo", "dev", "demo-dev-models", "demo-dev-artifacts"
 ROOT = Path(__file__).resolve().parents[3]

@@ -9,9 +9,9 @@ from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
 from safedeploy.guardrails.rolled_back import RolledBackMarks
-from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.support.deploy_world import ENV, PROJECT, marks_beside, provision_parameters, register_approved
-from tests.support.moto_sagemaker import EndpointUpdates, endpoint_updates
+from testbed.aws import REGION, SESSION, in_process_aws
+from testbed.deploy_world import ENV, PROJECT, marks_beside, provision_parameters, register_approved
+from testbed.moto_sagemaker import EndpointUpdates, endpoint_updates
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from safedeploy.cli import main
-from tests.support.aws import REGION
-from tests.support.deploy_world import (
+from testbed.aws import REGION
+from testbed.deploy_world import (
     ARTIFACTS_BUCKET,
     ENDPOINT,
     ENV,
@@ -19,8 +19,8 @@ from tests.support.deploy_world import (
     register_approved,
     s3_beside,
 )
-from tests.support.evidence import APPROVER, promote_record
-from tests.support.moto_sagemaker import EndpointUpdates, queue_invocation_results
+from testbed.evidence import APPROVER, promote_record
+from testbed.moto_sagemaker import EndpointUpdates, queue_invocation_results
 
 SCOPE = ["--project", PROJECT, "--env", ENV]
 UNKNOWN_PACKAGE = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/g/1"

@@ -12,9 +12,9 @@ from safedeploy.guardrails.deploy import DeployAction, deploy_package
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
 from safedeploy.guardrails.errors import DeploymentFailed, StepOutsideBand
 from safedeploy.guardrails.settings import DeploymentSettings, SettingError
-from tests.support.aws import SESSION
-from tests.support.deploy_world import ENDPOINT, register_package
-from tests.support.moto_sagemaker import EndpointUpdates
+from testbed.aws import SESSION
+from testbed.deploy_world import ENDPOINT, register_package
+from testbed.moto_sagemaker import EndpointUpdates
 
 SCALING = {
     "enabled": True,

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from safedeploy.guardrails.consistency import RETRY_DELAYS_SECONDS, call_when_visible
 from safedeploy.guardrails.deploy import DeployAction, deploy_package
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
-from tests.support.deploy_world import ENDPOINT, register_package
+from testbed.deploy_world import ENDPOINT, register_package
 
 CONFIG_ARN = f"arn:aws:sagemaker:ap-northeast-2:123456789012:endpoint-config/{ENDPOINT}-v2"
 NOT_FOUND = f"Could not find endpoint configuration {CONFIG_ARN}."

@@ -16,9 +16,9 @@ from safedeploy.guardrails.deploy import DeployAction, deploy_package
 from safedeploy.guardrails.deployment_config import deployment_config
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
 from safedeploy.guardrails.errors import DeploymentFailed, NotServedHere, PackageNotApproved, PackageRolledBack
-from tests.support.aws import REGION
-from tests.support.deploy_world import ALARMS, ENDPOINT, IMAGE, ROLE_ARN, register_package
-from tests.support.moto_sagemaker import EndpointUpdates
+from testbed.aws import REGION
+from testbed.deploy_world import ALARMS, ENDPOINT, IMAGE, ROLE_ARN, register_package
+from testbed.moto_sagemaker import EndpointUpdates
 
 
 def endpoint_tags(sm: Any) -> dict[str, str]:

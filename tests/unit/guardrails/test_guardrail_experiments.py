@@ -17,7 +17,7 @@ from safedeploy.guardrails.errors import DeploymentFailed
 from safedeploy.guardrails.experiment import StepAction
 from safedeploy.guardrails.rollback import rollback_endpoint
 from safedeploy.guardrails.shadow import advance_shadow, promote_shadow
-from tests.support.deploy_world import ENDPOINT, register_package
+from testbed.deploy_world import ENDPOINT, register_package
 
 SCHEDULE = (5, 25, 50, 100)
 

@@ -14,8 +14,8 @@ from safedeploy.guardrails.endpoint_status import EndpointWaiter
 from safedeploy.guardrails.errors import EndpointBusy
 from safedeploy.guardrails.rollback import plan_rollback, rollback_endpoint
 from safedeploy.guardrails.rolled_back import RolledBackMarks
-from tests.support.deploy_world import ENDPOINT, register_package
-from tests.support.moto_sagemaker import EndpointUpdates
+from testbed.deploy_world import ENDPOINT, register_package
+from testbed.moto_sagemaker import EndpointUpdates
 
 NOON = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
 from safedeploy.guardrails.errors import SmokeTestFailed
 from safedeploy.guardrails.smoke_test import parse_predictions, smoke_test
-from tests.support.aws import REGION
-from tests.support.deploy_world import ENDPOINT, register_package
-from tests.support.moto_sagemaker import EndpointUpdates, queue_invocation_results
+from testbed.aws import REGION
+from testbed.deploy_world import ENDPOINT, register_package
+from testbed.moto_sagemaker import EndpointUpdates, queue_invocation_results
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.sagemaker.models import SageMakerModelBackend
 
-from tests.support.aws import SESSION
-from tests.support.deploy_world import ROLE_ARN
-from tests.support.moto_sagemaker import EndpointUpdates, sagemaker_extensions
+from testbed.aws import SESSION
+from testbed.deploy_world import ROLE_ARN
+from testbed.moto_sagemaker import EndpointUpdates, sagemaker_extensions
 
 
 def endpoint_on(sm: Any, name: str = "e") -> str:

@@ -20,8 +20,8 @@ from safedeploy.guardrails.errors import DeploymentFailed, MarkNotCleared, Packa
 from safedeploy.guardrails.rollback import rollback_endpoint
 from safedeploy.guardrails.rolled_back import MarkUnreadable, OverrideRefused, RolledBackMarks, package_prefix
 from safedeploy.write_once import CLEARED_SUFFIX, OVERRIDE_SUFFIX, AlreadyWritten
-from tests.support.deploy_world import ENDPOINT, ENV, PROJECT, register_package
-from tests.support.moto_sagemaker import EndpointUpdates
+from testbed.deploy_world import ENDPOINT, ENV, PROJECT, register_package
+from testbed.moto_sagemaker import EndpointUpdates
 
 
 def mark_record(marks: RolledBackMarks, package_arn: str) -> dict[str, str]:

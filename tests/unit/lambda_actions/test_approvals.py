@@ -14,8 +14,8 @@ from safedeploy.lambda_actions.approvals import (
 from safedeploy.lambda_actions.pipeline_job import ActionFailed
 from safedeploy.trust.approval_record import RecordConflict, RecordStore
 from safedeploy.trust.evidence import PackageEvidence
-from tests.support.evidence import ensure_bucket, register_evidenced
-from tests.support.lambda_fakes import (
+from testbed.evidence import ensure_bucket, register_evidenced
+from testbed.lambda_fakes import (
     APPROVAL_ENVIRONMENT,
     APPROVER,
     EXECUTION_ID,

@@ -10,7 +10,7 @@ from safedeploy.lambda_actions.pipeline_job import (
     open_job,
     required_text,
 )
-from tests.support.lambda_fakes import JOB_ID, expect_failure, expect_success, job_event, stubbed
+from testbed.lambda_fakes import JOB_ID, expect_failure, expect_success, job_event, stubbed
 
 
 @pytest.mark.parametrize("event", [{}, {"CodePipeline.job": {}}, {"CodePipeline.job": {"id": ""}}, [], None])

@@ -11,7 +11,7 @@ from safedeploy.lambda_actions.pipeline_job import ActionFailed
 from safedeploy.lambda_actions.promotion import PromotionRequest, ReleaseTarget, commit_release, run_promotion
 from safedeploy.trust.approval_record import RecordStore
 from safedeploy.trust.release_manifest import ReleaseManifest
-from tests.support.evidence import (
+from testbed.evidence import (
     COMMIT,
     approve,
     ensure_bucket,
@@ -19,7 +19,7 @@ from tests.support.evidence import (
     register_evidenced,
     write_record,
 )
-from tests.support.lambda_fakes import (
+from testbed.lambda_fakes import (
     APPROVAL_ENVIRONMENT,
     APPROVER,
     EXECUTION_ID,

@@ -13,7 +13,7 @@ from safedeploy.lambda_actions.quality_gate import (
     resolve_policy,
     run_quality_gate,
 )
-from tests.support.lambda_fakes import MotoRegistry
+from testbed.lambda_fakes import MotoRegistry
 
 SETTINGS = {"min_auc": 0.75, "min_accuracy": 0.7, "min_f1": 0.6, "max_regression": 0.01}
 POLICY = QualityPolicy.from_settings(SETTINGS)

@@ -7,14 +7,14 @@ import pytest
 
 import lambdas.approval_sync.handler as approval_sync
 from safedeploy.trust.approval_record import RecordStore
-from tests.support.evidence import ensure_bucket, register_evidenced
-from tests.support.lambda_fakes import (
+from testbed.evidence import ensure_bucket, register_evidenced
+from testbed.lambda_fakes import (
     APPROVER,
     EXECUTION_ID,
     GROUP,
     PIPELINE,
     SESSION,
-    LambdaContextStub,
+    LambdaContext,
     MotoRegistry,
     approval_run,
     expect_action_executions,
@@ -72,7 +72,7 @@ def test_an_approval_job_marks_the_package_approved(monkeypatch: pytest.MonkeyPa
     wire_handler(monkeypatch, approval_sync, registry, codepipeline=codepipeline.client)
 
     with codepipeline.stubber:
-        outcome = approval_sync.handler(job_event(parameters(package)), LambdaContextStub())
+        outcome = approval_sync.handler(job_event(parameters(package)), LambdaContext())
 
     assert outcome["succeeded"]
     assert registry.approval_status(sagemaker, package) == "Approved"
@@ -91,7 +91,7 @@ def test_a_direct_invocation_naming_another_package_records_nothing(
     wire_handler(monkeypatch, approval_sync, registry, codepipeline=codepipeline.client)
 
     with codepipeline.stubber:
-        outcome = approval_sync.handler(job_event(parameters(never_reviewed)), LambdaContextStub())
+        outcome = approval_sync.handler(job_event(parameters(never_reviewed)), LambdaContext())
 
     assert not outcome["succeeded"]
     assert codepipeline.reported_message() == (
@@ -115,7 +115,7 @@ def test_no_approver_fails_the_job_and_leaves_the_package_untouched(
     wire_handler(monkeypatch, approval_sync, registry, codepipeline=codepipeline.client)
 
     with codepipeline.stubber:
-        outcome = approval_sync.handler(job_event(parameters(package)), LambdaContextStub())
+        outcome = approval_sync.handler(job_event(parameters(package)), LambdaContext())
 
     assert not outcome["succeeded"]
     assert "no approving person recorded" in codepipeline.reported_message()
@@ -130,7 +130,7 @@ def test_a_job_missing_the_execution_id_says_so(monkeypatch: pytest.MonkeyPatch,
     incomplete = {key: value for key, value in parameters("arn:x").items() if key != "pipeline_execution_id"}
 
     with codepipeline.stubber:
-        approval_sync.handler(job_event(incomplete), LambdaContextStub())
+        approval_sync.handler(job_event(incomplete), LambdaContext())
 
     assert codepipeline.reported_message() == "UserParameters.pipeline_execution_id is missing or empty"
 
@@ -145,7 +145,7 @@ def test_a_rejection_event_marks_the_package_rejected(monkeypatch: pytest.Monkey
     wire_handler(monkeypatch, approval_sync, registry, codepipeline=codepipeline.client)
 
     with codepipeline.stubber:
-        result = approval_sync.handler(state_change("FAILED"), LambdaContextStub())
+        result = approval_sync.handler(state_change("FAILED"), LambdaContext())
 
     assert result["synchronised"]
     assert registry.approval_status(sagemaker, package) == "Rejected"
@@ -164,7 +164,7 @@ def test_an_expired_approval_event_changes_nothing(monkeypatch: pytest.MonkeyPat
     wire_handler(monkeypatch, approval_sync, registry, codepipeline=codepipeline.client)
 
     with codepipeline.stubber:
-        result = approval_sync.handler(state_change("FAILED"), LambdaContextStub())
+        result = approval_sync.handler(state_change("FAILED"), LambdaContext())
 
     assert not result["synchronised"]
     assert registry.approval_status(sagemaker, package) == "PendingManualApproval"

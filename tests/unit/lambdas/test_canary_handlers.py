@@ -11,10 +11,11 @@ import pytest
 import lambdas.canary_analysis.handler as canary_analysis
 import lambdas.traffic_shifter.handler as traffic_shifter
 from safedeploy.lambda_actions.aws_clients import AwsClients
+from testbed.blue_green import Deployment
+from testbed.deploy_world import ENDPOINT, ENV, PROJECT
+from testbed.lambda_fakes import LambdaContext
 from tests.support.clock import SetClock
-from tests.support.deploy_world import ENDPOINT, ENV, PROJECT
-from tests.support.lambda_fakes import LambdaContextStub
-from tests.unit.canary.conftest import HEALTHY, Deployment
+from tests.unit.canary.conftest import HEALTHY
 
 
 @pytest.fixture(autouse=True)
@@ -53,12 +54,12 @@ def test_the_clock_not_the_events_time_is_the_minute_judged(
     start = deployment.started_at.replace(second=0, microsecond=0)
     ahead = scheduled_event((start + timedelta(hours=2)).isoformat())
     clock.at = start + timedelta(seconds=5)
-    summary = canary_analysis.handler(ahead, LambdaContextStub())
+    summary = canary_analysis.handler(ahead, LambdaContext())
     assert (summary["decision"], summary["verdict_metric"]) == ("CONTINUE", 0)
     assert summary["detail"] == "deployment started less than a minute ago"
 
     clock.at = start + timedelta(minutes=3, seconds=5)
-    summary = canary_analysis.handler(ahead, LambdaContextStub())
+    summary = canary_analysis.handler(ahead, LambdaContext())
     assert summary["record_uri"].startswith("s3://") and summary["decision"] == "CONTINUE"
     assert f"/{clock.at.strftime('%Y%m%dT%H%M%SZ')}-CONTINUE.json" in summary["record_uri"]
     (logged,) = [record for record in caplog.records if record.getMessage() == "canary decision"]
@@ -79,10 +80,10 @@ def test_the_traffic_shifter_refuses_another_environments_endpoint(
         "detail-type": "Canary Verdict",
         "detail": {"endpoint_name": "prod-endpoint", "kind": "ab", "decision": "ROLLBACK"},
     }
-    outcome = traffic_shifter.handler(event, LambdaContextStub())
+    outcome = traffic_shifter.handler(event, LambdaContext())
     assert outcome["action"] == "refused" and f"this function serves '{ENDPOINT}'" in outcome["detail"]
     (logged,) = [record for record in caplog.records if record.levelname == "WARNING"]
     assert logged.getMessage() == outcome["detail"]
     event["detail"]["endpoint_name"] = ENDPOINT
     event["detail"]["kind"] = "blue_green"
-    assert traffic_shifter.handler(event, LambdaContextStub())["action"] == "none"
+    assert traffic_shifter.handler(event, LambdaContext())["action"] == "none"

@@ -31,7 +31,7 @@ from safedeploy.canary.analysis import AnalysisOutcome
 from safedeploy.drift.job import DriftOutcome
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from safedeploy.lambda_actions.registry_api import default_registry
-from tests.support.deploy_world import (
+from testbed.deploy_world import (
     ARTIFACTS_BUCKET,
     DRIFT_BUCKET,
     ENDPOINT,
@@ -40,12 +40,12 @@ from tests.support.deploy_world import (
     PROJECT,
     provision_parameters,
 )
-from tests.support.lambda_fakes import (
+from testbed.lambda_fakes import (
     EXECUTION_ID,
     JOB_ID,
     PIPELINE,
     SESSION,
-    LambdaContextStub,
+    LambdaContext,
     job_event,
     moto_sagemaker,
 )
@@ -198,7 +198,7 @@ def run_job_handler(world: FuzzWorld, module: ModuleType, event: Any) -> None:
     says what was wrong in one line; an event with no job is refused in one line."""
     calls = world.codepipeline_calls
     calls.clear()
-    outcome = module.handler(event, LambdaContextStub())
+    outcome = module.handler(event, LambdaContext())
     results = [(name, params) for name, params in calls if name.startswith("PutJob")]
     job = event.get("CodePipeline.job") if isinstance(event, dict) else None
     if isinstance(job, dict) and isinstance(job.get("id"), str) and job["id"] == JOB_ID:
@@ -258,7 +258,7 @@ STATE_CHANGE = {
 @FUZZ
 @given(event=mutated(STATE_CHANGE).filter(lambda event: isinstance(event, dict) and "detail-type" in event))
 def test_approval_sync_answers_any_state_change_in_one_line(world: FuzzWorld, event: Any) -> None:
-    outcome = approval_sync.handler(event, LambdaContextStub())
+    outcome = approval_sync.handler(event, LambdaContext())
     assert outcome["synchronised"] is False and one_line(outcome["message"]), outcome
 
 
@@ -281,7 +281,7 @@ VERDICT = {
 @given(event=mutated(VERDICT))
 def test_the_traffic_shifter_refuses_any_malformed_verdict_in_one_line(world: FuzzWorld, event: Any) -> None:
     """No variant is backed by a decision record, so each is refused, in one line, and nothing moves."""
-    outcome = traffic_shifter.handler(event, LambdaContextStub())
+    outcome = traffic_shifter.handler(event, LambdaContext())
     assert outcome["action"] == "refused" and one_line(outcome["detail"]), outcome
 
 
@@ -314,5 +314,5 @@ def test_the_scheduled_handlers_read_nothing_from_their_event(
     calls: list[tuple[Any, ...]] = []
     record: Callable[..., Any] = lambda *args, **kwargs: calls.append((*args, *kwargs.values())) or outcome  # noqa: E731
     monkeypatch.setattr(module, entry, record)
-    module.handler(event, LambdaContextStub())
+    module.handler(event, LambdaContext())
     assert len(calls) == 1 and not any(part is event for part in calls[0])

@@ -9,15 +9,15 @@ import pytest
 import lambdas.promote.handler as promote
 from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.trust.release_manifest import ReleaseManifest
-from tests.support.evidence import COMMIT, approve, ensure_bucket, promotion_parameters, register_evidenced
-from tests.support.lambda_fakes import (
+from testbed.evidence import COMMIT, approve, ensure_bucket, promotion_parameters, register_evidenced
+from testbed.lambda_fakes import (
     APPROVER,
     EXECUTION_ID,
     GROUP,
     PIPELINE,
     PROMOTER,
     SESSION,
-    LambdaContextStub,
+    LambdaContext,
     MotoRegistry,
     approval_run,
     expect_action_executions,
@@ -73,7 +73,7 @@ def test_promote_writes_release_json_and_reports_the_commit(monkeypatch: pytest.
     wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
 
     with codepipeline.stubber, codecommit.stubber:
-        outcome = promote.handler(job_event(promotion_parameters(package)), LambdaContextStub())
+        outcome = promote.handler(job_event(promotion_parameters(package)), LambdaContext())
 
     assert outcome["succeeded"]
     assert codepipeline.reported_message() == f"Promoted {package} to demo-prod@main in commit c1"
@@ -95,7 +95,7 @@ def test_promote_refuses_a_package_without_an_approval_record(monkeypatch: pytes
     wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
 
     with codepipeline.stubber:
-        outcome = promote.handler(job_event(promotion_parameters(package)), LambdaContextStub())
+        outcome = promote.handler(job_event(promotion_parameters(package)), LambdaContext())
 
     assert not outcome["succeeded"]
     assert codepipeline.reported_message() == (
@@ -111,7 +111,7 @@ def test_promote_without_a_release_repository_says_which_setting(monkeypatch: py
     wire_handler(monkeypatch, promote, MotoRegistry(), codepipeline=codepipeline.client)
 
     with codepipeline.stubber:
-        promote.handler(job_event(promotion_parameters("arn:x")), LambdaContextStub())
+        promote.handler(job_event(promotion_parameters("arn:x")), LambdaContext())
 
     assert codepipeline.reported_message() == "environment variable RELEASE_REPOSITORY is not set"
 
@@ -136,7 +136,7 @@ def test_a_caller_naming_the_model_approval_as_the_promotion_approval_commits_no
         "promotion_approval_action": "Approval",
     }
     with codepipeline.stubber, codecommit.stubber:
-        outcome = promote.handler(job_event(parameters), LambdaContextStub())
+        outcome = promote.handler(job_event(parameters), LambdaContext())
     assert not outcome["succeeded"] and codecommit.sent == []
     assert codepipeline.reported_message() == (
         f"approval action PromoteApproval/PromoteApproval of {PIPELINE} execution {EXECUTION_ID} has not run; "
@@ -205,7 +205,7 @@ def test_staging_forwards_the_release_it_deployed(monkeypatch: pytest.MonkeyPatc
     wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
 
     with codepipeline.stubber, codecommit.stubber:
-        outcome = promote.handler(job_event(forward_parameters()), LambdaContextStub())
+        outcome = promote.handler(job_event(forward_parameters()), LambdaContext())
 
     assert outcome["succeeded"], codepipeline.reported_message()
     assert codepipeline.reported_message() == (
@@ -229,7 +229,7 @@ def refused_forwarding(monkeypatch: pytest.MonkeyPatch, registry: MotoRegistry, 
     expect_failure(codepipeline)
     wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
     with codepipeline.stubber, codecommit.stubber:
-        outcome = promote.handler(job_event(forward_parameters()), LambdaContextStub())
+        outcome = promote.handler(job_event(forward_parameters()), LambdaContext())
     assert not outcome["succeeded"]
     assert [name for name, _ in codecommit.sent] == ["GetFile"]  # nothing committed
     return codepipeline.reported_message()
@@ -275,6 +275,6 @@ def test_dev_refuses_to_promote_a_package_rolled_back_meanwhile(
     expect_failure(codepipeline)
     wire_handler(monkeypatch, promote, registry, codepipeline=codepipeline.client, codecommit=codecommit.client)
     with codepipeline.stubber:
-        outcome = promote.handler(job_event(promotion_parameters(package)), LambdaContextStub())
+        outcome = promote.handler(job_event(promotion_parameters(package)), LambdaContext())
     assert not outcome["succeeded"] and codecommit.sent == []
     assert codepipeline.reported_message().startswith(f"{package} was rolled back")

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 import lambdas.quality_gate.handler as quality_gate
-from tests.support.lambda_fakes import (
-    LambdaContextStub,
+from testbed.lambda_fakes import (
+    LambdaContext,
     MotoRegistry,
     expect_failure,
     expect_success,
@@ -36,7 +36,7 @@ def run_gate(monkeypatch: pytest.MonkeyPatch, registry: MotoRegistry, event: dic
         expect_failure(codepipeline)
     wire_handler(monkeypatch, quality_gate, registry, codepipeline=codepipeline.client)
     with codepipeline.stubber:
-        outcome = quality_gate.handler(event, LambdaContextStub())
+        outcome = quality_gate.handler(event, LambdaContext())
     codepipeline.stubber.assert_no_pending_responses()
     assert outcome["succeeded"] is succeeds
     return codepipeline.reported_message()
@@ -124,7 +124,7 @@ def test_an_event_that_is_not_a_job_is_refused_without_calling_codepipeline(monk
     codepipeline = stubbed("codepipeline")
     wire_handler(monkeypatch, quality_gate, MotoRegistry(), codepipeline=codepipeline.client)
 
-    outcome = quality_gate.handler({"Records": []}, LambdaContextStub())
+    outcome = quality_gate.handler({"Records": []}, LambdaContext())
 
     assert outcome == {
         "job_id": "",

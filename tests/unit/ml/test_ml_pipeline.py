@@ -15,8 +15,8 @@ from ml.data import generate, write_csv
 from ml.evaluate import headline_metrics
 from ml.serving import package_artifact
 from safedeploy.build_steps.sm_pipeline import stage_code
-from tests.support import aws_contracts
-from tests.support.aws import REGION, SESSION, in_process_aws
+from testbed import aws_contracts
+from testbed.aws import REGION, SESSION, in_process_aws
 
 
 def test_the_jobs_train_and_evaluate_like_a_build(tmp_path: Path) -> None:

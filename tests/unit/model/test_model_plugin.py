@@ -25,7 +25,7 @@ from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.build_steps.settings import ReleaseSettings
 from safedeploy.build_steps.train_and_register import run
 from stacks.storage_stack import StorageStack
-from tests.support.aws import REGION, SESSION, in_process_aws
+from testbed.aws import REGION, SESSION, in_process_aws
 
 ROOT = Path(__file__).resolve().parents[3]
 CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]

@@ -19,8 +19,8 @@ from safedeploy.operations.acceptance_results import (
     write_results,
 )
 from safedeploy.operations.doctor import DoctorScope, Status
-from tests.support.aws import SESSION, in_process_aws
-from tests.support.deploy_world import ENV, PROJECT
+from testbed.aws import SESSION, in_process_aws
+from testbed.deploy_world import ENV, PROJECT
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 from safedeploy.operations import doctor
 from safedeploy.operations.doctor import DoctorScope, Status
 from safedeploy.parameters import Param, parameter_name
-from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.support.deploy_world import (
+from testbed.aws import REGION, SESSION, in_process_aws
+from testbed.deploy_world import (
     ARTIFACTS_BUCKET,
     DRIFT_BUCKET,
     ENDPOINT,

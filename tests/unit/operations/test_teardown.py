@@ -11,8 +11,8 @@ from botocore.exceptions import ClientError
 
 from safedeploy.cli import main
 from safedeploy.operations.teardown import STACK_PURPOSES, Teardown, TeardownRefused
-from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.support.deploy_world import ENDPOINT, ENV, IMAGE, PROJECT, ROLE_ARN, provision_parameters
+from testbed.aws import REGION, SESSION, in_process_aws
+from testbed.deploy_world import ENDPOINT, ENV, IMAGE, PROJECT, ROLE_ARN, provision_parameters
 
 OTHER_MODEL = "demo-dev-endpoint-tools"  # shares the prefix, but no deploy creates such a name
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from safedeploy import registry
-from tests.support.aws import REGION, SESSION, in_process_aws
+from testbed.aws import REGION, SESSION, in_process_aws
 
 GROUP = "demo-dev-models"
 BUCKET = "demo-dev-artifacts"

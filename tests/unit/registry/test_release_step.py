@@ -17,7 +17,7 @@ from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.build_steps.settings import ReleaseSettings
 from safedeploy.build_steps.training_data import fetch_training_data
 from safedeploy.parameters import Param, parameter_name
-from tests.support.aws import REGION, SESSION, in_process_aws
+from testbed.aws import REGION, SESSION, in_process_aws
 
 PROJECT, ENV = "demo", "dev"
 DATA_BUCKET = "demo-dev-data"

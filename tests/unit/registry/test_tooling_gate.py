@@ -16,8 +16,8 @@ import pytest
 from safedeploy.build_steps import tooling_gate
 from safedeploy.guardrails import resource_tags
 from safedeploy.parameters import Param, parameter_name
-from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.support.deploy_world import ROLE_ARN
+from testbed.aws import REGION, SESSION, in_process_aws
+from testbed.deploy_world import ROLE_ARN
 
 BUCKET = "demo-dev-artifacts"
 PACKAGE = "arn:aws:sagemaker:ap-northeast-2:123456789012:model-package/demo-dev-models/1"

@@ -12,7 +12,7 @@ from safedeploy import write_once
 from safedeploy.build_steps.artifacts import upload_encrypted
 from safedeploy.canary.outputs import write_record
 from safedeploy.write_once import AlreadyWritten, put_new_object, upload_new_file
-from tests.support.aws import REGION, SESSION, in_process_aws
+from testbed.aws import REGION, SESSION, in_process_aws
 
 BUCKET = "demo-dev-artifacts"
 

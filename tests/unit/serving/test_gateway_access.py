@@ -15,8 +15,8 @@ from serving.gateway.api_keys import FEEDBACK, PREDICT, ApiKeyVerifier, OpenAcce
 from serving.gateway.errors import GatewayError
 from serving.gateway.feedback_store import FeedbackRecord, FeedbackStore
 from serving.gateway.rate_limit import RateLimiter
-from tests.support.aws import SESSION, in_process_aws
-from tests.support.gateway_tables import create_gateway_tables
+from testbed.aws import SESSION, in_process_aws
+from testbed.gateway_tables import create_gateway_tables
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from serving.gateway.drift_histograms import (
     HistogramWriter,
     LiveBaseline,
 )
-from tests.support.aws import REGION
-from tests.support.moto_sagemaker import endpoint_updates
+from testbed.aws import REGION
+from testbed.moto_sagemaker import endpoint_updates
 from tests.unit.drift.packages import (
     BUCKET,
     DRIFT_BUCKET,

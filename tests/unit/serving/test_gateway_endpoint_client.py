@@ -12,7 +12,7 @@ import pytest
 from serving.gateway.aws_signing import RuntimeSigner
 from serving.gateway.endpoint_client import EndpointClient, RetryPolicy
 from serving.gateway.errors import GatewayError
-from tests.support.aws import FAKE_CREDENTIALS, REGION
+from testbed.aws import FAKE_CREDENTIALS, REGION
 
 
 def _closed_port() -> int:

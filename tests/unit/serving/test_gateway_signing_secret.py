@@ -8,7 +8,7 @@ import pytest
 
 from serving.gateway.settings import SettingsError
 from serving.gateway.signing_secret import DEV_SECRET, resolve_signing_secret
-from tests.support.aws import REGION, SESSION, in_process_aws
+from testbed.aws import REGION, SESSION, in_process_aws
 
 KEY = "k" * 40
 

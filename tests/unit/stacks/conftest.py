@@ -14,7 +14,7 @@ from aws_cdk.assertions import Template
 
 from app import build_app
 from stacks.stage import EnvironmentStage
-from tests.support import iam_world
+from testbed import iam_world
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -1,4 +1,4 @@
-"""The IAM evaluation the suite runs every principal's calls through (tests/support/iam_*.py): it decides as AWS
+"""The IAM evaluation the suite runs every principal's calls through (testbed/iam_*.py): it decides as AWS
 does, fails closed on what it cannot evaluate, and catches what the stacks got wrong before (prod's roles scoped to
 prod's own package names while prod serves dev's packages; S3's 403 for a missing key), including the calls served
 by the CodePipeline and CodeCommit doubles."""
@@ -19,10 +19,10 @@ from rehearsal.pipeline_double import CodeCommitDouble, CodePipelineDouble
 from safedeploy.guardrails.rolled_back import OverrideRefused, RolledBackMarks, package_prefix
 from safedeploy.s3_objects import object_exists
 from safedeploy.write_once import CLEARED_SUFFIX, MARK_SUFFIX, OVERRIDE_SUFFIX
-from tests.support import iam_enforcement, iam_world
-from tests.support.aws import REGION, SESSION, in_process_aws
-from tests.support.iam_eval import ACCOUNT, Authorizer, Decision, IamEvaluationError, PolicyWorld, Principal, Request
-from tests.support.iam_requests import Call, needed
+from testbed import iam_enforcement, iam_world
+from testbed.aws import REGION, SESSION, in_process_aws
+from testbed.iam_eval import ACCOUNT, Authorizer, Decision, IamEvaluationError, PolicyWorld, Principal, Request
+from testbed.iam_requests import Call, needed
 
 ROOT = Path(__file__).resolve().parents[3]
 DEV, PROD = Naming("my-mlops", "dev"), Naming("my-mlops", "prod")

@@ -12,7 +12,7 @@ from infra.config import ConfigError
 from serving.gateway.feedback_store import FeedbackStore
 from stacks.serving.gateway_tables import API_KEYS_PARTITION_KEY, FEEDBACK_PARTITION_KEY
 from stacks.stage import EnvironmentStage
-from tests.support import gateway_tables
+from testbed import gateway_tables
 from tests.unit.stacks.test_serving_stack import (
     CERTIFICATE_ARN,
     build_serving,

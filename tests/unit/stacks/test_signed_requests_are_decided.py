@@ -16,9 +16,9 @@ import pytest
 
 from infra.naming import Naming
 from serving.gateway.aws_signing import RequestSigner
-from tests.support import aws_contracts, iam_enforcement, iam_world
-from tests.support.aws import REGION
-from tests.support.iam_eval import PolicyWorld
+from testbed import aws_contracts, iam_enforcement, iam_world
+from testbed.aws import REGION
+from testbed.iam_eval import PolicyWorld
 
 ROOT = Path(__file__).resolve().parents[3]
 DEV = Naming("my-mlops", "dev")

@@ -1,7 +1,7 @@
 """Approved artifacts and decision records are immutable: the bucket policy, Object Lock and the roles' grants.
 
 The template assertions pin the mechanisms; the behaviour tests evaluate requests of each role against the very
-policies synthesized (`tests.support.iam_eval`), because moto does not evaluate IAM.
+policies synthesized (`testbed.iam_eval`), because moto does not evaluate IAM.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from aws_cdk.assertions import Template
 
 from safedeploy.write_once import IMMUTABLE_PREFIXES, RECORD_WRITERS
 from stacks.stage import EnvironmentStage
-from tests.support.iam_eval import PolicyWorld, Principal, allowed
+from testbed.iam_eval import PolicyWorld, Principal, allowed
 
 ENVS = ("dev", "prod")
 KEY = "models/0123456789ab/7/model.tar.gz"

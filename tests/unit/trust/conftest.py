@@ -1,3 +1,3 @@
 """The moto SageMaker fixture these tests share."""
 
-from tests.support.lambda_fakes import sagemaker  # noqa: F401  (a fixture, used by name)
+from testbed.lambda_fakes import sagemaker  # noqa: F401  (a fixture, used by name)

@@ -16,8 +16,8 @@ from safedeploy.trust.deployable import (
     verify_package,
 )
 from serving.gateway.drift_histograms import served_baseline_location as gateway_location
-from tests.support.evidence import approve, ensure_bucket, register_evidenced, write_record
-from tests.support.lambda_fakes import GROUP, SESSION
+from testbed.evidence import approve, ensure_bucket, register_evidenced, write_record
+from testbed.lambda_fakes import GROUP, SESSION
 
 DEV, PROD = "demo-dev-artifacts", "demo-prod-artifacts"
 

@@ -10,8 +10,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param, parameter_name
-from tests.support.aws import SESSION
-from tests.support.evidence import approve, ensure_bucket, register_evidenced
+from testbed.aws import SESSION
+from testbed.evidence import approve, ensure_bucket, register_evidenced
 
 PROJECT = "demo"
 ENV = "dev"

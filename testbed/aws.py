@@ -17,8 +17,8 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from tests.support import aws_contracts
-from tests.support.moto_sagemaker import sagemaker_extensions
+from testbed import aws_contracts
+from testbed.moto_sagemaker import sagemaker_extensions
 
 REGION = "ap-northeast-2"
 FAKE_CREDENTIALS = {

@@ -15,7 +15,7 @@ from safedeploy.trust.approval_record import (
     RecordStore,
 )
 from safedeploy.trust.evidence import PackageEvidence
-from tests.support.lambda_fakes import EXECUTION_ID
+from testbed.lambda_fakes import EXECUTION_ID
 
 REGION = "ap-northeast-2"
 COMMIT = "0123abcd" * 5

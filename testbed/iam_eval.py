@@ -13,7 +13,7 @@ policy must always allow, directly or by delegating to the account's IAM policie
 Fail closed: a condition operator this module does not implement, or a condition key the request does not say it
 knows (present or absent), raises `IamEvaluationError`, which fails the test rather than passing the request.
 
-Kept to the standard library: test subprocesses load it by path (tests/support/strict_aws_site/sitecustomize.py).
+Kept to the standard library: test subprocesses load it by path (testbed/strict_aws_site/sitecustomize.py).
 """
 
 from __future__ import annotations

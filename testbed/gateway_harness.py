@@ -25,13 +25,13 @@ import httpx
 
 from infra.naming import Naming
 from safedeploy.parameters import Param
-from tests.support import iam_enforcement, iam_world
-from tests.support.aws import REGION, MotoServer
-from tests.support.evidence import ensure_bucket
-from tests.support.gateway_tables import create_gateway_tables, issue_test_key
-from tests.support.iam_eval import PolicyWorld
+from testbed import iam_enforcement, iam_world
+from testbed.aws import REGION, MotoServer
+from testbed.evidence import ensure_bucket
+from testbed.gateway_tables import create_gateway_tables, issue_test_key
+from testbed.iam_eval import PolicyWorld
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[1]
 NAMING = Naming("demo", "dev")
 ENDPOINT = NAMING.endpoint
 SECRET = "integration-test-signing-key-for-prediction-ids"

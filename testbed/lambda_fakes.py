@@ -20,7 +20,7 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from safedeploy.lambda_actions.aws_clients import AwsClients
-from tests.support.moto_sagemaker import sagemaker_extensions
+from testbed.moto_sagemaker import sagemaker_extensions
 
 REGION = "ap-northeast-2"
 GROUP = "demo-dev-models"
@@ -186,7 +186,8 @@ def train_run(package_arn: str) -> dict[str, Any]:
 
 
 def job_event(user_parameters: Mapping[str, Any] | str | None, job_id: str = JOB_ID) -> dict[str, Any]:
-    """A CodePipeline Lambda-invoke event as documented (no pipeline context in it)."""
+    """A CodePipeline Lambda-invoke event as documented (no pipeline context in it) for the job `job_id` (a UUID, as
+    CodePipeline's are: the handlers refuse others)."""
     configuration: dict[str, str] = {"FunctionName": "demo-dev-fn"}
     if user_parameters is not None:
         configuration["UserParameters"] = (
@@ -213,7 +214,9 @@ def wire_handler(monkeypatch: pytest.MonkeyPatch, module: ModuleType, registry: 
 
 
 @dataclass
-class LambdaContextStub:
+class LambdaContext:
+    """The context Lambda passes a handler: the attributes Powertools' logger reads."""
+
     function_name: str = "demo-dev-fn"
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:demo-dev-fn"

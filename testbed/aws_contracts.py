@@ -11,7 +11,7 @@ Java's POSIX classes, surrogate-pair ranges), compiled once and cached. The thre
 that cannot be translated are skipped; a test holds every pattern of the services the platform calls to compiling.
 
 Kept to the standard library, botocore and `regex`: a test subprocess loads it through
-`tests/support/strict_aws_site/sitecustomize.py` before its own code runs.
+`testbed/strict_aws_site/sitecustomize.py` before its own code runs.
 """
 
 from __future__ import annotations

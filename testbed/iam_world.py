@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from infra.naming import Naming
-from tests.support.iam_eval import ACCOUNT, STACK_NAME, PolicyWorld, Principal
+from testbed.iam_eval import ACCOUNT, STACK_NAME, PolicyWorld, Principal
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("app.py", "cdk.json", "infra", "stacks", "safedeploy", "lambdas", "serving")
 _SYNTH = """
 import json, sys

@@ -38,7 +38,7 @@ from botocore import handlers
 from botocore.exceptions import ClientError
 
 try:
-    from tests.support import aws_contracts, iam_eval, iam_requests
+    from testbed import aws_contracts, iam_eval, iam_requests
 except ImportError:  # loaded by path in a test subprocess
     import _strict_aws_contracts as aws_contracts  # type: ignore[no-redef]
     import _strict_iam_eval as iam_eval  # type: ignore[no-redef]

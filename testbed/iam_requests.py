@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 try:
-    from tests.support.iam_eval import PARTITION, IamEvaluationError, PolicyWorld
+    from testbed.iam_eval import PARTITION, IamEvaluationError, PolicyWorld
 except ImportError:  # loaded by path in a test subprocess, next to iam_eval
     from _strict_iam_eval import PARTITION, IamEvaluationError, PolicyWorld  # type: ignore[no-redef]
 
