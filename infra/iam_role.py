@@ -1,7 +1,9 @@
-"""Least-privilege policy statements, so every role in the app is built from the same narrow pieces.
+"""Least-privilege grants, so every role in the app is built from the same narrow pieces.
 
-No builder grants a `*` action. A `*` resource appears only for APIs that accept nothing narrower, and each such
-builder names the API in its docstring so the cdk-nag acknowledgement next to its use can say why.
+No builder grants a `*` action. Each returns a `Grant` (infra/grants.py): its statements and the reason its wildcards
+are as narrow as they can be, built from the same arguments as the ARNs, so the cdk-nag acknowledgement of a wildcard
+is derived where the wildcard is written. A `*` resource appears only for APIs that accept nothing narrower, and the
+reason names the action.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
+from infra.grants import Grant
 from infra.naming import Naming
 
 S3_READ = ("s3:GetObject", "s3:GetObjectVersion")
@@ -27,49 +30,52 @@ KMS_ENCRYPT = (
 )
 
 
-def s3_objects(bucket: s3.IBucket, prefixes: Sequence[str], *, write: bool = False) -> list[iam.PolicyStatement]:
+def s3_objects(bucket: s3.IBucket, prefixes: Sequence[str], *, write: bool = False) -> Grant:
     """Object access under the given prefixes, plus listing restricted to the same prefixes."""
     actions = [*S3_READ, *S3_WRITE] if write else list(S3_READ)
-    return [
-        iam.PolicyStatement(
-            actions=actions, resources=[bucket.arn_for_objects(f"{prefix.strip('/')}/*") for prefix in prefixes]
-        ),
-        s3_list(bucket, prefixes),
-    ]
+    keys = [f"{prefix.strip('/')}/*" for prefix in prefixes]
+    return Grant.of(
+        iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(key) for key in keys]),
+        *s3_list(bucket, prefixes).statements,
+        reason=f"S3 objects {'read and written' if write else 'read'} under {', '.join(keys)} only.",
+    )
 
 
-def s3_list(bucket: s3.IBucket, prefixes: Sequence[str]) -> iam.PolicyStatement:
+def s3_list(bucket: s3.IBucket, prefixes: Sequence[str]) -> Grant:
     """ListBucket (ListObjectsV2) restricted to requests whose prefix is under the given prefixes."""
-    return iam.PolicyStatement(
-        actions=["s3:ListBucket"],
-        resources=[bucket.bucket_arn],
-        conditions={"StringLike": {"s3:prefix": [f"{prefix.strip('/')}/*" for prefix in prefixes]}},
+    return Grant.of(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix.strip('/')}/*" for prefix in prefixes]}},
+        )
     )
 
 
-def s3_put(bucket: s3.IBucket, prefixes: Sequence[str]) -> iam.PolicyStatement:
-    """PutObject alone under the given prefixes (new write-once records; nothing read back)."""
-    return s3_put_keys(bucket, [f"{prefix.strip('/')}/*" for prefix in prefixes])
-
-
-def s3_put_keys(bucket: s3.IBucket, key_patterns: Sequence[str]) -> iam.PolicyStatement:
-    """PutObject alone on keys matching the patterns (IAM wildcards, e.g. `rolled-back/*.mark.json`)."""
-    return iam.PolicyStatement(
-        actions=["s3:PutObject"], resources=[bucket.arn_for_objects(pattern) for pattern in key_patterns]
+def s3_keys(bucket: s3.IBucket, key_patterns: Sequence[str], actions: Sequence[str]) -> Grant:
+    """`actions` on the keys matching the patterns (IAM wildcards, e.g. `rolled-back/*.mark.json`) and no others."""
+    return Grant.of(
+        iam.PolicyStatement(actions=list(actions), resources=[bucket.arn_for_objects(p) for p in key_patterns]),
+        reason=f"{', '.join(actions)} only on the S3 keys {', '.join(key_patterns)}.",
     )
 
 
-def kms_use(key: kms.IKey, *, encrypt: bool = False) -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=[*KMS_DECRYPT, *(KMS_ENCRYPT if encrypt else ())], resources=[key.key_arn])
+def kms_use(key: kms.IKey, *, encrypt: bool = False) -> Grant:
+    return Grant.of(
+        iam.PolicyStatement(actions=[*KMS_DECRYPT, *(KMS_ENCRYPT if encrypt else ())], resources=[key.key_arn])
+    )
 
 
-def ssm_read(stack: Stack, naming: Naming) -> iam.PolicyStatement:
-    """Read this environment's parameters only (`/<project>/<env>/*`)."""
-    return iam.PolicyStatement(
-        actions=["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
-        resources=[
-            stack.format_arn(service="ssm", resource="parameter", resource_name=f"{naming.project}/{naming.env}/*")
-        ],
+def ssm_read(stack: Stack, naming: Naming) -> Grant:
+    """Read one environment's parameters only (`/<project>/<env>/*`)."""
+    return Grant.of(
+        iam.PolicyStatement(
+            actions=["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+            resources=[
+                stack.format_arn(service="ssm", resource="parameter", resource_name=f"{naming.project}/{naming.env}/*")
+            ],
+        ),
+        reason=f"SSM parameters of {naming.prefix} only ({naming.parameter_path}*).",
     )
 
 
@@ -86,19 +92,24 @@ def sagemaker_resources(stack: Stack, naming: Naming, resource_types: Iterable[s
     ]
 
 
-def sagemaker_actions(
-    stack: Stack, naming: Naming, actions: Sequence[str], resource_types: Iterable[str]
-) -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=list(actions), resources=sagemaker_resources(stack, naming, resource_types))
+def sagemaker_actions(stack: Stack, naming: Naming, actions: Sequence[str], resource_types: Sequence[str]) -> Grant:
+    return Grant.of(
+        iam.PolicyStatement(actions=list(actions), resources=sagemaker_resources(stack, naming, resource_types)),
+        reason=f"SageMaker {', '.join(resource_types)} resources named {naming.prefix}-* only.",
+    )
 
 
-def model_packages(stack: Stack, group: str, actions: Sequence[str]) -> iam.PolicyStatement:
+def model_packages(stack: Stack, group: str, actions: Sequence[str]) -> Grant:
     """`actions` on the versions of one model package group (`model-package/<group>/<version>`) and nothing else.
 
     An environment serves the packages of its chain's origin (prod serves what dev registered and approved), so its
     roles name the origin's group, never a pattern of their own environment's names.
     """
-    return iam.PolicyStatement(actions=list(actions), resources=[model_package_versions(stack, group)])
+    return Grant.of(
+        iam.PolicyStatement(actions=list(actions), resources=[model_package_versions(stack, group)]),
+        reason=f"{', '.join(actions)} only on the versions of model package group {group} (their ARNs end in a "
+        "version number).",
+    )
 
 
 def model_package_versions(stack: Stack, group: str) -> str:
@@ -110,51 +121,72 @@ def model_package_versions(stack: Stack, group: str) -> str:
     )
 
 
-def log_group_write(stack: Stack, log_group_name_prefix: str) -> iam.PolicyStatement:
-    return iam.PolicyStatement(
-        actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-        resources=[
-            stack.format_arn(
-                service="logs",
-                resource="log-group",
-                resource_name=f"{log_group_name_prefix}*",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-        ],
+def log_group_write(stack: Stack, log_group_name_prefix: str) -> Grant:
+    return Grant.of(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[
+                stack.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=f"{log_group_name_prefix}*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        ),
+        reason=f"Log groups named {log_group_name_prefix}* only.",
     )
 
 
-def ecr_auth_token() -> iam.PolicyStatement:
+def ecr_auth_token() -> Grant:
     """ecr:GetAuthorizationToken: the API has no resource-level permissions, so its resource must be `*`."""
-    return iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
-
-
-def ecr_pull(repository_arns: Sequence[str]) -> iam.PolicyStatement:
-    return iam.PolicyStatement(
-        actions=["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
-        resources=list(repository_arns),
+    return Grant.of(
+        iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+        reason="ecr:GetAuthorizationToken, which pulling an image needs, accepts no resource but '*'.",
     )
 
 
-def put_metric_data(namespaces: Sequence[str]) -> iam.PolicyStatement:
+def ecr_pull(repository_arns: Sequence[str]) -> Grant:
+    """Pulling images of the given repositories; a pattern among them needs its use's reason (`Grant.because`)."""
+    return Grant.of(
+        iam.PolicyStatement(
+            actions=["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+            resources=list(repository_arns),
+        )
+    )
+
+
+def put_metric_data(namespaces: Sequence[str], *, condition: str = "StringEquals") -> Grant:
     """cloudwatch:PutMetricData has no resource-level permissions (`*`); a namespace condition narrows it."""
-    return iam.PolicyStatement(
-        actions=["cloudwatch:PutMetricData"],
-        resources=["*"],
-        conditions={"StringEquals": {"cloudwatch:namespace": list(namespaces)}},
+    return Grant.of(
+        iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={condition: {"cloudwatch:namespace": list(namespaces)}},
+        ),
+        reason="cloudwatch:PutMetricData accepts no resource but '*'; a condition narrows it to the namespaces "
+        f"{', '.join(namespaces)}.",
     )
 
 
-def describe_alarms(stack: Stack, naming: Naming) -> iam.PolicyStatement:
+def describe_alarms(stack: Stack, naming: Naming) -> Grant:
     """Read this environment's alarms (`<project>-<env>-*`), e.g. a deployment's auto-rollback alarms."""
-    return iam.PolicyStatement(
-        actions=["cloudwatch:DescribeAlarms"],
-        resources=[
-            stack.format_arn(
-                service="cloudwatch",
-                resource="alarm",
-                resource_name=f"{naming.prefix}-*",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-        ],
+    return Grant.of(
+        iam.PolicyStatement(
+            actions=["cloudwatch:DescribeAlarms"],
+            resources=[
+                stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name=f"{naming.prefix}-*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        ),
+        reason=f"cloudwatch:DescribeAlarms only on the alarms of {naming.prefix} ({naming.prefix}-*).",
     )
+
+
+def unscoped(actions: Sequence[str], reason: str) -> Grant:
+    """`actions` on `*`, for APIs without resource-level permissions; `reason` names them and says so."""
+    return Grant.of(iam.PolicyStatement(actions=list(actions), resources=["*"]), reason=reason)

@@ -8,17 +8,15 @@ action granted on `*` as its own finding: an acknowledgement of a `*` resource n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import jsii
 from aws_cdk import Acknowledgment, CfnResource, Stack, Stage, Validations
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks, IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 from constructs import IConstruct
-
-from infra.naming import Naming
 
 MIN_REASON_LENGTH = 20
 PACK = "SafeDeploy"
@@ -61,6 +59,57 @@ def acknowledge(
     Validations.of(scope).acknowledge(*acknowledgements)
 
 
+class Findings(NamedTuple):
+    """What the gate reports for some policy statements: AwsSolutions-IAM5's findings (`Action::<action with *>`,
+    `Resource::<resource with *>`, as cdk-nag's `appliesTo`) and the actions allowed on `*` (one SafeDeploy finding
+    each)."""
+
+    iam5: list[str]
+    star_actions: list[str]
+
+
+def wildcard_findings(statements: Iterable[Mapping[str, Any]]) -> Findings:
+    """cdk-nag v3's AwsSolutions-IAM5 (rules/iam/IAMNoWildcardPermissions.ts) on CloudFormation statements: every
+    allowed action and every allowed resource, as `flatten_reference` prints it, that contains `*`; denies are not
+    reported. Beside it, the SafeDeploy pack's actions allowed on `*`."""
+    iam5: dict[str, None] = {}
+    star_actions: set[str] = set()
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = _as_list(statement.get("Action"))
+        resources = [flatten_reference(resource) for resource in _as_list(statement.get("Resource"))]
+        iam5.update((f"Action::{action}", None) for action in actions if "*" in action)
+        iam5.update((f"Resource::{resource}", None) for resource in resources if "*" in resource)
+        if "*" in resources:
+            star_actions.update(actions)
+    return Findings(list(iam5), sorted(star_actions))
+
+
+def flatten_reference(node: Any) -> str:
+    """A resource as cdk-nag names it in a finding (utils/flatten-cfn-reference.ts): `${X}` -> `<X>`, `Ref` ->
+    `<X>`, `Fn::GetAtt` -> `<X.Attr>`, `Fn::ImportValue` -> the export's name, `Fn::Join` joined; anything else as
+    JSON."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict):
+        if node.get("Fn::Join"):
+            delimiter, items = node["Fn::Join"]
+            return delimiter.join(flatten_reference(item) for item in items)
+        if node.get("Fn::Sub"):
+            return flatten_reference(node["Fn::Sub"])
+        if node.get("Fn::GetAtt"):
+            resource, attribute = node["Fn::GetAtt"]
+            return f"<{flatten_reference(resource)}.{flatten_reference(attribute)}>"
+        if node.get("Fn::ImportValue"):
+            return flatten_reference(node["Fn::ImportValue"])
+        if node.get("Ref"):
+            return f"<{flatten_reference(node['Ref'])}>"
+    return json.dumps(node, separators=(",", ":"))
+
+
 def star_resource_actions(node: CfnResource) -> list[str] | None:
     """The actions an IAM policy or role allows on `*`, as `Action::<action>` findings; None when not IAM."""
     stack = Stack.of(node)
@@ -71,12 +120,8 @@ def star_resource_actions(node: CfnResource) -> list[str] | None:
         documents = [stack.resolve(policy).get("policyDocument") for policy in inline]
     else:
         return None
-    findings: set[str] = set()
-    for document in filter(None, documents):
-        for statement in document.get("Statement", []):
-            if statement.get("Effect") == "Allow" and "*" in _as_list(statement.get("Resource")):
-                findings.update(f"Action::{action}" for action in _as_list(statement.get("Action")))
-    return sorted(findings)
+    statements = [statement for document in filter(None, documents) for statement in document.get("Statement", [])]
+    return [f"Action::{action}" for action in wildcard_findings(statements).star_actions]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -130,33 +175,3 @@ class SafeDeployChecks(NagPack):
 
     def _check_resource(self, node: CfnResource) -> None:
         self._apply_rule(_StarResourceRule(node))
-
-
-def arn_finding(resource: IConstruct, suffix: str) -> str:
-    """The finding cdk-nag reports for `<resource>.Arn` + suffix, e.g. a bucket's objects under one prefix."""
-    cfn = resource.node.default_child
-    assert isinstance(cfn, CfnResource), f"{resource.node.path} has no CloudFormation resource"
-    return f"Resource::<{Stack.of(resource).get_logical_id(cfn)}.Arn>{suffix}"
-
-
-def imported_bucket_finding(consumer: Stack, bucket: s3.IBucket, suffix: str) -> str:
-    """The finding for `bucket`'s ARN + suffix as `consumer`, another stack, imports it.
-
-    Inside one stack cdk-nag prints a reference as `<LogicalId.Arn>` (`arn_finding`); across stacks the reference
-    is an Fn::ImportValue and cdk-nag prints the export name, the same one CDK creates here.
-    """
-    imported = consumer.resolve(Stack.of(bucket).export_value(bucket.bucket_arn))
-    return f"Resource::{imported['Fn::ImportValue']}{suffix}"
-
-
-def model_package_findings(stack: Stack, group: str) -> list[str]:
-    """The finding of `iam_role.model_packages(stack, group, ...)`: the versions of that one group."""
-    return [f"Resource::arn:<AWS::Partition>:sagemaker:{stack.region}:<AWS::AccountId>:model-package/{group}/*"]
-
-
-def sagemaker_findings(stack: Stack, owner: Naming, resource_types: Iterable[str]) -> list[str]:
-    """The findings of `iam_role.sagemaker_actions(stack, owner, ..., resource_types)`: `<type>/<owner prefix>-*`."""
-    return [
-        f"Resource::arn:<AWS::Partition>:sagemaker:{stack.region}:<AWS::AccountId>:{kind}/{owner.prefix}-*"
-        for kind in resource_types
-    ]

@@ -16,11 +16,12 @@ import sys
 from pathlib import Path
 
 import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling, Stack
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.grants import acknowledge_cdk_grants
 from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge
 from infra.naming import Naming
@@ -158,12 +159,9 @@ class RuntimeFunction(Construct):
             "The runtime is pinned to the one the layer's wheels are built and binary-checked for (python3.13 on "
             "Amazon Linux 2023); moving both together is one change in infra/runtime_function.py.",
         )
-        stack = Stack.of(self)
-        acknowledge(
+        # Active tracing made CDK grant X-Ray's writes; the log group, writing its streams.
+        acknowledge_cdk_grants(
             self.role,
-            "IAM5",
             "X-Ray's PutTraceSegments/PutTelemetryRecords accept no resource; log streams are created inside this "
             "function's own log group.",
-            findings=[f"Resource::<{stack.get_logical_id(self.log_group.node.default_child)}.Arn>:*"],
-            unscoped_actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
         )

@@ -8,7 +8,6 @@ into a verdict every minute, and the published deployment settings that `safedep
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -20,8 +19,8 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
+from infra.grants import Grant, grant_to
 from infra.log_encryption import LogGroupKey
-from infra.nag import acknowledge, imported_bucket_finding, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE, VERDICT_METRIC
@@ -149,10 +148,11 @@ class GuardrailsStack(Stack):
 
     def _grant_common(self, function: RuntimeFunction, storage: StorageStack, records: str) -> None:
         """Both functions read the decision records; each writes only its own write-once `records` prefix."""
-        for statement in (
+        grant_to(
+            function.role,
             iam_role.ssm_read(self, self.naming),
-            *iam_role.s3_objects(storage.artifacts_bucket, [DECISIONS]),
-            *iam_role.s3_objects(storage.artifacts_bucket, [records], write=True),
+            iam_role.s3_objects(storage.artifacts_bucket, [DECISIONS]),
+            iam_role.s3_objects(storage.artifacts_bucket, [records], write=True),
             iam_role.kms_use(storage.key, encrypt=True),
             iam_role.sagemaker_actions(
                 self,
@@ -160,8 +160,7 @@ class GuardrailsStack(Stack):
                 ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:ListTags"],
                 ["endpoint", "endpoint-config"],
             ),
-        ):
-            function.role.add_to_policy(statement)
+        )
 
     def _canary_analysis(self, layer: RuntimeLayer, storage: StorageStack) -> RuntimeFunction:
         function = RuntimeFunction(
@@ -176,24 +175,25 @@ class GuardrailsStack(Stack):
             log_key=self.log_key,
         )
         self._grant_common(function, storage, DECISIONS)
-        for statement in (
-            iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"]),
-            iam_role.put_metric_data([CANARY_NAMESPACE]),
-            iam.PolicyStatement(
-                actions=["events:PutEvents"],
-                resources=[self.format_arn(service="events", resource="event-bus", resource_name="default")],
+        grant_to(
+            function.role,
+            iam_role.unscoped(
+                ["cloudwatch:GetMetricData"], "cloudwatch:GetMetricData has no resource-level permissions ('*')."
             ),
-        ):
-            function.role.add_to_policy(statement)
+            iam_role.put_metric_data([CANARY_NAMESPACE]),
+            Grant.of(
+                iam.PolicyStatement(
+                    actions=["events:PutEvents"],
+                    resources=[self.format_arn(service="events", resource="event-bus", resource_name="default")],
+                )
+            ),
+        )
         events.Rule(
             self,
             "EveryMinute",
             description="Runs the canary analysis; it returns at once when no deployment is in progress",
             schedule=events.Schedule.rate(Duration.minutes(1)),
             targets=[targets.LambdaFunction(function.function, retry_attempts=0)],
-        )
-        self._acknowledge_wildcards(
-            function, storage, DECISIONS, ["cloudwatch:GetMetricData", "cloudwatch:PutMetricData"]
         )
         return function
 
@@ -209,7 +209,8 @@ class GuardrailsStack(Stack):
             log_key=self.log_key,
         )
         self._grant_common(function, storage, TRAFFIC_ACTIONS)
-        function.role.add_to_policy(
+        grant_to(
+            function.role,
             iam_role.sagemaker_actions(
                 self,
                 self.naming,
@@ -220,11 +221,11 @@ class GuardrailsStack(Stack):
                     "sagemaker:AddTags",
                 ],
                 ["endpoint", "endpoint-config"],
-            )
+            ),
+            # An experiment ended by a ROLLBACK verdict marks its package: a new write-once mark under rolled-back/
+            # (marks alone: an override or a clearing is an operator's).
+            iam_role.s3_keys(storage.artifacts_bucket, [ROLLED_BACK_MARKS], ["s3:PutObject"]),
         )
-        # An experiment ended by a ROLLBACK verdict marks its package: a new write-once mark under rolled-back/
-        # (marks alone: an override or a clearing is an operator's).
-        function.role.add_to_policy(iam_role.s3_put_keys(storage.artifacts_bucket, [ROLLED_BACK_MARKS]))
         events.Rule(
             self,
             "OnVerdict",
@@ -236,34 +237,4 @@ class GuardrailsStack(Stack):
             ),
             targets=[targets.LambdaFunction(function.function, retry_attempts=2)],
         )
-        self._acknowledge_wildcards(function, storage, TRAFFIC_ACTIONS, [], marks_packages=True)
         return function
-
-    def _acknowledge_wildcards(
-        self,
-        function: RuntimeFunction,
-        storage: StorageStack,
-        records: str,
-        unscoped_actions: Sequence[str],
-        marks_packages: bool = False,
-    ) -> None:
-        written = [f"{records}/*", *([ROLLED_BACK_MARKS] if marks_packages else [])]
-        acknowledge(
-            function.role,
-            "IAM5",
-            f"SageMaker access is limited to {self.naming.prefix}-* endpoints and configs, S3 to reading "
-            "decisions/ "
-            f"and writing {' and '.join(written)}, SSM to /{self.naming.project}/{self.naming.env}/*; unscoped: "
-            f"{', '.join(unscoped_actions) or 'nothing'} (no resource-level permissions; PutMetricData is narrowed "
-            "by a namespace condition).",
-            unscoped_actions=unscoped_actions,
-            findings=[
-                *{
-                    imported_bucket_finding(self, storage.artifacts_bucket, f"/{pattern}")
-                    for pattern in (f"{DECISIONS}/*", *written)
-                },
-                *sagemaker_findings(self, self.naming, ["endpoint", "endpoint-config"]),
-                f"Resource::arn:<AWS::Partition>:ssm:{self.region}:<AWS::AccountId>:parameter/"
-                f"{self.naming.project}/{self.naming.env}/*",
-            ],
-        )

@@ -22,7 +22,6 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
@@ -30,14 +29,14 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import CodeCommitSource, ConnectionSource, EnvironmentConfig
+from infra.grants import Grant, acknowledge_cdk_grants
 from infra.log_encryption import LogGroupKey
-from infra.nag import acknowledge, arn_finding, imported_bucket_finding, model_package_findings, sagemaker_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction
 from safedeploy.parameters import Param
 from safedeploy.write_once import APPROVALS, EVALUATION, MODELS, ROLLED_BACK, ROLLED_BACK_MARKS
 from stacks.pipeline import approvals, permissions
-from stacks.pipeline.build_project import GRANTED_BY_CDK, PipelineBuildProject
+from stacks.pipeline.build_project import PipelineBuildProject
 from stacks.pipeline.promotion import PromotionLinks, links_from_context, repository_name
 from stacks.pipeline.release_buildspec import release_buildspec
 from stacks.pipeline.release_functions import ReleaseFunctions
@@ -107,12 +106,12 @@ DEPLOY_READ_PREFIXES = (MODELS, EVALUATION, APPROVALS)
 PACKAGE_ACTIONS = ("sagemaker:DescribeModelPackage",)
 
 
-def rolled_back_marks(storage: StorageStack) -> list[iam.PolicyStatement]:
+def rolled_back_marks(storage: StorageStack) -> list[Grant]:
     """A deploy lists this environment's rolled-back marks and writes new marks (never replaces one). Overrides and
     clearings are the operator's: not granted here, and denied to every role of the project by the bucket policy."""
     return [
         iam_role.s3_list(storage.artifacts_bucket, [ROLLED_BACK]),
-        iam_role.s3_put_keys(storage.artifacts_bucket, [ROLLED_BACK_MARKS]),
+        iam_role.s3_keys(storage.artifacts_bucket, [ROLLED_BACK_MARKS], ["s3:PutObject"]),
     ]
 
 
@@ -164,7 +163,7 @@ class PipelineStack(Stack):
             self._training_stages()
         else:
             self._release_stages()
-        self._acknowledge_pipeline_role()
+        self._acknowledge_cdk_grants()
         self._outputs()
 
     def _outputs(self) -> None:
@@ -391,15 +390,15 @@ class PipelineStack(Stack):
     def _train_project(self) -> PipelineBuildProject:
         storage, naming, flags = self.storage, self.naming, self.env_config.flags
         data_prefixes = ["datasets", *(["feature-store"] if flags.use_feature_store else [])]
-        statements = [
-            *iam_role.s3_objects(storage.data_bucket, data_prefixes, write=True),
-            *iam_role.s3_objects(storage.artifacts_bucket, TRAIN_ARTIFACT_PREFIXES, write=True),
+        grants = [
+            iam_role.s3_objects(storage.data_bucket, data_prefixes, write=True),
+            iam_role.s3_objects(storage.artifacts_bucket, TRAIN_ARTIFACT_PREFIXES, write=True),
             iam_role.sagemaker_actions(self, naming, TRAIN_SAGEMAKER_ACTIONS, TRAIN_SAGEMAKER_RESOURCES),
-            *permissions.register_pending_only(self, naming),
+            permissions.register_pending_only(self, naming),
             permissions.pass_role_to_sagemaker(storage.execution_role),
         ]
         if flags.use_sm_pipeline:
-            statements.append(iam_role.sagemaker_actions(self, naming, SM_PIPELINE_ACTIONS, ["pipeline"]))
+            grants.append(iam_role.sagemaker_actions(self, naming, SM_PIPELINE_ACTIONS, ["pipeline"]))
         return PipelineBuildProject(
             self,
             "Train",
@@ -411,37 +410,19 @@ class PipelineStack(Stack):
             buildspec=TRAIN_BUILDSPEC,
             description="Trains, evaluates and registers a model package (PendingManualApproval)",
             timeout=TRAIN_TIMEOUT,
-            statements=statements,
-            findings=[
-                *(imported_bucket_finding(self, storage.data_bucket, f"/{prefix}/*") for prefix in data_prefixes),
-                *(
-                    imported_bucket_finding(self, storage.artifacts_bucket, f"/{prefix}/*")
-                    for prefix in TRAIN_ARTIFACT_PREFIXES
-                ),
-                *sagemaker_findings(
-                    self, naming, [*TRAIN_SAGEMAKER_RESOURCES, *(["pipeline"] if flags.use_sm_pipeline else [])]
-                ),
-            ],
+            grants=grants,
         )
 
     def _deploy_project(self) -> PipelineBuildProject:
         if not self.links.trains:
             return self._release_deploy_project(self.links.origin)
         storage, naming = self.storage, self.naming
-        statements = [
-            *iam_role.s3_objects(storage.artifacts_bucket, DEPLOY_READ_PREFIXES),
+        grants = [
+            iam_role.s3_objects(storage.artifacts_bucket, DEPLOY_READ_PREFIXES),
             *rolled_back_marks(storage),
             iam_role.model_packages(self, naming.model_package_group, PACKAGE_ACTIONS),
         ]
-        return self._deploy_build(
-            statements,
-            DEPLOY_BUILDSPEC,
-            findings=[
-                *(imported_bucket_finding(self, storage.artifacts_bucket, f"/{p}/*") for p in DEPLOY_READ_PREFIXES),
-                imported_bucket_finding(self, storage.artifacts_bucket, f"/{ROLLED_BACK_MARKS}"),
-                *model_package_findings(self, naming.model_package_group),
-            ],
-        )
+        return self._deploy_build(grants, DEPLOY_BUILDSPEC)
 
     def _release_deploy_project(self, source_env: EnvironmentConfig) -> PipelineBuildProject:
         """Prod's Deploy: reads the source's records, artifacts and tooling; writes only its own copies."""
@@ -454,38 +435,29 @@ class PipelineStack(Stack):
         source_key = kms.Key.from_key_arn(
             self, "SourceKey", ssm.StringParameter.value_for_string_parameter(self, source.parameter(Param.KMS_KEY_ARN))
         )
-        statements = [
-            *iam_role.s3_objects(storage.artifacts_bucket, RELEASE_COPY_PREFIXES, write=True),
+        grants = [
+            iam_role.s3_objects(storage.artifacts_bucket, RELEASE_COPY_PREFIXES, write=True),
             *rolled_back_marks(storage),
-            *iam_role.s3_objects(source_bucket, RELEASE_SOURCE_READS),
+            iam_role.s3_objects(source_bucket, RELEASE_SOURCE_READS).because(
+                f"S3 objects of {source_env.name}'s artifacts bucket read under "
+                f"{', '.join(f'{prefix}/*' for prefix in RELEASE_SOURCE_READS)} only."
+            ),
             iam_role.kms_use(source_key),
             iam_role.ssm_read(self, source),
             iam_role.model_packages(self, source.model_package_group, PACKAGE_ACTIONS),
         ]
-        source_bucket_ref = self.resolve(source_bucket_name)["Ref"]
         return self._deploy_build(
-            statements,
+            grants,
             codebuild.BuildSpec.from_object(release_buildspec()),
-            findings=[
-                *(
-                    imported_bucket_finding(self, storage.artifacts_bucket, f"/{prefix}/*")
-                    for prefix in RELEASE_COPY_PREFIXES
-                ),
-                imported_bucket_finding(self, storage.artifacts_bucket, f"/{ROLLED_BACK_MARKS}"),
-                *(f"Resource::arn:<AWS::Partition>:s3:::<{source_bucket_ref}>/{p}/*" for p in RELEASE_SOURCE_READS),
-                f"Resource::arn:<AWS::Partition>:ssm:{self.region}:<AWS::AccountId>:parameter{source.parameter_path}*",
-                *model_package_findings(self, source.model_package_group),
-            ],
             environment={"SOURCE_ENV": source_env.name},
             parameter_environment={"SOURCE_ARTIFACTS_BUCKET": source_bucket_parameter},
         )
 
     def _deploy_build(
         self,
-        statements: list[iam.PolicyStatement],
+        grants: list[Grant],
         buildspec: str | codebuild.BuildSpec,
         *,
-        findings: list[str],
         environment: dict[str, str] | None = None,
         parameter_environment: dict[str, str] | None = None,
     ) -> PipelineBuildProject:
@@ -502,54 +474,28 @@ class PipelineStack(Stack):
             buildspec=buildspec,
             description=f"Deploys an approved, verified model package to {naming.endpoint} behind the guardrails",
             timeout=DEPLOY_TIMEOUT,
-            statements=[
-                *statements,
+            grants=[
+                *grants,
                 iam_role.sagemaker_actions(self, naming, DEPLOY_SAGEMAKER_ACTIONS, DEPLOY_SAGEMAKER_RESOURCES),
                 iam_role.describe_alarms(self, naming),
                 permissions.pass_role_to_sagemaker(storage.execution_role),
-                *permissions.endpoint_scaling(self, naming.endpoint),
-            ],
-            findings=[
-                *findings,
-                *sagemaker_findings(self, naming, DEPLOY_SAGEMAKER_RESOURCES),
-                f"Resource::arn:<AWS::Partition>:cloudwatch:{self.region}:<AWS::AccountId>:alarm:{naming.prefix}-*",
+                permissions.endpoint_scaling(self, naming.endpoint),
             ],
             environment=environment,
             parameter_environment=parameter_environment,
-        )
-        acknowledge(
-            project,
-            "IAM5",
-            "Endpoint autoscaling: application-autoscaling DescribeScalableTargets and DescribeScalingPolicies "
-            "take no resource type (*); the writes (Register/DeregisterScalableTarget, Put/DeleteScalingPolicy) "
-            "name scalable-target/*, since a target's ARN ends in an id generated at registration, narrowed to "
-            "SageMaker variant instance counts by the service-namespace and scalable-dimension condition keys; the "
-            "target-tracking alarms Application Auto Scaling creates are named "
-            f"TargetTracking-endpoint/{naming.endpoint}/*.",
-            unscoped_actions=list(permissions.ENDPOINT_SCALING_READS),
-            findings=[
-                f"Resource::arn:<AWS::Partition>:application-autoscaling:{self.region}:<AWS::AccountId>:"
-                "scalable-target/*",
-                f"Resource::arn:<AWS::Partition>:cloudwatch:{self.region}:<AWS::AccountId>:alarm:"
-                f"TargetTracking-endpoint/{naming.endpoint}/*",
-            ],
         )
         return project
 
     # --- cdk-nag ------------------------------------------------------------------------------------------------
 
-    def _acknowledge_pipeline_role(self) -> None:
-        """CDK's grants to the pipeline role: the artifact store, the key, and invoking the Lambda actions."""
-        functions = self.functions.all if self.functions else []
-        acknowledge(
-            self.pipeline,
-            "IAM5",
+    def _acknowledge_cdk_grants(self) -> None:
+        """What CDK granted once every stage is in: the pipeline role the artifact store and the key, and invoking the
+        Lambda actions; each Lambda action the job result calls."""
+        acknowledge_cdk_grants(
+            self.pipeline.role,
             "CodePipeline's artifact store is granted object-wide with wildcard S3 and data-key actions by CDK; "
             "lambda:ListFunctions accepts no resource; invoking a Lambda action is granted on its versions (:*).",
-            findings=[
-                *GRANTED_BY_CDK,
-                imported_bucket_finding(self, self.storage.pipeline_bucket, "/*"),
-                *(arn_finding(function.function, ":*") for function in functions),
-            ],
-            unscoped_actions=["lambda:ListFunctions"] if functions else [],
+            acknowledge_on=self.pipeline,
         )
+        if self.functions is not None:
+            self.functions.acknowledge_job_results()

@@ -18,7 +18,8 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import ConnectionSource, EnvironmentConfig
-from infra.nag import acknowledge, arn_finding
+from infra.grants import grant_policy, grant_to
+from infra.nag import acknowledge
 from infra.naming import ROLE_TAG, Naming
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.drift.store import HISTOGRAM_DAYS, histograms_root
@@ -119,7 +120,7 @@ class StorageStack(Stack):
             repository = self.format_arn(
                 service="ecr", resource="repository", resource_name=model.serving.image_repository
             )
-            self.execution_role.add_to_principal_policy(iam_role.ecr_pull([repository]))
+            grant_to(self.execution_role, iam_role.ecr_pull([repository]))
         self.feature_group_name = self._feature_group(env_config, removal)
         self._publish_parameters(env_config)
 
@@ -275,43 +276,22 @@ class StorageStack(Stack):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Runs this environment's training, processing and endpoint containers",
         )
-        statements = [
-            *iam_role.s3_objects(self.data_bucket, DATA_PREFIXES, write=True),
-            *iam_role.s3_objects(self.artifacts_bucket, SAGEMAKER_READ_PREFIXES),
-            *iam_role.s3_objects(self.artifacts_bucket, SAGEMAKER_WRITE_PREFIXES, write=True),
+        grant_policy(
+            self,
+            "SageMakerExecutionPolicy",
+            role,
+            iam_role.s3_objects(self.data_bucket, DATA_PREFIXES, write=True),
+            iam_role.s3_objects(self.artifacts_bucket, SAGEMAKER_READ_PREFIXES),
+            iam_role.s3_objects(self.artifacts_bucket, SAGEMAKER_WRITE_PREFIXES, write=True),
             iam_role.kms_use(self.key, encrypt=True),
             iam_role.log_group_write(self, "/aws/sagemaker/"),
             iam_role.ecr_auth_token(),
             iam_role.ecr_pull(
                 [self.format_arn(service="ecr", account="*", resource="repository", resource_name="sagemaker-*")]
-            ),
+            ).because("SageMaker prebuilt images live in AWS-owned accounts: repositories sagemaker-* in any account."),
             # SageMaker reads the auto-rollback alarms of a deployment through this role.
             iam_role.describe_alarms(self, self.naming),
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
-            ),
-        ]
-        policy = iam.Policy(self, "SageMakerExecutionPolicy", statements=statements)
-        policy.attach_to_role(role)
-        acknowledge(
-            policy,
-            "IAM5",
-            "Wildcards stop at this environment's bucket prefixes, /aws/sagemaker/* log groups and its own alarms; "
-            "ecr:GetAuthorizationToken and cloudwatch:PutMetricData accept no resource (the latter is narrowed by a "
-            "namespace condition); SageMaker prebuilt images live in AWS-owned accounts: sagemaker-* in any account.",
-            findings=[
-                *(arn_finding(self.data_bucket, f"/{prefix}/*") for prefix in DATA_PREFIXES),
-                *(
-                    arn_finding(self.artifacts_bucket, f"/{prefix}/*")
-                    for prefix in (*SAGEMAKER_READ_PREFIXES, *SAGEMAKER_WRITE_PREFIXES)
-                ),
-                f"Resource::arn:<AWS::Partition>:logs:{self.region}:<AWS::AccountId>:log-group:/aws/sagemaker/*",
-                f"Resource::arn:<AWS::Partition>:ecr:{self.region}:*:repository/sagemaker-*",
-                f"Resource::arn:<AWS::Partition>:cloudwatch:{self.region}:<AWS::AccountId>:alarm:{self.naming.prefix}-*",
-            ],
-            unscoped_actions=["ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"],
+            iam_role.put_metric_data(["/aws/sagemaker/*"], condition="StringLike"),
         )
         return role
 

@@ -15,8 +15,8 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
+from infra.grants import Grant, grant_to
 from infra.log_encryption import LogGroupKey
-from infra.nag import acknowledge, imported_bucket_finding, model_package_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.drift.store import DEGRADED_METRIC, DRIFT_NAMESPACE, DRIFTED_METRIC, histograms_root, state_keys
@@ -67,20 +67,20 @@ class DriftJob(Construct):
         # The live package is a version of the group this environment serves (prod's: dev's group).
         packages = served_package_group(self, naming, env_config)
         histograms = histograms_root(naming.endpoint).rstrip("/")
-        for statement in (
-            *iam_role.s3_objects(storage.artifacts_bucket, READ_PREFIXES),
-            *iam_role.s3_objects(storage.artifacts_bucket, WRITE_PREFIXES, write=True),
+        grant_to(
+            self.function.role,
+            iam_role.s3_objects(storage.artifacts_bucket, READ_PREFIXES),
+            iam_role.s3_objects(storage.artifacts_bucket, WRITE_PREFIXES, write=True),
             # Drift bucket: read and list the endpoint's histograms; read and replace the check's two state files.
-            *iam_role.s3_objects(storage.drift_bucket, [histograms]),
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject"],
-                resources=[storage.drift_bucket.arn_for_objects(key) for key in state_keys(naming.endpoint)],
-            ),
+            iam_role.s3_objects(storage.drift_bucket, [histograms]),
+            iam_role.s3_keys(storage.drift_bucket, state_keys(naming.endpoint), ["s3:GetObject", "s3:PutObject"]),
             # Whether a state file exists yet is asked by listing its exact key (a GET of a missing key is a 403).
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[storage.drift_bucket.bucket_arn],
-                conditions={"StringEquals": {"s3:prefix": list(state_keys(naming.endpoint))}},
+            Grant.of(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[storage.drift_bucket.bucket_arn],
+                    conditions={"StringEquals": {"s3:prefix": list(state_keys(naming.endpoint))}},
+                )
             ),
             iam_role.kms_use(storage.key, encrypt=True),
             iam_role.sagemaker_actions(
@@ -88,9 +88,11 @@ class DriftJob(Construct):
             ),
             iam_role.model_packages(stack, packages, ["sagemaker:DescribeModelPackage"]),
             iam_role.put_metric_data([DRIFT_NAMESPACE]),
-            iam.PolicyStatement(actions=["cloudwatch:ListMetrics", "cloudwatch:GetMetricStatistics"], resources=["*"]),
-        ):
-            self.function.role.add_to_policy(statement)
+            iam_role.unscoped(
+                ["cloudwatch:ListMetrics", "cloudwatch:GetMetricStatistics"],
+                "cloudwatch:ListMetrics and GetMetricStatistics have no resource-level permissions ('*').",
+            ),
+        )
         self.schedule = events.Rule(
             self,
             "Schedule",
@@ -136,24 +138,6 @@ class DriftJob(Construct):
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        acknowledge(
-            self.function.role,
-            "IAM5",
-            f"S3 is limited to the models/, evaluation/ and drift-decisions/ prefixes of the artifacts bucket and "
-            f"{histograms}/ and the check's state of the drift bucket, SageMaker to {naming.prefix}-* endpoints and "
-            f"the versions of {packages}; unscoped: cloudwatch:PutMetricData (narrowed by a namespace condition), "
-            "ListMetrics and GetMetricStatistics (no resource-level permissions).",
-            unscoped_actions=["cloudwatch:PutMetricData", "cloudwatch:ListMetrics", "cloudwatch:GetMetricStatistics"],
-            findings=[
-                *(
-                    imported_bucket_finding(stack, storage.artifacts_bucket, f"/{prefix}/*")
-                    for prefix in READ_PREFIXES + WRITE_PREFIXES
-                ),
-                imported_bucket_finding(stack, storage.drift_bucket, f"/{histograms}/*"),
-                f"Resource::arn:<AWS::Partition>:sagemaker:{stack.region}:<AWS::AccountId>:endpoint/{naming.prefix}-*",
-                *model_package_findings(stack, packages),
-            ],
         )
 
 

@@ -6,30 +6,18 @@ from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_codebuild as codebuild
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
+from infra.grants import Grant, acknowledge_cdk_grants, grant_policy
 from infra.log_encryption import LogGroupKey
-from infra.nag import acknowledge, imported_bucket_finding
 from infra.naming import Naming
 from stacks.storage_stack import StorageStack
 
 # In the pipeline's working bucket (CodePipeline's artifact store), never in the Object Lock artifacts bucket.
 CACHE_PREFIX = "pipelines/build-cache"
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
-# What CDK grants a project in a pipeline: the artifact store and cache read/write (object-wide, with wildcard
-# actions), the key, and its report groups and default log group (unused: logs go to the named group).
-GRANTED_BY_CDK = (
-    "Action::kms:GenerateDataKey*",
-    "Action::kms:ReEncrypt*",
-    "Action::s3:Abort*",
-    "Action::s3:DeleteObject*",
-    "Action::s3:GetBucket*",
-    "Action::s3:GetObject*",
-    "Action::s3:List*",
-)
 
 
 def flag(value: bool) -> str:
@@ -52,8 +40,7 @@ class PipelineBuildProject(Construct):
         buildspec: str | codebuild.BuildSpec,
         description: str,
         timeout: Duration,
-        statements: Sequence[iam.PolicyStatement],
-        findings: Sequence[str],
+        grants: Sequence[Grant],
         environment: Mapping[str, str] | None = None,
         parameter_environment: Mapping[str, str] | None = None,
     ) -> None:
@@ -95,35 +82,21 @@ class PipelineBuildProject(Construct):
         )
         self.role = self.project.role
         assert self.role is not None, "a PipelineProject always creates its role"
-        self.policy = iam.Policy(
+        self.policy = grant_policy(
             self,
             "Permissions",
-            statements=[
-                iam_role.ssm_read(Stack.of(self), naming),
-                iam_role.kms_use(storage.key, encrypt=True),
-                *statements,
-            ],
+            self.role,
+            iam_role.ssm_read(Stack.of(self), naming),
+            iam_role.kms_use(storage.key, encrypt=True),
+            *grants,
+            acknowledge_on=self,
         )
-        self.policy.attach_to_role(self.role)
-        self._acknowledge(naming, storage, findings)
-
-    def _acknowledge(self, naming: Naming, storage: StorageStack, findings: Sequence[str]) -> None:
-        stack = Stack.of(self)
-        project_ref = f"<{stack.get_logical_id(self.project.node.default_child)}>"
-        partition_region_account = f"arn:<AWS::Partition>:{{service}}:{stack.region}:<AWS::AccountId>"
-        acknowledge(
-            self,
-            "IAM5",
-            f"SageMaker actions stop at {naming.prefix}-* resources (model packages: the group that trains them), "
-            f"S3 at named prefixes, SSM at {naming.parameter_path}*. CDK itself grants the pipeline artifact store "
-            f"and the {CACHE_PREFIX}/ cache object-wide, the key's data-key actions, and this project's report groups "
-            "and default log group.",
-            findings=[
-                *findings,
-                *GRANTED_BY_CDK,
-                imported_bucket_finding(stack, storage.pipeline_bucket, "/*"),
-                f"Resource::{partition_region_account.format(service='codebuild')}:report-group/{project_ref}-*",
-                f"Resource::{partition_region_account.format(service='logs')}:log-group:/aws/codebuild/{project_ref}:*",
-                f"Resource::{partition_region_account.format(service='ssm')}:parameter{naming.parameter_path}*",
-            ],
+        # What CDK granted the project: the cache (the pipeline bucket, object-wide, with wildcard actions; the
+        # pipeline's artifact store in the same bucket is granted alike when the project joins the pipeline), the
+        # key, and its report groups and default log group (unused: logs go to the named group).
+        acknowledge_cdk_grants(
+            self.role,
+            f"CDK itself grants the pipeline artifact store and the {CACHE_PREFIX}/ cache object-wide, the key's "
+            "data-key actions, and this project's report groups and default log group.",
+            acknowledge_on=self,
         )

@@ -1,4 +1,4 @@
-"""Policy statements only the release pipeline needs; the generic ones come from `infra.iam_role`."""
+"""Grants only the release pipeline needs; the generic ones come from `infra.iam_role`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 from infra import iam_role
+from infra.grants import Grant
 from infra.naming import Naming
 from safedeploy.guardrails import autoscaling
 
@@ -19,12 +20,14 @@ DECISIONS = ("Approved", "Rejected")
 RECORDS_PREFIX = "approvals"
 
 
-def pass_role_to_sagemaker(role: iam.IRole) -> iam.PolicyStatement:
+def pass_role_to_sagemaker(role: iam.IRole) -> Grant:
     """Hand the SageMaker execution role to SageMaker jobs and models, and to no other service."""
-    return iam.PolicyStatement(
-        actions=["iam:PassRole"],
-        resources=[role.role_arn],
-        conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER_SERVICE}},
+    return Grant.of(
+        iam.PolicyStatement(
+            actions=["iam:PassRole"],
+            resources=[role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER_SERVICE}},
+        )
     )
 
 
@@ -33,31 +36,38 @@ def pipeline_arn(stack: Stack, pipeline_name: str) -> str:
     return stack.format_arn(service="codepipeline", resource=pipeline_name)
 
 
-def read_action_executions(stack: Stack, pipeline_name: str) -> iam.PolicyStatement:
+def read_action_executions(stack: Stack, pipeline_name: str) -> Grant:
     """Who decided an approval is recorded only in the pipeline's action executions."""
-    return iam.PolicyStatement(
-        actions=["codepipeline:ListActionExecutions"], resources=[pipeline_arn(stack, pipeline_name)]
+    return Grant.of(
+        iam.PolicyStatement(
+            actions=["codepipeline:ListActionExecutions"], resources=[pipeline_arn(stack, pipeline_name)]
+        )
     )
 
 
-def commit_release(stack: Stack, repository_name: str) -> iam.PolicyStatement:
+def commit_release(stack: Stack, repository_name: str) -> Grant:
     """Commit one file on top of a branch of one repository (GetBranch for the parent, PutFile for the commit)."""
-    return iam.PolicyStatement(
-        actions=["codecommit:GetBranch", "codecommit:PutFile"],
-        resources=[stack.format_arn(service="codecommit", resource=repository_name)],
+    return Grant.of(
+        iam.PolicyStatement(
+            actions=["codecommit:GetBranch", "codecommit:PutFile"],
+            resources=[stack.format_arn(service="codecommit", resource=repository_name)],
+        )
     )
 
 
-def read_release(stack: Stack, repository_name: str) -> iam.PolicyStatement:
+def read_release(stack: Stack, repository_name: str) -> Grant:
     """Read one file of one repository at a commit: the release.json an environment deployed."""
-    return iam.PolicyStatement(
-        actions=["codecommit:GetFile"], resources=[stack.format_arn(service="codecommit", resource=repository_name)]
+    return Grant.of(
+        iam.PolicyStatement(
+            actions=["codecommit:GetFile"], resources=[stack.format_arn(service="codecommit", resource=repository_name)]
+        )
     )
 
 
-def list_model_packages() -> iam.PolicyStatement:
-    """sagemaker:ListModelPackages has no resource-level permissions, so its resource must be `*`."""
-    return iam.PolicyStatement(actions=["sagemaker:ListModelPackages"], resources=["*"])
+def list_model_packages() -> Grant:
+    return iam_role.unscoped(
+        ["sagemaker:ListModelPackages"], "sagemaker:ListModelPackages has no resource-level permissions ('*')."
+    )
 
 
 # Application Auto Scaling (Service Authorization Reference): the writes take the `scalable-target` resource type,
@@ -87,11 +97,11 @@ def scalable_targets(stack: Stack) -> str:
     )
 
 
-def endpoint_scaling(stack: Stack, endpoint_name: str) -> list[iam.PolicyStatement]:
+def endpoint_scaling(stack: Stack, endpoint_name: str) -> Grant:
     """What registering the endpoint's variant for target tracking needs (SageMaker's auto scaling prerequisites):
     the scaling calls, the target-tracking alarms Application Auto Scaling creates under the caller's identity, and
     the one service-linked role it uses to scale."""
-    return [
+    return Grant.of(
         iam.PolicyStatement(
             actions=list(ENDPOINT_SCALING_WRITES),
             resources=[scalable_targets(stack)],
@@ -126,12 +136,18 @@ def endpoint_scaling(stack: Stack, endpoint_name: str) -> list[iam.PolicyStateme
             ],
             conditions={"StringLike": {"iam:AWSServiceName": SCALING_SERVICE}},
         ),
-    ]
+        reason="Endpoint autoscaling: application-autoscaling DescribeScalableTargets and DescribeScalingPolicies "
+        "take no resource type (*); the writes (Register/DeregisterScalableTarget, Put/DeleteScalingPolicy) "
+        "name scalable-target/*, since a target's ARN ends in an id generated at registration, narrowed to "
+        "SageMaker variant instance counts by the service-namespace and scalable-dimension condition keys; the "
+        "target-tracking alarms Application Auto Scaling creates are named "
+        f"TargetTracking-endpoint/{endpoint_name}/*.",
+    )
 
 
-def register_pending_only(stack: Stack, naming: Naming) -> list[iam.PolicyStatement]:
+def register_pending_only(stack: Stack, naming: Naming) -> Grant:
     """Register packages only as PendingManualApproval, and never change a package's approval afterwards."""
-    return [
+    return Grant.of(
         iam.PolicyStatement(
             actions=["sagemaker:CreateModelPackage"],
             resources=iam_role.sagemaker_resources(stack, naming, ["model-package", "model-package-group"]),
@@ -142,21 +158,24 @@ def register_pending_only(stack: Stack, naming: Naming) -> list[iam.PolicyStatem
             actions=["sagemaker:UpdateModelPackage"],
             resources=iam_role.sagemaker_resources(stack, naming, ["model-package"]),
         ),
-    ]
+        reason=f"sagemaker:CreateModelPackage only on model packages and groups named {naming.prefix}-*, and only "
+        f"as {PENDING}.",
+    )
 
 
-def record_decisions(stack: Stack, naming: Naming) -> iam.PolicyStatement:
+def record_decisions(stack: Stack, naming: Naming) -> Grant:
     """ApprovalSync's registry write: an approval status of Approved or Rejected, on this environment's packages."""
     decide = iam_role.model_packages(stack, naming.model_package_group, ["sagemaker:UpdateModelPackage"])
-    decide.add_condition("StringEquals", {APPROVAL_STATUS_KEY: list(DECISIONS)})
+    for statement in decide.statements:
+        statement.add_condition("StringEquals", {APPROVAL_STATUS_KEY: list(DECISIONS)})
     return decide
 
 
-def write_records(bucket: s3.IBucket, decision: str) -> list[iam.PolicyStatement]:
+def write_records(bucket: s3.IBucket, decision: str) -> list[Grant]:
     """Read every approval record, write the `<decision>.json` ones (write-once by If-None-Match in the library)."""
     return [
-        *iam_role.s3_objects(bucket, [RECORDS_PREFIX]),
-        iam.PolicyStatement(
-            actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{RECORDS_PREFIX}/*/{decision}.json")]
+        iam_role.s3_objects(bucket, [RECORDS_PREFIX]),
+        iam_role.s3_keys(bucket, [f"{RECORDS_PREFIX}/*/{decision}.json"], ["s3:PutObject"]).because(
+            f"Approval records are written only as {RECORDS_PREFIX}/<group>/<version>/{decision}.json."
         ),
     ]

@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import Stack
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
+from infra.grants import Grant, acknowledge_cdk_grants, grant_policy
 from infra.log_encryption import LogGroupKey
-from infra.nag import acknowledge, imported_bucket_finding, model_package_findings
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.build_steps.drift_baseline import BASELINE_NAME
@@ -70,21 +69,7 @@ class ReleaseFunctions(Construct):
         # Packages live in the registry of the chain's origin (the environment itself when it trains).
         owner = Naming(naming.project, links.origin.name)
         registry = iam_role.model_packages(stack, owner.model_package_group, ["sagemaker:DescribeModelPackage"])
-        metrics = [*iam_role.s3_objects(storage.artifacts_bucket, METRICS_PREFIXES), iam_role.kms_use(storage.key)]
-        packages_findings = model_package_findings(stack, owner.model_package_group)
-        metrics_findings = [
-            imported_bucket_finding(stack, storage.artifacts_bucket, f"/{prefix}/*") for prefix in METRICS_PREFIXES
-        ]
-        scope_reason = (
-            f"Model packages of {owner.model_package_group} only (their ARNs end in a version number) and evaluation "
-            "reports under evaluation/ only."
-        )
-        records_reason = (
-            " Approval records: read under approvals/, written only as approvals/<group>/<version>/<decision>.json."
-        )
-        records_findings = [
-            imported_bucket_finding(stack, storage.artifacts_bucket, "/approvals/*"),
-        ]
+        metrics = [iam_role.s3_objects(storage.artifacts_bucket, METRICS_PREFIXES), iam_role.kms_use(storage.key)]
         records_environment = {
             RECORDS_BUCKET_ENV: storage.artifacts_bucket.bucket_name,
             RECORDS_KEY_ENV: storage.key.key_arn,
@@ -99,9 +84,9 @@ class ReleaseFunctions(Construct):
         if links.trains:
             histograms, baselines = histograms_root(naming.endpoint).rstrip("/"), f"models/*/{BASELINE_NAME}"
             skew_reads = [
-                *iam_role.s3_objects(storage.drift_bucket, [histograms]),
-                iam.PolicyStatement(
-                    actions=["s3:GetObject"], resources=[storage.artifacts_bucket.arn_for_objects(baselines)]
+                iam_role.s3_objects(storage.drift_bucket, [histograms]),
+                iam_role.s3_keys(storage.artifacts_bucket, [baselines], ["s3:GetObject"]).because(
+                    f"Training-serving skew reads the drift baselines ({baselines}) only."
                 ),
             ]
             self.quality_gate = self._function(
@@ -109,16 +94,6 @@ class ReleaseFunctions(Construct):
                 "quality_gate",
                 "Candidate model package against the configured thresholds and the live model's metrics",
                 [registry, permissions.list_model_packages(), *metrics, *skew_reads],
-                reason=f"{scope_reason} Training-serving skew: drift baselines ({baselines}) and the endpoint's "
-                f"histograms ({histograms}/ of the drift bucket) only. sagemaker:ListModelPackages has no "
-                "resource-level permissions.",
-                findings=[
-                    *packages_findings,
-                    *metrics_findings,
-                    imported_bucket_finding(stack, storage.drift_bucket, f"/{histograms}/*"),
-                    imported_bucket_finding(stack, storage.artifacts_bucket, f"/{baselines}"),
-                ],
-                unscoped_actions=["sagemaker:ListModelPackages"],
                 environment={
                     SKEW_BUCKET_ENV: storage.artifacts_bucket.bucket_name,
                     SKEW_HISTOGRAMS_ENV: storage.drift_bucket.bucket_name,
@@ -135,12 +110,6 @@ class ReleaseFunctions(Construct):
                     permissions.record_decisions(stack, naming),
                     *permissions.write_records(storage.artifacts_bucket, MODEL_DECISION),
                     iam_role.kms_use(storage.key, encrypt=True),
-                ],
-                reason=scope_reason + records_reason,
-                findings=[
-                    *packages_findings,
-                    *records_findings,
-                    imported_bucket_finding(stack, storage.artifacts_bucket, f"/approvals/*/{MODEL_DECISION}.json"),
                 ],
                 environment=records_environment,
             )
@@ -168,13 +137,6 @@ class ReleaseFunctions(Construct):
                     *permissions.write_records(storage.artifacts_bucket, PROMOTION_DECISION),
                     iam_role.kms_use(storage.key, encrypt=True),
                 ],
-                reason=scope_reason + records_reason,
-                findings=[
-                    *packages_findings,
-                    *(metrics_findings if links.trains else []),
-                    *records_findings,
-                    imported_bucket_finding(stack, storage.artifacts_bucket, f"/approvals/*/{PROMOTION_DECISION}.json"),
-                ],
                 environment={
                     "RELEASE_REPOSITORY": release_repository,
                     "RELEASE_BRANCH": links.target.pipeline.branch,
@@ -193,11 +155,8 @@ class ReleaseFunctions(Construct):
         construct_id: str,
         name: str,
         description: str,
-        statements: Sequence[iam.PolicyStatement],
+        grants: Sequence[Grant],
         *,
-        reason: str,
-        findings: Sequence[str],
-        unscoped_actions: Sequence[str] = (),
         environment: dict[str, str] | None = None,
     ) -> RuntimeFunction:
         function = RuntimeFunction(
@@ -210,13 +169,14 @@ class ReleaseFunctions(Construct):
             environment=environment,
             log_key=self._log_key,
         )
-        policy = iam.Policy(self, f"{construct_id}Permissions", statements=list(statements))
-        policy.attach_to_role(function.role)
-        acknowledge(policy, "IAM5", reason, findings=findings, unscoped_actions=unscoped_actions)
-        acknowledge(
-            function.role,
-            "IAM5",
-            "A Lambda pipeline action reports its result to CodePipeline; the job result APIs accept no resource.",
-            unscoped_actions=JOB_RESULT_ACTIONS,
-        )
+        grant_policy(self, f"{construct_id}Permissions", function.role, *grants)
         return function
+
+    def acknowledge_job_results(self) -> None:
+        """Once the functions are actions of the pipeline: CDK's LambdaInvokeAction grants each the job results."""
+        for function in self.all:
+            acknowledge_cdk_grants(
+                function.role,
+                "A Lambda pipeline action reports its result to CodePipeline; the job result APIs accept no resource.",
+                actions=JOB_RESULT_ACTIONS,
+            )

@@ -18,6 +18,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.config import ConnectionSource, EnvironmentConfig
+from infra.grants import Grant, grant_to
 
 SourceAction = actions.CodeCommitSourceAction | actions.CodeStarConnectionsSourceAction
 
@@ -72,6 +73,9 @@ def grant_connection_use(scope: Construct, role: iam.IRole, source: ConnectionSo
     """CDK grants `codestar-connections:UseConnection`; connections created since July 2024 have `codeconnections`
     ARNs, and IAM matches an action only to ARNs of its own service prefix, so the successor's action is added on the
     same connection (each of the two matches only its own kind of ARN)."""
-    role.add_to_principal_policy(
-        iam.PolicyStatement(actions=["codeconnections:UseConnection"], resources=[connection_arn(scope, source)])
+    grant_to(
+        role,
+        Grant.of(
+            iam.PolicyStatement(actions=["codeconnections:UseConnection"], resources=[connection_arn(scope, source)])
+        ),
     )

@@ -17,6 +17,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from infra.grants import acknowledge_cdk_grants
 from infra.nag import acknowledge
 from stacks.serving.network import PRIVATE_SUBNETS, VPC_CIDR
 
@@ -75,11 +76,10 @@ class TaskEgress(Construct):
             policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE),
             install_latest_aws_sdk=False,
         )
-        acknowledge(
-            lookup,
-            "IAM5",
+        acknowledge_cdk_grants(
+            lookup.node.find_child("CustomResourcePolicy"),
             "ec2:DescribeManagedPrefixLists, the one action of this deploy-time lookup, accepts no resource but '*'.",
-            unscoped_actions=["ec2:DescribeManagedPrefixLists"],
+            acknowledge_on=lookup,
         )
         return lookup.get_response_field("PrefixLists.0.PrefixListId")
 

@@ -17,6 +17,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.grants import Grant, grant_to
 from infra.nag import acknowledge
 from infra.naming import Naming
 from safedeploy.parameters import Param
@@ -94,16 +95,15 @@ class GatewayTables(Construct):
 
     def grant_gateway(self, role: iam.IRole) -> None:
         """Read keys, write feedback: the gateway never lists, updates or deletes either table."""
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[self.api_keys.table_arn])
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[self.feedback.table_arn])
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                resources=[self.key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
-            )
+        grant_to(
+            role,
+            Grant.of(
+                iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[self.api_keys.table_arn]),
+                iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[self.feedback.table_arn]),
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    resources=[self.key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
+                ),
+            ),
         )

@@ -18,8 +18,9 @@ from constructs import Construct
 
 from infra import iam_role
 from infra.config import EnvironmentConfig
+from infra.grants import Grant, acknowledge_cdk_grants, grant_to
 from infra.log_encryption import LogGroupKey
-from infra.nag import acknowledge, imported_bucket_finding, model_package_findings
+from infra.nag import acknowledge
 from infra.naming import Naming
 from safedeploy.build_steps.drift_baseline import BASELINE_NAME
 from safedeploy.drift.store import histograms_root
@@ -84,8 +85,9 @@ class GatewayTask(Construct):
             ),
             description=f"Lets the {naming.prefix} gateway invoke {naming.endpoint}, read API keys, write feedback",
         )
-        self.task_role.add_to_policy(
-            iam.PolicyStatement(actions=list(ENDPOINT_ACTIONS), resources=[endpoint_arn(stack, naming)])
+        grant_to(
+            self.task_role,
+            Grant.of(iam.PolicyStatement(actions=list(ENDPOINT_ACTIONS), resources=[endpoint_arn(stack, naming)])),
         )
         tables.grant_gateway(self.task_role)
         self._grant_drift_histograms(stack, naming, storage, served_package_group(self, naming, env_config))
@@ -95,13 +97,7 @@ class GatewayTask(Construct):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description=f"Starts {naming.prefix} gateway tasks: image pull, logs, prediction-id secret",
         )
-        self.execution_role.add_to_policy(iam_role.kms_use(storage.key))
-        acknowledge(
-            self.execution_role,
-            "IAM5",
-            "ecr:GetAuthorizationToken, which ECS needs to pull the gateway image, accepts no resource but '*'.",
-            unscoped_actions=["ecr:GetAuthorizationToken"],
-        )
+        grant_to(self.execution_role, iam_role.kms_use(storage.key))
         self.log_group = log_key.log_group(self, "Logs", log_group_name=naming.log_group("Gateway"))
         self.secret = self._prediction_id_secret(storage, removal)
         self.task_definition = ecs.FargateTaskDefinition(
@@ -139,6 +135,12 @@ class GatewayTask(Construct):
             user=CONTAINER_USER,
             health_check=LIVENESS,
         )
+        # The image asset grants the execution role the pull, with ecr:GetAuthorizationToken on `*`.
+        acknowledge_cdk_grants(
+            self.execution_role,
+            "ecr:GetAuthorizationToken, which ECS needs to pull the gateway image, accepts no resource but '*'.",
+            actions=["ecr:GetAuthorizationToken"],
+        )
         acknowledge(
             self.task_definition,
             "ECS2",
@@ -153,25 +155,14 @@ class GatewayTask(Construct):
         else in either bucket (no list, no delete)."""
         bucket, drift_bucket = storage.artifacts_bucket, storage.drift_bucket
         histograms = f"{histograms_root(naming.endpoint)}*"
-        for statement in (
-            iam.PolicyStatement(actions=["s3:PutObject"], resources=[drift_bucket.arn_for_objects(histograms)]),
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(BASELINE_OBJECTS)]),
+        grant_to(
+            self.task_role,
+            iam_role.s3_keys(drift_bucket, [histograms], ["s3:PutObject"]),
+            iam_role.s3_keys(bucket, [BASELINE_OBJECTS], ["s3:GetObject"]).because(
+                f"s3:GetObject only of {BASELINE_OBJECTS}: the drift baseline of each model run."
+            ),
             iam_role.kms_use(storage.key, encrypt=True),
             iam_role.model_packages(stack, packages, ["sagemaker:DescribeModelPackage"]),
-        ):
-            self.task_role.add_to_policy(statement)
-        acknowledge(
-            self.task_role,
-            "IAM5",
-            f"Drift histograms: s3:PutObject only under drift/{naming.endpoint}/histograms/ of the drift bucket, "
-            "s3:GetObject only of "
-            f"models/*/{BASELINE_NAME} (one per model run), sagemaker:DescribeModelPackage only on "
-            f"the versions of {packages}.",
-            findings=[
-                imported_bucket_finding(stack, drift_bucket, f"/{histograms}"),
-                imported_bucket_finding(stack, bucket, f"/{BASELINE_OBJECTS}"),
-                *model_package_findings(stack, packages),
-            ],
         )
 
     def _prediction_id_secret(self, storage: StorageStack, removal: RemovalPolicy) -> secretsmanager.ISecret:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, Environment, Stack, Stage
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 
-from infra.nag import acknowledge, star_resource_actions
+from infra import iam_role
+from infra.grants import Grant, grant_to
+from infra.nag import acknowledge, enable_security_checks, star_resource_actions
+from infra.naming import Naming
 from stacks.stage import EnvironmentStage
 from tests.unit.stacks.conftest import gate_violations
 
@@ -61,3 +66,57 @@ def test_every_action_on_star_is_its_own_finding_and_denies_are_not() -> None:
     cfn_role = role.node.default_child
     assert isinstance(cfn_role, iam.CfnRole)
     assert star_resource_actions(cfn_role) == ["Action::iam:PassRole"]
+
+
+def test_a_grant_acknowledges_exactly_what_the_gate_finds_and_an_unexplained_wildcard_fails_synth(
+    tmp_path: Path,
+) -> None:
+    """Findings derived from the statements match cdk-nag's own (across stacks, tokens, `*` actions and resources):
+    the explained grants pass, and the unexplained one is refused with exactly the findings `Grant.findings` names."""
+    app = App(outdir=str(tmp_path))
+    stage = Stage(app, "T", env=Environment(account="111111111111", region="eu-west-1"))
+    enable_security_checks(stage)
+    storage, consumer = Stack(stage, "Storage"), Stack(stage, "Consumer")
+    bucket = s3.Bucket(storage, "Bucket", enforce_ssl=True)
+    acknowledge(bucket, "S1", "a bucket of the test: its access logs are not what is tested")
+    naming = Naming("p", "e")
+    explained = iam.Role(consumer, "Explained", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    grant_to(
+        explained,
+        iam_role.s3_objects(bucket, ["records"], write=True),
+        iam_role.ssm_read(consumer, naming),
+        iam_role.unscoped(["xray:PutTraceSegments"], "X-Ray's PutTraceSegments accepts no resource."),
+        Grant.of(
+            iam.PolicyStatement(actions=["s3:GetObject*"], resources=[bucket.arn_for_objects("reports/*")]),
+            reason="the reports of the test, every version",
+        ),
+    )
+    unexplained = iam.Role(consumer, "Unexplained", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    # The builder's statements without its reason: a wildcard nobody explained.
+    wildcard = Grant(
+        iam_role.sagemaker_actions(consumer, naming, ["sagemaker:DescribeEndpoint"], ["endpoint"]).statements
+    )
+    star = Grant.of(iam.PolicyStatement(actions=["iam:PassRole"], resources=["*"]))
+    grant_to(unexplained, wildcard, star)
+
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    violations = {
+        violation["ruleName"]: [construct["constructPath"] for construct in violation["violatingConstructs"]]
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+    }
+    expected = [
+        *(f"AwsSolutions-IAM5[{finding}]" for grant in (wildcard, star) for finding in grant.findings(consumer).iam5),
+        *(f"SafeDeploy-IAMStarResource[Action::{action}]" for action in star.findings(consumer).star_actions),
+    ]
+    assert expected == [
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:eu-west-1:111111111111:endpoint/p-e-*]",
+        "AwsSolutions-IAM5[Resource::*]",
+        "SafeDeploy-IAMStarResource[Action::iam:PassRole]",
+    ]
+    assert violations == {rule: ["T/Consumer/Unexplained/DefaultPolicy/Resource"] for rule in expected}
+    assert iam_role.s3_objects(bucket, ["records"]).findings(consumer).iam5 == [
+        "Resource::T-Storage:ExportsOutputFnGetAttBucket83908E77Arn063C8555/records/*"
+    ]
