@@ -121,18 +121,18 @@ def model_package_versions(stack: Stack, group: str) -> str:
     )
 
 
+def colon_arn(stack: Stack, service: str, resource: str, resource_name: str) -> str:
+    """`arn:<partition>:<service>:<region>:<account>:<resource>:<resource_name>` (log groups, alarms)."""
+    return stack.format_arn(
+        service=service, resource=resource, resource_name=resource_name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+    )
+
+
 def log_group_write(stack: Stack, log_group_name_prefix: str) -> Grant:
     return Grant.of(
         iam.PolicyStatement(
             actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[
-                stack.format_arn(
-                    service="logs",
-                    resource="log-group",
-                    resource_name=f"{log_group_name_prefix}*",
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                )
-            ],
+            resources=[colon_arn(stack, "logs", "log-group", f"{log_group_name_prefix}*")],
         ),
         reason=f"Log groups named {log_group_name_prefix}* only.",
     )
@@ -174,14 +174,7 @@ def describe_alarms(stack: Stack, naming: Naming) -> Grant:
     return Grant.of(
         iam.PolicyStatement(
             actions=["cloudwatch:DescribeAlarms"],
-            resources=[
-                stack.format_arn(
-                    service="cloudwatch",
-                    resource="alarm",
-                    resource_name=f"{naming.prefix}-*",
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                )
-            ],
+            resources=[colon_arn(stack, "cloudwatch", "alarm", f"{naming.prefix}-*")],
         ),
         reason=f"cloudwatch:DescribeAlarms only on the alarms of {naming.prefix} ({naming.prefix}-*).",
     )

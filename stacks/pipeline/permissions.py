@@ -115,14 +115,7 @@ def endpoint_scaling(stack: Stack, endpoint_name: str) -> Grant:
         iam.PolicyStatement(actions=list(ENDPOINT_SCALING_READS), resources=["*"]),
         iam.PolicyStatement(
             actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"],
-            resources=[
-                stack.format_arn(
-                    service="cloudwatch",
-                    resource="alarm",
-                    resource_name=f"TargetTracking-endpoint/{endpoint_name}/*",
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                )
-            ],
+            resources=[iam_role.colon_arn(stack, "cloudwatch", "alarm", f"TargetTracking-endpoint/{endpoint_name}/*")],
         ),
         iam.PolicyStatement(
             actions=["iam:CreateServiceLinkedRole"],
