@@ -17,7 +17,7 @@ from aws_cdk import Reference, Stack, Tokenization
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from infra.nag import STAR_RESOURCE, Findings, acknowledge, flatten_reference, wildcard_findings
+from infra.nag import STAR_RESOURCE, Findings, acknowledge, as_list, flatten_reference, wildcard_findings
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,10 @@ class Grant:
 
     def findings(self, stack: Stack) -> Findings:
         """What the gate reports for these statements in a policy of `stack`."""
-        return findings_in(stack, [statement.to_statement_json() for statement in self.statements])
+        return wildcard_findings(
+            {**statement, "Resource": _resources(stack, statement)}
+            for statement in (statement.to_statement_json() for statement in self.statements)
+        )
 
 
 def grant_to(principal: iam.IRole, *grants: Grant, acknowledge_on: IConstruct | None = None) -> None:
@@ -76,27 +79,12 @@ def acknowledge_cdk_grants(
     assert isinstance(policy, iam.Policy), f"{principal.node.path} has no policy CDK wrote into"
     written = policy.document.to_json()["Statement"]
     if actions is not None:
-        written = [statement for statement in written if set(_as_list(statement["Action"])) <= set(actions)]
-    _acknowledge(acknowledge_on or principal, [_CdkGrant(tuple(written), reason)])
+        written = [statement for statement in written if set(as_list(statement["Action"])) <= set(actions)]
+    granted = Grant(tuple(iam.PolicyStatement.from_json(statement) for statement in written), reason)
+    _acknowledge(acknowledge_on or principal, [granted])
 
 
-def findings_in(stack: Stack, statements: Iterable[Mapping[str, Any]]) -> Findings:
-    """The gate's findings for statements (statement JSON, tokens unresolved) in a policy of `stack`."""
-    return wildcard_findings({**statement, "Resource": _resources(stack, statement)} for statement in statements)
-
-
-@dataclass(frozen=True)
-class _CdkGrant:
-    """Statements CDK wrote itself (as statement JSON), with the reason their findings are acknowledged."""
-
-    statements_json: tuple[Mapping[str, Any], ...]
-    reason: str
-
-    def findings(self, stack: Stack) -> Findings:
-        return findings_in(stack, self.statements_json)
-
-
-def _acknowledge(scope: IConstruct, grants: Iterable[Grant | _CdkGrant]) -> None:
+def _acknowledge(scope: IConstruct, grants: Iterable[Grant]) -> None:
     """A grant without a reason is left to the gate: its wildcards, if any, fail synth."""
     stack = Stack.of(scope)
     for grant in grants:
@@ -111,7 +99,7 @@ def _acknowledge(scope: IConstruct, grants: Iterable[Grant | _CdkGrant]) -> None
 def _resources(stack: Stack, statement: Mapping[str, Any]) -> list[str]:
     """Each resource as cdk-nag prints it in `stack`, where CDK turns a reference to another stack's resource into
     an Fn::ImportValue of the export it creates for it (the one `export_value` returns)."""
-    return [_finding_text(stack, resource) for resource in _as_list(statement.get("Resource"))]
+    return [_finding_text(stack, resource) for resource in as_list(statement.get("Resource"))]
 
 
 def _finding_text(stack: Stack, resource: Any) -> str:
@@ -123,7 +111,3 @@ def _finding_text(stack: Stack, resource: Any) -> str:
             exported = Stack.of(token.target).export_value(token)
             text = text.replace(flatten_reference(stack.resolve(token)), flatten_reference(stack.resolve(exported)))
     return text
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]

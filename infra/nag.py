@@ -77,8 +77,8 @@ def wildcard_findings(statements: Iterable[Mapping[str, Any]]) -> Findings:
     for statement in statements:
         if statement.get("Effect") != "Allow":
             continue
-        actions = _as_list(statement.get("Action"))
-        resources = [flatten_reference(resource) for resource in _as_list(statement.get("Resource"))]
+        actions = as_list(statement.get("Action"))
+        resources = [flatten_reference(resource) for resource in as_list(statement.get("Resource"))]
         iam5.update((f"Action::{action}", None) for action in actions if "*" in action)
         iam5.update((f"Resource::{resource}", None) for resource in resources if "*" in resource)
         if "*" in resources:
@@ -124,7 +124,8 @@ def star_resource_actions(node: CfnResource) -> list[str] | None:
     return [f"Action::{action}" for action in wildcard_findings(statements).star_actions]
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
+    """A policy element that may be one value or a list of them, as a list."""
     return value if isinstance(value, list) else [value]
 
 
