@@ -17,12 +17,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from acceptance.evidence import RunEvidence, TimelineEntry
 from safedeploy.canary.fleets import fleet_by_config
-from safedeploy.canary.metric_reader import SAGEMAKER_NAMESPACE
+from safedeploy.canary.metrics import ENDPOINT_DIMENSION, MODEL_LATENCY, SAGEMAKER_NAMESPACE
 from safedeploy.cli.aws_errors import one_line
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import IN_SERVICE, EndpointSnapshot
 from safedeploy.operations.acceptance_results import Behaviour, Finding, Outcome
-from safedeploy.operations.doctor import missing_fleet_series
+from safedeploy.operations.doctor import FLEET_METRICS, missing_fleet_series
 
 Check = Callable[[RunEvidence], Finding]
 # A bake's end is seen at the first poll that no longer shows it, so each length is known to one poll (the suite
@@ -45,7 +45,7 @@ def check_fleet_dimension(run: RunEvidence) -> Finding:
         return Finding(
             Behaviour.FLEET_DIMENSION,
             Outcome.CONFIRMED,
-            f"Invocations, Invocation5XXErrors, ModelLatency per EndpointConfigName on {', '.join(fleets)}",
+            f"{', '.join(FLEET_METRICS)} per EndpointConfigName on {', '.join(fleets)}",
         )
     listed = "; ".join(f"{config}: no {', '.join(metrics)}" for config, metrics in gaps.items())
     silent = [metric for metric in sorted({m for ms in gaps.values() for m in ms}) if not _emitted(run, metric)]
@@ -56,7 +56,7 @@ def check_fleet_dimension(run: RunEvidence) -> Finding:
             f"{listed}; {', '.join(silent)} has no series for the endpoint at all in the run (not emitted, e.g. no "
             "5xx and no zeros, or ListMetrics lags), so the run cannot tell the dimension apart",
         )
-    if "ModelLatency" in {metric for metrics in gaps.values() for metric in metrics}:
+    if MODEL_LATENCY.name in {metric for metrics in gaps.values() for metric in metrics}:
         return Finding(
             Behaviour.FLEET_DIMENSION,
             Outcome.UNSETTLED,
@@ -72,7 +72,7 @@ def check_fleet_dimension(run: RunEvidence) -> Finding:
 
 def _emitted(run: RunEvidence, metric: str) -> bool:
     """Whether the endpoint has any series of `metric`, whatever its other dimensions."""
-    dimensions = [{"Name": "EndpointName", "Value": run.endpoint_name}]
+    dimensions = [{"Name": ENDPOINT_DIMENSION, "Value": run.endpoint_name}]
     listed = run.client("cloudwatch").list_metrics(
         Namespace=SAGEMAKER_NAMESPACE, MetricName=metric, Dimensions=dimensions
     )
@@ -83,7 +83,7 @@ def check_latency_percentiles(run: RunEvidence) -> Finding:
     release = run.healthy
     fleet = fleet_by_config(run.endpoint_name, release.green_config)
     dimensions = fleet.cloudwatch_dimensions()
-    metric = {"Namespace": SAGEMAKER_NAMESPACE, "MetricName": "ModelLatency", "Dimensions": dimensions}
+    metric = {"Namespace": MODEL_LATENCY.namespace, "MetricName": MODEL_LATENCY.name, "Dimensions": dimensions}
     stats = ("Average", "p50", "p99")
     queries = [
         {"Id": f"q{index}", "MetricStat": {"Metric": metric, "Period": 60, "Stat": stat}, "ReturnData": True}

@@ -23,6 +23,14 @@ from infra.grants import Grant, grant_to
 from infra.log_encryption import LogGroupKey
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
+from safedeploy.canary.metrics import (
+    ENDPOINT_DIMENSION,
+    ERROR_RATE_5XX_ALARM,
+    MODEL_LATENCY_ALARM,
+    VARIANT_DIMENSION,
+    RollbackAlarm,
+)
+from safedeploy.canary.metrics import ROLLBACK_ALARMS as METRIC_ALARMS
 from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE, VERDICT_METRIC
 from safedeploy.guardrails.alarm_noise import ALARM_DATAPOINTS, ALARM_PERIODS
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
@@ -30,10 +38,10 @@ from safedeploy.parameters import Param
 from safedeploy.write_once import DECISIONS, ROLLED_BACK_MARKS, TRAFFIC_ACTIONS
 from stacks.storage_stack import StorageStack
 
-SAGEMAKER_NAMESPACE = "AWS/SageMaker"
-# Alarm names (after `<project>-<env>-`) that SageMaker watches during a deployment.
-ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM = "endpoint-5xx-rate", "endpoint-model-latency", "canary-verdict"
-ROLLBACK_ALARMS = (ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM)
+# Alarm names (after `<project>-<env>-`) that SageMaker watches during a deployment: the canary metrics' own
+# (safedeploy/canary/metrics.py) and the verdict's.
+ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM = ERROR_RATE_5XX_ALARM.name, MODEL_LATENCY_ALARM.name, "canary-verdict"
+ROLLBACK_ALARMS = (*(alarm.name for alarm in METRIC_ALARMS), VERDICT_ALARM)
 # The CanaryVerdict alarm watches FILL(verdict, 1): a minute the analysis published nothing for is a breaching point
 # rather than a missing one, which CloudWatch would skip while enough real points remain in its evaluation range.
 VERDICT_FILL_VALUE = 1
@@ -72,57 +80,36 @@ class GuardrailsStack(Stack):
             description=f"Deployment strategy and auto-rollback alarms of {naming.endpoint}, read by safedeploy deploy",
         )
 
-    def _endpoint_metric(self, metric_name: str, statistic: str) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace=SAGEMAKER_NAMESPACE,
-            metric_name=metric_name,
-            dimensions_map={"EndpointName": self.naming.endpoint, "VariantName": BLUE_GREEN_VARIANT},
-            statistic=statistic,
-            period=Duration.minutes(1),
+    def _metric_alarm(self, alarm: RollbackAlarm, settings: DeploymentSettings) -> cloudwatch.Alarm:
+        return cloudwatch.Alarm(
+            self,
+            alarm.construct_id,
+            alarm_name=self.naming.resource(alarm.name),
+            alarm_description=alarm.description,
+            metric=cloudwatch.Metric(
+                namespace=alarm.metric.namespace,
+                metric_name=alarm.metric.name,
+                dimensions_map={ENDPOINT_DIMENSION: self.naming.endpoint, VARIANT_DIMENSION: BLUE_GREEN_VARIANT},
+                statistic=alarm.stat,
+                period=Duration.minutes(1),
+            ),
+            threshold=alarm.threshold.of(settings.alarms),
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=ALARM_PERIODS,
+            datapoints_to_alarm=ALARM_DATAPOINTS,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
     def _rollback_alarms(self, settings: DeploymentSettings) -> list[cloudwatch.Alarm]:
-        # SageMaker sends 1 per 5xx response and 0 otherwise, so the Average of Invocation5XXErrors is the error
-        # rate (SageMaker's own rollback-alarm example uses it); no metric math needed.
-        error_rate = self._endpoint_metric("Invocation5XXErrors", "Average")
-        # ModelLatency is reported in microseconds; SageMaker documents its statistics as Average, Sum, Min, Max and
-        # Sample Count (no percentiles), so the alarm watches the minute's Average.
-        latency = self._endpoint_metric("ModelLatency", "Average")
         verdict = cloudwatch.Metric(
             namespace=CANARY_NAMESPACE,
             metric_name=VERDICT_METRIC,
-            dimensions_map={"EndpointName": self.naming.endpoint},
+            dimensions_map={ENDPOINT_DIMENSION: self.naming.endpoint},
             statistic="Maximum",
             period=Duration.minutes(1),
         )
         return [
-            cloudwatch.Alarm(
-                self,
-                "ErrorRateAlarm",
-                alarm_name=self.naming.resource(ERROR_RATE_ALARM),
-                alarm_description=(
-                    "5xx error rate of the endpoint (Average of Invocation5XXErrors, a fraction); SageMaker rolls a "
-                    "deployment back when it fires"
-                ),
-                metric=error_rate,
-                threshold=settings.alarms.error_rate_5xx_percent / 100,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=ALARM_PERIODS,
-                datapoints_to_alarm=ALARM_DATAPOINTS,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "LatencyAlarm",
-                alarm_name=self.naming.resource(LATENCY_ALARM),
-                alarm_description="Average model latency of the endpoint per minute (microseconds)",
-                metric=latency,
-                threshold=settings.alarms.model_latency_ms * 1000,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=ALARM_PERIODS,
-                datapoints_to_alarm=ALARM_DATAPOINTS,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
+            *(self._metric_alarm(alarm, settings) for alarm in METRIC_ALARMS),
             cloudwatch.Alarm(
                 self,
                 "CanaryVerdictAlarm",

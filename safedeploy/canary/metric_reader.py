@@ -15,60 +15,51 @@ from typing import Any
 import numpy as np
 
 from safedeploy.canary.fleets import Comparison, Fleet
+from safedeploy.canary.metrics import CANARY_METRICS, LATENCY_MEAN, LATENCY_MEDIAN, REQUESTS, CanaryMetric, Reading
 from safedeploy.stats import CanaryObservations, CountSeries, MeanSeries, MedianSeries, MetricObservations
 
 PERIOD = timedelta(minutes=1)
-SAGEMAKER_NAMESPACE = "AWS/SageMaker"
-GATEWAY_NAMESPACE = "SafeDeploy/Gateway"
-MICROSECONDS_PER_MS = 1000.0
 MEDIAN_COVERAGE = 0.9  # share of the first minutes with requests that must carry a p50 for the median to be used
 LATENCY_CHOICE_MINUTES = 10  # the minutes that choose median or mean, once per deployment
-LATENCY_MEDIAN = "latency_p50_ms"
-LATENCY_MEAN = "latency_ms"
 ROLES = ("baseline", "candidate")
 
 
 @dataclass(frozen=True)
 class _Query:
-    """One metric statistic of one fleet; `key` is (fleet role, quantity)."""
+    """One reading of one fleet; `key` is (fleet role, reading key)."""
 
-    key: tuple[str, str]
-    namespace: str
-    metric_name: str
-    stat: str
+    role: str
+    reading: Reading
     fleet: Fleet
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.role, self.reading.key
 
     def request(self, query_id: str) -> dict[str, Any]:
         metric = {
-            "Namespace": self.namespace,
-            "MetricName": self.metric_name,
+            "Namespace": self.reading.metric.namespace,
+            "MetricName": self.reading.metric.name,
             "Dimensions": self.fleet.cloudwatch_dimensions(),
         }
-        return {"Id": query_id, "MetricStat": {"Metric": metric, "Period": 60, "Stat": self.stat}, "ReturnData": True}
+        stat = {"Metric": metric, "Period": 60, "Stat": self.reading.stat}
+        return {"Id": query_id, "MetricStat": stat, "ReturnData": True}
 
 
-def _gateway_dimensions(fleet: Fleet) -> Fleet:
-    """The gateway reports EndpointName and VariantName only."""
-    return Fleet(fleet.label, tuple((k, v) for k, v in fleet.dimensions if k in ("EndpointName", "VariantName")))
+def _published_dimensions(fleet: Fleet, reading: Reading) -> Fleet:
+    """The fleet's dimensions that the reading's metric is published with (the gateway's: endpoint and variant)."""
+    kept = reading.metric.dimensions
+    return fleet if kept is None else Fleet(fleet.label, tuple((k, v) for k, v in fleet.dimensions if k in kept))
 
 
 def _queries(comparison: Comparison) -> list[_Query]:
-    queries = []
-    for role, fleet in (("baseline", comparison.baseline), ("candidate", comparison.candidate)):
-        queries += [
-            _Query((role, "invocations"), SAGEMAKER_NAMESPACE, "Invocations", "Sum", fleet),
-            _Query((role, "errors"), SAGEMAKER_NAMESPACE, "Invocation5XXErrors", "Sum", fleet),
-            _Query((role, "latency_mean"), SAGEMAKER_NAMESPACE, "ModelLatency", "Average", fleet),
-            _Query((role, "latency_count"), SAGEMAKER_NAMESPACE, "ModelLatency", "SampleCount", fleet),
-            _Query((role, "latency_p50"), SAGEMAKER_NAMESPACE, "ModelLatency", "p50", fleet),
-        ]
-        if comparison.has_gateway_feedback:
-            gateway = _gateway_dimensions(fleet)
-            queries += [
-                _Query((role, "feedback"), GATEWAY_NAMESPACE, "FeedbackReceived", "Sum", gateway),
-                _Query((role, "correct"), GATEWAY_NAMESPACE, "FeedbackCorrect", "Sum", gateway),
-            ]
-    return queries
+    metrics = [metric for metric in CANARY_METRICS if comparison.has_gateway_feedback or not metric.feedback]
+    readings = dict.fromkeys(reading for metric in metrics for reading in metric.reads)
+    return [
+        _Query(role, reading, _published_dimensions(fleet, reading))
+        for role, fleet in (("baseline", comparison.baseline), ("candidate", comparison.candidate))
+        for reading in readings
+    ]
 
 
 def minute_grid(start: datetime, now: datetime) -> list[datetime]:
@@ -111,16 +102,21 @@ def _paired(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.isfinite(first) & np.isfinite(second)
 
 
-def _metric(kind: str, role_values: Sequence[tuple[np.ndarray, np.ndarray]], paired: np.ndarray) -> MetricObservations:
+def _role_values(values: dict[tuple[str, str], np.ndarray], metric: CanaryMetric) -> list[tuple[np.ndarray, ...]]:
+    return [tuple(values[(role, reading.key)] for reading in metric.reads) for role in ROLES]
+
+
+def _metric(metric: CanaryMetric, values: dict[tuple[str, str], np.ndarray], paired: np.ndarray) -> MetricObservations:
     """Counts (`trials`, `events`) or means (`mean`, `count`) per fleet; a minute not `paired` is blank for both."""
     series = []
-    for first, second in role_values:
-        if kind == "count":
+    for first, second in _role_values(values, metric):
+        if metric.kind == "proportion":
             trials = np.where(paired, _counts(first), 0.0)
             series.append(CountSeries(events=np.minimum(_counts(second), trials), trials=trials))
         else:
             counts = np.where(paired, _counts(second), 0.0)
-            series.append(MeanSeries(sample_count=counts, mean=np.where(counts > 0, first / MICROSECONDS_PER_MS, 0.0)))
+            mean = np.where(counts > 0, first / metric.unit_scale(), 0.0)
+            series.append(MeanSeries(sample_count=counts, mean=mean))
     baseline, candidate = series
     return MetricObservations(baseline=baseline, candidate=candidate)
 
@@ -132,27 +128,27 @@ def latency_metric(values: dict[tuple[str, str], np.ndarray], paired: np.ndarray
     Those minutes never change once they exist, so the choice never flips; before they exist the median is named,
     and neither latency test can look yet (each needs that many minutes with data for its variance).
     """
-    served = paired & (_counts(values[("baseline", "latency_count")]) > 0)
-    served &= _counts(values[("candidate", "latency_count")]) > 0
+    samples, p50 = (reading.key for reading in LATENCY_MEDIAN.reads)
+    served = paired & (_counts(values[("baseline", samples)]) > 0)
+    served &= _counts(values[("candidate", samples)]) > 0
     first = np.flatnonzero(served)[:LATENCY_CHOICE_MINUTES]
     with_p50 = np.ones(first.size, dtype=bool)
     for role in ROLES:
-        medians = values[(role, "latency_p50")][first]
+        medians = values[(role, p50)][first]
         with_p50 &= np.isfinite(medians) & (medians > 0)
     if first.size < LATENCY_CHOICE_MINUTES or np.sum(with_p50) >= MEDIAN_COVERAGE * first.size:
-        return LATENCY_MEDIAN
-    return LATENCY_MEAN
+        return LATENCY_MEDIAN.name
+    return LATENCY_MEAN.name
 
 
-def _medians(values: dict[tuple[str, str], np.ndarray], paired: np.ndarray) -> MetricObservations:
+def _medians(metric: CanaryMetric, values: dict[tuple[str, str], np.ndarray], paired: np.ndarray) -> MetricObservations:
     """Per-minute p50 series; a minute with requests but no p50 is a minute without data, not a zero latency."""
     series = []
-    for role in ROLES:
-        counts, medians = _counts(values[(role, "latency_count")]), values[(role, "latency_p50")]
-        present = paired & (counts > 0) & np.isfinite(medians) & (medians > 0)
-        series.append(
-            MedianSeries(np.where(present, counts, 0.0), np.where(present, medians / MICROSECONDS_PER_MS, 0.0))
-        )
+    for sample_count, p50 in _role_values(values, metric):
+        counts = _counts(sample_count)
+        present = paired & (counts > 0) & np.isfinite(p50) & (p50 > 0)
+        medians = np.where(present, p50 / metric.unit_scale(), 0.0)
+        series.append(MedianSeries(np.where(present, counts, 0.0), medians))
     baseline, candidate = series
     return MetricObservations(baseline=baseline, candidate=candidate)
 
@@ -173,20 +169,23 @@ def fleet_readings(values: dict[tuple[str, str], np.ndarray], has_gateway_feedba
     one array per (fleet role, quantity), NaN where CloudWatch returned no datapoint. A minute only one fleet has
     (the other's is late or lost) is no minute for either: a missing datapoint is not zero requests, and judging
     one fleet's minute alone would compare unequal stretches of time."""
-    requests = [values[(role, "invocations")] for role in ROLES]
+    requests = [values[(role, REQUESTS.key)] for role in ROLES]
     paired = _paired(*requests)
-    latency = [(values[(r, "latency_mean")], values[(r, "latency_count")]) for r in ROLES]
-    metrics = {
-        "error_rate": _metric("count", [(values[(r, "invocations")], values[(r, "errors")]) for r in ROLES], paired),
-        LATENCY_MEAN: _metric("mean", latency, paired),
-    }
-    if latency_metric(values, paired) == LATENCY_MEDIAN:
-        metrics[LATENCY_MEDIAN] = _medians(values, paired)
-    if has_gateway_feedback and all(np.nansum(values[(r, "feedback")]) > 0 for r in ROLES):
-        # The gateway publishes feedback only in minutes that had some: its missing minute is none, and the count
-        # test conditions on each minute anyway (a minute with one fleet's feedback alone carries no harm evidence).
-        feedback = [(values[(r, "feedback")], values[(r, "correct")]) for r in ROLES]
-        metrics["accuracy"] = _metric("count", feedback, np.ones(paired.size, dtype=bool))
+    chosen_latency = latency_metric(values, paired)
+    metrics = {}
+    for metric in CANARY_METRICS:
+        if metric.feedback:
+            # The gateway publishes feedback only in minutes that had some: its missing minute is none, and the count
+            # test conditions on each minute anyway (a minute with one fleet's feedback alone carries no harm
+            # evidence).
+            trials = metric.reads[0].key
+            if has_gateway_feedback and all(np.nansum(values[(r, trials)]) > 0 for r in ROLES):
+                metrics[metric.name] = _metric(metric, values, np.ones(paired.size, dtype=bool))
+        elif metric.kind == "median":
+            if chosen_latency == metric.name:
+                metrics[metric.name] = _medians(metric, values, paired)
+        else:
+            metrics[metric.name] = _metric(metric, values, paired)
     return FleetReadings(CanaryObservations(metrics), *requests)
 
 

@@ -13,19 +13,13 @@ Latency is judged on the per-minute median (p50) where the reader chose it for t
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 from safedeploy.canary.fleets import Comparison, ComparisonKind
-from safedeploy.canary.metric_reader import LATENCY_MEAN, LATENCY_MEDIAN
+from safedeploy.canary.metrics import CANARY_METRICS, PLANNED, CanaryMetric
 from safedeploy.guardrails.settings import CanarySettings, DeploymentSettings
 from safedeploy.stats import CanaryObservations, CanaryPolicy, MetricPolicy
-from safedeploy.stats.bake_plan import (
-    error_rate_spread,
-    horizon_samples,
-    judged_minutes,
-    latency_spread,
-    non_inferiority_samples,
-)
+from safedeploy.stats.bake_plan import horizon_samples, judged_minutes, non_inferiority_samples
 
 
 def horizon(settings: DeploymentSettings, comparison: Comparison) -> int:
@@ -41,18 +35,26 @@ def horizon(settings: DeploymentSettings, comparison: Comparison) -> int:
 
 
 def promotion_horizon(canary: CanarySettings, share: float) -> int:
-    """Samples for an equal candidate to show non-inferiority on error rate and latency with the declared power."""
-    per_metric_power = canary.power ** (1.0 / 2.0)  # both must show it
+    """Samples for an equal candidate to show non-inferiority on every planned metric with the declared power."""
+    per_metric_power = canary.power ** (1.0 / len(PLANNED))  # all must show it
     share = min(share, 0.99)
-    error = non_inferiority_samples(
-        error_rate_spread(share, canary.baseline_error_rate), canary.error_rate_margin, canary.alpha,
-        per_metric_power, canary.looks,
-    )  # fmt: skip
-    latency = non_inferiority_samples(
-        latency_spread(share, canary.latency_log_sigma), math.log1p(canary.latency_margin_percent / 100),
-        canary.alpha, per_metric_power, canary.looks,
-    )  # fmt: skip
-    return max(error, latency)
+    needed = []
+    for _, planning in PLANNED:
+        spread, margin = planning.non_inferiority(canary, share)
+        needed.append(non_inferiority_samples(spread, margin, canary.alpha, per_metric_power, canary.looks))
+    return max(needed)
+
+
+def _metric_policy(
+    metric: CanaryMetric, canary: CanarySettings, common: dict[str, Any], harm: dict[str, Any]
+) -> MetricPolicy:
+    """`harm` for a metric judged over the bake (horizon minutes, late window), `common` otherwise."""
+    arguments = dict(harm if metric.bake_judged else common)
+    if metric.relative:
+        arguments["margin_type"] = "relative"
+    if metric.tolerance is not None:
+        arguments["tolerance"] = metric.tolerance.of(canary)
+    return MetricPolicy(metric.kind, metric.harm, metric.margin.of(canary), **arguments)
 
 
 def canary_policy(
@@ -68,20 +70,14 @@ def canary_policy(
     harm = common | {"late_alpha_share": canary.late_alpha_share if blue_green else 0.0}
     if blue_green:  # the horizon is the bake's time: up to the last minute whose ROLLBACK still stops the shift
         harm["horizon_minutes"] = judged_minutes(settings.wait_interval_seconds)
-    latency_margin = canary.latency_margin_percent / 100
-    latency = harm | {"margin_type": "relative", "tolerance": canary.latency_tolerance_percent / 100}
-    available = {
-        "error_rate": MetricPolicy("proportion", "increase", canary.error_rate_margin, **harm),
-        LATENCY_MEDIAN: MetricPolicy("median", "increase", latency_margin, **latency),
-        LATENCY_MEAN: MetricPolicy("mean", "increase", latency_margin, **latency),
-        "accuracy": MetricPolicy("proportion", "decrease", canary.accuracy_margin, **common),
-    }
+    available = {metric.name: metric for metric in CANARY_METRICS}
     guarded = set(metric_names) & set(available)
-    if LATENCY_MEDIAN in guarded:
-        guarded.discard(LATENCY_MEAN)
+    for name in list(guarded):
+        if available[name].supersedes:
+            guarded.discard(available[name].supersedes)
     harm_only = blue_green or promoted
     return CanaryPolicy(
-        metrics={name: available[name] for name in sorted(guarded)},
+        metrics={name: _metric_policy(available[name], canary, common, harm) for name in sorted(guarded)},
         when_inconclusive="CONTINUE" if harm_only else "ROLLBACK",
         promote=not harm_only,
     )

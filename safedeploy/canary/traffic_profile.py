@@ -15,20 +15,23 @@ from typing import Any
 
 import numpy as np
 
-from safedeploy.canary.metric_reader import MICROSECONDS_PER_MS, SAGEMAKER_NAMESPACE
+from safedeploy.canary.metrics import (
+    ENDPOINT_DIMENSION,
+    ERRORS_5XX,
+    LATENCY_SAMPLES,
+    MICROSECONDS_PER_MS,
+    MODEL_LATENCY,
+    REQUESTS,
+    VARIANT_DIMENSION,
+    Reading,
+)
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 
 DAYS = 7
 HOUR = 3600
 Z90 = 1.2815515655446004  # standard normal 90th percentile
-_QUERIES = (
-    ("invocations", "Invocations", "Sum"),
-    ("errors", "Invocation5XXErrors", "Sum"),
-    ("latency_count", "ModelLatency", "SampleCount"),
-    ("p50", "ModelLatency", "p50"),
-    ("p90", "ModelLatency", "p90"),
-    ("p99", "ModelLatency", "p99"),
-)
+P50, P90, P99 = (Reading(stat, MODEL_LATENCY, stat) for stat in ("p50", "p90", "p99"))
+PROFILE_READINGS = (REQUESTS, ERRORS_5XX, LATENCY_SAMPLES, P50, P90, P99)
 
 
 @dataclass(frozen=True)
@@ -51,22 +54,26 @@ def read_profile(cloudwatch: Any, endpoint_name: str, now: datetime) -> TrafficP
     end = now.replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=DAYS)
     dimensions = [
-        {"Name": "EndpointName", "Value": endpoint_name},
-        {"Name": "VariantName", "Value": PRODUCTION_VARIANT},
+        {"Name": ENDPOINT_DIMENSION, "Value": endpoint_name},
+        {"Name": VARIANT_DIMENSION, "Value": PRODUCTION_VARIANT},
     ]
     queries = [
         {
-            "Id": key,
+            "Id": reading.key,
             "MetricStat": {
-                "Metric": {"Namespace": SAGEMAKER_NAMESPACE, "MetricName": metric, "Dimensions": dimensions},
+                "Metric": {
+                    "Namespace": reading.metric.namespace,
+                    "MetricName": reading.metric.name,
+                    "Dimensions": dimensions,
+                },
                 "Period": HOUR,
-                "Stat": stat,
+                "Stat": reading.stat,
             },
             "ReturnData": True,
         }
-        for key, metric, stat in _QUERIES
+        for reading in PROFILE_READINGS
     ]
-    series: dict[str, dict[datetime, float]] = {key: {} for key, _, _ in _QUERIES}
+    series: dict[str, dict[datetime, float]] = {reading.key: {} for reading in PROFILE_READINGS}
     request: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end}
     while True:
         page = cloudwatch.get_metric_data(**request)
@@ -79,13 +86,13 @@ def read_profile(cloudwatch: Any, endpoint_name: str, now: datetime) -> TrafficP
 
 
 def summarise(endpoint_name: str, series: dict[str, dict[datetime, float]]) -> TrafficProfile:
-    hours = sorted(series["invocations"])
-    invocations = np.array([series["invocations"][hour] for hour in hours], dtype=float)
+    hours = sorted(series[REQUESTS.key])
+    invocations = np.array([series[REQUESTS.key][hour] for hour in hours], dtype=float)
     if not hours or invocations.sum() <= 0:
         raise ValueError(f"endpoint {endpoint_name} served no requests in the last {DAYS} days: nothing to plan from")
-    errors = sum(series["errors"].values())
-    p50 = _typical(series["p50"])
-    p90, p99 = _typical(series["p90"]), _typical(series["p99"])
+    errors = sum(series[ERRORS_5XX.key].values())
+    p50 = _typical(series[P50.key])
+    p90, p99 = _typical(series[P90.key]), _typical(series[P99.key])
     sigma = math.log(p90 / p50) / Z90 if p50 and p90 and p90 > p50 else None
     return TrafficProfile(
         endpoint_name=endpoint_name,

@@ -13,22 +13,15 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING
 
+from safedeploy.canary.metrics import PLANNED
 from safedeploy.guardrails.setting_reader import SettingError
-from safedeploy.stats.bake_plan import (
-    BakePlan,
-    HarmDesign,
-    HarmSpec,
-    error_rate_spec,
-    latency_spec,
-    plan_bake,
-    requests_needed,
-)
+from safedeploy.stats.bake_plan import BakePlan, HarmDesign, HarmSpec, plan_bake, requests_needed
 
 if TYPE_CHECKING:
     from safedeploy.guardrails.settings import CanarySettings, DeploymentSettings
 
 MAX_BAKE_SECONDS = 3600  # WaitIntervalInSeconds
-HARM_METRICS = 2  # error rate and latency: each harm test runs at alpha / 2 (Holm's first step)
+HARM_METRICS = len(PLANNED)  # error rate and latency: each harm test runs at alpha / 2 (Holm's first step)
 
 
 def candidate_share(settings: DeploymentSettings) -> float:
@@ -37,12 +30,7 @@ def candidate_share(settings: DeploymentSettings) -> float:
 
 
 def harm_specs(canary: CanarySettings, share: float) -> list[HarmSpec]:
-    return [
-        error_rate_spec(share, canary.baseline_error_rate, canary.error_rate_mde_ratio),
-        latency_spec(
-            share, canary.latency_log_sigma, canary.latency_mde_percent / 100, canary.latency_tolerance_percent / 100
-        ),
-    ]
+    return [planning.harm(canary, share) for _, planning in PLANNED]
 
 
 def harm_design(canary: CanarySettings) -> HarmDesign:

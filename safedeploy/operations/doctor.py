@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from safedeploy.canary.metric_reader import SAGEMAKER_NAMESPACE
+from safedeploy.canary.metrics import CONFIG_DIMENSION, ENDPOINT_DIMENSION, FLEET_SERIES
 from safedeploy.drift.store import drift_record_prefix, histograms_root
 from safedeploy.guardrails.deploy_target import read_parameter
 from safedeploy.guardrails.settings import GuardrailParameter
@@ -30,7 +30,7 @@ CANARY_FUNCTION = "canary-analysis"
 LAMBDA_WINDOW = timedelta(minutes=15)
 # ListMetrics returns metrics that received data in the past two weeks.
 LIST_METRICS_WINDOW = timedelta(days=14)
-FLEET_METRICS = ("Invocations", "Invocation5XXErrors", "ModelLatency")
+FLEET_METRICS = tuple(metric.name for metric in FLEET_SERIES)
 # The drift stack's names (`<project>-<env>-...`): its function, its schedule rule and its two alarms.
 DRIFT_FUNCTION, DRIFT_SCHEDULE_RULE, DRIFT_ALARMS = "drift-check", "drift-schedule", ("drift", "model-quality")
 # Histograms and decision records older than this mean the gateway or the drift check has stopped.
@@ -161,13 +161,13 @@ def _deployed_by_update(sm: Any, endpoint: dict[str, Any]) -> bool:
 def missing_fleet_series(cloudwatch: Any, endpoint_name: str, config_name: str) -> list[str]:
     """Which of `FLEET_METRICS` ListMetrics shows no series for, per fleet (`EndpointConfigName`)."""
     dimensions = [
-        {"Name": "EndpointName", "Value": endpoint_name},
-        {"Name": "EndpointConfigName", "Value": config_name},
+        {"Name": ENDPOINT_DIMENSION, "Value": endpoint_name},
+        {"Name": CONFIG_DIMENSION, "Value": config_name},
     ]
     return [
-        metric
-        for metric in FLEET_METRICS
-        if not cloudwatch.list_metrics(Namespace=SAGEMAKER_NAMESPACE, MetricName=metric, Dimensions=dimensions).get(
+        metric.name
+        for metric in FLEET_SERIES
+        if not cloudwatch.list_metrics(Namespace=metric.namespace, MetricName=metric.name, Dimensions=dimensions).get(
             "Metrics"
         )
     ]

@@ -68,21 +68,25 @@ class HarmSpec:
         return min(1.0, sum(above))
 
 
-def error_rate_spec(share: float, baseline_rate: float, ratio: float, dispersion: float = 1.0) -> HarmSpec:
+def rate_harm_spec(name: str, share: float, baseline_rate: float, ratio: float, dispersion: float = 1.0) -> HarmSpec:
+    """A rate's harm test (the error rate's): the baseline rate multiplied by `ratio` is the harm to catch."""
     harmful = min(baseline_rate * ratio, 0.999)
     scale = math.sqrt(COUNT_TEST_ALLOWANCE * dispersion)
     return HarmSpec(
-        "error_rate",
+        name,
         (1.0 - share) * (harmful - baseline_rate),
         scale * math.sqrt((1.0 - share) * (share * harmful + (1.0 - share) * baseline_rate)),
         scale * math.sqrt((1.0 - share) * ((1.0 - share) * harmful + share * baseline_rate)),
     )
 
 
-def latency_spec(share: float, log_sigma: float, increase: float, tolerance: float = 0.0) -> HarmSpec:
-    """`tolerance`: the relative slowdown the harm test's (shifted) null allows; the effect is what lies beyond it."""
-    spread = math.sqrt(T_SCALE_ALLOWANCE * MEDIAN_VARIANCE_FACTOR * log_sigma**2 / (1.0 - share))
-    return HarmSpec("latency_p50_ms", math.log1p(increase) - math.log1p(tolerance), spread, spread)
+def log_median_harm_spec(
+    name: str, share: float, log_sigma: float, increase: float, tolerance: float = 0.0
+) -> HarmSpec:
+    """A per-minute median's harm test (latency's). `tolerance`: the relative increase the harm test's (shifted)
+    null allows; the effect is what lies beyond it."""
+    spread = log_median_spread(share, log_sigma)
+    return HarmSpec(name, math.log1p(increase) - math.log1p(tolerance), spread, spread)
 
 
 @dataclass(frozen=True)
@@ -211,10 +215,11 @@ def non_inferiority_samples(spread: float, margin: float, alpha: float, power: f
     return math.ceil(fixed * group_sequential_design(looks, alpha, power, "obf", 1).inflation)
 
 
-def error_rate_spread(share: float, baseline_rate: float, dispersion: float = 1.0) -> float:
+def rate_spread(share: float, baseline_rate: float, dispersion: float = 1.0) -> float:
     """Spread per candidate request of the unconditional difference of two rates (non-inferiority)."""
     return math.sqrt(dispersion * baseline_rate * (1.0 - baseline_rate) / (1.0 - share))
 
 
-def latency_spread(share: float, log_sigma: float) -> float:
-    return latency_spec(share, log_sigma, 0.0).null_spread
+def log_median_spread(share: float, log_sigma: float) -> float:
+    """Spread per candidate request of the per-minute log ratio of medians."""
+    return math.sqrt(T_SCALE_ALLOWANCE * MEDIAN_VARIANCE_FACTOR * log_sigma**2 / (1.0 - share))

@@ -19,6 +19,15 @@ from aws_cdk import aws_events as events
 from constructs import Construct
 
 from infra.naming import Naming
+from safedeploy.canary.metrics import (
+    CANARY_METRICS,
+    CONFIG_DIMENSION,
+    ENDPOINT_DIMENSION,
+    ENDPOINT_PANELS,
+    VARIANT_DIMENSION,
+    CloudWatchMetric,
+    Panel,
+)
 from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_METRIC
 
 MINUTE = Duration.minutes(1)
@@ -35,6 +44,15 @@ def _graph(
     title: str, left: Sequence[cloudwatch.IMetric], right: Sequence[cloudwatch.IMetric] = ()
 ) -> cloudwatch.GraphWidget:
     return cloudwatch.GraphWidget(title=title, left=list(left), right=list(right), width=WIDTH, height=6)
+
+
+def _panel(panel: Panel, title: str, dimensions: tuple[str, ...], endpoint: str) -> cloudwatch.GraphWidget:
+    """A catalog panel: one SEARCH per (metric, statistic), over the endpoint's series under `dimensions`."""
+
+    def searches(side: tuple[tuple[CloudWatchMetric, str], ...]) -> list[cloudwatch.IMetric]:
+        return [_search(metric.search(dimensions, endpoint), stat, "") for metric, stat in side]
+
+    return _graph(title, searches(panel.left), searches(panel.right))
 
 
 def _rule_invocations(rule: events.Rule, label: str) -> cloudwatch.Metric:
@@ -59,8 +77,9 @@ def build_dashboard(
     service: ecs.FargateService,
 ) -> cloudwatch.Dashboard:
     endpoint = naming.endpoint
-    sagemaker = f'{{AWS/SageMaker,EndpointName,VariantName}} EndpointName="{endpoint}"'
-    fleets = f'{{AWS/SageMaker,EndpointConfigName,EndpointName,VariantName}} EndpointName="{endpoint}"'
+    per_variant = (ENDPOINT_DIMENSION, VARIANT_DIMENSION)
+    per_fleet = (CONFIG_DIMENSION, ENDPOINT_DIMENSION, VARIANT_DIMENSION)
+    fleet_title = "Blue/green fleets during a deployment (per EndpointConfigName): "
     canary = f'{{{CANARY_NAMESPACE},EndpointName,Metric}} EndpointName="{endpoint}"'
     dashboard = cloudwatch.Dashboard(scope, "Dashboard", dashboard_name=naming.resource("operations"))
     dashboard.add_widgets(
@@ -75,30 +94,11 @@ def build_dashboard(
             "Pipeline executions succeeded and failed, approvals requested (per hour)",
             [_rule_invocations(rule, label) for label, rule in pipeline_events.items()],
         ),
-        _graph(
-            "Endpoint invocations and errors per variant",
-            [_search(f'{sagemaker} MetricName="Invocations"', "Sum", "")],
-            [
-                _search(f'{sagemaker} MetricName="Invocation4XXErrors"', "Sum", ""),
-                _search(f'{sagemaker} MetricName="Invocation5XXErrors"', "Sum", ""),
-            ],
-        ),
-        # SageMaker documents ModelLatency's statistics as Average, Sum, Min, Max and Sample Count (no percentiles).
-        _graph(
-            "Model latency per variant (microseconds): average and maximum",
-            [
-                _search(f'{sagemaker} MetricName="ModelLatency"', "Average", ""),
-                _search(f'{sagemaker} MetricName="ModelLatency"', "Maximum", ""),
-            ],
-        ),
-        _graph(
-            "Blue/green fleets during a deployment (per EndpointConfigName): invocations and 5xx errors",
-            [_search(f'{fleets} MetricName="Invocations"', "Sum", "")],
-            [_search(f'{fleets} MetricName="Invocation5XXErrors"', "Sum", "")],
-        ),
-        _graph(
-            "Blue/green fleets during a deployment (per EndpointConfigName): average model latency (microseconds)",
-            [_search(f'{fleets} MetricName="ModelLatency"', "Average", "")],
+        *(_panel(panel, panel.title, per_variant, endpoint) for panel in ENDPOINT_PANELS),
+        *(
+            _panel(metric.fleet_panel, fleet_title + metric.fleet_panel.title, per_fleet, endpoint)
+            for metric in CANARY_METRICS
+            if metric.fleet_panel is not None
         ),
         _graph(
             "Canary: harm statistic against its boundary, per guarded metric; verdict (1 = roll back)",
@@ -110,7 +110,7 @@ def build_dashboard(
                 cloudwatch.Metric(
                     namespace=CANARY_NAMESPACE,
                     metric_name=VERDICT_METRIC,
-                    dimensions_map={"EndpointName": endpoint},
+                    dimensions_map={ENDPOINT_DIMENSION: endpoint},
                     statistic="Maximum",
                     period=MINUTE,
                 )
