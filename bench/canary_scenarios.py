@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from safedeploy.canary.fleets import Comparison, ComparisonKind, Fleet
-from safedeploy.canary.metric_reader import MICROSECONDS_PER_MS, fleet_readings
+from safedeploy.canary.metric_reader import fleet_readings
+from safedeploy.canary.metrics import MICROSECONDS_PER_MS
 from safedeploy.canary.policy import canary_policy, guarded
 from safedeploy.canary.sample_ratio import check_sample_ratio
 from safedeploy.guardrails.bake import bake_plan, candidate_share
