@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from safedeploy import clock, registry
+from safedeploy.canary.metrics import FEEDBACK_CORRECT, FEEDBACK_RECEIVED, GATEWAY_NAMESPACE
 from safedeploy.canary.outputs import write_record
 from safedeploy.drift.baseline import Baseline, sha256_digest
 from safedeploy.drift.check import DriftCheck, DriftState
@@ -31,7 +32,6 @@ from safedeploy.write_once import DRIFT_DECISIONS
 DRIFT_NAMESPACE = "SafeDeploy/Drift"
 DRIFTED_METRIC = "DriftedColumns"
 DEGRADED_METRIC = "AccuracyDegraded"
-GATEWAY_NAMESPACE = "SafeDeploy/Gateway"
 HOUR_FORMAT = "%Y%m%dT%H"
 # The furthest back any reader looks: the quality gate's skew check (the drift check reads the last hour only).
 HISTORY_DAYS = 7
@@ -175,7 +175,7 @@ def publish_check(cloudwatch: Any, endpoint_name: str, at: datetime, check: Drif
 
 def hour_feedback(cloudwatch: Any, endpoint_name: str, hour: datetime) -> tuple[int, int]:
     """FeedbackReceived and FeedbackCorrect the gateway counted for the endpoint in that hour, over its variants."""
-    totals = {"FeedbackReceived": 0.0, "FeedbackCorrect": 0.0}
+    totals = {FEEDBACK_RECEIVED.name: 0.0, FEEDBACK_CORRECT.name: 0.0}
     for name in totals:
         listed = cloudwatch.get_paginator("list_metrics").paginate(
             Namespace=GATEWAY_NAMESPACE, MetricName=name, Dimensions=[{"Name": "EndpointName", "Value": endpoint_name}]
@@ -196,7 +196,7 @@ def hour_feedback(cloudwatch: Any, endpoint_name: str, hour: datetime) -> tuple[
                 Statistics=["Sum"],
             )["Datapoints"]
             totals[name] += sum(point["Sum"] for point in points)
-    return int(totals["FeedbackReceived"]), int(totals["FeedbackCorrect"])
+    return int(totals[FEEDBACK_RECEIVED.name]), int(totals[FEEDBACK_CORRECT.name])
 
 
 def _quality_key(endpoint_name: str) -> str:

@@ -23,6 +23,7 @@ from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge
 from infra.naming import Naming
 from safedeploy.build_steps.drift_baseline import BASELINE_NAME
+from safedeploy.canary.metrics import GATEWAY_NAMESPACE
 from safedeploy.drift.store import histograms_root
 from stacks.pipeline.promotion import served_package_group
 from stacks.serving.gateway_tables import GatewayTables
@@ -42,7 +43,6 @@ LIVENESS = ecs.HealthCheck(
     start_period=Duration.seconds(15),
     retries=3,
 )
-METRICS_NAMESPACE = "SafeDeploy/Gateway"
 SECRET_LENGTH = 64
 CPU_UNITS_PER_VCPU = 1024
 # ListTags: the endpoint's tag names the live model package, whose drift baseline the gateway bins rows against.
@@ -119,7 +119,7 @@ class GatewayTask(Construct):
             port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="http")],
             environment={
                 "ENDPOINT_NAME": naming.endpoint,
-                "METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "METRICS_NAMESPACE": GATEWAY_NAMESPACE,  # the canary reads feedback there
                 # One uvicorn worker per vCPU: a single worker could never use a larger task's CPU.
                 "WORKERS": str(max(1, env_config.serving.cpu // CPU_UNITS_PER_VCPU)),
                 "API_KEYS_TABLE": tables.api_keys.table_name,
