@@ -39,7 +39,7 @@ def promotion_horizon(canary: CanarySettings, share: float) -> int:
     per_metric_power = canary.power ** (1.0 / len(PLANNED))  # all must show it
     share = min(share, 0.99)
     needed = []
-    for _, planning in PLANNED:
+    for planning in PLANNED:
         spread, margin = planning.non_inferiority(canary, share)
         needed.append(non_inferiority_samples(spread, margin, canary.alpha, per_metric_power, canary.looks))
     return max(needed)

@@ -30,7 +30,7 @@ def candidate_share(settings: DeploymentSettings) -> float:
 
 
 def harm_specs(canary: CanarySettings, share: float) -> list[HarmSpec]:
-    return [planning.harm(canary, share) for _, planning in PLANNED]
+    return [planning.harm(canary, share) for planning in PLANNED]
 
 
 def harm_design(canary: CanarySettings) -> HarmDesign:
