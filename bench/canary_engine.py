@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from safedeploy.decision import Decision
 from safedeploy.stats import (
     CanaryObservations,
     CanaryPolicy,
@@ -231,7 +232,7 @@ def end_to_end(rng: np.random.Generator, reps: int) -> None:
     policy = canary_policy()
     periods = 75  # past every horizon (60 minutes of candidate traffic)
     for label, shift in (("H0: candidate equal", 0.0), ("H1: latency +4 ms", 4.0)):
-        decisions: dict[str, int] = {"PROMOTE": 0, "CONTINUE": 0, "ROLLBACK": 0}
+        decisions = dict.fromkeys(Decision, 0)
         harm_minutes, promote_minutes = [], []
         for _ in range(reps):
             verdict = canary_verdict(fleet_day(rng, periods, shift), policy)
@@ -239,7 +240,7 @@ def end_to_end(rng: np.random.Generator, reps: int) -> None:
             minute = (verdict.period or 0) + 1
             if any(details["status"] == "harmful" for details in verdict.metrics.values()):
                 harm_minutes.append(minute)
-            elif verdict.decision == "PROMOTE":
+            elif verdict.decision == Decision.PROMOTE:
                 promote_minutes.append(minute)
         rate = len(harm_minutes) / reps
         share = ", ".join(f"{name} {count / reps:.3f}" for name, count in decisions.items())

@@ -39,6 +39,7 @@ from safedeploy.canary.metric_reader import fleet_readings
 from safedeploy.canary.metrics import MICROSECONDS_PER_MS
 from safedeploy.canary.policy import canary_policy, guarded
 from safedeploy.canary.sample_ratio import check_sample_ratio
+from safedeploy.decision import Decision
 from safedeploy.guardrails.bake import bake_plan, candidate_share
 from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.stats import CanaryObservations, CanaryPolicy, canary_verdict
@@ -248,7 +249,7 @@ class Tally:
 class Call:
     """What one analysis decided: the verdict's decision and minute, and the sample-ratio check's reason."""
 
-    decision: str
+    decision: Decision
     minute: int
     harm: bool
     split: bool
@@ -327,13 +328,13 @@ def first_split(scenario: Scenario, chunk: Minutes, rep: int, minutes: int) -> i
 
 def minute_by_minute(scenario: Scenario, chunk: Minutes, rep: int, minutes: int, rng: np.random.Generator) -> Call:
     """Every call as the Lambda makes it, with late newest minutes; the first decision other than CONTINUE."""
-    call = Call("CONTINUE", minutes, False, False)
+    call = Call(Decision.CONTINUE, minutes, False, False)
     for upto in range(1, minutes + 1):
         late = int(rng.integers(2)) if rng.random() < scenario.late_newest else None
         call, _, _ = analyse(scenario, cloudwatch_values(chunk, rep, upto, late))
         if call.split:
-            return Call("ROLLBACK", upto, False, True)
-        if call.decision != "CONTINUE":
+            return Call(Decision.ROLLBACK, upto, False, True)
+        if call.decision != Decision.CONTINUE:
             return call
     return call
 
@@ -352,15 +353,15 @@ def run(scenario: Scenario, rng: np.random.Generator, reps: int, replay_check: i
             else:
                 call, data, policy = analyse(scenario, cloudwatch_values(chunk, rep))
                 split = first_split(scenario, chunk, rep, minutes)
-                if split is not None and (call.decision == "CONTINUE" or split <= call.minute):
-                    call = Call("ROLLBACK", split, False, True)
+                if split is not None and (call.decision == Decision.CONTINUE or split <= call.minute):
+                    call = Call(Decision.ROLLBACK, split, False, True)
                 else:
                     call = Call(call.decision, call.minute, call.harm, False)
-            if call.decision == "ROLLBACK":
+            if call.decision == Decision.ROLLBACK:
                 (tally.rollback if call.harm or call.split else tally.inconclusive).append(call.minute)
                 if call.split:
                     tally.split.append(call.minute)
-            elif call.decision == "PROMOTE":
+            elif call.decision == Decision.PROMOTE:
                 tally.promote.append(call.minute)
             oracle = (
                 oracle_minute(scenario, chunk, rep)
@@ -384,12 +385,12 @@ def _replay_differs(scenario: Scenario, chunk: Minutes, rep: int, minutes: int, 
     """Call the analysis after every minute, as the Lambda does; the first decision must match the single call."""
     for upto in range(1, minutes + 1):
         call, _, _ = analyse(scenario, cloudwatch_values(chunk, rep, upto))
-        if call.decision != "CONTINUE":
+        if call.decision != Decision.CONTINUE:
             differs = (call.decision, call.minute) != (whole.decision, whole.minute)
             if differs:
                 print(f"    replay: minute {upto} gave {call.decision} at {call.minute}, the whole bake {whole}")
             return int(differs)
-    return int(whole.decision != "CONTINUE")
+    return int(whole.decision != Decision.CONTINUE)
 
 
 def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:

@@ -18,6 +18,7 @@ from unittest.mock import patch
 from rehearsal.attacks.verdict import AttackSucceeded, play_forged_verdict
 from rehearsal.pipeline_double import PROMOTER
 from rehearsal.scenario import Outcome, Rehearsal, job_uuid
+from safedeploy.decision import Decision
 from safedeploy.trust.release_manifest import RELEASE_FILE
 from stacks.pipeline.release_buildspec import release_buildspec
 from stacks.pipeline_stack import PROMOTION_ACTION, PROMOTION_STAGE
@@ -183,7 +184,7 @@ def forged_verdict(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
     """Someone with events:PutEvents announces a PROMOTE that no analysis decided; the shifter checks the record."""
     naming = rehearsal.world.naming
     try:
-        line = play_forged_verdict(rehearsal.clients, naming.project, naming.env, decision="PROMOTE")
+        line = play_forged_verdict(rehearsal.clients, naming.project, naming.env, decision=Decision.PROMOTE)
     except AttackSucceeded as succeeded:
         return AttackOutcome("forged verdict event", False, str(succeeded))
     return AttackOutcome("forged verdict event", True, f"traffic shifter: {line}")

@@ -430,7 +430,9 @@ class _Context(dict):
 
 
 @dataclass(frozen=True)
-class Decision:
+class AccessDecision:
+    """IAM's answer to one request: allowed or denied, and by what."""
+
     allowed: bool
     reason: str
 
@@ -562,7 +564,7 @@ class Authorizer:
         self.worlds = list(worlds)
         self.principals = dict(principals)
 
-    def decide(self, request: Request) -> Decision:
+    def decide(self, request: Request) -> AccessDecision:
         principal = self.principals.get(request.principal)
         if principal is None:
             raise IamEvaluationError(f"no principal {request.principal} is known to the evaluator")
@@ -587,26 +589,26 @@ class Authorizer:
         resource = _effects(owner, resource_documents, request)
         if "Deny" in identity | resource:
             where = "an identity policy" if "Deny" in identity else "the resource policy"
-            return Decision(False, f"explicit Deny in {where}")
+            return AccessDecision(False, f"explicit Deny in {where}")
         if principal.boundary is not None and "Allow" not in _effects(caller, principal.boundary, request):
-            return Decision(False, "the permission boundary allows no such request")
+            return AccessDecision(False, "the permission boundary allows no such request")
         identity_allows = principal.unrestricted or "Allow" in identity
         is_key = request.resource.startswith(f"arn:{PARTITION}:kms:")
         if is_key and owner.templates and not resource_documents and owner.owns(request.resource):
-            return Decision(False, "a KMS key of these templates has no key policy here")
+            return AccessDecision(False, "a KMS key of these templates has no key policy here")
         if is_key and resource_documents:
             # The key policy must allow: by naming the role itself, or by naming the account (then IAM decides).
             if "Allow" not in resource:
-                return Decision(False, "the key policy allows no such request")
+                return AccessDecision(False, "the key policy allows no such request")
             if _names_role_itself(owner, resource_documents, request):
-                return Decision(True, "allowed by the key policy")
-            return Decision(identity_allows, "allowed" if identity_allows else "no identity policy allows it")
+                return AccessDecision(True, "allowed by the key policy")
+            return AccessDecision(identity_allows, "allowed" if identity_allows else "no identity policy allows it")
         if owner is not caller:  # cross-account: both sides must allow
             both = identity_allows and _names_role_itself(owner, resource_documents, request)
-            return Decision(both, "allowed by both accounts" if both else "cross-account: both sides must allow")
+            return AccessDecision(both, "allowed by both accounts" if both else "cross-account: both sides must allow")
         if identity_allows or _names_role_itself(owner, resource_documents, request):
-            return Decision(True, "allowed")
-        return Decision(False, "no policy allows it (implicit deny)")
+            return AccessDecision(True, "allowed")
+        return AccessDecision(False, "no policy allows it (implicit deny)")
 
 
 # --- what the existing write-once tests ask ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 from infra.naming import Naming
 from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE
 from safedeploy.canary.traffic import REFUSED, shift_traffic
+from safedeploy.decision import Decision
 from safedeploy.guardrails.deploy_target import read_parameter
 from safedeploy.parameters import Param
 from testbed import iam_enforcement
@@ -27,7 +28,7 @@ class AttackSucceeded(AssertionError):
     """The forged verdict was acted on."""
 
 
-def forged_verdict_detail(endpoint_name: str, bucket: str, decision: str = "PROMOTE") -> dict[str, str]:
+def forged_verdict_detail(endpoint_name: str, bucket: str, decision: str = Decision.PROMOTE) -> dict[str, str]:
     """A verdict with every field the analysis sends, pointing at a record nobody wrote."""
     deployment = "forged-deployment"
     return {
@@ -47,7 +48,7 @@ def _traffic(sm: Any, endpoint_name: str) -> dict[str, Any]:
     }
 
 
-def play_forged_verdict(clients: Callable[[str], Any], project: str, env: str, decision: str = "PROMOTE") -> str:
+def play_forged_verdict(clients: Callable[[str], Any], project: str, env: str, decision: str = Decision.PROMOTE) -> str:
     """Put a forged `decision` verdict on the bus, deliver it to the shifter; return the line that refused it."""
     ssm, sm = clients("ssm"), clients("sagemaker")
     shifter = Naming(project, env).resource("traffic-shifter")

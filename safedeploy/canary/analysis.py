@@ -17,8 +17,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from safedeploy.canary.fleets import Comparison, ComparisonKind, find_comparison
 from safedeploy.canary.metric_reader import minute_grid, read_fleets
 from safedeploy.canary.outputs import (
-    PROMOTE,
-    ROLLBACK,
     announce,
     decided_before,
     publish_metrics,
@@ -27,6 +25,7 @@ from safedeploy.canary.outputs import (
 )
 from safedeploy.canary.policy import canary_policy, guarded
 from safedeploy.canary.sample_ratio import SampleRatio, check_sample_ratio
+from safedeploy.decision import Decision
 from safedeploy.guardrails.bake import bake_plan
 from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
 from safedeploy.guardrails.endpoint_status import describe_endpoint
@@ -42,7 +41,7 @@ class AnalysisOutcome:
 
     endpoint_name: str
     detail: str
-    decision: str | None = None
+    decision: Decision | None = None
     verdict_metric: int | None = None
     record_uri: str | None = None
     record: dict[str, Any] = field(default_factory=dict)
@@ -64,7 +63,7 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
     grid = minute_grid(found.started_at, now)
     if not grid:
         publish_metrics(cloudwatch, endpoint_name, now, 0, {})
-        return AnalysisOutcome(endpoint_name, "deployment started less than a minute ago", "CONTINUE", 0)
+        return AnalysisOutcome(endpoint_name, "deployment started less than a minute ago", Decision.CONTINUE, 0)
     try:
         readings = read_fleets(cloudwatch, found, grid)
     except (BotoCoreError, ClientError) as error:
@@ -72,9 +71,9 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
     settings = target.guardrails.settings
     bucket = read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)
     s3 = clients("s3")
-    earlier = decided_before(s3, bucket, endpoint_name, found.deployment_id, ROLLBACK, found.started_at, now)
+    earlier = decided_before(s3, bucket, endpoint_name, found.deployment_id, Decision.ROLLBACK, found.started_at, now)
     promoted = None if found.kind is ComparisonKind.BLUE_GREEN else (
-        decided_before(s3, bucket, endpoint_name, found.deployment_id, PROMOTE, found.started_at, now)
+        decided_before(s3, bucket, endpoint_name, found.deployment_id, Decision.PROMOTE, found.started_at, now)
     )  # fmt: skip
     observations = readings.observations
     policy = canary_policy(settings, found, set(observations.metrics), promoted=promoted is not None)
@@ -84,14 +83,14 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
     split = check_sample_ratio(
         found, grid, readings.baseline_requests, readings.candidate_requests, settings.sample_ratio, looks
     )
-    decision = ROLLBACK if earlier or split.mismatch else verdict.decision
-    if promoted and decision == "CONTINUE":  # shown non-inferior before, no harm since: the next weight may come
-        decision = PROMOTE
+    decision = Decision.ROLLBACK if earlier or split.mismatch else verdict.decision
+    if promoted and decision is Decision.CONTINUE:  # shown non-inferior before, no harm since: the next weight may come
+        decision = Decision.PROMOTE
     record = _record(found, grid, now, verdict, decision, earlier, policy.to_dict(), split, promoted)
     if found.kind is ComparisonKind.BLUE_GREEN and found.candidate_share < 1.0:
         record["plan"] = bake_plan(settings, share=found.candidate_share).to_dict()
     uri = write_record(s3, bucket, record_key(endpoint_name, found.deployment_id, now, decision), record)
-    verdict_metric = int(decision == ROLLBACK)
+    verdict_metric = int(decision is Decision.ROLLBACK)
     publish_metrics(cloudwatch, endpoint_name, now, verdict_metric, verdict.to_dict()["metrics"])
     announce(
         clients("events"),
@@ -111,14 +110,14 @@ def _record(
     grid: list[datetime],
     now: datetime,
     verdict: Verdict,
-    decision: str,
+    decision: Decision,
     earlier_rollback: str | None,
     policy: dict[str, Any],
     split: SampleRatio,
     earlier_promotion: str | None = None,
 ) -> dict[str, Any]:
     reasons = list(verdict.reasons)
-    if earlier_promotion and decision == PROMOTE:
+    if earlier_promotion and decision is Decision.PROMOTE:
         reasons.insert(
             0,
             f"non-inferior since {earlier_promotion}: each later weight is held for wait_interval_seconds and judged "
@@ -126,7 +125,7 @@ def _record(
         )
     if split.mismatch:
         reasons.insert(0, split.mismatch)
-    if earlier_rollback and verdict.decision != ROLLBACK:
+    if earlier_rollback and verdict.decision is not Decision.ROLLBACK:
         reasons.insert(0, f"already rolled back at {earlier_rollback}: a crossed boundary stays crossed")
     since = split.details.get("since_traffic_began", {})
     return {

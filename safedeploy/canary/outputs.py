@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from safedeploy.clock import key_time, stamp, time_refusal
+from safedeploy.decision import Decision
 from safedeploy.write_once import DECISIONS, put_new_object
 
 CANARY_NAMESPACE = "SafeDeploy/Canary"
@@ -21,14 +22,13 @@ VERDICT_METRIC = "CanaryVerdict"
 VERDICT_EVENT_SOURCE = "safedeploy.canary"
 VERDICT_DETAIL_TYPE = "Canary Verdict"
 RECORD_PREFIX = DECISIONS
-ROLLBACK, PROMOTE = "ROLLBACK", "PROMOTE"
 
 
 def record_prefix(endpoint_name: str, deployment_id: str) -> str:
     return f"{RECORD_PREFIX}/{endpoint_name}/{deployment_id}/"
 
 
-def record_key(endpoint_name: str, deployment_id: str, at: datetime, decision: str) -> str:
+def record_key(endpoint_name: str, deployment_id: str, at: datetime, decision: Decision) -> str:
     return f"{record_prefix(endpoint_name, deployment_id)}{stamp(at)}-{decision}.json"
 
 
@@ -48,7 +48,13 @@ def record_keys(s3: Any, bucket: str, prefix: str, started_at: datetime, now: da
 
 
 def decided_before(
-    s3: Any, bucket: str, endpoint_name: str, deployment_id: str, decision: str, started_at: datetime, now: datetime
+    s3: Any,
+    bucket: str,
+    endpoint_name: str,
+    deployment_id: str,
+    decision: Decision,
+    started_at: datetime,
+    now: datetime,
 ) -> str | None:
     """The key of the first earlier record of this deployment with `decision`, if any."""
     keys = record_keys(s3, bucket, record_prefix(endpoint_name, deployment_id), started_at, now)

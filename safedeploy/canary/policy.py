@@ -17,6 +17,7 @@ from typing import Any
 
 from safedeploy.canary.fleets import Comparison, ComparisonKind
 from safedeploy.canary.metrics import CANARY_METRICS, PLANNED, CanaryMetric
+from safedeploy.decision import Decision
 from safedeploy.guardrails.settings import CanarySettings, DeploymentSettings
 from safedeploy.stats import CanaryObservations, CanaryPolicy, MetricPolicy
 from safedeploy.stats.bake_plan import horizon_samples, judged_minutes, non_inferiority_samples
@@ -78,7 +79,7 @@ def canary_policy(
     harm_only = blue_green or promoted
     return CanaryPolicy(
         metrics={name: _metric_policy(available[name], canary, common, harm) for name in sorted(guarded)},
-        when_inconclusive="CONTINUE" if harm_only else "ROLLBACK",
+        when_inconclusive=Decision.CONTINUE if harm_only else Decision.ROLLBACK,
         promote=not harm_only,
     )
 

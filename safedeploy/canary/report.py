@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from safedeploy import clock
-from safedeploy.canary.outputs import RECORD_PREFIX, ROLLBACK
+from safedeploy.canary.outputs import RECORD_PREFIX
+from safedeploy.decision import Decision
 
 ROLLBACK_FOLDER = "rollbacks"
 # A rollback recorded this long after the last analysis still belongs to the deployment.
 ROLLBACK_GRACE = timedelta(hours=1)
-COLOURS = {"PROMOTE": "#2e7d32", "CONTINUE": "#757575", "ROLLBACK": "#c62828"}
+COLOURS = {Decision.PROMOTE: "#2e7d32", Decision.CONTINUE: "#757575", Decision.ROLLBACK: "#c62828"}
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Timeline:
 
     def alarm_minute(self) -> float | None:
         """The first minute the analysis published CanaryVerdict = 1, which the auto-rollback alarm reads."""
-        return next((self.offset(m.at) for m in self.minutes if m.decision == ROLLBACK), None)
+        return next((self.offset(m.at) for m in self.minutes if m.decision == Decision.ROLLBACK), None)
 
     def traffic(self) -> tuple[list[float], list[float], list[float]]:
         """(minute, baseline requests, candidate requests) per minute, from the cumulative counts of the records."""
@@ -250,7 +251,7 @@ def _mark_events(axes: Any, timeline: Timeline) -> list[Any]:
 
     handles = []
     decided = [(minute + 1, decision) for minute, decision in timeline.changes()[1:] or []]
-    decided += [(minute + 1, decision) for minute, decision in timeline.changes()[:1] if decision != "CONTINUE"]
+    decided += [(minute + 1, decision) for minute, decision in timeline.changes()[:1] if decision != Decision.CONTINUE]
     for minute, decision in decided:
         for axis in axes:
             axis.axvline(minute, color=COLOURS.get(decision, "black"), linewidth=1.2, alpha=0.8)

@@ -15,8 +15,8 @@ from typing import Any
 from safedeploy.canary.fleets import ComparisonKind
 from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE
 from safedeploy.canary.verdict_check import VerdictRefused, shown, text_field, verify_verdict
+from safedeploy.decision import Decision, parse_decision
 from safedeploy.guardrails.ab_test import advance_ab
-from safedeploy.guardrails.decisions import Decision, parse_decision
 from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
 from safedeploy.guardrails.shadow import advance_shadow
 from safedeploy.parameters import Param

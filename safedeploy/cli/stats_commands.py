@@ -19,6 +19,7 @@ from safedeploy.cli.aws_session import add_environment_arguments, environment, s
 from safedeploy.cli.exit_codes import ExitCode
 from safedeploy.cli.number_arguments import whole_number_in
 from safedeploy.cli.power_chart import write_power_chart
+from safedeploy.decision import Decision
 from safedeploy.guardrails.bake import MAX_BAKE_SECONDS, bake_plan, canary_options, measured_settings, power_curve
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.settings import Strategy
@@ -29,9 +30,9 @@ from safedeploy.stats.normal import upper_tail_scalar
 from safedeploy.stats.spending import SPENDING_NAMES, cumulative_alpha
 
 VERDICT_EXIT_CODES = {
-    "PROMOTE": ExitCode.OK,
-    "CONTINUE": ExitCode.VERDICT_CONTINUE,
-    "ROLLBACK": ExitCode.VERDICT_ROLLBACK,
+    Decision.PROMOTE: ExitCode.OK,
+    Decision.CONTINUE: ExitCode.VERDICT_CONTINUE,
+    Decision.ROLLBACK: ExitCode.VERDICT_ROLLBACK,
 }
 _FORMULA_ARGUMENTS = ("kind", "baseline", "mde", "requests_per_minute", "canary_share")
 CHART_MINUTES = list(range(2, 61))

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from safedeploy import clock
+from safedeploy.decision import Decision, parse_decision
 from safedeploy.guardrails.autoscaling import retained_capacity
-from safedeploy.guardrails.decisions import Decision, parse_decision
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot
 from safedeploy.guardrails.errors import DeploymentFailed
 from safedeploy.guardrails.experiment import (

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from safedeploy.decision import Decision, parse_decision
 from safedeploy.guardrails.autoscaling import retained_capacity
-from safedeploy.guardrails.decisions import Decision, parse_decision
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot
 from safedeploy.guardrails.experiment import (
     ExperimentKind,

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Decision = Literal["Approved", "Rejected"]
+# PutApprovalResult's `result.status`.
+ApprovalStatus = Literal["Approved", "Rejected"]
 # PutApprovalResult's `result.summary` holds at most 512 characters; a longer comment would be refused by the API
 # after the operator typed it, or worse, cut: the comment is part of the package's approval record, so it is checked.
 MAX_COMMENT_CHARACTERS = 512
@@ -30,7 +31,7 @@ class ApprovalGiven:
     stage: str
     action: str
     execution_id: str | None
-    decision: Decision
+    decision: ApprovalStatus
     comment: str
 
     def summary(self) -> str:
@@ -77,7 +78,7 @@ def pending_approvals(state: dict[str, Any]) -> list[PendingApproval]:
 
 
 def decide(
-    codepipeline: Any, pipeline: str, decision: Decision, comment: str, stage: str | None = None
+    codepipeline: Any, pipeline: str, decision: ApprovalStatus, comment: str, stage: str | None = None
 ) -> ApprovalGiven:
     """Approve or reject the one pending approval (or the one in `stage`); refuse when there is none or several."""
     if not comment.strip():

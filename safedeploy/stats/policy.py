@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from safedeploy.decision import Decision
 from safedeploy.stats.boundaries import validate_alpha, validate_looks
 from safedeploy.stats.json_fields import finite, json_mapping, json_object, shown
 from safedeploy.stats.normal import FloatArray
@@ -17,7 +18,7 @@ from safedeploy.stats.spending import Spending, spending_function
 
 FamilyMethod = Literal["holm", "bonferroni"]
 SequentialMethod = Literal["group", "msprt"]
-InconclusiveDecision = Literal["ROLLBACK", "CONTINUE"]
+InconclusiveDecision = Literal[Decision.ROLLBACK, Decision.CONTINUE]
 _METRIC_KINDS = ("proportion", "mean", "median")
 _HARM_DIRECTIONS = ("increase", "decrease")
 _MARGIN_TYPES = ("absolute", "relative")
@@ -167,7 +168,7 @@ class CanaryPolicy:
     metrics: Mapping[str, MetricPolicy]
     family: FamilyMethod = "holm"
     sequential: SequentialMethod = "group"
-    when_inconclusive: InconclusiveDecision = "ROLLBACK"
+    when_inconclusive: InconclusiveDecision = Decision.ROLLBACK
     promote: bool = True
 
     def __post_init__(self) -> None:
@@ -175,7 +176,7 @@ class CanaryPolicy:
             raise ValueError("policy.metrics is empty: guard at least one metric")
         _one_of(self.family, ("holm", "bonferroni"), "family")
         _one_of(self.sequential, ("group", "msprt"), "sequential")
-        _one_of(self.when_inconclusive, ("ROLLBACK", "CONTINUE"), "when_inconclusive")
+        _one_of(self.when_inconclusive, (Decision.ROLLBACK, Decision.CONTINUE), "when_inconclusive")
         if not isinstance(self.promote, bool):
             raise ValueError(f"promote must be true or false, got {self.promote!r}")
         if self.sequential == "group":

@@ -17,13 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from safedeploy.decision import Decision
 from safedeploy.stats.comparison_series import cumulative_comparison
 from safedeploy.stats.json_fields import json_safe
 from safedeploy.stats.monitors import AlwaysValidMonitor, GroupSequentialMonitor, MetricMonitor, late_window_start
 from safedeploy.stats.observations import CanaryObservations
 from safedeploy.stats.policy import CanaryPolicy, MetricPolicy
-
-Decision = Literal["PROMOTE", "CONTINUE", "ROLLBACK"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,9 @@ def canary_verdict(
     absent = {name: _no_data_details(rules.metrics[name]) for name in rules.metrics if monitors[name] is None}
     if not present:
         reasons = [f"{name}: no data yet" for name in rules.metrics]
-        return Verdict("CONTINUE", ["no data: nothing can be promoted or rolled back yet", *reasons], absent, None)
+        return Verdict(
+            Decision.CONTINUE, ["no data: nothing can be promoted or rolled back yet", *reasons], absent, None
+        )
     family_size = len(rules.metrics)
     first_levels = {name: rules.metrics[name].alpha / family_size for name in present}
     event = _first_event(monitors, first_levels, rules)
@@ -77,7 +78,7 @@ def canary_verdict(
         details["status"] = _status(name, present[name], period, harmful, details["look"])
     metrics = {name: metrics.get(name) or absent[name] for name in rules.metrics}
     reasons = _reasons(event, rules, monitors, metrics, harmful)
-    return Verdict("CONTINUE" if event is None else event.decision, reasons, metrics, period)
+    return Verdict(Decision.CONTINUE if event is None else event.decision, reasons, metrics, period)
 
 
 def _no_data_details(metric_policy: MetricPolicy) -> dict[str, Any]:
@@ -109,13 +110,13 @@ def _first_event(
     for name, monitor in present.items():
         harm = monitor.harm_period(levels[name])
         if harm is not None:
-            events.append(_Event("ROLLBACK", harm, 0, "harm"))
+            events.append(_Event(Decision.ROLLBACK, harm, 0, "harm"))
         inconclusive = monitor.inconclusive_period()
-        if inconclusive is not None and rules.when_inconclusive == "ROLLBACK":
-            events.append(_Event("ROLLBACK", inconclusive, 1, "inconclusive"))
+        if inconclusive is not None and rules.when_inconclusive == Decision.ROLLBACK:
+            events.append(_Event(Decision.ROLLBACK, inconclusive, 1, "inconclusive"))
     promotion = _promotion_period(monitors) if rules.promote else None
     if promotion is not None:
-        events.append(_Event("PROMOTE", promotion, 2, "non-inferior"))
+        events.append(_Event(Decision.PROMOTE, promotion, 2, "non-inferior"))
     return min(events, key=lambda event: (event.period, event.priority)) if events else None
 
 

@@ -21,7 +21,7 @@ from safedeploy.s3_objects import object_exists
 from safedeploy.write_once import CLEARED_SUFFIX, MARK_SUFFIX, OVERRIDE_SUFFIX
 from testbed import iam_enforcement, iam_world
 from testbed.aws import REGION, SESSION, in_process_aws
-from testbed.iam_eval import ACCOUNT, Authorizer, Decision, IamEvaluationError, PolicyWorld, Principal, Request
+from testbed.iam_eval import ACCOUNT, AccessDecision, Authorizer, IamEvaluationError, PolicyWorld, Principal, Request
 from testbed.iam_requests import Call, needed
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -263,7 +263,7 @@ def _put(world: PolicyWorld, principal: str, bucket: str, key: str) -> list[str]
     return decide(world, principal, "s3", "PutObject", Bucket=bucket, Key=key, IfNoneMatch="*")
 
 
-def _put_by(world: PolicyWorld, principal: Principal, bucket: str, key: str) -> Decision:
+def _put_by(world: PolicyWorld, principal: Principal, bucket: str, key: str) -> AccessDecision:
     """`principal` as if its own policies allowed everything: what the bucket policy alone decides."""
     unrestricted = Principal(principal.arn, [], unrestricted=True, tags=principal.tags)
     context = {"s3:if-none-match": ["*"], "s3:ObjectCreationOperation": ["true"], "s3:x-amz-acl": None}
