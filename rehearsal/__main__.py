@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from rehearsal import drift_scenario
-from rehearsal.report import canary_reports, final_checks, trust_checks, write_timeline
-from rehearsal.scenario import CANDIDATES, Outcome, rehearsal_world
+from rehearsal.scenario import CANDIDATES, ReleaseOutcome, rehearsal_world
+from rehearsal.summary import canary_reports, final_checks, trust_checks, write_timeline
 from rehearsal.trust_chain import play_attacks, release_to_prod
 from safedeploy.guardrails.settings import Strategy
 from testbed import iam_enforcement
@@ -25,7 +25,7 @@ def run(output: Path, seed: int = 20261124, say=print, strategy: str | None = No
         say(f"rehearsing {rehearsal.world.naming.prefix} on moto: endpoint {rehearsal.world.naming.endpoint}")
         say(f"strategy {settings.strategy.value}: {settings.traffic_share().describe()}")
         live = rehearsal.release("live model", None)
-        candidates: list[Outcome] = [rehearsal.release(f"{c.name}", c.behaviour) for c in CANDIDATES]
+        candidates: list[ReleaseOutcome] = [rehearsal.release(f"{c.name}", c.behaviour) for c in CANDIDATES]
         good = next(outcome for outcome in candidates if outcome.name == "good")
         in_prod = release_to_prod(rehearsal, good)
         attacks = play_attacks(rehearsal, good)

@@ -31,7 +31,7 @@ HEALTH_CHECK_ROW = [25, 1, 0, 1, 0, 0, 1, 1]
 
 
 @dataclass(frozen=True)
-class Fleet:
+class SimulatedFleet:
     """One fleet of a release as SageMaker reports it: `label` (its endpoint config or variant) and `dimensions`.
 
     `share` is its fraction of the requests; a shadow variant (`serves=False`) instead receives copies of that
@@ -46,16 +46,18 @@ class Fleet:
     serves: bool = True
 
 
-def blue_green_fleet(endpoint: str, config_name: str, share: float, behaviour: FleetBehaviour) -> Fleet:
+def blue_green_fleet(endpoint: str, config_name: str, share: float, behaviour: FleetBehaviour) -> SimulatedFleet:
     """A fleet of a blue/green or rolling update: both keep the variant name, the config name tells them apart."""
     dims = tuple((d["Name"], d["Value"]) for d in fleet_dimensions(endpoint, PRODUCTION_VARIANT, config_name))
-    return Fleet(config_name, share, behaviour, dims)
+    return SimulatedFleet(config_name, share, behaviour, dims)
 
 
-def variant_fleet(endpoint: str, variant: str, share: float, behaviour: FleetBehaviour, serves: bool = True) -> Fleet:
+def variant_fleet(
+    endpoint: str, variant: str, share: float, behaviour: FleetBehaviour, serves: bool = True
+) -> SimulatedFleet:
     """A production or shadow variant of an experiment, reported by its variant name."""
     dims = tuple((d["Name"], d["Value"]) for d in fleet_dimensions(endpoint, variant))
-    return Fleet(variant, share, behaviour, dims, variant, serves)
+    return SimulatedFleet(variant, share, behaviour, dims, variant, serves)
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class TrafficReplay:
     rng: np.random.Generator
     _log_offset: int = field(default=0)
 
-    def minute(self, at: datetime, requests: int, fleets: Sequence[Fleet]) -> MinuteOfTraffic:
+    def minute(self, at: datetime, requests: int, fleets: Sequence[SimulatedFleet]) -> MinuteOfTraffic:
         serving = [fleet for fleet in fleets if fleet.serves and fleet.share > 0]
         shares = np.array([fleet.share for fleet in serving])
         chosen = self.rng.choice(len(serving), size=requests, p=shares / shares.sum())

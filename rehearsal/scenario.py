@@ -28,7 +28,7 @@ from rehearsal import codebuild
 from rehearsal.aws_simulator import (
     EVALUATION_RANGE,
     Alarm,
-    Fleet,
+    SimulatedFleet,
     TrafficReplay,
     VerdictBus,
     blue_green_fleet,
@@ -83,7 +83,7 @@ CANDIDATES = (
 
 
 @dataclass
-class Outcome:
+class ReleaseOutcome:
     name: str
     package_arn: str
     deploy_exit_code: int
@@ -122,7 +122,7 @@ class Rehearsal:
 
     # --- one release: the dev pipeline's actions in order ------------------------------------------------------
 
-    def release(self, label: str, fleet: FleetBehaviour | None) -> Outcome:
+    def release(self, label: str, fleet: FleetBehaviour | None) -> ReleaseOutcome:
         execution_id = job_uuid(f"execution {label}")  # CodePipeline's execution ids are UUIDs, as its job ids
         commit = f"{abs(hash(label)) % 16**12:012x}" * 3 + "abcd"
         package_arn = self._step(f"{label}: Train (buildspec-dev.yml)", lambda: self._train(commit))
@@ -137,7 +137,7 @@ class Rehearsal:
     def _step(self, title: str, action: Callable[[], Any]) -> Any:
         started = time.perf_counter()
         result = action()
-        shown = result.result if isinstance(result, Outcome) else result
+        shown = result.result if isinstance(result, ReleaseOutcome) else result
         self.say(f"[{time.perf_counter() - started:5.1f} s] {title}: {shown}")
         return result
 
@@ -223,21 +223,21 @@ class Rehearsal:
 
     # --- deploy with guardrails, traffic and the canary analysis -------------------------------------------------
 
-    def _deploy(self, label: str, package_arn: str, candidate: FleetBehaviour | None) -> Outcome:
+    def _deploy(self, label: str, package_arn: str, candidate: FleetBehaviour | None) -> ReleaseOutcome:
         queue_invocation_results(REGION, *(["0.73\n"] * 4))  # the smoke test's answers
         if candidate is None:
             code, output = self._build("buildspec-deploy.yml", MODEL_PACKAGE_ARN=package_arn)
-            return Outcome(label, package_arn, code, "live" if code == 0 else f"failed:\n{output[-2000:]}")
+            return ReleaseOutcome(label, package_arn, code, "live" if code == 0 else f"failed:\n{output[-2000:]}")
         forget_simulated_future(REGION, datetime.now(UTC))  # this release's minutes begin now
         settings = self.world.config.endpoint
-        outcome = Outcome(label, package_arn, -1, "", strategy=settings.strategy.value)
+        outcome = ReleaseOutcome(label, package_arn, -1, "", strategy=settings.strategy.value)
         if settings.strategy.is_guarded_update:
             self._guarded_update(outcome, candidate, settings)
         else:
             self._experiment(outcome, candidate)
         return outcome
 
-    def _guarded_update(self, outcome: Outcome, candidate: FleetBehaviour, settings: DeploymentSettings) -> None:
+    def _guarded_update(self, outcome: ReleaseOutcome, candidate: FleetBehaviour, settings: DeploymentSettings) -> None:
         """SageMaker's blue/green or rolling update, step by step; it rolls back when a rollback alarm fires."""
         endpoint = self.world.naming.endpoint
         sm = self.server.client("sagemaker")
@@ -273,7 +273,7 @@ class Rehearsal:
 
         phases = guarded_phases(settings)
 
-        def fleets(minute: int) -> list[Fleet]:
+        def fleets(minute: int) -> list[SimulatedFleet]:
             share = share_at(phases, minute)
             shares = ((live, 1 - share, LIVE), (new, share, candidate))
             return [blue_green_fleet(endpoint, name, s, b) for name, s, b in shares if s > 0]
@@ -287,7 +287,7 @@ class Rehearsal:
         if outcome.result == "failed":
             outcome.result += f":\n{output[-2000:]}"
 
-    def _experiment(self, outcome: Outcome, candidate: FleetBehaviour) -> None:
+    def _experiment(self, outcome: ReleaseOutcome, candidate: FleetBehaviour) -> None:
         """A shadow or A/B experiment: the deploy starts it, verified verdicts move it through the traffic shifter."""
         from lambdas.traffic_shifter import handler as shifter
 
@@ -307,7 +307,7 @@ class Rehearsal:
         # the service models again, a third of a second of CPU every simulated minute.
         session = boto3.session.Session()
 
-        def fleets(minute: int) -> list[Fleet]:
+        def fleets(minute: int) -> list[SimulatedFleet]:
             # SageMaker stamps weight steps and updates at the simulated minute they happen.
             updates.clock = lambda: minute_start(start, minute).astimezone(UTC).replace(tzinfo=None)
             for event in self.verdicts.drain():  # what the verdicts of the last minute did
@@ -345,9 +345,9 @@ class Rehearsal:
         self,
         start: Any,
         minutes: Iterable[int],
-        fleets: Callable[[int], list[Fleet]],
+        fleets: Callable[[int], list[SimulatedFleet]],
         alarms: list[Alarm],
-        outcome: Outcome,
+        outcome: ReleaseOutcome,
     ) -> str | None:
         """Simulated minutes of a release: traffic, then the canary analysis, then CloudWatch's alarms; the name of
         the alarm that fired (SageMaker rolls back), or None when the minutes ran out or the release ended."""
@@ -391,7 +391,7 @@ class Rehearsal:
         return None
 
 
-def _experiment_fleets(described: dict[str, Any], candidate: FleetBehaviour) -> list[Fleet]:
+def _experiment_fleets(described: dict[str, Any], candidate: FleetBehaviour) -> list[SimulatedFleet]:
     """An experiment's fleets from DescribeEndpoint: A/B variants by weight, or a shadow's copies of its share."""
     endpoint = described["EndpointName"]
     variants = described["ProductionVariants"]

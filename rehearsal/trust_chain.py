@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 from unittest.mock import patch
 
-from rehearsal.attacks.verdict import AttackSucceeded, play_forged_verdict
+from rehearsal.attacks.forged_verdict import AttackSucceeded, play_forged_verdict
 from rehearsal.pipeline_double import PROMOTER
-from rehearsal.scenario import Outcome, Rehearsal, job_uuid
+from rehearsal.scenario import Rehearsal, ReleaseOutcome, job_uuid
 from safedeploy.decision import Decision
 from safedeploy.trust.release_manifest import RELEASE_FILE
 from stacks.pipeline.release_buildspec import release_buildspec
@@ -42,13 +42,13 @@ class AttackOutcome:
 @dataclass(frozen=True)
 class Attack:
     name: str
-    play: Callable[[Rehearsal, Outcome], AttackOutcome]
+    play: Callable[[Rehearsal, ReleaseOutcome], AttackOutcome]
 
 
 # --- the path: promotion in dev, approval and deploy in prod ----------------------------------------------------
 
 
-def promote(rehearsal: Rehearsal, release: Outcome) -> str:
+def promote(rehearsal: Rehearsal, release: ReleaseOutcome) -> str:
     """PromoteApproval (a person) and Promote: release.json committed to prod's repository."""
     from lambdas.promote import handler
 
@@ -76,15 +76,15 @@ def prod_deploy(rehearsal: Rehearsal, label: str, source_dir: Any = None) -> tup
     )
 
 
-def release_to_prod(rehearsal: Rehearsal, release: Outcome) -> Outcome:
+def release_to_prod(rehearsal: Rehearsal, release: ReleaseOutcome) -> ReleaseOutcome:
     rehearsal._step(f"{release.name}: PromoteApproval + Promote (dev)", lambda: promote(rehearsal, release))
     message = rehearsal.prod_repository.commits[-1]["message"]
     rehearsal._step("prod: Approval (the release approver reads the promotion commit)", lambda: message)
 
-    def deploy() -> Outcome:
+    def deploy() -> ReleaseOutcome:
         code, output = prod_deploy(rehearsal, release.name)
         result = "live" if code == 0 else f"failed:\n{output[-2000:]}"
-        return Outcome(release.name, release.package_arn, code, result, environment="prod")
+        return ReleaseOutcome(release.name, release.package_arn, code, result, environment="prod")
 
     return rehearsal._step("prod: Deploy (the project's own buildspec, tooling verified)", deploy)
 
@@ -97,7 +97,7 @@ def _refusal(code: int, output: str, attack: str) -> AttackOutcome:
     return AttackOutcome(attack, code == 3 and bool(lines), lines[-1] if lines else output[-500:], code)
 
 
-def _forge_package(rehearsal: Rehearsal, release: Outcome, group: str, status: str) -> str:
+def _forge_package(rehearsal: Rehearsal, release: ReleaseOutcome, group: str, status: str) -> str:
     """A package with the live one's bytes and provenance, registered by someone other than a person's decision."""
     sm = rehearsal.server.client("sagemaker")
     described = sm.describe_model_package(ModelPackageName=release.package_arn)
@@ -112,20 +112,20 @@ def _forge_package(rehearsal: Rehearsal, release: Outcome, group: str, status: s
     )["ModelPackageArn"]
 
 
-def self_approved(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
+def self_approved(rehearsal: Rehearsal, release: ReleaseOutcome) -> AttackOutcome:
     """A build registers its own package as Approved (IAM's condition denies this in AWS; moto accepts it)."""
     package = _forge_package(rehearsal, release, rehearsal.world.naming.model_package_group, "Approved")
     code, output = rehearsal._build("buildspec-deploy.yml", MODEL_PACKAGE_ARN=package)
     return _refusal(code, output, "self-approved package")
 
 
-def foreign_group(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
+def foreign_group(rehearsal: Rehearsal, release: ReleaseOutcome) -> AttackOutcome:
     package = _forge_package(rehearsal, release, f"{rehearsal.world.naming.project}-attacker-models", "Approved")
     code, output = rehearsal._build("buildspec-deploy.yml", MODEL_PACKAGE_ARN=package)
     return _refusal(code, output, "foreign package group")
 
 
-def forged_approver(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
+def forged_approver(rehearsal: Rehearsal, release: ReleaseOutcome) -> AttackOutcome:
     """A push to prod's repository that names someone else as the dev approver."""
     forged_repository = rehearsal.source_dir.parent / "prod-repository-forged"
     shutil.copytree(rehearsal.prod_repository.directory, forged_repository)
@@ -136,7 +136,7 @@ def forged_approver(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
     return _refusal(code, output, "forged approver in release.json")
 
 
-def tampered_artifact(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
+def tampered_artifact(rehearsal: Rehearsal, release: ReleaseOutcome) -> AttackOutcome:
     """The approved model.tar.gz in dev's bucket is replaced after approval (its first version stays)."""
     sm, s3 = rehearsal.server.client("sagemaker"), rehearsal.server.client("s3")
     url = sm.describe_model_package(ModelPackageName=release.package_arn)["InferenceSpecification"]["Containers"][0][
@@ -148,7 +148,7 @@ def tampered_artifact(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
     return _refusal(code, output, "tampered artifact")
 
 
-def release_json_pushed_to_dev(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
+def release_json_pushed_to_dev(rehearsal: Rehearsal, release: ReleaseOutcome) -> AttackOutcome:
     """A release.json naming an unreviewed package, committed to dev's repository, as if it reached prod's Deploy.
 
     Prod's pipeline has no source but prod's repository, so the file never reaches it; fed to prod's Deploy in
@@ -162,7 +162,7 @@ def release_json_pushed_to_dev(rehearsal: Rehearsal, release: Outcome) -> Attack
     return _refusal(code, output, "release.json pushed to dev")
 
 
-def direct_approval_sync(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
+def direct_approval_sync(rehearsal: Rehearsal, release: ReleaseOutcome) -> AttackOutcome:
     """Someone with lambda:InvokeFunction names a never-reviewed package and the good release's approved execution."""
     from lambdas.approval_sync import handler
 
@@ -180,7 +180,7 @@ def direct_approval_sync(rehearsal: Rehearsal, release: Outcome) -> AttackOutcom
     return AttackOutcome("direct ApprovalSync invocation", refused, f"ApprovalSync: {message}")
 
 
-def forged_verdict(rehearsal: Rehearsal, release: Outcome) -> AttackOutcome:
+def forged_verdict(rehearsal: Rehearsal, release: ReleaseOutcome) -> AttackOutcome:
     """Someone with events:PutEvents announces a PROMOTE that no analysis decided; the shifter checks the record."""
     naming = rehearsal.world.naming
     try:
@@ -201,7 +201,7 @@ ATTACKS: list[Attack] = [
 ]
 
 
-def play_attacks(rehearsal: Rehearsal, release: Outcome) -> list[AttackOutcome]:
+def play_attacks(rehearsal: Rehearsal, release: ReleaseOutcome) -> list[AttackOutcome]:
     outcomes = []
     for attack in ATTACKS:
         outcome = rehearsal._step(f"attack: {attack.name}", lambda attack=attack: attack.play(rehearsal, release))

@@ -71,13 +71,13 @@ def category_key(value: float) -> str:
 
 
 @dataclass(frozen=True)
-class LiveBaseline:
+class BinnedBaseline:
     digest: str
     features: tuple[ColumnBins, ...]
     score: ColumnBins | None
 
     @classmethod
-    def parse(cls, body: bytes, digest: str) -> LiveBaseline:
+    def parse(cls, body: bytes, digest: str) -> BinnedBaseline:
         document = json.loads(body)
         if not isinstance(document, dict) or document.get("schema") != BASELINE_SCHEMA:
             raise ValueError(f"not a drift baseline: expected schema {BASELINE_SCHEMA!r}")
@@ -125,10 +125,10 @@ class HistogramCounts:
 
     feature_count: int
     clock: Callable[[], float] = time.time
-    baseline: LiveBaseline | None = None
+    baseline: BinnedBaseline | None = None
     hours: dict[tuple[str, str], _HourCounts] = field(default_factory=dict)
 
-    def use(self, baseline: LiveBaseline | None) -> None:
+    def use(self, baseline: BinnedBaseline | None) -> None:
         """Bin against `baseline` from now on; None pauses binning. A baseline whose features do not match the
         request schema is refused (the rows could not be binned column by column)."""
         if baseline is not None and len(baseline.features) != self.feature_count:
@@ -217,7 +217,7 @@ class BaselineWatcher:
     ) -> None:
         self._sm, self._s3, self._endpoint, self._counts = sagemaker, s3, endpoint_name, counts
         self._own_bucket = own_bucket
-        self._cache: tuple[str, LiveBaseline] | None = None  # (package ARN, its baseline)
+        self._cache: tuple[str, BinnedBaseline] | None = None  # (package ARN, its baseline)
 
     def refresh(self) -> None:
         try:
@@ -226,7 +226,7 @@ class BaselineWatcher:
             logger.warning("drift baseline unavailable; histograms paused", extra={"fields": {"error": str(error)}})
             self._counts.use(None)
 
-    def _resolve(self) -> LiveBaseline | None:
+    def _resolve(self) -> BinnedBaseline | None:
         try:
             endpoint = self._sm.describe_endpoint(EndpointName=self._endpoint)
         except self._sm.exceptions.ClientError as error:
@@ -250,7 +250,7 @@ class BaselineWatcher:
         body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         if sha256_digest(body) != source.get("ContentDigest"):
             raise ValueError(f"{source['S3Uri']} does not match the digest {package_arn} records")
-        baseline = LiveBaseline.parse(body, source["ContentDigest"])
+        baseline = BinnedBaseline.parse(body, source["ContentDigest"])
         self._cache = (package_arn, baseline)
         logger.info("drift baseline in use", extra={"fields": {"package": package_arn, "digest": baseline.digest}})
         return baseline

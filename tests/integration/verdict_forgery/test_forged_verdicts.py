@@ -21,7 +21,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import lambdas.traffic_shifter.handler as traffic_shifter
-from rehearsal.attacks.verdict import forged_verdict_detail, play_forged_verdict
+from rehearsal.attacks.forged_verdict import forged_verdict_detail, play_forged_verdict
 from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE
 from safedeploy.canary.traffic import ShiftOutcome, shift_traffic
 from safedeploy.guardrails.endpoint_status import describe_endpoint

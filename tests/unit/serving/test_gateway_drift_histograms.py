@@ -14,9 +14,9 @@ from safedeploy.drift import store
 from safedeploy.drift.baseline import Baseline, compute_baseline, sha256_digest
 from serving.gateway.drift_histograms import (
     BaselineWatcher,
+    BinnedBaseline,
     HistogramCounts,
     HistogramWriter,
-    LiveBaseline,
 )
 from testbed.aws import REGION
 from testbed.moto_sagemaker import endpoint_updates
@@ -49,7 +49,7 @@ def test_binning_agrees_with_the_drift_library() -> None:
     baseline = _baseline()
     body = baseline.to_json()
     counts = HistogramCounts(3, clock=lambda: HOUR.timestamp())
-    counts.use(LiveBaseline.parse(body, sha256_digest(body)))
+    counts.use(BinnedBaseline.parse(body, sha256_digest(body)))
     rng = np.random.default_rng(11)
     rows, scores = _rows(rng, 500), rng.random(500)
 
@@ -66,11 +66,11 @@ def test_rows_of_candidates_or_without_a_baseline_are_not_counted() -> None:
     counts = HistogramCounts(3)
     counts.add("AllTraffic", [[50.0, 1.0, 0.0]], [0.5])
     assert counts.hours == {}
-    counts.use(LiveBaseline.parse(body, sha256_digest(body)))
+    counts.use(BinnedBaseline.parse(body, sha256_digest(body)))
     counts.add("v7", [[50.0, 1.0, 0.0]], [0.5])
     assert counts.hours == {}
     counts = HistogramCounts(8)
-    counts.use(LiveBaseline.parse(body, sha256_digest(body)))  # 3 features for an 8-feature schema: refused
+    counts.use(BinnedBaseline.parse(body, sha256_digest(body)))  # 3 features for an 8-feature schema: refused
     assert counts.baseline is None
 
 
@@ -118,7 +118,7 @@ def test_a_failed_write_loses_nothing_and_a_past_hour_is_forgotten_once_written(
     body = _baseline().to_json()
     now = [HOUR.timestamp()]
     counts = HistogramCounts(3, clock=lambda: now[0])
-    counts.use(LiveBaseline.parse(body, sha256_digest(body)))
+    counts.use(BinnedBaseline.parse(body, sha256_digest(body)))
     counts.add("AllTraffic", [[50.0, 1.0, 0.0]] * 4, [0.5] * 4)
     missing = HistogramWriter(aws["s3"], "no-such-bucket-here", ENDPOINT, counts, "task-a")
     assert missing.flush() == 0
@@ -136,7 +136,7 @@ def test_rows_counted_while_a_flush_writes_are_written_by_the_next_flush() -> No
     reach the next one, not wait for the hour's next row (or be lost at shutdown)."""
     body = _baseline().to_json()
     counts = HistogramCounts(3, clock=lambda: HOUR.timestamp())
-    counts.use(LiveBaseline.parse(body, sha256_digest(body)))
+    counts.use(BinnedBaseline.parse(body, sha256_digest(body)))
     counts.add("AllTraffic", [[50.0, 1.0, 0.0]] * 4, [0.5] * 4)
     written: list[dict[str, Any]] = []
 

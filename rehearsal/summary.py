@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from rehearsal.scenario import Outcome, Rehearsal
+from rehearsal.scenario import Rehearsal, ReleaseOutcome
 from rehearsal.trust_chain import AttackOutcome
 from safedeploy.canary.report import Timeline, write_report
 from safedeploy.guardrails import resource_tags
@@ -17,7 +17,7 @@ from safedeploy.guardrails.settings import Strategy
 from safedeploy.trust.approval_record import RECORD_PREFIX
 
 
-def final_checks(rehearsal: Rehearsal, live: Outcome, candidates: list[Outcome]) -> dict[str, bool]:
+def final_checks(rehearsal: Rehearsal, live: ReleaseOutcome, candidates: list[ReleaseOutcome]) -> dict[str, bool]:
     """The promised end state, read back from AWS (moto), not from what the rehearsal believes it did."""
     sm, s3 = rehearsal.server.client("sagemaker"), rehearsal.server.client("s3")
     naming = rehearsal.world.naming
@@ -57,7 +57,7 @@ def final_checks(rehearsal: Rehearsal, live: Outcome, candidates: list[Outcome])
 
 
 def trust_checks(
-    rehearsal: Rehearsal, good: Outcome, in_prod: Outcome, attacks: list[AttackOutcome]
+    rehearsal: Rehearsal, good: ReleaseOutcome, in_prod: ReleaseOutcome, attacks: list[AttackOutcome]
 ) -> dict[str, bool]:
     """Prod serves the very package dev approved, from its own bucket; every attack was refused and changed nothing."""
     sm, s3 = rehearsal.server.client("sagemaker"), rehearsal.server.client("s3")
@@ -103,7 +103,7 @@ def _exists(s3: Any, uri: str) -> bool:
 
 
 def write_timeline(
-    path: Path, outcomes: list[Outcome], checks: dict[str, bool], attacks: list[AttackOutcome] = ()
+    path: Path, outcomes: list[ReleaseOutcome], checks: dict[str, bool], attacks: list[AttackOutcome] = ()
 ) -> None:
     """Every release in dev and prod (each names its environment), the attacks and their refusals, the checks."""
     document = {
@@ -115,7 +115,7 @@ def write_timeline(
     path.write_text(json.dumps(document, indent=2, default=str))
 
 
-def canary_reports(rehearsal: Rehearsal, output: Path, candidates: list[Outcome]) -> list[Path]:
+def canary_reports(rehearsal: Rehearsal, output: Path, candidates: list[ReleaseOutcome]) -> list[Path]:
     """`safedeploy report`'s picture and page of each candidate's bake, from the decision records it left in S3."""
     s3 = rehearsal.server.client("s3")
     written: list[Path] = []
