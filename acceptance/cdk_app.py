@@ -19,7 +19,7 @@ from aws_cdk import App
 
 from acceptance.scratch import scratch_plan
 from app import build_app
-from infra.config import ConfigError
+from safedeploy.errors import ConfigError
 
 CDK_JSON = Path("cdk.json")
 

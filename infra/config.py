@@ -18,7 +18,8 @@ from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from safedeploy.build_steps.model_plugin import ModelPlugin
-from safedeploy.guardrails.settings import DeploymentSettings, SettingError
+from safedeploy.errors import ConfigError
+from safedeploy.guardrails.settings import DeploymentSettings
 
 PRODUCTION = "prod"
 PROJECT_PATTERN = r"^[a-z][a-z0-9-]{1,24}[a-z0-9]$"
@@ -82,10 +83,6 @@ def ssm_name_limit(region: str) -> int:
     """What is left of SSM's 1011 characters after the parameter ARN before the name (`arn:aws:ssm:<region>:...`)."""
     partition = _endpoint_data().get_partition_for_region(region)
     return SSM_NAME_WITH_ARN - len(f"arn:{partition}:ssm:{region}:000000000000:parameter")
-
-
-class ConfigError(ValueError):
-    """A configuration problem, as one line: `<key path>: <problem>`."""
 
 
 class _Section(BaseModel):
@@ -355,10 +352,7 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         raise ConfigError("environments: missing; define at least 'dev' in cdk.json context")
     environments = {name: _load_environment(name, raw) for name, raw in raw_envs.items()}
     _check_promotion_chains(environments)
-    try:
-        model = ModelPlugin.from_mapping(context.get("model"), path="model")
-    except SettingError as error:
-        raise ConfigError(str(error)) from None
+    model = ModelPlugin.from_mapping(context.get("model"), path="model")
     return AppConfig(project=project, environments=environments, model=model)
 
 
@@ -414,10 +408,7 @@ def _load_environment(name: str, raw: Any) -> EnvironmentConfig:
         raise ConfigError(f"{path}: null; give an object (each of its keys has a default: {{}} takes them all)")
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: {raw!r} must be an object")
-    try:
-        endpoint = DeploymentSettings.from_mapping(raw.get("endpoint", {}), path=f"{path}.endpoint")
-    except SettingError as error:
-        raise ConfigError(str(error)) from None
+    endpoint = DeploymentSettings.from_mapping(raw.get("endpoint", {}), path=f"{path}.endpoint")
     try:
         return EnvironmentConfig.model_validate({**raw, "name": name, "endpoint": endpoint})
     except ValidationError as error:

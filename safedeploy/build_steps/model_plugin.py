@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from safedeploy.guardrails.setting_reader import SettingError, SettingReader
+from safedeploy.errors import ConfigError
+from safedeploy.guardrails.setting_reader import SettingReader
 
 ENTRY_POINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
 ECR_REPOSITORY_PATTERN = r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
@@ -111,9 +112,9 @@ class ModelPlugin:
 
     @classmethod
     def from_mapping(cls, raw: object, path: str = "model") -> ModelPlugin:
-        """Validate the `model` section; raise SettingError naming the first bad key."""
+        """Validate the `model` section; raise ConfigError naming the first bad key."""
         if raw is None:
-            raise SettingError(f"{path}: missing; name the model's entry points (docs/model.md)")
+            raise ConfigError(f"{path}: missing; name the model's entry points (docs/model.md)")
         reader = SettingReader(raw, path)
         example = "package.module:function"
         train = reader.text("train", "", ENTRY_POINT_PATTERN, example)
@@ -133,11 +134,11 @@ class ModelPlugin:
         try:
             context = json.loads(path.read_text()).get("context", {})
         except (OSError, json.JSONDecodeError) as error:
-            raise ValueError(f"{path}: cannot read the model's entry points: {error}") from None
+            raise ConfigError(f"{path}: cannot read the model's entry points: {error}") from None
         try:
             return cls.from_mapping(context.get("model"), path="model")
-        except SettingError as error:
-            raise ValueError(f"{path}: {error}") from None
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
 
     def load(self, entry: str) -> Callable[..., Any]:
         """Import `package.module:function`; a missing one is named with the key that points to it."""
@@ -174,14 +175,14 @@ def _serving(reader: SettingReader) -> Serving:
     environment = reader.text_mapping("environment", ENVIRONMENT_KEY_PATTERN)
     reader.finish()
     if bool(framework) == bool(repository):
-        raise SettingError(
+        raise ConfigError(
             f"{reader.path}: set either framework and framework_version (a SageMaker image) or image_repository and "
             "image_tag (a custom container in this account's ECR)"
         )
     if framework and not version:
-        raise SettingError(f"{reader.key_path('framework_version')}: missing for framework {framework!r}")
+        raise ConfigError(f"{reader.key_path('framework_version')}: missing for framework {framework!r}")
     if repository and not tag:
-        raise SettingError(f"{reader.key_path('image_tag')}: missing for image_repository {repository!r}")
+        raise ConfigError(f"{reader.key_path('image_tag')}: missing for image_repository {repository!r}")
     return Serving(framework, version, repository, tag, environment)
 
 

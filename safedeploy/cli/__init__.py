@@ -13,11 +13,9 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import NoReturn
 
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.parsers import ResponseParserError
-
-from safedeploy.cli.aws_errors import one_line
-from safedeploy.cli.exit_codes import ExitCode, aws_exit_code
+from safedeploy.cli.aws_errors import AWS_FAILURES, AwsError
+from safedeploy.cli.exit_codes import ExitCode
+from safedeploy.errors import ConfigError, SafeDeployError
 
 DESCRIPTION = """Operate the safe-deployment platform: release status and approvals, deployments with guardrails,
 rollback, canary statistics, cost and teardown of an environment. Run from the repository, --project comes from
@@ -34,7 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-class CliError(Exception):
+class CliError(SafeDeployError):
     """A problem the user can fix; printed as one line, exit code 2 (`ExitCode.BAD_INPUT`)."""
 
 
@@ -66,12 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CliError, ValueError) as error:
+    except (CliError, ConfigError, ValueError) as error:
         print(f"safedeploy {args.command}: error: {error}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     except RecursionError:  # Python's JSON parser recurses per level: a file of 100,000 "[" (analyze, release.json)
         print(f"safedeploy {args.command}: error: the input nests arrays or objects too deeply", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    except (BotoCoreError, ClientError, ResponseParserError) as error:
-        print(f"safedeploy {args.command}: AWS error: {one_line(error)}", file=sys.stderr)
-        return aws_exit_code(error)
+    except AWS_FAILURES as error:
+        failure = AwsError(error)
+        print(f"safedeploy {args.command}: AWS error: {failure}", file=sys.stderr)
+        return failure.exit_code

@@ -5,10 +5,21 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
 from botocore.parsers import ResponseParserError
 
-from safedeploy.cli.exit_codes import CREDENTIAL_ERROR_CODES
+from safedeploy.cli.exit_codes import CREDENTIAL_ERROR_CODES, ExitCode, aws_exit_code
+from safedeploy.errors import SafeDeployError
 
 THROTTLING = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
 DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+# What botocore raises for a call that did not succeed: a refused request, no network or credentials, a foreign answer.
+AWS_FAILURES = (BotoCoreError, ClientError, ResponseParserError)
+
+
+class AwsError(SafeDeployError):
+    """An AWS call the CLI reports: botocore's error as the one line below, with the exit code its kind earns."""
+
+    def __init__(self, error: BotoCoreError | ClientError | ResponseParserError) -> None:
+        super().__init__(one_line(error))
+        self.exit_code: ExitCode = aws_exit_code(error)
 
 
 def one_line(error: BotoCoreError | ClientError | ResponseParserError) -> str:

@@ -18,15 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.parsers import ResponseParserError
-
 from safedeploy import registry
 from safedeploy.cli import CliError
-from safedeploy.cli.aws_errors import one_line
 from safedeploy.cli.aws_session import add_environment_arguments, environment
 from safedeploy.cli.aws_session import session as aws_session
-from safedeploy.cli.exit_codes import ExitCode, aws_exit_code
+from safedeploy.cli.exit_codes import ExitCode
 from safedeploy.cli.number_arguments import MAX_POLL_SECONDS, number_in
 from safedeploy.guardrails.deploy import deploy_package, deployment_timeout_seconds
 from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
@@ -115,7 +111,7 @@ def _say(line: str) -> None:
 
 
 def _report(command: str, action: Callable[[], Summarised]) -> int:
-    """Run one library call and turn its outcome into the documented exit code."""
+    """Run one library call and turn its outcome into the documented exit code (`main` reports AWS errors)."""
     try:
         _say(action().summary())
         return ExitCode.OK
@@ -125,9 +121,6 @@ def _report(command: str, action: Callable[[], Summarised]) -> int:
     except GuardrailError as failure:
         print(f"safedeploy {command}: failed: {failure}", file=sys.stderr)
         return ExitCode.ROLLED_BACK
-    except (ClientError, BotoCoreError, ResponseParserError) as error:
-        print(f"safedeploy {command}: AWS error: {one_line(error)}", file=sys.stderr)
-        return aws_exit_code(error)
 
 
 def _manifest(args: argparse.Namespace) -> ReleaseManifest | None:

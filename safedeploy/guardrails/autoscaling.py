@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from safedeploy.guardrails.setting_reader import SettingError, SettingReader
+from safedeploy.errors import ConfigError
+from safedeploy.guardrails.setting_reader import SettingReader
 
 if TYPE_CHECKING:
     from safedeploy.guardrails.settings import DeploymentSettings
@@ -69,7 +70,7 @@ class EndpointAutoscaling:
         )
         reader.finish()
         if scaling.max_instances < scaling.min_instances:
-            raise SettingError(
+            raise ConfigError(
                 f"{reader.key_path('max_instances')}: {scaling.max_instances} is below min_instances "
                 f"{scaling.min_instances}"
             )
@@ -80,12 +81,12 @@ class EndpointAutoscaling:
         if not self.enabled:
             return
         if not self.min_instances <= instance_count <= self.max_instances:
-            raise SettingError(
+            raise ConfigError(
                 f"{reader.key_path('instance_count')}: {instance_count} must lie within autoscaling's "
                 f"min_instances-max_instances ({self.min_instances}-{self.max_instances})"
             )
         if guarded_steps and self.min_instances < 2:
-            raise SettingError(
+            raise ConfigError(
                 f"{reader.key_path('autoscaling')}.min_instances: {self.min_instances} is too small for a strategy "
                 "whose steps are a fraction of the fleet; it needs at least 2 instances"
             )

@@ -14,7 +14,7 @@ import math
 from typing import TYPE_CHECKING
 
 from safedeploy.canary.metrics import PLANNED
-from safedeploy.guardrails.setting_reader import SettingError
+from safedeploy.errors import ConfigError
 from safedeploy.stats.bake_plan import BakePlan, HarmDesign, HarmSpec, plan_bake, requests_needed
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def bake_plan(settings: DeploymentSettings, bake_seconds: int | None = None, sha
     canary = settings.canary
     bake = settings.wait_interval_seconds if bake_seconds is None else bake_seconds
     if share >= 1.0:
-        raise SettingError(f"a candidate share of {share:g} leaves no baseline fleet to compare with")
+        raise ConfigError(f"a candidate share of {share:g} leaves no baseline fleet to compare with")
     return plan_bake(
         harm_specs(canary, share), harm_design(canary), canary.expected_requests_per_minute, share, canary.power, bake
     )
@@ -57,7 +57,7 @@ def checked_bake(settings: DeploymentSettings, auto: bool, key_path: str) -> int
     canary = settings.canary
     if plan.needed_seconds > MAX_BAKE_SECONDS and canary.require_power:
         longest = bake_plan(settings, MAX_BAKE_SECONDS).summary()
-        raise SettingError(
+        raise ConfigError(
             f"{key_path}: the declared power {canary.power:g} needs a bake of {plan.needed_seconds} s, above "
             f"SageMaker's {MAX_BAKE_SECONDS} s; {longest}. Put more instances in the canary, declare a larger "
             "error_rate_mde_ratio or latency_mde_percent, a lower power, or require_power: false"
@@ -68,7 +68,7 @@ def checked_bake(settings: DeploymentSettings, auto: bool, key_path: str) -> int
         samples = max(metric.samples_needed for metric in plan.metrics)
         traffic = requests_needed(samples, plan.candidate_share, settings.wait_interval_seconds)
         would = "" if traffic is None else f", or {math.ceil(traffic)} requests/minute at the quietest hour"
-        raise SettingError(
+        raise ConfigError(
             f"{key_path}: {settings.wait_interval_seconds} s cannot reach the declared power: {plan.summary()}. "
             f'Use "auto" or at least {plan.needed_seconds} s{would}'
         )

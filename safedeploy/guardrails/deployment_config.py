@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from safedeploy.guardrails.settings import MAX_ROLLBACK_ALARMS, DeploymentSettings, SettingError, Strategy
+from safedeploy.errors import ConfigError
+from safedeploy.guardrails.settings import MAX_ROLLBACK_ALARMS, DeploymentSettings, Strategy
 from safedeploy.guardrails.traffic_share import step_capacity
 
 _TRAFFIC_ROUTING_TYPES = {
@@ -33,7 +34,7 @@ def capacity_size(percent: int | None, instances: int | None) -> dict[str, Any]:
 
 def auto_rollback_configuration(alarm_names: Sequence[str]) -> dict[str, Any]:
     if not 1 <= len(alarm_names) <= MAX_ROLLBACK_ALARMS:
-        raise SettingError(
+        raise ConfigError(
             f"alarm_names: a guarded deployment needs 1-{MAX_ROLLBACK_ALARMS} auto-rollback alarms, got "
             f"{len(alarm_names)}; is the guardrails stack deployed?"
         )
@@ -68,7 +69,7 @@ def rolling_update_policy(settings: DeploymentSettings) -> dict[str, Any]:
 def deployment_config(settings: DeploymentSettings, alarm_names: Sequence[str]) -> dict[str, Any]:
     """UpdateEndpoint's DeploymentConfig for a guarded strategy (canary, linear, all_at_once, rolling)."""
     if not settings.strategy.is_guarded_update:
-        raise SettingError(f"strategy: {settings.strategy.value!r} is not carried out by UpdateEndpoint guardrails")
+        raise ConfigError(f"strategy: {settings.strategy.value!r} is not carried out by UpdateEndpoint guardrails")
     policy = (
         {"RollingUpdatePolicy": rolling_update_policy(settings)}
         if settings.strategy is Strategy.ROLLING

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from safedeploy.errors import SafeDeployError
 
-class GuardrailError(Exception):
+
+class GuardrailError(SafeDeployError):
     """A deployment step the guardrails stopped; the message says what happened and what to do."""
 
 

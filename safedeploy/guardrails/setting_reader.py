@@ -11,9 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-
-class SettingError(ValueError):
-    """A deployment setting that SageMaker (or this platform's policy) would refuse."""
+from safedeploy.errors import ConfigError
 
 
 class SettingReader:
@@ -21,9 +19,9 @@ class SettingReader:
 
     def __init__(self, raw: object, path: str) -> None:
         if raw is None:
-            raise SettingError(f"{path}: null; omit the key to take the defaults, or give an object")
+            raise ConfigError(f"{path}: null; omit the key to take the defaults, or give an object")
         if not isinstance(raw, Mapping):
-            raise SettingError(f"{path}: {raw!r} must be an object")
+            raise ConfigError(f"{path}: {raw!r} must be an object")
         self._raw: Mapping[str, Any] = raw
         self.path = path
         self._read: list[str] = []
@@ -38,9 +36,9 @@ class SettingReader:
     def integer(self, key: str, default: int, low: int, high: int) -> int:
         value = self._value(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise SettingError(f"{self.key_path(key)}: {value!r} must be an integer ({low}-{high})")
+            raise ConfigError(f"{self.key_path(key)}: {value!r} must be an integer ({low}-{high})")
         if not low <= value <= high:
-            raise SettingError(f"{self.key_path(key)}: {value} is out of range ({low}-{high})")
+            raise ConfigError(f"{self.key_path(key)}: {value} is out of range ({low}-{high})")
         return value
 
     def optional_integer(self, key: str, low: int, high: int) -> int | None:
@@ -60,37 +58,37 @@ class SettingReader:
     def boolean(self, key: str, default: bool) -> bool:
         value = self._value(key, default)
         if not isinstance(value, bool):
-            raise SettingError(f"{self.key_path(key)}: {value!r} must be true or false")
+            raise ConfigError(f"{self.key_path(key)}: {value!r} must be true or false")
         return value
 
     def positive_number(self, key: str, default: float, high: float) -> float:
         """A number in (0, high]: a threshold of zero would alarm on every request."""
         value = self._value(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise SettingError(f"{self.key_path(key)}: {value!r} must be a number (above 0, at most {high:g})")
+            raise ConfigError(f"{self.key_path(key)}: {value!r} must be a number (above 0, at most {high:g})")
         if not 0 < value <= high:
-            raise SettingError(f"{self.key_path(key)}: {value:g} is out of range (above 0, at most {high:g})")
+            raise ConfigError(f"{self.key_path(key)}: {value:g} is out of range (above 0, at most {high:g})")
         return float(value)
 
     def number(self, key: str, default: float, low: float, high: float) -> float:
         """A number in [low, high]."""
         value = self._value(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise SettingError(f"{self.key_path(key)}: {value!r} must be a number ({low:g} to {high:g})")
+            raise ConfigError(f"{self.key_path(key)}: {value!r} must be a number ({low:g} to {high:g})")
         if not low <= value <= high:
-            raise SettingError(f"{self.key_path(key)}: {value:g} is out of range ({low:g} to {high:g})")
+            raise ConfigError(f"{self.key_path(key)}: {value:g} is out of range ({low:g} to {high:g})")
         return float(value)
 
     def text(self, key: str, default: str, pattern: str, example: str) -> str:
         value = self._value(key, default)
         if not isinstance(value, str) or not re.fullmatch(pattern, value):
-            raise SettingError(f"{self.key_path(key)}: {value!r} must look like {example!r}")
+            raise ConfigError(f"{self.key_path(key)}: {value!r} must look like {example!r}")
         return value
 
     def choice(self, key: str, default: str, allowed: Sequence[str]) -> str:
         value = self._value(key, default)
         if value not in allowed:
-            raise SettingError(f"{self.key_path(key)}: {value!r} is not one of {', '.join(allowed)}")
+            raise ConfigError(f"{self.key_path(key)}: {value!r} is not one of {', '.join(allowed)}")
         return str(value)
 
     def integer_list(self, key: str, default: Sequence[int]) -> tuple[int, ...]:
@@ -98,7 +96,7 @@ class SettingReader:
         if not isinstance(value, list | tuple) or any(
             isinstance(item, bool) or not isinstance(item, int) for item in value
         ):
-            raise SettingError(f"{self.key_path(key)}: {value!r} must be a list of integers")
+            raise ConfigError(f"{self.key_path(key)}: {value!r} must be a list of integers")
         return tuple(value)
 
     def text_mapping(self, key: str, key_pattern: str) -> dict[str, str]:
@@ -107,18 +105,18 @@ class SettingReader:
         if not isinstance(value, Mapping) or any(
             not isinstance(item, str) or not re.fullmatch(key_pattern, str(name)) for name, item in value.items()
         ):
-            raise SettingError(f"{self.key_path(key)}: {value!r} must map names ({key_pattern}) to strings")
+            raise ConfigError(f"{self.key_path(key)}: {value!r} must map names ({key_pattern}) to strings")
         return dict(value)
 
     def required(self, key: str) -> Any:
         if key not in self._raw:
-            raise SettingError(f"{self.key_path(key)}: missing")
+            raise ConfigError(f"{self.key_path(key)}: missing")
         return self._value(key, None)
 
     def text_list(self, key: str) -> tuple[str, ...]:
         value = self.required(key)
         if not isinstance(value, list | tuple) or any(not isinstance(item, str) for item in value):
-            raise SettingError(f"{self.key_path(key)}: {value!r} must be a list of strings")
+            raise ConfigError(f"{self.key_path(key)}: {value!r} must be a list of strings")
         return tuple(value)
 
     def section(self, key: str) -> SettingReader:
@@ -127,4 +125,4 @@ class SettingReader:
     def finish(self) -> None:
         unknown = sorted(set(self._raw) - set(self._read))
         if unknown:
-            raise SettingError(f"{self.key_path(unknown[0])}: unknown key; allowed: {', '.join(self._read)}")
+            raise ConfigError(f"{self.key_path(unknown[0])}: unknown key; allowed: {', '.join(self._read)}")

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from safedeploy.errors import ConfigError
 from safedeploy.guardrails import alarm_noise
 from safedeploy.guardrails.autoscaling import EndpointAutoscaling
 from safedeploy.guardrails.bake import checked_bake
-from safedeploy.guardrails.setting_reader import SettingError, SettingReader
+from safedeploy.guardrails.setting_reader import SettingReader
 from safedeploy.guardrails.traffic_share import (
     CAPACITY_PERCENT,
     TrafficShare,
@@ -36,7 +37,6 @@ __all__ = [
     "DeploymentSettings",
     "GuardrailParameter",
     "SampleRatioSettings",
-    "SettingError",
     "Strategy",
 ]
 
@@ -149,12 +149,12 @@ class CanarySettings:
         )
         reader.finish()
         if canary.latency_tolerance_percent >= canary.latency_mde_percent:
-            raise SettingError(
+            raise ConfigError(
                 f"{reader.key_path('latency_tolerance_percent')}: {canary.latency_tolerance_percent:g} must be below "
                 f"latency_mde_percent ({canary.latency_mde_percent:g}): the bake could not catch what it tolerates"
             )
         if canary.error_rate_mde_ratio <= 1.0 or canary.baseline_error_rate * canary.error_rate_mde_ratio >= 1.0:
-            raise SettingError(
+            raise ConfigError(
                 f"{reader.key_path('error_rate_mde_ratio')}: {canary.error_rate_mde_ratio:g} must exceed 1 and keep "
                 f"baseline_error_rate x ratio below 1"
             )
@@ -227,7 +227,7 @@ class DeploymentSettings:
 
     @classmethod
     def from_mapping(cls, raw: object, path: str = "endpoint") -> DeploymentSettings:
-        """Validate a plain mapping (missing keys take the defaults); raise SettingError naming the first bad key."""
+        """Validate a plain mapping (missing keys take the defaults); raise ConfigError naming the first bad key."""
         reader = SettingReader(raw, path)
         defaults = cls()
         settings = cls(
@@ -273,7 +273,7 @@ class DeploymentSettings:
         planned = settings.strategy in PLANNED_BAKES
         if auto_bake and not planned:
             if explicit_auto:
-                raise SettingError(
+                raise ConfigError(
                     f'{reader.key_path("wait_interval_seconds")}: "auto" plans the bake of a canary, linear or '
                     f"rolling update; strategy {settings.strategy.value!r} has none to plan, give a number"
                 )
@@ -293,7 +293,7 @@ class DeploymentSettings:
     def _check_combinations(self, reader: SettingReader) -> None:
         steps = self.ab_weights
         if len(steps) < 2 or any(not 0 < a < b for a, b in itertools.pairwise(steps)) or steps[-1] != 100:
-            raise SettingError(
+            raise ConfigError(
                 f"{reader.key_path('ab_weights')}: {list(steps)} must be at least two candidate weights (percent) "
                 "that increase and end at 100, e.g. [5, 25, 50, 100]"
             )
@@ -302,20 +302,20 @@ class DeploymentSettings:
         if not self.strategy.is_guarded_update:
             return
         if self.instance_type.startswith(UNGUARDED_INSTANCE_PREFIX):
-            raise SettingError(
+            raise ConfigError(
                 f"{reader.key_path('instance_type')}: {self.instance_type!r} does not support deployment guardrails "
                 f"(SageMaker would deploy all at once with no bake); use strategy shadow or ab, or another family"
             )
         waiting, explanation = self.total_waiting_seconds()
         if waiting >= MAX_EXECUTION_TIMEOUT_SECONDS:
-            raise SettingError(
+            raise ConfigError(
                 f"{reader.key_path('wait_interval_seconds')}: a {self.strategy.value} deployment waits {explanation} "
                 f"= {waiting} s, more than the {MAX_EXECUTION_TIMEOUT_SECONDS} s max_execution_timeout_seconds can "
                 "cover on this platform (SageMaker allows 28800 s); shorten the bake or the termination wait, or use "
                 "fewer steps"
             )
         if self.max_execution_timeout_seconds <= waiting:
-            raise SettingError(
+            raise ConfigError(
                 f"{reader.key_path('max_execution_timeout_seconds')}: {self.max_execution_timeout_seconds} must exceed "
                 f"the waiting of a {self.strategy.value} deployment ({explanation} = {waiting} s)"
             )
@@ -329,7 +329,7 @@ class DeploymentSettings:
         chance = alarm_noise.false_rollback_probability(threshold / 100, requests, rate, minutes)
         if chance > alarm_noise.FALSE_ROLLBACK_LIMIT:
             least = alarm_noise.smallest_quiet_threshold(requests, rate, minutes)
-            raise SettingError(
+            raise ConfigError(
                 f"{reader.key_path('alarms.error_rate_5xx_percent')}: {threshold:g} % is within the noise "
                 f"of the declared baseline error rate ({100 * rate:g} % at {requests} requests/minute): a healthy "
                 f"deployment would trip the 5xx rollback alarm with probability up to {chance:.2f} in its {minutes} "
@@ -340,7 +340,7 @@ class DeploymentSettings:
         if not self.strategy.is_guarded_update:
             return
         if self.strategy is not Strategy.ALL_AT_ONCE and self.instance_count < 2:
-            raise SettingError(
+            raise ConfigError(
                 f"{reader.key_path('instance_count')}: {self.instance_count} is too small for strategy "
                 f"{self.strategy.value!r}: it needs at least 2 instances so that each step is a fraction of the fleet"
             )
@@ -353,12 +353,12 @@ class DeploymentSettings:
         percent_key, instances_key = STEP_KEYS[self.strategy.value][:2]
         percent, instances = getattr(self, percent_key), getattr(self, instances_key)
         if percent is not None and instances is not None:
-            raise SettingError(f"{reader.key_path(instances_key)}: give {percent_key} or {instances_key}, not both")
+            raise ConfigError(f"{reader.key_path(instances_key)}: give {percent_key} or {instances_key}, not both")
         count = self.instance_count
         if step_capacity(percent, instances)[0] != CAPACITY_PERCENT:
             outside = self.step_outside_band()
             if outside:
-                raise SettingError(f"{reader.key_path(instances_key)}: {outside} of instance_count")
+                raise ConfigError(f"{reader.key_path(instances_key)}: {outside} of instance_count")
             return
         share = self.traffic_share()
         if share.ratio > MAX_SHARE_RATIO:
@@ -369,7 +369,7 @@ class DeploymentSettings:
             )
             larger = next(fits, None)
             fleet = f", or use at least {larger} instances" if larger else ""
-            raise SettingError(
+            raise ConfigError(
                 f"{reader.key_path(percent_key)}: {percent} % of {count} instances is "
                 f"{instances_text(share.step_instances or 0)}, {100 * share.first:.0f} % of traffic, more than "
                 f"{MAX_SHARE_RATIO:g}x the {percent} % intended; size it in whole instances "
@@ -448,9 +448,9 @@ class GuardrailParameter:
     def __post_init__(self) -> None:
         names = tuple(self.alarm_names)
         if any(not isinstance(name, str) or not name.strip() for name in names):
-            raise SettingError(f"alarm_names: {list(names)!r} must be non-empty alarm names")
+            raise ConfigError(f"alarm_names: {list(names)!r} must be non-empty alarm names")
         if len(names) > MAX_ROLLBACK_ALARMS:
-            raise SettingError(f"alarm_names: {len(names)} alarms; SageMaker takes at most {MAX_ROLLBACK_ALARMS}")
+            raise ConfigError(f"alarm_names: {len(names)} alarms; SageMaker takes at most {MAX_ROLLBACK_ALARMS}")
         object.__setattr__(self, "alarm_names", names)
 
     def to_dict(self) -> dict[str, Any]:
@@ -473,5 +473,5 @@ class GuardrailParameter:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
-            raise SettingError(f"{path}: not valid JSON ({error.msg} at character {error.pos})") from None
+            raise ConfigError(f"{path}: not valid JSON ({error.msg} at character {error.pos})") from None
         return cls.from_dict(data, path)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
-from infra.config import AppConfig, ConfigError, EnvironmentConfig, load_config
+from infra.config import AppConfig, EnvironmentConfig, load_config
 from infra.naming import Naming
+from safedeploy.errors import ConfigError
 
 
 @dataclass(frozen=True)

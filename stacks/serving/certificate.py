@@ -11,7 +11,8 @@ from __future__ import annotations
 from aws_cdk import Arn, ArnFormat, Stack
 from aws_cdk import aws_ssm as ssm
 
-from infra.config import ConfigError, EnvironmentConfig
+from infra.config import EnvironmentConfig
+from safedeploy.errors import ConfigError
 
 
 def https_certificate_arn(stack: Stack, env_config: EnvironmentConfig) -> str | None:

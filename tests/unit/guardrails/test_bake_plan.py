@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from safedeploy.errors import ConfigError
 from safedeploy.guardrails.bake import bake_plan, candidate_share
-from safedeploy.guardrails.settings import DeploymentSettings, SettingError
+from safedeploy.guardrails.settings import DeploymentSettings
 
 PATH = "environments.dev.endpoint"
 DEV = {"instance_count": 2, "canary": {"expected_requests_per_minute": 100, "latency_log_sigma": 0.8}}
@@ -29,7 +30,7 @@ def test_auto_takes_the_planned_bake_and_reaches_the_declared_power() -> None:
 
 def test_a_bake_too_short_for_the_power_is_refused_with_the_numbers() -> None:
     needed = settings(max_execution_timeout_seconds=14400).wait_interval_seconds
-    with pytest.raises(SettingError) as refused:
+    with pytest.raises(ConfigError) as refused:
         settings(wait_interval_seconds=600)
     message = str(refused.value)
     assert message.startswith(f"{PATH}.wait_interval_seconds: 600 s cannot reach the declared power")
@@ -37,7 +38,7 @@ def test_a_bake_too_short_for_the_power_is_refused_with_the_numbers() -> None:
 
 
 def test_a_plan_beyond_sagemakers_ceiling_is_refused_unless_the_weaker_test_is_accepted() -> None:
-    with pytest.raises(SettingError, match="above SageMaker's 3600 s"):
+    with pytest.raises(ConfigError, match="above SageMaker's 3600 s"):
         settings(canary={"latency_log_sigma": 1.5})
     accepted = settings(canary={"latency_log_sigma": 1.5, "require_power": False}, max_execution_timeout_seconds=14400)
     assert accepted.wait_interval_seconds == 3600
@@ -54,6 +55,6 @@ def test_more_traffic_or_a_larger_canary_needs_a_shorter_bake() -> None:
 
 
 def test_auto_is_only_for_strategies_with_a_bake_to_plan() -> None:
-    with pytest.raises(SettingError, match='"auto" plans the bake of a canary, linear or rolling update'):
+    with pytest.raises(ConfigError, match='"auto" plans the bake of a canary, linear or rolling update'):
         settings(strategy="ab", wait_interval_seconds="auto")
     assert settings(strategy="ab").wait_interval_seconds == DeploymentSettings().wait_interval_seconds

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from safedeploy.errors import ConfigError
 from safedeploy.guardrails.deployment_config import deployment_config, guarded_update_request
-from safedeploy.guardrails.settings import DeploymentSettings, SettingError
+from safedeploy.guardrails.settings import DeploymentSettings
 
 ALARMS = ["e-5xx", "e-latency", "e-verdict"]
 ROLLBACK = {"Alarms": [{"AlarmName": "e-5xx"}, {"AlarmName": "e-latency"}, {"AlarmName": "e-verdict"}]}
@@ -105,11 +106,11 @@ def test_update_request_names_endpoint_and_config() -> None:
 
 @pytest.mark.parametrize("strategy", ["shadow", "ab"])
 def test_experiments_are_not_update_policies(strategy: str) -> None:
-    with pytest.raises(SettingError, match=f"strategy: '{strategy}' is not carried out by UpdateEndpoint"):
+    with pytest.raises(ConfigError, match=f"strategy: '{strategy}' is not carried out by UpdateEndpoint"):
         deployment_config(settings(strategy=strategy), ALARMS)
 
 
 @pytest.mark.parametrize("alarms", [[], [f"a{i}" for i in range(11)]])
 def test_a_guarded_update_needs_one_to_ten_alarms(alarms: list[str]) -> None:
-    with pytest.raises(SettingError, match="alarm_names: a guarded deployment needs 1-10 auto-rollback alarms"):
+    with pytest.raises(ConfigError, match="alarm_names: a guarded deployment needs 1-10 auto-rollback alarms"):
         deployment_config(settings(), alarms)

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from safedeploy.errors import ConfigError
 from safedeploy.guardrails.autoscaling import DIMENSION, METRIC, NAMESPACE, EndpointAutoscaling, retained_capacity
 from safedeploy.guardrails.deploy import DeployAction, deploy_package
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
 from safedeploy.guardrails.errors import DeploymentFailed, StepOutsideBand
-from safedeploy.guardrails.settings import DeploymentSettings, SettingError
+from safedeploy.guardrails.settings import DeploymentSettings
 from testbed.aws import SESSION
 from testbed.deploy_world import ENDPOINT, register_package
 from testbed.moto_sagemaker import EndpointUpdates
@@ -136,7 +137,7 @@ def test_without_autoscaling_nothing_is_registered_and_counts_follow_the_config(
     ],
 )
 def test_autoscaling_settings_are_validated(settings: dict[str, Any], message: str) -> None:
-    with pytest.raises(SettingError, match=message):
+    with pytest.raises(ConfigError, match=message):
         DeploymentSettings.from_mapping(settings)
 
 

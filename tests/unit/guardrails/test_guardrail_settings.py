@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from scipy import stats
 
+from safedeploy.errors import ConfigError
 from safedeploy.guardrails import alarm_noise
 from safedeploy.guardrails.bake import bake_plan
 from safedeploy.guardrails.settings import (
     TIMEOUT_SLACK_SECONDS,
     DeploymentSettings,
     GuardrailParameter,
-    SettingError,
     Strategy,
 )
 
@@ -25,7 +25,7 @@ PATH = "environments.dev.endpoint"
 
 
 def refused(raw: Any) -> str:
-    with pytest.raises(SettingError) as caught:
+    with pytest.raises(ConfigError) as caught:
         DeploymentSettings.from_mapping(raw, path=PATH)
     return str(caught.value)
 
@@ -190,12 +190,12 @@ def test_parameter_round_trips_through_json() -> None:
     ],
 )
 def test_parameter_loader_names_what_is_wrong(text: str, expected: str) -> None:
-    with pytest.raises(SettingError, match="^" + expected.replace(".", r"\.").replace("[", r"\[")):
+    with pytest.raises(ConfigError, match="^" + expected.replace(".", r"\.").replace("[", r"\[")):
         GuardrailParameter.from_json(text, path="/p/dev/deployment-config")
 
 
 def test_at_most_ten_rollback_alarms() -> None:
-    with pytest.raises(SettingError, match="alarm_names: 11 alarms; SageMaker takes at most 10"):
+    with pytest.raises(ConfigError, match="alarm_names: 11 alarms; SageMaker takes at most 10"):
         GuardrailParameter(DeploymentSettings(), [f"alarm-{i}" for i in range(11)])
 
 
@@ -245,7 +245,7 @@ def test_a_5xx_threshold_inside_the_baseline_noise_is_refused_with_the_threshold
     """1 % errors at 100 requests a minute exceed 1 % in a quarter of the minutes: the alarm would roll back
     healthy deployments. 4 % is the smallest tenth of a percent that keeps it under 1 % per deployment."""
     raw = {"alarms": {"error_rate_5xx_percent": 1.0}, "canary": {"require_power": False}}
-    with pytest.raises(SettingError) as refused:
+    with pytest.raises(ConfigError) as refused:
         DeploymentSettings.from_mapping(raw, path=PATH)
     message = str(refused.value)
     assert message.startswith(f"{PATH}.alarms.error_rate_5xx_percent: 1 % is within the noise")

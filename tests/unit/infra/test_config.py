@@ -13,7 +13,8 @@ from typing import Any
 import botocore.session
 import pytest
 
-from infra.config import CONNECTION_PROVIDERS, ConfigError, load_config
+from infra.config import CONNECTION_PROVIDERS, load_config
+from safedeploy.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
 CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]

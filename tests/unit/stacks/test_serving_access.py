@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Annotations, Match, Template
 
-from infra.config import ConfigError
+from safedeploy.errors import ConfigError
 from serving.gateway.feedback_store import FeedbackStore
 from stacks.serving.gateway_tables import API_KEYS_PARTITION_KEY, FEEDBACK_PARTITION_KEY
 from stacks.stage import EnvironmentStage

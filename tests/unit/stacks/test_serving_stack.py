@@ -9,9 +9,10 @@ from aws_cdk import App, Environment, Stack
 from aws_cdk.assertions import Annotations, Match, Template
 from constructs import IConstruct
 
-from infra.config import ConfigError, ServingConfig, load_config
+from infra.config import ServingConfig, load_config
 from infra.nag import enable_security_checks
 from infra.naming import Naming
+from safedeploy.errors import ConfigError
 from stacks.serving_stack import ServingStack
 from stacks.stage import EnvironmentStage
 from stacks.storage_stack import StorageStack

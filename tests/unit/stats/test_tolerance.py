@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pytest
 
+from safedeploy.errors import ConfigError
 from safedeploy.guardrails.bake import bake_plan
-from safedeploy.guardrails.settings import DeploymentSettings, SettingError
+from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.stats import (
     CanaryObservations,
     CanaryPolicy,
@@ -68,5 +69,5 @@ def test_the_plan_pays_for_the_effect_beyond_the_tolerance() -> None:
     ratio = needed[tolerant]["latency_p50_ms"] / needed[plain]["latency_p50_ms"]
     assert ratio == pytest.approx((math.log(1.2) / (math.log(1.2) - math.log(1.05))) ** 2, rel=1e-6)
     assert tolerant.needed_seconds > plain.needed_seconds
-    with pytest.raises(SettingError, match="latency_tolerance_percent: 20 must be below latency_mde_percent"):
+    with pytest.raises(ConfigError, match="latency_tolerance_percent: 20 must be below latency_mde_percent"):
         settings(latency_tolerance_percent=20)

@@ -1,0 +1,22 @@
+"""The project's one error root: every failure it reports on purpose is a `SafeDeployError`, so a caller can tell
+"the platform refused, and says why" from a bug (any other exception) with one `except`.
+
+The families under it: `ConfigError` (a setting in cdk.json, SSM or an argument that cannot work),
+`safedeploy.guardrails.errors.GuardrailError` (a deployment step the guardrails stopped),
+`safedeploy.cli.CliError` (a command line the CLI cannot act on) and `safedeploy.cli.aws_errors.AwsError` (an AWS
+call the CLI reports). Plain Python: the Lambda layer, CodeBuild and the CDK app all import it.
+"""
+
+from __future__ import annotations
+
+
+class SafeDeployError(Exception):
+    """A failure the platform reports as one line that says what happened and what to do."""
+
+
+class ConfigError(SafeDeployError, ValueError):
+    """A configuration problem, as one line: `<key path>: <problem>`.
+
+    Also a ValueError on purpose: pydantic turns a ValueError raised inside a validator into a validation error at
+    the field's key path, so a rule shared by a settings model and plain code raises this one class in both.
+    """
