@@ -28,7 +28,7 @@ import numpy as np
 from ml import inference
 from ml.data import generate
 from rehearsal.world import World
-from safedeploy import clock, registry
+from safedeploy import clock, registry, s3_layout
 from safedeploy.drift import store
 from safedeploy.guardrails import resource_tags
 from safedeploy.lambda_actions.aws_clients import AwsClients
@@ -116,7 +116,7 @@ def _serve_through_gateway(
     server: MotoServer, world: World, model: Any, rows: np.ndarray, hour: datetime, log: Path, iam: PolicyWorld | None
 ) -> None:
     """`rows` through a gateway of their own (a fresh writer), its histograms then filed under `hour`."""
-    prefix = store.histograms_root(world.naming.endpoint)
+    prefix = s3_layout.histograms_root(world.naming.endpoint)
     before = set(_keys(server, world, prefix))
     with running_stub(ModelEndpoint(model=model)) as stub_url:
         environment = gateway_environment(
@@ -143,7 +143,7 @@ def _serve_through_gateway(
     s3 = server.client("s3")
     for key in sorted(set(_keys(server, world, prefix)) - before):  # written at shutdown, whatever the real hour
         written_hour, name = key.rsplit("/", 2)[1:]  # a phase that straddles an hour wrote two objects
-        target = f"{store.histogram_prefix(world.naming.endpoint, hour)}{written_hour}-{name}"
+        target = f"{s3_layout.histogram_prefix(world.naming.endpoint, hour)}{written_hour}-{name}"
         s3.copy_object(Bucket=world.drift_bucket, Key=target, CopySource={"Bucket": world.drift_bucket, "Key": key})
         s3.delete_object(Bucket=world.drift_bucket, Key=key)
 

@@ -14,7 +14,7 @@ from safedeploy.canary.report import Timeline, write_report
 from safedeploy.guardrails import resource_tags
 from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.guardrails.settings import Strategy
-from safedeploy.trust.approval_record import RECORD_PREFIX
+from safedeploy.s3_layout import APPROVALS
 
 
 def final_checks(rehearsal: Rehearsal, live: ReleaseOutcome, candidates: list[ReleaseOutcome]) -> dict[str, bool]:
@@ -66,7 +66,7 @@ def trust_checks(
     prod_config = sm.describe_endpoint(EndpointName=prod.naming.endpoint)["EndpointConfigName"]
     prod_model = sm.describe_endpoint_config(EndpointConfigName=prod_config)["ProductionVariants"][0]["ModelName"]
     model_url = sm.describe_model(ModelName=prod_model)["PrimaryContainer"]["ModelDataUrl"]
-    records = s3.list_objects_v2(Bucket=dev.artifacts_bucket, Prefix=f"{RECORD_PREFIX}/").get("Contents", [])
+    records = s3.list_objects_v2(Bucket=dev.artifacts_bucket, Prefix=f"{APPROVALS}/").get("Contents", [])
     versions = [  # the model.tar.gz versions (each trained model has its drift baseline beside it)
         version
         for version in s3.list_object_versions(Bucket=dev.artifacts_bucket, Prefix="models/").get("Versions", [])

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from safedeploy.registry import split_s3_uri
+from safedeploy.s3_layout import split_s3_uri
 
 CHUNK_BYTES = 1 << 20
 

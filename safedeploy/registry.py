@@ -11,8 +11,8 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlparse
 
+from safedeploy.s3_layout import split_s3_uri
 from safedeploy.write_once import served_artifact_refusal
 
 PENDING = "PendingManualApproval"
@@ -203,14 +203,6 @@ def _read_json(s3: Any, uri: str) -> Any:
         return json.loads(body)
     except json.JSONDecodeError as error:
         raise ValueError(f"{uri} is not JSON: {error}") from error
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> ``("bucket", "key")``; anything else is a clear error."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
-        raise ValueError(f"{uri!r} is not an s3://bucket/key URI")
-    return parsed.netloc, parsed.path.lstrip("/")
 
 
 def _require_s3_uri(name: str, uri: str) -> None:

@@ -14,17 +14,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-MODELS, EVALUATION, TOOLING, DECISIONS, DRIFT_DECISIONS, APPROVALS, ROLLBACKS, ROLLED_BACK, TRAFFIC_ACTIONS = (
-    "models",
-    "evaluation",
-    "tooling",
-    "decisions",
-    "drift-decisions",
-    "approvals",
-    "rollbacks",
-    "rolled-back",
-    "traffic-actions",
+from safedeploy.s3_layout import (
+    APPROVALS,
+    DECISIONS,
+    DRIFT_DECISIONS,
+    EVALUATION,
+    MODELS,
+    ROLLBACKS,
+    ROLLED_BACK,
+    TOOLING,
+    TRAFFIC_ACTIONS,
 )
+
 # Model artifacts, evaluation reports and deploy-tooling bundles (Train; a promoted-to environment's verified
 # copies), canary decision records (analysis), drift decision records (the drift check), approval records
 # (ApprovalSync: the model decision; Promote: the promotion decision), rollback records (operators), rolled-back

@@ -35,7 +35,8 @@ from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_DETAIL_TYPE, VER
 from safedeploy.guardrails.alarm_noise import ALARM_DATAPOINTS, ALARM_PERIODS
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param
-from safedeploy.write_once import DECISIONS, ROLLED_BACK_MARKS, TRAFFIC_ACTIONS
+from safedeploy.s3_layout import DECISIONS, TRAFFIC_ACTIONS
+from safedeploy.write_once import ROLLED_BACK_MARKS
 from stacks.storage_stack import StorageStack
 
 # Alarm names (after `<project>-<env>-`) that SageMaker watches during a deployment: the canary metrics' own

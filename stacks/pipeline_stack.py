@@ -34,7 +34,8 @@ from infra.log_encryption import LogGroupKey
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction
 from safedeploy.parameters import Param
-from safedeploy.write_once import APPROVALS, EVALUATION, MODELS, ROLLED_BACK, ROLLED_BACK_MARKS
+from safedeploy.s3_layout import APPROVALS, EVALUATION, MODELS, ROLLED_BACK
+from safedeploy.write_once import ROLLED_BACK_MARKS
 from stacks.pipeline import approvals, permissions
 from stacks.pipeline.build_project import PipelineBuildProject
 from stacks.pipeline.promotion import PromotionLinks, links_from_context, repository_name

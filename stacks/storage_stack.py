@@ -22,10 +22,11 @@ from infra.grants import grant_policy, grant_to
 from infra.nag import acknowledge
 from infra.naming import ROLE_TAG, Naming
 from safedeploy.build_steps.model_plugin import ModelPlugin
-from safedeploy.drift.store import HISTOGRAM_DAYS, histograms_root
+from safedeploy.drift.store import HISTOGRAM_DAYS
 from safedeploy.parameters import Param
+from safedeploy.s3_layout import EVALUATION, MODELS, histograms_root
 from safedeploy.source_record import SourceRecord
-from safedeploy.write_once import EVALUATION, IMMUTABLE_PREFIXES, MODELS, OPERATOR_RECORDS, RECORD_WRITERS
+from safedeploy.write_once import IMMUTABLE_PREFIXES, OPERATOR_RECORDS, RECORD_WRITERS
 from stacks.pipeline.promotion import repository_name
 
 # Prefixes the SageMaker execution role may use; the pipeline's CodeBuild roles use the same layout. It reads the

@@ -21,6 +21,7 @@ from safedeploy.canary.traffic import REFUSED, shift_traffic
 from safedeploy.decision import Decision
 from safedeploy.guardrails.deploy_target import read_parameter
 from safedeploy.parameters import Param
+from safedeploy.s3_layout import decision_record_key
 from testbed import iam_enforcement
 
 
@@ -36,7 +37,7 @@ def forged_verdict_detail(endpoint_name: str, bucket: str, decision: str = Decis
         "deployment_id": deployment,
         "kind": "ab",
         "decision": decision,
-        "record_uri": f"s3://{bucket}/decisions/{endpoint_name}/{deployment}/20260101T000000Z-{decision}.json",
+        "record_uri": f"s3://{bucket}/{decision_record_key(endpoint_name, deployment, '20260101T000000Z', decision)}",
     }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from safedeploy.build_steps.settings import ReleaseSettings
+from safedeploy.s3_layout import run_key
 from safedeploy.write_once import upload_new_file
 
 
@@ -26,6 +27,6 @@ def upload_run_file(s3: Any, settings: ReleaseSettings, path: Path, *, prefix: s
         s3,
         path,
         bucket=bucket or settings.artifacts_bucket,
-        key=f"{prefix}/{settings.run_key}/{path.name}",
+        key=run_key(prefix, settings.run_key, path.name),
         kms_key_arn=settings.kms_key_arn,
     )

@@ -12,8 +12,7 @@ import numpy.typing as npt
 from safedeploy.build_steps.artifacts import upload_run_file
 from safedeploy.build_steps.settings import ReleaseSettings
 from safedeploy.drift.baseline import CONTENT_TYPE, compute_baseline, sha256_digest
-
-BASELINE_NAME = "drift-baseline.json"
+from safedeploy.s3_layout import BASELINE_NAME
 
 
 def upload_drift_baseline(

@@ -15,7 +15,7 @@ from typing import Any
 
 from safedeploy.build_steps.flags import env_flag
 from safedeploy.parameters import Param, parameter_name
-from safedeploy.registry import split_s3_uri
+from safedeploy.s3_layout import split_s3_uri
 
 COMMIT_VARIABLE = "CODEBUILD_RESOLVED_SOURCE_VERSION"
 DEFAULT_ROWS = 5000

@@ -15,7 +15,7 @@ from typing import Any
 from safedeploy.build_steps.feature_store import export_offline_store, feature_columns
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.build_steps.settings import ReleaseSettings
-from safedeploy.registry import split_s3_uri
+from safedeploy.s3_layout import split_s3_uri
 
 DATASET_FILE = "dataset.csv"
 

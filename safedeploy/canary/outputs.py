@@ -15,21 +15,17 @@ from typing import Any
 
 from safedeploy.clock import key_time, stamp, time_refusal
 from safedeploy.decision import Decision
-from safedeploy.write_once import DECISIONS, put_new_object
+from safedeploy.s3_layout import decision_record_key, decision_record_prefix
+from safedeploy.write_once import put_new_object
 
 CANARY_NAMESPACE = "SafeDeploy/Canary"
 VERDICT_METRIC = "CanaryVerdict"
 VERDICT_EVENT_SOURCE = "safedeploy.canary"
 VERDICT_DETAIL_TYPE = "Canary Verdict"
-RECORD_PREFIX = DECISIONS
-
-
-def record_prefix(endpoint_name: str, deployment_id: str) -> str:
-    return f"{RECORD_PREFIX}/{endpoint_name}/{deployment_id}/"
 
 
 def record_key(endpoint_name: str, deployment_id: str, at: datetime, decision: Decision) -> str:
-    return f"{record_prefix(endpoint_name, deployment_id)}{stamp(at)}-{decision}.json"
+    return decision_record_key(endpoint_name, deployment_id, stamp(at), decision)
 
 
 def record_keys(s3: Any, bucket: str, prefix: str, started_at: datetime, now: datetime) -> list[str]:
@@ -57,7 +53,7 @@ def decided_before(
     now: datetime,
 ) -> str | None:
     """The key of the first earlier record of this deployment with `decision`, if any."""
-    keys = record_keys(s3, bucket, record_prefix(endpoint_name, deployment_id), started_at, now)
+    keys = record_keys(s3, bucket, decision_record_prefix(endpoint_name, deployment_id), started_at, now)
     return next((key for key in keys if key.endswith(f"-{decision}.json")), None)
 
 

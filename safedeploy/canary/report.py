@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from safedeploy import clock
-from safedeploy.canary.outputs import RECORD_PREFIX
 from safedeploy.decision import Decision
+from safedeploy.s3_layout import decisions_prefix
 
 ROLLBACK_FOLDER = "rollbacks"
 # A rollback recorded this long after the last analysis still belongs to the deployment.
@@ -115,7 +115,7 @@ class Timeline:
 
 def load_timeline(s3: Any, bucket: str, endpoint_name: str, deployment_id: str | None = None) -> Timeline:
     """The records of one deployment (default: the latest one analysed) and the endpoint's rollback records."""
-    prefix = f"{RECORD_PREFIX}/{endpoint_name}/"
+    prefix = decisions_prefix(endpoint_name)
     keys = [
         item["Key"]
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)

@@ -25,11 +25,12 @@ from botocore.exceptions import ClientError
 
 from safedeploy import clock
 from safedeploy.canary.fleets import find_comparison
-from safedeploy.canary.outputs import record_keys, record_prefix
+from safedeploy.canary.outputs import record_keys
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import describe_endpoint
+from safedeploy.s3_layout import decision_record_prefix, receipt_key
 from safedeploy.s3_objects import read_if_present
-from safedeploy.write_once import DECISIONS, TRAFFIC_ACTIONS, AlreadyWritten, put_new_object
+from safedeploy.write_once import AlreadyWritten, put_new_object
 
 RECORD_FIELDS = ("endpoint_name", "deployment_id", "kind", "decision")
 
@@ -106,7 +107,7 @@ def verify_verdict(
     claimed = {name: text_field(detail, name) for name in RECORD_FIELDS}
     record_uri = text_field(detail, "record_uri")
     record_bucket, key = _split_uri(record_uri)
-    prefix = record_prefix(endpoint_name, claimed["deployment_id"])
+    prefix = decision_record_prefix(endpoint_name, claimed["deployment_id"])
     if record_bucket != bucket or not key.startswith(prefix):
         raise VerdictRefused(f"record {record_uri} is not a decision record of s3://{bucket}/{prefix}")
     s3 = clients("s3")
@@ -133,7 +134,7 @@ def verify_verdict(
         raise VerdictRefused(
             f"record {record_uri} is not the newest decision of its deployment (s3://{bucket}/{newest})"
         )
-    receipt_key = f"{TRAFFIC_ACTIONS}/{key.removeprefix(DECISIONS + '/')}"
+    receipt_at = receipt_key(key)
     receipt = {
         "record_uri": record_uri,
         "decision": claimed["decision"],
@@ -141,10 +142,10 @@ def verify_verdict(
     }
     try:
         receipt_uri = put_new_object(
-            s3, bucket=bucket, key=receipt_key, body=json.dumps(receipt).encode(), ContentType="application/json"
+            s3, bucket=bucket, key=receipt_at, body=json.dumps(receipt).encode(), ContentType="application/json"
         )
     except AlreadyWritten:
-        raise VerdictRefused(f"verdict {record_uri} was acted on already (s3://{bucket}/{receipt_key})") from None
+        raise VerdictRefused(f"verdict {record_uri} was acted on already (s3://{bucket}/{receipt_at})") from None
     return VerifiedVerdict(
         claimed["deployment_id"], claimed["kind"], claimed["decision"], record_uri, receipt_uri, checked_at
     )

@@ -1,11 +1,10 @@
 """Where the drift check reads and writes: the live package's verified baseline, the hour's production histograms,
 the check's state, its decision record and its CloudWatch metrics.
 
-Layout: in the drift bucket (working data, no Object Lock), `drift/<endpoint>/histograms/<YYYYMMDDTHH>/<writer>.json`
-(each `{"baseline_digest", "counts": {column: [count per bin]}}`, written by whatever observes production: the
-gateway's per-minute histograms; expired after `HISTOGRAM_DAYS`), `drift/<endpoint>/state.json` and
-`drift/<endpoint>/quality.json` (the detectors, replaced every hour); in the artifacts bucket, the baselines and the
-immutable records `drift-decisions/<endpoint>/<time>-<DRIFT|STABLE>.json` (write-once, the drift check's role alone).
+Keys are `safedeploy.s3_layout`'s: in the drift bucket (working data, no Object Lock), the hour's histograms (each
+`{"baseline_digest", "counts": {column: [count per bin]}}`, written by whatever observes production: the gateway's
+per-minute histograms; expired after `HISTOGRAM_DAYS`) and the detectors' state, replaced every hour; in the
+artifacts bucket, the baselines and the immutable drift decision records (write-once, the drift check's role alone).
 """
 
 from __future__ import annotations
@@ -25,14 +24,19 @@ from safedeploy.drift.baseline import Baseline, sha256_digest
 from safedeploy.drift.check import DriftCheck, DriftState
 from safedeploy.drift.quality import QualityCheck, QualityState
 from safedeploy.guardrails import resource_tags
+from safedeploy.s3_layout import (
+    drift_record_key,
+    drift_record_prefix,
+    drift_state_key,
+    histogram_prefix,
+    quality_state_key,
+    served_baseline_location,
+)
 from safedeploy.s3_objects import read_if_present
-from safedeploy.trust.deployable import served_baseline_location
-from safedeploy.write_once import DRIFT_DECISIONS
 
 DRIFT_NAMESPACE = "SafeDeploy/Drift"
 DRIFTED_METRIC = "DriftedColumns"
 DEGRADED_METRIC = "AccuracyDegraded"
-HOUR_FORMAT = "%Y%m%dT%H"
 # The furthest back any reader looks: the quality gate's skew check (the drift check reads the last hour only).
 HISTORY_DAYS = 7
 # Histograms expire a day after the oldest hour a reader may still look at.
@@ -77,18 +81,9 @@ def package_baseline(sm: Any, s3: Any, package_arn: str, own_bucket: str | None 
     return LiveBaseline(package_arn, Baseline.from_json(body), digest)
 
 
-def histograms_root(endpoint_name: str) -> str:
-    """Every histogram of the endpoint is under this prefix (the writer's grant, the readers' and the expiry's)."""
-    return f"drift/{endpoint_name}/histograms/"
-
-
-def histogram_prefix(endpoint_name: str, hour: datetime) -> str:
-    return f"{histograms_root(endpoint_name)}{hour.strftime(HOUR_FORMAT)}/"
-
-
 def state_keys(endpoint_name: str) -> tuple[str, str]:
     """The drift check's replaced-every-hour state: the drift detector's and the accuracy test's."""
-    return state_key(endpoint_name), _quality_key(endpoint_name)
+    return drift_state_key(endpoint_name), quality_state_key(endpoint_name)
 
 
 def hour_counts(
@@ -121,28 +116,20 @@ def _add(totals: dict[str, np.ndarray], document: Any, digest: str) -> bool:
     return True
 
 
-def state_key(endpoint_name: str) -> str:
-    return f"drift/{endpoint_name}/state.json"
-
-
 def read_state(s3: Any, bucket: str, endpoint_name: str) -> DriftState | None:
     """The state the last check left; None before the first (`read_if_present`: no 403-for-absent ambiguity)."""
-    body = read_if_present(s3, bucket, state_key(endpoint_name))
+    body = read_if_present(s3, bucket, drift_state_key(endpoint_name))
     return None if body is None else DriftState.from_dict(json.loads(body))
 
 
 def write_state(s3: Any, bucket: str, endpoint_name: str, state: DriftState) -> None:
     body = json.dumps(state.to_dict(), sort_keys=True, allow_nan=False).encode()
-    s3.put_object(Bucket=bucket, Key=state_key(endpoint_name), Body=body, ContentType="application/json")
-
-
-def drift_record_prefix(endpoint_name: str) -> str:
-    return f"{DRIFT_DECISIONS}/{endpoint_name}/"
+    s3.put_object(Bucket=bucket, Key=drift_state_key(endpoint_name), Body=body, ContentType="application/json")
 
 
 def record_check(s3: Any, bucket: str, endpoint_name: str, at: datetime, check: DriftCheck) -> str:
     verdict = "DRIFT" if check.drifted else "STABLE"
-    key = f"{drift_record_prefix(endpoint_name)}{clock.stamp(at)}-{verdict}.json"
+    key = drift_record_key(endpoint_name, clock.stamp(at), verdict)
     return write_record(s3, bucket, key, check.to_record())
 
 
@@ -199,13 +186,9 @@ def hour_feedback(cloudwatch: Any, endpoint_name: str, hour: datetime) -> tuple[
     return int(totals[FEEDBACK_RECEIVED.name]), int(totals[FEEDBACK_CORRECT.name])
 
 
-def _quality_key(endpoint_name: str) -> str:
-    return f"drift/{endpoint_name}/quality.json"
-
-
 def read_quality_state(s3: Any, bucket: str, endpoint_name: str, package_arn: str) -> QualityState:
     """The live package's cumulative feedback; a new package starts from nothing."""
-    body = read_if_present(s3, bucket, _quality_key(endpoint_name))
+    body = read_if_present(s3, bucket, quality_state_key(endpoint_name))
     if body is None:
         return QualityState()
     document = json.loads(body)
@@ -216,7 +199,7 @@ def read_quality_state(s3: Any, bucket: str, endpoint_name: str, package_arn: st
 
 def write_quality_state(s3: Any, bucket: str, endpoint_name: str, package_arn: str, state: QualityState) -> None:
     body = json.dumps({"package_arn": package_arn, **asdict(state)}, sort_keys=True).encode()
-    s3.put_object(Bucket=bucket, Key=_quality_key(endpoint_name), Body=body, ContentType="application/json")
+    s3.put_object(Bucket=bucket, Key=quality_state_key(endpoint_name), Body=body, ContentType="application/json")
 
 
 def publish_quality(cloudwatch: Any, endpoint_name: str, at: datetime, check: QualityCheck) -> None:

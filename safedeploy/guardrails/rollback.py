@@ -23,9 +23,8 @@ from safedeploy.guardrails.errors import EndpointBusy
 from safedeploy.guardrails.experiment import Experiment
 from safedeploy.guardrails.release_resources import config_tags
 from safedeploy.guardrails.rolled_back import RolledBackMarks
-from safedeploy.write_once import ROLLBACKS, put_new_object
-
-RECORD_PREFIX = ROLLBACKS
+from safedeploy.s3_layout import rollback_record_key
+from safedeploy.write_once import put_new_object
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ def _tag_endpoint(sm: Any, snapshot: EndpointSnapshot, target_tags: dict[str, st
 
 def _write_record(s3: Any, bucket: str, result: RollbackResult) -> RollbackResult:
     stamp = result.at.replace(":", "").replace("-", "")
-    key = f"{RECORD_PREFIX}/{result.endpoint_name}/{stamp}.json"
+    key = rollback_record_key(result.endpoint_name, stamp)
     body = json.dumps(asdict(result), indent=2).encode()
     uri = put_new_object(s3, bucket=bucket, key=key, body=body, ContentType="application/json")
     return RollbackResult(**{**asdict(result), "record_uri": uri})

@@ -24,11 +24,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from safedeploy.guardrails.errors import PackageRolledBack
+from safedeploy.s3_layout import ROLLED_BACK
 from safedeploy.write_once import (
     CLEARED_SUFFIX,
     MARK_SUFFIX,
     OVERRIDE_SUFFIX,
-    ROLLED_BACK,
     AlreadyWritten,
     put_new_object,
 )

@@ -15,12 +15,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from safedeploy.canary.metrics import CONFIG_DIMENSION, ENDPOINT_DIMENSION, FLEET_SERIES
-from safedeploy.drift.store import drift_record_prefix, histograms_root
 from safedeploy.guardrails.deploy_target import read_parameter
 from safedeploy.guardrails.settings import GuardrailParameter
 from safedeploy.lambda_runtime import LAMBDA_RUNTIME
 from safedeploy.operations.acceptance_results import Behaviour, Outcome, read_results, results_parameter
 from safedeploy.parameters import Param, parameter_name
+from safedeploy.s3_layout import HOUR_FORMAT, drift_record_prefix, histograms_root
 from safedeploy.source_record import SourceRecord
 
 DEFAULT_QUALIFIER = "hnb659fds"
@@ -282,7 +282,7 @@ def _recent_keys(scope: DoctorScope, bucket_param: Param, prefix: str, hours: Se
     """Objects under `prefix` + each hour (YYYYMMDDTHH) in the bucket `bucket_param` names, at most one per hour."""
     s3, bucket = scope.client("s3"), scope.parameter(bucket_param)
     return sum(
-        s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}{hour.strftime('%Y%m%dT%H')}", MaxKeys=1).get("KeyCount", 0)
+        s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}{hour.strftime(HOUR_FORMAT)}", MaxKeys=1).get("KeyCount", 0)
         for hour in hours
     )
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from safedeploy.s3_layout import approval_record_key
 from safedeploy.s3_objects import read_if_present
-from safedeploy.trust.evidence import PackageEvidence, package_group_and_version
+from safedeploy.trust.evidence import PackageEvidence
 
-RECORD_PREFIX = "approvals"
 MODEL_DECISION = "model"
 PROMOTION_DECISION = "promotion"
 DECISIONS = (MODEL_DECISION, PROMOTION_DECISION)
@@ -64,11 +64,6 @@ class ApprovalRecord:
             raise ValueError(f"{source} is not an approval record: {error}") from None
 
 
-def record_key(package_arn: str, decision: str) -> str:
-    group, version = package_group_and_version(package_arn)
-    return f"{RECORD_PREFIX}/{group}/{version}/{decision}.json"
-
-
 @dataclass(frozen=True)
 class RecordStore:
     """The records of one environment: its artifacts bucket, encrypted with its key."""
@@ -78,11 +73,11 @@ class RecordStore:
     kms_key_arn: str = ""
 
     def uri(self, package_arn: str, decision: str) -> str:
-        return f"s3://{self.bucket}/{record_key(package_arn, decision)}"
+        return f"s3://{self.bucket}/{approval_record_key(package_arn, decision)}"
 
     def write(self, record: ApprovalRecord) -> str:
         """Write the record once; writing the same record again is a no-op, a different one is refused."""
-        key = record_key(record.package_arn, record.decision)
+        key = approval_record_key(record.package_arn, record.decision)
         encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_arn} if self.kms_key_arn else {}
         try:
             self.s3.put_object(
@@ -106,7 +101,7 @@ class RecordStore:
         return self.uri(record.package_arn, record.decision)
 
     def read(self, package_arn: str, decision: str) -> ApprovalRecord | None:
-        key = record_key(package_arn, decision)
+        key = approval_record_key(package_arn, decision)
         body = read_if_present(self.s3, self.bucket, key)  # absent: no record (never a 403 read as absence)
         return None if body is None else ApprovalRecord.from_json(body, f"s3://{self.bucket}/{key}")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from safedeploy.digests import sha256_s3_object
 from safedeploy.guardrails.errors import PackageNotApproved
-from safedeploy.registry import split_s3_uri
+from safedeploy.s3_layout import EVALUATION, MODELS, package_group_and_version, promoted_key
 from safedeploy.s3_objects import object_exists
 from safedeploy.trust.approval_record import (
     MODEL_DECISION,
@@ -26,12 +26,11 @@ from safedeploy.trust.approval_record import (
     ApprovalRecord,
     RecordStore,
 )
-from safedeploy.trust.evidence import PackageEvidence, package_group_and_version
+from safedeploy.trust.evidence import PackageEvidence
 from safedeploy.trust.release_manifest import RELEASE_FILE, ReleaseManifest
 from safedeploy.write_once import served_artifact_refusal, upload_new_file
 
 APPROVED = "Approved"
-PROMOTED_PREFIX = "promoted"
 NOTHING_DEPLOYED = "nothing was deployed"
 
 
@@ -158,12 +157,6 @@ def copy_verified(s3: Any, source_uri: str, expected: str, target: OwnBucket, ke
     return destination
 
 
-def promoted_key(prefix: str, package_arn: str, source_uri: str) -> str:
-    """`<prefix>/promoted/<group>/<version>/<file>`: one place per package version, under the served prefixes."""
-    group, version = package_group_and_version(package_arn)
-    return f"{prefix}/{PROMOTED_PREFIX}/{group}/{version}/{split_s3_uri(source_uri)[1].rsplit('/', 1)[-1]}"
-
-
 def take_ownership(
     s3: Any, deployable: Deployable, target: OwnBucket, drift_baseline: Mapping[str, str] | None = None
 ) -> str:
@@ -180,7 +173,7 @@ def take_ownership(
         evidence.model_data_url,
         evidence.model_sha256,
         target,
-        promoted_key("models", evidence.package_arn, evidence.model_data_url),
+        promoted_key(MODELS, evidence.package_arn, evidence.model_data_url),
         "model artifact",
     )
     copy_verified(
@@ -188,24 +181,15 @@ def take_ownership(
         evidence.evaluation_uri,
         evidence.evaluation_sha256,
         target,
-        promoted_key("evaluation", evidence.package_arn, evidence.evaluation_uri),
+        promoted_key(EVALUATION, evidence.package_arn, evidence.evaluation_uri),
         "evaluation report",
     )
     if drift_baseline:
         source = drift_baseline["S3Uri"]
         expected = drift_baseline["ContentDigest"].removeprefix("sha256:")
-        key = promoted_key("models", evidence.package_arn, source)
+        key = promoted_key(MODELS, evidence.package_arn, source)
         copy_verified(s3, source, expected, target, key, "drift baseline")
     return model_copy
-
-
-def served_baseline_location(source_uri: str, package_arn: str, own_bucket: str | None) -> tuple[str, str]:
-    """Where this environment reads a package's drift baseline: where it was written when this environment trained
-    the package (or no bucket is given), else its promoted copy in `own_bucket` (`take_ownership`)."""
-    bucket, key = split_s3_uri(source_uri)
-    if own_bucket is None or bucket == own_bucket:
-        return bucket, key
-    return own_bucket, promoted_key("models", package_arn, source_uri)
 
 
 def _digest_mismatch(what: str, uri: str, actual: str, expected: str) -> str:

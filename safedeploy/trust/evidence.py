@@ -13,16 +13,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from safedeploy import registry
+from safedeploy.s3_layout import package_group_and_version
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/([A-Za-z0-9-]{1,63})/(\d+)")
-
-
-def package_group_and_version(package_arn: str) -> tuple[str, int]:
-    match = _PACKAGE_ARN.fullmatch(package_arn)
-    if match is None:
-        raise ValueError(f"{package_arn!r} is not a versioned model package ARN")
-    return match.group(1), int(match.group(2))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Production histograms for the drift check: every scored row binned against the live model's baseline.
 
-The hourly drift job reads `drift/<endpoint>/histograms/<YYYYMMDDTHH>/<writer>.json` =
-`{"baseline_digest", "counts": {column: [count per bin]}}` from the drift bucket. This module writes them:
+The hourly drift job reads the hour's histograms (`safedeploy.s3_layout.histogram_key`, the one module of
+`safedeploy` the image carries) = `{"baseline_digest", "counts": {column: [count per bin]}}` from the drift bucket.
+This module writes them:
 
 - `BaselineWatcher` (background, every `DRIFT_REFRESH_SECONDS`) learns which package the endpoint serves (its
   `safedeploy:model-package-arn` tag), reads that package's `DriftCheckBaselines.ModelDataQuality.Statistics`,
@@ -15,7 +16,7 @@ The hourly drift job reads `drift/<endpoint>/histograms/<YYYYMMDDTHH>/<writer>.j
   loses nothing (the counts stay in memory and are retried, up to `MAX_PENDING_HOURS`).
 
 The binning here must agree with `safedeploy.drift.baseline.FeatureReference.counts` (the image carries neither
-numpy nor the library); a unit test compares the two on random data.
+numpy nor `safedeploy.drift`); a unit test compares the two on random data.
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from safedeploy.s3_layout import HOUR_FORMAT, histogram_key, served_baseline_location
+
 BASELINE_SCHEMA = "safedeploy.drift-baseline/1"
 PACKAGE_TAG = "safedeploy:model-package-arn"
 SERVING_VARIANT = "AllTraffic"
 # Statuses in which the endpoint serves one model: `Updating` also covers autoscaling, which a pending deployment
 # summary tells apart from a new endpoint config.
 BINNING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating"})
-HOUR_FORMAT = "%Y%m%dT%H"
 # Hours of counts kept while S3 refuses them; older ones are dropped with an error line (memory stays bounded).
 MAX_PENDING_HOURS = 24
 
@@ -93,24 +95,6 @@ def _column(entry: dict[str, Any]) -> ColumnBins:
 
 def sha256_digest(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://") or "/" not in uri[5:]:
-        raise ValueError(f"not an S3 object URI: {uri!r}")
-    bucket, key = uri[5:].split("/", 1)
-    return bucket, key
-
-
-def served_baseline_location(source_uri: str, package_arn: str, own_bucket: str | None) -> tuple[str, str]:
-    """Where this environment keeps a package's baseline: where it was written when this environment trained the
-    package, else the copy a promoted deploy made in its own bucket, `models/promoted/<group>/<version>/<file>`
-    (the gateway image carries no `safedeploy`; `safedeploy.trust.deployable` holds the same rule, tested equal)."""
-    bucket, key = split_s3_uri(source_uri)
-    if own_bucket is None or bucket == own_bucket:
-        return bucket, key
-    group, version = package_arn.rsplit(":model-package/", 1)[1].split("/")
-    return own_bucket, f"models/promoted/{group}/{version}/{key.rsplit('/', 1)[-1]}"
 
 
 @dataclass
@@ -172,7 +156,7 @@ class HistogramWriter:
         self._counts, self._writer = counts, writer
 
     def key(self, hour: str, digest: str) -> str:
-        return f"drift/{self._endpoint}/histograms/{hour}/{self._writer}-{digest.removeprefix('sha256:')[:12]}.json"
+        return histogram_key(self._endpoint, hour, self._writer, digest)
 
     def flush(self) -> int:
         """Write every hour whose counts changed; forget hours written and past. Returns the objects written."""

@@ -19,8 +19,8 @@ from infra.grants import Grant, grant_to
 from infra.log_encryption import LogGroupKey
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
-from safedeploy.drift.store import DEGRADED_METRIC, DRIFT_NAMESPACE, DRIFTED_METRIC, histograms_root, state_keys
-from safedeploy.write_once import DRIFT_DECISIONS
+from safedeploy.drift.store import DEGRADED_METRIC, DRIFT_NAMESPACE, DRIFTED_METRIC, state_keys
+from safedeploy.s3_layout import DRIFT_DECISIONS, histograms_root
 from stacks.pipeline.promotion import served_package_group
 from stacks.storage_stack import StorageStack
 

@@ -21,10 +21,9 @@ from infra.grants import Grant, acknowledge_cdk_grants, grant_policy
 from infra.log_encryption import LogGroupKey
 from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
-from safedeploy.build_steps.drift_baseline import BASELINE_NAME
-from safedeploy.drift.store import histograms_root
 from safedeploy.lambda_actions.approvals import PIPELINE_NAME_ENV
 from safedeploy.lambda_actions.quality_gate import SKEW_BUCKET_ENV, SKEW_ENDPOINT_ENV, SKEW_HISTOGRAMS_ENV
+from safedeploy.s3_layout import BASELINE_OBJECTS, ROLLED_BACK, histograms_root
 from safedeploy.trust.approval_record import (
     MODEL_DECISION,
     PACKAGE_GROUP_ENV,
@@ -32,7 +31,6 @@ from safedeploy.trust.approval_record import (
     RECORDS_BUCKET_ENV,
     RECORDS_KEY_ENV,
 )
-from safedeploy.write_once import ROLLED_BACK
 from stacks.pipeline import permissions
 from stacks.pipeline.promotion import PromotionLinks, repository_name
 from stacks.storage_stack import StorageStack
@@ -82,7 +80,7 @@ class ReleaseFunctions(Construct):
         self.quality_gate: RuntimeFunction | None = None
         self.approval_sync: RuntimeFunction | None = None
         if links.trains:
-            histograms, baselines = histograms_root(naming.endpoint).rstrip("/"), f"models/*/{BASELINE_NAME}"
+            histograms, baselines = histograms_root(naming.endpoint).rstrip("/"), BASELINE_OBJECTS
             skew_reads = [
                 iam_role.s3_objects(storage.drift_bucket, [histograms]),
                 iam_role.s3_keys(storage.artifacts_bucket, [baselines], ["s3:GetObject"]).because(

@@ -22,9 +22,8 @@ from infra.grants import Grant, acknowledge_cdk_grants, grant_to
 from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge
 from infra.naming import Naming
-from safedeploy.build_steps.drift_baseline import BASELINE_NAME
 from safedeploy.canary.metrics import GATEWAY_NAMESPACE
-from safedeploy.drift.store import histograms_root
+from safedeploy.s3_layout import BASELINE_OBJECTS, histograms_root
 from stacks.pipeline.promotion import served_package_group
 from stacks.serving.gateway_tables import GatewayTables
 from stacks.storage_stack import StorageStack
@@ -47,8 +46,6 @@ SECRET_LENGTH = 64
 CPU_UNITS_PER_VCPU = 1024
 # ListTags: the endpoint's tag names the live model package, whose drift baseline the gateway bins rows against.
 ENDPOINT_ACTIONS = ("sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:ListTags")
-# Train uploads each baseline next to its model artifact as models/<commit>/<build>/drift-baseline.json.
-BASELINE_OBJECTS = f"models/*/{BASELINE_NAME}"
 
 
 def endpoint_arn(stack: Stack, naming: Naming) -> str:

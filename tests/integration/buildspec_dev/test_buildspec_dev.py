@@ -23,7 +23,7 @@ import yaml
 
 from infra.naming import Naming
 from ml import serving
-from safedeploy import registry
+from safedeploy import registry, s3_layout
 from safedeploy.build_steps import tooling
 from safedeploy.digests import sha256_s3_object
 from safedeploy.parameters import Param, parameter_name
@@ -166,7 +166,7 @@ def test_build_registers_a_pending_package_with_metrics_and_exports_them(
     )
     assert container["Environment"] == serving.ENVIRONMENT
     for uri in (container["ModelDataUrl"], description["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]):
-        bucket, key = registry.split_s3_uri(uri)
+        bucket, key = s3_layout.split_s3_uri(uri)
         assert bucket == world["artifacts-bucket"]
         head = s3.head_object(Bucket=bucket, Key=key)
         assert head["ServerSideEncryption"] == "aws:kms"

@@ -18,7 +18,7 @@ import pytest
 from safedeploy.drift.baseline import compute_baseline
 from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.job import run_drift_job
-from safedeploy.drift.store import histograms_root
+from safedeploy.s3_layout import histograms_root
 from serving.stub_endpoint import StubBehaviour, running_stub
 from testbed.aws import MotoServer
 from testbed.gateway_harness import (

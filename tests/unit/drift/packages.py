@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from safedeploy import registry
-from safedeploy.build_steps.drift_baseline import BASELINE_NAME
 from safedeploy.drift.baseline import CONTENT_TYPE, sha256_digest
 from safedeploy.guardrails import resource_tags
+from safedeploy.s3_layout import BASELINE_NAME
 from testbed.aws import REGION, SESSION, in_process_aws
 
 GROUP, BUCKET = "demo-dev-models", "demo-dev-artifacts"

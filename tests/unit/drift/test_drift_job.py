@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from safedeploy import s3_layout
 from safedeploy.cli import main
 from safedeploy.drift import store
 from safedeploy.drift.baseline import compute_baseline, sha256_digest
@@ -49,12 +50,12 @@ def _write_histograms(world: dict[str, Any], hour: datetime, shift: float, rng: 
             "flag": flag.counts(rng.random(300) < 0.4).tolist(),
             "prediction_score": baseline.score.counts(rng.random(300)).tolist(),
         }
-        key = f"{store.histogram_prefix(ENDPOINT, hour)}task-{writer}.json"
+        key = f"{s3_layout.histogram_prefix(ENDPOINT, hour)}task-{writer}.json"
         document = {"baseline_digest": world["digest"], "counts": counts}
         world["s3"].put_object(Bucket=DRIFT_BUCKET, Key=key, Body=json.dumps(document))
     stale = {"baseline_digest": "sha256:" + "0" * 64, "counts": {"age": [10**6] * 10}}
     world["s3"].put_object(
-        Bucket=DRIFT_BUCKET, Key=f"{store.histogram_prefix(ENDPOINT, hour)}old.json", Body=json.dumps(stale)
+        Bucket=DRIFT_BUCKET, Key=f"{s3_layout.histogram_prefix(ENDPOINT, hour)}old.json", Body=json.dumps(stale)
     )
 
 
@@ -81,9 +82,9 @@ def test_the_check_keeps_its_state_in_the_drift_bucket_and_its_records_in_the_ar
     """State is replaced every hour: in the write-once (Object Lock in prod) bucket each version would be kept."""
     _write_histograms(world, datetime(2026, 12, 1, 9, tzinfo=UTC), 0.0, np.random.default_rng(9))
     assert _run(world, NOW).status == "checked"
-    assert store.state_key(ENDPOINT) in _keys(world, DRIFT_BUCKET, f"drift/{ENDPOINT}/")
+    assert s3_layout.drift_state_key(ENDPOINT) in _keys(world, DRIFT_BUCKET, f"drift/{ENDPOINT}/")
     assert not _keys(world, BUCKET, "drift/")
-    assert _keys(world, BUCKET, store.drift_record_prefix(ENDPOINT))
+    assert _keys(world, BUCKET, s3_layout.drift_record_prefix(ENDPOINT))
 
 
 def test_a_stable_hour_is_recorded_stable_and_a_shifted_hour_raises_the_drift_metric(world: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from safedeploy.drift import store
+from safedeploy import s3_layout
 from safedeploy.drift.baseline import SKETCH_STEPS, Baseline, compute_baseline, sha256_digest
 from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.skew import compare
@@ -83,7 +83,7 @@ def _write_week_of_traffic(aws: dict[str, Any], live: Baseline) -> None:
     for back in (1, 30, 160, 200):  # 200 hours ago is outside the 7 days
         hour = NOW.replace(minute=0) - timedelta(hours=back)
         counts = {name: values.tolist() for name, values in _traffic(live, _table(rng, 5000)).items()}
-        key = f"{store.histogram_prefix(ENDPOINT, hour)}task-a-{digest[7:19]}.json"
+        key = f"{s3_layout.histogram_prefix(ENDPOINT, hour)}task-a-{digest[7:19]}.json"
         document = json.dumps({"baseline_digest": digest, "counts": counts})
         aws["s3"].put_object(Bucket=DRIFT_BUCKET, Key=key, Body=document)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ml.data import FEATURES, generate, write_csv
-from safedeploy import registry
+from safedeploy import registry, s3_layout
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.build_steps.settings import ReleaseSettings
 from safedeploy.build_steps.train_and_register import train_in_build
@@ -55,7 +55,7 @@ def test_the_train_step_attaches_a_baseline_stored_next_to_the_model_with_its_di
         0
     ]["ModelDataUrl"]
     assert source["S3Uri"].rsplit("/", 1)[0] == model_url.rsplit("/", 1)[0]
-    bucket, key = registry.split_s3_uri(source["S3Uri"])
+    bucket, key = s3_layout.split_s3_uri(source["S3Uri"])
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     assert source["ContentDigest"] == sha256_digest(body)
     baseline = Baseline.from_json(body)

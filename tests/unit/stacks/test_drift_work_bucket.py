@@ -14,8 +14,9 @@ import pytest
 from aws_cdk.assertions import Template
 
 from safedeploy.drift.skew import SKEW_DAYS
-from safedeploy.drift.store import HISTOGRAM_DAYS, histograms_root
+from safedeploy.drift.store import HISTOGRAM_DAYS
 from safedeploy.parameters import Param
+from safedeploy.s3_layout import histograms_root
 from stacks.stage import EnvironmentStage
 from tests.unit.stacks.test_app_synth import all_templates
 

@@ -7,15 +7,10 @@ from typing import Any
 import pytest
 
 from safedeploy.drift.baseline import sha256_digest
+from safedeploy.s3_layout import served_baseline_location
 from safedeploy.trust.approval_record import RecordStore
-from safedeploy.trust.deployable import (
-    OwnBucket,
-    ReleaseRefused,
-    served_baseline_location,
-    take_ownership,
-    verify_package,
-)
-from serving.gateway.drift_histograms import served_baseline_location as gateway_location
+from safedeploy.trust.deployable import OwnBucket, ReleaseRefused, take_ownership, verify_package
+from serving.gateway import drift_histograms
 from testbed.evidence import approve, ensure_bucket, register_evidenced, write_record
 from testbed.lambda_fakes import GROUP, SESSION
 
@@ -74,7 +69,8 @@ def test_the_copy_is_made_once_and_a_tampered_copy_is_never_served(sagemaker: An
 
 def test_a_promoted_package_s_drift_baseline_is_copied_verified_and_read_from_the_copy(sagemaker: Any, s3: Any) -> None:
     """prod's gateway and drift job cannot read dev's bucket: the deploy copies the baseline beside the artifact,
-    by the digest the package records, and both readers resolve that copy (the gateway by its own, equal rule)."""
+    by the digest the package records, and both readers resolve that copy (the gateway with the same rule, from
+    the module its image carries)."""
     package = register_evidenced(sagemaker, s3, bucket=DEV, group=GROUP)
     approve(sagemaker, s3, DEV, package)
     deployable = verify_package(sagemaker, package, group=GROUP, records=RecordStore(s3, DEV))
@@ -86,7 +82,7 @@ def test_a_promoted_package_s_drift_baseline_is_copied_verified_and_read_from_th
     take_ownership(s3, deployable, own, source)
     bucket, key = served_baseline_location(source["S3Uri"], package, PROD)
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
-    assert (bucket, key) == gateway_location(source["S3Uri"], package, PROD)
+    assert drift_histograms.served_baseline_location is served_baseline_location
     assert served_baseline_location(source["S3Uri"], package, DEV) == (DEV, "models/abc/7/drift-baseline.json")
 
     tampered = {**source, "ContentDigest": sha256_digest(b"another baseline")}
