@@ -1,6 +1,6 @@
 """The S3 key layout of an environment's buckets, defined once for the runtime that writes and reads it, the stacks
 that grant and expire it, doctor that looks for it, and the gateway image, which carries this module alone of
-`safedeploy` (so it imports nothing but the standard library; `tests/unit/architecture/test_gateway_image.py`).
+`safedeploy` (so it imports nothing but the standard library; `tests/unit/stacks/test_gateway_image.py`).
 
 Artifacts bucket (the write-once prefixes: `safedeploy.write_once`):
 - `models/<commit>/<build>/<file>`, `evaluation/...`, `tooling/...`: what a Train run uploads; a promoted-to

@@ -28,8 +28,10 @@ from stacks.pipeline.promotion import served_package_group
 from stacks.serving.gateway_tables import GatewayTables
 from stacks.storage_stack import StorageStack
 
-# The build context; its .dockerignore decides what reaches the image and therefore the asset hash.
-GATEWAY_DIR = Path(__file__).resolve().parents[2] / "serving"
+# The build context is the repository: its .dockerignore admits the gateway and `safedeploy/s3_layout.py` alone, and
+# decides what reaches the image and therefore the asset hash.
+IMAGE_CONTEXT = Path(__file__).resolve().parents[2]
+DOCKERFILE = "serving/Dockerfile"
 CONTAINER_NAME = "gateway"
 CONTAINER_PORT = 8080
 # The image's USER, repeated here so that an image that forgets it still never runs as root.
@@ -112,7 +114,9 @@ class GatewayTask(Construct):
         )
         self.container = self.task_definition.add_container(
             CONTAINER_NAME,
-            image=ecs.ContainerImage.from_asset(str(GATEWAY_DIR), platform=ecr_assets.Platform.LINUX_AMD64),
+            image=ecs.ContainerImage.from_asset(
+                str(IMAGE_CONTEXT), file=DOCKERFILE, platform=ecr_assets.Platform.LINUX_AMD64
+            ),
             port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="http")],
             environment={
                 "ENDPOINT_NAME": naming.endpoint,
