@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.config import PRODUCTION
-from infra.naming import Naming
+from safedeploy.naming import Naming
 from safedeploy.operations.cost import PriceTable
 from safedeploy.registry import DEFAULT_INSTANCE_TYPES
 

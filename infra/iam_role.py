@@ -16,7 +16,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from infra.grants import Grant
-from infra.naming import Naming
+from safedeploy.naming import Naming
 
 S3_READ = ("s3:GetObject", "s3:GetObjectVersion")
 S3_WRITE = ("s3:PutObject", "s3:AbortMultipartUpload")

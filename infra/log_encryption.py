@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from infra.naming import Naming
+from safedeploy.naming import Naming
 
 ENCRYPTION_CONTEXT_KEY = "kms:EncryptionContext:aws:logs:arn"
 # The documented statement grants kms:Encrypt*, Decrypt*, ReEncrypt*, GenerateDataKey* and Describe*; these are the

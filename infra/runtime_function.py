@@ -24,8 +24,8 @@ from constructs import Construct
 from infra.grants import acknowledge_cdk_grants
 from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge
-from infra.naming import Naming
 from safedeploy.lambda_runtime import LAMBDA_PYTHON, LAMBDA_RUNTIME
+from safedeploy.naming import Function, Naming
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS = ROOT / "lambdas"
@@ -98,9 +98,9 @@ class RuntimeLayer(Construct):
 
 
 class RuntimeFunction(Construct):
-    """A thin handler from `lambdas/<name>/handler.py` with its own encrypted log group and a role it alone holds.
+    """A thin handler from `lambdas/<folder>/handler.py` with its own encrypted log group and a role it alone holds.
 
-    Function and role are both `<project>-<env>-<name with dashes>`.
+    Function and role are both named `Naming.function`.
     """
 
     def __init__(
@@ -109,7 +109,7 @@ class RuntimeFunction(Construct):
         construct_id: str,
         *,
         naming: Naming,
-        name: str,
+        function: Function,
         layer: RuntimeLayer,
         log_key: LogGroupKey,
         description: str,
@@ -118,7 +118,7 @@ class RuntimeFunction(Construct):
         memory_size: int = 512,
     ) -> None:
         super().__init__(scope, construct_id)
-        function_name = naming.resource(name.replace("_", "-"))
+        function_name = naming.function(function)
         self.log_group = log_key.log_group(self, "Logs", log_group_name=f"/aws/lambda/{function_name}")
         # Named like the function, so a bucket policy in the storage stack can name the writer of a record prefix
         # without a reference into this stack (which would be a cycle).
@@ -136,7 +136,7 @@ class RuntimeFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
             handler="handler.handler",
-            code=lambda_.Code.from_asset(str(LAMBDAS / name), exclude=["__pycache__"]),
+            code=lambda_.Code.from_asset(str(LAMBDAS / function.folder), exclude=["__pycache__"]),
             layers=[layer.layer],
             role=self.role,
             log_group=self.log_group,

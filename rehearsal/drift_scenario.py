@@ -32,6 +32,7 @@ from safedeploy import clock, registry, s3_layout
 from safedeploy.drift import store
 from safedeploy.guardrails import resource_tags
 from safedeploy.lambda_actions.aws_clients import AwsClients
+from safedeploy.naming import Function
 from serving.stub_endpoint import StubBehaviour, StubReply, running_stub
 from testbed import iam_enforcement, iam_world
 from testbed.aws import REGION, MotoServer
@@ -173,7 +174,7 @@ def _drift_check(server: MotoServer, world: World, now: datetime, iam: PolicyWor
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": now.isoformat(), "detail": {}}
-    role = iam_world.lambda_role(iam, world.naming, "drift-check") if iam else None
+    role = iam_world.lambda_role(iam, world.naming, Function.DRIFT_CHECK) if iam else None
     with (
         patch.dict(os.environ, environment),
         patch.object(handler, "clients", AwsClients(session=boto3.session.Session())),

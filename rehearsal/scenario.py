@@ -48,6 +48,7 @@ from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.lambda_actions.approvals import PIPELINE_NAME_ENV
 from safedeploy.lambda_actions.aws_clients import AwsClients
+from safedeploy.naming import Function
 from safedeploy.trust.approval_record import PACKAGE_GROUP_ENV, RECORDS_BUCKET_ENV, RECORDS_KEY_ENV
 from serving.stub_endpoint import StubBehaviour, running_stub
 from stacks.guardrails_stack import ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM, VERDICT_FILL_VALUE
@@ -149,7 +150,7 @@ class Rehearsal:
         naming = self.prod.naming if env == self.prod.naming.env else self.world.naming
         return iam_enforcement.subprocess_environment(iam_world.codebuild_role(self.iam, naming, project))
 
-    def as_lambda(self, function: str, naming: Any = None) -> Any:
+    def as_lambda(self, function: Function, naming: Any = None) -> Any:
         """Calls of the block are made by the execution role of the environment's Lambda function `function`."""
         return iam_enforcement.acting_as(iam_world.lambda_role(self.iam, naming or self.world.naming, function))
 
@@ -194,7 +195,7 @@ class Rehearsal:
 
     def _lambda(self, module: Any, parameters: dict[str, Any], job_id: str) -> str:
         """A CodePipeline job of the Lambda function `lambdas.<name>.handler`, as that function's role."""
-        function = module.__name__.split(".")[1].replace("_", "-")
+        function = Function(module.__name__.split(".")[1].replace("_", "-"))
         with patch.object(module, "clients", self.clients), self.as_lambda(function):
             module.handler(job_event(parameters, job_uuid(job_id)), LambdaContext())
         return self._job_result(job_id)
@@ -316,7 +317,7 @@ class Rehearsal:
                 with (
                     patch.object(shifter, "clients", AwsClients(session=session)),
                     patch.object(clock, "utc_now", lambda at=acting_at: at),
-                    self.as_lambda("traffic-shifter"),
+                    self.as_lambda(Function.TRAFFIC_SHIFTER),
                 ):
                     step = shifter.handler(event, LambdaContext())
                 if step["action"] != StepAction.UNCHANGED:  # a CONTINUE verdict leaves the weights where they are
@@ -374,7 +375,7 @@ class Rehearsal:
                 }
                 with (
                     patch.object(clock, "utc_now", lambda at=now: at),  # the simulated minute is the analysis's clock
-                    self.as_lambda("canary-analysis"),
+                    self.as_lambda(Function.CANARY_ANALYSIS),
                 ):
                     summary = handler.handler(event, LambdaContext())
                 record = _read_record(self.server.client("s3"), summary.get("record_uri"))

@@ -19,6 +19,7 @@ from rehearsal.attacks.forged_verdict import AttackSucceeded, play_forged_verdic
 from rehearsal.pipeline_double import PROMOTER
 from rehearsal.scenario import Rehearsal, ReleaseOutcome, job_uuid
 from safedeploy.decision import Decision
+from safedeploy.naming import Function
 from safedeploy.trust.release_manifest import RELEASE_FILE
 from stacks.pipeline.release_buildspec import release_buildspec
 from stacks.pipeline_stack import PROMOTION_ACTION, PROMOTION_STAGE
@@ -170,9 +171,9 @@ def direct_approval_sync(rehearsal: Rehearsal, release: ReleaseOutcome) -> Attac
         rehearsal, release, rehearsal.world.naming.model_package_group, "PendingManualApproval"
     )
     parameters = {"model_package_arn": never_reviewed, "pipeline_execution_id": release.execution_id}
-    function = rehearsal.world.naming.resource("approval-sync")
+    function = rehearsal.world.naming.function(Function.APPROVAL_SYNC)
     iam_enforcement.attacker_invokes(function)
-    with patch.object(handler, "clients", rehearsal.clients), rehearsal.as_lambda("approval-sync"):
+    with patch.object(handler, "clients", rehearsal.clients), rehearsal.as_lambda(Function.APPROVAL_SYNC):
         handler.handler(job_event(parameters, job_uuid("forged-sync")), LambdaContext())
     succeeded, message = rehearsal.double.results[job_uuid("forged-sync")]
     status = rehearsal.server.client("sagemaker").describe_model_package(ModelPackageName=never_reviewed)

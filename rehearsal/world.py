@@ -1,5 +1,5 @@
 """An environment as its stacks would leave it, on a moto server: what the storage and guardrails stacks publish
-(versioned buckets, key, model package group, SSM parameters under `/<project>/<env>/`), named by `infra/naming.py`
+(versioned buckets, key, model package group, SSM parameters under `/<project>/<env>/`), named by `safedeploy/naming.py`
 from the environment's own `cdk.json` configuration. The rehearsal provisions dev and prod side by side.
 """
 
@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from infra.config import EnvironmentConfig, load_config
-from infra.naming import Naming
 from rehearsal.rollout import with_strategy
 from safedeploy.guardrails.settings import GuardrailParameter
+from safedeploy.naming import Naming
 from safedeploy.parameters import Param, parameter_name
 from stacks.guardrails_stack import ROLLBACK_ALARMS
 from testbed.aws import REGION, MotoServer

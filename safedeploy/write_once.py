@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from safedeploy.naming import Function
 from safedeploy.s3_layout import (
     APPROVALS,
     DECISIONS,
@@ -42,12 +43,12 @@ IMMUTABLE_PREFIXES = (
     ROLLED_BACK,
     TRAFFIC_ACTIONS,
 )
-# Record prefixes whose every object must come from their roles: `<project>-<env>-<function>` (RuntimeFunction).
-RECORD_WRITERS: dict[str, tuple[str, ...]] = {
-    DECISIONS: ("canary-analysis",),
-    DRIFT_DECISIONS: ("drift-check",),
-    APPROVALS: ("approval-sync", "promote"),
-    TRAFFIC_ACTIONS: ("traffic-shifter",),
+# Record prefixes whose every object must come from their functions' roles (named like the function).
+RECORD_WRITERS: dict[str, tuple[Function, ...]] = {
+    DECISIONS: (Function.CANARY_ANALYSIS,),
+    DRIFT_DECISIONS: (Function.DRIFT_CHECK,),
+    APPROVALS: (Function.APPROVAL_SYNC, Function.PROMOTE),
+    TRAFFIC_ACTIONS: (Function.TRAFFIC_SHIFTER,),
 }
 # Rolled-back marks of model packages (`safedeploy.guardrails.rolled_back`): the roles that roll back write marks
 # (`ROLLED_BACK_MARKS`, their only grant under rolled-back/); an operator's override of a mark and its clearing

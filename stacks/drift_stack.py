@@ -11,7 +11,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from infra.naming import Naming
+from safedeploy.naming import Naming
 from stacks.monitoring.drift import DriftJob, drift_widgets
 from stacks.storage_stack import StorageStack
 

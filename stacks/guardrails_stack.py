@@ -21,7 +21,6 @@ from infra import iam_role
 from infra.config import EnvironmentConfig
 from infra.grants import Grant, grant_to
 from infra.log_encryption import LogGroupKey
-from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.canary.metrics import (
     ENDPOINT_DIMENSION,
@@ -34,6 +33,7 @@ from safedeploy.canary.metrics import ROLLBACK_ALARMS as METRIC_ALARMS
 from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE, VERDICT_METRIC
 from safedeploy.guardrails.alarm_noise import ALARM_DATAPOINTS, ALARM_PERIODS
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
+from safedeploy.naming import Function, Naming
 from safedeploy.parameters import Param
 from safedeploy.s3_layout import DECISIONS, TRAFFIC_ACTIONS
 from safedeploy.write_once import ROLLED_BACK_MARKS
@@ -155,7 +155,7 @@ class GuardrailsStack(Stack):
             self,
             "CanaryAnalysis",
             naming=self.naming,
-            name="canary_analysis",
+            function=Function.CANARY_ANALYSIS,
             layer=layer,
             description="Every minute: per-fleet metrics of a running deployment -> canary verdict -> CanaryVerdict",
             timeout_seconds=50,
@@ -190,7 +190,7 @@ class GuardrailsStack(Stack):
             self,
             "TrafficShifter",
             naming=self.naming,
-            name="traffic_shifter",
+            function=Function.TRAFFIC_SHIFTER,
             layer=layer,
             description="Moves A/B weights or ends a shadow test on verdicts it verified against their records",
             timeout_seconds=60,

@@ -10,7 +10,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.naming import Naming
+from safedeploy.naming import Naming
 from stacks.guardrails_stack import GuardrailsStack
 from stacks.monitoring.dashboard import build_dashboard
 from stacks.monitoring.notifications import (

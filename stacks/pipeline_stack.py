@@ -31,8 +31,8 @@ from infra import iam_role
 from infra.config import CodeCommitSource, ConnectionSource, EnvironmentConfig
 from infra.grants import Grant, acknowledge_cdk_grants
 from infra.log_encryption import LogGroupKey
-from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction
+from safedeploy.naming import Naming
 from safedeploy.parameters import Param
 from safedeploy.s3_layout import APPROVALS, EVALUATION, MODELS, ROLLED_BACK
 from safedeploy.write_once import ROLLED_BACK_MARKS

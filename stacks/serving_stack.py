@@ -15,7 +15,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.log_encryption import LogGroupKey
-from infra.naming import Naming
+from safedeploy.naming import Naming
 from stacks.serving.certificate import https_certificate_arn
 from stacks.serving.egress import TaskEgress, acknowledge_lookup_function
 from stacks.serving.firewall import GatewayFirewall

@@ -7,8 +7,8 @@ from constructs import Construct
 
 from infra.checkov_baseline import apply_checkov_baseline
 from infra.config import EnvironmentConfig
-from infra.naming import ROLE_TAG, Naming
 from safedeploy.build_steps.model_plugin import ModelPlugin
+from safedeploy.naming import ROLE_TAG, Naming
 from stacks.drift_stack import DriftStack
 from stacks.guardrails_stack import GuardrailsStack
 from stacks.monitoring_stack import MonitoringStack

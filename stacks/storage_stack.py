@@ -20,9 +20,9 @@ from infra import iam_role
 from infra.config import ConnectionSource, EnvironmentConfig
 from infra.grants import grant_policy, grant_to
 from infra.nag import acknowledge
-from infra.naming import ROLE_TAG, Naming
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.drift.store import HISTOGRAM_DAYS
+from safedeploy.naming import ROLE_TAG, Function, Naming
 from safedeploy.parameters import Param
 from safedeploy.s3_layout import EVALUATION, MODELS, histograms_root
 from safedeploy.source_record import SourceRecord
@@ -245,9 +245,9 @@ class StorageStack(Stack):
             )
         ]
 
-    def writer_role_arn(self, function: str) -> str:
-        """The role of this environment's `<project>-<env>-<function>` Lambda (RuntimeFunction names it so)."""
-        return self.format_arn(service="iam", region="", resource="role", resource_name=self.naming.resource(function))
+    def writer_role_arn(self, function: Function) -> str:
+        """The role of this environment's `function` (RuntimeFunction names it like the function)."""
+        return self.format_arn(service="iam", region="", resource="role", resource_name=self.naming.function(function))
 
     def _auto_delete_role(self) -> CfnResource | None:
         """The role of CDK's auto-delete provider (dev's teardown), if this stack has one."""

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from infra.naming import Naming
+from safedeploy.naming import Naming
 from safedeploy.parameters import Param
 from testbed import iam_enforcement, iam_world
 from testbed.aws import REGION, MotoServer

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from infra.naming import Naming
+from safedeploy.naming import Function, Naming
 from testbed.iam_eval import ACCOUNT, STACK_NAME, PolicyWorld, Principal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,9 +131,9 @@ def codebuild_role(world: PolicyWorld, naming: Naming, project: str) -> str:
     return world.role(project_name=naming.resource(project)).arn
 
 
-def lambda_role(world: PolicyWorld, naming: Naming, function: str) -> str:
-    """The execution role of the environment's Lambda function `function` (e.g. "quality-gate")."""
-    return world.role(function_name=naming.resource(function)).arn
+def lambda_role(world: PolicyWorld, naming: Naming, function: Function) -> str:
+    """The execution role of the environment's Lambda function `function`."""
+    return world.role(function_name=naming.function(function)).arn
 
 
 def gateway_task_role(world: PolicyWorld, naming: Naming) -> str:

@@ -15,11 +15,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from infra.naming import Naming
 from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE
 from safedeploy.canary.traffic import REFUSED, shift_traffic
 from safedeploy.decision import Decision
 from safedeploy.guardrails.deploy_target import read_parameter
+from safedeploy.naming import Function, Naming
 from safedeploy.parameters import Param
 from safedeploy.s3_layout import decision_record_key
 from testbed import iam_enforcement
@@ -52,7 +52,7 @@ def _traffic(sm: Any, endpoint_name: str) -> dict[str, Any]:
 def play_forged_verdict(clients: Callable[[str], Any], project: str, env: str, decision: str = Decision.PROMOTE) -> str:
     """Put a forged `decision` verdict on the bus, deliver it to the shifter; return the line that refused it."""
     ssm, sm = clients("ssm"), clients("sagemaker")
-    shifter = Naming(project, env).resource("traffic-shifter")
+    shifter = Naming(project, env).function(Function.TRAFFIC_SHIFTER)
     with iam_enforcement.acting_as(iam_enforcement.ATTACKER):
         endpoint_name = read_parameter(ssm, project, env, Param.ENDPOINT_NAME)
         bucket = read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)

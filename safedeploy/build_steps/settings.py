@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from safedeploy.build_steps.flags import env_flag
+from safedeploy.naming import Naming
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.s3_layout import split_s3_uri
 
@@ -67,8 +68,8 @@ class ReleaseSettings:
         )
 
     @property
-    def prefix(self) -> str:
-        return f"{self.project}-{self.env}"
+    def naming(self) -> Naming:
+        return Naming(self.project, self.env)
 
     @property
     def run_key(self) -> str:

@@ -110,7 +110,7 @@ def train_in_pipeline(
         raise ValueError("USE_SM_PIPELINE is true but no sagemaker-execution-role-arn parameter is set")
     dataset_uri = upload_run_file(client("s3"), settings, data.path, prefix="datasets", bucket=settings.data_bucket)
     spec = PipelineSpec(
-        name=f"{settings.prefix}-train",
+        name=settings.naming.resource("train"),
         region=settings.region,
         role_arn=settings.execution_role_arn,
         artifacts_bucket=settings.artifacts_bucket,

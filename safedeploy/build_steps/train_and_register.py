@@ -65,7 +65,7 @@ def train_in_build(
         report_s3_uri=report_uri,
         metrics=metrics,
         commit_id=settings.commit_id,
-        description=f"{settings.prefix} model from commit {settings.commit_id[:12]}, trained on {data.source}",
+        description=f"{settings.naming.prefix} model from commit {settings.commit_id[:12]}, trained on {data.source}",
         container_environment=dict(model.serving.environment),
         provenance=provenance,
         drift_baseline=baseline,

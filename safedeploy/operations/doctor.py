@@ -18,21 +18,21 @@ from safedeploy.canary.metrics import CONFIG_DIMENSION, ENDPOINT_DIMENSION, FLEE
 from safedeploy.guardrails.deploy_target import read_parameter
 from safedeploy.guardrails.settings import GuardrailParameter
 from safedeploy.lambda_runtime import LAMBDA_RUNTIME
+from safedeploy.naming import DRIFT_ALARM, DRIFT_SCHEDULE, QUALITY_ALARM, Function, Naming
 from safedeploy.operations.acceptance_results import Behaviour, Outcome, read_results, results_parameter
-from safedeploy.parameters import Param, parameter_name
+from safedeploy.parameters import Param
 from safedeploy.s3_layout import HOUR_FORMAT, drift_record_prefix, histograms_root
 from safedeploy.source_record import SourceRecord
 
 DEFAULT_QUALIFIER = "hnb659fds"
 # The highest `requiresBootstrapStackVersion` in this app's synthesized manifests (asset publishing and lookups).
 MIN_BOOTSTRAP_VERSION = 8
-CANARY_FUNCTION = "canary-analysis"
 LAMBDA_WINDOW = timedelta(minutes=15)
 # ListMetrics returns metrics that received data in the past two weeks.
 LIST_METRICS_WINDOW = timedelta(days=14)
 FLEET_METRICS = tuple(metric.name for metric in FLEET_SERIES)
-# The drift stack's names (`<project>-<env>-...`): its function, its schedule rule and its two alarms.
-DRIFT_FUNCTION, DRIFT_SCHEDULE_RULE, DRIFT_ALARMS = "drift-check", "drift-schedule", ("drift", "model-quality")
+# The drift stack's alarms.
+DRIFT_ALARMS = (DRIFT_ALARM, QUALITY_ALARM)
 # Histograms and decision records older than this mean the gateway or the drift check has stopped.
 DRIFT_FRESHNESS = timedelta(hours=3)
 
@@ -63,11 +63,15 @@ class DoctorScope:
     now: datetime
     qualifier: str = DEFAULT_QUALIFIER
 
+    @property
+    def naming(self) -> Naming:
+        return Naming(self.project, self.env)
+
     def parameter(self, key: Param) -> str:
         return read_parameter(self.client("ssm"), self.project, self.env, key)
 
     def guardrails(self) -> GuardrailParameter:
-        path = parameter_name(self.project, self.env, Param.DEPLOYMENT_CONFIG)
+        path = self.naming.parameter(Param.DEPLOYMENT_CONFIG)
         return GuardrailParameter.from_json(self.parameter(Param.DEPLOYMENT_CONFIG), path=path)
 
 
@@ -126,7 +130,7 @@ def _lambda_sum(scope: DoctorScope, function_name: str, metric_name: str, window
 
 
 def check_canary_lambda(scope: DoctorScope) -> tuple[Status, str]:
-    name = f"{scope.project}-{scope.env}-{CANARY_FUNCTION}"
+    name = scope.naming.function(Function.CANARY_ANALYSIS)
     config = scope.client("lambda").get_function_configuration(FunctionName=name)
     runtime = str(config.get("Runtime", ""))
     if runtime != LAMBDA_RUNTIME:
@@ -209,7 +213,7 @@ def _connections_client(scope: DoctorScope, arn: str) -> Any:
 
 def check_source(scope: DoctorScope) -> tuple[Status, str]:
     record = SourceRecord.from_json(
-        scope.parameter(Param.PIPELINE_SOURCE), path=parameter_name(scope.project, scope.env, Param.PIPELINE_SOURCE)
+        scope.parameter(Param.PIPELINE_SOURCE), path=scope.naming.parameter(Param.PIPELINE_SOURCE)
     )
     if record.kind == "codecommit":
         try:
@@ -237,8 +241,8 @@ def check_source(scope: DoctorScope) -> tuple[Status, str]:
 
 def check_drift_job(scope: DoctorScope) -> tuple[Status, str]:
     """The hourly schedule exists, is enabled, targets the drift check, and the check ran without errors."""
-    rule_name = f"{scope.project}-{scope.env}-{DRIFT_SCHEDULE_RULE}"
-    function = f"{scope.project}-{scope.env}-{DRIFT_FUNCTION}"
+    rule_name = scope.naming.resource(DRIFT_SCHEDULE)
+    function = scope.naming.function(Function.DRIFT_CHECK)
     events = scope.client("events")
     try:
         rule = events.describe_rule(Name=rule_name)
@@ -265,7 +269,7 @@ def check_drift_job(scope: DoctorScope) -> tuple[Status, str]:
 
 
 def check_drift_alarms(scope: DoctorScope) -> tuple[Status, str]:
-    names = [f"{scope.project}-{scope.env}-{alarm}" for alarm in DRIFT_ALARMS]
+    names = [scope.naming.resource(alarm) for alarm in DRIFT_ALARMS]
     found = {
         alarm["AlarmName"]: alarm
         for page in scope.client("cloudwatch").get_paginator("describe_alarms").paginate(AlarmNames=names)

@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from safedeploy.guardrails.deploy_target import read_optional_parameter
+from safedeploy.naming import Naming
 from safedeploy.parameters import Param
 
 # The stacks of one environment, in deletion order (the reverse of stacks/stage.py's creation order).
@@ -69,11 +70,15 @@ class Teardown:
     report: TeardownReport = field(default_factory=TeardownReport)
 
     @property
+    def naming(self) -> Naming:
+        return Naming(self.project, self.env)
+
+    @property
     def prefix(self) -> str:
-        return f"{self.project}-{self.env}"
+        return self.naming.prefix
 
     def stack_names(self) -> list[str]:
-        return [f"{self.prefix}-{purpose}" for purpose in STACK_PURPOSES]
+        return [self.naming.resource(purpose) for purpose in STACK_PURPOSES]
 
     def check_allowed(self, *, confirm_production: bool) -> list[dict[str, Any]]:
         """The environment's existing stacks; refuses prod or a protected stack without the confirmation."""
@@ -105,7 +110,7 @@ class Teardown:
     def _endpoint_name(self) -> str:
         """From the environment's SSM parameter while it exists, else the stacks' naming (`<prefix>-endpoint`)."""
         published = read_optional_parameter(self.client("ssm"), self.project, self.env, Param.ENDPOINT_NAME)
-        return published or f"{self.prefix}-endpoint"
+        return published or self.naming.endpoint
 
     def _deregister_autoscaling(self, endpoint: str) -> None:
         autoscaling = self.client("application-autoscaling")

@@ -18,7 +18,6 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_events as events
 from constructs import Construct
 
-from infra.naming import Naming
 from safedeploy.canary.metrics import (
     CANARY_METRICS,
     CONFIG_DIMENSION,
@@ -29,6 +28,7 @@ from safedeploy.canary.metrics import (
     Panel,
 )
 from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_METRIC
+from safedeploy.naming import Naming
 
 MINUTE = Duration.minutes(1)
 WIDTH = 12

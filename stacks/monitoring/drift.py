@@ -17,18 +17,15 @@ from infra import iam_role
 from infra.config import EnvironmentConfig
 from infra.grants import Grant, grant_to
 from infra.log_encryption import LogGroupKey
-from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.drift.store import DEGRADED_METRIC, DRIFT_NAMESPACE, DRIFTED_METRIC, state_keys
-from safedeploy.s3_layout import DRIFT_DECISIONS, histograms_root
+from safedeploy.naming import DRIFT_ALARM, DRIFT_SCHEDULE, QUALITY_ALARM, Function, Naming
+from safedeploy.s3_layout import DRIFT_DECISIONS, EVALUATION, MODELS, histograms_root
 from stacks.pipeline.promotion import served_package_group
 from stacks.storage_stack import StorageStack
 
-DRIFT_ALARM, QUALITY_ALARM = "drift", "model-quality"
-# Named, so that `safedeploy doctor` finds the schedule of the environment's drift check.
-SCHEDULE_RULE = "drift-schedule"
 # Artifacts bucket: read the baselines (models/) and evaluation reports (evaluation/), write the records.
-READ_PREFIXES, WRITE_PREFIXES = ["models", "evaluation"], [DRIFT_DECISIONS]
+READ_PREFIXES, WRITE_PREFIXES = [MODELS, EVALUATION], [DRIFT_DECISIONS]
 
 
 class DriftJob(Construct):
@@ -47,7 +44,7 @@ class DriftJob(Construct):
             self,
             "DriftCheck",
             naming=naming,
-            name="drift_check",
+            function=Function.DRIFT_CHECK,
             layer=RuntimeLayer(self, "Runtime"),
             description="Hourly: production histograms of the live model against its training baseline -> drift",
             timeout_seconds=120,
@@ -96,7 +93,7 @@ class DriftJob(Construct):
         self.schedule = events.Rule(
             self,
             "Schedule",
-            rule_name=naming.resource(SCHEDULE_RULE),
+            rule_name=naming.resource(DRIFT_SCHEDULE),
             description=f"Runs the drift check every {settings.schedule_minutes} minutes",
             schedule=events.Schedule.rate(Duration.minutes(settings.schedule_minutes)),
             targets=[targets.LambdaFunction(self.function.function, retry_attempts=2)],

@@ -14,7 +14,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.naming import Naming
+from safedeploy.naming import Naming
 
 PIPELINE_FAILED = "PipelineFailed"
 PIPELINE_SUCCEEDED = "PipelineSucceeded"

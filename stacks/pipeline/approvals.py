@@ -13,11 +13,11 @@ from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.naming import Naming
 from safedeploy.build_steps.exports import METRIC_TEXT_LIMIT
 from safedeploy.drift.skew import SUMMARY_LIMIT
 from safedeploy.lambda_actions.promotion import COMMIT_MESSAGE_LIMIT
 from safedeploy.lambda_actions.quality_gate import SKEW_VARIABLE
+from safedeploy.naming import Naming
 from stacks.storage_stack import StorageStack
 
 # Output variables the Train project exports (`env.exported-variables` in buildspec-dev.yml).

@@ -12,7 +12,7 @@ from infra import iam_role
 from infra.config import EnvironmentConfig
 from infra.grants import Grant, acknowledge_cdk_grants, grant_policy
 from infra.log_encryption import LogGroupKey
-from infra.naming import Naming
+from safedeploy.naming import Naming
 from stacks.storage_stack import StorageStack
 
 # In the pipeline's working bucket (CodePipeline's artifact store), never in the Object Lock artifacts bucket.

@@ -8,8 +8,8 @@ from aws_cdk import aws_s3 as s3
 
 from infra import iam_role
 from infra.grants import Grant
-from infra.naming import Naming
 from safedeploy.guardrails import autoscaling
+from safedeploy.naming import Naming
 
 SAGEMAKER_SERVICE = "sagemaker.amazonaws.com"
 # IAM's condition key on the approval status a CreateModelPackage or UpdateModelPackage request sets (Service

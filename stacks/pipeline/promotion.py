@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from infra.config import AppConfig, EnvironmentConfig, load_config
-from infra.naming import Naming
 from safedeploy.errors import ConfigError
+from safedeploy.naming import Naming
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from infra import iam_role
 from infra.config import EnvironmentConfig
 from infra.grants import Grant, acknowledge_cdk_grants, grant_policy
 from infra.log_encryption import LogGroupKey
-from infra.naming import Naming
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.lambda_actions.approvals import PIPELINE_NAME_ENV
 from safedeploy.lambda_actions.quality_gate import SKEW_BUCKET_ENV, SKEW_ENDPOINT_ENV, SKEW_HISTOGRAMS_ENV
+from safedeploy.naming import Function, Naming
 from safedeploy.s3_layout import BASELINE_OBJECTS, ROLLED_BACK, histograms_root
 from safedeploy.trust.approval_record import (
     MODEL_DECISION,
@@ -89,7 +89,7 @@ class ReleaseFunctions(Construct):
             ]
             self.quality_gate = self._function(
                 "QualityGate",
-                "quality_gate",
+                Function.QUALITY_GATE,
                 "Candidate model package against the configured thresholds and the live model's metrics",
                 [registry, permissions.list_model_packages(), *metrics, *skew_reads],
                 environment={
@@ -100,7 +100,7 @@ class ReleaseFunctions(Construct):
             )
             self.approval_sync = self._function(
                 "ApprovalSync",
-                "approval_sync",
+                Function.APPROVAL_SYNC,
                 "Copies the approver's decision in the pipeline onto the model package",
                 [
                     permissions.read_action_executions(stack, pipeline_name),
@@ -125,7 +125,7 @@ class ReleaseFunctions(Construct):
             ]
             self.promote = self._function(
                 "Promote",
-                "promote",
+                Function.PROMOTE,
                 f"Commits release.json naming the approved package to {release_repository}",
                 [
                     permissions.read_action_executions(stack, pipeline_name),
@@ -151,7 +151,7 @@ class ReleaseFunctions(Construct):
     def _function(
         self,
         construct_id: str,
-        name: str,
+        name: Function,
         description: str,
         grants: Sequence[Grant],
         *,
@@ -161,7 +161,7 @@ class ReleaseFunctions(Construct):
             self,
             construct_id,
             naming=self._naming,
-            name=name,
+            function=name,
             layer=self._layer,
             description=description,
             environment=environment,

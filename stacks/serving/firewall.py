@@ -16,7 +16,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.log_encryption import LogGroupKey
-from infra.naming import Naming
+from safedeploy.naming import Naming
 
 WAF_LOG_PREFIX = "aws-waf-logs-"
 MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")

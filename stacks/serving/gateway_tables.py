@@ -19,7 +19,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.grants import Grant, grant_to
 from infra.nag import acknowledge
-from infra.naming import Naming
+from safedeploy.naming import Naming
 from safedeploy.parameters import Param
 
 API_KEYS_PARTITION_KEY = "key_id"

@@ -21,8 +21,8 @@ from infra.config import EnvironmentConfig
 from infra.grants import Grant, acknowledge_cdk_grants, grant_to
 from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge
-from infra.naming import Naming
 from safedeploy.canary.metrics import GATEWAY_NAMESPACE
+from safedeploy.naming import Naming
 from safedeploy.s3_layout import BASELINE_OBJECTS, histograms_root
 from stacks.pipeline.promotion import served_package_group
 from stacks.serving.gateway_tables import GatewayTables

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.log_encryption import LogGroupKey
-from infra.naming import Naming
+from safedeploy.naming import Naming
 
 MAX_AZS = 2
 SUBNET_MASK = 24

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.naming import Naming
 from ml import serving
 from safedeploy import registry, s3_layout
 from safedeploy.build_steps import tooling
 from safedeploy.digests import sha256_s3_object
+from safedeploy.naming import Naming
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.trust.evidence import PackageEvidence
 from stacks.pipeline.approvals import METRIC_VARIABLES, PACKAGE_VARIABLE

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from infra.config import load_config
-from infra.naming import Naming
 from ml.build import build_model
 from ml.data import generate
 from rehearsal import drift_scenario
@@ -21,6 +20,7 @@ from rehearsal.world import ROOT, World
 from safedeploy import registry
 from safedeploy.digests import sha256_file
 from safedeploy.drift.baseline import compute_baseline
+from safedeploy.naming import Naming
 from testbed.aws import REGION, MotoServer, moto_server
 from tests.unit.drift.packages import create_bucket_and_group, register_with_baseline, serve_package, store_baseline
 

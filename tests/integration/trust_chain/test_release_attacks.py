@@ -20,10 +20,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 import lambdas.approval_sync.handler as approval_sync
-from infra.naming import Naming
 from rehearsal.pipeline_double import APPROVER, CodePipelineDouble
 from safedeploy.build_steps.tooling import bundle_bytes
 from safedeploy.lambda_actions.aws_clients import AwsClients
+from safedeploy.naming import Naming
 from safedeploy.trust.approval_record import RecordStore
 from safedeploy.trust.release_manifest import ReleaseManifest
 from testbed import iam_enforcement, iam_world

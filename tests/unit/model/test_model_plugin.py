@@ -18,13 +18,13 @@ from aws_cdk.assertions import Template
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from infra.config import load_config
-from infra.naming import Naming
 from safedeploy import registry
 from safedeploy.build_steps.exports import exported_variables
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.build_steps.settings import ReleaseSettings
 from safedeploy.build_steps.train_and_register import run
 from safedeploy.errors import ConfigError
+from safedeploy.naming import Naming
 from stacks.storage_stack import StorageStack
 from testbed.aws import REGION, SESSION, in_process_aws
 

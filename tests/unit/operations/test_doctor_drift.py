@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from safedeploy.naming import DRIFT_SCHEDULE, Function, Naming
 from safedeploy.operations import doctor
 from safedeploy.operations.doctor import DoctorScope, Status
 from safedeploy.parameters import Param, parameter_name
@@ -22,8 +23,8 @@ from testbed.deploy_world import (
     provision_parameters,
 )
 
-FUNCTION = f"{PROJECT}-{ENV}-{doctor.DRIFT_FUNCTION}"
-RULE = f"{PROJECT}-{ENV}-{doctor.DRIFT_SCHEDULE_RULE}"
+FUNCTION = Naming(PROJECT, ENV).function(Function.DRIFT_CHECK)
+RULE = Naming(PROJECT, ENV).resource(DRIFT_SCHEDULE)
 
 
 def healthy_drift(now: datetime) -> None:

@@ -10,6 +10,7 @@ import pytest
 from aws_cdk import Stage
 from aws_cdk.assertions import Template
 
+from safedeploy.naming import DRIFT_SCHEDULE, Function, Naming
 from safedeploy.operations import doctor
 from stacks.stage import EnvironmentStage
 
@@ -18,7 +19,7 @@ from stacks.stage import EnvironmentStage
 def test_doctor_names_the_canary_function_the_stack_creates(stages: dict[str, EnvironmentStage], env: str) -> None:
     functions = Template.from_stack(stages[env].guardrails).find_resources("AWS::Lambda::Function")
     names = {resource["Properties"].get("FunctionName") for resource in functions.values()}
-    assert f"my-mlops-{env}-{doctor.CANARY_FUNCTION}" in names
+    assert Naming("my-mlops", env).function(Function.CANARY_ANALYSIS) in names
 
 
 def test_doctor_requires_the_bootstrap_version_the_stacks_require(stages: dict[str, EnvironmentStage]) -> None:
@@ -36,8 +37,10 @@ def test_doctor_names_the_drift_schedule_function_and_alarms_the_stack_creates(
     rules = {resource["Properties"].get("Name") for resource in template.find_resources("AWS::Events::Rule").values()}
     functions = template.find_resources("AWS::Lambda::Function").values()
     alarms = template.find_resources("AWS::CloudWatch::Alarm").values()
-    prefix = f"my-mlops-{env}"
-    assert f"{prefix}-{doctor.DRIFT_SCHEDULE_RULE}" in rules
-    assert f"{prefix}-{doctor.DRIFT_FUNCTION}" in {resource["Properties"].get("FunctionName") for resource in functions}
+    naming = Naming("my-mlops", env)
+    assert naming.resource(DRIFT_SCHEDULE) in rules
+    assert naming.function(Function.DRIFT_CHECK) in {
+        resource["Properties"].get("FunctionName") for resource in functions
+    }
     names = {resource["Properties"].get("AlarmName") for resource in alarms}
-    assert {f"{prefix}-{alarm}" for alarm in doctor.DRIFT_ALARMS} <= names
+    assert {naming.resource(alarm) for alarm in doctor.DRIFT_ALARMS} <= names

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.naming import ROLE_TAG, Naming
 from rehearsal.pipeline_double import CodeCommitDouble, CodePipelineDouble
 from safedeploy.guardrails.rolled_back import OverrideRefused, RolledBackMarks, package_prefix
+from safedeploy.naming import ROLE_TAG, Function, Naming
 from safedeploy.s3_objects import object_exists
 from safedeploy.write_once import CLEARED_SUFFIX, MARK_SUFFIX, OVERRIDE_SUFFIX
 from testbed import iam_enforcement, iam_world
@@ -64,7 +64,7 @@ def decide(world: PolicyWorld, principal: str, service: str, operation: str, **p
 
 def prod_readers(world: PolicyWorld) -> dict[str, str]:
     return {
-        "drift check": iam_world.lambda_role(world, PROD, "drift-check"),
+        "drift check": iam_world.lambda_role(world, PROD, Function.DRIFT_CHECK),
         "gateway task": iam_world.gateway_task_role(world, PROD),
         "deploy build": iam_world.codebuild_role(world, PROD, "deploy"),
     }
@@ -82,7 +82,7 @@ def test_prod_roles_read_the_dev_package_prod_serves_and_no_other_group(world: P
 
 
 def test_prod_traffic_shifter_marks_dev_packages_in_its_own_bucket_and_tags_nothing(world: PolicyWorld) -> None:
-    shifter = iam_world.lambda_role(world, PROD, "traffic-shifter")
+    shifter = iam_world.lambda_role(world, PROD, Function.TRAFFIC_SHIFTER)
     mark = f"{package_prefix(DEV_PACKAGE)}20260301T120000Z.mark.json"
     bucket = BUCKETS["/my-mlops/prod/artifacts-bucket"]
     assert decide(world, shifter, "s3", "PutObject", Bucket=bucket, Key=mark, IfNoneMatch="*") == []
@@ -148,7 +148,7 @@ def test_a_call_the_old_templates_deny_fails_where_it_is_made(old_scoping: Polic
     package = _dev_package(sm)  # made by the test itself (no principal): not evaluated
     with (
         iam_enforcement.expected_denials() as denials,
-        iam_enforcement.acting_as(iam_world.lambda_role(old_scoping, PROD, "drift-check")),
+        iam_enforcement.acting_as(iam_world.lambda_role(old_scoping, PROD, Function.DRIFT_CHECK)),
         pytest.raises(sm.exceptions.ClientError, match="AccessDenied"),
     ):
         sm.describe_model_package(ModelPackageName=package)
@@ -159,7 +159,7 @@ def test_a_call_the_old_templates_deny_fails_where_it_is_made(old_scoping: Polic
 def test_the_same_call_passes_under_the_templates_as_they_are(enforced: PolicyWorld) -> None:
     sm = SESSION.client("sagemaker")
     package = _dev_package(sm)
-    with iam_enforcement.acting_as(iam_world.lambda_role(enforced, PROD, "drift-check")):
+    with iam_enforcement.acting_as(iam_world.lambda_role(enforced, PROD, Function.DRIFT_CHECK)):
         assert sm.describe_model_package(ModelPackageName=package)["ModelPackageArn"] == package
 
 
@@ -171,7 +171,7 @@ def test_a_missing_key_read_without_list_permission_gets_403_as_in_aws(enforced:
     bucket = BUCKETS["/my-mlops/dev/drift-bucket"]  # the drift check's state is in the drift bucket
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     key = f"drift/{DEV.endpoint}/state.json"
-    with iam_enforcement.acting_as(iam_world.lambda_role(enforced, DEV, "drift-check")):
+    with iam_enforcement.acting_as(iam_world.lambda_role(enforced, DEV, Function.DRIFT_CHECK)):
         with iam_enforcement.expected_denials() as denials, pytest.raises(s3.exceptions.ClientError, match="403"):
             s3.get_object(Bucket=bucket, Key=key)
         assert "S3 answers 403 AccessDenied, not 404" in str(denials[0])
@@ -182,7 +182,7 @@ def test_a_missing_key_read_without_list_permission_gets_403_as_in_aws(enforced:
 
 
 def test_an_operation_without_a_mapping_is_denied(world: PolicyWorld) -> None:
-    role = iam_world.lambda_role(world, DEV, "drift-check")
+    role = iam_world.lambda_role(world, DEV, Function.DRIFT_CHECK)
     (denial,) = decide_through_hook(world, role, "sagemaker", "CreateHyperParameterTuningJob")
     assert "no IAM mapping for sagemaker CreateHyperParameterTuningJob" in denial
 
@@ -249,7 +249,7 @@ def test_the_marking_roles_may_mark_but_neither_override_nor_clear_and_the_opera
         bucket = BUCKETS[f"/my-mlops/{env.env}/artifacts-bucket"]
         markers = {
             "deploy build": iam_world.codebuild_role(world, env, "deploy"),
-            "traffic shifter": iam_world.lambda_role(world, env, "traffic-shifter"),
+            "traffic shifter": iam_world.lambda_role(world, env, Function.TRAFFIC_SHIFTER),
         }
         for who, role in markers.items():
             assert _put(world, role, bucket, records["mark"]) == [], (env.env, who)
@@ -317,7 +317,7 @@ def test_a_build_role_passing_the_override_is_refused_by_the_bucket_in_one_line(
 def test_the_pipeline_doubles_decide_each_call_as_iam_would(world: PolicyWorld, tmp_path: Path) -> None:
     """CodePipeline's job and action-execution APIs and CodeCommit are doubles, not botocore: each call they serve is
     decided for the acting principal, and a grant the templates forget is denied where the handler calls."""
-    sync, promote = (iam_world.lambda_role(world, DEV, name) for name in ("approval-sync", "promote"))
+    sync, promote = (iam_world.lambda_role(world, DEV, name) for name in (Function.APPROVAL_SYNC, Function.PROMOTE))
     pipeline, repository = CodePipelineDouble(DEV.pipeline), CodeCommitDouble(PROD.prefix, tmp_path)
     executions = pipeline.get_paginator("list_action_executions")
 

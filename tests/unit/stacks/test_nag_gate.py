@@ -14,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 from infra import iam_role
 from infra.grants import Grant, grant_to
 from infra.nag import acknowledge, enable_security_checks, star_resource_actions
-from infra.naming import Naming
+from safedeploy.naming import Naming
 from stacks.stage import EnvironmentStage
 from tests.unit.stacks.conftest import gate_violations
 

@@ -11,8 +11,8 @@ from constructs import IConstruct
 
 from infra.config import ServingConfig, load_config
 from infra.nag import enable_security_checks
-from infra.naming import Naming
 from safedeploy.errors import ConfigError
+from safedeploy.naming import Naming
 from stacks.serving_stack import ServingStack
 from stacks.stage import EnvironmentStage
 from stacks.storage_stack import StorageStack

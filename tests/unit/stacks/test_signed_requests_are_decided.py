@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from infra.naming import Naming
+from safedeploy.naming import Naming
 from serving.gateway.aws_signing import RequestSigner
 from testbed import aws_contracts, iam_enforcement, iam_world
 from testbed.aws import REGION

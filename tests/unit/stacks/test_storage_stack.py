@@ -10,8 +10,8 @@ from aws_cdk import App, Environment
 from aws_cdk.assertions import Match, Template
 
 from infra.config import load_config
-from infra.naming import Naming
 from safedeploy.errors import ConfigError
+from safedeploy.naming import Naming
 from safedeploy.parameters import Param
 from stacks.storage_stack import StorageStack
 from tests.unit.stacks.conftest import synth_app

@@ -1,12 +1,15 @@
-"""Names of resources and SSM parameters: `<project>-<env>-<thing>` and `/<project>/<env>/<key>`.
+"""Names of resources and SSM parameters, defined once for the stacks that create them and the runtime and doctor
+that find them: `<project>-<env>-<thing>` and `/<project>/<env>/<key>`.
 
 Physical names are given only where people or runtime code look a resource up by name (pipelines, log groups, the
-endpoint, the model package group); buckets keep generated names and are published through SSM instead.
+endpoint, the model package group, the functions and their roles, the drift schedule and alarms); buckets keep
+generated names and are published through SSM instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from safedeploy.parameters import Param, parameter_name
 
@@ -14,6 +17,23 @@ from safedeploy.parameters import Param, parameter_name
 # denies operator-only records to the project's roles by it as well as by name, since CloudFormation's generated role
 # names (`<stack>-<logical id>-<suffix>`, truncated to 64 characters) need not keep the project's prefix.
 ROLE_TAG = "safedeploy-project"
+# The drift stack's schedule and alarms, which doctor looks for.
+DRIFT_SCHEDULE, DRIFT_ALARM, QUALITY_ALARM = "drift-schedule", "drift", "model-quality"
+
+
+class Function(StrEnum):
+    """The Lambda functions: `<project>-<env>-<value>`, run by a role of the same name, code in `lambdas/<folder>/`."""
+
+    CANARY_ANALYSIS = "canary-analysis"
+    TRAFFIC_SHIFTER = "traffic-shifter"
+    DRIFT_CHECK = "drift-check"
+    QUALITY_GATE = "quality-gate"
+    APPROVAL_SYNC = "approval-sync"
+    PROMOTE = "promote"
+
+    @property
+    def folder(self) -> str:
+        return self.value.replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,10 @@ class Naming:
     @property
     def model_package_group(self) -> str:
         return self.resource("models")
+
+    def function(self, function: Function) -> str:
+        """A function's name, which is also its role's."""
+        return self.resource(function)
 
     def log_group(self, purpose: str) -> str:
         """CodeBuild log groups keep the playbook's names (`<project>-<env>-TrainLogs`) that operators search for."""
