@@ -34,9 +34,9 @@ from safedeploy.guardrails.endpoint_status import EndpointWaiter, describe_endpo
 from safedeploy.guardrails.errors import GuardrailError
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.guardrails.smoke_test import HEALTH_CHECK_ROW
+from safedeploy.naming import Function, Naming
 from safedeploy.operations import cost
 from safedeploy.operations.acceptance_results import Finding, Results, findings_report, write_results
-from safedeploy.operations.doctor import CANARY_FUNCTION
 from safedeploy.operations.teardown import Teardown
 from safedeploy.parameters import Param
 
@@ -270,7 +270,7 @@ class AcceptanceRun:
     def _silence_verdicts(self, target: DeployTarget) -> VerdictSilence | None:
         """Stop the canary analysis (its schedule rule disabled, enabled again afterwards) and time how long the
         CanaryVerdict alarm takes to fire: what a deployment whose analysis stops would wait for its rollback."""
-        function = f"{self.plan.project}-{self.plan.env}-{CANARY_FUNCTION}"
+        function = Naming(self.plan.project, self.plan.env).function(Function.CANARY_ANALYSIS)
         arn = self.client("lambda").get_function_configuration(FunctionName=function)["FunctionArn"]
         events, cloudwatch = self.client("events"), self.client("cloudwatch")
         rules = events.list_rule_names_by_target(TargetArn=arn).get("RuleNames", [])
