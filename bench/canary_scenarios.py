@@ -34,19 +34,22 @@ from typing import Any
 
 import numpy as np
 
-from safedeploy.canary.fleets import Comparison, ComparisonKind, Fleet
+from safedeploy.canary.fleets import Comparison, Fleet
 from safedeploy.canary.metric_reader import fleet_readings
 from safedeploy.canary.metrics import MICROSECONDS_PER_MS
 from safedeploy.canary.policy import canary_policy, guarded
 from safedeploy.canary.sample_ratio import check_sample_ratio
 from safedeploy.decision import Decision
-from safedeploy.guardrails.bake import bake_plan, candidate_share
+from safedeploy.guardrails.bake import bake_plan
 from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.stats import CanaryObservations, CanaryPolicy, canary_verdict
 from safedeploy.stats.bake_plan import ALARM_LAG_MINUTES
 from safedeploy.stats.comparison_series import cumulative_comparison
 from safedeploy.stats.monitors import _planned_looks
 from safedeploy.stats.normal import upper_quantile
+from safedeploy.strategies import DeploymentStrategy
+from safedeploy.strategies.ab import AB_TEST
+from safedeploy.strategies.shadow import SHADOW
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -66,7 +69,7 @@ class Scenario:
 
     name: str
     settings: DeploymentSettings
-    kind: ComparisonKind = ComparisonKind.BLUE_GREEN
+    experiment: DeploymentStrategy | None = None  # None: the settings' own (blue/green) strategy
     healthy: bool = True
     requests_per_minute: float | None = None  # None: the declared quiet-hour traffic
     share: float | None = None
@@ -92,12 +95,11 @@ class Scenario:
     def candidate_share(self) -> float:
         if self.share is not None:
             return self.share
-        if self.kind is ComparisonKind.AB:
-            return self.settings.ab_weights[0] / 100
-        if self.kind is ComparisonKind.SHADOW:
-            copies = self.settings.shadow_sampling_percent / 100
-            return copies / (1.0 + copies)
-        return candidate_share(self.settings)
+        return self.strategy.share(self.settings).observed_fraction
+
+    @property
+    def strategy(self) -> DeploymentStrategy:
+        return self.experiment or self.settings.strategy
 
     @property
     def traffic(self) -> float:
@@ -107,8 +109,8 @@ class Scenario:
         """The candidate's traffic is on from the first minute, as the sample-ratio check sees it."""
         fleet = Fleet("f", ())
         share = self.candidate_share
-        blue_green = self.kind is ComparisonKind.BLUE_GREEN
-        return Comparison("e", "d", self.kind, START, fleet, fleet, share, share, START, blue_green)
+        blue_green = self.strategy.guardrails
+        return Comparison("e", "d", self.strategy, START, fleet, fleet, share, share, START, blue_green)
 
     def policy(self, metric_names: set[str] | None = None) -> CanaryPolicy:
         names = {"error_rate", "latency_ms", "latency_p50_ms"} if metric_names is None else metric_names
@@ -122,7 +124,7 @@ class Scenario:
     def analysed_minutes(self) -> int:
         if self.minutes is not None:
             return self.minutes
-        if self.kind is ComparisonKind.BLUE_GREEN:
+        if self.strategy.guardrails:
             return self.settings.wait_interval_seconds // 60 - ALARM_LAG_MINUTES
         horizon = max(metric.horizon or 0 for metric in self.policy().metrics.values())
         return math.ceil(1.15 * horizon / (self.traffic * self.candidate_share)) + 5
@@ -437,8 +439,8 @@ def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
         Scenario("heavy-tailed latency, lognormal sigma 1.0", dev, log_sigma=1.0),
         Scenario("heavy-tailed latency, lognormal sigma 1.5", dev, log_sigma=1.5),
         Scenario("shared drift (errors x lognormal 0.7, latency 0.3)", dev, drift_errors=0.7, drift_latency=0.3),
-        Scenario("A/B healthy (prod, 5 % weight)", prod, ComparisonKind.AB, log_sigma=1.0),
-        Scenario("shadow healthy (prod, 20 % copies)", prod, ComparisonKind.SHADOW, log_sigma=1.0),
+        Scenario("A/B healthy (prod, 5 % weight)", prod, AB_TEST, log_sigma=1.0),
+        Scenario("shadow healthy (prod, 20 % copies)", prod, SHADOW, log_sigma=1.0),
     ]
     harmful = [
         Scenario("errors 1 % -> 3 %", dev, healthy=False, error_ratio=3.0),
@@ -512,7 +514,7 @@ def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
         Scenario(
             "A/B at the latency margin (+10 %, sigma 1.5)",
             prod,
-            ComparisonKind.AB,
+            AB_TEST,
             healthy=False,
             latency_ratio=1.1,
             log_sigma=1.5,
@@ -520,18 +522,16 @@ def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
         Scenario(
             "A/B at the error margin (1 % -> 2 %)",
             prod,
-            ComparisonKind.AB,
+            AB_TEST,
             healthy=False,
             error_ratio=2.0,
             log_sigma=1.0,
         ),
-        Scenario("A/B harmful errors x3", prod, ComparisonKind.AB, healthy=False, error_ratio=3.0, log_sigma=1.0),
-        Scenario(
-            "shadow harmful latency +20 %", prod, ComparisonKind.SHADOW, healthy=False, latency_ratio=1.2, log_sigma=1.0
-        ),
+        Scenario("A/B harmful errors x3", prod, AB_TEST, healthy=False, error_ratio=3.0, log_sigma=1.0),
+        Scenario("shadow harmful latency +20 %", prod, SHADOW, healthy=False, latency_ratio=1.2, log_sigma=1.0),
     ]
     if heavy:
-        healthy.append(Scenario("dev A/B healthy (5 % of 100 requests/minute)", dev, ComparisonKind.AB, log_sigma=1.0))
+        healthy.append(Scenario("dev A/B healthy (5 % of 100 requests/minute)", dev, AB_TEST, log_sigma=1.0))
         harmful.append(
             Scenario(
                 "dev latency +20 %, sigma 1.5 (dev declares 0.8)", dev, healthy=False, latency_ratio=1.2, log_sigma=1.5

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from safedeploy.canary.fleets import Comparison, ComparisonKind, Fleet
+from safedeploy.canary.fleets import Comparison, Fleet
 from safedeploy.canary.sample_ratio import band, check_sample_ratio
 from safedeploy.guardrails.settings import DeploymentSettings
 
@@ -41,7 +41,7 @@ def run(settings: DeploymentSettings, scenario: Scenario, runs: int, rng: np.ran
     """(share of deployments flagged, median minutes to the flag among those flagged)."""
     planned = settings.traffic_share().first
     fleet = Fleet("f", (("EndpointName", "e"),))
-    comparison = Comparison("e", "v2", ComparisonKind.BLUE_GREEN, START, fleet, fleet, planned, planned, START, True)
+    comparison = Comparison("e", "v2", settings.strategy, START, fleet, fleet, planned, planned, START, True)
     minutes = max(2, settings.wait_interval_seconds // 60)
     looks = max(1, settings.max_execution_timeout_seconds // 60)
     rate = settings.canary.expected_requests_per_minute

@@ -13,7 +13,7 @@ from rehearsal import drift_scenario
 from rehearsal.scenario import CANDIDATES, ReleaseOutcome, rehearsal_world
 from rehearsal.summary import canary_reports, final_checks, trust_checks, write_timeline
 from rehearsal.trust_chain import play_attacks, release_to_prod
-from safedeploy.guardrails.settings import Strategy
+from safedeploy.strategies import STRATEGIES
 from testbed import iam_enforcement
 
 
@@ -23,7 +23,7 @@ def run(output: Path, seed: int = 20261124, say=print, strategy: str | None = No
     with tempfile.TemporaryDirectory() as work, rehearsal_world(Path(work), say, seed, strategy) as rehearsal:
         settings = rehearsal.world.config.endpoint
         say(f"rehearsing {rehearsal.world.naming.prefix} on moto: endpoint {rehearsal.world.naming.endpoint}")
-        say(f"strategy {settings.strategy.value}: {settings.traffic_share().describe()}")
+        say(f"strategy {settings.strategy.name}: {settings.traffic_share().describe()}")
         live = rehearsal.release("live model", None)
         candidates: list[ReleaseOutcome] = [rehearsal.release(f"{c.name}", c.behaviour) for c in CANDIDATES]
         good = next(outcome for outcome in candidates if outcome.name == "good")
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261124, help="traffic randomness (default: %(default)s)")
     parser.add_argument(
         "--strategy",
-        choices=[strategy.value for strategy in Strategy],
+        choices=list(STRATEGIES),
         help="play dev's deployments with this strategy instead of the one cdk.json configures",
     )
     args = parser.parse_args()

@@ -1,10 +1,10 @@
 """How a release moves traffic under each deployment strategy, as the rehearsal replays it.
 
 Guarded updates (canary, linear, rolling, all-at-once) are SageMaker's: each step gives the new fleet its whole
-instances' share (`settings_share`) for `wait_interval_seconds`; a blue/green update then has its final baking period
-at the full shift (a canary's is a bake of its own; a linear update's last step and an all-at-once update's only bake
-are it), budgeted as `wait_interval_seconds`, and waits `termination_wait_seconds` after it (SageMaker's documented
-order; the waits are the ones `DeploymentSettings.total_waiting_seconds` budgets the deployment timeout with).
+instances' share for `wait_interval_seconds`; a blue/green update then has its final baking period at the full shift
+(a canary's is a bake of its own; a linear update's last step and an all-at-once update's only bake are it), budgeted
+as `wait_interval_seconds`, and waits `termination_wait_seconds` after it (SageMaker's documented order). Each
+strategy states these waits once (its `schedule`), which also budgets the deployment timeout.
 Shadow and A/B experiments are moved by the traffic shifter on verified verdicts, so they have no schedule here: the
 rehearsal reads the endpoint's weights every minute instead.
 """
@@ -14,13 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from safedeploy.guardrails.settings import (
-    PLANNED_BAKES,
-    STEP_KEYS,
-    DeploymentSettings,
-    Strategy,
-)
-from safedeploy.guardrails.traffic_share import settings_share
+from safedeploy.guardrails.settings import DeploymentSettings
+from safedeploy.strategies import STRATEGIES, step_keys
 
 # What `--strategy` sets when the configured bake is "auto" and the strategy has none to plan.
 UNPLANNED_BAKE_SECONDS = 600
@@ -36,16 +31,7 @@ class Phase:
 
 def guarded_phases(settings: DeploymentSettings) -> list[Phase]:
     """The steps of a guarded update, in simulated minutes; the last is the new fleet alone."""
-    bake = max(1, settings.wait_interval_seconds // 60)
-    termination = [Phase(max(1, settings.termination_wait_seconds // 60), 1.0)]
-    if settings.strategy is Strategy.ALL_AT_ONCE:  # its one bake is the final bake
-        return [Phase(bake, 1.0), *termination]
-    steps = settings_share(settings).steps
-    if settings.strategy is Strategy.ROLLING:  # no termination wait: each batch bakes, the last one included
-        return [Phase(bake, step) for step in steps]
-    if settings.strategy is Strategy.CANARY:  # the canary bakes, then the full shift has its final bake
-        return [Phase(bake, steps[0]), Phase(bake, 1.0), *termination]
-    return [Phase(bake, step) for step in steps] + termination  # linear: the last step's bake is the final bake
+    return [Phase(max(1, bake.seconds // 60), bake.share) for bake in settings.strategy.schedule(settings)]
 
 
 def replayed_minutes(phases: list[Phase]) -> list[int]:
@@ -72,7 +58,7 @@ def with_strategy(endpoint: dict[str, Any], strategy: str) -> dict[str, Any]:
     """The `endpoint` section of cdk.json with another strategy, and only the keys that strategy accepts."""
     section = {key: value for key, value in endpoint.items() if not _foreign_step_key(key, strategy)}
     section["strategy"] = strategy
-    if Strategy(strategy) not in PLANNED_BAKES and section.get("wait_interval_seconds", "auto") == "auto":
+    if STRATEGIES[strategy].step is None and section.get("wait_interval_seconds", "auto") == "auto":
         section["wait_interval_seconds"] = UNPLANNED_BAKE_SECONDS
     # More steps wait longer than the configured strategy did: the timeout is derived from this strategy's waits.
     section["max_execution_timeout_seconds"] = "auto"
@@ -81,4 +67,5 @@ def with_strategy(endpoint: dict[str, Any], strategy: str) -> dict[str, Any]:
 
 def _foreign_step_key(key: str, strategy: str) -> bool:
     """A key that sizes another strategy's step (the settings refuse it beside this strategy)."""
-    return any(key in keys[:2] for name, keys in STEP_KEYS.items() if name != strategy)
+    own = STRATEGIES[strategy].step
+    return any(key in (step.percent, step.instances) for step in step_keys() if step != own)

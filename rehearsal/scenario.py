@@ -43,12 +43,13 @@ from safedeploy import clock
 from safedeploy.build_steps.tooling import TOOLING_FILES, TOOLING_PACKAGE
 from safedeploy.guardrails import resource_tags
 from safedeploy.guardrails.endpoint_status import describe_endpoint
-from safedeploy.guardrails.experiment import Experiment, StepAction
+from safedeploy.guardrails.experiment import Experiment
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.lambda_actions.approvals import PIPELINE_NAME_ENV
 from safedeploy.lambda_actions.aws_clients import AwsClients
 from safedeploy.naming import Function
+from safedeploy.strategies.experiments import StepAction
 from safedeploy.trust.approval_record import PACKAGE_GROUP_ENV, RECORDS_BUCKET_ENV, RECORDS_KEY_ENV
 from serving.stub_endpoint import StubBehaviour, running_stub
 from stacks.guardrails_stack import ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM, VERDICT_FILL_VALUE
@@ -231,8 +232,8 @@ class Rehearsal:
             return ReleaseOutcome(label, package_arn, code, "live" if code == 0 else f"failed:\n{output[-2000:]}")
         forget_simulated_future(REGION, datetime.now(UTC))  # this release's minutes begin now
         settings = self.world.config.endpoint
-        outcome = ReleaseOutcome(label, package_arn, -1, "", strategy=settings.strategy.value)
-        if settings.strategy.is_guarded_update:
+        outcome = ReleaseOutcome(label, package_arn, -1, "", strategy=settings.strategy.name)
+        if settings.strategy.guardrails:
             self._guarded_update(outcome, candidate, settings)
         else:
             self._experiment(outcome, candidate)

@@ -13,7 +13,6 @@ from rehearsal.trust_chain import AttackOutcome
 from safedeploy.canary.report import Timeline, write_report
 from safedeploy.guardrails import resource_tags
 from safedeploy.guardrails.rolled_back import RolledBackMarks
-from safedeploy.guardrails.settings import Strategy
 from safedeploy.s3_layout import APPROVALS
 
 
@@ -33,7 +32,7 @@ def final_checks(rehearsal: Rehearsal, live: ReleaseOutcome, candidates: list[Re
     records = [minute["record_uri"] for outcome in candidates for minute in outcome.minutes if minute["record_uri"]]
     strategy = rehearsal.world.config.endpoint.strategy
     # A guarded update's deploy build waits and exits 4 on SageMaker's rollback; an experiment's only starts it.
-    rollback_exit = 4 if strategy.is_guarded_update else 0
+    rollback_exit = 4 if strategy.guardrails else 0
     return {
         "first model live": live.result == "live",
         "good candidate Approved": _status(sm, good.package_arn) == "Approved",
@@ -50,8 +49,8 @@ def final_checks(rehearsal: Rehearsal, live: ReleaseOutcome, candidates: list[Re
         "every model package kept": {o.package_arn for o in (live, *candidates)}
         <= {p["ModelPackageArn"] for p in packages},
         "every evaluation report kept": all(_exists(s3, report["S3Uri"]) for report in reports),
-        # An all-at-once update has no baseline to compare, so the analysis writes no record there.
-        "every decision record kept": (bool(records) or strategy is Strategy.ALL_AT_ONCE)
+        # An update with nothing beside it (all-at-once) has no baseline to compare: the analysis writes no record.
+        "every decision record kept": (bool(records) or strategy.comparison is None)
         and all(_exists(s3, uri) for uri in records),
     }
 

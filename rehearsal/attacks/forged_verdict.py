@@ -22,6 +22,7 @@ from safedeploy.guardrails.deploy_target import read_parameter
 from safedeploy.naming import Function, Naming
 from safedeploy.parameters import Param
 from safedeploy.s3_layout import decision_record_key
+from safedeploy.strategies.ab import AB_TEST
 from testbed import iam_enforcement
 
 
@@ -35,7 +36,7 @@ def forged_verdict_detail(endpoint_name: str, bucket: str, decision: str = Decis
     return {
         "endpoint_name": endpoint_name,
         "deployment_id": deployment,
-        "kind": "ab",
+        "kind": AB_TEST.comparison,
         "decision": decision,
         "record_uri": f"s3://{bucket}/{decision_record_key(endpoint_name, deployment, '20260101T000000Z', decision)}",
     }

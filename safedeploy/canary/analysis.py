@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from safedeploy.canary.fleets import Comparison, ComparisonKind, find_comparison
+from safedeploy.canary.fleets import Comparison, find_comparison
 from safedeploy.canary.metric_reader import minute_grid, read_fleets
 from safedeploy.canary.outputs import (
     announce,
@@ -72,7 +72,7 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
     bucket = read_parameter(ssm, project, env, Param.ARTIFACTS_BUCKET)
     s3 = clients("s3")
     earlier = decided_before(s3, bucket, endpoint_name, found.deployment_id, Decision.ROLLBACK, found.started_at, now)
-    promoted = None if found.kind is ComparisonKind.BLUE_GREEN else (
+    promoted = None if found.strategy.guardrails else (
         decided_before(s3, bucket, endpoint_name, found.deployment_id, Decision.PROMOTE, found.started_at, now)
     )  # fmt: skip
     observations = readings.observations
@@ -87,7 +87,7 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
     if promoted and decision is Decision.CONTINUE:  # shown non-inferior before, no harm since: the next weight may come
         decision = Decision.PROMOTE
     record = _record(found, grid, now, verdict, decision, earlier, policy.to_dict(), split, promoted)
-    if found.kind is ComparisonKind.BLUE_GREEN and found.candidate_share < 1.0:
+    if found.strategy.guardrails and found.candidate_share < 1.0:
         record["plan"] = bake_plan(settings, share=found.candidate_share).to_dict()
     uri = write_record(s3, bucket, record_key(endpoint_name, found.deployment_id, now, decision), record)
     verdict_metric = int(decision is Decision.ROLLBACK)
@@ -97,7 +97,7 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
         {
             "endpoint_name": endpoint_name,
             "deployment_id": found.deployment_id,
-            "kind": found.kind.value,
+            "kind": found.kind,
             "decision": decision,
             "record_uri": uri,
         },
@@ -133,7 +133,7 @@ def _record(
         "deployment_id": comparison.deployment_id,
         "endpoint_config_name": comparison.config_name,
         "deployment_started_at": comparison.started_at.isoformat(),
-        "kind": comparison.kind.value,
+        "kind": comparison.kind,
         "at": now.isoformat(),
         "window": {"start": grid[0].isoformat(), "minutes": len(grid)},
         "fleets": {"baseline": comparison.baseline.label, "candidate": comparison.candidate.label},

@@ -10,23 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
-from safedeploy.guardrails import autoscaling, resource_tags
+from safedeploy.guardrails import resource_tags
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot
-from safedeploy.guardrails.experiment import Experiment, ExperimentKind
+from safedeploy.guardrails.experiment import Experiment
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
-from safedeploy.guardrails.settings import DeploymentSettings, Strategy
-from safedeploy.guardrails.traffic_share import weight_share
+from safedeploy.guardrails.settings import DeploymentSettings
+from safedeploy.strategies import DeploymentStrategy
 
 UPDATING = "Updating"
-
-
-class ComparisonKind(StrEnum):
-    BLUE_GREEN = "blue_green"
-    AB = "ab"
-    SHADOW = "shadow"
 
 
 @dataclass(frozen=True)
@@ -47,16 +40,18 @@ def deployment_id(config_name: str, started_at: datetime) -> str:
 class Comparison:
     """A guarded deployment in progress, named in records and events by `deployment_id`.
 
-    `config_name` is the candidate's (blue/green) or the experiment's endpoint config. `candidate_share` is the
-    candidate's planned share of requests now (the first step's whole instances, the current A/B weights, the shadow
-    copy fraction) and `expected_fraction` the fraction of both fleets' Invocations it implies. `traffic_since` is
-    when the candidate began to receive that share (None while SageMaker has not turned its traffic on), which the
-    sample-ratio check needs; `share_can_grow` is True where later steps legitimately raise it (blue/green).
+    `strategy` is the deployment's (the experiment's for A/B and shadow); `kind` names its comparison in records
+    and events. `config_name` is the candidate's (blue/green) or the experiment's endpoint config.
+    `candidate_share` is the candidate's planned share of requests now (the first step's whole instances, the
+    current A/B weights, the shadow copy fraction) and `expected_fraction` the fraction of both fleets' Invocations
+    it implies. `traffic_since` is when the candidate began to receive that share (None while SageMaker has not
+    turned its traffic on), which the sample-ratio check needs; `share_can_grow` is True where later steps
+    legitimately raise it (blue/green).
     """
 
     endpoint_name: str
     config_name: str
-    kind: ComparisonKind
+    strategy: DeploymentStrategy
     started_at: datetime
     baseline: Fleet
     candidate: Fleet
@@ -70,9 +65,14 @@ class Comparison:
         return deployment_id(self.config_name, self.started_at)
 
     @property
+    def kind(self) -> str:
+        return self.strategy.comparison or ""
+
+    @property
     def has_gateway_feedback(self) -> bool:
-        """The gateway reports the variant that served each prediction; only A/B variants are distinct there."""
-        return self.kind is ComparisonKind.AB
+        """The gateway reports the variant that served each prediction; only an experiment's candidate that
+        answers requests (not a shadow) is a distinct variant there."""
+        return not self.strategy.guardrails and not self.strategy.copies
 
 
 def fleet_by_config(endpoint_name: str, config_name: str) -> Fleet:
@@ -106,16 +106,19 @@ def find_comparison(sm: Any, snapshot: EndpointSnapshot, settings: DeploymentSet
                 f"endpoint {snapshot.name} is switching to {snapshot.pending_config_name} without a guarded deploy "
                 "(a rollback, an experiment's start or end, or a manual update): not analysed"
             )
-        if settings.strategy is Strategy.ALL_AT_ONCE:
-            return "all-at-once deployment: no concurrent baseline to compare (the 5xx and latency alarms guard it)"
-        if not settings.strategy.is_guarded_update:
-            return f"endpoint {snapshot.name} is switching configs ({settings.strategy.value} start or end)"
-        share = autoscaling.at_live_size(settings, snapshot.variants, PRODUCTION_VARIANT).traffic_share().first
+        if not settings.strategy.guardrails:
+            return f"endpoint {snapshot.name} is switching configs ({settings.strategy.name} start or end)"
+        if settings.strategy.comparison is None:
+            return (
+                f"{settings.strategy.name} deployment: no concurrent baseline to compare (the 5xx and latency alarms "
+                "guard it)"
+            )
+        share = settings.at_live_size(snapshot.variants, PRODUCTION_VARIANT).traffic_share().first
         pending = next((v for v in snapshot.pending_variants if v.name == PRODUCTION_VARIANT), None)
         return Comparison(
             endpoint_name=snapshot.name,
             config_name=snapshot.pending_config_name,
-            kind=ComparisonKind.BLUE_GREEN,
+            strategy=settings.strategy,
             started_at=snapshot.pending_started_at,
             baseline=fleet_by_config(snapshot.name, snapshot.config_name),
             candidate=fleet_by_config(snapshot.name, snapshot.pending_config_name),
@@ -132,35 +135,20 @@ def find_comparison(sm: Any, snapshot: EndpointSnapshot, settings: DeploymentSet
     started_at = _guarded_at(tags)
     if guarded != snapshot.config_name or started_at is None:
         return (
-            f"endpoint {snapshot.name}: the {experiment.kind.value} experiment {snapshot.config_name} was not "
+            f"endpoint {snapshot.name}: the {experiment.strategy.name} experiment {snapshot.config_name} was not "
             "started by a deploy: not analysed"
         )
-    if experiment.kind is ExperimentKind.SHADOW:
-        (shadow,) = snapshot.shadow_variants or (None,)
-        if shadow is None:
-            return f"endpoint {snapshot.name}: shadow experiment without a shadow variant"
-        candidate, kind = shadow.name, ComparisonKind.SHADOW
-        # The shadow receives a copy of (its weight / the production weight) of the requests.
-        production = sum(v.current_weight for v in snapshot.variants if v.name == PRODUCTION_VARIANT)
-        share = shadow.current_weight / production if production else settings.shadow_sampling_percent / 100
-        expected, since = share / (1 + share), started_at
-    else:
-        (variant,) = [v for v in snapshot.variants if v.name != PRODUCTION_VARIANT] or (None,)
-        if variant is None:
-            return f"endpoint {snapshot.name}: A/B experiment without a candidate variant"
-        baseline_weight = sum(v.current_weight for v in snapshot.variants if v.name == PRODUCTION_VARIANT)
-        candidate, kind = variant.name, ComparisonKind.AB
-        share = expected = weight_share(variant.current_weight, baseline_weight)
-        # A weight step (UpdateEndpointWeightsAndCapacities) moves LastModifiedTime: the current share begins there.
-        since = max(started_at, snapshot.last_modified_at or started_at)
+    measured = experiment.strategy.measure(snapshot, started_at, settings)
+    if isinstance(measured, str):
+        return measured
     return Comparison(
         endpoint_name=snapshot.name,
         config_name=snapshot.config_name,
-        kind=kind,
+        strategy=experiment.strategy,
         started_at=started_at,
         baseline=_fleet_by_variant(snapshot.name, PRODUCTION_VARIANT),
-        candidate=_fleet_by_variant(snapshot.name, candidate),
-        candidate_share=share,
-        expected_fraction=expected,
-        traffic_since=since,
+        candidate=_fleet_by_variant(snapshot.name, measured.candidate),
+        candidate_share=measured.share,
+        expected_fraction=measured.expected_fraction,
+        traffic_since=measured.since,
     )

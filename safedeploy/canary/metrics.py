@@ -17,12 +17,10 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from safedeploy.guardrails.canary_settings import AlarmThresholds, CanarySettings
 from safedeploy.stats.bake_plan import HarmSpec, log_median_harm_spec, log_median_spread, rate_harm_spec, rate_spread
-
-if TYPE_CHECKING:
-    from safedeploy.guardrails.settings import AlarmThresholds, CanarySettings
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 GATEWAY_NAMESPACE = "SafeDeploy/Gateway"

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from safedeploy.canary.fleets import Comparison, ComparisonKind
+from safedeploy.canary.fleets import Comparison
 from safedeploy.canary.metrics import CANARY_METRICS, PLANNED, CanaryMetric
 from safedeploy.decision import Decision
-from safedeploy.guardrails.settings import CanarySettings, DeploymentSettings
+from safedeploy.guardrails.canary_settings import CanarySettings
+from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.stats import CanaryObservations, CanaryPolicy, MetricPolicy
 from safedeploy.stats.bake_plan import horizon_samples, judged_minutes, non_inferiority_samples
 
@@ -26,7 +27,7 @@ from safedeploy.stats.bake_plan import horizon_samples, judged_minutes, non_infe
 def horizon(settings: DeploymentSettings, comparison: Comparison) -> int:
     """Candidate samples at information fraction 1 for this deployment's harm (and non-inferiority) tests."""
     canary = settings.canary
-    if comparison.kind is ComparisonKind.BLUE_GREEN:
+    if comparison.strategy.guardrails:  # SageMaker's bake: its samples are the bake's
         planned = horizon_samples(
             canary.expected_requests_per_minute, comparison.candidate_share, settings.wait_interval_seconds
         )
@@ -66,7 +67,7 @@ def canary_policy(
     against a horizon the first weight already used up."""
     canary = settings.canary
     planned = horizon(settings, comparison)
-    blue_green = comparison.kind is ComparisonKind.BLUE_GREEN
+    blue_green = comparison.strategy.guardrails  # SageMaker promotes after the bake: harm is all there is to judge
     common = {"alpha": canary.alpha, "looks": canary.looks, "min_samples": canary.min_samples, "horizon": planned}
     harm = common | {"late_alpha_share": canary.late_alpha_share if blue_green else 0.0}
     if blue_green:  # the horizon is the bake's time: up to the last minute whose ROLLBACK still stops the shift

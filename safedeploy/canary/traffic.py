@@ -12,14 +12,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from safedeploy.canary.fleets import ComparisonKind
 from safedeploy.canary.outputs import VERDICT_DETAIL_TYPE
 from safedeploy.canary.verdict_check import VerdictRefused, shown, text_field, verify_verdict
 from safedeploy.decision import Decision, parse_decision
-from safedeploy.guardrails.ab_test import advance_ab
 from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
-from safedeploy.guardrails.shadow import advance_shadow
+from safedeploy.guardrails.experiment import advance_experiment
 from safedeploy.parameters import Param
+from safedeploy.strategies import comparisons, experiment_strategies
 
 REFUSED = "refused"
 
@@ -60,28 +59,19 @@ def _act_on_verdict(
             "`safedeploy rollback`"
         )
     kind = text_field(detail, "kind")
-    if kind not in tuple(ComparisonKind):
-        raise VerdictRefused(f"event detail.kind {shown(kind)} is not one of {', '.join(ComparisonKind)}")
+    if kind not in comparisons():
+        raise VerdictRefused(f"event detail.kind {shown(kind)} is not one of {', '.join(comparisons())}")
     decision = text_field(detail, "decision")
     try:
         parse_decision(decision)
     except ValueError:
         raise VerdictRefused(f"event detail.decision {shown(decision)} is not one of {', '.join(Decision)}") from None
-    if kind not in (ComparisonKind.AB, ComparisonKind.SHADOW):
+    strategy = experiment_strategies().get(kind)
+    if strategy is None:
         return ShiftOutcome(endpoint_name, "none", f"{kind} deployment: SageMaker acts on the verdict alarm itself")
     verdict = verify_verdict(clients, target, bucket, detail)
-    sm = clients("sagemaker")
-    if kind == ComparisonKind.AB:
-        settings = target.guardrails.settings
-        step = advance_ab(
-            sm,
-            endpoint_name,
-            verdict.decision,
-            settings.ab_weights,
-            settings.wait_interval_seconds,
-            verdict.checked_at,
-            marks=target.marks,
-        )
-    else:
-        step = advance_shadow(sm, endpoint_name, verdict.decision, marks=target.marks)
+    settings = target.guardrails.settings
+    step = advance_experiment(
+        clients("sagemaker"), endpoint_name, strategy, verdict.decision, settings, verdict.checked_at, target.marks
+    )
     return ShiftOutcome(endpoint_name, step.action.value, f"{step.detail} (verdict {verdict.record_uri})")

@@ -165,7 +165,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         _say(_verified_line(deployable))
         timeout = deployment_timeout_seconds(target.guardrails.settings)
         waiter = EndpointWaiter(sm, poll_seconds=args.poll_seconds, timeout_seconds=timeout, progress=_say)
-        _say(f"deploying {package_arn} to {target.endpoint_name} ({target.guardrails.settings.strategy.value})")
+        _say(f"deploying {package_arn} to {target.endpoint_name} ({target.guardrails.settings.strategy.name})")
         return deploy_package(
             sm,
             package_arn,

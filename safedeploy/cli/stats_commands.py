@@ -22,12 +22,12 @@ from safedeploy.cli.power_chart import write_power_chart
 from safedeploy.decision import Decision
 from safedeploy.guardrails.bake import MAX_BAKE_SECONDS, bake_plan, canary_options, measured_settings, power_curve
 from safedeploy.guardrails.deploy_target import DeployTarget
-from safedeploy.guardrails.settings import Strategy
 from safedeploy.stats import canary_verdict, plan_canary, spending_boundaries
 from safedeploy.stats.boundaries import MAX_LOOKS
 from safedeploy.stats.json_fields import json_object, json_safe
 from safedeploy.stats.normal import upper_tail_scalar
 from safedeploy.stats.spending import SPENDING_NAMES, cumulative_alpha
+from safedeploy.strategies.canary import CANARY
 
 VERDICT_EXIT_CODES = {
     Decision.PROMOTE: ExitCode.OK,
@@ -186,7 +186,7 @@ def run_endpoint_plan(args: argparse.Namespace) -> int:
         "plan_at_configured_bake": plan.to_dict(),
         "summary": plan.summary(),
     }
-    if measured.strategy is Strategy.CANARY:
+    if measured.strategy is CANARY:
         options = canary_options(measured)
         fitting = [(instances, option) for instances, option in options if option.needed_seconds <= MAX_BAKE_SECONDS]
         document["canary_sizes"] = [

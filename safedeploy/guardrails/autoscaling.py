@@ -20,13 +20,10 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from safedeploy.errors import ConfigError
 from safedeploy.guardrails.setting_reader import SettingReader
-
-if TYPE_CHECKING:
-    from safedeploy.guardrails.settings import DeploymentSettings
 
 NAMESPACE = "sagemaker"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
@@ -205,12 +202,3 @@ def live_instance_count(variants: Any, variant_name: str) -> int | None:
         if variant.name == variant_name:
             return variant.current_instance_count
     return None
-
-
-def at_live_size(settings: DeploymentSettings, variants: Any, variant_name: str) -> DeploymentSettings:
-    """`settings` with the fleet at the variant's live size: with autoscaling, a canary or linear step is whole
-    instances of the fleet that serves now (the green fleet retains it), so its traffic share follows that count."""
-    count = live_instance_count(variants, variant_name) if settings.autoscaling.enabled else None
-    if not count or count == settings.instance_count:
-        return settings
-    return dataclasses.replace(settings, instance_count=count)

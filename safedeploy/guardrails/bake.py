@@ -11,20 +11,35 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 from safedeploy.canary.metrics import PLANNED
 from safedeploy.errors import ConfigError
+from safedeploy.guardrails.canary_settings import CanarySettings
+from safedeploy.guardrails.traffic_share import TrafficShare
 from safedeploy.stats.bake_plan import BakePlan, HarmDesign, HarmSpec, plan_bake, requests_needed
-
-if TYPE_CHECKING:
-    from safedeploy.guardrails.settings import CanarySettings, DeploymentSettings
 
 MAX_BAKE_SECONDS = 3600  # WaitIntervalInSeconds
 HARM_METRICS = len(PLANNED)  # error rate and latency: each harm test runs at alpha / 2 (Holm's first step)
 
 
-def candidate_share(settings: DeploymentSettings) -> float:
+class PlannedSettings(Protocol):
+    """What a bake plan reads of an environment's `endpoint` settings (`DeploymentSettings` provides it): the
+    settings validate their bake here, so this module imports nothing of them."""
+
+    @property
+    def instance_count(self) -> int: ...
+    @property
+    def wait_interval_seconds(self) -> int: ...
+    @property
+    def canary(self) -> CanarySettings: ...
+    def traffic_share(self) -> TrafficShare: ...
+
+
+Planned = TypeVar("Planned", bound=PlannedSettings)
+
+
+def candidate_share(settings: PlannedSettings) -> float:
     """The candidate's real share during the first bake: whole instances of the fleet (`traffic_share`)."""
     return settings.traffic_share().first
 
@@ -37,7 +52,7 @@ def harm_design(canary: CanarySettings) -> HarmDesign:
     return HarmDesign(canary.alpha, HARM_METRICS, canary.looks, canary.late_alpha_share)
 
 
-def bake_plan(settings: DeploymentSettings, bake_seconds: int | None = None, share: float | None = None) -> BakePlan:
+def bake_plan(settings: PlannedSettings, bake_seconds: int | None = None, share: float | None = None) -> BakePlan:
     """The plan at `bake_seconds` (default: the configured bake) and `share` (default: the configured one)."""
     share = candidate_share(settings) if share is None else share
     canary = settings.canary
@@ -49,7 +64,7 @@ def bake_plan(settings: DeploymentSettings, bake_seconds: int | None = None, sha
     )
 
 
-def checked_bake(settings: DeploymentSettings, auto: bool, key_path: str) -> int:
+def checked_bake(settings: PlannedSettings, auto: bool, key_path: str) -> int:
     """The bake to configure: the plan's when `auto`, else the configured one if it reaches the declared power."""
     if candidate_share(settings) >= 1.0:
         return settings.wait_interval_seconds  # no baseline fleet to compare with; the fleet-size rule refuses it
@@ -76,8 +91,8 @@ def checked_bake(settings: DeploymentSettings, auto: bool, key_path: str) -> int
 
 
 def measured_settings(
-    settings: DeploymentSettings, requests_per_minute: float, error_rate: float, log_sigma: float | None
-) -> DeploymentSettings:
+    settings: Planned, requests_per_minute: float, error_rate: float, log_sigma: float | None
+) -> Planned:
     """The environment's settings with the traffic an endpoint really had in place of the declared one."""
     canary = dataclasses.replace(
         settings.canary,
@@ -88,7 +103,7 @@ def measured_settings(
     return dataclasses.replace(settings, canary=canary)
 
 
-def canary_options(settings: DeploymentSettings) -> list[tuple[int, BakePlan]]:
+def canary_options(settings: PlannedSettings) -> list[tuple[int, BakePlan]]:
     """For a canary: the plan with each possible canary size, 1 instance up to half the fleet."""
     options = []
     for instances in range(1, max(1, settings.instance_count // 2) + 1):
@@ -97,7 +112,7 @@ def canary_options(settings: DeploymentSettings) -> list[tuple[int, BakePlan]]:
     return options
 
 
-def power_curve(settings: DeploymentSettings, minutes: list[int]) -> dict[str, list[float]]:
+def power_curve(settings: PlannedSettings, minutes: list[int]) -> dict[str, list[float]]:
     """Each metric's power (harm from the start, and from mid-bake) at each bake length, the configured share."""
     curves: dict[str, list[float]] = {}
     for minute in minutes:

@@ -19,7 +19,6 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from safedeploy.guardrails import autoscaling, resource_tags
-from safedeploy.guardrails.ab_test import start_ab
 from safedeploy.guardrails.consistency import call_when_visible
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.deployment_config import guarded_update_request
@@ -37,12 +36,12 @@ from safedeploy.guardrails.errors import (
     PackageRolledBack,
     StepOutsideBand,
 )
-from safedeploy.guardrails.experiment import Experiment
+from safedeploy.guardrails.experiment import Experiment, start_experiment
 from safedeploy.guardrails.model_package import ModelPackage
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT, ReleaseNames
 from safedeploy.guardrails.release_resources import ensure_release
-from safedeploy.guardrails.settings import DeploymentSettings, Strategy
-from safedeploy.guardrails.shadow import start_shadow
+from safedeploy.guardrails.settings import DeploymentSettings
+from safedeploy.strategies.experiments import ExperimentStrategy
 from safedeploy.write_once import served_artifact_refusal
 
 # Provisioning the new fleet comes before SageMaker's execution timer; allow for it when waiting.
@@ -150,7 +149,7 @@ def _deploy(
     _require_no_experiment(sm, live, names)
     with scaling_kept:
         config_name, action = _start(sm, live, names, package, target, waiter)
-        share = autoscaling.at_live_size(settings, live.variants, PRODUCTION_VARIANT).traffic_share().describe()
+        share = settings.at_live_size(live.variants, PRODUCTION_VARIANT).traffic_share().describe()
         waiter.progress(f"deploying {config_name} to {live.name}: {share}")
         settled = waiter.until_settled(live.name)
         unmarked = ""
@@ -221,7 +220,7 @@ def _require_no_experiment(sm: Any, live: EndpointSnapshot, names: ReleaseNames)
     experiment = Experiment.running_on(sm, live)
     if experiment is not None:
         raise DeploymentFailed(
-            f"endpoint {live.name} runs a {experiment.kind.value} experiment of {experiment.candidate_config}; "
+            f"endpoint {live.name} runs a {experiment.strategy.name} experiment of {experiment.candidate_config}; "
             f"it ends on a canary verdict or with `safedeploy rollback`, then deploy {names.release_config}"
         )
 
@@ -235,10 +234,9 @@ def _start(
     waiter: EndpointWaiter,
 ) -> tuple[str, DeployAction]:
     settings = target.guardrails.settings
-    if settings.strategy is Strategy.SHADOW:
-        return start_shadow(sm, live, names, package.arn, settings), DeployAction.SHADOW_STARTED
-    if settings.strategy is Strategy.AB:
-        return start_ab(sm, live, names, package.arn, settings), DeployAction.AB_STARTED
+    if isinstance(settings.strategy, ExperimentStrategy):
+        config_name = start_experiment(sm, live, names, package.arn, settings.strategy, settings)
+        return config_name, DeployAction(f"{settings.strategy.name}-started")
     _require_step_fits_live_fleet(sm, live.name, settings)
     request = guarded_update_request(live.name, names.release_config, settings, target.guardrails.alarm_names)
     resource_tags.mark_guarded(sm, live.arn, names.release_config)
@@ -253,12 +251,12 @@ def _require_step_fits_live_fleet(sm: Any, endpoint_name: str, settings: Deploym
     holds until the update starts)."""
     current = describe_endpoint(sm, endpoint_name)
     variants = current.variants if current is not None else ()
-    live = autoscaling.at_live_size(settings, variants, PRODUCTION_VARIANT)
+    live = settings.at_live_size(variants, PRODUCTION_VARIANT)
     outside = live.step_outside_band()
     if outside:
         raise StepOutsideBand(
             f"endpoint {endpoint_name} serves {live.instance_count} instances now (autoscaling): the "
-            f"{settings.strategy.value} step of {outside}; nothing was deployed. Size the step in percent "
+            f"{settings.strategy.name} step of {outside}; nothing was deployed. Size the step in percent "
             "(`*_percent`), or deploy when the fleet is back within range"
         )
 

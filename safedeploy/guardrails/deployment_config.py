@@ -1,4 +1,4 @@
-"""The exact `DeploymentConfig` of an UpdateEndpoint request for each guarded strategy.
+"""The exact `DeploymentConfig` of an UpdateEndpoint request: the strategy's update policy and its rollback alarms.
 
 Step sizes go out as the settings give them: CAPACITY_PERCENT for a `*_percent` key (the same setting holds when the
 fleet size changes), INSTANCE_COUNT for a `*_instances` key or by default (the request states the instances SageMaker
@@ -13,23 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from safedeploy.errors import ConfigError
-from safedeploy.guardrails.settings import MAX_ROLLBACK_ALARMS, DeploymentSettings, Strategy
-from safedeploy.guardrails.traffic_share import step_capacity
-
-_TRAFFIC_ROUTING_TYPES = {
-    Strategy.CANARY: "CANARY",
-    Strategy.LINEAR: "LINEAR",
-    Strategy.ALL_AT_ONCE: "ALL_AT_ONCE",
-}
-
-
-def capacity_percent(value: int) -> dict[str, Any]:
-    return {"Type": "CAPACITY_PERCENT", "Value": value}
-
-
-def capacity_size(percent: int | None, instances: int | None) -> dict[str, Any]:
-    capacity_type, value = step_capacity(percent, instances)
-    return {"Type": capacity_type, "Value": value}
+from safedeploy.guardrails.settings import MAX_ROLLBACK_ALARMS, DeploymentSettings
 
 
 def auto_rollback_configuration(alarm_names: Sequence[str]) -> dict[str, Any]:
@@ -41,40 +25,11 @@ def auto_rollback_configuration(alarm_names: Sequence[str]) -> dict[str, Any]:
     return {"Alarms": [{"AlarmName": name} for name in alarm_names]}
 
 
-def blue_green_update_policy(settings: DeploymentSettings) -> dict[str, Any]:
-    routing: dict[str, Any] = {
-        "Type": _TRAFFIC_ROUTING_TYPES[settings.strategy],
-        "WaitIntervalInSeconds": settings.wait_interval_seconds,
-    }
-    if settings.strategy is Strategy.CANARY:
-        routing["CanarySize"] = capacity_size(settings.canary_size_percent, settings.canary_size_instances)
-    elif settings.strategy is Strategy.LINEAR:
-        routing["LinearStepSize"] = capacity_size(settings.linear_step_percent, settings.linear_step_instances)
-    return {
-        "TrafficRoutingConfiguration": routing,
-        "TerminationWaitInSeconds": settings.termination_wait_seconds,
-        "MaximumExecutionTimeoutInSeconds": settings.max_execution_timeout_seconds,
-    }
-
-
-def rolling_update_policy(settings: DeploymentSettings) -> dict[str, Any]:
-    return {
-        "MaximumBatchSize": capacity_size(settings.rolling_batch_percent, settings.rolling_batch_instances),
-        "WaitIntervalInSeconds": settings.wait_interval_seconds,
-        "MaximumExecutionTimeoutInSeconds": settings.max_execution_timeout_seconds,
-        "RollbackMaximumBatchSize": capacity_percent(settings.rollback_batch_percent),
-    }
-
-
 def deployment_config(settings: DeploymentSettings, alarm_names: Sequence[str]) -> dict[str, Any]:
-    """UpdateEndpoint's DeploymentConfig for a guarded strategy (canary, linear, all_at_once, rolling)."""
-    if not settings.strategy.is_guarded_update:
-        raise ConfigError(f"strategy: {settings.strategy.value!r} is not carried out by UpdateEndpoint guardrails")
-    policy = (
-        {"RollingUpdatePolicy": rolling_update_policy(settings)}
-        if settings.strategy is Strategy.ROLLING
-        else {"BlueGreenUpdatePolicy": blue_green_update_policy(settings)}
-    )
+    """UpdateEndpoint's DeploymentConfig for a guarded strategy: its update policy and the auto-rollback alarms."""
+    policy = settings.strategy.update_policy(settings)
+    if policy is None:
+        raise ConfigError(f"strategy: {settings.strategy.name!r} is not carried out by UpdateEndpoint guardrails")
     return {**policy, "AutoRollbackConfiguration": auto_rollback_configuration(alarm_names)}
 
 

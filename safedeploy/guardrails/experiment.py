@@ -1,57 +1,45 @@
-"""Shadow and A/B experiments: the endpoint config that runs one, and how one ends (promote or back to baseline).
+"""Shadow and A/B experiments on AWS: the endpoint config that runs one, each verdict's step, and how one ends.
 
-An experiment config is tagged with its kind, its baseline (the release config it started from) and its candidate's
-release config, so the traffic shifter and `safedeploy rollback` can tell from the endpoint alone where each ending
-leads. Changing the set of variants cannot go through deployment guardrails (they require the same variant names),
-so experiment starts and endings are plain UpdateEndpoint calls; the candidate is guarded by the experiment itself.
+An experiment config is tagged with its strategy, its baseline (the release config it started from) and its
+candidate's release config, so the traffic shifter and `safedeploy rollback` can tell from the endpoint alone where
+each ending leads. Changing the set of variants cannot go through deployment guardrails (they require the same
+variant names), so experiment starts and endings are plain UpdateEndpoint calls; the candidate is guarded by the
+experiment itself. What each step does is the strategy's decision (`strategies.experiments`); this module makes the
+calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from safedeploy import clock
+from safedeploy.decision import parse_decision
 from safedeploy.guardrails import resource_tags
+from safedeploy.guardrails.autoscaling import retained_capacity
 from safedeploy.guardrails.consistency import call_when_visible
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot, describe_endpoint
 from safedeploy.guardrails.errors import DeploymentFailed
-from safedeploy.guardrails.release_names import ReleaseNames
-from safedeploy.guardrails.release_resources import config_tags, ensure_endpoint_config
+from safedeploy.guardrails.release_names import PRODUCTION_VARIANT, ReleaseNames
+from safedeploy.guardrails.release_resources import (
+    config_tags,
+    ensure_endpoint_config,
+    production_variant,
+    serving_variant,
+)
 from safedeploy.guardrails.rolled_back import RolledBackMarks
-
-
-class ExperimentKind(StrEnum):
-    SHADOW = "shadow"
-    AB = "ab"
-
-
-class StepAction(StrEnum):
-    BUSY = "busy"
-    NO_EXPERIMENT = "no-experiment"
-    UNCHANGED = "unchanged"
-    WEIGHTS = "weights"
-    PROMOTED = "promoted"
-    ROLLED_BACK = "rolled-back"
-
-
-@dataclass(frozen=True)
-class ExperimentStep:
-    """What one verdict did to the endpoint; the traffic shifter logs it and acts again on the next verdict."""
-
-    endpoint_name: str
-    action: StepAction
-    detail: str
+from safedeploy.guardrails.settings import DeploymentSettings
+from safedeploy.strategies import STRATEGIES
+from safedeploy.strategies.experiments import ExperimentStep, ExperimentStrategy, StepAction
 
 
 @dataclass(frozen=True)
 class Experiment:
     endpoint: EndpointSnapshot
-    kind: ExperimentKind
+    strategy: ExperimentStrategy
     baseline_config: str
     candidate_config: str
     package_arn: str
@@ -63,7 +51,7 @@ class Experiment:
             return None
         return cls(
             endpoint=snapshot,
-            kind=ExperimentKind(tags[resource_tags.EXPERIMENT]),
+            strategy=STRATEGIES[tags[resource_tags.EXPERIMENT]],  # type: ignore[arg-type]
             baseline_config=tags[resource_tags.BASELINE_CONFIG],
             candidate_config=tags[resource_tags.CANDIDATE_CONFIG],
             package_arn=tags[resource_tags.PACKAGE_ARN],
@@ -75,47 +63,110 @@ def start_experiment(
     live: EndpointSnapshot,
     names: ReleaseNames,
     package_arn: str,
-    kind: ExperimentKind,
-    production_variants: Sequence[Mapping[str, Any]],
-    shadow_variants: Sequence[Mapping[str, Any]] = (),
-    update_options: Mapping[str, Any] | None = None,
+    strategy: ExperimentStrategy,
+    settings: DeploymentSettings,
 ) -> str:
-    """Create the experiment config beside the live release config and switch the endpoint to it.
-
-    `update_options`: extra UpdateEndpoint fields, e.g. keeping the serving variant's scaled instance count.
-    """
-    config_name = names.shadow_config if kind is ExperimentKind.SHADOW else names.ab_config
+    """Create the experiment config beside the live release config and switch the endpoint to it: the serving
+    variant (keeping its scaled instance count) and the candidate at the strategy's weights, the candidate as a
+    shadow variant if it `copies`."""
+    config_name = names.shadow_config if strategy.copies else names.ab_config
+    serving_weight, candidate_weight = strategy.start_weights(settings)
+    serving = {**serving_variant(sm, live.config_name), "InitialVariantWeight": serving_weight}
+    candidate = production_variant(names.candidate_variant, names.model_name, settings, weight=candidate_weight)
+    production, shadows = ([serving], [candidate]) if strategy.copies else ([serving, candidate], [])
     ensure_endpoint_config(
         sm,
         config_name,
         package_arn,
-        production_variants,
-        shadow_variants,
+        production,
+        shadows,
         extra_tags={
-            resource_tags.EXPERIMENT: kind.value,
+            resource_tags.EXPERIMENT: strategy.name,
             resource_tags.BASELINE_CONFIG: live.config_name,
             resource_tags.CANDIDATE_CONFIG: names.release_config,
         },
     )
     resource_tags.mark_guarded(sm, live.arn, config_name)
     call_when_visible(
-        sm.update_endpoint, EndpointName=live.name, EndpointConfigName=config_name, **(update_options or {})
+        sm.update_endpoint,
+        EndpointName=live.name,
+        EndpointConfigName=config_name,
+        **retained_capacity(settings.autoscaling),
     )
     return config_name
 
 
-def experiment_in_progress(sm: Any, endpoint_name: str, kind: ExperimentKind) -> Experiment | ExperimentStep:
-    """The running experiment of `kind`, or the step that explains why there is nothing to act on."""
+def experiment_in_progress(sm: Any, endpoint_name: str, strategy: ExperimentStrategy) -> Experiment | ExperimentStep:
+    """The running experiment of `strategy`, or the step that explains why there is nothing to act on."""
     snapshot = describe_endpoint(sm, endpoint_name)
     if snapshot is None:
         raise DeploymentFailed(f"endpoint {endpoint_name} does not exist")
     if snapshot.changing:
         return ExperimentStep(endpoint_name, StepAction.BUSY, snapshot.progress_line())
     experiment = Experiment.running_on(sm, snapshot)
-    if experiment is None or experiment.kind is not kind:
-        detail = f"endpoint {endpoint_name} runs no {kind.value} experiment (config {snapshot.config_name})"
+    if experiment is None or experiment.strategy is not strategy:
+        detail = f"endpoint {endpoint_name} runs no {strategy.name} experiment (config {snapshot.config_name})"
         return ExperimentStep(endpoint_name, StepAction.NO_EXPERIMENT, detail)
     return experiment
+
+
+def advance_experiment(
+    sm: Any,
+    endpoint_name: str,
+    strategy: ExperimentStrategy,
+    decision: object,
+    settings: DeploymentSettings,
+    now: datetime | None = None,
+    marks: RolledBackMarks | None = None,
+) -> ExperimentStep:
+    """Act on one verdict of the running experiment as its strategy decides (`strategy.advance`).
+
+    `now`: the clock (default `safedeploy.clock`), never a time a record or event states. `marks`: where ending on
+    the baseline marks the candidate's package rolled back (without it that ending fails after restoring the
+    baseline).
+    """
+    verdict = parse_decision(decision)
+    experiment = experiment_in_progress(sm, endpoint_name, strategy)
+    if isinstance(experiment, ExperimentStep):
+        return experiment
+    return strategy.advance(_Run(sm, experiment, marks), verdict, settings, now or clock.utc_now())
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The running experiment as a strategy acts on it (`strategies.experiments.ExperimentRun`)."""
+
+    sm: Any
+    experiment: Experiment
+    marks: RolledBackMarks | None
+
+    @property
+    def endpoint(self) -> EndpointSnapshot:
+        return self.experiment.endpoint
+
+    @property
+    def candidate_config(self) -> str:
+        return self.experiment.candidate_config
+
+    def candidate_share(self) -> tuple[str, float]:
+        snapshot = self.endpoint
+        candidates = [v for v in snapshot.variants if v.name != PRODUCTION_VARIANT]
+        if len(candidates) != 1 or len(snapshot.variants) != 2:
+            raise DeploymentFailed(f"endpoint {snapshot.name} does not serve a baseline and one candidate")
+        total = sum(v.current_weight for v in snapshot.variants)
+        return candidates[0].name, (100 * candidates[0].current_weight / total if total else 0.0)
+
+    def set_candidate_weight(self, candidate: str, weight: int) -> None:
+        self.sm.update_endpoint_weights_and_capacities(
+            EndpointName=self.endpoint.name,
+            DesiredWeightsAndCapacities=[
+                {"VariantName": PRODUCTION_VARIANT, "DesiredWeight": float(100 - weight)},
+                {"VariantName": candidate, "DesiredWeight": float(weight)},
+            ],
+        )
+
+    def finish(self, promote: bool) -> ExperimentStep:
+        return finish_experiment(self.sm, self.experiment, promote, self.marks)
 
 
 def finish_experiment(
@@ -140,7 +191,7 @@ def finish_experiment(
                 resource_tags.PACKAGE_ARN: experiment.package_arn,
             },
         )
-    detail = f"{experiment.kind.value} experiment ended: {endpoint.name} -> {target}"
+    detail = f"{experiment.strategy.name} experiment ended: {endpoint.name} -> {target}"
     if unmarked:
         raise DeploymentFailed(f"{detail}, but {experiment.package_arn} is not marked rolled back: {unmarked}")
     return ExperimentStep(endpoint.name, StepAction.PROMOTED if promote else StepAction.ROLLED_BACK, detail)
@@ -151,7 +202,7 @@ def _mark(experiment: Experiment, marks: RolledBackMarks | None) -> str:
     if marks is None:
         return "no rolled-back marks store was given"
     at = clock.utc_now().isoformat(timespec="seconds")
-    reason = f"{experiment.kind.value} experiment ended by a ROLLBACK verdict"
+    reason = f"{experiment.strategy.name} experiment ended by a ROLLBACK verdict"
     try:
         marks.mark(experiment.package_arn, at=at, endpoint_name=experiment.endpoint.name, reason=reason)
     except (ClientError, BotoCoreError) as error:

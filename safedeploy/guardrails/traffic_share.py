@@ -1,4 +1,4 @@
-"""The candidate's real share of traffic under each strategy, from the instance count and the strategy's sizes.
+"""The candidate's real share of traffic (`TrafficShare`) and the capacity arithmetic each strategy computes it with.
 
 SageMaker sizes blue/green canaries, linear steps and rolling batches as *capacity* (`CapacitySize`: a number of
 instances, or a percentage of the variant's instance count), so on a small fleet a "10 %" canary is a whole instance:
@@ -12,8 +12,9 @@ down, at least one instance: the only rule under which every size the API accept
 not rely on it: it measures the share from the fleets' Invocations and checks it against this plan.
 
 Each step is given in percent (sent as CAPACITY_PERCENT) or in instances (INSTANCE_COUNT, one instance by default),
-as in the `endpoint` settings. For planning: `settings.traffic_share().first` (or `traffic_share(...)` from plain
-numbers) is the candidate's share of requests during the first bake, `steps` the share at every step.
+as in the `endpoint` settings. Each strategy (`safedeploy.strategies`) computes its share from these; for planning,
+`settings.traffic_share().first` is the candidate's share of requests during the first bake, `steps` the share at
+every step.
 
 Pure Python, no boto3: synth imports it (to print and check the shares) and so does bake planning.
 """
@@ -21,21 +22,16 @@ Pure Python, no boto3: synth imports it (to print and check the shares) and so d
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 __all__ = [
     "CAPACITY_PERCENT",
     "CAPACITY_TYPES",
     "INSTANCE_COUNT",
-    "SHARE_FIELDS",
     "TrafficShare",
     "capacity_instances",
     "instances_text",
-    "settings_share",
     "step_capacity",
-    "traffic_share",
     "weight_share",
 ]
 
@@ -114,77 +110,8 @@ class TrafficShare:
         )
 
 
-def _capacity_steps(instances: int, instance_count: int) -> tuple[float, ...]:
-    count = math.ceil(instance_count / instances)
-    return tuple(min(1.0, (index + 1) * instances / instance_count) for index in range(count))
-
-
 def step_capacity(percent: int | None, instances: int | None) -> tuple[str, int]:
     """The `CapacitySize` (type, value) of a step given as a percentage or as instances; one instance by default."""
     if percent is not None and instances is not None:
         raise ValueError("a step is sized in percent or in instances, not both")
     return (CAPACITY_PERCENT, percent) if percent is not None else (INSTANCE_COUNT, instances or 1)
-
-
-def traffic_share(
-    strategy: str,
-    instance_count: int,
-    *,
-    canary_size_percent: int | None = None,
-    canary_size_instances: int | None = None,
-    linear_step_percent: int | None = None,
-    linear_step_instances: int | None = None,
-    rolling_batch_percent: int | None = None,
-    rolling_batch_instances: int | None = None,
-    ab_weights: Sequence[int] = (5, 25, 50, 100),
-    shadow_sampling_percent: int = 20,
-) -> TrafficShare:
-    """The candidate's traffic share for `strategy` (a `Strategy` value) on `instance_count` instances per fleet.
-
-    Each capacity-sized step is given either as a percentage (sent as CAPACITY_PERCENT) or as instances (sent as
-    INSTANCE_COUNT), as in the `endpoint` settings; with neither it is one instance. `intended` is the percentage
-    asked for, or the instances' exact share.
-    """
-    sizes = {
-        "canary": (canary_size_percent, canary_size_instances),
-        "linear": (linear_step_percent, linear_step_instances),
-        "rolling": (rolling_batch_percent, rolling_batch_instances),
-    }
-    if strategy in sizes:
-        capacity_type, value = step_capacity(*sizes[strategy])
-        instances = capacity_instances(capacity_type, value, instance_count)
-        intended = value / 100 if capacity_type == CAPACITY_PERCENT else instances / instance_count
-        steps = _capacity_steps(instances, instance_count)
-        if strategy == "canary":
-            steps = (steps[0], 1.0) if steps[0] < 1 else (1.0,)
-        return TrafficShare(
-            strategy, instance_count, intended, steps, step_instances=instances, capacity_type=capacity_type
-        )
-    if strategy == "all_at_once":
-        return TrafficShare(strategy, instance_count, 1.0, (1.0,), step_instances=instance_count)
-    if strategy == "ab":
-        steps = tuple(weight_share(weight, 100 - weight) for weight in ab_weights)
-        return TrafficShare(strategy, instance_count, ab_weights[0] / 100, steps)
-    if strategy == "shadow":
-        share = shadow_sampling_percent / 100
-        return TrafficShare(strategy, instance_count, share, (share,), copy=True)
-    raise ValueError(f"strategy {strategy!r} has no traffic share")
-
-
-# The `DeploymentSettings` fields the share depends on, besides the strategy and the instance count.
-SHARE_FIELDS = (
-    "canary_size_percent",
-    "canary_size_instances",
-    "linear_step_percent",
-    "linear_step_instances",
-    "rolling_batch_percent",
-    "rolling_batch_instances",
-    "ab_weights",
-    "shadow_sampling_percent",
-)
-
-
-def settings_share(settings: Any) -> TrafficShare:
-    """`traffic_share` of an environment's `DeploymentSettings` (or anything with its strategy and SHARE_FIELDS)."""
-    sizes = {name: getattr(settings, name) for name in SHARE_FIELDS}
-    return traffic_share(str(settings.strategy), settings.instance_count, **sizes)

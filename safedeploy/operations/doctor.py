@@ -179,8 +179,8 @@ def missing_fleet_series(cloudwatch: Any, endpoint_name: str, config_name: str) 
 
 def check_fleet_metrics(scope: DoctorScope) -> tuple[Status, str]:
     settings = scope.guardrails().settings
-    if not settings.strategy.is_guarded_update:
-        return Status.SKIP, f"strategy {settings.strategy.value} compares variants (VariantName), not fleets"
+    if not settings.strategy.guardrails:
+        return Status.SKIP, f"strategy {settings.strategy.name} compares variants (VariantName), not fleets"
     endpoint_name = scope.parameter(Param.ENDPOINT_NAME)
     sm = scope.client("sagemaker")
     try:

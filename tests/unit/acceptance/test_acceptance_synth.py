@@ -66,7 +66,7 @@ def facts(stage: EnvironmentStage) -> dict[str, Any]:
         "endpoint": {
             "instance_type": settings.instance_type,
             "instance_count": settings.instance_count,
-            "strategy": settings.strategy.value,
+            "strategy": settings.strategy.name,
             "canary_size_instances": settings.canary_size_instances,
             "wait_interval_seconds": settings.wait_interval_seconds,
             "termination_wait_seconds": settings.termination_wait_seconds,

@@ -13,14 +13,15 @@ from safedeploy.canary.analysis import AnalysisOutcome, analyze_endpoint
 from safedeploy.canary.fleets import find_comparison
 from safedeploy.canary.outputs import record_key, write_record
 from safedeploy.canary.traffic import shift_traffic
-from safedeploy.guardrails.ab_test import advance_ab
 from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import EndpointWaiter, describe_endpoint
-from safedeploy.guardrails.experiment import Experiment
+from safedeploy.guardrails.experiment import Experiment, advance_experiment
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.guardrails.rolled_back import RolledBackMarks
+from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.lambda_actions.aws_clients import AwsClients
+from safedeploy.strategies.ab import AB_TEST
 from testbed.blue_green import BUCKET
 from testbed.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
 from testbed.fleet_metrics import fleet_dimensions, publish_minute
@@ -49,7 +50,7 @@ def recorded_verdict(clients: AwsClients, decision: str, at: datetime | None = N
     running = find_comparison(sm, snapshot, DeployTarget.load(clients("ssm"), PROJECT, ENV).guardrails.settings)
     assert not isinstance(running, str), running
     at = at or datetime.now(UTC)
-    record = {"endpoint_name": ENDPOINT, "deployment_id": running.deployment_id, "kind": running.kind.value}
+    record = {"endpoint_name": ENDPOINT, "deployment_id": running.deployment_id, "kind": running.kind}
     record |= {"decision": decision, "at": at.isoformat()}
     key = record_key(ENDPOINT, running.deployment_id, at, decision)
     return {**record, "record_uri": write_record(clients("s3"), BUCKET, key, record)}
@@ -120,12 +121,15 @@ def test_a_promote_before_the_weight_has_baked_holds_it(clients: AwsClients, ab_
     _, candidate = ab_test
     sm = clients("sagemaker")
     since = describe_endpoint(sm, ENDPOINT).last_modified_at
-    early = advance_ab(sm, ENDPOINT, "PROMOTE", [50, 100], 600, since + timedelta(seconds=599))
+    settings = DeploymentSettings(strategy=AB_TEST, ab_weights=(50, 100), wait_interval_seconds=600)
+    early = advance_experiment(sm, ENDPOINT, AB_TEST, "PROMOTE", settings, since + timedelta(seconds=599))
     assert (early.action, early.detail) == (
         "unchanged",
         f"{candidate} holds 50% until {(since + timedelta(seconds=600)).isoformat(timespec='seconds')}",
     )
-    assert advance_ab(sm, ENDPOINT, "PROMOTE", [50, 100], 600, since + timedelta(seconds=600)).action == "promoted"
+    assert advance_experiment(sm, ENDPOINT, AB_TEST, "PROMOTE", settings, since + timedelta(seconds=600)).action == (
+        "promoted"
+    )
 
 
 def test_a_rollback_verdict_takes_the_candidate_to_zero(clients: AwsClients, ab_test: tuple[Any, str]) -> None:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from safedeploy.canary.fleets import Comparison, ComparisonKind, Fleet
+from safedeploy.canary.fleets import Comparison, Fleet
 from safedeploy.canary.policy import canary_policy
 from safedeploy.guardrails.settings import DeploymentSettings
+from safedeploy.strategies import DeploymentStrategy
+from safedeploy.strategies.ab import AB_TEST
+from safedeploy.strategies.canary import CANARY
 
 DEV = {"instance_count": 2, "wait_interval_seconds": "auto", "max_execution_timeout_seconds": 14400}
 METRICS = {"error_rate", "latency_ms", "latency_p50_ms"}
 
 
-def comparison(kind: ComparisonKind, share: float) -> Comparison:
+def comparison(kind: DeploymentStrategy, share: float) -> Comparison:
     fleet = Fleet("f", ())
     return Comparison("e", "c", kind, datetime(2026, 12, 1, tzinfo=UTC), fleet, fleet, share, share)
 
@@ -20,7 +23,7 @@ def comparison(kind: ComparisonKind, share: float) -> Comparison:
 def test_a_blue_green_bake_has_its_judged_minutes_as_horizon() -> None:
     settings = DeploymentSettings.from_mapping(DEV)
     judged = settings.wait_interval_seconds // 60 - 3  # a ROLLBACK needs 3 minutes to reach SageMaker
-    policy = canary_policy(settings, comparison(ComparisonKind.BLUE_GREEN, 0.5), METRICS)
+    policy = canary_policy(settings, comparison(CANARY, 0.5), METRICS)
     assert set(policy.metrics) == {"error_rate", "latency_p50_ms"}
     for metric in policy.metrics.values():
         assert metric.horizon_minutes == judged and metric.last_look_minute is None
@@ -31,7 +34,7 @@ def test_a_blue_green_bake_has_its_judged_minutes_as_horizon() -> None:
 
 def test_an_ab_experiment_ends_at_its_promotion_horizon_only() -> None:
     settings = DeploymentSettings.from_mapping({**DEV, "strategy": "ab", "wait_interval_seconds": 600})
-    policy = canary_policy(settings, comparison(ComparisonKind.AB, 0.05), METRICS)
+    policy = canary_policy(settings, comparison(AB_TEST, 0.05), METRICS)
     assert all(
         m.last_look_minute is None and m.horizon_minutes is None and m.late_alpha_share == 0.0
         for m in policy.metrics.values()
@@ -42,6 +45,6 @@ def test_an_ab_experiment_ends_at_its_promotion_horizon_only() -> None:
 def test_an_ab_experiment_shown_non_inferior_is_judged_for_harm_only_afterwards() -> None:
     """Its later weights must not prove themselves again against a horizon the first weight used up."""
     settings = DeploymentSettings.from_mapping({**DEV, "strategy": "ab", "wait_interval_seconds": 600})
-    policy = canary_policy(settings, comparison(ComparisonKind.AB, 0.25), METRICS, promoted=True)
+    policy = canary_policy(settings, comparison(AB_TEST, 0.25), METRICS, promoted=True)
     assert not policy.promote and policy.when_inconclusive == "CONTINUE"
-    assert canary_policy(settings, comparison(ComparisonKind.AB, 0.25), METRICS).metrics == policy.metrics
+    assert canary_policy(settings, comparison(AB_TEST, 0.25), METRICS).metrics == policy.metrics

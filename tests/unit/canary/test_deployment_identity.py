@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -10,15 +11,17 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
 from safedeploy.canary.analysis import analyze_endpoint
-from safedeploy.canary.fleets import ComparisonKind, find_comparison
+from safedeploy.canary.fleets import find_comparison
 from safedeploy.guardrails import resource_tags
-from safedeploy.guardrails.ab_test import advance_ab
 from safedeploy.guardrails.deploy import deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import EndpointWaiter, describe_endpoint
+from safedeploy.guardrails.experiment import advance_experiment
 from safedeploy.guardrails.rollback import rollback_endpoint
 from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.lambda_actions.aws_clients import AwsClients
+from safedeploy.strategies.ab import AB_TEST
+from safedeploy.strategies.shadow import SHADOW
 from testbed.aws import REGION
 from testbed.blue_green import BUCKET, Deployment
 from testbed.deploy_world import ENDPOINT, ENV, PROJECT, provision_parameters, register_package
@@ -118,8 +121,8 @@ def test_the_ab_share_follows_the_current_weights(clients: AwsClients) -> None:
         return found
 
     first = share()
-    assert first.kind is ComparisonKind.AB and (first.candidate_share, first.expected_fraction) == (0.05, 0.05)
-    advance_ab(sm, ENDPOINT, "PROMOTE", settings.ab_weights)
+    assert first.strategy is AB_TEST and (first.candidate_share, first.expected_fraction) == (0.05, 0.05)
+    advance_experiment(sm, ENDPOINT, AB_TEST, "PROMOTE", replace(settings, wait_interval_seconds=0))
     stepped = share()
     assert stepped.candidate_share == 0.25
     assert stepped.traffic_since is not None and stepped.traffic_since >= first.traffic_since  # type: ignore[operator]
@@ -131,6 +134,6 @@ def test_a_shadow_candidate_gets_a_copy_of_its_sampled_share(clients: AwsClients
     target = second_release(clients, strategy="shadow", shadow_sampling_percent=25)
     found = find_comparison(sm, describe_endpoint(sm, ENDPOINT), target.guardrails.settings)  # type: ignore[arg-type]
     assert not isinstance(found, str), found
-    assert found.kind is ComparisonKind.SHADOW and not found.share_can_grow
+    assert found.strategy is SHADOW and not found.share_can_grow
     assert (found.candidate_share, found.expected_fraction) == (0.25, 0.2)  # 25 copies per 100 served: 20 of 125
     assert found.deployment_id.startswith(f"{ENDPOINT}-v2-shadow@")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from safedeploy.canary import metrics
-from safedeploy.guardrails.settings import AlarmThresholds, CanarySettings
+from safedeploy.guardrails.canary_settings import AlarmThresholds, CanarySettings
 
 ROOT = Path(__file__).resolve().parents[3]
 # Product code: what runs at synth, in the Lambdas, in the CLI, the acceptance suite, the rehearsal and the benches.

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from botocore.stub import Stubber
 
-from safedeploy.canary.fleets import Comparison, ComparisonKind, Fleet
+from safedeploy.canary.fleets import Comparison, Fleet
 from safedeploy.canary.metric_reader import fleet_readings, latency_metric, minute_grid, read_fleets
 from safedeploy.stats import MedianSeries
+from safedeploy.strategies.canary import CANARY
 
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 MINUTES = 10
@@ -26,7 +27,7 @@ CANDIDATE = Fleet("new", (("EndpointName", "e"), ("VariantName", "AllTraffic"), 
 
 
 def comparison() -> Comparison:
-    return Comparison("e", "new", ComparisonKind.BLUE_GREEN, START, BASELINE, CANDIDATE, 0.5, 0.5)
+    return Comparison("e", "new", CANARY, START, BASELINE, CANDIDATE, 0.5, 0.5)
 
 
 def result(query_id: str, values: list[float | None]) -> dict[str, Any]:

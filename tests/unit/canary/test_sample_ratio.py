@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from safedeploy.canary.fleets import Comparison, ComparisonKind, Fleet
+from safedeploy.canary.fleets import Comparison, Fleet
 from safedeploy.canary.sample_ratio import band, check_sample_ratio
 from safedeploy.guardrails.settings import SampleRatioSettings
 from safedeploy.stats.binomial import binomial_cdf, binomial_sf
+from safedeploy.strategies.ab import AB_TEST
+from safedeploy.strategies.canary import CANARY
 from testbed.blue_green import Deployment
 from tests.unit.canary.conftest import HEALTHY
 
@@ -23,7 +25,7 @@ LOOKS = 60
 
 def comparison(fraction: float, *, can_grow: bool = True, since: datetime | None = START) -> Comparison:
     fleet = Fleet("f", (("EndpointName", "e"),))
-    kind = ComparisonKind.BLUE_GREEN if can_grow else ComparisonKind.AB
+    kind = CANARY if can_grow else AB_TEST
     return Comparison("e", "e-v2", kind, START, fleet, fleet, fraction, fraction, since, can_grow)
 
 

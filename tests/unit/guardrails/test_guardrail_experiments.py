@@ -8,17 +8,22 @@ import pytest
 
 from safedeploy.decision import Decision, parse_decision
 from safedeploy.guardrails import resource_tags
-from safedeploy.guardrails.ab_test import advance_ab
 from safedeploy.guardrails.deploy import DeployAction, deploy_package
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import EndpointWaiter
 from safedeploy.guardrails.errors import DeploymentFailed
-from safedeploy.guardrails.experiment import StepAction
+from safedeploy.guardrails.experiment import advance_experiment
 from safedeploy.guardrails.rollback import rollback_endpoint
-from safedeploy.guardrails.shadow import advance_shadow, promote_shadow
+from safedeploy.guardrails.settings import DeploymentSettings
+from safedeploy.strategies.ab import AB_TEST
+from safedeploy.strategies.experiments import StepAction
+from safedeploy.strategies.shadow import SHADOW
 from testbed.deploy_world import ENDPOINT, register_package
 
 SCHEDULE = (5, 25, 50, 100)
+# Each weight may step up at once (no hold), and the shadow copies 20 %.
+AB = DeploymentSettings(strategy=AB_TEST, ab_weights=SCHEDULE, wait_interval_seconds=0)
+SHADOWED = DeploymentSettings(strategy=SHADOW, shadow_sampling_percent=20)
 
 
 def start(sm: Any, target_for: Any, waiter: EndpointWaiter, strategy: str) -> tuple[DeployTarget, list[str]]:
@@ -62,11 +67,11 @@ def test_ab_weights_follow_passing_verdicts_to_a_candidate_only_config(
     target, packages = start(sm, target_for, waiter, "ab")
     deploy_package(sm, packages[1], target, waiter)
 
-    steps = [advance_ab(sm, ENDPOINT, verdict, SCHEDULE) for verdict in ("PROMOTE", "CONTINUE", "PROMOTE")]
+    steps = [advance_experiment(sm, ENDPOINT, AB_TEST, verdict, AB) for verdict in ("PROMOTE", "CONTINUE", "PROMOTE")]
 
     assert [step.action for step in steps] == [StepAction.WEIGHTS, StepAction.UNCHANGED, StepAction.WEIGHTS]
     assert weights(sm) == {"AllTraffic": 50.0, "v2": 50.0}
-    assert advance_ab(sm, ENDPOINT, Decision.PROMOTE, SCHEDULE).action is StepAction.PROMOTED
+    assert advance_experiment(sm, ENDPOINT, AB_TEST, Decision.PROMOTE, AB).action is StepAction.PROMOTED
     assert settle(waiter) == f"{ENDPOINT}-v2"
     assert weights(sm) == {"AllTraffic": 1.0}
     tags = resource_tags.read_tags(sm, sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointArn"])
@@ -79,15 +84,15 @@ def test_ab_rollback_drops_the_candidate_to_zero_then_serves_the_baseline(
 ) -> None:
     target, packages = start(sm, target_for, waiter, "ab")
     deploy_package(sm, packages[1], target, waiter)
-    advance_ab(sm, ENDPOINT, "PROMOTE", SCHEDULE, marks=marks)
+    advance_experiment(sm, ENDPOINT, AB_TEST, "PROMOTE", AB, marks=marks)
 
-    dropped = advance_ab(sm, ENDPOINT, "ROLLBACK", SCHEDULE, marks=marks)
+    dropped = advance_experiment(sm, ENDPOINT, AB_TEST, "ROLLBACK", AB, marks=marks)
 
     assert (dropped.action, dropped.detail) == (StepAction.WEIGHTS, "v2 25% -> 0% (rolled back)")
     assert weights(sm) == {"AllTraffic": 100.0, "v2": 0.0}
-    assert advance_ab(sm, ENDPOINT, "CONTINUE", SCHEDULE, marks=marks).action is StepAction.ROLLED_BACK
+    assert advance_experiment(sm, ENDPOINT, AB_TEST, "CONTINUE", AB, marks=marks).action is StepAction.ROLLED_BACK
     assert settle(waiter) == f"{ENDPOINT}-v1"
-    assert advance_ab(sm, ENDPOINT, "PROMOTE", SCHEDULE, marks=marks).action is StepAction.NO_EXPERIMENT
+    assert advance_experiment(sm, ENDPOINT, AB_TEST, "PROMOTE", AB, marks=marks).action is StepAction.NO_EXPERIMENT
 
 
 def test_a_new_deploy_waits_for_the_running_experiment(sm: Any, target_for: Any, waiter: EndpointWaiter) -> None:
@@ -127,9 +132,9 @@ def test_shadow_promotion_serves_the_candidate_alone(
     target, packages = start(sm, target_for, waiter, "shadow")
     deploy_package(sm, packages[1], target, waiter)
 
-    assert advance_shadow(sm, ENDPOINT, "CONTINUE", marks=marks).action is StepAction.UNCHANGED
-    assert promote_shadow(sm, ENDPOINT).action is StepAction.PROMOTED
-    assert promote_shadow(sm, ENDPOINT).action is StepAction.BUSY
+    assert advance_experiment(sm, ENDPOINT, SHADOW, "CONTINUE", SHADOWED, marks=marks).action is StepAction.UNCHANGED
+    assert advance_experiment(sm, ENDPOINT, SHADOW, Decision.PROMOTE, SHADOWED).action is StepAction.PROMOTED
+    assert advance_experiment(sm, ENDPOINT, SHADOW, Decision.PROMOTE, SHADOWED).action is StepAction.BUSY
     assert settle(waiter) == f"{ENDPOINT}-v2"
     assert "ShadowProductionVariants" not in sm.describe_endpoint(EndpointName=ENDPOINT)
 
@@ -139,7 +144,7 @@ def test_shadow_rollback_serves_the_baseline_alone(
 ) -> None:
     target, packages = start(sm, target_for, waiter, "shadow")
     deploy_package(sm, packages[1], target, waiter)
-    assert advance_shadow(sm, ENDPOINT, "ROLLBACK", marks=marks).action is StepAction.ROLLED_BACK
+    assert advance_experiment(sm, ENDPOINT, SHADOW, "ROLLBACK", SHADOWED, marks=marks).action is StepAction.ROLLED_BACK
     assert settle(waiter) == f"{ENDPOINT}-v1"
 
 

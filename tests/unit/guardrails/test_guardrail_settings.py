@@ -18,8 +18,8 @@ from safedeploy.guardrails.settings import (
     TIMEOUT_SLACK_SECONDS,
     DeploymentSettings,
     GuardrailParameter,
-    Strategy,
 )
+from safedeploy.strategies.canary import CANARY
 
 PATH = "environments.dev.endpoint"
 
@@ -32,7 +32,7 @@ def refused(raw: Any) -> str:
 
 def test_defaults_are_a_valid_canary_with_a_planned_bake() -> None:
     settings = DeploymentSettings.from_mapping({}, path=PATH)
-    assert settings.strategy is Strategy.CANARY
+    assert settings.strategy is CANARY
     bake = bake_plan(settings).needed_seconds
     # the timeout is derived from the waits: 2 bakes (the canary's, the final one) + termination wait + slack
     timeout = 2 * bake + DeploymentSettings().termination_wait_seconds + TIMEOUT_SLACK_SECONDS

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from safedeploy.guardrails.autoscaling import at_live_size
 from safedeploy.guardrails.endpoint_status import VariantState
 from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.guardrails.traffic_share import (
     CAPACITY_PERCENT,
     INSTANCE_COUNT,
+    TrafficShare,
     capacity_instances,
-    settings_share,
-    traffic_share,
     weight_share,
 )
+from safedeploy.strategies import STRATEGIES
+from safedeploy.strategies.linear import LINEAR
+
+
+def traffic_share(strategy: str, instance_count: int, **sizes: object) -> TrafficShare:
+    """The registered strategy's share on `instance_count` instances with these `endpoint` sizes."""
+    settings = DeploymentSettings(strategy=STRATEGIES[strategy], instance_count=instance_count, **sizes)  # type: ignore[arg-type]
+    return settings.traffic_share()
 
 
 @pytest.mark.parametrize(
@@ -62,8 +68,7 @@ def test_ab_follows_weights_and_shadow_is_a_copy() -> None:
 
 
 def test_settings_share_reads_the_environment() -> None:
-    settings = DeploymentSettings(instance_count=3, strategy="linear", linear_step_percent=40)  # type: ignore[arg-type]
-    share = settings_share(settings)
+    share = DeploymentSettings(instance_count=3, strategy=LINEAR, linear_step_percent=40).traffic_share()
     assert share.describe() == (
         "linear: 1 of 3 instances per step = 33.3 % of traffic in the first bake (asked 40 %; steps 33, 67, 100 %)"
     )
@@ -82,5 +87,5 @@ def test_with_autoscaling_the_share_follows_the_live_fleet() -> None:
     )
     scaled = [VariantState("AllTraffic", 1.0, 4)]
     assert planned.traffic_share().first == 0.5
-    assert at_live_size(planned, scaled, "AllTraffic").traffic_share().first == 0.25
-    assert at_live_size(planned, [VariantState("AllTraffic", 1.0, None)], "AllTraffic") is planned
+    assert planned.at_live_size(scaled, "AllTraffic").traffic_share().first == 0.25
+    assert planned.at_live_size([VariantState("AllTraffic", 1.0, None)], "AllTraffic") is planned

@@ -15,19 +15,20 @@ from rehearsal.rollout import (
     share_at,
     with_strategy,
 )
-from safedeploy.guardrails.settings import DeploymentSettings, Strategy
+from safedeploy.guardrails.settings import DeploymentSettings
+from safedeploy.strategies import STRATEGIES
 
 ROOT = Path(__file__).resolve().parents[3]
 DEV = json.loads((ROOT / "cdk.json").read_text())["context"]["environments"]["dev"]["endpoint"]
 
 
-@pytest.mark.parametrize("strategy", [s.value for s in Strategy])
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
 def test_dev_can_be_rehearsed_with_every_strategy(strategy: str) -> None:
     """The section `--strategy` builds validates: other strategies' step keys dropped, a bake where none is planned,
     and a timeout the strategy's waits fit in."""
     settings = DeploymentSettings.from_mapping(with_strategy(DEV, strategy))
-    assert settings.strategy.value == strategy
-    if settings.strategy.is_guarded_update:
+    assert settings.strategy.name == strategy
+    if settings.strategy.guardrails:
         assert settings.max_execution_timeout_seconds > settings.total_waiting_seconds()[0]
 
 
