@@ -67,7 +67,7 @@ def test_ab_follows_weights_and_shadow_is_a_copy() -> None:
     assert shadow.copy and shadow.first == 0.2 and shadow.observed_fraction == pytest.approx(0.2 / 1.2)
 
 
-def test_settings_share_reads_the_environment() -> None:
+def test_the_strategy_share_reads_the_environment() -> None:
     share = DeploymentSettings(instance_count=3, strategy=LINEAR, linear_step_percent=40).traffic_share()
     assert share.describe() == (
         "linear: 1 of 3 instances per step = 33.3 % of traffic in the first bake (asked 40 %; steps 33, 67, 100 %)"
