@@ -1,7 +1,8 @@
 """The project's one error root: every failure it reports on purpose is a `SafeDeployError`, so a caller can tell
 "the platform refused, and says why" from a bug (any other exception) with one `except`.
 
-The families under it: `ConfigError` (a setting in cdk.json, SSM or an argument that cannot work),
+The families under it: `ConfigError` (a setting in cdk.json, SSM or an argument that cannot work), `InputError`
+(a document, record or request handed in that cannot be used or done),
 `safedeploy.guardrails.errors.GuardrailError` (a deployment step the guardrails stopped),
 `safedeploy.cli.CliError` (a command line the CLI cannot act on) and `safedeploy.cli.aws_errors.AwsError` (an AWS
 call the CLI reports). Plain Python: the Lambda layer, CodeBuild and the CDK app all import it.
@@ -19,4 +20,15 @@ class ConfigError(SafeDeployError, ValueError):
 
     Also a ValueError on purpose: pydantic turns a ValueError raised inside a validator into a validation error at
     the field's key path, so a rule shared by a settings model and plain code raises this one class in both.
+    """
+
+
+class InputError(SafeDeployError, ValueError):
+    """What an operator or a pipeline handed in or asked for cannot be used or done, as one line: a document
+    (release.json, an `analyze` file, a job's UserParameters, a drift baseline, a registry record) that is malformed
+    or disagrees with what it must match, or a request the account's state refuses (nothing to roll back, no
+    approval waiting).
+
+    Also a ValueError, as ConfigError is: callers that refuse any bad value (a Lambda turning it into a failed job)
+    keep one `except`; a plain ValueError is left to programming errors and the standard library's parse errors.
     """

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from safedeploy.errors import InputError
 from safedeploy.s3_layout import split_s3_uri
 from safedeploy.write_once import served_artifact_refusal
 
@@ -69,16 +70,16 @@ def register_model_package(
     """
     unknown = sorted(set(provenance or {}) - set(PROVENANCE_PROPERTIES))
     if unknown:
-        raise ValueError(f"unknown provenance properties {unknown}; expected {', '.join(PROVENANCE_PROPERTIES)}")
+        raise InputError(f"unknown provenance properties {unknown}; expected {', '.join(PROVENANCE_PROPERTIES)}")
     _require_s3_uri("model_data_url", model_data_url)
     refusal = served_artifact_refusal(model_data_url, artifacts_bucket)
     if refusal:
-        raise ValueError(f"{refusal}; nothing was registered")
+        raise InputError(f"{refusal}; nothing was registered")
     _require_s3_uri("report_s3_uri", report_s3_uri)
     if not commit_id.strip():
-        raise ValueError("commit_id is empty: a package must name the commit it was built from")
+        raise InputError("commit_id is empty: a package must name the commit it was built from")
     if not instance_types:
-        raise ValueError("instance_types is empty: name at least one instance type the package can serve on")
+        raise InputError("instance_types is empty: name at least one instance type the package can serve on")
     container: dict[str, Any] = {"Image": image_uri, "ModelDataUrl": model_data_url}
     if container_environment:
         container["Environment"] = dict(container_environment)
@@ -121,7 +122,7 @@ def package_metrics(sm: Any, s3: Any, package_arn: str) -> dict[str, float]:
     from_properties = _metrics_from_properties(description.get("CustomerMetadataProperties", {}))
     if from_properties:
         return from_properties
-    raise ValueError(
+    raise InputError(
         f"model package {package_arn} has no ModelMetrics.ModelQuality.Statistics report and no "
         f"{METRIC_PROPERTY_PREFIX}* CustomerMetadataProperties: its metrics are unknown"
     )
@@ -131,14 +132,14 @@ def metrics_from_report(report: Mapping[str, Any], *, source: str = "report") ->
     """Metric values of a SageMaker model-quality report (`{"value": v, "standard_deviation": s}` or plain numbers)."""
     section = next((report[name] for name in REPORT_SECTIONS if isinstance(report.get(name), Mapping)), None)
     if section is None:
-        raise ValueError(f"{source} is not a model-quality report: none of {', '.join(REPORT_SECTIONS)} found")
+        raise InputError(f"{source} is not a model-quality report: none of {', '.join(REPORT_SECTIONS)} found")
     metrics: dict[str, float] = {}
     for name, entry in section.items():
         value = entry.get("value") if isinstance(entry, Mapping) else entry
         if isinstance(value, int | float) and not isinstance(value, bool):
             metrics[name] = float(value)
     if not metrics:
-        raise ValueError(f"{source} holds no metric values")
+        raise InputError(f"{source} holds no metric values")
     return metrics
 
 
@@ -179,11 +180,11 @@ def set_approval(sm: Any, package_arn: str, status: str, description: str) -> No
 
 def _metric_properties(metrics: Mapping[str, float]) -> dict[str, str]:
     if not metrics:
-        raise ValueError("metrics is empty: register a package with at least its headline metrics")
+        raise InputError("metrics is empty: register a package with at least its headline metrics")
     properties: dict[str, str] = {}
     for name, value in metrics.items():
         if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-            raise ValueError(f"metric {name!r} must be a finite number, got {value!r}")
+            raise InputError(f"metric {name!r} must be a finite number, got {value!r}")
         properties[f"{METRIC_PROPERTY_PREFIX}{name}"] = f"{float(value):.6f}"
     return properties
 
@@ -202,16 +203,16 @@ def _read_json(s3: Any, uri: str) -> Any:
     try:
         return json.loads(body)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{uri} is not JSON: {error}") from error
+        raise InputError(f"{uri} is not JSON: {error}") from error
 
 
 def _require_s3_uri(name: str, uri: str) -> None:
     try:
         split_s3_uri(uri)
     except ValueError as error:
-        raise ValueError(f"{name}: {error}") from None
+        raise InputError(f"{name}: {error}") from None
 
 
 def _require_status(status: str) -> None:
     if status not in APPROVAL_STATUSES:
-        raise ValueError(f"unknown approval status {status!r}; expected one of {', '.join(APPROVAL_STATUSES)}")
+        raise InputError(f"unknown approval status {status!r}; expected one of {', '.join(APPROVAL_STATUSES)}")

@@ -10,6 +10,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from safedeploy.errors import InputError
+
 SourceKind = Literal["codecommit", "codeconnections"]
 
 
@@ -30,4 +32,4 @@ class SourceRecord:
             data = json.loads(text)
             return cls(**data)
         except (json.JSONDecodeError, TypeError) as error:
-            raise ValueError(f"{path}: not a pipeline source record ({error})") from None
+            raise InputError(f"{path}: not a pipeline source record ({error})") from None

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from safedeploy.errors import InputError
+
 TERMINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
 IDENTIFIER = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -28,7 +30,7 @@ def feature_columns(sm: Any, feature_group_name: str) -> list[str]:
 def latest_records_query(database: str, table: str, record_id: str, event_time: str, columns: Sequence[str]) -> str:
     for name in (database, table, record_id, event_time, *columns):
         if not IDENTIFIER.fullmatch(name):
-            raise ValueError(f"{name!r} is not a plain Athena identifier")
+            raise InputError(f"{name!r} is not a plain Athena identifier")
     selected = ", ".join(f'"{column}"' for column in columns)
     return (
         f"SELECT {selected} FROM ("
@@ -57,7 +59,7 @@ def export_offline_store(
     group = sm.describe_feature_group(FeatureGroupName=feature_group_name)
     catalog = group.get("OfflineStoreConfig", {}).get("DataCatalogConfig")
     if not catalog:
-        raise ValueError(f"Feature Group {feature_group_name} has no offline store to train from")
+        raise InputError(f"Feature Group {feature_group_name} has no offline store to train from")
     query = latest_records_query(
         catalog["Database"],
         catalog["TableName"],
@@ -77,7 +79,7 @@ def export_offline_store(
     _wait(athena, execution_id, progress, poll_seconds, timeout_seconds, sleep)
     rows = _result_rows(athena, execution_id)
     if not rows:
-        raise ValueError(f"Feature Group {feature_group_name} has no records in its offline store yet")
+        raise InputError(f"Feature Group {feature_group_name} has no records in its offline store yet")
     destination.parent.mkdir(parents=True, exist_ok=True)
     with destination.open("w", newline="") as handle:
         writer = csv.writer(handle)

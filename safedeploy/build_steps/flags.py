@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
+from safedeploy.errors import ConfigError
+
 TRUE = "true"
 FALSE = "false"
 
@@ -20,7 +22,7 @@ def parse_flag(name: str, value: str) -> bool:
         return True
     if value == FALSE:
         return False
-    raise ValueError(f"{name} must be '{TRUE}' or '{FALSE}', got {value!r}")
+    raise ConfigError(f"{name} must be '{TRUE}' or '{FALSE}', got {value!r}")
 
 
 def env_flag(environ: Mapping[str, str], name: str, *, default: bool = False) -> bool:

@@ -91,7 +91,7 @@ class Serving:
         try:
             from sagemaker.core import image_uris  # the table of SageMaker's per-region registries, offline
         except ImportError:
-            raise ValueError(
+            raise ConfigError(
                 "model.serving.framework images are resolved by sagemaker-core: add it to the model's requirements"
             ) from None
         return str(
@@ -146,16 +146,16 @@ class ModelPlugin:
         try:
             function = getattr(importlib.import_module(module_name), attribute)
         except (ImportError, AttributeError) as error:
-            raise ValueError(f"model entry point {entry!r} cannot be loaded: {error}") from None
+            raise ConfigError(f"model entry point {entry!r} cannot be loaded: {error}") from None
         if not callable(function):
-            raise ValueError(f"model entry point {entry!r} is not callable")
+            raise ConfigError(f"model entry point {entry!r} is not callable")
         return function
 
     def train_model(self, data_csv: Path, out_dir: Path, *, seed: int) -> TrainedModel:
         trained = self.load(self.train)(data_csv, out_dir, seed=seed)
         missing = [name for name in ("artifact", "report", "metrics") if not hasattr(trained, name)]
         if missing:
-            raise ValueError(f"model entry point {self.train!r} returned no {', '.join(missing)}")
+            raise ConfigError(f"model entry point {self.train!r} returned no {', '.join(missing)}")
         return trained
 
     def write_sample(self, path: Path, *, rows: int, seed: int) -> Path:

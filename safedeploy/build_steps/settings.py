@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from safedeploy.build_steps.flags import env_flag
+from safedeploy.errors import ConfigError
 from safedeploy.naming import Naming
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.s3_layout import split_s3_uri
@@ -89,7 +90,7 @@ class _ParameterLookup:
         try:
             return str(self._ssm.get_parameter(Name=name)["Parameter"]["Value"])
         except self._ssm.exceptions.ParameterNotFound:
-            raise ValueError(
+            raise ConfigError(
                 f"SSM parameter {name} does not exist (and {variable} is not set): deploy the storage stack of "
                 f"{self._project}-{self._env} first"
             ) from None
@@ -98,7 +99,7 @@ class _ParameterLookup:
 def _required(environ: Mapping[str, str], name: str, hint: str = "") -> str:
     value = environ.get(name, "").strip()
     if not value:
-        raise ValueError(f"{name} is not set" + (f" ({hint})" if hint else ""))
+        raise ConfigError(f"{name} is not set" + (f" ({hint})" if hint else ""))
     return value
 
 
@@ -109,7 +110,7 @@ def _optional_s3_uri(environ: Mapping[str, str], name: str) -> str | None:
     try:
         split_s3_uri(value)
     except ValueError as error:
-        raise ValueError(f"{name}: {error}") from None
+        raise ConfigError(f"{name}: {error}") from None
     return value
 
 
@@ -118,5 +119,5 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     if raw is None or raw == "":
         return default
     if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+        raise ConfigError(f"{name} must be a positive integer, got {raw!r}")
     return int(raw)

@@ -23,6 +23,7 @@ from safedeploy.build_steps.model_plugin import ModelPlugin, PipelineSpec
 from safedeploy.build_steps.result import ReleaseResult
 from safedeploy.build_steps.settings import ReleaseSettings
 from safedeploy.build_steps.training_data import TrainingData
+from safedeploy.errors import ConfigError
 
 REGISTER_STEP = "Register"
 RUNNING_STATES = ("Executing", "Stopping")
@@ -87,7 +88,7 @@ def stage_code(work_dir: Path, package: str) -> Path:
     """A folder holding only the model's code package: what the pipeline's jobs get as their source."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError(f"model code package {package!r} is not an importable package")
+        raise ConfigError(f"model code package {package!r} is not an importable package")
     code_dir = work_dir / "pipeline-code"
     shutil.rmtree(code_dir, ignore_errors=True)
     source = Path(next(iter(spec.submodule_search_locations)))
@@ -104,10 +105,10 @@ def train_in_pipeline(
     progress: Callable[[str], None] = print,
 ) -> ReleaseResult:
     if not model.sm_pipeline:
-        raise ValueError("USE_SM_PIPELINE is true but cdk.json names no model.sm_pipeline entry point")
+        raise ConfigError("USE_SM_PIPELINE is true but cdk.json names no model.sm_pipeline entry point")
     build_pipeline = model.load(model.sm_pipeline)
     if not settings.execution_role_arn:
-        raise ValueError("USE_SM_PIPELINE is true but no sagemaker-execution-role-arn parameter is set")
+        raise ConfigError("USE_SM_PIPELINE is true but no sagemaker-execution-role-arn parameter is set")
     dataset_uri = upload_run_file(client("s3"), settings, data.path, prefix="datasets", bucket=settings.data_bucket)
     spec = PipelineSpec(
         name=settings.naming.resource("train"),

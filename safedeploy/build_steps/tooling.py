@@ -14,6 +14,8 @@ import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from safedeploy.errors import InputError
+
 BUNDLE_NAME = "tooling.tar.gz"
 TOOLING_FILES = ("pyproject.toml", "requirements.txt", "buildspec-deploy.yml")
 TOOLING_PACKAGE = "safedeploy"
@@ -24,7 +26,7 @@ def tooling_paths(source_root: Path) -> list[str]:
     """Relative paths of the tooling files under `source_root`, sorted; a missing one is an error."""
     missing = [name for name in (*TOOLING_FILES, TOOLING_PACKAGE) if not (source_root / name).exists()]
     if missing:
-        raise ValueError(f"{source_root} holds no {', '.join(missing)}: it is not a checkout of the deploy tooling")
+        raise InputError(f"{source_root} holds no {', '.join(missing)}: it is not a checkout of the deploy tooling")
     package = (
         path.relative_to(source_root).as_posix()
         for path in (source_root / TOOLING_PACKAGE).rglob("*")

@@ -15,6 +15,7 @@ from typing import Any
 from safedeploy.build_steps.feature_store import export_offline_store, feature_columns
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.build_steps.settings import ReleaseSettings
+from safedeploy.errors import ConfigError
 from safedeploy.s3_layout import split_s3_uri
 
 DATASET_FILE = "dataset.csv"
@@ -36,7 +37,7 @@ def fetch_training_data(
     destination = work_dir / DATASET_FILE
     if settings.use_feature_store:
         if not settings.feature_group_name:
-            raise ValueError("USE_FEATURE_STORE is true but no feature-group-name parameter is set")
+            raise ConfigError("USE_FEATURE_STORE is true but no feature-group-name parameter is set")
         export_offline_store(
             client("sagemaker"),
             client("athena"),

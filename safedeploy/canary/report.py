@@ -21,6 +21,7 @@ from typing import Any
 
 from safedeploy import clock
 from safedeploy.decision import Decision
+from safedeploy.errors import InputError
 from safedeploy.s3_layout import decisions_prefix
 
 ROLLBACK_FOLDER = "rollbacks"
@@ -51,7 +52,7 @@ class Timeline:
         cls, records: Sequence[Mapping[str, Any]], rollbacks: Sequence[Mapping[str, Any]] = ()
     ) -> Timeline:
         if not records:
-            raise ValueError("no decision records: the canary analysis has not judged this deployment")
+            raise InputError("no decision records: the canary analysis has not judged this deployment")
         ordered = sorted(records, key=lambda record: record["at"])
         first = ordered[0]
         minutes = [
@@ -131,11 +132,11 @@ def load_timeline(s3: Any, bucket: str, endpoint_name: str, deployment_id: str |
         elif clock.time_refusal(clock.key_time(key), None, now) is None:  # a decision dated ahead is not shown
             by_deployment.setdefault(folder, []).append(key)
     if not by_deployment:
-        raise ValueError(f"no decision records under s3://{bucket}/{prefix}: no canary analysis has run")
+        raise InputError(f"no decision records under s3://{bucket}/{prefix}: no canary analysis has run")
     if deployment_id is None:
         deployment_id = max(by_deployment, key=lambda name: max(key.rsplit("/", 1)[-1] for key in by_deployment[name]))
     if deployment_id not in by_deployment:
-        raise ValueError(f"no records of deployment {deployment_id!r}; recorded: {', '.join(sorted(by_deployment))}")
+        raise InputError(f"no records of deployment {deployment_id!r}; recorded: {', '.join(sorted(by_deployment))}")
 
     def read(key: str) -> dict[str, Any]:
         return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())

@@ -25,6 +25,7 @@ from safedeploy.canary.metrics import (
     VARIANT_DIMENSION,
     Reading,
 )
+from safedeploy.errors import InputError
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 
 DAYS = 7
@@ -89,7 +90,7 @@ def summarise(endpoint_name: str, series: dict[str, dict[datetime, float]]) -> T
     hours = sorted(series[REQUESTS.key])
     invocations = np.array([series[REQUESTS.key][hour] for hour in hours], dtype=float)
     if not hours or invocations.sum() <= 0:
-        raise ValueError(f"endpoint {endpoint_name} served no requests in the last {DAYS} days: nothing to plan from")
+        raise InputError(f"endpoint {endpoint_name} served no requests in the last {DAYS} days: nothing to plan from")
     errors = sum(series[ERRORS_5XX.key].values())
     p50 = _typical(series[P50.key])
     p90, p99 = _typical(series[P90.key]), _typical(series[P99.key])

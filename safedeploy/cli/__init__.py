@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from safedeploy.cli.aws_errors import AWS_FAILURES, AwsError
 from safedeploy.cli.exit_codes import ExitCode
-from safedeploy.errors import ConfigError, SafeDeployError
+from safedeploy.errors import ConfigError, InputError, SafeDeployError
 
 DESCRIPTION = """Operate the safe-deployment platform: release status and approvals, deployments with guardrails,
 rollback, canary statistics, cost and teardown of an environment. Run from the repository, --project comes from
@@ -64,7 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CliError, ConfigError, ValueError) as error:
+    # The platform's refusals of what the operator handed in, and the standard library's ValueErrors of parsing it
+    # (a JSON file or a number that is not one).
+    except (CliError, ConfigError, InputError, ValueError) as error:
         print(f"safedeploy {args.command}: error: {error}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     except RecursionError:  # Python's JSON parser recurses per level: a file of 100,000 "[" (analyze, release.json)

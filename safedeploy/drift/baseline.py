@@ -19,6 +19,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from safedeploy.errors import InputError
+
 SCHEMA = "safedeploy.drift-baseline/1"
 CONTENT_TYPE = "application/json"
 SCORE = "prediction_score"
@@ -91,7 +93,7 @@ class FeatureReference:
                 quantiles=tuple(float(value) for value in entry.get("quantiles", ())),
             )
         except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"baseline feature {entry.get('name', '?')!r} is malformed: {error}") from None
+            raise InputError(f"baseline feature {entry.get('name', '?')!r} is malformed: {error}") from None
         reference.validate()
         return reference
 
@@ -128,11 +130,11 @@ class FeatureReference:
     def validate(self) -> None:
         expected = len(self.edges) + 1 if self.kind == "numeric" else len(self.categories) + 1
         if self.kind not in ("numeric", "categorical"):
-            raise ValueError(f"baseline feature {self.name!r}: kind must be numeric or categorical, got {self.kind!r}")
+            raise InputError(f"baseline feature {self.name!r}: kind must be numeric or categorical, got {self.kind!r}")
         if self.bins != expected or self.bins < 2:
-            raise ValueError(f"baseline feature {self.name!r}: {self.bins} proportions for {expected} bins")
+            raise InputError(f"baseline feature {self.name!r}: {self.bins} proportions for {expected} bins")
         if any(not p > 0.0 for p in self.proportions) or not math.isclose(sum(self.proportions), 1.0, abs_tol=1e-6):
-            raise ValueError(f"baseline feature {self.name!r}: proportions must be positive and sum to 1")
+            raise InputError(f"baseline feature {self.name!r}: proportions must be positive and sum to 1")
 
 
 @dataclass(frozen=True)
@@ -165,9 +167,9 @@ class Baseline:
         try:
             document = json.loads(body)
         except json.JSONDecodeError as error:
-            raise ValueError(f"drift baseline is not JSON: {error}") from None
+            raise InputError(f"drift baseline is not JSON: {error}") from None
         if not isinstance(document, dict) or document.get("schema") != SCHEMA:
-            raise ValueError(f"not a drift baseline: expected schema {SCHEMA!r}")
+            raise InputError(f"not a drift baseline: expected schema {SCHEMA!r}")
         score = document.get("score")
         return cls(
             rows=int(document["rows"]),
@@ -192,9 +194,9 @@ def compute_baseline(
     """Reference distribution of each column of `features` (rows x len(names)) and of the model's `scores`."""
     table = np.asarray(features, dtype=float)
     if table.ndim != 2 or table.shape[1] != len(names):
-        raise ValueError(f"features must be rows x {len(names)} columns, got shape {table.shape}")
+        raise InputError(f"features must be rows x {len(names)} columns, got shape {table.shape}")
     if table.shape[0] < bins:
-        raise ValueError(f"a baseline needs at least {bins} rows, got {table.shape[0]}")
+        raise InputError(f"a baseline needs at least {bins} rows, got {table.shape[0]}")
     kinds = kinds or {}
     references = tuple(
         reference(name, table[:, column], bins=bins, kind=kinds.get(name)) for column, name in enumerate(names)
@@ -208,7 +210,7 @@ def reference(
 ) -> FeatureReference:
     numbers = _finite(values)
     if numbers.size == 0:
-        raise ValueError(f"feature {name!r} has no finite training values")
+        raise InputError(f"feature {name!r} has no finite training values")
     distinct = np.unique(numbers)
     if kind is None:
         kind = "categorical" if distinct.size <= MAX_CATEGORIES else "numeric"

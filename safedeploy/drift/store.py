@@ -23,6 +23,7 @@ from safedeploy.canary.outputs import write_record
 from safedeploy.drift.baseline import Baseline, sha256_digest
 from safedeploy.drift.check import DriftCheck, DriftState
 from safedeploy.drift.quality import QualityCheck, QualityState
+from safedeploy.errors import InputError
 from safedeploy.guardrails import resource_tags
 from safedeploy.s3_layout import (
     drift_record_key,
@@ -75,7 +76,7 @@ def package_baseline(sm: Any, s3: Any, package_arn: str, own_bucket: str | None 
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     digest = sha256_digest(body)
     if digest != source.get("ContentDigest"):
-        raise ValueError(
+        raise InputError(
             f"{source['S3Uri']} has digest {digest}, but {package_arn} records {source.get('ContentDigest')}"
         )
     return LiveBaseline(package_arn, Baseline.from_json(body), digest)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from safedeploy.errors import InputError
 from safedeploy.guardrails.errors import PackageNotApproved
 
 APPROVED = "Approved"
@@ -17,7 +18,7 @@ _CONTAINER_KEYS = ("ContainerHostname", "Image", "ModelDataUrl", "ModelDataSourc
 def require_package_arn(package_arn: str) -> str:
     """Refuse anything but a versioned package ARN before any call, so a typo is a bad input and not an AWS error."""
     if not re.fullmatch(PACKAGE_ARN_PATTERN, package_arn.strip()):
-        raise ValueError(
+        raise InputError(
             f"{package_arn!r} is not a versioned model package ARN "
             "(arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>)"
         )
@@ -36,7 +37,7 @@ class ModelPackage:
         description = sm.describe_model_package(ModelPackageName=require_package_arn(package_arn))
         containers = description.get("InferenceSpecification", {}).get("Containers", [])
         if not containers:
-            raise ValueError(f"model package {package_arn} has no InferenceSpecification containers to deploy")
+            raise InputError(f"model package {package_arn} has no InferenceSpecification containers to deploy")
         return cls(
             arn=description["ModelPackageArn"],
             version=int(description["ModelPackageVersion"]),
@@ -55,7 +56,7 @@ class ModelPackage:
     def served_from(self, model_data_url: str) -> ModelPackage:
         """The same package with its model data read from `model_data_url` (a verified copy this environment owns)."""
         if len(self.containers) != 1:
-            raise ValueError(f"model package {self.arn} has {len(self.containers)} containers; a copy replaces one")
+            raise InputError(f"model package {self.arn} has {len(self.containers)} containers; a copy replaces one")
         return replace(self, containers=({**self.containers[0], "ModelDataUrl": model_data_url},))
 
     def container_definitions(self) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from safedeploy.errors import InputError
 from safedeploy.guardrails import resource_tags
 from safedeploy.guardrails.endpoint_status import EndpointSnapshot, EndpointWaiter, describe_endpoint, expect_live
 from safedeploy.guardrails.errors import EndpointBusy
@@ -51,7 +52,7 @@ def plan_rollback(sm: Any, endpoint_name: str, to: str | None = None) -> tuple[s
     """(current config, config a rollback would serve), for showing before asking a person to confirm."""
     snapshot = describe_endpoint(sm, endpoint_name)
     if snapshot is None:
-        raise ValueError(f"endpoint {endpoint_name} does not exist: nothing to roll back")
+        raise InputError(f"endpoint {endpoint_name} does not exist: nothing to roll back")
     return snapshot.config_name, to or rollback_target(sm, snapshot)
 
 
@@ -61,7 +62,7 @@ def rollback_target(sm: Any, snapshot: EndpointSnapshot) -> str:
         return experiment.baseline_config
     previous = resource_tags.read_tags(sm, snapshot.arn).get(resource_tags.PREVIOUS_CONFIG)
     if not previous:
-        raise ValueError(
+        raise InputError(
             f"endpoint {snapshot.name} has no previous config recorded (one release so far); name one with --to"
         )
     return previous
@@ -72,7 +73,7 @@ def _require_config(sm: Any, config_name: str) -> dict[str, str]:
         return config_tags(sm, config_name)
     except ClientError as error:
         if "Could not find" in error.response.get("Error", {}).get("Message", ""):
-            raise ValueError(f"endpoint config {config_name!r} does not exist") from None
+            raise InputError(f"endpoint config {config_name!r} does not exist") from None
         raise
 
 
@@ -90,18 +91,18 @@ def rollback_endpoint(
     `marks`: the environment's rolled-back marks; the rollback record goes to the same bucket."""
     snapshot = describe_endpoint(sm, endpoint_name)
     if snapshot is None:
-        raise ValueError(f"endpoint {endpoint_name} does not exist: nothing to roll back")
+        raise InputError(f"endpoint {endpoint_name} does not exist: nothing to roll back")
     if snapshot.changing:
         if waiter is None:
             raise EndpointBusy(f"{snapshot.progress_line()}: roll back once it has finished")
         waiter.progress(f"endpoint {endpoint_name} is {snapshot.status}: waiting before rolling back")
         settled = waiter.until_settled(endpoint_name)
         if settled is None:
-            raise ValueError(f"endpoint {endpoint_name} was deleted while waiting: nothing to roll back")
+            raise InputError(f"endpoint {endpoint_name} was deleted while waiting: nothing to roll back")
         snapshot = settled
     target = to or rollback_target(sm, snapshot)
     if target == snapshot.config_name:
-        raise ValueError(f"endpoint {endpoint_name} already serves {target}")
+        raise InputError(f"endpoint {endpoint_name} already serves {target}")
     target_tags = _require_config(sm, target)
     at = now().isoformat(timespec="seconds")
     rolled_back = config_tags(sm, snapshot.config_name).get(resource_tags.PACKAGE_ARN)

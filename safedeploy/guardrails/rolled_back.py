@@ -23,6 +23,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from safedeploy.errors import InputError
 from safedeploy.guardrails.errors import PackageRolledBack
 from safedeploy.s3_layout import ROLLED_BACK
 from safedeploy.write_once import (
@@ -49,7 +50,7 @@ def package_prefix(package_arn: str) -> str:
     kind, _, path = resource.partition("/")
     group, _, version = path.partition("/")
     if parts[0] != "arn" or kind != "model-package" or not group or not version.isdigit():
-        raise ValueError(f"{package_arn!r} is not a model package version ARN")
+        raise InputError(f"{package_arn!r} is not a model package version ARN")
     return f"{ROLLED_BACK}/{parts[4]}/{group}/{version}/"
 
 

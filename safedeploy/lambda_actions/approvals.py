@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from safedeploy.errors import InputError
 from safedeploy.lambda_actions.pipeline_job import UUID_PATTERN, ActionFailed, matching_text, required_env
 from safedeploy.lambda_actions.registry_api import Registry
 from safedeploy.trust.approval_record import MODEL_DECISION, ApprovalRecord, RecordStore
@@ -234,19 +235,19 @@ def approval_action_from_event(event: Mapping[str, Any], environ: Mapping[str, s
     """
     if event.get("detail-type") != _STATE_CHANGE:
         shown = repr(event.get("detail-type"))
-        raise ValueError(f"expected a '{_STATE_CHANGE}' event, got detail-type {shown[:100]}")
+        raise InputError(f"expected a '{_STATE_CHANGE}' event, got detail-type {shown[:100]}")
     detail = event.get("detail")
     detail = detail if isinstance(detail, Mapping) else {}
     missing = [key for key in ("pipeline", "execution-id", "stage", "action") if not isinstance(detail.get(key), str)]
     if missing:
-        raise ValueError(f"'{_STATE_CHANGE}' event has no {', '.join(missing)} in its detail")
+        raise InputError(f"'{_STATE_CHANGE}' event has no {', '.join(missing)} in its detail")
     if not re.fullmatch(UUID_PATTERN, detail["execution-id"]):
-        raise ValueError(f"'{_STATE_CHANGE}' event's execution-id is not a pipeline execution id")
+        raise InputError(f"'{_STATE_CHANGE}' event's execution-id is not a pipeline execution id")
     configured = configured_approval(environ, {"pipeline_execution_id": detail["execution-id"]}, MODEL_APPROVAL)
     reported = (detail["pipeline"], detail["stage"], detail["action"])
     if reported != (configured.pipeline_name, configured.stage_name, configured.action_name):
         shown = "/".join(repr(name[:100]) for name in reported[1:]) + f" of {reported[0][:100]!r}"
-        raise ValueError(
+        raise InputError(
             f"'{_STATE_CHANGE}' event reports {shown}; this function records "
             f"{configured.stage_name}/{configured.action_name} of {configured.pipeline_name} only"
         )

@@ -20,6 +20,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 from botocore.exceptions import BotoCoreError, ClientError
 
+from safedeploy.errors import ConfigError, InputError
 from safedeploy.guardrails.model_package import PACKAGE_ARN_PATTERN
 
 # Length limits of ExecutionDetails.summary and FailureDetails.message in the CodePipeline API.
@@ -47,9 +48,9 @@ def open_job(event: object) -> CodePipelineJobEvent:
     """The job, or a clear error: without a job id there is no job to report a failure to."""
     job = event.get("CodePipeline.job") if isinstance(event, dict) else None
     if not isinstance(job, dict) or not isinstance(job.get("id"), str) or not job["id"]:
-        raise ValueError("not a CodePipeline job event: 'CodePipeline.job.id' is missing")
+        raise InputError("not a CodePipeline job event: 'CodePipeline.job.id' is missing")
     if not re.fullmatch(UUID_PATTERN, job["id"]):
-        raise ValueError("not a CodePipeline job event: 'CodePipeline.job.id' is not a job id")
+        raise InputError("not a CodePipeline job event: 'CodePipeline.job.id' is not a job id")
     return CodePipelineJobEvent(event)
 
 
@@ -58,19 +59,19 @@ def job_parameters(job: CodePipelineJobEvent) -> dict[str, Any]:
     try:
         raw = job.user_parameters
     except (KeyError, TypeError, AttributeError):
-        raise ValueError("job event has no data.actionConfiguration.configuration") from None
+        raise InputError("job event has no data.actionConfiguration.configuration") from None
     if not raw:
-        raise ValueError("UserParameters is empty; the action must pass a JSON object")
+        raise InputError("UserParameters is empty; the action must pass a JSON object")
     if not isinstance(raw, str):
-        raise ValueError(f"UserParameters must be JSON text, got {type(raw).__name__}")
+        raise InputError(f"UserParameters must be JSON text, got {type(raw).__name__}")
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise ValueError(f"UserParameters is not valid JSON: {error.msg} at character {error.pos}") from None
+        raise InputError(f"UserParameters is not valid JSON: {error.msg} at character {error.pos}") from None
     except RecursionError:
-        raise ValueError("UserParameters is nested too deeply to be the action's parameters") from None
+        raise InputError("UserParameters is nested too deeply to be the action's parameters") from None
     if not isinstance(value, dict):
-        raise ValueError(f"UserParameters must be a JSON object, got {type(value).__name__}")
+        raise InputError(f"UserParameters must be a JSON object, got {type(value).__name__}")
     return value
 
 
@@ -78,9 +79,9 @@ def required_text(parameters: Mapping[str, Any], key: str) -> str:
     """A non-empty string parameter; an unresolved `#{...}` reference is named as such."""
     value = parameters.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"UserParameters.{key} is missing or empty")
+        raise InputError(f"UserParameters.{key} is missing or empty")
     if value.startswith("#{"):
-        raise ValueError(f"UserParameters.{key} is the unresolved variable {value[:100]!r}")
+        raise InputError(f"UserParameters.{key} is the unresolved variable {value[:100]!r}")
     return value
 
 
@@ -89,7 +90,7 @@ def matching_text(parameters: Mapping[str, Any], key: str, pattern: str, kind: s
     value = required_text(parameters, key)
     if not re.fullmatch(pattern, value):
         shown = value if len(value) <= 100 else value[:100] + "…"
-        raise ValueError(f"UserParameters.{key} is not {kind}: {shown!r}")
+        raise InputError(f"UserParameters.{key} is not {kind}: {shown!r}")
     return value
 
 
@@ -97,7 +98,7 @@ def required_env(environ: Mapping[str, str], name: str) -> str:
     """A non-empty variable of the function's own configuration (set by the stack, not by whoever invokes it)."""
     value = environ.get(name, "").strip()
     if not value:
-        raise ValueError(f"environment variable {name} is not set")
+        raise ConfigError(f"environment variable {name} is not set")
     return value
 
 

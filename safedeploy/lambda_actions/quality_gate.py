@@ -17,6 +17,7 @@ from typing import Any
 from safedeploy import clock
 from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.skew import SkewReport, skew_against_live_traffic
+from safedeploy.errors import ConfigError
 from safedeploy.lambda_actions.pipeline_job import ActionFailed, JobSuccess
 from safedeploy.lambda_actions.registry_api import Registry
 
@@ -42,23 +43,23 @@ class QualityPolicy:
 
     def __post_init__(self) -> None:
         if not self.minimums:
-            raise ValueError("quality gate has no minimum thresholds; configure at least one min_<metric>")
+            raise ConfigError("quality gate has no minimum thresholds; configure at least one min_<metric>")
         for name, value in {**self.minimums, MAX_REGRESSION: self.max_regression}.items():
             if not math.isfinite(value):
-                raise ValueError(f"quality gate threshold {name} must be a finite number, got {value}")
+                raise ConfigError(f"quality gate threshold {name} must be a finite number, got {value}")
         if self.max_regression < 0:
-            raise ValueError(f"quality gate {MAX_REGRESSION} must be >= 0, got {self.max_regression}")
+            raise ConfigError(f"quality gate {MAX_REGRESSION} must be >= 0, got {self.max_regression}")
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> QualityPolicy:
         """Reads the `quality_gate` section of `cdk.json`: `min_<metric>` keys and `max_regression`."""
         if not isinstance(settings, Mapping):
-            raise ValueError(f"quality gate thresholds must be a JSON object, got {type(settings).__name__}")
+            raise ConfigError(f"quality gate thresholds must be a JSON object, got {type(settings).__name__}")
         unknown = sorted(key for key in settings if key != MAX_REGRESSION and not key.startswith(MINIMUM_PREFIX))
         if unknown:
-            raise ValueError(f"unknown quality gate settings {unknown}; expected min_<metric> and {MAX_REGRESSION}")
+            raise ConfigError(f"unknown quality gate settings {unknown}; expected min_<metric> and {MAX_REGRESSION}")
         if MAX_REGRESSION not in settings:
-            raise ValueError(f"quality gate setting {MAX_REGRESSION} is missing")
+            raise ConfigError(f"quality gate setting {MAX_REGRESSION} is missing")
         minimums = {
             key.removeprefix(MINIMUM_PREFIX): _number(key, value)
             for key, value in settings.items()
@@ -73,13 +74,13 @@ def resolve_policy(parameters: Mapping[str, Any], environ: Mapping[str, str]) ->
         return QualityPolicy.from_settings(parameters[THRESHOLDS_PARAMETER])
     raw = environ.get(THRESHOLDS_ENV, "")
     if not raw.strip():
-        raise ValueError(
+        raise ConfigError(
             f"no quality gate thresholds: pass UserParameters.{THRESHOLDS_PARAMETER} or set {THRESHOLDS_ENV}"
         )
     try:
         settings = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{THRESHOLDS_ENV} is not valid JSON: {error.msg} at character {error.pos}") from None
+        raise ConfigError(f"{THRESHOLDS_ENV} is not valid JSON: {error.msg} at character {error.pos}") from None
     return QualityPolicy.from_settings(settings)
 
 
@@ -103,12 +104,12 @@ class SkewSettings:
         if raw is None:
             return None
         if not isinstance(raw, Mapping):
-            raise ValueError(f"UserParameters.{SKEW_PARAMETER} must be a JSON object")
+            raise ConfigError(f"UserParameters.{SKEW_PARAMETER} must be a JSON object")
         if not isinstance(raw.get("block", False), bool):
-            raise ValueError(f"UserParameters.{SKEW_PARAMETER}.block must be true or false")
+            raise ConfigError(f"UserParameters.{SKEW_PARAMETER}.block must be true or false")
         missing = [name for name in (SKEW_BUCKET_ENV, SKEW_HISTOGRAMS_ENV, SKEW_ENDPOINT_ENV) if not environ.get(name)]
         if missing:
-            raise ValueError(f"the skew check needs the function's {' and '.join(missing)}")
+            raise ConfigError(f"the skew check needs the function's {' and '.join(missing)}")
         return cls(
             environ[SKEW_BUCKET_ENV],
             environ[SKEW_HISTOGRAMS_ENV],
@@ -230,7 +231,7 @@ def run_quality_gate(
 
 def _number(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"quality gate setting {name} must be a number, got {value!r}")
+        raise ConfigError(f"quality gate setting {name} must be a number, got {value!r}")
     return float(value)
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from safedeploy.errors import InputError
+
 # A standard-tier SSM parameter holds at most 4 KB; each finding's text is cut so the record always fits.
 PARAMETER_LIMIT = 4096
 OBSERVED_LIMIT = 240
@@ -71,7 +73,7 @@ class Results:
         record = {"env": self.env, "finished_at": self.finished_at, "region": self.region, "findings": findings}
         text = json.dumps(record, separators=(",", ":"))
         if len(text.encode()) > PARAMETER_LIMIT:
-            raise ValueError(f"acceptance results take {len(text.encode())} bytes, over {PARAMETER_LIMIT}")
+            raise InputError(f"acceptance results take {len(text.encode())} bytes, over {PARAMETER_LIMIT}")
         return text
 
     @classmethod
@@ -86,7 +88,7 @@ class Results:
                 findings=tuple(_finding(item) for item in data["findings"] if item.get("id") in _IDS),
             )
         except (KeyError, TypeError, AttributeError) as error:
-            raise ValueError(f"malformed acceptance results record: {error!r}") from None
+            raise InputError(f"malformed acceptance results record: {error!r}") from None
 
 
 _IDS = frozenset(behaviour.value for behaviour in Behaviour)

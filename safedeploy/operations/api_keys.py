@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from safedeploy.errors import InputError
+
 KEY_PREFIX = "sdgw"
 SCOPES = ("predict", "feedback")
 MAX_KEY_LIFETIME_DAYS = 3660  # ten years: a key meant to outlive that should have no expiry
@@ -46,9 +48,9 @@ def issue_key(
 ) -> IssuedKey:
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
-        raise ValueError(f"scopes {list(scopes)}: choose from {', '.join(SCOPES)}")
+        raise InputError(f"scopes {list(scopes)}: choose from {', '.join(SCOPES)}")
     if not name.strip():
-        raise ValueError("--name is required: whom the key is for, so that logs and feedback records name them")
+        raise InputError("--name is required: whom the key is for, so that logs and feedback records name them")
     key_id, api_key = new_api_key()
     item: dict[str, Any] = {
         "key_id": {"S": key_id},
@@ -60,7 +62,7 @@ def issue_key(
     }
     if expires_in_days is not None:
         if not 1 <= expires_in_days <= MAX_KEY_LIFETIME_DAYS:
-            raise ValueError(f"--expires-in-days {expires_in_days}: 1-{MAX_KEY_LIFETIME_DAYS}")
+            raise InputError(f"--expires-in-days {expires_in_days}: 1-{MAX_KEY_LIFETIME_DAYS}")
         item["expires_at"] = {"N": str(int(time.time()) + expires_in_days * 86400)}
     dynamodb.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(key_id)")
     return IssuedKey(key_id, api_key, tuple(sorted(set(scopes))), name)

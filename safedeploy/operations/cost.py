@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from safedeploy.errors import ConfigError
 from safedeploy.guardrails.settings import DeploymentSettings
 
 MINUTES_PER_MONTH = 30 * 24 * 60
@@ -47,7 +48,7 @@ class PriceTable:
                 for path in resources.files("safedeploy.operations.prices").iterdir()
                 if path.name.endswith(".json")
             )
-            raise ValueError(f"no price table for region {region}; tables exist for: {', '.join(available)}") from None
+            raise ConfigError(f"no price table for region {region}; tables exist for: {', '.join(available)}") from None
         data = json.loads(text)
         return cls(data["region"], data["as_of"], data["source"], data["currency"], data)
 
@@ -94,7 +95,7 @@ def estimate(env: str, raw: Mapping[str, Any], table: PriceTable) -> Estimate:
     hours = float(table["hours_per_month"])
     instance_prices = table["sagemaker_instance_hour"]
     if endpoint.instance_type not in instance_prices:
-        raise ValueError(
+        raise ConfigError(
             f"environments.{env}.endpoint.instance_type: no {table.region} price for {endpoint.instance_type} in the "
             f"table of {table.as_of} (priced: {', '.join(sorted(instance_prices))})"
         )
@@ -155,6 +156,6 @@ def estimate_from_config(config: Mapping[str, Any], env: str) -> Estimate:
     """From the `context` of cdk.json."""
     environments = config.get("environments") or {}
     if env not in environments:
-        raise ValueError(f"environment {env!r} is not in cdk.json ({', '.join(environments) or 'none defined'})")
+        raise ConfigError(f"environment {env!r} is not in cdk.json ({', '.join(environments) or 'none defined'})")
     raw = environments[env]
     return estimate(env, raw, PriceTable.load(raw.get("region", "ap-northeast-2")))

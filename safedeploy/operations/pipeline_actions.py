@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from safedeploy.errors import InputError
+
 # PutApprovalResult's `result.status`.
 ApprovalStatus = Literal["Approved", "Rejected"]
 # PutApprovalResult's `result.summary` holds at most 512 characters; a longer comment would be refused by the API
@@ -82,9 +84,9 @@ def decide(
 ) -> ApprovalGiven:
     """Approve or reject the one pending approval (or the one in `stage`); refuse when there is none or several."""
     if not comment.strip():
-        raise ValueError("a comment is required: it becomes part of the model package's approval record")
+        raise InputError("a comment is required: it becomes part of the model package's approval record")
     if len(comment) > MAX_COMMENT_CHARACTERS:
-        raise ValueError(
+        raise InputError(
             f"--comment is {len(comment)} characters; CodePipeline keeps at most {MAX_COMMENT_CHARACTERS} "
             "(PutApprovalResult summary): shorten it"
         )
@@ -92,10 +94,10 @@ def decide(
     if stage:
         waiting = [approval for approval in waiting if approval.stage == stage]
     if not waiting:
-        raise ValueError(f"no approval is waiting in pipeline {pipeline}" + (f" stage {stage}" if stage else ""))
+        raise InputError(f"no approval is waiting in pipeline {pipeline}" + (f" stage {stage}" if stage else ""))
     if len(waiting) > 1:
         stages = ", ".join(approval.stage for approval in waiting)
-        raise ValueError(f"approvals are waiting in several stages ({stages}): choose one with --stage")
+        raise InputError(f"approvals are waiting in several stages ({stages}): choose one with --stage")
     (approval,) = waiting
     codepipeline.put_approval_result(
         pipelineName=pipeline,
@@ -111,10 +113,10 @@ def retry_stage(codepipeline: Any, pipeline: str, stage: str) -> StageRetried:
     """Retry the failed actions of `stage` in its latest execution (the console's Retry Stage)."""
     states = {state.name: state for state in stage_states(codepipeline.get_pipeline_state(name=pipeline))}
     if stage not in states:
-        raise ValueError(f"pipeline {pipeline} has no stage {stage!r}; stages: {', '.join(states)}")
+        raise InputError(f"pipeline {pipeline} has no stage {stage!r}; stages: {', '.join(states)}")
     state = states[stage]
     if state.status != "Failed" or not state.execution_id:
-        raise ValueError(f"stage {stage} of {pipeline} is {state.status}, not Failed: nothing to retry")
+        raise InputError(f"stage {stage} of {pipeline} is {state.status}, not Failed: nothing to retry")
     codepipeline.retry_stage_execution(
         pipelineName=pipeline, stageName=stage, pipelineExecutionId=state.execution_id, retryMode="FAILED_ACTIONS"
     )

@@ -7,11 +7,13 @@ import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from safedeploy.errors import InputError
+
 
 def json_mapping(data: Any, where: str) -> dict[str, Any]:
     """An object with free-form keys (metric names)."""
     if not isinstance(data, Mapping):
-        raise ValueError(f"{where} must be an object, got {type(data).__name__}")
+        raise InputError(f"{where} must be an object, got {type(data).__name__}")
     return {str(key): value for key, value in data.items()}
 
 
@@ -21,23 +23,23 @@ def json_object(data: Any, where: str, required: Iterable[str] = (), optional: I
     needed, allowed = set(required), set(required) | set(optional)
     missing = sorted(needed - data.keys())
     if missing:
-        raise ValueError(f"{where} is missing {', '.join(repr(key) for key in missing)}")
+        raise InputError(f"{where} is missing {', '.join(repr(key) for key in missing)}")
     unknown = sorted(set(data.keys()) - allowed)
     if unknown:
-        raise ValueError(f"{where} has unknown field(s) {', '.join(repr(str(key)) for key in unknown)}")
+        raise InputError(f"{where} has unknown field(s) {', '.join(repr(str(key)) for key in unknown)}")
     return dict(data)
 
 
 def json_number_list(data: Any, where: str, allow_null: bool = False) -> list[float]:
     """A list of finite numbers; null becomes NaN where allowed (CloudWatch periods without samples)."""
     if not isinstance(data, list):
-        raise ValueError(f"{where} must be a list of numbers")
+        raise InputError(f"{where} must be a list of numbers")
     values: list[float] = []
     for index, item in enumerate(data):
         if item is None and allow_null:
             values.append(math.nan)
         elif isinstance(item, bool) or not isinstance(item, int | float) or not finite(item):
-            raise ValueError(f"{where}[{index}] must be a finite number, got {shown(item)}")
+            raise InputError(f"{where}[{index}] must be a finite number, got {shown(item)}")
         else:
             values.append(float(item))
     return values

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from safedeploy.errors import InputError
 from safedeploy.stats.json_fields import json_mapping, json_number_list, json_object
 from safedeploy.stats.normal import FloatArray
 
@@ -38,12 +39,12 @@ class CountSeries:
     def __post_init__(self) -> None:
         events, trials = _array(self.events), _array(self.trials)
         if events.shape != trials.shape:
-            raise ValueError(f"events has {events.size} periods but trials has {trials.size}")
+            raise InputError(f"events has {events.size} periods but trials has {trials.size}")
         if not (np.all(np.isfinite(events)) and np.all(np.isfinite(trials))):
-            raise ValueError("events and trials must be finite numbers")
+            raise InputError("events and trials must be finite numbers")
         if np.any(trials < 0) or np.any(events < 0) or np.any(events > trials):
             bad = int(np.argmax((trials < 0) | (events < 0) | (events > trials)))
-            raise ValueError(f"period {bad}: need 0 <= events <= trials, got {events[bad]} of {trials[bad]}")
+            raise InputError(f"period {bad}: need 0 <= events <= trials, got {events[bad]} of {trials[bad]}")
         object.__setattr__(self, "events", events)
         object.__setattr__(self, "trials", trials)
 
@@ -78,18 +79,18 @@ class MeanSeries:
     def __post_init__(self) -> None:
         counts, means = _array(self.sample_count), _array(self.mean)
         if counts.shape != means.shape:
-            raise ValueError(f"sample_count has {counts.size} periods but mean has {means.size}")
+            raise InputError(f"sample_count has {counts.size} periods but mean has {means.size}")
         if not np.all(np.isfinite(counts)) or np.any(counts < 0):
-            raise ValueError("sample_count must be finite and non-negative")
+            raise InputError("sample_count must be finite and non-negative")
         if not np.all(np.isfinite(means[counts > 0])):
             bad = int(np.argmax((counts > 0) & ~np.isfinite(means)))
-            raise ValueError(f"period {bad} has {counts[bad]} samples but no finite mean")
+            raise InputError(f"period {bad} has {counts[bad]} samples but no finite mean")
         object.__setattr__(self, "sample_count", counts)
         object.__setattr__(self, "mean", np.where(counts > 0, means, 0.0))
         if self.sum_of_squares is not None:
             squares = _array(self.sum_of_squares)
             if squares.shape != counts.shape or not np.all(np.isfinite(squares)) or np.any(squares < 0):
-                raise ValueError("sum_of_squares must have one finite, non-negative value per period")
+                raise InputError("sum_of_squares must have one finite, non-negative value per period")
             object.__setattr__(self, "sum_of_squares", squares)
 
     @property
@@ -101,14 +102,14 @@ class MeanSeries:
         """Accepts `mean` (CloudWatch Average) or `sum` (CloudWatch Sum) next to `sample_count`."""
         fields = json_object(data, where, required=("sample_count",), optional=("mean", "sum", "sum_of_squares"))
         if ("mean" in fields) == ("sum" in fields):
-            raise ValueError(f"{where} needs exactly one of 'mean' or 'sum'")
+            raise InputError(f"{where} needs exactly one of 'mean' or 'sum'")
         counts = np.array(json_number_list(fields["sample_count"], f"{where}.sample_count"))
         if "mean" in fields:
             means = np.array(json_number_list(fields["mean"], f"{where}.mean", allow_null=True))
         else:
             sums = np.array(json_number_list(fields["sum"], f"{where}.sum"))
             if sums.shape != counts.shape:
-                raise ValueError(f"{where}: sum and sample_count must have the same number of periods")
+                raise InputError(f"{where}: sum and sample_count must have the same number of periods")
             means = np.divide(sums, counts, out=np.full_like(sums, np.nan), where=counts > 0)
         squares = fields.get("sum_of_squares")
         return cls(counts, means, None if squares is None else json_number_list(squares, f"{where}.sum_of_squares"))
@@ -138,13 +139,13 @@ class MedianSeries:
     def __post_init__(self) -> None:
         counts, medians = _array(self.sample_count), _array(self.median)
         if counts.shape != medians.shape:
-            raise ValueError(f"sample_count has {counts.size} periods but median has {medians.size}")
+            raise InputError(f"sample_count has {counts.size} periods but median has {medians.size}")
         if not np.all(np.isfinite(counts)) or np.any(counts < 0):
-            raise ValueError("sample_count must be finite and non-negative")
+            raise InputError("sample_count must be finite and non-negative")
         present = counts > 0
         if not np.all(np.isfinite(medians[present]) & (medians[present] > 0)):
             bad = int(np.argmax(present & ~(np.isfinite(medians) & (medians > 0))))
-            raise ValueError(f"period {bad} has {counts[bad]} samples but no positive median")
+            raise InputError(f"period {bad} has {counts[bad]} samples but no positive median")
         object.__setattr__(self, "sample_count", counts)
         object.__setattr__(self, "median", np.where(present, medians, np.nan))
 
@@ -173,9 +174,9 @@ class MetricObservations:
 
     def __post_init__(self) -> None:
         if type(self.baseline) is not type(self.candidate):
-            raise ValueError("baseline and candidate must be the same kind of series")
+            raise InputError("baseline and candidate must be the same kind of series")
         if self.baseline.periods != self.candidate.periods:
-            raise ValueError(f"baseline has {self.baseline.periods} periods but candidate has {self.candidate.periods}")
+            raise InputError(f"baseline has {self.baseline.periods} periods but candidate has {self.candidate.periods}")
 
     @property
     def kind(self) -> str:
@@ -192,7 +193,7 @@ class MetricObservations:
         try:
             return cls(**series)
         except ValueError as error:
-            raise ValueError(f"{where}: {error}") from None
+            raise InputError(f"{where}: {error}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return {"baseline": self.baseline.to_dict(), "candidate": self.candidate.to_dict()}
@@ -206,7 +207,7 @@ def _series_from_dict(data: Any, where: str) -> Series:
     elif isinstance(data, Mapping) and "sample_count" in data:
         builder = MeanSeries
     else:
-        raise ValueError(
+        raise InputError(
             f"{where} needs 'events' and 'trials' (counts), 'sample_count' and 'mean' (a mean metric) "
             "or 'sample_count' and 'median' (a median metric)"
         )
@@ -214,7 +215,7 @@ def _series_from_dict(data: Any, where: str) -> Series:
         return builder.from_dict(data, where)
     except ValueError as error:
         message = str(error)
-        raise ValueError(message if message.startswith(where) else f"{where}: {message}") from None
+        raise InputError(message if message.startswith(where) else f"{where}: {message}") from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,7 +228,7 @@ class CanaryObservations:
         lengths = {name: metric.periods for name, metric in self.metrics.items()}
         if len(set(lengths.values())) > 1:
             detail = ", ".join(f"{name}: {count}" for name, count in lengths.items())
-            raise ValueError(f"all metrics must cover the same periods, got {detail}")
+            raise InputError(f"all metrics must cover the same periods, got {detail}")
 
     @property
     def periods(self) -> int:

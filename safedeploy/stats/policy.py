@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from safedeploy.decision import Decision
+from safedeploy.errors import InputError
 from safedeploy.stats.boundaries import validate_alpha, validate_looks
 from safedeploy.stats.json_fields import finite, json_mapping, json_object, shown
 from safedeploy.stats.normal import FloatArray
@@ -26,7 +27,7 @@ _MARGIN_TYPES = ("absolute", "relative")
 
 def _one_of(value: Any, allowed: tuple[str, ...], name: str) -> None:
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        raise InputError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
 
 
 # Counts of samples or minutes beyond any canary (and beyond a float's exact integers, which the monitors use).
@@ -35,9 +36,9 @@ MAX_COUNT = 10**15
 
 def _whole(value: Any, name: str, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {shown(value)}")
+        raise InputError(f"{name} must be an integer >= {minimum}, got {shown(value)}")
     if value > MAX_COUNT:
-        raise ValueError(f"{name} must be at most {MAX_COUNT:.0e}, got {shown(value)}")
+        raise InputError(f"{name} must be at most {MAX_COUNT:.0e}, got {shown(value)}")
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class MetricPolicy:
         _one_of(self.margin_type, _MARGIN_TYPES, "margin_type")
         margin = self.margin
         if isinstance(margin, bool) or not isinstance(margin, int | float) or not (finite(margin) and margin > 0):
-            raise ValueError(f"margin must be a positive number, got {shown(margin)}")
+            raise InputError(f"margin must be a positive number, got {shown(margin)}")
         if self.horizon is not None:
             _whole(self.horizon, "horizon", 1)
         if self.ni_horizon is not None:
@@ -97,17 +98,17 @@ class MetricPolicy:
         if self.horizon_minutes is not None:
             _whole(self.horizon_minutes, "horizon_minutes", 1)
             if self.last_look_minute is not None:
-                raise ValueError("horizon_minutes already ends the test: drop last_look_minute")
+                raise InputError("horizon_minutes already ends the test: drop last_look_minute")
         share = self.late_alpha_share
         if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 <= share < 1.0:
-            raise ValueError(f"late_alpha_share must be a number in [0, 1), got {share!r}")
+            raise InputError(f"late_alpha_share must be a number in [0, 1), got {share!r}")
         tolerance = self.tolerance
         if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not 0.0 <= tolerance < 10.0:
-            raise ValueError(f"tolerance must be a number in [0, 10), got {shown(tolerance)}")
+            raise InputError(f"tolerance must be a number in [0, 10), got {shown(tolerance)}")
         if tolerance and self.kind == "proportion":
-            raise ValueError("tolerance applies to mean and median metrics")
+            raise InputError("tolerance applies to mean and median metrics")
         if self.kind == "median" and self.margin_type != "relative":
-            raise ValueError("a median metric is compared as a log ratio: its margin_type must be relative")
+            raise InputError("a median metric is compared as a log ratio: its margin_type must be relative")
         _whole(self.min_samples, "min_samples", 1)
         validate_looks(self.looks)
         _whole(self.min_periods, "min_periods", 2)
@@ -117,7 +118,7 @@ class MetricPolicy:
         if tau is not None and (
             isinstance(tau, bool) or not isinstance(tau, int | float) or not (finite(tau) and tau > 0)
         ):
-            raise ValueError(f"tau must be a positive number, got {shown(tau)}")
+            raise InputError(f"tau must be a positive number, got {shown(tau)}")
 
     @property
     def harm_sign(self) -> float:
@@ -149,7 +150,7 @@ class MetricPolicy:
         try:
             return cls(**values)
         except ValueError as error:
-            raise ValueError(f"{where}: {error}") from None
+            raise InputError(f"{where}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -173,12 +174,12 @@ class CanaryPolicy:
 
     def __post_init__(self) -> None:
         if not self.metrics:
-            raise ValueError("policy.metrics is empty: guard at least one metric")
+            raise InputError("policy.metrics is empty: guard at least one metric")
         _one_of(self.family, ("holm", "bonferroni"), "family")
         _one_of(self.sequential, ("group", "msprt"), "sequential")
         _one_of(self.when_inconclusive, (Decision.ROLLBACK, Decision.CONTINUE), "when_inconclusive")
         if not isinstance(self.promote, bool):
-            raise ValueError(f"promote must be true or false, got {self.promote!r}")
+            raise InputError(f"promote must be true or false, got {self.promote!r}")
         if self.sequential == "group":
             missing = [
                 name
@@ -186,7 +187,7 @@ class CanaryPolicy:
                 if metric.horizon is None and metric.horizon_minutes is None
             ]
             if missing:
-                raise ValueError(f"group-sequential looks need a horizon or horizon_minutes for: {', '.join(missing)}")
+                raise InputError(f"group-sequential looks need a horizon or horizon_minutes for: {', '.join(missing)}")
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "policy") -> CanaryPolicy:
@@ -197,7 +198,7 @@ class CanaryPolicy:
         try:
             return cls(metrics=parsed, **values)
         except ValueError as error:
-            raise ValueError(f"{where}: {error}") from None
+            raise InputError(f"{where}: {error}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from safedeploy.decision import Decision
+from safedeploy.errors import InputError
 from safedeploy.stats.comparison_series import cumulative_comparison
 from safedeploy.stats.json_fields import json_safe
 from safedeploy.stats.monitors import AlwaysValidMonitor, GroupSequentialMonitor, MetricMonitor, late_window_start
@@ -57,7 +58,7 @@ def canary_verdict(
     rules = policy if isinstance(policy, CanaryPolicy) else CanaryPolicy.from_dict(policy)
     unguarded = sorted(set(data.metrics) - set(rules.metrics))
     if unguarded:
-        raise ValueError(f"observations for {', '.join(unguarded)} have no policy; add them or drop them")
+        raise InputError(f"observations for {', '.join(unguarded)} have no policy; add them or drop them")
     monitors = {name: _monitor(name, data, rules) for name in rules.metrics}
     present = {name: monitor for name, monitor in monitors.items() if monitor is not None}
     absent = {name: _no_data_details(rules.metrics[name]) for name in rules.metrics if monitors[name] is None}
@@ -91,7 +92,7 @@ def _monitor(name: str, data: CanaryObservations, rules: CanaryPolicy) -> Metric
         return None
     metric_policy = rules.metrics[name]
     if observed.kind != metric_policy.kind:
-        raise ValueError(f"metric {name}: the policy says {metric_policy.kind}, the observations {observed.kind}")
+        raise InputError(f"metric {name}: the policy says {metric_policy.kind}, the observations {observed.kind}")
     comparison = cumulative_comparison(observed, metric_policy.min_periods, harm_sign=metric_policy.harm_sign)
     if rules.sequential != "group":
         return AlwaysValidMonitor(comparison, metric_policy)

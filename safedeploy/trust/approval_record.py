@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from safedeploy.errors import ConfigError, InputError
 from safedeploy.s3_layout import approval_record_key
 from safedeploy.s3_objects import read_if_present
 from safedeploy.trust.evidence import PackageEvidence
@@ -48,9 +49,9 @@ class ApprovalRecord:
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
-            raise ValueError(f"approval record decision {self.decision!r} is not one of {', '.join(DECISIONS)}")
+            raise InputError(f"approval record decision {self.decision!r} is not one of {', '.join(DECISIONS)}")
         if self.evidence.package_arn != self.package_arn:
-            raise ValueError(f"approval record of {self.package_arn} carries the evidence of another package")
+            raise InputError(f"approval record of {self.package_arn} carries the evidence of another package")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -61,7 +62,7 @@ class ApprovalRecord:
             data = json.loads(text)
             return cls(**{**data, "evidence": PackageEvidence(**data["evidence"])})
         except (json.JSONDecodeError, TypeError, KeyError) as error:
-            raise ValueError(f"{source} is not an approval record: {error}") from None
+            raise InputError(f"{source} is not an approval record: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -123,5 +124,5 @@ class RecordScope:
     def from_environment(cls, s3: Any, environ: Mapping[str, str]) -> RecordScope:
         missing = [name for name in (RECORDS_BUCKET_ENV, RECORDS_KEY_ENV, PACKAGE_GROUP_ENV) if not environ.get(name)]
         if missing:
-            raise ValueError(f"environment variables {', '.join(missing)} are not set")
+            raise ConfigError(f"environment variables {', '.join(missing)} are not set")
         return cls(RecordStore(s3, environ[RECORDS_BUCKET_ENV], environ[RECORDS_KEY_ENV]), environ[PACKAGE_GROUP_ENV])

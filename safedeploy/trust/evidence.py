@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from safedeploy import registry
+from safedeploy.errors import InputError
 from safedeploy.s3_layout import package_group_and_version
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -40,19 +41,19 @@ class PackageEvidence:
             name for name in (registry.COMMIT_PROPERTY, *registry.PROVENANCE_PROPERTIES) if not properties.get(name)
         ]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"model package {package_arn} records no {', '.join(missing)}: it was not registered by the "
                 "platform's Train step, so its bytes cannot be verified"
             )
         containers = (description.get("InferenceSpecification") or {}).get("Containers") or []
         if len(containers) != 1 or not containers[0].get("ModelDataUrl") or containers[0].get("ModelDataSource"):
-            raise ValueError(
+            raise InputError(
                 f"model package {package_arn} must have exactly one container with a ModelDataUrl (and no "
                 "ModelDataSource): the URL is what was hashed at registration"
             )
         report = (description.get("ModelMetrics") or {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
         if not report:
-            raise ValueError(f"model package {package_arn} has no evaluation report (ModelMetrics.ModelQuality)")
+            raise InputError(f"model package {package_arn} has no evaluation report (ModelMetrics.ModelQuality)")
         evidence = cls(
             package_arn=package_arn,
             group=description.get("ModelPackageGroupName") or group,
@@ -66,7 +67,7 @@ class PackageEvidence:
         )
         for name in ("model_sha256", "evaluation_sha256", "tooling_sha256"):
             if not _SHA256.fullmatch(getattr(evidence, name)):
-                raise ValueError(f"model package {package_arn} records a malformed {name}")
+                raise InputError(f"model package {package_arn} records a malformed {name}")
         return evidence
 
     @classmethod
@@ -79,7 +80,7 @@ class PackageEvidence:
         evidence = None if named != group else cls.describe(sm, package_arn)
         if evidence is None or evidence.group != group:
             actual = named if evidence is None else evidence.group
-            raise ValueError(f"model package {package_arn} belongs to model package group {actual}, not {group}")
+            raise InputError(f"model package {package_arn} belongs to model package group {actual}, not {group}")
         return evidence
 
     def to_dict(self) -> dict[str, str]:

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from safedeploy.errors import InputError
+
 RELEASE_FILE = "release.json"
 SCHEMA_VERSION = 2
 DIGEST_FIELDS = ("model_sha256", "evaluation_sha256", "tooling_sha256")
@@ -48,21 +50,21 @@ class ReleaseManifest:
     def __post_init__(self) -> None:
         empty = [name for name in _TEXT_FIELDS if not isinstance(getattr(self, name), str) or not getattr(self, name)]
         if empty:
-            raise ValueError(f"release manifest fields must be non-empty strings: {', '.join(empty)}")
+            raise InputError(f"release manifest fields must be non-empty strings: {', '.join(empty)}")
         if self.schema_version != SCHEMA_VERSION:
-            raise ValueError(f"release manifest schema_version {self.schema_version} is not {SCHEMA_VERSION}")
+            raise InputError(f"release manifest schema_version {self.schema_version} is not {SCHEMA_VERSION}")
         if not self.model_package_arn.startswith("arn:") or ":model-package/" not in self.model_package_arn:
-            raise ValueError(f"release manifest model_package_arn {self.model_package_arn!r} is not a package ARN")
+            raise InputError(f"release manifest model_package_arn {self.model_package_arn!r} is not a package ARN")
         malformed = [name for name in DIGEST_FIELDS if not re.fullmatch(r"[0-9a-f]{64}", getattr(self, name))]
         if malformed:
-            raise ValueError(f"release manifest fields must be hex sha256 digests: {', '.join(malformed)}")
+            raise InputError(f"release manifest fields must be hex sha256 digests: {', '.join(malformed)}")
         for name, value in self.metrics.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise ValueError(f"release manifest metric {name} must be a finite number, got {value!r}")
+                raise InputError(f"release manifest metric {name} must be a finite number, got {value!r}")
         try:
             datetime.fromisoformat(self.promoted_at)
         except ValueError:
-            raise ValueError(f"release manifest promoted_at {self.promoted_at!r} is not an ISO 8601 time") from None
+            raise InputError(f"release manifest promoted_at {self.promoted_at!r} is not an ISO 8601 time") from None
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "metrics": dict(self.metrics)}, indent=2, sort_keys=True) + "\n"
@@ -72,13 +74,13 @@ class ReleaseManifest:
         try:
             data: Any = json.loads(text)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{RELEASE_FILE} is not valid JSON: {error.msg} at character {error.pos}") from None
+            raise InputError(f"{RELEASE_FILE} is not valid JSON: {error.msg} at character {error.pos}") from None
         if not isinstance(data, dict):
-            raise ValueError(f"{RELEASE_FILE} must hold a JSON object, got {type(data).__name__}")
+            raise InputError(f"{RELEASE_FILE} must hold a JSON object, got {type(data).__name__}")
         expected = {*_TEXT_FIELDS, "metrics", "schema_version"}
         missing, unknown = sorted(expected - data.keys()), sorted(data.keys() - expected)
         if missing or unknown:
-            raise ValueError(f"{RELEASE_FILE} fields: missing {missing or 'none'}, unknown {unknown or 'none'}")
+            raise InputError(f"{RELEASE_FILE} fields: missing {missing or 'none'}, unknown {unknown or 'none'}")
         if not isinstance(data["metrics"], dict):
-            raise ValueError(f"{RELEASE_FILE} metrics must be a JSON object")
+            raise InputError(f"{RELEASE_FILE} metrics must be a JSON object")
         return cls(**data)
