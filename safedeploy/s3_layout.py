@@ -1,6 +1,6 @@
 """The S3 key layout of an environment's buckets, defined once for the runtime that writes and reads it, the stacks
-that grant and expire it, doctor that looks for it, and the gateway image, which carries this module alone of
-`safedeploy` (so it imports nothing but the standard library; `tests/unit/stacks/test_gateway_image.py`).
+that grant and expire it, doctor that looks for it, and the gateway image, which carries this module and few others
+of `safedeploy` (so it imports nothing but the standard library; `tests/unit/stacks/test_gateway_image.py`).
 
 Artifacts bucket (the write-once prefixes: `safedeploy.write_once`):
 - `models/<commit>/<build>/<file>`, `evaluation/...`, `tooling/...`: what a Train run uploads; a promoted-to
@@ -32,8 +32,8 @@ MODELS, EVALUATION, TOOLING, DECISIONS, DRIFT_DECISIONS, APPROVALS, ROLLBACKS, R
 )
 DRIFT = "drift"
 PROMOTED = "promoted"
-# Train uploads each drift baseline next to its model artifact.
-BASELINE_NAME = "drift-baseline.json"
+# Train uploads each drift baseline next to its model artifact; the object says which document it is.
+BASELINE_NAME, BASELINE_SCHEMA = "drift-baseline.json", "safedeploy.drift-baseline/1"
 BASELINE_OBJECTS = f"{MODELS}/*/{BASELINE_NAME}"
 HOUR_FORMAT = "%Y%m%dT%H"
 _PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/([A-Za-z0-9-]{1,63})/(\d+)")

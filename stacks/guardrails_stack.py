@@ -32,6 +32,7 @@ from safedeploy.canary.metrics import (
 from safedeploy.canary.metrics import ROLLBACK_ALARMS as METRIC_ALARMS
 from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE, VERDICT_METRIC
 from safedeploy.guardrails.alarm_noise import ALARM_DATAPOINTS, ALARM_PERIODS
+from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.naming import Function, Naming
 from safedeploy.parameters import Param
@@ -47,9 +48,6 @@ ROLLBACK_ALARMS = (*(alarm.name for alarm in METRIC_ALARMS), VERDICT_ALARM)
 # rather than a missing one, which CloudWatch would skip while enough real points remain in its evaluation range.
 VERDICT_FILL_VALUE = 1
 VERDICT_EXPRESSION = f"FILL(verdict, {VERDICT_FILL_VALUE})"
-# Blue/green and rolling updates keep the variant name, so endpoint-wide alarms watch both fleets (per SageMaker's
-# alarm examples); the canary analysis separates the fleets by the EndpointConfigName dimension.
-BLUE_GREEN_VARIANT = "AllTraffic"
 
 
 class GuardrailsStack(Stack):
@@ -90,7 +88,9 @@ class GuardrailsStack(Stack):
             metric=cloudwatch.Metric(
                 namespace=alarm.metric.namespace,
                 metric_name=alarm.metric.name,
-                dimensions_map={ENDPOINT_DIMENSION: self.naming.endpoint, VARIANT_DIMENSION: BLUE_GREEN_VARIANT},
+                # Blue/green and rolling updates keep the variant name, so endpoint-wide alarms watch both fleets (per
+                # SageMaker's alarm examples); the canary analysis separates the fleets by EndpointConfigName.
+                dimensions_map={ENDPOINT_DIMENSION: self.naming.endpoint, VARIANT_DIMENSION: PRODUCTION_VARIANT},
                 statistic=alarm.stat,
                 period=Duration.minutes(1),
             ),

@@ -20,8 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from safedeploy.errors import InputError
+from safedeploy.s3_layout import BASELINE_SCHEMA
 
-SCHEMA = "safedeploy.drift-baseline/1"
 CONTENT_TYPE = "application/json"
 SCORE = "prediction_score"
 OTHER = "other"
@@ -155,7 +155,7 @@ class Baseline:
 
     def to_json(self) -> bytes:
         document = {
-            "schema": SCHEMA,
+            "schema": BASELINE_SCHEMA,
             "rows": self.rows,
             "features": [feature.to_dict() for feature in self.features],
             "score": self.score.to_dict() if self.score is not None else None,
@@ -168,8 +168,8 @@ class Baseline:
             document = json.loads(body)
         except json.JSONDecodeError as error:
             raise InputError(f"drift baseline is not JSON: {error}") from None
-        if not isinstance(document, dict) or document.get("schema") != SCHEMA:
-            raise InputError(f"not a drift baseline: expected schema {SCHEMA!r}")
+        if not isinstance(document, dict) or document.get("schema") != BASELINE_SCHEMA:
+            raise InputError(f"not a drift baseline: expected schema {BASELINE_SCHEMA!r}")
         score = document.get("score")
         return cls(
             rows=int(document["rows"]),

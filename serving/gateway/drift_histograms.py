@@ -34,11 +34,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from safedeploy.s3_layout import HOUR_FORMAT, histogram_key, served_baseline_location
+from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
+from safedeploy.guardrails.resource_tags import PACKAGE_ARN
+from safedeploy.s3_layout import BASELINE_SCHEMA, HOUR_FORMAT, histogram_key, served_baseline_location
 
-BASELINE_SCHEMA = "safedeploy.drift-baseline/1"
-PACKAGE_TAG = "safedeploy:model-package-arn"
-SERVING_VARIANT = "AllTraffic"
 # Statuses in which the endpoint serves one model: `Updating` also covers autoscaling, which a pending deployment
 # summary tells apart from a new endpoint config.
 BINNING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating"})
@@ -125,7 +124,7 @@ class HistogramCounts:
 
     def add(self, variant: str, rows: Sequence[Sequence[float]], scores: Sequence[float]) -> None:
         baseline = self.baseline
-        if baseline is None or variant != SERVING_VARIANT:
+        if baseline is None or variant != PRODUCTION_VARIANT:
             return
         hour = time.strftime(HOUR_FORMAT, time.gmtime(self.clock()))
         entry = self.hours.get((hour, baseline.digest))
@@ -221,7 +220,7 @@ class BaselineWatcher:
         if endpoint.get("PendingDeploymentSummary") or endpoint.get("EndpointStatus") not in BINNING_STATUSES:
             return None
         tags = self._sm.list_tags(ResourceArn=endpoint["EndpointArn"]).get("Tags", [])
-        package_arn = next((tag["Value"] for tag in tags if tag["Key"] == PACKAGE_TAG), None)
+        package_arn = next((tag["Value"] for tag in tags if tag["Key"] == PACKAGE_ARN), None)
         if package_arn is None:
             return None
         if self._cache is not None and self._cache[0] == package_arn:
