@@ -1,11 +1,12 @@
 """The S3 key layout of an environment's buckets, defined once for the runtime that writes and reads it, the stacks
-that grant and expire it, doctor that looks for it, and the gateway image, which carries this module and few others
+that grant and expire it, doctor that looks for it, and the gateway image, which carries this module and a few others
 of `safedeploy` (so it imports nothing but the standard library; `tests/unit/stacks/test_gateway_image.py`).
 
 Artifacts bucket (the write-once prefixes: `safedeploy.write_once`):
 - `models/<commit>/<build>/<file>`, `evaluation/...`, `tooling/...`: what a Train run uploads; a promoted-to
   environment's verified copies under `<prefix>/promoted/<group>/<version>/<file>`;
-- `approvals/<group>/<version>/<decision>.json`; `rolled-back/<account>/<group>/<version>/<time><suffix>`;
+- `approvals/<group>/<version>/<decision>.json`; `rolled-back/<account>/<group>/<version>/<time><suffix>`
+  (`safedeploy.guardrails.rolled_back`);
 - `decisions/<endpoint>/<deployment>/<time>-<DECISION>.json` (canary analysis), its receipt under `traffic-actions/`
   (traffic shifter), `rollbacks/<endpoint>/<time>.json` (an operator's rollback);
 - `drift-decisions/<endpoint>/<time>-<DRIFT|STABLE>.json` (the drift check).
