@@ -245,7 +245,7 @@ def end_to_end(rng: np.random.Generator, reps: int) -> None:
         rate = len(harm_minutes) / reps
         share = ", ".join(f"{name} {count / reps:.3f}" for name, count in decisions.items())
         print(f"{label}: harm ROLLBACK {rate:.4f} ±{math.sqrt(rate * (1 - rate) / reps):.4f} ({share})")
-        for what, minutes in (("harm ROLLBACK", harm_minutes), ("PROMOTE", promote_minutes)):
+        for what, minutes in (("harm ROLLBACK", harm_minutes), (Decision.PROMOTE, promote_minutes)):
             if minutes:
                 print(f"    mean minute of {what}: {statistics.mean(minutes):.1f}")
 
