@@ -49,9 +49,15 @@ class Experiment:
         tags = config_tags(sm, snapshot.config_name)
         if resource_tags.EXPERIMENT not in tags:
             return None
+        strategy = STRATEGIES.get(tags[resource_tags.EXPERIMENT])
+        if not isinstance(strategy, ExperimentStrategy):
+            raise DeploymentFailed(
+                f"endpoint config {snapshot.config_name} is tagged as a {tags[resource_tags.EXPERIMENT]!r} "
+                "experiment, which no strategy runs"
+            )
         return cls(
             endpoint=snapshot,
-            strategy=STRATEGIES[tags[resource_tags.EXPERIMENT]],  # type: ignore[arg-type]
+            strategy=strategy,
             baseline_config=tags[resource_tags.BASELINE_CONFIG],
             candidate_config=tags[resource_tags.CANDIDATE_CONFIG],
             package_arn=tags[resource_tags.PACKAGE_ARN],
