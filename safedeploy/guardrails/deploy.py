@@ -56,8 +56,7 @@ class DeployAction(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
-    SHADOW_STARTED = "shadow-started"
-    AB_STARTED = "ab-started"
+    STARTED = "started"  # an experiment, which `DeployResult.experiment` names
 
 
 @dataclass(frozen=True)
@@ -67,10 +66,13 @@ class DeployResult:
     endpoint_config_name: str
     action: DeployAction
     previous_config_name: str | None = None
+    experiment: str | None = None
 
     def summary(self) -> str:
+        """`updated: ...`, or for an experiment `ab-started: ...`."""
         before = f" (was {self.previous_config_name})" if self.previous_config_name else ""
-        return f"{self.action.value}: {self.endpoint_name} serves {self.endpoint_config_name}{before}"
+        action = f"{self.experiment}-{self.action}" if self.experiment else self.action.value
+        return f"{action}: {self.endpoint_name} serves {self.endpoint_config_name}{before}"
 
 
 def deploy_package(
@@ -161,7 +163,8 @@ def _deploy(
             raise DeploymentFailed(f"{failure}{unmarked}") from None
     if action is DeployAction.UPDATED:
         _record_release(sm, live, package.arn)
-    return DeployResult(live.name, package.arn, config_name, action, previous_config_name=live.config_name)
+    experiment = settings.strategy.name if action is DeployAction.STARTED else None
+    return DeployResult(live.name, package.arn, config_name, action, live.config_name, experiment)
 
 
 def _mark(target: DeployTarget, package_arn: str, endpoint_name: str, reason: str) -> str:
@@ -236,7 +239,7 @@ def _start(
     settings = target.guardrails.settings
     if isinstance(settings.strategy, ExperimentStrategy):
         config_name = start_experiment(sm, live, names, package.arn, settings.strategy, settings)
-        return config_name, DeployAction(f"{settings.strategy.name}-started")
+        return config_name, DeployAction.STARTED
     _require_step_fits_live_fleet(sm, live.name, settings)
     request = guarded_update_request(live.name, names.release_config, settings, target.guardrails.alarm_names)
     resource_tags.mark_guarded(sm, live.arn, names.release_config)

@@ -51,7 +51,12 @@ def test_ab_starts_with_the_first_weight_beside_the_live_model(
     target, packages = start(sm, target_for, waiter, "ab")
     result = deploy_package(sm, packages[1], target, waiter)
 
-    assert (result.action, result.endpoint_config_name) == (DeployAction.AB_STARTED, f"{ENDPOINT}-v2-ab")
+    assert (result.action, result.experiment, result.endpoint_config_name) == (
+        DeployAction.STARTED,
+        "ab",
+        f"{ENDPOINT}-v2-ab",
+    )
+    assert result.summary().startswith(f"ab-started: {ENDPOINT} serves {ENDPOINT}-v2-ab")
     variants = sm.describe_endpoint_config(EndpointConfigName=f"{ENDPOINT}-v2-ab")["ProductionVariants"]
     assert [(v["VariantName"], v["ModelName"], v["InitialVariantWeight"]) for v in variants] == [
         ("AllTraffic", f"{ENDPOINT}-v1", 95.0),
@@ -115,7 +120,12 @@ def test_shadow_copies_the_sampled_share_to_the_candidate(sm: Any, target_for: A
     target, packages = start(sm, target_for, waiter, "shadow")
     result = deploy_package(sm, packages[1], target, waiter)
 
-    assert (result.action, result.endpoint_config_name) == (DeployAction.SHADOW_STARTED, f"{ENDPOINT}-v2-shadow")
+    assert (result.action, result.experiment, result.endpoint_config_name) == (
+        DeployAction.STARTED,
+        "shadow",
+        f"{ENDPOINT}-v2-shadow",
+    )
+    assert result.summary().startswith(f"shadow-started: {ENDPOINT} serves {ENDPOINT}-v2-shadow")
     config = sm.describe_endpoint_config(EndpointConfigName=f"{ENDPOINT}-v2-shadow")
     assert [(v["VariantName"], v["ModelName"], v["InitialVariantWeight"]) for v in config["ProductionVariants"]] == [
         ("AllTraffic", f"{ENDPOINT}-v1", 1.0)
