@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))  # the tables and key issuance the tests use
 
 from moto.server import ThreadedMotoServer  # noqa: E402
 
+from safedeploy.naming import Naming  # noqa: E402
 from serving.gateway.api_keys import PREDICT, ApiKeyVerifier, key_digest  # noqa: E402
 from serving.gateway.rate_limit import RateLimiter  # noqa: E402
 from testbed.aws import SESSION  # noqa: E402
@@ -311,7 +312,7 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server would log every request
     with tempfile.TemporaryDirectory() as logs, _moto() as moto_url:
         dynamodb = SESSION.client("dynamodb", endpoint_url=moto_url)
-        keys_table, feedback_table = create_gateway_tables(dynamodb, "bench")
+        keys_table, feedback_table = create_gateway_tables(dynamodb, Naming("bench", "load"))
         api_key = issue_test_key(dynamodb, keys_table, "predict", "feedback", name="bench")
         tables = {"API_KEYS_TABLE": keys_table, "FEEDBACK_TABLE": feedback_table}
         # The throughput runs must measure the gateway, not its limiter (the rate-limit run has its own gateway).

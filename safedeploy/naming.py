@@ -77,6 +77,16 @@ class Naming:
         """A function's name, which is also its role's."""
         return self.resource(function)
 
+    @property
+    def api_keys_table(self) -> str:
+        """The gateway's API keys (DynamoDB), read by the gateway and written by `safedeploy api-key`."""
+        return self.resource("gateway-api-keys")
+
+    @property
+    def feedback_table(self) -> str:
+        """The gateway's once-only feedback records (DynamoDB)."""
+        return self.resource("gateway-feedback")
+
     def log_group(self, purpose: str) -> str:
         """CodeBuild log groups keep the playbook's names (`<project>-<env>-TrainLogs`) that operators search for."""
         return self.resource(f"{purpose}Logs")

@@ -38,7 +38,6 @@ SECRET = "integration-test-signing-key-for-prediction-ids"
 # ECS injects the task's secret under this name (stacks/serving/gateway_task.py).
 SECRET_VARIABLE = "PREDICTION_ID_SECRET"
 STUB_VARIANTS = ("v1", "v2")
-TABLE_PREFIX = NAMING.prefix
 # A gateway's environment given the runtime URL it calls and overrides (conftest's `gateway_env`).
 GatewayEnv = Callable[..., dict[str, str]]
 START_TIMEOUT = 90.0  # two workers importing boto3 on a loaded 2-core machine
@@ -170,7 +169,7 @@ def gateway_policies(moto: MotoServer, directory: Path) -> GatewayPolicies:
 
 def gateway_access(moto: MotoServer) -> GatewayAccess:
     dynamodb = moto.client("dynamodb")
-    keys_table, feedback_table = create_gateway_tables(dynamodb, TABLE_PREFIX)
+    keys_table, feedback_table = create_gateway_tables(dynamodb, NAMING)
     return GatewayAccess(
         keys_table,
         feedback_table,
@@ -208,8 +207,8 @@ def gateway_environment(
         RATE_LIMIT_PER_SECOND="10000",
         RATE_LIMIT_BURST="10000",
         # The tables `gateway_access` creates; a gateway starts without them and fails only the calls that need them.
-        API_KEYS_TABLE=f"{TABLE_PREFIX}-gateway-api-keys",
-        FEEDBACK_TABLE=f"{TABLE_PREFIX}-gateway-feedback",
+        API_KEYS_TABLE=NAMING.api_keys_table,
+        FEEDBACK_TABLE=NAMING.feedback_table,
     )
     if access is not None:
         env.update(API_KEYS_TABLE=access.keys_table, FEEDBACK_TABLE=access.feedback_table)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from safedeploy.naming import Naming
 from safedeploy.operations.api_keys import issue_key
-
-# Key schemas: the serving stack's tables (asserted against the template in the stack tests).
-API_KEYS_PARTITION_KEY = "key_id"
-FEEDBACK_PARTITION_KEY = "prediction_key"
+from stacks.serving.gateway_tables import API_KEYS_PARTITION_KEY, FEEDBACK_PARTITION_KEY
 
 
-def create_gateway_tables(dynamodb: Any, prefix: str) -> tuple[str, str]:
-    """(API keys table, feedback table), on-demand like the stack's; a table moto already holds is kept."""
-    names = (f"{prefix}-gateway-api-keys", f"{prefix}-gateway-feedback")
+def create_gateway_tables(dynamodb: Any, naming: Naming) -> tuple[str, str]:
+    """(API keys table, feedback table) of `naming`'s environment, on-demand and keyed like the serving stack's; a
+    table moto already holds is kept."""
+    names = (naming.api_keys_table, naming.feedback_table)
     existing = set(dynamodb.list_tables()["TableNames"])
     for name, key in zip(names, (API_KEYS_PARTITION_KEY, FEEDBACK_PARTITION_KEY), strict=True):
         if name in existing:

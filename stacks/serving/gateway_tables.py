@@ -48,10 +48,10 @@ class GatewayTables(Construct):
             enable_key_rotation=True,
             removal_policy=removal,
         )
-        self.api_keys = self._table("ApiKeys", naming.resource("gateway-api-keys"), API_KEYS_PARTITION_KEY)
+        self.api_keys = self._table("ApiKeys", naming.api_keys_table, API_KEYS_PARTITION_KEY)
         self.feedback = self._table(
             "Feedback",
-            naming.resource("gateway-feedback"),
+            naming.feedback_table,
             FEEDBACK_PARTITION_KEY,
             recovery=env_config.is_production,
             time_to_live=FEEDBACK_TTL_ATTRIBUTE,

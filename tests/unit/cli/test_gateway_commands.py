@@ -13,6 +13,7 @@ import pytest
 
 import safedeploy.cli.gateway_commands as gateway_commands
 from safedeploy.cli import main
+from safedeploy.naming import Naming
 from safedeploy.parameters import Param, parameter_name
 from serving.gateway.api_keys import FEEDBACK, PREDICT, ApiKeyVerifier, dynamodb_fetch
 from serving.gateway.errors import GatewayError
@@ -27,7 +28,7 @@ ENVIRONMENT = ["--project", PROJECT, "--env", ENV]
 @pytest.fixture
 def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     with in_process_aws(monkeypatch):
-        keys_table, _ = create_gateway_tables(SESSION.client("dynamodb"), f"{PROJECT}-{ENV}")
+        keys_table, _ = create_gateway_tables(SESSION.client("dynamodb"), Naming(PROJECT, ENV))
         SESSION.client("ssm").put_parameter(
             Name=parameter_name(PROJECT, ENV, Param.GATEWAY_API_KEYS_TABLE), Value=keys_table, Type="String"
         )

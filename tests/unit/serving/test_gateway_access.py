@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from safedeploy.naming import Naming
 from safedeploy.operations.api_keys import issue_key, new_api_key, revoke_key
 from serving.gateway import api_keys
 from serving.gateway.api_keys import FEEDBACK, PREDICT, ApiKeyVerifier, OpenAccess, dynamodb_fetch, key_digest
@@ -27,7 +28,7 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 @pytest.fixture
 def tables(dynamodb: Any) -> tuple[str, str]:
-    return create_gateway_tables(dynamodb, "unit")
+    return create_gateway_tables(dynamodb, Naming("unit", "test"))
 
 
 def _unlimited() -> RateLimiter:

@@ -9,10 +9,12 @@ from aws_cdk import App
 from aws_cdk.assertions import Annotations, Match, Template
 
 from safedeploy.errors import ConfigError
+from safedeploy.naming import Naming
 from serving.gateway.feedback_store import FeedbackStore
 from stacks.serving.gateway_tables import API_KEYS_PARTITION_KEY, FEEDBACK_PARTITION_KEY
 from stacks.stage import EnvironmentStage
 from testbed import gateway_tables
+from testbed.aws import SESSION, in_process_aws
 from tests.unit.stacks.test_serving_stack import (
     CERTIFICATE_ARN,
     build_serving,
@@ -156,11 +158,17 @@ def test_feedback_table_is_encrypted_expiring_and_recoverable_in_prod(
     assert keys["Replicas"][0]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
 
 
-def test_the_tables_used_in_tests_have_the_stack_key_schema() -> None:
-    assert (gateway_tables.API_KEYS_PARTITION_KEY, gateway_tables.FEEDBACK_PARTITION_KEY) == (
-        API_KEYS_PARTITION_KEY,
-        FEEDBACK_PARTITION_KEY,
-    )
+def test_the_tables_used_in_tests_have_the_stack_names_and_key_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    naming = Naming("my-mlops", "dev")
+    with in_process_aws(monkeypatch):
+        dynamodb = SESSION.client("dynamodb")
+        names = gateway_tables.create_gateway_tables(dynamodb, naming)
+        schemas = [dynamodb.describe_table(TableName=name)["Table"]["KeySchema"] for name in names]
+    assert names == ("my-mlops-dev-gateway-api-keys", "my-mlops-dev-gateway-feedback")
+    assert schemas == [
+        [{"AttributeName": API_KEYS_PARTITION_KEY, "KeyType": "HASH"}],
+        [{"AttributeName": FEEDBACK_PARTITION_KEY, "KeyType": "HASH"}],
+    ]
     assert "attribute_not_exists(prediction_key)" in FeedbackStore._write.__code__.co_consts
 
 
