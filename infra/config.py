@@ -18,15 +18,17 @@ from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from safedeploy.build_steps.model_plugin import ModelPlugin
+from safedeploy.drift.settings import DriftConfig
 from safedeploy.errors import ConfigError
 from safedeploy.guardrails.settings import DeploymentSettings
+from safedeploy.lambda_actions.quality_gate import QualityGateConfig
+from safedeploy.sections import Section, one_line
 
 PRODUCTION = "prod"
 PROJECT_PATTERN = r"^[a-z][a-z0-9-]{1,24}[a-z0-9]$"
 ACCOUNT_PATTERN = r"^(\d{12})?$"
 SSM_NAME_PATTERN = r"^(/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*)?$"
 ACM_ARN_PATTERN = r"^(arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+)?$"
-SHOWN_VALUE = 60  # characters of a bad value an error line repeats
 # CodeConnections provider types (the CodeStarSourceConnection action reads all of them); GitLab groups nest.
 CONNECTION_PROVIDERS = ("GitHub", "GitHubEnterpriseServer", "GitLab", "GitLabSelfManaged", "Bitbucket")
 NESTED_GROUP_PROVIDERS = ("GitLab", "GitLabSelfManaged")
@@ -85,17 +87,13 @@ def ssm_name_limit(region: str) -> int:
     return SSM_NAME_WITH_ARN - len(f"arn:{partition}:ssm:{region}:000000000000:parameter")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class CodeCommitSource(_Section):
+class CodeCommitSource(Section):
     """The environment's own CodeCommit repository `<project>-<env>`, created by the pipeline stack."""
 
     kind: Literal["codecommit"] = "codecommit"
 
 
-class ConnectionSource(_Section):
+class ConnectionSource(Section):
     """A repository on GitHub, GitLab or Bitbucket, read through an AWS CodeConnections connection.
 
     The connection is created and completed (the provider handshake) outside CDK; its ARN is read from the SSM
@@ -123,10 +121,9 @@ class ConnectionSource(_Section):
 
 
 PipelineSource = Annotated[CodeCommitSource | ConnectionSource, Field(discriminator="kind")]
-SOURCE_KINDS = ("codecommit", "codeconnections")
 
 
-class PipelineConfig(_Section):
+class PipelineConfig(Section):
     branch: str = Field(default="main", pattern=r"^[A-Za-z0-9._/-]+$", max_length=BRANCH_NAME_LIMIT)
     log_retention_days: int = 30
     source: PipelineSource = CodeCommitSource()
@@ -143,14 +140,7 @@ class PipelineConfig(_Section):
         return LOG_RETENTION[self.log_retention_days]
 
 
-class QualityGateConfig(_Section):
-    min_auc: float = Field(default=0.75, ge=0, le=1)
-    min_accuracy: float = Field(default=0.7, ge=0, le=1)
-    min_f1: float = Field(default=0.6, ge=0, le=1)
-    max_regression: float = Field(default=0.01, ge=0, le=1)
-
-
-class AccessConfig(_Section):
+class AccessConfig(Section):
     """Who can reach the gateway: callers inside the VPC (internal ALB) or the internet (API keys, WAF, HTTPS).
 
     Every request to /predict and /feedback carries an API key in both modes; `internet` additionally needs a
@@ -159,7 +149,7 @@ class AccessConfig(_Section):
 
     mode: Literal["internal", "internet"] = "internal"
     # Internal mode: networks besides the VPC's own that may reach the listener (peered VPCs, a VPN); never 0.0.0.0/0.
-    allowed_cidrs: list[str] = []
+    allowed_cidrs: list[str] = Field(default_factory=list)
     allow_http: bool = False
 
     @field_validator("allowed_cidrs")
@@ -183,7 +173,7 @@ class AccessConfig(_Section):
         return self
 
 
-class RateLimitConfig(_Section):
+class RateLimitConfig(Section):
     """Two limits: AWS WAF per client address at the load balancer, and the gateway per API key (per worker)."""
 
     # AWS WAF rate-based rule: requests per evaluation window per client IP (WAF's minimum limit is 10).
@@ -193,7 +183,7 @@ class RateLimitConfig(_Section):
     per_key_burst: int = Field(default=100, ge=1, le=1_000_000)
 
 
-class ServingConfig(_Section):
+class ServingConfig(Section):
     cpu: int = 512
     memory_mib: int = 1024
     desired_count: int = Field(default=2, ge=1, le=100)
@@ -219,7 +209,7 @@ class ServingConfig(_Section):
         return self
 
 
-class FeatureStoreConfig(_Section):
+class FeatureStoreConfig(Section):
     enable_feature_group: bool = False
     use_existing_feature_group: bool = False
     feature_group_name: str = Field(default="", pattern=r"^([a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63})?$")
@@ -233,28 +223,12 @@ class FeatureStoreConfig(_Section):
         return self
 
 
-class FlagsConfig(_Section):
+class FlagsConfig(Section):
     use_sm_pipeline: bool = False
     use_feature_store: bool = False
 
 
-class DriftConfig(_Section):
-    """The drift job: how often it looks, and the chance of any false drift alarm per period of `period_days`."""
-
-    schedule_minutes: int = Field(default=60, ge=5, le=1440)
-    alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
-    period_days: int = Field(default=30, ge=1, le=366)
-    sensitivity: float = Field(default=0.1, gt=0.0, le=10.0)
-    accuracy_margin: float = Field(default=0.02, ge=0.0, lt=0.5)
-    # Training-serving skew is always shown to the approver; true also fails the QualityGate on it.
-    skew_blocks_approval: bool = False
-
-    @property
-    def period_looks(self) -> int:
-        return max(1, self.period_days * 24 * 60 // self.schedule_minutes)
-
-
-class EnvironmentConfig(_Section):
+class EnvironmentConfig(Section):
     name: str
     account: str = Field(default="", pattern=ACCOUNT_PATTERN)
     region: str = "ap-northeast-2"
@@ -412,43 +386,4 @@ def _load_environment(name: str, raw: Any) -> EnvironmentConfig:
     try:
         return EnvironmentConfig.model_validate({**raw, "name": name, "endpoint": endpoint})
     except ValidationError as error:
-        raise ConfigError(_one_line(path, error, raw)) from None
-
-
-def _key_location(location: tuple[int | str, ...]) -> tuple[int | str, ...]:
-    """pydantic names the chosen member of a tagged union (`source.codeconnections.x`); cdk.json has no such key."""
-    return tuple(
-        part
-        for index, part in enumerate(location)
-        if not (index and location[index - 1] == "source" and part in SOURCE_KINDS)
-    )
-
-
-def _one_line(path: str, error: ValidationError, raw: Mapping[str, Any]) -> str:
-    first = error.errors(include_url=False)[0]
-    loc = _key_location(first["loc"])
-    location = ".".join(str(part) for part in loc)
-    key_path = f"{path}.{location}" if location else path
-    if first["type"] == "extra_forbidden":
-        return f"{key_path}: unknown key"
-    present, value = _value_at(raw, loc)
-    if present and value is None:
-        return f"{key_path}: null; omit the key to take the defaults, or give a value"
-    message = first["msg"].removeprefix("Value error, ")
-    if value is None or isinstance(value, Mapping):  # a section-level rule names its own keys and values
-        return f"{key_path}: {message}"
-    shown = repr(value)
-    if len(shown) > SHOWN_VALUE:  # one line stays readable: a 300-character branch name is cut, with its length
-        length = len(value) if isinstance(value, str) else len(shown)
-        shown = f"{shown[:SHOWN_VALUE]}... ({length} characters)"
-    return f"{key_path}: {shown}: {message}"
-
-
-def _value_at(raw: Mapping[str, Any], location: tuple[int | str, ...]) -> tuple[bool, Any]:
-    """(whether the key is there, its value): a key set to null is there."""
-    value: Any = raw
-    for part in location:
-        if not isinstance(value, Mapping) or part not in value:
-            return False, None
-        value = value[part]
-    return True, value
+        raise ConfigError(one_line(path, error, raw)) from None

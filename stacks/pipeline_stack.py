@@ -224,18 +224,13 @@ class PipelineStack(Stack):
         functions = self._release_functions(APPROVAL_ACTION)
         assert functions.quality_gate is not None and functions.approval_sync is not None
         execution = {"pipeline_execution_id": codepipeline.GlobalVariables.EXECUTION_ID}
-        drift = self.env_config.drift
         gate = actions.LambdaInvokeAction(
             action_name="CheckMetrics",
             lambda_=functions.quality_gate.function,
             user_parameters={
                 "model_package_arn": package_arn,
                 "thresholds": self.env_config.quality_gate.model_dump(),
-                "skew": {
-                    "block": drift.skew_blocks_approval,
-                    "alpha": drift.alpha,
-                    "sensitivity": drift.sensitivity,
-                },
+                "skew": self.env_config.drift.skew_parameters(),
             },
             variables_namespace=GATE_NAMESPACE,
         )

@@ -10,16 +10,20 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
 from safedeploy import clock
 from safedeploy.drift.check import DriftPolicy
+from safedeploy.drift.settings import DriftConfig
 from safedeploy.drift.skew import SkewReport, skew_against_live_traffic
 from safedeploy.errors import ConfigError
 from safedeploy.lambda_actions.pipeline_job import ActionFailed, JobSuccess
 from safedeploy.lambda_actions.registry_api import Registry
+from safedeploy.sections import Section, validated
 
 MINIMUM_PREFIX = "min_"
 MAX_REGRESSION = "max_regression"
@@ -32,6 +36,16 @@ SKEW_BUCKET_ENV, SKEW_HISTOGRAMS_ENV, SKEW_ENDPOINT_ENV = "ARTIFACTS_BUCKET", "D
 SKEW_VARIABLE = "SKEW"
 # Absorbs float noise so that a drop of exactly the allowed amount (0.80 -> 0.79 with 0.01) passes.
 _TOLERANCE = 1e-9
+
+
+class QualityGateConfig(Section):
+    """The `quality_gate` section of cdk.json: the lowest acceptable value of each metric the training step reports,
+    and the largest drop allowed against the live model."""
+
+    min_auc: float = Field(default=0.75, ge=0, le=1)
+    min_accuracy: float = Field(default=0.7, ge=0, le=1)
+    min_f1: float = Field(default=0.6, ge=0, le=1)
+    max_regression: float = Field(default=0.01, ge=0, le=1)
 
 
 @dataclass(frozen=True)
@@ -52,20 +66,21 @@ class QualityPolicy:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> QualityPolicy:
-        """Reads the `quality_gate` section of `cdk.json`: `min_<metric>` keys and `max_regression`."""
+        """Reads the `quality_gate` section of `cdk.json` with synth's model: a key or value synth refuses is refused
+        here too; `max_regression` is never silently defaulted, and a minimum left out is not checked."""
         if not isinstance(settings, Mapping):
             raise ConfigError(f"quality gate thresholds must be a JSON object, got {type(settings).__name__}")
-        unknown = sorted(key for key in settings if key != MAX_REGRESSION and not key.startswith(MINIMUM_PREFIX))
+        keys = QualityGateConfig.model_fields
+        unknown = sorted(key for key in settings if key not in keys)
         if unknown:
-            raise ConfigError(f"unknown quality gate settings {unknown}; expected min_<metric> and {MAX_REGRESSION}")
+            raise ConfigError(f"unknown quality gate settings {unknown}; expected {', '.join(keys)}")
         if MAX_REGRESSION not in settings:
             raise ConfigError(f"quality gate setting {MAX_REGRESSION} is missing")
-        minimums = {
-            key.removeprefix(MINIMUM_PREFIX): _number(key, value)
-            for key, value in settings.items()
-            if key.startswith(MINIMUM_PREFIX)
-        }
-        return cls(minimums=minimums, max_regression=_number(MAX_REGRESSION, settings[MAX_REGRESSION]))
+        numbers = {key: _number(key, value) for key, value in settings.items()}
+        minimums = {key.removeprefix(MINIMUM_PREFIX): value for key, value in numbers.items() if key != MAX_REGRESSION}
+        policy = cls(minimums=minimums, max_regression=numbers[MAX_REGRESSION])
+        validated(QualityGateConfig, numbers, "quality_gate")  # the ranges synth allows
+        return policy
 
 
 def resolve_policy(parameters: Mapping[str, Any], environ: Mapping[str, str]) -> QualityPolicy:
@@ -86,41 +101,31 @@ def resolve_policy(parameters: Mapping[str, Any], environ: Mapping[str, str]) ->
 
 @dataclass(frozen=True)
 class SkewSettings:
-    """Where the baselines (`bucket`) and the live traffic's histograms are, how the comparison is judged, and
-    whether a skew blocks."""
+    """Where the baselines (`bucket`) and the live traffic's histograms are, and the `drift` section that says how
+    the comparison is judged and whether a skew blocks."""
 
     bucket: str
     histograms_bucket: str
     endpoint_name: str
-    block: bool = False
-    alpha: float = 0.05
-    sensitivity: float = 0.1
+    drift: DriftConfig = field(default_factory=DriftConfig)
 
     @classmethod
     def from_parameters(cls, parameters: Mapping[str, Any], environ: Mapping[str, str]) -> SkewSettings | None:
-        """UserParameters.skew ({"block", "alpha", "sensitivity"}) with the bucket and endpoint from `environ`;
+        """UserParameters.skew (`DriftConfig.skew_parameters()`) with the bucket and endpoint from `environ`;
         None when the action asks for no skew check."""
         raw = parameters.get(SKEW_PARAMETER)
         if raw is None:
             return None
         if not isinstance(raw, Mapping):
             raise ConfigError(f"UserParameters.{SKEW_PARAMETER} must be a JSON object")
-        if not isinstance(raw.get("block", False), bool):
-            raise ConfigError(f"UserParameters.{SKEW_PARAMETER}.block must be true or false")
+        drift = DriftConfig.from_skew_parameters(raw, "drift")
         missing = [name for name in (SKEW_BUCKET_ENV, SKEW_HISTOGRAMS_ENV, SKEW_ENDPOINT_ENV) if not environ.get(name)]
         if missing:
             raise ConfigError(f"the skew check needs the function's {' and '.join(missing)}")
-        return cls(
-            environ[SKEW_BUCKET_ENV],
-            environ[SKEW_HISTOGRAMS_ENV],
-            environ[SKEW_ENDPOINT_ENV],
-            raw.get("block", False),
-            _number("skew.alpha", raw.get("alpha", 0.05)),
-            _number("skew.sensitivity", raw.get("sensitivity", 0.1)),
-        )
+        return cls(environ[SKEW_BUCKET_ENV], environ[SKEW_HISTOGRAMS_ENV], environ[SKEW_ENDPOINT_ENV], drift)
 
     def policy(self) -> DriftPolicy:
-        return DriftPolicy(alpha=self.alpha, sensitivity=self.sensitivity)
+        return DriftPolicy(alpha=self.drift.alpha, sensitivity=self.drift.sensitivity)
 
 
 @dataclass(frozen=True)
@@ -203,9 +208,9 @@ def check_candidate(
             now=now or clock.utc_now(),
             policy=skew.policy(),
         )
-        if report is not None and report.skewed and skew.block:
+        if report is not None and report.skewed and skew.drift.skew_blocks_approval:
             violations.append(
-                f"training-serving skew in {', '.join(report.skewed)} (Holm at {skew.alpha}); cdk.json "
+                f"training-serving skew in {', '.join(report.skewed)} (Holm at {skew.drift.alpha}); cdk.json "
                 "drift.skew_blocks_approval is true"
             )
     return GateResult(

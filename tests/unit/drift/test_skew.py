@@ -13,6 +13,7 @@ import pytest
 from safedeploy import s3_layout
 from safedeploy.drift.baseline import SKETCH_STEPS, Baseline, compute_baseline, sha256_digest
 from safedeploy.drift.check import DriftPolicy
+from safedeploy.drift.settings import DriftConfig
 from safedeploy.drift.skew import compare
 from safedeploy.lambda_actions.quality_gate import QualityPolicy, SkewSettings, check_candidate, run_quality_gate
 from safedeploy.lambda_actions.registry_api import default_registry
@@ -97,7 +98,7 @@ def test_the_gate_shows_skew_and_blocks_only_when_configured(aws: dict[str, Any]
     _register(aws, live, "live/1", "Approved")
     candidate = _register(aws, _baseline(7, age_shift=5.0), "cand/2", "PendingManualApproval")
     _write_week_of_traffic(aws, live)
-    skew = SkewSettings(BUCKET, DRIFT_BUCKET, ENDPOINT, block=block)
+    skew = SkewSettings(BUCKET, DRIFT_BUCKET, ENDPOINT, DriftConfig(skew_blocks_approval=block))
 
     result = check_candidate(aws["sm"], aws["s3"], default_registry(), candidate, POLICY, skew, now=NOW)
 
