@@ -1,10 +1,11 @@
 """Python Lambda functions over the `safedeploy` runtime library, bundled without Docker.
 
-All handlers share one layer: `safedeploy` plus `lambdas/requirements.txt` (numpy, Powertools; no scipy, which would
-not fit Lambda's size limit), installed from wheels for the Lambda runtime's machine: its Python (cp313) and manylinux
-tags no newer than its glibc. python3.13 runs on Amazon Linux 2023 (glibc 2.34); python3.11 runs on Amazon Linux 2
-(glibc 2.26), which numpy 2.3+ wheels (manylinux_2_27/2_28) do not fit. Local development stays on Python 3.11: the
-layer is checked by reading its binaries (tests/unit/lambdas/test_layer_bundle.py), not by importing it here.
+All handlers share one layer: `safedeploy` plus `lambdas/requirements.txt` (numpy, pydantic, Powertools; no scipy,
+which would not fit Lambda's size limit), installed from wheels for the Lambda runtime's machine: its Python (cp313)
+and manylinux tags no newer than its glibc. python3.13 runs on Amazon Linux 2023 (glibc 2.34); python3.11 runs on
+Amazon Linux 2 (glibc 2.26), which numpy 2.3+ wheels (manylinux_2_27/2_28) do not fit. Local development stays on
+Python 3.11: the layer is checked by reading its binaries (tests/unit/lambdas/test_layer_bundle.py), not by importing
+it here.
 """
 
 from __future__ import annotations
