@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from infra.config import CONNECTION_PROVIDERS, load_config
 from safedeploy.errors import ConfigError
+from safedeploy.lambda_actions.quality_gate import QualityPolicy
 
 ROOT = Path(__file__).resolve().parents[3]
 CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -245,3 +247,20 @@ def test_a_broken_promotion_chain_is_one_line(context: dict[str, Any], expected:
         load_config(context)
     assert str(raised.value).startswith(expected), str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"min_precision": 0.7, "max_regression": 0.01}, "unknown quality gate settings ['min_precision']"),
+        (
+            {"min_auc": 1.5, "max_regression": 0.01},
+            "quality_gate.min_auc: 1.5: Input should be less than or equal to 1",
+        ),
+    ],
+)
+def test_the_gate_refuses_what_synth_refuses(settings: dict[str, float], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        QualityPolicy.from_settings(settings)
+    with pytest.raises(ConfigError):
+        load_config(with_dev(quality_gate=settings))
