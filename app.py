@@ -13,9 +13,9 @@ import infra  # noqa: F401  (first: it explains jsii's Node.js banner before aws
 # isort: split
 from aws_cdk import App
 
-from infra.config import AppConfig, load_config
 from infra.nag import enable_security_checks
 from infra.name_limits import check_name_lengths
+from safedeploy.environment_config import AppConfig, load_config
 from safedeploy.errors import ConfigError
 from stacks.stage import EnvironmentStage
 

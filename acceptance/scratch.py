@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.config import PRODUCTION
+from safedeploy.environment_config import PRODUCTION
 from safedeploy.naming import Naming
 from safedeploy.operations.cost import PriceTable
 from safedeploy.registry import DEFAULT_INSTANCE_TYPES

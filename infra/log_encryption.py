@@ -15,7 +15,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.config import EnvironmentConfig
+from infra.config import log_retention, removal_policy
+from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.naming import Naming
 
 ENCRYPTION_CONTEXT_KEY = "kms:EncryptionContext:aws:logs:arn"
@@ -45,8 +46,8 @@ class LogGroupKey(Construct):
         self, scope: Construct, construct_id: str, *, naming: Naming, env_config: EnvironmentConfig, purpose: str
     ) -> None:
         super().__init__(scope, construct_id)
-        self._removal = env_config.removal
-        self._retention = env_config.pipeline.log_retention
+        self._removal = removal_policy(env_config)
+        self._retention = log_retention(env_config.pipeline)
         self._log_group_arns: list[str] = []
         self.key = kms.Key(
             self,

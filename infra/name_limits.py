@@ -26,7 +26,7 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import IConstruct
 
-from infra.config import ssm_name_limit
+from safedeploy.environment_config import ssm_name_limit
 from safedeploy.errors import ConfigError
 from safedeploy.guardrails.release_names import ReleaseNames
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.config import EnvironmentConfig, load_config
 from rehearsal.rollout import with_strategy
+from safedeploy.environment_config import EnvironmentConfig, load_config
 from safedeploy.guardrails.settings import GuardrailParameter
 from safedeploy.naming import Naming
 from safedeploy.parameters import Param, parameter_name

@@ -10,7 +10,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from infra.config import EnvironmentConfig
+from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.naming import Naming
 from stacks.monitoring.drift import DriftJob, drift_widgets
 from stacks.storage_stack import StorageStack

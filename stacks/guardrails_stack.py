@@ -18,7 +18,6 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import iam_role
-from infra.config import EnvironmentConfig
 from infra.grants import Grant, grant_to
 from infra.log_encryption import LogGroupKey
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
@@ -31,6 +30,7 @@ from safedeploy.canary.metrics import (
 )
 from safedeploy.canary.metrics import ROLLBACK_ALARMS as METRIC_ALARMS
 from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_DETAIL_TYPE, VERDICT_EVENT_SOURCE, VERDICT_METRIC
+from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.guardrails.alarm_noise import ALARM_DATAPOINTS, ALARM_PERIODS
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter

@@ -28,10 +28,11 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import iam_role
-from infra.config import CodeCommitSource, ConnectionSource, EnvironmentConfig
+from infra.config import removal_policy
 from infra.grants import Grant, acknowledge_cdk_grants
 from infra.log_encryption import LogGroupKey
 from infra.runtime_function import RuntimeFunction
+from safedeploy.environment_config import CodeCommitSource, ConnectionSource, EnvironmentConfig
 from safedeploy.naming import Naming
 from safedeploy.parameters import Param
 from safedeploy.s3_layout import APPROVALS, EVALUATION, MODELS, ROLLED_BACK
@@ -145,7 +146,7 @@ class PipelineStack(Stack):
                 if self.links.trains
                 else f"release.json deployed by {naming.prefix}",
             )
-            self.repository.apply_removal_policy(env_config.removal)
+            self.repository.apply_removal_policy(removal_policy(env_config))
         self.approval_topic = approvals.approval_topic(self, naming, storage)
         self.deploy = self._deploy_project()
         self.train: PipelineBuildProject | None = None

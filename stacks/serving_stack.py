@@ -13,8 +13,9 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
-from infra.config import EnvironmentConfig
+from infra.config import removal_policy
 from infra.log_encryption import LogGroupKey
+from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.naming import Naming
 from stacks.serving.certificate import https_certificate_arn
 from stacks.serving.egress import TaskEgress, acknowledge_lookup_function
@@ -51,7 +52,7 @@ class ServingStack(Stack):
         super().__init__(scope, construct_id, termination_protection=env_config.termination_protection, **kwargs)
         # First, so that a production environment without a certificate fails before any construct exists.
         certificate_arn = https_certificate_arn(self, env_config)
-        removal = env_config.removal
+        removal = removal_policy(env_config)
         serving = env_config.serving
 
         self.log_key = LogGroupKey(self, "LogKey", naming=naming, env_config=env_config, purpose="serving")

@@ -6,8 +6,8 @@ from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from infra.checkov_baseline import apply_checkov_baseline
-from infra.config import EnvironmentConfig
 from safedeploy.build_steps.model_plugin import ModelPlugin
+from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.naming import ROLE_TAG, Naming
 from stacks.drift_stack import DriftStack
 from stacks.guardrails_stack import GuardrailsStack

@@ -17,11 +17,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import iam_role
-from infra.config import ConnectionSource, EnvironmentConfig
+from infra.config import removal_policy
 from infra.grants import grant_policy, grant_to
 from infra.nag import acknowledge
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.drift.store import HISTOGRAM_DAYS
+from safedeploy.environment_config import ConnectionSource, EnvironmentConfig
 from safedeploy.naming import ROLE_TAG, Function, Naming
 from safedeploy.parameters import Param
 from safedeploy.s3_layout import EVALUATION, MODELS, histograms_root
@@ -54,7 +55,7 @@ class StorageStack(Stack):
         """`model`: the plug-in, whose custom serving container (if any) the execution role may pull."""
         super().__init__(scope, construct_id, termination_protection=env_config.termination_protection, **kwargs)
         self.naming = naming
-        removal = env_config.removal
+        removal = removal_policy(env_config)
         auto_delete = removal == RemovalPolicy.DESTROY
 
         self.key = kms.Key(

@@ -14,11 +14,11 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra import iam_role
-from infra.config import EnvironmentConfig
 from infra.grants import Grant, grant_to
 from infra.log_encryption import LogGroupKey
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
 from safedeploy.drift.store import DEGRADED_METRIC, DRIFT_NAMESPACE, DRIFTED_METRIC, state_keys
+from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.naming import DRIFT_ALARM, DRIFT_SCHEDULE, QUALITY_ALARM, Function, Naming
 from safedeploy.s3_layout import DRIFT_DECISIONS, EVALUATION, MODELS, histograms_root
 from stacks.pipeline.promotion import served_package_group

@@ -9,9 +9,9 @@ from aws_cdk import aws_codebuild as codebuild
 from constructs import Construct
 
 from infra import iam_role
-from infra.config import EnvironmentConfig
 from infra.grants import Grant, acknowledge_cdk_grants, grant_policy
 from infra.log_encryption import LogGroupKey
+from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.naming import Naming
 from stacks.storage_stack import StorageStack
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
-from infra.config import AppConfig, EnvironmentConfig, load_config
+from safedeploy.environment_config import AppConfig, EnvironmentConfig, load_config
 from safedeploy.errors import ConfigError
 from safedeploy.naming import Naming
 

@@ -16,10 +16,10 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from infra import iam_role
-from infra.config import EnvironmentConfig
 from infra.grants import Grant, acknowledge_cdk_grants, grant_policy
 from infra.log_encryption import LogGroupKey
 from infra.runtime_function import RuntimeFunction, RuntimeLayer
+from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.lambda_actions.approvals import PIPELINE_NAME_ENV
 from safedeploy.lambda_actions.quality_gate import SKEW_BUCKET_ENV, SKEW_ENDPOINT_ENV, SKEW_HISTOGRAMS_ENV
 from safedeploy.naming import Function, Naming

@@ -17,8 +17,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from infra.config import ConnectionSource, EnvironmentConfig
 from infra.grants import Grant, grant_to
+from safedeploy.environment_config import ConnectionSource, EnvironmentConfig
 
 SourceAction = actions.CodeCommitSourceAction | actions.CodeStarConnectionsSourceAction
 

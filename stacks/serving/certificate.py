@@ -11,7 +11,7 @@ from __future__ import annotations
 from aws_cdk import Arn, ArnFormat, Stack
 from aws_cdk import aws_ssm as ssm
 
-from infra.config import EnvironmentConfig
+from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.errors import ConfigError
 
 

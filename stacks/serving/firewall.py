@@ -14,8 +14,8 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from infra.config import EnvironmentConfig
 from infra.log_encryption import LogGroupKey
+from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.naming import Naming
 
 WAF_LOG_PREFIX = "aws-waf-logs-"

@@ -16,9 +16,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from infra.config import EnvironmentConfig
 from infra.grants import Grant, grant_to
 from infra.nag import acknowledge
+from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.naming import Naming
 from safedeploy.parameters import Param
 

@@ -17,11 +17,11 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra import iam_role
-from infra.config import EnvironmentConfig
 from infra.grants import Grant, acknowledge_cdk_grants, grant_to
 from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge
 from safedeploy.canary.metrics import GATEWAY_NAMESPACE
+from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.naming import Naming
 from safedeploy.s3_layout import BASELINE_OBJECTS, histograms_root
 from stacks.pipeline.promotion import served_package_group

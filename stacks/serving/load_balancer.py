@@ -16,8 +16,8 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.config import EnvironmentConfig
 from infra.nag import acknowledge
+from safedeploy.environment_config import EnvironmentConfig
 from stacks.serving.network import PRIVATE_SUBNETS, PUBLIC_SUBNETS, VPC_CIDR
 
 HTTP_PORT = 80

@@ -8,8 +8,8 @@ from __future__ import annotations
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from infra.config import EnvironmentConfig
 from infra.log_encryption import LogGroupKey
+from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.naming import Naming
 
 MAX_AZS = 2

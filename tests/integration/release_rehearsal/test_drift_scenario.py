@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import load_config
 from ml.build import build_model
 from ml.data import generate
 from rehearsal import drift_scenario
@@ -20,6 +19,7 @@ from rehearsal.world import ROOT, World
 from safedeploy import registry
 from safedeploy.digests import sha256_file
 from safedeploy.drift.baseline import compute_baseline
+from safedeploy.environment_config import load_config
 from safedeploy.naming import Naming
 from testbed.aws import REGION, MotoServer, moto_server
 from tests.unit.drift.packages import create_bucket_and_group, register_with_baseline, serve_package, store_baseline

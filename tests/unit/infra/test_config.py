@@ -14,7 +14,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from infra.config import CONNECTION_PROVIDERS, load_config
+from safedeploy.environment_config import CONNECTION_PROVIDERS, load_config
 from safedeploy.errors import ConfigError
 from safedeploy.lambda_actions.quality_gate import QualityPolicy
 

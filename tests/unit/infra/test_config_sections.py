@@ -22,8 +22,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 
 from app import build_app
-from infra.config import BRANCH_NAME_LIMIT, load_config, ssm_name_limit
 from infra.name_limits import LAMBDA_FUNCTION_NAME, LIMITS, check_name_lengths
+from safedeploy.environment_config import BRANCH_NAME_LIMIT, load_config, ssm_name_limit
 from safedeploy.errors import ConfigError
 
 QA = {

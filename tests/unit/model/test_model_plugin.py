@@ -17,12 +17,12 @@ from aws_cdk import App, Environment
 from aws_cdk.assertions import Template
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from infra.config import load_config
 from safedeploy import registry
 from safedeploy.build_steps.exports import exported_variables
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.build_steps.settings import ReleaseSettings
 from safedeploy.build_steps.train_and_register import run
+from safedeploy.environment_config import load_config
 from safedeploy.errors import ConfigError
 from safedeploy.naming import Naming
 from stacks.storage_stack import StorageStack

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from infra.config import load_config
 from safedeploy.drift.skew import SUMMARY_LIMIT as SKEW_SUMMARY_LIMIT
+from safedeploy.environment_config import load_config
 from safedeploy.lambda_actions.quality_gate import SKEW_VARIABLE
 from stacks.pipeline.approvals import CUSTOM_DATA_LIMIT, promotion_approval_message
 from stacks.pipeline.promotion import promotion_links

@@ -9,8 +9,8 @@ from aws_cdk import App, Environment, Stack
 from aws_cdk.assertions import Annotations, Match, Template
 from constructs import IConstruct
 
-from infra.config import ServingConfig, load_config
 from infra.nag import enable_security_checks
+from safedeploy.environment_config import ServingConfig, load_config
 from safedeploy.errors import ConfigError
 from safedeploy.naming import Naming
 from stacks.serving_stack import ServingStack

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import App, Environment
 from aws_cdk.assertions import Match, Template
 
-from infra.config import load_config
+from safedeploy.environment_config import load_config
 from safedeploy.errors import ConfigError
 from safedeploy.naming import Naming
 from safedeploy.parameters import Param
