@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import boto3
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
 
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.drift.settings import DriftConfig
@@ -243,6 +243,10 @@ class EnvironmentConfig(Section):
     drift: DriftConfig = DriftConfig()
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, arbitrary_types_allowed=True)
+
+    @field_serializer("endpoint")
+    def _endpoint(self, endpoint: DeploymentSettings) -> dict[str, Any]:
+        return endpoint.to_dict()
 
     @field_validator("region")
     @classmethod

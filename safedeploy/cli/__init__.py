@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "doctor_commands",
     "gateway_commands",
     "environment_commands",
+    "config_commands",
     "report_commands",
     "drift_commands",
 )
