@@ -320,7 +320,7 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
     raw_envs = context.get("environments")
     if not isinstance(raw_envs, Mapping) or not raw_envs:
         raise ConfigError("environments: missing; define at least 'dev' in cdk.json context")
-    environments = {name: _load_environment(name, raw) for name, raw in raw_envs.items()}
+    environments = {name: load_environment(name, raw) for name, raw in raw_envs.items()}
     _check_promotion_chains(environments)
     model = ModelPlugin.from_mapping(context.get("model"), path="model")
     return AppConfig(project=project, environments=environments, model=model)
@@ -370,7 +370,8 @@ def _check_promotion_chains(environments: Mapping[str, EnvironmentConfig]) -> No
         )
 
 
-def _load_environment(name: str, raw: Any) -> EnvironmentConfig:
+def load_environment(name: str, raw: Any) -> EnvironmentConfig:
+    """One environment's entry of cdk.json `environments`, alone (the promotion chains are `load_config`'s)."""
     path = f"environments.{name}"
     if not re.match(r"^[a-z][a-z0-9]{0,9}$", str(name)):
         raise ConfigError(f"{path}: environment name must be 1-10 lower-case letters or digits")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from safedeploy.environment_config import load_environment
 from safedeploy.errors import ConfigError
-from safedeploy.guardrails.settings import DeploymentSettings
 
 MINUTES_PER_MONTH = 30 * 24 * 60
 # Usage assumptions per request, stated in the output so they can be argued with.
@@ -89,9 +89,9 @@ class Estimate:
 
 
 def estimate(env: str, raw: Mapping[str, Any], table: PriceTable) -> Estimate:
-    """`raw`: the environment's entry of cdk.json `environments` (validated here as far as the estimate needs)."""
-    endpoint = DeploymentSettings.from_mapping(raw.get("endpoint", {}), path=f"environments.{env}.endpoint")
-    serving = raw.get("serving", {})
+    """`raw`: the environment's entry of cdk.json `environments`, read with synth's models (defaults included)."""
+    config = load_environment(env, raw)
+    endpoint, serving = config.endpoint, config.serving
     hours = float(table["hours_per_month"])
     instance_prices = table["sagemaker_instance_hour"]
     if endpoint.instance_type not in instance_prices:
@@ -100,12 +100,11 @@ def estimate(env: str, raw: Mapping[str, Any], table: PriceTable) -> Estimate:
             f"table of {table.as_of} (priced: {', '.join(sorted(instance_prices))})"
         )
     requests = endpoint.canary.expected_requests_per_minute * MINUTES_PER_MONTH
-    nat_gateways = int(serving.get("nat_gateways", 1))
-    tasks = int(serving.get("desired_count", 2))
-    vcpu, memory_gb = int(serving.get("cpu", 512)) / 1024, int(serving.get("memory_mib", 1024)) / 1024
+    nat_gateways, tasks = serving.nat_gateways, serving.desired_count
+    vcpu, memory_gb = serving.cpu / 1024, serving.memory_mib / 1024
     nat_gb = requests * BYTES_THROUGH_NAT_PER_REQUEST / 1e9
     log_gb = requests * (LOG_BYTES_PER_REQUEST + FLOW_LOG_BYTES_PER_REQUEST) / 1e9
-    retention_months = int(raw.get("pipeline", {}).get("log_retention_days", 30)) / 30
+    retention_months = config.pipeline.log_retention_days / 30
     lcu = max(endpoint.canary.expected_requests_per_minute / 60 / LCU_REQUESTS_PER_SECOND, 0.0)
     invocations = MINUTES_PER_MONTH
     lines = (
@@ -158,4 +157,4 @@ def estimate_from_config(config: Mapping[str, Any], env: str) -> Estimate:
     if env not in environments:
         raise ConfigError(f"environment {env!r} is not in cdk.json ({', '.join(environments) or 'none defined'})")
     raw = environments[env]
-    return estimate(env, raw, PriceTable.load(raw.get("region", "ap-northeast-2")))
+    return estimate(env, raw, PriceTable.load(load_environment(env, raw).region))

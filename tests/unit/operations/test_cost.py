@@ -32,9 +32,9 @@ def test_instances_nat_and_fargate_follow_the_configuration() -> None:
         2 * hours * (0.5 * TABLE["fargate_vcpu_hour"] + 1 * TABLE["fargate_gb_hour"])
     )
     bigger = copy.deepcopy(dev)
-    bigger["endpoint"]["instance_count"] = 4
-    bigger["endpoint"]["canary_size_instances"] = 2  # the same half of the traffic, so the planned bake still fits
-    bigger["serving"]["nat_gateways"] = 2
+    # A canary of 2 of 4 instances: the same half of the traffic, so the planned bake still fits.
+    bigger.setdefault("endpoint", {}).update(instance_count=4, canary_size_instances=2)
+    bigger.setdefault("serving", {})["nat_gateways"] = 2
     more = estimate("dev", bigger, TABLE)
     assert line(more, "SageMaker endpoint") == pytest.approx(2 * line(result, "SageMaker endpoint"))
     assert line(more, "NAT") - line(result, "NAT") == pytest.approx(hours * TABLE["nat_gateway_hour"])
@@ -50,7 +50,7 @@ def test_prod_costs_more_than_dev_and_both_name_the_price_table() -> None:
 
 def test_an_unpriced_instance_type_is_one_line() -> None:
     dev = copy.deepcopy(CONTEXT["environments"]["dev"])
-    dev["endpoint"]["instance_type"] = "ml.r5.24xlarge"
+    dev.setdefault("endpoint", {})["instance_type"] = "ml.r5.24xlarge"
     with pytest.raises(ValueError, match=r"^environments\.dev\.endpoint\.instance_type: no ap-northeast-2 price for"):
         estimate("dev", dev, TABLE)
 
