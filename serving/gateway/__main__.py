@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import sys
 
+from safedeploy.errors import ConfigError
+
 from .json_logging import configure_logging
 from .server import run_worker, run_workers
-from .settings import SettingsError, load_settings
+from .settings import load_settings
 from .signing_secret import resolve_signing_secret
 
 
@@ -16,7 +18,7 @@ def main() -> int:
         settings = load_settings(os.environ)
         configure_logging(settings.log_level)
         secret = resolve_signing_secret(os.environ, settings.region)
-    except SettingsError as error:
+    except ConfigError as error:
         print(f"gateway: configuration error: {error}", file=sys.stderr)
         return 2
     # Workers inherit the key resolved here instead of each fetching it from Secrets Manager again.

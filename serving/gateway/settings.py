@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from safedeploy.errors import ConfigError
+
 # SageMaker's endpoint-name rule: it also makes the name safe to put in a URL path unescaped.
 ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 # InvokeEndpoint refuses payloads above 6 MB; a larger body limit could never succeed.
@@ -24,10 +26,6 @@ BUCKET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 TABLE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
 
 Number = TypeVar("Number", int, float)
-
-
-class SettingsError(ValueError):
-    """A configuration problem, as one line naming the variable."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,7 @@ def _number(env: Mapping[str, str], name: str, parse: Callable[[str], Number], l
         value = None
     if value is None or (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
         kind = "an integer" if parse is int else "a number"
-        raise SettingsError(f"{name} must be {kind} between {low} and {high}, got {raw!r}")
+        raise ConfigError(f"{name} must be {kind} between {low} and {high}, got {raw!r}")
     return value
 
 
@@ -102,55 +100,55 @@ def flag(env: Mapping[str, str], name: str) -> bool:
         return True
     if raw in FALSE_WORDS:
         return False
-    raise SettingsError(f"{name} must be one of {sorted(TRUE_WORDS | FALSE_WORDS - {''})}, got {env[name]!r}")
+    raise ConfigError(f"{name} must be one of {sorted(TRUE_WORDS | FALSE_WORDS - {''})}, got {env[name]!r}")
 
 
 def _endpoint_name(env: Mapping[str, str]) -> str:
     name = env.get("ENDPOINT_NAME", "").strip()
     if not name:
-        raise SettingsError("ENDPOINT_NAME is required: the SageMaker endpoint this gateway serves")
+        raise ConfigError("ENDPOINT_NAME is required: the SageMaker endpoint this gateway serves")
     if not ENDPOINT_NAME_PATTERN.match(name):
-        raise SettingsError(f"ENDPOINT_NAME {name!r} is not a SageMaker endpoint name (letters, digits, hyphens)")
+        raise ConfigError(f"ENDPOINT_NAME {name!r} is not a SageMaker endpoint name (letters, digits, hyphens)")
     return name
 
 
 def _region(env: Mapping[str, str]) -> str:
     region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip()
     if not region:
-        raise SettingsError("AWS_REGION is required (ECS sets it in every task)")
+        raise ConfigError("AWS_REGION is required (ECS sets it in every task)")
     return region
 
 
 def _log_level(env: Mapping[str, str]) -> str:
     level = env.get("LOG_LEVEL", Settings.log_level).strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {env['LOG_LEVEL']!r}")
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {env['LOG_LEVEL']!r}")
     return level
 
 
 def _namespace(env: Mapping[str, str]) -> str:
     namespace = env.get("METRICS_NAMESPACE", "").strip() or Settings.metrics_namespace
     if len(namespace) > 255 or namespace.startswith("AWS/"):
-        raise SettingsError(f"METRICS_NAMESPACE {namespace!r} must be at most 255 characters and not start with AWS/")
+        raise ConfigError(f"METRICS_NAMESPACE {namespace!r} must be at most 255 characters and not start with AWS/")
     return namespace
 
 
 def _table(env: Mapping[str, str], name: str, required: bool) -> str:
     table = env.get(name, "").strip()
     if not table and required:
-        raise SettingsError(
+        raise ConfigError(
             f"{name} is required: the DynamoDB table the serving stack creates (ALLOW_UNAUTHENTICATED=true runs "
             "without API keys and without feedback, outside AWS only)"
         )
     if table and not TABLE_NAME_PATTERN.match(table):
-        raise SettingsError(f"{name} {table!r} is not a DynamoDB table name")
+        raise ConfigError(f"{name} {table!r} is not a DynamoDB table name")
     return table
 
 
 def _bucket(env: Mapping[str, str], name: str) -> str:
     bucket = env.get(name, "").strip()
     if bucket and not BUCKET_NAME_PATTERN.match(bucket):
-        raise SettingsError(f"{name} {bucket!r} is not an S3 bucket name")
+        raise ConfigError(f"{name} {bucket!r} is not an S3 bucket name")
     return bucket
 
 
@@ -159,7 +157,7 @@ def _drift_buckets(env: Mapping[str, str]) -> tuple[str, str]:
     read what this environment never verified."""
     histograms, baselines = _bucket(env, "DRIFT_BUCKET"), _bucket(env, "ARTIFACTS_BUCKET")
     if histograms and not baselines:
-        raise SettingsError("DRIFT_BUCKET is set but ARTIFACTS_BUCKET (where the drift baselines are) is not")
+        raise ConfigError("DRIFT_BUCKET is set but ARTIFACTS_BUCKET (where the drift baselines are) is not")
     return histograms, baselines
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from .settings import SettingsError, flag
+from safedeploy.errors import ConfigError
+
+from .settings import flag
 
 MIN_SECRET_LENGTH = 32
 # Only with ALLOW_DEV_SECRET=true, for a laptop or a test; it is public, so ids signed with it prove nothing.
@@ -28,9 +30,9 @@ def fetch_from_secrets_manager(secret_id: str, region: str) -> str:
     try:
         response = boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=secret_id)
     except (BotoCoreError, ClientError) as error:
-        raise SettingsError(f"cannot read PREDICTION_ID_SECRET_ARN {secret_id}: {error}") from error
+        raise ConfigError(f"cannot read PREDICTION_ID_SECRET_ARN {secret_id}: {error}") from error
     if "SecretString" not in response:
-        raise SettingsError(f"secret {secret_id} holds binary data; store the signing key as a string")
+        raise ConfigError(f"secret {secret_id} holds binary data; store the signing key as a string")
     return str(response["SecretString"])
 
 
@@ -44,12 +46,12 @@ def resolve_signing_secret(
         secret = fetch(source, region)
     if not secret:
         if not flag(env, "ALLOW_DEV_SECRET"):
-            raise SettingsError(
+            raise ConfigError(
                 "no prediction-id signing secret: set PREDICTION_ID_SECRET (ECS secret) or PREDICTION_ID_SECRET_ARN, "
                 "or ALLOW_DEV_SECRET=true outside production"
             )
         logger.warning("signing prediction ids with the public development secret (ALLOW_DEV_SECRET=true)")
         secret = DEV_SECRET
     if len(secret) < MIN_SECRET_LENGTH:
-        raise SettingsError(f"the secret from {source} has {len(secret)} characters; at least {MIN_SECRET_LENGTH}")
+        raise ConfigError(f"the secret from {source} has {len(secret)} characters; at least {MIN_SECRET_LENGTH}")
     return secret.encode()

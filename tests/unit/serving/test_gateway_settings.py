@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from serving.gateway.settings import Settings, SettingsError, load_settings
+from safedeploy.errors import ConfigError
+from serving.gateway.settings import Settings, load_settings
 
 TABLES = {"API_KEYS_TABLE": "my-mlops-dev-gateway-api-keys", "FEEDBACK_TABLE": "my-mlops-dev-gateway-feedback"}
 BASE = {"ENDPOINT_NAME": "my-mlops-dev-endpoint", "AWS_REGION": "ap-northeast-2", **TABLES}
@@ -70,7 +71,7 @@ def test_the_region_falls_back_to_the_sdk_default_variable() -> None:
     ],
 )
 def test_a_wrong_value_names_the_variable(overrides: dict[str, str], message: str) -> None:
-    with pytest.raises(SettingsError) as raised:
+    with pytest.raises(ConfigError) as raised:
         load_settings({**BASE, **overrides})
     assert message in str(raised.value)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from serving.gateway.settings import SettingsError
+from safedeploy.errors import ConfigError
 from serving.gateway.signing_secret import DEV_SECRET, resolve_signing_secret
 from testbed.aws import REGION, SESSION, in_process_aws
 
@@ -38,20 +38,20 @@ def test_an_arn_is_read_from_secrets_manager(aws: None) -> None:
 
 def test_a_binary_or_missing_secret_is_refused(aws: None) -> None:
     arn = SESSION.client("secretsmanager").create_secret(Name="binary-key", SecretBinary=b"k" * 40)["ARN"]
-    with pytest.raises(SettingsError, match="binary data"):
+    with pytest.raises(ConfigError, match="binary data"):
         resolve_signing_secret({"PREDICTION_ID_SECRET_ARN": arn}, REGION)
-    with pytest.raises(SettingsError, match="cannot read PREDICTION_ID_SECRET_ARN missing-key"):
+    with pytest.raises(ConfigError, match="cannot read PREDICTION_ID_SECRET_ARN missing-key"):
         resolve_signing_secret({"PREDICTION_ID_SECRET_ARN": "missing-key"}, REGION)
 
 
 def test_without_a_secret_the_gateway_refuses_unless_told_it_is_development() -> None:
-    with pytest.raises(SettingsError, match="no prediction-id signing secret"):
+    with pytest.raises(ConfigError, match="no prediction-id signing secret"):
         resolve_signing_secret({}, REGION)
-    with pytest.raises(SettingsError, match="no prediction-id signing secret"):
+    with pytest.raises(ConfigError, match="no prediction-id signing secret"):
         resolve_signing_secret({"ALLOW_DEV_SECRET": "false"}, REGION)
     assert resolve_signing_secret({"ALLOW_DEV_SECRET": "true"}, REGION) == DEV_SECRET.encode()
 
 
 def test_a_short_secret_is_refused() -> None:
-    with pytest.raises(SettingsError, match="has 8 characters; at least 32"):
+    with pytest.raises(ConfigError, match="has 8 characters; at least 32"):
         resolve_signing_secret({"PREDICTION_ID_SECRET": "12345678"}, REGION)
