@@ -59,7 +59,7 @@ CHUNK_REPS = 100
 
 def environment(name: str, **canary: Any) -> DeploymentSettings:
     raw = json.loads((ROOT / "cdk.json").read_text())["context"]["environments"][name]["endpoint"]
-    raw = {**raw, "canary": {**raw["canary"], **canary}}
+    raw = {**raw, "canary": {**raw.get("canary", {}), **canary}}
     return DeploymentSettings.from_mapping(raw, f"environments.{name}.endpoint")
 
 

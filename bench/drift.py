@@ -28,6 +28,7 @@ from scipy.stats import beta
 from ml.data import AGE_RANGE, FEATURES, FLAG_EFFECTS, FLAG_RATES, generate
 from safedeploy.drift.baseline import Baseline, compute_baseline, sha256_digest
 from safedeploy.drift.check import DriftPolicy, run_check
+from safedeploy.environment_config import load_config
 
 HOURS = 720
 TRAINING_ROWS = 5000
@@ -82,8 +83,9 @@ def simulate(rng: np.random.Generator, per_minute: float, shift_sd: float, polic
 
 
 def declared_traffic(env: str) -> float:
-    context = json.loads(CDK_JSON.read_text())["context"]
-    return float(context["environments"][env]["endpoint"]["canary"]["expected_requests_per_minute"])
+    """The environment's configured traffic, its default included (cdk.json states only what differs)."""
+    config = load_config(json.loads(CDK_JSON.read_text())["context"])
+    return float(config.environments[env].endpoint.canary.expected_requests_per_minute)
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ GITHUB = {
 def connected(cdk_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, EnvironmentStage]:
     """The shipped app with dev's source on GitHub, synthesized through the cdk-nag gate."""
     context = copy.deepcopy(cdk_context)
-    context["environments"]["dev"]["pipeline"]["source"] = GITHUB
+    context["environments"]["dev"].setdefault("pipeline", {})["source"] = GITHUB
     return synth_app(context, tmp_path_factory.mktemp("connected.out"))
 
 

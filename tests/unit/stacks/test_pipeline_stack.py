@@ -114,7 +114,7 @@ def test_pushes_to_the_configured_branch_start_the_pipeline(
     pipeline: dict[str, Template], cdk_context: dict[str, Any], env: str
 ) -> None:
     template = pipeline[env]
-    branch = cdk_context["environments"][env]["pipeline"]["branch"]
+    branch = load_config(cdk_context).environments[env].pipeline.branch
     repository = logical_id(template, "AWS::CodeCommit::Repository", "Repository")
     rules = [
         rule["Properties"]
@@ -175,7 +175,7 @@ def test_build_projects_log_to_named_groups_with_retention(
     group = logical_id(template, "AWS::Logs::LogGroup", f"{purpose}Logs")
     props = template.find_resources("AWS::Logs::LogGroup")[group]["Properties"]
     assert props["LogGroupName"] == f"my-mlops-{env}-{purpose}Logs"
-    assert props["RetentionInDays"] == cdk_context["environments"][env]["pipeline"]["log_retention_days"]
+    assert props["RetentionInDays"] == load_config(cdk_context).environments[env].pipeline.log_retention_days
     project = template.find_resources("AWS::CodeBuild::Project")[
         logical_id(template, "AWS::CodeBuild::Project", purpose)
     ]
@@ -232,7 +232,7 @@ def test_quality_gate_gets_the_package_and_configured_thresholds(
 ) -> None:
     assert user_parameters(pipeline["dev"], "QualityGate") == {
         "model_package_arn": "#{Train.MODEL_PACKAGE_ARN}",
-        "thresholds": cdk_context["environments"]["dev"]["quality_gate"],
+        "thresholds": load_config(cdk_context).environments["dev"].quality_gate.model_dump(),
         "skew": {"block": False, "alpha": 0.05, "sensitivity": 0.1},
     }
 
