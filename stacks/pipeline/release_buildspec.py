@@ -1,7 +1,7 @@
 """The buildspec of a release environment's Deploy (prod), written at synth and held by the CodeBuild project.
 
 Prod's Deploy must not run any branch head of dev's repository, nor anything its own source artifact could carry
-besides release.json. So its buildspec is this stack's own: it pins boto3, runs the tooling gate (inlined from
+besides release.json. So its buildspec is this stack's own: it pins boto3 and pydantic, runs the tooling gate (inlined from
 `safedeploy/build_steps/tooling_gate.py`) to check and unpack the tooling bundle dev approved, and only then runs
 `safedeploy deploy` and `safedeploy smoke-test` from that bundle.
 """
@@ -15,7 +15,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 GATE_SCRIPT = ROOT / "safedeploy" / "build_steps" / "tooling_gate.py"
 REQUIREMENTS = ROOT / "requirements.txt"
-PINNED = ("boto3", "botocore")
+PINNED = ("boto3", "botocore", "pydantic")  # the CLI reads its settings with the cdk.json sections' models
 # Variables the CodeBuild project sets: PROJECT, ENV, SOURCE_ENV and SOURCE_ARTIFACTS_BUCKET (from SSM).
 REQUIRED_VARIABLES = ("PROJECT", "ENV", "SOURCE_ENV", "SOURCE_ARTIFACTS_BUCKET")
 

@@ -104,7 +104,7 @@ def test_pip_downloads_are_cached_between_builds() -> None:
     cache_dir = BUILDSPEC["env"]["variables"]["PIP_CACHE_DIR"]
     assert BUILDSPEC["cache"]["paths"] == [f"{cache_dir}/**/*"]
     assert BUILDSPEC["phases"]["install"]["commands"] == [
-        "pip install --constraint requirements.txt boto3 botocore",
+        "pip install --constraint requirements.txt boto3 botocore pydantic",
         "pip install --no-deps .",
     ]
 
