@@ -32,7 +32,7 @@ def solo_dev(cdk_context: dict[str, Any], tmp_path_factory: pytest.TempPathFacto
     context = copy.deepcopy(cdk_context)
     dev = context["environments"]["dev"]
     dev.update(promotes_to=None, flags={"use_sm_pipeline": True, "use_feature_store": True})
-    dev["feature_store"] = {**dev["feature_store"], "enable_feature_group": True}
+    dev["feature_store"] = {**dev.get("feature_store", {}), "enable_feature_group": True}
     context["environments"] = {"dev": dev}
     stages = synth_app(context, tmp_path_factory.mktemp("solo.out"))
     return Template.from_stack(stages["dev"].pipeline)
