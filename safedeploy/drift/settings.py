@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
+from safedeploy.drift.check import DriftPolicy
 from safedeploy.errors import ConfigError
 from safedeploy.sections import Section, validated
 
@@ -16,12 +17,13 @@ SKEW_PARAMETERS = {"block": "skew_blocks_approval", "alpha": "alpha", "sensitivi
 
 
 class DriftConfig(Section):
-    """The drift job: how often it looks, and the chance of any false drift alarm per period of `period_days`."""
+    """The drift job: how often it looks, and the chance of any false drift alarm per period of `period_days`; the
+    test's own defaults are `DriftPolicy`'s (a 30-day period of hourly looks is its 720)."""
 
     schedule_minutes: int = Field(default=60, ge=5, le=1440)
-    alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
+    alpha: float = Field(default=DriftPolicy.alpha, gt=0.0, lt=0.5)
     period_days: int = Field(default=30, ge=1, le=366)
-    sensitivity: float = Field(default=0.1, gt=0.0, le=10.0)
+    sensitivity: float = Field(default=DriftPolicy.sensitivity, gt=0.0, le=10.0)
     accuracy_margin: float = Field(default=0.02, ge=0.0, lt=0.5)
     # Training-serving skew is always shown to the approver; true also fails the QualityGate on it.
     skew_blocks_approval: bool = False
