@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
 
 from safedeploy.errors import ConfigError
 
 SHOWN_VALUE = 60  # characters of a bad value an error line repeats
+RULE = "setting"  # the error type of a field's own refusal (`rule`)
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -35,20 +37,31 @@ def validated(model: type[Model], raw: object, path: str) -> Model:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(one_line(path, error, raw)) from None
+        raise ConfigError(one_line(path, error, raw, model)) from None
 
 
-def one_line(path: str, error: ValidationError, raw: Mapping[str, Any]) -> str:
-    """pydantic's first error as `<path>.<key>: <value>: <problem>`; a rule over a whole section names its own keys."""
+def rule(message: str) -> PydanticCustomError:
+    """A field's own refusal, already worded as `<value> <problem>`: the error line adds only the key path."""
+    return PydanticCustomError(RULE, message)
+
+
+def one_line(path: str, error: ValidationError, raw: Mapping[str, Any], model: type[BaseModel] | None = None) -> str:
+    """pydantic's first error as `<path>.<key>: <value>: <problem>`; a rule over a whole section names its own keys.
+    With the `model`, an unknown key's line lists the keys its section allows."""
     first = error.errors(include_url=False)[0]
     loc = _key_location(raw, first["loc"])
     location = ".".join(str(part) for part in loc)
     key_path = f"{path}.{location}" if location else path
     if first["type"] == "extra_forbidden":
-        return f"{key_path}: unknown key"
+        allowed = _allowed_keys(model, loc[:-1]) if model else None
+        return f"{key_path}: unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
     present, value = _value_at(raw, loc)
     if present and value is None:
         return f"{key_path}: null; omit the key to take the defaults, or give a value"
+    if first["type"] == RULE:
+        return f"{key_path}: {first['msg']}"
+    if first["type"] == "model_type":
+        return f"{key_path}: {value!r} must be an object"
     message = first["msg"].removeprefix("Value error, ")
     if value is None or isinstance(value, Mapping):  # a section-level rule names its own keys and values
         return f"{key_path}: {message}"
@@ -70,6 +83,16 @@ def _key_location(raw: Mapping[str, Any], location: tuple[int | str, ...]) -> tu
         kept.append(part)
         value = value.get(part) if isinstance(value, Mapping) else None
     return tuple(kept)
+
+
+def _allowed_keys(model: type[BaseModel], location: tuple[int | str, ...]) -> list[str] | None:
+    """The keys of the section at `location` inside `model`, in their declared order (None past a non-model)."""
+    for part in location:
+        annotation = model.model_fields[str(part)].annotation if str(part) in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return list(model.model_fields)
 
 
 def _value_at(raw: Mapping[str, Any], location: tuple[int | str, ...]) -> tuple[bool, Any]:

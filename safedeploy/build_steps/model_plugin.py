@@ -24,12 +24,15 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
 from safedeploy.errors import ConfigError
-from safedeploy.guardrails.setting_reader import SettingReader
+from safedeploy.section_fields import Text, TextMapping
+from safedeploy.sections import Section, rule, validated
 
 ENTRY_POINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
 ECR_REPOSITORY_PATTERN = r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
@@ -37,6 +40,7 @@ IMAGE_TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 ENVIRONMENT_KEY_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$"
 # A relative path inside the repository (the Train build installs it with pip -r).
 REQUIREMENTS_PATTERN = r"^([A-Za-z0-9_][A-Za-z0-9_.-]*/)*[A-Za-z0-9_][A-Za-z0-9_.-]*\.txt$|^$"
+ENTRY_POINT_EXAMPLE = "package.module:function"
 CONFIG_FILE = "cdk.json"
 
 
@@ -70,15 +74,40 @@ class PipelineSpec:
     seed: int = 42
 
 
-@dataclass(frozen=True)
-class Serving:
+class Serving(Section):
     """A framework image SageMaker publishes (resolved per region) or a custom image in this account's ECR."""
 
-    framework: str = ""
-    framework_version: str = ""
-    image_repository: str = ""
-    image_tag: str = ""
-    environment: Mapping[str, str] = field(default_factory=dict)
+    framework: Text(r"([a-z0-9-]+)?", "sklearn") = ""
+    framework_version: Text(r"([0-9][0-9A-Za-z.-]*)?", "1.9-0") = Field("", validate_default=True)
+    image_repository: Text(f"({ECR_REPOSITORY_PATTERN})?", "my-model-server") = ""
+    image_tag: Text(f"({IMAGE_TAG_PATTERN})?", "1.0") = Field("", validate_default=True)
+    environment: TextMapping(ENVIRONMENT_KEY_PATTERN) = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_image(cls, raw: Any) -> Any:
+        if isinstance(raw, Mapping) and bool(raw.get("framework")) == bool(raw.get("image_repository")):
+            raise ValueError(
+                "set either framework and framework_version (a SageMaker image) or image_repository and "
+                "image_tag (a custom container in this account's ECR)"
+            )
+        return raw
+
+    @field_validator("framework_version")
+    @classmethod
+    def _version_of_framework(cls, version: str, info: ValidationInfo) -> str:
+        framework = info.data.get("framework", "")
+        if framework and not version:
+            raise rule(f"missing for framework {framework!r}")
+        return version
+
+    @field_validator("image_tag")
+    @classmethod
+    def _tag_of_repository(cls, tag: str, info: ValidationInfo) -> str:
+        repository = info.data.get("image_repository", "")
+        if repository and not tag:
+            raise rule(f"missing for image_repository {repository!r}")
+        return tag
 
     @property
     def is_custom_container(self) -> bool:
@@ -101,32 +130,20 @@ class Serving:
         )
 
 
-@dataclass(frozen=True)
-class ModelPlugin:
-    train: str
-    sample_data: str
+class ModelPlugin(Section):
+    train: Text(ENTRY_POINT_PATTERN, ENTRY_POINT_EXAMPLE)
+    sample_data: Text(ENTRY_POINT_PATTERN, ENTRY_POINT_EXAMPLE)
     serving: Serving
-    sm_pipeline: str = ""
-    requirements: str = ""
-    pipeline_requirements: str = ""
+    sm_pipeline: Text(f"({ENTRY_POINT_PATTERN})?", ENTRY_POINT_EXAMPLE) = ""
+    requirements: Text(REQUIREMENTS_PATTERN, "ml/requirements.txt") = ""
+    pipeline_requirements: Text(REQUIREMENTS_PATTERN, "ml/requirements-pipeline.txt") = ""
 
     @classmethod
     def from_mapping(cls, raw: object, path: str = "model") -> ModelPlugin:
         """Validate the `model` section; raise ConfigError naming the first bad key."""
         if raw is None:
             raise ConfigError(f"{path}: missing; name the model's entry points (docs/model.md)")
-        reader = SettingReader(raw, path)
-        example = "package.module:function"
-        train = reader.text("train", "", ENTRY_POINT_PATTERN, example)
-        sample_data = reader.text("sample_data", "", ENTRY_POINT_PATTERN, example)
-        sm_pipeline = reader.text("sm_pipeline", "", f"({ENTRY_POINT_PATTERN})?", example)
-        requirements = reader.text("requirements", "", REQUIREMENTS_PATTERN, "ml/requirements.txt")
-        pipeline_requirements = reader.text(
-            "pipeline_requirements", "", REQUIREMENTS_PATTERN, "ml/requirements-pipeline.txt"
-        )
-        serving = _serving(reader.section("serving"))
-        reader.finish()
-        return cls(train, sample_data, serving, sm_pipeline, requirements, pipeline_requirements)
+        return validated(cls, raw, path)
 
     @classmethod
     def from_config_file(cls, path: Path) -> ModelPlugin:
@@ -165,25 +182,6 @@ class ModelPlugin:
     def code_package(self) -> str:
         """The top-level package holding the model's code (uploaded as the SageMaker Pipeline jobs' source)."""
         return self.train.split(".", 1)[0].split(":", 1)[0]
-
-
-def _serving(reader: SettingReader) -> Serving:
-    framework = reader.text("framework", "", r"^([a-z0-9-]+)?$", "sklearn")
-    version = reader.text("framework_version", "", r"^([0-9][0-9A-Za-z.-]*)?$", "1.9-0")
-    repository = reader.text("image_repository", "", f"({ECR_REPOSITORY_PATTERN})?", "my-model-server")
-    tag = reader.text("image_tag", "", f"({IMAGE_TAG_PATTERN})?", "1.0")
-    environment = reader.text_mapping("environment", ENVIRONMENT_KEY_PATTERN)
-    reader.finish()
-    if bool(framework) == bool(repository):
-        raise ConfigError(
-            f"{reader.path}: set either framework and framework_version (a SageMaker image) or image_repository and "
-            "image_tag (a custom container in this account's ECR)"
-        )
-    if framework and not version:
-        raise ConfigError(f"{reader.key_path('framework_version')}: missing for framework {framework!r}")
-    if repository and not tag:
-        raise ConfigError(f"{reader.key_path('image_tag')}: missing for image_repository {repository!r}")
-    return Serving(framework, version, repository, tag, environment)
 
 
 def main(argv: list[str] | None = None) -> int:

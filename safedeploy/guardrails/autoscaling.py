@@ -16,14 +16,15 @@ No boto3 at import: synth reads the settings part of this module.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationInfo, field_validator
+
 from safedeploy.errors import ConfigError
-from safedeploy.guardrails.setting_reader import SettingReader
+from safedeploy.section_fields import Flag, Integer, PositiveNumber
+from safedeploy.sections import Section, rule
 
 NAMESPACE = "sagemaker"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
@@ -37,59 +38,38 @@ MAX_INSTANCES = 100
 Progress = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class EndpointAutoscaling:
+class EndpointAutoscaling(Section):
     """Target tracking on invocations per instance (per minute). Disabled unless `enabled` is true."""
 
-    enabled: bool = False
-    min_instances: int = 2
-    max_instances: int = 4
-    target_invocations_per_instance: float = 1000.0
-    scale_in_cooldown_seconds: int = 300
-    scale_out_cooldown_seconds: int = 60
+    enabled: Flag = False
+    min_instances: Integer(1, MAX_INSTANCES) = 2
+    max_instances: Integer(1, MAX_INSTANCES) = 4
+    target_invocations_per_instance: PositiveNumber(1_000_000) = 1000.0
+    scale_in_cooldown_seconds: Integer(0, MAX_COOLDOWN_SECONDS) = 300
+    scale_out_cooldown_seconds: Integer(0, MAX_COOLDOWN_SECONDS) = 60
 
+    @field_validator("max_instances")
     @classmethod
-    def read(cls, reader: SettingReader) -> EndpointAutoscaling:
-        enabled = reader.boolean("enabled", cls.enabled)
-        scaling = cls(
-            enabled=enabled,
-            min_instances=reader.integer("min_instances", cls.min_instances, 1, MAX_INSTANCES),
-            max_instances=reader.integer("max_instances", cls.max_instances, 1, MAX_INSTANCES),
-            target_invocations_per_instance=reader.positive_number(
-                "target_invocations_per_instance", cls.target_invocations_per_instance, 1_000_000
-            ),
-            scale_in_cooldown_seconds=reader.integer(
-                "scale_in_cooldown_seconds", cls.scale_in_cooldown_seconds, 0, MAX_COOLDOWN_SECONDS
-            ),
-            scale_out_cooldown_seconds=reader.integer(
-                "scale_out_cooldown_seconds", cls.scale_out_cooldown_seconds, 0, MAX_COOLDOWN_SECONDS
-            ),
-        )
-        reader.finish()
-        if scaling.max_instances < scaling.min_instances:
-            raise ConfigError(
-                f"{reader.key_path('max_instances')}: {scaling.max_instances} is below min_instances "
-                f"{scaling.min_instances}"
-            )
-        return scaling
+    def _range(cls, high: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_instances", cls.model_fields["min_instances"].default)
+        if high < low:
+            raise rule(f"{high} is below min_instances {low}")
+        return high
 
-    def check_fleet(self, instance_count: int, guarded_steps: bool, reader: SettingReader) -> None:
+    def check_fleet(self, instance_count: int, guarded_steps: bool, path: str) -> None:
         """The configured count must lie in the range, and canary/linear/rolling need two instances at least."""
         if not self.enabled:
             return
         if not self.min_instances <= instance_count <= self.max_instances:
             raise ConfigError(
-                f"{reader.key_path('instance_count')}: {instance_count} must lie within autoscaling's "
+                f"{path}.instance_count: {instance_count} must lie within autoscaling's "
                 f"min_instances-max_instances ({self.min_instances}-{self.max_instances})"
             )
         if guarded_steps and self.min_instances < 2:
             raise ConfigError(
-                f"{reader.key_path('autoscaling')}.min_instances: {self.min_instances} is too small for a strategy "
+                f"{path}.autoscaling.min_instances: {self.min_instances} is too small for a strategy "
                 "whose steps are a fraction of the fleet; it needs at least 2 instances"
             )
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def resource_id(endpoint_name: str, variant_name: str) -> str:

@@ -9,9 +9,8 @@ larger detectable effect, a lower power, or `require_power: false`, which accept
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from safedeploy.canary.metrics import PLANNED
 from safedeploy.errors import ConfigError
@@ -34,6 +33,7 @@ class PlannedSettings(Protocol):
     @property
     def canary(self) -> CanarySettings: ...
     def traffic_share(self) -> TrafficShare: ...
+    def model_copy(self, *, update: dict[str, Any]) -> Self: ...
 
 
 Planned = TypeVar("Planned", bound=PlannedSettings)
@@ -94,13 +94,14 @@ def measured_settings(
     settings: Planned, requests_per_minute: float, error_rate: float, log_sigma: float | None
 ) -> Planned:
     """The environment's settings with the traffic an endpoint really had in place of the declared one."""
-    canary = dataclasses.replace(
-        settings.canary,
-        expected_requests_per_minute=max(1, math.floor(requests_per_minute)),
-        baseline_error_rate=min(max(error_rate, 1e-4), 0.3),
-        latency_log_sigma=log_sigma if log_sigma else settings.canary.latency_log_sigma,
+    canary = settings.canary.model_copy(
+        update={
+            "expected_requests_per_minute": max(1, math.floor(requests_per_minute)),
+            "baseline_error_rate": min(max(error_rate, 1e-4), 0.3),
+            "latency_log_sigma": log_sigma if log_sigma else settings.canary.latency_log_sigma,
+        }
     )
-    return dataclasses.replace(settings, canary=canary)
+    return settings.model_copy(update={"canary": canary})
 
 
 def canary_options(settings: PlannedSettings) -> list[tuple[int, BakePlan]]:

@@ -8,20 +8,22 @@ CapacitySize, AutoRollbackConfig); where this platform is stricter the rule says
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import PlainSerializer, PlainValidator, ValidationInfo, field_validator
 
 from safedeploy.errors import ConfigError
 from safedeploy.guardrails import alarm_noise
 from safedeploy.guardrails.autoscaling import EndpointAutoscaling, live_instance_count
 from safedeploy.guardrails.bake import checked_bake
 from safedeploy.guardrails.canary_settings import AlarmThresholds, CanarySettings
-from safedeploy.guardrails.setting_reader import SettingReader
 from safedeploy.guardrails.traffic_share import CAPACITY_PERCENT, TrafficShare, instances_text, step_capacity
+from safedeploy.section_fields import Integer, IntegerList, PositiveNumber, Text, TextList, integer_in
+from safedeploy.sections import Section, rule, validated
 from safedeploy.strategies import STRATEGIES, DeploymentStrategy, step_keys
 from safedeploy.strategies.base import MAX_STEP_INSTANCES, StepKeys
 from safedeploy.strategies.canary import CANARY
@@ -47,147 +49,133 @@ MAX_EXECUTION_TIMEOUT_SECONDS = 14_400
 TIMEOUT_SLACK_SECONDS = 600
 
 
-@dataclass(frozen=True)
-class SampleRatioSettings:
+class SampleRatioSettings(Section):
     """The sample-ratio check: `alpha` bounds its false alarms over a whole deployment; a fleet silent for
     `silent_minutes` while it should serve is a mismatch (see `safedeploy.canary.sample_ratio`)."""
 
-    alpha: float = 0.001
-    silent_minutes: int = 5
-
-    @classmethod
-    def read(cls, reader: SettingReader) -> SampleRatioSettings:
-        sample_ratio = cls(
-            # A check that rolls back deployments needs a far smaller false-alarm rate than the harm tests.
-            alpha=reader.positive_number("alpha", cls.alpha, 0.05),
-            silent_minutes=reader.integer("silent_minutes", cls.silent_minutes, 2, 60),
-        )
-        reader.finish()
-        return sample_ratio
+    # A check that rolls back deployments needs a far smaller false-alarm rate than the harm tests.
+    alpha: PositiveNumber(0.05) = 0.001
+    silent_minutes: Integer(2, 60) = 5
 
 
-@dataclass(frozen=True)
-class DeploymentSettings:
+def _strategy(value: object) -> DeploymentStrategy:
+    """A strategy's name in cdk.json, its plug-in here (an object passes as itself)."""
+    if isinstance(value, DeploymentStrategy):
+        return value
+    if not isinstance(value, str) or value not in STRATEGIES:
+        raise rule(f"{value!r} is not one of {', '.join(STRATEGIES)}")
+    return STRATEGIES[value]
+
+
+Strategy = Annotated[DeploymentStrategy, PlainValidator(_strategy), PlainSerializer(lambda strategy: strategy.name)]
+# A step in percent lies in its strategy's band (a canary 1-50 %, a linear step 10-50 %, a rolling batch 5-50 %);
+# one in instances is checked against the fleet once the instance count is known.
+STEP_BANDS = {
+    key: (low, high)
+    for step in step_keys()
+    for key, low, high in ((step.percent, step.low, step.high), (step.instances, 1, MAX_STEP_INSTANCES))
+}
+# The keys that take "auto": a value derived once the other settings are known (see `from_mapping`).
+WAIT, TIMEOUT, AUTO = "wait_interval_seconds", "max_execution_timeout_seconds", "auto"
+
+
+class DeploymentSettings(Section):
     """How one environment's endpoint is deployed. Build it with `from_mapping`, which enforces every rule."""
 
-    instance_type: str = "ml.m5.large"
-    instance_count: int = 2
-    strategy: DeploymentStrategy = CANARY
+    instance_type: Text(INSTANCE_TYPE_PATTERN, "ml.m5.large") = "ml.m5.large"
+    instance_count: Integer(1, 100) = 2
+    strategy: Strategy = CANARY
     # Each step is sized in percent (sent as CAPACITY_PERCENT) or in instances (INSTANCE_COUNT); one instance when
     # neither is given, the smallest step any fleet allows. The keys and their bands are the strategies' (`step`).
     canary_size_percent: int | None = None
     canary_size_instances: int | None = None
     linear_step_percent: int | None = None
     linear_step_instances: int | None = None
-    wait_interval_seconds: int = 600
-    termination_wait_seconds: int = 300
-    max_execution_timeout_seconds: int = 4500
+    # WaitIntervalInSeconds and TerminationWaitInSeconds: 0-3600 s; "auto" takes the planned bake.
+    wait_interval_seconds: Integer(0, 3600) = 600
+    termination_wait_seconds: Integer(0, 3600) = 300
+    # The API allows 600-28800 s; this platform caps a deployment at 4 h so a deploy build can wait it out.
+    # "auto" (or absent): the strategy's waits plus TIMEOUT_SLACK_SECONDS, set once the bake is known.
+    max_execution_timeout_seconds: Integer(600, MAX_EXECUTION_TIMEOUT_SECONDS) = 4500
     rolling_batch_percent: int | None = None
     rolling_batch_instances: int | None = None
-    rollback_batch_percent: int = 100
-    ab_weights: tuple[int, ...] = (5, 25, 50, 100)
-    shadow_sampling_percent: int = 20
-    alarms: AlarmThresholds = field(default_factory=AlarmThresholds)
-    canary: CanarySettings = field(default_factory=CanarySettings)
-    sample_ratio: SampleRatioSettings = field(default_factory=SampleRatioSettings)
-    autoscaling: EndpointAutoscaling = field(default_factory=EndpointAutoscaling)
+    # RollingUpdatePolicy: a rollback batch of 100 % rolls back at once.
+    rollback_batch_percent: Integer(5, 100) = 100
+    ab_weights: IntegerList = (5, 25, 50, 100)
+    # A shadow copy of 0 % would test nothing.
+    shadow_sampling_percent: Integer(1, 100) = 20
+    alarms: AlarmThresholds = AlarmThresholds()
+    canary: CanarySettings = CanarySettings()
+    sample_ratio: SampleRatioSettings = SampleRatioSettings()
+    autoscaling: EndpointAutoscaling = EndpointAutoscaling()
+
+    @field_validator(*STEP_BANDS, mode="before")
+    @classmethod
+    def _step_in_band(cls, value: object, info: ValidationInfo) -> object:
+        return integer_in(*STEP_BANDS[str(info.field_name)])(value)
+
+    @field_validator("ab_weights")
+    @classmethod
+    def _increasing_weights(cls, steps: tuple[int, ...]) -> tuple[int, ...]:
+        if len(steps) < 2 or any(not 0 < a < b for a, b in itertools.pairwise(steps)) or steps[-1] != 100:
+            raise rule(
+                f"{list(steps)} must be at least two candidate weights (percent) that increase and end at 100, "
+                "e.g. [5, 25, 50, 100]"
+            )
+        return steps
 
     @classmethod
     def from_mapping(cls, raw: object, path: str = "endpoint") -> DeploymentSettings:
         """Validate a plain mapping (missing keys take the defaults); raise ConfigError naming the first bad key."""
-        reader = SettingReader(raw, path)
-        defaults = cls()
-        settings = cls(
-            instance_type=reader.text("instance_type", defaults.instance_type, INSTANCE_TYPE_PATTERN, "ml.m5.large"),
-            instance_count=reader.integer("instance_count", defaults.instance_count, 1, 100),
-            strategy=STRATEGIES[reader.choice("strategy", defaults.strategy.name, list(STRATEGIES))],
-            # A step in percent lies in its strategy's band (a canary 1-50 %, a linear step 10-50 %, a rolling
-            # batch 5-50 %); one in instances is checked against the fleet once the instance count is known.
-            **{
-                key: reader.optional_integer(key, low, high)
-                for step in step_keys()
-                for key, low, high in ((step.percent, step.low, step.high), (step.instances, 1, MAX_STEP_INSTANCES))
-            },
-            # WaitIntervalInSeconds and TerminationWaitInSeconds: 0-3600 s; "auto" takes the planned bake.
-            wait_interval_seconds=given
-            if isinstance(given := reader.integer_or_auto("wait_interval_seconds", 0, 3600), int)
-            else 0,
-            termination_wait_seconds=reader.integer(
-                "termination_wait_seconds", defaults.termination_wait_seconds, 0, 3600
-            ),
-            # The API allows 600-28800 s; this platform caps a deployment at 4 h so a deploy build can wait it out.
-            # "auto" (or absent): the strategy's waits plus TIMEOUT_SLACK_SECONDS, set once the bake is known.
-            max_execution_timeout_seconds=timeout
-            if isinstance(
-                timeout := reader.integer_or_auto("max_execution_timeout_seconds", 600, MAX_EXECUTION_TIMEOUT_SECONDS),
-                int,
-            )
-            else defaults.max_execution_timeout_seconds,
-            # RollingUpdatePolicy: a rollback batch of 100 % rolls back at once.
-            rollback_batch_percent=reader.integer("rollback_batch_percent", defaults.rollback_batch_percent, 5, 100),
-            ab_weights=reader.integer_list("ab_weights", defaults.ab_weights),
-            # A shadow copy of 0 % would test nothing.
-            shadow_sampling_percent=reader.integer("shadow_sampling_percent", defaults.shadow_sampling_percent, 1, 100),
-            alarms=AlarmThresholds.read(reader.section("alarms")),
-            canary=CanarySettings.read(reader.section("canary")),
-            sample_ratio=SampleRatioSettings.read(reader.section("sample_ratio")),
-            autoscaling=EndpointAutoscaling.read(reader.section("autoscaling")),
-        )
-        reader.finish()
-        settings._check_fleet(reader)  # a plan needs a candidate share the fleet can have
-        explicit_auto = given == "auto"
+        given, timeout = (raw.get(WAIT), raw.get(TIMEOUT)) if isinstance(raw, Mapping) else (None, None)
+        if isinstance(raw, Mapping):  # "auto" is no value: the field keeps its default until it is derived
+            raw = {key: value for key, value in raw.items() if key not in (WAIT, TIMEOUT) or value != AUTO}
+        settings = validated(cls, raw, path)
+        settings._check_fleet(path)  # a plan needs a candidate share the fleet can have
+        explicit_auto = given == AUTO
         auto_bake = given is None or explicit_auto  # a blue/green bake comes from the plan unless given
         planned = settings.strategy.step is not None
-        if auto_bake and not planned:
-            if explicit_auto:
-                raise ConfigError(
-                    f'{reader.key_path("wait_interval_seconds")}: "auto" plans the bake of a {_planned_names()} '
-                    f"update; strategy {settings.strategy.name!r} has none to plan, give a number"
-                )
-            settings = dataclasses.replace(settings, wait_interval_seconds=defaults.wait_interval_seconds)
+        if explicit_auto and not planned:
+            raise ConfigError(
+                f'{path}.{WAIT}: "auto" plans the bake of a {_planned_names()} update; strategy '
+                f"{settings.strategy.name!r} has none to plan, give a number"
+            )
         if auto_bake and planned:
-            bake = checked_bake(settings, True, reader.key_path("wait_interval_seconds"))
-            settings = dataclasses.replace(settings, wait_interval_seconds=bake)
+            settings = settings.model_copy(update={WAIT: checked_bake(settings, True, f"{path}.{WAIT}")})
         if not isinstance(timeout, int) and settings.strategy.guardrails:
             waiting = settings.total_waiting_seconds()[0]
             derived = min(max(600, waiting + TIMEOUT_SLACK_SECONDS), MAX_EXECUTION_TIMEOUT_SECONDS)
-            settings = dataclasses.replace(settings, max_execution_timeout_seconds=derived)
-        settings._check_combinations(reader)
+            settings = settings.model_copy(update={TIMEOUT: derived})
+        settings._check_combinations(path)
         if planned and not auto_bake:
-            checked_bake(settings, False, reader.key_path("wait_interval_seconds"))
+            checked_bake(settings, False, f"{path}.{WAIT}")
         return settings
 
-    def _check_combinations(self, reader: SettingReader) -> None:
-        steps = self.ab_weights
-        if len(steps) < 2 or any(not 0 < a < b for a, b in itertools.pairwise(steps)) or steps[-1] != 100:
-            raise ConfigError(
-                f"{reader.key_path('ab_weights')}: {list(steps)} must be at least two candidate weights (percent) "
-                "that increase and end at 100, e.g. [5, 25, 50, 100]"
-            )
-        self.autoscaling.check_fleet(self.instance_count, self.strategy.step is not None, reader)
+    def _check_combinations(self, path: str) -> None:
+        self.autoscaling.check_fleet(self.instance_count, self.strategy.step is not None, path)
         if not self.strategy.guardrails:
             return
         if self.instance_type.startswith(UNGUARDED_INSTANCE_PREFIX):
             raise ConfigError(
-                f"{reader.key_path('instance_type')}: {self.instance_type!r} does not support deployment guardrails "
+                f"{path}.instance_type: {self.instance_type!r} does not support deployment guardrails "
                 f"(SageMaker would deploy all at once with no bake); use strategy shadow or ab, or another family"
             )
         waiting, explanation = self.total_waiting_seconds()
         if waiting >= MAX_EXECUTION_TIMEOUT_SECONDS:
             raise ConfigError(
-                f"{reader.key_path('wait_interval_seconds')}: a {self.strategy.name} deployment waits {explanation} "
+                f"{path}.wait_interval_seconds: a {self.strategy.name} deployment waits {explanation} "
                 f"= {waiting} s, more than the {MAX_EXECUTION_TIMEOUT_SECONDS} s max_execution_timeout_seconds can "
                 "cover on this platform (SageMaker allows 28800 s); shorten the bake or the termination wait, or use "
                 "fewer steps"
             )
         if self.max_execution_timeout_seconds <= waiting:
             raise ConfigError(
-                f"{reader.key_path('max_execution_timeout_seconds')}: {self.max_execution_timeout_seconds} must exceed "
+                f"{path}.max_execution_timeout_seconds: {self.max_execution_timeout_seconds} must exceed "
                 f"the waiting of a {self.strategy.name} deployment ({explanation} = {waiting} s)"
             )
-        self._check_alarm_noise(reader)
+        self._check_alarm_noise(path)
 
-    def _check_alarm_noise(self, reader: SettingReader) -> None:
+    def _check_alarm_noise(self, path: str) -> None:
         """A 5xx threshold the healthy fleet crosses by chance rolls good models back: refuse it with the numbers."""
         canary, minutes = self.canary, self.max_execution_timeout_seconds // 60
         requests, rate = canary.expected_requests_per_minute, canary.baseline_error_rate
@@ -196,46 +184,46 @@ class DeploymentSettings:
         if chance > alarm_noise.FALSE_ROLLBACK_LIMIT:
             least = alarm_noise.smallest_quiet_threshold(requests, rate, minutes)
             raise ConfigError(
-                f"{reader.key_path('alarms.error_rate_5xx_percent')}: {threshold:g} % is within the noise "
+                f"{path}.alarms.error_rate_5xx_percent: {threshold:g} % is within the noise "
                 f"of the declared baseline error rate ({100 * rate:g} % at {requests} requests/minute): a healthy "
                 f"deployment would trip the 5xx rollback alarm with probability up to {chance:.2f} in its {minutes} "
                 f"minutes; use at least {least:g} % (the canary analysis catches smaller harm)"
             )
 
-    def _check_fleet(self, reader: SettingReader) -> None:
+    def _check_fleet(self, path: str) -> None:
         step = self.strategy.step
         if not self.strategy.guardrails or step is None:
             return
         if self.instance_count < 2:
             raise ConfigError(
-                f"{reader.key_path('instance_count')}: {self.instance_count} is too small for strategy "
+                f"{path}.instance_count: {self.instance_count} is too small for strategy "
                 f"{self.strategy.name!r}: it needs at least 2 instances so that each step is a fraction of the fleet"
             )
-        self._check_step_size(step, reader)
+        self._check_step_size(step, path)
 
-    def _check_step_size(self, step: StepKeys, reader: SettingReader) -> None:
+    def _check_step_size(self, step: StepKeys, path: str) -> None:
         """The step is whole instances: refuse sizes SageMaker rejects and percentages that misstate the share."""
         percent_key, instances_key = step.percent, step.instances
         percent, instances = self.step_size(step)
         if percent is not None and instances is not None:
-            raise ConfigError(f"{reader.key_path(instances_key)}: give {percent_key} or {instances_key}, not both")
+            raise ConfigError(f"{path}.{instances_key}: give {percent_key} or {instances_key}, not both")
         count = self.instance_count
         if step_capacity(percent, instances)[0] != CAPACITY_PERCENT:
             outside = self.step_outside_band()
             if outside:
-                raise ConfigError(f"{reader.key_path(instances_key)}: {outside} of instance_count")
+                raise ConfigError(f"{path}.{instances_key}: {outside} of instance_count")
             return
         share = self.traffic_share()
         if share.ratio > MAX_SHARE_RATIO:
             fits = (
                 n
                 for n in range(count, 101)
-                if dataclasses.replace(self, instance_count=n).traffic_share().ratio <= MAX_SHARE_RATIO
+                if self.model_copy(update={"instance_count": n}).traffic_share().ratio <= MAX_SHARE_RATIO
             )
             larger = next(fits, None)
             fleet = f", or use at least {larger} instances" if larger else ""
             raise ConfigError(
-                f"{reader.key_path(percent_key)}: {percent} % of {count} instances is "
+                f"{path}.{percent_key}: {percent} % of {count} instances is "
                 f"{instances_text(share.step_instances or 0)}, {100 * share.first:.0f} % of traffic, more than "
                 f"{MAX_SHARE_RATIO:g}x the {percent} % intended; size it in whole instances "
                 f"({instances_key}: {share.step_instances}){fleet}"
@@ -269,7 +257,7 @@ class DeploymentSettings:
         count = live_instance_count(variants, variant_name) if self.autoscaling.enabled else None
         if not count or count == self.instance_count:
             return self
-        return dataclasses.replace(self, instance_count=count)
+        return self.model_copy(update={"instance_count": count})
 
     def total_waiting_seconds(self) -> tuple[int, str]:
         """Baking and termination waits of one guarded deployment, which SageMaker's timeout must exceed, and how
@@ -277,37 +265,22 @@ class DeploymentSettings:
         return self.strategy.waiting(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready form; `from_mapping(to_dict())` gives the same settings back."""
-        return {
-            "instance_type": self.instance_type,
-            "instance_count": self.instance_count,
-            "strategy": self.strategy.name,
-            **{
-                key: getattr(self, key)
-                for step in step_keys()
-                for key in (step.percent, step.instances)
-                if getattr(self, key) is not None
-            },
-            "wait_interval_seconds": self.wait_interval_seconds,
-            "termination_wait_seconds": self.termination_wait_seconds,
-            "max_execution_timeout_seconds": self.max_execution_timeout_seconds,
-            "rollback_batch_percent": self.rollback_batch_percent,
-            "ab_weights": list(self.ab_weights),
-            "shadow_sampling_percent": self.shadow_sampling_percent,
-            "alarms": {
-                "error_rate_5xx_percent": self.alarms.error_rate_5xx_percent,
-                "model_latency_ms": self.alarms.model_latency_ms,
-            },
-            "canary": self.canary.to_dict(),
-            "sample_ratio": {"alpha": self.sample_ratio.alpha, "silent_minutes": self.sample_ratio.silent_minutes},
-            "autoscaling": self.autoscaling.to_dict(),
-        }
+        """Plain JSON-ready form (a step key not given is left out); `from_mapping(to_dict())` gives the same
+        settings back."""
+        return self.model_dump(mode="json", exclude_none=True)
 
 
 def _planned_names() -> str:
     """The strategies whose bake is planned (those sized in steps), as a message lists them: "a, b or c"."""
     *others, last = [name for name, strategy in STRATEGIES.items() if strategy.step is not None]
     return f"{', '.join(others)} or {last}"
+
+
+class _Published(Section):
+    """The parameter's JSON: the settings (validated with their derived values by `from_mapping`) and the alarms."""
+
+    settings: Any
+    alarm_names: TextList
 
 
 @dataclass(frozen=True)
@@ -333,12 +306,16 @@ class GuardrailParameter:
 
     @classmethod
     def from_dict(cls, data: object, path: str = "deployment-config") -> GuardrailParameter:
-        reader = SettingReader(data, path)
-        raw_settings = reader.required("settings")
-        alarm_names = reader.text_list("alarm_names")
-        reader.finish()
-        settings = DeploymentSettings.from_mapping(raw_settings, reader.key_path("settings"))
-        return cls(settings=settings, alarm_names=alarm_names)
+        absent = (
+            next((key for key in _Published.model_fields if key not in data), None)
+            if isinstance(data, Mapping)
+            else None
+        )
+        if absent:
+            raise ConfigError(f"{path}.{absent}: missing")
+        published = validated(_Published, data, path)
+        settings = DeploymentSettings.from_mapping(published.settings, f"{path}.settings")
+        return cls(settings=settings, alarm_names=published.alarm_names)
 
     @classmethod
     def from_json(cls, text: str, path: str = "deployment-config") -> GuardrailParameter:

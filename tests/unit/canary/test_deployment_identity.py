@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -122,7 +121,7 @@ def test_the_ab_share_follows_the_current_weights(clients: AwsClients) -> None:
 
     first = share()
     assert first.strategy is AB_TEST and (first.candidate_share, first.expected_fraction) == (0.05, 0.05)
-    advance_experiment(sm, ENDPOINT, AB_TEST, "PROMOTE", replace(settings, wait_interval_seconds=0))
+    advance_experiment(sm, ENDPOINT, AB_TEST, "PROMOTE", settings.model_copy(update={"wait_interval_seconds": 0}))
     stepped = share()
     assert stepped.candidate_share == 0.25
     assert stepped.traffic_since is not None and stepped.traffic_since >= first.traffic_since  # type: ignore[operator]

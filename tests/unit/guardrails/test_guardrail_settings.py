@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -36,7 +35,9 @@ def test_defaults_are_a_valid_canary_with_a_planned_bake() -> None:
     bake = bake_plan(settings).needed_seconds
     # the timeout is derived from the waits: 2 bakes (the canary's, the final one) + termination wait + slack
     timeout = 2 * bake + DeploymentSettings().termination_wait_seconds + TIMEOUT_SLACK_SECONDS
-    expected = replace(DeploymentSettings(), wait_interval_seconds=bake, max_execution_timeout_seconds=timeout)
+    expected = DeploymentSettings().model_copy(
+        update={"wait_interval_seconds": bake, "max_execution_timeout_seconds": timeout}
+    )
     assert settings == expected
 
 

@@ -1,0 +1,121 @@
+"""Field types of the `endpoint` and `model` sections: a type, its bounds and the project's wording of a refusal,
+written once per field as `Annotated[...]` (`count: Integer(1, 100) = 2`).
+
+The same lines reach an infra engineer at synth (from `cdk.json`) and an operator at deploy time (from SSM), so they
+must be fixable without reading code: `environments.dev.endpoint.canary_size_percent: 80 is out of range (1-50)`.
+Plain Python and pydantic only: the Lambda layer ships this module.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+from safedeploy.sections import rule
+
+
+def _checked(check: Callable[[Any], Any]) -> BeforeValidator:
+    return BeforeValidator(check)
+
+
+def _is_integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return (_is_integer(value) or isinstance(value, float)) and math.isfinite(value)  # type: ignore[arg-type]
+
+
+def integer_in(low: int, high: int) -> Callable[[Any], int]:
+    """The check of an integer in [low, high] (for a field whose bounds are looked up by its name)."""
+
+    def check(value: Any) -> int:
+        if not _is_integer(value):
+            raise rule(f"{value!r} must be an integer ({low}-{high})")
+        if not low <= value <= high:
+            raise rule(f"{value} is out of range ({low}-{high})")
+        return int(value)
+
+    return check
+
+
+def Integer(low: int, high: int) -> Any:
+    """An integer in [low, high]."""
+    return Annotated[int, _checked(integer_in(low, high))]
+
+
+def PositiveNumber(high: float) -> Any:
+    """A number in (0, high]: a threshold of zero would alarm on every request."""
+
+    def check(value: Any) -> float:
+        if not _is_number(value):
+            raise rule(f"{value!r} must be a number (above 0, at most {high:g})")
+        if not 0 < value <= high:
+            raise rule(f"{value:g} is out of range (above 0, at most {high:g})")
+        return float(value)
+
+    return Annotated[float, _checked(check)]
+
+
+def Number(low: float, high: float) -> Any:
+    """A number in [low, high]."""
+
+    def check(value: Any) -> float:
+        if not _is_number(value):
+            raise rule(f"{value!r} must be a number ({low:g} to {high:g})")
+        if not low <= value <= high:
+            raise rule(f"{value:g} is out of range ({low:g} to {high:g})")
+        return float(value)
+
+    return Annotated[float, _checked(check)]
+
+
+def Text(pattern: str, example: str) -> Any:
+    """A string matching `pattern` whole; a refusal shows `example`."""
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not re.fullmatch(pattern, value):
+            raise rule(f"{value!r} must look like {example!r}")
+        return value
+
+    return Annotated[str, _checked(check)]
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise rule(f"{value!r} must be true or false")
+    return value
+
+
+def _integers(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list | tuple) or not all(_is_integer(item) for item in value):
+        raise rule(f"{value!r} must be a list of integers")
+    return tuple(value)
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise rule(f"{value!r} must be a list of strings")
+    return tuple(value)
+
+
+Flag = Annotated[bool, _checked(_flag)]
+IntegerList = Annotated[tuple[int, ...], _checked(_integers)]
+TextList = Annotated[tuple[str, ...], _checked(_texts)]
+
+
+def TextMapping(key_pattern: str) -> Any:
+    """Names to strings, e.g. a container's environment variables."""
+
+    def check(value: Any) -> dict[str, str]:
+        if not isinstance(value, Mapping) or any(
+            not isinstance(item, str) or not re.fullmatch(key_pattern, str(name)) for name, item in value.items()
+        ):
+            raise rule(f"{value!r} must map names ({key_pattern}) to strings")
+        return dict(value)
+
+    return Annotated[dict[str, str], _checked(check)]
