@@ -4,7 +4,6 @@ lists the strategies: the settings, their step keys and the rehearsal's choices 
 from __future__ import annotations
 
 import ast
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -48,7 +47,7 @@ def test_the_settings_take_the_strategies_and_their_step_keys_from_the_registry(
         DeploymentSettings.from_mapping({"strategy": "blue_green"})
     assert str(caught.value).endswith(f"is not one of {', '.join(STRATEGIES)}")
     sizes = {key for step in step_keys() for key in (step.percent, step.instances)}
-    assert sizes <= {field.name for field in dataclasses.fields(DeploymentSettings)}
+    assert sizes <= set(DeploymentSettings.model_fields)
     for name in STRATEGIES:  # a section rehearsed with any strategy keeps only that strategy's step keys
         assert DeploymentSettings.from_mapping(with_strategy(SETTINGS, name)).strategy.name == name
 
