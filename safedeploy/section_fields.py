@@ -18,10 +18,6 @@ from pydantic import BeforeValidator
 from safedeploy.sections import rule
 
 
-def _checked(check: Callable[[Any], Any]) -> BeforeValidator:
-    return BeforeValidator(check)
-
-
 def _is_integer(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -45,33 +41,28 @@ def integer_in(low: int, high: int) -> Callable[[Any], int]:
 
 def Integer(low: int, high: int) -> Any:
     """An integer in [low, high]."""
-    return Annotated[int, _checked(integer_in(low, high))]
+    return Annotated[int, BeforeValidator(integer_in(low, high))]
 
 
 def PositiveNumber(high: float) -> Any:
     """A number in (0, high]: a threshold of zero would alarm on every request."""
-
-    def check(value: Any) -> float:
-        if not _is_number(value):
-            raise rule(f"{value!r} must be a number (above 0, at most {high:g})")
-        if not 0 < value <= high:
-            raise rule(f"{value:g} is out of range (above 0, at most {high:g})")
-        return float(value)
-
-    return Annotated[float, _checked(check)]
+    return _number(lambda value: 0 < value <= high, f"above 0, at most {high:g}")
 
 
 def Number(low: float, high: float) -> Any:
     """A number in [low, high]."""
+    return _number(lambda value: low <= value <= high, f"{low:g} to {high:g}")
 
+
+def _number(within: Callable[[float], bool], bounds: str) -> Any:
     def check(value: Any) -> float:
         if not _is_number(value):
-            raise rule(f"{value!r} must be a number ({low:g} to {high:g})")
-        if not low <= value <= high:
-            raise rule(f"{value:g} is out of range ({low:g} to {high:g})")
+            raise rule(f"{value!r} must be a number ({bounds})")
+        if not within(value):
+            raise rule(f"{value:g} is out of range ({bounds})")
         return float(value)
 
-    return Annotated[float, _checked(check)]
+    return Annotated[float, BeforeValidator(check)]
 
 
 def Text(pattern: str, example: str) -> Any:
@@ -82,7 +73,7 @@ def Text(pattern: str, example: str) -> Any:
             raise rule(f"{value!r} must look like {example!r}")
         return value
 
-    return Annotated[str, _checked(check)]
+    return Annotated[str, BeforeValidator(check)]
 
 
 def _flag(value: Any) -> bool:
@@ -103,9 +94,9 @@ def _texts(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-Flag = Annotated[bool, _checked(_flag)]
-IntegerList = Annotated[tuple[int, ...], _checked(_integers)]
-TextList = Annotated[tuple[str, ...], _checked(_texts)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+IntegerList = Annotated[tuple[int, ...], BeforeValidator(_integers)]
+TextList = Annotated[tuple[str, ...], BeforeValidator(_texts)]
 
 
 def TextMapping(key_pattern: str) -> Any:
@@ -118,4 +109,4 @@ def TextMapping(key_pattern: str) -> Any:
             raise rule(f"{value!r} must map names ({key_pattern}) to strings")
         return dict(value)
 
-    return Annotated[dict[str, str], _checked(check)]
+    return Annotated[dict[str, str], BeforeValidator(check)]

@@ -41,6 +41,8 @@ ENVIRONMENT_KEY_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$"
 # A relative path inside the repository (the Train build installs it with pip -r).
 REQUIREMENTS_PATTERN = r"^([A-Za-z0-9_][A-Za-z0-9_.-]*/)*[A-Za-z0-9_][A-Za-z0-9_.-]*\.txt$|^$"
 ENTRY_POINT_EXAMPLE = "package.module:function"
+# A framework needs its version, a custom image its tag (both checked even when left out: validate_default).
+NEEDED_WITH = {"framework_version": "framework", "image_tag": "image_repository"}
 CONFIG_FILE = "cdk.json"
 
 
@@ -93,21 +95,14 @@ class Serving(Section):
             )
         return raw
 
-    @field_validator("framework_version")
+    @field_validator(*NEEDED_WITH)
     @classmethod
-    def _version_of_framework(cls, version: str, info: ValidationInfo) -> str:
-        framework = info.data.get("framework", "")
-        if framework and not version:
-            raise rule(f"missing for framework {framework!r}")
-        return version
-
-    @field_validator("image_tag")
-    @classmethod
-    def _tag_of_repository(cls, tag: str, info: ValidationInfo) -> str:
-        repository = info.data.get("image_repository", "")
-        if repository and not tag:
-            raise rule(f"missing for image_repository {repository!r}")
-        return tag
+    def _given_with(cls, value: str, info: ValidationInfo) -> str:
+        owner = NEEDED_WITH[str(info.field_name)]
+        named = info.data.get(owner, "")
+        if named and not value:
+            raise rule(f"missing for {owner} {named!r}")
+        return value
 
     @property
     def is_custom_container(self) -> bool:
