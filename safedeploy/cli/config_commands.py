@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ def effective(config: AppConfig, env: str) -> dict[str, Any]:
     return {
         "project": config.project,
         "environment": config.environments[env].model_dump(mode="json"),
-        "model": asdict(config.model),
+        "model": config.model.model_dump(mode="json"),
     }
 
 
