@@ -404,8 +404,8 @@ def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
             "instance_count": 20,
             "canary_size_instances": 1,
             "wait_interval_seconds": "auto",
-            "autoscaling": {**prod.autoscaling.to_dict(), "min_instances": 20, "max_instances": 20},
-            "canary": {**prod.canary.to_dict(), "latency_log_sigma": 0.8},
+            "autoscaling": {**prod.autoscaling.model_dump(), "min_instances": 20, "max_instances": 20},
+            "canary": {**prod.canary.model_dump(), "latency_log_sigma": 0.8},
         }
     )
     healthy = [
