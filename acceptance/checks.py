@@ -17,7 +17,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from acceptance.evidence import RunEvidence, TimelineEntry
 from safedeploy.canary.fleets import fleet_by_config
-from safedeploy.canary.metrics import ENDPOINT_DIMENSION, MODEL_LATENCY, SAGEMAKER_NAMESPACE
+from safedeploy.canary.metric_names import ENDPOINT_DIMENSION, SAGEMAKER_NAMESPACE
+from safedeploy.canary.metrics import MODEL_LATENCY
 from safedeploy.cli.aws_errors import one_line
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.guardrails.endpoint_status import IN_SERVICE, EndpointSnapshot

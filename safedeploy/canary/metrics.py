@@ -19,12 +19,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from safedeploy.canary.metric_names import (
+    ENDPOINT_DIMENSION,
+    FEEDBACK_CORRECT_NAME,
+    FEEDBACK_RECEIVED_NAME,
+    GATEWAY_NAMESPACE,
+    SAGEMAKER_NAMESPACE,
+    VARIANT_DIMENSION,
+)
 from safedeploy.guardrails.canary_settings import AlarmThresholds, CanarySettings
 from safedeploy.stats.bake_plan import HarmSpec, log_median_harm_spec, log_median_spread, rate_harm_spec, rate_spread
 
-SAGEMAKER_NAMESPACE = "AWS/SageMaker"
-GATEWAY_NAMESPACE = "SafeDeploy/Gateway"
-ENDPOINT_DIMENSION, VARIANT_DIMENSION, CONFIG_DIMENSION = "EndpointName", "VariantName", "EndpointConfigName"
 MICROSECONDS_PER_MS = 1000.0
 
 
@@ -52,12 +57,12 @@ INVOCATIONS = CloudWatchMetric(SAGEMAKER_NAMESPACE, "Invocations", "Count", per_
 INVOCATION_4XX_ERRORS = CloudWatchMetric(SAGEMAKER_NAMESPACE, "Invocation4XXErrors", "Count", per_fleet=True)
 INVOCATION_5XX_ERRORS = CloudWatchMetric(SAGEMAKER_NAMESPACE, "Invocation5XXErrors", "Count", per_fleet=True)
 MODEL_LATENCY = CloudWatchMetric(SAGEMAKER_NAMESPACE, "ModelLatency", "Microseconds", per_fleet=True)
-# The gateway's outcome feedback (serving/gateway/metrics.py publishes them: its image does not ship this package).
+# The gateway's outcome feedback (serving/gateway/metrics.py publishes them under `metric_names`' names).
 FEEDBACK_RECEIVED = CloudWatchMetric(
-    GATEWAY_NAMESPACE, "FeedbackReceived", "Count", dimensions=(ENDPOINT_DIMENSION, VARIANT_DIMENSION)
+    GATEWAY_NAMESPACE, FEEDBACK_RECEIVED_NAME, "Count", dimensions=(ENDPOINT_DIMENSION, VARIANT_DIMENSION)
 )
 FEEDBACK_CORRECT = CloudWatchMetric(
-    GATEWAY_NAMESPACE, "FeedbackCorrect", "Count", dimensions=(ENDPOINT_DIMENSION, VARIANT_DIMENSION)
+    GATEWAY_NAMESPACE, FEEDBACK_CORRECT_NAME, "Count", dimensions=(ENDPOINT_DIMENSION, VARIANT_DIMENSION)
 )
 
 

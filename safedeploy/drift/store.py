@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from safedeploy import clock, registry
-from safedeploy.canary.metrics import FEEDBACK_CORRECT, FEEDBACK_RECEIVED, GATEWAY_NAMESPACE
+from safedeploy.canary.metric_names import GATEWAY_NAMESPACE
+from safedeploy.canary.metrics import FEEDBACK_CORRECT, FEEDBACK_RECEIVED
 from safedeploy.canary.outputs import write_record
 from safedeploy.drift.baseline import Baseline, sha256_digest
 from safedeploy.drift.check import DriftCheck, DriftState

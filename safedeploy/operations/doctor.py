@@ -14,7 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from safedeploy.canary.metrics import CONFIG_DIMENSION, ENDPOINT_DIMENSION, FLEET_SERIES
+from safedeploy.canary.metric_names import CONFIG_DIMENSION, ENDPOINT_DIMENSION
+from safedeploy.canary.metrics import FLEET_SERIES
 from safedeploy.guardrails.deploy_target import read_parameter
 from safedeploy.guardrails.settings import GuardrailParameter
 from safedeploy.lambda_runtime import LAMBDA_RUNTIME

@@ -13,12 +13,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from safedeploy.canary.metric_names import (
+    ENDPOINT_DIMENSION,
+    FEEDBACK_CORRECT_NAME,
+    FEEDBACK_RECEIVED_NAME,
+    VARIANT_DIMENSION,
+)
+
 # EMF's limit on the values of one metric in one document.
 MAX_VALUES = 100
 UNKNOWN_VARIANT = "unknown"
-COUNTS = ("Predictions", "PredictErrors", "FeedbackReceived", "FeedbackCorrect")
+COUNTS = ("Predictions", "PredictErrors", FEEDBACK_RECEIVED_NAME, FEEDBACK_CORRECT_NAME)
 LATENCY = "PredictLatency"
-DIMENSIONS = ("EndpointName", "VariantName")
+DIMENSIONS = (ENDPOINT_DIMENSION, VARIANT_DIMENSION)
 
 
 @dataclass
@@ -61,8 +68,8 @@ class EmfMetrics:
 
     def record_feedback(self, variant: str, correct: bool) -> None:
         counts = self._variant(variant).counts
-        counts["FeedbackReceived"] += 1
-        counts["FeedbackCorrect"] += int(correct)
+        counts[FEEDBACK_RECEIVED_NAME] += 1
+        counts[FEEDBACK_CORRECT_NAME] += int(correct)
         self.flush_if_due()
 
     def flush_if_due(self) -> None:
@@ -86,4 +93,4 @@ class EmfMetrics:
             values[LATENCY] = totals.latencies_ms
         directive = {"Namespace": self._namespace, "Dimensions": [list(DIMENSIONS)], "Metrics": metrics}
         aws = {"Timestamp": int(self._clock() * 1000), "CloudWatchMetrics": [directive]}
-        return json.dumps({"_aws": aws, "EndpointName": self._endpoint_name, "VariantName": variant, **values})
+        return json.dumps({"_aws": aws, ENDPOINT_DIMENSION: self._endpoint_name, VARIANT_DIMENSION: variant, **values})

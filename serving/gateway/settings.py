@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from safedeploy.canary.metric_names import GATEWAY_NAMESPACE
 from safedeploy.errors import ConfigError
 
 # SageMaker's endpoint-name rule: it also makes the name safe to put in a URL path unescaped.
@@ -32,7 +33,7 @@ Number = TypeVar("Number", int, float)
 class Settings:
     endpoint_name: str
     region: str
-    metrics_namespace: str = "SafeDeploy/Gateway"
+    metrics_namespace: str = GATEWAY_NAMESPACE
     feature_count: int = 8
     max_body_bytes: int = 1024 * 1024
     max_instances: int = 100

@@ -18,15 +18,8 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_events as events
 from constructs import Construct
 
-from safedeploy.canary.metrics import (
-    CANARY_METRICS,
-    CONFIG_DIMENSION,
-    ENDPOINT_DIMENSION,
-    ENDPOINT_PANELS,
-    VARIANT_DIMENSION,
-    CloudWatchMetric,
-    Panel,
-)
+from safedeploy.canary.metric_names import CONFIG_DIMENSION, ENDPOINT_DIMENSION, VARIANT_DIMENSION
+from safedeploy.canary.metrics import CANARY_METRICS, ENDPOINT_PANELS, CloudWatchMetric, Panel
 from safedeploy.canary.outputs import CANARY_NAMESPACE, VERDICT_METRIC
 from safedeploy.naming import Naming
 

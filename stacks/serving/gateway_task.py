@@ -20,7 +20,7 @@ from infra import iam_role
 from infra.grants import Grant, acknowledge_cdk_grants, grant_to
 from infra.log_encryption import LogGroupKey
 from infra.nag import acknowledge
-from safedeploy.canary.metrics import GATEWAY_NAMESPACE
+from safedeploy.canary.metric_names import GATEWAY_NAMESPACE
 from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.naming import Naming
 from safedeploy.s3_layout import BASELINE_OBJECTS, histograms_root
