@@ -4,24 +4,14 @@ gateway image are built from packages that must run without it. Imports are read
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from tests.support.imports import imported_modules
 
 ROOT = Path(__file__).resolve().parents[3]
 # What runs in AWS or synthesizes what does: none of it may need the simulated world.
 SHIPPED = ("app.py", "safedeploy", "infra", "stacks", "lambdas", "serving", "ml")
 NOT_SOURCE = {"node_modules", "cdk.out", "__pycache__"}
-
-
-def imported_modules(path: Path) -> set[str]:
-    """Every absolute import of the module, at any depth (a function's own imports too)."""
-    modules = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            modules |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            modules.add(node.module)
-    return modules
 
 
 def sources(*tops: str) -> list[Path]:

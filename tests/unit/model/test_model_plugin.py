@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 import os
@@ -27,6 +26,7 @@ from safedeploy.errors import ConfigError
 from safedeploy.naming import Naming
 from stacks.storage_stack import StorageStack
 from testbed.aws import REGION, SESSION, in_process_aws
+from tests.support.imports import imported_modules
 
 ROOT = Path(__file__).resolve().parents[3]
 CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -35,16 +35,6 @@ TOY_MODEL = {
     "sample_data": "tests.support.toy_model:write_sample",
     "serving": {"image_repository": "toy-server", "image_tag": "1.0", "environment": {"THRESHOLD_FILE": "t.json"}},
 }
-
-
-def imported_modules(path: Path) -> set[str]:
-    modules = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            modules |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            modules.add(node.module)
-    return modules
 
 
 def test_the_library_imports_no_model_code() -> None:

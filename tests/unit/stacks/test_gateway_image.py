@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from stacks.stage import EnvironmentStage
-from tests.unit.architecture.test_import_boundaries import ROOT, imported_modules
+from tests.support.imports import imported_modules
+from tests.unit.architecture.test_import_boundaries import ROOT
 
 GATEWAY = ROOT / "serving" / "gateway"
 
