@@ -127,7 +127,13 @@ class TrafficReplay:
 
     def _send(self, requests: int) -> dict[int, int]:
         body = {"instances": [HEALTH_CHECK_ROW]}
-        with httpx.Client(base_url=self.gateway_url, timeout=10) as client, ThreadPoolExecutor(8) as pool:
+        # No kept-alive connections: the gateway runs with a 1 s header timeout (testbed's harness), so a pooled
+        # connection left idle that long on a loaded machine is closed under the next request sent on it.
+        one_shot = httpx.Limits(max_keepalive_connections=0)
+        with (
+            httpx.Client(base_url=self.gateway_url, timeout=10, limits=one_shot) as client,
+            ThreadPoolExecutor(8) as pool,
+        ):
             codes = list(pool.map(lambda _: client.post("/predict", json=body).status_code, range(requests)))
         return {code: codes.count(code) for code in sorted(set(codes))}
 
