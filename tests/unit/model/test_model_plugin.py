@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import os
@@ -171,6 +172,37 @@ def test_the_train_build_installs_the_files_cdk_json_names(what: str) -> None:
     )
     assert (ROOT / result.stdout.strip()).is_file()
     assert f"safedeploy.build_steps.model_plugin {what}" in (ROOT / "buildspec-dev.yml").read_text()
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """What importing the module imports (a function's own imports wait until it runs)."""
+    body = ast.parse(path.read_text(), str(path)).body
+    imports = {alias.name for node in body if isinstance(node, ast.Import) for alias in node.names}
+    return imports | {n.module for n in body if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
+
+
+def test_the_train_build_installs_what_its_first_steps_import() -> None:
+    """The steps the Train build runs before the model's requirements are installed (the flags check, the model
+    plug-in's section) import, at module level, only the library, the standard library and pydantic (with its
+    pydantic_core), which the build installs first: CodeBuild's image is not this venv."""
+    pending = [ROOT / "safedeploy/build_steps/flags.py", ROOT / "safedeploy/build_steps/model_plugin.py"]
+    seen: set[Path] = set()
+    third_party = set()
+    while pending:
+        path = pending.pop()
+        seen.add(path)
+        for module in _module_level_imports(path):
+            top = module.split(".")[0]
+            if top != "safedeploy":
+                third_party |= {top} - set(sys.stdlib_module_names) - {"__future__"}
+                continue
+            found = ROOT / (module.replace(".", "/") + ".py")
+            found = found if found.is_file() else ROOT / module.replace(".", "/") / "__init__.py"
+            if found not in seen:
+                pending.append(found)
+    assert third_party == {"pydantic", "pydantic_core"}
+    install = (ROOT / "buildspec-dev.yml").read_text()
+    assert install.index("--constraint requirements.txt pydantic") < install.index("build_steps.flags")
 
 
 def test_a_model_without_extra_requirements_installs_nothing(tmp_path: Path) -> None:
