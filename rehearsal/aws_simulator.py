@@ -8,6 +8,7 @@ fleet's behaviour; only time is simulated, so a ten-minute bake takes seconds.
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import numpy as np
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -126,16 +127,22 @@ class TrafficReplay:
         )
 
     def _send(self, requests: int) -> dict[int, int]:
-        body = {"instances": [HEALTH_CHECK_ROW]}
-        # No kept-alive connections: the gateway runs with a 1 s header timeout (testbed's harness), so a pooled
-        # connection left idle that long on a loaded machine is closed under the next request sent on it.
-        one_shot = httpx.Limits(max_keepalive_connections=0)
-        with (
-            httpx.Client(base_url=self.gateway_url, timeout=10, limits=one_shot) as client,
-            ThreadPoolExecutor(8) as pool,
-        ):
-            codes = list(pool.map(lambda _: client.post("/predict", json=body).status_code, range(requests)))
+        payload = json.dumps({"instances": [HEALTH_CHECK_ROW]}).encode()
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(lambda _: self._post("/predict", payload), range(requests)))
         return {code: codes.count(code) for code in sorted(set(codes))}
+
+    def _post(self, path: str, payload: bytes) -> int:
+        """One request on its own connection, closed after it: the gateway runs with a 1 s header timeout (testbed's
+        harness), so a kept-alive connection idle that long on a loaded machine is closed under the next request,
+        and a shared pool without keep-alive closed sockets other threads were reading (httpx, EBADF)."""
+        address = urlsplit(self.gateway_url)
+        connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=10)
+        try:
+            connection.request("POST", path, body=payload, headers={"Content-Type": "application/json"})
+            return connection.getresponse().status
+        finally:
+            connection.close()
 
     def _forward_gateway_metrics(self, at: datetime) -> None:
         """What CloudWatch Logs does with EMF lines: the gateway's per-variant counts become metrics."""

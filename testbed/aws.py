@@ -1,4 +1,5 @@
-"""Fake AWS for tests: moto in-process, or a ThreadedMotoServer on 127.0.0.1 for subprocesses, both extended.
+"""Fake AWS for tests: moto in-process, or a ThreadedMotoServer on 127.0.0.1 for subprocesses (in this process or,
+for state that must outlive the tests around it, in one of its own), all extended.
 
 Credentials are fake and the region fixed, so nothing here can reach a real account.
 """
@@ -6,10 +7,13 @@ Credentials are fake and the region fixed, so nothing here can reach a real acco
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -71,3 +75,50 @@ def moto_server() -> Iterator[MotoServer]:
             yield MotoServer(f"http://{host}:{port}")
         finally:
             server.stop()
+
+
+@dataclass(frozen=True)
+class IsolatedMotoServer(MotoServer):
+    """A moto server in a process of its own (`testbed.moto_process`): no `mock_aws` or reset of the pytest worker
+    empties it. Its in-process backend is reached through the control address."""
+
+    control_url: str
+
+    def plan_endpoint_update(self, endpoint: str, outcome: str = "succeed", polls: int = 2) -> None:
+        self._control("plan-update", endpoint=endpoint, outcome=outcome, polls=polls)
+
+    def fail_endpoint(self, endpoint: str, reason: str) -> None:
+        """The endpoint turns Failed with `reason`, as SageMaker reports a failed creation."""
+        self._control("fail-endpoint", endpoint=endpoint, reason=reason)
+
+    def _control(self, name: str, **arguments: object) -> None:
+        body = json.dumps(arguments).encode()
+        request = urllib.request.Request(f"{self.control_url}/{name}", data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+
+@contextmanager
+def isolated_moto_server() -> Iterator[IsolatedMotoServer]:
+    """`moto_server()` in a child process, stopped when the block ends (by closing its stdin)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "testbed.moto_process"],
+        cwd=Path(__file__).resolve().parents[1],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        started = process.stdout.readline()
+        if not started:
+            raise RuntimeError(f"the moto process exited with {process.wait()} before serving")
+        addresses = json.loads(started)
+        yield IsolatedMotoServer(addresses["url"], addresses["control"])
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -140,8 +140,8 @@ class GatewayPolicies:
 
 def gateway_policies(moto: MotoServer, directory: Path) -> GatewayPolicies:
     """What the storage and serving stacks leave for the gateway (buckets, key, model package group, the signing
-    key's secret), created in moto and bound into the synthesized templates. moto's state is the process's: other
-    tests of the same worker may have left the environment's buckets or group, which are then used as they are."""
+    key's secret), created in moto and bound into the synthesized templates; buckets and group already there (a
+    server shared with other tests) are used as they are."""
     s3, kms, sm = moto.client("s3"), moto.client("kms"), moto.client("sagemaker")
     key_arn = kms.create_key(Description=NAMING.prefix)["KeyMetadata"]["Arn"]
     artifacts, drift = NAMING.resource("artifacts"), NAMING.resource("drift-work")

@@ -1,5 +1,8 @@
 """The gateway served for real (`python -m gateway`, as the container runs it) on 127.0.0.1, called over HTTP.
 
+moto runs in a process of its own (`isolated_moto_server`): the gateways, the secret, tables and buckets live for
+the session, and a `mock_aws` or moto reset of another test on the same pytest worker would empty an in-process one.
+
 Two gateway processes stand for two ECS tasks behind the load balancer, each given the signing key as ECS gives it
 (`PREDICTION_ID_SECRET`, read from Secrets Manager as the execution role): `gateway` (2 workers) calls the stub
 endpoint, `peer` calls moto's own sagemaker-runtime. Both ask moto for DescribeEndpoint.
@@ -16,7 +19,7 @@ from typing import Any
 import pytest
 
 from serving.stub_endpoint import StubBehaviour, running_stub
-from testbed.aws import MotoServer, moto_server
+from testbed.aws import IsolatedMotoServer, isolated_moto_server
 from testbed.gateway_harness import (
     SECRET_VARIABLE,
     STUB_VARIANTS,
@@ -32,28 +35,28 @@ from testbed.gateway_harness import (
 
 
 @pytest.fixture(scope="session")
-def moto() -> Iterator[MotoServer]:
-    with moto_server() as server:
+def moto() -> Iterator[IsolatedMotoServer]:
+    with isolated_moto_server() as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def policies(moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> GatewayPolicies:
+def policies(moto: IsolatedMotoServer, tmp_path_factory: pytest.TempPathFactory) -> GatewayPolicies:
     return gateway_policies(moto, tmp_path_factory.mktemp("iam"))
 
 
 @pytest.fixture(scope="session")
-def access(moto: MotoServer) -> GatewayAccess:
+def access(moto: IsolatedMotoServer) -> GatewayAccess:
     return gateway_access(moto)
 
 
 @pytest.fixture(scope="session")
-def injected_secret(moto: MotoServer, policies: GatewayPolicies) -> str:
+def injected_secret(moto: IsolatedMotoServer, policies: GatewayPolicies) -> str:
     return policies.injected_secret(moto)
 
 
 @pytest.fixture(scope="session")
-def gateway_env(moto: MotoServer, access: GatewayAccess, policies: GatewayPolicies) -> GatewayEnv:
+def gateway_env(moto: IsolatedMotoServer, access: GatewayAccess, policies: GatewayPolicies) -> GatewayEnv:
     """`gateway_environment` of a gateway task acting as the synthesized task role."""
 
     def environment(runtime_url: str, **overrides: str) -> dict[str, str]:
@@ -96,7 +99,7 @@ def gateway(
 @pytest.fixture(scope="session")
 def peer(
     gateway_env: GatewayEnv,
-    moto: MotoServer,
+    moto: IsolatedMotoServer,
     access: GatewayAccess,
     injected_secret: str,
     tmp_path_factory: pytest.TempPathFactory,
@@ -107,7 +110,7 @@ def peer(
 
 
 @pytest.fixture
-def sm(moto: MotoServer) -> Iterator[Any]:
+def sm(moto: IsolatedMotoServer) -> Iterator[Any]:
     """moto's SageMaker with no endpoint, endpoint config or model left behind by the test."""
     client = moto.client("sagemaker")
     yield client

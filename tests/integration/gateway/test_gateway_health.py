@@ -7,13 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.sagemaker.models import sagemaker_backends
 
-from testbed.aws import REGION, MotoServer
+from testbed.aws import REGION, IsolatedMotoServer
 from testbed.deploy_world import ROLE_ARN
 from testbed.gateway_harness import ENDPOINT, Gateway, wait_until
-from testbed.moto_sagemaker import endpoint_updates
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +50,7 @@ def _readiness_logged(gateway: Gateway, endpoint_status: str, since: int = 0) ->
     return next((line for line in _changes(gateway)[since:] if line["endpoint_status"] == endpoint_status), None)
 
 
-def test_readiness_follows_the_endpoint(gateway: Gateway, sm: Any) -> None:
+def test_readiness_follows_the_endpoint(gateway: Gateway, moto: IsolatedMotoServer, sm: Any) -> None:
     # Before the first model: up, so that `cdk deploy` of the gateway can finish.
     absent = _answer_once_settled(gateway, "awaiting_endpoint")
     assert (absent.status_code, absent.json()) == (200, {"status": "awaiting_endpoint"})
@@ -65,7 +62,7 @@ def test_readiness_follows_the_endpoint(gateway: Gateway, sm: Any) -> None:
 
     # A deployment in progress keeps serving: the gateway must stay ready through it.
     _create_config(sm, "config-v2")
-    endpoint_updates(REGION).plan(ENDPOINT, "succeed", polls=10_000)
+    moto.plan_endpoint_update(ENDPOINT, "succeed", polls=10_000)
     since = len(_changes(gateway))
     sm.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v2")
     wait_until(lambda: _readiness_logged(gateway, "Updating", since), "the update to be seen")
@@ -79,15 +76,17 @@ def test_readiness_follows_the_endpoint(gateway: Gateway, sm: Any) -> None:
     assert httpx.get(f"{gateway.url}/health/live", timeout=10).json() == {"status": "live"}
 
 
-def test_a_failed_endpoint_is_not_ready_without_saying_why_to_the_caller(gateway: Gateway, sm: Any) -> None:
+def test_a_failed_endpoint_is_not_ready_without_saying_why_to_the_caller(
+    gateway: Gateway, moto: IsolatedMotoServer, sm: Any
+) -> None:
     """FailureReason names roles and S3 URIs: the operator reads it in the log, the caller sees a state."""
     _answer_once_settled(gateway, "awaiting_endpoint")  # a change from the bootstrap state is logged, even on a rerun
     _create_config(sm, "config-v3")
     since = len(_changes(gateway))
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v3")
-    endpoint = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].endpoints[ENDPOINT]  # the server runs in this process
-    endpoint.endpoint_status = "Failed"
-    endpoint.failure_reason = "CannotStartContainerError: arn:aws:iam::123456789012:role/secret-role s3://bucket/model"
+    moto.fail_endpoint(
+        ENDPOINT, "CannotStartContainerError: arn:aws:iam::123456789012:role/secret-role s3://bucket/model"
+    )
     failed = wait_until(lambda: _readiness_logged(gateway, "Failed", since), "the failure in the log")
     answer = _answer_once_settled(gateway, "not_ready")
     assert (answer.status_code, answer.json()) == (503, {"status": "not_ready"})
@@ -95,7 +94,7 @@ def test_a_failed_endpoint_is_not_ready_without_saying_why_to_the_caller(gateway
     assert failed["level"] == "WARNING" and failed["detail"]
 
 
-def test_predictions_answered_by_moto_runtime(peer: Gateway, moto: MotoServer, sm: Any) -> None:
+def test_predictions_answered_by_moto_runtime(peer: Gateway, moto: IsolatedMotoServer, sm: Any) -> None:
     with peer.client() as client:
         before = client.post("/predict", json={"instances": [ROW]})
         assert (before.status_code, before.json()["error"]["code"]) == (503, "endpoint_unavailable")

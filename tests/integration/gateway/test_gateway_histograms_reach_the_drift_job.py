@@ -18,7 +18,7 @@ import pytest
 from safedeploy.drift.baseline import compute_baseline
 from safedeploy.drift.check import DriftPolicy
 from safedeploy.drift.job import run_drift_job
-from safedeploy.s3_layout import histograms_root
+from safedeploy.s3_layout import drift_record_prefix, histograms_root
 from serving.stub_endpoint import StubBehaviour, running_stub
 from testbed.aws import MotoServer
 from testbed.gateway_harness import (
@@ -45,10 +45,13 @@ def _rows(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _serve_with_baseline(moto: MotoServer, policies: GatewayPolicies) -> str:
     """The endpoint serving a new package of the environment's group, whose baseline a new run uploaded; nothing in
-    the drift bucket yet (the test may run again on the same moto: pytest --count)."""
+    the drift bucket and no drift record yet (the test may run again on the same moto within the hour whose record
+    an earlier run wrote once: pytest --count)."""
     sm, s3, bucket, run = moto.client("sagemaker"), moto.client("s3"), policies.artifacts_bucket, uuid.uuid4().hex[:8]
     for item in s3.list_objects_v2(Bucket=policies.drift_bucket).get("Contents", []):  # histograms, drift state
         s3.delete_object(Bucket=policies.drift_bucket, Key=item["Key"])
+    for item in s3.list_objects_v2(Bucket=bucket, Prefix=drift_record_prefix(ENDPOINT)).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=item["Key"])
     training = _rows(np.random.default_rng(1), 5000)
     baseline = compute_baseline(training, FEATURES, training[:, 0]).to_json()
     source = store_baseline(s3, baseline, bucket=bucket, run=f"{run}/1")
