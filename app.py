@@ -12,11 +12,13 @@ import infra  # noqa: F401  (first: it explains jsii's Node.js banner before aws
 
 # isort: split
 from aws_cdk import App
+from aws_cdk.cx_api import CloudAssembly, SynthesisMessageLevel
 
 from infra.nag import enable_security_checks
 from infra.name_limits import check_name_lengths
 from safedeploy.environment_config import AppConfig, load_config
 from safedeploy.errors import ConfigError
+from safedeploy.guardrails.bake import bake_report
 from stacks.stage import EnvironmentStage
 
 
@@ -24,7 +26,7 @@ def build_app(app: App) -> dict[str, EnvironmentStage]:
     """Add every configured environment to `app`; raises ConfigError for a configuration that cannot be built."""
     config = load_config(_context(app))
     enable_security_checks(app)
-    for line in traffic_shares(config):
+    for line in [*traffic_shares(config), *bake_reports(config)]:
         print(line, file=sys.stderr)
     stages = {
         name: EnvironmentStage(app, project=config.project, env_config=env_config, model=config.model)
@@ -40,6 +42,27 @@ def build_app(app: App) -> dict[str, EnvironmentStage]:
 def traffic_shares(config: AppConfig) -> list[str]:
     """The candidate's real traffic share in each environment: whole instances, not the percentage asked for."""
     return [f"{name}: {env.endpoint.traffic_share().describe()}" for name, env in config.environments.items()]
+
+
+def bake_reports(config: AppConfig) -> list[str]:
+    """Each planned bake with the power it reaches per metric, and a warning where `require_power: false` let a bake
+    through that stays below the declared power."""
+    return [
+        line
+        for name, env in config.environments.items()
+        if env.endpoint.strategy.step is not None and env.endpoint.traffic_share().first < 1.0
+        for line in bake_report(name, env.endpoint)
+    ]
+
+
+def synthesis_warnings(assembly: CloudAssembly) -> list[str]:
+    """The warnings constructs add (e.g. dev's plain-HTTP listener): the CLI prints none of a Stage's stacks."""
+    return [
+        f"warning: {stack.hierarchical_id}: {message.entry.data}"
+        for stack in assembly.stacks_recursively
+        for message in stack.messages
+        if message.level == SynthesisMessageLevel.WARNING
+    ]
 
 
 CONFIG_KEYS = ("project", "environments", "model")
@@ -87,7 +110,8 @@ def main() -> None:
     except ConfigError as error:
         print(f"cdk.json: {error}", file=sys.stderr)
         sys.exit(1)
-    app.synth()
+    for line in synthesis_warnings(app.synth()):
+        print(line, file=sys.stderr)
 
 
 if __name__ == "__main__":

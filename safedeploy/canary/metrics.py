@@ -252,7 +252,8 @@ ACCURACY = CanaryMetric(
 
 CANARY_METRICS = (ERROR_RATE, LATENCY_MEAN, LATENCY_MEDIAN, ACCURACY)
 # The metrics the bake is planned for: each harm test runs at alpha / len(PLANNED) (Holm's first step).
-PLANNED = tuple(metric.planning for metric in CANARY_METRICS if metric.planning is not None)
+PLANNED_METRICS = tuple(metric for metric in CANARY_METRICS if metric.planning is not None)
+PLANNED = tuple(metric.planning for metric in PLANNED_METRICS if metric.planning is not None)
 ROLLBACK_ALARMS = tuple(metric.alarm for metric in CANARY_METRICS if metric.alarm is not None)
 # Every reading, in the order of the GetMetricData queries.
 READINGS = tuple(dict.fromkeys(reading for metric in CANARY_METRICS for reading in metric.reads))

@@ -26,7 +26,9 @@ def one_line(error: BotoCoreError | ClientError | ResponseParserError) -> str:
     if isinstance(error, NoCredentialsError):
         return "no AWS credentials found: set AWS_PROFILE (or --profile) or run `aws configure`"
     if isinstance(error, NoRegionError):
-        return "no AWS region: pass --region or set AWS_REGION"
+        return (
+            "no AWS region: pass --region, run from the directory of the cdk.json that names --env, or set AWS_REGION"
+        )
     if isinstance(error, ProfileNotFound):
         return f"AWS profile {error.kwargs.get('profile')!r} not found in the AWS config files"
     if isinstance(error, ResponseParserError):

@@ -1,7 +1,8 @@
 """The options every AWS-facing sub-command shares: which environment, and which AWS profile and region.
 
-The region follows the AWS SDKs' order: `--region`, then `AWS_REGION` (which CodeBuild and Lambda set, and boto3
-alone does not read), then `AWS_DEFAULT_REGION` and the profile's `region` (which boto3 reads itself).
+The region is `--region`, then the environment's `region` in the cdk.json of the current directory (where synth put
+its resources), then the AWS SDKs' order: `AWS_REGION` (which CodeBuild and Lambda set, and boto3 alone does not
+read), then `AWS_DEFAULT_REGION` and the profile's `region` (which boto3 reads itself).
 `--project` defaults to SAFEDEPLOY_PROJECT, else to `context.project` of the cdk.json in the current directory (the
 project's own checkout), so operators in the repository never type it.
 """
@@ -18,18 +19,35 @@ import boto3
 from botocore.exceptions import BotoCoreError
 
 from safedeploy.cli import CliError
+from safedeploy.environment_config import EnvironmentConfig
 
 CONFIG_FILE = Path("cdk.json")
+
+
+def _context() -> dict[str, Any]:
+    """The current directory's cdk.json context; empty when there is none or it cannot be read."""
+    try:
+        context = json.loads(CONFIG_FILE.read_text()).get("context", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return context if isinstance(context, dict) else {}
 
 
 def default_project() -> str | None:
     if os.environ.get("SAFEDEPLOY_PROJECT"):
         return os.environ["SAFEDEPLOY_PROJECT"]
-    try:
-        project = json.loads(CONFIG_FILE.read_text()).get("context", {}).get("project")
-    except (OSError, ValueError, AttributeError):
-        return None
+    project = _context().get("project")
     return project if isinstance(project, str) and project else None
+
+
+def configured_region(env: str | None) -> str | None:
+    """The region cdk.json gives environment `env` (its default when the environment names none); None when the
+    current directory's cdk.json does not describe `env`."""
+    environments = _context().get("environments")
+    if not env or not isinstance(environments, dict) or not isinstance(environments.get(env), dict):
+        return None
+    region = environments[env].get("region", EnvironmentConfig.model_fields["region"].default)
+    return region if isinstance(region, str) and region else None
 
 
 def add_environment_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +57,9 @@ def add_environment_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", default=os.environ.get("SAFEDEPLOY_ENV"), help="default: SAFEDEPLOY_ENV")
     parser.add_argument("--profile", help="AWS profile (default: the usual credential chain)")
     parser.add_argument(
-        "--region", help="AWS region (default: AWS_REGION, then AWS_DEFAULT_REGION, then the profile's region)"
+        "--region",
+        help="AWS region (default: the environment's region in cdk.json, then AWS_REGION, then AWS_DEFAULT_REGION, "
+        "then the profile's region)",
     )
 
 
@@ -61,7 +81,7 @@ class ForeignResponse(BotoCoreError):
 
 def session(args: argparse.Namespace) -> boto3.session.Session:
     """A missing profile raises botocore's ProfileNotFound: a credentials problem, with its own exit code."""
-    region = args.region or os.environ.get("AWS_REGION") or None
+    region = args.region or configured_region(getattr(args, "env", None)) or os.environ.get("AWS_REGION") or None
     aws = boto3.session.Session(profile_name=args.profile, region_name=region)
     aws.events.register("before-parse", refuse_foreign_responses)
     return aws

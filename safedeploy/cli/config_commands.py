@@ -38,10 +38,15 @@ def effective(config: AppConfig, env: str) -> dict[str, Any]:
     }
 
 
-def run_show(args: argparse.Namespace) -> int:
+def read_config(path: Path | str) -> AppConfig:
+    """cdk.json's configuration, validated as synth validates it (no AWS call)."""
     try:
-        context = json.loads(Path(args.config).read_text()).get("context", {})
-    except (OSError, ValueError) as error:
-        raise CliError(f"cannot read {args.config}: {error}") from None
-    print(json.dumps(effective(load_config(context), args.env), indent=2))
+        context = json.loads(Path(path).read_text()).get("context", {})
+    except (OSError, ValueError, AttributeError) as error:
+        raise CliError(f"cannot read {path}: {error}") from None
+    return load_config(context)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    print(json.dumps(effective(read_config(args.config), args.env), indent=2))
     return 0

@@ -1,7 +1,9 @@
 """`safedeploy plan`, `boundaries` and `analyze`: the canary statistics engine from a shell.
 
-All three print JSON on stdout. `analyze` exits 0 for PROMOTE, 10 for CONTINUE and 20 for ROLLBACK, so a
-script can branch on the verdict; any bad input exits 2 with one line naming what is wrong.
+All three print a human table, or with `--json` the JSON document. `plan --env E` prints the bake synth plans for
+environment E from cdk.json (the same planner, offline); `plan --kind ...` plans one metric's test on its own.
+`analyze` exits 0 for PROMOTE, 10 for CONTINUE and 20 for ROLLBACK, so a script can branch on the verdict; any bad
+input exits 2 with one line naming what is wrong.
 """
 
 from __future__ import annotations
@@ -15,12 +17,21 @@ from typing import Any
 
 from safedeploy.canary.traffic_profile import DAYS, read_profile
 from safedeploy.cli import CliError
-from safedeploy.cli.aws_session import add_environment_arguments, environment, session
+from safedeploy.cli.aws_session import CONFIG_FILE, add_environment_arguments, environment, session
+from safedeploy.cli.config_commands import read_config
 from safedeploy.cli.exit_codes import ExitCode
+from safedeploy.cli.human_output import render
 from safedeploy.cli.number_arguments import whole_number_in
 from safedeploy.cli.power_chart import write_power_chart
 from safedeploy.decision import Decision
-from safedeploy.guardrails.bake import MAX_BAKE_SECONDS, bake_plan, canary_options, measured_settings, power_curve
+from safedeploy.guardrails.bake import (
+    MAX_BAKE_SECONDS,
+    bake_plan,
+    bake_report,
+    canary_options,
+    measured_settings,
+    power_curve,
+)
 from safedeploy.guardrails.deploy_target import DeployTarget
 from safedeploy.stats import canary_verdict, plan_canary, spending_boundaries
 from safedeploy.stats.boundaries import MAX_LOOKS
@@ -41,9 +52,11 @@ CHART_MINUTES = list(range(2, 61))
 def register(subparsers: Any) -> None:
     plan = subparsers.add_parser(
         "plan",
-        help="samples and bake time a canary needs to detect a harmful change",
-        description="Plan the one-sided harm test of one metric (samples per fleet, policy horizon, bake time), "
-        "or with --from-endpoint the bake an environment's canary needs on the traffic its endpoint had.",
+        help="the bake an environment's canary needs, or the samples one metric's harm test needs",
+        description="With --env alone: the bake synth plans for the environment from cdk.json (offline), with the "
+        "power per metric. With --from-endpoint: the bake on the traffic its endpoint had. With --kind and the "
+        "numbers: one metric's one-sided harm test on its own (samples per fleet, horizon, bake time), at the full "
+        "alpha and without the per-metric split and late window an environment's plan adds.",
     )
     plan.add_argument("--kind", choices=("proportion", "mean"), help="rate (errors) or mean (latency)")
     plan.add_argument("--baseline", type=float, help="current rate or mean of the metric")
@@ -64,6 +77,7 @@ def register(subparsers: Any) -> None:
     )
     plan.add_argument("--chart", default="canary-power.png", help="PNG of power versus bake minutes (--from-endpoint)")
     add_environment_arguments(plan)
+    add_json_argument(plan)
     plan.set_defaults(func=run_plan)
 
     boundaries = subparsers.add_parser(
@@ -79,6 +93,7 @@ def register(subparsers: Any) -> None:
     boundaries.add_argument("--alpha", type=float, default=0.05, help="total type-I error (default: 0.05)")
     boundaries.add_argument("--spending", choices=SPENDING_NAMES, default="obf", help="(default: obf)")
     boundaries.add_argument("--sides", type=int, choices=(1, 2), default=2, help="(default: 2)")
+    add_json_argument(boundaries)
     boundaries.set_defaults(func=run_boundaries)
 
     analyze = subparsers.add_parser(
@@ -88,19 +103,28 @@ def register(subparsers: Any) -> None:
         "exit 0 PROMOTE, 10 CONTINUE, 20 ROLLBACK.",
     )
     analyze.add_argument("file", help="JSON file, or - for standard input")
+    add_json_argument(analyze)
     analyze.set_defaults(func=run_analyze)
 
 
-def _print_json(document: dict[str, Any]) -> None:
-    print(json.dumps(json_safe(document), indent=2, allow_nan=False))
+def add_json_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the JSON document instead of a table")
+
+
+def _print(args: argparse.Namespace, document: dict[str, Any]) -> None:
+    safe = json_safe(document)
+    print(json.dumps(safe, indent=2, allow_nan=False) if args.json else render(safe))
 
 
 def run_plan(args: argparse.Namespace) -> int:
     if args.from_endpoint:
         return run_endpoint_plan(args)
+    given = [name for name in _FORMULA_ARGUMENTS if getattr(args, name) is not None]
+    if not given and args.env:
+        return run_environment_plan(args)
     missing = [f"--{name.replace('_', '-')}" for name in _FORMULA_ARGUMENTS if getattr(args, name) is None]
     if missing:
-        raise CliError(f"{', '.join(missing)} required (or --from-endpoint --env <env>)")
+        raise CliError(f"{', '.join(missing)} required (or --env <env> for the bake synth plans from cdk.json)")
     plan = plan_canary(
         args.kind,
         args.baseline,
@@ -115,7 +139,28 @@ def run_plan(args: argparse.Namespace) -> int:
     )
     inputs = {name: getattr(args, name) for name in ("baseline", "sigma", "mde", "alpha", "power", "looks", "spending")}
     inputs |= {"requests_per_minute": args.requests_per_minute, "canary_share": args.canary_share}
-    _print_json({"inputs": inputs, "plan": plan.to_dict()})
+    _print(args, {"inputs": inputs, "plan": plan.to_dict()})
+    if not args.json:
+        print("(one metric at the full alpha; `safedeploy plan --env <env>` prints the bake synth plans)")
+    return 0
+
+
+def run_environment_plan(args: argparse.Namespace) -> int:
+    """The bake synth configures for the environment, and each metric's power in it: the same plan, offline."""
+    config = read_config(CONFIG_FILE)
+    if args.env not in config.environments:
+        raise CliError(f"--env {args.env!r} is not in {CONFIG_FILE} ({', '.join(config.environments)})")
+    settings = config.environments[args.env].endpoint
+    if settings.strategy.step is None:
+        raise CliError(
+            f"environment {args.env!r} deploys with strategy {settings.strategy.name!r}, which has no bake to plan "
+            f"(it waits {settings.wait_interval_seconds} s per step)"
+        )
+    report = bake_report(args.env, settings)
+    if args.json:
+        _print(args, {"environment": args.env, "plan": bake_plan(settings).to_dict(), "report": report})
+    else:
+        print("\n".join([*report, render({"metrics": [metric.to_dict() for metric in bake_plan(settings).metrics]})]))
     return 0
 
 
@@ -123,7 +168,8 @@ def run_boundaries(args: argparse.Namespace) -> int:
     fractions = _fractions(args)
     values = spending_boundaries(fractions, args.alpha, args.spending, args.sides)
     side_alpha = args.alpha / args.sides
-    _print_json(
+    _print(
+        args,
         {
             "alpha": args.alpha,
             "spending": args.spending,
@@ -134,7 +180,7 @@ def run_boundaries(args: argparse.Namespace) -> int:
             "cumulative_alpha": [
                 args.sides * spent for spent in cumulative_alpha(args.spending, side_alpha, fractions)
             ],
-        }
+        },
     )
     return 0
 
@@ -154,7 +200,7 @@ def _fractions(args: argparse.Namespace) -> list[float]:
 def run_analyze(args: argparse.Namespace) -> int:
     document = json_object(_read_json(args.file), args.file, required=("policy", "observations"))
     verdict = canary_verdict(document["observations"], document["policy"])
-    _print_json(verdict.to_dict())
+    _print(args, verdict.to_dict())
     return VERDICT_EXIT_CODES[verdict.decision]
 
 
@@ -200,5 +246,5 @@ def run_endpoint_plan(args: argparse.Namespace) -> int:
         )
     write_power_chart(args.chart, CHART_MINUTES, power_curve(measured, CHART_MINUTES), measured.canary.power, env)
     document["chart"] = args.chart
-    _print_json(document)
+    _print(args, document)
     return 0

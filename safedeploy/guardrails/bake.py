@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol, Self, TypeVar
 
-from safedeploy.canary.metrics import PLANNED
+from safedeploy.canary.metrics import PLANNED, PLANNED_METRICS, CanaryMetric
 from safedeploy.errors import ConfigError
 from safedeploy.guardrails.canary_settings import CanarySettings
 from safedeploy.guardrails.traffic_share import TrafficShare
@@ -85,9 +85,62 @@ def checked_bake(settings: PlannedSettings, auto: bool, key_path: str) -> int:
         would = "" if traffic is None else f", or {math.ceil(traffic)} requests/minute at the quietest hour"
         raise ConfigError(
             f"{key_path}: {settings.wait_interval_seconds} s cannot reach the declared power: {plan.summary()}. "
-            f'Use "auto" or at least {plan.needed_seconds} s{would}'
+            f'Use "auto" or at least {plan.needed_seconds} s{would}, or canary.require_power: false to accept the '
+            "weaker test (synth then prints what it detects)"
         )
     return settings.wait_interval_seconds
+
+
+def bake_report(name: str, settings: PlannedSettings) -> list[str]:
+    """What synth and `safedeploy plan --env` print of an environment's planned bake: the bake, the candidate's share
+    and each metric's power in it; and, when `require_power: false` let a shorter bake through, a warning saying what
+    that bake detects with the declared power."""
+    plan = bake_plan(settings)
+    lines = [f"{name}: {plan.summary()}"]
+    if plan.reaches_power:
+        return lines
+    detects = []
+    for metric in PLANNED_METRICS:
+        if metric.mde is None:
+            continue
+        found = detectable_harm(settings, metric)
+        configured = getattr(settings.canary, metric.mde.name)
+        detected = f"{found:.3g}" if found is not None else "no value it may take"
+        detects.append(f"{metric.mde.key} {detected} (declared {configured:g})")
+    lines.append(
+        f"warning: {name}: canary.require_power is false and a bake of {settings.wait_interval_seconds} s stays below "
+        f"the declared power {settings.canary.power:g}; with that power it detects only {', '.join(detects)}"
+    )
+    return lines
+
+
+def detectable_harm(settings: PlannedSettings, metric: CanaryMetric) -> float | None:
+    """The smallest value of `metric`'s MDE setting (in its cdk.json units) whose harm the configured bake catches
+    with the declared power, from the start and from mid-bake alike; None if no value the setting may take does.
+    Larger values are tried by doubling while the settings still validate (their bounds are defined once, there)."""
+    assert metric.mde is not None
+    name, canary = metric.mde.name, settings.canary
+
+    def caught(value: float) -> bool:
+        changed = settings.model_copy(update={"canary": canary.model_copy(update={name: value})})
+        plan = bake_plan(changed)
+        planned = next(item for item in plan.metrics if item.name == metric.name)
+        powers = [planned.power_at_bake, planned.late_power_at_bake or planned.power_at_bake]
+        return min(powers) >= canary.power
+
+    low = high = float(getattr(canary, name))
+    if caught(low):
+        return low
+    while not caught(high):
+        low, high = high, 2.0 * high
+        try:
+            type(canary).model_validate(canary.model_dump() | {name: high})
+        except ValueError:
+            return None
+    for _ in range(40):
+        middle = (low + high) / 2.0
+        low, high = (low, middle) if caught(middle) else (middle, high)
+    return high
 
 
 def measured_settings(

@@ -32,7 +32,7 @@ from safedeploy.stats.boundaries import MAX_LOOKS
 
 ENVIRONMENT = ["--project", "p", "--env", "dev"]
 PLAN = ["plan", "--kind", "proportion", "--baseline", "0.01", "--mde", "0.01", "--requests-per-minute", "100",
-        "--canary-share", "0.1"]  # fmt: skip
+        "--canary-share", "0.1", "--json"]  # fmt: skip
 # Numbers as text a caller can type: huge, tiny, negative, not finite, not numbers at all.
 EXTREME_NUMBERS = ["nan", "-inf", "1e309", "-1e309", "1e-320", "-0", "", " ", "0x10", "1_0", "9" * 5000]
 HOSTILE_NUMBERS = st.one_of(
@@ -141,7 +141,13 @@ def test_plan_answers_or_refuses_any_number_in_one_line(option: str, value: str,
 def test_boundaries_answer_or_refuse_any_input_in_one_line(
     looks: str, fractions: str, alpha: str, use_fractions: bool
 ) -> None:
-    argv = ["boundaries", "--alpha", alpha, *(["--fractions", fractions] if use_fractions else ["--looks", looks])]
+    argv = [
+        "boundaries",
+        "--json",
+        "--alpha",
+        alpha,
+        *(["--fractions", fractions] if use_fractions else ["--looks", looks]),
+    ]
     assert_answered_or_refused_in_one_line(*run(argv), answers={ExitCode.OK})
 
 
@@ -195,7 +201,7 @@ def test_analyze_answers_or_refuses_any_document_in_one_line(
     case = tmp_path_factory.mktemp("analyze") / "case.json"
     case.write_text(text)
     answers = {ExitCode.OK, ExitCode.VERDICT_CONTINUE, ExitCode.VERDICT_ROLLBACK}
-    assert_answered_or_refused_in_one_line(*run(["analyze", str(case)]), answers=answers)
+    assert_answered_or_refused_in_one_line(*run(["analyze", "--json", str(case)]), answers=answers)
 
 
 @pytest.mark.timeout(60)  # before: minutes

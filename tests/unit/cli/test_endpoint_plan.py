@@ -46,7 +46,7 @@ def test_the_plan_uses_the_quietest_hour_and_writes_a_chart(
     week_of_traffic: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     chart = tmp_path / "power.png"
-    code = main(["plan", "--from-endpoint", "--project", PROJECT, "--env", ENV, "--chart", str(chart)])
+    code = main(["plan", "--from-endpoint", "--project", PROJECT, "--env", ENV, "--chart", str(chart), "--json"])
     assert code == 0
     document = json.loads(capsys.readouterr().out)
     endpoint = document["endpoint"]

@@ -1,4 +1,5 @@
-"""Operator paths: one exit code per outcome, the region from AWS_REGION, the approval comment within the API's limit.
+"""Operator paths: one exit code per outcome, the region from cdk.json or AWS_REGION, the approval comment within
+the API's limit.
 
 A CI job branches on the exit code, so "no credentials" must never look like "rolled back" (both used to be 4).
 """
@@ -6,6 +7,7 @@ A CI job branches on the exit code, so "no credentials" must never look like "ro
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,23 @@ def test_aws_region_wins_over_aws_default_region_and_region_wins_over_both(no_aw
     assert region_of(region="ap-northeast-2") == "ap-northeast-2"
 
 
+def test_the_environments_region_in_cdk_json_wins_over_the_sdks_order(
+    no_aws_setup: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    environments = {"dev": {"region": "eu-central-1"}, "prod": {}}
+    (tmp_path / "cdk.json").write_text(json.dumps({"context": {"project": "p", "environments": environments}}))
+    no_aws_setup.chdir(tmp_path)
+    no_aws_setup.setenv("AWS_REGION", "eu-west-1")
+
+    def region_for(env: str, region: str | None = None) -> str | None:
+        return session(argparse.Namespace(profile=None, region=region, env=env)).region_name
+
+    assert region_for("dev") == "eu-central-1"
+    assert region_for("prod") == "ap-northeast-2"  # the region an environment takes when cdk.json names none
+    assert region_for("staging") == "eu-west-1"  # not in cdk.json: the SDKs' order
+    assert region_for("dev", region="us-east-1") == "us-east-1"
+
+
 def test_no_credentials_exits_5_not_4(no_aws_setup: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     no_aws_setup.setenv("AWS_REGION", "ap-northeast-2")
     assert main(["deploy", *SCOPE, "--package-arn", PACKAGE]) == ExitCode.NO_CREDENTIALS == 5
@@ -68,11 +87,17 @@ def test_no_credentials_exits_5_not_4(no_aws_setup: pytest.MonkeyPatch, capsys: 
     assert main(["status", *SCOPE]) == 5
 
 
-def test_no_region_exits_5(no_aws_setup: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_region_exits_5(
+    no_aws_setup: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    no_aws_setup.chdir(tmp_path)  # no cdk.json to name the environment's region either
     no_aws_setup.setenv("AWS_ACCESS_KEY_ID", "testing")
     no_aws_setup.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     assert main(["smoke-test", *SCOPE]) == 5
-    assert "no AWS region: pass --region or set AWS_REGION" in capsys.readouterr().err
+    assert (
+        "no AWS region: pass --region, run from the directory of the cdk.json that names --env, or set AWS_REGION"
+        in (capsys.readouterr().err)
+    )
 
 
 def test_an_unknown_profile_exits_5(no_aws_setup: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -143,6 +143,30 @@ def test_synth_prints_each_environments_real_traffic_share() -> None:
     ]
 
 
+def test_synth_prints_each_planned_bake_and_warns_where_require_power_lets_a_weaker_one_through() -> None:
+    from app import bake_reports
+
+    weak = with_dev(
+        endpoint__strategy="linear", endpoint__wait_interval_seconds=900, endpoint__canary__require_power=False
+    )
+    lines = bake_reports(load_config(weak))
+    assert [line.split(":", 1)[0] for line in lines] == ["dev", "warning", *(["prod"] * (len(lines) - 2))]
+    assert lines[0].startswith("dev: bake 900 s at ")
+    assert lines[1].startswith("warning: dev: canary.require_power is false and a bake of 900 s stays below")
+
+
+def test_synth_prints_the_warnings_constructs_add_inside_a_stage() -> None:
+    from aws_cdk import Annotations, App, Stack, Stage
+
+    from app import synthesis_warnings
+
+    app = App()
+    stack = Stack(Stage(app, "dev"), "serving")
+    Annotations.of(stack).add_warning_v2("test:plain-http", "listens on plain HTTP")
+    Annotations.of(stack).add_info("only information")
+    assert synthesis_warnings(app.synth()) == ["warning: dev/serving: listens on plain HTTP [ack: test:plain-http]"]
+
+
 GITHUB = {
     "kind": "codeconnections",
     "provider": "GitHub",

@@ -1,4 +1,4 @@
-"""`safedeploy plan / boundaries / analyze`: JSON out, verdict exit codes, one-line errors."""
+"""`safedeploy plan / boundaries / analyze`: tables or JSON out, verdict exit codes, one-line errors."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from safedeploy.cli import main
+from safedeploy.environment_config import load_config
+from safedeploy.guardrails.bake import bake_report
 from safedeploy.stats import CanaryObservations, CanaryPolicy, MetricPolicy
 
 Fleets = Callable[..., CanaryObservations]
@@ -18,7 +20,7 @@ Fleets = Callable[..., CanaryObservations]
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, Any, str]:
     try:
-        code = main(argv)
+        code = main([*argv, "--json"])
     except SystemExit as exit_:  # argparse usage errors
         code = int(exit_.code or 0)
     captured = capsys.readouterr()
@@ -111,3 +113,40 @@ def test_bad_input_is_one_line_naming_the_problem(
     assert code == 2
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_without_json_the_commands_print_tables(
+    fleets: Fleets, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["boundaries", "--looks", "3", "--sides", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["alpha: 0.05", "spending: obf"]
+    header, *rows = lines[3:]
+    assert header.split() == ["#", "information", "fractions", "boundaries", "nominal", "p", "values", "cumulative",
+                              "alpha"]  # fmt: skip
+    assert [row.split()[:3] for row in rows] == [["1", "0.3333", "3.2"], ["2", "0.6667", "2.141"], ["3", "1", "1.695"]]
+    rollback = write_case(tmp_path, fleets(75, seed=2, error_rate=(0.01, 0.03)))
+    assert main(["analyze", str(rollback)]) == 20
+    out = capsys.readouterr().out
+    assert out.startswith("decision: ROLLBACK\n") and "\nmetrics:\n" in out and "error_rate" in out
+
+
+def test_plan_env_prints_the_bake_synth_plans_from_cdk_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = {"strategy": "linear", "wait_interval_seconds": 900, "canary": {"require_power": False}}
+    context = {"project": "team", "environments": {"dev": {"endpoint": endpoint}, "qa": {"endpoint": {}}},
+               "model": {"train": "m.build:train", "sample_data": "m.data:sample",
+                         "serving": {"framework": "sklearn", "framework_version": "1.9-0"}}}  # fmt: skip
+    (tmp_path / "cdk.json").write_text(json.dumps({"context": context}))
+    monkeypatch.chdir(tmp_path)
+    config = load_config(context)
+    assert main(["plan", "--env", "dev"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == bake_report("dev", config.environments["dev"].endpoint)  # what synth prints
+    assert out[1].startswith("warning: dev: canary.require_power is false")
+    assert main(["plan", "--env", "qa", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["plan"]["bake_seconds"] == config.environments["qa"].endpoint.wait_interval_seconds
+    assert main(["plan", "--env", "staging"]) == 2
+    assert "--env 'staging' is not in cdk.json (dev, qa)" in capsys.readouterr().err
