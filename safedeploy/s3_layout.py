@@ -100,8 +100,13 @@ def receipt_key(decision_key: str) -> str:
     return f"{TRAFFIC_ACTIONS}/{decision_key.removeprefix(DECISIONS + '/')}"
 
 
+def rollbacks_prefix(endpoint_name: str) -> str:
+    """The operators' rollback records of the endpoint (`safedeploy rollback`)."""
+    return f"{ROLLBACKS}/{endpoint_name}/"
+
+
 def rollback_record_key(endpoint_name: str, stamp: str) -> str:
-    return f"{ROLLBACKS}/{endpoint_name}/{stamp}.json"
+    return f"{rollbacks_prefix(endpoint_name)}{stamp}.json"
 
 
 def histograms_root(endpoint_name: str) -> str:

@@ -1,10 +1,13 @@
 """`safedeploy report`: one deployment's canary decisions as a picture (PNG) and a page (HTML).
 
-Built from the decision records alone (`decisions/<endpoint>/<deployment>/<time>-<DECISION>.json`, one per minute of
-analysis, and `decisions/<endpoint>/rollbacks/*.json`), so it shows what the analysis saw and decided, not a
-re-computation. Per guarded metric: the harm statistic each minute against its sequential boundary (the region above
-the boundary shaded); below: the requests each fleet served per minute; markers for every change of verdict, the
-first minute the CanaryVerdict metric signalled a rollback (the auto-rollback alarm's input) and recorded rollbacks.
+Built from the decision records (`decisions/<endpoint>/<deployment>/<time>-<DECISION>.json`, one per minute of
+analysis) and the operators' rollback records (`rollbacks/<endpoint>/*.json`), so it shows what the analysis saw and
+decided, not a re-computation. Per guarded metric: the harm z statistic each minute against its sequential boundary
+(the region above the boundary shaded); below: the requests each fleet served per minute; markers for every change of
+verdict, the first minute the CanaryVerdict metric signalled a rollback (the auto-rollback alarm's input) and recorded
+rollbacks. The title gives the outcome: a blue/green candidate is promoted by SageMaker when its bake ends without a
+rollback, so its last verdict is CONTINUE; it counts as promoted once it serves the endpoint (a later deployment's
+baseline, or the endpoint's configuration now).
 """
 
 from __future__ import annotations
@@ -22,9 +25,8 @@ from typing import Any
 from safedeploy import clock
 from safedeploy.decision import Decision
 from safedeploy.errors import InputError
-from safedeploy.s3_layout import decisions_prefix
+from safedeploy.s3_layout import decisions_prefix, rollbacks_prefix
 
-ROLLBACK_FOLDER = "rollbacks"
 # A rollback recorded this long after the last analysis still belongs to the deployment.
 ROLLBACK_GRACE = timedelta(hours=1)
 COLOURS = {Decision.PROMOTE: "#2e7d32", Decision.CONTINUE: "#757575", Decision.ROLLBACK: "#c62828"}
@@ -46,6 +48,8 @@ class Timeline:
     fleets: Mapping[str, str]
     minutes: list[Minute]
     rollbacks: list[Mapping[str, Any]] = field(default_factory=list)
+    # Whether the candidate went on to serve the endpoint; None while that is not known (the newest deployment).
+    promoted: bool | None = None
 
     @classmethod
     def from_records(
@@ -81,6 +85,18 @@ class Timeline:
     def final_decision(self) -> str:
         return self.minutes[-1].decision
 
+    @property
+    def outcome(self) -> str:
+        if self.rollbacks:
+            return f"rolled back to {self.rollbacks[-1].get('to_config', '?')} by an operator"
+        if self.final_decision == Decision.ROLLBACK:
+            return "rolled back on the canary verdict"
+        if self.final_decision == Decision.PROMOTE or self.promoted:
+            return "promoted"
+        if self.promoted is False:
+            return f"not promoted (last verdict {self.final_decision})"
+        return f"in progress or unknown (last verdict {self.final_decision})"
+
     def changes(self) -> list[tuple[float, str]]:
         """(minute, decision) whenever the verdict changes, starting with the first one."""
         found: list[tuple[float, str]] = []
@@ -114,39 +130,58 @@ class Timeline:
         return minutes, baseline, candidate
 
 
-def load_timeline(s3: Any, bucket: str, endpoint_name: str, deployment_id: str | None = None) -> Timeline:
-    """The records of one deployment (default: the latest one analysed) and the endpoint's rollback records."""
+def load_timeline(
+    s3: Any, bucket: str, endpoint_name: str, deployment_id: str | None = None, serving_config: str | None = None
+) -> Timeline:
+    """The records of one deployment (default: the latest one analysed) and the endpoint's rollback records.
+    `serving_config`: the endpoint configuration in service now, if known (it tells whether the newest candidate
+    was promoted)."""
     prefix = decisions_prefix(endpoint_name)
-    keys = [
-        item["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for item in page.get("Contents", [])
-    ]
     now = clock.utc_now()
     by_deployment: dict[str, list[str]] = {}
-    rollback_keys = []
-    for key in keys:
-        folder = key[len(prefix) :].split("/", 1)[0]
-        if folder == ROLLBACK_FOLDER:
-            rollback_keys.append(key)
-        elif clock.time_refusal(clock.key_time(key), None, now) is None:  # a decision dated ahead is not shown
-            by_deployment.setdefault(folder, []).append(key)
+    for key in _keys(s3, bucket, prefix):
+        if clock.time_refusal(clock.key_time(key), None, now) is None:  # a decision dated ahead is not shown
+            by_deployment.setdefault(key[len(prefix) :].split("/", 1)[0], []).append(key)
     if not by_deployment:
         raise InputError(f"no decision records under s3://{bucket}/{prefix}: no canary analysis has run")
+
+    def newest(name: str) -> str:
+        return max(key.rsplit("/", 1)[-1] for key in by_deployment[name])
+
     if deployment_id is None:
-        deployment_id = max(by_deployment, key=lambda name: max(key.rsplit("/", 1)[-1] for key in by_deployment[name]))
+        deployment_id = max(by_deployment, key=newest)
     if deployment_id not in by_deployment:
         raise InputError(f"no records of deployment {deployment_id!r}; recorded: {', '.join(sorted(by_deployment))}")
 
     def read(key: str) -> dict[str, Any]:
         return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
-    return Timeline.from_records(
-        [read(key) for key in by_deployment[deployment_id]], [read(key) for key in rollback_keys]
-    )
+    rollbacks = [read(key) for key in _keys(s3, bucket, rollbacks_prefix(endpoint_name))]
+    timeline = Timeline.from_records([read(key) for key in by_deployment[deployment_id]], rollbacks)
+    later = [name for name in by_deployment if newest(name) > newest(deployment_id)]
+    served = {read(min(by_deployment[name]))["fleets"].get("baseline") for name in later} | {serving_config}
+    candidate = timeline.fleets.get("candidate")
+    timeline.promoted = True if candidate in served else (False if later or serving_config else None)
+    return timeline
+
+
+def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
 
 def render_png(timeline: Timeline) -> bytes:
+    import matplotlib.pyplot as plt
+
+    figure = draw(timeline)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def draw(timeline: Timeline) -> Any:
+    """The report's matplotlib figure (closed by the caller)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -187,15 +222,12 @@ def render_png(timeline: Timeline) -> bytes:
     axes[-1].set_xlabel(f"minute of the analysis (minute 1 = {timeline.minutes[0].at:%Y-%m-%d %H:%M} UTC)")
     figure.suptitle(
         f"{timeline.endpoint_name} / {timeline.deployment_id} ({timeline.kind}): {len(timeline.minutes)} analyses, "
-        f"last verdict {timeline.final_decision}",
+        f"{timeline.outcome}",
         fontsize="large",
-        color=COLOURS.get(timeline.final_decision, "black"),
+        color=COLOURS[Decision.PROMOTE] if timeline.promoted else COLOURS.get(timeline.final_decision, "black"),
     )
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    return buffer.getvalue()
+    return figure
 
 
 def _x(timeline: Timeline, at: datetime) -> float:
@@ -225,8 +257,7 @@ def _plot_metric(axis: Any, timeline: Timeline, name: str) -> bool:
     else:
         axis.text(0.5, 0.5, "no data in this deployment", transform=axis.transAxes, ha="center", color="#757575")
     axis.axhline(0, color="#9e9e9e", linewidth=0.6)
-    kind = next((m.metrics[name].get("kind") for m in timeline.minutes if name in m.metrics), "")
-    axis.set_ylabel(f"{name}\n({kind})" if kind else name, fontsize="small")
+    axis.set_ylabel(f"{name}:\nharm z statistic", fontsize="small")
     return bool(stats or bounds)
 
 
@@ -276,7 +307,7 @@ def _mark_events(axes: Any, timeline: Timeline) -> list[Any]:
 
 def render_html(timeline: Timeline, png: bytes) -> str:
     names = timeline.metric_names
-    header = "".join(f"<th>{html.escape(n)} statistic / boundary</th>" for n in names)
+    header = "".join(f"<th>{html.escape(n)} harm z / boundary</th>" for n in names)
     rows = []
     for minute in timeline.minutes:
         cells = "".join(
@@ -299,8 +330,8 @@ def render_html(timeline: Timeline, png: bytes) -> str:
         f"<h1>{html.escape(title)}</h1>"
         f"<p>{html.escape(timeline.kind)} deployment, fleets: baseline "
         f"{html.escape(timeline.fleets.get('baseline', ''))}, "
-        f"candidate {html.escape(timeline.fleets.get('candidate', ''))}; final verdict <b>{timeline.final_decision}</b>"
-        f" after {len(timeline.minutes)} analyses.</p>"
+        f"candidate {html.escape(timeline.fleets.get('candidate', ''))}; <b>{html.escape(timeline.outcome)}</b> "
+        f"after {len(timeline.minutes)} analyses (last verdict {timeline.final_decision}).</p>"
         f"<img alt='canary decision timeline' src='data:image/png;base64,{image}' style='max-width:100%'>"
         f"<table><tr><th>time (UTC)</th><th>verdict</th>{header}<th>reasons</th></tr>{''.join(rows)}</table>"
         "</body></html>\n"

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from safedeploy.canary.report import load_timeline, write_report
 from safedeploy.cli.aws_session import add_environment_arguments, environment, session
 from safedeploy.guardrails.deploy_target import read_parameter
@@ -31,10 +33,23 @@ def run_report(args: argparse.Namespace) -> int:
     project, env = environment(args)
     aws = session(args)
     bucket = read_parameter(aws.client("ssm"), project, env, Param.ARTIFACTS_BUCKET)
-    timeline = load_timeline(aws.client("s3"), bucket, args.endpoint, args.deployment)
+    serving = serving_config(aws.client("sagemaker"), args.endpoint)
+    timeline = load_timeline(aws.client("s3"), bucket, args.endpoint, args.deployment, serving)
     png, page = write_report(timeline, args.output)
     print(
-        f"{timeline.endpoint_name} / {timeline.deployment_id}: {len(timeline.minutes)} analyses, final verdict "
-        f"{timeline.final_decision}; wrote {png} and {page}"
+        f"{timeline.endpoint_name} / {timeline.deployment_id}: {len(timeline.minutes)} analyses, {timeline.outcome}; "
+        f"wrote {png} and {page}"
     )
     return 0
+
+
+def serving_config(sm: Any, endpoint_name: str) -> str | None:
+    """The endpoint configuration in service, once no update is under way; None while one is, or without the
+    endpoint (deleted), so the newest deployment's outcome stays open rather than guessed."""
+    try:
+        endpoint = sm.describe_endpoint(EndpointName=endpoint_name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ValidationException":  # SageMaker's "could not find"
+            raise
+        return None
+    return endpoint["EndpointConfigName"] if endpoint["EndpointStatus"] == "InService" else None

@@ -107,7 +107,7 @@ def _last_decision(s3: Any, bucket: str, endpoint_name: str) -> dict[str, Any] |
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=f"{DECISIONS_PREFIX}/{endpoint_name}/"):
         for item in page.get("Contents", []):
-            if "/rollbacks/" not in item["Key"] and (newest is None or item["LastModified"] > newest["LastModified"]):
+            if newest is None or item["LastModified"] > newest["LastModified"]:
                 newest = item
     if newest is None:
         return None

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from safedeploy.canary.outputs import record_key
-from safedeploy.canary.report import Timeline, load_timeline, render_png, write_report
+from safedeploy.canary.report import Timeline, draw, load_timeline, render_png, write_report
 from safedeploy.cli import main
 from safedeploy.parameters import Param, parameter_name
+from safedeploy.s3_layout import rollback_record_key
 from testbed.aws import REGION, SESSION, in_process_aws
 
 ENDPOINT, BUCKET = "demo-dev-endpoint", "demo-dev-artifacts"
@@ -80,8 +81,9 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             key = record_key(ENDPOINT, item["deployment_id"], at, item["decision"])
             client.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(item).encode())
         rollback = {"at": (START + timedelta(minutes=4)).isoformat(), "to_config": "demo-dev-endpoint-v1"}
+        # where `safedeploy rollback` writes it (guardrails/rollback.py)
         client.put_object(
-            Bucket=BUCKET, Key=f"decisions/{ENDPOINT}/rollbacks/20260301T120400.json", Body=json.dumps(rollback)
+            Bucket=BUCKET, Key=rollback_record_key(ENDPOINT, "20260301T120400"), Body=json.dumps(rollback)
         )
         yield client
 
@@ -93,7 +95,8 @@ def test_the_latest_deployment_is_loaded_with_its_rollback(s3: Any, tmp_path: Pa
     png, page = write_report(timeline, tmp_path)
     assert png.read_bytes().startswith(b"\x89PNG")
     text = page.read_text()
-    assert "final verdict <b>ROLLBACK</b>" in text and "data:image/png;base64," in text and "4.50 / 3.20" in text
+    outcome = "<b>rolled back to demo-dev-endpoint-v1 by an operator</b> after 3 analyses (last verdict ROLLBACK)"
+    assert outcome in text and "data:image/png;base64," in text and "4.50 / 3.20" in text
 
 
 def test_a_named_deployment_and_an_unknown_one(s3: Any) -> None:
@@ -108,5 +111,38 @@ def test_the_cli_writes_both_files(s3: Any, tmp_path: Path, capsys: pytest.Captu
     )
     argv = ["report", ENDPOINT, "--project", "demo", "--env", "dev", "--region", REGION, "--output", str(tmp_path)]
     assert main(argv) == 0
-    assert "3 analyses, final verdict ROLLBACK" in capsys.readouterr().out
+    assert "3 analyses, rolled back to demo-dev-endpoint-v1 by an operator" in capsys.readouterr().out
     assert sorted(path.suffix for path in tmp_path.iterdir()) == [".html", ".png"]
+
+
+def continuing(deployment: str, baseline: str, minutes: int = 3) -> list[dict[str, Any]]:
+    """A blue/green bake that ended without a rollback: every verdict CONTINUE (SageMaker promotes at its end)."""
+    return [
+        {**record(minute, "CONTINUE", 0.1, 3.0, deployment), "fleets": {"baseline": baseline, "candidate": deployment}}
+        for minute in range(1, minutes + 1)
+    ]
+
+
+def test_a_blue_green_candidate_that_went_on_to_serve_is_titled_promoted(s3: Any) -> None:
+    def put(items: list[dict[str, Any]], day: int) -> None:
+        for item in items:
+            at = datetime.fromisoformat(item["at"]) + timedelta(days=day)
+            key = record_key(ENDPOINT, item["deployment_id"], at, item["decision"])
+            s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps({**item, "at": at.isoformat()}).encode())
+
+    put(continuing("demo-dev-endpoint-v3", "demo-dev-endpoint-v1"), day=1)
+    put(continuing("demo-dev-endpoint-v4", "demo-dev-endpoint-v3"), day=2)  # v3 was live when v4 was deployed
+    assert load_timeline(s3, BUCKET, ENDPOINT, "demo-dev-endpoint-v3").outcome == "promoted"
+    newest = load_timeline(s3, BUCKET, ENDPOINT)
+    assert newest.outcome == "in progress or unknown (last verdict CONTINUE)"
+    assert load_timeline(s3, BUCKET, ENDPOINT, serving_config="demo-dev-endpoint-v4").outcome == "promoted"
+    assert load_timeline(s3, BUCKET, ENDPOINT, serving_config="demo-dev-endpoint-v3").outcome == (
+        "not promoted (last verdict CONTINUE)"
+    )
+    promoted = draw(load_timeline(s3, BUCKET, ENDPOINT, "demo-dev-endpoint-v3"))
+    assert promoted.texts[0].get_text().endswith(": 3 analyses, promoted")  # the suptitle, not "last verdict CONTINUE"
+    assert [axis.get_ylabel() for axis in promoted.axes] == [
+        "error_rate:\nharm z statistic",  # what is plotted: the z statistic, not the rate
+        "latency_ms:\nharm z statistic",
+        "requests per minute",
+    ]
