@@ -58,6 +58,10 @@ def run_teardown(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cents(amount: float | None) -> float | None:
+    return None if amount is None else round(amount, 2)
+
+
 def run_cost(args: argparse.Namespace) -> int:
     try:
         context = json.loads(Path(args.config).read_text()).get("context", {})
@@ -66,14 +70,14 @@ def run_cost(args: argparse.Namespace) -> int:
     result = estimate_from_config(context, args.env)
     if args.json:
         lines = [
-            {"item": line.item, "quantity": line.quantity, "monthly": round(line.monthly, 2)} for line in result.lines
+            {"item": line.item, "quantity": line.quantity, "monthly": _cents(line.monthly)} for line in result.lines
         ]
         document = {
             "env": args.env,
-            "currency": result.table.currency,
+            "currency": result.table.currency or None,
             "region": result.table.region,
-            "as_of": result.table.as_of,
-            "total": round(result.total, 2),
+            "as_of": result.table.as_of or None,
+            "total": _cents(result.total),  # null: no price table for the region
             "lines": lines,
         }
         print(json.dumps(document, indent=2))

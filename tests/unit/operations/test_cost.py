@@ -55,9 +55,23 @@ def test_an_unpriced_instance_type_is_one_line() -> None:
         estimate("dev", dev, TABLE)
 
 
-def test_a_region_without_a_table_is_named() -> None:
-    with pytest.raises(ValueError, match="no price table for region eu-west-1; tables exist for: ap-northeast-2"):
-        PriceTable.load("eu-west-1")
+def test_a_region_without_a_table_gets_the_quantities_and_says_it_cannot_price_them() -> None:
+    dev = copy.deepcopy(CONTEXT["environments"]["dev"])
+    dev["region"] = "eu-west-1"
+    result = estimate_from_config({**CONTEXT, "environments": {"dev": dev}}, "dev")
+    assert result.total is None and all(item.monthly is None for item in result.lines)
+    text = result.render()
+    assert text.startswith(
+        "environment dev: no price table for eu-west-1 (tables: ap-northeast-2); what runs, unpriced"
+    )
+    assert "6 endpoints x 2 zones x 730 h" in text and "price these lines with the AWS Pricing Calculator" in text
+
+
+def test_every_always_on_resource_the_stacks_create_is_a_line() -> None:
+    items = [item.item for item in estimate("dev", CONTEXT["environments"]["dev"], TABLE).lines]
+    for billed in ("NAT gateways", "VPC interface endpoints", "Application Load Balancer", "AWS WAF web ACL",
+                   "Fargate", "CloudWatch Logs", "KMS keys", "Secrets Manager"):  # fmt: skip
+        assert any(item.startswith(billed) for item in items), billed
 
 
 def test_the_cli_prints_the_estimate_and_json(capsys: pytest.CaptureFixture[str]) -> None:
