@@ -33,12 +33,12 @@ from safedeploy.guardrails.deploy_target import DeployTarget, read_optional_para
 from safedeploy.guardrails.endpoint_status import EndpointWaiter, describe_endpoint
 from safedeploy.guardrails.errors import GuardrailError
 from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
-from safedeploy.guardrails.smoke_test import HEALTH_CHECK_ROW
 from safedeploy.naming import Function, Naming
 from safedeploy.operations import cost
 from safedeploy.operations.acceptance_results import Finding, Results, findings_report, write_results
 from safedeploy.operations.teardown import Teardown
 from safedeploy.parameters import Param
+from safedeploy.serving_contract import ServingContract
 
 Progress = Callable[[str], None]
 Cdk = Callable[[Sequence[str]], None]
@@ -86,6 +86,7 @@ class Traffic:
 
     runtime: Any
     endpoint_name: str
+    contract: ServingContract  # each request is the model's health-check row
     interval: float = REQUEST_INTERVAL_SECONDS
     sent: int = 0
     failed: int = 0
@@ -95,7 +96,9 @@ class Traffic:
         while not self._stop.wait(self.interval):
             try:
                 self.runtime.invoke_endpoint(
-                    EndpointName=self.endpoint_name, ContentType="text/csv", Body=HEALTH_CHECK_ROW
+                    EndpointName=self.endpoint_name,
+                    ContentType=self.contract.content_type,
+                    Body=self.contract.health_check_body(),
                 )
                 self.sent += 1
             except (BotoCoreError, ClientError):
@@ -167,7 +170,8 @@ class AcceptanceRun:
         aas = self.client("application-autoscaling")
         self.progress(f"[3/6] creating {target.endpoint_name} with {first}")
         deploy_package(recorder, first, target, waiter, aas)
-        traffic = Traffic(self.client("sagemaker-runtime"), target.endpoint_name)
+        contract = ServingContract.from_json(read_parameter(ssm, project, env, Param.SERVING_CONTRACT))
+        traffic = Traffic(self.client("sagemaker-runtime"), target.endpoint_name, contract)
         with traffic.running():
             scaled = self._scale_out(recorder, waiter, target)
             self.progress(f"[4/6] guarded release of {healthy}, then a forced rollback of {harmful}")

@@ -28,8 +28,6 @@ from safedeploy.guardrails.release_names import PRODUCTION_VARIANT
 from serving.stub_endpoint import StubBehaviour, StubReply
 from testbed.fleet_metrics import FleetBehaviour, draw_latencies, fleet_dimensions, publish_observed
 
-HEALTH_CHECK_ROW = [25, 1, 0, 1, 0, 0, 1, 1]
-
 
 @dataclass(frozen=True)
 class SimulatedFleet:
@@ -83,6 +81,7 @@ class TrafficReplay:
     stub: StubBehaviour
     cloudwatch: Any
     rng: np.random.Generator
+    row: Sequence[float]  # what each request sends: the model's health-check row (model.contract)
     _log_offset: int = field(default=0)
 
     def minute(self, at: datetime, requests: int, fleets: Sequence[SimulatedFleet]) -> MinuteOfTraffic:
@@ -127,7 +126,7 @@ class TrafficReplay:
         )
 
     def _send(self, requests: int) -> dict[int, int]:
-        payload = json.dumps({"instances": [HEALTH_CHECK_ROW]}).encode()
+        payload = json.dumps({"instances": [list(self.row)]}).encode()
         with ThreadPoolExecutor(8) as pool:
             codes = list(pool.map(lambda _: self._post("/predict", payload), range(requests)))
         return {code: codes.count(code) for code in sorted(set(codes))}

@@ -124,6 +124,7 @@ def _serve_through_gateway(
             server,
             stub_url,
             ENDPOINT_NAME=world.naming.endpoint,
+            FEATURE_COUNT=str(world.contract.feature_count),
             ALLOW_DEV_SECRET="true",
             ALLOW_UNAUTHENTICATED="true",
             MAX_INSTANCES=str(ROWS_PER_REQUEST),

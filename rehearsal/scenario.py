@@ -357,7 +357,7 @@ class Rehearsal:
 
         traffic = TrafficReplay(
             self.world.naming.endpoint, self.gateway.url, self.gateway.log, self.stub, self.server.client("cloudwatch"),
-            self.rng,
+            self.rng, self.world.contract.health_check,
         )  # fmt: skip
         with patch.object(handler, "clients", AwsClients(session=boto3.session.Session())):
             for minute in minutes:
@@ -513,7 +513,7 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int, strategy: str | None = 
         stack.enter_context(patch.dict(os.environ, environment))
         # dev's checkout: the model code and the deploy tooling, as the repository holds them.
         source_dir = work_dir / "source"
-        for tree in ("ml", TOOLING_PACKAGE):
+        for tree in (world.model.code_package, TOOLING_PACKAGE):
             shutil.copytree(ROOT / tree, source_dir / tree, ignore=shutil.ignore_patterns("__pycache__"))
         for name in TOOLING_FILES:
             shutil.copy(ROOT / name, source_dir / name)
@@ -529,6 +529,7 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int, strategy: str | None = 
             server,
             stub_url,
             ENDPOINT_NAME=world.naming.endpoint,
+            FEATURE_COUNT=str(world.contract.feature_count),
             ALLOW_DEV_SECRET="true",
             ENDPOINT_TIMEOUT_SECONDS="5",
             **iam_enforcement.subprocess_environment(iam_world.gateway_task_role(iam, world.naming)),

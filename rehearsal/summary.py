@@ -115,13 +115,17 @@ def write_timeline(
 
 
 def canary_reports(rehearsal: Rehearsal, output: Path, candidates: list[ReleaseOutcome]) -> list[Path]:
-    """`safedeploy report`'s picture and page of each candidate's bake, from the decision records it left in S3."""
+    """`safedeploy report`'s picture and page of each candidate's bake, from the decision records it left in S3 (read
+    by their URIs: `load_timeline` would leave out records the simulated minutes dated after the real clock), with
+    the outcome the rehearsal saw (SageMaker promotes a blue/green candidate at the end of its bake)."""
     s3 = rehearsal.server.client("s3")
     written: list[Path] = []
     for outcome in candidates:
         records = [_record(s3, minute["record_uri"]) for minute in outcome.minutes if minute["record_uri"]]
         if records:
-            written += write_report(Timeline.from_records(records), output, stem=f"canary-{outcome.name}")
+            timeline = Timeline.from_records(records)
+            timeline.promoted = outcome.result == "promoted"
+            written += write_report(timeline, output, stem=f"canary-{outcome.name}")
     return written
 
 

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from rehearsal.rollout import with_strategy
+from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.environment_config import EnvironmentConfig, load_config
 from safedeploy.guardrails.settings import GuardrailParameter
 from safedeploy.naming import Naming
 from safedeploy.parameters import Param, parameter_name
+from safedeploy.serving_contract import ServingContract
 from stacks.guardrails_stack import ROLLBACK_ALARMS
 from testbed.aws import REGION, MotoServer
 
@@ -27,10 +29,15 @@ PROMOTED_TO = "prod"
 class World:
     naming: Naming
     config: EnvironmentConfig
+    model: ModelPlugin  # cdk.json's model: its code package is checked out, its contract shapes the traffic
     artifacts_bucket: str
     key_arn: str
     data_bucket: str = ""
     drift_bucket: str = ""
+
+    @property
+    def contract(self) -> ServingContract:
+        return self.model.contract
 
     def bindings(self) -> dict[str, str]:
         """What CloudFormation would have named, by the SSM parameter the storage stack publishes it under."""
@@ -76,6 +83,7 @@ def provision(server: MotoServer, environment: str = ENVIRONMENT, context: dict[
         Param.ENDPOINT_NAME: naming.endpoint,
         Param.PIPELINE_NAME: naming.pipeline,
         Param.DEPLOYMENT_CONFIG: guardrails.to_json(),
+        Param.SERVING_CONTRACT: app_config.model.contract.to_json(),
     }
     ssm = server.client("ssm")
     for key, value in values.items():
@@ -83,6 +91,7 @@ def provision(server: MotoServer, environment: str = ENVIRONMENT, context: dict[
     return World(
         naming,
         config,
+        app_config.model,
         buckets[Param.ARTIFACTS_BUCKET],
         key_arn,
         buckets[Param.DATA_BUCKET],

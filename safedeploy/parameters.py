@@ -24,6 +24,8 @@ class Param(StrEnum):
     PIPELINE_SOURCE = "pipeline-source"
     GATEWAY_API_KEYS_TABLE = "gateway-api-keys-table"
     GATEWAY_FEEDBACK_TABLE = "gateway-feedback-table"
+    # The model's request (safedeploy/serving_contract.py): the smoke tests send its health-check row.
+    SERVING_CONTRACT = "serving-contract"
 
 
 def parameter_name(project: str, env: str, key: Param | str) -> str:

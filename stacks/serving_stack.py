@@ -17,6 +17,7 @@ from infra.config import removal_policy
 from infra.log_encryption import LogGroupKey
 from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.naming import Naming
+from safedeploy.serving_contract import ServingContract
 from stacks.serving.certificate import https_certificate_arn
 from stacks.serving.egress import TaskEgress, acknowledge_lookup_function
 from stacks.serving.firewall import GatewayFirewall
@@ -47,6 +48,7 @@ class ServingStack(Stack):
         naming: Naming,
         env_config: EnvironmentConfig,
         storage: StorageStack,
+        contract: ServingContract,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, termination_protection=env_config.termination_protection, **kwargs)
@@ -76,6 +78,7 @@ class ServingStack(Stack):
             tables=self.tables,
             log_key=self.log_key,
             removal=removal,
+            contract=contract,
         )
         self.front_door = GatewayLoadBalancer(
             self,

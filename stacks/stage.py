@@ -20,9 +20,7 @@ from stacks.storage_stack import StorageStack
 class EnvironmentStage(Stage):
     """Stage `<project>-<env>`, so `cdk deploy "<project>-<env>/*"` deploys exactly one environment."""
 
-    def __init__(
-        self, scope: Construct, *, project: str, env_config: EnvironmentConfig, model: ModelPlugin | None = None
-    ) -> None:
+    def __init__(self, scope: Construct, *, project: str, env_config: EnvironmentConfig, model: ModelPlugin) -> None:
         naming = Naming(project, env_config.name)
         self.naming = naming
         super().__init__(
@@ -56,6 +54,7 @@ class EnvironmentStage(Stage):
             naming=naming,
             env_config=env_config,
             storage=self.storage,
+            contract=model.contract,
         )
         self.guardrails = GuardrailsStack(
             self,

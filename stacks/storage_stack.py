@@ -26,6 +26,7 @@ from safedeploy.environment_config import ConnectionSource, EnvironmentConfig
 from safedeploy.naming import ROLE_TAG, Function, Naming
 from safedeploy.parameters import Param
 from safedeploy.s3_layout import EVALUATION, MODELS, histograms_root
+from safedeploy.serving_contract import ServingContract
 from safedeploy.source_record import SourceRecord
 from safedeploy.write_once import IMMUTABLE_PREFIXES, OPERATOR_RECORDS, RECORD_WRITERS
 from stacks.pipeline.promotion import repository_name
@@ -37,8 +38,8 @@ SAGEMAKER_READ_PREFIXES = (MODELS, EVALUATION)
 SAGEMAKER_WRITE_PREFIXES = ("pipelines",)
 # CDK's auto-delete-objects provider (dev: removal_policy destroy) empties the bucket when the stack is destroyed.
 AUTO_DELETE_PROVIDER = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
-# The example model's record layout in the optional Feature Group (see ml/).
-FEATURE_GROUP_FEATURES = ("record_id", "event_time", *(f"f{index}" for index in range(8)), "label")
+# The optional Feature Group's records: an id, an event time, the model's request columns and the label.
+RECORD_ID, EVENT_TIME, LABEL = "record_id", "event_time", "label"
 
 
 class StorageStack(Stack):
@@ -49,10 +50,11 @@ class StorageStack(Stack):
         *,
         naming: Naming,
         env_config: EnvironmentConfig,
-        model: ModelPlugin | None = None,
+        model: ModelPlugin,
         **kwargs,
     ) -> None:
-        """`model`: the plug-in, whose custom serving container (if any) the execution role may pull."""
+        """`model`: the plug-in: its custom serving container (if any) the execution role may pull, its serving
+        contract is published for the smoke tests and its columns make the Feature Group's."""
         super().__init__(scope, construct_id, termination_protection=env_config.termination_protection, **kwargs)
         self.naming = naming
         removal = removal_policy(env_config)
@@ -118,13 +120,13 @@ class StorageStack(Stack):
         # An environment promoted to serves copies in its own bucket (made and verified by its Deploy), so its
         # execution role reads nothing of the environment it was promoted from.
         self.execution_role = self._execution_role()
-        if model is not None and model.serving.is_custom_container:
+        if model.serving.is_custom_container:
             repository = self.format_arn(
                 service="ecr", resource="repository", resource_name=model.serving.image_repository
             )
             grant_to(self.execution_role, iam_role.ecr_pull([repository]))
-        self.feature_group_name = self._feature_group(env_config, removal)
-        self._publish_parameters(env_config)
+        self.feature_group_name = self._feature_group(env_config, removal, model.contract.features)
+        self._publish_parameters(env_config, model.contract)
 
     def _encrypted_bucket(
         self,
@@ -297,7 +299,9 @@ class StorageStack(Stack):
         )
         return role
 
-    def _feature_group(self, env_config: EnvironmentConfig, removal: RemovalPolicy) -> str | None:
+    def _feature_group(
+        self, env_config: EnvironmentConfig, removal: RemovalPolicy, features: tuple[str, ...]
+    ) -> str | None:
         settings = env_config.feature_store
         if not settings.enable_feature_group:
             return None
@@ -308,14 +312,14 @@ class StorageStack(Stack):
             self,
             "FeatureGroup",
             feature_group_name=name,
-            record_identifier_feature_name="record_id",
-            event_time_feature_name="event_time",
+            record_identifier_feature_name=RECORD_ID,
+            event_time_feature_name=EVENT_TIME,
             feature_definitions=[
                 sagemaker.CfnFeatureGroup.FeatureDefinitionProperty(
                     feature_name=feature,
-                    feature_type="String" if feature in ("record_id", "event_time") else "Fractional",
+                    feature_type="String" if feature in (RECORD_ID, EVENT_TIME) else "Fractional",
                 )
-                for feature in FEATURE_GROUP_FEATURES
+                for feature in (RECORD_ID, EVENT_TIME, *features, LABEL)
             ],
             offline_store_config={
                 "S3StorageConfig": {
@@ -329,7 +333,7 @@ class StorageStack(Stack):
         group.apply_removal_policy(removal)
         return name
 
-    def _publish_parameters(self, env_config: EnvironmentConfig) -> None:
+    def _publish_parameters(self, env_config: EnvironmentConfig, contract: ServingContract) -> None:
         values = {
             Param.DATA_BUCKET: self.data_bucket.bucket_name,
             Param.ARTIFACTS_BUCKET: self.artifacts_bucket.bucket_name,
@@ -340,6 +344,7 @@ class StorageStack(Stack):
             Param.ENDPOINT_NAME: self.naming.endpoint,
             Param.PIPELINE_NAME: self.naming.pipeline,
             Param.PIPELINE_SOURCE: _source_record(self.naming, env_config).to_json(),
+            Param.SERVING_CONTRACT: contract.to_json(),
         }
         if self.feature_group_name:
             values[Param.FEATURE_GROUP_NAME] = self.feature_group_name

@@ -10,6 +10,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from safedeploy.guardrails.rolled_back import RolledBackMarks
 from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParameter
 from safedeploy.parameters import Param, parameter_name
+from safedeploy.serving_contract import ServingContract
 from testbed.aws import SESSION
 from testbed.evidence import approve, ensure_bucket, register_evidenced
 
@@ -36,6 +37,9 @@ BINDINGS = {
 # Fast settings: guarded strategies with short bakes, so that max_execution_timeout_seconds stays valid.
 FAST = {"wait_interval_seconds": 60, "termination_wait_seconds": 0, "max_execution_timeout_seconds": 1200}
 
+# The deploy tests' model: three columns, not the example's eight (nothing may assume the example's request).
+CONTRACT = ServingContract(features=("tenure", "plan", "spend"), health_check=(12.0, 1.0, 42.5))
+
 
 def provision_parameters(
     ssm: Any, settings: Mapping[str, Any] | None = None, alarm_names: Sequence[str] = ALARMS
@@ -53,6 +57,7 @@ def provision_parameters(
         Param.MODEL_PACKAGE_GROUP: GROUP,
         Param.ARTIFACTS_BUCKET: ARTIFACTS_BUCKET,
         Param.DRIFT_BUCKET: DRIFT_BUCKET,
+        Param.SERVING_CONTRACT: CONTRACT.to_json(),
     }
     ensure_bucket(_beside(ssm, "s3"), ARTIFACTS_BUCKET)
     for key, value in values.items():

@@ -8,8 +8,9 @@
       "sm_pipeline": "ml.pipeline:build_pipeline",  # optional: (PipelineSpec, boto_session) -> SageMaker Pipeline
       "requirements": "ml/requirements.txt",        # optional: what the Train build installs for the model
       "pipeline_requirements": "ml/requirements-pipeline.txt",  # optional: installed with use_sm_pipeline
-      "serving": {"framework": "sklearn", "framework_version": "1.9-0", "environment": {...}}
+      "serving": {"framework": "sklearn", "framework_version": "1.9-0", "environment": {...}},
                  # or a custom container in this account's ECR: {"image_repository": "my-server", "image_tag": "1.0"}
+      "contract": {"content_type": "text/csv", "features": [...], "health_check": [...]}  # serving_contract.py
     }
 
 The Train build reads this from the cdk.json of the commit it trains, so model code and its entry points always come
@@ -33,6 +34,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from safedeploy.errors import ConfigError
 from safedeploy.section_fields import Text, TextMapping
 from safedeploy.sections import Section, rule, validated
+from safedeploy.serving_contract import ServingContract
 
 ENTRY_POINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
 ECR_REPOSITORY_PATTERN = r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
@@ -129,6 +131,7 @@ class ModelPlugin(Section):
     train: Text(ENTRY_POINT_PATTERN, ENTRY_POINT_EXAMPLE)
     sample_data: Text(ENTRY_POINT_PATTERN, ENTRY_POINT_EXAMPLE)
     serving: Serving
+    contract: ServingContract
     sm_pipeline: Text(f"({ENTRY_POINT_PATTERN})?", ENTRY_POINT_EXAMPLE) = ""
     requirements: Text(REQUIREMENTS_PATTERN, "ml/requirements.txt") = ""
     pipeline_requirements: Text(REQUIREMENTS_PATTERN, "ml/requirements-pipeline.txt") = ""
@@ -138,6 +141,8 @@ class ModelPlugin(Section):
         """Validate the `model` section; raise ConfigError naming the first bad key."""
         if raw is None:
             raise ConfigError(f"{path}: missing; name the model's entry points (docs/model.md)")
+        if isinstance(raw, Mapping) and "contract" not in raw:
+            ServingContract.from_mapping(None, f"{path}.contract")  # the missing contract's own line
         return validated(cls, raw, path)
 
     @classmethod

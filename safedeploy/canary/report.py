@@ -89,7 +89,7 @@ class Timeline:
     def outcome(self) -> str:
         if self.rollbacks:
             return f"rolled back to {self.rollbacks[-1].get('to_config', '?')} by an operator"
-        if self.final_decision == Decision.ROLLBACK:
+        if self.alarm_minute() is not None:  # the verdict alarm fired: SageMaker rolls back (later records are after)
             return "rolled back on the canary verdict"
         if self.final_decision == Decision.PROMOTE or self.promoted:
             return "promoted"

@@ -31,8 +31,9 @@ from safedeploy.guardrails.errors import GuardrailError, PackageNotApproved
 from safedeploy.guardrails.model_package import require_package_arn
 from safedeploy.guardrails.rollback import plan_rollback, rollback_endpoint
 from safedeploy.guardrails.rolled_back import RolledBackMarks
-from safedeploy.guardrails.smoke_test import HEALTH_CHECK_ROW, smoke_test
+from safedeploy.guardrails.smoke_test import smoke_test
 from safedeploy.parameters import Param
+from safedeploy.serving_contract import ServingContract
 from safedeploy.trust.approval_record import RecordStore
 from safedeploy.trust.deployable import (
     Deployable,
@@ -92,7 +93,9 @@ def register(subparsers: Any) -> None:
         description="Invoke the live endpoint with the playbook's health-check row; fail unless it predicts.",
     )
     add_environment_arguments(smoke)
-    smoke.add_argument("--body", default=HEALTH_CHECK_ROW, help="CSV feature row (default: %(default)s)")
+    smoke.add_argument(
+        "--body", help="request body (default: the health-check row of the model's serving contract, from SSM)"
+    )
     smoke.set_defaults(func=run_smoke_test)
 
 
@@ -234,7 +237,11 @@ def run_smoke_test(args: argparse.Namespace) -> int:
     session = aws_session(args)
 
     def check() -> Summarised:
-        endpoint_name = read_parameter(session.client("ssm"), project, env, Param.ENDPOINT_NAME)
-        return smoke_test(session.client("sagemaker"), session.client("sagemaker-runtime"), endpoint_name, args.body)
+        ssm = session.client("ssm")
+        endpoint_name = read_parameter(ssm, project, env, Param.ENDPOINT_NAME)
+        contract = ServingContract.from_json(read_parameter(ssm, project, env, Param.SERVING_CONTRACT))
+        return smoke_test(
+            session.client("sagemaker"), session.client("sagemaker-runtime"), endpoint_name, contract, args.body
+        )
 
     return _report("smoke-test", check)

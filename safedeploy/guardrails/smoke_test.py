@@ -1,7 +1,8 @@
-"""Smoke test: the live endpoint must answer the playbook's health-check row with a prediction.
+"""Smoke test: the live endpoint must answer the model's health-check row with a prediction.
 
 It catches what alarms cannot see right after a deploy with no traffic yet: a container that starts but cannot
-parse the feature row, or answers something that is not a number.
+parse the feature row, or answers something that is not a number. The row and its content type are the model's
+serving contract (`model.contract` in cdk.json, published as the environment's `serving-contract` parameter).
 """
 
 from __future__ import annotations
@@ -15,10 +16,7 @@ from botocore.exceptions import ClientError
 
 from safedeploy.guardrails.endpoint_status import IN_SERVICE, describe_endpoint
 from safedeploy.guardrails.errors import SmokeTestFailed
-
-# The playbook's health check: one feature row of the example model, as CSV.
-HEALTH_CHECK_ROW = "25,1,0,1,0,0,1,1"
-CONTENT_TYPE = "text/csv"
+from safedeploy.serving_contract import ServingContract
 
 
 @dataclass(frozen=True)
@@ -44,14 +42,20 @@ def parse_predictions(text: str) -> tuple[float, ...]:
     return values
 
 
-def smoke_test(sm: Any, runtime: Any, endpoint_name: str, body: str = HEALTH_CHECK_ROW) -> SmokeResult:
+def smoke_test(
+    sm: Any, runtime: Any, endpoint_name: str, contract: ServingContract, body: str | None = None
+) -> SmokeResult:
+    """`body` (default: the contract's health-check row) is sent as the contract's content type."""
+    body = contract.health_check_body() if body is None else body
     snapshot = describe_endpoint(sm, endpoint_name)
     if snapshot is None:
         raise SmokeTestFailed(f"endpoint {endpoint_name} does not exist: deploy a model first")
     if snapshot.status != IN_SERVICE:
         raise SmokeTestFailed(f"endpoint {endpoint_name} is {snapshot.status}, not {IN_SERVICE}")
     try:
-        response = runtime.invoke_endpoint(EndpointName=endpoint_name, ContentType=CONTENT_TYPE, Body=body.encode())
+        response = runtime.invoke_endpoint(
+            EndpointName=endpoint_name, ContentType=contract.content_type, Body=body.encode()
+        )
     except ClientError as error:
         details = error.response.get("Error", {})
         raise SmokeTestFailed(

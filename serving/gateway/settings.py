@@ -33,8 +33,8 @@ Number = TypeVar("Number", int, float)
 class Settings:
     endpoint_name: str
     region: str
+    feature_count: int  # the model's request width: `model.contract` in cdk.json, set by the serving stack
     metrics_namespace: str = GATEWAY_NAMESPACE
-    feature_count: int = 8
     max_body_bytes: int = 1024 * 1024
     max_instances: int = 100
     score_threshold: float = 0.5
@@ -79,11 +79,15 @@ class Settings:
     drift_refresh_seconds: float = 60.0
 
 
-def _number(env: Mapping[str, str], name: str, parse: Callable[[str], Number], low: Number, high: Number) -> Number:
-    default = getattr(Settings, name.lower())
+def _number(
+    env: Mapping[str, str], name: str, parse: Callable[[str], Number], low: Number, high: Number, why: str = ""
+) -> Number:
+    """The variable as a number within [low, high]; its default when unset, unless `why` says why it is required."""
     raw = env.get(name, "").strip()
     if not raw:
-        return default
+        if why:
+            raise ConfigError(f"{name} is required: {why}")
+        return getattr(Settings, name.lower())
     try:
         value = parse(raw)
     except ValueError:
@@ -169,7 +173,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         endpoint_name=_endpoint_name(env),
         region=_region(env),
         metrics_namespace=_namespace(env),
-        feature_count=_number(env, "FEATURE_COUNT", int, 1, 10_000),
+        feature_count=_number(
+            env,
+            "FEATURE_COUNT",
+            int,
+            1,
+            10_000,
+            why="the model's request width (the serving stack sets it from model.contract.features in cdk.json)",
+        ),
         max_body_bytes=_number(env, "MAX_BODY_BYTES", int, 1024, SAGEMAKER_PAYLOAD_LIMIT),
         max_instances=_number(env, "MAX_INSTANCES", int, 1, 10_000),
         score_threshold=_number(env, "SCORE_THRESHOLD", float, 0.0, 1.0),

@@ -24,6 +24,7 @@ from safedeploy.canary.metric_names import GATEWAY_NAMESPACE
 from safedeploy.environment_config import EnvironmentConfig
 from safedeploy.naming import Naming
 from safedeploy.s3_layout import BASELINE_OBJECTS, histograms_root
+from safedeploy.serving_contract import ServingContract
 from stacks.pipeline.promotion import served_package_group
 from stacks.serving.gateway_tables import GatewayTables
 from stacks.storage_stack import StorageStack
@@ -72,6 +73,7 @@ class GatewayTask(Construct):
         tables: GatewayTables,
         log_key: LogGroupKey,
         removal: RemovalPolicy,
+        contract: ServingContract,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -120,6 +122,7 @@ class GatewayTask(Construct):
             port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="http")],
             environment={
                 "ENDPOINT_NAME": naming.endpoint,
+                "FEATURE_COUNT": str(contract.feature_count),  # the model's request width (model.contract)
                 "METRICS_NAMESPACE": GATEWAY_NAMESPACE,  # the canary reads feedback there
                 # One uvicorn worker per vCPU: a single worker could never use a larger task's CPU.
                 "WORKERS": str(max(1, env_config.serving.cpu // CPU_UNITS_PER_VCPU)),

@@ -18,7 +18,7 @@ from safedeploy.parameters import Param, parameter_name
 from stacks.pipeline.release_buildspec import release_buildspec
 from testbed import iam_enforcement, iam_world
 from testbed.aws import REGION, MotoServer
-from testbed.deploy_world import FAST
+from testbed.deploy_world import CONTRACT, FAST
 from testbed.evidence import ensure_bucket
 from testbed.iam_eval import PolicyWorld
 
@@ -57,6 +57,7 @@ def provision(server: MotoServer, name: str) -> Environment:
         Param.MODEL_PACKAGE_GROUP: environment.group,
         Param.ARTIFACTS_BUCKET: environment.bucket,
         Param.KMS_KEY_ARN: environment.key_arn,
+        Param.SERVING_CONTRACT: CONTRACT.to_json(),
     }
     for key, value in values.items():
         ssm.put_parameter(Name=parameter_name(PROJECT, name, key), Value=value, Type="String", Overwrite=True)

@@ -24,6 +24,7 @@ import yaml
 from ml import serving
 from safedeploy import registry, s3_layout
 from safedeploy.build_steps import tooling
+from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.digests import sha256_s3_object
 from safedeploy.naming import Naming
 from safedeploy.parameters import Param, parameter_name
@@ -126,8 +127,10 @@ def run_phases(environment: dict[str, str], source_dir: Path) -> subprocess.Comp
 
 @pytest.fixture
 def source_dir(tmp_path: Path) -> Path:
-    """A checkout as CodeBuild sees it: the model code and the deploy tooling at the source root."""
-    for tree in ("ml", "safedeploy"):
+    """A checkout as CodeBuild sees it: the model's code package (cdk.json names it) and the deploy tooling at the
+    source root."""
+    model = ModelPlugin.from_config_file(ROOT / "cdk.json")
+    for tree in (model.code_package, "safedeploy"):
         shutil.copytree(ROOT / tree, tmp_path / tree, ignore=shutil.ignore_patterns("__pycache__"))
     for name in (*tooling.TOOLING_FILES, "cdk.json"):  # cdk.json names the model's entry points
         shutil.copy(ROOT / name, tmp_path / name)

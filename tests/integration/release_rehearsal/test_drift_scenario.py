@@ -48,10 +48,18 @@ def _deploy_live_model(server: MotoServer, world: World, work: Path) -> None:
 
 
 def _world(server: MotoServer) -> World:
+    server.reset()  # the module's server: a repeated run (pytest --count) starts from nothing too
     naming = Naming("drift-it", "dev")
-    config = load_config(json.loads((ROOT / "cdk.json").read_text())["context"]).environments["dev"]
+    app_config = load_config(json.loads((ROOT / "cdk.json").read_text())["context"])
     key = "arn:aws:kms:ap-northeast-2:123456789012:key/drift-it"
-    world = World(naming, config, naming.resource("artifacts"), key, drift_bucket=naming.resource("drift-work"))
+    world = World(
+        naming,
+        app_config.environments["dev"],
+        app_config.model,
+        naming.resource("artifacts"),
+        key,
+        drift_bucket=naming.resource("drift-work"),
+    )
     s3 = server.client("s3")
     create_bucket_and_group(server.client("sagemaker"), s3, world.artifacts_bucket, naming.model_package_group)
     s3.create_bucket(Bucket=world.drift_bucket, CreateBucketConfiguration={"LocationConstraint": REGION})

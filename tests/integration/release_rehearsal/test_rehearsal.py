@@ -63,7 +63,8 @@ def test_a_good_candidate_is_promoted_and_a_bad_one_rolled_back(tmp_path: Path) 
     assert bad["minutes"][-1]["decision"] == "ROLLBACK"
     last = bad["minutes"][-1]["statistics"]  # the harm shows in at least one guarded metric's crossing
     assert any(metric["statistic"] >= metric["boundary"] for metric in last.values() if metric["statistic"] is not None)
-    for name in ("good", "bad"):
+    # the good candidate served on (the bad one's baseline), so its report says it was promoted
+    for name, outcome in (("good", "promoted"), ("bad", "rolled back on the canary verdict")):
         assert (tmp_path / f"canary-{name}.png").read_bytes().startswith(b"\x89PNG")
-        assert "final verdict" in (tmp_path / f"canary-{name}.html").read_text()
+        assert f"<b>{outcome}</b>" in (tmp_path / f"canary-{name}.html").read_text()
     assert any("minute" in line and "ROLLBACK" in line for line in lines)

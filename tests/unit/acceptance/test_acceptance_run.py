@@ -22,7 +22,7 @@ from safedeploy.guardrails.settings import DeploymentSettings, GuardrailParamete
 from safedeploy.operations.acceptance_results import Behaviour, Outcome, read_results
 from safedeploy.parameters import Param, parameter_name
 from testbed.aws import REGION, SESSION, in_process_aws
-from testbed.deploy_world import ROLE_ARN
+from testbed.deploy_world import CONTRACT, ROLE_ARN
 from testbed.moto_sagemaker import endpoint_updates, start_baking
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -74,6 +74,7 @@ def provision(plan: ScratchPlan) -> None:
         Param.DATA_BUCKET: "demo-acc-data",
         Param.KMS_KEY_ARN: kms,
         Param.PIPELINE_NAME: "demo-acc",
+        Param.SERVING_CONTRACT: CONTRACT.to_json(),
     }
     for key, value in values.items():
         ssm.put_parameter(Name=parameter_name("demo", "acc", key), Value=value, Type="String", Overwrite=True)

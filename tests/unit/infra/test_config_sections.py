@@ -39,6 +39,7 @@ CONTEXT: dict[str, Any] = {
         "sample_data": "ml.data:write_sample",
         "requirements": "ml/requirements.txt",
         "serving": {"framework": "sklearn", "framework_version": "1.9-0"},
+        "contract": {"features": ["age", "tenure"], "health_check": [30, 2]},
     },
     "environments": {"qa": QA},
 }

@@ -35,6 +35,7 @@ TOY_MODEL = {
     "train": "tests.support.toy_model:train",
     "sample_data": "tests.support.toy_model:write_sample",
     "serving": {"image_repository": "toy-server", "image_tag": "1.0", "environment": {"THRESHOLD_FILE": "t.json"}},
+    "contract": {"features": ["x"], "health_check": [0.5]},
 }
 
 

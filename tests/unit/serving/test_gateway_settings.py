@@ -8,7 +8,7 @@ from safedeploy.errors import ConfigError
 from serving.gateway.settings import Settings, load_settings
 
 TABLES = {"API_KEYS_TABLE": "my-mlops-dev-gateway-api-keys", "FEEDBACK_TABLE": "my-mlops-dev-gateway-feedback"}
-BASE = {"ENDPOINT_NAME": "my-mlops-dev-endpoint", "AWS_REGION": "ap-northeast-2", **TABLES}
+BASE = {"ENDPOINT_NAME": "my-mlops-dev-endpoint", "AWS_REGION": "ap-northeast-2", "FEATURE_COUNT": "5", **TABLES}
 
 
 def test_defaults_follow_the_serving_contract() -> None:
@@ -16,6 +16,7 @@ def test_defaults_follow_the_serving_contract() -> None:
     assert settings == Settings(
         endpoint_name="my-mlops-dev-endpoint",
         region="ap-northeast-2",
+        feature_count=5,
         api_keys_table=TABLES["API_KEYS_TABLE"],
         feedback_table=TABLES["FEEDBACK_TABLE"],
     )
@@ -23,7 +24,7 @@ def test_defaults_follow_the_serving_contract() -> None:
     assert 0 < settings.header_read_timeout_seconds < settings.keep_alive_seconds
     assert (settings.max_header_bytes, settings.max_header_count) == (16384, 100)
     assert (settings.metrics_namespace, settings.feature_count, settings.score_threshold) == (
-        "SafeDeploy/Gateway", 8, 0.5,
+        "SafeDeploy/Gateway", 5, 0.5,
     )  # fmt: skip
     assert settings.keep_alive_seconds > 60  # longer than the ALB's idle timeout
 
@@ -38,7 +39,9 @@ def test_values_are_read_and_typed() -> None:
 
 
 def test_the_region_falls_back_to_the_sdk_default_variable() -> None:
-    assert load_settings({"ENDPOINT_NAME": "e", "AWS_DEFAULT_REGION": "us-east-1", **TABLES}).region == "us-east-1"
+    assert load_settings(
+        {"ENDPOINT_NAME": "e", "AWS_DEFAULT_REGION": "us-east-1", "FEATURE_COUNT": "1", **TABLES}
+    ).region == ("us-east-1")
 
 
 @pytest.mark.parametrize(
@@ -48,6 +51,7 @@ def test_the_region_falls_back_to_the_sdk_default_variable() -> None:
         ({"ENDPOINT_NAME": "-bad-"}, "ENDPOINT_NAME '-bad-' is not a SageMaker endpoint name"),
         ({"ENDPOINT_NAME": "e" * 64}, "is not a SageMaker endpoint name"),
         ({"AWS_REGION": ""}, "AWS_REGION is required"),
+        ({"FEATURE_COUNT": ""}, "FEATURE_COUNT is required: the model's request width (the serving stack sets it"),
         ({"FEATURE_COUNT": "0"}, "FEATURE_COUNT must be an integer between 1 and 10000, got '0'"),
         ({"FEATURE_COUNT": "8.5"}, "FEATURE_COUNT must be an integer"),
         ({"SCORE_THRESHOLD": "nan"}, "SCORE_THRESHOLD must be a number between 0.0 and 1.0, got 'nan'"),
@@ -82,5 +86,7 @@ def test_histograms_go_to_the_drift_bucket_and_baselines_come_from_the_artifacts
 
 
 def test_running_without_api_keys_is_an_explicit_choice_that_also_turns_feedback_off() -> None:
-    settings = load_settings({"ENDPOINT_NAME": "e", "AWS_REGION": "us-east-1", "ALLOW_UNAUTHENTICATED": "true"})
+    settings = load_settings(
+        {"ENDPOINT_NAME": "e", "AWS_REGION": "us-east-1", "FEATURE_COUNT": "1"} | {"ALLOW_UNAUTHENTICATED": "true"}
+    )
     assert settings.allow_unauthenticated and settings.feedback_table == ""

@@ -38,13 +38,16 @@ def build_serving(cdk_context: dict[str, Any], env: str, **overrides: Any) -> Se
     serving_overrides = overrides.pop("serving", {})
     context["environments"][env].update(overrides)
     context["environments"][env]["serving"].update(serving_overrides)
-    env_config = load_config(context).environments[env]
+    config = load_config(context)
+    env_config, model = config.environments[env], config.model
     app = App(context={"aws:cdk:bundling-stacks": []})
     enable_security_checks(app)
     naming = Naming("my-mlops", env)
     where = Environment(account=env_config.account or None, region=env_config.region)
-    storage = StorageStack(app, "storage", naming=naming, env_config=env_config, env=where)
-    return ServingStack(app, "serving", naming=naming, env_config=env_config, storage=storage, env=where)
+    storage = StorageStack(app, "storage", naming=naming, env_config=env_config, model=model, env=where)
+    return ServingStack(
+        app, "serving", naming=naming, env_config=env_config, storage=storage, contract=model.contract, env=where
+    )
 
 
 @pytest.fixture(scope="module")
@@ -441,3 +444,11 @@ def test_a_certificate_the_load_balancer_cannot_use_is_refused(
 ) -> None:
     with pytest.raises(ConfigError, match=rf"^environments\.dev\.serving\.certificate_arn: .*{problem}"):
         build_serving(cdk_context, "dev", **overrides)
+
+
+def test_the_gateway_takes_its_request_width_from_the_models_contract(cdk_context: dict[str, Any]) -> None:
+    context = copy.deepcopy(cdk_context)
+    context["model"]["contract"] = {"features": ["tenure", "plan", "spend"], "health_check": [12, 1, 42.5]}
+    definition = container(Template.from_stack(build_serving(context, "dev")))
+    environment = {variable["Name"]: variable["Value"] for variable in definition["Environment"]}
+    assert environment["FEATURE_COUNT"] == "3"

@@ -13,6 +13,7 @@ from safedeploy.environment_config import load_config
 from safedeploy.errors import ConfigError
 from safedeploy.naming import Naming
 from safedeploy.parameters import Param
+from safedeploy.serving_contract import ServingContract
 from stacks.storage_stack import StorageStack
 from tests.unit.stacks.conftest import synth_app
 
@@ -140,9 +141,12 @@ def test_execution_role_is_scoped_to_its_prefixes(storage: dict[str, Template]) 
 def _storage_template(cdk_context: dict[str, Any], feature_store: dict[str, Any]) -> Template:
     context = copy.deepcopy(cdk_context)
     context["environments"]["dev"]["feature_store"] = feature_store
-    env_config = load_config(context).environments["dev"]
+    context["model"] = {**context["model"], "contract": {"features": ["tenure", "spend"], "health_check": [3, 9.5]}}
+    config = load_config(context)
+    env_config = config.environments["dev"]
     where = Environment(region=env_config.region)  # as in the app: the stage gives every stack its region
-    stack = StorageStack(App(), "storage", naming=Naming("my-mlops", "dev"), env_config=env_config, env=where)
+    naming = Naming("my-mlops", "dev")
+    stack = StorageStack(App(), "storage", naming=naming, env_config=env_config, model=config.model, env=where)
     return Template.from_stack(stack)
 
 
@@ -152,9 +156,23 @@ def test_feature_group_is_created_when_enabled(cdk_context: dict[str, Any]) -> N
         "AWS::SageMaker::FeatureGroup",
         {"FeatureGroupName": "my-mlops-dev-features", "RecordIdentifierFeatureName": "record_id"},
     )
+    (group,) = template.find_resources("AWS::SageMaker::FeatureGroup").values()
+    columns = [feature["FeatureName"] for feature in group["Properties"]["FeatureDefinitions"]]
+    assert columns == ["record_id", "event_time", "tenure", "spend", "label"]  # the model's columns, not the example's
     template.has_resource_properties(
         "AWS::SSM::Parameter", {"Name": "/my-mlops/dev/feature-group-name", "Value": "my-mlops-dev-features"}
     )
+
+
+def test_the_models_serving_contract_is_published_for_the_smoke_tests(cdk_context: dict[str, Any]) -> None:
+    template = _storage_template(cdk_context, {})
+    (parameter,) = [
+        resource["Properties"]
+        for resource in template.find_resources("AWS::SSM::Parameter").values()
+        if resource["Properties"]["Name"] == "/my-mlops/dev/serving-contract"
+    ]
+    contract = ServingContract.from_json(parameter["Value"])
+    assert (contract.features, contract.health_check_body()) == (("tenure", "spend"), "3,9.5")
 
 
 def test_existing_feature_group_is_imported_by_name(cdk_context: dict[str, Any]) -> None:
