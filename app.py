@@ -17,7 +17,7 @@ from aws_cdk.cx_api import CloudAssembly, SynthesisMessageLevel
 from infra.nag import enable_security_checks
 from infra.name_limits import check_name_lengths
 from safedeploy.environment_config import AppConfig, load_config
-from safedeploy.errors import ConfigError
+from safedeploy.errors import BuildError, ConfigError
 from safedeploy.guardrails.bake import bake_report
 from stacks.stage import EnvironmentStage
 
@@ -109,6 +109,9 @@ def main() -> None:
         build_app(app)
     except ConfigError as error:
         print(f"cdk.json: {error}", file=sys.stderr)
+        sys.exit(1)
+    except BuildError as error:  # e.g. the Lambda layer's wheels with no package index to install them from
+        print(error, file=sys.stderr)
         sys.exit(1)
     for line in synthesis_warnings(app.synth()):
         print(line, file=sys.stderr)

@@ -4,8 +4,9 @@
 The families under it: `ConfigError` (a setting in cdk.json, SSM or an argument that cannot work), `InputError`
 (a document, record or request handed in that cannot be used or done),
 `safedeploy.guardrails.errors.GuardrailError` (a deployment step the guardrails stopped),
-`safedeploy.cli.CliError` (a command line the CLI cannot act on) and `safedeploy.cli.aws_errors.AwsError` (an AWS
-call the CLI reports). Plain Python: the Lambda layer, CodeBuild and the CDK app all import it.
+`safedeploy.cli.CliError` (a command line the CLI cannot act on), `safedeploy.cli.aws_errors.AwsError` (an AWS
+call the CLI reports) and `BuildError` (something synth builds on this machine could not be built). Plain Python: the
+Lambda layer, CodeBuild and the CDK app all import it.
 """
 
 from __future__ import annotations
@@ -32,3 +33,8 @@ class InputError(SafeDeployError, ValueError):
     Also a ValueError, as ConfigError is: callers that refuse any bad value (a Lambda turning it into a failed job)
     keep one `except`; a plain ValueError is left to programming errors and the standard library's parse errors.
     """
+
+
+class BuildError(SafeDeployError):
+    """Something synth builds on this machine could not be built, as one line that says what it needed: the Lambda
+    layer's wheels, installed from the package index once per change of their pins (infra/runtime_function.py)."""
