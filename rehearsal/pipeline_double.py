@@ -23,9 +23,17 @@ PROMOTER = "arn:aws:sts::123456789012:assumed-role/ReleaseManager/rehearsal-prom
 
 @dataclass
 class CodePipelineDouble:
+    """Every pipeline of the rehearsed chain (the first is the training environment's): job results, and each
+    execution's action executions under the pipeline that ran it."""
+
     pipeline: str
+    others: tuple[str, ...] = ()
     results: dict[str, tuple[bool, str]] = field(default_factory=dict)
-    approvals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    approvals: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def pipelines(self) -> tuple[str, ...]:
+        return (self.pipeline, *self.others)
 
     def put_job_success_result(self, jobId: str, executionDetails: dict[str, Any] | None = None, **_: Any) -> None:
         authorize("codepipeline", "PutJobSuccessResult", {"jobId": jobId})
@@ -38,7 +46,7 @@ class CodePipelineDouble:
     def registered(self, execution_id: str, package_arn: str) -> None:
         """The Train action's run in `execution_id`, exporting the package it registered."""
         now = datetime.now(UTC)
-        self.approvals.setdefault(execution_id, []).append(
+        self.approvals.setdefault((self.pipeline, execution_id), []).append(
             {
                 "pipelineExecutionId": execution_id,
                 "actionExecutionId": f"{execution_id}-Train",
@@ -52,11 +60,18 @@ class CodePipelineDouble:
         )
 
     def approve(
-        self, execution_id: str, stage: str, action: str, comment: str, approved: bool = True, by: str = APPROVER
+        self,
+        execution_id: str,
+        stage: str,
+        action: str,
+        comment: str,
+        approved: bool = True,
+        by: str = APPROVER,
+        pipeline: str | None = None,
     ) -> None:
-        """A person's decision, as the approval action records it."""
+        """A person's decision, as the approval action of `pipeline` (default: the training one) records it."""
         now = datetime.now(UTC)
-        self.approvals.setdefault(execution_id, []).append(
+        self.approvals.setdefault((pipeline or self.pipeline, execution_id), []).append(
             {
                 "pipelineExecutionId": execution_id,
                 "actionExecutionId": f"{execution_id}-{stage}",
@@ -85,34 +100,57 @@ class _Paginator:
 
     def paginate(self, pipelineName: str, filter: dict[str, str], **_: Any) -> Iterator[dict[str, Any]]:
         authorize("codepipeline", "ListActionExecutions", {"pipelineName": pipelineName, "filter": filter})
-        if pipelineName != self.double.pipeline:
+        if pipelineName not in self.double.pipelines:
             raise ValueError(f"unknown pipeline {pipelineName}")
-        yield {"actionExecutionDetails": list(self.double.approvals.get(filter["pipelineExecutionId"], []))}
+        executions = self.double.approvals.get((pipelineName, filter["pipelineExecutionId"]), [])
+        yield {"actionExecutionDetails": list(executions)}
 
 
 @dataclass
 class CodeCommitDouble:
-    """The production repository as Promote writes it (GetBranch, PutFile), kept as a directory: prod's source."""
+    """A repository Promote writes (GetBranch, PutFile) and a forwarding Promote reads (GetFile), kept as a
+    directory: the next environment's source. `others` are the chain's further repositories, by name."""
 
     repository: str
     directory: Path
     commits: list[dict[str, Any]] = field(default_factory=list)
+    others: dict[str, CodeCommitDouble] = field(default_factory=dict)
 
     class exceptions:  # mirrors boto3 client.exceptions
         class BranchDoesNotExistException(Exception):
             pass
 
+    def _named(self, name: str) -> CodeCommitDouble:
+        if name == self.repository:
+            return self
+        if name not in self.others:
+            raise ValueError(f"unknown repository {name}")
+        return self.others[name]
+
     def get_branch(self, repositoryName: str, branchName: str) -> dict[str, Any]:
         authorize("codecommit", "GetBranch", {"repositoryName": repositoryName, "branchName": branchName})
-        if not self.commits:
+        commits = self._named(repositoryName).commits
+        if not commits:
             raise self.exceptions.BranchDoesNotExistException(branchName)
-        return {"branch": {"branchName": branchName, "commitId": self.commits[-1]["commitId"]}}
+        return {"branch": {"branchName": branchName, "commitId": commits[-1]["commitId"]}}
+
+    def get_file(self, repositoryName: str, commitSpecifier: str, filePath: str) -> dict[str, Any]:
+        authorize(
+            "codecommit",
+            "GetFile",
+            {"repositoryName": repositoryName, "commitSpecifier": commitSpecifier, "filePath": filePath},
+        )
+        commit = next(item for item in self._named(repositoryName).commits if item["commitId"] == commitSpecifier)
+        return {"commitId": commitSpecifier, "filePath": filePath, "fileContent": commit["files"][filePath]}
 
     def put_file(self, repositoryName: str, filePath: str, fileContent: bytes, **commit: Any) -> dict[str, Any]:
         authorize("codecommit", "PutFile", {"repositoryName": repositoryName, "filePath": filePath, **commit})
-        if repositoryName != self.repository:
-            raise ValueError(f"unknown repository {repositoryName}")
-        (self.directory / filePath).write_bytes(fileContent)
-        entry = {"commitId": f"{len(self.commits) + 1:040x}", "message": commit.get("commitMessage", "")}
-        self.commits.append(entry)
+        repository = self._named(repositoryName)
+        (repository.directory / filePath).write_bytes(fileContent)
+        entry = {
+            "commitId": f"{len(repository.commits) + 1:040x}",
+            "message": commit.get("commitMessage", ""),
+            "files": {filePath: fileContent},
+        }
+        repository.commits.append(entry)
         return {"commitId": entry["commitId"], "blobId": "blob", "treeId": "tree"}

@@ -38,7 +38,7 @@ from rehearsal.aws_simulator import (
 )
 from rehearsal.pipeline_double import CodeCommitDouble, CodePipelineDouble
 from rehearsal.rollout import guarded_phases, replayed_minutes, share_at
-from rehearsal.world import PROMOTED_TO, ROOT, World, provision, rehearsed_context
+from rehearsal.world import CONFIG_FILE, ROOT, World, provision, rehearsed_chain, rehearsed_context
 from safedeploy import clock
 from safedeploy.build_steps.tooling import TOOLING_FILES, TOOLING_PACKAGE
 from safedeploy.guardrails import resource_tags
@@ -101,11 +101,13 @@ class ReleaseOutcome:
 
 @dataclass
 class Rehearsal:
+    """`chain`: every environment of the rehearsed promotion chain in order; `world` trains (its first), `prod` is
+    its last; `repositories`: the source repository of every environment after the first, by environment name."""
+
     server: MotoServer
-    world: World
-    prod: World
+    chain: list[World]
     source_dir: Path
-    prod_repository: CodeCommitDouble
+    repositories: dict[str, CodeCommitDouble]
     gateway: Gateway
     stub: StubBehaviour
     say: Say
@@ -116,11 +118,29 @@ class Rehearsal:
     builds: int = 0
 
     def __post_init__(self) -> None:
-        self.double = CodePipelineDouble(self.world.naming.pipeline)
+        self.double = CodePipelineDouble(self.world.naming.pipeline, tuple(w.naming.pipeline for w in self.chain[1:]))
         self.clients = AwsClients(
-            overrides={"codepipeline": self.double, "codecommit": self.prod_repository},
+            overrides={"codepipeline": self.double, "codecommit": self.repository(self.chain[1])},
             session=boto3.session.Session(),
         )
+
+    @property
+    def world(self) -> World:
+        return self.chain[0]
+
+    @property
+    def prod(self) -> World:
+        return self.chain[-1]
+
+    @property
+    def prod_repository(self) -> CodeCommitDouble:
+        return self.repository(self.prod)
+
+    def repository(self, environment: World) -> CodeCommitDouble:
+        return self.repositories[environment.naming.env]
+
+    def environment(self, name: str) -> World:
+        return next(world for world in self.chain if world.naming.env == name)
 
     # --- one release: the dev pipeline's actions in order ------------------------------------------------------
 
@@ -148,7 +168,7 @@ class Rehearsal:
 
     def build_role(self, env: str, project: str) -> dict[str, str]:
         """The variables that make a build act as the service role of `env`'s CodeBuild project `project`."""
-        naming = self.prod.naming if env == self.prod.naming.env else self.world.naming
+        naming = self.environment(env).naming
         return iam_enforcement.subprocess_environment(iam_world.codebuild_role(self.iam, naming, project))
 
     def as_lambda(self, function: Function, naming: Any = None) -> Any:
@@ -194,10 +214,11 @@ class Rehearsal:
             raise RuntimeError(f"train build failed:\n{output[-3000:]}")
         return codebuild.exported_variables(output)["MODEL_PACKAGE_ARN"]
 
-    def _lambda(self, module: Any, parameters: dict[str, Any], job_id: str) -> str:
-        """A CodePipeline job of the Lambda function `lambdas.<name>.handler`, as that function's role."""
+    def _lambda(self, module: Any, parameters: dict[str, Any], job_id: str, naming: Any = None) -> str:
+        """A CodePipeline job of the Lambda function `lambdas.<name>.handler`, as that function's role in the
+        environment `naming` names (default: the training one)."""
         function = Function(module.__name__.split(".")[1].replace("_", "-"))
-        with patch.object(module, "clients", self.clients), self.as_lambda(function):
+        with patch.object(module, "clients", self.clients), self.as_lambda(function, naming):
             module.handler(job_event(parameters, job_uuid(job_id)), LambdaContext())
         return self._job_result(job_id)
 
@@ -469,21 +490,28 @@ def job_uuid(name: str) -> str:
 
 
 @contextmanager
-def rehearsal_world(work_dir: Path, say: Say, seed: int, strategy: str | None = None) -> Iterator[Rehearsal]:
+def rehearsal_world(
+    work_dir: Path, say: Say, seed: int, strategy: str | None = None, config_file: Path = CONFIG_FILE
+) -> Iterator[Rehearsal]:
     """moto, the provisioned environments, a checkout of the model code, the stub endpoint and the real gateway;
     dev deploys with `strategy` instead of its configured one when given."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto_server's per-request access log
     with ExitStack() as stack:
         server = stack.enter_context(moto_server())
         server.reset()  # moto's state lives in this process: a second rehearsal in it starts from nothing too
-        context = rehearsed_context(strategy)
-        world, prod = provision(server, context=context), provision(server, PROMOTED_TO, context)
+        context = rehearsed_context(strategy, config_file)
+        chain = [provision(server, name, context) for name in rehearsed_chain(context)]
+        world = chain[0]
         # Every principal's calls are decided against the templates synthesized from this configuration, with the
         # buckets and keys provisioned here in place of CloudFormation's.
         aws_contracts.install_for_tests()
         # The strategy changes no policy (only the deployment-config parameter's value), so the configured app's
         # templates serve every strategy and are synthesized once.
-        iam = iam_world.policy_world(rehearsed_context(), REGION, {**world.bindings(), **prod.bindings()})
+        iam = iam_world.policy_world(
+            rehearsed_context(config_file=config_file),
+            REGION,
+            {key: value for each in chain for key, value in each.bindings().items()},
+        )
         iam_enforcement.enforce([iam], work_dir)
         stack.callback(iam_enforcement.stop_enforcing)
         # The handlers run in this process as Lambda would run them: configured by environment, restored afterwards.
@@ -497,12 +525,13 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int, strategy: str | None = 
             "POWERTOOLS_METRICS_DISABLED": "true",  # the handlers' own EMF lines would interleave with the report
             "SAFEDEPLOY_PROJECT": world.naming.project,
             "SAFEDEPLOY_ENV": world.naming.env,
-            # ApprovalSync's and Promote's records (dev's artifacts bucket), and Promote's target (prod's repository).
+            # ApprovalSync's and Promote's records (dev's artifacts bucket), and Promote's target (the next
+            # environment's repository).
             RECORDS_BUCKET_ENV: world.artifacts_bucket,
             RECORDS_KEY_ENV: world.key_arn,
             PACKAGE_GROUP_ENV: world.naming.model_package_group,
-            "RELEASE_REPOSITORY": prod.naming.prefix,
-            "RELEASE_BRANCH": prod.config.pipeline.branch,
+            "RELEASE_REPOSITORY": chain[1].naming.prefix,
+            "RELEASE_BRANCH": chain[1].config.pipeline.branch,
             # Which approvals ApprovalSync and Promote read: their configuration, as the pipeline stack sets it.
             PIPELINE_NAME_ENV: world.naming.pipeline,
             "APPROVAL_STAGE": APPROVAL_STAGE,
@@ -518,11 +547,18 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int, strategy: str | None = 
         for name in TOOLING_FILES:
             shutil.copy(ROOT / name, source_dir / name)
         # cdk.json names the model's entry points; the checkout holds the configuration being rehearsed.
-        checkout_config = {**json.loads((ROOT / "cdk.json").read_text()), "context": context}
+        checkout_config = {**json.loads(config_file.read_text()), "context": context}
         (source_dir / "cdk.json").write_text(json.dumps(checkout_config, indent=2))
-        # prod's repository: what Promote commits, nothing else (prod's Deploy has no other source).
-        prod_repository = CodeCommitDouble(prod.naming.prefix, work_dir / "prod-repository")
-        prod_repository.directory.mkdir()
+        # Each later environment's repository: what the Promote before it commits, nothing else (its Deploy has no
+        # other source). The first double answers for all of them, by repository name.
+        repositories = {
+            each.naming.env: CodeCommitDouble(each.naming.prefix, work_dir / f"{each.naming.env}-repository")
+            for each in chain[1:]
+        }
+        for repository in repositories.values():
+            repository.directory.mkdir()
+        first, *others = repositories.values()
+        first.others = {repository.repository: repository for repository in others}
         stub = StubBehaviour(record=False)
         stub_url = stack.enter_context(running_stub(stub))
         environment = gateway_environment(
@@ -537,6 +573,5 @@ def rehearsal_world(work_dir: Path, say: Say, seed: int, strategy: str | None = 
         gateway = stack.enter_context(running_gateway(environment, work_dir / "gateway.log"))
         verdicts = VerdictBus.for_endpoint(server.client("events"), server.client("sqs"), world.naming.endpoint)
         yield Rehearsal(
-            server, world, prod, source_dir, prod_repository, gateway, stub, say, np.random.default_rng(seed), verdicts,
-            iam,
-        )  # fmt: skip
+            server, chain, source_dir, repositories, gateway, stub, say, np.random.default_rng(seed), verdicts, iam
+        )

@@ -56,28 +56,31 @@ def final_checks(rehearsal: Rehearsal, live: ReleaseOutcome, candidates: list[Re
 
 
 def trust_checks(
-    rehearsal: Rehearsal, good: ReleaseOutcome, in_prod: ReleaseOutcome, attacks: list[AttackOutcome]
+    rehearsal: Rehearsal, good: ReleaseOutcome, released: list[ReleaseOutcome], attacks: list[AttackOutcome]
 ) -> dict[str, bool]:
-    """Prod serves the very package dev approved, from its own bucket; every attack was refused and changed nothing."""
+    """Every environment of the chain serves the very package dev approved, each from its own bucket; every attack
+    was refused and changed nothing."""
     sm, s3 = rehearsal.server.client("sagemaker"), rehearsal.server.client("s3")
-    dev, prod = rehearsal.world, rehearsal.prod
-    served = {world.naming.env: _serving(sm, world.naming.endpoint) for world in (dev, prod)}
-    prod_config = sm.describe_endpoint(EndpointName=prod.naming.endpoint)["EndpointConfigName"]
-    prod_model = sm.describe_endpoint_config(EndpointConfigName=prod_config)["ProductionVariants"][0]["ModelName"]
-    model_url = sm.describe_model(ModelName=prod_model)["PrimaryContainer"]["ModelDataUrl"]
+    dev, later = rehearsal.world, rehearsal.chain[1:]
+    served = {world.naming.env: _serving(sm, world.naming.endpoint) for world in rehearsal.chain}
     records = s3.list_objects_v2(Bucket=dev.artifacts_bucket, Prefix=f"{APPROVALS}/").get("Contents", [])
     versions = [  # the model.tar.gz versions (each trained model has its drift baseline beside it)
         version
         for version in s3.list_object_versions(Bucket=dev.artifacts_bucket, Prefix="models/").get("Versions", [])
         if version["Key"].endswith("/model.tar.gz")
     ]
+    names = " and ".join(world.naming.env for world in later)
     return {
-        "prod deployed the package dev approved": in_prod.result == "live"
-        and served[prod.naming.env] == good.package_arn,
-        "prod serves its own verified copy": model_url.startswith(f"s3://{prod.artifacts_bucket}/models/promoted/"),
+        f"{names} deployed the package {dev.naming.env} approved": [outcome.environment for outcome in released]
+        == [world.naming.env for world in later]
+        and all(outcome.result == "live" for outcome in released)
+        and all(served[world.naming.env] == good.package_arn for world in later),
+        f"{names}: each serves its own verified copy": all(
+            _model_url(sm, world.naming.endpoint).startswith(f"s3://{world.artifacts_bucket}/models/promoted/")
+            for world in later
+        ),
         "every attack refused with one line": all(attack.refused and "\n" not in attack.line for attack in attacks),
-        "nothing deployed by an attack": served
-        == {dev.naming.env: good.package_arn, prod.naming.env: good.package_arn},
+        "nothing deployed by an attack": served == dict.fromkeys(served, good.package_arn),
         "every approval record kept": len(records) == 1 + len(CANDIDATES_APPROVED) + 1,
         "every model artifact version kept": len(versions) == 1 + len(CANDIDATES_APPROVED) + 1,
     }
@@ -85,6 +88,12 @@ def trust_checks(
 
 # The model releases whose approval was recorded: the first model and both candidates (each approved by a person).
 CANDIDATES_APPROVED = ("good", "bad")
+
+
+def _model_url(sm: Any, endpoint_name: str) -> str:
+    config = sm.describe_endpoint(EndpointName=endpoint_name)["EndpointConfigName"]
+    model = sm.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"][0]["ModelName"]
+    return str(sm.describe_model(ModelName=model)["PrimaryContainer"]["ModelDataUrl"])
 
 
 def _serving(sm: Any, endpoint_name: str) -> str | None:

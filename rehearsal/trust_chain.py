@@ -1,7 +1,8 @@
-"""The rehearsal's second half: the good candidate is promoted and deployed to prod in prod's real source layout
-(its repository holds release.json and nothing else; its Deploy runs its own buildspec, which verifies and runs the
-tooling dev approved), then every attack on that path is played and must end in one refusal line, with nothing
-deployed and nothing lost.
+"""The rehearsal's second half: the good candidate is promoted along the configured chain (dev -> prod as shipped,
+dev -> staging -> prod with staging) and deployed in each environment's real source layout (its repository holds
+release.json and nothing else; its Deploy runs its own buildspec, which verifies and runs the tooling dev approved;
+an environment in the middle forwards the release it deployed, after its own approvals), then every attack on the
+path to the last environment is played and must end in one refusal line, with nothing deployed and nothing lost.
 
 To add an attack, append an `Attack` to `ATTACKS`: a name and a function that plays it and returns its outcome.
 """
@@ -9,20 +10,25 @@ To add an attack, append an `Attack` to `ATTACKS`: a name and a function that pl
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from unittest.mock import patch
 
 from rehearsal.attacks.forged_verdict import AttackSucceeded, play_forged_verdict
 from rehearsal.pipeline_double import PROMOTER
 from rehearsal.scenario import Rehearsal, ReleaseOutcome, job_uuid
+from rehearsal.world import World
 from safedeploy.decision import Decision
+from safedeploy.lambda_actions.approvals import PIPELINE_NAME_ENV
 from safedeploy.naming import Function
+from safedeploy.trust.approval_record import PACKAGE_GROUP_ENV, RECORDS_BUCKET_ENV, RECORDS_KEY_ENV
 from safedeploy.trust.release_manifest import RELEASE_FILE
 from stacks.pipeline.release_buildspec import release_buildspec
-from stacks.pipeline_stack import PROMOTION_ACTION, PROMOTION_STAGE
+from stacks.pipeline_stack import APPROVAL_STAGE, PROMOTION_ACTION, PROMOTION_STAGE, RELEASE_APPROVAL_ACTION
 from testbed import iam_enforcement
 from testbed.aws import REGION
 from testbed.lambda_fakes import LambdaContext, job_event
@@ -46,11 +52,11 @@ class Attack:
     play: Callable[[Rehearsal, ReleaseOutcome], AttackOutcome]
 
 
-# --- the path: promotion in dev, approval and deploy in prod ----------------------------------------------------
+# --- the path: promotion in dev, then approval, deploy (and forwarding) in each later environment ----------------
 
 
 def promote(rehearsal: Rehearsal, release: ReleaseOutcome) -> str:
-    """PromoteApproval (a person) and Promote: release.json committed to prod's repository."""
+    """PromoteApproval (a person) and Promote: release.json committed to the next environment's repository."""
     from lambdas.promote import handler
 
     rehearsal.double.approve(
@@ -64,30 +70,84 @@ def promote(rehearsal: Rehearsal, release: ReleaseOutcome) -> str:
     return rehearsal._lambda(handler, parameters, "promote")
 
 
-def prod_deploy(rehearsal: Rehearsal, label: str, source_dir: Any = None) -> tuple[int, str]:
-    """prod's Deploy: its own buildspec, on its repository (or on `source_dir`, to show what another layout gets)."""
+def release_deploy(rehearsal: Rehearsal, environment: World, source_dir: Any = None) -> tuple[int, str]:
+    """A promoted-to environment's Deploy: its own buildspec, on its repository (or on `source_dir`, to show what
+    another layout gets), reading the packages and records of the chain's origin."""
     queue_invocation_results(REGION, *(["0.73\n"] * 4))
     return rehearsal._build(
         release_buildspec(),
-        source_dir or rehearsal.prod_repository.directory,
-        env=rehearsal.prod.naming.env,
+        source_dir or rehearsal.repository(environment).directory,
+        env=environment.naming.env,
         project="deploy",
         SOURCE_ENV=rehearsal.world.naming.env,
         SOURCE_ARTIFACTS_BUCKET=rehearsal.world.artifacts_bucket,
     )
 
 
-def release_to_prod(rehearsal: Rehearsal, release: ReleaseOutcome) -> ReleaseOutcome:
-    rehearsal._step(f"{release.name}: PromoteApproval + Promote (dev)", lambda: promote(rehearsal, release))
-    message = rehearsal.prod_repository.commits[-1]["message"]
-    rehearsal._step("prod: Approval (the release approver reads the promotion commit)", lambda: message)
+def prod_deploy(rehearsal: Rehearsal, label: str, source_dir: Any = None) -> tuple[int, str]:
+    """The last environment's Deploy (`label` names the attempt in the attacks)."""
+    return release_deploy(rehearsal, rehearsal.prod, source_dir)
 
-    def deploy() -> ReleaseOutcome:
-        code, output = prod_deploy(rehearsal, release.name)
-        result = "live" if code == 0 else f"failed:\n{output[-2000:]}"
-        return ReleaseOutcome(release.name, release.package_arn, code, result, environment="prod")
 
-    return rehearsal._step("prod: Deploy (the project's own buildspec, tooling verified)", deploy)
+def forward(rehearsal: Rehearsal, environment: World, execution_id: str) -> str:
+    """A middle environment's PromoteApproval (a person) and Promote: the release it deployed, committed to the next
+    environment's repository, by its own function configured as the pipeline stack configures it."""
+    from lambdas.promote import handler
+
+    following = rehearsal.chain[rehearsal.chain.index(environment) + 1]
+    pipeline, name = environment.naming.pipeline, environment.naming.env
+    rehearsal.double.approve(
+        execution_id, PROMOTION_STAGE, PROMOTION_ACTION, f"serving well in {name}", by=PROMOTER, pipeline=pipeline
+    )
+    repository = rehearsal.repository(environment)
+    parameters = {
+        "release_repository": repository.repository,
+        "release_commit": repository.commits[-1]["commitId"],
+        "pipeline_execution_id": execution_id,
+    }
+    configuration = {
+        RECORDS_BUCKET_ENV: environment.artifacts_bucket,
+        RECORDS_KEY_ENV: environment.key_arn,
+        PACKAGE_GROUP_ENV: environment.naming.model_package_group,
+        PIPELINE_NAME_ENV: pipeline,
+        "APPROVAL_STAGE": APPROVAL_STAGE,
+        "APPROVAL_ACTION": RELEASE_APPROVAL_ACTION,
+        "PROMOTION_APPROVAL_STAGE": PROMOTION_STAGE,
+        "PROMOTION_APPROVAL_ACTION": PROMOTION_ACTION,
+        "RELEASE_REPOSITORY": following.naming.prefix,
+        "RELEASE_BRANCH": following.config.pipeline.branch,
+    }
+    with patch.dict(os.environ, configuration):
+        return rehearsal._lambda(handler, parameters, f"forward-{name}", naming=environment.naming)
+
+
+def release_through_chain(rehearsal: Rehearsal, release: ReleaseOutcome) -> list[ReleaseOutcome]:
+    """Promote in dev, then in each later environment: a person approves the release, Deploy runs, and an
+    environment in the middle forwards it. Stops at the first environment whose Deploy fails."""
+    dev = rehearsal.world.naming.env
+    rehearsal._step(f"{release.name}: PromoteApproval + Promote ({dev})", lambda: promote(rehearsal, release))
+    outcomes: list[ReleaseOutcome] = []
+    for environment in rehearsal.chain[1:]:
+        name, execution_id = environment.naming.env, job_uuid(f"{environment.naming.env} release {release.name}")
+        message = rehearsal.repository(environment).commits[-1]["message"]
+        rehearsal.double.approve(
+            execution_id, APPROVAL_STAGE, RELEASE_APPROVAL_ACTION, message[:80], pipeline=environment.naming.pipeline
+        )
+        rehearsal._step(f"{name}: Approval (the release approver reads the promotion commit)", lambda m=message: m)
+
+        def deploy(environment: World = environment) -> ReleaseOutcome:
+            code, output = release_deploy(rehearsal, environment)
+            result = "live" if code == 0 else f"failed:\n{output[-2000:]}"
+            return ReleaseOutcome(release.name, release.package_arn, code, result, environment=environment.naming.env)
+
+        outcome = rehearsal._step(f"{name}: Deploy (the project's own buildspec, tooling verified)", deploy)
+        outcomes.append(outcome)
+        if outcome.result != "live":
+            break
+        if environment is not rehearsal.prod:
+            title = f"{name}: PromoteApproval + Promote (forwarding the release it deployed)"
+            rehearsal._step(title, partial(forward, rehearsal, environment, execution_id))
+    return outcomes
 
 
 # --- the attacks ----------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """An environment as its stacks would leave it, on a moto server: what the storage and guardrails stacks publish
 (versioned buckets, key, model package group, SSM parameters under `/<project>/<env>/`), named by `safedeploy/naming.py`
-from the environment's own `cdk.json` configuration. The rehearsal provisions dev and prod side by side.
+from the environment's own `cdk.json` configuration. The rehearsal provisions every environment of the configured
+promotion chain side by side (dev -> prod as shipped; dev -> staging -> prod once cdk.json adds staging).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from rehearsal.rollout import with_strategy
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.environment_config import EnvironmentConfig, load_config
+from safedeploy.errors import ConfigError
 from safedeploy.guardrails.settings import GuardrailParameter
 from safedeploy.naming import Naming
 from safedeploy.parameters import Param, parameter_name
@@ -21,8 +23,7 @@ from stacks.guardrails_stack import ROLLBACK_ALARMS
 from testbed.aws import REGION, MotoServer
 
 ROOT = Path(__file__).resolve().parents[1]
-ENVIRONMENT = "dev"
-PROMOTED_TO = "prod"
+CONFIG_FILE = ROOT / "cdk.json"
 
 
 @dataclass(frozen=True)
@@ -50,16 +51,32 @@ class World:
         }
 
 
-def rehearsed_context(strategy: str | None = None) -> dict[str, Any]:
-    """cdk.json's context, with dev's deployment strategy replaced when the rehearsal is asked to play another."""
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+def rehearsed_chain(context: dict[str, Any]) -> list[str]:
+    """The promotion chain the rehearsal plays: from the first environment in cdk.json that trains (no environment
+    promotes to it) and promotes, to the end of its chain. One that promotes nowhere cannot be rehearsed."""
+    config = load_config(context)
+    origins = [name for name in config.environments if config.source_of(name) is None]
+    chains = [config.chain_of(name) for name in origins]
+    chain = next((chain for chain in chains if len(chain) > 1), None)
+    if chain is None:
+        raise ConfigError(
+            f"the rehearsal plays a release from a training environment to the environments it promotes to; no "
+            f"environment of cdk.json ({', '.join(config.environments)}) has promotes_to"
+        )
+    return chain
+
+
+def rehearsed_context(strategy: str | None = None, config_file: Path = CONFIG_FILE) -> dict[str, Any]:
+    """The context of `config_file` (the project's cdk.json), with the training environment's deployment strategy
+    replaced when the rehearsal is asked to play another."""
+    context = json.loads(config_file.read_text())["context"]
     if strategy is not None:
-        endpoint = context["environments"][ENVIRONMENT].get("endpoint", {})
-        context["environments"][ENVIRONMENT]["endpoint"] = with_strategy(endpoint, strategy)
+        training = context["environments"][rehearsed_chain(context)[0]]
+        training["endpoint"] = with_strategy(training.get("endpoint", {}), strategy)
     return context
 
 
-def provision(server: MotoServer, environment: str = ENVIRONMENT, context: dict[str, Any] | None = None) -> World:
+def provision(server: MotoServer, environment: str, context: dict[str, Any] | None = None) -> World:
     app_config = load_config(context or rehearsed_context())
     config = app_config.environments[environment]
     naming = Naming(app_config.project, environment)

@@ -4,7 +4,8 @@ It builds nothing from pipeline variables: it reads the `release.json` its own p
 Release source), and commits that same package to the next environment's repository only when the package is
 still Approved in the origin's registry, carries no rolled-back mark (a rollback here stops it), and people approved
 both this environment's release and the forwarding.
-The model's approver stays in the manifest; the forwarding approver and this execution replace the last hop's.
+The origin's claims stay as they are (the last environment checks them against the origin's records); this
+forwarding is appended as a hop: this repository, both approvers, this execution.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from safedeploy.lambda_actions.approvals import (
 from safedeploy.lambda_actions.pipeline_job import COMMIT_PATTERN, matching_text
 from safedeploy.lambda_actions.promotion import ReleaseTarget, commit_release, promotable
 from safedeploy.lambda_actions.registry_api import Registry
-from safedeploy.trust.release_manifest import RELEASE_FILE, ReleaseManifest
+from safedeploy.trust.release_manifest import RELEASE_FILE, ForwardHop, ReleaseManifest
 
 # The UserParameters key that tells a forwarding job from a first promotion.
 RELEASE_COMMIT_PARAMETER = "release_commit"
@@ -78,12 +79,14 @@ def forwarded_manifest(
         manifest.model_package_arn,
         {"release": request.release_approval, "promotion": request.promotion_approval},
     )
-    return dataclasses.replace(
-        manifest,
-        promoted_by=approvers["promotion"],
+    hop = ForwardHop(
+        repository=request.release_repository,
+        release_approved_by=approvers["release"],
+        forwarded_by=approvers["promotion"],
         pipeline_execution_id=request.promotion_approval.execution_id,
-        promoted_at=now.isoformat(),
+        forwarded_at=now.isoformat(),
     )
+    return dataclasses.replace(manifest, forwarded_by=(*manifest.forwarded_by, hop))
 
 
 def run_forwarding(

@@ -167,20 +167,22 @@ def build_manifest(
 
 
 def commit_message(manifest: ReleaseManifest) -> str:
-    """What the production approver reads first (the approval shows it): package, metrics, commit and approvers,
-    within COMMIT_MESSAGE_LIMIT: long approver ARNs shrink to the principal's name, then the metrics are cut (all of
-    it is in release.json), then the text itself."""
+    """What the production approver reads first (the approval shows it): package, metrics, commit and approvers (and
+    the last forwarding, along a longer chain), within COMMIT_MESSAGE_LIMIT: long approver ARNs shrink to the
+    principal's name, then the metrics are cut (all of it is in release.json), then the text itself."""
     metrics = ", ".join(f"{name} {value:.4f}" for name, value in sorted(manifest.metrics.items()))
+    hop = manifest.forwarded_by[-1] if manifest.forwarded_by else None
 
-    def text(approved: str, promoted: str, shown: str) -> str:
+    def text(approved: str, promoted: str, forwarded: str, shown: str) -> str:
+        via = f", forwarded from {hop.repository} by {forwarded}" if hop else ""
         return (
             f"Promote {manifest.model_package_arn} ({shown}; commit {manifest.source_commit[:12]}; approved by "
-            f"{approved}, promoted by {promoted})"
+            f"{approved}, promoted by {promoted}{via})"
         )
 
-    approvers = (manifest.approved_by, manifest.promoted_by)
+    approvers = (manifest.approved_by, manifest.promoted_by, hop.forwarded_by if hop else "")
     if len(text(*approvers, metrics)) > COMMIT_MESSAGE_LIMIT:
-        approvers = (_principal_name(manifest.approved_by), _principal_name(manifest.promoted_by))
+        approvers = tuple(_principal_name(arn) for arn in approvers)
     room = COMMIT_MESSAGE_LIMIT - len(text(*approvers, ""))
     if len(metrics) > room:
         metrics = metrics[: max(0, room - 1)] + "…" if room > 0 else ""

@@ -1,6 +1,7 @@
 """The end-to-end rehearsal as `make rehearse` plays it: the good candidate is promoted, the bad one rolled back by
-the canary analysis, the good one deployed to prod from its own verified copy, every attack refused with one line,
-and nothing is lost on the way."""
+the canary analysis, the good one deployed along the configured chain, each environment serving its own verified
+copy, every attack refused with one line, and nothing is lost on the way. The chain is cdk.json's; a test of its own
+plays a three-environment chain."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from pathlib import Path
 import pytest
 
 from rehearsal.__main__ import run
+from rehearsal.scenario import rehearsal_world
+from rehearsal.trust_chain import release_through_chain
+from rehearsal.world import CONFIG_FILE, rehearsed_chain, rehearsed_context
+from testbed import iam_enforcement
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -18,6 +23,8 @@ def test_a_good_candidate_is_promoted_and_a_bad_one_rolled_back(tmp_path: Path) 
     lines: list[str] = []
     checks = run(tmp_path, say=lines.append)
     assert checks == dict.fromkeys(checks, True), checks
+    origin, *later = rehearsed_chain(rehearsed_context())
+    names = " and ".join(later)
     assert {
         "good candidate Approved",
         "good candidate serves 100 %",
@@ -26,21 +33,20 @@ def test_a_good_candidate_is_promoted_and_a_bad_one_rolled_back(tmp_path: Path) 
         "every model package kept",
         "every evaluation report kept",
         "every decision record kept",
-        "prod deployed the package dev approved",
-        "prod serves its own verified copy",
+        f"{names} deployed the package {origin} approved",
+        f"{names}: each serves its own verified copy",
         "every attack refused with one line",
         "nothing deployed by an attack",
         "every approval record kept",
         "every model artifact version kept",
     } <= set(checks)
     timeline = json.loads((tmp_path / "timeline.json").read_text())
-    assert timeline["environments"] == ["dev", "prod"]
-    prod = timeline["releases"][-1]
-    assert (prod["environment"], prod["package_arn"], prod["result"]) == (
-        "prod",
-        timeline["releases"][1]["package_arn"],
-        "live",
-    )
+    assert timeline["environments"] == sorted([origin, *later])
+    promoted = timeline["releases"][-len(later) :]
+    good_package = timeline["releases"][1]["package_arn"]
+    assert [(item["environment"], item["package_arn"], item["result"]) for item in promoted] == [
+        (name, good_package, "live") for name in later
+    ]
     attacks = {attack["attack"]: attack for attack in timeline["attacks"]}
     assert set(attacks) == {
         "self-approved package",
@@ -68,3 +74,26 @@ def test_a_good_candidate_is_promoted_and_a_bad_one_rolled_back(tmp_path: Path) 
         assert (tmp_path / f"canary-{name}.png").read_bytes().startswith(b"\x89PNG")
         assert f"<b>{outcome}</b>" in (tmp_path / f"canary-{name}.html").read_text()
     assert any("minute" in line and "ROLLBACK" in line for line in lines)
+
+
+def test_a_three_environment_chain_is_played_in_order(tmp_path: Path) -> None:
+    """Staging between dev and prod: dev promotes to staging, staging deploys it, a person approves its forwarding,
+    and prod deploys what staging forwarded; every call allowed by the synthesized IAM."""
+    config = json.loads(CONFIG_FILE.read_text())
+    environments = config["context"]["environments"]
+    environments["staging"] = {**environments["dev"], "promotes_to": "prod"}
+    environments["dev"]["promotes_to"] = "staging"
+    (tmp_path / "cdk.json").write_text(json.dumps(config))
+    (tmp_path / "work").mkdir()
+    lines: list[str] = []
+    with rehearsal_world(tmp_path / "work", lines.append, 7, config_file=tmp_path / "cdk.json") as rehearsal:
+        assert [world.naming.env for world in rehearsal.chain] == ["dev", "staging", "prod"]
+        live = rehearsal.release("live model", None)
+        released = release_through_chain(rehearsal, live)
+        forwarded = rehearsal.repository(rehearsal.prod).commits
+        denials = iam_enforcement.recorded()
+    assert [(outcome.environment, outcome.result) for outcome in released] == [("staging", "live"), ("prod", "live")]
+    assert len(forwarded) == 1 and live.package_arn in forwarded[0]["files"]["release.json"].decode()
+    assert not denials, denials
+    order = [line.split("] ", 1)[1].split(":", 1)[0] for line in lines if "] " in line and ": " in line]
+    assert order.index("staging") < order.index("prod")

@@ -217,8 +217,25 @@ def test_staging_forwards_the_release_it_deployed(monkeypatch: pytest.MonkeyPatc
         "0123abcd",
         METRICS,
     )
-    assert (release["approved_by"], release["promoted_by"]) == (APPROVER, PROMOTER)
-    assert release["pipeline_execution_id"] == EXECUTION_ID
+    # the origin's claims travel unchanged (prod checks them against dev's records); the forwarding is a hop
+    assert (release["approved_by"], release["promoted_by"], release["pipeline_execution_id"]) == (
+        APPROVER,
+        "arn:aws:sts::123456789012:assumed-role/ReleaseManager/carol",
+        "dev-execution",
+    )
+    (hop,) = release["forwarded_by"]
+    assert (hop["repository"], hop["release_approved_by"], hop["forwarded_by"], hop["pipeline_execution_id"]) == (
+        "demo-staging",
+        APPROVER,
+        PROMOTER,
+        EXECUTION_ID,
+    )
+    read_back = ReleaseManifest.from_json(codecommit.last("PutFile")["fileContent"].decode())
+    assert read_back.forwarded_by[0].forwarded_by == PROMOTER  # what prod's deploy reads
+    # what prod's release approver reads: the last forwarding too
+    assert (
+        f"forwarded from demo-staging by {PROMOTER.rsplit('/', 1)[-1]})" in codecommit.last("PutFile")["commitMessage"]
+    )
 
 
 def refused_forwarding(monkeypatch: pytest.MonkeyPatch, registry: MotoRegistry, package: str) -> str:

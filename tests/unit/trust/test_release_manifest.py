@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from safedeploy.trust.release_manifest import ReleaseManifest
+from safedeploy.trust.release_manifest import ForwardHop, ReleaseManifest
 
 MANIFEST = ReleaseManifest(
     model_package_arn="arn:aws:sagemaker:ap-northeast-2:123456789012:model-package/demo-dev-models/3",
@@ -75,3 +75,14 @@ def test_an_unknown_field_is_refused_rather_than_ignored() -> None:
 
     with pytest.raises(ValueError, match=r"missing none, unknown \['skip_approval'\]"):
         ReleaseManifest.from_json(json.dumps(data))
+
+
+def test_a_forwarded_manifest_keeps_its_hops_and_refuses_malformed_ones() -> None:
+    hop = ForwardHop("demo-staging", "arn:aws:sts::1:assumed-role/A/ann", "arn:aws:sts::1:assumed-role/B/bob", "e-2",
+                     "2026-01-02T10:00:00+00:00")  # fmt: skip
+    forwarded = replace(MANIFEST, forwarded_by=(hop,))
+    assert ReleaseManifest.from_json(forwarded.to_json()) == forwarded
+    assert "forwarded_by" not in json.loads(MANIFEST.to_json())  # a first promotion's file is unchanged
+    broken = {**json.loads(forwarded.to_json()), "forwarded_by": [{"repository": "demo-staging"}]}
+    with pytest.raises(ValueError, match="forwarded_by entries must be objects with exactly"):
+        ReleaseManifest.from_json(json.dumps(broken))
