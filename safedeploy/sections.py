@@ -8,6 +8,7 @@ this module.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -38,6 +39,14 @@ def validated(model: type[Model], raw: object, path: str) -> Model:
         return model.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(one_line(path, error, raw, model)) from None
+
+
+def parsed_json(text: str, path: str) -> Any:
+    """A published section's JSON (an SSM parameter's value), or ConfigError naming where it does not parse."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: not valid JSON ({error.msg} at character {error.pos})") from None
 
 
 def rule(message: str) -> PydanticCustomError:

@@ -22,7 +22,7 @@ from pydantic import ValidationInfo, field_validator
 
 from safedeploy.errors import ConfigError
 from safedeploy.section_fields import Text, TextList
-from safedeploy.sections import Section, rule, validated
+from safedeploy.sections import Section, parsed_json, rule, validated
 
 CSV = "text/csv"
 FEATURE_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]{0,63}"
@@ -79,8 +79,4 @@ class ServingContract(Section):
 
     @classmethod
     def from_json(cls, text: str, path: str = "serving-contract") -> ServingContract:
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"{path}: not valid JSON ({error.msg} at character {error.pos})") from None
-        return cls.from_mapping(raw, path)
+        return cls.from_mapping(parsed_json(text, path), path)

@@ -23,7 +23,7 @@ from safedeploy.guardrails.bake import checked_bake
 from safedeploy.guardrails.canary_settings import AlarmThresholds, CanarySettings
 from safedeploy.guardrails.traffic_share import CAPACITY_PERCENT, TrafficShare, instances_text, step_capacity
 from safedeploy.section_fields import Integer, IntegerList, PositiveNumber, Text, TextList, integer_in
-from safedeploy.sections import Section, rule, validated
+from safedeploy.sections import Section, parsed_json, rule, validated
 from safedeploy.strategies import STRATEGIES, DeploymentStrategy, step_keys
 from safedeploy.strategies.base import MAX_STEP_INSTANCES, StepKeys
 from safedeploy.strategies.canary import CANARY
@@ -319,8 +319,4 @@ class GuardrailParameter:
 
     @classmethod
     def from_json(cls, text: str, path: str = "deployment-config") -> GuardrailParameter:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"{path}: not valid JSON ({error.msg} at character {error.pos})") from None
-        return cls.from_dict(data, path)
+        return cls.from_dict(parsed_json(text, path), path)
