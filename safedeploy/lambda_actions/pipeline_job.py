@@ -15,9 +15,10 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 from botocore.exceptions import BotoCoreError, ClientError
 
 from safedeploy.errors import ConfigError, InputError
@@ -51,6 +52,10 @@ def open_job(event: object) -> CodePipelineJobEvent:
         raise InputError("not a CodePipeline job event: 'CodePipeline.job.id' is missing")
     if not re.fullmatch(UUID_PATTERN, job["id"]):
         raise InputError("not a CodePipeline job event: 'CodePipeline.job.id' is not a job id")
+    # Imported here: the Lambda layer has Powertools, the deploy builds' CLI (which reads the quality gate's section
+    # through this package) does not install it.
+    from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
+
     return CodePipelineJobEvent(event)
 
 

@@ -15,7 +15,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 GATE_SCRIPT = ROOT / "safedeploy" / "build_steps" / "tooling_gate.py"
 REQUIREMENTS = ROOT / "requirements.txt"
-PINNED = ("boto3", "botocore", "pydantic")  # the CLI reads its settings with the cdk.json sections' models
+# What the CLI imports (tests/unit/registry/test_deploy_tooling.py reads it): its settings are the cdk.json sections'
+# models (pydantic), and the guardrails' alarm-noise check computes with numpy.
+PINNED = ("boto3", "botocore", "pydantic", "numpy")
 # Variables the CodeBuild project sets: PROJECT, ENV, SOURCE_ENV and SOURCE_ARTIFACTS_BUCKET (from SSM).
 REQUIRED_VARIABLES = ("PROJECT", "ENV", "SOURCE_ENV", "SOURCE_ARTIFACTS_BUCKET")
 

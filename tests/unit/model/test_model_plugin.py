@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 import os
@@ -27,7 +26,7 @@ from safedeploy.errors import ConfigError
 from safedeploy.naming import Naming
 from stacks.storage_stack import StorageStack
 from testbed.aws import REGION, SESSION, in_process_aws
-from tests.support.imports import imported_modules
+from tests.support.imports import imported_modules, third_party_at_import
 
 ROOT = Path(__file__).resolve().parents[3]
 CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -175,33 +174,12 @@ def test_the_train_build_installs_the_files_cdk_json_names(what: str) -> None:
     assert f"safedeploy.build_steps.model_plugin {what}" in (ROOT / "buildspec-dev.yml").read_text()
 
 
-def _module_level_imports(path: Path) -> set[str]:
-    """What importing the module imports (a function's own imports wait until it runs)."""
-    body = ast.parse(path.read_text(), str(path)).body
-    imports = {alias.name for node in body if isinstance(node, ast.Import) for alias in node.names}
-    return imports | {n.module for n in body if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
-
-
 def test_the_train_build_installs_what_its_first_steps_import() -> None:
     """The steps the Train build runs before the model's requirements are installed (the flags check, the model
     plug-in's section) import, at module level, only the library, the standard library and pydantic (with its
     pydantic_core), which the build installs first: CodeBuild's image is not this venv."""
-    pending = [ROOT / "safedeploy/build_steps/flags.py", ROOT / "safedeploy/build_steps/model_plugin.py"]
-    seen: set[Path] = set()
-    third_party = set()
-    while pending:
-        path = pending.pop()
-        seen.add(path)
-        for module in _module_level_imports(path):
-            top = module.split(".")[0]
-            if top != "safedeploy":
-                third_party |= {top} - set(sys.stdlib_module_names) - {"__future__"}
-                continue
-            found = ROOT / (module.replace(".", "/") + ".py")
-            found = found if found.is_file() else ROOT / module.replace(".", "/") / "__init__.py"
-            if found not in seen:
-                pending.append(found)
-    assert third_party == {"pydantic", "pydantic_core"}
+    steps = (ROOT / "safedeploy/build_steps/flags.py", ROOT / "safedeploy/build_steps/model_plugin.py")
+    assert third_party_at_import(ROOT, "safedeploy", *steps) == {"pydantic", "pydantic_core"}
     install = (ROOT / "buildspec-dev.yml").read_text()
     assert install.index("--constraint requirements.txt pydantic") < install.index("build_steps.flags")
 

@@ -14,7 +14,9 @@ import pytest
 
 from safedeploy import registry
 from safedeploy.build_steps import tooling
-from stacks.pipeline.release_buildspec import GATE_SCRIPT, pins, release_buildspec
+from safedeploy.cli import COMMAND_MODULES
+from stacks.pipeline.release_buildspec import GATE_SCRIPT, PINNED, pins, release_buildspec
+from tests.support.imports import third_party_at_import
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -76,3 +78,19 @@ def test_prod_deploy_pins_boto3_as_the_project_does_and_runs_the_gate_first() ->
     assert script.index("GATE\n") < script.index("python3 -m safedeploy deploy")
     assert '--release-file "$CODEBUILD_SRC_DIR/release.json" --source-env "$SOURCE_ENV"' in script
     assert "buildspec-deploy.yml" not in script and "CODEBUILD_SRC_DIR_" not in script
+
+
+def test_both_deploy_builds_install_what_the_cli_imports() -> None:
+    """`safedeploy deploy` and `smoke-test` run in CodeBuild's image, not this venv: every third-party package the
+    CLI imports at module level (following the library's own modules) is one the deploy builds install."""
+    starts = [ROOT / "safedeploy/cli/__init__.py", *(ROOT / f"safedeploy/cli/{name}.py" for name in COMMAND_MODULES)]
+    needed = third_party_at_import(ROOT, "safedeploy", *starts) - {"pydantic_core"}  # pydantic's own
+    assert needed == set(PINNED)
+    dev_build = (ROOT / "buildspec-deploy.yml").read_text()
+    assert f"pip install --constraint requirements.txt {' '.join(PINNED)}" in dev_build
+    assert spec_installs(release_buildspec()) == {pin.split("==")[0] for pin in pins()} == set(PINNED)
+
+
+def spec_installs(spec: dict) -> set[str]:
+    (command,) = spec["phases"]["install"]["commands"]
+    return {argument.split("==")[0] for argument in command.split()[3:]}
