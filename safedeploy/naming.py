@@ -36,6 +36,18 @@ class Function(StrEnum):
         return self.value.replace("-", "_")
 
 
+class StackPurpose(StrEnum):
+    """The environment's CloudFormation stacks, `<project>-<env>-<value>`, each after the stacks it imports from (the
+    monitoring dashboard shows the drift stack's alarms); a teardown deletes them in reverse."""
+
+    STORAGE = "storage"
+    PIPELINE = "pipeline"
+    SERVING = "serving"
+    GUARDRAILS = "guardrails"
+    DRIFT = "drift"
+    MONITORING = "monitoring"
+
+
 @dataclass(frozen=True)
 class Naming:
     project: str

@@ -8,7 +8,7 @@ from constructs import Construct
 from infra.checkov_baseline import apply_checkov_baseline
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.environment_config import EnvironmentConfig
-from safedeploy.naming import ROLE_TAG, Naming
+from safedeploy.naming import ROLE_TAG, Naming, StackPurpose
 from stacks.drift_stack import DriftStack
 from stacks.guardrails_stack import GuardrailsStack
 from stacks.monitoring_stack import MonitoringStack
@@ -33,24 +33,24 @@ class EnvironmentStage(Stage):
         Tags.of(self).add(ROLE_TAG, project, include_resource_types=["AWS::IAM::Role"])
         self.storage = StorageStack(
             self,
-            "storage",
-            stack_name=naming.resource("storage"),
+            StackPurpose.STORAGE,
+            stack_name=naming.resource(StackPurpose.STORAGE),
             naming=naming,
             env_config=env_config,
             model=model,
         )
         self.pipeline = PipelineStack(
             self,
-            "pipeline",
-            stack_name=naming.resource("pipeline"),
+            StackPurpose.PIPELINE,
+            stack_name=naming.resource(StackPurpose.PIPELINE),
             naming=naming,
             env_config=env_config,
             storage=self.storage,
         )
         self.serving = ServingStack(
             self,
-            "serving",
-            stack_name=naming.resource("serving"),
+            StackPurpose.SERVING,
+            stack_name=naming.resource(StackPurpose.SERVING),
             naming=naming,
             env_config=env_config,
             storage=self.storage,
@@ -58,16 +58,16 @@ class EnvironmentStage(Stage):
         )
         self.guardrails = GuardrailsStack(
             self,
-            "guardrails",
-            stack_name=naming.resource("guardrails"),
+            StackPurpose.GUARDRAILS,
+            stack_name=naming.resource(StackPurpose.GUARDRAILS),
             naming=naming,
             env_config=env_config,
             storage=self.storage,
         )
         self.monitoring = MonitoringStack(
             self,
-            "monitoring",
-            stack_name=naming.resource("monitoring"),
+            StackPurpose.MONITORING,
+            stack_name=naming.resource(StackPurpose.MONITORING),
             naming=naming,
             storage=self.storage,
             serving=self.serving,
@@ -75,8 +75,8 @@ class EnvironmentStage(Stage):
         )
         self.drift = DriftStack(
             self,
-            "drift",
-            stack_name=naming.resource("drift"),
+            StackPurpose.DRIFT,
+            stack_name=naming.resource(StackPurpose.DRIFT),
             naming=naming,
             env_config=env_config,
             storage=self.storage,

@@ -19,11 +19,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from safedeploy.guardrails.deploy_target import read_optional_parameter
-from safedeploy.naming import Naming
+from safedeploy.naming import Naming, StackPurpose
 from safedeploy.parameters import Param
 
 # The stacks of one environment, in deletion order (the reverse of stacks/stage.py's creation order).
-STACK_PURPOSES = ("monitoring", "guardrails", "serving", "pipeline", "storage")
+# Each stack is deleted before the ones it imports from (tests/unit/stacks/test_stack_purposes.py).
+STACK_PURPOSES = tuple(reversed(StackPurpose))
 PRODUCTION = "prod"
 # An endpoint in these states cannot be deleted yet; it leaves them by itself.
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
