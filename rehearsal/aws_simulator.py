@@ -82,6 +82,7 @@ class TrafficReplay:
     cloudwatch: Any
     rng: np.random.Generator
     row: Sequence[float]  # what each request sends: the model's health-check row (model.contract)
+    api_key: str  # an API key the environment's gateway table holds (scope predict)
     _log_offset: int = field(default=0)
 
     def minute(self, at: datetime, requests: int, fleets: Sequence[SimulatedFleet]) -> MinuteOfTraffic:
@@ -138,7 +139,8 @@ class TrafficReplay:
         address = urlsplit(self.gateway_url)
         connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=10)
         try:
-            connection.request("POST", path, body=payload, headers={"Content-Type": "application/json"})
+            headers = {"Content-Type": "application/json", "X-Api-Key": self.api_key}
+            connection.request("POST", path, body=payload, headers=headers)
             return connection.getresponse().status
         finally:
             connection.close()

@@ -58,6 +58,7 @@ from testbed import aws_contracts, iam_enforcement, iam_world
 from testbed.aws import REGION, MotoServer, moto_server
 from testbed.fleet_metrics import FleetBehaviour
 from testbed.gateway_harness import Gateway, gateway_environment, running_gateway
+from testbed.gateway_tables import create_gateway_tables, issue_test_key
 from testbed.iam_eval import PolicyWorld
 from testbed.lambda_fakes import LambdaContext, job_event
 from testbed.moto_sagemaker import endpoint_updates, queue_invocation_results
@@ -378,7 +379,7 @@ class Rehearsal:
 
         traffic = TrafficReplay(
             self.world.naming.endpoint, self.gateway.url, self.gateway.log, self.stub, self.server.client("cloudwatch"),
-            self.rng, self.world.contract.health_check,
+            self.rng, self.world.contract.health_check, self.gateway.api_key or "",
         )  # fmt: skip
         with patch.object(handler, "clients", AwsClients(session=boto3.session.Session())):
             for minute in minutes:
@@ -561,16 +562,22 @@ def rehearsal_world(
         first.others = {repository.repository: repository for repository in others}
         stub = StubBehaviour(record=False)
         stub_url = stack.enter_context(running_stub(stub))
+        # The serving stack's tables, and a key the traffic sends (the gateway answers nothing without one).
+        dynamodb = server.client("dynamodb")
+        keys_table, feedback_table = create_gateway_tables(dynamodb, world.naming)
         environment = gateway_environment(
             server,
             stub_url,
+            API_KEYS_TABLE=keys_table,
+            FEEDBACK_TABLE=feedback_table,
             ENDPOINT_NAME=world.naming.endpoint,
             FEATURE_COUNT=str(world.contract.feature_count),
             ALLOW_DEV_SECRET="true",
             ENDPOINT_TIMEOUT_SECONDS="5",
             **iam_enforcement.subprocess_environment(iam_world.gateway_task_role(iam, world.naming)),
         )
-        gateway = stack.enter_context(running_gateway(environment, work_dir / "gateway.log"))
+        api_key = issue_test_key(dynamodb, keys_table, "predict", name="rehearsal-traffic")
+        gateway = stack.enter_context(running_gateway(environment, work_dir / "gateway.log", api_key))
         verdicts = VerdictBus.for_endpoint(server.client("events"), server.client("sqs"), world.naming.endpoint)
         yield Rehearsal(
             server, chain, source_dir, repositories, gateway, stub, say, np.random.default_rng(seed), verdicts, iam

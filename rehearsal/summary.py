@@ -30,6 +30,8 @@ def final_checks(rehearsal: Rehearsal, live: ReleaseOutcome, candidates: list[Re
         for p in packages
     ]
     records = [minute["record_uri"] for outcome in candidates for minute in outcome.minutes if minute["record_uri"]]
+    minutes = [minute for outcome in candidates for minute in outcome.minutes]
+    statuses = {int(code) for minute in minutes for code in minute["gateway_statuses"]}
     strategy = rehearsal.world.config.endpoint.strategy
     # A guarded update's deploy build waits and exits 4 on SageMaker's rollback; an experiment's only starts it.
     rollback_exit = 4 if strategy.guardrails else 0
@@ -52,6 +54,9 @@ def final_checks(rehearsal: Rehearsal, live: ReleaseOutcome, candidates: list[Re
         # An update with nothing beside it (all-at-once) has no baseline to compare: the analysis writes no record.
         "every decision record kept": (bool(records) or strategy.comparison is None)
         and all(_exists(s3, uri) for uri in records),
+        # The traffic really went through the gateway: answered (200), or the model's own error (502), nothing else
+        # (a key it refuses, a timeout, a crash).
+        "the gateway answered every request": bool(statuses) and set(statuses) <= {200, 502} and 200 in statuses,
     }
 
 

@@ -33,6 +33,7 @@ def test_a_good_candidate_is_promoted_and_a_bad_one_rolled_back(tmp_path: Path) 
         "every model package kept",
         "every evaluation report kept",
         "every decision record kept",
+        "the gateway answered every request",
         f"{names} deployed the package {origin} approved",
         f"{names}: each serves its own verified copy",
         "every attack refused with one line",
