@@ -1,8 +1,8 @@
 """Running the gateway as the container does (`python -m gateway` in `serving/`) and reading what it writes.
 
-The gateway tests serve environment `dev` of project `demo` (cdk.json's configuration under that name): endpoint,
-tables, buckets and secret carry the names its templates give them, so that every AWS call a gateway makes is decided
-against the synthesized task role (`GatewayPolicies`).
+The gateway tests serve environment `dev` of project `demo` (the configuration the caller gives under that name):
+endpoint, tables, buckets and secret carry the names its templates give them, so that every AWS call a gateway makes
+is decided against the synthesized task role (`GatewayPolicies`).
 """
 
 from __future__ import annotations
@@ -138,10 +138,11 @@ class GatewayPolicies:
             return str(secrets.get_secret_value(SecretId=self.secret_arn)["SecretString"])
 
 
-def gateway_policies(moto: MotoServer, directory: Path) -> GatewayPolicies:
+def gateway_policies(moto: MotoServer, directory: Path, context: Mapping[str, Any]) -> GatewayPolicies:
     """What the storage and serving stacks leave for the gateway (buckets, key, model package group, the signing
-    key's secret), created in moto and bound into the synthesized templates; buckets and group already there (a
-    server shared with other tests) are used as they are."""
+    key's secret), created in moto and bound into the templates synthesized from `context` (a cdk.json context; its
+    project is replaced by `demo`); buckets and group already there (a server shared with other tests) are used as
+    they are."""
     s3, kms, sm = moto.client("s3"), moto.client("kms"), moto.client("sagemaker")
     key_arn = kms.create_key(Description=NAMING.prefix)["KeyMetadata"]["Arn"]
     artifacts, drift = NAMING.resource("artifacts"), NAMING.resource("drift-work")
@@ -155,7 +156,7 @@ def gateway_policies(moto: MotoServer, directory: Path) -> GatewayPolicies:
         Name=f"{NAMING.resource('prediction-id-secret')}-{uuid.uuid4().hex[:8]}", SecretString=SECRET, KmsKeyId=key_arn
     )["ARN"]
     world = iam_world.policy_world(
-        iam_world.project_context(NAMING.project),
+        {**context, "project": NAMING.project},
         REGION,
         {
             NAMING.parameter(Param.ARTIFACTS_BUCKET): artifacts,

@@ -23,7 +23,7 @@ from safedeploy.naming import Function, Naming
 from testbed.iam_eval import ACCOUNT, STACK_NAME, PolicyWorld, Principal
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("app.py", "cdk.json", "infra", "stacks", "safedeploy", "lambdas", "serving")
+SOURCES = ("app.py", "infra", "stacks", "safedeploy", "lambdas", "serving")  # cdk.json's part is the context
 _SYNTH = """
 import json, sys
 from aws_cdk import App
@@ -32,12 +32,6 @@ app = App(context={**json.loads(sys.argv[1]), "aws:cdk:bundling-stacks": []}, ou
 build_app(app)
 app.synth()
 """
-
-
-def project_context(project: str) -> dict[str, Any]:
-    """cdk.json's configuration under another project name: the integration tests' own environments (`demo-dev`,
-    `demo-prod`), synthesized once for all of them."""
-    return {**json.loads((ROOT / "cdk.json").read_text())["context"], "project": project}
 
 
 def _fingerprint(context: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from testbed.aws import REGION, MotoServer
 from testbed.deploy_world import CONTRACT, FAST
 from testbed.evidence import ensure_bucket
 from testbed.iam_eval import PolicyWorld
+from tests.support.configuration import two_environments
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "demo"
@@ -65,8 +66,8 @@ def provision(server: MotoServer, name: str) -> Environment:
 
 
 def policy_world(bindings: dict[str, str]) -> PolicyWorld:
-    """The templates of project PROJECT (cdk.json's configuration otherwise), every test of it sharing one synth."""
-    return iam_world.policy_world(iam_world.project_context(PROJECT), REGION, bindings)
+    """The templates of project PROJECT (the tests' own dev -> prod otherwise), every test of it sharing one synth."""
+    return iam_world.policy_world(two_environments(PROJECT), REGION, bindings)
 
 
 def bindings(*environments: Environment) -> dict[str, str]:

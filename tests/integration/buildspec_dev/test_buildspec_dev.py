@@ -4,6 +4,7 @@ The install phase needs the network (pip); the build and post_build commands run
 runs them, with the variables the Train project sets. Whatever `env.parameter-store` names, the test resolves from
 moto's SSM, since CodeBuild resolves those before the first command. The commands act as the Train project's role:
 every AWS call they make is decided against the synthesized templates of `demo-dev`, and a denied one fails the test.
+The checkout's cdk.json is the tests' own configuration (tests/support/configuration.py) with the example model.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from stacks.pipeline.approvals import METRIC_VARIABLES, PACKAGE_VARIABLE
 from testbed import aws_contracts, iam_enforcement, iam_world
 from testbed.aws import REGION, MotoServer, moto_server
 from testbed.iam_eval import ACCOUNT, PolicyWorld
+from tests.support.configuration import two_environments, write_cdk_json
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +76,7 @@ def world(server: MotoServer, tmp_path: Path) -> Iterator[dict[str, str]]:
 def policies(values: dict[Param, str]) -> PolicyWorld:
     bound = (Param.DATA_BUCKET, Param.ARTIFACTS_BUCKET, Param.KMS_KEY_ARN)
     bindings = {parameter_name(PROJECT, ENV, key): values[key] for key in bound}
-    return iam_world.policy_world(iam_world.project_context(PROJECT), REGION, bindings)
+    return iam_world.policy_world(two_environments(PROJECT), REGION, bindings)
 
 
 def buildspec() -> dict[str, Any]:
@@ -129,11 +131,13 @@ def run_phases(environment: dict[str, str], source_dir: Path) -> subprocess.Comp
 def source_dir(tmp_path: Path) -> Path:
     """A checkout as CodeBuild sees it: the model's code package (cdk.json names it) and the deploy tooling at the
     source root."""
-    model = ModelPlugin.from_config_file(ROOT / "cdk.json")
+    context = two_environments(PROJECT)
+    model = ModelPlugin.from_mapping(context["model"])
     for tree in (model.code_package, "safedeploy"):
         shutil.copytree(ROOT / tree, tmp_path / tree, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in (*tooling.TOOLING_FILES, "cdk.json"):  # cdk.json names the model's entry points
+    for name in tooling.TOOLING_FILES:
         shutil.copy(ROOT / name, tmp_path / name)
+    write_cdk_json(tmp_path, context)  # cdk.json names the model's entry points
     return tmp_path
 
 

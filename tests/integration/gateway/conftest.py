@@ -8,7 +8,8 @@ Two gateway processes stand for two ECS tasks behind the load balancer, each giv
 endpoint, `peer` calls moto's own sagemaker-runtime. Both ask moto for DescribeEndpoint.
 
 Every gateway these tests start acts as the synthesized task role (`gateway_env`): each AWS call it makes, its own
-signed InvokeEndpoint included, is decided against the templates, and a denied one fails the test.
+signed InvokeEndpoint included, is decided against the templates (of the tests' own configuration), and a denied one
+fails the test.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from testbed.gateway_harness import (
     gateway_policies,
     running_gateway,
 )
+from tests.support.configuration import two_environments
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +44,7 @@ def moto() -> Iterator[IsolatedMotoServer]:
 
 @pytest.fixture(scope="session")
 def policies(moto: IsolatedMotoServer, tmp_path_factory: pytest.TempPathFactory) -> GatewayPolicies:
-    return gateway_policies(moto, tmp_path_factory.mktemp("iam"))
+    return gateway_policies(moto, tmp_path_factory.mktemp("iam"), two_environments())
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,11 @@
 alarm OK, a 0.5-SD shift of one feature raises it.
 
 moto's state is shared by every server of the process, so this environment has a project name of its own: the
-full rehearsal provisions `my-mlops-dev` in the same worker."""
+full rehearsal provisions `my-mlops-dev` in the same worker. Its dev and model are the tests' own
+(tests/support/configuration.py): the example model of `ml/`, which the scenario's traffic is drawn for."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,13 +15,14 @@ import pytest
 from ml.build import build_model
 from ml.data import generate
 from rehearsal import drift_scenario
-from rehearsal.world import ROOT, World
+from rehearsal.world import World
 from safedeploy import registry
 from safedeploy.digests import sha256_file
 from safedeploy.drift.baseline import compute_baseline
 from safedeploy.environment_config import load_config
 from safedeploy.naming import Naming
 from testbed.aws import REGION, MotoServer, moto_server
+from tests.support.configuration import two_environments
 from tests.unit.drift.packages import create_bucket_and_group, register_with_baseline, serve_package, store_baseline
 
 pytestmark = pytest.mark.integration
@@ -50,7 +51,7 @@ def _deploy_live_model(server: MotoServer, world: World, work: Path) -> None:
 def _world(server: MotoServer) -> World:
     server.reset()  # the module's server: a repeated run (pytest --count) starts from nothing too
     naming = Naming("drift-it", "dev")
-    app_config = load_config(json.loads((ROOT / "cdk.json").read_text())["context"])
+    app_config = load_config(two_environments())
     key = "arn:aws:kms:ap-northeast-2:123456789012:key/drift-it"
     world = World(
         naming,

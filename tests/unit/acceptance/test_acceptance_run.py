@@ -24,9 +24,9 @@ from safedeploy.parameters import Param, parameter_name
 from testbed.aws import REGION, SESSION, in_process_aws
 from testbed.deploy_world import CONTRACT, ROLE_ARN
 from testbed.moto_sagemaker import endpoint_updates, start_baking
+from tests.support.configuration import two_environments, write_cdk_json
 
-ROOT = Path(__file__).resolve().parents[3]
-CONTEXT = {**json.loads((ROOT / "cdk.json").read_text())["context"], "project": "demo"}
+CONTEXT = two_environments("demo")
 ALARMS = ("demo-acc-endpoint-5xx-rate", "demo-acc-endpoint-model-latency", "demo-acc-canary-verdict")
 
 
@@ -200,7 +200,8 @@ def test_the_command_refuses_a_real_environment_and_needs_credentials(
 ) -> None:
     from acceptance.__main__ import main
 
-    monkeypatch.chdir(ROOT)
+    write_cdk_json(tmp_path, CONTEXT)
+    monkeypatch.chdir(tmp_path)
     assert main(["--env", "dev"]) == 2
     assert "ENV=dev: the suite deploys and then deletes its own copy" in capsys.readouterr().err
     for name in [name for name in os.environ if name.startswith("AWS_")]:

@@ -1,5 +1,6 @@
 """The scratch environment synthesizes offline, with no credentials, through the project's own app and cdk-nag gate,
-and what it deploys is checked against a committed snapshot of the facts the suite's cost and assertions rest on."""
+and what it deploys is checked against a committed snapshot of the facts the suite's cost and assertions rest on.
+The scratch copy is made from the tests' own dev (tests/support/configuration.py), not the shipped cdk.json's."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from acceptance.scratch import STACKS, ScratchPlan, scratch_plan
 from app import build_app
 from safedeploy.guardrails.settings import GuardrailParameter
 from stacks.stage import EnvironmentStage
+from tests.support.configuration import two_environments
 
-ROOT = Path(__file__).resolve().parents[3]
 SNAPSHOT = Path(__file__).with_name("scratch_snapshot.json")
-CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
+CONTEXT = two_environments()
 
 
 @pytest.fixture(scope="module")

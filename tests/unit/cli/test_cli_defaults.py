@@ -15,8 +15,6 @@ from safedeploy.cli import build_parser, main
 from safedeploy.cli.exit_codes import ExitCode
 from testbed.aws import FAKE_CREDENTIALS
 
-ROOT = Path(__file__).resolve().parents[3]
-
 
 def test_the_project_defaults_to_cdk_json_in_the_current_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -28,9 +26,10 @@ def test_the_project_defaults_to_cdk_json_in_the_current_directory(
     assert args.project == "shop-ml"
 
 
-def test_the_environment_variable_wins_over_cdk_json(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_environment_variable_wins_over_cdk_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAFEDEPLOY_PROJECT", "other")
-    monkeypatch.chdir(ROOT)
+    (tmp_path / "cdk.json").write_text(json.dumps({"context": {"project": "shop-ml"}}))
+    monkeypatch.chdir(tmp_path)
     assert build_parser().parse_args(["status", "--env", "dev"]).project == "other"
 
 

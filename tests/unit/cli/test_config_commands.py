@@ -10,18 +10,25 @@ import pytest
 from safedeploy.cli import main
 from safedeploy.cli.exit_codes import ExitCode
 from safedeploy.environment_config import load_config
+from tests.support.configuration import two_environments, write_cdk_json
 
-ROOT = Path(__file__).resolve().parents[3]
-CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
+CONTEXT = two_environments()
 
 
-def shown(capsys: pytest.CaptureFixture[str], env: str) -> dict:
-    assert main(["config", "show", "--env", env, "--config", str(ROOT / "cdk.json")]) == ExitCode.OK
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    return write_cdk_json(tmp_path, CONTEXT)
+
+
+def shown(capsys: pytest.CaptureFixture[str], config_file: Path, env: str) -> dict:
+    assert main(["config", "show", "--env", env, "--config", str(config_file)]) == ExitCode.OK
     return json.loads(capsys.readouterr().out)
 
 
-def test_every_section_is_shown_with_its_defaults_filled_in(capsys: pytest.CaptureFixture[str]) -> None:
-    document = shown(capsys, "dev")
+def test_every_section_is_shown_with_its_defaults_filled_in(
+    capsys: pytest.CaptureFixture[str], config_file: Path
+) -> None:
+    document = shown(capsys, config_file, "dev")
     environment = document["environment"]
 
     assert document["project"] == CONTEXT["project"]
@@ -30,15 +37,17 @@ def test_every_section_is_shown_with_its_defaults_filled_in(capsys: pytest.Captu
     assert document["model"]["train"] == CONTEXT["model"]["train"]
 
 
-def test_the_shown_values_are_the_configuration_synth_builds(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_shown_values_are_the_configuration_synth_builds(
+    capsys: pytest.CaptureFixture[str], config_file: Path
+) -> None:
     for env in CONTEXT["environments"]:
-        environment = shown(capsys, env)["environment"]
+        environment = shown(capsys, config_file, env)["environment"]
         given = {key: value for key, value in environment.items() if key != "name"}
         rebuilt = load_config({**CONTEXT, "environments": {**CONTEXT["environments"], env: given}})
 
         assert rebuilt.environments[env] == load_config(CONTEXT).environments[env]
 
 
-def test_an_environment_not_in_cdk_json_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["config", "show", "--env", "qa", "--config", str(ROOT / "cdk.json")]) == ExitCode.BAD_INPUT
+def test_an_environment_not_in_cdk_json_is_one_line(capsys: pytest.CaptureFixture[str], config_file: Path) -> None:
+    assert main(["config", "show", "--env", "qa", "--config", str(config_file)]) == ExitCode.BAD_INPUT
     assert capsys.readouterr().err == "safedeploy config: error: --env 'qa' is not in cdk.json (dev, prod)\n"

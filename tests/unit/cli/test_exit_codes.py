@@ -114,8 +114,11 @@ def test_rejected_credentials_are_a_setup_problem(code: str, expected: ExitCode)
     assert aws_exit_code(ClientError({"Error": {"Code": code, "Message": "m"}}, "GetParameter")) is expected
 
 
-def test_bad_deployment_settings_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_deployment_settings_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     """Bad configuration is its own outcome: the deployment-config parameter is not valid JSON."""
+    monkeypatch.chdir(tmp_path)  # no cdk.json here: the environment's region is moto's, not the shipped file's
     with in_process_aws(monkeypatch):
         ssm, sm = SESSION.client("ssm"), SESSION.client("sagemaker")
         provision_parameters(ssm)

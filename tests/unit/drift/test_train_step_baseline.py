@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +14,9 @@ from safedeploy.build_steps.training_data import TrainingData
 from safedeploy.drift.baseline import SCORE, Baseline, sha256_digest
 from safedeploy.parameters import Param, parameter_name
 from testbed.aws import REGION, SESSION, in_process_aws
+from tests.support.configuration import EXAMPLE_MODEL
 
 PROJECT, ENV, GROUP, BUCKET = "demo", "dev", "demo-dev-models", "demo-dev-artifacts"
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -45,7 +44,7 @@ def test_the_train_step_attaches_a_baseline_stored_next_to_the_model_with_its_di
 ) -> None:
     data = TrainingData(write_csv(generate(800, 5), tmp_path / "data.csv"), "generator")
 
-    example = ModelPlugin.from_mapping(json.loads((ROOT / "cdk.json").read_text())["context"]["model"])
+    example = ModelPlugin.from_mapping(EXAMPLE_MODEL)
     result = train_in_build(settings, SESSION.client, data, tmp_path / "work", example, progress=lambda _: None)
 
     sm, s3 = SESSION.client("sagemaker"), SESSION.client("s3")

@@ -27,9 +27,10 @@ UNKNOWN_PACKAGE = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/g/1"
 
 
 @pytest.fixture(autouse=True)
-def environment(ssm: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def environment(ssm: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     provision_parameters(ssm)
     monkeypatch.setenv("SAFEDEPLOY_POLL_SECONDS", "0")
+    monkeypatch.chdir(tmp_path)  # no cdk.json here: the environment's region is moto's, not the shipped file's
 
 
 def deploy(package_arn: str) -> int:

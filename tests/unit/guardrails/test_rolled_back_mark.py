@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,9 +104,11 @@ def test_an_override_the_bucket_refuses_deploys_nothing_and_says_it_needs_an_ope
     waiter: EndpointWaiter,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     """A build step that passes --allow-rolled-back: its role may not write the override record, which comes before
     anything changes, so the endpoint, the models and the mark stay as they were, and the CLI says why in one line."""
+    monkeypatch.chdir(tmp_path)  # no cdk.json here: the environment's region is moto's, not the shipped file's
     rollback_endpoint(sm, ENDPOINT, marks=marks, waiter=waiter)
     configs = sm.list_endpoint_configs()["EndpointConfigs"]
     written = _refusing(monkeypatch, OVERRIDE_SUFFIX)
@@ -226,8 +229,15 @@ def test_only_package_versions_have_marks() -> None:
 
 
 def test_the_cli_refuses_a_marked_package_with_exit_3(
-    sm: Any, marks: RolledBackMarks, two_releases: list[str], waiter: EndpointWaiter, capsys: pytest.CaptureFixture[str]
+    sm: Any,
+    marks: RolledBackMarks,
+    two_releases: list[str],
+    waiter: EndpointWaiter,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # no cdk.json here: the environment's region is moto's, not the shipped file's
     rollback_endpoint(sm, ENDPOINT, marks=marks, waiter=waiter)
     argv = ["deploy", "--project", PROJECT, "--env", ENV, "--package-arn", two_releases[1], "--poll-seconds", "0"]
 

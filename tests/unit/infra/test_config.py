@@ -1,4 +1,7 @@
-"""Every configuration rule stops synth with one line that names the key path."""
+"""Every configuration rule stops synth with one line that names the key path.
+
+Each test changes the tests' own dev -> prod configuration (tests/support/configuration.py), not the shipped cdk.json.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +20,10 @@ import pytest
 from safedeploy.environment_config import CONNECTION_PROVIDERS, load_config
 from safedeploy.errors import ConfigError
 from safedeploy.lambda_actions.quality_gate import QualityPolicy
+from tests.support.configuration import three_environments, two_environments
 
 ROOT = Path(__file__).resolve().parents[3]
-CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
+CONTEXT = two_environments()
 
 
 def with_dev(**changes: Any) -> dict[str, Any]:
@@ -34,9 +38,9 @@ def with_dev(**changes: Any) -> dict[str, Any]:
     return context
 
 
-def test_the_shipped_configuration_is_valid() -> None:
+def test_what_an_environment_does_not_state_takes_the_defaults() -> None:
     config = load_config(CONTEXT)
-    assert config.project == "my-mlops"
+    assert config.project == CONTEXT["project"]
     assert set(config.environments) == {"dev", "prod"}
     dev, prod = config.environments["dev"], config.environments["prod"]
     assert dev.region == "ap-northeast-2" and dev.account == ""
@@ -238,7 +242,7 @@ def test_a_connection_source_is_refused_where_codepipeline_does_not_offer_it() -
 
 
 def with_promotions(**promotes_to: str | None) -> dict[str, Any]:
-    """The shipped environments plus copies of dev for any other name, with `promotes_to` set as given."""
+    """dev and prod plus copies of dev for any other name, with `promotes_to` set as given."""
     context = copy.deepcopy(CONTEXT)
     for name, target in promotes_to.items():
         base = context["environments"].get(name, context["environments"]["dev"])
@@ -247,7 +251,7 @@ def with_promotions(**promotes_to: str | None) -> dict[str, Any]:
 
 
 def test_a_three_environment_chain_is_valid() -> None:
-    config = load_config(with_promotions(dev="staging", staging="prod"))
+    config = load_config(three_environments(CONTEXT))
     assert config.chain_of("prod") == ["dev", "staging", "prod"]
     assert config.origin_of("prod").name == "dev" and config.source_of("prod").name == "staging"
 

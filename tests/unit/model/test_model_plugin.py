@@ -26,10 +26,11 @@ from safedeploy.errors import ConfigError
 from safedeploy.naming import Naming
 from stacks.storage_stack import StorageStack
 from testbed.aws import REGION, SESSION, in_process_aws
+from tests.support.configuration import EXAMPLE_MODEL, two_environments, write_cdk_json
 from tests.support.imports import imported_modules, third_party_at_import
 
 ROOT = Path(__file__).resolve().parents[3]
-CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
+CONTEXT = two_environments()
 TOY_MODEL = {
     "train": "tests.support.toy_model:train",
     "sample_data": "tests.support.toy_model:write_sample",
@@ -50,17 +51,6 @@ def test_the_scan_sees_imports_anywhere_in_a_module(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from ml.build import train\n    import ml.data as d\n")
     assert imported_modules(module) == {"ml.build", "ml.data"}
-
-
-def test_the_shipped_serving_environment_is_the_example_containers() -> None:
-    from ml import serving
-
-    plugin = load_config(CONTEXT).model
-    assert (plugin.serving.framework, plugin.serving.framework_version) == (
-        serving.FRAMEWORK,
-        serving.FRAMEWORK_VERSION,
-    )
-    assert plugin.serving.environment == serving.ENVIRONMENT
 
 
 @pytest.mark.parametrize(
@@ -160,16 +150,21 @@ def test_a_custom_container_may_be_pulled_by_the_execution_role_only_from_its_re
     assert any(json.dumps(resource).endswith(':repository/toy-server"]]}') for resource in pulls), pulls
 
 
-@pytest.mark.parametrize("what", ["requirements", "pipeline-requirements"])
-def test_the_train_build_installs_the_files_cdk_json_names(what: str) -> None:
-    """buildspec-dev.yml installs whatever this prints; the shipped section names files that exist."""
+@pytest.mark.parametrize(
+    ("what", "key"), [("requirements", "requirements"), ("pipeline-requirements", "pipeline_requirements")]
+)
+def test_the_train_build_installs_the_files_cdk_json_names(what: str, key: str, tmp_path: Path) -> None:
+    """buildspec-dev.yml installs whatever this prints: the file the model section names (the example's exist)."""
+    write_cdk_json(tmp_path, CONTEXT)
     result = subprocess.run(
         [sys.executable, "-m", "safedeploy.build_steps.model_plugin", what],
-        cwd=ROOT,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         check=True,
     )
+    assert result.stdout.strip() == EXAMPLE_MODEL[key]
     assert (ROOT / result.stdout.strip()).is_file()
     assert f"safedeploy.build_steps.model_plugin {what}" in (ROOT / "buildspec-dev.yml").read_text()
 

@@ -10,9 +10,9 @@ import pytest
 
 from safedeploy.cli import main
 from safedeploy.operations.cost import PriceTable, estimate, estimate_from_config
+from tests.support.configuration import two_environments, write_cdk_json
 
-ROOT = Path(__file__).resolve().parents[3]
-CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
+CONTEXT = two_environments()
 TABLE = PriceTable.load("ap-northeast-2")
 
 
@@ -74,8 +74,8 @@ def test_every_always_on_resource_the_stacks_create_is_a_line() -> None:
         assert any(item.startswith(billed) for item in items), billed
 
 
-def test_the_cli_prints_the_estimate_and_json(capsys: pytest.CaptureFixture[str]) -> None:
-    config = str(ROOT / "cdk.json")
+def test_the_cli_prints_the_estimate_and_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = str(write_cdk_json(tmp_path, CONTEXT))
     assert main(["cost", "--env", "prod", "--config", config]) == 0
     assert capsys.readouterr().out.startswith("environment prod: about ")
     assert main(["cost", "--env", "dev", "--config", config, "--json"]) == 0

@@ -18,6 +18,7 @@ from safedeploy.build_steps.settings import ReleaseSettings
 from safedeploy.build_steps.training_data import fetch_training_data
 from safedeploy.parameters import Param, parameter_name
 from testbed.aws import REGION, SESSION, in_process_aws
+from tests.support import configuration
 
 PROJECT, ENV = "demo", "dev"
 DATA_BUCKET = "demo-dev-data"
@@ -122,7 +123,7 @@ def client(service: str) -> Any:
     return SESSION.client(service)
 
 
-EXAMPLE_MODEL = ModelPlugin.from_config_file(Path(__file__).resolve().parents[3] / "cdk.json")
+EXAMPLE_MODEL = ModelPlugin.from_mapping(configuration.EXAMPLE_MODEL)
 
 
 def test_without_a_source_the_seeded_generator_is_used(ssm: Any, tmp_path: Path) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from rehearsal.rollout import (
@@ -17,9 +14,9 @@ from rehearsal.rollout import (
 )
 from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.strategies import STRATEGIES
+from tests.support.configuration import two_environments
 
-ROOT = Path(__file__).resolve().parents[3]
-DEV = json.loads((ROOT / "cdk.json").read_text())["context"]["environments"]["dev"]["endpoint"]
+DEV = two_environments()["environments"]["dev"]["endpoint"]
 
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))

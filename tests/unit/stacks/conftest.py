@@ -1,8 +1,10 @@
-"""Synthesize the whole app once per test session: synth is the slow part, assertions are cheap."""
+"""Synthesize the whole app once per test session: synth is the slow part, assertions are cheap.
+
+The app is synthesized from the tests' own configuration (tests/support/configuration.py), not the shipped cdk.json.
+"""
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,13 +17,15 @@ from aws_cdk.assertions import Template
 from app import build_app
 from stacks.stage import EnvironmentStage
 from testbed import iam_world
+from tests.support.configuration import two_environments
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="session")
 def cdk_context() -> dict[str, Any]:
-    return json.loads((ROOT / "cdk.json").read_text())["context"]
+    """The app's context: dev -> prod with the example model (tests/support/configuration.py)."""
+    return two_environments()
 
 
 def synth_app(context: dict[str, Any], outdir: Path) -> dict[str, EnvironmentStage]:
@@ -69,12 +73,3 @@ def stages(cdk_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="session")
 def storage(stages: dict[str, EnvironmentStage]) -> dict[str, Template]:
     return {name: Template.from_stack(stage.storage) for name, stage in stages.items()}
-
-
-def chain_context(cdk_context: dict[str, Any]) -> dict[str, Any]:
-    """dev -> staging -> prod, with staging a copy of dev that is promoted to and promotes on."""
-    context = copy.deepcopy(cdk_context)
-    environments = context["environments"]
-    environments["staging"] = {**copy.deepcopy(environments["dev"]), "promotes_to": "prod"}
-    environments["dev"]["promotes_to"] = "staging"
-    return context

@@ -12,7 +12,8 @@ import pytest
 from aws_cdk import CfnResource, Stack
 
 from infra.checkov_baseline import BASELINE, parse_baseline
-from tests.unit.stacks.conftest import ROOT, chain_context, synth_app
+from tests.support.configuration import three_environments
+from tests.unit.stacks.conftest import ROOT, synth_app
 
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 
@@ -56,7 +57,7 @@ def _checkov(files: list[str]) -> dict[str, Any]:
 def test_checkov_reports_nothing_outside_the_baseline(cdk_context: dict[str, Any], tmp_path: Path) -> None:
     """A chain with a middle environment (dev -> staging -> prod) and a project name of its own, so every kind of
     stack is scanned; each baseline line must still name a finding somewhere (no stale line hides a new one)."""
-    context = chain_context(copy.deepcopy(cdk_context))
+    context = three_environments(copy.deepcopy(cdk_context))
     context["project"] = "scan"
     for environment in context["environments"].values():
         parameter = environment["serving"].get("certificate_parameter")

@@ -24,7 +24,6 @@ from testbed.aws import REGION, SESSION, in_process_aws
 from testbed.iam_eval import ACCOUNT, AccessDecision, Authorizer, IamEvaluationError, PolicyWorld, Principal, Request
 from testbed.iam_requests import Call, needed
 
-ROOT = Path(__file__).resolve().parents[3]
 DEV, PROD = Naming("my-mlops", "dev"), Naming("my-mlops", "prod")
 DEV_PACKAGE = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{DEV.model_package_group}/7"
 BUCKETS = {
@@ -37,8 +36,8 @@ KEYS = {f"/my-mlops/{env}/kms-key-arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{en
 
 
 @pytest.fixture(scope="module")
-def stages() -> dict[str, list[dict[str, Any]]]:
-    return iam_world.synthesized_stages(json.loads((ROOT / "cdk.json").read_text())["context"])
+def stages(cdk_context: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    return iam_world.synthesized_stages(cdk_context)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ from stacks.pipeline.approvals import CUSTOM_DATA_LIMIT, promotion_approval_mess
 from stacks.pipeline.promotion import promotion_links
 from stacks.pipeline.release_buildspec import release_buildspec
 from stacks.stage import EnvironmentStage
-from tests.unit.stacks.conftest import chain_context, synth_app
+from tests.support.configuration import three_environments
+from tests.unit.stacks.conftest import synth_app
 
 ENVS = ("dev", "prod")
 DEV_STAGES = ["Source", "Train", "QualityGate", "Approval", "ApprovalSync", "Deploy", "PromoteApproval", "Promote"]
@@ -515,7 +516,7 @@ def test_the_deploy_step_may_keep_endpoint_autoscaling_and_nothing_broader(
 
 
 def test_a_chain_links_every_environment_to_its_origin(cdk_context: dict[str, Any]) -> None:
-    config = load_config(chain_context(cdk_context))
+    config = load_config(three_environments(cdk_context))
     staging = promotion_links(config, config.environments["staging"])
     assert (staging.source.name if staging.source else None, staging.target.name if staging.target else None) == (
         "dev",

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from tests.unit.stacks.conftest import chain_context, synth_app
+from tests.support.configuration import three_environments
+from tests.unit.stacks.conftest import synth_app
 from tests.unit.stacks.test_pipeline_stack import (
     DEV_STAGES,
     PROD_STAGES,
@@ -24,7 +25,7 @@ STAGING_STAGES = [*PROD_STAGES, "PromoteApproval", "Promote"]
 
 @pytest.fixture(scope="module")
 def chain(cdk_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return synth_app(chain_context(cdk_context), tmp_path_factory.mktemp("chain.out"))
+    return synth_app(three_environments(cdk_context), tmp_path_factory.mktemp("chain.out"))
 
 
 @pytest.fixture(scope="module")

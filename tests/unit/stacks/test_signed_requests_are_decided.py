@@ -4,13 +4,13 @@ the task role on its own endpoint, denied elsewhere, and refused when no mapping
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -20,15 +20,14 @@ from testbed import aws_contracts, iam_enforcement, iam_world
 from testbed.aws import REGION
 from testbed.iam_eval import PolicyWorld
 
-ROOT = Path(__file__).resolve().parents[3]
 DEV = Naming("my-mlops", "dev")
 RUNTIME = f"https://runtime.sagemaker.{REGION}.amazonaws.com"
 CREDENTIALS = SimpleNamespace(access_key="AKIDEXAMPLE", secret_key="secret", token="token")
 
 
 @pytest.fixture(scope="module")
-def world() -> PolicyWorld:
-    return iam_world.policy_world(json.loads((ROOT / "cdk.json").read_text())["context"], REGION)
+def world(cdk_context: dict[str, Any]) -> PolicyWorld:
+    return iam_world.policy_world(cdk_context, REGION)
 
 
 @pytest.fixture
