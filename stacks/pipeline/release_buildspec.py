@@ -1,9 +1,9 @@
 """The buildspec of a release environment's Deploy (prod), written at synth and held by the CodeBuild project.
 
 Prod's Deploy must not run any branch head of dev's repository, nor anything its own source artifact could carry
-besides release.json. So its buildspec is this stack's own: it pins boto3 and pydantic, runs the tooling gate
-(inlined from `safedeploy/build_steps/tooling_gate.py`) to check and unpack the tooling bundle dev approved, and only
-then runs `safedeploy deploy` and `safedeploy smoke-test` from that bundle.
+besides release.json. So its buildspec is this stack's own: it pins what the CLI imports (boto3, pydantic, numpy),
+runs the tooling gate (inlined from `safedeploy/build_steps/tooling_gate.py`) to check and unpack the tooling bundle
+dev approved, and only then runs `safedeploy deploy` and `safedeploy smoke-test` from that bundle.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from stacks.pipeline.release_buildspec import PINNED
 from testbed import aws_contracts, iam_enforcement, iam_world
 from testbed.aws import REGION, MotoServer
 from testbed.deploy_world import (
@@ -104,7 +105,7 @@ def test_pip_downloads_are_cached_between_builds() -> None:
     cache_dir = BUILDSPEC["env"]["variables"]["PIP_CACHE_DIR"]
     assert BUILDSPEC["cache"]["paths"] == [f"{cache_dir}/**/*"]
     assert BUILDSPEC["phases"]["install"]["commands"] == [
-        "pip install --constraint requirements.txt boto3 botocore pydantic",
+        f"pip install --constraint requirements.txt {' '.join(PINNED)}",  # what the CLI imports
         "pip install --no-deps .",
     ]
 
