@@ -490,6 +490,24 @@ def job_uuid(name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_OID, name))
 
 
+def release_functions_environment(environment: World, following: World, approval_action: str) -> dict[str, str]:
+    """What the pipeline stack gives `environment`'s ApprovalSync and Promote: its records (artifacts bucket, key,
+    package group), the next environment's repository and branch, and which approvals of its pipeline to read
+    (`approval_action`: the model's where it trains, the release's where it was promoted to)."""
+    return {
+        RECORDS_BUCKET_ENV: environment.artifacts_bucket,
+        RECORDS_KEY_ENV: environment.key_arn,
+        PACKAGE_GROUP_ENV: environment.naming.model_package_group,
+        "RELEASE_REPOSITORY": following.naming.prefix,
+        "RELEASE_BRANCH": following.config.pipeline.branch,
+        PIPELINE_NAME_ENV: environment.naming.pipeline,
+        "APPROVAL_STAGE": APPROVAL_STAGE,
+        "APPROVAL_ACTION": approval_action,
+        "PROMOTION_APPROVAL_STAGE": PROMOTION_STAGE,
+        "PROMOTION_APPROVAL_ACTION": PROMOTION_ACTION,
+    }
+
+
 @contextmanager
 def rehearsal_world(
     work_dir: Path, say: Say, seed: int, strategy: str | None = None, config_file: Path = CONFIG_FILE
@@ -526,19 +544,7 @@ def rehearsal_world(
             "POWERTOOLS_METRICS_DISABLED": "true",  # the handlers' own EMF lines would interleave with the report
             "SAFEDEPLOY_PROJECT": world.naming.project,
             "SAFEDEPLOY_ENV": world.naming.env,
-            # ApprovalSync's and Promote's records (dev's artifacts bucket), and Promote's target (the next
-            # environment's repository).
-            RECORDS_BUCKET_ENV: world.artifacts_bucket,
-            RECORDS_KEY_ENV: world.key_arn,
-            PACKAGE_GROUP_ENV: world.naming.model_package_group,
-            "RELEASE_REPOSITORY": chain[1].naming.prefix,
-            "RELEASE_BRANCH": chain[1].config.pipeline.branch,
-            # Which approvals ApprovalSync and Promote read: their configuration, as the pipeline stack sets it.
-            PIPELINE_NAME_ENV: world.naming.pipeline,
-            "APPROVAL_STAGE": APPROVAL_STAGE,
-            "APPROVAL_ACTION": APPROVAL_ACTION,
-            "PROMOTION_APPROVAL_STAGE": PROMOTION_STAGE,
-            "PROMOTION_APPROVAL_ACTION": PROMOTION_ACTION,
+            **release_functions_environment(world, chain[1], APPROVAL_ACTION),
         }
         stack.enter_context(patch.dict(os.environ, environment))
         # dev's checkout: the model code and the deploy tooling, as the repository holds them.

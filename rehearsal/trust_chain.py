@@ -20,12 +20,10 @@ from unittest.mock import patch
 
 from rehearsal.attacks.forged_verdict import AttackSucceeded, play_forged_verdict
 from rehearsal.pipeline_double import PROMOTER
-from rehearsal.scenario import Rehearsal, ReleaseOutcome, job_uuid
+from rehearsal.scenario import Rehearsal, ReleaseOutcome, job_uuid, release_functions_environment
 from rehearsal.world import World
 from safedeploy.decision import Decision
-from safedeploy.lambda_actions.approvals import PIPELINE_NAME_ENV
 from safedeploy.naming import Function
-from safedeploy.trust.approval_record import PACKAGE_GROUP_ENV, RECORDS_BUCKET_ENV, RECORDS_KEY_ENV
 from safedeploy.trust.release_manifest import RELEASE_FILE
 from stacks.pipeline.release_buildspec import release_buildspec
 from stacks.pipeline_stack import APPROVAL_STAGE, PROMOTION_ACTION, PROMOTION_STAGE, RELEASE_APPROVAL_ACTION
@@ -105,19 +103,7 @@ def forward(rehearsal: Rehearsal, environment: World, execution_id: str) -> str:
         "release_commit": repository.commits[-1]["commitId"],
         "pipeline_execution_id": execution_id,
     }
-    configuration = {
-        RECORDS_BUCKET_ENV: environment.artifacts_bucket,
-        RECORDS_KEY_ENV: environment.key_arn,
-        PACKAGE_GROUP_ENV: environment.naming.model_package_group,
-        PIPELINE_NAME_ENV: pipeline,
-        "APPROVAL_STAGE": APPROVAL_STAGE,
-        "APPROVAL_ACTION": RELEASE_APPROVAL_ACTION,
-        "PROMOTION_APPROVAL_STAGE": PROMOTION_STAGE,
-        "PROMOTION_APPROVAL_ACTION": PROMOTION_ACTION,
-        "RELEASE_REPOSITORY": following.naming.prefix,
-        "RELEASE_BRANCH": following.config.pipeline.branch,
-    }
-    with patch.dict(os.environ, configuration):
+    with patch.dict(os.environ, release_functions_environment(environment, following, RELEASE_APPROVAL_ACTION)):
         return rehearsal._lambda(handler, parameters, f"forward-{name}", naming=environment.naming)
 
 

@@ -38,13 +38,17 @@ def effective(config: AppConfig, env: str) -> dict[str, Any]:
     }
 
 
+def read_context(path: Path | str) -> dict[str, Any]:
+    """cdk.json's `context`, or one line saying why the file cannot be read."""
+    try:
+        return dict(json.loads(Path(path).read_text()).get("context", {}))
+    except (OSError, ValueError, AttributeError, TypeError) as error:
+        raise CliError(f"cannot read {path}: {error}") from None
+
+
 def read_config(path: Path | str) -> AppConfig:
     """cdk.json's configuration, validated as synth validates it (no AWS call)."""
-    try:
-        context = json.loads(Path(path).read_text()).get("context", {})
-    except (OSError, ValueError, AttributeError) as error:
-        raise CliError(f"cannot read {path}: {error}") from None
-    return load_config(context)
+    return load_config(read_context(path))
 
 
 def run_show(args: argparse.Namespace) -> int:

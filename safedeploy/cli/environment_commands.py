@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
-from safedeploy.cli import CliError
 from safedeploy.cli.aws_session import CONFIG_FILE, add_environment_arguments, environment, session
+from safedeploy.cli.config_commands import read_context
 from safedeploy.cli.number_arguments import MAX_POLL_SECONDS, number_in
 from safedeploy.operations.cost import estimate_from_config
 from safedeploy.operations.teardown import Teardown
@@ -63,11 +62,7 @@ def _cents(amount: float | None) -> float | None:
 
 
 def run_cost(args: argparse.Namespace) -> int:
-    try:
-        context = json.loads(Path(args.config).read_text()).get("context", {})
-    except (OSError, ValueError) as error:
-        raise CliError(f"cannot read {args.config}: {error}") from None
-    result = estimate_from_config(context, args.env)
+    result = estimate_from_config(read_context(args.config), args.env)
     if args.json:
         lines = [
             {"item": line.item, "quantity": line.quantity, "monthly": _cents(line.monthly)} for line in result.lines
