@@ -18,7 +18,7 @@ import math
 import re
 from typing import Any
 
-from pydantic import ValidationInfo, field_validator
+from pydantic import ValidationInfo, field_validator, model_validator
 
 from safedeploy.errors import ConfigError
 from safedeploy.section_fields import Text, TextList
@@ -27,6 +27,8 @@ from safedeploy.sections import Section, parsed_json, rule, validated
 CSV = "text/csv"
 FEATURE_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]{0,63}"
 MAX_FEATURES = 10_000  # the gateway's bound on a row's width
+# The published contract is a standard-tier SSM String parameter: at most 4096 characters (docs/aws-behaviours.md).
+MAX_PUBLISHED_CHARACTERS = 4096
 
 
 class ServingContract(Section):
@@ -56,6 +58,16 @@ class ServingContract(Section):
         if not numbers or len(row) != len(features):
             raise rule(f"{row!r} must be one row of {len(features)} finite numbers, one per feature")
         return tuple(float(value) for value in row)
+
+    @model_validator(mode="after")
+    def _fits_its_parameter(self) -> ServingContract:
+        size = len(self.to_json())
+        if size > MAX_PUBLISHED_CHARACTERS:
+            raise rule(
+                f"published as the serving-contract parameter it takes {size} characters; a standard SSM parameter "
+                f"holds at most {MAX_PUBLISHED_CHARACTERS}: use shorter column names"
+            )
+        return self
 
     @property
     def feature_count(self) -> int:

@@ -31,6 +31,10 @@ def test_a_contract_gives_the_width_and_the_row_as_csv() -> None:
         ({**CONTRACT, "features": []}, "must be 1 to 10000 distinct column names"),
         ({**CONTRACT, "content_type": "application/json"}, "model.contract.content_type: 'application/json'"),
         ({**CONTRACT, "columns": 3}, "model.contract.columns: unknown key"),
+        (
+            {"features": [f"column_{index:04d}_of_the_request" for index in range(200)], "health_check": [0] * 200},
+            "a standard SSM parameter holds at most 4096: use shorter column names",
+        ),
     ],
 )
 def test_every_mistake_is_one_line_naming_the_key(raw: object, message: str) -> None:
