@@ -577,7 +577,7 @@ def rehearsal_world(
             API_KEYS_TABLE=keys_table,
             FEEDBACK_TABLE=feedback_table,
             ENDPOINT_NAME=world.naming.endpoint,
-            FEATURE_COUNT=str(world.contract.feature_count),
+            **world.contract.gateway_environment(),
             ALLOW_DEV_SECRET="true",
             ENDPOINT_TIMEOUT_SECONDS="5",
             **iam_enforcement.subprocess_environment(iam_world.gateway_task_role(iam, world.naming)),

@@ -1,7 +1,8 @@
 """A local stand-in for the SageMaker runtime's InvokeEndpoint, for development, tests and the load benchmark.
 
 Point the gateway at it with `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=http://127.0.0.1:<port>`. It answers each CSV row
-with a score (the row's first feature clipped to [0, 1], so a caller chooses the label it will get), names the
+with a score (the row's first feature clipped to [0, 1], so a caller chooses the label it will get) in the request's
+format (`safedeploy/model_wire.py`: CSV or JSON; a value model gets the same numbers), names the
 serving variant in the same header SageMaker uses, and rotates through several variants to imitate a traffic split.
 Scripted replies (errors, slow answers) are served first. It is a bare asyncio protocol rather than a web framework
 so that, in the benchmark, it costs the shared CPU as little as possible. Not part of the gateway image.
@@ -21,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
+
+from safedeploy.model_wire import CSV, JSON, decode_rows, encode_answers
 
 VARIANT_HEADER = "x-Amzn-Invoked-Production-Variant"
 HEADER_END = b"\r\n\r\n"
@@ -48,13 +51,10 @@ def _error_body(reply: StubReply) -> bytes:
     return json.dumps({"ErrorCode": reply.error_type, "message": reply.message}).encode()
 
 
-def score_rows(body: bytes) -> bytes:
+def score_rows(body: bytes, content_type: str = CSV) -> bytes:
     """The first feature of each row, clipped to [0, 1], as the model's probability of class 1."""
-    scores = []
-    for line in body.decode().splitlines():
-        if line.strip():
-            scores.append(min(max(float(line.split(",", 1)[0]), 0.0), 1.0))
-    return "".join(f"{score:.6f}\n" for score in scores).encode()
+    scores = [min(max(row[0], 0.0), 1.0) for row in decode_rows(content_type, body)]
+    return encode_answers(content_type, scores)
 
 
 @dataclass
@@ -77,10 +77,11 @@ class StubBehaviour:
     def next_reply(self) -> StubReply:
         return self.scripted.popleft() if self.scripted else StubReply()
 
-    def response(self, reply: StubReply, request_body: bytes) -> bytes:
-        headers = {"Content-Type": "text/csv"}
+    def response(self, reply: StubReply, request: ReceivedRequest) -> bytes:
+        content_type = JSON if request.headers.get("content-type") == JSON else CSV
+        headers = {"Content-Type": content_type}
         if reply.status == 200:
-            body = reply.body if reply.body is not None else score_rows(request_body)
+            body = reply.body if reply.body is not None else score_rows(request.body, content_type)
         else:
             body = _error_body(reply)
             headers = {"Content-Type": "application/json", "x-amzn-ErrorType": f"{reply.error_type}:"}
@@ -120,7 +121,7 @@ class _StubProtocol(asyncio.Protocol):
             behaviour.received.append(request)
         reply = behaviour.next_reply()
         delay = behaviour.latency_seconds if reply.delay_seconds is None else reply.delay_seconds
-        asyncio.get_running_loop().call_later(delay, self._send, behaviour.response(reply, request.body))
+        asyncio.get_running_loop().call_later(delay, self._send, behaviour.response(reply, request))
 
     def _send(self, response: bytes) -> None:
         if self._transport is not None and not self._transport.is_closing():

@@ -16,9 +16,8 @@ from starlette.responses import Response
 
 from .api_keys import API_KEY_HEADER, FEEDBACK, PREDICT, Caller
 from .errors import GatewayError, error_response
-from .feedback import parse_feedback
 from .feedback_store import FeedbackRecord
-from .instances import parse_instances, to_csv
+from .instances import parse_instances
 from .json_logging import configure_logging, request_id_var
 from .prediction_id import ExpiredPredictionId, InvalidPredictionId, PredictionClaims, prediction_key
 from .request_body import JSON, media_type, read_body, unsupported_media_type
@@ -57,17 +56,16 @@ async def predict(request: Request) -> Response:
     await _caller(request, services, PREDICT)
     body = await read_body(request, services.settings.max_body_bytes)
     rows = parse_instances(media_type(request), body, services.schema)
-    answer = await services.endpoint.invoke(to_csv(rows), len(rows))
+    answer = await services.endpoint.invoke(rows)
     services.metrics.record_prediction(answer.variant, answer.latency_ms, len(rows))
     if services.histograms is not None:
-        services.histograms.add(answer.variant, rows, answer.scores)
+        services.histograms.add(answer.variant, rows, answer.values)
     log_fields(request.scope).update(variant=answer.variant, instances=len(rows))
     issued_at = int(time.time())
     predictions = []
-    for score in answer.scores:
-        label = int(score >= services.settings.score_threshold)
-        prediction_id = services.ids.issue(PredictionClaims(answer.variant, label, issued_at))
-        predictions.append({"prediction_id": prediction_id, "label": label, "score": score})
+    for value in answer.values:
+        claims = PredictionClaims(answer.variant, services.answers.predicted(value), issued_at)
+        predictions.append({"prediction_id": services.ids.issue(claims), **services.answers.shown(value)})
     return _json(
         {
             "predictions": predictions,
@@ -86,7 +84,7 @@ async def feedback(request: Request) -> Response:
         raise GatewayError(503, "feedback_unavailable", "this gateway has no feedback table")
     if media_type(request) != JSON:
         raise unsupported_media_type(media_type(request), (JSON,))
-    prediction_id, label = parse_feedback(await read_body(request, services.settings.max_body_bytes))
+    prediction_id, truth = services.answers.parse_feedback(await read_body(request, services.settings.max_body_bytes))
     try:
         claims = services.ids.verify(prediction_id, time.time())
     except InvalidPredictionId as error:
@@ -98,14 +96,14 @@ async def feedback(request: Request) -> Response:
         FeedbackRecord(
             prediction_key=prediction_key(prediction_id),
             variant=claims.variant,
-            predicted=claims.label,
-            truth=label,
+            predicted=claims.predicted,
+            truth=truth,
             key_id=caller.key_id,
             received_at=now,
             expires_at=claims.issued_at + services.settings.feedback_max_age_seconds,
         )
     )
-    correct = claims.label == label
+    correct = services.answers.correct(claims.predicted, truth)
     services.metrics.record_feedback(claims.variant, correct)
     log_fields(request.scope).update(variant=claims.variant)
     return _json({"variant": claims.variant, "correct": correct, "request_id": request_id_var.get()})

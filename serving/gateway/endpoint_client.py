@@ -10,33 +10,52 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import random
-import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
 
+from safedeploy.model_wire import UnreadableAnswer, decode_answers, encode_rows
+
 from .aws_signing import RuntimeSigner
 from .errors import GatewayError
 from .metrics import UNKNOWN_VARIANT
-from .request_body import CSV
 
 VARIANT_HEADER = "x-Amzn-Invoked-Production-Variant"
 ERROR_TYPE_HEADER = "x-amzn-ErrorType"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 530})
 THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
 MODEL_ERROR_STATUS = 424
-SCORE_SEPARATORS = re.compile(r"[\s,]+")
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class ModelWire:
+    """The model's content type and the kind of its answer (`model.contract` in cdk.json)."""
+
+    content_type: str
+    answer_kind: str
+
+    def read_answers(self, payload: bytes, expected: int) -> list[float]:
+        try:
+            values = decode_answers(self.content_type, payload, self.answer_kind)
+        except UnreadableAnswer as error:
+            # What the model said stays in the log: it is the operator's to read, not the caller's.
+            logger.error("unreadable model answer", extra={"fields": {"detail": str(error)}})
+            values = []
+        if len(values) != expected:
+            raise GatewayError(
+                502, "bad_model_output", f"the model answered {len(values)} valid answers for {expected} instances"
+            )
+        return values
+
+
+@dataclass(frozen=True)
 class EndpointAnswer:
-    scores: list[float]
+    values: list[float]  # one per row: a probability or a value (`ModelWire.answer_kind`)
     variant: str
     latency_ms: float
 
@@ -72,23 +91,12 @@ def _error_code(response: aiohttp.ClientResponse, payload: bytes) -> tuple[str, 
     return code or f"HTTP{response.status}", message
 
 
-def parse_scores(payload: bytes, expected: int) -> list[float]:
-    try:
-        scores = [float(token) for token in SCORE_SEPARATORS.split(payload.decode("utf-8")) if token]
-    except (UnicodeDecodeError, ValueError):
-        scores = []
-    if len(scores) != expected or not all(math.isfinite(score) and 0.0 <= score <= 1.0 for score in scores):
-        raise GatewayError(
-            502, "bad_model_output", f"the model answered {len(scores)} valid scores for {expected} instances"
-        )
-    return scores
-
-
 class EndpointClient:
     def __init__(
         self,
         http: aiohttp.ClientSession,
         signer: RuntimeSigner,
+        wire: ModelWire,
         endpoint_name: str,
         timeout: aiohttp.ClientTimeout,
         retry: RetryPolicy,
@@ -96,18 +104,20 @@ class EndpointClient:
     ) -> None:
         self._http = http
         self._signer = signer
+        self._wire = wire
         self._url = f"{signer.endpoint_url}/endpoints/{endpoint_name}/invocations"
         self._timeout = timeout
         self._retry = retry
         self._on_error = on_error
 
-    async def invoke(self, body: bytes, rows: int) -> EndpointAnswer:
+    async def invoke(self, rows: Sequence[Sequence[float]]) -> EndpointAnswer:
+        body = encode_rows(self._wire.content_type, rows)
         last: _Retryable | None = None
         for attempt in range(self._retry.max_attempts):
             if attempt:
                 await asyncio.sleep(self._retry.delay(attempt - 1))
             try:
-                return await self._attempt(body, rows)
+                return await self._attempt(body, len(rows))
             except _Retryable as failure:
                 last = failure
                 fields = {"attempt": attempt + 1, "code": failure.code, "detail": str(failure)}
@@ -122,7 +132,10 @@ class EndpointClient:
         return GatewayError(503, code, message, headers={"Retry-After": str(self._retry.retry_after_seconds)})
 
     async def _attempt(self, body: bytes, rows: int) -> EndpointAnswer:
-        headers = await self._signer.signed_headers(self._url, body, {"Content-Type": CSV, "Accept": CSV})
+        content_type = self._wire.content_type
+        headers = await self._signer.signed_headers(
+            self._url, body, {"Content-Type": content_type, "Accept": content_type}
+        )
         started = time.perf_counter()
         try:
             async with self._http.post(self._url, data=body, headers=headers, timeout=self._timeout) as response:
@@ -137,7 +150,7 @@ class EndpointClient:
         variant = response.headers.get(VARIANT_HEADER) or UNKNOWN_VARIANT
         if response.status == 200:
             try:
-                return EndpointAnswer(parse_scores(payload, rows), variant, latency_ms)
+                return EndpointAnswer(self._wire.read_answers(payload, rows), variant, latency_ms)
             except GatewayError:
                 self._on_error(variant)
                 raise

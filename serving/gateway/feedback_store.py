@@ -30,8 +30,8 @@ logger = logging.getLogger(__name__)
 class FeedbackRecord:
     prediction_key: str
     variant: str
-    predicted: int
-    truth: int
+    predicted: float  # a label (0 or 1) or a value
+    truth: float
     key_id: str
     received_at: int
     expires_at: int

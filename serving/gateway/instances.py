@@ -1,4 +1,4 @@
-"""Caller payloads (JSON or CSV) checked against the feature schema and turned into the CSV the model reads.
+"""Caller payloads (JSON or CSV) checked against the feature schema; the model's own format is `model_wire`'s.
 
 Messages name the row and column that is wrong but never echo its value, so they are safe to log.
 """
@@ -94,8 +94,3 @@ def parse_instances(media_type: str, body: bytes, schema: FeatureSchema) -> Rows
     if media_type == CSV:
         return rows_from_csv(body, schema)
     raise unsupported_media_type(media_type, (JSON, CSV))
-
-
-def to_csv(rows: Rows) -> bytes:
-    """repr() is the shortest text that reads back as the same float, so the model sees exactly what was sent."""
-    return "".join(",".join(map(repr, row)) + "\n" for row in rows).encode("ascii")

@@ -1,7 +1,8 @@
 """Prediction ids as signed, self-contained tokens, so that feedback needs no store shared by the gateway's tasks.
 
-A token carries what feedback must be attributed to (the serving variant and the predicted label) and when it was
-issued; the HMAC makes it unforgeable, so a caller cannot credit a label to a variant that never served it. Format:
+A token carries what feedback must be attributed to (the serving variant and what it predicted: a label or a value)
+and when it was issued; the HMAC makes it unforgeable, so a caller cannot credit a truth to a variant that never
+served it. Format:
 `p1.<base64url JSON claims>.<base64url HMAC-SHA256 of "p1.<claims>">`.
 """
 
@@ -12,6 +13,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import os
 from dataclasses import dataclass
 
@@ -34,7 +36,7 @@ class ExpiredPredictionId(ValueError):
 @dataclass(frozen=True)
 class PredictionClaims:
     variant: str
-    label: int
+    predicted: float  # the label of a probability, or the value a regressor answered
     issued_at: int
 
 
@@ -60,7 +62,8 @@ class PredictionIdSigner:
         return _b64(hmac.new(self._secret, signed_part.encode("ascii"), hashlib.sha256).digest())
 
     def issue(self, claims: PredictionClaims) -> str:
-        body = {"v": claims.variant, "l": claims.label, "t": claims.issued_at, "n": _b64(os.urandom(NONCE_BYTES))}
+        # "l" (for label) also holds a value: ids issued before values existed stay readable.
+        body = {"v": claims.variant, "l": claims.predicted, "t": claims.issued_at, "n": _b64(os.urandom(NONCE_BYTES))}
         signed_part = f"{VERSION}.{_b64(json.dumps(body, separators=(',', ':')).encode())}"
         return f"{signed_part}.{self._signature(signed_part)}"
 
@@ -87,9 +90,11 @@ class PredictionIdSigner:
         """Only reached with a valid signature, so a failure here means a key shared with a different format."""
         try:
             body = json.loads(_unb64(encoded_claims))
-            claims = PredictionClaims(variant=body["v"], label=body["l"], issued_at=body["t"])
+            claims = PredictionClaims(variant=body["v"], predicted=body["l"], issued_at=body["t"])
         except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
             raise InvalidPredictionId("prediction_id claims are unreadable") from error
-        if not isinstance(claims.variant, str) or claims.label not in (0, 1) or not isinstance(claims.issued_at, int):
+        predicted = claims.predicted
+        number = isinstance(predicted, int | float) and not isinstance(predicted, bool) and math.isfinite(predicted)
+        if not isinstance(claims.variant, str) or not number or not isinstance(claims.issued_at, int):
             raise InvalidPredictionId("prediction_id claims are malformed")
         return claims

@@ -16,7 +16,8 @@ from botocore.config import Config
 from .api_keys import ApiKeyVerifier, OpenAccess, dynamodb_fetch
 from .aws_signing import RuntimeSigner
 from .drift_histograms import BaselineWatcher, HistogramCounts, HistogramWriter, writer_id
-from .endpoint_client import EndpointClient, RetryPolicy
+from .endpoint_client import EndpointClient, ModelWire, RetryPolicy
+from .feedback import AnswerRules
 from .feedback_store import FeedbackStore
 from .instances import FeatureSchema
 from .metrics import EmfMetrics
@@ -40,6 +41,7 @@ BACKGROUND_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"max_att
 class Services:
     settings: Settings
     schema: FeatureSchema
+    answers: AnswerRules
     endpoint: EndpointClient
     ids: PredictionIdSigner
     metrics: EmfMetrics
@@ -107,9 +109,11 @@ async def open_services(settings: Settings, secret: bytes) -> AsyncIterator[Serv
         services = Services(
             settings=settings,
             schema=FeatureSchema(settings.feature_count, settings.max_instances),
+            answers=AnswerRules(settings.answer_kind, settings.score_threshold, settings.answer_tolerance),
             endpoint=EndpointClient(
                 http,
                 RuntimeSigner(session, settings.region),
+                ModelWire(settings.model_content_type, settings.answer_kind),
                 settings.endpoint_name,
                 aiohttp.ClientTimeout(
                     total=settings.endpoint_timeout_seconds, sock_connect=settings.endpoint_connect_timeout_seconds

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from safedeploy.canary.metric_names import GATEWAY_NAMESPACE
 from safedeploy.errors import ConfigError
+from safedeploy.model_wire import ANSWER_KINDS, CONTENT_TYPES, CSV, PROBABILITY, VALUE
 
 # SageMaker's endpoint-name rule: it also makes the name safe to put in a URL path unescaped.
 ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -37,7 +38,11 @@ class Settings:
     metrics_namespace: str = GATEWAY_NAMESPACE
     max_body_bytes: int = 1024 * 1024
     max_instances: int = 100
-    score_threshold: float = 0.5
+    # The model's wire format and answer (`model.contract` in cdk.json, safedeploy/model_wire.py).
+    model_content_type: str = CSV
+    answer_kind: str = PROBABILITY
+    score_threshold: float = 0.5  # a probability's label
+    answer_tolerance: float = 0.0  # a value's feedback within this distance counts as correct
     endpoint_timeout_seconds: float = 3.0
     endpoint_connect_timeout_seconds: float = 1.0
     endpoint_max_attempts: int = 2
@@ -108,6 +113,14 @@ def flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name} must be one of {sorted(TRUE_WORDS | FALSE_WORDS - {''})}, got {env[name]!r}")
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`; its default when unset."""
+    value = env.get(name, "").strip() or getattr(Settings, name.lower())
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _endpoint_name(env: Mapping[str, str]) -> str:
     name = env.get("ENDPOINT_NAME", "").strip()
     if not name:
@@ -169,6 +182,7 @@ def _drift_buckets(env: Mapping[str, str]) -> tuple[str, str]:
 def load_settings(env: Mapping[str, str]) -> Settings:
     open_access = flag(env, "ALLOW_UNAUTHENTICATED")
     drift_buckets = _drift_buckets(env)
+    answer_kind = _choice(env, "ANSWER_KIND", ANSWER_KINDS)
     return Settings(
         endpoint_name=_endpoint_name(env),
         region=_region(env),
@@ -183,7 +197,19 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         max_body_bytes=_number(env, "MAX_BODY_BYTES", int, 1024, SAGEMAKER_PAYLOAD_LIMIT),
         max_instances=_number(env, "MAX_INSTANCES", int, 1, 10_000),
+        model_content_type=_choice(env, "MODEL_CONTENT_TYPE", CONTENT_TYPES),
+        answer_kind=answer_kind,
         score_threshold=_number(env, "SCORE_THRESHOLD", float, 0.0, 1.0),
+        answer_tolerance=_number(
+            env,
+            "ANSWER_TOLERANCE",
+            float,
+            0.0,
+            1e12,
+            why="a value answer's feedback is judged by it (model.contract.answer.tolerance in cdk.json)"
+            if answer_kind == VALUE
+            else "",
+        ),
         endpoint_timeout_seconds=_number(env, "ENDPOINT_TIMEOUT_SECONDS", float, 0.01, 60.0),
         endpoint_connect_timeout_seconds=_number(env, "ENDPOINT_CONNECT_TIMEOUT_SECONDS", float, 0.01, 10.0),
         endpoint_max_attempts=_number(env, "ENDPOINT_MAX_ATTEMPTS", int, 1, 5),

@@ -122,7 +122,7 @@ class GatewayTask(Construct):
             port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="http")],
             environment={
                 "ENDPOINT_NAME": naming.endpoint,
-                "FEATURE_COUNT": str(contract.feature_count),  # the model's request width (model.contract)
+                **contract.gateway_environment(),  # the model's request width, wire format and answer
                 "METRICS_NAMESPACE": GATEWAY_NAMESPACE,  # the canary reads feedback there
                 # One uvicorn worker per vCPU: a single worker could never use a larger task's CPU.
                 "WORKERS": str(max(1, env_config.serving.cpu // CPU_UNITS_PER_VCPU)),

@@ -3,7 +3,7 @@ alarm OK, a 0.5-SD shift of one feature raises it.
 
 moto's state is shared by every server of the process, so this environment has a project name of its own: the
 full rehearsal provisions `my-mlops-dev` in the same worker. Its dev and model are the tests' own
-(tests/support/configuration.py): the example model of `ml/`, which the scenario's traffic is drawn for."""
+(tests/support/configuration.py), trained and served through the model's entry points only, as the scenario is."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from ml.build import build_model
-from ml.data import generate
 from rehearsal import drift_scenario
 from rehearsal.world import World
 from safedeploy import registry
@@ -37,7 +35,7 @@ def server() -> Iterator[MotoServer]:
 def _deploy_live_model(server: MotoServer, world: World, work: Path) -> None:
     """What Train and Deploy leave: the artifact, its drift baseline, the package, and the endpoint serving it."""
     sm, s3 = server.client("sagemaker"), server.client("s3")
-    build = build_model(generate(3000, 7), work, seed=7)
+    build = world.model.train_model(world.model.write_sample(work / "data.csv", rows=3000, seed=7), work, seed=7)
     bucket = world.artifacts_bucket
     s3.upload_file(str(build.artifact), bucket, "models/abc/1/model.tar.gz")
     body = compute_baseline(build.features, build.feature_names, build.scores).to_json()
@@ -78,4 +76,4 @@ def test_stable_traffic_leaves_the_alarm_ok_and_drifted_traffic_raises_it(server
         "stable traffic leaves the drift alarm OK": True,
         "drifted traffic raises the drift alarm": True,
     }, lines
-    assert len(lines) == 2 and "drifted ['f0'" in lines[1]
+    assert len(lines) == 2 and f"drifted ['{world.contract.features[0]}'" in lines[1]

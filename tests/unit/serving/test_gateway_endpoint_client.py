@@ -9,8 +9,9 @@ import aiohttp
 import boto3
 import pytest
 
+from safedeploy.model_wire import CSV, PROBABILITY
 from serving.gateway.aws_signing import RuntimeSigner
-from serving.gateway.endpoint_client import EndpointClient, RetryPolicy
+from serving.gateway.endpoint_client import EndpointClient, ModelWire, RetryPolicy
 from serving.gateway.errors import GatewayError
 from testbed.aws import FAKE_CREDENTIALS, REGION
 
@@ -32,13 +33,14 @@ def test_an_unreachable_endpoint_is_retried_then_unavailable(monkeypatch: pytest
             client = EndpointClient(
                 http,
                 RuntimeSigner(boto3.session.Session(), REGION),
+                ModelWire(CSV, PROBABILITY),
                 "my-endpoint",
                 aiohttp.ClientTimeout(total=2),
                 RetryPolicy(max_attempts=3, backoff_seconds=0.001, retry_after_seconds=9),
                 on_error=failed_variants.append,
             )
             with pytest.raises(GatewayError) as raised:
-                await client.invoke(b"1,2\n", rows=1)
+                await client.invoke([[1.0, 2.0]])
             return raised.value
 
     error = asyncio.run(scenario())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from serving.gateway.instances import FeatureSchema, parse_instances, to_csv
+import pytest
+
+from safedeploy.model_wire import CONTENT_TYPES, encode_rows
+from serving.gateway.instances import FeatureSchema, parse_instances
 
 SCHEMA = FeatureSchema(feature_count=3, max_instances=5)
 
@@ -13,6 +16,7 @@ def test_json_and_csv_give_the_same_rows() -> None:
     assert from_json == from_csv == [[1.0, 0.1, -2e-9], [3.0, 4.0, 5.0]]
 
 
-def test_the_csv_sent_to_the_model_reads_back_to_the_same_floats() -> None:
+@pytest.mark.parametrize("content_type", CONTENT_TYPES)
+def test_the_rows_sent_to_the_model_read_back_to_the_same_floats(content_type: str) -> None:
     rows = [[0.1 + 0.2, 1 / 3, 123456789.123456789], [1e-300, -0.0, 2.0**60]]
-    assert parse_instances("text/csv", to_csv(rows), SCHEMA) == rows
+    assert parse_instances(content_type, encode_rows(content_type, rows), SCHEMA) == rows

@@ -1,4 +1,4 @@
-"""Prediction ids carry variant, label and issue time, and cannot be altered or forged without the key."""
+"""Prediction ids carry variant, prediction and issue time, and cannot be altered or forged without the key."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from serving.gateway.prediction_id import (
 
 KEY = b"a-key-of-at-least-thirty-two-bytes!!"
 NOW = 1_800_000_000
-CLAIMS = PredictionClaims(variant="v12", label=1, issued_at=NOW)
+CLAIMS = PredictionClaims(variant="v12", predicted=1, issued_at=NOW)
 
 
 @pytest.fixture
@@ -46,6 +46,23 @@ def _reclaim(token: str, **changes: object) -> str:
 def test_altered_claims_break_the_signature(signer: PredictionIdSigner, changes: dict[str, object]) -> None:
     with pytest.raises(InvalidPredictionId, match="signature does not match"):
         signer.verify(_reclaim(signer.issue(CLAIMS), **changes), NOW)
+
+
+def test_a_regressors_value_round_trips(signer: PredictionIdSigner) -> None:
+    claims = PredictionClaims(variant="AllTraffic", predicted=312.75, issued_at=NOW)
+    assert signer.verify(signer.issue(claims), NOW) == claims
+
+
+@pytest.mark.parametrize("predicted", [True, "1", None, [1]])
+def test_a_signed_token_whose_prediction_is_not_a_number_is_refused(
+    signer: PredictionIdSigner, predicted: object
+) -> None:
+    """Only a key shared with another format could sign these: still refused, not credited."""
+    token = signer.issue(CLAIMS)
+    version, claims, _ = _reclaim(token, l=predicted).split(".")
+    forged = f"{version}.{claims}.{signer._signature(f'{version}.{claims}')}"
+    with pytest.raises(InvalidPredictionId, match="claims are malformed"):
+        signer.verify(forged, NOW)
 
 
 def test_a_token_from_another_key_is_refused(signer: PredictionIdSigner) -> None:

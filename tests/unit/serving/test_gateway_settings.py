@@ -38,6 +38,15 @@ def test_values_are_read_and_typed() -> None:
     )  # fmt: skip
 
 
+def test_a_regressors_wire_and_tolerance_are_read() -> None:
+    settings = load_settings(
+        {**BASE, "MODEL_CONTENT_TYPE": "application/json", "ANSWER_KIND": "value", "ANSWER_TOLERANCE": "2.5"}
+    )
+    assert (settings.model_content_type, settings.answer_kind, settings.answer_tolerance) == (
+        "application/json", "value", 2.5,
+    )  # fmt: skip
+
+
 def test_the_region_falls_back_to_the_sdk_default_variable() -> None:
     assert load_settings(
         {"ENDPOINT_NAME": "e", "AWS_DEFAULT_REGION": "us-east-1", "FEATURE_COUNT": "1", **TABLES}
@@ -55,6 +64,12 @@ def test_the_region_falls_back_to_the_sdk_default_variable() -> None:
         ({"FEATURE_COUNT": "0"}, "FEATURE_COUNT must be an integer between 1 and 10000, got '0'"),
         ({"FEATURE_COUNT": "8.5"}, "FEATURE_COUNT must be an integer"),
         ({"SCORE_THRESHOLD": "nan"}, "SCORE_THRESHOLD must be a number between 0.0 and 1.0, got 'nan'"),
+        (
+            {"MODEL_CONTENT_TYPE": "text/plain"},
+            "MODEL_CONTENT_TYPE must be one of text/csv, application/json, got 'text/plain'",
+        ),
+        ({"ANSWER_KIND": "label"}, "ANSWER_KIND must be one of probability, value, got 'label'"),
+        ({"ANSWER_KIND": "value"}, "ANSWER_TOLERANCE is required: a value answer's feedback is judged by it"),
         ({"MAX_BODY_BYTES": str(7 * 1024 * 1024)}, "MAX_BODY_BYTES must be an integer between 1024 and 6291456"),
         ({"ENDPOINT_MAX_ATTEMPTS": "9"}, "ENDPOINT_MAX_ATTEMPTS"),
         ({"METRICS_NAMESPACE": "AWS/SageMaker"}, "must be at most 255 characters and not start with AWS/"),

@@ -446,9 +446,19 @@ def test_a_certificate_the_load_balancer_cannot_use_is_refused(
         build_serving(cdk_context, "dev", **overrides)
 
 
-def test_the_gateway_takes_its_request_width_from_the_models_contract(cdk_context: dict[str, Any]) -> None:
+def test_the_gateway_takes_its_request_and_answer_from_the_models_contract(cdk_context: dict[str, Any]) -> None:
     context = copy.deepcopy(cdk_context)
-    context["model"]["contract"] = {"features": ["tenure", "plan", "spend"], "health_check": [12, 1, 42.5]}
+    context["model"]["contract"] = {
+        "content_type": "application/json",
+        "features": ["tenure", "plan", "spend"],
+        "health_check": [12, 1, 42.5],
+        "answer": {"kind": "value", "tolerance": 2.5},
+    }
     definition = container(Template.from_stack(build_serving(context, "dev")))
     environment = {variable["Name"]: variable["Value"] for variable in definition["Environment"]}
-    assert environment["FEATURE_COUNT"] == "3"
+    assert {name: environment.get(name) for name in ("FEATURE_COUNT", "MODEL_CONTENT_TYPE", "ANSWER_KIND")} == {
+        "FEATURE_COUNT": "3",
+        "MODEL_CONTENT_TYPE": "application/json",
+        "ANSWER_KIND": "value",
+    }
+    assert (environment["ANSWER_TOLERANCE"], "SCORE_THRESHOLD" in environment) == ("2.5", False)

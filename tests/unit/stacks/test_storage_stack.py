@@ -172,7 +172,7 @@ def test_the_models_serving_contract_is_published_for_the_smoke_tests(cdk_contex
         if resource["Properties"]["Name"] == "/my-mlops/dev/serving-contract"
     ]
     contract = ServingContract.from_json(parameter["Value"])
-    assert (contract.features, contract.health_check_body()) == (("tenure", "spend"), "3,9.5")
+    assert (contract.features, contract.health_check_body()) == (("tenure", "spend"), "3.0,9.5\n")
 
 
 def test_existing_feature_group_is_imported_by_name(cdk_context: dict[str, Any]) -> None:
