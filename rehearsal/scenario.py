@@ -248,7 +248,7 @@ class Rehearsal:
     # --- deploy with guardrails, traffic and the canary analysis -------------------------------------------------
 
     def _deploy(self, label: str, package_arn: str, candidate: FleetBehaviour | None) -> ReleaseOutcome:
-        queue_invocation_results(REGION, *(["0.73\n"] * 4))  # the smoke test's answers
+        queue_invocation_results(REGION, *self.world.smoke_answers())
         if candidate is None:
             code, output = self._build("buildspec-deploy.yml", MODEL_PACKAGE_ARN=package_arn)
             return ReleaseOutcome(label, package_arn, code, "live" if code == 0 else f"failed:\n{output[-2000:]}")

@@ -71,7 +71,7 @@ def promote(rehearsal: Rehearsal, release: ReleaseOutcome) -> str:
 def release_deploy(rehearsal: Rehearsal, environment: World, source_dir: Any = None) -> tuple[int, str]:
     """A promoted-to environment's Deploy: its own buildspec, on its repository (or on `source_dir`, to show what
     another layout gets), reading the packages and records of the chain's origin."""
-    queue_invocation_results(REGION, *(["0.73\n"] * 4))
+    queue_invocation_results(REGION, *environment.smoke_answers())
     return rehearsal._build(
         release_buildspec(),
         source_dir or rehearsal.repository(environment).directory,

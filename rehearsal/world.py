@@ -7,6 +7,7 @@ promotion chain side by side (dev -> prod as shipped; dev -> staging -> prod onc
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.environment_config import EnvironmentConfig, load_config
 from safedeploy.errors import ConfigError
 from safedeploy.guardrails.settings import GuardrailParameter
+from safedeploy.model_wire import encode_answers
 from safedeploy.naming import Naming
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.serving_contract import ServingContract
@@ -39,6 +41,13 @@ class World:
     @property
     def contract(self) -> ServingContract:
         return self.model.contract
+
+    def smoke_answers(self, count: int = 4) -> list[str]:
+        """What the endpoint answers the deploy's smoke test (moto's runtime answers what is queued): a healthy
+        answer in the model's format, inside its healthy range."""
+        low, high = self.contract.answer.healthy_range()
+        value = (low + high) / 2 if math.isfinite(high - low) else 1.0
+        return [encode_answers(self.contract.content_type, [value]).decode()] * count
 
     def bindings(self) -> dict[str, str]:
         """What CloudFormation would have named, by the SSM parameter the storage stack publishes it under."""
