@@ -133,9 +133,9 @@ class TrafficReplay:
         return {code: codes.count(code) for code in sorted(set(codes))}
 
     def _post(self, path: str, payload: bytes) -> int:
-        """One request on its own connection, closed after it: the gateway runs with a 1 s header timeout (testbed's
-        harness), so a kept-alive connection idle that long on a loaded machine is closed under the next request,
-        and a shared pool without keep-alive closed sockets other threads were reading (httpx, EBADF)."""
+        """One request on its own connection, closed after it: a kept-alive connection idle longer than the gateway's
+        header timeout is closed under the next request, and a shared pool without keep-alive closed sockets other
+        threads were reading (httpx, EBADF)."""
         address = urlsplit(self.gateway_url)
         connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=10)
         try:

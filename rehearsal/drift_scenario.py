@@ -39,7 +39,7 @@ from safedeploy.naming import Function
 from serving.stub_endpoint import ReceivedRequest, StubBehaviour, StubReply, running_stub
 from testbed import iam_enforcement, iam_world
 from testbed.aws import REGION, MotoServer
-from testbed.gateway_harness import gateway_environment, running_gateway, wait_until
+from testbed.gateway_harness import TASK_READ_TIMEOUTS, gateway_environment, running_gateway, wait_until
 from testbed.iam_eval import PolicyWorld
 from testbed.lambda_fakes import LambdaContext
 
@@ -176,6 +176,7 @@ def _serve_through_gateway(
             stub_url,
             ENDPOINT_NAME=world.naming.endpoint,
             **world.contract.gateway_environment(),
+            **TASK_READ_TIMEOUTS,
             ALLOW_DEV_SECRET="true",
             ALLOW_UNAUTHENTICATED="true",
             MAX_INSTANCES=str(ROWS_PER_REQUEST),

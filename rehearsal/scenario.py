@@ -57,7 +57,7 @@ from stacks.pipeline_stack import APPROVAL_ACTION, APPROVAL_STAGE, PROMOTION_ACT
 from testbed import aws_contracts, iam_enforcement, iam_world
 from testbed.aws import REGION, MotoServer, moto_server
 from testbed.fleet_metrics import FleetBehaviour
-from testbed.gateway_harness import Gateway, gateway_environment, running_gateway
+from testbed.gateway_harness import TASK_READ_TIMEOUTS, Gateway, gateway_environment, running_gateway
 from testbed.gateway_tables import create_gateway_tables, issue_test_key
 from testbed.iam_eval import PolicyWorld
 from testbed.lambda_fakes import LambdaContext, job_event
@@ -232,7 +232,7 @@ class Rehearsal:
     def _quality_gate(self, package_arn: str) -> str:
         from lambdas.quality_gate import handler
 
-        thresholds = self.world.config.quality_gate.model_dump()
+        thresholds = self.world.config.quality_gate.thresholds(self.world.model.metrics)
         return self._lambda(handler, {"model_package_arn": package_arn, "thresholds": thresholds}, "gate")
 
     def _approve(self, execution_id: str) -> str:
@@ -578,6 +578,7 @@ def rehearsal_world(
             FEEDBACK_TABLE=feedback_table,
             ENDPOINT_NAME=world.naming.endpoint,
             **world.contract.gateway_environment(),
+            **TASK_READ_TIMEOUTS,
             ALLOW_DEV_SECRET="true",
             ENDPOINT_TIMEOUT_SECONDS="5",
             **iam_enforcement.subprocess_environment(iam_world.gateway_task_role(iam, world.naming)),

@@ -323,7 +323,19 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
     environments = {name: load_environment(name, raw) for name, raw in raw_envs.items()}
     _check_promotion_chains(environments)
     model = ModelPlugin.from_mapping(context.get("model"), path="model")
+    _check_quality_minimums(environments, model)
     return AppConfig(project=project, environments=environments, model=model)
+
+
+def _check_quality_minimums(environments: Mapping[str, EnvironmentConfig], model: ModelPlugin) -> None:
+    """An environment's `min_<metric>` must be a metric the model reports: another would fail every candidate."""
+    for env in environments.values():
+        unknown = sorted(set(env.quality_gate.minimums) - set(model.metrics))
+        if unknown:
+            raise ConfigError(
+                f"environments.{env.name}.quality_gate.min_{unknown[0]}: the model reports no {unknown[0]!r} "
+                f"(model.metrics: {', '.join(model.metrics)})"
+            )
 
 
 def _check_promotion_chains(environments: Mapping[str, EnvironmentConfig]) -> None:

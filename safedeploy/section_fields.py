@@ -110,3 +110,33 @@ def TextMapping(key_pattern: str) -> Any:
         return dict(value)
 
     return Annotated[dict[str, str], BeforeValidator(check)]
+
+
+# `model.metrics`: the headline metrics `train` reports (higher is better), each with its lowest acceptable value.
+METRIC_NAME_LENGTH = 12  # "within_5_min"; longer would not fit the approval message (stacks/pipeline/approvals.py)
+METRIC_NAME_PATTERN = rf"[a-z][a-z0-9_]{{0,{METRIC_NAME_LENGTH - 1}}}"
+METRIC_BOUND = 1e6  # on any threshold
+# The approval message shows every headline metric; more would not fit CodePipeline's 500 characters.
+MAX_HEADLINE_METRICS = 3
+
+
+def is_threshold(value: object) -> bool:
+    return _is_number(value) and abs(value) <= METRIC_BOUND  # type: ignore[arg-type]
+
+
+def _metric_minimums(value: Any) -> dict[str, float]:
+    if (
+        not isinstance(value, Mapping)
+        or not 1 <= len(value) <= MAX_HEADLINE_METRICS
+        or any(not isinstance(name, str) or not re.fullmatch(METRIC_NAME_PATTERN, name) for name in value)
+        or not all(is_threshold(minimum) for minimum in value.values())
+    ):
+        raise rule(
+            f"{value!r} must map 1 to {MAX_HEADLINE_METRICS} metric names ({METRIC_NAME_PATTERN}) to the lowest "
+            'acceptable value of each (a number, higher is better), e.g. {"auc": 0.75}'
+        )
+    return {name: float(minimum) for name, minimum in value.items()}
+
+
+# In `model.metrics`' order: the approval message shows them so.
+MetricMinimums = Annotated[dict[str, float], BeforeValidator(_metric_minimums)]

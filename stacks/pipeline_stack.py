@@ -15,6 +15,8 @@ storage stack's log bucket policy reference this stack, a dependency cycle.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
@@ -126,9 +128,13 @@ class PipelineStack(Stack):
         naming: Naming,
         env_config: EnvironmentConfig,
         storage: StorageStack,
+        model_metrics: Mapping[str, float],
         **kwargs: object,
     ) -> None:
+        """`model_metrics`: `model.metrics` of cdk.json, the minimums the QualityGate checks unless the environment's
+        `quality_gate` sets its own."""
         super().__init__(scope, construct_id, termination_protection=env_config.termination_protection, **kwargs)
+        self.model_metrics = dict(model_metrics)
         self.naming = naming
         self.env_config = env_config
         self.storage = storage
@@ -230,7 +236,7 @@ class PipelineStack(Stack):
             lambda_=functions.quality_gate.function,
             user_parameters={
                 "model_package_arn": package_arn,
-                "thresholds": self.env_config.quality_gate.model_dump(),
+                "thresholds": self.env_config.quality_gate.thresholds(self.model_metrics),
                 "skew": self.env_config.drift.skew_parameters(),
             },
             variables_namespace=GATE_NAMESPACE,

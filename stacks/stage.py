@@ -46,6 +46,7 @@ class EnvironmentStage(Stage):
             naming=naming,
             env_config=env_config,
             storage=self.storage,
+            model_metrics=model.metrics,
         )
         self.serving = ServingStack(
             self,

@@ -25,6 +25,7 @@ import httpx
 
 from safedeploy.naming import Naming
 from safedeploy.parameters import Param
+from serving.gateway.settings import Settings
 from testbed import iam_enforcement, iam_world
 from testbed.aws import REGION, MotoServer
 from testbed.evidence import ensure_bucket
@@ -38,6 +39,13 @@ SECRET = "integration-test-signing-key-for-prediction-ids"
 # ECS injects the task's secret under this name (stacks/serving/gateway_task.py).
 SECRET_VARIABLE = "PREDICTION_ID_SECRET"
 STUB_VARIANTS = ("v1", "v2")
+# The read timeouts a gateway task runs with (serving/gateway/settings.py), for the rehearsal's gateways: the 1 s of
+# `gateway_environment` lets the gateway's tests play slow clients quickly, but a loaded machine delays a read that
+# long (one 408 among 300 requests of a rehearsal minute, in a 30-run loop).
+TASK_READ_TIMEOUTS = {
+    "HEADER_READ_TIMEOUT_SECONDS": str(Settings.header_read_timeout_seconds),
+    "BODY_READ_TIMEOUT_SECONDS": str(Settings.body_read_timeout_seconds),
+}
 # A gateway's environment given the runtime URL it calls and overrides (conftest's `gateway_env`).
 GatewayEnv = Callable[..., dict[str, str]]
 START_TIMEOUT = 90.0  # two workers importing boto3 on a loaded 2-core machine

@@ -181,7 +181,7 @@ def train_run(package_arn: str) -> dict[str, Any]:
         "stageName": "Train",
         "actionName": "Train",
         "status": "Succeeded",
-        "output": {"outputVariables": {"MODEL_PACKAGE_ARN": package_arn, "MODEL_AUC": "0.9"}},
+        "output": {"outputVariables": {"MODEL_PACKAGE_ARN": package_arn, "MODEL_METRICS": "auc 0.9000"}},
     }
 
 

@@ -8,28 +8,32 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from safedeploy.errors import InputError
+from safedeploy.section_fields import MAX_HEADLINE_METRICS, METRIC_BOUND, METRIC_NAME_LENGTH
 
-# The metrics every model reports: the approval message and the quality gate read them (any model, same names).
-HEADLINE_METRICS = ("auc", "accuracy", "f1")
 PACKAGE_VARIABLE = "MODEL_PACKAGE_ARN"
-# The approval message shows each exported metric: at most this many characters (a headline metric is 0-1).
-METRIC_TEXT_LIMIT = 12
-METRIC_VARIABLE_PREFIX = "MODEL_"
+# The candidate's headline metrics (`model.metrics`, in its order) as the approval message shows them:
+# "auc 0.9123, accuracy 0.8000, f1 0.7500".
+METRICS_VARIABLE = "MODEL_METRICS"
+_LONGEST_VALUE = len(f"{-METRIC_BOUND:.4f}")
+METRICS_TEXT_LIMIT = MAX_HEADLINE_METRICS * (METRIC_NAME_LENGTH + 1 + _LONGEST_VALUE) + (MAX_HEADLINE_METRICS - 1) * 2
 
 
-def exported_variables(package_arn: str, metrics: Mapping[str, float]) -> dict[str, str]:
-    missing = [name for name in HEADLINE_METRICS if name not in metrics]
+def exported_variables(package_arn: str, metrics: Mapping[str, float], headline: Sequence[str]) -> dict[str, str]:
+    """`headline`: the metric names `model.metrics` declares; the model must have reported every one."""
+    missing = [name for name in headline if name not in metrics]
     if missing:
-        raise InputError(f"the registered package has no {', '.join(missing)} metric to export")
-    texts = {f"{METRIC_VARIABLE_PREFIX}{name.upper()}": f"{metrics[name]:.4f}" for name in HEADLINE_METRICS}
-    for name, text in texts.items():
-        if len(text) > METRIC_TEXT_LIMIT:
-            raise InputError(f"{name} {text} is longer than the {METRIC_TEXT_LIMIT} characters the approval shows")
-    return {PACKAGE_VARIABLE: package_arn, **texts}
+        raise InputError(
+            f"the model reported no {', '.join(missing)} metric (model.metrics names it); it reported "
+            f"{', '.join(sorted(metrics)) or 'none'}"
+        )
+    text = ", ".join(f"{name} {metrics[name]:.4f}" for name in headline)
+    if len(text) > METRICS_TEXT_LIMIT:
+        raise InputError(f"{METRICS_VARIABLE} {text!r} is longer than the {METRICS_TEXT_LIMIT} characters it may take")
+    return {PACKAGE_VARIABLE: package_arn, METRICS_VARIABLE: text}
 
 
 def write_exports(variables: Mapping[str, str], path: Path) -> Path:

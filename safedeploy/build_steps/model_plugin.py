@@ -10,7 +10,8 @@
       "pipeline_requirements": "ml/requirements-pipeline.txt",  # optional: installed with use_sm_pipeline
       "serving": {"framework": "sklearn", "framework_version": "1.9-0", "environment": {...}},
                  # or a custom container in this account's ECR: {"image_repository": "my-server", "image_tag": "1.0"}
-      "contract": {"content_type": "text/csv", "features": [...], "health_check": [...]}  # serving_contract.py
+      "contract": {"content_type": "text/csv", "features": [...], "health_check": [...]},  # serving_contract.py
+      "metrics": {"auc": 0.75, "accuracy": 0.7, "f1": 0.6}  # what train reports (higher is better) and each minimum
     }
 
 The Train build reads this from the cdk.json of the commit it trains, so model code and its entry points always come
@@ -32,7 +33,7 @@ from typing import Any, Protocol
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from safedeploy.errors import ConfigError
-from safedeploy.section_fields import Text, TextMapping
+from safedeploy.section_fields import MetricMinimums, Text, TextMapping
 from safedeploy.sections import Section, rule, validated
 from safedeploy.serving_contract import ServingContract
 
@@ -132,6 +133,7 @@ class ModelPlugin(Section):
     sample_data: Text(ENTRY_POINT_PATTERN, ENTRY_POINT_EXAMPLE)
     serving: Serving
     contract: ServingContract
+    metrics: MetricMinimums
     sm_pipeline: Text(f"({ENTRY_POINT_PATTERN})?", ENTRY_POINT_EXAMPLE) = ""
     requirements: Text(REQUIREMENTS_PATTERN, "ml/requirements.txt") = ""
     pipeline_requirements: Text(REQUIREMENTS_PATTERN, "ml/requirements-pipeline.txt") = ""
@@ -143,6 +145,11 @@ class ModelPlugin(Section):
             raise ConfigError(f"{path}: missing; name the model's entry points (docs/model.md)")
         if isinstance(raw, Mapping) and "contract" not in raw:
             ServingContract.from_mapping(None, f"{path}.contract")  # the missing contract's own line
+        if isinstance(raw, Mapping) and "metrics" not in raw:
+            raise ConfigError(
+                f"{path}.metrics: missing; name the headline metrics train reports (higher is better) and the lowest "
+                'acceptable value of each, e.g. {"auc": 0.75} (docs/model.md)'
+            )
         return validated(cls, raw, path)
 
     @classmethod

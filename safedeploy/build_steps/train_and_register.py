@@ -117,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = run(settings, session.client, args.work_dir, model)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
-    exports = write_exports(exported_variables(result.package_arn, result.metrics), args.work_dir / EXPORTS_FILE)
+    variables = exported_variables(result.package_arn, result.metrics, list(model.metrics))
+    exports = write_exports(variables, args.work_dir / EXPORTS_FILE)
     print(f"registered {result.package_arn} ({registry.PENDING}); exports in {exports}")
     return 0
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
 from safedeploy import clock
 from safedeploy.drift.check import DriftPolicy
@@ -23,9 +24,11 @@ from safedeploy.drift.skew import SkewReport, skew_against_live_traffic
 from safedeploy.errors import ConfigError
 from safedeploy.lambda_actions.pipeline_job import ActionFailed, JobSuccess
 from safedeploy.lambda_actions.registry_api import Registry
-from safedeploy.sections import Section, validated
+from safedeploy.section_fields import METRIC_BOUND, METRIC_NAME_PATTERN, is_threshold
+from safedeploy.sections import Section, rule, validated
 
 MINIMUM_PREFIX = "min_"
+MINIMUM_KEY_PATTERN = MINIMUM_PREFIX + METRIC_NAME_PATTERN
 MAX_REGRESSION = "max_regression"
 THRESHOLDS_PARAMETER = "thresholds"
 THRESHOLDS_ENV = "QUALITY_GATE_THRESHOLDS"
@@ -39,13 +42,32 @@ _TOLERANCE = 1e-9
 
 
 class QualityGateConfig(Section):
-    """The `quality_gate` section of cdk.json: the lowest acceptable value of each metric the training step reports,
-    and the largest drop allowed against the live model."""
+    """The `quality_gate` section of cdk.json: the largest drop allowed against the live model, and `min_<metric>`
+    for an environment that asks more (or less) of a metric than the model's own minimum (`model.metrics`)."""
 
-    min_auc: float = Field(default=0.75, ge=0, le=1)
-    min_accuracy: float = Field(default=0.7, ge=0, le=1)
-    min_f1: float = Field(default=0.6, ge=0, le=1)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
     max_regression: float = Field(default=0.01, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _minimums_only(self) -> QualityGateConfig:
+        for key, value in (self.model_extra or {}).items():
+            if not re.fullmatch(MINIMUM_KEY_PATTERN, key):
+                raise rule(f"unknown key {key!r}; allowed: max_regression, min_<metric> (a metric of model.metrics)")
+            if not is_threshold(value):
+                raise rule(f"{key}: {value!r} must be a number (-{METRIC_BOUND:g} to {METRIC_BOUND:g})")
+        return self
+
+    @property
+    def minimums(self) -> dict[str, float]:
+        """The environment's own minimums, by metric name."""
+        return {key.removeprefix(MINIMUM_PREFIX): float(value) for key, value in (self.model_extra or {}).items()}
+
+    def thresholds(self, model_minimums: Mapping[str, float]) -> dict[str, float]:
+        """What the QualityGate Lambda checks: the model's minimums, this environment's where it sets its own."""
+        minimums = {**model_minimums, **self.minimums}
+        thresholds = {f"{MINIMUM_PREFIX}{name}": value for name, value in minimums.items()}
+        return {**thresholds, MAX_REGRESSION: self.max_regression}
 
 
 @dataclass(frozen=True)
@@ -70,17 +92,10 @@ class QualityPolicy:
         here too; `max_regression` is never silently defaulted, and a minimum left out is not checked."""
         if not isinstance(settings, Mapping):
             raise ConfigError(f"quality gate thresholds must be a JSON object, got {type(settings).__name__}")
-        keys = QualityGateConfig.model_fields
-        unknown = sorted(key for key in settings if key not in keys)
-        if unknown:
-            raise ConfigError(f"unknown quality gate settings {unknown}; expected {', '.join(keys)}")
         if MAX_REGRESSION not in settings:
             raise ConfigError(f"quality gate setting {MAX_REGRESSION} is missing")
-        numbers = {key: _number(key, value) for key, value in settings.items()}
-        minimums = {key.removeprefix(MINIMUM_PREFIX): value for key, value in numbers.items() if key != MAX_REGRESSION}
-        policy = cls(minimums=minimums, max_regression=numbers[MAX_REGRESSION])
-        validated(QualityGateConfig, numbers, "quality_gate")  # the ranges synth allows
-        return policy
+        gate = validated(QualityGateConfig, settings, "quality_gate")  # the keys and ranges synth allows
+        return cls(minimums=gate.minimums, max_regression=gate.max_regression)
 
 
 def resolve_policy(parameters: Mapping[str, Any], environ: Mapping[str, str]) -> QualityPolicy:
@@ -232,12 +247,6 @@ def run_quality_gate(
     if not result.passed:
         raise ActionFailed(result.report())
     return JobSuccess(result.report(), {SKEW_VARIABLE: result.skew_summary()})
-
-
-def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"quality gate setting {name} must be a number, got {value!r}")
-    return float(value)
 
 
 def _format_metrics(metrics: Mapping[str, float]) -> str:

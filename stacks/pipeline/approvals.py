@@ -13,16 +13,13 @@ from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from safedeploy.build_steps.exports import METRIC_TEXT_LIMIT
+from safedeploy.build_steps.exports import METRICS_TEXT_LIMIT, METRICS_VARIABLE, PACKAGE_VARIABLE
 from safedeploy.drift.skew import SUMMARY_LIMIT
 from safedeploy.lambda_actions.promotion import COMMIT_MESSAGE_LIMIT
 from safedeploy.lambda_actions.quality_gate import SKEW_VARIABLE
 from safedeploy.naming import Naming
 from stacks.storage_stack import StorageStack
 
-# Output variables the Train project exports (`env.exported-variables` in buildspec-dev.yml).
-PACKAGE_VARIABLE = "MODEL_PACKAGE_ARN"
-METRIC_VARIABLES = {"AUC": "MODEL_AUC", "accuracy": "MODEL_ACCURACY", "F1": "MODEL_F1"}
 # CodePipeline's limit on a Manual approval's CustomData.
 CUSTOM_DATA_LIMIT = 500
 # The longest model package version ARN: partition aws-us-gov, a 14-character region, a 63-character group, and a
@@ -33,7 +30,7 @@ PACKAGE_ARN_LIMIT = len("arn:aws-us-gov:sagemaker:ap-southeast-5:123456789012:mo
 # commit message by Promote), so a message's length after resolution is known at synth.
 RESOLVED_LIMITS = {
     PACKAGE_VARIABLE: PACKAGE_ARN_LIMIT,
-    **dict.fromkeys(METRIC_VARIABLES.values(), METRIC_TEXT_LIMIT),
+    METRICS_VARIABLE: METRICS_TEXT_LIMIT,
     SKEW_VARIABLE: SUMMARY_LIMIT,
     "CommitMessage": COMMIT_MESSAGE_LIMIT,
 }
@@ -57,9 +54,9 @@ def registry_console_link(region: str, group: str) -> str:
 
 
 def model_approval_message(train: actions.CodeBuildAction, gate: actions.LambdaInvokeAction, naming: Naming) -> str:
-    metrics = ", ".join(f"{label} {train.variable(name)}" for label, name in METRIC_VARIABLES.items())
     return _bounded(
-        f"Approve model package {train.variable(PACKAGE_VARIABLE)} for {naming.endpoint}? Candidate: {metrics}. "
+        f"Approve model package {train.variable(PACKAGE_VARIABLE)} for {naming.endpoint}? "
+        f"Candidate: {train.variable(METRICS_VARIABLE)}. "
         f"Training-serving skew: {gate.variable(SKEW_VARIABLE)}. "
         "The QualityGate report of this run compares it with the live model."
     )

@@ -6,6 +6,8 @@ model) breaks none of them; tests/unit/shipped/ holds the few checks of the ship
 - `two_environments()`: dev (trains; destroyed with its stacks; a canary of 1 of 2 instances) promotes to prod
   (retained; locks its approved artifacts; 3 instances at 1000 requests/minute), with the example model of `ml/`.
 - `three_environments()`: the same with staging, a copy of dev, promoted to by dev and promoting to prod.
+- `ETA_MODEL`: the second example model (`eta/`), a regressor of five features answering JSON, for a test's own
+  context (`{**two_environments(), "model": ETA_MODEL}`).
 - `write_cdk_json()`: a configuration as the cdk.json a command reads.
 
 Only the CDK feature flags (`@aws-cdk/...`) come from the shipped cdk.json: they say how the app's constructs
@@ -39,6 +41,25 @@ EXAMPLE_MODEL: dict[str, Any] = {
         "environment": dict(serving.ENVIRONMENT),
     },
     "contract": {"features": list(FEATURES), "health_check": [25, 1, 0, 1, 0, 0, 1, 1]},
+    "metrics": {"auc": 0.75, "accuracy": 0.7, "f1": 0.6},
+}
+# The second example model (eta/): the model section docs/model.md shows for it.
+ETA_MODEL: dict[str, Any] = {
+    "train": "eta.build:train_and_evaluate",
+    "sample_data": "eta.data:write_sample",
+    "requirements": "eta/requirements.txt",
+    "serving": {
+        "framework": "sklearn",
+        "framework_version": "1.9-0",
+        "environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+    },
+    "contract": {
+        "content_type": "application/json",
+        "features": ["distance_km", "items", "hour", "raining", "courier_load"],
+        "health_check": [3.2, 2, 12, 0, 0.4],
+        "answer": {"kind": "value", "tolerance": 5, "healthy": [1, 240]},
+    },
+    "metrics": {"r2": 0.8, "within_5_min": 0.7},
 }
 DEV: dict[str, Any] = {
     "removal_policy": "destroy",

@@ -25,12 +25,12 @@ import yaml
 from ml import serving
 from safedeploy import registry, s3_layout
 from safedeploy.build_steps import tooling
+from safedeploy.build_steps.exports import METRICS_VARIABLE, PACKAGE_VARIABLE
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.digests import sha256_s3_object
 from safedeploy.naming import Naming
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.trust.evidence import PackageEvidence
-from stacks.pipeline.approvals import METRIC_VARIABLES, PACKAGE_VARIABLE
 from testbed import aws_contracts, iam_enforcement, iam_world
 from testbed.aws import REGION, MotoServer, moto_server
 from testbed.iam_eval import ACCOUNT, PolicyWorld
@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[3]
 BUILDSPEC = ROOT / "buildspec-dev.yml"
 PROJECT, ENV = "demo", "dev"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
-EXPORTED = (PACKAGE_VARIABLE, *METRIC_VARIABLES.values())
+EXPORTED = (PACKAGE_VARIABLE, METRICS_VARIABLE)
 
 
 @pytest.fixture(scope="module")
@@ -155,8 +155,8 @@ def test_build_registers_a_pending_package_with_metrics_and_exports_them(
 
     metrics = registry.package_metrics(sm, s3, exported[PACKAGE_VARIABLE])
     assert metrics["auc"] > 0.75
-    for label, variable in METRIC_VARIABLES.items():
-        assert float(exported[variable]) == pytest.approx(metrics[label.lower()], abs=5e-5)
+    # The headline metrics model.metrics names, in its order, as the approval message shows them.
+    assert exported[METRICS_VARIABLE] == ", ".join(f"{name} {metrics[name]:.4f}" for name in ("auc", "accuracy", "f1"))
 
     description = sm.describe_model_package(ModelPackageName=exported[PACKAGE_VARIABLE])
     assert description["CustomerMetadataProperties"]["commit_id"] == COMMIT

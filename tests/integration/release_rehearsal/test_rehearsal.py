@@ -1,7 +1,7 @@
 """The end-to-end rehearsal as `make rehearse` plays it: the good candidate is promoted, the bad one rolled back by
 the canary analysis, the good one deployed along the configured chain, each environment serving its own verified
 copy, every attack refused with one line, and nothing is lost on the way. The chain is cdk.json's; a test of its own
-plays a three-environment chain."""
+plays a three-environment chain with the second example model and a linear dev."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import pytest
 from rehearsal.__main__ import run
 from rehearsal.scenario import rehearsal_world
 from rehearsal.trust_chain import release_through_chain
-from rehearsal.world import CONFIG_FILE, rehearsed_chain, rehearsed_context
+from rehearsal.world import rehearsed_chain, rehearsed_context
 from testbed import iam_enforcement
+from tests.support.configuration import ETA_MODEL, three_environments, two_environments, write_cdk_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -77,18 +78,22 @@ def test_a_good_candidate_is_promoted_and_a_bad_one_rolled_back(tmp_path: Path) 
     assert any("minute" in line and "ROLLBACK" in line for line in lines)
 
 
-def test_a_three_environment_chain_is_played_in_order(tmp_path: Path) -> None:
+def test_a_three_environment_chain_is_played_in_order_with_another_model_and_strategy(tmp_path: Path) -> None:
     """Staging between dev and prod: dev promotes to staging, staging deploys it, a person approves its forwarding,
-    and prod deploys what staging forwarded; every call allowed by the synthesized IAM."""
-    config = json.loads(CONFIG_FILE.read_text())
-    environments = config["context"]["environments"]
-    environments["staging"] = {**environments["dev"], "promotes_to": "prod"}
-    environments["dev"]["promotes_to"] = "staging"
-    (tmp_path / "cdk.json").write_text(json.dumps(config))
+    and prod deploys what staging forwarded; every call allowed by the synthesized IAM. The model is the second
+    example (eta/: five features, JSON, a value), dev deploys linearly with a 900 s bake: cdk.json alone says so."""
+    context = three_environments({**two_environments(), "model": ETA_MODEL})
+    context["environments"]["dev"]["endpoint"] |= {
+        "strategy": "linear",
+        "wait_interval_seconds": 900,
+        "canary": {"require_power": False},
+    }
     (tmp_path / "work").mkdir()
     lines: list[str] = []
-    with rehearsal_world(tmp_path / "work", lines.append, 7, config_file=tmp_path / "cdk.json") as rehearsal:
+    config_file = write_cdk_json(tmp_path, context)
+    with rehearsal_world(tmp_path / "work", lines.append, 7, config_file=config_file) as rehearsal:
         assert [world.naming.env for world in rehearsal.chain] == ["dev", "staging", "prod"]
+        assert rehearsal.world.contract.content_type == "application/json"
         live = rehearsal.release("live model", None)
         released = release_through_chain(rehearsal, live)
         forwarded = rehearsal.repository(rehearsal.prod).commits

@@ -10,7 +10,7 @@ from tests.support.imports import imported_modules
 
 ROOT = Path(__file__).resolve().parents[3]
 # What runs in AWS or synthesizes what does: none of it may need the simulated world.
-SHIPPED = ("app.py", "safedeploy", "infra", "stacks", "lambdas", "serving", "ml")
+SHIPPED = ("app.py", "safedeploy", "infra", "stacks", "lambdas", "serving", "ml", "eta")
 NOT_SOURCE = {"node_modules", "cdk.out", "__pycache__"}
 
 

@@ -51,6 +51,7 @@ BASE: dict[str, Any] = {
             "sample_data": "ml.data:write_sample",
             "serving": {"framework": "sklearn", "framework_version": "1.9-0"},
             "contract": {"features": ["age", "tenure"], "health_check": [30, 2]},
+            "metrics": {"auc": 0.75},
         },
         "environments": {
             "dev": {"removal_policy": "destroy", "termination_protection": False, "promotes_to": "prod"},

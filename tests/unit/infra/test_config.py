@@ -59,7 +59,11 @@ def test_what_an_environment_does_not_state_takes_the_defaults() -> None:
         (with_dev(removal_policy="maybe"), "environments.dev.removal_policy: 'maybe'"),
         (with_dev(pipeline__log_retention_days=31), "environments.dev.pipeline.log_retention_days: 31"),
         (with_dev(pipeline__branch="has space"), "environments.dev.pipeline.branch: 'has space'"),
-        (with_dev(quality_gate__min_auc=1.5), "environments.dev.quality_gate.min_auc: 1.5"),
+        (with_dev(quality_gate__min_auc="0.8"), "environments.dev.quality_gate: min_auc: '0.8' must be a number"),
+        (
+            with_dev(quality_gate__min_precision=0.8),
+            "environments.dev.quality_gate.min_precision: the model reports no 'precision' (model.metrics: auc,",
+        ),
         (with_dev(serving__cpu=300), "environments.dev.serving: cpu 300 is not a Fargate size"),
         (with_dev(serving__memory_mib=8192), "environments.dev.serving: memory_mib 8192 does not fit cpu 512"),
         (with_dev(serving__max_count=1), "environments.dev.serving: max_count 1 is below desired_count 2"),
@@ -280,11 +284,9 @@ def test_a_broken_promotion_chain_is_one_line(context: dict[str, Any], expected:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"min_precision": 0.7, "max_regression": 0.01}, "unknown quality gate settings ['min_precision']"),
-        (
-            {"min_auc": 1.5, "max_regression": 0.01},
-            "quality_gate.min_auc: 1.5: Input should be less than or equal to 1",
-        ),
+        ({"auc": 0.7, "max_regression": 0.01}, "quality_gate: unknown key 'auc'; allowed: max_regression, min_<"),
+        ({"min_auc": float("nan"), "max_regression": 0.01}, "quality_gate: min_auc: nan must be a number"),
+        ({"min_auc": 0.7, "max_regression": 2}, "quality_gate.max_regression: 2: Input should be less than or equal"),
     ],
 )
 def test_the_gate_refuses_what_synth_refuses(settings: dict[str, float], message: str) -> None:

@@ -40,6 +40,7 @@ CONTEXT: dict[str, Any] = {
         "requirements": "ml/requirements.txt",
         "serving": {"framework": "sklearn", "framework_version": "1.9-0"},
         "contract": {"features": ["age", "tenure"], "health_check": [30, 2]},
+        "metrics": {"auc": 0.75},
     },
     "environments": {"qa": QA},
 }

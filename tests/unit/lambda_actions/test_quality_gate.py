@@ -66,16 +66,24 @@ def test_a_metric_the_live_model_lacks_is_checked_against_the_minimum_only() -> 
     assert evaluate(GOOD, {"auc": 0.85}, POLICY) == []
 
 
+def test_a_regressors_metric_is_a_minimum_like_any_other() -> None:
+    policy = QualityPolicy.from_settings({"min_r2": 0.6, "max_regression": 0.02})
+    assert evaluate({"r2": 0.55}, {"r2": 0.56}, policy) == ["r2 0.5500 is below the minimum 0.6000"]
+    assert evaluate({"r2": 0.61}, {"r2": 0.7}, policy) == [
+        "r2 0.6100 is 0.0900 below the live model's 0.7000 (at most 0.0200 allowed)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
         ({"max_regression": 0.01}, "no minimum thresholds"),
         ({"min_auc": 0.7}, "max_regression is missing"),
-        ({"min_auc": 0.7, "max_regression": 0.01, "auc": 0.7}, "unknown quality gate settings ['auc']"),
-        ({"min_auc": "0.7", "max_regression": 0.01}, "min_auc must be a number"),
-        ({"min_auc": True, "max_regression": 0.01}, "min_auc must be a number"),
-        ({"min_auc": 0.7, "max_regression": -0.1}, "max_regression must be >= 0"),
-        ({"min_auc": float("inf"), "max_regression": 0.1}, "auc must be a finite number"),
+        ({"min_auc": 0.7, "max_regression": 0.01, "auc": 0.7}, "unknown key 'auc'"),
+        ({"min_auc": "0.7", "max_regression": 0.01}, "min_auc: '0.7' must be a number"),
+        ({"min_auc": True, "max_regression": 0.01}, "min_auc: True must be a number"),
+        ({"min_auc": 0.7, "max_regression": -0.1}, "max_regression: -0.1: Input should be greater than or equal to 0"),
+        ({"min_auc": float("inf"), "max_regression": 0.1}, "min_auc: inf must be a number"),
         ([0.7], "must be a JSON object"),
     ],
 )

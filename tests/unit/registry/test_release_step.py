@@ -11,7 +11,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from ml.data import COLUMNS, FEATURES, read_csv
 from safedeploy.build_steps import flags
-from safedeploy.build_steps.exports import exported_variables, write_exports
+from safedeploy.build_steps.exports import METRICS_TEXT_LIMIT, exported_variables, write_exports
 from safedeploy.build_steps.feature_store import latest_records_query
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.build_steps.settings import ReleaseSettings
@@ -192,24 +192,29 @@ def test_the_query_refuses_names_it_would_have_to_escape() -> None:
 
 def test_exports_survive_the_shell_that_sources_them(tmp_path: Path) -> None:
     arn = f"arn:aws:sagemaker:{REGION}:{DEFAULT_ACCOUNT_ID}:model-package/demo-dev-models/3"
-    path = write_exports(exported_variables(arn, {"auc": 0.912345, "accuracy": 0.8, "f1": 0.75}), tmp_path / "x.env")
+    metrics = {"auc": 0.912345, "accuracy": 0.8, "f1": 0.75, "log_loss": 0.3}
+    path = write_exports(exported_variables(arn, metrics, ["f1", "auc"]), tmp_path / "x.env")
 
     shell = subprocess.run(
-        ["bash", "-c", f'set -a; . "{path}"; set +a; echo "$MODEL_PACKAGE_ARN|$MODEL_AUC|$MODEL_ACCURACY|$MODEL_F1"'],
+        ["bash", "-c", f'set -a; . "{path}"; set +a; echo "$MODEL_PACKAGE_ARN|$MODEL_METRICS"'],
         capture_output=True,
         text=True,
         check=True,
     )
 
-    assert shell.stdout.strip() == f"{arn}|0.9123|0.8000|0.7500"
+    assert shell.stdout.strip() == f"{arn}|f1 0.7500, auc 0.9123"  # model.metrics' names, in its order
 
 
 def test_exports_need_every_headline_metric() -> None:
-    with pytest.raises(ValueError, match="no f1 metric"):
-        exported_variables("arn", {"auc": 0.9, "accuracy": 0.8})
+    with pytest.raises(
+        ValueError, match=r"^the model reported no r2 metric \(model.metrics names it\); it reported auc"
+    ):
+        exported_variables("arn", {"auc": 0.9}, ["r2"])
 
 
 def test_an_export_longer_than_the_approval_shows_is_refused() -> None:
-    """The approval message budgets METRIC_TEXT_LIMIT characters per metric (stacks/pipeline/approvals.py)."""
-    with pytest.raises(ValueError, match=r"MODEL_AUC 12345678901\.0000 is longer than the 12 characters"):
-        exported_variables("arn:x", {"auc": 12345678901.0, "accuracy": 0.8, "f1": 0.75})
+    """The approval message budgets METRICS_TEXT_LIMIT characters for the metrics (stacks/pipeline/approvals.py)."""
+    with pytest.raises(
+        ValueError, match=rf"^MODEL_METRICS 'auc 9999.* is longer than the {METRICS_TEXT_LIMIT} characters"
+    ):
+        exported_variables("arn:x", {"auc": 1e90}, ["auc"])

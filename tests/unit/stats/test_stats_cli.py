@@ -138,7 +138,7 @@ def test_plan_env_prints_the_bake_synth_plans_from_cdk_json(
     context = {"project": "team", "environments": {"dev": {"endpoint": endpoint}, "qa": {"endpoint": {}}},
                "model": {"train": "m.build:train", "sample_data": "m.data:sample",
                          "serving": {"framework": "sklearn", "framework_version": "1.9-0"},
-                         "contract": {"features": ["x"], "health_check": [1]}}}  # fmt: skip
+                         "contract": {"features": ["x"], "health_check": [1]}, "metrics": {"auc": 0.5}}}  # fmt: skip
     (tmp_path / "cdk.json").write_text(json.dumps({"context": context}))
     monkeypatch.chdir(tmp_path)
     config = load_config(context)
