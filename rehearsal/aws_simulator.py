@@ -148,7 +148,8 @@ class TrafficReplay:
     def _forward_gateway_metrics(self, at: datetime) -> None:
         """What CloudWatch Logs does with EMF lines: the gateway's per-variant counts become metrics."""
         text = self.gateway_log.read_text()
-        new, self._log_offset = text[self._log_offset :], len(text)
+        complete = text[: text.rfind("\n") + 1]  # a line still being written is read next minute, whole
+        new, self._log_offset = complete[self._log_offset :], len(complete)
         for line in new.splitlines():
             if not line.startswith("{") or '"_aws"' not in line:
                 continue

@@ -92,7 +92,10 @@ class Gateway:
         return httpx.Client(base_url=self.url, timeout=10, headers=headers)
 
     def lines(self) -> list[str]:
-        return self.log.read_text().splitlines()
+        """The complete lines of the gateway's output: the last one may still be being written (a loop of 30 runs
+        read half an EMF document once and failed on its JSON)."""
+        text = self.log.read_text()
+        return text[: text.rfind("\n") + 1].splitlines()
 
     def emf(self) -> list[dict[str, Any]]:
         return [document for document in map(json.loads, self.lines()) if "_aws" in document]
