@@ -22,7 +22,8 @@ def _is_integer(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """A finite int or float, never a bool (JSON's true is no 1)."""
     return (_is_integer(value) or isinstance(value, float)) and math.isfinite(value)  # type: ignore[arg-type]
 
 
@@ -56,7 +57,7 @@ def Number(low: float, high: float) -> Any:
 
 def _number(within: Callable[[float], bool], bounds: str) -> Any:
     def check(value: Any) -> float:
-        if not _is_number(value):
+        if not is_number(value):
             raise rule(f"{value!r} must be a number ({bounds})")
         if not within(value):
             raise rule(f"{value:g} is out of range ({bounds})")
@@ -121,7 +122,7 @@ MAX_HEADLINE_METRICS = 3
 
 
 def is_threshold(value: object) -> bool:
-    return _is_number(value) and abs(value) <= METRIC_BOUND  # type: ignore[arg-type]
+    return is_number(value) and abs(value) <= METRIC_BOUND  # type: ignore[arg-type]
 
 
 def _metric_minimums(value: Any) -> dict[str, float]:

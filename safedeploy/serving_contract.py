@@ -24,7 +24,7 @@ from pydantic import ValidationInfo, field_validator, model_validator
 
 from safedeploy.errors import ConfigError
 from safedeploy.model_wire import CSV, JSON, PROBABILITY, VALUE, decode_answers, encode_rows
-from safedeploy.section_fields import Number, TextList
+from safedeploy.section_fields import Number, TextList, is_number
 from safedeploy.sections import Section, parsed_json, rule, validated
 
 FEATURE_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]{0,63}"
@@ -46,9 +46,7 @@ class AnswerContract(Section):
     @field_validator("healthy", mode="before")
     @classmethod
     def _range(cls, bounds: Any) -> tuple[float, float]:
-        numbers = isinstance(bounds, list | tuple) and all(
-            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) for value in bounds
-        )
+        numbers = isinstance(bounds, list | tuple) and all(is_number(value) for value in bounds)
         if not numbers or len(bounds) != 2 or bounds[0] > bounds[1]:
             raise rule(f"{bounds!r} must be [low, high]: two finite numbers, low <= high")
         return (float(bounds[0]), float(bounds[1]))
@@ -95,9 +93,7 @@ class ServingContract(Section):
     @classmethod
     def _one_row(cls, row: Any, info: ValidationInfo) -> tuple[float, ...]:
         features = info.data.get("features", ())
-        numbers = isinstance(row, list | tuple) and all(
-            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) for value in row
-        )
+        numbers = isinstance(row, list | tuple) and all(is_number(value) for value in row)
         if not numbers or len(row) != len(features):
             raise rule(f"{row!r} must be one row of {len(features)} finite numbers, one per feature")
         return tuple(float(value) for value in row)
