@@ -1,55 +1,58 @@
-"""The SageMaker Pipeline used when `USE_SM_PIPELINE=true`: train -> evaluate -> condition -> register.
+"""The SageMaker Pipeline used when `USE_SM_PIPELINE=true`: train -> evaluate -> check the metrics' minimums.
 
 Defined with the SageMaker Python SDK (v3, `ml/requirements-pipeline.txt`). The jobs run `ml/pipeline_jobs.py` in
 the same prebuilt scikit-learn image the endpoint serves with, so the artifact is trained, evaluated and served by
-one scikit-learn. A candidate below `MinAuc` stops at a Fail step and is never registered; one above is registered
-PendingManualApproval with its evaluation report as ModelQuality statistics.
+one scikit-learn. A candidate below a minimum of `model.metrics` stops at a Fail step. The pipeline registers
+nothing: the Train build reads the steps' outputs by the names the plug-in contract gives (PIPELINE_* in
+safedeploy/build_steps/model_plugin.py), copies them into the write-once prefixes, records their digests and the
+drift baseline, and registers the package exactly as a build-side release does.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 from ml import pipeline_jobs, serving
-from ml.build import REPORT_NAME
-from safedeploy.build_steps.model_plugin import PipelineSpec
+from ml.evaluate import REPORT_KEY
+from safedeploy.build_steps.model_plugin import (
+    PIPELINE_EVALUATE_STEP,
+    PIPELINE_EVALUATION_OUTPUT,
+    PIPELINE_REPORT_NAME,
+    PIPELINE_SCORES_NAME,
+    PIPELINE_TRAIN_STEP,
+    PipelineSpec,
+)
 
-TRAIN_STEP = "Train"
-EVALUATE_STEP = "Evaluate"
 CONDITION_STEP = "CheckQuality"
-REGISTER_STEP = "Register"
 FAIL_STEP = "BelowQualityBar"
 JOB_INSTANCE_TYPE = "ml.m5.large"
-AUC_PATH = "binary_classification_metrics.auc.value"
 
 
 def build_pipeline(spec: PipelineSpec, boto_session: Any) -> Any:
     """The Pipeline object; `upsert(role_arn=...)` and `start(parameters=...)` run it."""
-    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
     from sagemaker.core.processing import ScriptProcessor
     from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
     from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig, SourceCode
     from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join, JsonGet
-    from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
+    from sagemaker.core.workflow.parameters import ParameterString
     from sagemaker.core.workflow.pipeline_context import PipelineSession
     from sagemaker.core.workflow.properties import PropertyFile
-    from sagemaker.mlops.workflow import ConditionStep, FailStep, ModelStep, Pipeline, ProcessingStep, TrainingStep
-    from sagemaker.serve.model_builder import ModelBuilder
+    from sagemaker.mlops.workflow import ConditionStep, FailStep, Pipeline, ProcessingStep, TrainingStep
     from sagemaker.train.model_trainer import ModelTrainer
 
     # The SDK checks the role with IAM's policy simulator; the release's build role has no IAM read access, and the
     # role is this environment's own execution role (SSM), so the check could only warn or fail for the wrong reason.
     os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
     session = PipelineSession(
-        boto_session=boto_session, default_bucket=spec.artifacts_bucket, default_bucket_prefix="pipelines"
+        boto_session=boto_session, default_bucket=spec.artifacts_bucket, default_bucket_prefix=spec.work_prefix
     )
     input_data = ParameterString("InputDataUri")
     commit_id = ParameterString("CommitId", default_value="unknown")
-    min_auc = ParameterFloat("MinAuc", default_value=spec.min_auc)
     image = serving.image_uri(spec.region)
     job_script = f"{Path(pipeline_jobs.__file__).parent.name}/{Path(pipeline_jobs.__file__).name}"
 
@@ -61,15 +64,15 @@ def build_pipeline(spec: PipelineSpec, boto_session: Any) -> Any:
         hyperparameters={"seed": spec.seed},
         compute=Compute(instance_type=JOB_INSTANCE_TYPE, instance_count=1, volume_kms_key_id=spec.kms_key_arn),
         output_data_config=OutputDataConfig(
-            s3_output_path=f"s3://{spec.artifacts_bucket}/pipelines/models", kms_key_id=spec.kms_key_arn
+            s3_output_path=f"s3://{spec.artifacts_bucket}/{spec.work_prefix}/models", kms_key_id=spec.kms_key_arn
         ),
         input_data_config=[InputData(channel_name="train", data_source=input_data, content_type="text/csv")],
         base_job_name=f"{spec.name}-train",
     )
-    train = TrainingStep(TRAIN_STEP, step_args=trainer.train())
+    train = TrainingStep(PIPELINE_TRAIN_STEP, step_args=trainer.train())
     model_data = train.properties.ModelArtifacts.S3ModelArtifacts
 
-    report = PropertyFile(name="EvaluationReport", output_name="evaluation", path=REPORT_NAME)
+    report = PropertyFile(name="EvaluationReport", output_name=PIPELINE_EVALUATION_OUTPUT, path=PIPELINE_REPORT_NAME)
     evaluator = ScriptProcessor(
         role=spec.role_arn,
         image_uri=image,
@@ -91,7 +94,7 @@ def build_pipeline(spec: PipelineSpec, boto_session: Any) -> Any:
         )
 
     evaluate = ProcessingStep(
-        EVALUATE_STEP,
+        PIPELINE_EVALUATE_STEP,
         step_args=evaluator.run(
             code=str(Path(pipeline_jobs.__file__)),
             inputs=[
@@ -101,12 +104,12 @@ def build_pipeline(spec: PipelineSpec, boto_session: Any) -> Any:
             ],
             outputs=[
                 ProcessingOutput(
-                    output_name="evaluation",
+                    output_name=PIPELINE_EVALUATION_OUTPUT,
                     s3_output=ProcessingS3Output(
                         s3_uri=Join(
                             on="/",
                             values=[
-                                f"s3://{spec.artifacts_bucket}/pipelines/evaluation",
+                                f"s3://{spec.artifacts_bucket}/{spec.work_prefix}/evaluation",
                                 ExecutionVariables.PIPELINE_EXECUTION_ID,
                             ],
                         ),
@@ -115,58 +118,42 @@ def build_pipeline(spec: PipelineSpec, boto_session: Any) -> Any:
                     ),
                 )
             ],
-            arguments=["--job", "evaluate", "--seed", str(spec.seed)],
+            arguments=[
+                *("--job", "evaluate", "--seed", str(spec.seed)),
+                *("--model-dir", pipeline_jobs.MODEL_INPUT, "--data-dir", pipeline_jobs.DATA_INPUT),
+                *("--output-dir", pipeline_jobs.EVALUATION_OUTPUT),
+                *("--report", PIPELINE_REPORT_NAME, "--scores", PIPELINE_SCORES_NAME),
+            ],
         ),
         property_files=[report],
     )
-    report_uri = Join(
-        on="/",
-        values=[
-            evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri,
-            REPORT_NAME,
-        ],
-    )
-
-    builder = ModelBuilder(
-        image_uri=image,
-        s3_model_data_url=model_data,
-        role_arn=spec.role_arn,
-        env_vars=dict(serving.ENVIRONMENT),
-        sagemaker_session=session,
-    )
-    register = ModelStep(
-        REGISTER_STEP,
-        step_args=builder.register(
-            model_package_group_name=spec.model_package_group,
-            content_types=[serving.CONTENT_TYPE],
-            response_types=[serving.RESPONSE_TYPE],
-            inference_instances=list(spec.instance_types),
-            transform_instances=list(spec.transform_instance_types),
-            model_metrics=ModelMetrics(
-                model_statistics=MetricsSource(content_type="application/json", s3_uri=report_uri)
-            ),
-            approval_status="PendingManualApproval",
-            customer_metadata_properties={"commit_id": commit_id},
-            description=Join(on=" ", values=[spec.name, "model from commit", commit_id]),
-        ),
-    )
     below_bar = FailStep(
         FAIL_STEP,
-        error_message=Join(on=" ", values=["AUC is below MinAuc", min_auc, "; nothing was registered"]),
+        error_message=Join(
+            on=" ",
+            values=[
+                "a metric is below its minimum in model.metrics",
+                json.dumps(dict(spec.minimums)),
+                "for commit",
+                commit_id,
+            ],
+        ),
     )
     condition = ConditionStep(
         CONDITION_STEP,
         conditions=[
             ConditionGreaterThanOrEqualTo(
-                left=JsonGet(step_name=evaluate.name, property_file=report, json_path=AUC_PATH), right=min_auc
+                left=JsonGet(step_name=evaluate.name, property_file=report, json_path=f"{REPORT_KEY}.{name}.value"),
+                right=minimum,
             )
+            for name, minimum in spec.minimums.items()
         ],
-        if_steps=[register],
+        if_steps=[],
         else_steps=[below_bar],
     )
     return Pipeline(
         name=spec.name,
-        parameters=[input_data, commit_id, min_auc],
+        parameters=[input_data, commit_id],
         steps=[train, evaluate, condition],
         sagemaker_session=session,
     )

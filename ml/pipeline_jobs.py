@@ -8,6 +8,7 @@ training never saw.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -41,16 +42,19 @@ def train_job(data_dir: Path, model_dir: Path, seed: int) -> Path:
     return model_file
 
 
-def evaluate_job(model_dir: Path, data_dir: Path, output_dir: Path, seed: int) -> Path:
-    """Score the hold-out split with the trained artifact and write evaluation.json (model-quality shape)."""
+def evaluate_job(model_dir: Path, data_dir: Path, output_dir: Path, seed: int, *, report: str, scores: str) -> Path:
+    """Score the hold-out split with the trained artifact; write the model-quality report and the held-out scores
+    (the prediction-drift reference) under the file names the platform reads them by (ml/pipeline.py passes them)."""
     from ml import evaluate, train
-    from ml.build import REPORT_NAME, split
+    from ml.build import split
 
     with tarfile.open(next(model_dir.glob("*.tar.gz"))) as archive:
         archive.extractall(model_dir, filter="data")
     _, holdout = split(_read_dataset(data_dir), seed=seed)
-    scores = train.load_model(model_dir).predict_proba(holdout.features)[:, 1]
-    return evaluate.write_report(evaluate.model_quality_report(scores, holdout, seed=seed), output_dir / REPORT_NAME)
+    predicted = train.load_model(model_dir).predict_proba(holdout.features)[:, 1]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / scores).write_text(json.dumps({"scores": predicted.tolist()}))
+    return evaluate.write_report(evaluate.model_quality_report(predicted, holdout, seed=seed), output_dir / report)
 
 
 def _read_dataset(data_dir: Path) -> Dataset:
@@ -69,11 +73,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--job", choices=["train", "evaluate"], default="train")
     parser.add_argument("--seed", type=int, required=True)
+    # Evaluation: where the processing job mounts its inputs and collects its output (ml/pipeline.py names them in
+    # the job's arguments, as it does in its inputs), and the file names the platform reads.
+    for name in ("model-dir", "data-dir", "output-dir", "report", "scores"):
+        parser.add_argument(f"--{name}", help="evaluate only")
     args = parser.parse_args(argv)
     if args.job == "train":
-        train_job(Path(os.environ.get("SM_CHANNEL_TRAIN", TRAINING_DATA_DIR)), Path(MODEL_DIR), args.seed)
-    else:
-        evaluate_job(Path(MODEL_INPUT), Path(DATA_INPUT), Path(EVALUATION_OUTPUT), args.seed)
+        # SM_MODEL_DIR and SM_CHANNEL_TRAIN are what SageMaker's training drivers set.
+        data_dir = os.environ.get("SM_CHANNEL_TRAIN", TRAINING_DATA_DIR)
+        train_job(Path(data_dir), Path(os.environ.get("SM_MODEL_DIR", MODEL_DIR)), args.seed)
+        return 0
+    missing = [name for name in ("model_dir", "data_dir", "output_dir", "report", "scores") if not getattr(args, name)]
+    if missing:
+        parser.error(f"--job evaluate needs {', '.join('--' + name.replace('_', '-') for name in missing)}")
+    evaluate_job(
+        Path(args.model_dir),
+        Path(args.data_dir),
+        Path(args.output_dir),
+        args.seed,
+        report=args.report,
+        scores=args.scores,
+    )
     return 0
 
 

@@ -53,6 +53,7 @@ from safedeploy.strategies.experiments import StepAction
 from safedeploy.trust.approval_record import PACKAGE_GROUP_ENV, RECORDS_BUCKET_ENV, RECORDS_KEY_ENV
 from serving.stub_endpoint import StubBehaviour, running_stub
 from stacks.guardrails_stack import ERROR_RATE_ALARM, LATENCY_ALARM, VERDICT_ALARM, VERDICT_FILL_VALUE
+from stacks.pipeline.build_project import flag
 from stacks.pipeline_stack import APPROVAL_ACTION, APPROVAL_STAGE, PROMOTION_ACTION, PROMOTION_STAGE
 from testbed import aws_contracts, iam_enforcement, iam_world
 from testbed.aws import REGION, MotoServer, moto_server
@@ -61,6 +62,7 @@ from testbed.gateway_harness import TASK_READ_TIMEOUTS, Gateway, gateway_environ
 from testbed.gateway_tables import create_gateway_tables, issue_test_key
 from testbed.iam_eval import PolicyWorld
 from testbed.lambda_fakes import LambdaContext, job_event
+from testbed.moto_pipelines import PlayedExecution, pipeline_runs
 from testbed.moto_sagemaker import endpoint_updates, queue_invocation_results
 
 LIVE = FleetBehaviour(error_rate=0.01, latency_ms=50)
@@ -115,6 +117,7 @@ class Rehearsal:
     rng: np.random.Generator
     verdicts: VerdictBus
     iam: PolicyWorld  # the synthesized templates every principal's calls are decided against
+    pipeline_executions: list[PlayedExecution]  # the SageMaker Pipeline executions a Train build started, as played
     double: CodePipelineDouble = field(init=False)
     builds: int = 0
 
@@ -206,7 +209,7 @@ class Rehearsal:
         code, output = self._build(
             "buildspec-dev.yml",
             project="train",
-            USE_SM_PIPELINE="false",
+            USE_SM_PIPELINE=flag(self.world.config.flags.use_sm_pipeline),
             USE_FEATURE_STORE="false",
             TRAINING_ROWS="3000",
             CODEBUILD_RESOLVED_SOURCE_VERSION=commit,
@@ -518,6 +521,8 @@ def rehearsal_world(
     with ExitStack() as stack:
         server = stack.enter_context(moto_server())
         server.reset()  # moto's state lives in this process: a second rehearsal in it starts from nothing too
+        # A Train build with use_sm_pipeline runs the model's SageMaker Pipeline: its definition is played on moto.
+        pipeline_executions = stack.enter_context(pipeline_runs())
         context = rehearsed_context(strategy, config_file)
         chain = [provision(server, name, context) for name in rehearsed_chain(context)]
         world = chain[0]
@@ -587,5 +592,15 @@ def rehearsal_world(
         gateway = stack.enter_context(running_gateway(environment, work_dir / "gateway.log", api_key))
         verdicts = VerdictBus.for_endpoint(server.client("events"), server.client("sqs"), world.naming.endpoint)
         yield Rehearsal(
-            server, chain, source_dir, repositories, gateway, stub, say, np.random.default_rng(seed), verdicts, iam
+            server,
+            chain,
+            source_dir,
+            repositories,
+            gateway,
+            stub,
+            say,
+            np.random.default_rng(seed),
+            verdicts,
+            iam,
+            pipeline_executions,
         )

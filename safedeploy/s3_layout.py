@@ -3,7 +3,8 @@ that grant and expire it, doctor that looks for it, and the gateway image, which
 of `safedeploy` (so it imports nothing but the standard library; `tests/unit/stacks/test_gateway_image.py`).
 
 Artifacts bucket (the write-once prefixes: `safedeploy.write_once`):
-- `models/<commit>/<build>/<file>`, `evaluation/...`, `tooling/...`: what a Train run uploads; a promoted-to
+- `models/<commit>/<build>/<file>`, `evaluation/...`, `tooling/...`: what a Train run uploads (`pipelines/...`: what
+  a SageMaker Pipeline's jobs write, read by Train and never served); a promoted-to
   environment's verified copies under `<prefix>/promoted/<group>/<version>/<file>`;
 - `approvals/<group>/<version>/<decision>.json`; `rolled-back/<account>/<group>/<version>/<time><suffix>`
   (`safedeploy.guardrails.rolled_back`);
@@ -33,6 +34,9 @@ MODELS, EVALUATION, TOOLING, DECISIONS, DRIFT_DECISIONS, APPROVALS, ROLLBACKS, R
 )
 DRIFT = "drift"
 PROMOTED = "promoted"
+# What a model's SageMaker Pipeline writes (code, job outputs), the only prefix its execution role may write; the
+# Train build copies what it registers out of it into the write-once prefixes.
+PIPELINES = "pipelines"
 # Train uploads each drift baseline next to its model artifact; the object says which document it is.
 BASELINE_NAME, BASELINE_SCHEMA = "drift-baseline.json", "safedeploy.drift-baseline/1"
 BASELINE_OBJECTS = f"{MODELS}/*/{BASELINE_NAME}"

@@ -25,7 +25,7 @@ from safedeploy.drift.store import HISTOGRAM_DAYS
 from safedeploy.environment_config import ConnectionSource, EnvironmentConfig
 from safedeploy.naming import ROLE_TAG, Function, Naming
 from safedeploy.parameters import Param
-from safedeploy.s3_layout import EVALUATION, MODELS, histograms_root
+from safedeploy.s3_layout import EVALUATION, MODELS, PIPELINES, histograms_root
 from safedeploy.serving_contract import ServingContract
 from safedeploy.source_record import SourceRecord
 from safedeploy.write_once import IMMUTABLE_PREFIXES, OPERATOR_RECORDS, RECORD_WRITERS
@@ -35,7 +35,7 @@ from stacks.pipeline.promotion import repository_name
 # approved models and reports, and writes only its jobs' scratch space: models/ and decisions/ are not its to write.
 DATA_PREFIXES = ("datasets", "feature-store")
 SAGEMAKER_READ_PREFIXES = (MODELS, EVALUATION)
-SAGEMAKER_WRITE_PREFIXES = ("pipelines",)
+SAGEMAKER_WRITE_PREFIXES = (PIPELINES,)
 # CDK's auto-delete-objects provider (dev: removal_policy destroy) empties the bucket when the stack is destroyed.
 AUTO_DELETE_PROVIDER = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
 # The optional Feature Group's records: an id, an event time, the model's request columns and the label.

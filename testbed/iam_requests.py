@@ -164,6 +164,7 @@ S3: dict[str, Callable[[Call], list[Needed]]] = {
     "ListObjects": _s3_list("s3:ListBucket"),
     "ListObjectVersions": _s3_list("s3:ListBucketVersions"),
     "HeadBucket": _s3_list("s3:ListBucket"),
+    "ListBuckets": lambda call: [Needed("s3:ListAllMyBuckets", "*", {})],  # no resource type
     "GetBucketVersioning": _s3_bucket("s3:GetBucketVersioning"),
     "GetObjectLockConfiguration": _s3_bucket("s3:GetBucketObjectLockConfiguration"),
     "GetBucketLocation": _s3_bucket("s3:GetBucketLocation"),
@@ -314,8 +315,25 @@ SAGEMAKER: dict[str, Callable[[Call], list[Needed]]] = {
     "ListEndpointConfigs": _any("sagemaker:ListEndpointConfigs"),
     "ListModels": _any("sagemaker:ListModels"),
     "StartPipelineExecution": _sm("sagemaker:StartPipelineExecution", "pipeline", "PipelineName"),
+    "CreatePipeline": lambda c: _pipeline_write(c, "sagemaker:CreatePipeline"),
+    "UpdatePipeline": lambda c: _pipeline_write(c, "sagemaker:UpdatePipeline"),
+    "DescribePipeline": _sm("sagemaker:DescribePipeline", "pipeline", "PipelineName"),
+    # An execution's ARN is the pipeline's followed by /execution/<id>: the pipeline-execution resource type.
+    "DescribePipelineExecution": _sm("sagemaker:DescribePipelineExecution", "pipeline", "PipelineExecutionArn"),
+    "ListPipelineExecutionSteps": _sm("sagemaker:ListPipelineExecutionSteps", "pipeline", "PipelineExecutionArn"),
     "DescribeTrainingJob": _sm("sagemaker:DescribeTrainingJob", "training-job", "TrainingJobName"),
+    "DescribeProcessingJob": _sm("sagemaker:DescribeProcessingJob", "processing-job", "ProcessingJobName"),
 }
+
+
+def _pipeline_write(call: Call, action: str) -> list[Needed]:
+    """A pipeline's definition and the role its steps run as: handing over the role is iam:PassRole."""
+    arn = sagemaker_arn(call, "pipeline", call.params["PipelineName"])
+    needed = [Needed(action, arn, _tags(call.params.get("Tags")))]
+    role = call.params.get("RoleArn")
+    if role:
+        needed.append(Needed("iam:PassRole", role, {"iam:PassedToService": ["sagemaker.amazonaws.com"]}))
+    return needed
 
 
 # --- the other services ---------------------------------------------------------------------------------------------
@@ -481,6 +499,9 @@ OTHERS: dict[tuple[str, str], Callable[[Call], list[Needed]]] = {
         for operation in ("GetBranch", "PutFile", "GetFile")
     },
     ("sts", "GetCallerIdentity"): lambda c: [],  # needs no permission
+    ("iam", "SimulatePrincipalPolicy"): lambda c: [
+        Needed("iam:SimulatePrincipalPolicy", c.params["PolicySourceArn"], {})
+    ],
 }
 
 

@@ -6,6 +6,7 @@
       "train": "ml.build:train_and_evaluate",       # (data_csv, out_dir, *, seed) -> .artifact, .report, .metrics
       "sample_data": "ml.data:write_sample",        # (path, *, rows, seed) -> path; data when no source is set
       "sm_pipeline": "ml.pipeline:build_pipeline",  # optional: (PipelineSpec, boto_session) -> SageMaker Pipeline
+                                                    # that trains and evaluates (PIPELINE_* below); the build registers
       "requirements": "ml/requirements.txt",        # optional: what the Train build installs for the model
       "pipeline_requirements": "ml/requirements-pipeline.txt",  # optional: installed with use_sm_pipeline
       "serving": {"framework": "sklearn", "framework_version": "1.9-0", "environment": {...}},
@@ -47,6 +48,14 @@ ENTRY_POINT_EXAMPLE = "package.module:function"
 # A framework needs its version, a custom image its tag (both checked even when left out: validate_default).
 NEEDED_WITH = {"framework_version": "framework", "image_tag": "image_repository"}
 CONFIG_FILE = "cdk.json"
+# What the Train build reads back from a model's SageMaker Pipeline, by these names: the training job of the step
+# `Train` (its model.tar.gz) and the output `evaluation` of the processing step `Evaluate`, a folder holding the
+# model-quality report and, optionally, the held-out scores (`{"scores": [...]}`: the prediction-drift reference).
+PIPELINE_TRAIN_STEP = "Train"
+PIPELINE_EVALUATE_STEP = "Evaluate"
+PIPELINE_EVALUATION_OUTPUT = "evaluation"
+PIPELINE_REPORT_NAME = "evaluation.json"
+PIPELINE_SCORES_NAME = "holdout-scores.json"
 
 
 class TrainedModel(Protocol):
@@ -64,18 +73,17 @@ class TrainedModel(Protocol):
 @dataclass(frozen=True)
 class PipelineSpec:
     """What an `sm_pipeline` entry point gets: everything environment-specific, so its definition holds no name,
-    bucket or ARN."""
+    bucket or ARN. The pipeline trains and evaluates (writing under `pipelines/` of the artifacts bucket, the only
+    prefix the execution role may write); the Train build then records the evidence and registers, as without it."""
 
     name: str
     region: str
     role_arn: str
     artifacts_bucket: str
+    work_prefix: str  # the key prefix of artifacts_bucket the pipeline's code and job outputs go under
     kms_key_arn: str
-    model_package_group: str
     code_dir: Path  # a folder holding the model's code package, uploaded for the jobs
-    instance_types: tuple[str, ...]  # real-time endpoints
-    transform_instance_types: tuple[str, ...]  # batch transform (a different set of instance types)
-    min_auc: float = 0.75
+    minimums: Mapping[str, float]  # model.metrics: a candidate below any of them can stop before the build reads it
     seed: int = 42
 
 

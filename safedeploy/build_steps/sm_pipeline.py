@@ -1,32 +1,48 @@
-"""The Train action through a SageMaker Pipeline (`USE_SM_PIPELINE=true`): upsert it, start it, wait with progress.
+"""The Train action through a SageMaker Pipeline (`USE_SM_PIPELINE=true`): upsert it, start it, wait with progress,
+then read back what its jobs produced.
 
-The model's `sm_pipeline` entry point (cdk.json) defines a pipeline that trains, evaluates, checks and registers; this
-step hands it the training data and the commit, and reads back the package its Register step created. Needs the
-model's pipeline requirements (the example's `ml/requirements-pipeline.txt`).
+The model's `sm_pipeline` entry point (cdk.json) defines a pipeline that trains and evaluates. This step hands it the
+training data and the commit, and returns the artifact, report and drift reference its steps wrote (found by the
+step and output names of the plug-in contract, only under the pipeline's own prefix of the artifacts bucket), so the
+Train build records and registers them exactly as it does a model trained in the build: the same write-once copies,
+digests, tooling bundle and drift baseline, verified the same way at approval and deploy. Needs the model's pipeline
+requirements (the example's `ml/requirements-pipeline.txt`).
 """
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
+import numpy as np
 
 from safedeploy import registry
 from safedeploy.build_steps.artifacts import upload_run_file
-from safedeploy.build_steps.model_plugin import ModelPlugin, PipelineSpec
-from safedeploy.build_steps.result import ReleaseResult
+from safedeploy.build_steps.model_plugin import (
+    PIPELINE_EVALUATE_STEP,
+    PIPELINE_EVALUATION_OUTPUT,
+    PIPELINE_REPORT_NAME,
+    PIPELINE_SCORES_NAME,
+    PIPELINE_TRAIN_STEP,
+    ModelPlugin,
+    PipelineSpec,
+)
 from safedeploy.build_steps.settings import ReleaseSettings
 from safedeploy.build_steps.training_data import TrainingData
-from safedeploy.errors import ConfigError
+from safedeploy.errors import ConfigError, InputError
+from safedeploy.s3_layout import PIPELINES, split_s3_uri
+from safedeploy.s3_objects import read_if_present
 
-REGISTER_STEP = "Register"
 RUNNING_STATES = ("Executing", "Stopping")
+ARTIFACT_NAME = "model.tar.gz"
 
 
 @dataclass
@@ -77,11 +93,105 @@ class PipelineWatch:
                 self.progress(f"[{waited:>5.0f} s] {name}: {state}")
 
 
-def registered_package(steps: list[dict[str, Any]]) -> str:
-    for step in steps:
-        if step["StepName"] == REGISTER_STEP:
-            return str(step["Metadata"]["RegisterModel"]["Arn"])
-    raise RuntimeError(f"the pipeline succeeded without a {REGISTER_STEP} step: no model package was registered")
+@dataclass(frozen=True)
+class PipelineBuild:
+    """What the pipeline's steps produced, downloaded: the same shape as a `train` entry point's result."""
+
+    artifact: Path
+    report: Path
+    metrics: dict[str, float]
+    features: np.ndarray
+    feature_names: tuple[str, ...]
+    scores: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class StepOutputs:
+    """Where the Train and Evaluate steps of one execution left the model and the evaluation folder."""
+
+    model_uri: str
+    evaluation_uri: str
+
+    @classmethod
+    def of(cls, sm: Any, steps: Sequence[Mapping[str, Any]]) -> StepOutputs:
+        """From ListPipelineExecutionSteps' metadata (the job ARNs) and the jobs' own descriptions."""
+        metadata = {str(step["StepName"]): step.get("Metadata", {}) for step in steps}
+        training = _job_name(metadata, PIPELINE_TRAIN_STEP, "TrainingJob")
+        processing = _job_name(metadata, PIPELINE_EVALUATE_STEP, "ProcessingJob")
+        model_uri = sm.describe_training_job(TrainingJobName=training)["ModelArtifacts"]["S3ModelArtifacts"]
+        outputs = sm.describe_processing_job(ProcessingJobName=processing)["ProcessingOutputConfig"]["Outputs"]
+        evaluation = next((o for o in outputs if o.get("OutputName") == PIPELINE_EVALUATION_OUTPUT), None)
+        if evaluation is None or "S3Output" not in evaluation:
+            raise InputError(
+                f"processing job {processing} of step {PIPELINE_EVALUATE_STEP} has no S3 output named "
+                f"{PIPELINE_EVALUATION_OUTPUT!r}: the evaluation report cannot be found"
+            )
+        return cls(str(model_uri), str(evaluation["S3Output"]["S3Uri"]).rstrip("/"))
+
+    def download(self, s3: Any, bucket: str, work_dir: Path) -> tuple[Path, Path, bytes | None]:
+        """The artifact, the report and the held-out scores (if written), read only from the pipeline's own
+        prefix of `bucket`: nothing elsewhere is ever registered."""
+        work_dir.mkdir(parents=True, exist_ok=True)
+        model = _read_owned(s3, bucket, self.model_uri, required=True)
+        report = _read_owned(s3, bucket, f"{self.evaluation_uri}/{PIPELINE_REPORT_NAME}", required=True)
+        scores = _read_owned(s3, bucket, f"{self.evaluation_uri}/{PIPELINE_SCORES_NAME}", required=False)
+        artifact, report_path = work_dir / ARTIFACT_NAME, work_dir / PIPELINE_REPORT_NAME
+        artifact.write_bytes(model or b"")
+        report_path.write_bytes(report or b"")
+        return artifact, report_path, scores
+
+
+def _job_name(metadata: Mapping[str, Any], step: str, kind: str) -> str:
+    arn = metadata.get(step, {}).get(kind, {}).get("Arn")
+    if not arn:
+        raise InputError(f"the pipeline succeeded without a {kind} step named {step!r} (docs/model.md)")
+    return str(arn).rsplit("/", 1)[-1]
+
+
+def _read_owned(s3: Any, bucket: str, uri: str, *, required: bool) -> bytes | None:
+    owner, key = split_s3_uri(uri)
+    if owner != bucket or not key.startswith(f"{PIPELINES}/"):
+        raise InputError(f"{uri} is outside s3://{bucket}/{PIPELINES}/: a pipeline's output is read only there")
+    body = read_if_present(s3, bucket, key)
+    if body is None and required:
+        raise InputError(f"{uri} does not exist: the pipeline's step left no output there")
+    return body
+
+
+def training_features(data_csv: Path, names: Sequence[str]) -> np.ndarray:
+    """The training data's columns the serving contract names, in its order: the data-drift reference."""
+    with data_csv.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [name for name in names if name not in (reader.fieldnames or ())]
+        if missing:
+            raise InputError(
+                f"{data_csv.name} has no column {', '.join(missing)} of model.contract.features: the drift baseline "
+                "is built from the training data's columns the requests carry"
+            )
+        return np.array([[float(row[name]) for name in names] for row in reader], dtype=float)
+
+
+def read_pipeline_build(
+    sm: Any,
+    s3: Any,
+    steps: Sequence[Mapping[str, Any]],
+    settings: ReleaseSettings,
+    data: TrainingData,
+    model: ModelPlugin,
+    work_dir: Path,
+) -> PipelineBuild:
+    artifact, report, scores = StepOutputs.of(sm, steps).download(s3, settings.artifacts_bucket, work_dir)
+    try:
+        reported = registry.metrics_from_report(json.loads(report.read_bytes()), source=PIPELINE_REPORT_NAME)
+        held_out = None if scores is None else np.asarray(json.loads(scores)["scores"], dtype=float)
+    except (ValueError, KeyError, TypeError) as error:
+        raise InputError(f"the pipeline's evaluation output cannot be read: {error}") from None
+    missing = [name for name in model.metrics if name not in reported]
+    if missing:
+        raise InputError(f"the pipeline's {PIPELINE_REPORT_NAME} reports no {', '.join(missing)} of model.metrics")
+    metrics = {name: reported[name] for name in model.metrics}
+    names = tuple(model.contract.features)
+    return PipelineBuild(artifact, report, metrics, training_features(data.path, names), names, held_out)
 
 
 def stage_code(work_dir: Path, package: str) -> Path:
@@ -103,7 +213,7 @@ def train_in_pipeline(
     work_dir: Path,
     model: ModelPlugin,
     progress: Callable[[str], None] = print,
-) -> ReleaseResult:
+) -> PipelineBuild:
     if not model.sm_pipeline:
         raise ConfigError("USE_SM_PIPELINE is true but cdk.json names no model.sm_pipeline entry point")
     build_pipeline = model.load(model.sm_pipeline)
@@ -115,11 +225,10 @@ def train_in_pipeline(
         region=settings.region,
         role_arn=settings.execution_role_arn,
         artifacts_bucket=settings.artifacts_bucket,
+        work_prefix=PIPELINES,
         kms_key_arn=settings.kms_key_arn,
-        model_package_group=settings.model_package_group,
         code_dir=stage_code(work_dir, model.code_package),
-        instance_types=registry.DEFAULT_INSTANCE_TYPES,
-        transform_instance_types=registry.DEFAULT_TRANSFORM_INSTANCE_TYPES,
+        minimums=dict(model.metrics),
         seed=settings.seed,
     )
     build_pipeline(spec, boto3.session.Session(region_name=settings.region)).upsert(role_arn=spec.role_arn)
@@ -133,5 +242,5 @@ def train_in_pipeline(
         ],
     )["PipelineExecutionArn"]
     progress(f"started {execution_arn}")
-    package_arn = registered_package(PipelineWatch(sm, execution_arn, progress).wait())
-    return ReleaseResult(package_arn, registry.package_metrics(sm, client("s3"), package_arn))
+    steps = PipelineWatch(sm, execution_arn, progress).wait()
+    return read_pipeline_build(sm, client("s3"), steps, settings, data, model, work_dir / "pipeline-outputs")

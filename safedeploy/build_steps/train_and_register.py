@@ -3,7 +3,9 @@
 ``python -m safedeploy.build_steps.train_and_register --work-dir build/release`` from the source root. The model is the
 one cdk.json's `model` section names (its entry points are imported by name; `MODEL_CONFIG` points to another file).
 With `USE_SM_PIPELINE=true` the same data goes through the model's SageMaker Pipeline instead of training in the
-build. Either way the step ends with the package ARN and its headline metrics in the exports file.
+build. Either way the build records and registers what was trained (`register_candidate`: one path, so a package
+carries the same evidence whichever way it was trained) and ends with the package ARN and its headline metrics in
+the exports file.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from safedeploy.build_steps import tooling
 from safedeploy.build_steps.artifacts import upload_run_file
 from safedeploy.build_steps.drift_baseline import upload_drift_baseline
 from safedeploy.build_steps.exports import exported_variables, write_exports
-from safedeploy.build_steps.model_plugin import CONFIG_FILE, ModelPlugin
+from safedeploy.build_steps.model_plugin import CONFIG_FILE, ModelPlugin, TrainedModel
 from safedeploy.build_steps.result import ReleaseResult
 from safedeploy.build_steps.settings import ReleaseSettings
 from safedeploy.build_steps.training_data import TrainingData, fetch_training_data
@@ -30,18 +32,18 @@ from safedeploy.digests import sha256_file
 EXPORTS_FILE = "exports.env"
 
 
-def train_in_build(
+def register_candidate(
     settings: ReleaseSettings,
     client: Callable[[str], Any],
+    build: TrainedModel,
     data: TrainingData,
     work_dir: Path,
     model: ModelPlugin,
     progress: Callable[[str], None] = print,
     source_root: Path = Path(),
 ) -> ReleaseResult:
-    """Train here, upload the artifact, report and deploy tooling, and register them with the model's serving image
-    and their digests."""
-    build = model.train_model(data.path, work_dir / "model", seed=settings.seed)
+    """Upload the artifact, report and deploy tooling as new objects under the write-once prefixes and register them
+    with the model's serving image, their digests and the drift baseline."""
     metrics = {name: float(value) for name, value in build.metrics.items()}
     progress("trained: " + ", ".join(f"{name}={value:.4f}" for name, value in metrics.items()))
     bundle = tooling.write_bundle(source_root, work_dir / tooling.BUNDLE_NAME)
@@ -96,8 +98,10 @@ def run(
     if settings.use_sm_pipeline:
         from safedeploy.build_steps.sm_pipeline import train_in_pipeline  # needs the model's pipeline requirements
 
-        return train_in_pipeline(settings, client, data, work_dir, model, progress)
-    return train_in_build(settings, client, data, work_dir, model, progress)
+        build = train_in_pipeline(settings, client, data, work_dir, model, progress)
+    else:
+        build = model.train_model(data.path, work_dir / "model", seed=settings.seed)
+    return register_candidate(settings, client, build, data, work_dir, model, progress)
 
 
 def _account(client: Callable[[str], Any]) -> str:

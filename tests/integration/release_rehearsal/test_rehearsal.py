@@ -103,3 +103,27 @@ def test_a_three_environment_chain_is_played_in_order_with_another_model_and_str
     assert not denials, denials
     order = [line.split("] ", 1)[1].split(":", 1)[0] for line in lines if "] " in line and ": " in line]
     assert order.index("staging") < order.index("prod")
+
+
+def test_a_model_trained_by_a_sagemaker_pipeline_is_verified_and_deployed_like_any_other(tmp_path: Path) -> None:
+    """dev's flags.use_sm_pipeline: the Train build upserts the SDK's definition of the example's pipeline, which is
+    played on moto (testbed/moto_pipelines.py); the package the build then registers carries the same evidence as a
+    build-trained one, so dev's Deploy and prod's verify and serve it the same way, every call allowed by the IAM."""
+    context = two_environments()
+    context["environments"]["dev"]["flags"] = {"use_sm_pipeline": True}
+    (tmp_path / "work").mkdir()
+    lines: list[str] = []
+    with rehearsal_world(
+        tmp_path / "work", lines.append, 11, config_file=write_cdk_json(tmp_path, context)
+    ) as rehearsal:
+        live = rehearsal.release("pipeline model", None)
+        released = release_through_chain(rehearsal, live)
+        (execution,) = rehearsal.pipeline_executions
+        denials = iam_enforcement.recorded()
+    assert live.result == "live", live.result
+    assert [(outcome.environment, outcome.result) for outcome in released] == [("prod", "live")]
+    assert (execution.status, [step["StepName"] for step in execution.steps]) == (
+        "Succeeded",
+        ["Train", "Evaluate", "CheckQuality"],
+    )
+    assert not denials, denials

@@ -1,4 +1,5 @@
-"""The SageMaker Pipeline's definition (needs ml/requirements-pipeline.txt) and its job scripts (always)."""
+"""The SageMaker Pipeline path: the definition (SageMaker SDK, ml/requirements-pipeline.txt), its job scripts, and a
+release through it played on moto (testbed/moto_pipelines.py), ending in a package with the build path's evidence."""
 
 from __future__ import annotations
 
@@ -14,9 +15,24 @@ from ml.build import split
 from ml.data import generate, write_csv
 from ml.evaluate import headline_metrics
 from ml.serving import package_artifact
-from safedeploy.build_steps.sm_pipeline import stage_code
-from testbed import aws_contracts
+from safedeploy import registry
+from safedeploy.build_steps import train_and_register
+from safedeploy.build_steps.model_plugin import ModelPlugin
+from safedeploy.build_steps.settings import ReleaseSettings
+from safedeploy.build_steps.sm_pipeline import StepOutputs, stage_code
+from safedeploy.digests import sha256_s3_object
+from safedeploy.drift.baseline import Baseline, sha256_digest
+from safedeploy.errors import InputError
+from safedeploy.parameters import Param
+from safedeploy.s3_layout import split_s3_uri
+from safedeploy.trust.deployable import require_served_here
+from safedeploy.trust.evidence import PackageEvidence
 from testbed.aws import REGION, SESSION, in_process_aws
+from testbed.moto_pipelines import PlayedExecution, pipeline_runs
+from tests.support.configuration import EXAMPLE_MODEL
+from tests.support.train_build import BUCKET, COMMIT, GROUP, provisioned_train_build
+
+ROLE = "arn:aws:iam::123456789012:role/demo-dev-sagemaker"
 
 
 def test_the_jobs_train_and_evaluate_like_a_build(tmp_path: Path) -> None:
@@ -26,18 +42,27 @@ def test_the_jobs_train_and_evaluate_like_a_build(tmp_path: Path) -> None:
     model_file = pipeline_jobs.train_job(data_dir, model_dir, seed=5)
     assert (model_dir / "code" / "inference.py").is_file()
     package_artifact(model_file, tmp_path / "packed")  # SageMaker packs /opt/ml/model as model.tar.gz
-    report = pipeline_jobs.evaluate_job(tmp_path / "packed", data_dir, output, seed=5)
+    report = pipeline_jobs.evaluate_job(
+        tmp_path / "packed", data_dir, output, seed=5, report="evaluation.json", scores="scores.json"
+    )
 
     metrics = headline_metrics(json.loads(report.read_text()))
     assert metrics["auc"] > 0.8
     _, holdout = split(generate(1200, seed=5), seed=5)
     matrix = json.loads(report.read_text())["binary_classification_metrics"]["confusion_matrix"]
     assert sum(matrix[a][b] for a in "01" for b in "01") == holdout.rows
+    assert len(json.loads((output / "scores.json").read_text())["scores"]) == holdout.rows
 
 
 def test_a_job_needs_exactly_one_csv(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="exactly one CSV file"):
         pipeline_jobs.train_job(tmp_path, tmp_path / "model", seed=1)
+
+
+def test_the_evaluation_job_is_told_where_its_data_is_and_what_to_write(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        pipeline_jobs.main(["--job", "evaluate", "--seed", "1", "--report", "evaluation.json"])
+    assert "--job evaluate needs --model-dir, --data-dir, --output-dir, --scores" in capsys.readouterr().err
 
 
 @pytest.fixture
@@ -46,55 +71,119 @@ def definition(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict
     assert (code_dir / "ml" / "pipeline_jobs.py").is_file() and not list(code_dir.rglob("__pycache__"))
     monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "false")  # what build_pipeline sets, restored after the test
     with in_process_aws(monkeypatch):  # the SDK needs a region at import time
-        pytest.importorskip("sagemaker.mlops.workflow", reason="ml/requirements-pipeline.txt is not installed")
         from ml.pipeline import PipelineSpec, build_pipeline
 
-        SESSION.client("s3").create_bucket(
-            Bucket="demo-dev-artifacts", CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+        SESSION.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         spec = PipelineSpec(
             name="demo-dev-train",
             region=REGION,
-            role_arn="arn:aws:iam::123456789012:role/demo-dev-sagemaker",
-            artifacts_bucket="demo-dev-artifacts",
+            role_arn=ROLE,
+            artifacts_bucket=BUCKET,
+            work_prefix="pipelines",
             kms_key_arn=f"arn:aws:kms:{REGION}:123456789012:key/example",
-            model_package_group="demo-dev-models",
             code_dir=code_dir,
-            instance_types=("ml.t2.medium", "ml.m5.large"),
-            transform_instance_types=("ml.m5.large",),
+            minimums={"auc": 0.75, "f1": 0.6},
         )
         yield json.loads(build_pipeline(spec, SESSION).definition())
 
 
-def test_the_pipeline_trains_evaluates_checks_then_registers_for_approval(definition: dict[str, Any]) -> None:
+def test_the_pipeline_trains_evaluates_and_checks_every_minimum_but_registers_nothing(
+    definition: dict[str, Any],
+) -> None:
     train, evaluate, condition = definition["Steps"]
     assert [train["Type"], evaluate["Type"], condition["Type"]] == ["Training", "Processing", "Condition"]
+    assert [train["Name"], evaluate["Name"]] == ["Train", "Evaluate"]  # the names the build reads them by
     assert train["Arguments"]["AlgorithmSpecification"]["TrainingImage"].endswith(
         "sagemaker-scikit-learn:1.9-0-cpu-py3"
     )
     assert evaluate["PropertyFiles"][0]["FilePath"] == "evaluation.json"
-    check = condition["Arguments"]["Conditions"][0]
-    assert check["Type"] == "GreaterThanOrEqualTo"
-    assert check["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.auc.value"
-    assert check["RightValue"] == {"Get": "Parameters.MinAuc"}
-    (register,) = condition["Arguments"]["IfSteps"]
+    checks = condition["Arguments"]["Conditions"]
+    assert [(c["Type"], c["LeftValue"]["Std:JsonGet"]["Path"], c["RightValue"]) for c in checks] == [
+        ("GreaterThanOrEqualTo", "binary_classification_metrics.auc.value", 0.75),
+        ("GreaterThanOrEqualTo", "binary_classification_metrics.f1.value", 0.6),
+    ]
+    assert condition["Arguments"]["IfSteps"] == []
     (fail,) = condition["Arguments"]["ElseSteps"]
-    assert (register["Type"], fail["Type"]) == ("RegisterModel", "Fail")
-    arguments = register["Arguments"]
-    assert arguments["ModelApprovalStatus"] == "PendingManualApproval"
-    assert arguments["ModelMetrics"]["ModelQuality"]["Statistics"]["ContentType"] == "application/json"
-    assert arguments["CustomerMetadataProperties"] == {"commit_id": {"Get": "Parameters.CommitId"}}
-    (container,) = arguments["InferenceSpecification"]["Containers"]
-    assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
-    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
-    # The step runs CreateModelPackage with these arguments: what the API would refuse fails here, not in AWS.
-    create_model_package = SESSION.client("sagemaker").meta.service_model.operation_model("CreateModelPackage")
-    assert aws_contracts.validate(arguments, create_model_package) == []
+    assert fail["Type"] == "Fail"
+    assert "RegisterModel" not in json.dumps(definition)  # the execution role may not register: the build does
 
 
-def test_every_execution_writes_its_own_evaluation_report(definition: dict[str, Any]) -> None:
-    evaluate = definition["Steps"][1]
+def test_every_job_writes_only_under_the_pipelines_prefix_encrypted(definition: dict[str, Any]) -> None:
+    train, evaluate = definition["Steps"][:2]
     (output,) = evaluate["Arguments"]["ProcessingOutputConfig"]["Outputs"]
 
     assert {"Get": "Execution.PipelineExecutionId"} in output["S3Output"]["S3Uri"]["Std:Join"]["Values"]
+    assert output["S3Output"]["S3Uri"]["Std:Join"]["Values"][0] == f"s3://{BUCKET}/pipelines/evaluation"
+    assert train["Arguments"]["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/pipelines/models"
     assert evaluate["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
+    assert train["Arguments"]["OutputDataConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
+
+
+# --- a release through the pipeline, played on moto ----------------------------------------------------------------
+
+
+@pytest.fixture
+def pipeline_release(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReleaseSettings]:
+    monkeypatch.chdir(Path(__file__).resolve().parents[3])  # the Train build's source root: the tooling bundle
+    with in_process_aws(monkeypatch):
+        role = {Param.SAGEMAKER_EXECUTION_ROLE_ARN: ROLE}
+        yield provisioned_train_build(role, USE_SM_PIPELINE="true", TRAINING_ROWS="1500")
+
+
+def release(settings: ReleaseSettings, work_dir: Path, model: dict[str, Any]) -> tuple[str, list[PlayedExecution]]:
+    lines: list[str] = []
+    with pipeline_runs() as played:
+        result = train_and_register.run(
+            settings, SESSION.client, work_dir, ModelPlugin.from_mapping(model), lines.append
+        )
+    assert any("Train: Succeeded" in line for line in lines), lines
+    return result.package_arn, played
+
+
+def test_a_pipeline_release_registers_the_evidence_of_a_build_release(
+    pipeline_release: ReleaseSettings, tmp_path: Path
+) -> None:
+    package, (execution,) = release(pipeline_release, tmp_path, EXAMPLE_MODEL)
+
+    sm, s3 = SESSION.client("sagemaker"), SESSION.client("s3")
+    assert [step["StepName"] for step in execution.steps] == ["Train", "Evaluate", "CheckQuality"]
+    evidence = PackageEvidence.of_group(sm, package, GROUP)  # what approval records and deploy verifies
+    (container,) = sm.describe_model_package(ModelPackageName=package)["InferenceSpecification"]["Containers"]
+    require_served_here(container["ModelDataUrl"], BUCKET)  # a write-once copy, not the job's own output
+    assert sha256_s3_object(s3, container["ModelDataUrl"]) == evidence.model_sha256
+    job_output = sm.describe_training_job(
+        TrainingJobName=execution.steps[0]["Metadata"]["TrainingJob"]["Arn"].split("/")[-1]
+    )
+    assert sha256_s3_object(s3, job_output["ModelArtifacts"]["S3ModelArtifacts"]) == evidence.model_sha256
+    metrics = registry.package_metrics(sm, s3, package)
+    assert set(metrics) >= {"auc", "accuracy", "f1"} and metrics["auc"] > 0.8
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+
+    source = registry.drift_baseline_source(sm, package)
+    assert source is not None
+    body = s3.get_object(Bucket=BUCKET, Key=split_s3_uri(source["S3Uri"])[1])["Body"].read()
+    assert source["ContentDigest"] == sha256_digest(body)
+    baseline = Baseline.from_json(body)
+    assert [feature.name for feature in baseline.features] == list(EXAMPLE_MODEL["contract"]["features"])
+    assert baseline.rows == 1500  # every training row, as a build-side release's baseline
+    assert baseline.score is not None and baseline.score.rows == 375  # the 25 % held out, scored by Evaluate
+
+
+def test_a_candidate_below_a_minimum_stops_in_the_pipeline_with_its_reason(
+    pipeline_release: ReleaseSettings, tmp_path: Path
+) -> None:
+    strict = {**EXAMPLE_MODEL, "metrics": {**EXAMPLE_MODEL["metrics"], "auc": 0.999}}
+
+    below = rf"Failed: a metric is below its minimum in model\.metrics .* for commit {COMMIT}"
+    with pytest.raises(RuntimeError, match=below):
+        release(pipeline_release, tmp_path, strict)
+    assert SESSION.client("sagemaker").list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"] == []
+
+
+def test_outputs_outside_the_pipelines_prefix_are_never_read() -> None:
+    outputs = StepOutputs(f"s3://{BUCKET}/models/abc/1/model.tar.gz", f"s3://{BUCKET}/pipelines/evaluation/x")
+    with pytest.raises(InputError, match=r"is outside s3://demo-dev-artifacts/pipelines/: a pipeline's output is read"):
+        outputs.download(None, BUCKET, Path("unused"))
+    elsewhere = StepOutputs("s3://other-bucket/pipelines/m/model.tar.gz", f"s3://{BUCKET}/pipelines/evaluation/x")
+    with pytest.raises(InputError, match="is outside"):
+        elsewhere.download(None, BUCKET, Path("unused"))

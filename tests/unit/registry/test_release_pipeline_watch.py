@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from safedeploy.build_steps.sm_pipeline import PipelineWatch, registered_package
+from safedeploy.build_steps.sm_pipeline import PipelineWatch, StepOutputs
+from safedeploy.errors import InputError
 
 EXECUTION = "arn:aws:sagemaker:ap-northeast-2:123456789012:pipeline/demo-dev-train/execution/abc"
-PACKAGE = "arn:aws:sagemaker:ap-northeast-2:123456789012:model-package/demo-dev-models/4"
+TRAINING_JOB = "arn:aws:sagemaker:ap-northeast-2:123456789012:training-job/pipelines-abc-train"
 
 
 class FakeSageMaker:
@@ -40,8 +41,8 @@ def watch(sm: FakeSageMaker, lines: list[str], timeout: float = 600) -> Pipeline
     return PipelineWatch(sm, EXECUTION, lines.append, poll_seconds=30, timeout_seconds=timeout, sleep=lambda _: None)
 
 
-def test_a_successful_execution_reports_each_change_once_and_names_the_package() -> None:
-    registered = step("Register", "Succeeded", Metadata={"RegisterModel": {"Arn": PACKAGE}})
+def test_a_successful_execution_reports_each_change_once_and_returns_its_steps() -> None:
+    checked = step("CheckQuality", "Succeeded", Metadata={"Condition": {"Outcome": "true"}})
     sm = FakeSageMaker(
         [
             ({"PipelineExecutionStatus": "Executing"}, [step("Train", "Executing")]),
@@ -49,7 +50,7 @@ def test_a_successful_execution_reports_each_change_once_and_names_the_package()
             ({"PipelineExecutionStatus": "Executing"}, [step("Train", "Succeeded"), step("Evaluate", "Executing")]),
             (
                 {"PipelineExecutionStatus": "Succeeded"},
-                [step("Train", "Succeeded"), step("Evaluate", "Succeeded"), registered],
+                [step("Train", "Succeeded"), step("Evaluate", "Succeeded"), checked],
             ),
         ]
     )
@@ -57,7 +58,7 @@ def test_a_successful_execution_reports_each_change_once_and_names_the_package()
 
     steps = watch(sm, lines).wait()
 
-    assert registered_package(steps) == PACKAGE
+    assert steps[-1] == checked
     assert lines == [
         "[    0 s] execution: Executing",
         "[    0 s] Train: Executing",
@@ -65,7 +66,7 @@ def test_a_successful_execution_reports_each_change_once_and_names_the_package()
         "[   60 s] Evaluate: Executing",
         "[   90 s] execution: Succeeded",
         "[   90 s] Evaluate: Succeeded",
-        "[   90 s] Register: Succeeded",
+        "[   90 s] CheckQuality: Succeeded",
     ]
 
 
@@ -74,12 +75,12 @@ def test_a_failed_execution_is_an_error_with_every_reason() -> None:
         [
             (
                 {"PipelineExecutionStatus": "Failed", "FailureReason": "Step failure: One or multiple steps failed."},
-                [step("BelowQualityBar", "Failed", FailureReason="AUC is below MinAuc 0.75 ; nothing was registered")],
+                [step("BelowQualityBar", "Failed", FailureReason='a metric is below its minimum {"auc": 0.75}')],
             )
         ]
     )
 
-    with pytest.raises(RuntimeError, match=r"Failed: Step failure.*BelowQualityBar: AUC is below MinAuc 0\.75"):
+    with pytest.raises(RuntimeError, match=r"Failed: Step failure.*BelowQualityBar: a metric is below its minimum"):
         watch(sm, []).wait()
 
 
@@ -90,6 +91,8 @@ def test_an_execution_that_runs_too_long_is_a_timeout() -> None:
         watch(sm, [], timeout=90).wait()
 
 
-def test_success_without_a_register_step_is_an_error() -> None:
-    with pytest.raises(RuntimeError, match="no model package was registered"):
-        registered_package([step("Train", "Succeeded")])
+def test_success_without_the_steps_the_build_reads_is_an_error() -> None:
+    with pytest.raises(InputError, match="without a TrainingJob step named 'Train'"):
+        StepOutputs.of(None, [step("Evaluate", "Succeeded", Metadata={"ProcessingJob": {"Arn": TRAINING_JOB}})])
+    with pytest.raises(InputError, match="without a ProcessingJob step named 'Evaluate'"):
+        StepOutputs.of(None, [step("Train", "Succeeded", Metadata={"TrainingJob": {"Arn": TRAINING_JOB}})])

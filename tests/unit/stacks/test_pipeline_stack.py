@@ -359,10 +359,15 @@ def test_sagemaker_access_is_scoped_to_environment_prefixes(
         for resource in as_list(statement["Resource"]):
             text = arn_text(resource)
             # Packages: dev's (prod deploys what dev approved); readers name dev's group exactly, Train registers
-            # under dev's prefix; the rest: its own environment's.
+            # under dev's prefix; the jobs a SageMaker Pipeline names itself are only described; the rest: its own
+            # environment's.
+            resource_name = text.split(":")[-1]
+            if resource_name in ("training-job/*", "processing-job/*"):
+                assert set(actions) == {"sagemaker:DescribeTrainingJob", "sagemaker:DescribeProcessingJob"}, text
+                continue
             allowed = (
                 ("model-package/my-mlops-dev-models/*", "model-package/my-mlops-dev-*")
-                if text.split(":")[-1].startswith("model-package/")
+                if resource_name.startswith("model-package/")
                 else (f"my-mlops-{env}-*",)
             )
             assert text.endswith(allowed), text
@@ -389,6 +394,17 @@ def test_sm_pipeline_permissions_follow_the_flag(pipeline: dict[str, Template], 
 
     assert "sagemaker:StartPipelineExecution" in granted(solo_dev)
     assert "sagemaker:StartPipelineExecution" not in granted(pipeline["dev"])
+
+    def any_job_readers(template: Template) -> list[set[str]]:
+        """Statements on every job of the account: the jobs a pipeline execution names itself."""
+        return [
+            set(as_list(s["Action"]))
+            for s in build_role_statements(template)
+            if any(":training-job/*" in json.dumps(resource) for resource in as_list(s["Resource"]))
+        ]
+
+    assert any_job_readers(solo_dev) == [{"sagemaker:DescribeTrainingJob", "sagemaker:DescribeProcessingJob"}]
+    assert any_job_readers(pipeline["dev"]) == []
 
 
 def test_ssm_reads_stop_at_the_environment_path(pipeline: dict[str, Template]) -> None:
