@@ -3,9 +3,10 @@
 Defined with the SageMaker Python SDK (v3, `ml/requirements-pipeline.txt`). The jobs run `ml/pipeline_jobs.py` in
 the same prebuilt scikit-learn image the endpoint serves with, so the artifact is trained, evaluated and served by
 one scikit-learn. A candidate below a minimum of `model.metrics` stops at a Fail step. The pipeline registers
-nothing: the Train build reads the steps' outputs by the names the plug-in contract gives (PIPELINE_* in
-safedeploy/build_steps/model_plugin.py), copies them into the write-once prefixes, records their digests and the
-drift baseline, and registers the package exactly as a build-side release does.
+nothing: Evaluate writes what the plug-in contract asks (PIPELINE_* in safedeploy/build_steps/model_plugin.py: the
+report, the held-out scores and a record of the model bytes it scored) where `spec.evaluation_uri` says, and the Train
+build copies them into the write-once prefixes, records their digests and the drift baseline, and registers the
+package exactly as a build-side release does.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from ml import pipeline_jobs, serving
 from ml.evaluate import REPORT_KEY
 from safedeploy.build_steps.model_plugin import (
     PIPELINE_EVALUATE_STEP,
-    PIPELINE_EVALUATION_OUTPUT,
+    PIPELINE_MODEL_RECORD,
     PIPELINE_REPORT_NAME,
     PIPELINE_SCORES_NAME,
-    PIPELINE_TRAIN_STEP,
     PipelineSpec,
 )
+
+TRAIN_STEP = "Train"
+EVALUATION_OUTPUT = "evaluation"
 
 CONDITION_STEP = "CheckQuality"
 FAIL_STEP = "BelowQualityBar"
@@ -69,10 +72,10 @@ def build_pipeline(spec: PipelineSpec, boto_session: Any) -> Any:
         input_data_config=[InputData(channel_name="train", data_source=input_data, content_type="text/csv")],
         base_job_name=f"{spec.name}-train",
     )
-    train = TrainingStep(PIPELINE_TRAIN_STEP, step_args=trainer.train())
+    train = TrainingStep(TRAIN_STEP, step_args=trainer.train())
     model_data = train.properties.ModelArtifacts.S3ModelArtifacts
 
-    report = PropertyFile(name="EvaluationReport", output_name=PIPELINE_EVALUATION_OUTPUT, path=PIPELINE_REPORT_NAME)
+    report = PropertyFile(name="EvaluationReport", output_name=EVALUATION_OUTPUT, path=PIPELINE_REPORT_NAME)
     evaluator = ScriptProcessor(
         role=spec.role_arn,
         image_uri=image,
@@ -104,12 +107,12 @@ def build_pipeline(spec: PipelineSpec, boto_session: Any) -> Any:
             ],
             outputs=[
                 ProcessingOutput(
-                    output_name=PIPELINE_EVALUATION_OUTPUT,
+                    output_name=EVALUATION_OUTPUT,
                     s3_output=ProcessingS3Output(
                         s3_uri=Join(
                             on="/",
                             values=[
-                                f"s3://{spec.artifacts_bucket}/{spec.work_prefix}/evaluation",
+                                spec.evaluation_uri,
                                 ExecutionVariables.PIPELINE_EXECUTION_ID,
                             ],
                         ),
@@ -122,7 +125,15 @@ def build_pipeline(spec: PipelineSpec, boto_session: Any) -> Any:
                 *("--job", "evaluate", "--seed", str(spec.seed)),
                 *("--model-dir", pipeline_jobs.MODEL_INPUT, "--data-dir", pipeline_jobs.DATA_INPUT),
                 *("--output-dir", pipeline_jobs.EVALUATION_OUTPUT),
-                *("--report", PIPELINE_REPORT_NAME, "--scores", PIPELINE_SCORES_NAME),
+                *(
+                    "--report",
+                    PIPELINE_REPORT_NAME,
+                    "--scores",
+                    PIPELINE_SCORES_NAME,
+                    "--record",
+                    PIPELINE_MODEL_RECORD,
+                ),
+                *("--model-uri", model_data),
             ],
         ),
         property_files=[report],

@@ -8,6 +8,7 @@ training never saw.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -42,18 +43,32 @@ def train_job(data_dir: Path, model_dir: Path, seed: int) -> Path:
     return model_file
 
 
-def evaluate_job(model_dir: Path, data_dir: Path, output_dir: Path, seed: int, *, report: str, scores: str) -> Path:
-    """Score the hold-out split with the trained artifact; write the model-quality report and the held-out scores
-    (the prediction-drift reference) under the file names the platform reads them by (ml/pipeline.py passes them)."""
+def evaluate_job(
+    model_dir: Path,
+    data_dir: Path,
+    output_dir: Path,
+    seed: int,
+    *,
+    model_uri: str,
+    report: str,
+    scores: str,
+    record: str,
+) -> Path:
+    """Score the hold-out split with the artifact at `model_uri` (mounted in `model_dir`); write the model-quality
+    report, the held-out scores (the prediction-drift reference) and a record of the exact bytes scored, under the
+    file names the platform reads them by (ml/pipeline.py passes them)."""
     from ml import evaluate, train
     from ml.build import split
 
-    with tarfile.open(next(model_dir.glob("*.tar.gz"))) as archive:
+    archive_path = model_dir / model_uri.rsplit("/", 1)[-1]  # that object, not whatever else shares its prefix
+    digest = hashlib.sha256(archive_path.read_bytes()).hexdigest()
+    with tarfile.open(archive_path) as archive:
         archive.extractall(model_dir, filter="data")
     _, holdout = split(_read_dataset(data_dir), seed=seed)
     predicted = train.load_model(model_dir).predict_proba(holdout.features)[:, 1]
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / scores).write_text(json.dumps({"scores": predicted.tolist()}))
+    (output_dir / record).write_text(json.dumps({"uri": model_uri, "sha256": digest}))
     return evaluate.write_report(evaluate.model_quality_report(predicted, holdout, seed=seed), output_dir / report)
 
 
@@ -75,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, required=True)
     # Evaluation: where the processing job mounts its inputs and collects its output (ml/pipeline.py names them in
     # the job's arguments, as it does in its inputs), and the file names the platform reads.
-    for name in ("model-dir", "data-dir", "output-dir", "report", "scores"):
+    for name in ("model-dir", "data-dir", "output-dir", "model-uri", "report", "scores", "record"):
         parser.add_argument(f"--{name}", help="evaluate only")
     args = parser.parse_args(argv)
     if args.job == "train":
@@ -83,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         data_dir = os.environ.get("SM_CHANNEL_TRAIN", TRAINING_DATA_DIR)
         train_job(Path(data_dir), Path(os.environ.get("SM_MODEL_DIR", MODEL_DIR)), args.seed)
         return 0
-    missing = [name for name in ("model_dir", "data_dir", "output_dir", "report", "scores") if not getattr(args, name)]
+    needed = ("model_dir", "data_dir", "output_dir", "model_uri", "report", "scores", "record")
+    missing = [name for name in needed if not getattr(args, name)]
     if missing:
         parser.error(f"--job evaluate needs {', '.join('--' + name.replace('_', '-') for name in missing)}")
     evaluate_job(
@@ -91,8 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         Path(args.data_dir),
         Path(args.output_dir),
         args.seed,
+        model_uri=args.model_uri,
         report=args.report,
         scores=args.scores,
+        record=args.record,
     )
     return 0
 

@@ -37,7 +37,7 @@ from infra.runtime_function import RuntimeFunction
 from safedeploy.environment_config import CodeCommitSource, ConnectionSource, EnvironmentConfig
 from safedeploy.naming import Naming
 from safedeploy.parameters import Param
-from safedeploy.s3_layout import APPROVALS, EVALUATION, MODELS, PIPELINES, ROLLED_BACK
+from safedeploy.s3_layout import APPROVALS, EVALUATION, MODELS, PIPELINES, ROLLED_BACK, TOOLING
 from safedeploy.write_once import ROLLED_BACK_MARKS
 from stacks.pipeline import approvals, permissions
 from stacks.pipeline.build_project import PipelineBuildProject
@@ -73,9 +73,9 @@ TRAIN_SAGEMAKER_ACTIONS = (
     "sagemaker:DescribeModelPackage",
     "sagemaker:DescribeModelPackageGroup",
 )
-TRAIN_ARTIFACT_PREFIXES = (MODELS, EVALUATION, PIPELINES, "tooling")
+TRAIN_ARTIFACT_PREFIXES = (MODELS, EVALUATION, PIPELINES, TOOLING)
 # What a release environment's Deploy reads of its chain's origin: records, artifacts it hashes, tooling it runs.
-RELEASE_SOURCE_READS = (APPROVALS, MODELS, EVALUATION, "tooling")
+RELEASE_SOURCE_READS = (APPROVALS, MODELS, EVALUATION, TOOLING)
 # Where a release environment's Deploy keeps its verified copies (`models/promoted/...`, `evaluation/promoted/...`).
 RELEASE_COPY_PREFIXES = (MODELS, EVALUATION)
 TRAIN_SAGEMAKER_RESOURCES = ("training-job", "processing-job", "model-package", "model-package-group")
@@ -402,7 +402,6 @@ class PipelineStack(Stack):
         ]
         if flags.use_sm_pipeline:
             grants.append(iam_role.sagemaker_actions(self, naming, SM_PIPELINE_ACTIONS, ["pipeline"]))
-            grants.append(permissions.read_pipeline_jobs(self))
             grants.append(permissions.sdk_bucket_check(storage.artifacts_bucket, PIPELINES))
             grants.append(permissions.sdk_role_check(storage.execution_role))
         return PipelineBuildProject(

@@ -321,6 +321,7 @@ SAGEMAKER: dict[str, Callable[[Call], list[Needed]]] = {
     # An execution's ARN is the pipeline's followed by /execution/<id>: the pipeline-execution resource type.
     "DescribePipelineExecution": _sm("sagemaker:DescribePipelineExecution", "pipeline", "PipelineExecutionArn"),
     "ListPipelineExecutionSteps": _sm("sagemaker:ListPipelineExecutionSteps", "pipeline", "PipelineExecutionArn"),
+    "StopPipelineExecution": _sm("sagemaker:StopPipelineExecution", "pipeline", "PipelineExecutionArn"),
     "DescribeTrainingJob": _sm("sagemaker:DescribeTrainingJob", "training-job", "TrainingJobName"),
     "DescribeProcessingJob": _sm("sagemaker:DescribeProcessingJob", "processing-job", "ProcessingJobName"),
 }

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from unittest.mock import patch
 
 import botocore.session
 from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
 from moto.s3.models import s3_backends
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
@@ -85,7 +87,7 @@ class _Play:
 
     def _step(self, step: Mapping[str, Any], record: PlayedExecution) -> None:
         name, kind = step["Name"], step["Type"]
-        entry: dict[str, Any] = {"StepName": name, "StepStatus": "Succeeded", "Metadata": {}}
+        entry: dict[str, Any] = {"StepName": name, "StepStatus": "Succeeded", "Metadata": {}, "StartTime": utcnow()}
         record.steps.append(entry)
         try:
             if kind == "Training":
@@ -107,13 +109,16 @@ class _Play:
             if entry["StepStatus"] == "Succeeded" and kind != "Condition":
                 entry.update(StepStatus="Failed", FailureReason=str(failure))
             raise
+        finally:
+            entry["EndTime"] = utcnow()  # after the job's outputs were stored, as a step ends after its job
 
     # --- jobs ------------------------------------------------------------------------------------------------------
 
     def _arguments(self, name: str, kind: str, job_key: str) -> tuple[str, dict[str, Any]]:
         step = next(s for s in _all_steps(self.definition["Steps"]) if s["Name"] == name)
         arguments = self._resolve(step["Arguments"])
-        job_name = f"pipelines-{self.execution_id}-{name}"[:63]
+        # SageMaker names a pipeline's jobs itself; nothing may depend on the name.
+        job_name = f"pipelines-{self.execution_id}-{name}-{uuid.uuid4().hex[:10]}"[:63]
         arguments[job_key] = job_name
         operation = (
             botocore.session.get_session().get_service_model("sagemaker").operation_model(_ARGUMENT_OPERATIONS[kind])

@@ -48,13 +48,13 @@ ENTRY_POINT_EXAMPLE = "package.module:function"
 # A framework needs its version, a custom image its tag (both checked even when left out: validate_default).
 NEEDED_WITH = {"framework_version": "framework", "image_tag": "image_repository"}
 CONFIG_FILE = "cdk.json"
-# What the Train build reads back from a model's SageMaker Pipeline, by these names: the training job of the step
-# `Train` (its model.tar.gz) and the output `evaluation` of the processing step `Evaluate`, a folder holding the
-# model-quality report and, optionally, the held-out scores (`{"scores": [...]}`: the prediction-drift reference).
-PIPELINE_TRAIN_STEP = "Train"
+# What the Train build reads back from a model's SageMaker Pipeline: what its step `Evaluate` wrote to
+# `<PipelineSpec.evaluation_uri>/<execution id>/`: the model-quality report, a record of the model it scored
+# (`{"uri": <S3 URI>, "sha256": <hex digest of those bytes>}`: the build registers those bytes and no others) and,
+# optionally, the held-out scores (`{"scores": [...]}`: the prediction-drift reference).
 PIPELINE_EVALUATE_STEP = "Evaluate"
-PIPELINE_EVALUATION_OUTPUT = "evaluation"
 PIPELINE_REPORT_NAME = "evaluation.json"
+PIPELINE_MODEL_RECORD = "evaluated-model.json"
 PIPELINE_SCORES_NAME = "holdout-scores.json"
 
 
@@ -81,6 +81,7 @@ class PipelineSpec:
     role_arn: str
     artifacts_bucket: str
     work_prefix: str  # the key prefix of artifacts_bucket the pipeline's code and job outputs go under
+    evaluation_uri: str  # where Evaluate writes, under a folder named by the execution id (PIPELINE_* above)
     kms_key_arn: str
     code_dir: Path  # a folder holding the model's code package, uploaded for the jobs
     minimums: Mapping[str, float]  # model.metrics: a candidate below any of them can stop before the build reads it

@@ -12,26 +12,28 @@ requirements (the example's `ml/requirements-pipeline.txt`).
 from __future__ import annotations
 
 import csv
+import hashlib
 import importlib.util
 import json
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import numpy as np
+from botocore.exceptions import ClientError
 
 from safedeploy import registry
 from safedeploy.build_steps.artifacts import upload_run_file
 from safedeploy.build_steps.model_plugin import (
     PIPELINE_EVALUATE_STEP,
-    PIPELINE_EVALUATION_OUTPUT,
+    PIPELINE_MODEL_RECORD,
     PIPELINE_REPORT_NAME,
     PIPELINE_SCORES_NAME,
-    PIPELINE_TRAIN_STEP,
     ModelPlugin,
     PipelineSpec,
 )
@@ -39,10 +41,8 @@ from safedeploy.build_steps.settings import ReleaseSettings
 from safedeploy.build_steps.training_data import TrainingData
 from safedeploy.errors import ConfigError, InputError
 from safedeploy.s3_layout import PIPELINES, split_s3_uri
-from safedeploy.s3_objects import read_if_present
 
 RUNNING_STATES = ("Executing", "Stopping")
-ARTIFACT_NAME = "model.tar.gz"
 
 
 @dataclass
@@ -71,12 +71,13 @@ class PipelineWatch:
                     f"{step['StepName']}: {step['FailureReason']}" for step in steps if step.get("FailureReason")
                 ]
                 reasons.insert(0, status.get("FailureReason", "no reason given"))
-                raise RuntimeError(
+                raise InputError(
                     f"pipeline execution {self.execution_arn} {status['PipelineExecutionStatus']}: "
                     + "; ".join(reasons)
                 )
             if waited >= self.timeout_seconds:
-                raise TimeoutError(f"pipeline execution {self.execution_arn} still running after {waited:.0f} s")
+                self.sm.stop_pipeline_execution(PipelineExecutionArn=self.execution_arn)  # nothing runs unwatched
+                raise InputError(f"pipeline execution {self.execution_arn} still running after {waited:.0f} s: stopped")
             self.sleep(self.poll_seconds)
             waited += self.poll_seconds
 
@@ -106,83 +107,107 @@ class PipelineBuild:
 
 
 @dataclass(frozen=True)
-class StepOutputs:
-    """Where the Train and Evaluate steps of one execution left the model and the evaluation folder."""
+class EvaluationOutput:
+    """The folder the step `Evaluate` of one execution wrote, `<spec.evaluation_uri>/<execution id>`, and when the
+    step ended: nothing it holds may have changed after that (S3's If-Unmodified-Since)."""
 
-    model_uri: str
-    evaluation_uri: str
+    uri: str
+    ended: datetime
 
     @classmethod
-    def of(cls, sm: Any, steps: Sequence[Mapping[str, Any]]) -> StepOutputs:
-        """From ListPipelineExecutionSteps' metadata (the job ARNs) and the jobs' own descriptions."""
-        metadata = {str(step["StepName"]): step.get("Metadata", {}) for step in steps}
-        training = _job_name(metadata, PIPELINE_TRAIN_STEP, "TrainingJob")
-        processing = _job_name(metadata, PIPELINE_EVALUATE_STEP, "ProcessingJob")
-        model_uri = sm.describe_training_job(TrainingJobName=training)["ModelArtifacts"]["S3ModelArtifacts"]
-        outputs = sm.describe_processing_job(ProcessingJobName=processing)["ProcessingOutputConfig"]["Outputs"]
-        evaluation = next((o for o in outputs if o.get("OutputName") == PIPELINE_EVALUATION_OUTPUT), None)
-        if evaluation is None or "S3Output" not in evaluation:
+    def of(cls, spec: PipelineSpec, execution_arn: str, steps: Sequence[Mapping[str, Any]]) -> EvaluationOutput:
+        step = next((s for s in steps if s.get("StepName") == PIPELINE_EVALUATE_STEP), None)
+        if step is None or step.get("StepStatus") != "Succeeded" or not isinstance(step.get("EndTime"), datetime):
             raise InputError(
-                f"processing job {processing} of step {PIPELINE_EVALUATE_STEP} has no S3 output named "
-                f"{PIPELINE_EVALUATION_OUTPUT!r}: the evaluation report cannot be found"
+                f"the pipeline succeeded without a finished step named {PIPELINE_EVALUATE_STEP!r}: its evaluation "
+                "cannot be found (docs/model.md)"
             )
-        return cls(str(model_uri), str(evaluation["S3Output"]["S3Uri"]).rstrip("/"))
+        return cls(f"{spec.evaluation_uri}/{execution_arn.rsplit('/', 1)[-1]}", step["EndTime"])
 
     def download(self, s3: Any, bucket: str, work_dir: Path) -> tuple[Path, Path, bytes | None]:
-        """The artifact, the report and the held-out scores (if written), read only from the pipeline's own
-        prefix of `bucket`: nothing elsewhere is ever registered."""
+        """The artifact Evaluate scored (its bytes hashed against Evaluate's record of them), the report and the
+        held-out scores (if written), read only from the pipeline's own prefix of `bucket`, as they were when the
+        step ended: only what was evaluated is ever registered."""
+        record = self._read(s3, bucket, f"{self.uri}/{PIPELINE_MODEL_RECORD}", required=True)
+        try:
+            evaluated = json.loads(record or b"")
+            model_uri, model_sha256 = str(evaluated["uri"]), str(evaluated["sha256"])
+        except (ValueError, KeyError, TypeError):
+            raise InputError(
+                f'{self.uri}/{PIPELINE_MODEL_RECORD} is not {{"uri": ..., "sha256": ...}} of the model Evaluate scored'
+            ) from None
+        model = self._read(s3, bucket, model_uri, required=True) or b""
+        actual = hashlib.sha256(model).hexdigest()
+        if actual != model_sha256:
+            raise InputError(
+                f"{model_uri} hashes to {actual}, not to the {model_sha256} Evaluate scored: it changed after it was "
+                "evaluated; nothing was registered"
+            )
+        report = self._read(s3, bucket, f"{self.uri}/{PIPELINE_REPORT_NAME}", required=True) or b""
+        scores = self._read(s3, bucket, f"{self.uri}/{PIPELINE_SCORES_NAME}", required=False)
         work_dir.mkdir(parents=True, exist_ok=True)
-        model = _read_owned(s3, bucket, self.model_uri, required=True)
-        report = _read_owned(s3, bucket, f"{self.evaluation_uri}/{PIPELINE_REPORT_NAME}", required=True)
-        scores = _read_owned(s3, bucket, f"{self.evaluation_uri}/{PIPELINE_SCORES_NAME}", required=False)
-        artifact, report_path = work_dir / ARTIFACT_NAME, work_dir / PIPELINE_REPORT_NAME
-        artifact.write_bytes(model or b"")
-        report_path.write_bytes(report or b"")
+        artifact, report_path = work_dir / model_uri.rsplit("/", 1)[-1], work_dir / PIPELINE_REPORT_NAME
+        artifact.write_bytes(model)
+        report_path.write_bytes(report)
         return artifact, report_path, scores
 
+    def _read(self, s3: Any, bucket: str, uri: str, *, required: bool) -> bytes | None:
+        owner, key = split_s3_uri(uri)
+        if owner != bucket or not key.startswith(f"{PIPELINES}/"):
+            raise InputError(f"{uri} is outside s3://{bucket}/{PIPELINES}/: a pipeline's output is read only there")
+        try:
+            return bytes(s3.get_object(Bucket=bucket, Key=key, IfUnmodifiedSince=self.ended)["Body"].read())
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404") and not required:
+                return None
+            if code in ("NoSuchKey", "404"):
+                raise InputError(f"{uri} does not exist: the pipeline's step left no output there") from None
+            if code in ("PreconditionFailed", "412"):
+                raise InputError(
+                    f"{uri} changed after the step {PIPELINE_EVALUATE_STEP} ended ({self.ended.isoformat()}): only "
+                    "what was evaluated is registered; nothing was registered"
+                ) from None
+            raise
 
-def _job_name(metadata: Mapping[str, Any], step: str, kind: str) -> str:
-    arn = metadata.get(step, {}).get(kind, {}).get("Arn")
-    if not arn:
-        raise InputError(f"the pipeline succeeded without a {kind} step named {step!r} (docs/model.md)")
-    return str(arn).rsplit("/", 1)[-1]
 
-
-def _read_owned(s3: Any, bucket: str, uri: str, *, required: bool) -> bytes | None:
-    owner, key = split_s3_uri(uri)
-    if owner != bucket or not key.startswith(f"{PIPELINES}/"):
-        raise InputError(f"{uri} is outside s3://{bucket}/{PIPELINES}/: a pipeline's output is read only there")
-    body = read_if_present(s3, bucket, key)
-    if body is None and required:
-        raise InputError(f"{uri} does not exist: the pipeline's step left no output there")
-    return body
+def contract_columns(data_csv: Path, names: Sequence[str]) -> list[int]:
+    """Where the serving contract's features are in the training data's header, checked before a pipeline runs."""
+    with data_csv.open(newline="") as handle:
+        header = next(csv.reader(handle), [])
+    missing = [name for name in names if name not in header]
+    if missing:
+        raise InputError(
+            f"{data_csv.name} has no column {', '.join(missing)} of model.contract.features: the drift baseline is "
+            "built from the training data's columns the requests carry"
+        )
+    return [header.index(name) for name in names]
 
 
 def training_features(data_csv: Path, names: Sequence[str]) -> np.ndarray:
     """The training data's columns the serving contract names, in its order: the data-drift reference."""
-    with data_csv.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [name for name in names if name not in (reader.fieldnames or ())]
-        if missing:
-            raise InputError(
-                f"{data_csv.name} has no column {', '.join(missing)} of model.contract.features: the drift baseline "
-                "is built from the training data's columns the requests carry"
-            )
-        return np.array([[float(row[name]) for name in names] for row in reader], dtype=float)
+    columns = contract_columns(data_csv, names)
+    try:
+        table = np.loadtxt(data_csv, delimiter=",", skiprows=1, usecols=columns, dtype=float, ndmin=2)
+    except ValueError as error:
+        raise InputError(f"{data_csv.name}: a column of model.contract.features is not numeric: {error}") from None
+    return table
 
 
 def read_pipeline_build(
-    sm: Any,
     s3: Any,
-    steps: Sequence[Mapping[str, Any]],
+    output: EvaluationOutput,
     settings: ReleaseSettings,
     data: TrainingData,
     model: ModelPlugin,
     work_dir: Path,
 ) -> PipelineBuild:
-    artifact, report, scores = StepOutputs.of(sm, steps).download(s3, settings.artifacts_bucket, work_dir)
+    artifact, report, scores = output.download(s3, settings.artifacts_bucket, work_dir)
     try:
-        reported = registry.metrics_from_report(json.loads(report.read_bytes()), source=PIPELINE_REPORT_NAME)
+        document = json.loads(report.read_bytes())
+        if not isinstance(document, Mapping):
+            raise ValueError("not a JSON object")
+        reported = registry.metrics_from_report(document, source=PIPELINE_REPORT_NAME)
         held_out = None if scores is None else np.asarray(json.loads(scores)["scores"], dtype=float)
     except (ValueError, KeyError, TypeError) as error:
         raise InputError(f"the pipeline's evaluation output cannot be read: {error}") from None
@@ -219,6 +244,7 @@ def train_in_pipeline(
     build_pipeline = model.load(model.sm_pipeline)
     if not settings.execution_role_arn:
         raise ConfigError("USE_SM_PIPELINE is true but no sagemaker-execution-role-arn parameter is set")
+    contract_columns(data.path, model.contract.features)  # before anything is paid for
     dataset_uri = upload_run_file(client("s3"), settings, data.path, prefix="datasets", bucket=settings.data_bucket)
     spec = PipelineSpec(
         name=settings.naming.resource("train"),
@@ -226,6 +252,7 @@ def train_in_pipeline(
         role_arn=settings.execution_role_arn,
         artifacts_bucket=settings.artifacts_bucket,
         work_prefix=PIPELINES,
+        evaluation_uri=f"s3://{settings.artifacts_bucket}/{PIPELINES}/evaluation",
         kms_key_arn=settings.kms_key_arn,
         code_dir=stage_code(work_dir, model.code_package),
         minimums=dict(model.metrics),
@@ -243,4 +270,5 @@ def train_in_pipeline(
     )["PipelineExecutionArn"]
     progress(f"started {execution_arn}")
     steps = PipelineWatch(sm, execution_arn, progress).wait()
-    return read_pipeline_build(sm, client("s3"), steps, settings, data, model, work_dir / "pipeline-outputs")
+    output = EvaluationOutput.of(spec, execution_arn, steps)
+    return read_pipeline_build(client("s3"), output, settings, data, model, work_dir / "pipeline-outputs")

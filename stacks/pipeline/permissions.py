@@ -31,36 +31,19 @@ def pass_role_to_sagemaker(role: iam.IRole) -> Grant:
     )
 
 
-def read_pipeline_jobs(stack: Stack) -> Grant:
-    """Describe the training and processing jobs a SageMaker Pipeline execution ran, to find their outputs: SageMaker
-    names those jobs itself at run time (the SDK leaves the names out of the definition), so no name of ours scopes
-    them; the build reads their outputs only under `pipelines/` of its own bucket (build_steps/sm_pipeline.py)."""
-    return Grant.of(
-        iam.PolicyStatement(
-            actions=["sagemaker:DescribeTrainingJob", "sagemaker:DescribeProcessingJob"],
-            resources=[
-                stack.format_arn(
-                    service="sagemaker", resource=kind, resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
-                )
-                for kind in ("training-job", "processing-job")
-            ],
-        ),
-        reason="sagemaker:DescribeTrainingJob and sagemaker:DescribeProcessingJob on this account's jobs: a SageMaker "
-        "Pipeline execution names its jobs at run time, so no name pattern can scope them (read-only).",
-    )
-
-
 def sdk_role_check(role: iam.IRole) -> Grant:
-    """The SageMaker SDK's check that the execution role may write its staging bucket (iam:SimulatePrincipalPolicy,
-    `ModelTrainer`): denied, the SDK falls back to another bucket silently; allowed on that one role, it decides
-    from the role's policies. Simulating reveals nothing the role's own policy does not state."""
+    """The SageMaker SDK's `ModelTrainer` asks IAM whether the execution role may write its default bucket
+    (iam:SimulatePrincipalPolicy) to choose where it stages the job's code; it handles a denial, but a denied call on
+    every training run is an AccessDenied event for the account's monitoring to chase. Allowed on that one role:
+    simulating reveals nothing the role's own policy does not state."""
     return Grant.of(iam.PolicyStatement(actions=["iam:SimulatePrincipalPolicy"], resources=[role.role_arn]))
 
 
 def sdk_bucket_check(bucket: s3.IBucket, prefix: str) -> Grant:
     """The SageMaker SDK's check of the bucket a pipeline session writes to (`Session.default_bucket`): it lists the
-    account's buckets for the bucket's creation date, then the bucket under the session's key prefix; either denied
-    stops the SDK before it uploads the jobs' code. Only those two requests are allowed."""
+    account's buckets for the bucket's creation date (a denial is tolerated, but recorded as AccessDenied on every
+    run), then the bucket under the session's key prefix, which it needs: denied, it stops before uploading the
+    jobs' code. Only those two requests are allowed."""
     return Grant.of(
         iam.PolicyStatement(actions=["s3:ListAllMyBuckets"], resources=["*"]),
         iam.PolicyStatement(

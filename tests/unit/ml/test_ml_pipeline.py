@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,8 @@ from safedeploy import registry
 from safedeploy.build_steps import train_and_register
 from safedeploy.build_steps.model_plugin import ModelPlugin
 from safedeploy.build_steps.settings import ReleaseSettings
-from safedeploy.build_steps.sm_pipeline import StepOutputs, stage_code
-from safedeploy.digests import sha256_s3_object
+from safedeploy.build_steps.sm_pipeline import EvaluationOutput, stage_code
+from safedeploy.digests import sha256_file, sha256_s3_object
 from safedeploy.drift.baseline import Baseline, sha256_digest
 from safedeploy.errors import InputError
 from safedeploy.parameters import Param
@@ -42,8 +44,17 @@ def test_the_jobs_train_and_evaluate_like_a_build(tmp_path: Path) -> None:
     model_file = pipeline_jobs.train_job(data_dir, model_dir, seed=5)
     assert (model_dir / "code" / "inference.py").is_file()
     package_artifact(model_file, tmp_path / "packed")  # SageMaker packs /opt/ml/model as model.tar.gz
+    archive = tmp_path / "packed" / "model.tar.gz"
+    uri = "s3://demo-dev-artifacts/pipelines/models/job/output/model.tar.gz"
     report = pipeline_jobs.evaluate_job(
-        tmp_path / "packed", data_dir, output, seed=5, report="evaluation.json", scores="scores.json"
+        archive.parent,
+        data_dir,
+        output,
+        seed=5,
+        model_uri=uri,
+        report="evaluation.json",
+        scores="s.json",
+        record="m.json",
     )
 
     metrics = headline_metrics(json.loads(report.read_text()))
@@ -51,7 +62,8 @@ def test_the_jobs_train_and_evaluate_like_a_build(tmp_path: Path) -> None:
     _, holdout = split(generate(1200, seed=5), seed=5)
     matrix = json.loads(report.read_text())["binary_classification_metrics"]["confusion_matrix"]
     assert sum(matrix[a][b] for a in "01" for b in "01") == holdout.rows
-    assert len(json.loads((output / "scores.json").read_text())["scores"]) == holdout.rows
+    assert len(json.loads((output / "s.json").read_text())["scores"]) == holdout.rows
+    assert json.loads((output / "m.json").read_text()) == {"uri": uri, "sha256": sha256_file(archive)}
 
 
 def test_a_job_needs_exactly_one_csv(tmp_path: Path) -> None:
@@ -62,7 +74,9 @@ def test_a_job_needs_exactly_one_csv(tmp_path: Path) -> None:
 def test_the_evaluation_job_is_told_where_its_data_is_and_what_to_write(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         pipeline_jobs.main(["--job", "evaluate", "--seed", "1", "--report", "evaluation.json"])
-    assert "--job evaluate needs --model-dir, --data-dir, --output-dir, --scores" in capsys.readouterr().err
+    assert "--job evaluate needs --model-dir, --data-dir, --output-dir, --model-uri, --scores, --record" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.fixture
@@ -80,6 +94,7 @@ def definition(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict
             role_arn=ROLE,
             artifacts_bucket=BUCKET,
             work_prefix="pipelines",
+            evaluation_uri=f"s3://{BUCKET}/pipelines/evaluation",
             kms_key_arn=f"arn:aws:kms:{REGION}:123456789012:key/example",
             code_dir=code_dir,
             minimums={"auc": 0.75, "f1": 0.6},
@@ -92,7 +107,11 @@ def test_the_pipeline_trains_evaluates_and_checks_every_minimum_but_registers_no
 ) -> None:
     train, evaluate, condition = definition["Steps"]
     assert [train["Type"], evaluate["Type"], condition["Type"]] == ["Training", "Processing", "Condition"]
-    assert [train["Name"], evaluate["Name"]] == ["Train", "Evaluate"]  # the names the build reads them by
+    assert evaluate["Name"] == "Evaluate"  # the step whose end the build reads
+    arguments = evaluate["Arguments"]["AppSpecification"]["ContainerArguments"]
+    # Evaluate is told which object it scores, and records its digest: the build registers those bytes only.
+    assert arguments[arguments.index("--model-uri") + 1] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert arguments[arguments.index("--record") + 1] == "evaluated-model.json"
     assert train["Arguments"]["AlgorithmSpecification"]["TrainingImage"].endswith(
         "sagemaker-scikit-learn:1.9-0-cpu-py3"
     )
@@ -151,10 +170,10 @@ def test_a_pipeline_release_registers_the_evidence_of_a_build_release(
     (container,) = sm.describe_model_package(ModelPackageName=package)["InferenceSpecification"]["Containers"]
     require_served_here(container["ModelDataUrl"], BUCKET)  # a write-once copy, not the job's own output
     assert sha256_s3_object(s3, container["ModelDataUrl"]) == evidence.model_sha256
-    job_output = sm.describe_training_job(
-        TrainingJobName=execution.steps[0]["Metadata"]["TrainingJob"]["Arn"].split("/")[-1]
-    )
-    assert sha256_s3_object(s3, job_output["ModelArtifacts"]["S3ModelArtifacts"]) == evidence.model_sha256
+    execution_id = execution.arn.rsplit("/", 1)[-1]
+    record_key = f"pipelines/evaluation/{execution_id}/evaluated-model.json"
+    scored = json.loads(s3.get_object(Bucket=BUCKET, Key=record_key)["Body"].read())
+    assert sha256_s3_object(s3, scored["uri"]) == scored["sha256"] == evidence.model_sha256  # what Evaluate scored
     metrics = registry.package_metrics(sm, s3, package)
     assert set(metrics) >= {"auc", "accuracy", "f1"} and metrics["auc"] > 0.8
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
@@ -175,15 +194,58 @@ def test_a_candidate_below_a_minimum_stops_in_the_pipeline_with_its_reason(
     strict = {**EXAMPLE_MODEL, "metrics": {**EXAMPLE_MODEL["metrics"], "auc": 0.999}}
 
     below = rf"Failed: a metric is below its minimum in model\.metrics .* for commit {COMMIT}"
-    with pytest.raises(RuntimeError, match=below):
+    with pytest.raises(InputError, match=below):
         release(pipeline_release, tmp_path, strict)
     assert SESSION.client("sagemaker").list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"] == []
 
 
-def test_outputs_outside_the_pipelines_prefix_are_never_read() -> None:
-    outputs = StepOutputs(f"s3://{BUCKET}/models/abc/1/model.tar.gz", f"s3://{BUCKET}/pipelines/evaluation/x")
-    with pytest.raises(InputError, match=r"is outside s3://demo-dev-artifacts/pipelines/: a pipeline's output is read"):
-        outputs.download(None, BUCKET, Path("unused"))
-    elsewhere = StepOutputs("s3://other-bucket/pipelines/m/model.tar.gz", f"s3://{BUCKET}/pipelines/evaluation/x")
-    with pytest.raises(InputError, match="is outside"):
-        elsewhere.download(None, BUCKET, Path("unused"))
+@pytest.fixture
+def evaluation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Any, EvaluationOutput]]:
+    """An evaluation folder as Evaluate leaves it, and the model it scored."""
+    with in_process_aws(monkeypatch):
+        s3 = SESSION.client("s3")
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        model = b"the model archive Evaluate scored"
+        folder = "pipelines/evaluation/abc"
+        s3.put_object(Bucket=BUCKET, Key="pipelines/models/job/output/model.tar.gz", Body=model)
+        record = {"uri": f"s3://{BUCKET}/pipelines/models/job/output/model.tar.gz", "sha256": sha256(model).hexdigest()}
+        s3.put_object(Bucket=BUCKET, Key=f"{folder}/evaluated-model.json", Body=json.dumps(record).encode())
+        s3.put_object(Bucket=BUCKET, Key=f"{folder}/evaluation.json", Body=b"{}")
+        ended = datetime.now(UTC) + timedelta(minutes=1)
+        yield s3, EvaluationOutput(f"s3://{BUCKET}/{folder}", ended)
+
+
+def test_what_evaluate_scored_is_read_back_as_it_was(evaluation: tuple[Any, EvaluationOutput], tmp_path: Path) -> None:
+    s3, output = evaluation
+
+    artifact, report, scores = output.download(s3, BUCKET, tmp_path)
+
+    assert artifact.read_bytes() == b"the model archive Evaluate scored"
+    assert (report.read_bytes(), scores) == (b"{}", None)
+
+
+def test_a_model_rewritten_after_its_evaluation_is_refused(
+    evaluation: tuple[Any, EvaluationOutput], tmp_path: Path
+) -> None:
+    s3, output = evaluation
+    s3.put_object(Bucket=BUCKET, Key="pipelines/models/job/output/model.tar.gz", Body=b"another model")
+
+    with pytest.raises(InputError, match=r"hashes to .*, not to the .* Evaluate scored: it changed after it was"):
+        output.download(s3, BUCKET, tmp_path)
+    before = EvaluationOutput(output.uri, datetime.now(UTC) - timedelta(hours=1))  # everything written after the end
+    with pytest.raises(InputError, match=r"changed after the step Evaluate ended .*: only what was evaluated"):
+        before.download(s3, BUCKET, tmp_path)
+
+
+def test_a_record_naming_a_model_outside_the_pipelines_prefix_is_refused(
+    evaluation: tuple[Any, EvaluationOutput], tmp_path: Path
+) -> None:
+    s3, output = evaluation
+    for uri in (f"s3://{BUCKET}/models/abc/1/model.tar.gz", "s3://other-bucket/pipelines/m/model.tar.gz"):
+        record = json.dumps({"uri": uri, "sha256": "0" * 64}).encode()
+        s3.put_object(Bucket=BUCKET, Key="pipelines/evaluation/abc/evaluated-model.json", Body=record)
+        with pytest.raises(InputError, match=r"is outside s3://demo-dev-artifacts/pipelines/: a pipeline's output"):
+            output.download(s3, BUCKET, tmp_path)
+    s3.put_object(Bucket=BUCKET, Key="pipelines/evaluation/abc/evaluated-model.json", Body=b"[]")
+    with pytest.raises(InputError, match=r"is not .* of the model Evaluate scored"):
+        output.download(s3, BUCKET, tmp_path)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections import deque
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from safedeploy.build_steps.sm_pipeline import PipelineWatch, StepOutputs
+from safedeploy.build_steps.model_plugin import PipelineSpec
+from safedeploy.build_steps.sm_pipeline import EvaluationOutput, PipelineWatch
 from safedeploy.errors import InputError
 
 EXECUTION = "arn:aws:sagemaker:ap-northeast-2:123456789012:pipeline/demo-dev-train/execution/abc"
-TRAINING_JOB = "arn:aws:sagemaker:ap-northeast-2:123456789012:training-job/pipelines-abc-train"
 
 
 class FakeSageMaker:
@@ -20,12 +22,16 @@ class FakeSageMaker:
     def __init__(self, polls: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
         self.polls = deque(polls)
         self.current: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
+        self.stopped: list[str] = []
 
     def describe_pipeline_execution(self, PipelineExecutionArn: str) -> dict[str, Any]:
         assert PipelineExecutionArn == EXECUTION
         self.current = self.polls.popleft() if self.polls else self.current
         assert self.current is not None
         return self.current[0]
+
+    def stop_pipeline_execution(self, PipelineExecutionArn: str) -> None:
+        self.stopped.append(PipelineExecutionArn)
 
     def get_paginator(self, name: str) -> Any:
         assert name == "list_pipeline_execution_steps"
@@ -80,19 +86,35 @@ def test_a_failed_execution_is_an_error_with_every_reason() -> None:
         ]
     )
 
-    with pytest.raises(RuntimeError, match=r"Failed: Step failure.*BelowQualityBar: a metric is below its minimum"):
+    with pytest.raises(InputError, match=r"Failed: Step failure.*BelowQualityBar: a metric is below its minimum"):
         watch(sm, []).wait()
 
 
-def test_an_execution_that_runs_too_long_is_a_timeout() -> None:
+def test_an_execution_that_runs_too_long_is_stopped() -> None:
     sm = FakeSageMaker([({"PipelineExecutionStatus": "Executing"}, [])])
 
-    with pytest.raises(TimeoutError, match="still running after 90 s"):
+    with pytest.raises(InputError, match="still running after 90 s: stopped"):
         watch(sm, [], timeout=90).wait()
+    assert sm.stopped == [EXECUTION]
 
 
-def test_success_without_the_steps_the_build_reads_is_an_error() -> None:
-    with pytest.raises(InputError, match="without a TrainingJob step named 'Train'"):
-        StepOutputs.of(None, [step("Evaluate", "Succeeded", Metadata={"ProcessingJob": {"Arn": TRAINING_JOB}})])
-    with pytest.raises(InputError, match="without a ProcessingJob step named 'Evaluate'"):
-        StepOutputs.of(None, [step("Train", "Succeeded", Metadata={"TrainingJob": {"Arn": TRAINING_JOB}})])
+def test_the_evaluation_is_found_by_execution_id_and_must_have_finished() -> None:
+    spec = PipelineSpec(
+        name="demo-dev-train",
+        region="ap-northeast-2",
+        role_arn="arn:aws:iam::123456789012:role/demo-dev-sagemaker",
+        artifacts_bucket="demo-dev-artifacts",
+        work_prefix="pipelines",
+        evaluation_uri="s3://demo-dev-artifacts/pipelines/evaluation",
+        kms_key_arn="arn:aws:kms:ap-northeast-2:123456789012:key/example",
+        code_dir=Path("unused"),
+        minimums={"auc": 0.75},
+    )
+    ended = datetime(2026, 12, 7, 22, 0, tzinfo=UTC)
+
+    found = EvaluationOutput.of(spec, EXECUTION, [step("Evaluate", "Succeeded", EndTime=ended)])
+
+    assert found == EvaluationOutput("s3://demo-dev-artifacts/pipelines/evaluation/abc", ended)
+    for steps in ([step("Train", "Succeeded", EndTime=ended)], [step("Evaluate", "Executing")]):
+        with pytest.raises(InputError, match="without a finished step named 'Evaluate'"):
+            EvaluationOutput.of(spec, EXECUTION, steps)

@@ -359,12 +359,8 @@ def test_sagemaker_access_is_scoped_to_environment_prefixes(
         for resource in as_list(statement["Resource"]):
             text = arn_text(resource)
             # Packages: dev's (prod deploys what dev approved); readers name dev's group exactly, Train registers
-            # under dev's prefix; the jobs a SageMaker Pipeline names itself are only described; the rest: its own
-            # environment's.
+            # under dev's prefix; the rest: its own environment's.
             resource_name = text.split(":")[-1]
-            if resource_name in ("training-job/*", "processing-job/*"):
-                assert set(actions) == {"sagemaker:DescribeTrainingJob", "sagemaker:DescribeProcessingJob"}, text
-                continue
             allowed = (
                 ("model-package/my-mlops-dev-models/*", "model-package/my-mlops-dev-*")
                 if resource_name.startswith("model-package/")
@@ -395,16 +391,23 @@ def test_sm_pipeline_permissions_follow_the_flag(pipeline: dict[str, Template], 
     assert "sagemaker:StartPipelineExecution" in granted(solo_dev)
     assert "sagemaker:StartPipelineExecution" not in granted(pipeline["dev"])
 
-    def any_job_readers(template: Template) -> list[set[str]]:
-        """Statements on every job of the account: the jobs a pipeline execution names itself."""
+    def sdk_checks(template: Template) -> list[tuple[list[str], Any]]:
+        """The SageMaker SDK's checks: the bucket names, the pipelines prefix exactly, the execution role's policy
+        (the roles' other listings are under their prefixes, `StringLike`)."""
         return [
-            set(as_list(s["Action"]))
+            (as_list(s["Action"]), s.get("Condition"))
             for s in build_role_statements(template)
-            if any(":training-job/*" in json.dumps(resource) for resource in as_list(s["Resource"]))
+            if {"s3:ListAllMyBuckets", "iam:SimulatePrincipalPolicy"} & set(as_list(s["Action"]))
+            or (as_list(s["Action"]) == ["s3:ListBucket"] and "StringEquals" in s.get("Condition", {}))
         ]
 
-    assert any_job_readers(solo_dev) == [{"sagemaker:DescribeTrainingJob", "sagemaker:DescribeProcessingJob"}]
-    assert any_job_readers(pipeline["dev"]) == []
+    assert sdk_checks(solo_dev) == [
+        (["s3:ListAllMyBuckets"], None),
+        (["s3:ListBucket"], {"StringEquals": {"s3:prefix": "pipelines"}}),
+        (["iam:SimulatePrincipalPolicy"], None),
+    ]
+    assert sdk_checks(pipeline["dev"]) == []
+    assert not [s for s in build_role_statements(solo_dev) if ":training-job/*" in json.dumps(s["Resource"])]
 
 
 def test_ssm_reads_stop_at_the_environment_path(pipeline: dict[str, Template]) -> None:
