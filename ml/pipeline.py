@@ -48,8 +48,9 @@ def build_pipeline(spec: PipelineSpec, boto_session: Any) -> Any:
     from sagemaker.mlops.workflow import ConditionStep, FailStep, Pipeline, ProcessingStep, TrainingStep
     from sagemaker.train.model_trainer import ModelTrainer
 
-    # The SDK checks the role with IAM's policy simulator; the release's build role has no IAM read access, and the
-    # role is this environment's own execution role (SSM), so the check could only warn or fail for the wrong reason.
+    # The SDK would validate the role by reading it from IAM; the release's build role may not read IAM (it may only
+    # simulate this one role's policy, for the SDK's choice of staging bucket: stacks/pipeline/permissions.py), and
+    # the role is this environment's own execution role (SSM), so the check could only fail for the wrong reason.
     os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
     session = PipelineSession(
         boto_session=boto_session, default_bucket=spec.artifacts_bucket, default_bucket_prefix=spec.work_prefix

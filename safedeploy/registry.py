@@ -128,8 +128,10 @@ def package_metrics(sm: Any, s3: Any, package_arn: str) -> dict[str, float]:
     )
 
 
-def metrics_from_report(report: Mapping[str, Any], *, source: str = "report") -> dict[str, float]:
+def metrics_from_report(report: object, *, source: str = "report") -> dict[str, float]:
     """Metric values of a SageMaker model-quality report (`{"value": v, "standard_deviation": s}` or plain numbers)."""
+    if not isinstance(report, Mapping):
+        raise InputError(f"{source} is not a model-quality report: not a JSON object")
     section = next((report[name] for name in REPORT_SECTIONS if isinstance(report.get(name), Mapping)), None)
     if section is None:
         raise InputError(f"{source} is not a model-quality report: none of {', '.join(REPORT_SECTIONS)} found")

@@ -221,7 +221,7 @@ def _create_model(call: Call) -> list[Needed]:
     needed = [Needed("sagemaker:CreateModel", sagemaker_arn(call, "model", name), _tags(call.params.get("Tags")))]
     role = call.params.get("ExecutionRoleArn")
     if role:
-        needed.append(Needed("iam:PassRole", role, {"iam:PassedToService": ["sagemaker.amazonaws.com"]}))
+        needed.append(_pass_role_to_sagemaker(role))
         # SageMaker reads each container's model data as the execution role.
         containers = call.params.get("Containers") or [call.params.get("PrimaryContainer") or {}]
         for container in containers:
@@ -323,7 +323,6 @@ SAGEMAKER: dict[str, Callable[[Call], list[Needed]]] = {
     "ListPipelineExecutionSteps": _sm("sagemaker:ListPipelineExecutionSteps", "pipeline", "PipelineExecutionArn"),
     "StopPipelineExecution": _sm("sagemaker:StopPipelineExecution", "pipeline", "PipelineExecutionArn"),
     "DescribeTrainingJob": _sm("sagemaker:DescribeTrainingJob", "training-job", "TrainingJobName"),
-    "DescribeProcessingJob": _sm("sagemaker:DescribeProcessingJob", "processing-job", "ProcessingJobName"),
 }
 
 
@@ -333,8 +332,12 @@ def _pipeline_write(call: Call, action: str) -> list[Needed]:
     needed = [Needed(action, arn, _tags(call.params.get("Tags")))]
     role = call.params.get("RoleArn")
     if role:
-        needed.append(Needed("iam:PassRole", role, {"iam:PassedToService": ["sagemaker.amazonaws.com"]}))
+        needed.append(_pass_role_to_sagemaker(role))
     return needed
+
+
+def _pass_role_to_sagemaker(role: str) -> Needed:
+    return Needed("iam:PassRole", role, {"iam:PassedToService": ["sagemaker.amazonaws.com"]})
 
 
 # --- the other services ---------------------------------------------------------------------------------------------

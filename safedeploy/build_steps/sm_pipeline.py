@@ -204,10 +204,7 @@ def read_pipeline_build(
 ) -> PipelineBuild:
     artifact, report, scores = output.download(s3, settings.artifacts_bucket, work_dir)
     try:
-        document = json.loads(report.read_bytes())
-        if not isinstance(document, Mapping):
-            raise ValueError("not a JSON object")
-        reported = registry.metrics_from_report(document, source=PIPELINE_REPORT_NAME)
+        reported = registry.metrics_from_report(json.loads(report.read_bytes()), source=PIPELINE_REPORT_NAME)
         held_out = None if scores is None else np.asarray(json.loads(scores)["scores"], dtype=float)
     except (ValueError, KeyError, TypeError) as error:
         raise InputError(f"the pipeline's evaluation output cannot be read: {error}") from None

@@ -152,6 +152,7 @@ def test_package_metrics_refuse_a_package_without_any(sm: Any, s3: Any) -> None:
     [
         (b"not json", "is not JSON"),
         (json.dumps({"metrics": {}}).encode(), "not a model-quality report"),
+        (b"[1, 2]", "not a model-quality report: not a JSON object"),
         (json.dumps({"binary_classification_metrics": {"auc": {"value": "high"}}}).encode(), "no metric values"),
     ],
 )
