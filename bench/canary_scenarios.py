@@ -10,8 +10,9 @@ check at every minute. The verdict replays every look, so one call on a bake's m
 minute, that calling it every minute would have reached first; `--replay-check` replications per scenario are also
 called minute by minute and must agree (scenarios with late minutes are always called minute by minute). Next to
 it, the textbook schedule (two-sided z at alpha / sqrt(K / i) at the same K looks: pooled two-proportion z for
-errors, z on the per-minute Averages for latency) judges the same data, and for harm from the start the oracle
-column is the median minute of Wald's SPRT that knows the truth.
+errors, z on the per-minute Averages for latency) judges the same data, and for every harmful scenario the oracle
+columns give how often, and at which median minute, Wald's SPRT that knows the truth (effect and onset) rolls back
+in the bake, and the engine's median over the oracle's.
 
 Run: `.venv/bin/python bench/canary_scenarios.py [--full] [--jobs 2] [--seed 20261201] [--heavy]` (default 500 and
 300 replications, a few minutes on two cores; `--full` gives the 2,000 / 1,000 of the figures in the docs, about 20
@@ -30,6 +31,7 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -46,7 +48,8 @@ from safedeploy.stats import CanaryObservations, CanaryPolicy, canary_verdict
 from safedeploy.stats.bake_plan import ALARM_LAG_MINUTES
 from safedeploy.stats.comparison_series import cumulative_comparison
 from safedeploy.stats.monitors import _planned_looks
-from safedeploy.stats.normal import upper_quantile
+from safedeploy.stats.normal import MEDIAN_VARIANCE_FACTOR, upper_quantile
+from safedeploy.stats.oracle import ORACLE_THRESHOLD
 from safedeploy.strategies import DeploymentStrategy
 from safedeploy.strategies.ab import AB_TEST
 from safedeploy.strategies.shadow import SHADOW
@@ -105,6 +108,10 @@ class Scenario:
     def traffic(self) -> float:
         return self.requests_per_minute or float(self.settings.canary.expected_requests_per_minute)
 
+    def onset(self, minutes: int) -> float:
+        """The minute (from 0) the harm begins in a bake of `minutes` analysed minutes."""
+        return self.onset_minute if self.onset_minute is not None else self.onset_fraction * minutes
+
     def comparison(self) -> Comparison:
         """The candidate's traffic is on from the first minute, as the sample-ratio check sees it."""
         fleet = Fleet("f", ())
@@ -150,8 +157,7 @@ def draw(scenario: Scenario, rng: np.random.Generator, reps: int, minutes: int) 
     total = rng.poisson(rate)
     candidate = rng.binomial(total, scenario.candidate_share)
     counts = np.stack([total - candidate, candidate]).astype(float)
-    onset = scenario.onset_minute if scenario.onset_minute is not None else scenario.onset_fraction * minutes
-    harmful = np.arange(minutes) >= math.floor(onset)
+    harmful = np.arange(minutes) >= math.floor(scenario.onset(minutes))
     drift_e = np.exp(rng.normal(-0.5 * scenario.drift_errors**2, scenario.drift_errors, shape))
     drift_l = rng.normal(0.0, scenario.drift_latency, shape)
     errors = np.empty_like(counts)
@@ -238,7 +244,7 @@ class Tally:
     inconclusive: list[int] = field(default_factory=list)
     promote: list[int] = field(default_factory=list)
     textbook: list[int] = field(default_factory=list)
-    oracle: list[int] = field(default_factory=list)
+    oracle: list[float] = field(default_factory=list)  # inf: the oracle did not stop in the bake
     replay_mismatches: int = 0
     replay_checked: int = 0
 
@@ -277,17 +283,16 @@ def analyse(scenario: Scenario, values: dict[tuple[str, str], np.ndarray]) -> tu
     return decided, readings.observations, policy
 
 
-ORACLE_ALPHA, ORACLE_BETA = 0.05, 0.1
-
-
 def oracle_minute(scenario: Scenario, chunk: Minutes, rep: int) -> int | None:
     """Wald's SPRT that knows the truth (the error-rate ratio, the latency shift, sigma), on the same comparison the
     engine makes: each minute's errors split between the fleets (an error is the candidate's with probability
     rho pi / (rho pi + 1 - pi) under harm, pi under none) and each minute's log p50 ratio (variance
     (pi / 2) sigma^2 (1 / n_a + 1 / n_b)); alpha 0.05, power 0.9, the minute it crosses log((1 - beta) / alpha). The
-    information limit the engine is compared with (harm from the start)."""
+    information limit the engine is compared with. It also knows when the harm began and counts only the minutes
+    since (a candidate that turns bad mid-bake)."""
     n_a, n_b = chunk.counts[0, rep], chunk.counts[1, rep]
     both = chunk.present[0, rep] & chunk.present[1, rep] & (n_a > 0) & (n_b > 0)
+    both &= np.arange(n_a.size) >= math.floor(scenario.onset(n_a.size))
     llr = np.zeros(n_a.size)
     rho = scenario.error_ratio
     if rho != 1.0:
@@ -302,7 +307,7 @@ def oracle_minute(scenario: Scenario, chunk: Minutes, rep: int) -> int | None:
             variance = math.pi / 2 * scenario.log_sigma**2 * (1.0 / n_a + 1.0 / n_b)
             ratio = np.log(chunk.p50_ms[1, rep]) - np.log(chunk.p50_ms[0, rep])
             llr += np.where(both & np.isfinite(ratio), (shift * ratio - shift**2 / 2) / variance, 0.0)
-    crossed = np.flatnonzero(np.cumsum(llr) >= math.log((1 - ORACLE_BETA) / ORACLE_ALPHA))
+    crossed = np.flatnonzero(np.cumsum(llr) >= ORACLE_THRESHOLD)
     return int(crossed[0]) + 1 if crossed.size else None
 
 
@@ -365,13 +370,9 @@ def run(scenario: Scenario, rng: np.random.Generator, reps: int, replay_check: i
                     tally.split.append(call.minute)
             elif call.decision == Decision.PROMOTE:
                 tally.promote.append(call.minute)
-            oracle = (
-                oracle_minute(scenario, chunk, rep)
-                if not scenario.healthy and scenario.onset_fraction == 0 and scenario.onset_minute is None
-                else None
-            )
-            if oracle is not None:
-                tally.oracle.append(oracle)
+            if not scenario.healthy:
+                oracle = oracle_minute(scenario, chunk, rep)
+                tally.oracle.append(math.inf if oracle is None else oracle)
             if data is not None and policy is not None:
                 book = textbook_rollback(data, policy)
                 if book is not None:
@@ -404,6 +405,7 @@ def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
             "instance_count": 20,
             "canary_size_instances": 1,
             "wait_interval_seconds": "auto",
+            "max_execution_timeout_seconds": "auto",
             "autoscaling": {**prod.autoscaling.model_dump(), "min_instances": 20, "max_instances": 20},
             "canary": {**prod.canary.model_dump(), "latency_log_sigma": 0.8},
         }
@@ -444,6 +446,9 @@ def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
     ]
     harmful = [
         Scenario("errors 1 % -> 3 %", dev, healthy=False, error_ratio=3.0),
+        Scenario("errors 1 % -> 2 % (below the declared x3)", dev, healthy=False, error_ratio=2.0),
+        Scenario("prod: errors 1 % -> 3 %", prod, healthy=False, error_ratio=3.0, log_sigma=1.5),
+        Scenario("prod: errors 1 % -> 2 %", prod, healthy=False, error_ratio=2.0, log_sigma=1.5),
         Scenario("latency +20 %, lognormal sigma 0.5", dev, healthy=False, latency_ratio=1.2),
         Scenario(
             "latency +20 %, lognormal sigma 0.8 (dev declares 0.8)",
@@ -540,8 +545,20 @@ def scenarios(heavy: bool) -> tuple[list[Scenario], list[Scenario]]:
     return healthy, harmful
 
 
-def median_minute(minutes: list[int]) -> str:
-    return f"{statistics.median(minutes):.0f}" if minutes else "-"
+def median_minute(minutes: list[int] | list[float]) -> str:
+    middle = statistics.median(minutes) if minutes else math.inf
+    return f"{middle:.0f}" if math.isfinite(middle) else "-"
+
+
+def oracle_columns(tally: Tally) -> str:
+    """The oracle's power in the bake, its median minute (over all replications) and the engine's median over it."""
+    if not tally.oracle:
+        return f"{'-':>7}{'-':>6}{'-':>6}"
+    stopped = sum(math.isfinite(minute) for minute in tally.oracle) / len(tally.oracle)
+    oracle = statistics.median(tally.oracle)
+    engine = statistics.median(tally.rollback) if tally.rollback else math.inf
+    ratio = f"{engine / oracle:.1f}" if math.isfinite(oracle) and math.isfinite(engine) else "-"
+    return f"{stopped:>7.3f}{median_minute(tally.oracle):>6}{ratio:>6}"
 
 
 def report(scenario: Scenario, tally: Tally, seconds: float) -> None:
@@ -556,7 +573,7 @@ def report(scenario: Scenario, tally: Tally, seconds: float) -> None:
         f"{scenario.name:<52}{scenario.traffic:>6.0f}{scenario.candidate_share:>7.3f}{minutes:>5}"
         f"{rollback:>8.3f}±{rollback_se:.3f}{median_minute(tally.rollback):>5}{split:>7.3f}{unproven:>7.3f}"
         f"{promote:>8.3f}±{promote_se:.3f}{median_minute(tally.promote):>5}"
-        f"{book:>8.3f}±{book_se:.3f}{median_minute(tally.textbook):>5}{median_minute(tally.oracle):>7}{replay:>7}"
+        f"{book:>8.3f}±{book_se:.3f}{median_minute(tally.textbook):>5}{oracle_columns(tally)}{replay:>7}"
         f"{seconds:>6.0f}s"
     )
 
@@ -565,7 +582,7 @@ def header(title: str, reps: int) -> None:
     print(f"\n== {title}, {reps:,} replications each")
     print(
         f"{'scenario':<52}{'rpm':>6}{'share':>7}{'min':>5}{'ROLLBACK':>14}{'med':>5}{'split':>7}{'incon.':>7}"
-        f"{'PROMOTE':>14}{'med':>5}{'textbook':>14}{'med':>5}{'oracle':>7}{'replay':>7}"
+        f"{'PROMOTE':>14}{'med':>5}{'textbook':>14}{'med':>5}{'oracle':>7}{'med':>6}{'x':>6}{'replay':>7}"
     )
 
 
@@ -580,6 +597,68 @@ def plans() -> None:
         environment("dev", latency_log_sigma=1.5)
     except ValueError as error:
         print(f"dev declaring latency_log_sigma 1.5: refused at synth: {error}")
+
+
+def _errors_power(minutes: float, candidate: float, baseline: float, rate: float, ratio: float, alpha: float) -> float:
+    """Power of the most powerful level-alpha test of errors x `ratio` over `minutes` minutes of harm that knows the
+    ratio: given the E errors of both fleets, the candidate's ~ Binomial(E, share) under no harm (randomised, so
+    exactly alpha), E ~ Poisson under the harm."""
+    from scipy import stats
+
+    share = candidate / (candidate + baseline)
+    harmful = candidate * ratio / (candidate * ratio + baseline)
+    mean = minutes * rate * (candidate * ratio + baseline)
+    power = 0.0
+    for errors in range(int(mean + 12 * math.sqrt(mean) + 20)):
+        weight = stats.poisson.pmf(errors, mean)
+        tails = stats.binom.sf(np.arange(errors + 2) - 1, errors, share)  # P(X >= k), k = 0 .. errors + 1
+        k = int(np.argmax(tails <= alpha))
+        at = stats.binom.pmf(k - 1, errors, share) if k else 0.0
+        randomised = (alpha - tails[k]) / at if at > 0 else 0.0
+        power += weight * (
+            stats.binom.sf(k - 1, errors, harmful) + randomised * stats.binom.pmf(k - 1, errors, harmful)
+        )
+    return power
+
+
+def _latency_power(
+    minutes: float, candidate: float, baseline: float, sigma: float, increase: float, alpha: float
+) -> float:
+    """The same for the per-minute log-median ratio with sigma known."""
+    information = minutes / (MEDIAN_VARIANCE_FACTOR * sigma**2 * (1.0 / candidate + 1.0 / baseline))
+    return float(NormalDist().cdf(math.log1p(increase) * math.sqrt(information) - upper_quantile(alpha)))
+
+
+def _minutes_for(power: Any, arguments: tuple[float, ...], target: float) -> float:
+    """The shortest stretch of harm, in quarter minutes, at which `power(minutes, *arguments)` reaches `target`."""
+    minutes = 0.25
+    while power(minutes, *arguments) < target:
+        minutes += 0.25
+    return minutes
+
+
+def information_limits() -> None:
+    """The shortest bake any test could have for the declared power against harm from mid-bake: even one that knows
+    the onset and the effect needs this many minutes of harm (Neyman-Pearson), and mid-bake leaves half the judged
+    minutes; at alpha / m (each metric's share of the false-rollback rate) and at the whole alpha (one metric)."""
+    print("== information limit of the mid-bake guarantee (a test that knows onset and effect; minutes)")
+    for name in ("dev", "prod"):
+        settings = environment(name)
+        canary, share = settings.canary, bake_plan(settings).candidate_share
+        candidate = canary.expected_requests_per_minute * share
+        baseline = canary.expected_requests_per_minute - candidate
+        errors = (candidate, baseline, canary.baseline_error_rate, canary.error_rate_mde_ratio)
+        latency = (candidate, baseline, canary.latency_log_sigma, canary.latency_mde_percent / 100)
+        for alpha in (canary.alpha / 2, canary.alpha):
+            needed = {
+                "errors": _minutes_for(_errors_power, (*errors, alpha), canary.power),
+                "latency": _minutes_for(_latency_power, (*latency, alpha), canary.power),
+            }
+            bake = 2 * max(needed.values()) + ALARM_LAG_MINUTES
+            harm = ", ".join(f"{metric} {value:g}" for metric, value in needed.items())
+            print(
+                f"{name} at alpha {alpha:g}: minutes of harm for power {canary.power:g}: {harm}; bake >= {bake:g} min"
+            )
 
 
 def _job(job: tuple[str, int, Scenario, int, int, int]) -> tuple[str, int, Scenario, Tally, float]:
@@ -603,6 +682,7 @@ def main() -> None:
     args = parser.parse_args()
     reps, harm_reps = (2000, 1000) if args.full else (args.reps, args.harm_reps)
     plans()
+    information_limits()
     healthy, harmful = scenarios(args.heavy)
     groups = {
         "healthy candidates (goal: harm ROLLBACK <= 0.05; A/B and shadow PROMOTE >= 0.8)": (healthy, reps),

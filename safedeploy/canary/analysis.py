@@ -7,15 +7,18 @@ as breaching, rolls the deployment back if the analysis stays blind for two of t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from botocore.exceptions import BotoCoreError, ClientError
 
 from safedeploy.canary.fleets import Comparison, find_comparison
-from safedeploy.canary.metric_reader import minute_grid, read_fleets
+from safedeploy.canary.metric_reader import FleetReadings, minute_grid, read_fleets
+from safedeploy.canary.metrics import LATENCY_MEDIAN
 from safedeploy.canary.outputs import (
     announce,
     decided_before,
@@ -26,9 +29,10 @@ from safedeploy.canary.outputs import (
 from safedeploy.canary.policy import canary_policy, guarded
 from safedeploy.canary.sample_ratio import SampleRatio, check_sample_ratio
 from safedeploy.decision import Decision
-from safedeploy.guardrails.bake import bake_plan
+from safedeploy.guardrails.bake import bake_plan, measured_settings
 from safedeploy.guardrails.deploy_target import DeployTarget, read_parameter
 from safedeploy.guardrails.endpoint_status import describe_endpoint
+from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.parameters import Param
 from safedeploy.stats import Verdict, canary_verdict
 
@@ -89,6 +93,11 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
     record = _record(found, grid, now, verdict, decision, earlier, policy.to_dict(), split, promoted)
     if found.strategy.guardrails and found.candidate_share < 1.0:
         record["plan"] = bake_plan(settings, share=found.candidate_share).to_dict()
+        measured = measured_plan(settings, found.candidate_share, verdict, readings)
+        if measured is not None:
+            record["measured_plan"], shortfall = measured
+            if shortfall:
+                record["reasons"].append(shortfall)
     uri = write_record(s3, bucket, record_key(endpoint_name, found.deployment_id, now, decision), record)
     verdict_metric = int(decision is Decision.ROLLBACK)
     publish_metrics(cloudwatch, endpoint_name, now, verdict_metric, verdict.to_dict()["metrics"])
@@ -103,6 +112,29 @@ def analyze_endpoint(clients: Clients, project: str, env: str, now: datetime) ->
         },
     )
     return AnalysisOutcome(endpoint_name, "; ".join(record["reasons"]), decision, verdict_metric, uri, record)
+
+
+def measured_plan(
+    settings: DeploymentSettings, share: float, verdict: Verdict, readings: FleetReadings
+) -> tuple[dict[str, Any], str | None] | None:
+    """The bake's power at the traffic and latency spread this deployment measured, and a line saying so when it is
+    below the declared power: a bake cannot be re-planned once SageMaker runs it, so heavier tails or quieter traffic
+    than `cdk.json` declares are stated in the record (and the report) instead. None before the spread is known."""
+    latency = verdict.metrics.get(LATENCY_MEDIAN.name, {})
+    sigma = latency.get("log_sigma")
+    with np.errstate(invalid="ignore"):
+        traffic = float(np.nanmean(readings.baseline_requests + readings.candidate_requests))
+    if sigma is None or not math.isfinite(sigma) or not math.isfinite(traffic) or traffic <= 0.0:
+        return None
+    plan = bake_plan(measured_settings(settings, traffic, settings.canary.baseline_error_rate, sigma), share=share)
+    declared = settings.canary
+    measured = {"requests_per_minute": traffic, "latency_log_sigma": sigma, **plan.to_dict()}
+    if plan.reaches_power:
+        return measured, None
+    return measured, (
+        f"measured {traffic:.0f} requests/minute and latency log sigma {sigma:.2f} (declared "
+        f"{declared.expected_requests_per_minute} and {declared.latency_log_sigma:g}): {plan.summary()}"
+    )
 
 
 def _record(

@@ -2,9 +2,9 @@
 
 Blue/green (canary, linear, rolling): SageMaker completes the shift when the bake ends unless an alarm fires, so
 the verdict is a harm detector whose horizon is the bake's time, up to the last minute a ROLLBACK still reaches
-SageMaker in time: its looks are at planned minutes and spend alpha by elapsed time whatever the traffic, so the
-whole bake is watched at any rate; a late window catches a candidate that turns bad mid-bake, and an inconclusive
-bake CONTINUEs. A/B and shadow: the candidate
+SageMaker in time: its tests look every minute and spend alpha by elapsed time whatever the traffic, so the
+whole bake is watched at any rate; the whole-bake test stops early on harm present from the start, a late window
+catches a candidate that turns bad mid-bake, and an inconclusive bake CONTINUEs. A/B and shadow: the candidate
 advances only on PROMOTE, so the horizon is sized for an equal candidate to show non-inferiority on every metric
 with the declared power, and an unproven candidate is rolled back there.
 
@@ -21,7 +21,15 @@ from safedeploy.decision import Decision
 from safedeploy.guardrails.canary_settings import CanarySettings
 from safedeploy.guardrails.settings import DeploymentSettings
 from safedeploy.stats import CanaryObservations, CanaryPolicy, MetricPolicy
-from safedeploy.stats.bake_plan import horizon_samples, judged_minutes, non_inferiority_samples
+from safedeploy.stats.bake_plan import (
+    LATE_WINDOW_LOOKS,
+    LATE_WINDOW_SPENDING,
+    WHOLE_BAKE_SPENDING,
+    bake_looks,
+    horizon_samples,
+    judged_minutes,
+    non_inferiority_samples,
+)
 
 
 def horizon(settings: DeploymentSettings, comparison: Comparison) -> int:
@@ -71,7 +79,14 @@ def canary_policy(
     common = {"alpha": canary.alpha, "looks": canary.looks, "min_samples": canary.min_samples, "horizon": planned}
     harm = common | {"late_alpha_share": canary.late_alpha_share if blue_green else 0.0}
     if blue_green:  # the horizon is the bake's time: up to the last minute whose ROLLBACK still stops the shift
-        harm["horizon_minutes"] = judged_minutes(settings.wait_interval_seconds)
+        minutes = judged_minutes(settings.wait_interval_seconds)
+        harm |= {
+            "horizon_minutes": minutes,
+            "looks": bake_looks(minutes),
+            "spending": WHOLE_BAKE_SPENDING,
+            "late_spending": LATE_WINDOW_SPENDING,
+            "late_looks": LATE_WINDOW_LOOKS,
+        }
     available = {metric.name: metric for metric in CANARY_METRICS}
     guarded = set(metric_names) & set(available)
     for name in list(guarded):

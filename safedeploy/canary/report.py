@@ -2,8 +2,11 @@
 
 Built from the decision records (`decisions/<endpoint>/<deployment>/<time>-<DECISION>.json`, one per minute of
 analysis) and the operators' rollback records (`rollbacks/<endpoint>/*.json`), so it shows what the analysis saw and
-decided, not a re-computation. Per guarded metric: the harm z statistic each minute against its sequential boundary
-(the region above the boundary shaded); below: the requests each fleet served per minute; markers for every change of
+decided, not a re-computation. Per guarded metric, in its own units: the difference candidate minus baseline each
+minute with its interval, against the difference at which the harm boundary is reached; the page adds each metric's
+estimates at the deciding minute, how long an SPRT that knew that difference would have needed (the information
+limit), the harm z against its boundary, and the power that remains at the traffic and latency spread measured;
+below: the requests each fleet served per minute; markers for every change of
 verdict, the first minute the CanaryVerdict metric signalled a rollback (the auto-rollback alarm's input) and recorded
 rollbacks. The title gives the outcome: a blue/green candidate is promoted by SageMaker when its bake ends without a
 rollback, so its last verdict is CONTINUE; it counts as promoted once it serves the endpoint (a later deployment's
@@ -16,6 +19,7 @@ import base64
 import html
 import io
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +30,7 @@ from safedeploy import clock
 from safedeploy.decision import Decision
 from safedeploy.errors import InputError
 from safedeploy.s3_layout import decisions_prefix, rollbacks_prefix
+from safedeploy.stats.oracle import oracle_minutes
 
 # A rollback recorded this long after the last analysis still belongs to the deployment.
 ROLLBACK_GRACE = timedelta(hours=1)
@@ -38,6 +43,29 @@ class Minute:
     decision: str
     metrics: Mapping[str, Mapping[str, Any]]
     reasons: tuple[str, ...]
+    measured_plan: Mapping[str, Any] | None = None
+
+
+def in_units(details: Mapping[str, Any], value: Any, difference: bool = False) -> float | None:
+    """A verdict value in the unit an operator reads: rates in percent (points, for a difference), a median's log
+    ratio as a percent change, means as they are (milliseconds for latency)."""
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    kind = details.get("kind")
+    if kind == "proportion":
+        return 100.0 * value
+    if kind == "median" and difference:
+        return 100.0 * math.expm1(value)
+    return float(value)
+
+
+def unit_label(details: Mapping[str, Any], difference: bool = False) -> str:
+    kind = details.get("kind")
+    if kind == "proportion":
+        return "percentage points" if difference else "%"
+    if kind == "median" and difference:
+        return "% change of the median"
+    return "ms"
 
 
 @dataclass
@@ -65,6 +93,7 @@ class Timeline:
                 record["decision"],
                 record.get("verdict", {}).get("metrics") or {},
                 tuple(record.get("reasons", ())),
+                record.get("measured_plan"),
             )
             for record in ordered
         ]
@@ -104,6 +133,38 @@ class Timeline:
             if not found or found[-1][1] != minute.decision:
                 found.append((self.offset(minute.at), minute.decision))
         return found
+
+    def deciding_minute(self) -> Minute:
+        """The first ROLLBACK (or PROMOTE) record, else the last one: what the report summarises."""
+        decided = [minute for minute in self.minutes if minute.decision != Decision.CONTINUE]
+        return decided[0] if decided else self.minutes[-1]
+
+    def summary(self, name: str) -> str:
+        """One metric at the deciding minute, in its own units, with the time an oracle would have needed."""
+        minute = self.deciding_minute()
+        details = minute.metrics.get(name) or {}
+        at = self.offset(minute.at) + 1
+        baseline, candidate = in_units(details, details.get("baseline")), in_units(details, details.get("candidate"))
+        if baseline is None or candidate is None:
+            return f"{name}: no estimate at minute {at:g} ({minute.decision})"
+        unit, change_unit = unit_label(details), unit_label(details, difference=True)
+        effect = in_units(details, details.get("effect"), difference=True)
+        interval = [in_units(details, bound, difference=True) for bound in details.get("ci") or ()]
+        shown = f"; interval {interval[0]:.3g} to {interval[1]:.3g}" if None not in interval and interval else ""
+        line = (
+            f"{name} at minute {at:g} ({minute.decision}): candidate {candidate:.4g} {unit} vs baseline "
+            f"{baseline:.4g} {unit}, {effect:+.3g} {change_unit}{shown}"
+        )
+        harm = details.get("effect")
+        sign = -1.0 if details.get("harm_direction") == "decrease" else 1.0
+        needed = oracle_minutes(
+            sign * harm if isinstance(harm, int | float) else math.nan, details.get("standard_error") or 0.0, at
+        )
+        if needed is not None:
+            minutes = math.ceil(needed)
+            line += f"; an SPRT that knew this difference would have needed about {minutes} minute"
+            line += "" if minutes == 1 else "s"
+        return line
 
     def alarm_minute(self) -> float | None:
         """The first minute the analysis published CanaryVerdict = 1, which the auto-rollback alarm reads."""
@@ -236,29 +297,33 @@ def _x(timeline: Timeline, at: datetime) -> float:
 
 
 def _plot_metric(axis: Any, timeline: Timeline, name: str) -> bool:
-    """False when the metric had no data to draw."""
-    points = [
-        (_x(timeline, m.at), m.metrics[name].get("statistic"), m.metrics[name].get("boundary"))
-        for m in timeline.minutes
-        if name in m.metrics
-    ]
-    stats = [(x, s) for x, s, _ in points if isinstance(s, int | float)]
-    bounds = [(x, b) for x, _, b in points if isinstance(b, int | float)]
-    if bounds:
-        xs, ys = zip(*bounds, strict=True)
-        edges = [*xs, xs[-1] + 1]
-        levels = [*ys, ys[-1]]
-        axis.step(edges, levels, where="post", color="#c62828", linestyle="--", linewidth=1.5, label="boundary")
-        top = max([*ys, *(s for _, s in stats)], default=1.0) * 1.15 + 0.5
-        axis.fill_between(edges, levels, top, step="post", color="#c62828", alpha=0.07, label="harm shown")
-    if stats:
-        xs, ys = zip(*stats, strict=True)
-        axis.plot(xs, ys, color="#1565c0", marker="o", markersize=4, linewidth=1.8, label="harm statistic (z)")
+    """The difference candidate minus baseline in the metric's units, its interval, and the difference at which the
+    harm boundary is reached, minute by minute. False when the metric had no data to draw."""
+    rows = []
+    for minute in timeline.minutes:
+        details = minute.metrics.get(name)
+        if details is None:
+            continue
+        ci = details.get("ci") or (None, None)
+        values = [in_units(details, details.get(key), difference=True) for key in ("effect", "harm_threshold")]
+        rows.append((_x(timeline, minute.at), *values, *(in_units(details, bound, difference=True) for bound in ci)))
+    effects = [(x, e, low, high) for x, e, _, low, high in rows if e is not None]
+    thresholds = [(x, t) for x, _, t, _, _ in rows if t is not None]
+    if thresholds:
+        xs, ys = zip(*thresholds, strict=True)
+        edges, levels = [*xs, xs[-1] + 1], [*ys, ys[-1]]
+        axis.step(edges, levels, where="post", color="#c62828", linestyle="--", linewidth=1.5, label="harm boundary")
+    if effects:
+        xs, ys, lows, highs = zip(*effects, strict=True)
+        if None not in lows and None not in highs:
+            axis.fill_between(xs, lows, highs, color="#1565c0", alpha=0.12, label="interval")
+        axis.plot(xs, ys, color="#1565c0", marker="o", markersize=4, linewidth=1.8, label="candidate - baseline")
     else:
         axis.text(0.5, 0.5, "no data in this deployment", transform=axis.transAxes, ha="center", color="#757575")
     axis.axhline(0, color="#9e9e9e", linewidth=0.6)
-    axis.set_ylabel(f"{name}:\nharm z statistic", fontsize="small")
-    return bool(stats or bounds)
+    sample = next((minute.metrics[name] for minute in timeline.minutes if name in minute.metrics), {})
+    axis.set_ylabel(f"{name}:\n{unit_label(sample, difference=True)}", fontsize="small")
+    return bool(effects or thresholds)
 
 
 def _plot_traffic(axis: Any, timeline: Timeline) -> None:
@@ -321,6 +386,21 @@ def render_html(timeline: Timeline, png: bytes) -> str:
             f"<td>{html.escape('; '.join(minute.reasons))}</td></tr>"
         )
     image = base64.b64encode(png).decode()
+    plan = timeline.minutes[-1].measured_plan
+    measured = (
+        ""
+        if not plan
+        else f"<li>measured {plan.get('requests_per_minute', 0):.0f} requests/minute and latency log sigma "
+        f"{plan.get('latency_log_sigma', 0):.2f}: "
+        + html.escape(
+            "; ".join(
+                f"{metric['name']} power {metric['power_at_bake']:.2f}, {metric['late_power_at_bake'] or 0:.2f} "
+                "if it turns bad mid-bake"
+                for metric in plan.get("metrics", ())
+            )
+        )
+        + f" (declared {plan.get('power', 0):g})</li>"
+    )
     title = f"{timeline.endpoint_name} / {timeline.deployment_id}"
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
@@ -332,6 +412,7 @@ def render_html(timeline: Timeline, png: bytes) -> str:
         f"{html.escape(timeline.fleets.get('baseline', ''))}, "
         f"candidate {html.escape(timeline.fleets.get('candidate', ''))}; <b>{html.escape(timeline.outcome)}</b> "
         f"after {len(timeline.minutes)} analyses (last verdict {timeline.final_decision}).</p>"
+        f"<ul>{''.join(f'<li>{html.escape(timeline.summary(name))}</li>' for name in names)}{measured}</ul>"
         f"<img alt='canary decision timeline' src='data:image/png;base64,{image}' style='max-width:100%'>"
         f"<table><tr><th>time (UTC)</th><th>verdict</th>{header}<th>reasons</th></tr>{''.join(rows)}</table>"
         "</body></html>\n"

@@ -49,7 +49,7 @@ def harm_specs(canary: CanarySettings, share: float) -> list[HarmSpec]:
 
 
 def harm_design(canary: CanarySettings) -> HarmDesign:
-    return HarmDesign(canary.alpha, HARM_METRICS, canary.looks, canary.late_alpha_share)
+    return HarmDesign(canary.alpha, HARM_METRICS, canary.late_alpha_share)
 
 
 def bake_plan(settings: PlannedSettings, bake_seconds: int | None = None, share: float | None = None) -> BakePlan:

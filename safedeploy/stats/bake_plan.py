@@ -30,13 +30,23 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from safedeploy.stats.boundaries import MAX_LOOKS
+from safedeploy.stats.normal import MEDIAN_VARIANCE_FACTOR
 from safedeploy.stats.planning import group_sequential_design
 from safedeploy.stats.recursive_integration import exit_probabilities
 from safedeploy.stats.sample_size import candidate_sample_size
+from safedeploy.stats.spending import Spending
 
 ALARM_LAG_MINUTES = 3
-MIN_WINDOW_MINUTES = 10  # a median's variance comes from the minutes themselves: a window needs this many
-MEDIAN_VARIANCE_FACTOR = math.pi / 2.0  # variance of a sample median / variance of the mean, normal logs
+# A median's variance comes from the minutes themselves, the late window's pooled with the earlier minutes': the
+# bake needs this many minutes before latency can be judged at all.
+MIN_WINDOW_MINUTES = 10
+# The blue/green detector. The whole-bake test spends alpha about evenly over the minutes (Pocock-type), so harm
+# present from the start stops as soon as the evidence is clear; the late window spends O'Brien-Fleming-type, so
+# its power, which the bake is planned for, is at its end.
+WHOLE_BAKE_SPENDING: Spending = "pocock"
+LATE_WINDOW_SPENDING: Spending = "obf"
+LATE_WINDOW_LOOKS = 5  # each look costs power at the end; five of them still stop a harmful candidate mid-window
 T_SCALE_ALLOWANCE = 1.2
 COUNT_TEST_ALLOWANCE = 1.25
 
@@ -53,15 +63,15 @@ class HarmSpec:
     def fixed_samples(self, alpha: float, power: float) -> float:
         return candidate_sample_size(self.null_spread, self.alternative_spread, self.effect, alpha, power, sides=1)
 
-    def group_samples(self, alpha: float, power: float, looks: int) -> float:
-        return self.fixed_samples(alpha, power) * group_sequential_design(looks, alpha, power, "obf", 1).inflation
+    def group_samples(self, alpha: float, power: float, looks: int, spending: Spending) -> float:
+        return self.fixed_samples(alpha, power) * group_sequential_design(looks, alpha, power, spending, 1).inflation
 
-    def power(self, samples: float, alpha: float, looks: int) -> float:
-        """Chance the K-look OBF test at level alpha crosses within `samples` candidate requests."""
+    def power(self, samples: float, alpha: float, looks: int, spending: Spending) -> float:
+        """Chance the K-look test at level alpha crosses within `samples` candidate requests."""
         if samples <= 0:
             return 0.0
         fractions = [k / looks for k in range(1, looks + 1)]
-        boundaries = group_sequential_design(looks, alpha, 0.9, "obf", 1).boundaries
+        boundaries = group_sequential_design(looks, alpha, 0.9, spending, 1).boundaries
         ratio = self.null_spread / self.alternative_spread
         drift = self.effect * math.sqrt(samples) / self.alternative_spread
         _, above = exit_probabilities(fractions, [b * ratio for b in boundaries], None, drift)
@@ -137,11 +147,11 @@ class BakePlan:
 
 @dataclass(frozen=True)
 class HarmDesign:
-    """How the harm tests are run: level per metric (alpha / number of metrics), looks, late-window share."""
+    """How a bake's harm tests are run: level per metric (alpha / number of metrics), the late window's share of
+    it; the whole-bake test looks every judged minute (`bake_looks`), the late window `LATE_WINDOW_LOOKS` times."""
 
     alpha: float
     metric_count: int
-    looks: int
     late_alpha_share: float
 
     @property
@@ -149,16 +159,45 @@ class HarmDesign:
         level = self.alpha / self.metric_count
         return level * (1.0 - self.late_alpha_share), level * self.late_alpha_share
 
-    @property
-    def late_looks(self) -> int:
-        return max(1, math.ceil(self.looks / 2))
+    @staticmethod
+    def looks(minutes: int) -> tuple[int, int]:
+        """Looks of the whole-bake test and of the late window for a bake of `minutes` judged minutes."""
+        return bake_looks(minutes), LATE_WINDOW_LOOKS
 
-    def samples_needed(self, spec: HarmSpec, power: float) -> float:
+    def samples_needed(self, spec: HarmSpec, power: float, minutes: int) -> float:
         whole, late = self.levels
-        needed = spec.group_samples(whole, power, self.looks)
+        whole_looks, late_looks = self.looks(minutes)
+        needed = spec.group_samples(whole, power, whole_looks, WHOLE_BAKE_SPENDING)
         if self.late_alpha_share > 0.0:
-            needed = max(needed, 2.0 * spec.group_samples(late, power, self.late_looks))
+            needed = max(needed, 2.0 * spec.group_samples(late, power, late_looks, LATE_WINDOW_SPENDING))
         return needed
+
+    def minutes_needed(self, spec: HarmSpec, power: float, minutes: int, per_minute: float) -> int:
+        """Judged minutes the metric's tests need when the bake has `minutes` of them (which sets their looks): the
+        late window is the second half of the minutes, rounded down (`late_window_start`)."""
+        whole, late = self.levels
+        whole_looks, late_looks = self.looks(minutes)
+        needed = math.ceil(spec.group_samples(whole, power, whole_looks, WHOLE_BAKE_SPENDING) / per_minute)
+        if self.late_alpha_share > 0.0:
+            late_samples = spec.group_samples(late, power, late_looks, LATE_WINDOW_SPENDING)
+            needed = max(needed, 2 * math.ceil(late_samples / per_minute))
+        return needed
+
+    def powers(self, spec: HarmSpec, horizon: float, minutes: int) -> tuple[float, float | None]:
+        """Power with harm from the start (either test may catch it) and from mid-bake (the late window's, on the
+        requests of its minutes)."""
+        whole, late = self.levels
+        whole_looks, late_looks = self.looks(minutes)
+        from_start = spec.power(horizon, whole, whole_looks, WHOLE_BAKE_SPENDING)
+        if self.late_alpha_share <= 0.0:
+            return from_start, None
+        from_middle = spec.power(horizon * (minutes // 2) / minutes, late, late_looks, LATE_WINDOW_SPENDING)
+        return max(from_start, from_middle), from_middle
+
+
+def bake_looks(minutes: int) -> int:
+    """A bake's tests look every judged minute (the analysis runs every minute), up to `MAX_LOOKS`."""
+    return max(1, min(minutes, MAX_LOOKS))
 
 
 def plan_bake(
@@ -171,22 +210,20 @@ def plan_bake(
 ) -> BakePlan:
     """The bake needed for `power` on every metric, and each metric's power at `bake_seconds` (default: needed)."""
     per_minute = requests_per_minute * candidate_share
-    needed = max(design.samples_needed(spec, power) for spec in specs)
-    windows = 2 if design.late_alpha_share > 0.0 else 1
-    # the late window begins the minute after the candidate passed half the horizon: one minute more keeps both
-    # windows at MIN_WINDOW_MINUTES (with 10 + 10 the late window had 9 minutes half the time, and no variance)
-    minutes = max(math.ceil(needed / per_minute), windows * MIN_WINDOW_MINUTES + windows - 1)
+    # the looks follow the minutes, and the minutes the looks' inflation, which grows slowly with them: the
+    # smallest bake that is long enough for its own looks is reached in a few steps
+    minutes = MIN_WINDOW_MINUTES
+    for _ in range(MAX_LOOKS):
+        longer = max(minutes, *(design.minutes_needed(spec, power, minutes, per_minute) for spec in specs))
+        if longer == minutes:
+            break
+        minutes = longer
     needed_seconds = 60 * (minutes + ALARM_LAG_MINUTES)
     bake = needed_seconds if bake_seconds is None else bake_seconds
     horizon = horizon_samples(requests_per_minute, candidate_share, bake)
-    whole, late = design.levels
+    judged = judged_minutes(bake)
     metrics = tuple(
-        MetricPlan(
-            spec.name,
-            design.samples_needed(spec, power),
-            spec.power(horizon, whole, design.looks),
-            spec.power(horizon / 2.0, late, design.late_looks) if design.late_alpha_share > 0.0 else None,
-        )
+        MetricPlan(spec.name, design.samples_needed(spec, power, judged), *design.powers(spec, horizon, judged))
         for spec in specs
     )
     return BakePlan(requests_per_minute, candidate_share, power, bake, needed_seconds, horizon, metrics)

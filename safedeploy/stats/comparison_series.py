@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import numpy.typing as npt
 
-from safedeploy.stats.normal import FloatArray, normal_equivalent_of_t
+from safedeploy.stats.normal import MEDIAN_VARIANCE_FACTOR, FloatArray, normal_equivalent_of_t
 from safedeploy.stats.observations import CountSeries, MeanSeries, MedianSeries, MetricObservations, Series
 from safedeploy.stats.stratified_counts import stratified_harm_z
 
@@ -27,7 +27,8 @@ class CumulativeComparison:
     (one success and one failure added per fleet), which keeps them defined and well-behaved at zero errors.
     `degrees_of_freedom` is set when the variance comes from few per-period means, making statistics t-like.
     `harm_z`, when set, is the harm statistic already on the normal scale (the exact stratified count test), and
-    `dispersion` the factor by which clustering inflated the count variances.
+    `dispersion` the factor by which clustering inflated the count variances. `log_sigma` (medians) is the spread
+    of log latency the minutes' scatter implies, to compare with what the bake was planned for.
     """
 
     n_baseline: FloatArray
@@ -42,6 +43,7 @@ class CumulativeComparison:
     degrees_of_freedom: FloatArray | None = None
     harm_z: FloatArray | None = None
     dispersion: FloatArray | None = None
+    log_sigma: FloatArray | None = None
 
     def standardize(self, t: FloatArray) -> FloatArray:
         """Statistics on the normal scale the boundaries use (Welch-Satterthwaite degrees of freedom)."""
@@ -52,34 +54,82 @@ class CumulativeComparison:
         return int(reached[0]) if reached.size else None
 
 
+@dataclass(frozen=True)
+class EarlierScatter:
+    """What the periods before a late window say about the scale: the weighted squared deviations from their own
+    mean, and how many periods with data gave them (per fleet for means, one value for paired medians)."""
+
+    scatter: tuple[float, ...]
+    periods: tuple[int, ...]
+
+
+NO_EARLIER_SCATTER = EarlierScatter((0.0, 0.0), (0, 0))
+
+
 def cumulative_comparison(
-    observations: MetricObservations, min_periods: int, start: int = 0, harm_sign: float = 1.0
+    observations: MetricObservations,
+    min_periods: int,
+    start: int = 0,
+    harm_sign: float = 1.0,
+    pool_scale: bool = False,
 ) -> CumulativeComparison:
     """Running estimates from period `start` on (a late window); earlier entries are invalid, so indexes align.
 
     `harm_sign` orients the exact count test: -1 (fewer successes hurt) tests the candidate's failures instead.
+    `pool_scale`: a late window's per-request scale of a mean or median (estimated from how periods scatter) also
+    uses the earlier periods, each window's periods around their own mean, so a harm that began at `start` does
+    not inflate it; the window can then be judged from its first minutes on, with the degrees of freedom of all.
     """
     baseline, candidate = observations.baseline, observations.candidate
+    earlier = NO_EARLIER_SCATTER
     if start:
-        baseline, candidate = _suffix(baseline, start), _suffix(candidate, start)
+        if pool_scale:
+            before = slice(None, start)
+            earlier = _earlier_scatter(_periods(baseline, before), _periods(candidate, before))
+        after = slice(start, None)
+        baseline, candidate = _periods(baseline, after), _periods(candidate, after)
     if isinstance(baseline, CountSeries) and isinstance(candidate, CountSeries):
         comparison = _proportions(baseline, candidate, harm_sign)
     elif isinstance(baseline, MeanSeries) and isinstance(candidate, MeanSeries):
-        comparison = _means(baseline, candidate, min_periods)
+        comparison = _means(baseline, candidate, min_periods, earlier)
     elif isinstance(baseline, MedianSeries) and isinstance(candidate, MedianSeries):
-        comparison = _log_medians(baseline, candidate, min_periods)
+        comparison = _log_medians(baseline, candidate, min_periods, earlier)
     else:
         raise ValueError("baseline and candidate must be the same kind of series")
     return _padded(comparison, start) if start else comparison
 
 
-def _suffix(series: Series, start: int) -> Series:
+def _weighted_scatter(weights: FloatArray, values: FloatArray) -> float:
+    """Sum of w (x - weighted mean)^2 over entries with weight."""
+    used = weights > 0
+    if not np.any(used):
+        return 0.0
+    w, x = weights[used], values[used]
+    centre = float(np.sum(w * x) / np.sum(w))
+    return float(np.sum(w * (x - centre) ** 2))
+
+
+def _earlier_scatter(baseline: Series, candidate: Series) -> EarlierScatter:
+    if isinstance(baseline, MedianSeries) and isinstance(candidate, MedianSeries):
+        ratio, weight, paired = _log_ratios(baseline, candidate)
+        return EarlierScatter((_weighted_scatter(weight, ratio),), (int(np.sum(paired)),))
+    if isinstance(baseline, MeanSeries) and isinstance(candidate, MeanSeries):
+        fleets = (baseline, candidate)
+        return EarlierScatter(
+            tuple(_weighted_scatter(fleet.sample_count, fleet.mean) for fleet in fleets),
+            tuple(int(np.sum(fleet.sample_count > 0)) for fleet in fleets),
+        )
+    return NO_EARLIER_SCATTER
+
+
+def _periods(series: Series, part: slice) -> Series:
+    """The same series over some of its periods."""
     if isinstance(series, CountSeries):
-        return CountSeries(series.events[start:], series.trials[start:])
+        return CountSeries(series.events[part], series.trials[part])
     if isinstance(series, MedianSeries):
-        return MedianSeries(series.sample_count[start:], series.median[start:])
-    squares = None if series.sum_of_squares is None else series.sum_of_squares[start:]
-    return MeanSeries(series.sample_count[start:], series.mean[start:], squares)
+        return MedianSeries(series.sample_count[part], series.median[part])
+    squares = None if series.sum_of_squares is None else series.sum_of_squares[part]
+    return MeanSeries(series.sample_count[part], series.mean[part], squares)
 
 
 def _padded(comparison: CumulativeComparison, start: int) -> CumulativeComparison:
@@ -128,9 +178,10 @@ def _proportions(baseline: CountSeries, candidate: CountSeries, harm_sign: float
 
 
 def _fleet_moments(
-    series: MeanSeries, centre: float, min_periods: int
+    series: MeanSeries, centre: float, min_periods: int, earlier_scatter: float = 0.0, earlier_periods: int = 0
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Cumulative count, mean, per-request variance (NaN until estimable) and that variance's degrees of freedom."""
+    """Cumulative count, mean, per-request variance (NaN until estimable) and that variance's degrees of freedom.
+    `earlier_*`: the scatter of the periods before a late window, pooled in (one degree of freedom per window)."""
     counts = series.sample_count
     count = np.cumsum(counts)
     centred_sum = np.cumsum(counts * (series.mean - centre))
@@ -144,16 +195,20 @@ def _fleet_moments(
         else:
             periods_with_data = np.cumsum(counts > 0)
             scatter = np.cumsum(counts * (series.mean - centre) ** 2) - centred_sum * centred_sum / count
-            variance = np.where(periods_with_data >= min_periods, scatter / (periods_with_data - 1.0), np.nan)
-            freedom = periods_with_data - 1.0
+            freedom = periods_with_data - 1.0 + max(earlier_periods - 1, 0)
+            pooled = periods_with_data + earlier_periods
+            variance = np.where(pooled >= min_periods, (scatter + earlier_scatter) / freedom, np.nan)
     return count, mean, np.maximum(variance, 0.0), freedom
 
 
-def _means(baseline: MeanSeries, candidate: MeanSeries, min_periods: int) -> CumulativeComparison:
+def _means(
+    baseline: MeanSeries, candidate: MeanSeries, min_periods: int, earlier: EarlierScatter = NO_EARLIER_SCATTER
+) -> CumulativeComparison:
     with_data = np.flatnonzero(baseline.sample_count > 0)
     centre = float(baseline.mean[with_data[0]]) if with_data.size else 0.0  # centring avoids cancellation
-    count_a, mean_a, variance_a, freedom_a = _fleet_moments(baseline, centre, min_periods)
-    count_b, mean_b, variance_b, freedom_b = _fleet_moments(candidate, centre, min_periods)
+    (scatter_a, scatter_b), (periods_a, periods_b) = earlier.scatter, earlier.periods
+    count_a, mean_a, variance_a, freedom_a = _fleet_moments(baseline, centre, min_periods, scatter_a, periods_a)
+    count_b, mean_b, variance_b, freedom_b = _fleet_moments(candidate, centre, min_periods, scatter_b, periods_b)
     with np.errstate(divide="ignore", invalid="ignore"):
         share_a, share_b = variance_a / count_a, variance_b / count_b
         variance = share_a + share_b
@@ -175,7 +230,19 @@ def _means(baseline: MeanSeries, candidate: MeanSeries, min_periods: int) -> Cum
     )
 
 
-def _log_medians(baseline: MedianSeries, candidate: MedianSeries, min_periods: int) -> CumulativeComparison:
+def _log_ratios(baseline: MedianSeries, candidate: MedianSeries) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """Per-minute log ratio of the medians and its weight 1 / (1/n_a + 1/n_b), 0 where a fleet did not serve."""
+    count_a, count_b = baseline.sample_count, candidate.sample_count
+    paired = (count_a > 0) & (count_b > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(paired, np.log(candidate.median) - np.log(baseline.median), 0.0)
+        weight = np.where(paired, 1.0 / (1.0 / count_a + 1.0 / count_b), 0.0)
+    return ratio, weight, paired
+
+
+def _log_medians(
+    baseline: MedianSeries, candidate: MedianSeries, min_periods: int, earlier: EarlierScatter = NO_EARLIER_SCATTER
+) -> CumulativeComparison:
     """Paired per-minute log ratios of the candidate's median to the baseline's, weighted by 1/(1/n_a + 1/n_b).
 
     The variance of a log sample median is about c / n, so a minute's ratio has variance c (1/n_a + 1/n_b); c is
@@ -183,15 +250,15 @@ def _log_medians(baseline: MedianSeries, candidate: MedianSeries, min_periods: i
     load does to both fleets differently. Effects are log ratios (log(1.2) = 0.18 is 20 % slower).
     """
     count_a, count_b = baseline.sample_count, candidate.sample_count
-    paired = (count_a > 0) & (count_b > 0)
+    ratio, weight, paired = _log_ratios(baseline, candidate)
+    earlier_minutes = earlier.periods[0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(paired, np.log(candidate.median) - np.log(baseline.median), 0.0)
-        weight = np.where(paired, 1.0 / (1.0 / count_a + 1.0 / count_b), 0.0)
         total = np.cumsum(weight)
         mean = np.cumsum(weight * ratio) / total
         minutes = np.cumsum(paired).astype(float)
-        scatter = np.cumsum(weight * ratio * ratio) - total * mean * mean
-        per_weight = np.where(minutes >= min_periods, np.maximum(scatter, 0.0) / (minutes - 1.0), np.nan)
+        scatter = np.maximum(np.cumsum(weight * ratio * ratio) - total * mean * mean, 0.0) + earlier.scatter[0]
+        freedom = minutes - 1.0 + max(earlier_minutes - 1, 0)
+        per_weight = np.where(minutes + earlier_minutes >= min_periods, scatter / freedom, np.nan)
         variance = per_weight / total
         log_a = np.where(paired, np.log(baseline.median), 0.0)
         level_a = np.exp(np.cumsum(weight * log_a) / total)
@@ -208,5 +275,6 @@ def _log_medians(baseline: MedianSeries, candidate: MedianSeries, min_periods: i
         adjusted_effect=effect,
         variance=variance,
         valid=valid,
-        degrees_of_freedom=_masked(minutes - 1.0, valid),
+        degrees_of_freedom=_masked(freedom, valid),
+        log_sigma=_masked(np.sqrt(per_weight / MEDIAN_VARIANCE_FACTOR), valid),
     )

@@ -100,6 +100,19 @@ class MetricMonitor(ABC):
         alpha = self.policy.alpha
         interval_error = math.sqrt(c.variance[period]) if c.valid[period] else math.nan
         half_width = upper_quantile(alpha) * interval_error
+        look = self.look_details(period, level)
+        standard_error = math.sqrt(c.null_variance[period]) if c.valid[period] else math.nan
+        boundary = look.get("boundary")
+        # the effect at which the latest look's boundary is reached, in the metric's units (a log ratio for a
+        # median): the boundary on the harm z scale read back through the harm test's standard error (approximate
+        # for the exact count test and t-like statistics; it is for reports)
+        tolerance = float(np.broadcast_to(self.tolerance, c.valid.shape)[period])
+        threshold = (
+            self.policy.harm_sign * (tolerance + boundary * standard_error)
+            if boundary is not None and math.isfinite(boundary) and math.isfinite(standard_error)
+            else None
+        )
+        spread = None if c.log_sigma is None or not c.valid[period] else float(c.log_sigma[period])
         return {
             "kind": self.policy.kind,
             "harm_direction": self.policy.harm,
@@ -114,7 +127,10 @@ class MetricMonitor(ABC):
             "information_fraction": self.information_fraction(period),
             "always_valid_p_value": self._always_valid[period],
             "alpha": level,
-            **self.look_details(period, level),
+            "standard_error": standard_error,
+            "harm_threshold": threshold,
+            "log_sigma": spread,
+            **look,
         }
 
 
@@ -171,7 +187,9 @@ class GroupSequentialMonitor(MetricMonitor):
                 late_policy = replace(
                     policy,
                     horizon_minutes=minutes - (start - self.origin),
-                    looks=max(1, math.ceil(policy.looks / 2)),
+                    looks=policy.late_window_looks,
+                    late_looks=None,
+                    spending=policy.late_spending,
                     late_alpha_share=0.0,
                 )
                 self.late = GroupSequentialMonitor(late, late_policy, origin=start)
@@ -179,7 +197,9 @@ class GroupSequentialMonitor(MetricMonitor):
                 late_policy = replace(
                     policy,
                     horizon=max(1, math.ceil(horizon - comparison.n_candidate[start - 1])),
-                    looks=max(1, math.ceil(policy.looks / 2)),
+                    looks=policy.late_window_looks,
+                    late_looks=None,
+                    spending=policy.late_spending,
                     late_alpha_share=0.0,
                 )
                 self.late = GroupSequentialMonitor(late, late_policy, final_period=final_period)

@@ -60,6 +60,8 @@ class MetricPolicy:
     `horizon_minutes` makes the horizon time instead (a blue/green bake): look k of K is at minute k/K of it, counted
     from the candidate's first minute with traffic, alpha is spent by the elapsed share of those minutes whatever
     traffic arrived, and the late window is the second half of the minutes; `horizon` then only sizes reports.
+    `late_spending` and `late_looks` (default: half the looks) are the late window's spending function and looks
+    (O'Brien-Fleming by default: the window is there for the power at its end, not for early stops).
     `tolerance` (mean and median metrics) is the relative change in the harmful direction that is no harm: the harm
     test's null hypothesis becomes "worse by at most this much" (a shifted null), so a candidate inside it is rolled
     back at most alpha of the time however much traffic arrives.
@@ -74,6 +76,8 @@ class MetricPolicy:
     looks: int = 10
     alpha: float = 0.05
     spending: Spending = "obf"
+    late_spending: Spending = "obf"
+    late_looks: int | None = None
     tau: float | None = None
     min_periods: int = 10
     ni_horizon: int | None = None
@@ -111,14 +115,21 @@ class MetricPolicy:
             raise InputError("a median metric is compared as a log ratio: its margin_type must be relative")
         _whole(self.min_samples, "min_samples", 1)
         validate_looks(self.looks)
+        if self.late_looks is not None:
+            validate_looks(self.late_looks, "late_looks")
         _whole(self.min_periods, "min_periods", 2)
         validate_alpha(self.alpha)
         spending_function(self.spending)
+        spending_function(self.late_spending)
         tau = self.tau
         if tau is not None and (
             isinstance(tau, bool) or not isinstance(tau, int | float) or not (finite(tau) and tau > 0)
         ):
             raise InputError(f"tau must be a positive number, got {shown(tau)}")
+
+    @property
+    def late_window_looks(self) -> int:
+        return self.late_looks or max(1, math.ceil(self.looks / 2))
 
     @property
     def harm_sign(self) -> float:

@@ -99,7 +99,9 @@ def _monitor(name: str, data: CanaryObservations, rules: CanaryPolicy) -> Metric
     start = late_window_start(comparison, metric_policy) if metric_policy.late_alpha_share > 0.0 else None
     late = None
     if start is not None:
-        late = cumulative_comparison(observed, metric_policy.min_periods, start, metric_policy.harm_sign)
+        late = cumulative_comparison(
+            observed, metric_policy.min_periods, start, metric_policy.harm_sign, pool_scale=True
+        )
     return GroupSequentialMonitor(comparison, metric_policy, late)
 
 

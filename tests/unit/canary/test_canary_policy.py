@@ -29,6 +29,9 @@ def test_a_blue_green_bake_has_its_judged_minutes_as_horizon() -> None:
         assert metric.horizon_minutes == judged and metric.last_look_minute is None
         assert metric.horizon == int(settings.canary.expected_requests_per_minute * 0.5 * judged)
         assert metric.late_alpha_share == settings.canary.late_alpha_share
+        # the whole-bake test looks every judged minute, spending Pocock-like; the late window five times, OBF
+        assert (metric.looks, metric.spending) == (judged, "pocock")
+        assert (metric.late_looks, metric.late_spending) == (5, "obf")
     assert not policy.promote and policy.when_inconclusive == "CONTINUE"
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from safedeploy.canary.outputs import record_key
-from safedeploy.canary.report import Timeline, draw, load_timeline, render_png, write_report
+from safedeploy.canary.report import Timeline, draw, load_timeline, render_html, render_png, write_report
 from safedeploy.cli import main
 from safedeploy.parameters import Param, parameter_name
 from safedeploy.s3_layout import rollback_record_key
@@ -36,10 +36,17 @@ def record(minute: int, decision: str, statistic: float, boundary: float, deploy
             "metrics": {
                 "error_rate": {
                     "kind": "proportion",
+                    "harm_direction": "increase",
                     "statistic": statistic,
                     "boundary": boundary,
                     "n_baseline": 2.0 * per_minute * minute,
                     "n_candidate": 1.0 * per_minute * minute,
+                    "baseline": 0.01,
+                    "candidate": 0.01 + 0.01 * statistic,
+                    "effect": 0.01 * statistic,
+                    "ci": [0.01 * statistic - 0.01, 0.01 * statistic + 0.01],
+                    "standard_error": 0.01 / minute,
+                    "harm_threshold": 0.01 * boundary,
                 },
                 "latency_ms": {"kind": "mean", "statistic": None, "boundary": None},
             },
@@ -57,6 +64,34 @@ def test_the_timeline_reads_verdict_changes_alarm_and_traffic() -> None:
     minutes, baseline, candidate = timeline.traffic()
     assert (minutes, baseline, candidate) == ([0.0, 1.0, 2.0], [200.0, 200.0, 200.0], [100.0, 100.0, 100.0])
     assert timeline.final_decision == "ROLLBACK" and timeline.metric_names == ["error_rate", "latency_ms"]
+
+
+def test_each_metric_is_drawn_and_summarised_in_its_own_units_with_the_oracle_time() -> None:
+    timeline = Timeline.from_records(RECORDS)
+    figure = draw(timeline)
+    error_axis = figure.axes[0]
+    lines = {line.get_label(): line for line in error_axis.get_lines()}
+    assert list(lines["candidate - baseline"].get_ydata()) == pytest.approx([0.5, 2.0, 4.5])  # percentage points
+    assert list(lines["harm boundary"].get_ydata()) == pytest.approx([6.0, 4.1, 3.2, 3.2])
+    summary = timeline.summary("error_rate")
+    # the first ROLLBACK is what is summarised: minute 3, 5.5 % against 1 %, standard error 0.01 / 3 over 3 minutes:
+    # one minute's variance 3 x (0.01 / 3)^2, an SPRT for 0.045 needs 2 log 18 x that / 0.045^2 = 0.95 minutes
+    assert summary.startswith("error_rate at minute 3 (ROLLBACK): candidate 5.5 % vs baseline 1 %, +4.5 percentage")
+    assert summary.endswith("an SPRT that knew this difference would have needed about 1 minute")
+    assert timeline.summary("latency_ms") == "latency_ms: no estimate at minute 3 (ROLLBACK)"
+
+
+def test_the_page_states_the_power_left_at_the_measured_spread() -> None:
+    plan = {
+        "requests_per_minute": 96.0,
+        "latency_log_sigma": 1.31,
+        "power": 0.9,
+        "metrics": [{"name": "latency_p50_ms", "power_at_bake": 0.71, "late_power_at_bake": 0.52}],
+    }
+    records = [*RECORDS[:2], {**RECORDS[2], "measured_plan": plan}]
+    page = render_html(Timeline.from_records(records), b"")
+    assert "measured 96 requests/minute and latency log sigma 1.31: latency_p50_ms power 0.71, 0.52 if it" in page
+    assert "(declared 0.9)" in page
 
 
 def test_no_records_is_a_clear_error() -> None:
@@ -142,7 +177,7 @@ def test_a_blue_green_candidate_that_went_on_to_serve_is_titled_promoted(s3: Any
     promoted = draw(load_timeline(s3, BUCKET, ENDPOINT, "demo-dev-endpoint-v3"))
     assert promoted.texts[0].get_text().endswith(": 3 analyses, promoted")  # the suptitle, not "last verdict CONTINUE"
     assert [axis.get_ylabel() for axis in promoted.axes] == [
-        "error_rate:\nharm z statistic",  # what is plotted: the z statistic, not the rate
-        "latency_ms:\nharm z statistic",
+        "error_rate:\npercentage points",  # what is plotted: the difference in the rate's units
+        "latency_ms:\nms",
         "requests per minute",
     ]
