@@ -166,6 +166,21 @@ class Timeline:
             line += "" if minutes == 1 else "s"
         return line
 
+    def measured_power(self) -> str | None:
+        """What the newest record says the bake's power is at the traffic and latency spread it measured."""
+        plan = self.minutes[-1].measured_plan
+        if not plan:
+            return None
+        powers = []
+        for metric in plan.get("metrics", ()):
+            late = metric.get("late_power_at_bake")
+            mid_bake = "" if late is None else f", {late:.2f} if it turns bad mid-bake"
+            powers.append(f"{metric['name']} power {metric['power_at_bake']:.2f}{mid_bake}")
+        return (
+            f"measured {plan.get('requests_per_minute', 0):.0f} requests/minute and latency log sigma "
+            f"{plan.get('latency_log_sigma', 0):.2f}: {'; '.join(powers)} (declared {plan.get('power', 0):g})"
+        )
+
     def alarm_minute(self) -> float | None:
         """The first minute the analysis published CanaryVerdict = 1, which the auto-rollback alarm reads."""
         return next((self.offset(m.at) for m in self.minutes if m.decision == Decision.ROLLBACK), None)
@@ -386,21 +401,9 @@ def render_html(timeline: Timeline, png: bytes) -> str:
             f"<td>{html.escape('; '.join(minute.reasons))}</td></tr>"
         )
     image = base64.b64encode(png).decode()
-    plan = timeline.minutes[-1].measured_plan
-    measured = (
-        ""
-        if not plan
-        else f"<li>measured {plan.get('requests_per_minute', 0):.0f} requests/minute and latency log sigma "
-        f"{plan.get('latency_log_sigma', 0):.2f}: "
-        + html.escape(
-            "; ".join(
-                f"{metric['name']} power {metric['power_at_bake']:.2f}, {metric['late_power_at_bake'] or 0:.2f} "
-                "if it turns bad mid-bake"
-                for metric in plan.get("metrics", ())
-            )
-        )
-        + f" (declared {plan.get('power', 0):g})</li>"
-    )
+    lines = [timeline.summary(name) for name in names]
+    measured = timeline.measured_power()
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in [*lines, *([measured] if measured else [])])
     title = f"{timeline.endpoint_name} / {timeline.deployment_id}"
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
@@ -412,7 +415,7 @@ def render_html(timeline: Timeline, png: bytes) -> str:
         f"{html.escape(timeline.fleets.get('baseline', ''))}, "
         f"candidate {html.escape(timeline.fleets.get('candidate', ''))}; <b>{html.escape(timeline.outcome)}</b> "
         f"after {len(timeline.minutes)} analyses (last verdict {timeline.final_decision}).</p>"
-        f"<ul>{''.join(f'<li>{html.escape(timeline.summary(name))}</li>' for name in names)}{measured}</ul>"
+        f"<ul>{items}</ul>"
         f"<img alt='canary decision timeline' src='data:image/png;base64,{image}' style='max-width:100%'>"
         f"<table><tr><th>time (UTC)</th><th>verdict</th>{header}<th>reasons</th></tr>{''.join(rows)}</table>"
         "</body></html>\n"

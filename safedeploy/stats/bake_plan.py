@@ -164,24 +164,26 @@ class HarmDesign:
         """Looks of the whole-bake test and of the late window for a bake of `minutes` judged minutes."""
         return bake_looks(minutes), LATE_WINDOW_LOOKS
 
-    def samples_needed(self, spec: HarmSpec, power: float, minutes: int) -> float:
+    def window_samples(self, spec: HarmSpec, power: float, minutes: int) -> tuple[float, float | None]:
+        """Candidate requests the whole-bake test and the late window (None without one) each need for `power`
+        when the bake has `minutes` judged minutes (which sets their looks)."""
         whole, late = self.levels
         whole_looks, late_looks = self.looks(minutes)
         needed = spec.group_samples(whole, power, whole_looks, WHOLE_BAKE_SPENDING)
-        if self.late_alpha_share > 0.0:
-            needed = max(needed, 2.0 * spec.group_samples(late, power, late_looks, LATE_WINDOW_SPENDING))
-        return needed
+        if self.late_alpha_share <= 0.0:
+            return needed, None
+        return needed, spec.group_samples(late, power, late_looks, LATE_WINDOW_SPENDING)
+
+    def samples_needed(self, spec: HarmSpec, power: float, minutes: int) -> float:
+        whole, late = self.window_samples(spec, power, minutes)
+        return whole if late is None else max(whole, 2.0 * late)
 
     def minutes_needed(self, spec: HarmSpec, power: float, minutes: int, per_minute: float) -> int:
-        """Judged minutes the metric's tests need when the bake has `minutes` of them (which sets their looks): the
-        late window is the second half of the minutes, rounded down (`late_window_start`)."""
-        whole, late = self.levels
-        whole_looks, late_looks = self.looks(minutes)
-        needed = math.ceil(spec.group_samples(whole, power, whole_looks, WHOLE_BAKE_SPENDING) / per_minute)
-        if self.late_alpha_share > 0.0:
-            late_samples = spec.group_samples(late, power, late_looks, LATE_WINDOW_SPENDING)
-            needed = max(needed, 2 * math.ceil(late_samples / per_minute))
-        return needed
+        """Judged minutes the metric's tests need when the bake has `minutes` of them: the late window is the
+        second half of the minutes, rounded down (`late_window_start`), so it must hold its requests whole."""
+        whole, late = self.window_samples(spec, power, minutes)
+        needed = math.ceil(whole / per_minute)
+        return needed if late is None else max(needed, 2 * math.ceil(late / per_minute))
 
     def powers(self, spec: HarmSpec, horizon: float, minutes: int) -> tuple[float, float | None]:
         """Power with harm from the start (either test may catch it) and from mid-bake (the late window's, on the

@@ -30,7 +30,9 @@ class MetricMonitor(ABC):
         self.policy = policy
         sign = policy.harm_sign
         self.margin = policy.absolute_margin(comparison.baseline)
-        self.tolerance = policy.absolute_tolerance(comparison.baseline) if policy.tolerance else 0.0
+        self.tolerance = (
+            policy.absolute_tolerance(comparison.baseline) if policy.tolerance else np.zeros(comparison.valid.shape)
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
             null_error = np.sqrt(comparison.null_variance)
             harm_t = np.where(null_error > 0.0, (sign * comparison.effect - self.tolerance) / null_error, 0.0)
@@ -106,9 +108,8 @@ class MetricMonitor(ABC):
         # the effect at which the latest look's boundary is reached, in the metric's units (a log ratio for a
         # median): the boundary on the harm z scale read back through the harm test's standard error (approximate
         # for the exact count test and t-like statistics; it is for reports)
-        tolerance = float(np.broadcast_to(self.tolerance, c.valid.shape)[period])
         threshold = (
-            self.policy.harm_sign * (tolerance + boundary * standard_error)
+            self.policy.harm_sign * (float(self.tolerance[period]) + boundary * standard_error)
             if boundary is not None and math.isfinite(boundary) and math.isfinite(standard_error)
             else None
         )
@@ -183,25 +184,18 @@ class GroupSequentialMonitor(MetricMonitor):
         self.late: GroupSequentialMonitor | None = None
         if late is not None and policy.late_alpha_share > 0.0:
             start = late_window_start(comparison, policy)
+            window = replace(
+                policy,
+                looks=policy.late_window_looks,
+                late_looks=None,
+                spending=policy.late_spending,
+                late_alpha_share=0.0,
+            )
             if start is not None and minutes is not None:
-                late_policy = replace(
-                    policy,
-                    horizon_minutes=minutes - (start - self.origin),
-                    looks=policy.late_window_looks,
-                    late_looks=None,
-                    spending=policy.late_spending,
-                    late_alpha_share=0.0,
-                )
+                late_policy = replace(window, horizon_minutes=minutes - (start - self.origin))
                 self.late = GroupSequentialMonitor(late, late_policy, origin=start)
             elif start is not None:
-                late_policy = replace(
-                    policy,
-                    horizon=max(1, math.ceil(horizon - comparison.n_candidate[start - 1])),
-                    looks=policy.late_window_looks,
-                    late_looks=None,
-                    spending=policy.late_spending,
-                    late_alpha_share=0.0,
-                )
+                late_policy = replace(window, horizon=max(1, math.ceil(horizon - comparison.n_candidate[start - 1])))
                 self.late = GroupSequentialMonitor(late, late_policy, final_period=final_period)
 
     @cached_property
